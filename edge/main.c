@@ -1,0 +1,312 @@
+/* main.c: the edge executable: read manifests, connect to the services, serve HTTP. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "access_log.h"
+#include "manifest.h"
+#include "registry.h"
+#include "server.h"
+#include "upstream.h"
+
+#define EDGE_MAX_UPSTREAM_ARGS 64
+
+/* edge_args: the command line. */
+typedef struct edge_args {
+	char host[256];
+	int port;
+	const char *manifests;
+	const char *run_dir;
+	const char *upstreams[EDGE_MAX_UPSTREAM_ARGS]; /* NAME=URL[,URL...] */
+	int nupstreams;
+	long timeout_ms;
+	const char *access_log;
+} edge_args;
+
+static edge_server *edge; /* kept until exit: see edge_server_free */
+
+static void usage(FILE *out, const char *argv0)
+{
+	fprintf(
+	    out,
+	    "usage: %s [--listen ADDR:PORT | --port N] [--manifests DIR] [--run-dir DIR]\n"
+	    "          [--upstream NAME=URL[,URL...]]... [--timeout-ms N] [--access-log WHERE]\n"
+	    "\n"
+	    "The cleave edge: answers the forum's HTTP API by calling its services over the mesh.\n"
+	    "\n"
+	    "  --listen ADDR:PORT  where to accept HTTP (default 127.0.0.1:8080; [::1]:8080 for "
+	    "IPv6)\n"
+	    "  --port N            same as --listen 127.0.0.1:N\n"
+	    "  --manifests DIR     where the services' DIR/<name>/manifest.yml are (default "
+	    "%s/svc)\n"
+	    "  --run-dir DIR       a service with no --upstream is reached at "
+	    "ipc://DIR/<name>.sock\n"
+	    "                      (default $CLEAVE_RUN_DIR, else /tmp/cleave)\n"
+	    "  --upstream NAME=URLS  the instances of service NAME, comma-separated nng addresses\n"
+	    "  --timeout-ms N      deadline of each call to a service (default 5000)\n"
+	    "  --access-log WHERE  '-' for stdout (default), 'off', or a file to append to\n"
+	    "  --help              this text\n"
+	    "\n"
+	    "Stops on SIGINT or SIGTERM, after the calls in flight finish (at most 2 s).\n",
+	    argv0, CLEAVE_SOURCE_DIR);
+}
+
+static int parse_port(const char *s, int *out)
+{
+	char *end;
+	long n;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || n < 0 || n > 65535)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+/* parse_listen splits ADDR:PORT (ADDR may be [v6]) into args. */
+static int parse_listen(const char *s, edge_args *a)
+{
+	const char *colon = strrchr(s, ':');
+	size_t hostlen;
+	if (colon == NULL || parse_port(colon + 1, &a->port) != 0)
+		return -1;
+	hostlen = (size_t)(colon - s);
+	if (hostlen >= 2 && s[0] == '[' && colon[-1] == ']') {
+		s++;
+		hostlen -= 2;
+	}
+	if (hostlen == 0 || hostlen >= sizeof(a->host))
+		return -1;
+	memcpy(a->host, s, hostlen);
+	a->host[hostlen] = '\0';
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, edge_args *a)
+{
+	static const struct option longopts[] = {
+	    {"listen", required_argument, NULL, 'l'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"manifests", required_argument, NULL, 'm'},
+	    {"run-dir", required_argument, NULL, 'r'},
+	    {"upstream", required_argument, NULL, 'u'},
+	    {"timeout-ms", required_argument, NULL, 't'},
+	    {"access-log", required_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int opt;
+	char *end;
+	snprintf(a->host, sizeof(a->host), "127.0.0.1");
+	a->port = 8080;
+	a->manifests = CLEAVE_SOURCE_DIR "/svc";
+	a->run_dir = getenv("CLEAVE_RUN_DIR") ? getenv("CLEAVE_RUN_DIR") : "/tmp/cleave";
+	a->timeout_ms = 5000;
+	a->access_log = "-";
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'l':
+			if (parse_listen(optarg, a) != 0) {
+				fprintf(stderr, "edge: --listen wants ADDR:PORT, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'p':
+			if (parse_port(optarg, &a->port) != 0) {
+				fprintf(stderr, "edge: --port wants 0 to 65535, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'm':
+			a->manifests = optarg;
+			break;
+		case 'r':
+			a->run_dir = optarg;
+			break;
+		case 'u':
+			if (strchr(optarg, '=') == NULL || optarg[0] == '=' ||
+			    a->nupstreams == EDGE_MAX_UPSTREAM_ARGS) {
+				fprintf(stderr,
+					"edge: --upstream wants NAME=URL[,URL...], not '%s'\n",
+					optarg);
+				return 2;
+			}
+			a->upstreams[a->nupstreams++] = optarg;
+			break;
+		case 't':
+			errno = 0;
+			a->timeout_ms = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || a->timeout_ms < 1 ||
+			    a->timeout_ms > 3600000) {
+				fprintf(stderr, "edge: --timeout-ms wants 1 to 3600000, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'a':
+			a->access_log = optarg;
+			break;
+		case 'h':
+			usage(stdout, argv[0]);
+			return 0;
+		default:
+			usage(stderr, argv[0]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "edge: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return 2;
+	}
+	return -1;
+}
+
+/* upstream_urls returns the --upstream addresses given for name, or NULL. */
+static const char *upstream_urls(const edge_args *a, const char *name)
+{
+	size_t len = strlen(name);
+	for (int i = 0; i < a->nupstreams; i++)
+		if (strncmp(a->upstreams[i], name, len) == 0 && a->upstreams[i][len] == '=')
+			return a->upstreams[i] + len + 1;
+	return NULL;
+}
+
+static int add_text_route(route_table *t, const char *path, const char *text, char *err,
+			  size_t errlen)
+{
+	route *r = route_new();
+	if (r == NULL || route_template_parse(r, path, err, errlen) != 0 ||
+	    (r->text = strdup(text)) == NULL) {
+		route_free(r);
+		return -1;
+	}
+	r->kind = ROUTE_TEXT;
+	r->method = ROUTE_GET;
+	if (route_table_add(t, r, err, errlen) != 0) {
+		route_free(r);
+		return -1;
+	}
+	return 0;
+}
+
+/* build_routes fills the table from the manifests and connects an upstream to each service. */
+static int build_routes(const edge_args *a, manifest **ms, size_t nms, route_table *routes,
+			upstream_set *ups, mesh_queue *queue, char *err, size_t errlen)
+{
+	mesh_client_opts copts = {.caller = "edge", .timeout_ms = a->timeout_ms, .queue = queue};
+	if (add_text_route(routes, "/", "Ready to receive requests", err, errlen) != 0 ||
+	    add_text_route(routes, "/api", "API ready to receive requests", err, errlen) != 0)
+		return -1;
+	for (size_t i = 0; i < nms; i++) {
+		const char *urls = upstream_urls(a, ms[i]->name);
+		char fallback[4200];
+		size_t first = routes->n;
+		upstream *u;
+		if (manifest_add_routes(ms[i], routes, err, errlen) != 0)
+			return -1;
+		if (urls == NULL) {
+			snprintf(fallback, sizeof(fallback), "ipc://%s/%s.sock", a->run_dir,
+				 ms[i]->name);
+			urls = fallback;
+		}
+		u = upstream_set_add(ups, ms[i]->name, registry_find_service(ms[i]->service), urls,
+				     &copts, err, errlen);
+		if (u == NULL)
+			return -1;
+		for (size_t k = first; k < routes->n; k++)
+			routes->routes[k]->upstream = u;
+		fprintf(stderr, "edge: %s (%s) at %s, %zu routes\n", ms[i]->name, ms[i]->service,
+			urls, routes->n - first);
+	}
+	for (int i = 0; i < a->nupstreams; i++) {
+		const char *eq = strchr(a->upstreams[i], '=');
+		int known = 0;
+		for (size_t k = 0; k < nms; k++)
+			known |= strlen(ms[k]->name) == (size_t)(eq - a->upstreams[i]) &&
+				 strncmp(ms[k]->name, a->upstreams[i],
+					 (size_t)(eq - a->upstreams[i])) == 0;
+		if (!known) {
+			snprintf(err, errlen, "--upstream %s: no manifest names this service",
+				 a->upstreams[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	edge_args args = {0};
+	manifest **ms = NULL;
+	size_t nms = 0;
+	route_table routes;
+	upstream_set ups = {0};
+	mesh_queue *queue = NULL;
+	access_log log;
+	edge_server_opts opts;
+	sigset_t stop_signals;
+	char err[512];
+	int rv, port, status = 1;
+
+	if ((rv = parse_args(argc, argv, &args)) >= 0)
+		return rv;
+	/* Only the loop's signalfd may take SIGINT and SIGTERM: block them before any thread. */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	route_table_init(&routes);
+	if (access_log_open(&log, args.access_log, err, sizeof(err)) != 0)
+		goto out_fail;
+	if (manifest_load_dir(args.manifests, &ms, &nms, err, sizeof(err)) != 0)
+		goto out_close_log;
+	if ((rv = mesh_queue_new(&queue)) != 0) {
+		snprintf(err, sizeof(err), "cannot make the reply queue: %s", strerror(rv));
+		goto out_free_manifests;
+	}
+	if (build_routes(&args, ms, nms, &routes, &ups, queue, err, sizeof(err)) != 0)
+		goto out_free_upstreams;
+	opts = (edge_server_opts){.routes = &routes,
+				  .log = &log,
+				  .queue = queue,
+				  .timeout_ms = args.timeout_ms,
+				  .drain_ms = 2000};
+	if (edge_server_new(&edge, &opts, err, sizeof(err)) != 0 ||
+	    edge_server_listen(edge, args.host, args.port, &port, err, sizeof(err)) != 0)
+		goto out_free_server;
+	fprintf(stderr, "edge: listening on http://%s%s%s:%d\n", strchr(args.host, ':') ? "[" : "",
+		args.host, strchr(args.host, ':') ? "]" : "", port);
+	rv = edge_server_run(edge);
+	fprintf(stderr, "edge: %s, stopped\n", strsignal(rv));
+	status = 0;
+	if (edge_server_inflight(edge) > 0) {
+		fprintf(stderr, "edge: %d calls still in flight at exit\n",
+			edge_server_inflight(edge));
+		edge_server_free(edge);
+		access_log_close(&log);
+		return status; /* the clients must not be freed under their calls */
+	}
+
+out_free_server:
+	edge_server_free(edge);
+out_free_upstreams:
+	upstream_set_fini(&ups);
+	mesh_queue_free(queue);
+out_free_manifests:
+	manifest_free_all(ms, nms);
+	route_table_fini(&routes);
+out_close_log:
+	access_log_close(&log);
+out_fail:
+	if (status != 0)
+		fprintf(stderr, "edge: %s\n", err);
+	return status;
+}

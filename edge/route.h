@@ -1,0 +1,122 @@
+/* route.h: the edge's route table: path templates, request path parsing, matching, id syntax. */
+#ifndef CLEAVE_EDGE_ROUTE_H
+#define CLEAVE_EDGE_ROUTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#define ROUTE_MAX_SEGMENTS 16
+
+/* HTTP methods a route can name, as bits of an allow set. */
+enum {
+	ROUTE_GET = 1 << 0,
+	ROUTE_HEAD = 1 << 1,
+	ROUTE_POST = 1 << 2,
+	ROUTE_PUT = 1 << 3,
+	ROUTE_PATCH = 1 << 4,
+	ROUTE_DELETE = 1 << 5,
+	ROUTE_OPTIONS = 1 << 6,
+};
+
+/* route_segment: one segment of a template: literal text, or a {parameter}. */
+typedef struct route_segment {
+	char *text; /* literal text, or the parameter's name */
+	int is_param;
+	const ProtobufCFieldDescriptor *field; /* the request field a parameter fills */
+} route_segment;
+
+typedef enum route_kind {
+	ROUTE_TEXT, /* answered by the edge with a fixed text/plain body */
+	ROUTE_RPC,  /* answered by calling a service method */
+} route_kind;
+
+/* route: one method + path template, and what answers it. */
+typedef struct route {
+	route_kind kind;
+	unsigned method; /* one ROUTE_* bit */
+	char *path;	 /* the template as written */
+	route_segment segments[ROUTE_MAX_SEGMENTS];
+	size_t nsegments;
+	char *source; /* where it was declared ("svc/users/manifest.yml:9"), for messages */
+	/* ROUTE_TEXT */
+	char *text;
+	/* ROUTE_RPC */
+	char *service_name; /* the manifest's name ("users"), for the access log */
+	const ProtobufCServiceDescriptor *service;
+	unsigned method_index;
+	const ProtobufCFieldDescriptor
+	    *body_field; /* reply field sent as the body; NULL: the reply */
+	void *upstream;	 /* the edge's handle on the service; not owned */
+} route;
+
+typedef struct route_table {
+	route **routes;
+	size_t n;
+	size_t cap;
+} route_table;
+
+/* route_path: a request path split into percent-decoded segments, without query or trailing
+ * slash. Each segment is NUL-terminated and points into the scratch buffer given to
+ * route_path_parse. */
+typedef struct route_path {
+	size_t n;
+	const char *segments[ROUTE_MAX_SEGMENTS];
+	size_t lengths[ROUTE_MAX_SEGMENTS];
+} route_path;
+
+typedef enum route_match_result {
+	ROUTE_MATCH_FOUND,
+	ROUTE_MATCH_NO_METHOD, /* the path is known, not with this method */
+	ROUTE_MATCH_NO_PATH,
+} route_match_result;
+
+/* route_method_bit returns the ROUTE_* bit of an HTTP method name, or 0 for an unknown one. */
+unsigned route_method_bit(const char *name, size_t len);
+
+/* route_method_name returns the name of one ROUTE_* bit ("GET"), a static string. */
+const char *route_method_name(unsigned bit);
+
+/* route_allow_string writes an Allow header value ("GET, HEAD, OPTIONS") for the allow set. */
+void route_allow_string(unsigned allow, char *out, size_t outlen);
+
+/* route_template_parse fills r's path and segments from a template such as
+ * "/api/posts/in-thread/{thread}". Returns 0, or -1 with a reason in err. */
+int route_template_parse(route *r, const char *template, char *err, size_t errlen);
+
+/* route_path_parse splits path (len bytes, may carry a query) into out. Decoded segments are
+ * written to scratch, which needs len + ROUTE_MAX_SEGMENTS bytes and stays the caller's.
+ * Returns 0, or -1 if the path is malformed (no leading '/', a bad percent escape, too many
+ * segments). */
+int route_path_parse(route_path *out, const char *path, size_t len, char *scratch,
+		     size_t scratch_len);
+
+/* route_parse_id reads an id: decimal digits only, value 1 to max. Returns 0, or -1. */
+int route_parse_id(const char *s, size_t len, uint64_t max, uint64_t *out);
+
+/* route_table_init makes an empty table. */
+void route_table_init(route_table *t);
+
+/* route_table_add adds r (heap, from route_new) to the table, which owns it from then on.
+ * Fails with a reason in err, freeing nothing, if the same method and template exist already.
+ * Returns 0 or -1. */
+int route_table_add(route_table *t, route *r, char *err, size_t errlen);
+
+/* route_table_match finds the route for method (a ROUTE_* bit; HEAD matches GET routes) on
+ * path. On ROUTE_MATCH_FOUND *found is the route (the table's). On ROUTE_MATCH_FOUND and
+ * ROUTE_MATCH_NO_METHOD *allow is the set of methods the path accepts. */
+route_match_result route_table_match(const route_table *t, const route_path *path, unsigned method,
+				     const route **found, unsigned *allow);
+
+/* route_table_fini frees every route in the table. */
+void route_table_fini(route_table *t);
+
+/* route_new returns a zeroed route, the caller's until added to a table; NULL if out of
+ * memory. */
+route *route_new(void);
+
+/* route_free frees a route that is in no table. */
+void route_free(route *r);
+
+#endif

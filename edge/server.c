@@ -1,0 +1,376 @@
+/* server.c: h2o request handling: match a route, answer it or call its service, reply as JSON. */
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <h2o.h>
+#include <h2o/socket/evloop.h>
+
+#include "http_status.h"
+#include "server.h"
+#include "transcode.h"
+#include "upstream.h"
+
+#define JSON_TYPE "application/json; charset=utf-8"
+#define TEXT_TYPE "text/plain; charset=utf-8"
+#define FLUSH_MS  100
+
+typedef struct edge_handler {
+	h2o_handler_t super;
+	edge_server *server;
+} edge_handler;
+
+struct edge_server {
+	h2o_globalconf_t config;
+	h2o_context_t ctx;
+	h2o_accept_ctx_t accept_ctx;
+	h2o_evloop_t *loop;
+	h2o_socket_t *listener;
+	h2o_socket_t *queue_sock;
+	h2o_socket_t *signal_sock;
+	h2o_timeout_t flush_timeout;
+	h2o_timeout_entry_t flush_entry;
+	edge_server_opts opts;
+	pbjson_buf body; /* scratch for JSON bodies; the loop thread's alone */
+	int inflight;
+	int stop_signal;
+};
+
+/* edge_call: one mesh call made for one request. */
+typedef struct edge_call {
+	mesh_rpc rpc; /* first: the client's side channel */
+	edge_server *server;
+	h2o_req_t *req; /* NULL once h2o disposed of the request */
+	struct edge_call_guard *guard;
+	const route *route;
+	int64_t start_us;
+} edge_call;
+
+/* edge_call_guard: lives in the request's pool; when h2o disposes of the request, it tells the
+ * call that its request is gone. */
+typedef struct edge_call_guard {
+	edge_call *call;
+} edge_call_guard;
+
+static void edge_respond(edge_server *s, h2o_req_t *req, int status, const char *content_type,
+			 const char *body, size_t len, const char *service, int64_t start_us)
+{
+	req->res.status = status;
+	req->res.reason = http_reason(status);
+	if (content_type != NULL)
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+			       content_type, strlen(content_type));
+	/* A 204 carries no Content-Length (RFC 9110 8.6); h2o then sends no body framing. */
+	req->res.content_length = status == 204 ? SIZE_MAX : len;
+	access_log_write(s->opts.log, req->method.base, req->method.len, req->path.base,
+			 req->path.len, status, service, mesh_now_us() - start_us);
+	if (s->opts.log->pending && !h2o_timeout_is_linked(&s->flush_entry))
+		h2o_timeout_link(s->loop, &s->flush_timeout, &s->flush_entry);
+	h2o_send_inline(req, body, len); /* copies body; sends no body for HEAD */
+}
+
+static void edge_respond_error(edge_server *s, h2o_req_t *req, int status, const char *code,
+			       const char *message, const char *service, int64_t start_us)
+{
+	pbjson_buf_reset(&s->body);
+	transcode_error(&s->body, code, message);
+	edge_respond(s, req, status, JSON_TYPE, s->body.data, s->body.len, service, start_us);
+}
+
+static void edge_add_allow(h2o_req_t *req, unsigned allow)
+{
+	char value[96];
+	h2o_iovec_t copy;
+	route_allow_string(allow, value, sizeof(value));
+	copy = h2o_strdup(&req->pool, value, strlen(value)); /* h2o keeps the pointer */
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, copy.base, copy.len);
+}
+
+static void edge_call_guard_dispose(void *p)
+{
+	edge_call_guard *guard = p;
+	if (guard->call != NULL)
+		guard->call->req = NULL;
+}
+
+/* edge_call_done is the closure of every mesh call, run on the loop thread by the queue. */
+static void edge_call_done(const ProtobufCMessage *reply, void *closure_data)
+{
+	edge_call *call = closure_data;
+	edge_server *s = call->server;
+	h2o_req_t *req = call->req;
+	const char *service = call->route->service_name;
+	s->inflight--;
+	if (req == NULL) {
+		free(call); /* the client went away; its request is gone */
+		return;
+	}
+	call->guard->call = NULL;
+	if (call->rpc.status == MESH_OK) {
+		pbjson_buf_reset(&s->body);
+		if (transcode_reply(call->route, reply, &s->body) == 0)
+			edge_respond(s, req, 200, JSON_TYPE, s->body.data, s->body.len, service,
+				     call->start_us);
+		else
+			edge_respond_error(s, req, 500, "INTERNAL", "out of memory", service,
+					   call->start_us);
+	} else {
+		edge_respond_error(s, req, http_status_for(call->rpc.status),
+				   mesh_status_name(call->rpc.status), call->rpc.message, service,
+				   call->start_us);
+	}
+	free(call);
+}
+
+static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, const route_path *path,
+			    int64_t start_us)
+{
+	const ProtobufCMethodDescriptor *method = &r->service->methods[r->method_index];
+	ProtobufCMessage *input = h2o_mem_alloc_pool(&req->pool, method->input->sizeof_message);
+	mesh_client *client = ((upstream *)r->upstream)->client;
+	edge_call *call;
+	char why[256];
+
+	method->input->message_init(input);
+	if (transcode_params(r, path, input, why, sizeof(why)) != 0) {
+		edge_respond_error(s, req, 400, "INVALID_ARGUMENT", why, "edge", start_us);
+		return;
+	}
+	call = calloc(1, sizeof(*call));
+	if (call == NULL) {
+		edge_respond_error(s, req, 503, "RESOURCE_EXHAUSTED", "out of memory", "edge",
+				   start_us);
+		return;
+	}
+	call->server = s;
+	call->req = req;
+	call->route = r;
+	call->start_us = start_us;
+	call->rpc.deadline_us = start_us + s->opts.timeout_ms * 1000;
+	call->guard =
+	    h2o_mem_alloc_shared(&req->pool, sizeof(*call->guard), edge_call_guard_dispose);
+	call->guard->call = call;
+	s->inflight++;
+	/* The input lives in the request's pool and is packed before invoke returns. */
+	mesh_client_service(client)->invoke(mesh_client_service(client), r->method_index, input,
+					    edge_call_done, call);
+}
+
+static int edge_on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	edge_server *s = ((edge_handler *)self)->server;
+	int64_t start_us = mesh_now_us();
+	unsigned method = route_method_bit(req->method.base, req->method.len);
+	size_t scratch_len = req->path.len + ROUTE_MAX_SEGMENTS;
+	char *scratch = h2o_mem_alloc_pool(&req->pool, scratch_len);
+	const route *r = NULL;
+	unsigned allow = 0;
+	route_path path;
+	char why[320];
+
+	if (route_path_parse(&path, req->path.base, req->path.len, scratch, scratch_len) != 0) {
+		edge_respond_error(s, req, 400, "INVALID_ARGUMENT",
+				   "malformed path (bad percent-encoding or too many segments)",
+				   "edge", start_us);
+		return 0;
+	}
+	switch (route_table_match(s->opts.routes, &path, method, &r, &allow)) {
+	case ROUTE_MATCH_NO_PATH:
+		snprintf(why, sizeof(why), "no route for %.*s %.*s", (int)req->method.len,
+			 req->method.base, (int)(req->path.len > 256 ? 256 : req->path.len),
+			 req->path.base);
+		edge_respond_error(s, req, 404, "NOT_FOUND", why, "edge", start_us);
+		return 0;
+	case ROUTE_MATCH_NO_METHOD:
+		edge_add_allow(req, allow);
+		if (method == ROUTE_OPTIONS) {
+			edge_respond(s, req, 204, NULL, "", 0, "edge", start_us);
+			return 0;
+		}
+		snprintf(why, sizeof(why), "%.*s is not allowed here; allowed: ",
+			 (int)(req->method.len > 32 ? 32 : req->method.len), req->method.base);
+		route_allow_string(allow, why + strlen(why), sizeof(why) - strlen(why));
+		edge_respond_error(s, req, 405, "METHOD_NOT_ALLOWED", why, "edge", start_us);
+		return 0;
+	case ROUTE_MATCH_FOUND:
+		break;
+	}
+	if (r->kind == ROUTE_TEXT) {
+		edge_respond(s, req, 200, TEXT_TYPE, r->text, strlen(r->text), "edge", start_us);
+		return 0;
+	}
+	edge_call_start(s, req, r, &path, start_us);
+	return 0;
+}
+
+static void edge_on_accept(h2o_socket_t *listener, const char *err)
+{
+	edge_server *s = listener->data;
+	h2o_socket_t *sock;
+	if (err != NULL)
+		return;
+	if ((sock = h2o_evloop_socket_accept(listener)) == NULL)
+		return;
+	h2o_accept(&s->accept_ctx, sock);
+}
+
+static void edge_on_queue(h2o_socket_t *sock, const char *err)
+{
+	edge_server *s = sock->data;
+	mesh_queue_drain(s->opts.queue);
+}
+
+static void edge_on_signal(h2o_socket_t *sock, const char *err)
+{
+	edge_server *s = sock->data;
+	struct signalfd_siginfo info;
+	if (read(h2o_socket_get_fd(sock), &info, sizeof(info)) == sizeof(info))
+		s->stop_signal = (int)info.ssi_signo;
+}
+
+static void edge_on_flush(h2o_timeout_entry_t *entry)
+{
+	edge_server *s = (edge_server *)((char *)entry - offsetof(edge_server, flush_entry));
+	access_log_flush(s->opts.log);
+}
+
+/* edge_watch_fd adds a copy of fd to the loop; h2o owns and closes the copy. */
+static h2o_socket_t *edge_watch_fd(edge_server *s, int fd, h2o_socket_cb cb)
+{
+	h2o_socket_t *sock;
+	int copy = dup(fd);
+	if (copy < 0)
+		return NULL;
+	sock = h2o_evloop_socket_create(s->loop, copy, H2O_SOCKET_FLAG_DONT_READ);
+	sock->data = s;
+	h2o_socket_read_start(sock, cb);
+	return sock;
+}
+
+int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, size_t errlen)
+{
+	edge_server *s = calloc(1, sizeof(*s));
+	h2o_hostconf_t *host;
+	h2o_pathconf_t *path;
+	edge_handler *handler;
+	sigset_t stop_signals;
+	int sfd;
+	if (s == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	s->opts = *opts;
+	pbjson_buf_init(&s->body);
+	h2o_config_init(&s->config);
+	s->config.server_name = h2o_iovec_init(H2O_STRLIT("cleave"));
+	host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+	path = h2o_config_register_path(host, "/", 0);
+	handler = (edge_handler *)h2o_create_handler(path, sizeof(*handler));
+	handler->super.on_req = edge_on_req;
+	handler->server = s;
+	s->loop = h2o_evloop_create();
+	h2o_context_init(&s->ctx, s->loop, &s->config);
+	s->accept_ctx.ctx = &s->ctx;
+	s->accept_ctx.hosts = s->config.hosts;
+	h2o_timeout_init(s->loop, &s->flush_timeout, FLUSH_MS);
+	s->flush_entry.cb = edge_on_flush;
+
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	sfd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0 || (s->signal_sock = edge_watch_fd(s, sfd, edge_on_signal)) == NULL ||
+	    (s->queue_sock = edge_watch_fd(s, mesh_queue_fd(opts->queue), edge_on_queue)) == NULL) {
+		snprintf(err, errlen, "cannot watch signals and mesh replies: %s", strerror(errno));
+		if (sfd >= 0)
+			close(sfd);
+		*out = s; /* the loop is set up; let the caller free it */
+		return -1;
+	}
+	close(sfd);
+	*out = s;
+	return 0;
+}
+
+int edge_server_listen(edge_server *s, const char *host, int port, int *bound_port, char *err,
+		       size_t errlen)
+{
+	struct addrinfo hints = {
+	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+	struct addrinfo *res;
+	struct sockaddr_storage addr;
+	socklen_t addrlen = sizeof(addr);
+	char service[16];
+	int fd, one = 1, rv;
+
+	snprintf(service, sizeof(service), "%d", port);
+	if ((rv = getaddrinfo(host, service, &hints, &res)) != 0) {
+		snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rv));
+		return -1;
+	}
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&addr, &addrlen) != 0) {
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	*bound_port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+						       : ((struct sockaddr_in *)&addr)->sin_port);
+	s->listener = h2o_evloop_socket_create(s->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+	s->listener->data = s;
+	h2o_socket_read_start(s->listener, edge_on_accept);
+	return 0;
+}
+
+int edge_server_run(edge_server *s)
+{
+	int64_t until;
+	while (s->stop_signal == 0)
+		h2o_evloop_run(s->loop, INT32_MAX);
+	/* Stop taking connections, then give the calls in flight their time. */
+	if (s->listener != NULL) {
+		h2o_socket_read_stop(s->listener);
+		h2o_socket_close(s->listener);
+		s->listener = NULL;
+	}
+	until = mesh_now_us() + s->opts.drain_ms * 1000;
+	while (s->inflight > 0 && mesh_now_us() < until)
+		h2o_evloop_run(s->loop, 10);
+	access_log_flush(s->opts.log);
+	return s->stop_signal;
+}
+
+int edge_server_inflight(const edge_server *s)
+{
+	return s->inflight;
+}
+
+void edge_server_free(edge_server *s)
+{
+	if (s == NULL)
+		return;
+	if (h2o_timeout_is_linked(&s->flush_entry))
+		h2o_timeout_unlink(&s->flush_entry);
+	if (s->queue_sock != NULL) {
+		h2o_socket_read_stop(s->queue_sock);
+		h2o_socket_close(s->queue_sock);
+	}
+	if (s->signal_sock != NULL) {
+		h2o_socket_read_stop(s->signal_sock);
+		h2o_socket_close(s->signal_sock);
+	}
+	pbjson_buf_fini(&s->body);
+	/* h2o has no way to close the connections still open in 2.2; the loop, the context and
+	 * their connections stay reachable from the process until it exits. */
+}

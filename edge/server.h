@@ -1,0 +1,45 @@
+/* server.h: the edge's HTTP server: h2o on one event loop, answering from the route table. */
+#ifndef CLEAVE_EDGE_SERVER_H
+#define CLEAVE_EDGE_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "access_log.h"
+#include "mesh.h"
+#include "route.h"
+
+typedef struct edge_server edge_server;
+
+/* edge_server_opts: what the server answers with and how. */
+typedef struct edge_server_opts {
+	const route_table *routes; /* borrowed; must outlive the server */
+	access_log *log;	   /* borrowed */
+	mesh_queue *queue;	   /* borrowed: the queue the upstream clients complete on */
+	int64_t timeout_ms;	   /* deadline of each mesh call */
+	int64_t drain_ms;	   /* how long a stop waits for calls in flight */
+} edge_server_opts;
+
+/* edge_server_new creates the server on a new event loop. On success *out is the caller's, to
+ * free with edge_server_free. Returns 0, or -1 with a reason in err. */
+int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, size_t errlen);
+
+/* edge_server_listen listens on host:port (port 0 picks a free one) and sets *bound_port.
+ * Returns 0, or -1 with a reason in err. */
+int edge_server_listen(edge_server *server, const char *host, int port, int *bound_port, char *err,
+		       size_t errlen);
+
+/* edge_server_run serves until SIGINT or SIGTERM arrives, then stops accepting and waits up to
+ * drain_ms for calls in flight. The caller must have blocked both signals in every thread.
+ * Returns the signal that stopped it. */
+int edge_server_run(edge_server *server);
+
+/* edge_server_inflight returns the mesh calls the server is waiting on. */
+int edge_server_inflight(const edge_server *server);
+
+/* edge_server_free frees the buffers and watchers the server owns. Its h2o loop and context,
+ * and any connection still open on them, are left to the process's exit (h2o 2.2 cannot close
+ * its connections), so the caller keeps the pointer until then. */
+void edge_server_free(edge_server *server);
+
+#endif

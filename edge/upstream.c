@@ -1,0 +1,83 @@
+/* upstream.c: target groups: a mesh client per service, dialed to each instance address. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+
+#include "upstream.h"
+
+static void upstream_free(upstream *u)
+{
+	if (u == NULL)
+		return;
+	mesh_client_free(u->client);
+	free(u->name);
+	free(u->urls);
+	free(u);
+}
+
+upstream *upstream_set_add(upstream_set *set, const char *name,
+			   const ProtobufCServiceDescriptor *desc, const char *urls,
+			   const mesh_client_opts *opts, char *err, size_t errlen)
+{
+	upstream *u = calloc(1, sizeof(*u));
+	upstream **grown;
+	char *list, *url, *save = NULL;
+	int rv;
+	if (u == NULL || (u->name = strdup(name)) == NULL || (u->urls = strdup(urls)) == NULL)
+		goto out_oom;
+	if ((rv = mesh_client_new(&u->client, desc, opts)) != 0) {
+		snprintf(err, errlen, "%s: cannot create a client: %s", name, nng_strerror(rv));
+		goto out_free;
+	}
+	list = strdup(urls);
+	if (list == NULL)
+		goto out_oom;
+	for (url = strtok_r(list, ",", &save); url != NULL; url = strtok_r(NULL, ",", &save)) {
+		if ((rv = mesh_client_dial(u->client, url)) != 0) {
+			snprintf(err, errlen, "%s: cannot dial '%s': %s", name, url,
+				 nng_strerror(rv));
+			free(list);
+			goto out_free;
+		}
+	}
+	free(list);
+	grown = realloc(set->items, (set->n + 1) * sizeof(*grown));
+	if (grown == NULL)
+		goto out_oom;
+	set->items = grown;
+	set->items[set->n++] = u;
+	return u;
+
+out_oom:
+	snprintf(err, errlen, "%s: out of memory", name);
+out_free:
+	upstream_free(u);
+	return NULL;
+}
+
+upstream *upstream_set_find(const upstream_set *set, const char *name)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->items[i]->name, name) == 0)
+			return set->items[i];
+	return NULL;
+}
+
+int upstream_set_inflight(const upstream_set *set)
+{
+	int n = 0;
+	for (size_t i = 0; i < set->n; i++)
+		n += mesh_client_inflight(set->items[i]->client);
+	return n;
+}
+
+void upstream_set_fini(upstream_set *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		upstream_free(set->items[i]);
+	free(set->items);
+	set->items = NULL;
+	set->n = 0;
+}

@@ -1,0 +1,38 @@
+/* upstream.h: the edge's target groups: one mesh client per service, dialed to every instance. */
+#ifndef CLEAVE_EDGE_UPSTREAM_H
+#define CLEAVE_EDGE_UPSTREAM_H
+
+#include <stddef.h>
+
+#include "mesh.h"
+
+/* upstream: one service as the edge reaches it. */
+typedef struct upstream {
+	char *name;	     /* the manifest's name, "users" */
+	char *urls;	     /* comma-separated instance addresses, as given */
+	mesh_client *client; /* owned */
+} upstream;
+
+/* upstream_set: every service the edge routes to. */
+typedef struct upstream_set {
+	upstream **items;
+	size_t n;
+} upstream_set;
+
+/* upstream_set_add adds a target group for the service desc named name, dialing each address in
+ * urls (comma-separated). name and urls are copied; opts is passed to mesh_client_new.
+ * Returns the new upstream (the set's), or NULL with a reason in err. */
+upstream *upstream_set_add(upstream_set *set, const char *name,
+			   const ProtobufCServiceDescriptor *desc, const char *urls,
+			   const mesh_client_opts *opts, char *err, size_t errlen);
+
+/* upstream_set_find returns the upstream called name, or NULL. */
+upstream *upstream_set_find(const upstream_set *set, const char *name);
+
+/* upstream_set_inflight returns the calls in flight over every upstream. */
+int upstream_set_inflight(const upstream_set *set);
+
+/* upstream_set_fini frees every upstream; no call may be in flight. */
+void upstream_set_fini(upstream_set *set);
+
+#endif

@@ -1,0 +1,389 @@
+/* client.c: a ProtobufCService whose invoke sends each call over an nng REQ socket. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "envelope.h"
+#include "queue.h"
+
+enum { CALL_SENDING, CALL_RECEIVING };
+
+/* client_call: one call in flight, reused from the client's pool; owns an nng context. */
+typedef struct client_call {
+	queue_item item; /* first: the queue hands it back */
+	mesh_client *client;
+	nng_ctx ctx;
+	nng_aio *aio;
+	struct client_call *next_free;
+	/* the current call */
+	unsigned method;
+	ProtobufCClosure closure;
+	void *closure_data; /* points at the caller's mesh_rpc */
+	int64_t deadline_us;
+	int state;
+	mesh_status status;
+	char message[MESH_MESSAGE_MAX];
+	ProtobufCMessage *output; /* unpacked reply, freed after the closure */
+} client_call;
+
+struct mesh_client {
+	ProtobufCService base; /* first: invoke gets the client back from it */
+	nng_socket sock;
+	char *caller;
+	size_t caller_len;
+	int64_t timeout_us;
+	mesh_queue *queue; /* NULL: blocking calls */
+	atomic_int instances;
+	atomic_int inflight;
+	atomic_uint_fast64_t next_trace;
+	pthread_mutex_t lock; /* guards the pool */
+	client_call *free_calls;
+	client_call **calls; /* every call object, for mesh_client_free */
+	size_t ncalls, capcalls;
+};
+
+static void client_call_aio_done(void *arg);
+
+static void client_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	mesh_client *c = arg;
+	if (ev == NNG_PIPE_EV_ADD_POST) {
+		atomic_fetch_add(&c->instances, 1);
+	} else if (ev == NNG_PIPE_EV_REM_POST) {
+		int n = atomic_load(&c->instances);
+		while (n > 0 && !atomic_compare_exchange_weak(&c->instances, &n, n - 1))
+			;
+	}
+}
+
+/* client_call_get takes a call object from the pool, making one if the pool is empty.
+ * Returns NULL when out of memory or nng contexts. */
+static client_call *client_call_get(mesh_client *c)
+{
+	client_call *call;
+	pthread_mutex_lock(&c->lock);
+	call = c->free_calls;
+	if (call != NULL) {
+		c->free_calls = call->next_free;
+		pthread_mutex_unlock(&c->lock);
+		return call;
+	}
+	if (c->ncalls == c->capcalls) {
+		size_t cap = c->capcalls ? c->capcalls * 2 : 16;
+		client_call **calls = realloc(c->calls, cap * sizeof(*calls));
+		if (calls == NULL)
+			goto out_unlock;
+		c->calls = calls;
+		c->capcalls = cap;
+	}
+	call = calloc(1, sizeof(*call));
+	if (call == NULL)
+		goto out_unlock;
+	call->client = c;
+	if (nng_ctx_open(&call->ctx, c->sock) != 0)
+		goto out_free_call;
+	if (nng_aio_alloc(&call->aio, c->queue != NULL ? client_call_aio_done : NULL, call) != 0)
+		goto out_close_ctx;
+	c->calls[c->ncalls++] = call;
+	pthread_mutex_unlock(&c->lock);
+	return call;
+
+out_close_ctx:
+	nng_ctx_close(call->ctx);
+out_free_call:
+	free(call);
+	call = NULL;
+out_unlock:
+	pthread_mutex_unlock(&c->lock);
+	return call;
+}
+
+static void client_call_put(client_call *call)
+{
+	mesh_client *c = call->client;
+	pthread_mutex_lock(&c->lock);
+	call->next_free = c->free_calls;
+	c->free_calls = call;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* client_call_complete runs the closure with the outcome, then recycles the call. */
+static void client_call_complete(client_call *call)
+{
+	mesh_rpc *rpc = call->closure_data;
+	mesh_client *c = call->client;
+	rpc->status = call->status;
+	memcpy(rpc->message, call->message, sizeof(rpc->message));
+	call->closure(call->output, call->closure_data);
+	if (call->output != NULL) {
+		protobuf_c_message_free_unpacked(call->output, NULL);
+		call->output = NULL;
+	}
+	client_call_put(call);
+	atomic_fetch_sub(&c->inflight, 1);
+}
+
+static void client_call_run_queued(queue_item *item)
+{
+	client_call_complete((client_call *)item);
+}
+
+static void client_call_set(client_call *call, mesh_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void client_call_set(client_call *call, mesh_status status, const char *fmt, ...)
+{
+	va_list ap;
+	call->status = status;
+	va_start(ap, fmt);
+	vsnprintf(call->message, sizeof(call->message), fmt, ap);
+	va_end(ap);
+}
+
+/* client_call_finish delivers the outcome: at once for a blocking client, through the queue for
+ * an asynchronous one (so a closure never runs inside invoke or on an nng thread). */
+static void client_call_finish(client_call *call)
+{
+	if (call->client->queue == NULL) {
+		client_call_complete(call);
+		return;
+	}
+	call->item.run = client_call_run_queued;
+	queue_post(call->client->queue, &call->item);
+}
+
+static nng_duration client_call_remaining_ms(const client_call *call)
+{
+	int64_t left = call->deadline_us - mesh_now_us();
+	if (left <= 0)
+		return 0;
+	return (nng_duration)((left + 999) / 1000);
+}
+
+static void client_call_set_nng_error(client_call *call, int rv, const char *during)
+{
+	const char *service = call->client->base.descriptor->name;
+	switch (rv) {
+	case NNG_ETIMEDOUT:
+		client_call_set(call, MESH_DEADLINE_EXCEEDED, "%s: deadline exceeded while %s",
+				service, during);
+		break;
+	case NNG_ECLOSED:
+	case NNG_ECANCELED:
+		client_call_set(call, MESH_CANCELLED, "%s: call cancelled while %s", service,
+				during);
+		break;
+	default:
+		client_call_set(call, MESH_UNAVAILABLE, "%s: %s while %s", service,
+				nng_strerror(rv), during);
+		break;
+	}
+}
+
+/* client_call_read_reply turns the reply message into the call's outcome; frees msg. */
+static void client_call_read_reply(client_call *call, nng_msg *msg)
+{
+	const ProtobufCMethodDescriptor *method =
+	    &call->client->base.descriptor->methods[call->method];
+	envelope_reply reply;
+	if (envelope_reply_read(&reply, nng_msg_body(msg), nng_msg_len(msg)) != 0) {
+		client_call_set(call, MESH_INTERNAL, "%s.%s: malformed reply envelope",
+				call->client->base.descriptor->name, method->name);
+	} else if (reply.status != MESH_OK) {
+		int n = reply.message_len < MESH_MESSAGE_MAX ? (int)reply.message_len
+							     : MESH_MESSAGE_MAX - 1;
+		client_call_set(call, reply.status, "%.*s", n, reply.message);
+	} else {
+		call->output = protobuf_c_message_unpack(method->output, NULL, reply.payload_len,
+							 reply.payload);
+		if (call->output == NULL)
+			client_call_set(call, MESH_INTERNAL, "%s.%s: malformed reply payload",
+					call->client->base.descriptor->name, method->name);
+		else
+			client_call_set(call, MESH_OK, "%s", "");
+	}
+	nng_msg_free(msg);
+}
+
+/* client_call_step advances the call after its aio completed. Returns 1 when the call is over. */
+static int client_call_step(client_call *call)
+{
+	int rv = nng_aio_result(call->aio);
+	if (call->state == CALL_SENDING) {
+		if (rv != 0) {
+			nng_msg_free(nng_aio_get_msg(call->aio));
+			client_call_set_nng_error(call, rv, "sending");
+			return 1;
+		}
+		call->state = CALL_RECEIVING;
+		nng_aio_set_timeout(call->aio, client_call_remaining_ms(call));
+		nng_ctx_recv(call->ctx, call->aio);
+		return 0;
+	}
+	if (rv != 0) {
+		client_call_set_nng_error(call, rv, "waiting for the reply");
+		return 1;
+	}
+	client_call_read_reply(call, nng_aio_get_msg(call->aio));
+	return 1;
+}
+
+static void client_call_aio_done(void *arg)
+{
+	client_call *call = arg;
+	if (client_call_step(call))
+		client_call_finish(call);
+}
+
+static void client_invoke(ProtobufCService *service, unsigned method_index,
+			  const ProtobufCMessage *input, ProtobufCClosure closure,
+			  void *closure_data)
+{
+	mesh_client *c = (mesh_client *)service;
+	const ProtobufCMethodDescriptor *method = &service->descriptor->methods[method_index];
+	mesh_rpc *rpc = closure_data;
+	int64_t now = mesh_now_us();
+	client_call *call = client_call_get(c);
+	envelope_call env;
+	nng_msg *msg;
+	int rv;
+
+	if (call == NULL) {
+		/* Nothing to queue a completion on: answer at once, even when asynchronous. */
+		rpc->status = MESH_RESOURCE_EXHAUSTED;
+		snprintf(rpc->message, sizeof(rpc->message), "%s: out of memory",
+			 service->descriptor->name);
+		closure(NULL, closure_data);
+		return;
+	}
+	atomic_fetch_add(&c->inflight, 1);
+	call->method = method_index;
+	call->closure = closure;
+	call->closure_data = closure_data;
+	call->deadline_us = rpc->deadline_us != 0 ? rpc->deadline_us : now + c->timeout_us;
+	call->output = NULL;
+	call->state = CALL_SENDING;
+
+	if (call->deadline_us <= now) {
+		client_call_set(call, MESH_DEADLINE_EXCEEDED,
+				"%s.%s: deadline passed before sending", service->descriptor->name,
+				method->name);
+		goto out_finish;
+	}
+	if (atomic_load(&c->instances) == 0) {
+		client_call_set(call, MESH_UNAVAILABLE, "%s: no instance is connected",
+				service->descriptor->name);
+		goto out_finish;
+	}
+	env = (envelope_call){
+	    .service = service->descriptor->name,
+	    .service_len = strlen(service->descriptor->name),
+	    .method = method->name,
+	    .method_len = strlen(method->name),
+	    .timeout_us = call->deadline_us - now,
+	    .trace_id = rpc->trace_id != 0 ? rpc->trace_id : atomic_fetch_add(&c->next_trace, 1),
+	    .caller = c->caller,
+	    .caller_len = c->caller_len,
+	};
+	rv = envelope_call_pack(&msg, &env, input);
+	if (rv != 0) {
+		client_call_set(call, MESH_INTERNAL, "%s.%s: cannot pack the call: %s",
+				service->descriptor->name, method->name, nng_strerror(rv));
+		goto out_finish;
+	}
+	nng_aio_set_msg(call->aio, msg);
+	nng_aio_set_timeout(call->aio, client_call_remaining_ms(call));
+	nng_ctx_send(call->ctx, call->aio);
+	if (c->queue != NULL)
+		return; /* client_call_aio_done takes it from here */
+	do
+		nng_aio_wait(call->aio);
+	while (!client_call_step(call));
+
+out_finish:
+	client_call_finish(call);
+}
+
+int mesh_client_new(mesh_client **out, const ProtobufCServiceDescriptor *service,
+		    const mesh_client_opts *opts)
+{
+	mesh_client_opts o = opts != NULL ? *opts : (mesh_client_opts){0};
+	mesh_client *c = calloc(1, sizeof(*c));
+	int rv = NNG_ENOMEM;
+	if (c == NULL)
+		return rv;
+	c->base.descriptor = service;
+	c->base.invoke = client_invoke;
+	c->caller = strdup(o.caller != NULL ? o.caller : "anonymous");
+	if (c->caller == NULL)
+		goto out_free;
+	c->caller_len = strlen(c->caller);
+	c->timeout_us = (o.timeout_ms > 0 ? o.timeout_ms : 5000) * 1000;
+	c->queue = o.queue;
+	atomic_init(&c->next_trace, ((uint64_t)getpid() << 40) ^ (uint64_t)mesh_now_us());
+	pthread_mutex_init(&c->lock, NULL);
+	if ((rv = nng_req0_open(&c->sock)) != 0)
+		goto out_free;
+	/* The transport never resends: a lost connection ends the call, and retries are the
+	 * caller's decision (a create must not run twice). */
+	if ((rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
+	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 10)) != 0 ||
+	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 200)) != 0 ||
+	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, client_pipe_event, c)) != 0 ||
+	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, client_pipe_event, c)) != 0)
+		goto out_close;
+	*out = c;
+	return 0;
+
+out_close:
+	nng_close(c->sock);
+out_free:
+	free(c->caller);
+	free(c);
+	return rv;
+}
+
+int mesh_client_dial(mesh_client *c, const char *url)
+{
+	return nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK);
+}
+
+ProtobufCService *mesh_client_service(mesh_client *c)
+{
+	return &c->base;
+}
+
+int mesh_client_instances(const mesh_client *c)
+{
+	return atomic_load(&((mesh_client *)c)->instances);
+}
+
+int mesh_client_inflight(const mesh_client *c)
+{
+	return atomic_load(&((mesh_client *)c)->inflight);
+}
+
+void mesh_client_free(mesh_client *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->ncalls; i++) {
+		nng_aio_stop(c->calls[i]->aio);
+		nng_ctx_close(c->calls[i]->ctx);
+		nng_aio_free(c->calls[i]->aio);
+		free(c->calls[i]);
+	}
+	nng_close(c->sock);
+	pthread_mutex_destroy(&c->lock);
+	free(c->calls);
+	free(c->caller);
+	free(c);
+}

@@ -1,0 +1,53 @@
+/* envelope.h: mesh.Call and mesh.Reply written straight into nng messages, and read in place. */
+#ifndef CLEAVE_MESH_ENVELOPE_H
+#define CLEAVE_MESH_ENVELOPE_H
+
+#include <stdint.h>
+
+#include <nng/nng.h>
+
+#include "mesh.h"
+
+/* envelope_call: the fields of a mesh.Call; strings point into someone else's memory. */
+typedef struct envelope_call {
+	const char *service;
+	size_t service_len;
+	const char *method;
+	size_t method_len;
+	const uint8_t *payload; /* packed request, when read */
+	size_t payload_len;
+	int64_t timeout_us;
+	uint64_t trace_id;
+	const char *caller;
+	size_t caller_len;
+} envelope_call;
+
+/* envelope_reply: the fields of a mesh.Reply; strings point into someone else's memory. */
+typedef struct envelope_reply {
+	mesh_status status;
+	const char *message;
+	size_t message_len;
+	const uint8_t *payload;
+	size_t payload_len;
+} envelope_reply;
+
+/* envelope_call_pack writes call as a mesh.Call whose payload is input, packed in place (call's
+ * payload fields are ignored). On success *out is a new message, the caller's.
+ * Returns 0 or an nng error number. */
+int envelope_call_pack(nng_msg **out, const envelope_call *call, const ProtobufCMessage *input);
+
+/* envelope_reply_pack writes a mesh.Reply: status, message (may be NULL) and output (packed in
+ * place; may be NULL). On success *out is a new message, the caller's.
+ * Returns 0 or an nng error number. */
+int envelope_reply_pack(nng_msg **out, mesh_status status, const char *message,
+			const ProtobufCMessage *output);
+
+/* envelope_call_read parses a mesh.Call from data; the fields of *call point into data, which
+ * stays the caller's. Returns 0, or -1 if data is not a well-formed mesh.Call. */
+int envelope_call_read(envelope_call *call, const uint8_t *data, size_t len);
+
+/* envelope_reply_read parses a mesh.Reply from data; the fields of *reply point into data, which
+ * stays the caller's. Returns 0, or -1 if data is not a well-formed mesh.Reply. */
+int envelope_reply_read(envelope_reply *reply, const uint8_t *data, size_t len);
+
+#endif

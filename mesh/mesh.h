@@ -1,0 +1,184 @@
+/* mesh.h: libmesh's public API: serve a protobuf-c service over nng, and call one. */
+#ifndef CLEAVE_MESH_H
+#define CLEAVE_MESH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+/* mesh_status: gRPC's status codes, the same numbers as mesh.Status in proto/mesh.proto. */
+typedef enum mesh_status {
+	MESH_OK = 0,
+	MESH_CANCELLED = 1,
+	MESH_UNKNOWN = 2,
+	MESH_INVALID_ARGUMENT = 3,
+	MESH_DEADLINE_EXCEEDED = 4,
+	MESH_NOT_FOUND = 5,
+	MESH_ALREADY_EXISTS = 6,
+	MESH_PERMISSION_DENIED = 7,
+	MESH_RESOURCE_EXHAUSTED = 8,
+	MESH_FAILED_PRECONDITION = 9,
+	MESH_ABORTED = 10,
+	MESH_OUT_OF_RANGE = 11,
+	MESH_UNIMPLEMENTED = 12,
+	MESH_INTERNAL = 13,
+	MESH_UNAVAILABLE = 14,
+	MESH_DATA_LOSS = 15,
+	MESH_UNAUTHENTICATED = 16,
+} mesh_status;
+
+/* mesh_status_name returns the status's name as in mesh.proto ("NOT_FOUND"); a static string.
+ * Values outside the enum give "UNKNOWN". */
+const char *mesh_status_name(mesh_status status);
+
+/* mesh_now_us returns microseconds on the monotonic clock that deadlines are measured on. */
+int64_t mesh_now_us(void);
+
+/* ---- calling a service ---------------------------------------------------------------------- */
+
+#define MESH_MESSAGE_MAX 256
+
+/* mesh_rpc: the side channel of one call. protoc-c's closures carry no status, so the
+ * closure_data a caller passes to a mesh client's invoke (or to a generated stub) must point at a
+ * mesh_rpc, usually the first member of the caller's own context. The caller sets the inputs;
+ * the transport sets the outputs before it calls the closure. */
+typedef struct mesh_rpc {
+	/* in: absolute deadline on mesh_now_us()'s clock; 0 means the client's default timeout */
+	int64_t deadline_us;
+	/* in: trace id carried through every hop; 0 lets the client pick one */
+	uint64_t trace_id;
+	/* out: how the call ended; the closure's message is non-NULL exactly when this is MESH_OK
+	 */
+	mesh_status status;
+	/* out: the reason, when status is not MESH_OK */
+	char message[MESH_MESSAGE_MAX];
+} mesh_rpc;
+
+typedef struct mesh_queue mesh_queue;
+typedef struct mesh_client mesh_client;
+
+/* mesh_client_opts: how a client calls. Zero fields take the defaults. */
+typedef struct mesh_client_opts {
+	const char *caller; /* identity claimed in every call (copied); default "anonymous" */
+	int64_t timeout_ms; /* deadline of calls whose mesh_rpc gives none; default 5000 */
+	mesh_queue *queue;  /* NULL: invoke blocks until the reply. Otherwise invoke returns at
+			     * once and the closure runs later, from mesh_queue_drain(queue). */
+} mesh_client_opts;
+
+/* mesh_client_new creates a client of the service described by service, with no instance yet.
+ * service must outlive the client (generated descriptors are static); opts is copied and may be
+ * NULL. On success *out is the caller's, to free with mesh_client_free. Returns 0 or an nng
+ * error number. */
+int mesh_client_new(mesh_client **out, const ProtobufCServiceDescriptor *service,
+		    const mesh_client_opts *opts);
+
+/* mesh_client_dial adds an instance: the client connects to url in the background and keeps
+ * reconnecting; calls are spread over every connected instance. url is copied.
+ * Returns 0 or an nng error number (a malformed url, say). */
+int mesh_client_dial(mesh_client *client, const char *url);
+
+/* mesh_client_service returns the client as a ProtobufCService to hand to protoc-c's generated
+ * stubs (users__users__get(service, &req, closure, &ctx)). It belongs to the client.
+ *
+ * The stub's input stays the caller's: it is packed before invoke returns. The message given to
+ * the closure belongs to the transport and is freed when the closure returns; it is NULL when the
+ * call failed. closure_data must point at a mesh_rpc (see above). A call never resends on its
+ * own: a connection lost mid-call ends the call with MESH_UNAVAILABLE. With no connected
+ * instance a call fails at once with MESH_UNAVAILABLE; past its deadline it ends with
+ * MESH_DEADLINE_EXCEEDED. */
+ProtobufCService *mesh_client_service(mesh_client *client);
+
+/* mesh_client_instances returns how many instances are connected now. */
+int mesh_client_instances(const mesh_client *client);
+
+/* mesh_client_inflight returns how many calls have been invoked and not yet completed. */
+int mesh_client_inflight(const mesh_client *client);
+
+/* mesh_client_free closes the client's connections and frees it. No call may be in flight
+ * (mesh_client_inflight is 0): an asynchronous client's caller drains its queue first. */
+void mesh_client_free(mesh_client *client);
+
+/* ---- completions delivered to an event loop ------------------------------------------------- */
+
+/* mesh_queue_new creates a queue through which asynchronous clients hand completed calls to one
+ * event-loop thread. On success *out is the caller's, to free with mesh_queue_free.
+ * Returns 0 or an errno value. */
+int mesh_queue_new(mesh_queue **out);
+
+/* mesh_queue_fd returns a descriptor that is readable while completions wait; add it to the
+ * event loop and call mesh_queue_drain when it is readable. The queue owns it. */
+int mesh_queue_fd(const mesh_queue *queue);
+
+/* mesh_queue_drain runs, on the calling thread, the closure of every call completed so far.
+ * Returns how many it ran. */
+int mesh_queue_drain(mesh_queue *queue);
+
+/* mesh_queue_free frees the queue. Every client using it must have been freed. */
+void mesh_queue_free(mesh_queue *queue);
+
+/* ---- serving a service ---------------------------------------------------------------------- */
+
+typedef struct mesh_server mesh_server;
+
+/* mesh_server_opts: how a server serves. Zero fields take the defaults. */
+typedef struct mesh_server_opts {
+	int workers; /* calls served at once; default 8 */
+} mesh_server_opts;
+
+/* mesh_server_new creates a server of impl, a service built with protoc-c's ..._INIT macro.
+ * impl must outlive the server. Every method implementation is called on a worker thread, with a
+ * closure_data that identifies the call; it must call the closure before it returns, with the
+ * reply (which stays the implementation's: it is packed at once) or with NULL after mesh_fail.
+ * Health (mesh.Mesh) is answered by the server itself. opts may be NULL. On success *out is the
+ * caller's, to free with mesh_server_free. Returns 0 or an nng error number. */
+int mesh_server_new(mesh_server **out, ProtobufCService *impl, const mesh_server_opts *opts);
+
+/* mesh_server_listen starts listening on url (ipc://path, tcp://host:port); call it once per
+ * address. url is copied. Returns 0 or an nng error number. */
+int mesh_server_listen(mesh_server *server, const char *url);
+
+/* mesh_server_start starts the workers. Returns 0 or an nng error number. */
+int mesh_server_start(mesh_server *server);
+
+/* mesh_server_stop closes the listeners and waits for the workers to finish their calls. */
+void mesh_server_stop(mesh_server *server);
+
+/* mesh_server_free stops the server if needed and frees it. */
+void mesh_server_free(mesh_server *server);
+
+/* mesh_fail records how the call identified by closure_data ends; the implementation then calls
+ * closure(NULL, closure_data). A closure called with NULL and no mesh_fail ends with
+ * MESH_INTERNAL. fmt is printf's. */
+void mesh_fail(void *closure_data, mesh_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* mesh_call_caller returns the identity the caller of this call claimed; valid until the closure
+ * is called. */
+const char *mesh_call_caller(const void *closure_data);
+
+/* mesh_call_deadline returns the absolute deadline (mesh_now_us clock) of the call identified by
+ * closure_data, or 0 if it has none; set it in the mesh_rpc of calls made on the call's behalf so
+ * the deadline shrinks at each hop. */
+int64_t mesh_call_deadline(const void *closure_data);
+
+/* ---- a service process ---------------------------------------------------------------------- */
+
+/* mesh_service_def: what a service executable is; see mesh_service_main. */
+typedef struct mesh_service_def {
+	const char *name;	  /* short name, as in svc/<name>/ ("users") */
+	ProtobufCService *impl;	  /* the implementation, static */
+	const char *default_seed; /* seed file used without --seed */
+	/* load reads the seed file at path; on failure it returns -1 with a reason in err */
+	int (*load)(const char *path, char *err, size_t errlen);
+	/* count returns how many records the store holds, for the start-up line */
+	size_t (*count)(void);
+	void (*unload)(void); /* frees the store at exit; may be NULL */
+} mesh_service_def;
+
+/* mesh_service_main is a service's whole main(): it parses the command line (--listen URL...,
+ * --seed FILE, --workers N, --help), loads the seed, serves until SIGINT or SIGTERM, and returns
+ * the process's exit status. */
+int mesh_service_main(int argc, char **argv, const mesh_service_def *def);
+
+#endif

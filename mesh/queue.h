@@ -1,0 +1,17 @@
+/* queue.h: the inside of mesh_queue, for the clients that post completions to it. */
+#ifndef CLEAVE_MESH_QUEUE_H
+#define CLEAVE_MESH_QUEUE_H
+
+#include "mesh.h"
+
+/* queue_item: a completion waiting to run; embedded in the completed call. */
+typedef struct queue_item {
+	struct queue_item *next;
+	void (*run)(struct queue_item *item); /* called on the draining thread */
+} queue_item;
+
+/* queue_post hands item to the queue's thread; any thread may call it. The item stays the
+ * poster's memory and must stay valid until its run function is called. */
+void queue_post(mesh_queue *queue, queue_item *item);
+
+#endif

@@ -1,0 +1,309 @@
+/* decode.c: JSON (parsed by jansson) to protobuf-c message, by descriptor. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pbjson.h"
+
+#define JSON_NAME_MAX 128
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* field_for_key finds the field named key by JSON name or proto name. */
+static const ProtobufCFieldDescriptor *field_for_key(const ProtobufCMessageDescriptor *desc,
+						     const char *key)
+{
+	for (unsigned i = 0; i < desc->n_fields; i++) {
+		char json_name[JSON_NAME_MAX];
+		pbjson_json_name(desc->fields[i].name, json_name, sizeof(json_name));
+		if (strcmp(key, json_name) == 0 || strcmp(key, desc->fields[i].name) == 0)
+			return &desc->fields[i];
+	}
+	return NULL;
+}
+
+/* decode_int reads a JSON number with an integral value within [min, max]. */
+static int decode_int(const json_t *v, json_int_t min, json_int_t max, json_int_t *out)
+{
+	json_int_t n;
+	if (json_is_integer(v)) {
+		n = json_integer_value(v);
+	} else if (json_is_real(v)) {
+		double d = json_real_value(v);
+		if (d != floor(d) || d < -9.2e18 || d > 9.2e18)
+			return -1;
+		n = (json_int_t)d;
+	} else {
+		return -1;
+	}
+	if (n < min || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+static int decode_message_into(const ProtobufCMessageDescriptor *desc, const json_t *obj,
+			       ProtobufCMessage *msg, const char *path, char *err, size_t errlen);
+
+/* decode_value stores v, of field's type, at member. path names the value in errors. */
+static int decode_value(const ProtobufCFieldDescriptor *field, const json_t *v, void *member,
+			const char *path, char *err, size_t errlen)
+{
+	json_int_t n;
+	switch (field->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+		if (decode_int(v, INT32_MIN, INT32_MAX, &n) != 0)
+			goto out_type;
+		*(int32_t *)member = (int32_t)n;
+		return 0;
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+		if (decode_int(v, 0, UINT32_MAX, &n) != 0)
+			goto out_type;
+		*(uint32_t *)member = (uint32_t)n;
+		return 0;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+		if (decode_int(v, INT64_MIN, INT64_MAX, &n) != 0)
+			goto out_type;
+		*(int64_t *)member = (int64_t)n;
+		return 0;
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		if (decode_int(v, 0, INT64_MAX, &n) != 0)
+			goto out_type;
+		*(uint64_t *)member = (uint64_t)n;
+		return 0;
+	case PROTOBUF_C_TYPE_FLOAT:
+		if (!json_is_number(v))
+			goto out_type;
+		*(float *)member = (float)json_number_value(v);
+		return 0;
+	case PROTOBUF_C_TYPE_DOUBLE:
+		if (!json_is_number(v))
+			goto out_type;
+		*(double *)member = json_number_value(v);
+		return 0;
+	case PROTOBUF_C_TYPE_BOOL:
+		if (!json_is_boolean(v))
+			goto out_type;
+		*(protobuf_c_boolean *)member = json_is_true(v);
+		return 0;
+	case PROTOBUF_C_TYPE_ENUM: {
+		const ProtobufCEnumValue *ev = NULL;
+		if (json_is_string(v))
+			ev = protobuf_c_enum_descriptor_get_value_by_name(field->descriptor,
+									  json_string_value(v));
+		else if (json_is_integer(v))
+			ev = protobuf_c_enum_descriptor_get_value(field->descriptor,
+								  (int)json_integer_value(v));
+		if (ev == NULL)
+			goto out_type;
+		*(int *)member = ev->value;
+		return 0;
+	}
+	case PROTOBUF_C_TYPE_STRING: {
+		char *s;
+		if (!json_is_string(v))
+			goto out_type;
+		s = malloc(json_string_length(v) + 1);
+		if (s == NULL)
+			goto out_oom;
+		memcpy(s, json_string_value(v), json_string_length(v) + 1);
+		*(char **)member = s;
+		return 0;
+	}
+	case PROTOBUF_C_TYPE_BYTES:
+		set_err(err, errlen, "field '%s': bytes fields are not read from JSON", path);
+		return -1;
+	case PROTOBUF_C_TYPE_MESSAGE: {
+		const ProtobufCMessageDescriptor *sub_desc = field->descriptor;
+		ProtobufCMessage *sub;
+		if (json_is_null(v))
+			return 0;
+		if (!json_is_object(v))
+			goto out_type;
+		sub = malloc(sub_desc->sizeof_message);
+		if (sub == NULL)
+			goto out_oom;
+		sub_desc->message_init(sub);
+		*(ProtobufCMessage **)member = sub; /* freed with the parent on failure */
+		return decode_message_into(sub_desc, v, sub, path, err, errlen);
+	}
+	}
+out_type:
+	set_err(err, errlen, "field '%s': wrong type or out of range", path);
+	return -1;
+out_oom:
+	set_err(err, errlen, "field '%s': out of memory", path);
+	return -1;
+}
+
+static size_t member_size(ProtobufCType type)
+{
+	switch (type) {
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return 8;
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return sizeof(void *);
+	case PROTOBUF_C_TYPE_BYTES:
+		return sizeof(ProtobufCBinaryData);
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	default:
+		return 4;
+	}
+}
+
+static int decode_repeated(const ProtobufCFieldDescriptor *field, const json_t *v,
+			   ProtobufCMessage *msg, const char *path, char *err, size_t errlen)
+{
+	size_t count = json_array_size(v), size = member_size(field->type);
+	size_t *n = (size_t *)((char *)msg + field->quantifier_offset);
+	char **array = (char **)((char *)msg + field->offset);
+	if (!json_is_array(v)) {
+		set_err(err, errlen, "field '%s': expected an array", path);
+		return -1;
+	}
+	if (count == 0)
+		return 0;
+	*array = calloc(count, size);
+	if (*array == NULL) {
+		set_err(err, errlen, "field '%s': out of memory", path);
+		return -1;
+	}
+	for (size_t i = 0; i < count; i++) {
+		char item_path[256];
+		snprintf(item_path, sizeof(item_path), "%.200s[%zu]", path, i);
+		/* Count each element as it is stored, so a failure frees exactly what was made. */
+		*n = i + 1;
+		if (decode_value(field, json_array_get(v, i), *array + i * size, item_path, err,
+				 errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int decode_message_into(const ProtobufCMessageDescriptor *desc, const json_t *obj,
+			       ProtobufCMessage *msg, const char *path, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)obj, key, v)
+	{
+		const ProtobufCFieldDescriptor *field = field_for_key(desc, key);
+		char field_path[256];
+		void *member;
+		snprintf(field_path, sizeof(field_path), "%.120s%s%.120s", path, *path ? "." : "",
+			 key);
+		if (field == NULL) {
+			set_err(err, errlen, "unknown field '%s'", field_path);
+			return -1;
+		}
+		if (field->label == PROTOBUF_C_LABEL_REPEATED) {
+			if (decode_repeated(field, v, msg, field_path, err, errlen) != 0)
+				return -1;
+			continue;
+		}
+		member = (char *)msg + field->offset;
+		if (field->type == PROTOBUF_C_TYPE_STRING && json_is_string(v)) {
+			/* replace the default (static) string only once decoding succeeds */
+			char *old = *(char **)member;
+			if (decode_value(field, v, member, field_path, err, errlen) != 0)
+				return -1;
+			if (old != NULL && old != (const char *)field->default_value)
+				free(old);
+		} else if (decode_value(field, v, member, field_path, err, errlen) != 0) {
+			return -1;
+		}
+		if (field->label == PROTOBUF_C_LABEL_OPTIONAL && field->quantifier_offset != 0 &&
+		    field->type != PROTOBUF_C_TYPE_STRING && field->type != PROTOBUF_C_TYPE_MESSAGE)
+			*(protobuf_c_boolean *)((char *)msg + field->quantifier_offset) = 1;
+		if (field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+			*(uint32_t *)((char *)msg + field->quantifier_offset) = field->id;
+	}
+	return 0;
+}
+
+ProtobufCMessage *pbjson_decode(const ProtobufCMessageDescriptor *desc, const json_t *obj,
+				char *err, size_t errlen)
+{
+	ProtobufCMessage *msg;
+	if (!json_is_object(obj)) {
+		set_err(err, errlen, "expected a JSON object");
+		return NULL;
+	}
+	msg = malloc(desc->sizeof_message);
+	if (msg == NULL) {
+		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	desc->message_init(msg);
+	if (decode_message_into(desc, obj, msg, "", err, errlen) != 0) {
+		protobuf_c_message_free_unpacked(msg, NULL);
+		return NULL;
+	}
+	return msg;
+}
+
+int pbjson_load_array(const char *path, const ProtobufCMessageDescriptor *desc,
+		      ProtobufCMessage ***out, size_t *n, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	ProtobufCMessage **msgs = NULL;
+	size_t count = 0;
+	if (root == NULL) {
+		set_err(err, errlen, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+		return -1;
+	}
+	if (!json_is_array(root)) {
+		set_err(err, errlen, "%s: expected a JSON array of %s objects", path, desc->name);
+		goto out_fail;
+	}
+	msgs = calloc(json_array_size(root) + 1, sizeof(*msgs));
+	if (msgs == NULL) {
+		set_err(err, errlen, "%s: out of memory", path);
+		goto out_fail;
+	}
+	for (; count < json_array_size(root); count++) {
+		char why[256];
+		msgs[count] = pbjson_decode(desc, json_array_get(root, count), why, sizeof(why));
+		if (msgs[count] == NULL) {
+			set_err(err, errlen, "%s: element %zu: %s", path, count, why);
+			goto out_fail;
+		}
+	}
+	json_decref(root);
+	*out = msgs;
+	*n = count;
+	return 0;
+
+out_fail:
+	for (size_t i = 0; i < count; i++)
+		protobuf_c_message_free_unpacked(msgs[i], NULL);
+	free(msgs);
+	json_decref(root);
+	return -1;
+}
