@@ -1,0 +1,168 @@
+/* fixture.c: starts the real services and edge for integration suites, and stops them by pid. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+#include "harness.h"
+#include "http.h"
+
+static const char *const fixture_services[] = {"users", "threads", "posts"};
+
+static int fixture_slot(fixture_mesh *m, const char *name)
+{
+	for (int i = 0; i < m->n; i++)
+		if (strcmp(m->names[i], name) == 0)
+			return i;
+	if (m->n == FIXTURE_MAX_PROCS)
+		return -1;
+	snprintf(m->names[m->n], sizeof(m->names[m->n]), "%s", name);
+	m->pids[m->n] = -1;
+	return m->n++;
+}
+
+pid_t fixture_pid(const fixture_mesh *m, const char *name)
+{
+	for (int i = 0; i < m->n; i++)
+		if (strcmp(m->names[i], name) == 0)
+			return m->pids[i];
+	return -1;
+}
+
+void fixture_forget(fixture_mesh *m, const char *name)
+{
+	for (int i = 0; i < m->n; i++)
+		if (strcmp(m->names[i], name) == 0)
+			m->pids[i] = -1;
+}
+
+void fixture_url(const fixture_mesh *m, const char *path, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s%s", m->base, path);
+}
+
+void fixture_log_path(const fixture_mesh *m, const char *name, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s/%s.log", m->dir, name);
+}
+
+pid_t fixture_service_start(fixture_mesh *m, const char *name)
+{
+	char exe[512], url[256], log[256];
+	int slot = fixture_slot(m, name);
+	if (slot < 0)
+		return -1;
+	snprintf(exe, sizeof(exe), "%s/svc-%s", CLEAVE_BUILD_DIR, name);
+	snprintf(url, sizeof(url), "ipc://%s/%s.sock", m->dir, name);
+	fixture_log_path(m, name, log, sizeof(log));
+	char *argv[] = {exe, "--listen", url, NULL};
+	m->pids[slot] = harness_spawn(argv, log);
+	return m->pids[slot];
+}
+
+/* fixture_wait_ready waits until path answers 200 through the edge. */
+static int fixture_wait_ready(const fixture_mesh *m, const char *path, int timeout_ms)
+{
+	long long until = harness_now_ms() + timeout_ms;
+	char url[256];
+	fixture_url(m, path, url, sizeof(url));
+	do {
+		http_response r;
+		int ok = http_get(url, &r) == 0 && r.status == 200;
+		http_response_free(&r);
+		if (ok)
+			return 0;
+		harness_sleep_ms(20);
+	} while (harness_now_ms() < until);
+	return -1;
+}
+
+int fixture_mesh_start(fixture_mesh *m, const char *const *extra_edge_args)
+{
+	char exe[512], log[256], line[512], access[256], report[4096];
+	char *argv[32];
+	int argc = 0, slot;
+	const char *at;
+	memset(m, 0, sizeof(*m));
+	if (harness_tmpdir(m->dir, sizeof(m->dir)) != 0) {
+		perror("fixture: mkdtemp");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(fixture_services) / sizeof(*fixture_services); i++)
+		if (fixture_service_start(m, fixture_services[i]) < 0)
+			goto out_fail;
+	snprintf(exe, sizeof(exe), "%s/edge", CLEAVE_BUILD_DIR);
+	snprintf(access, sizeof(access), "%s/access.log", m->dir);
+	argv[argc++] = exe;
+	argv[argc++] = "--port";
+	argv[argc++] = "0";
+	argv[argc++] = "--run-dir";
+	argv[argc++] = m->dir;
+	argv[argc++] = "--access-log";
+	argv[argc++] = access;
+	for (const char *const *a = extra_edge_args; a != NULL && *a != NULL && argc < 30; a++)
+		argv[argc++] = (char *)*a;
+	argv[argc] = NULL;
+	fixture_log_path(m, "edge", log, sizeof(log));
+	if ((slot = fixture_slot(m, "edge")) < 0 || (m->pids[slot] = harness_spawn(argv, log)) < 0)
+		goto out_fail;
+	if (harness_wait_for_line(log, "listening on http://", line, sizeof(line), 10000) != 0 ||
+	    (at = strrchr(line, ':')) == NULL || (m->port = atoi(at + 1)) <= 0) {
+		fprintf(stderr, "fixture: the edge did not report its port (see %s)\n", log);
+		goto out_fail;
+	}
+	snprintf(m->base, sizeof(m->base), "http://127.0.0.1:%d", m->port);
+	if (fixture_wait_ready(m, "/api/users/1", 10000) != 0 ||
+	    fixture_wait_ready(m, "/api/threads/1", 10000) != 0 ||
+	    fixture_wait_ready(m, "/api/posts/1", 10000) != 0) {
+		fprintf(stderr, "fixture: the mesh did not become ready in %s\n", m->dir);
+		goto out_fail;
+	}
+	return 0;
+
+out_fail:
+	fixture_mesh_stop(m, report, sizeof(report));
+	fprintf(stderr, "%s", report);
+	return -1;
+}
+
+/* append_tail appends the last lines of path to report. */
+static void append_tail(char *report, size_t reportlen, const char *path)
+{
+	char *text = harness_read_file(path);
+	size_t len = text != NULL ? strlen(text) : 0, used = strlen(report);
+	const char *tail = len > 1500 ? text + len - 1500 : text;
+	if (text != NULL && used < reportlen)
+		snprintf(report + used, reportlen - used, "--- %s ---\n%s\n", path, tail);
+	free(text);
+}
+
+int fixture_mesh_stop(fixture_mesh *m, char *report, size_t reportlen)
+{
+	int bad = 0;
+	report[0] = '\0';
+	/* the edge first, so no request finds a service gone */
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < m->n; i++) {
+			int is_edge = strcmp(m->names[i], "edge") == 0, status;
+			char how[64], log[256];
+			size_t used;
+			if (m->pids[i] <= 0 || is_edge != (pass == 0))
+				continue;
+			status = harness_stop(m->pids[i], SIGTERM, 5000);
+			m->pids[i] = -1;
+			if (harness_exited_cleanly(status))
+				continue;
+			bad = 1;
+			harness_describe_status(status, how, sizeof(how));
+			used = strlen(report);
+			snprintf(report + used, reportlen - used, "%s: %s\n", m->names[i], how);
+			fixture_log_path(m, m->names[i], log, sizeof(log));
+			append_tail(report, reportlen, log);
+		}
+	}
+	if (m->dir[0] != '\0')
+		harness_rmtree(m->dir);
+	return bad ? -1 : 0;
+}

@@ -1,0 +1,47 @@
+/* fixture.h: the whole mesh (users, threads, posts and the edge) started for a test suite. */
+#ifndef CLEAVE_TEST_FIXTURE_H
+#define CLEAVE_TEST_FIXTURE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define FIXTURE_MAX_PROCS 8
+
+/* fixture_mesh: one running mesh in its own directory (sockets, logs). */
+typedef struct fixture_mesh {
+	char dir[128];
+	char names[FIXTURE_MAX_PROCS][32];
+	pid_t pids[FIXTURE_MAX_PROCS];
+	int n;
+	int port;      /* the edge's HTTP port */
+	char base[64]; /* "http://127.0.0.1:PORT" */
+} fixture_mesh;
+
+/* fixture_mesh_start starts the three services on ipc:// sockets in a fresh directory, then the
+ * edge on a free port (extra_edge_args, NULL-terminated, may add options), and waits until a
+ * route of every service answers 200. Returns 0, or -1 with the reason on stderr (everything
+ * started is stopped again). */
+int fixture_mesh_start(fixture_mesh *m, const char *const *extra_edge_args);
+
+/* fixture_service_start starts (or restarts) service name ("users") on its socket.
+ * Returns its pid, or -1. */
+pid_t fixture_service_start(fixture_mesh *m, const char *name);
+
+/* fixture_pid returns the pid of the process called name ("edge", "users"), or -1. */
+pid_t fixture_pid(const fixture_mesh *m, const char *name);
+
+/* fixture_forget marks name as gone (after a test killed and reaped it itself). */
+void fixture_forget(fixture_mesh *m, const char *name);
+
+/* fixture_url writes base + path into out. */
+void fixture_url(const fixture_mesh *m, const char *path, char *out, size_t outlen);
+
+/* fixture_log_path writes the path of name's log file (stdout and stderr) into out. */
+void fixture_log_path(const fixture_mesh *m, const char *name, char *out, size_t outlen);
+
+/* fixture_mesh_stop sends SIGTERM to every process (the edge first), reaps them and removes the
+ * directory. Returns 0 if every one exited with status 0; otherwise -1 with each bad exit and
+ * the tail of its log in report. */
+int fixture_mesh_stop(fixture_mesh *m, char *report, size_t reportlen);
+
+#endif

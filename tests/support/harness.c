@@ -1,0 +1,169 @@
+/* harness.c: real processes for tests: spawned with a parent-death signal, stopped by pid. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+pid_t harness_spawn(char *const argv[], const char *log_path)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	/* child */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127); /* the parent died before the signal was armed */
+	int fd =
+	    open(log_path != NULL ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (fd >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(fd);
+	}
+	/* The test process may block signals; the child starts with none blocked. */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execv(argv[0], argv);
+	fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+long long harness_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void harness_sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+int harness_wait(pid_t pid, int timeout_ms)
+{
+	long long until = harness_now_ms() + timeout_ms;
+	int status;
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return status;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (harness_now_ms() >= until)
+			return -1;
+		harness_sleep_ms(5);
+	}
+}
+
+int harness_stop(pid_t pid, int sig, int timeout_ms)
+{
+	int status;
+	if (pid <= 0)
+		return -1;
+	if (kill(pid, sig) != 0 && errno == ESRCH) {
+		/* already gone: reap it if it is ours */
+		return waitpid(pid, &status, 0) == pid ? status : -1;
+	}
+	status = harness_wait(pid, timeout_ms);
+	if (status != -1)
+		return status;
+	kill(pid, SIGKILL);
+	return waitpid(pid, &status, 0) == pid ? status : -1;
+}
+
+int harness_exited_cleanly(int wait_status)
+{
+	return wait_status != -1 && WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
+}
+
+void harness_describe_status(int wait_status, char *out, size_t outlen)
+{
+	if (wait_status == -1)
+		snprintf(out, outlen, "not reaped");
+	else if (WIFEXITED(wait_status))
+		snprintf(out, outlen, "exit %d", WEXITSTATUS(wait_status));
+	else if (WIFSIGNALED(wait_status))
+		snprintf(out, outlen, "signal %d", WTERMSIG(wait_status));
+	else
+		snprintf(out, outlen, "status %d", wait_status);
+}
+
+int harness_tmpdir(char *out, size_t outlen)
+{
+	if (snprintf(out, outlen, "/tmp/cleave-test-XXXXXX") >= (int)outlen)
+		return -1;
+	return mkdtemp(out) != NULL ? 0 : -1;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+void harness_rmtree(const char *dir)
+{
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *harness_read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *data = NULL;
+	size_t len = 0, cap = 0, n;
+	if (f == NULL)
+		return NULL;
+	do {
+		if (cap - len < 4096) {
+			char *grown = realloc(data, cap + 65536);
+			if (grown == NULL) {
+				free(data);
+				fclose(f);
+				return NULL;
+			}
+			data = grown;
+			cap += 65536;
+		}
+		n = fread(data + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	data[len] = '\0';
+	return data;
+}
+
+int harness_wait_for_line(const char *path, const char *needle, char *out, size_t outlen,
+			  int timeout_ms)
+{
+	long long until = harness_now_ms() + timeout_ms;
+	do {
+		char *text = harness_read_file(path);
+		char *hit = text != NULL ? strstr(text, needle) : NULL;
+		if (hit != NULL) {
+			char *start = hit, *end = strchr(hit, '\n');
+			while (start > text && start[-1] != '\n')
+				start--;
+			if (end == NULL)
+				end = hit + strlen(hit);
+			snprintf(out, outlen, "%.*s", (int)(end - start), start);
+			free(text);
+			return 0;
+		}
+		free(text);
+		harness_sleep_ms(10);
+	} while (harness_now_ms() < until);
+	return -1;
+}

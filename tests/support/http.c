@@ -1,0 +1,166 @@
+/* http.c: blocking HTTP requests for tests (libcurl), and raw bytes over a TCP socket. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "harness.h"
+#include "http.h"
+
+/* growing: a byte buffer libcurl appends to. */
+typedef struct growing {
+	char *data;
+	size_t len;
+} growing;
+
+static size_t append(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	growing *g = userdata;
+	size_t n = size * nmemb;
+	char *grown = realloc(g->data, g->len + n + 1);
+	if (grown == NULL)
+		return 0;
+	memcpy(grown + g->len, ptr, n);
+	g->len += n;
+	grown[g->len] = '\0';
+	g->data = grown;
+	return n;
+}
+
+/* append_header keeps only the last response's header block (after redirects or 100s). */
+static size_t append_header(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	growing *g = userdata;
+	if (size * nmemb >= 5 && strncmp(ptr, "HTTP/", 5) == 0)
+		g->len = 0;
+	return append(ptr, size, nmemb, userdata);
+}
+
+int http_request(const char *method, const char *url, const http_options *opts, http_response *out)
+{
+	http_options o = opts != NULL ? *opts : (http_options){0};
+	growing body = {0}, headers = {0};
+	struct curl_slist *list = NULL;
+	char type_line[256];
+	CURLcode rc;
+	CURL *curl = curl_easy_init();
+	memset(out, 0, sizeof(*out));
+	if (curl == NULL) {
+		snprintf(out->error, sizeof(out->error), "curl_easy_init failed");
+		return -1;
+	}
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, o.timeout_ms > 0 ? o.timeout_ms : 5000L);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, append_header);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &headers);
+	curl_easy_setopt(curl, CURLOPT_PROXY, "");
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+	else if (strcmp(method, "GET") != 0)
+		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+	if (o.body != NULL) {
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, o.body);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(o.body));
+		if (o.content_type != NULL) {
+			snprintf(type_line, sizeof(type_line), "Content-Type: %s", o.content_type);
+			list = curl_slist_append(list, type_line);
+		}
+	}
+	for (const char *const *h = o.headers; h != NULL && *h != NULL; h++)
+		list = curl_slist_append(list, *h);
+	if (list != NULL)
+		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+	curl_easy_setopt(curl, CURLOPT_HTTP_VERSION,
+			 o.http2 ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE : CURL_HTTP_VERSION_1_1);
+	rc = curl_easy_perform(curl);
+	if (rc == CURLE_OK) {
+		long version = 0;
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->status);
+		curl_easy_getinfo(curl, CURLINFO_HTTP_VERSION, &version);
+		curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &out->seconds);
+		out->version = version == CURL_HTTP_VERSION_2_0 ? 2 : 11;
+	} else {
+		snprintf(out->error, sizeof(out->error), "%s", curl_easy_strerror(rc));
+	}
+	out->body = body.data != NULL ? body.data : strdup("");
+	out->body_len = body.len;
+	out->headers = headers.data != NULL ? headers.data : strdup("");
+	curl_slist_free_all(list);
+	curl_easy_cleanup(curl);
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+int http_get(const char *url, http_response *out)
+{
+	return http_request("GET", url, NULL, out);
+}
+
+const char *http_header(const http_response *r, const char *name, char *out, size_t outlen)
+{
+	size_t n = strlen(name);
+	for (const char *line = r->headers; line != NULL && *line != '\0';) {
+		const char *end = strstr(line, "\r\n");
+		if (end == NULL)
+			end = line + strlen(line);
+		if ((size_t)(end - line) > n && strncasecmp(line, name, n) == 0 && line[n] == ':') {
+			const char *v = line + n + 1;
+			while (*v == ' ')
+				v++;
+			snprintf(out, outlen, "%.*s", (int)(end - v), v);
+			return out;
+		}
+		line = *end != '\0' ? end + 2 : end;
+	}
+	return NULL;
+}
+
+char *http_raw(int port, const char *bytes, size_t len, int timeout_ms)
+{
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	growing answer = {0};
+	long long until = harness_now_ms() + timeout_ms;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	for (size_t sent = 0; sent < len;) {
+		ssize_t w = send(fd, bytes + sent, len - sent, MSG_NOSIGNAL);
+		if (w <= 0)
+			break;
+		sent += (size_t)w;
+	}
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		long long left = until - harness_now_ms();
+		char chunk[4096];
+		ssize_t n;
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		n = recv(fd, chunk, sizeof(chunk), 0);
+		if (n <= 0)
+			break;
+		append(chunk, 1, (size_t)n, &answer);
+	}
+	close(fd);
+	return answer.data != NULL ? answer.data : strdup("");
+}
+
+void http_response_free(http_response *r)
+{
+	free(r->body);
+	free(r->headers);
+	r->body = r->headers = NULL;
+}

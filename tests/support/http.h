@@ -1,0 +1,45 @@
+/* http.h: a small blocking HTTP client for tests, over libcurl. */
+#ifndef CLEAVE_TEST_HTTP_H
+#define CLEAVE_TEST_HTTP_H
+
+#include <stddef.h>
+
+/* http_response: what came back. */
+typedef struct http_response {
+	long status; /* 0 if the request failed at the transport */
+	char *body;  /* NUL-terminated, malloc'd */
+	size_t body_len;
+	char *headers;	 /* the raw header block of the final response, malloc'd */
+	long version;	 /* 11 or 2 */
+	double seconds;	 /* total time */
+	char error[256]; /* libcurl's reason when status is 0 */
+} http_response;
+
+/* http_options: zero for the defaults. */
+typedef struct http_options {
+	const char *body;	    /* request body, or NULL */
+	const char *content_type;   /* with body */
+	int http2;		    /* use HTTP/2 with prior knowledge */
+	long timeout_ms;	    /* default 5000 */
+	const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL */
+} http_options;
+
+/* http_request sends method to url. Fills *out (free with http_response_free).
+ * Returns 0 if a response arrived, -1 otherwise (out->error says why). */
+int http_request(const char *method, const char *url, const http_options *opts, http_response *out);
+
+/* http_get is http_request("GET", url, NULL, out). */
+int http_get(const char *url, http_response *out);
+
+/* http_raw sends bytes as they are to 127.0.0.1:port and reads the answer until the server
+ * closes or timeout_ms passes. Returns the answer (malloc'd, NUL-terminated), or NULL. */
+char *http_raw(int port, const char *bytes, size_t len, int timeout_ms);
+
+/* http_header returns the value of header name (case-insensitive) in r, copied to out, or NULL
+ * if it is absent. */
+const char *http_header(const http_response *r, const char *name, char *out, size_t outlen);
+
+/* http_response_free frees what r holds. */
+void http_response_free(http_response *r);
+
+#endif
