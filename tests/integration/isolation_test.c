@@ -1,0 +1,190 @@
+/* isolation_test.c: one service crashing, hanging or losing its client never takes down the rest.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <check.h>
+
+#include "fixture.h"
+#include "harness.h"
+#include "http.h"
+
+static fixture_mesh mesh;
+static int mesh_up;
+/* The edge's call deadline in this suite: short, so hung calls end quickly. */
+static const char *const edge_args[] = {"--timeout-ms", "700", NULL};
+
+static void mesh_setup(void)
+{
+	mesh_up = fixture_mesh_start(&mesh, edge_args) == 0;
+}
+
+static void mesh_teardown(void)
+{
+	char report[8192];
+	if (mesh_up && fixture_mesh_stop(&mesh, report, sizeof(report)) != 0)
+		fprintf(stderr, "isolation_test: unclean stop:\n%s", report);
+	mesh_up = 0;
+}
+
+static long get_status(const char *path, http_response *keep)
+{
+	http_response r;
+	char url[256];
+	long status;
+	ck_assert_msg(mesh_up, "the mesh did not start");
+	fixture_url(&mesh, path, url, sizeof(url));
+	http_get(url, &r);
+	status = r.status;
+	if (keep != NULL)
+		*keep = r;
+	else
+		http_response_free(&r);
+	return status;
+}
+
+/* wait_status polls path until it answers want; returns the milliseconds it took, or -1. */
+static long long wait_status(const char *path, long want, int timeout_ms)
+{
+	long long start = harness_now_ms();
+	while (harness_now_ms() - start < timeout_ms) {
+		if (get_status(path, NULL) == want)
+			return harness_now_ms() - start;
+		harness_sleep_ms(10);
+	}
+	return -1;
+}
+
+START_TEST(test_isolation_killed_service_fails_fast_others_serve)
+{
+	pid_t users = fixture_pid(&mesh, "users");
+	http_response r;
+	long long start;
+	ck_assert(mesh_up && users > 0);
+	ck_assert_int_eq(get_status("/api/users/1", NULL), 200);
+
+	ck_assert_int_eq(kill(users, SIGKILL), 0);
+	start = harness_now_ms();
+	ck_assert_int_eq(get_status("/api/users/1", &r), 503);
+	ck_assert_msg(harness_now_ms() - start < 1000, "503 took %lld ms",
+		      harness_now_ms() - start);
+	ck_assert_msg(strncmp(r.body, "{\"code\":\"UNAVAILABLE\",\"message\":", 32) == 0, "%s",
+		      r.body);
+	http_response_free(&r);
+	ck_assert(harness_wait(users, 2000) != -1);
+	fixture_forget(&mesh, "users");
+
+	for (int i = 0; i < 20; i++) {
+		ck_assert_int_eq(get_status("/api/threads/1", NULL), 200);
+		ck_assert_int_eq(get_status("/api/posts", NULL), 200);
+		ck_assert_int_eq(get_status("/api/posts/in-thread/2", NULL), 200);
+		start = harness_now_ms();
+		ck_assert_int_eq(get_status("/api/users", NULL), 503);
+		ck_assert_msg(harness_now_ms() - start < 1000, "503 took %lld ms",
+			      harness_now_ms() - start);
+	}
+}
+END_TEST
+
+START_TEST(test_isolation_restarted_service_is_served_again)
+{
+	long long took;
+	ck_assert(mesh_up);
+	ck_assert_msg(fixture_service_start(&mesh, "users") > 0, "cannot restart users");
+	took = wait_status("/api/users/1", 200, 5000);
+	ck_assert_msg(took >= 0, "users did not come back within 5 s");
+	ck_assert_int_eq(get_status("/api/users/4", NULL), 200);
+}
+END_TEST
+
+START_TEST(test_isolation_hung_service_hits_the_deadline)
+{
+	pid_t threads = fixture_pid(&mesh, "threads");
+	http_response r;
+	long long start, took;
+	ck_assert(mesh_up && threads > 0);
+	ck_assert_int_eq(kill(threads, SIGSTOP), 0);
+	start = harness_now_ms();
+	ck_assert_int_eq(get_status("/api/threads/1", &r), 504);
+	took = harness_now_ms() - start;
+	ck_assert_msg(strncmp(r.body, "{\"code\":\"DEADLINE_EXCEEDED\",", 28) == 0, "%s", r.body);
+	http_response_free(&r);
+	/* the deadline is 700 ms: the edge waited for it, and not much longer */
+	ck_assert_msg(took >= 600 && took < 3000, "504 after %lld ms", took);
+	/* other services are not held up by the hung one */
+	start = harness_now_ms();
+	ck_assert_int_eq(get_status("/api/users/1", NULL), 200);
+	ck_assert_int_eq(get_status("/api/posts/1", NULL), 200);
+	ck_assert_msg(harness_now_ms() - start < 500, "other routes slowed to %lld ms",
+		      harness_now_ms() - start);
+	ck_assert_int_eq(kill(threads, SIGCONT), 0);
+	ck_assert_msg(wait_status("/api/threads/1", 200, 3000) >= 0, "threads did not recover");
+}
+END_TEST
+
+START_TEST(test_isolation_client_gone_before_reply)
+{
+	pid_t posts = fixture_pid(&mesh, "posts");
+	http_options h2 = {.http2 = 1, .timeout_ms = 100};
+	http_options h1 = {.timeout_ms = 100};
+	char url[256];
+	ck_assert(mesh_up && posts > 0);
+	fixture_url(&mesh, "/api/posts/1", url, sizeof(url));
+	/* Hold the replies back, send requests whose clients give up, then let the replies
+	 * arrive for requests that are gone. */
+	ck_assert_int_eq(kill(posts, SIGSTOP), 0);
+	for (int i = 0; i < 10; i++) {
+		http_response r;
+		static const char raw[] = "GET /api/posts/2 HTTP/1.1\r\nHost: x\r\n\r\n";
+		char *answer;
+		http_request("GET", url, i % 2 ? &h2 : &h1, &r);
+		ck_assert_int_eq(r.status, 0); /* the client timed out */
+		http_response_free(&r);
+		answer = http_raw(mesh.port, raw, sizeof(raw) - 1, 20);
+		free(answer);
+	}
+	harness_sleep_ms(100);
+	ck_assert_int_eq(kill(posts, SIGCONT), 0);
+	harness_sleep_ms(800); /* replies (or deadlines) for the abandoned requests come back */
+	ck_assert_int_eq(get_status("/api/posts/1", NULL), 200);
+	ck_assert_int_eq(get_status("/api/users/1", NULL), 200);
+	ck_assert_int_eq(waitpid(fixture_pid(&mesh, "edge"), NULL, WNOHANG), 0);
+}
+END_TEST
+
+START_TEST(test_isolation_everything_stops_cleanly)
+{
+	char report[8192];
+	ck_assert(mesh_up);
+	mesh_up = 0;
+	ck_assert_msg(fixture_mesh_stop(&mesh, report, sizeof(report)) == 0, "%s", report);
+}
+END_TEST
+
+static Suite *isolation_suite(void)
+{
+	Suite *s = suite_create("isolation");
+	TCase *tc = tcase_create("isolation");
+	tcase_add_unchecked_fixture(tc, mesh_setup, mesh_teardown);
+	tcase_add_test(tc, test_isolation_killed_service_fails_fast_others_serve);
+	tcase_add_test(tc, test_isolation_restarted_service_is_served_again);
+	tcase_add_test(tc, test_isolation_hung_service_hits_the_deadline);
+	tcase_add_test(tc, test_isolation_client_gone_before_reply);
+	tcase_add_test(tc, test_isolation_everything_stops_cleanly); /* last: it stops the mesh */
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(isolation_suite());
+	int failed;
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
