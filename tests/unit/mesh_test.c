@@ -1,0 +1,450 @@
+/* mesh_test.c: libmesh's server and clients, in one process over ipc: status, deadlines, resends.
+ */
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "envelope.h"
+#include "harness.h"
+#include "mesh.h"
+#include "mesh.pb-c.h"
+#include "sample.pb-c.h"
+
+static atomic_int slow_started;
+
+static void echo_get(Sample__Echo_Service *service, const Sample__Inner *input,
+		     Sample__Inner_Closure closure, void *closure_data)
+{
+	Sample__Inner reply = SAMPLE__INNER__INIT;
+	char label[128];
+	if (input->id == 404) {
+		mesh_fail(closure_data, MESH_NOT_FOUND, "no %lld", (long long)input->id);
+		closure(NULL, closure_data);
+		return;
+	}
+	snprintf(label, sizeof(label), "echo:%s:%s", input->label, mesh_call_caller(closure_data));
+	reply.id = input->id;
+	reply.label = label;
+	closure(&reply, closure_data);
+}
+
+/* echo_slow sleeps input->id milliseconds, then answers. */
+static void echo_slow(Sample__Echo_Service *service, const Sample__Inner *input,
+		      Sample__Inner_Closure closure, void *closure_data)
+{
+	atomic_fetch_add(&slow_started, 1);
+	harness_sleep_ms((int)input->id);
+	closure(input, closure_data);
+}
+
+static void echo_fail(Sample__Echo_Service *service, const Sample__Inner *input,
+		      Sample__Inner_Closure closure, void *closure_data)
+{
+	closure(NULL, closure_data);
+}
+
+static Sample__Echo_Service echo_service = SAMPLE__ECHO__INIT(echo_);
+
+static char dir[128];
+static char url[256];
+static mesh_server *server;
+
+static void start_server(void)
+{
+	ck_assert_int_eq(mesh_server_new(&server, &echo_service.base, NULL), 0);
+	ck_assert_int_eq(mesh_server_listen(server, url), 0);
+	ck_assert_int_eq(mesh_server_start(server), 0);
+}
+
+static void setup(void)
+{
+	ck_assert_int_eq(harness_tmpdir(dir, sizeof(dir)), 0);
+	snprintf(url, sizeof(url), "ipc://%s/echo.sock", dir);
+	atomic_store(&slow_started, 0);
+	start_server();
+}
+
+static void teardown(void)
+{
+	mesh_server_free(server);
+	server = NULL;
+	harness_rmtree(dir);
+}
+
+/* connected_client makes a blocking client of desc dialed to the test server. */
+static mesh_client *connected_client(const ProtobufCServiceDescriptor *desc, mesh_queue *queue)
+{
+	mesh_client_opts opts = {.caller = "tester", .queue = queue};
+	mesh_client *c;
+	long long until = harness_now_ms() + 5000;
+	ck_assert_int_eq(mesh_client_new(&c, desc, &opts), 0);
+	ck_assert_int_eq(mesh_client_dial(c, url), 0);
+	while (mesh_client_instances(c) == 0 && harness_now_ms() < until)
+		harness_sleep_ms(2);
+	ck_assert_int_eq(mesh_client_instances(c), 1);
+	return c;
+}
+
+/* echo_result: the closure_data of test calls; the mesh_rpc comes first. */
+typedef struct echo_result {
+	mesh_rpc rpc;
+	int called;
+	int64_t id;
+	char label[128];
+	pthread_t thread;
+} echo_result;
+
+/* health_result: the closure_data of Health calls. */
+typedef struct health_result {
+	mesh_rpc rpc;
+	char service[64];
+	int64_t pid;
+	uint64_t calls, errors;
+} health_result;
+
+static void on_health(const Mesh__HealthReply *reply, void *closure_data)
+{
+	health_result *r = closure_data;
+	if (reply == NULL)
+		return;
+	snprintf(r->service, sizeof(r->service), "%s", reply->service);
+	r->pid = reply->pid;
+	r->calls = reply->calls;
+	r->errors = reply->errors;
+}
+
+static void on_inner(const Sample__Inner *reply, void *closure_data)
+{
+	echo_result *r = closure_data;
+	r->called++;
+	r->thread = pthread_self();
+	if (reply != NULL) {
+		r->id = reply->id;
+		snprintf(r->label, sizeof(r->label), "%s", reply->label);
+	}
+}
+
+START_TEST(test_mesh_call_ok_through_generated_stub)
+{
+	mesh_client *c = connected_client(&sample__echo__descriptor, NULL);
+	Sample__Inner in = SAMPLE__INNER__INIT;
+	echo_result r = {0};
+	in.id = 7;
+	in.label = "hi";
+	sample__echo__get(mesh_client_service(c), &in, on_inner, &r);
+	ck_assert_int_eq(r.called, 1);
+	ck_assert_int_eq(r.rpc.status, MESH_OK);
+	ck_assert_int_eq(r.id, 7);
+	ck_assert_str_eq(r.label, "echo:hi:tester");
+	ck_assert_int_eq(mesh_client_inflight(c), 0);
+	mesh_client_free(c);
+}
+END_TEST
+
+START_TEST(test_mesh_status_and_message_travel_back)
+{
+	mesh_client *c = connected_client(&sample__echo__descriptor, NULL);
+	Sample__Inner in = SAMPLE__INNER__INIT;
+	echo_result r = {0};
+	in.id = 404;
+	sample__echo__get(mesh_client_service(c), &in, on_inner, &r);
+	ck_assert_int_eq(r.called, 1);
+	ck_assert_int_eq(r.rpc.status, MESH_NOT_FOUND);
+	ck_assert_str_eq(r.rpc.message, "no 404");
+	ck_assert_str_eq(r.label, ""); /* the closure got NULL */
+
+	memset(&r, 0, sizeof(r));
+	sample__echo__fail(mesh_client_service(c), &in, on_inner, &r);
+	ck_assert_int_eq(r.rpc.status, MESH_INTERNAL);
+	mesh_client_free(c);
+}
+END_TEST
+
+START_TEST(test_mesh_no_instance_fails_fast)
+{
+	mesh_client_opts opts = {.timeout_ms = 5000};
+	mesh_client *c;
+	Sample__Inner in = SAMPLE__INNER__INIT;
+	echo_result r = {0};
+	char nowhere[300];
+	long long start;
+	snprintf(nowhere, sizeof(nowhere), "ipc://%s/nobody.sock", dir);
+	ck_assert_int_eq(mesh_client_new(&c, &sample__echo__descriptor, &opts), 0);
+	ck_assert_int_eq(mesh_client_dial(c, nowhere), 0);
+	start = harness_now_ms();
+	sample__echo__get(mesh_client_service(c), &in, on_inner, &r);
+	ck_assert_int_eq(r.rpc.status, MESH_UNAVAILABLE);
+	ck_assert_msg(harness_now_ms() - start < 500, "took %lld ms", harness_now_ms() - start);
+	mesh_client_free(c);
+}
+END_TEST
+
+START_TEST(test_mesh_deadline_exceeded)
+{
+	mesh_client *c = connected_client(&sample__echo__descriptor, NULL);
+	Sample__Inner in = SAMPLE__INNER__INIT;
+	echo_result r = {0};
+	long long start = harness_now_ms(), took;
+	in.id = 400; /* the method sleeps 400 ms */
+	r.rpc.deadline_us = mesh_now_us() + 100 * 1000;
+	sample__echo__slow(mesh_client_service(c), &in, on_inner, &r);
+	took = harness_now_ms() - start;
+	ck_assert_int_eq(r.rpc.status, MESH_DEADLINE_EXCEEDED);
+	ck_assert_msg(took >= 90 && took < 390, "took %lld ms", took);
+	mesh_client_free(c);
+}
+END_TEST
+
+START_TEST(test_mesh_past_deadline_is_not_started)
+{
+	mesh_client *c = connected_client(&sample__echo__descriptor, NULL);
+	Sample__Inner in = SAMPLE__INNER__INIT;
+	echo_result r = {0};
+	nng_socket req;
+	nng_msg *msg;
+	envelope_call call = {.service = "sample.Echo",
+			      .service_len = 11,
+			      .method = "Slow",
+			      .method_len = 4,
+			      .timeout_us = -1};
+	envelope_reply reply;
+
+	/* the client does not send a call whose deadline has passed */
+	in.id = 1;
+	r.rpc.deadline_us = mesh_now_us() - 1;
+	sample__echo__slow(mesh_client_service(c), &in, on_inner, &r);
+	ck_assert_int_eq(r.rpc.status, MESH_DEADLINE_EXCEEDED);
+	mesh_client_free(c);
+
+	/* the server does not start a call that arrives past its deadline */
+	ck_assert_int_eq(nng_req0_open(&req), 0);
+	ck_assert_int_eq(nng_dial(req, url, NULL, 0), 0);
+	ck_assert_int_eq(envelope_call_pack(&msg, &call, &in.base), 0);
+	ck_assert_int_eq(nng_sendmsg(req, msg, 0), 0);
+	ck_assert_int_eq(nng_recvmsg(req, &msg, 0), 0);
+	ck_assert_int_eq(envelope_reply_read(&reply, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	ck_assert_int_eq(reply.status, MESH_DEADLINE_EXCEEDED);
+	nng_msg_free(msg);
+	nng_close(req);
+	ck_assert_int_eq(atomic_load(&slow_started), 0);
+}
+END_TEST
+
+START_TEST(test_mesh_unknown_service_or_method_is_unimplemented)
+{
+	static const char *const names[][2] = {{"sample.Echo", "Nope"}, {"other.Svc", "Get"}};
+	nng_socket req;
+	ck_assert_int_eq(nng_req0_open(&req), 0);
+	ck_assert_int_eq(nng_dial(req, url, NULL, 0), 0);
+	for (size_t i = 0; i < 2; i++) {
+		envelope_call call = {.service = names[i][0],
+				      .service_len = strlen(names[i][0]),
+				      .method = names[i][1],
+				      .method_len = strlen(names[i][1])};
+		envelope_reply reply;
+		nng_msg *msg;
+		ck_assert_int_eq(envelope_call_pack(&msg, &call, NULL), 0);
+		ck_assert_int_eq(nng_sendmsg(req, msg, 0), 0);
+		ck_assert_int_eq(nng_recvmsg(req, &msg, 0), 0);
+		ck_assert_int_eq(envelope_reply_read(&reply, nng_msg_body(msg), nng_msg_len(msg)),
+				 0);
+		ck_assert_int_eq(reply.status, MESH_UNIMPLEMENTED);
+		nng_msg_free(msg);
+	}
+	/* and garbage is refused, not crashed on */
+	{
+		nng_msg *msg;
+		envelope_reply reply;
+		ck_assert_int_eq(nng_msg_alloc(&msg, 0), 0);
+		ck_assert_int_eq(nng_msg_append(msg, "\xff\xff\xff", 3), 0);
+		ck_assert_int_eq(nng_sendmsg(req, msg, 0), 0);
+		ck_assert_int_eq(nng_recvmsg(req, &msg, 0), 0);
+		ck_assert_int_eq(envelope_reply_read(&reply, nng_msg_body(msg), nng_msg_len(msg)),
+				 0);
+		ck_assert_int_eq(reply.status, MESH_INVALID_ARGUMENT);
+		nng_msg_free(msg);
+	}
+	nng_close(req);
+}
+END_TEST
+
+START_TEST(test_mesh_health_is_answered_by_the_runtime)
+{
+	mesh_client *c = connected_client(&mesh__mesh__descriptor, NULL);
+	mesh_client *echo = connected_client(&sample__echo__descriptor, NULL);
+	Mesh__HealthRequest in = MESH__HEALTH_REQUEST__INIT;
+	Sample__Inner e = SAMPLE__INNER__INIT;
+	echo_result ignored = {0};
+	health_result r = {0};
+	e.id = 404;
+	sample__echo__get(mesh_client_service(echo), &e, on_inner, &ignored);
+	mesh__mesh__health(mesh_client_service(c), &in, on_health, &r);
+	ck_assert_int_eq(r.rpc.status, MESH_OK);
+	ck_assert_str_eq(r.service, "sample.Echo");
+	ck_assert_int_eq(r.pid, getpid());
+	ck_assert_uint_ge(r.calls, 1);
+	ck_assert_uint_eq(r.errors, 1);
+	mesh_client_free(c);
+	mesh_client_free(echo);
+}
+END_TEST
+
+START_TEST(test_mesh_async_closures_run_on_the_draining_thread)
+{
+	enum { CALLS = 50 };
+	mesh_queue *q;
+	mesh_client *c;
+	echo_result r[CALLS];
+	int done = 0;
+	long long until;
+	ck_assert_int_eq(mesh_queue_new(&q), 0);
+	c = connected_client(&sample__echo__descriptor, q);
+	memset(r, 0, sizeof(r));
+	for (int i = 0; i < CALLS; i++) {
+		Sample__Inner in = SAMPLE__INNER__INIT;
+		char label[16];
+		snprintf(label, sizeof(label), "n%d", i);
+		in.id = i;
+		in.label = label; /* packed before invoke returns */
+		sample__echo__get(mesh_client_service(c), &in, on_inner, &r[i]);
+		ck_assert_int_eq(r[i].called, 0); /* never inside invoke */
+	}
+	until = harness_now_ms() + 5000;
+	while (done < CALLS && harness_now_ms() < until) {
+		struct pollfd p = {.fd = mesh_queue_fd(q), .events = POLLIN};
+		if (poll(&p, 1, 100) == 1)
+			done += mesh_queue_drain(q);
+	}
+	ck_assert_int_eq(done, CALLS);
+	for (int i = 0; i < CALLS; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "echo:n%d:tester", i);
+		ck_assert_int_eq(r[i].called, 1);
+		ck_assert_int_eq(r[i].rpc.status, MESH_OK);
+		ck_assert_int_eq(r[i].id, i);
+		ck_assert_str_eq(r[i].label, want);
+		ck_assert(pthread_equal(r[i].thread, pthread_self()));
+	}
+	ck_assert_int_eq(mesh_client_inflight(c), 0);
+	mesh_client_free(c);
+	mesh_queue_free(q);
+}
+END_TEST
+
+static void *call_slow(void *arg)
+{
+	mesh_client *c = arg;
+	Sample__Inner in = SAMPLE__INNER__INIT;
+	echo_result *r = calloc(1, sizeof(*r));
+	in.id = 300;
+	sample__echo__slow(mesh_client_service(c), &in, on_inner, r);
+	return r;
+}
+
+START_TEST(test_mesh_lost_connection_is_unavailable_and_never_resent)
+{
+	mesh_client *c = connected_client(&sample__echo__descriptor, NULL);
+	pthread_t t;
+	echo_result *r;
+	long long until = harness_now_ms() + 2000;
+	ck_assert_int_eq(pthread_create(&t, NULL, call_slow, c), 0);
+	while (atomic_load(&slow_started) == 0 && harness_now_ms() < until)
+		harness_sleep_ms(1);
+	ck_assert_int_eq(atomic_load(&slow_started), 1);
+	/* The instance goes away mid-call, and a new one takes its address. */
+	mesh_server_free(server);
+	start_server();
+	pthread_join(t, (void **)&r);
+	ck_assert_int_eq(r->rpc.status, MESH_UNAVAILABLE);
+	free(r);
+	/* The new instance connects; the lost call must not be sent to it again. */
+	until = harness_now_ms() + 3000;
+	while (mesh_client_instances(c) == 0 && harness_now_ms() < until)
+		harness_sleep_ms(5);
+	ck_assert_int_eq(mesh_client_instances(c), 1);
+	harness_sleep_ms(300);
+	ck_assert_int_eq(atomic_load(&slow_started), 1);
+	mesh_client_free(c);
+}
+END_TEST
+
+START_TEST(test_mesh_calls_spread_over_instances)
+{
+	mesh_server *second;
+	char url2[300];
+	mesh_client *c;
+	mesh_client_opts opts = {.caller = "tester"};
+	Mesh__HealthRequest hin = MESH__HEALTH_REQUEST__INIT;
+	long long until = harness_now_ms() + 5000;
+	snprintf(url2, sizeof(url2), "ipc://%s/echo2.sock", dir);
+	ck_assert_int_eq(mesh_server_new(&second, &echo_service.base, NULL), 0);
+	ck_assert_int_eq(mesh_server_listen(second, url2), 0);
+	ck_assert_int_eq(mesh_server_start(second), 0);
+	ck_assert_int_eq(mesh_client_new(&c, &mesh__mesh__descriptor, &opts), 0);
+	ck_assert_int_eq(mesh_client_dial(c, url), 0);
+	ck_assert_int_eq(mesh_client_dial(c, url2), 0);
+	while (mesh_client_instances(c) < 2 && harness_now_ms() < until)
+		harness_sleep_ms(2);
+	ck_assert_int_eq(mesh_client_instances(c), 2);
+	for (int i = 0; i < 40; i++) {
+		health_result h = {0};
+		mesh__mesh__health(mesh_client_service(c), &hin, on_health, &h);
+		ck_assert_int_eq(h.rpc.status, MESH_OK);
+	}
+	mesh_client_free(c);
+	/* both instances answered some of the 40 calls (their own Health counts itself) */
+	{
+		mesh_client *one;
+		health_result a = {0};
+		ck_assert_int_eq(mesh_client_new(&one, &mesh__mesh__descriptor, &opts), 0);
+		ck_assert_int_eq(mesh_client_dial(one, url2), 0);
+		until = harness_now_ms() + 5000;
+		while (mesh_client_instances(one) < 1 && harness_now_ms() < until)
+			harness_sleep_ms(2);
+		mesh__mesh__health(mesh_client_service(one), &hin, on_health, &a);
+		ck_assert_int_eq(a.rpc.status, MESH_OK);
+		ck_assert_msg(a.calls > 1 && a.calls < 41, "second instance answered %llu",
+			      (unsigned long long)a.calls - 1);
+		mesh_client_free(one);
+	}
+	mesh_server_free(second);
+}
+END_TEST
+
+static Suite *mesh_suite(void)
+{
+	Suite *s = suite_create("mesh");
+	TCase *tc = tcase_create("mesh");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_mesh_call_ok_through_generated_stub);
+	tcase_add_test(tc, test_mesh_status_and_message_travel_back);
+	tcase_add_test(tc, test_mesh_no_instance_fails_fast);
+	tcase_add_test(tc, test_mesh_deadline_exceeded);
+	tcase_add_test(tc, test_mesh_past_deadline_is_not_started);
+	tcase_add_test(tc, test_mesh_unknown_service_or_method_is_unimplemented);
+	tcase_add_test(tc, test_mesh_health_is_answered_by_the_runtime);
+	tcase_add_test(tc, test_mesh_async_closures_run_on_the_draining_thread);
+	tcase_add_test(tc, test_mesh_lost_connection_is_unavailable_and_never_resent);
+	tcase_add_test(tc, test_mesh_calls_spread_over_instances);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(mesh_suite());
+	int failed;
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
