@@ -1,0 +1,25 @@
+# infra/deps.sh: sourced by infra/up and infra/test; installs the Debian packages cleave needs.
+# usage: cleave_require_packages PACKAGE...   (installs what is missing when root, else explains)
+
+CLEAVE_BUILD_PACKAGES="gcc make cmake pkg-config libssl-dev libh2o-evloop-dev libnng-dev
+  libprotobuf-c-dev protobuf-c-compiler libyaml-dev libjansson-dev check libcurl4-openssl-dev"
+
+cleave_require_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$pkg")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "cleave: missing Debian packages: ${missing[*]}" >&2
+    echo "cleave: install them with:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "cleave: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
