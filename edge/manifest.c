@@ -100,7 +100,7 @@ static int read_routes(yaml_ctx *y, yaml_node_t *node, manifest *m)
 
 static int read_manifest(yaml_ctx *y, manifest *m)
 {
-	yaml_node_t *root = yaml_document_get_root_node(&y->doc);
+	yaml_node_t *root = yaml_document_get_root_node(&y->doc), *name_node = NULL;
 	if (root == NULL || root->type != YAML_MAPPING_NODE)
 		return fail_at(y, root, "a manifest is a mapping with name, service and routes");
 	for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
@@ -109,6 +109,7 @@ static int read_manifest(yaml_ctx *y, manifest *m)
 		yaml_node_t *v = yaml_document_get_node(&y->doc, pair->value);
 		const char *key = key_text(k);
 		if (strcmp(key, "name") == 0) {
+			name_node = v;
 			if (scalar_dup(y, v, key, &m->name) != 0)
 				return -1;
 		} else if (strcmp(key, "service") == 0) {
@@ -130,7 +131,7 @@ static int read_manifest(yaml_ctx *y, manifest *m)
 	for (const char *c = m->name; *c; c++)
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
 		      *c == '_'))
-			return fail_at(y, root, "name '%s' may hold only [a-z0-9_-]", m->name);
+			return fail_at(y, name_node, "name '%s' may hold only [a-z0-9_-]", m->name);
 	return 0;
 }
 

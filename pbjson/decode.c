@@ -57,6 +57,22 @@ static int decode_int(const json_t *v, json_int_t min, json_int_t max, json_int_
 static int decode_message_into(const ProtobufCMessageDescriptor *desc, const json_t *obj,
 			       ProtobufCMessage *msg, const char *path, char *err, size_t errlen);
 
+/* base64_value returns the value of a base64 digit, standard or URL-safe alphabet, or -1. */
+static int base64_value(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
 /* decode_value stores v, of field's type, at member. path names the value in errors. */
 static int decode_value(const ProtobufCFieldDescriptor *field, const json_t *v, void *member,
 			const char *path, char *err, size_t errlen)
@@ -109,7 +125,8 @@ static int decode_value(const ProtobufCFieldDescriptor *field, const json_t *v, 
 		if (json_is_string(v))
 			ev = protobuf_c_enum_descriptor_get_value_by_name(field->descriptor,
 									  json_string_value(v));
-		else if (json_is_integer(v))
+		else if (json_is_integer(v) && json_integer_value(v) >= INT32_MIN &&
+			 json_integer_value(v) <= INT32_MAX)
 			ev = protobuf_c_enum_descriptor_get_value(field->descriptor,
 								  (int)json_integer_value(v));
 		if (ev == NULL)
@@ -128,9 +145,41 @@ static int decode_value(const ProtobufCFieldDescriptor *field, const json_t *v, 
 		*(char **)member = s;
 		return 0;
 	}
-	case PROTOBUF_C_TYPE_BYTES:
-		set_err(err, errlen, "field '%s': bytes fields are not read from JSON", path);
-		return -1;
+	case PROTOBUF_C_TYPE_BYTES: {
+		ProtobufCBinaryData *b = member;
+		const char *s;
+		size_t len, n = 0;
+		uint32_t acc = 0;
+		int bits = 0;
+		uint8_t *data;
+		if (!json_is_string(v))
+			goto out_type;
+		s = json_string_value(v);
+		len = json_string_length(v);
+		for (int pad = 0; pad < 2 && len > 0 && s[len - 1] == '='; pad++)
+			len--;
+		if (len % 4 == 1)
+			goto out_base64;
+		data = malloc(len * 3 / 4 + 1);
+		if (data == NULL)
+			goto out_oom;
+		for (size_t i = 0; i < len; i++) {
+			int d = base64_value((unsigned char)s[i]);
+			if (d < 0) {
+				free(data);
+				goto out_base64;
+			}
+			acc = (acc << 6 | (uint32_t)d) & 0xffffff;
+			bits += 6;
+			if (bits >= 8) {
+				bits -= 8;
+				data[n++] = (uint8_t)(acc >> bits);
+			}
+		}
+		b->data = data;
+		b->len = n;
+		return 0;
+	}
 	case PROTOBUF_C_TYPE_MESSAGE: {
 		const ProtobufCMessageDescriptor *sub_desc = field->descriptor;
 		ProtobufCMessage *sub;
@@ -151,6 +200,9 @@ out_type:
 	return -1;
 out_oom:
 	set_err(err, errlen, "field '%s': out of memory", path);
+	return -1;
+out_base64:
+	set_err(err, errlen, "field '%s': not base64", path);
 	return -1;
 }
 
@@ -196,6 +248,10 @@ static int decode_repeated(const ProtobufCFieldDescriptor *field, const json_t *
 	for (size_t i = 0; i < count; i++) {
 		char item_path[256];
 		snprintf(item_path, sizeof(item_path), "%.200s[%zu]", path, i);
+		if (json_is_null(json_array_get(v, i))) {
+			set_err(err, errlen, "field '%s': null in a list", item_path);
+			return -1;
+		}
 		/* Count each element as it is stored, so a failure frees exactly what was made. */
 		*n = i + 1;
 		if (decode_value(field, json_array_get(v, i), *array + i * size, item_path, err,
@@ -227,6 +283,16 @@ static int decode_message_into(const ProtobufCMessageDescriptor *desc, const jso
 			continue;
 		}
 		member = (char *)msg + field->offset;
+		if (field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			/* the members share storage: only one of them may be given */
+			uint32_t set = *(uint32_t *)((char *)msg + field->quantifier_offset);
+			if (set != 0 && set != field->id) {
+				set_err(err, errlen,
+					"field '%s': another member of its oneof is set",
+					field_path);
+				return -1;
+			}
+		}
 		if (field->type == PROTOBUF_C_TYPE_STRING && json_is_string(v)) {
 			/* replace the default (static) string only once decoding succeeds */
 			char *old = *(char **)member;

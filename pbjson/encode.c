@@ -89,11 +89,16 @@ static void put_i64(pbjson_buf *buf, int64_t v)
 	}
 }
 
-/* put_double writes v as JavaScript would: integers without a fraction, others in the shortest
- * form that reads back to v; NaN and the infinities as proto3's strings. */
+/* put_double writes v as JavaScript's Number::toString does (ECMA-262 6.1.6.1.20): the
+ * shortest digits that read back to v (to a float for floats), positional notation while the
+ * decimal exponent is within -7 < e < 21, otherwise d.ddde+x; NaN and the infinities as proto3's
+ * strings. */
 static void put_double(pbjson_buf *buf, double v, int digits_max)
 {
-	char tmp[40];
+	char tmp[40], digits[24], out[48];
+	const char *s = tmp;
+	char *p = out;
+	int ndigits = 0, exp10, n;
 	if (isnan(v)) {
 		buf_lit(buf, "\"NaN\"");
 		return;
@@ -109,13 +114,53 @@ static void put_double(pbjson_buf *buf, double v, int digits_max)
 		buf_putc(buf, '0');
 		return;
 	}
-	for (int digits = 1; digits <= digits_max; digits++) {
-		snprintf(tmp, sizeof(tmp), "%.*g", digits, v);
+	for (int d = 1; d <= digits_max; d++) {
+		snprintf(tmp, sizeof(tmp), "%.*e", d - 1, v);
 		if ((digits_max == 9 && (float)strtod(tmp, NULL) == (float)v) ||
 		    (digits_max == 17 && strtod(tmp, NULL) == v))
 			break;
 	}
-	pbjson_buf_append(buf, tmp, strlen(tmp));
+	/* tmp is "[-]d[.ddd]e[+-]xx": take its digits and exponent apart */
+	if (*s == '-') {
+		*p++ = '-';
+		s++;
+	}
+	for (; *s != 'e'; s++)
+		if (*s != '.')
+			digits[ndigits++] = *s;
+	exp10 = atoi(s + 1);
+	while (ndigits > 1 && digits[ndigits - 1] == '0')
+		ndigits--;
+	n = exp10 + 1; /* where the decimal point goes, ECMA-262's n */
+	if (ndigits <= n && n <= 21) {
+		memcpy(p, digits, (size_t)ndigits);
+		p += ndigits;
+		for (int i = ndigits; i < n; i++)
+			*p++ = '0';
+	} else if (0 < n && n <= 21) {
+		memcpy(p, digits, (size_t)n);
+		p += n;
+		*p++ = '.';
+		memcpy(p, digits + n, (size_t)(ndigits - n));
+		p += ndigits - n;
+	} else if (-6 < n && n <= 0) {
+		*p++ = '0';
+		*p++ = '.';
+		for (int i = n; i < 0; i++)
+			*p++ = '0';
+		memcpy(p, digits, (size_t)ndigits);
+		p += ndigits;
+	} else {
+		*p++ = digits[0];
+		if (ndigits > 1) {
+			*p++ = '.';
+			memcpy(p, digits + 1, (size_t)(ndigits - 1));
+			p += ndigits - 1;
+		}
+		p += snprintf(p, sizeof(out) - (size_t)(p - out), "e%c%d", exp10 < 0 ? '-' : '+',
+			      exp10 < 0 ? -exp10 : exp10);
+	}
+	pbjson_buf_append(buf, out, (size_t)(p - out));
 }
 
 /* utf8_sequence returns the length of the valid UTF-8 sequence at s (at most left bytes), or 0. */
@@ -149,6 +194,38 @@ static size_t utf8_sequence(const unsigned char *s, size_t left)
 	return n;
 }
 
+/* utf8_invalid_length returns how many bytes at s (left > 0, not a valid sequence) one U+FFFD
+ * replaces: the maximal subpart of the ill-formed sequence (Unicode ch. 3, "U+FFFD
+ * Substitution of Maximal Subparts"), as the WHATWG decoder that Node and browsers use does. */
+static size_t utf8_invalid_length(const unsigned char *s, size_t left)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t n, i;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 1;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	for (i = 1; i < n && i < left; i++) {
+		if (s[i] < lo || s[i] > hi)
+			break;
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return i;
+}
+
 int pbjson_encode_string(pbjson_buf *buf, const char *str, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -157,7 +234,7 @@ int pbjson_encode_string(pbjson_buf *buf, const char *str, size_t len)
 	buf_putc(buf, '"');
 	while (i < len) {
 		unsigned char c = s[i];
-		size_t n;
+		size_t n, skip = 1;
 		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
 			i++;
 			continue;
@@ -194,11 +271,13 @@ int pbjson_encode_string(pbjson_buf *buf, const char *str, size_t len)
 				char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
 				pbjson_buf_append(buf, esc, sizeof(esc));
 			} else {
-				buf_lit(buf, "\\ufffd"); /* a byte that is not valid UTF-8 */
+				/* bytes that are not valid UTF-8 */
+				buf_lit(buf, "\\ufffd");
+				skip = utf8_invalid_length(s + i, len - i);
 			}
 			break;
 		}
-		i++;
+		i += skip;
 		run = i;
 	}
 	pbjson_buf_append(buf, str + run, len - run);

@@ -649,6 +649,14 @@ START_TEST(test_pbjson_decode_wrong_types_name_the_field)
 }
 END_TEST
 
+START_TEST(test_pbjson_decode_enum_number_out_of_range)
+{
+	/* 2^32 + 2 is no enum value, not GREEN (2) once truncated to an int */
+	assert_decode_fails("{\"color\":4294967298}", "'color'");
+	assert_decode_fails("{\"color\":-4294967295}", "'color'");
+}
+END_TEST
+
 START_TEST(test_pbjson_decode_not_an_object_fails)
 {
 	char err[256] = "";
@@ -740,6 +748,38 @@ START_TEST(test_pbjson_decode_two_oneof_members_number_first_fails)
 {
 	/* The reverse order: decoding the string must not free the number 5 as a pointer. */
 	assert_decode_fails("{\"choiceNumber\":5,\"choiceText\":\"abc\"}", "choice");
+}
+END_TEST
+
+/* assert_blob asserts {"blob": text} decodes to the len bytes want. */
+static void assert_blob(const char *text, const char *want, size_t len)
+{
+	char json[256], err[256];
+	Sample__Everything *e;
+	snprintf(json, sizeof(json), "{\"blob\":\"%s\"}", text);
+	e = (Sample__Everything *)decode_text(&sample__everything__descriptor, json, err,
+					      sizeof(err));
+	ck_assert_msg(e != NULL, "%s: %s", json, err);
+	ck_assert_msg(e->blob.len == len, "%s: %zu bytes, want %zu", json, e->blob.len, len);
+	if (len > 0)
+		ck_assert_mem_eq(e->blob.data, want, len);
+	protobuf_c_message_free_unpacked(&e->base, NULL);
+}
+
+START_TEST(test_pbjson_decode_bytes_base64)
+{
+	/* proto3 JSON: bytes are base64, standard or URL-safe, padded or not */
+	assert_blob("", "", 0);
+	assert_blob("AA==", "\x00", 1);
+	assert_blob("AAE=", "\x00\x01", 2);
+	assert_blob("AAEC", "\x00\x01\x02", 3);
+	assert_blob("Zm9vYmFy", "foobar", 6);
+	assert_blob("Zm8", "fo", 2);
+	assert_blob("+/8=", "\xfb\xff", 2);
+	assert_blob("-_8", "\xfb\xff", 2);
+	assert_decode_fails("{\"blob\":\"A\"}", "'blob'");
+	assert_decode_fails("{\"blob\":\"Zm9v!\"}", "'blob'");
+	assert_decode_fails("{\"blob\":5}", "'blob'");
 }
 END_TEST
 
@@ -945,6 +985,7 @@ static Suite *pbjson_suite(void)
 	tcase_add_test(dec, test_pbjson_decode_scalars);
 	tcase_add_test(dec, test_pbjson_decode_unknown_field_fails);
 	tcase_add_test(dec, test_pbjson_decode_wrong_types_name_the_field);
+	tcase_add_test(dec, test_pbjson_decode_enum_number_out_of_range);
 	tcase_add_test(dec, test_pbjson_decode_not_an_object_fails);
 	tcase_add_test(dec, test_pbjson_decode_nested_and_arrays);
 	tcase_add_test(dec, test_pbjson_decode_null_message_field);
@@ -952,6 +993,7 @@ static Suite *pbjson_suite(void)
 	tcase_add_test(dec, test_pbjson_decode_null_in_repeated_message_fails);
 	tcase_add_test(dec, test_pbjson_decode_two_oneof_members_fails);
 	tcase_add_test(dec, test_pbjson_decode_two_oneof_members_number_first_fails);
+	tcase_add_test(dec, test_pbjson_decode_bytes_base64);
 	tcase_add_test(dec, test_pbjson_round_trip_post);
 	tcase_add_test(dec, test_pbjson_round_trip_everything);
 	tcase_add_test(dec, test_pbjson_round_trip_zero_everything);
