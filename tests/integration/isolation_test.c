@@ -180,11 +180,5 @@ static Suite *isolation_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(isolation_suite());
-	int failed;
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run_suite(isolation_suite(), 1);
 }

@@ -167,3 +167,15 @@ int harness_wait_for_line(const char *path, const char *needle, char *out, size_
 	} while (harness_now_ms() < until);
 	return -1;
 }
+
+int harness_run_suite(Suite *suite, int in_process)
+{
+	SRunner *sr = srunner_create(suite);
+	int failed;
+	if (in_process)
+		srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

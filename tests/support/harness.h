@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <check.h>
+
 /* harness_spawn starts argv[0] (a path) with argv, its stdout and stderr appended to log_path
  * (NULL: /dev/null). The child dies with the test process (PR_SET_PDEATHSIG), so a crashed test
  * leaves nothing behind. Returns the child's pid, or -1. */
@@ -45,5 +47,10 @@ void harness_sleep_ms(int ms);
 
 /* harness_now_ms returns milliseconds on the monotonic clock. */
 long long harness_now_ms(void);
+
+/* harness_run_suite runs every test of suite (forking per test unless in_process), frees it and
+ * returns the process exit status: EXIT_SUCCESS when no test failed. Integration suites run in
+ * process: one mesh, started by an unchecked fixture, serves their tests in order. */
+int harness_run_suite(Suite *suite, int in_process);
 
 #endif

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include <check.h>
+
+#include "harness.h"
 #include <nng/nng.h>
 
 #include "envelope.h"
@@ -518,10 +520,5 @@ static Suite *envelope_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(envelope_suite());
-	int failed;
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	return harness_run_suite(envelope_suite(), 0);
 }

@@ -4,6 +4,8 @@
 
 #include <check.h>
 
+#include "harness.h"
+
 #include "http_status.h"
 #include "mesh.h"
 #include "mesh.pb-c.h"
@@ -139,10 +141,5 @@ static Suite *http_status_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(http_status_suite());
-	int failed;
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	return harness_run_suite(http_status_suite(), 0);
 }

@@ -731,10 +731,5 @@ static Suite *manifest_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(manifest_suite());
-	int failed;
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	return harness_run_suite(manifest_suite(), 0);
 }

@@ -441,10 +441,5 @@ static Suite *mesh_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(mesh_suite());
-	int failed;
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run_suite(mesh_suite(), 0);
 }

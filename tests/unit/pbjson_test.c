@@ -1012,10 +1012,5 @@ static Suite *pbjson_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(pbjson_suite());
-	int failed;
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	return harness_run_suite(pbjson_suite(), 0);
 }

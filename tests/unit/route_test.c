@@ -7,6 +7,8 @@
 
 #include <check.h>
 
+#include "harness.h"
+
 #include "route.h"
 
 /* ---- route_parse_id ------------------------------------------------------------------------- */
@@ -664,10 +666,5 @@ static Suite *route_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(route_suite());
-	int failed;
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	return harness_run_suite(route_suite(), 0);
 }

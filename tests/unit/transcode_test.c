@@ -7,6 +7,8 @@
 
 #include <check.h>
 
+#include "harness.h"
+
 #include "pbjson.h"
 #include "posts.pb-c.h"
 #include "route.h"
@@ -404,10 +406,5 @@ static Suite *transcode_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(transcode_suite());
-	int failed;
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	return harness_run_suite(transcode_suite(), 0);
 }
