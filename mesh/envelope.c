@@ -78,43 +78,64 @@ static uint8_t *field_message_put(uint8_t *p, unsigned field, const ProtobufCMes
 	return p + protobuf_c_message_pack(msg, p);
 }
 
-int envelope_call_pack(nng_msg **out, const envelope_call *call, const ProtobufCMessage *input)
+size_t envelope_call_size(const envelope_call *call, const ProtobufCMessage *input,
+			  size_t *payload_len)
 {
-	size_t payload_len = input != NULL ? protobuf_c_message_get_packed_size(input) : 0;
-	size_t size = field_len_size(1, call->service_len) + field_len_size(2, call->method_len) +
-		      field_len_size(3, payload_len) +
-		      field_varint_size(4, (uint64_t)call->timeout_us) +
-		      field_varint_size(5, call->trace_id) + field_len_size(6, call->caller_len);
-	nng_msg *msg;
-	int rv = nng_msg_alloc(&msg, size);
-	if (rv != 0)
-		return rv;
-	uint8_t *p = nng_msg_body(msg);
+	*payload_len = input != NULL ? protobuf_c_message_get_packed_size(input) : 0;
+	return field_len_size(1, call->service_len) + field_len_size(2, call->method_len) +
+	       field_len_size(3, *payload_len) + field_varint_size(4, (uint64_t)call->timeout_us) +
+	       field_varint_size(5, call->trace_id) + field_len_size(6, call->caller_len);
+}
+
+uint8_t *envelope_call_write(uint8_t *p, const envelope_call *call, const ProtobufCMessage *input,
+			     size_t payload_len)
+{
 	p = field_len_put(p, 1, call->service, call->service_len);
 	p = field_len_put(p, 2, call->method, call->method_len);
 	p = field_message_put(p, 3, input, payload_len);
 	p = field_varint_put(p, 4, (uint64_t)call->timeout_us);
 	p = field_varint_put(p, 5, call->trace_id);
-	field_len_put(p, 6, call->caller, call->caller_len);
+	return field_len_put(p, 6, call->caller, call->caller_len);
+}
+
+int envelope_call_pack(nng_msg **out, const envelope_call *call, const ProtobufCMessage *input)
+{
+	size_t payload_len, size = envelope_call_size(call, input, &payload_len);
+	nng_msg *msg;
+	int rv = nng_msg_alloc(&msg, size);
+	if (rv != 0)
+		return rv;
+	envelope_call_write(nng_msg_body(msg), call, input, payload_len);
 	*out = msg;
 	return 0;
+}
+
+size_t envelope_reply_size(mesh_status status, const char *message, const ProtobufCMessage *output,
+			   size_t *payload_len)
+{
+	*payload_len = output != NULL ? protobuf_c_message_get_packed_size(output) : 0;
+	return field_varint_size(1, (uint64_t)status) +
+	       field_len_size(2, message != NULL ? strlen(message) : 0) +
+	       field_len_size(3, *payload_len);
+}
+
+uint8_t *envelope_reply_write(uint8_t *p, mesh_status status, const char *message,
+			      const ProtobufCMessage *output, size_t payload_len)
+{
+	p = field_varint_put(p, 1, (uint64_t)status);
+	p = field_len_put(p, 2, message, message != NULL ? strlen(message) : 0);
+	return field_message_put(p, 3, output, payload_len);
 }
 
 int envelope_reply_pack(nng_msg **out, mesh_status status, const char *message,
 			const ProtobufCMessage *output)
 {
-	size_t message_len = message != NULL ? strlen(message) : 0;
-	size_t payload_len = output != NULL ? protobuf_c_message_get_packed_size(output) : 0;
-	size_t size = field_varint_size(1, (uint64_t)status) + field_len_size(2, message_len) +
-		      field_len_size(3, payload_len);
+	size_t payload_len, size = envelope_reply_size(status, message, output, &payload_len);
 	nng_msg *msg;
 	int rv = nng_msg_alloc(&msg, size);
 	if (rv != 0)
 		return rv;
-	uint8_t *p = nng_msg_body(msg);
-	p = field_varint_put(p, 1, (uint64_t)status);
-	p = field_len_put(p, 2, message, message_len);
-	field_message_put(p, 3, output, payload_len);
+	envelope_reply_write(nng_msg_body(msg), status, message, output, payload_len);
 	*out = msg;
 	return 0;
 }

@@ -31,6 +31,26 @@ typedef struct envelope_reply {
 	size_t payload_len;
 } envelope_reply;
 
+/* envelope_reply_size returns the packed size of a mesh.Reply with status, message (may be
+ * NULL) and output (may be NULL), and sets *payload_len to output's packed size. */
+size_t envelope_reply_size(mesh_status status, const char *message, const ProtobufCMessage *output,
+			   size_t *payload_len);
+
+/* envelope_reply_write writes that mesh.Reply at p, which has room for envelope_reply_size
+ * bytes; payload_len is what envelope_reply_size set. Returns the end of what it wrote. */
+uint8_t *envelope_reply_write(uint8_t *p, mesh_status status, const char *message,
+			      const ProtobufCMessage *output, size_t payload_len);
+
+/* envelope_call_size returns the packed size of call with input as its payload, and sets
+ * *payload_len to input's packed size. */
+size_t envelope_call_size(const envelope_call *call, const ProtobufCMessage *input,
+			  size_t *payload_len);
+
+/* envelope_call_write writes that mesh.Call at p, which has room for envelope_call_size bytes.
+ * Returns the end of what it wrote. */
+uint8_t *envelope_call_write(uint8_t *p, const envelope_call *call, const ProtobufCMessage *input,
+			     size_t payload_len);
+
 /* envelope_call_pack writes call as a mesh.Call whose payload is input, packed in place (call's
  * payload fields are ignored). On success *out is a new message, the caller's.
  * Returns 0 or an nng error number. */

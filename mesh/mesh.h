@@ -123,7 +123,8 @@ typedef struct mesh_server mesh_server;
 
 /* mesh_server_opts: how a server serves. Zero fields take the defaults. */
 typedef struct mesh_server_opts {
-	int workers; /* calls served at once; default 8 */
+	int loops;   /* event-loop threads serving ipc:// and tcp:// addresses; default 1 */
+	int workers; /* nng worker threads serving other addresses (tls+tcp://); default 8 */
 } mesh_server_opts;
 
 /* mesh_server_new creates a server of impl, a service built with protoc-c's ..._INIT macro.

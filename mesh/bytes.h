@@ -1,0 +1,37 @@
+/* bytes.h: a growable byte queue for stream I/O: append at the end, consume from the front. */
+#ifndef CLEAVE_MESH_BYTES_H
+#define CLEAVE_MESH_BYTES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct bytes {
+	uint8_t *data;
+	size_t start; /* first unconsumed byte */
+	size_t len;   /* bytes from start */
+	size_t cap;
+} bytes;
+
+/* bytes_reserve returns room for n more bytes at the end (moving or growing the buffer), or
+ * NULL if memory ran out. Nothing counts until bytes_commit. */
+uint8_t *bytes_reserve(bytes *b, size_t n);
+
+/* bytes_commit counts n bytes written at bytes_reserve's pointer. */
+void bytes_commit(bytes *b, size_t n);
+
+/* bytes_append copies n bytes to the end. Returns 0 or -1 if memory ran out. */
+int bytes_append(bytes *b, const void *data, size_t n);
+
+/* bytes_head returns the first unconsumed byte. */
+static inline uint8_t *bytes_head(const bytes *b)
+{
+	return b->data + b->start;
+}
+
+/* bytes_consume drops n bytes from the front. */
+void bytes_consume(bytes *b, size_t n);
+
+/* bytes_fini frees the buffer. */
+void bytes_fini(bytes *b);
+
+#endif

@@ -1,0 +1,159 @@
+/* dispatch.c: serving one call, whatever carried it: envelope, checks, method, reply, stats. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "envelope.h"
+#include "mesh.pb-c.h"
+#include "server_internal.h"
+
+#define DISPATCH_NAME_MAX 128
+
+void mesh_fail(void *closure_data, mesh_status status, const char *fmt, ...)
+{
+	server_call *call = closure_data;
+	va_list ap;
+	call->failed = 1;
+	call->status = status;
+	va_start(ap, fmt);
+	vsnprintf(call->message, sizeof(call->message), fmt, ap);
+	va_end(ap);
+}
+
+const char *mesh_call_caller(const void *closure_data)
+{
+	return ((const server_call *)closure_data)->caller;
+}
+
+int64_t mesh_call_deadline(const void *closure_data)
+{
+	return ((const server_call *)closure_data)->deadline_us;
+}
+
+/* dispatch_closure is the closure of every method: it writes the reply envelope. */
+static void dispatch_closure(const ProtobufCMessage *output, void *closure_data)
+{
+	server_call *call = closure_data;
+	size_t size, payload_len;
+	uint8_t *p;
+	if (call->closed)
+		return; /* a second call of the closure is ignored */
+	call->closed = 1;
+	if (output != NULL) {
+		call->status = MESH_OK;
+		call->message[0] = '\0';
+	} else if (!call->failed) {
+		call->status = MESH_INTERNAL;
+		snprintf(call->message, sizeof(call->message), "method failed without a status");
+	}
+	size = envelope_reply_size(call->status, call->message, output, &payload_len);
+	p = call->sink->reserve(call->sink, size);
+	if (p == NULL)
+		return;
+	envelope_reply_write(p, call->status, call->message, output, payload_len);
+	call->written = 1;
+}
+
+/* dispatch_fail ends the call with status, before or instead of running the method. */
+static void dispatch_fail(server_call *call, mesh_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void dispatch_fail(server_call *call, mesh_status status, const char *fmt, ...)
+{
+	va_list ap;
+	call->failed = 1;
+	call->status = status;
+	va_start(ap, fmt);
+	vsnprintf(call->message, sizeof(call->message), fmt, ap);
+	va_end(ap);
+	dispatch_closure(NULL, call);
+}
+
+static void dispatch_health(server_call *call)
+{
+	mesh_server *s = call->server;
+	Mesh__HealthReply reply = MESH__HEALTH_REPLY__INIT;
+	reply.service = (char *)s->impl->descriptor->name;
+	reply.pid = getpid();
+	reply.uptime_ms = (mesh_now_us() - s->started_us) / 1000;
+	reply.calls = atomic_load(&s->stats.calls);
+	reply.errors = atomic_load(&s->stats.errors);
+	dispatch_closure(&reply.base, call);
+}
+
+static int name_is(const char *s, size_t len, const char *name)
+{
+	return len == strlen(name) && memcmp(s, name, len) == 0;
+}
+
+/* dispatch_run decodes the envelope, checks it and runs the method. */
+static void dispatch_run(server_call *call, const uint8_t *data, size_t len)
+{
+	mesh_server *s = call->server;
+	const ProtobufCServiceDescriptor *desc = s->impl->descriptor;
+	const ProtobufCMethodDescriptor *method;
+	ProtobufCMessage *input;
+	char method_name[DISPATCH_NAME_MAX];
+	envelope_call env;
+
+	if (envelope_call_read(&env, data, len) != 0) {
+		dispatch_fail(call, MESH_INVALID_ARGUMENT, "malformed call envelope");
+		return;
+	}
+	snprintf(call->caller, sizeof(call->caller), "%.*s", (int)env.caller_len, env.caller);
+	if (env.timeout_us < 0) {
+		dispatch_fail(call, MESH_DEADLINE_EXCEEDED,
+			      "%.*s.%.*s: deadline passed before the call started",
+			      (int)env.service_len, env.service, (int)env.method_len, env.method);
+		return;
+	}
+	call->deadline_us = env.timeout_us > 0 ? mesh_now_us() + env.timeout_us : 0;
+	if (name_is(env.service, env.service_len, "mesh.Mesh") &&
+	    name_is(env.method, env.method_len, "Health")) {
+		dispatch_health(call);
+		return;
+	}
+	if (!name_is(env.service, env.service_len, desc->name)) {
+		dispatch_fail(call, MESH_UNIMPLEMENTED, "this instance serves %s, not %.*s",
+			      desc->name, (int)env.service_len, env.service);
+		return;
+	}
+	snprintf(method_name, sizeof(method_name), "%.*s", (int)env.method_len, env.method);
+	method = protobuf_c_service_descriptor_get_method_by_name(desc, method_name);
+	if (method == NULL) {
+		dispatch_fail(call, MESH_UNIMPLEMENTED, "%s has no method %s", desc->name,
+			      method_name);
+		return;
+	}
+	input = protobuf_c_message_unpack(method->input, NULL, env.payload_len, env.payload);
+	if (input == NULL) {
+		dispatch_fail(call, MESH_INVALID_ARGUMENT, "%s.%s: malformed request payload",
+			      desc->name, method_name);
+		return;
+	}
+	s->impl->invoke(s->impl, (unsigned)(method - desc->methods), input, dispatch_closure, call);
+	protobuf_c_message_free_unpacked(input, NULL);
+	if (!call->closed)
+		dispatch_fail(call, MESH_INTERNAL, "%s.%s returned without answering", desc->name,
+			      method_name);
+}
+
+int dispatch_call(mesh_server *s, server_call *call, dispatch_sink *sink, const uint8_t *data,
+		  size_t len)
+{
+	call->server = s;
+	call->sink = sink;
+	call->closed = 0;
+	call->failed = 0;
+	call->written = 0;
+	call->status = MESH_OK;
+	call->message[0] = '\0';
+	call->caller[0] = '\0';
+	call->deadline_us = 0;
+	dispatch_run(call, data, len);
+	atomic_fetch_add(&s->stats.calls, 1);
+	if (call->status != MESH_OK)
+		atomic_fetch_add(&s->stats.errors, 1);
+	return call->written ? 0 : -1;
+}

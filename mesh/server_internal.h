@@ -1,0 +1,84 @@
+/* server_internal.h: what the server's transports share: the call being served and dispatch. */
+#ifndef CLEAVE_MESH_SERVER_INTERNAL_H
+#define CLEAVE_MESH_SERVER_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mesh.h"
+
+#define SERVER_CALLER_MAX 128
+
+/* dispatch_sink: where a transport wants the reply envelope written. */
+typedef struct dispatch_sink {
+	/* reserve returns room for n bytes of reply envelope, or NULL if memory ran out; it is
+	 * called at most once per call. */
+	uint8_t *(*reserve)(struct dispatch_sink *sink, size_t n);
+} dispatch_sink;
+
+/* server_call: the call being served; its address is the closure_data implementations see.
+ * Each transport thread owns one and serves one call at a time with it. */
+typedef struct server_call {
+	mesh_server *server;
+	dispatch_sink *sink;
+	int closed;  /* the closure was called */
+	int failed;  /* mesh_fail was called */
+	int written; /* the reply went to the sink */
+	mesh_status status;
+	char message[MESH_MESSAGE_MAX];
+	char caller[SERVER_CALLER_MAX];
+	int64_t deadline_us;
+} server_call;
+
+/* server_stats: counters every transport updates. */
+typedef struct server_stats {
+	atomic_uint_fast64_t calls;
+	atomic_uint_fast64_t errors;
+} server_stats;
+
+typedef struct server_loop server_loop;
+typedef struct server_nng server_nng;
+
+struct mesh_server {
+	ProtobufCService *impl;
+	mesh_server_opts opts;
+	int64_t started_us;
+	server_stats stats;
+	server_loop *loop; /* ipc:// and tcp:// served from event loops */
+	server_nng *nng;   /* everything else, or all when CLEAVE_MESH_TRANSPORT=nng */
+	int started;
+	int stopped;
+};
+
+/* dispatch_call serves the packed mesh.Call in data (len bytes) with call, and writes the reply
+ * envelope through sink. Returns 0 if a reply was written, -1 if none could be (memory ran
+ * out: the caller's deadline answers). */
+int dispatch_call(mesh_server *server, server_call *call, dispatch_sink *sink, const uint8_t *data,
+		  size_t len);
+
+/* server_loop_new makes the event-loop transport of server. Returns 0 or an errno value. */
+int server_loop_new(server_loop **out, mesh_server *server);
+/* server_loop_listen listens on an ipc:// or tcp:// url. Returns 0, or an errno value (EINVAL:
+ * not a url this transport serves). */
+int server_loop_listen(server_loop *loop, const char *url);
+/* server_loop_start starts the loop threads. Returns 0 or an errno value. */
+int server_loop_start(server_loop *loop);
+/* server_loop_stop stops the threads and closes every connection and listener. */
+void server_loop_stop(server_loop *loop);
+/* server_loop_free frees the transport, stopping it if needed. */
+void server_loop_free(server_loop *loop);
+
+/* server_nng_new makes the nng transport of server (worker threads on nng REP contexts).
+ * Returns 0 or an nng error number. */
+int server_nng_new(server_nng **out, mesh_server *server);
+/* server_nng_listen listens on any url nng knows. Returns 0 or an nng error number. */
+int server_nng_listen(server_nng *nng, const char *url);
+/* server_nng_start starts the workers. Returns 0 or an nng error number. */
+int server_nng_start(server_nng *nng);
+/* server_nng_stop closes the listeners and waits for the workers. */
+void server_nng_stop(server_nng *nng);
+/* server_nng_free frees the transport, stopping it if needed. */
+void server_nng_free(server_nng *nng);
+
+#endif

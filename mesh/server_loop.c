@@ -1,0 +1,486 @@
+/* server_loop.c: the event-loop transport of a server: SP REP over ipc:// and tcp:// on epoll.
+ *
+ * Each loop thread reads every call a connection has sent, serves them in order, and writes all
+ * their replies with one write: no hand-off between threads on the way. The wire is nng's, so
+ * nng REQ sockets call these servers unchanged. */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "bytes.h"
+#include "server_internal.h"
+#include "sp.h"
+
+#define LOOP_READ_CHUNK 65536
+#define LOOP_MAX_FRAME	(64u << 20)
+#define LOOP_EVENTS	64
+
+enum { WATCH_LISTENER, WATCH_CONN, WATCH_WAKE };
+
+/* loop_watch: the first member of everything registered with epoll. */
+typedef struct loop_watch {
+	int kind;
+} loop_watch;
+
+typedef struct loop_listener {
+	loop_watch watch;
+	int fd;
+	sp_framing framing;
+	char *unlink_path; /* the ipc socket file to remove at the end */
+} loop_listener;
+
+typedef struct loop_thread loop_thread;
+
+/* loop_conn: one caller's connection. */
+typedef struct loop_conn {
+	loop_watch watch;
+	int fd;
+	sp_framing framing;
+	int greeted; /* the caller's greeting arrived and named REQ */
+	int writing; /* EPOLLOUT is armed */
+	bytes in;
+	bytes out;
+	struct loop_conn *prev, *next;
+} loop_conn;
+
+/* conn_sink: writes a reply envelope straight into the connection's output, framed. */
+typedef struct conn_sink {
+	dispatch_sink base;
+	loop_conn *conn;
+	const uint8_t *backtrace;
+	size_t backtrace_len;
+} conn_sink;
+
+struct loop_thread {
+	server_loop *loop;
+	int epfd;
+	loop_watch wake;
+	int wakefd;
+	pthread_t thread;
+	int running;
+	loop_conn *conns;
+	server_call call;
+	conn_sink sink;
+};
+
+struct server_loop {
+	mesh_server *server;
+	loop_listener **listeners;
+	size_t nlisteners;
+	loop_thread *threads;
+	int nthreads;
+	atomic_int stopping;
+};
+
+static uint8_t *conn_sink_reserve(dispatch_sink *sink, size_t n)
+{
+	conn_sink *s = (conn_sink *)sink;
+	loop_conn *c = s->conn;
+	size_t head = sp_frame_header_len(c->framing);
+	uint8_t *p = bytes_reserve(&c->out, head + s->backtrace_len + n);
+	if (p == NULL)
+		return NULL;
+	sp_frame_header(p, c->framing, s->backtrace_len + n);
+	memcpy(p + head, s->backtrace, s->backtrace_len);
+	bytes_commit(&c->out, head + s->backtrace_len + n);
+	return p + head + s->backtrace_len;
+}
+
+static void conn_close(loop_thread *t, loop_conn *c)
+{
+	epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		t->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	bytes_fini(&c->in);
+	bytes_fini(&c->out);
+	free(c);
+}
+
+static int conn_set_events(loop_thread *t, loop_conn *c, int writing)
+{
+	struct epoll_event ev = {.events = EPOLLIN | (writing ? EPOLLOUT : 0), .data.ptr = c};
+	if (c->writing == writing)
+		return 0;
+	c->writing = writing;
+	return epoll_ctl(t->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* conn_flush writes what the connection has to send. Returns 0, or -1 if it was closed. */
+static int conn_flush(loop_thread *t, loop_conn *c)
+{
+	while (c->out.len > 0) {
+		ssize_t n = send(c->fd, bytes_head(&c->out), c->out.len, MSG_NOSIGNAL);
+		if (n > 0) {
+			bytes_consume(&c->out, (size_t)n);
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n < 0 && errno == EAGAIN) {
+			return conn_set_events(t, c, 1) == 0 ? 0 : (conn_close(t, c), -1);
+		} else {
+			conn_close(t, c);
+			return -1;
+		}
+	}
+	return conn_set_events(t, c, 0) == 0 ? 0 : (conn_close(t, c), -1);
+}
+
+/* conn_serve serves every whole call in the input. Returns 0, or -1 if it closed the
+ * connection (a malformed stream). */
+static int conn_serve(loop_thread *t, loop_conn *c)
+{
+	const uint8_t *payload;
+	size_t payload_len, consumed;
+	int rv;
+	if (!c->greeted) {
+		if (c->in.len < SP_HANDSHAKE_LEN)
+			return 0;
+		if (sp_handshake_check(bytes_head(&c->in), SP_PROTO_REQ) != 0) {
+			conn_close(t, c);
+			return -1;
+		}
+		bytes_consume(&c->in, SP_HANDSHAKE_LEN);
+		c->greeted = 1;
+	}
+	while ((rv = sp_frame_next(bytes_head(&c->in), c->in.len, c->framing, LOOP_MAX_FRAME,
+				   &payload, &payload_len, &consumed)) == 1) {
+		int backtrace = sp_rep_split(payload, payload_len);
+		/* A request without a request id is dropped, as nng's REP drops it. */
+		if (backtrace >= 0) {
+			t->sink.conn = c;
+			t->sink.backtrace = payload;
+			t->sink.backtrace_len = (size_t)backtrace;
+			dispatch_call(t->loop->server, &t->call, &t->sink.base, payload + backtrace,
+				      payload_len - (size_t)backtrace);
+		}
+		bytes_consume(&c->in, consumed);
+	}
+	if (rv < 0) {
+		conn_close(t, c);
+		return -1;
+	}
+	return 0;
+}
+
+static void conn_on_event(loop_thread *t, loop_conn *c, uint32_t events)
+{
+	if (events & EPOLLOUT) {
+		if (conn_flush(t, c) != 0)
+			return;
+	}
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	for (;;) {
+		uint8_t *p = bytes_reserve(&c->in, LOOP_READ_CHUNK);
+		ssize_t n;
+		if (p == NULL) {
+			conn_close(t, c);
+			return;
+		}
+		n = read(c->fd, p, LOOP_READ_CHUNK);
+		if (n > 0) {
+			bytes_commit(&c->in, (size_t)n);
+			if (n == LOOP_READ_CHUNK)
+				continue;
+			break;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		conn_close(t, c); /* the caller went away, or an error */
+		return;
+	}
+	if (conn_serve(t, c) != 0)
+		return;
+	conn_flush(t, c);
+}
+
+static void listener_on_event(loop_thread *t, loop_listener *l)
+{
+	for (;;) {
+		struct epoll_event ev = {.events = EPOLLIN};
+		uint8_t greeting[SP_HANDSHAKE_LEN];
+		loop_conn *c;
+		int one = 1;
+		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return; /* EAGAIN (another thread took it), or an error to retry later */
+		if (l->framing == SP_TCP)
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c = calloc(1, sizeof(*c));
+		if (c == NULL) {
+			close(fd);
+			continue;
+		}
+		c->watch.kind = WATCH_CONN;
+		c->fd = fd;
+		c->framing = l->framing;
+		ev.data.ptr = c;
+		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = t->conns;
+		if (t->conns != NULL)
+			t->conns->prev = c;
+		t->conns = c;
+		sp_handshake(greeting, SP_PROTO_REP);
+		if (bytes_append(&c->out, greeting, sizeof(greeting)) != 0)
+			conn_close(t, c);
+		else
+			conn_flush(t, c);
+	}
+}
+
+static void *loop_thread_main(void *arg)
+{
+	loop_thread *t = arg;
+	struct epoll_event events[LOOP_EVENTS];
+	while (!atomic_load(&t->loop->stopping)) {
+		int n = epoll_wait(t->epfd, events, LOOP_EVENTS, -1);
+		for (int i = 0; i < n; i++) {
+			loop_watch *w = events[i].data.ptr;
+			if (w->kind == WATCH_CONN)
+				conn_on_event(t, (loop_conn *)w, events[i].events);
+			else if (w->kind == WATCH_LISTENER)
+				listener_on_event(t, (loop_listener *)w);
+		}
+	}
+	return NULL;
+}
+
+int server_loop_new(server_loop **out, mesh_server *server)
+{
+	server_loop *l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return ENOMEM;
+	l->server = server;
+	l->nthreads = server->opts.loops > 0 ? server->opts.loops : 1;
+	l->threads = calloc((size_t)l->nthreads, sizeof(*l->threads));
+	if (l->threads == NULL) {
+		free(l);
+		return ENOMEM;
+	}
+	for (int i = 0; i < l->nthreads; i++) {
+		l->threads[i].loop = l;
+		l->threads[i].epfd = l->threads[i].wakefd = -1;
+	}
+	for (int i = 0; i < l->nthreads; i++) {
+		loop_thread *t = &l->threads[i];
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &t->wake};
+		t->wake.kind = WATCH_WAKE;
+		t->sink.base.reserve = conn_sink_reserve;
+		t->epfd = epoll_create1(EPOLL_CLOEXEC);
+		t->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (t->epfd < 0 || t->wakefd < 0 ||
+		    epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->wakefd, &ev) != 0) {
+			int err = errno;
+			server_loop_free(l);
+			return err;
+		}
+	}
+	*out = l;
+	return 0;
+}
+
+/* listen_ipc binds a unix socket at path, replacing a stale socket file nobody listens on. */
+static int listen_ipc(const char *path, int *out)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	int fd;
+	if (strlen(path) >= sizeof(addr.sun_path) || path[0] == '\0')
+		return EINVAL;
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+		int err = errno, probe, alive;
+		if (err != EADDRINUSE) {
+			close(fd);
+			return err;
+		}
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		alive = probe >= 0 && connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+		if (probe >= 0)
+			close(probe);
+		if (alive) {
+			close(fd);
+			return EADDRINUSE;
+		}
+		unlink(path);
+		if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+			err = errno;
+			close(fd);
+			return err;
+		}
+	}
+	if (listen(fd, SOMAXCONN) != 0) {
+		int err = errno;
+		close(fd);
+		return err;
+	}
+	*out = fd;
+	return 0;
+}
+
+/* listen_tcp binds host:port ("*" or empty host: every address; [v6] in brackets). */
+static int listen_tcp(const char *hostport, int *out)
+{
+	struct addrinfo hints = {
+	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+	struct addrinfo *res;
+	const char *colon = strrchr(hostport, ':');
+	char host[256];
+	size_t hostlen;
+	int fd, one = 1, err;
+	if (colon == NULL || colon[1] == '\0')
+		return EINVAL;
+	hostlen = (size_t)(colon - hostport);
+	if (hostlen >= 2 && hostport[0] == '[' && colon[-1] == ']') {
+		hostport++;
+		hostlen -= 2;
+	}
+	if (hostlen >= sizeof(host))
+		return EINVAL;
+	memcpy(host, hostport, hostlen);
+	host[hostlen] = '\0';
+	if (getaddrinfo(hostlen == 0 || strcmp(host, "*") == 0 ? NULL : host, colon + 1, &hints,
+			&res) != 0)
+		return EINVAL;
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+		err = errno;
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return err;
+	}
+	freeaddrinfo(res);
+	*out = fd;
+	return 0;
+}
+
+int server_loop_listen(server_loop *l, const char *url)
+{
+	loop_listener *listener, **grown;
+	int fd, err;
+	const char *path = NULL;
+	if (strncmp(url, "ipc://", 6) == 0)
+		path = url + 6;
+	else if (strncmp(url, "unix://", 7) == 0)
+		path = url + 7;
+	if (path != NULL)
+		err = listen_ipc(path, &fd);
+	else if (strncmp(url, "tcp://", 6) == 0)
+		err = listen_tcp(url + 6, &fd);
+	else
+		err = EINVAL;
+	if (err != 0)
+		return err;
+	listener = calloc(1, sizeof(*listener));
+	grown = realloc(l->listeners, (l->nlisteners + 1) * sizeof(*grown));
+	if (listener == NULL || grown == NULL ||
+	    (path != NULL && !(listener->unlink_path = strdup(path)))) {
+		free(listener);
+		if (grown != NULL)
+			l->listeners = grown;
+		close(fd);
+		if (path != NULL)
+			unlink(path);
+		return ENOMEM;
+	}
+	listener->watch.kind = WATCH_LISTENER;
+	listener->fd = fd;
+	listener->framing = path != NULL ? SP_IPC : SP_TCP;
+	l->listeners = grown;
+	l->listeners[l->nlisteners++] = listener;
+	return 0;
+}
+
+int server_loop_start(server_loop *l)
+{
+	for (int i = 0; i < l->nthreads; i++) {
+		loop_thread *t = &l->threads[i];
+		for (size_t k = 0; k < l->nlisteners; k++) {
+			/* EPOLLEXCLUSIVE: one thread wakes per new connection */
+			struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
+						 .data.ptr = l->listeners[k]};
+			if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, l->listeners[k]->fd, &ev) != 0)
+				return errno;
+		}
+	}
+	for (int i = 0; i < l->nthreads; i++) {
+		int err =
+		    pthread_create(&l->threads[i].thread, NULL, loop_thread_main, &l->threads[i]);
+		if (err != 0) {
+			server_loop_stop(l);
+			return err;
+		}
+		l->threads[i].running = 1;
+	}
+	return 0;
+}
+
+void server_loop_stop(server_loop *l)
+{
+	if (l == NULL || atomic_exchange(&l->stopping, 1))
+		return;
+	for (int i = 0; i < l->nthreads; i++) {
+		uint64_t one = 1;
+		if (write(l->threads[i].wakefd, &one, sizeof(one)) < 0) {
+			/* the counter is full: the thread is awake anyway */
+		}
+	}
+	for (int i = 0; i < l->nthreads; i++) {
+		loop_thread *t = &l->threads[i];
+		if (t->running)
+			pthread_join(t->thread, NULL);
+		t->running = 0;
+		while (t->conns != NULL)
+			conn_close(t, t->conns);
+	}
+	for (size_t k = 0; k < l->nlisteners; k++) {
+		close(l->listeners[k]->fd);
+		if (l->listeners[k]->unlink_path != NULL)
+			unlink(l->listeners[k]->unlink_path);
+	}
+}
+
+void server_loop_free(server_loop *l)
+{
+	if (l == NULL)
+		return;
+	server_loop_stop(l);
+	for (int i = 0; i < l->nthreads; i++) {
+		if (l->threads[i].epfd >= 0)
+			close(l->threads[i].epfd);
+		if (l->threads[i].wakefd >= 0)
+			close(l->threads[i].wakefd);
+	}
+	for (size_t k = 0; k < l->nlisteners; k++) {
+		free(l->listeners[k]->unlink_path);
+		free(l->listeners[k]);
+	}
+	free(l->listeners);
+	free(l->threads);
+	free(l);
+}

@@ -1,0 +1,165 @@
+/* server_nng.c: the nng transport of a server: workers loop RECV -> WORK -> SEND on REP contexts.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+
+#include "server_internal.h"
+
+/* nng_sink: the reply of one call, as an nng message. */
+typedef struct nng_sink {
+	dispatch_sink base;
+	nng_msg *msg;
+} nng_sink;
+
+/* nng_worker: one call served at a time, on its own thread and nng context. */
+typedef struct nng_worker {
+	server_nng *nng;
+	nng_ctx ctx;
+	nng_aio *aio;
+	pthread_t thread;
+	int running;
+	server_call call;
+} nng_worker;
+
+struct server_nng {
+	mesh_server *server;
+	nng_socket sock;
+	nng_listener *listeners;
+	size_t nlisteners;
+	nng_worker *workers;
+	int nworkers;
+	atomic_int stopping;
+};
+
+static uint8_t *nng_sink_reserve(dispatch_sink *sink, size_t n)
+{
+	nng_sink *s = (nng_sink *)sink;
+	if (nng_msg_alloc(&s->msg, n) != 0)
+		return NULL;
+	return nng_msg_body(s->msg);
+}
+
+static void *nng_worker_main(void *arg)
+{
+	nng_worker *w = arg;
+	server_nng *n = w->nng;
+	while (!atomic_load(&n->stopping)) {
+		nng_sink sink = {.base.reserve = nng_sink_reserve};
+		nng_msg *msg;
+		int rv;
+		nng_ctx_recv(w->ctx, w->aio);
+		nng_aio_wait(w->aio);
+		rv = nng_aio_result(w->aio);
+		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+			break;
+		if (rv != 0)
+			continue;
+		msg = nng_aio_get_msg(w->aio);
+		rv = dispatch_call(n->server, &w->call, &sink.base, nng_msg_body(msg),
+				   nng_msg_len(msg));
+		nng_msg_free(msg);
+		if (rv != 0)
+			continue; /* out of memory: the caller's deadline answers */
+		nng_aio_set_msg(w->aio, sink.msg);
+		nng_ctx_send(w->ctx, w->aio);
+		nng_aio_wait(w->aio);
+		if (nng_aio_result(w->aio) != 0)
+			nng_msg_free(sink.msg);
+	}
+	return NULL;
+}
+
+int server_nng_new(server_nng **out, mesh_server *server)
+{
+	server_nng *n = calloc(1, sizeof(*n));
+	int rv = NNG_ENOMEM;
+	if (n == NULL)
+		return rv;
+	n->server = server;
+	n->nworkers = server->opts.workers > 0 ? server->opts.workers : 8;
+	n->workers = calloc((size_t)n->nworkers, sizeof(*n->workers));
+	if (n->workers == NULL)
+		goto out_free;
+	if ((rv = nng_rep0_open(&n->sock)) != 0)
+		goto out_free;
+	/* replies and requests may be large lists */
+	nng_socket_set_size(n->sock, NNG_OPT_RECVMAXSZ, 0);
+	for (int i = 0; i < n->nworkers; i++) {
+		nng_worker *w = &n->workers[i];
+		w->nng = n;
+		if ((rv = nng_ctx_open(&w->ctx, n->sock)) != 0 ||
+		    (rv = nng_aio_alloc(&w->aio, NULL, NULL)) != 0)
+			goto out_close;
+	}
+	*out = n;
+	return 0;
+
+out_close:
+	for (int i = 0; i < n->nworkers; i++) {
+		if (n->workers[i].aio != NULL)
+			nng_aio_free(n->workers[i].aio);
+		if (nng_ctx_id(n->workers[i].ctx) > 0)
+			nng_ctx_close(n->workers[i].ctx);
+	}
+	nng_close(n->sock);
+out_free:
+	free(n->workers);
+	free(n);
+	return rv;
+}
+
+int server_nng_listen(server_nng *n, const char *url)
+{
+	nng_listener *grown = realloc(n->listeners, (n->nlisteners + 1) * sizeof(*grown));
+	int rv;
+	if (grown == NULL)
+		return NNG_ENOMEM;
+	n->listeners = grown;
+	rv = nng_listen(n->sock, url, &n->listeners[n->nlisteners], 0);
+	if (rv == 0)
+		n->nlisteners++;
+	return rv;
+}
+
+int server_nng_start(server_nng *n)
+{
+	for (int i = 0; i < n->nworkers; i++) {
+		nng_worker *w = &n->workers[i];
+		if (pthread_create(&w->thread, NULL, nng_worker_main, w) != 0) {
+			server_nng_stop(n);
+			return NNG_ENOMEM;
+		}
+		w->running = 1;
+	}
+	return 0;
+}
+
+void server_nng_stop(server_nng *n)
+{
+	if (atomic_exchange(&n->stopping, 1))
+		return;
+	for (size_t i = 0; i < n->nlisteners; i++)
+		nng_listener_close(n->listeners[i]);
+	for (int i = 0; i < n->nworkers; i++)
+		nng_ctx_close(n->workers[i].ctx);
+	for (int i = 0; i < n->nworkers; i++)
+		if (n->workers[i].running)
+			pthread_join(n->workers[i].thread, NULL);
+}
+
+void server_nng_free(server_nng *n)
+{
+	if (n == NULL)
+		return;
+	server_nng_stop(n);
+	for (int i = 0; i < n->nworkers; i++)
+		nng_aio_free(n->workers[i].aio);
+	nng_close(n->sock);
+	free(n->listeners);
+	free(n->workers);
+	free(n);
+}
