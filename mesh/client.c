@@ -11,6 +11,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "client_internal.h"
 #include "envelope.h"
 #include "queue.h"
 
@@ -40,7 +41,8 @@ struct mesh_client {
 	char *caller;
 	size_t caller_len;
 	int64_t timeout_us;
-	mesh_queue *queue; /* NULL: blocking calls */
+	client_loop *loop; /* the event-loop transport, or NULL for nng */
+	mesh_queue *queue; /* with nng: NULL for blocking calls */
 	atomic_int instances;
 	atomic_int inflight;
 	atomic_uint_fast64_t next_trace;
@@ -251,11 +253,16 @@ static void client_invoke(ProtobufCService *service, unsigned method_index,
 	const ProtobufCMethodDescriptor *method = &service->descriptor->methods[method_index];
 	mesh_rpc *rpc = closure_data;
 	int64_t now = mesh_now_us();
-	client_call *call = client_call_get(c);
+	client_call *call;
 	envelope_call env;
 	nng_msg *msg;
 	int rv;
 
+	if (c->loop != NULL) {
+		client_loop_invoke(c->loop, method_index, input, closure, closure_data);
+		return;
+	}
+	call = client_call_get(c);
 	if (call == NULL) {
 		/* Nothing to queue a completion on: answer at once, even when asynchronous. */
 		rpc->status = MESH_RESOURCE_EXHAUSTED;
@@ -330,6 +337,15 @@ int mesh_client_new(mesh_client **out, const ProtobufCServiceDescriptor *service
 	c->queue = o.queue;
 	atomic_init(&c->next_trace, ((uint64_t)getpid() << 40) ^ (uint64_t)mesh_now_us());
 	pthread_mutex_init(&c->lock, NULL);
+	if (o.loop != NULL) {
+		rv = client_loop_new(&c->loop, service, c->caller, c->timeout_us, o.loop);
+		if (rv != 0) {
+			rv = NNG_ENOMEM;
+			goto out_free;
+		}
+		*out = c;
+		return 0;
+	}
 	if ((rv = nng_req0_open(&c->sock)) != 0)
 		goto out_free;
 	/* The transport never resends: a lost connection ends the call, and retries are the
@@ -337,6 +353,7 @@ int mesh_client_new(mesh_client **out, const ProtobufCServiceDescriptor *service
 	if ((rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
 	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 10)) != 0 ||
 	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 200)) != 0 ||
+	    (rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, 0)) != 0 ||
 	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, client_pipe_event, c)) != 0 ||
 	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, client_pipe_event, c)) != 0)
 		goto out_close;
@@ -353,6 +370,8 @@ out_free:
 
 int mesh_client_dial(mesh_client *c, const char *url)
 {
+	if (c->loop != NULL)
+		return client_loop_dial(c->loop, url) == 0 ? 0 : NNG_EADDRINVAL;
 	return nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK);
 }
 
@@ -363,11 +382,15 @@ ProtobufCService *mesh_client_service(mesh_client *c)
 
 int mesh_client_instances(const mesh_client *c)
 {
+	if (c->loop != NULL)
+		return client_loop_instances(c->loop);
 	return atomic_load(&((mesh_client *)c)->instances);
 }
 
 int mesh_client_inflight(const mesh_client *c)
 {
+	if (c->loop != NULL)
+		return client_loop_inflight(c->loop);
 	return atomic_load(&((mesh_client *)c)->inflight);
 }
 
@@ -375,6 +398,13 @@ void mesh_client_free(mesh_client *c)
 {
 	if (c == NULL)
 		return;
+	if (c->loop != NULL) {
+		client_loop_free(c->loop);
+		pthread_mutex_destroy(&c->lock);
+		free(c->caller);
+		free(c);
+		return;
+	}
 	for (size_t i = 0; i < c->ncalls; i++) {
 		nng_aio_stop(c->calls[i]->aio);
 		nng_ctx_close(c->calls[i]->ctx);

@@ -57,13 +57,18 @@ typedef struct mesh_rpc {
 
 typedef struct mesh_queue mesh_queue;
 typedef struct mesh_client mesh_client;
+typedef struct mesh_loop mesh_loop;
 
 /* mesh_client_opts: how a client calls. Zero fields take the defaults. */
 typedef struct mesh_client_opts {
 	const char *caller; /* identity claimed in every call (copied); default "anonymous" */
 	int64_t timeout_ms; /* deadline of calls whose mesh_rpc gives none; default 5000 */
-	mesh_queue *queue;  /* NULL: invoke blocks until the reply. Otherwise invoke returns at
-			     * once and the closure runs later, from mesh_queue_drain(queue). */
+	mesh_loop *loop;    /* the caller's event loop: invoke returns at once, the client's
+			     * sockets are driven by the loop and closures run on its thread.
+			     * ipc:// and tcp:// instances only. */
+	mesh_queue *queue;  /* without a loop: invoke returns at once, nng's threads carry the
+			     * call, and the closure runs from mesh_queue_drain(queue). With
+			     * neither, invoke blocks until the reply, carried by nng. */
 } mesh_client_opts;
 
 /* mesh_client_new creates a client of the service described by service, with no instance yet.
@@ -98,6 +103,52 @@ int mesh_client_inflight(const mesh_client *client);
 /* mesh_client_free closes the client's connections and frees it. No call may be in flight
  * (mesh_client_inflight is 0): an asynchronous client's caller drains its queue first. */
 void mesh_client_free(mesh_client *client);
+
+/* ---- the caller's event loop ---------------------------------------------------------------- */
+
+enum { MESH_IO_READ = 1, MESH_IO_WRITE = 2 };
+
+typedef struct mesh_timer mesh_timer; /* the loop's */
+
+/* mesh_loop_ops: what a client needs from an event loop. Every function is called on the loop's
+ * thread, and every callback runs on it. */
+typedef struct mesh_loop_ops {
+	/* watch starts reporting fd: cb(arg, MESH_IO_READ) whenever it is readable, and
+	 * cb(arg, MESH_IO_WRITE) once after each want_write when it is writable. The loop owns fd
+	 * from then on. Returns a handle, or NULL (fd is then closed). */
+	void *(*watch)(mesh_loop *loop, int fd, void (*cb)(void *arg, int events), void *arg);
+	void (*want_write)(mesh_loop *loop, void *handle);
+	/* unwatch stops reporting and closes the fd; safe inside the handle's own callback. */
+	void (*unwatch)(mesh_loop *loop, void *handle);
+	/* timer_new makes a stopped one-shot timer that calls cb(arg). NULL if out of memory. */
+	mesh_timer *(*timer_new)(mesh_loop *loop, void (*cb)(void *arg), void *arg);
+	/* timer_arm (re)starts it: cb runs after ms milliseconds (0: once this turn's events are
+	 * handled). A loop may fire early; the client checks the time itself. */
+	void (*timer_arm)(mesh_loop *loop, mesh_timer *timer, int ms);
+	void (*timer_stop)(mesh_loop *loop, mesh_timer *timer);
+	void (*timer_free)(mesh_loop *loop, mesh_timer *timer);
+} mesh_loop_ops;
+
+/* mesh_loop: an event loop as libmesh sees it; an adapter embeds it as its first member. */
+struct mesh_loop {
+	const mesh_loop_ops *ops;
+};
+
+typedef struct mesh_epoll mesh_epoll;
+
+/* mesh_epoll_new makes a small epoll-based loop, for callers that have none of their own.
+ * On success *out is the caller's, to free with mesh_epoll_free. Returns 0 or an errno value. */
+int mesh_epoll_new(mesh_epoll **out);
+
+/* mesh_epoll_loop returns the loop to give clients; it belongs to e. */
+mesh_loop *mesh_epoll_loop(mesh_epoll *e);
+
+/* mesh_epoll_run handles the events and timers due within timeout_ms (-1: wait for one).
+ * Returns how many callbacks ran. */
+int mesh_epoll_run(mesh_epoll *e, int timeout_ms);
+
+/* mesh_epoll_free frees the loop; every handle and timer on it must be gone. */
+void mesh_epoll_free(mesh_epoll *e);
 
 /* ---- completions delivered to an event loop ------------------------------------------------- */
 

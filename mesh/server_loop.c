@@ -4,7 +4,6 @@
  * their replies with one write: no hand-off between threads on the way. The wire is nng's, so
  * nng REQ sockets call these servers unchanged. */
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -15,9 +14,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "bytes.h"
 #include "server_internal.h"
 #include "sp.h"
@@ -300,118 +299,66 @@ int server_loop_new(server_loop **out, mesh_server *server)
 	return 0;
 }
 
-/* listen_ipc binds a unix socket at path, replacing a stale socket file nobody listens on. */
-static int listen_ipc(const char *path, int *out)
+/* listen_on binds and listens at a; a stale ipc socket file nobody listens on is replaced. */
+static int listen_on(const addr *a, int *out)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	int fd;
-	if (strlen(path) >= sizeof(addr.sun_path) || path[0] == '\0')
-		return EINVAL;
-	strcpy(addr.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd, one = 1, err;
+	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return errno;
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
-		int err = errno, probe, alive;
-		if (err != EADDRINUSE) {
-			close(fd);
-			return err;
-		}
+	if (a->framing == SP_TCP)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) != 0) {
+		int probe, alive;
+		err = errno;
+		if (err != EADDRINUSE || a->framing != SP_IPC)
+			goto out_close;
 		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		alive = probe >= 0 && connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+		alive = probe >= 0 && connect(probe, (const struct sockaddr *)&a->ss, a->len) == 0;
 		if (probe >= 0)
 			close(probe);
-		if (alive) {
-			close(fd);
-			return EADDRINUSE;
-		}
-		unlink(path);
-		if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+		if (alive)
+			goto out_close;
+		unlink(a->path);
+		if (bind(fd, (const struct sockaddr *)&a->ss, a->len) != 0) {
 			err = errno;
-			close(fd);
-			return err;
+			goto out_close;
 		}
 	}
 	if (listen(fd, SOMAXCONN) != 0) {
-		int err = errno;
-		close(fd);
-		return err;
-	}
-	*out = fd;
-	return 0;
-}
-
-/* listen_tcp binds host:port ("*" or empty host: every address; [v6] in brackets). */
-static int listen_tcp(const char *hostport, int *out)
-{
-	struct addrinfo hints = {
-	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-	struct addrinfo *res;
-	const char *colon = strrchr(hostport, ':');
-	char host[256];
-	size_t hostlen;
-	int fd, one = 1, err;
-	if (colon == NULL || colon[1] == '\0')
-		return EINVAL;
-	hostlen = (size_t)(colon - hostport);
-	if (hostlen >= 2 && hostport[0] == '[' && colon[-1] == ']') {
-		hostport++;
-		hostlen -= 2;
-	}
-	if (hostlen >= sizeof(host))
-		return EINVAL;
-	memcpy(host, hostport, hostlen);
-	host[hostlen] = '\0';
-	if (getaddrinfo(hostlen == 0 || strcmp(host, "*") == 0 ? NULL : host, colon + 1, &hints,
-			&res) != 0)
-		return EINVAL;
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
 		err = errno;
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(res);
-		return err;
+		goto out_close;
 	}
-	freeaddrinfo(res);
 	*out = fd;
 	return 0;
+
+out_close:
+	close(fd);
+	return err;
 }
 
 int server_loop_listen(server_loop *l, const char *url)
 {
 	loop_listener *listener, **grown;
-	int fd, err;
-	const char *path = NULL;
-	if (strncmp(url, "ipc://", 6) == 0)
-		path = url + 6;
-	else if (strncmp(url, "unix://", 7) == 0)
-		path = url + 7;
-	if (path != NULL)
-		err = listen_ipc(path, &fd);
-	else if (strncmp(url, "tcp://", 6) == 0)
-		err = listen_tcp(url + 6, &fd);
-	else
-		err = EINVAL;
-	if (err != 0)
+	addr a;
+	int fd = -1, err;
+	if ((err = addr_parse(url, 1, &a)) != 0 || (err = listen_on(&a, &fd)) != 0)
 		return err;
 	listener = calloc(1, sizeof(*listener));
 	grown = realloc(l->listeners, (l->nlisteners + 1) * sizeof(*grown));
+	if (grown != NULL)
+		l->listeners = grown;
 	if (listener == NULL || grown == NULL ||
-	    (path != NULL && !(listener->unlink_path = strdup(path)))) {
+	    (a.path != NULL && (listener->unlink_path = strdup(a.path)) == NULL)) {
 		free(listener);
-		if (grown != NULL)
-			l->listeners = grown;
 		close(fd);
-		if (path != NULL)
-			unlink(path);
+		if (a.path != NULL)
+			unlink(a.path);
 		return ENOMEM;
 	}
 	listener->watch.kind = WATCH_LISTENER;
 	listener->fd = fd;
-	listener->framing = path != NULL ? SP_IPC : SP_TCP;
-	l->listeners = grown;
+	listener->framing = a.framing;
 	l->listeners[l->nlisteners++] = listener;
 	return 0;
 }

@@ -13,46 +13,12 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "echo.h"
 #include "envelope.h"
 #include "harness.h"
 #include "mesh.h"
 #include "mesh.pb-c.h"
 #include "sample.pb-c.h"
-
-static atomic_int slow_started;
-
-static void echo_get(Sample__Echo_Service *service, const Sample__Inner *input,
-		     Sample__Inner_Closure closure, void *closure_data)
-{
-	Sample__Inner reply = SAMPLE__INNER__INIT;
-	char label[128];
-	if (input->id == 404) {
-		mesh_fail(closure_data, MESH_NOT_FOUND, "no %lld", (long long)input->id);
-		closure(NULL, closure_data);
-		return;
-	}
-	snprintf(label, sizeof(label), "echo:%s:%s", input->label, mesh_call_caller(closure_data));
-	reply.id = input->id;
-	reply.label = label;
-	closure(&reply, closure_data);
-}
-
-/* echo_slow sleeps input->id milliseconds, then answers. */
-static void echo_slow(Sample__Echo_Service *service, const Sample__Inner *input,
-		      Sample__Inner_Closure closure, void *closure_data)
-{
-	atomic_fetch_add(&slow_started, 1);
-	harness_sleep_ms((int)input->id);
-	closure(input, closure_data);
-}
-
-static void echo_fail(Sample__Echo_Service *service, const Sample__Inner *input,
-		      Sample__Inner_Closure closure, void *closure_data)
-{
-	closure(NULL, closure_data);
-}
-
-static Sample__Echo_Service echo_service = SAMPLE__ECHO__INIT(echo_);
 
 static char dir[128];
 static char url[256];
@@ -69,7 +35,7 @@ static void setup(void)
 {
 	ck_assert_int_eq(harness_tmpdir(dir, sizeof(dir)), 0);
 	snprintf(url, sizeof(url), "ipc://%s/echo.sock", dir);
-	atomic_store(&slow_started, 0);
+	atomic_store(&echo_slow_started, 0);
 	start_server();
 }
 
@@ -235,7 +201,7 @@ START_TEST(test_mesh_past_deadline_is_not_started)
 	ck_assert_int_eq(reply.status, MESH_DEADLINE_EXCEEDED);
 	nng_msg_free(msg);
 	nng_close(req);
-	ck_assert_int_eq(atomic_load(&slow_started), 0);
+	ck_assert_int_eq(atomic_load(&echo_slow_started), 0);
 }
 END_TEST
 
@@ -384,7 +350,7 @@ START_TEST(test_mesh_lost_connection_is_unavailable_and_never_resent)
 		harness_sleep_ms(5);
 	ck_assert_int_eq(mesh_client_instances(c), 1);
 	harness_sleep_ms(300);
-	ck_assert_int_eq(atomic_load(&slow_started), 0);
+	ck_assert_int_eq(atomic_load(&echo_slow_started), 0);
 	mesh_client_free(c);
 }
 END_TEST

@@ -1,0 +1,22 @@
+/* addr.h: mesh urls (ipc://PATH, unix://PATH, tcp://HOST:PORT) as socket addresses. */
+#ifndef CLEAVE_MESH_ADDR_H
+#define CLEAVE_MESH_ADDR_H
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "sp.h"
+
+/* addr: where to connect or listen. */
+typedef struct addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	sp_framing framing; /* SP_IPC for ipc:// and unix://, SP_TCP for tcp:// */
+	const char *path;   /* the socket file for ipc, inside ss */
+} addr;
+
+/* addr_parse resolves url. For a listener (passive), a tcp host of "*" or nothing means every
+ * address. Returns 0, or EINVAL if url is not one of these forms or does not resolve. */
+int addr_parse(const char *url, int passive, addr *out);
+
+#endif
