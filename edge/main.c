@@ -25,6 +25,7 @@ typedef struct edge_args {
 	int nupstreams;
 	long timeout_ms;
 	const char *access_log;
+	int use_nng; /* carry calls on nng's threads instead of the edge's loop */
 } edge_args;
 
 static edge_server *edge; /* kept until exit: see edge_server_free */
@@ -107,6 +108,8 @@ static int parse_args(int argc, char **argv, edge_args *a)
 	a->run_dir = getenv("CLEAVE_RUN_DIR") ? getenv("CLEAVE_RUN_DIR") : "/tmp/cleave";
 	a->timeout_ms = 5000;
 	a->access_log = "-";
+	a->use_nng = getenv("CLEAVE_MESH_TRANSPORT") != NULL &&
+		     strcmp(getenv("CLEAVE_MESH_TRANSPORT"), "nng") == 0;
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
@@ -152,6 +155,15 @@ static int parse_args(int argc, char **argv, edge_args *a)
 		case 'a':
 			a->access_log = optarg;
 			break;
+		case 'x':
+			if (strcmp(optarg, "loop") != 0 && strcmp(optarg, "nng") != 0) {
+				fprintf(stderr,
+					"edge: --mesh-transport is 'loop' or 'nng', not '%s'\n",
+					optarg);
+				return 2;
+			}
+			a->use_nng = strcmp(optarg, "nng") == 0;
+			break;
 		case 'h':
 			usage(stdout, argv[0]);
 			return 0;
@@ -195,47 +207,59 @@ static int add_text_route(route_table *t, const char *path, const char *text, ch
 	return 0;
 }
 
-/* build_routes fills the table from the manifests and connects an upstream to each service. */
-static int build_routes(const edge_args *a, manifest **ms, size_t nms, route_table *routes,
-			upstream_set *ups, mesh_queue *queue, char *err, size_t errlen)
+/* add_routes fills the table: the edge's own text routes, then every manifest's. */
+static int add_routes(manifest **ms, size_t nms, route_table *routes, char *err, size_t errlen)
 {
-	mesh_client_opts copts = {.caller = "edge", .timeout_ms = a->timeout_ms, .queue = queue};
 	if (add_text_route(routes, "/", "Ready to receive requests", err, errlen) != 0 ||
 	    add_text_route(routes, "/api", "API ready to receive requests", err, errlen) != 0)
 		return -1;
+	for (size_t i = 0; i < nms; i++)
+		if (manifest_add_routes(ms[i], routes, err, errlen) != 0)
+			return -1;
+	return 0;
+}
+
+/* connect_upstreams makes a target group per manifest and points its routes at it. */
+static int connect_upstreams(const edge_args *a, manifest **ms, size_t nms, route_table *routes,
+			     upstream_set *ups, const mesh_client_opts *copts, char *err,
+			     size_t errlen)
+{
+	for (int i = 0; i < a->nupstreams; i++) {
+		const char *eq = strchr(a->upstreams[i], '=');
+		size_t len = (size_t)(eq - a->upstreams[i]);
+		int known = 0;
+		for (size_t k = 0; k < nms; k++)
+			known |= strlen(ms[k]->name) == len &&
+				 strncmp(ms[k]->name, a->upstreams[i], len) == 0;
+		if (!known) {
+			snprintf(err, errlen, "--upstream %s: no manifest names this service",
+				 a->upstreams[i]);
+			return -1;
+		}
+	}
 	for (size_t i = 0; i < nms; i++) {
 		const char *urls = upstream_urls(a, ms[i]->name);
 		char fallback[4200];
-		size_t first = routes->n;
+		size_t nroutes = 0;
 		upstream *u;
-		if (manifest_add_routes(ms[i], routes, err, errlen) != 0)
-			return -1;
 		if (urls == NULL) {
 			snprintf(fallback, sizeof(fallback), "ipc://%s/%s.sock", a->run_dir,
 				 ms[i]->name);
 			urls = fallback;
 		}
 		u = upstream_set_add(ups, ms[i]->name, registry_find_service(ms[i]->service), urls,
-				     &copts, err, errlen);
+				     copts, err, errlen);
 		if (u == NULL)
 			return -1;
-		for (size_t k = first; k < routes->n; k++)
-			routes->routes[k]->upstream = u;
-		fprintf(stderr, "edge: %s (%s) at %s, %zu routes\n", ms[i]->name, ms[i]->service,
-			urls, routes->n - first);
-	}
-	for (int i = 0; i < a->nupstreams; i++) {
-		const char *eq = strchr(a->upstreams[i], '=');
-		int known = 0;
-		for (size_t k = 0; k < nms; k++)
-			known |= strlen(ms[k]->name) == (size_t)(eq - a->upstreams[i]) &&
-				 strncmp(ms[k]->name, a->upstreams[i],
-					 (size_t)(eq - a->upstreams[i])) == 0;
-		if (!known) {
-			snprintf(err, errlen, "--upstream %s: no manifest names this service",
-				 a->upstreams[i]);
-			return -1;
+		for (size_t k = 0; k < routes->n; k++) {
+			route *r = routes->routes[k];
+			if (r->kind == ROUTE_RPC && strcmp(r->service_name, ms[i]->name) == 0) {
+				r->upstream = u;
+				nroutes++;
+			}
 		}
+		fprintf(stderr, "edge: %s (%s) at %s, %zu routes\n", ms[i]->name, ms[i]->service,
+			urls, nroutes);
 	}
 	return 0;
 }
@@ -248,6 +272,7 @@ int main(int argc, char **argv)
 	route_table routes;
 	upstream_set ups = {0};
 	mesh_queue *queue = NULL;
+	mesh_client_opts copts = {.caller = "edge"};
 	access_log log;
 	edge_server_opts opts;
 	sigset_t stop_signals;
@@ -266,44 +291,49 @@ int main(int argc, char **argv)
 	route_table_init(&routes);
 	if (access_log_open(&log, args.access_log, err, sizeof(err)) != 0)
 		goto out_fail;
-	if (manifest_load_dir(args.manifests, &ms, &nms, err, sizeof(err)) != 0)
-		goto out_close_log;
-	if ((rv = mesh_queue_new(&queue)) != 0) {
-		snprintf(err, sizeof(err), "cannot make the reply queue: %s", strerror(rv));
+	if (manifest_load_dir(args.manifests, &ms, &nms, err, sizeof(err)) != 0 ||
+	    add_routes(ms, nms, &routes, err, sizeof(err)) != 0)
 		goto out_free_manifests;
-	}
-	if (build_routes(&args, ms, nms, &routes, &ups, queue, err, sizeof(err)) != 0)
-		goto out_free_upstreams;
-	opts = (edge_server_opts){.routes = &routes,
-				  .log = &log,
-				  .queue = queue,
-				  .timeout_ms = args.timeout_ms,
-				  .drain_ms = 2000};
-	if (edge_server_new(&edge, &opts, err, sizeof(err)) != 0 ||
-	    edge_server_listen(edge, args.host, args.port, &port, err, sizeof(err)) != 0)
+	opts = (edge_server_opts){
+	    .routes = &routes, .log = &log, .timeout_ms = args.timeout_ms, .drain_ms = 2000};
+	if (edge_server_new(&edge, &opts, err, sizeof(err)) != 0)
 		goto out_free_server;
-	fprintf(stderr, "edge: listening on http://%s%s%s:%d\n", strchr(args.host, ':') ? "[" : "",
-		args.host, strchr(args.host, ':') ? "]" : "", port);
+	copts.timeout_ms = args.timeout_ms;
+	if (args.use_nng) {
+		if ((rv = mesh_queue_new(&queue)) != 0) {
+			snprintf(err, sizeof(err), "cannot make the reply queue: %s", strerror(rv));
+			goto out_free_server;
+		}
+		if (edge_server_watch_queue(edge, queue, err, sizeof(err)) != 0)
+			goto out_free_server;
+		copts.queue = queue;
+	} else {
+		copts.loop = edge_server_mesh_loop(edge);
+	}
+	if (connect_upstreams(&args, ms, nms, &routes, &ups, &copts, err, sizeof(err)) != 0 ||
+	    edge_server_listen(edge, args.host, args.port, &port, err, sizeof(err)) != 0)
+		goto out_free_upstreams;
+	fprintf(stderr, "edge: listening on http://%s%s%s:%d (mesh calls on %s)\n",
+		strchr(args.host, ':') ? "[" : "", args.host, strchr(args.host, ':') ? "]" : "",
+		port, args.use_nng ? "nng's threads" : "the edge's loop");
 	rv = edge_server_run(edge);
 	fprintf(stderr, "edge: %s, stopped\n", strsignal(rv));
 	status = 0;
 	if (edge_server_inflight(edge) > 0) {
 		fprintf(stderr, "edge: %d calls still in flight at exit\n",
 			edge_server_inflight(edge));
-		edge_server_free(edge);
 		access_log_close(&log);
 		return status; /* the clients must not be freed under their calls */
 	}
 
-out_free_server:
-	edge_server_free(edge);
 out_free_upstreams:
 	upstream_set_fini(&ups);
+out_free_server:
+	edge_server_free(edge);
 	mesh_queue_free(queue);
 out_free_manifests:
 	manifest_free_all(ms, nms);
 	route_table_fini(&routes);
-out_close_log:
 	access_log_close(&log);
 out_fail:
 	if (status != 0)

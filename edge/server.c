@@ -12,6 +12,7 @@
 #include <h2o.h>
 #include <h2o/socket/evloop.h>
 
+#include "h2o_loop.h"
 #include "http_status.h"
 #include "server.h"
 #include "transcode.h"
@@ -32,8 +33,10 @@ struct edge_server {
 	h2o_accept_ctx_t accept_ctx;
 	h2o_evloop_t *loop;
 	h2o_socket_t *listener;
-	h2o_socket_t *queue_sock;
+	h2o_socket_t *queue_sock; /* NULL unless clients use nng's threads */
+	mesh_queue *queue;
 	h2o_socket_t *signal_sock;
+	h2o_mesh_loop *mesh_loop;
 	h2o_timeout_t flush_timeout;
 	h2o_timeout_entry_t flush_entry;
 	edge_server_opts opts;
@@ -223,7 +226,7 @@ static void edge_on_accept(h2o_socket_t *listener, const char *err)
 static void edge_on_queue(h2o_socket_t *sock, const char *err)
 {
 	edge_server *s = sock->data;
-	mesh_queue_drain(s->opts.queue);
+	mesh_queue_drain(s->queue);
 }
 
 static void edge_on_signal(h2o_socket_t *sock, const char *err)
@@ -284,10 +287,11 @@ int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, 
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGINT);
 	sigaddset(&stop_signals, SIGTERM);
+	s->mesh_loop = h2o_mesh_loop_new(s->loop);
 	sfd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (sfd < 0 || (s->signal_sock = edge_watch_fd(s, sfd, edge_on_signal)) == NULL ||
-	    (s->queue_sock = edge_watch_fd(s, mesh_queue_fd(opts->queue), edge_on_queue)) == NULL) {
-		snprintf(err, errlen, "cannot watch signals and mesh replies: %s", strerror(errno));
+	if (s->mesh_loop == NULL || sfd < 0 ||
+	    (s->signal_sock = edge_watch_fd(s, sfd, edge_on_signal)) == NULL) {
+		snprintf(err, errlen, "cannot watch signals: %s", strerror(errno));
 		if (sfd >= 0)
 			close(sfd);
 		*out = s; /* the loop is set up; let the caller free it */
@@ -295,6 +299,22 @@ int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, 
 	}
 	close(sfd);
 	*out = s;
+	return 0;
+}
+
+mesh_loop *edge_server_mesh_loop(edge_server *s)
+{
+	return h2o_mesh_loop_get(s->mesh_loop);
+}
+
+int edge_server_watch_queue(edge_server *s, mesh_queue *queue, char *err, size_t errlen)
+{
+	s->queue = queue;
+	s->queue_sock = edge_watch_fd(s, mesh_queue_fd(queue), edge_on_queue);
+	if (s->queue_sock == NULL) {
+		snprintf(err, errlen, "cannot watch the reply queue: %s", strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -370,6 +390,8 @@ void edge_server_free(edge_server *s)
 		h2o_socket_read_stop(s->signal_sock);
 		h2o_socket_close(s->signal_sock);
 	}
+	h2o_mesh_loop_free(s->mesh_loop);
+	s->mesh_loop = NULL;
 	pbjson_buf_fini(&s->body);
 	/* h2o has no way to close the connections still open in 2.2; the loop, the context and
 	 * their connections stay reachable from the process until it exits. */

@@ -24,6 +24,14 @@ typedef struct edge_server_opts {
  * free with edge_server_free. Returns 0, or -1 with a reason in err. */
 int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, size_t errlen);
 
+/* edge_server_mesh_loop returns the server's event loop as libmesh drives it: clients made on
+ * it run their sockets and closures on the server's thread. It belongs to the server. */
+mesh_loop *edge_server_mesh_loop(edge_server *server);
+
+/* edge_server_watch_queue makes the server drain queue (borrowed) whenever clients that use
+ * nng's threads complete calls on it. Returns 0, or -1 with a reason in err. */
+int edge_server_watch_queue(edge_server *server, mesh_queue *queue, char *err, size_t errlen);
+
 /* edge_server_listen listens on host:port (port 0 picks a free one) and sets *bound_port.
  * Returns 0, or -1 with a reason in err. */
 int edge_server_listen(edge_server *server, const char *host, int port, int *bound_port, char *err,
@@ -37,9 +45,10 @@ int edge_server_run(edge_server *server);
 /* edge_server_inflight returns the mesh calls the server is waiting on. */
 int edge_server_inflight(const edge_server *server);
 
-/* edge_server_free frees the buffers and watchers the server owns. Its h2o loop and context,
- * and any connection still open on them, are left to the process's exit (h2o 2.2 cannot close
- * its connections), so the caller keeps the pointer until then. */
+/* edge_server_free frees the buffers and watchers the server owns; free every client made on
+ * edge_server_mesh_loop first. Its h2o loop and context, and any connection still open on them,
+ * are left to the process's exit (h2o 2.2 cannot close its connections), so the caller keeps
+ * the pointer until then. */
 void edge_server_free(edge_server *server);
 
 #endif
