@@ -36,6 +36,7 @@ static void usage(FILE *out, const char *argv0)
 	    out,
 	    "usage: %s [--listen ADDR:PORT | --port N] [--manifests DIR] [--run-dir DIR]\n"
 	    "          [--upstream NAME=URL[,URL...]]... [--timeout-ms N] [--access-log WHERE]\n"
+	    "          [--mesh-transport loop|nng]\n"
 	    "\n"
 	    "The cleave edge: answers the forum's HTTP API by calling its services over the mesh.\n"
 	    "\n"
@@ -50,6 +51,9 @@ static void usage(FILE *out, const char *argv0)
 	    "  --upstream NAME=URLS  the instances of service NAME, comma-separated nng addresses\n"
 	    "  --timeout-ms N      deadline of each call to a service (default 5000)\n"
 	    "  --access-log WHERE  '-' for stdout (default), 'off', or a file to append to\n"
+	    "  --mesh-transport T  'loop' (default): calls travel on the edge's own event loop;\n"
+	    "                      'nng': on nng's threads (slower; kept for comparison).\n"
+	    "                      $CLEAVE_MESH_TRANSPORT sets the default.\n"
 	    "  --help              this text\n"
 	    "\n"
 	    "Stops on SIGINT or SIGTERM, after the calls in flight finish (at most 2 s).\n",
@@ -97,6 +101,7 @@ static int parse_args(int argc, char **argv, edge_args *a)
 	    {"upstream", required_argument, NULL, 'u'},
 	    {"timeout-ms", required_argument, NULL, 't'},
 	    {"access-log", required_argument, NULL, 'a'},
+	    {"mesh-transport", required_argument, NULL, 'x'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};

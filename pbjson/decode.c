@@ -1,4 +1,5 @@
 /* decode.c: JSON (parsed by jansson) to protobuf-c message, by descriptor. */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -333,43 +334,140 @@ ProtobufCMessage *pbjson_decode(const ProtobufCMessageDescriptor *desc, const js
 	return msg;
 }
 
+/* skip_space returns the first byte at or after p that is not JSON whitespace. */
+static const char *skip_space(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* line_of returns the 1-based line of p in text. */
+static int line_of(const char *text, const char *p)
+{
+	int line = 1;
+	for (const char *c = text; c < p; c++)
+		line += *c == '\n';
+	return line;
+}
+
+/* read_file reads path whole; the caller frees *out. Returns 0 or an errno value. */
+static int read_file(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *data = NULL;
+	size_t n = 0, cap = 0, got;
+	if (f == NULL)
+		return errno;
+	do {
+		if (cap - n < 65536) {
+			char *grown = realloc(data, cap ? cap * 2 : 1 << 20);
+			if (grown == NULL) {
+				free(data);
+				fclose(f);
+				return ENOMEM;
+			}
+			data = grown;
+			cap = cap ? cap * 2 : 1 << 20;
+		}
+		got = fread(data + n, 1, cap - n, f);
+		n += got;
+	} while (got > 0);
+	if (ferror(f)) {
+		int err = errno ? errno : EIO;
+		free(data);
+		fclose(f);
+		return err;
+	}
+	fclose(f);
+	*out = data;
+	*len = n;
+	return 0;
+}
+
 int pbjson_load_array(const char *path, const ProtobufCMessageDescriptor *desc,
 		      ProtobufCMessage ***out, size_t *n, char *err, size_t errlen)
 {
-	json_error_t jerr;
-	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	ProtobufCMessage **msgs = NULL;
-	size_t count = 0;
-	if (root == NULL) {
-		set_err(err, errlen, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+	size_t count = 0, cap = 0, len = 0;
+	const char *p, *end;
+	char *text = NULL;
+	int rv = read_file(path, &text, &len);
+	if (rv != 0) {
+		set_err(err, errlen, "%s: %s", path, strerror(rv));
 		return -1;
 	}
-	if (!json_is_array(root)) {
-		set_err(err, errlen, "%s: expected a JSON array of %s objects", path, desc->name);
+	/* One element at a time: a large file never sits in memory as one JSON tree. */
+	end = text + len;
+	p = skip_space(text, end);
+	if (p == end || *p != '[') {
+		set_err(err, errlen, "%s:%d: expected a JSON array of %s objects", path,
+			line_of(text, p), desc->name);
 		goto out_fail;
 	}
-	msgs = calloc(json_array_size(root) + 1, sizeof(*msgs));
-	if (msgs == NULL) {
-		set_err(err, errlen, "%s: out of memory", path);
-		goto out_fail;
-	}
-	for (; count < json_array_size(root); count++) {
-		char why[256];
-		msgs[count] = pbjson_decode(desc, json_array_get(root, count), why, sizeof(why));
-		if (msgs[count] == NULL) {
-			set_err(err, errlen, "%s: element %zu: %s", path, count, why);
+	p = skip_space(p + 1, end);
+	if (p < end && *p == ']')
+		p++;
+	else {
+		for (;;) {
+			json_error_t jerr;
+			json_t *v;
+			char why[256];
+			if (count == cap) {
+				ProtobufCMessage **grown;
+				cap = cap ? cap * 2 : 64;
+				grown = realloc(msgs, cap * sizeof(*msgs));
+				if (grown == NULL) {
+					set_err(err, errlen, "%s: out of memory", path);
+					goto out_fail;
+				}
+				msgs = grown;
+			}
+			v = json_loadb(p, (size_t)(end - p),
+				       JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY |
+					   JSON_REJECT_DUPLICATES,
+				       &jerr);
+			if (v == NULL) {
+				set_err(err, errlen, "%s:%d:%d: %s", path,
+					line_of(text, p) + jerr.line - 1, jerr.column, jerr.text);
+				goto out_fail;
+			}
+			msgs[count] = pbjson_decode(desc, v, why, sizeof(why));
+			json_decref(v);
+			if (msgs[count] == NULL) {
+				set_err(err, errlen, "%s:%d: element %zu: %s", path,
+					line_of(text, p), count, why);
+				goto out_fail;
+			}
+			count++;
+			p = skip_space(p + jerr.position, end);
+			if (p < end && *p == ',') {
+				p = skip_space(p + 1, end);
+				continue;
+			}
+			if (p < end && *p == ']') {
+				p++;
+				break;
+			}
+			set_err(err, errlen, "%s:%d: expected ',' or ']' after element %zu", path,
+				line_of(text, p), count - 1);
 			goto out_fail;
 		}
 	}
-	json_decref(root);
-	*out = msgs;
+	if (skip_space(p, end) != end) {
+		set_err(err, errlen, "%s:%d: unexpected text after the array", path,
+			line_of(text, skip_space(p, end)));
+		goto out_fail;
+	}
+	free(text);
+	*out = msgs != NULL ? msgs : calloc(1, sizeof(*msgs));
 	*n = count;
-	return 0;
+	return *out != NULL ? 0 : -1;
 
 out_fail:
 	for (size_t i = 0; i < count; i++)
 		protobuf_c_message_free_unpacked(msgs[i], NULL);
 	free(msgs);
-	json_decref(root);
+	free(text);
 	return -1;
 }
