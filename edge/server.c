@@ -102,7 +102,7 @@ static void edge_call_guard_dispose(void *p)
 		guard->call->req = NULL;
 }
 
-/* edge_call_done is the closure of every mesh call, run on the loop thread by the queue. */
+/* edge_call_done is the closure of every mesh call; it runs on the loop thread. */
 static void edge_call_done(const ProtobufCMessage *reply, void *closure_data)
 {
 	edge_call *call = closure_data;

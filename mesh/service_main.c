@@ -17,7 +17,7 @@
 static void service_usage(FILE *out, const mesh_service_def *def, const char *argv0)
 {
 	fprintf(out,
-		"usage: %s --listen URL [--listen URL]... [--seed FILE] [--workers N]\n"
+		"usage: %s --listen URL [--listen URL]... [--seed FILE] [--loops N] [--workers N]\n"
 		"\n"
 		"Serves the %s service (%s) over the cleave mesh until SIGINT or SIGTERM.\n"
 		"\n"
@@ -25,13 +25,15 @@ static void service_usage(FILE *out, const mesh_service_def *def, const char *ar
 		"tcp://127.0.0.1:PORT\n"
 		"                 (repeat for several addresses)\n"
 		"  --seed FILE    JSON array of records to load at start (default: %s)\n"
-		"  --workers N    calls served at once (default 8)\n"
+		"  --loops N      event-loop threads serving ipc:// and tcp:// (default 1)\n"
+		"  --workers N    nng worker threads serving other addresses, such as tls+tcp://,\n"
+		"                 or every address when CLEAVE_MESH_TRANSPORT=nng (default 8)\n"
 		"  --help         this text\n",
 		argv0, def->name, def->impl->descriptor->name, def->default_seed);
 }
 
-/* service_parse_workers reads a worker count of 1..1024; returns -1 if s is not one. */
-static int service_parse_workers(const char *s)
+/* service_parse_count reads a thread count of 1..1024; returns -1 if s is not one. */
+static int service_parse_count(const char *s)
 {
 	char *end;
 	long n;
@@ -48,6 +50,7 @@ int mesh_service_main(int argc, char **argv, const mesh_service_def *def)
 	    {"listen", required_argument, NULL, 'l'},
 	    {"seed", required_argument, NULL, 's'},
 	    {"workers", required_argument, NULL, 'w'},
+	    {"loops", required_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -74,13 +77,20 @@ int mesh_service_main(int argc, char **argv, const mesh_service_def *def)
 			seed = optarg;
 			break;
 		case 'w':
-			if ((opts.workers = service_parse_workers(optarg)) < 0) {
+		case 'L': {
+			int n = service_parse_count(optarg);
+			if (n < 0) {
 				fprintf(stderr,
-					"%s: --workers wants a number from 1 to 1024, not '%s'\n",
-					def->name, optarg);
+					"%s: --%s wants a number from 1 to 1024, not '%s'\n",
+					def->name, opt == 'w' ? "workers" : "loops", optarg);
 				return 2;
 			}
+			if (opt == 'w')
+				opts.workers = n;
+			else
+				opts.loops = n;
 			break;
+		}
 		case 'h':
 			service_usage(stdout, def, argv[0]);
 			return 0;

@@ -144,6 +144,34 @@ START_TEST(test_loop_many_calls_pipelined)
 }
 END_TEST
 
+START_TEST(test_loop_survives_full_socket_buffers)
+{
+	/* 5000 calls of 8 KiB: 40 MiB queued at once, so writes hit EAGAIN and resume when
+	 * mesh_epoll reports the socket writable. */
+	enum { CALLS = 5000, LABEL = 8192 };
+	mesh_client *c = loop_client(&sample__echo__descriptor, url);
+	echo_result *r = calloc(CALLS, sizeof(*r));
+	char *label = malloc(LABEL + 1);
+	int before = completed;
+	memset(label, 'b', LABEL);
+	label[LABEL] = '\0';
+	for (int i = 0; i < CALLS; i++) {
+		Sample__Inner in = SAMPLE__INNER__INIT;
+		in.id = 1000 + i;
+		in.label = label;
+		sample__echo__get(mesh_client_service(c), &in, on_inner, &r[i]);
+	}
+	run_until(&completed, before + CALLS, 30000);
+	for (int i = 0; i < CALLS; i++) {
+		ck_assert_int_eq(r[i].rpc.status, MESH_OK);
+		ck_assert_int_eq(r[i].id, 1000 + i);
+	}
+	free(label);
+	free(r);
+	mesh_client_free(c);
+}
+END_TEST
+
 START_TEST(test_loop_no_instance_fails_fast)
 {
 	mesh_client_opts opts = {.loop = mesh_epoll_loop(ep), .timeout_ms = 5000};
@@ -340,6 +368,7 @@ static Suite *mesh_loop_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_loop_call_ok_and_status);
 	tcase_add_test(tc, test_loop_many_calls_pipelined);
+	tcase_add_test(tc, test_loop_survives_full_socket_buffers);
 	tcase_add_test(tc, test_loop_no_instance_fails_fast);
 	tcase_add_test(tc, test_loop_deadline_exceeded_and_late_reply_dropped);
 	tcase_add_test(tc, test_loop_past_deadline_is_not_sent);

@@ -1,0 +1,145 @@
+/* h2o_loop_test.c: mesh clients on the edge's h2o loop adapter, including full socket buffers. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <h2o.h>
+#include <h2o/socket/evloop.h>
+
+#include "echo.h"
+#include "h2o_loop.h"
+#include "harness.h"
+#include "mesh.h"
+#include "sample.pb-c.h"
+
+static char dir[128];
+static char url[256];
+static mesh_server *server;
+static h2o_evloop_t *evloop;
+static h2o_mesh_loop *adapter;
+
+static void setup(void)
+{
+	ck_assert_int_eq(harness_tmpdir(dir, sizeof(dir)), 0);
+	snprintf(url, sizeof(url), "ipc://%s/echo.sock", dir);
+	ck_assert_int_eq(mesh_server_new(&server, &echo_service.base, NULL), 0);
+	ck_assert_int_eq(mesh_server_listen(server, url), 0);
+	ck_assert_int_eq(mesh_server_start(server), 0);
+	evloop = h2o_evloop_create();
+	adapter = h2o_mesh_loop_new(evloop);
+	ck_assert_ptr_nonnull(adapter);
+}
+
+static void teardown(void)
+{
+	mesh_server_free(server);
+	h2o_mesh_loop_free(adapter);
+	harness_rmtree(dir);
+	/* the h2o loop is left to the process's exit: h2o 2.2 disposes of sockets lazily */
+}
+
+typedef struct result {
+	mesh_rpc rpc;
+	int64_t id;
+	size_t label_len;
+} result;
+
+static int done;
+
+static void on_inner(const Sample__Inner *reply, void *closure_data)
+{
+	result *r = closure_data;
+	done++;
+	if (reply != NULL) {
+		r->id = reply->id;
+		r->label_len = strlen(reply->label);
+	}
+}
+
+static void run_until(int want, int timeout_ms)
+{
+	long long until = harness_now_ms() + timeout_ms;
+	while (done < want && harness_now_ms() < until)
+		h2o_evloop_run(evloop, 10);
+}
+
+static mesh_client *connected(void)
+{
+	mesh_client_opts opts = {.caller = "h2o", .loop = h2o_mesh_loop_get(adapter)};
+	mesh_client *c;
+	long long until = harness_now_ms() + 5000;
+	ck_assert_int_eq(mesh_client_new(&c, &sample__echo__descriptor, &opts), 0);
+	ck_assert_int_eq(mesh_client_dial(c, url), 0);
+	while (mesh_client_instances(c) == 0 && harness_now_ms() < until)
+		h2o_evloop_run(evloop, 10);
+	ck_assert_int_eq(mesh_client_instances(c), 1);
+	return c;
+}
+
+START_TEST(test_h2o_loop_calls_complete_on_the_loop)
+{
+	mesh_client *c = connected();
+	Sample__Inner in = SAMPLE__INNER__INIT;
+	result r = {0};
+	in.id = 42;
+	in.label = "x";
+	done = 0;
+	sample__echo__get(mesh_client_service(c), &in, on_inner, &r);
+	ck_assert_int_eq(done, 0);
+	run_until(1, 5000);
+	ck_assert_int_eq(done, 1);
+	ck_assert_int_eq(r.rpc.status, MESH_OK);
+	ck_assert_int_eq(r.id, 42);
+	mesh_client_free(c);
+}
+END_TEST
+
+START_TEST(test_h2o_loop_survives_full_socket_buffers)
+{
+	/* 20000 calls of 4 KiB each: 80 MiB, far past any socket buffer, so writes hit EAGAIN
+	 * and continue when the loop reports the socket writable. */
+	enum { CALLS = 20000, LABEL = 4096 };
+	mesh_client *c = connected();
+	result *r = calloc(CALLS, sizeof(*r));
+	char *label = malloc(LABEL + 1);
+	memset(label, 'a', LABEL);
+	label[LABEL] = '\0';
+	done = 0;
+	for (int i = 0; i < CALLS; i++) {
+		Sample__Inner in = SAMPLE__INNER__INIT;
+		in.id = 1000 + i;
+		in.label = label;
+		sample__echo__get(mesh_client_service(c), &in, on_inner, &r[i]);
+	}
+	run_until(CALLS, 60000);
+	ck_assert_int_eq(done, CALLS);
+	for (int i = 0; i < CALLS; i++) {
+		ck_assert_int_eq(r[i].rpc.status, MESH_OK);
+		ck_assert_int_eq(r[i].id, 1000 + i);
+		ck_assert_uint_eq(r[i].label_len, 127); /* Echo answers at most 127 bytes */
+	}
+	ck_assert_int_eq(mesh_client_inflight(c), 0);
+	free(label);
+	free(r);
+	mesh_client_free(c);
+}
+END_TEST
+
+static Suite *h2o_loop_suite(void)
+{
+	Suite *s = suite_create("h2o_loop");
+	TCase *tc = tcase_create("h2o_loop");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, test_h2o_loop_calls_complete_on_the_loop);
+	tcase_add_test(tc, test_h2o_loop_survives_full_socket_buffers);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return harness_run_suite(h2o_loop_suite(), 0);
+}
