@@ -47,12 +47,9 @@ static int service_parse_count(const char *s)
 int mesh_service_main(int argc, char **argv, const mesh_service_def *def)
 {
 	static const struct option longopts[] = {
-	    {"listen", required_argument, NULL, 'l'},
-	    {"seed", required_argument, NULL, 's'},
-	    {"workers", required_argument, NULL, 'w'},
-	    {"loops", required_argument, NULL, 'L'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"listen", required_argument, NULL, 'l'},  {"seed", required_argument, NULL, 's'},
+	    {"workers", required_argument, NULL, 'w'}, {"loops", required_argument, NULL, 'L'},
+	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
 	};
 	const char *listen[SERVICE_MAX_LISTEN];
 	int nlisten = 0;
