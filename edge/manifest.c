@@ -53,6 +53,28 @@ static const char *key_text(const yaml_node_t *node)
 	return node->type == YAML_SCALAR_NODE ? (const char *)node->data.scalar.value : "?";
 }
 
+/* read_query reads a route's query: a list of parameter names. */
+static int read_query(yaml_ctx *y, yaml_node_t *node, manifest_route *r)
+{
+	size_t n;
+	if (r->query != NULL)
+		return fail_at(y, node, "'query' is given twice");
+	if (node->type != YAML_SEQUENCE_NODE)
+		return fail_at(y, node, "'query' wants a list of parameter names");
+	n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+	r->query = calloc(n + 1, sizeof(*r->query));
+	if (r->query == NULL)
+		return fail_at(y, node, "out of memory");
+	for (yaml_node_item_t *item = node->data.sequence.items.start;
+	     item < node->data.sequence.items.top; item++) {
+		if (scalar_dup(y, yaml_document_get_node(&y->doc, *item), "query",
+			       &r->query[r->nquery]) != 0)
+			return -1;
+		r->nquery++;
+	}
+	return 0;
+}
+
 static int read_route(yaml_ctx *y, yaml_node_t *node, manifest_route *r)
 {
 	r->line = (int)node->start_mark.line + 1;
@@ -63,14 +85,24 @@ static int read_route(yaml_ctx *y, yaml_node_t *node, manifest_route *r)
 		yaml_node_t *k = yaml_document_get_node(&y->doc, pair->key);
 		yaml_node_t *v = yaml_document_get_node(&y->doc, pair->value);
 		const char *key = key_text(k);
-		char **slot = strcmp(key, "method") == 0 ? &r->method
-			      : strcmp(key, "path") == 0 ? &r->path
-			      : strcmp(key, "rpc") == 0	 ? &r->rpc
-			      : strcmp(key, "body") == 0 ? &r->body
-							 : NULL;
+		char **slot = strcmp(key, "method") == 0     ? &r->method
+			      : strcmp(key, "path") == 0     ? &r->path
+			      : strcmp(key, "rpc") == 0	     ? &r->rpc
+			      : strcmp(key, "body") == 0     ? &r->body
+			      : strcmp(key, "status") == 0   ? &r->status
+			      : strcmp(key, "location") == 0 ? &r->location
+			      : strcmp(key, "next") == 0     ? &r->next
+							     : NULL;
+		if (strcmp(key, "query") == 0) {
+			if (read_query(y, v, r) != 0)
+				return -1;
+			continue;
+		}
 		if (slot == NULL)
-			return fail_at(
-			    y, k, "unknown route key '%s' (known: method, path, rpc, body)", key);
+			return fail_at(y, k,
+				       "unknown route key '%s' (known: method, path, rpc, body, "
+				       "status, location, query, next)",
+				       key);
 		if (scalar_dup(y, v, key, slot) != 0)
 			return -1;
 	}
@@ -267,6 +299,103 @@ static const ProtobufCFieldDescriptor *param_field(const ProtobufCMessageDescrip
 	return f;
 }
 
+static int is_integer_field(const ProtobufCFieldDescriptor *f)
+{
+	return f != NULL && f->label != PROTOBUF_C_LABEL_REPEATED &&
+	       (f->type == PROTOBUF_C_TYPE_INT32 || f->type == PROTOBUF_C_TYPE_INT64 ||
+		f->type == PROTOBUF_C_TYPE_UINT32 || f->type == PROTOBUF_C_TYPE_UINT64);
+}
+
+/* route_add_extras reads what a route says beyond method, path, rpc and body: its success
+ * status, query parameters, paging and Location. */
+static int route_add_extras(const manifest_route *mr, const ProtobufCMethodDescriptor *method,
+			    route *r, char *why, size_t whylen)
+{
+	r->status = 200;
+	if (mr->status != NULL) {
+		char *end;
+		long status = strtol(mr->status, &end, 10);
+		if (*end != '\0' || status < 200 || status > 299) {
+			snprintf(why, whylen, "status '%s' is not a success status (200 to 299)",
+				 mr->status);
+			return -1;
+		}
+		r->status = (int)status;
+	}
+	r->has_body = r->method == ROUTE_POST || r->method == ROUTE_PUT || r->method == ROUTE_PATCH;
+	if (mr->nquery > ROUTE_MAX_QUERY) {
+		snprintf(why, whylen, "at most %d query parameters", ROUTE_MAX_QUERY);
+		return -1;
+	}
+	for (size_t i = 0; i < mr->nquery; i++) {
+		const ProtobufCFieldDescriptor *f =
+		    protobuf_c_message_descriptor_get_field_by_name(method->input, mr->query[i]);
+		if (!is_integer_field(f)) {
+			snprintf(why, whylen, "query parameter '%s' is not an integer field of %s",
+				 mr->query[i], method->input->name);
+			return -1;
+		}
+		for (size_t k = 0; k < r->nsegments; k++) {
+			if (r->segments[k].is_param && r->segments[k].field == f) {
+				snprintf(why, whylen, "'%s' is both in the path and the query",
+					 mr->query[i]);
+				return -1;
+			}
+		}
+		r->query[r->nquery].field = f;
+		if ((r->query[r->nquery].name = strdup(mr->query[i])) == NULL) {
+			snprintf(why, whylen, "out of memory");
+			return -1;
+		}
+		r->nquery++;
+	}
+	if (mr->next != NULL) {
+		const ProtobufCFieldDescriptor *f =
+		    protobuf_c_message_descriptor_get_field_by_name(method->output, mr->next);
+		int known = 0;
+		if (!is_integer_field(f) || strncmp(mr->next, "next_", 5) != 0) {
+			snprintf(why, whylen,
+				 "next '%s' is not an integer field of %s named next_<parameter>",
+				 mr->next, method->output->name);
+			return -1;
+		}
+		for (size_t i = 0; i < r->nquery; i++)
+			known |= strcmp(r->query[i].name, mr->next + 5) == 0;
+		if (!known) {
+			snprintf(why, whylen,
+				 "next '%s' sets query parameter '%s', which is not in "
+				 "the route's query",
+				 mr->next, mr->next + 5);
+			return -1;
+		}
+		r->next_field = f;
+		if ((r->next_param = strdup(mr->next + 5)) == NULL) {
+			snprintf(why, whylen, "out of memory");
+			return -1;
+		}
+	}
+	if (mr->location != NULL) {
+		if (route_template_split(mr->location, r->location, &r->nlocation, why, whylen) !=
+		    0)
+			return -1;
+		for (size_t i = 0; i < r->nlocation; i++) {
+			const ProtobufCFieldDescriptor *f;
+			if (!r->location[i].is_param)
+				continue;
+			f = protobuf_c_message_descriptor_get_field_by_name(method->output,
+									    r->location[i].text);
+			if (!is_integer_field(f)) {
+				snprintf(why, whylen, "location {%s} is not an integer field of %s",
+					 r->location[i].text, method->output->name);
+				return -1;
+			}
+			r->location[i].field = f;
+		}
+		r->has_location = 1;
+	}
+	return 0;
+}
+
 static int add_route(const manifest *m, const manifest_route *mr,
 		     const ProtobufCServiceDescriptor *service, route_table *t, char *err,
 		     size_t errlen)
@@ -320,7 +449,8 @@ static int add_route(const manifest *m, const manifest_route *mr,
 			goto out_fail;
 		}
 	}
-	if (route_table_add(t, r, why, sizeof(why)) != 0)
+	if (route_add_extras(mr, method, r, why, sizeof(why)) != 0 ||
+	    route_table_add(t, r, why, sizeof(why)) != 0)
 		goto out_fail;
 	return 0;
 
@@ -353,6 +483,12 @@ void manifest_free(manifest *m)
 		free(m->routes[i].path);
 		free(m->routes[i].rpc);
 		free(m->routes[i].body);
+		free(m->routes[i].status);
+		free(m->routes[i].location);
+		free(m->routes[i].next);
+		for (size_t q = 0; q < m->routes[i].nquery; q++)
+			free(m->routes[i].query[q]);
+		free(m->routes[i].query);
 	}
 	free(m->routes);
 	free(m->file);

@@ -8,10 +8,16 @@
 
 /* manifest_route: one entry of routes:, as written. */
 typedef struct manifest_route {
-	char *method; /* GET, POST, ... */
-	char *path;   /* template, "/api/posts/in-thread/{thread}" */
-	char *rpc;    /* method of the service, "ListByThread" */
-	char *body;   /* repeated field of the reply sent as a bare array, or NULL */
+	char *method;	/* GET, POST, ... */
+	char *path;	/* template, "/api/posts/in-thread/{thread}" */
+	char *rpc;	/* method of the service, "ListByThread" */
+	char *body;	/* repeated field of the reply sent as a bare array, or NULL */
+	char *status;	/* HTTP status of a success ("201"), or NULL for 200 */
+	char *location; /* Location of a success, "/api/users/{id}" ({field}s of the reply) */
+	char **query;	/* query parameters read into request fields of the same name */
+	size_t nquery;
+	char *next; /* reply field with the next page's cursor; sets the query parameter named
+		     * as the field without "next_" in the Link rel="next" */
 	int line;
 } manifest_route;
 

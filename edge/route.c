@@ -57,16 +57,13 @@ static int param_name_ok(const char *s, size_t len)
 	return 1;
 }
 
-int route_template_parse(route *r, const char *template, char *err, size_t errlen)
+int route_template_split(const char *template, route_segment *segments, size_t *n, char *err,
+			 size_t errlen)
 {
 	const char *p = template;
+	*n = 0;
 	if (*p != '/') {
 		snprintf(err, errlen, "path '%s' must start with '/'", template);
-		return -1;
-	}
-	r->path = strdup(template);
-	if (r->path == NULL) {
-		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	if (strcmp(template, "/") == 0)
@@ -79,12 +76,12 @@ int route_template_parse(route *r, const char *template, char *err, size_t errle
 			snprintf(err, errlen, "path '%s' has an empty segment", template);
 			return -1;
 		}
-		if (r->nsegments == ROUTE_MAX_SEGMENTS) {
+		if (*n == ROUTE_MAX_SEGMENTS) {
 			snprintf(err, errlen, "path '%s' has more than %d segments", template,
 				 ROUTE_MAX_SEGMENTS);
 			return -1;
 		}
-		seg = &r->segments[r->nsegments];
+		seg = &segments[*n];
 		if (start[0] == '{') {
 			if (start[len - 1] != '}' || !param_name_ok(start + 1, len - 2)) {
 				snprintf(
@@ -96,9 +93,9 @@ int route_template_parse(route *r, const char *template, char *err, size_t errle
 			}
 			seg->is_param = 1;
 			seg->text = strndup(start + 1, len - 2);
-			for (size_t i = 0; seg->text != NULL && i < r->nsegments; i++) {
-				if (r->segments[i].is_param &&
-				    strcmp(r->segments[i].text, seg->text) == 0) {
+			for (size_t i = 0; seg->text != NULL && i < *n; i++) {
+				if (segments[i].is_param &&
+				    strcmp(segments[i].text, seg->text) == 0) {
 					snprintf(err, errlen, "path '%s' names {%s} twice",
 						 template, seg->text);
 					free(seg->text);
@@ -121,7 +118,7 @@ int route_template_parse(route *r, const char *template, char *err, size_t errle
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
-		r->nsegments++;
+		(*n)++;
 		p = start + len;
 	}
 	if (*p != '\0') {
@@ -129,6 +126,16 @@ int route_template_parse(route *r, const char *template, char *err, size_t errle
 		return -1;
 	}
 	return 0;
+}
+
+int route_template_parse(route *r, const char *template, char *err, size_t errlen)
+{
+	r->path = strdup(template);
+	if (r->path == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return route_template_split(template, r->segments, &r->nsegments, err, errlen);
 }
 
 static int hex_value(char c)
@@ -214,6 +221,11 @@ void route_free(route *r)
 		return;
 	for (size_t i = 0; i < r->nsegments; i++)
 		free(r->segments[i].text);
+	for (size_t i = 0; i < r->nlocation; i++)
+		free(r->location[i].text);
+	for (size_t i = 0; i < r->nquery; i++)
+		free(r->query[i].name);
+	free(r->next_param);
 	free(r->path);
 	free(r->source);
 	free(r->text);

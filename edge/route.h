@@ -8,6 +8,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #define ROUTE_MAX_SEGMENTS 16
+#define ROUTE_MAX_QUERY	   4
 
 /* HTTP methods a route can name, as bits of an allow set. */
 enum {
@@ -26,6 +27,12 @@ typedef struct route_segment {
 	int is_param;
 	const ProtobufCFieldDescriptor *field; /* the request field a parameter fills */
 } route_segment;
+
+/* route_query: a query parameter a route reads into a request field. */
+typedef struct route_query {
+	char *name;
+	const ProtobufCFieldDescriptor *field;
+} route_query;
 
 typedef enum route_kind {
 	ROUTE_TEXT, /* answered by the edge with a fixed text/plain body */
@@ -46,9 +53,21 @@ typedef struct route {
 	char *service_name; /* the manifest's name ("users"), for the access log */
 	const ProtobufCServiceDescriptor *service;
 	unsigned method_index;
-	const ProtobufCFieldDescriptor
-	    *body_field; /* reply field sent as the body; NULL: the reply */
-	void *upstream;	 /* the edge's handle on the service; not owned */
+	/* the reply field sent as the body (a bare array); NULL: the whole reply */
+	const ProtobufCFieldDescriptor *body_field;
+	int status;   /* HTTP status of a success: 200, or 201 for a create */
+	int has_body; /* the request's JSON body fills the request message (POST, PUT, PATCH) */
+	route_query query[ROUTE_MAX_QUERY];
+	size_t nquery;
+	/* the reply field holding the next page's cursor, and the query parameter the
+	 * Link rel="next" sets to it */
+	const ProtobufCFieldDescriptor *next_field;
+	char *next_param;
+	/* the Location of a success, with {field}s of the reply */
+	route_segment location[ROUTE_MAX_SEGMENTS];
+	size_t nlocation;
+	int has_location;
+	void *upstream; /* the edge's handle on the service; not owned */
 } route;
 
 typedef struct route_table {
@@ -84,6 +103,12 @@ void route_allow_string(unsigned allow, char *out, size_t outlen);
 /* route_template_parse fills r's path and segments from a template such as
  * "/api/posts/in-thread/{thread}". Returns 0, or -1 with a reason in err. */
 int route_template_parse(route *r, const char *template, char *err, size_t errlen);
+
+/* route_template_split splits template into at most ROUTE_MAX_SEGMENTS segments; their texts
+ * are malloc'd and freed with the route that holds them. Returns 0, or -1 with a reason in
+ * err. */
+int route_template_split(const char *template, route_segment *segments, size_t *n, char *err,
+			 size_t errlen);
 
 /* route_path_parse splits path (len bytes, may carry a query) into out. Decoded segments are
  * written to scratch, which needs len + ROUTE_MAX_SEGMENTS bytes and stays the caller's.

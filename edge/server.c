@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,9 +19,12 @@
 #include "transcode.h"
 #include "upstream.h"
 
-#define JSON_TYPE "application/json; charset=utf-8"
-#define TEXT_TYPE "text/plain; charset=utf-8"
-#define FLUSH_MS  100
+#define JSON_TYPE	"application/json; charset=utf-8"
+#define TEXT_TYPE	"text/plain; charset=utf-8"
+#define FLUSH_MS	100
+#define EDGE_BODY_MAX	65536	  /* bytes of a request body */
+#define EDGE_KEY_MAX	200	  /* bytes of an Idempotency-Key */
+#define EDGE_ENTITY_MAX (1 << 20) /* what h2o buffers at all; above, h2o answers 413 itself */
 
 typedef struct edge_handler {
 	h2o_handler_t super;
@@ -40,7 +44,8 @@ struct edge_server {
 	h2o_timeout_t flush_timeout;
 	h2o_timeout_entry_t flush_entry;
 	edge_server_opts opts;
-	pbjson_buf body; /* scratch for JSON bodies; the loop thread's alone */
+	pbjson_buf body;   /* scratch for JSON bodies; the loop thread's alone */
+	pbjson_buf header; /* scratch for Location and Link */
 	int inflight;
 	int stop_signal;
 };
@@ -103,66 +108,179 @@ static void edge_call_guard_dispose(void *p)
 }
 
 /* edge_call_done is the closure of every mesh call; it runs on the loop thread. */
+/* edge_set_header adds a header whose value (len bytes) is copied into the request's pool. */
+static void edge_set_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len)
+{
+	h2o_iovec_t copy = h2o_strdup(&req->pool, value, len); /* h2o keeps the pointer */
+	h2o_add_header(&req->pool, &req->res.headers, token, NULL, copy.base, copy.len);
+}
+
+/* edge_answer_reply answers req with a successful reply: the route's status, body, Location
+ * and Link. */
+static void edge_answer_reply(edge_server *s, h2o_req_t *req, const edge_call *call,
+			      const ProtobufCMessage *reply)
+{
+	const route *r = call->route;
+	pbjson_buf_reset(&s->header);
+	if (r->has_location && transcode_location(r, reply, &s->header) == 0)
+		edge_set_header(req, H2O_TOKEN_LOCATION, s->header.data, s->header.len);
+	pbjson_buf_reset(&s->header);
+	if (r->next_field != NULL &&
+	    transcode_next_link(r, reply, req->path.base, req->path.len, &s->header) == 1)
+		edge_set_header(req, H2O_TOKEN_LINK, s->header.data, s->header.len);
+	pbjson_buf_reset(&s->body);
+	if (transcode_reply(r, reply, &s->body) != 0) {
+		edge_respond_error(s, req, 500, "INTERNAL", "out of memory", r->service_name,
+				   call->start_us);
+		return;
+	}
+	edge_respond(s, req, r->status, JSON_TYPE, s->body.data, s->body.len, r->service_name,
+		     call->start_us);
+}
+
+/* edge_call_done is the closure of every mesh call; it runs on the loop thread. */
 static void edge_call_done(const ProtobufCMessage *reply, void *closure_data)
 {
 	edge_call *call = closure_data;
 	edge_server *s = call->server;
 	h2o_req_t *req = call->req;
-	const char *service = call->route->service_name;
 	s->inflight--;
 	if (req == NULL) {
 		free(call); /* the client went away; its request is gone */
 		return;
 	}
 	call->guard->call = NULL;
-	if (call->rpc.status == MESH_OK) {
-		pbjson_buf_reset(&s->body);
-		if (transcode_reply(call->route, reply, &s->body) == 0)
-			edge_respond(s, req, 200, JSON_TYPE, s->body.data, s->body.len, service,
-				     call->start_us);
-		else
-			edge_respond_error(s, req, 500, "INTERNAL", "out of memory", service,
-					   call->start_us);
-	} else {
+	if (call->rpc.status == MESH_OK)
+		edge_answer_reply(s, req, call, reply);
+	else
 		edge_respond_error(s, req, http_status_for(call->rpc.status),
-				   mesh_status_name(call->rpc.status), call->rpc.message, service,
-				   call->start_us);
-	}
+				   mesh_status_name(call->rpc.status), call->rpc.message,
+				   call->route->service_name, call->start_us);
 	free(call);
+}
+
+/* edge_body_is_json says whether the request declares a JSON body. */
+static int edge_body_is_json(h2o_req_t *req)
+{
+	static const char json[] = "application/json";
+	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+	h2o_iovec_t v;
+	if (i < 0)
+		return 0;
+	v = req->headers.entries[i].value;
+	return v.len >= sizeof(json) - 1 && strncasecmp(v.base, json, sizeof(json) - 1) == 0 &&
+	       (v.len == sizeof(json) - 1 || v.base[sizeof(json) - 1] == ';' ||
+		v.base[sizeof(json) - 1] == ' ');
+}
+
+/* edge_idempotency_key copies the request's Idempotency-Key into the pool: *key is NULL without
+ * one. Returns 0, or -1 with a reason in why if the key is malformed. */
+static int edge_idempotency_key(h2o_req_t *req, const char **key, char *why, size_t whylen)
+{
+	ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("idempotency-key"), -1);
+	h2o_iovec_t v;
+	*key = NULL;
+	if (i < 0)
+		return 0;
+	v = req->headers.entries[i].value;
+	if (v.len == 0 || v.len > EDGE_KEY_MAX) {
+		snprintf(why, whylen, "Idempotency-Key must be 1 to %d characters", EDGE_KEY_MAX);
+		return -1;
+	}
+	for (size_t k = 0; k < v.len; k++) {
+		if (v.base[k] < 0x21 || v.base[k] > 0x7e) {
+			snprintf(why, whylen, "Idempotency-Key must be printable ASCII");
+			return -1;
+		}
+	}
+	*key = h2o_strdup(&req->pool, v.base, v.len).base;
+	return 0;
+}
+
+/* edge_request_input makes the call's request message from the path, the query and, for
+ * POST, PUT and PATCH, the JSON body. On success returns it; *owned says whether the caller
+ * frees it (a body's message) or the request's pool does. Otherwise answers req and returns
+ * NULL. */
+static ProtobufCMessage *edge_request_input(edge_server *s, h2o_req_t *req, const route *r,
+					    const route_path *path, int *owned, int64_t start_us)
+{
+	const ProtobufCMessageDescriptor *desc = r->service->methods[r->method_index].input;
+	ProtobufCMessage *input;
+	char why[320];
+	*owned = 0;
+	if (r->has_body) {
+		if (!edge_body_is_json(req)) {
+			edge_respond_error(s, req, 415, "UNSUPPORTED_MEDIA_TYPE",
+					   "the body must be application/json", "edge", start_us);
+			return NULL;
+		}
+		if (req->entity.len > EDGE_BODY_MAX) {
+			snprintf(why, sizeof(why), "the body is over %d bytes", EDGE_BODY_MAX);
+			edge_respond_error(s, req, 413, "PAYLOAD_TOO_LARGE", why, "edge", start_us);
+			return NULL;
+		}
+		input = transcode_body(r, req->entity.base != NULL ? req->entity.base : "",
+				       req->entity.len, why, sizeof(why));
+		if (input == NULL) {
+			edge_respond_error(s, req, 400, "INVALID_ARGUMENT", why, "edge", start_us);
+			return NULL;
+		}
+		*owned = 1;
+	} else {
+		input = h2o_mem_alloc_pool(&req->pool, desc->sizeof_message);
+		desc->message_init(input);
+	}
+	if (transcode_params(r, path, input, why, sizeof(why)) != 0 ||
+	    (r->nquery > 0 && req->query_at != SIZE_MAX &&
+	     transcode_query(r, req->path.base + req->query_at + 1,
+			     req->path.len - req->query_at - 1, input, why, sizeof(why)) != 0)) {
+		edge_respond_error(s, req, 400, "INVALID_ARGUMENT", why, "edge", start_us);
+		if (*owned)
+			protobuf_c_message_free_unpacked(input, NULL);
+		return NULL;
+	}
+	return input;
 }
 
 static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, const route_path *path,
 			    int64_t start_us)
 {
-	const ProtobufCMethodDescriptor *method = &r->service->methods[r->method_index];
-	ProtobufCMessage *input = h2o_mem_alloc_pool(&req->pool, method->input->sizeof_message);
 	mesh_client *client = ((upstream *)r->upstream)->client;
+	ProtobufCMessage *input;
+	const char *key;
 	edge_call *call;
 	char why[256];
+	int owned;
 
-	method->input->message_init(input);
-	if (transcode_params(r, path, input, why, sizeof(why)) != 0) {
+	if (edge_idempotency_key(req, &key, why, sizeof(why)) != 0) {
 		edge_respond_error(s, req, 400, "INVALID_ARGUMENT", why, "edge", start_us);
 		return;
 	}
+	input = edge_request_input(s, req, r, path, &owned, start_us);
+	if (input == NULL)
+		return;
 	call = calloc(1, sizeof(*call));
 	if (call == NULL) {
 		edge_respond_error(s, req, 503, "RESOURCE_EXHAUSTED", "out of memory", "edge",
 				   start_us);
-		return;
+		goto out_free_input;
 	}
 	call->server = s;
 	call->req = req;
 	call->route = r;
 	call->start_us = start_us;
 	call->rpc.deadline_us = start_us + s->opts.timeout_ms * 1000;
+	call->rpc.idempotency_key = key;
 	call->guard =
 	    h2o_mem_alloc_shared(&req->pool, sizeof(*call->guard), edge_call_guard_dispose);
 	call->guard->call = call;
 	s->inflight++;
-	/* The input lives in the request's pool and is packed before invoke returns. */
+	/* The input is packed before invoke returns. */
 	mesh_client_service(client)->invoke(mesh_client_service(client), r->method_index, input,
 					    edge_call_done, call);
+out_free_input:
+	if (owned)
+		protobuf_c_message_free_unpacked(input, NULL);
 }
 
 static int edge_on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -270,8 +388,10 @@ int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, 
 	}
 	s->opts = *opts;
 	pbjson_buf_init(&s->body);
+	pbjson_buf_init(&s->header);
 	h2o_config_init(&s->config);
 	s->config.server_name = h2o_iovec_init(H2O_STRLIT("cleave"));
+	s->config.max_request_entity_size = EDGE_ENTITY_MAX;
 	host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
 	path = h2o_config_register_path(host, "/", 0);
 	handler = (edge_handler *)h2o_create_handler(path, sizeof(*handler));
@@ -393,6 +513,7 @@ void edge_server_free(edge_server *s)
 	h2o_mesh_loop_free(s->mesh_loop);
 	s->mesh_loop = NULL;
 	pbjson_buf_fini(&s->body);
+	pbjson_buf_fini(&s->header);
 	/* h2o has no way to close the connections still open in 2.2; the loop, the context and
 	 * their connections stay reachable from the process until it exits. */
 }

@@ -2,7 +2,8 @@
 # usage: cleave_require_packages PACKAGE...   (installs what is missing when root, else explains)
 
 CLEAVE_BUILD_PACKAGES="gcc make cmake pkg-config libssl-dev libh2o-evloop-dev libnng-dev
-  libprotobuf-c-dev protobuf-c-compiler libyaml-dev libjansson-dev check libcurl4-openssl-dev"
+  libprotobuf-c-dev protobuf-c-compiler libyaml-dev libjansson-dev libsqlite3-dev check
+  libcurl4-openssl-dev"
 
 cleave_require_packages() {
   local missing=() pkg

@@ -299,6 +299,8 @@ static void client_invoke(ProtobufCService *service, unsigned method_index,
 	    .trace_id = rpc->trace_id != 0 ? rpc->trace_id : atomic_fetch_add(&c->next_trace, 1),
 	    .caller = c->caller,
 	    .caller_len = c->caller_len,
+	    .idempotency_key = rpc->idempotency_key,
+	    .idempotency_key_len = rpc->idempotency_key ? strlen(rpc->idempotency_key) : 0,
 	};
 	rv = envelope_call_pack(&msg, &env, input);
 	if (rv != 0) {
@@ -416,4 +418,55 @@ void mesh_client_free(mesh_client *c)
 	free(c->calls);
 	free(c->caller);
 	free(c);
+}
+
+/* call_copy: the closure_data of mesh_client_call; keeps a copy of the reply. */
+typedef struct call_copy {
+	mesh_rpc rpc;
+	ProtobufCMessage *output;
+} call_copy;
+
+static void call_copy_closure(const ProtobufCMessage *reply, void *closure_data)
+{
+	call_copy *cc = closure_data;
+	size_t len;
+	uint8_t *buf;
+	if (reply == NULL)
+		return;
+	/* the reply is the transport's: keep a copy */
+	len = protobuf_c_message_get_packed_size(reply);
+	buf = malloc(len > 0 ? len : 1);
+	if (buf != NULL) {
+		protobuf_c_message_pack(reply, buf);
+		cc->output = protobuf_c_message_unpack(reply->descriptor, NULL, len, buf);
+		free(buf);
+	}
+	if (cc->output == NULL) {
+		cc->rpc.status = MESH_INTERNAL;
+		snprintf(cc->rpc.message, sizeof(cc->rpc.message), "out of memory");
+	}
+}
+
+mesh_status mesh_client_call(mesh_client *c, const char *method, const ProtobufCMessage *input,
+			     ProtobufCMessage **output, const void *parent, char *message,
+			     size_t message_len)
+{
+	const ProtobufCMethodDescriptor *m =
+	    protobuf_c_service_descriptor_get_method_by_name(c->base.descriptor, method);
+	call_copy cc = {0};
+	if (m == NULL || c->loop != NULL || c->queue != NULL) {
+		snprintf(message, message_len, "%s: %s", c->base.descriptor->name,
+			 m == NULL ? "no such method" : "not a blocking client");
+		return m == NULL ? MESH_UNIMPLEMENTED : MESH_INTERNAL;
+	}
+	cc.rpc.deadline_us = parent != NULL ? mesh_call_deadline(parent) : 0;
+	c->base.invoke(&c->base, (unsigned)(m - c->base.descriptor->methods), input,
+		       call_copy_closure, &cc);
+	if (cc.rpc.status == MESH_OK && output != NULL)
+		*output = cc.output;
+	else if (cc.output != NULL)
+		protobuf_c_message_free_unpacked(cc.output, NULL);
+	if (cc.rpc.status != MESH_OK)
+		snprintf(message, message_len, "%s", cc.rpc.message);
+	return cc.rpc.status;
 }

@@ -545,6 +545,8 @@ void client_loop_invoke(client_loop *cl, unsigned method_index, const ProtobufCM
 	    .trace_id = rpc->trace_id != 0 ? rpc->trace_id : cl->next_trace++,
 	    .caller = cl->caller,
 	    .caller_len = cl->caller_len,
+	    .idempotency_key = rpc->idempotency_key,
+	    .idempotency_key_len = rpc->idempotency_key ? strlen(rpc->idempotency_key) : 0,
 	};
 	size = envelope_call_size(&env, input, &payload_len);
 	head = sp_frame_header_len(u->addr.framing);

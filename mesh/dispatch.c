@@ -26,6 +26,12 @@ const char *mesh_call_caller(const void *closure_data)
 	return ((const server_call *)closure_data)->caller;
 }
 
+const char *mesh_call_idempotency_key(const void *closure_data)
+{
+	const server_call *call = closure_data;
+	return call->has_idempotency_key ? call->idempotency_key : NULL;
+}
+
 int64_t mesh_call_deadline(const void *closure_data)
 {
 	return ((const server_call *)closure_data)->deadline_us;
@@ -102,6 +108,17 @@ static void dispatch_run(server_call *call, const uint8_t *data, size_t len)
 		return;
 	}
 	snprintf(call->caller, sizeof(call->caller), "%.*s", (int)env.caller_len, env.caller);
+	if (env.idempotency_key_len > 0) {
+		if (env.idempotency_key_len >= sizeof(call->idempotency_key)) {
+			dispatch_fail(call, MESH_INVALID_ARGUMENT,
+				      "the idempotency key is longer than %zu bytes",
+				      sizeof(call->idempotency_key) - 1);
+			return;
+		}
+		memcpy(call->idempotency_key, env.idempotency_key, env.idempotency_key_len);
+		call->idempotency_key[env.idempotency_key_len] = '\0';
+		call->has_idempotency_key = 1;
+	}
 	if (env.timeout_us < 0) {
 		dispatch_fail(call, MESH_DEADLINE_EXCEEDED,
 			      "%.*s.%.*s: deadline passed before the call started",
@@ -150,6 +167,7 @@ int dispatch_call(mesh_server *s, server_call *call, dispatch_sink *sink, const 
 	call->status = MESH_OK;
 	call->message[0] = '\0';
 	call->caller[0] = '\0';
+	call->has_idempotency_key = 0;
 	call->deadline_us = 0;
 	dispatch_run(call, data, len);
 	atomic_fetch_add(&s->stats.calls, 1);

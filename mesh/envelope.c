@@ -84,7 +84,8 @@ size_t envelope_call_size(const envelope_call *call, const ProtobufCMessage *inp
 	*payload_len = input != NULL ? protobuf_c_message_get_packed_size(input) : 0;
 	return field_len_size(1, call->service_len) + field_len_size(2, call->method_len) +
 	       field_len_size(3, *payload_len) + field_varint_size(4, (uint64_t)call->timeout_us) +
-	       field_varint_size(5, call->trace_id) + field_len_size(6, call->caller_len);
+	       field_varint_size(5, call->trace_id) + field_len_size(6, call->caller_len) +
+	       field_len_size(7, call->idempotency_key_len);
 }
 
 uint8_t *envelope_call_write(uint8_t *p, const envelope_call *call, const ProtobufCMessage *input,
@@ -95,7 +96,8 @@ uint8_t *envelope_call_write(uint8_t *p, const envelope_call *call, const Protob
 	p = field_message_put(p, 3, input, payload_len);
 	p = field_varint_put(p, 4, (uint64_t)call->timeout_us);
 	p = field_varint_put(p, 5, call->trace_id);
-	return field_len_put(p, 6, call->caller, call->caller_len);
+	p = field_len_put(p, 6, call->caller, call->caller_len);
+	return field_len_put(p, 7, call->idempotency_key, call->idempotency_key_len);
 }
 
 int envelope_call_pack(nng_msg **out, const envelope_call *call, const ProtobufCMessage *input)
@@ -207,6 +209,9 @@ int envelope_call_read(envelope_call *call, const uint8_t *data, size_t len)
 		} else if (f.type == WIRE_LEN && f.number == 6) {
 			call->caller = (const char *)f.data;
 			call->caller_len = f.len;
+		} else if (f.type == WIRE_LEN && f.number == 7) {
+			call->idempotency_key = (const char *)f.data;
+			call->idempotency_key_len = f.len;
 		}
 	}
 	return rv;

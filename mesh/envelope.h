@@ -20,6 +20,8 @@ typedef struct envelope_call {
 	uint64_t trace_id;
 	const char *caller;
 	size_t caller_len;
+	const char *idempotency_key;
+	size_t idempotency_key_len;
 } envelope_call;
 
 /* envelope_reply: the fields of a mesh.Reply; strings point into someone else's memory. */

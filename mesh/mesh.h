@@ -48,6 +48,9 @@ typedef struct mesh_rpc {
 	int64_t deadline_us;
 	/* in: trace id carried through every hop; 0 lets the client pick one */
 	uint64_t trace_id;
+	/* in: a create carrying a key is applied at most once per key; NULL for none. Borrowed:
+	 * it is copied into the call before invoke returns. */
+	const char *idempotency_key;
 	/* out: how the call ended; the closure's message is non-NULL exactly when this is MESH_OK
 	 */
 	mesh_status status;
@@ -209,6 +212,10 @@ void mesh_fail(void *closure_data, mesh_status status, const char *fmt, ...)
  * is called. */
 const char *mesh_call_caller(const void *closure_data);
 
+/* mesh_call_idempotency_key returns the call's idempotency key, or NULL if it carries none;
+ * valid until the closure is called. */
+const char *mesh_call_idempotency_key(const void *closure_data);
+
 /* mesh_call_deadline returns the absolute deadline (mesh_now_us clock) of the call identified by
  * closure_data, or 0 if it has none; set it in the mesh_rpc of calls made on the call's behalf so
  * the deadline shrinks at each hop. */
@@ -216,21 +223,50 @@ int64_t mesh_call_deadline(const void *closure_data);
 
 /* ---- a service process ---------------------------------------------------------------------- */
 
+/* mesh_service_env: where a service keeps its data, from the command line. */
+typedef struct mesh_service_env {
+	const char *data_dir; /* the service's own directory (made with mode 0700) */
+	const char *seed;     /* seed file, loaded on the first start only */
+	int sync_full;	      /* --sync full: fsync every commit */
+} mesh_service_env;
+
+/* mesh_dependency: a service this one calls, by its short name ("users"). */
+typedef struct mesh_dependency {
+	const char *name;
+	const ProtobufCServiceDescriptor *service;
+} mesh_dependency;
+
 /* mesh_service_def: what a service executable is; see mesh_service_main. */
 typedef struct mesh_service_def {
 	const char *name;	  /* short name, as in svc/<name>/ ("users") */
 	ProtobufCService *impl;	  /* the implementation, static */
 	const char *default_seed; /* seed file used without --seed */
-	/* load reads the seed file at path; on failure it returns -1 with a reason in err */
-	int (*load)(const char *path, char *err, size_t errlen);
+	/* calls lists the services it calls, ending with {NULL, NULL}; NULL for none */
+	const mesh_dependency *calls;
+	/* open opens (first start: creates and seeds) the service's store; -1 with err */
+	int (*open)(const mesh_service_env *env, char *err, size_t errlen);
 	/* count returns how many records the store holds, for the start-up line */
-	size_t (*count)(void);
-	void (*unload)(void); /* frees the store at exit; may be NULL */
+	int64_t (*count)(void);
+	void (*close)(void); /* closes the store at exit */
 } mesh_service_def;
 
 /* mesh_service_main is a service's whole main(): it parses the command line (--listen URL...,
- * --seed FILE, --workers N, --help), loads the seed, serves until SIGINT or SIGTERM, and returns
- * the process's exit status. */
+ * --data-dir DIR, --seed FILE, --sync, --call NAME=URLS, --run-dir, --loops, --workers,
+ * --help), opens the store, connects to the services it calls, serves until SIGINT or SIGTERM,
+ * and returns the process's exit status. */
 int mesh_service_main(int argc, char **argv, const mesh_service_def *def);
+
+/* mesh_service_client returns the blocking client of dependency name (one of def->calls), or
+ * NULL. It belongs to the service runtime and may be used from any thread. */
+mesh_client *mesh_service_client(const char *name);
+
+/* mesh_client_call calls method (by name) of client's service with input and waits, however
+ * the client was made to deliver. parent is the closure_data of the call being served, whose
+ * deadline this call inherits (NULL: the client's default). On MESH_OK, if output is not NULL,
+ * *output is the reply, the caller's, to free with protobuf_c_message_free_unpacked(o, NULL).
+ * Otherwise message holds the reason. Only for blocking clients. */
+mesh_status mesh_client_call(mesh_client *client, const char *method, const ProtobufCMessage *input,
+			     ProtobufCMessage **output, const void *parent, char *message,
+			     size_t message_len);
 
 #endif

@@ -9,6 +9,7 @@
 #include "mesh.h"
 
 #define SERVER_CALLER_MAX 128
+#define SERVER_KEY_MAX	  256
 
 /* dispatch_sink: where a transport wants the reply envelope written. */
 typedef struct dispatch_sink {
@@ -28,6 +29,8 @@ typedef struct server_call {
 	mesh_status status;
 	char message[MESH_MESSAGE_MAX];
 	char caller[SERVER_CALLER_MAX];
+	char idempotency_key[SERVER_KEY_MAX];
+	int has_idempotency_key;
 	int64_t deadline_us;
 } server_call;
 

@@ -1,5 +1,5 @@
-/* service_main.c: the main() every service executable shares: options, seed, serve, stop on signal.
- */
+/* service_main.c: the main() every service executable shares: options, store, the services it
+ * calls, serving until a stop signal. */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -7,29 +7,70 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <nng/nng.h>
 
 #include "mesh.h"
 
 #define SERVICE_MAX_LISTEN 16
+#define SERVICE_MAX_CALLS  16
+
+/* service_dep: a connected dependency. */
+typedef struct service_dep {
+	const char *name;
+	mesh_client *client;
+} service_dep;
+
+static service_dep deps[SERVICE_MAX_CALLS];
+static size_t ndeps;
+
+/* service_args: the command line. */
+typedef struct service_args {
+	const char *listen[SERVICE_MAX_LISTEN];
+	int nlisten;
+	const char *call[SERVICE_MAX_CALLS]; /* NAME=URL[,URL...] */
+	int ncall;
+	const char *run_dir;
+	char data_dir[4096];
+	mesh_service_env env;
+	mesh_server_opts server;
+} service_args;
+
+mesh_client *mesh_service_client(const char *name)
+{
+	for (size_t i = 0; i < ndeps; i++)
+		if (strcmp(deps[i].name, name) == 0)
+			return deps[i].client;
+	return NULL;
+}
 
 static void service_usage(FILE *out, const mesh_service_def *def, const char *argv0)
 {
-	fprintf(out,
-		"usage: %s --listen URL [--listen URL]... [--seed FILE] [--loops N] [--workers N]\n"
-		"\n"
-		"Serves the %s service (%s) over the cleave mesh until SIGINT or SIGTERM.\n"
-		"\n"
-		"  --listen URL   nng address to serve on: ipc:///path/to.sock or "
-		"tcp://127.0.0.1:PORT\n"
-		"                 (repeat for several addresses)\n"
-		"  --seed FILE    JSON array of records to load at start (default: %s)\n"
-		"  --loops N      event-loop threads serving ipc:// and tcp:// (default 1)\n"
-		"  --workers N    nng worker threads serving other addresses, such as tls+tcp://,\n"
-		"                 or every address when CLEAVE_MESH_TRANSPORT=nng (default 8)\n"
-		"  --help         this text\n",
-		argv0, def->name, def->impl->descriptor->name, def->default_seed);
+	fprintf(
+	    out,
+	    "usage: %s --listen URL [--listen URL]... [--data-dir DIR] [--seed FILE]\n"
+	    "          [--sync normal|full] [--call NAME=URLS]... [--run-dir DIR] [--loops N]\n"
+	    "          [--workers N]\n"
+	    "\n"
+	    "Serves the %s service (%s) over the cleave mesh until SIGINT or SIGTERM.\n"
+	    "\n"
+	    "  --listen URL     address to serve on: ipc:///path/to.sock or tcp://HOST:PORT\n"
+	    "                   (repeat for several addresses)\n"
+	    "  --data-dir DIR   the service's own data (mode 0700; default\n"
+	    "                   $CLEAVE_STATE_DIR/%s, else ~/.local/state/cleave/%s)\n"
+	    "  --seed FILE      JSON array of records loaded on the first start only\n"
+	    "                   (default: %s)\n"
+	    "  --sync MODE      normal (default): a commit survives any crash of the process;\n"
+	    "                   full: it also survives power loss (fsync on every commit)\n"
+	    "  --call NAME=URLS where service NAME is (comma-separated instance addresses)\n"
+	    "  --run-dir DIR    a called service without --call is at ipc://DIR/NAME.sock\n"
+	    "                   (default $CLEAVE_RUN_DIR, else /tmp/cleave)\n"
+	    "  --loops N        event-loop threads serving ipc:// and tcp:// (default 1)\n"
+	    "  --workers N      nng worker threads serving other addresses, such as tls+tcp://,\n"
+	    "                   or every address when CLEAVE_MESH_TRANSPORT=nng (default 8)\n"
+	    "  --help           this text\n",
+	    argv0, def->name, def->impl->descriptor->name, def->name, def->name, def->default_seed);
 }
 
 /* service_parse_count reads a thread count of 1..1024; returns -1 if s is not one. */
@@ -44,50 +85,84 @@ static int service_parse_count(const char *s)
 	return (int)n;
 }
 
-int mesh_service_main(int argc, char **argv, const mesh_service_def *def)
+/* mkdir_parents makes every directory above path (mode 0700 for new ones). */
+static int mkdir_parents(const char *path)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return 0;
+}
+
+/* service_parse parses the command line into a; returns -1 to go on, else an exit status. */
+static int service_parse(int argc, char **argv, const mesh_service_def *def, service_args *a)
 {
 	static const struct option longopts[] = {
-	    {"listen", required_argument, NULL, 'l'},  {"seed", required_argument, NULL, 's'},
-	    {"workers", required_argument, NULL, 'w'}, {"loops", required_argument, NULL, 'L'},
-	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
+	    {"listen", required_argument, NULL, 'l'}, {"data-dir", required_argument, NULL, 'd'},
+	    {"seed", required_argument, NULL, 's'},   {"sync", required_argument, NULL, 'y'},
+	    {"call", required_argument, NULL, 'c'},   {"run-dir", required_argument, NULL, 'r'},
+	    {"loops", required_argument, NULL, 'L'},  {"workers", required_argument, NULL, 'w'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
 	};
-	const char *listen[SERVICE_MAX_LISTEN];
-	int nlisten = 0;
-	const char *seed = def->default_seed;
-	mesh_server_opts opts = {0};
-	mesh_server *server;
-	char err[256];
-	sigset_t stop_signals;
-	int opt, sig, rv, status = 1;
-
+	int opt, n;
+	a->env.seed = def->default_seed;
+	a->run_dir = getenv("CLEAVE_RUN_DIR") ? getenv("CLEAVE_RUN_DIR") : "/tmp/cleave";
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
-			if (nlisten == SERVICE_MAX_LISTEN) {
+			if (a->nlisten == SERVICE_MAX_LISTEN) {
 				fprintf(stderr, "%s: at most %d --listen addresses\n", def->name,
 					SERVICE_MAX_LISTEN);
 				return 2;
 			}
-			listen[nlisten++] = optarg;
+			a->listen[a->nlisten++] = optarg;
+			break;
+		case 'd':
+			snprintf(a->data_dir, sizeof(a->data_dir), "%s", optarg);
 			break;
 		case 's':
-			seed = optarg;
+			a->env.seed = optarg;
 			break;
+		case 'y':
+			if (strcmp(optarg, "normal") != 0 && strcmp(optarg, "full") != 0) {
+				fprintf(stderr, "%s: --sync is normal or full, not '%s'\n",
+					def->name, optarg);
+				return 2;
+			}
+			a->env.sync_full = strcmp(optarg, "full") == 0;
+			break;
+		case 'c':
+			if (strchr(optarg, '=') == NULL || optarg[0] == '=' ||
+			    a->ncall == SERVICE_MAX_CALLS) {
+				fprintf(stderr, "%s: --call wants NAME=URL[,URL...], not '%s'\n",
+					def->name, optarg);
+				return 2;
+			}
+			a->call[a->ncall++] = optarg;
+			break;
+		case 'r':
+			a->run_dir = optarg;
+			break;
+		case 'L':
 		case 'w':
-		case 'L': {
-			int n = service_parse_count(optarg);
-			if (n < 0) {
+			if ((n = service_parse_count(optarg)) < 0) {
 				fprintf(stderr,
 					"%s: --%s wants a number from 1 to 1024, not '%s'\n",
 					def->name, opt == 'w' ? "workers" : "loops", optarg);
 				return 2;
 			}
 			if (opt == 'w')
-				opts.workers = n;
+				a->server.workers = n;
 			else
-				opts.loops = n;
+				a->server.loops = n;
 			break;
-		}
 		case 'h':
 			service_usage(stdout, def, argv[0]);
 			return 0;
@@ -97,53 +172,124 @@ int mesh_service_main(int argc, char **argv, const mesh_service_def *def)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", def->name, argv[optind]);
-		service_usage(stderr, def, argv[0]);
+		fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", def->name,
+			argv[optind]);
 		return 2;
 	}
-	if (nlisten == 0) {
+	if (a->nlisten == 0) {
 		fprintf(stderr, "%s: give at least one --listen URL (see --help)\n", def->name);
 		return 2;
 	}
+	if (a->data_dir[0] == '\0') {
+		const char *state = getenv("CLEAVE_STATE_DIR"), *home = getenv("HOME");
+		if (state != NULL)
+			snprintf(a->data_dir, sizeof(a->data_dir), "%s/%s", state, def->name);
+		else
+			snprintf(a->data_dir, sizeof(a->data_dir), "%s/.local/state/cleave/%s",
+				 home ? home : "/tmp", def->name);
+	}
+	a->env.data_dir = a->data_dir;
+	return -1;
+}
 
-	/* Block the stop signals before nng starts its threads, so only sigwait sees them. */
+/* service_connect makes a blocking client for every service def calls. */
+static int service_connect(const mesh_service_def *def, const service_args *a)
+{
+	mesh_client_opts opts = {.caller = def->name};
+	for (const mesh_dependency *d = def->calls; d != NULL && d->name != NULL; d++) {
+		const char *urls = NULL;
+		char fallback[4200], *list, *url, *save = NULL;
+		size_t len = strlen(d->name);
+		int rv;
+		for (int i = 0; i < a->ncall; i++)
+			if (strncmp(a->call[i], d->name, len) == 0 && a->call[i][len] == '=')
+				urls = a->call[i] + len + 1;
+		if (urls == NULL) {
+			snprintf(fallback, sizeof(fallback), "ipc://%s/%s.sock", a->run_dir,
+				 d->name);
+			urls = fallback;
+		}
+		if (ndeps == SERVICE_MAX_CALLS ||
+		    (rv = mesh_client_new(&deps[ndeps].client, d->service, &opts)) != 0) {
+			fprintf(stderr, "%s: cannot make a client of %s\n", def->name, d->name);
+			return -1;
+		}
+		deps[ndeps++].name = d->name;
+		list = strdup(urls);
+		for (url = list ? strtok_r(list, ",", &save) : NULL; url != NULL;
+		     url = strtok_r(NULL, ",", &save)) {
+			if ((rv = mesh_client_dial(deps[ndeps - 1].client, url)) != 0) {
+				fprintf(stderr, "%s: cannot dial %s at %s: %s\n", def->name,
+					d->name, url, nng_strerror(rv));
+				free(list);
+				return -1;
+			}
+		}
+		free(list);
+		fprintf(stderr, "%s: calls %s at %s\n", def->name, d->name, urls);
+	}
+	return 0;
+}
+
+int mesh_service_main(int argc, char **argv, const mesh_service_def *def)
+{
+	service_args args = {0};
+	mesh_server *server = NULL;
+	char err[512];
+	sigset_t stop_signals;
+	int sig, rv, status = 1;
+
+	if ((rv = service_parse(argc, argv, def, &args)) >= 0)
+		return rv;
+	/* Block the stop signals before any thread starts, so only sigwait sees them. */
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGINT);
 	sigaddset(&stop_signals, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
 
-	if (def->load(seed, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s: cannot load seed %s: %s\n", def->name, seed, err);
+	if (mkdir_parents(args.data_dir) != 0) {
+		fprintf(stderr, "%s: cannot make the parents of %s: %s\n", def->name, args.data_dir,
+			strerror(errno));
 		return 1;
 	}
-	if ((rv = mesh_server_new(&server, def->impl, &opts)) != 0) {
-		fprintf(stderr, "%s: cannot create the server: %s\n", def->name, nng_strerror(rv));
-		goto out_unload;
+	if (def->open(&args.env, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: cannot open the store in %s: %s\n", def->name, args.data_dir,
+			err);
+		return 1;
 	}
-	for (int i = 0; i < nlisten; i++) {
-		if ((rv = mesh_server_listen(server, listen[i])) != 0) {
-			fprintf(stderr, "%s: cannot listen on %s: %s\n", def->name, listen[i],
+	if (service_connect(def, &args) != 0)
+		goto out_close;
+	if ((rv = mesh_server_new(&server, def->impl, &args.server)) != 0) {
+		fprintf(stderr, "%s: cannot create the server: %s\n", def->name, nng_strerror(rv));
+		goto out_close;
+	}
+	for (int i = 0; i < args.nlisten; i++) {
+		if ((rv = mesh_server_listen(server, args.listen[i])) != 0) {
+			fprintf(stderr, "%s: cannot listen on %s: %s\n", def->name, args.listen[i],
 				nng_strerror(rv));
-			goto out_free_server;
+			goto out_close;
 		}
 	}
 	if ((rv = mesh_server_start(server)) != 0) {
-		fprintf(stderr, "%s: cannot start workers: %s\n", def->name, nng_strerror(rv));
-		goto out_free_server;
+		fprintf(stderr, "%s: cannot start serving: %s\n", def->name, nng_strerror(rv));
+		goto out_close;
 	}
-	for (int i = 0; i < nlisten; i++)
-		fprintf(stderr, "%s: serving %s on %s (%zu records from %s)\n", def->name,
-			def->impl->descriptor->name, listen[i], def->count(), seed);
+	for (int i = 0; i < args.nlisten; i++)
+		fprintf(stderr, "%s: serving %s on %s (%lld records in %s)\n", def->name,
+			def->impl->descriptor->name, args.listen[i], (long long)def->count(),
+			args.data_dir);
 
 	while (sigwait(&stop_signals, &sig) != 0)
 		;
 	fprintf(stderr, "%s: %s, stopping\n", def->name, strsignal(sig));
 	status = 0;
 
-out_free_server:
+out_close:
 	mesh_server_free(server);
-out_unload:
-	if (def->unload != NULL)
-		def->unload();
+	for (size_t i = 0; i < ndeps; i++)
+		mesh_client_free(deps[i].client);
+	ndeps = 0;
+	def->close();
 	return status;
 }

@@ -226,6 +226,25 @@ static size_t utf8_invalid_length(const unsigned char *s, size_t left)
 	return i;
 }
 
+long pbjson_utf8_length(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	long count = 0;
+	for (size_t i = 0; i < len; count++) {
+		size_t n;
+		if (s[i] == 0)
+			return -1;
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((n = utf8_sequence(s + i, len - i)) == 0)
+			return -1;
+		i += n;
+	}
+	return count;
+}
+
 int pbjson_encode_string(pbjson_buf *buf, const char *str, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";

@@ -46,6 +46,10 @@ int pbjson_encode_field(pbjson_buf *buf, const ProtobufCMessage *msg,
  * Returns 0, or -1 if memory ran out. */
 int pbjson_encode_string(pbjson_buf *buf, const char *s, size_t len);
 
+/* pbjson_utf8_length returns how many characters (code points) the len bytes at s hold, or -1
+ * if they are not valid UTF-8 or hold a NUL. */
+long pbjson_utf8_length(const char *s, size_t len);
+
 /* pbjson_json_name writes the lowerCamelCase JSON name of a proto field name ("created_by" gives
  * "createdBy") into out, truncated to outlen - 1 bytes and NUL-terminated. */
 void pbjson_json_name(const char *proto_name, char *out, size_t outlen);

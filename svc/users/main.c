@@ -1,42 +1,81 @@
-/* main.c: the users service: Users.List and Users.Get over its own seed data, indexed by id. */
-#include <inttypes.h>
-
+/* main.c: the users service: list, get and create users, in its own SQLite store. */
 #include "mesh.h"
-#include "table.h"
+#include "store.h"
+#include "svc.h"
 #include "users.pb-c.h"
 
-static table *users;
+static store *users;
 
 static void users_list(Users__Users_Service *service, const Users__ListUsersRequest *input,
 		       Users__ListUsersReply_Closure closure, void *closure_data)
 {
 	Users__ListUsersReply reply = USERS__LIST_USERS_REPLY__INIT;
-	reply.users = (Users__User **)table_rows(users, &reply.n_users);
-	closure(&reply, closure_data);
+	svc_list(users, closure_data, NULL, 0, input->limit, input->after, &reply.base, "users",
+		 (ProtobufCClosure)closure);
 }
 
 static void users_get(Users__Users_Service *service, const Users__GetUserRequest *input,
 		      Users__User_Closure closure, void *closure_data)
 {
-	const Users__User *user = (const Users__User *)table_get(users, input->id);
-	if (user == NULL)
-		mesh_fail(closure_data, MESH_NOT_FOUND, "user %" PRId64 " not found", input->id);
-	closure(user, closure_data);
+	svc_get(users, closure_data, input->id, "user", (ProtobufCClosure)closure);
 }
 
-static int users_load(const char *path, char *err, size_t errlen)
+/* username_ok says whether name is 1 to 32 of [a-z0-9_]. */
+static int username_ok(const char *name)
 {
-	return table_load(&users, path, &users__user__descriptor, "id", err, errlen);
+	size_t n = 0;
+	for (; name[n] != '\0'; n++)
+		if (!((name[n] >= 'a' && name[n] <= 'z') || (name[n] >= '0' && name[n] <= '9') ||
+		      name[n] == '_'))
+			return 0;
+	return n >= 1 && n <= 32;
 }
 
-static size_t users_count(void)
+static void users_create(Users__Users_Service *service, const Users__CreateUserRequest *input,
+			 Users__User_Closure closure, void *closure_data)
 {
-	return table_count(users);
+	Users__User row = USERS__USER__INIT;
+	if (svc_create_replayed(users, closure_data, &input->base, (ProtobufCClosure)closure) != 0)
+		return;
+	if (!username_ok(input->username)) {
+		mesh_fail(closure_data, MESH_INVALID_ARGUMENT,
+			  input->username[0] == '\0'
+			      ? "username is required"
+			      : "username must be 1 to 32 characters of a-z, 0-9 and _");
+		closure(NULL, closure_data);
+		return;
+	}
+	if (svc_check_text(closure_data, "name", input->name, 1, 100) != 0 ||
+	    svc_check_text(closure_data, "bio", input->bio, 0, 1000) != 0) {
+		closure(NULL, closure_data);
+		return;
+	}
+	row.username = input->username;
+	row.name = input->name;
+	row.bio = input->bio;
+	svc_create(users, closure_data, &input->base, &row.base, (ProtobufCClosure)closure);
 }
 
-static void users_unload(void)
+static int users_open(const mesh_service_env *env, char *err, size_t errlen)
 {
-	table_free(users);
+	static const char *const unique[] = {"username", NULL};
+	store_opts opts = {.dir = env->data_dir,
+			   .name = "users",
+			   .row = &users__user__descriptor,
+			   .unique = unique,
+			   .seed = env->seed,
+			   .sync_full = env->sync_full};
+	return store_open(&users, &opts, err, errlen) == STORE_OK ? 0 : -1;
+}
+
+static int64_t users_count(void)
+{
+	return store_count(users);
+}
+
+static void users_close(void)
+{
+	store_close(users);
 }
 
 static Users__Users_Service users_service = USERS__USERS__INIT(users_);
@@ -47,9 +86,9 @@ int main(int argc, char **argv)
 	    .name = "users",
 	    .impl = &users_service.base,
 	    .default_seed = CLEAVE_SOURCE_DIR "/svc/users/seed.json",
-	    .load = users_load,
+	    .open = users_open,
 	    .count = users_count,
-	    .unload = users_unload,
+	    .close = users_close,
 	};
 	return mesh_service_main(argc, argv, &def);
 }

@@ -196,7 +196,7 @@ START_TEST(test_api_trailing_slash_query_and_escapes)
 	expect("/api/users/", 200, JSON_TYPE, users_json);
 	expect("/api/users/1/", 200, JSON_TYPE, user1_json);
 	expect("/api/users/1?verbose=1&x=%zz", 200, JSON_TYPE, user1_json);
-	expect("/api/users?limit=1", 200, JSON_TYPE, users_json);
+	expect("/api/users?verbose=1", 200, JSON_TYPE, users_json);
 	expect("/api/users/%31", 200, JSON_TYPE, user1_json);
 	expect("/api/%75sers/1", 200, JSON_TYPE, user1_json);
 }
@@ -205,17 +205,29 @@ END_TEST
 START_TEST(test_api_other_methods_are_405_with_allow)
 {
 	static const char *const methods[] = {"POST", "PUT", "PATCH", "DELETE", "FOO"};
-	static const char *const paths[] = {"/", "/api", "/api/users", "/api/users/1",
-					    "/api/posts/in-thread/1"};
+	static const struct {
+		const char *path;
+		const char *allow;
+	} paths[] = {
+	    {"/", "GET, HEAD, OPTIONS"},
+	    {"/api", "GET, HEAD, OPTIONS"},
+	    {"/api/users", "GET, HEAD, POST, OPTIONS"},
+	    {"/api/threads", "GET, HEAD, POST, OPTIONS"},
+	    {"/api/posts", "GET, HEAD, POST, OPTIONS"},
+	    {"/api/users/1", "GET, HEAD, OPTIONS"},
+	    {"/api/posts/in-thread/1", "GET, HEAD, OPTIONS"},
+	};
 	for (size_t m = 0; m < sizeof(methods) / sizeof(*methods); m++) {
 		for (size_t p = 0; p < sizeof(paths) / sizeof(*paths); p++) {
 			http_response r;
 			char allow[128];
-			expect_error(methods[m], paths[p], 405, "METHOD_NOT_ALLOWED");
-			request(methods[m], paths[p], &r);
+			if (strcmp(methods[m], "POST") == 0 && strstr(paths[p].allow, "POST"))
+				continue; /* a create route: see writes_test */
+			expect_error(methods[m], paths[p].path, 405, "METHOD_NOT_ALLOWED");
+			request(methods[m], paths[p].path, &r);
 			ck_assert_msg(http_header(&r, "allow", allow, sizeof(allow)) != NULL,
-				      "%s %s: no Allow", methods[m], paths[p]);
-			ck_assert_str_eq(allow, "GET, HEAD, OPTIONS");
+				      "%s %s: no Allow", methods[m], paths[p].path);
+			ck_assert_str_eq(allow, paths[p].allow);
 			http_response_free(&r);
 		}
 	}

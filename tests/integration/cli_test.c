@@ -104,9 +104,10 @@ END_TEST
 
 START_TEST(test_cli_service_reports_a_bad_seed)
 {
-	char seed[256], url[256];
-	const char *args[] = {"--listen", url, "--seed", seed, NULL};
+	char seed[256], url[256], data[256];
+	const char *args[] = {"--listen", url, "--seed", seed, "--data-dir", data, NULL};
 	snprintf(url, sizeof(url), "ipc://%s/u.sock", dir);
+	snprintf(data, sizeof(data), "%s/users-data", dir); /* never seeded: each start seeds */
 	snprintf(seed, sizeof(seed), "%s/seed.json", dir);
 	write_file(seed, "[{\"id\": 1, \"username\": \"a\"}, {\"id\": 1, \"username\": \"b\"}]");
 	expect_run("svc-users", args, 1, "not unique");
@@ -121,7 +122,9 @@ END_TEST
 
 START_TEST(test_cli_service_reports_a_bad_address)
 {
-	const char *const args[] = {"--listen", "nope://where", NULL};
+	char data[256];
+	const char *args[] = {"--listen", "nope://where", "--data-dir", data, NULL};
+	snprintf(data, sizeof(data), "%s/threads-data", dir);
 	expect_run("svc-threads", args, 1, "cannot listen on nope://where");
 }
 END_TEST

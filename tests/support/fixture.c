@@ -49,14 +49,16 @@ void fixture_log_path(const fixture_mesh *m, const char *name, char *out, size_t
 
 pid_t fixture_service_start(fixture_mesh *m, const char *name)
 {
-	char exe[512], url[256], log[256];
+	char exe[512], url[256], log[256], data[256];
 	int slot = fixture_slot(m, name);
 	if (slot < 0)
 		return -1;
 	snprintf(exe, sizeof(exe), "%s/svc-%s", CLEAVE_BUILD_DIR, name);
 	snprintf(url, sizeof(url), "ipc://%s/%s.sock", m->dir, name);
+	snprintf(data, sizeof(data), "%s/data/%s", m->dir, name);
 	fixture_log_path(m, name, log, sizeof(log));
-	char *argv[] = {exe, "--listen", url, NULL};
+	/* the data directory outlives restarts: a restarted service finds its data again */
+	char *argv[] = {exe, "--listen", url, "--data-dir", data, "--run-dir", m->dir, NULL};
 	m->pids[slot] = harness_spawn(argv, log);
 	return m->pids[slot];
 }

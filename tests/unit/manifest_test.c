@@ -98,16 +98,16 @@ START_TEST(test_manifest_real_manifests_load)
 		ck_assert_str_eq(ms[i]->service, services[i]);
 		ck_assert_int_eq(ms[i]->service_line, 3);
 	}
-	ck_assert_uint_eq(ms[0]->nroutes, 4);
-	ck_assert_uint_eq(ms[1]->nroutes, 2);
-	ck_assert_uint_eq(ms[2]->nroutes, 2);
+	ck_assert_uint_eq(ms[0]->nroutes, 5);
+	ck_assert_uint_eq(ms[1]->nroutes, 3);
+	ck_assert_uint_eq(ms[2]->nroutes, 3);
 	ck_assert_str_eq(ms[2]->routes[0].body, "users");
 	ck_assert_ptr_null(ms[2]->routes[1].body);
 
 	route_table_init(&t);
 	for (size_t i = 0; i < n; i++)
 		ck_assert_msg(manifest_add_routes(ms[i], &t, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_uint_eq(t.n, 8);
+	ck_assert_uint_eq(t.n, 11);
 	route_table_fini(&t);
 	manifest_free_all(ms, n);
 }
@@ -451,8 +451,8 @@ START_TEST(test_manifest_unknown_rpc)
 			   "    rpc: List\n"
 			   "  - method: POST\n"
 			   "    path: /x\n"
-			   "    rpc: Create\n",
-			   7, "users.Users has no method 'Create'");
+			   "    rpc: Delete\n",
+			   7, "users.Users has no method 'Delete'");
 }
 END_TEST
 

@@ -1,0 +1,89 @@
+/* store.h: a service's own data: one SQLite database (WAL) whose table rows are protobuf messages.
+ */
+#ifndef CLEAVE_STORE_H
+#define CLEAVE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+typedef struct store store;
+
+typedef enum store_result {
+	STORE_OK = 0,
+	STORE_NOT_FOUND, /* no such row, or no record of the idempotency key */
+	STORE_EXISTS,	 /* a unique field already holds the value; err names the field */
+	STORE_CONFLICT,	 /* the idempotency key was used before with another request */
+	STORE_ERROR,	 /* SQLite failed; err says how */
+} store_result;
+
+/* store_opts: what a store holds and where. */
+typedef struct store_opts {
+	const char *dir;  /* the service's data directory, made with mode 0700 if missing */
+	const char *name; /* the table, and the file DIR/NAME.db */
+	/* the row type: its scalar fields are the columns, its int64 field "id" the key that the
+	 * store assigns */
+	const ProtobufCMessageDescriptor *row;
+	const char *const *unique;  /* NULL-terminated fields whose values must be unique */
+	const char *const *indexes; /* NULL-terminated int64 fields that lists filter by */
+	const char *seed;	    /* JSON array of rows loaded on the first start only; or NULL */
+	int sync_full; /* fsync every commit (survives power loss); otherwise commits survive any
+			* crash of the process, and fsync happens at checkpoints */
+} store_opts;
+
+/* store_rows: one page of rows. */
+typedef struct store_rows {
+	ProtobufCMessage **items; /* the caller's, freed by store_rows_free */
+	size_t n;
+	int64_t next_after; /* the last id of this page when another page follows; 0 otherwise */
+} store_rows;
+
+/* store_key: an idempotency key and the request it came with. */
+typedef struct store_key {
+	const char *method;		 /* the method it applies to, "Create" */
+	const char *key;		 /* as the client sent it */
+	const ProtobufCMessage *request; /* a repeat must carry the same request */
+} store_key;
+
+/* store_open opens (creating and seeding on the first start) the store described by opts, whose
+ * strings and arrays must outlive it. Several processes may open the same store. On success
+ * *out is the caller's, to free with store_close. Returns STORE_OK or STORE_ERROR (err). */
+store_result store_open(store **out, const store_opts *opts, char *err, size_t errlen);
+
+/* store_get reads the row whose id is id into *row: a new message, the caller's, to free with
+ * protobuf_c_message_free_unpacked(row, NULL). Returns STORE_OK, STORE_NOT_FOUND or
+ * STORE_ERROR. */
+store_result store_get(store *s, int64_t id, ProtobufCMessage **row, char *err, size_t errlen);
+
+/* store_list reads rows in id order: those whose indexed field equals value (field NULL: all),
+ * with ids above after, at most limit of them (0: no limit). Fills *rows (free with
+ * store_rows_free). Returns STORE_OK or STORE_ERROR. */
+store_result store_list(store *s, const char *field, int64_t value, int64_t after, int32_t limit,
+			store_rows *rows, char *err, size_t errlen);
+
+/* store_rows_free frees the rows of a page. */
+void store_rows_free(store_rows *rows);
+
+/* store_insert adds row (its id is ignored: the store assigns the next one) and sets *created to
+ * the stored row, the caller's. The row is committed before this returns. With a key, the key is
+ * recorded in the same transaction; if it was recorded before with the same request, nothing is
+ * added and *created is the row it made then (*replayed = 1). Returns STORE_OK, STORE_EXISTS,
+ * STORE_CONFLICT or STORE_ERROR. */
+store_result store_insert(store *s, const ProtobufCMessage *row, const store_key *key,
+			  ProtobufCMessage **created, int *replayed, char *err, size_t errlen);
+
+/* store_replay looks key up without writing: STORE_OK with *created set (the caller's) if it was
+ * recorded with the same request, STORE_NOT_FOUND if it was not, STORE_CONFLICT if it was with
+ * another request, STORE_ERROR. */
+store_result store_replay(store *s, const store_key *key, ProtobufCMessage **created, char *err,
+			  size_t errlen);
+
+/* store_count returns how many rows the table holds, or -1 on error. */
+int64_t store_count(store *s);
+
+/* store_close closes the calling thread's connection and frees the store; other threads must
+ * be done with it. */
+void store_close(store *s);
+
+#endif

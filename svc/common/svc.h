@@ -1,0 +1,53 @@
+/* svc.h: what the forum's services share: checks of inputs, store results as mesh statuses,
+ * idempotent creates, and calls that check a referenced record exists. */
+#ifndef CLEAVE_SVC_H
+#define CLEAVE_SVC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mesh.h"
+#include "store.h"
+
+#define SVC_PAGE_MAX 1000
+
+/* svc_check_page fails the call (INVALID_ARGUMENT) unless limit is 0 (none) or 1 to
+ * SVC_PAGE_MAX and after is not negative. Returns 0 if the page is valid, -1 if it failed. */
+int svc_check_page(void *closure_data, int32_t limit, int64_t after);
+
+/* svc_check_text fails the call (INVALID_ARGUMENT, naming field) unless text is valid UTF-8 of
+ * min to max characters. Returns 0 or -1. */
+int svc_check_text(void *closure_data, const char *field, const char *text, long min, long max);
+
+/* svc_check_id fails the call (INVALID_ARGUMENT, naming field) unless id is positive. */
+int svc_check_id(void *closure_data, const char *field, int64_t id);
+
+/* svc_check_exists calls Get(id) on dependency (a short name, "users") on behalf of the call
+ * being served: a missing record fails the call with FAILED_PRECONDITION ("user 9 does not
+ * exist", what being "user"); the dependency's own failure (UNAVAILABLE, DEADLINE_EXCEEDED...)
+ * fails it with that status. request is an initialised Get request whose id field is set.
+ * Returns 0 if the record exists, -1 if the call failed. */
+int svc_check_exists(void *closure_data, const char *dependency, const char *what, int64_t id,
+		     const ProtobufCMessage *request);
+
+/* svc_create_replayed answers the call from an earlier create with the same idempotency key,
+ * if there was one. Returns 1 if it answered (the closure was called), 0 if the create must
+ * go on, -1 if it failed the call (the key was used with another request). */
+int svc_create_replayed(store *s, void *closure_data, const ProtobufCMessage *request,
+			ProtobufCClosure closure);
+
+/* svc_create inserts row, recording the call's idempotency key with request, and answers the
+ * call with the stored row (ALREADY_EXISTS naming the field, or another failure, otherwise). */
+void svc_create(store *s, void *closure_data, const ProtobufCMessage *request,
+		const ProtobufCMessage *row, ProtobufCClosure closure);
+
+/* svc_list answers a list call from a page of the store: the reply's repeated field named
+ * field gets the rows, and its next_after the next page's cursor. reply is initialised. */
+void svc_list(store *s, void *closure_data, const char *by, int64_t value, int32_t limit,
+	      int64_t after, ProtobufCMessage *reply, const char *field, ProtobufCClosure closure);
+
+/* svc_get answers a get call with the row whose id is id, or NOT_FOUND ("user 9 not found",
+ * what being "user"). */
+void svc_get(store *s, void *closure_data, int64_t id, const char *what, ProtobufCClosure closure);
+
+#endif
