@@ -8,13 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 
 #include "mesh.h"
 
-#define SERVICE_MAX_LISTEN 16
-#define SERVICE_MAX_CALLS  16
+#define SERVICE_MAX_LISTEN  16
+#define SERVICE_MAX_CALLS   16
+#define SERVICE_DEP_WAIT_MS 2000
 
 /* service_dep: a connected dependency. */
 typedef struct service_dep {
@@ -192,6 +194,28 @@ static int service_parse(int argc, char **argv, const mesh_service_def *def, ser
 	return -1;
 }
 
+/* service_wait_for_deps gives the services this one calls a moment to connect, so the first
+ * calls after start-up do not fail for a connection still being made; a service that is down
+ * stays down, and its calls fail fast once this is over. */
+static void service_wait_for_deps(const mesh_service_def *def)
+{
+	int64_t until = mesh_now_us() + SERVICE_DEP_WAIT_MS * 1000;
+	for (;;) {
+		size_t connected = 0;
+		for (size_t i = 0; i < ndeps; i++)
+			connected += mesh_client_instances(deps[i].client) > 0;
+		if (connected == ndeps)
+			return;
+		if (mesh_now_us() >= until)
+			break;
+		usleep(2000);
+	}
+	for (size_t i = 0; i < ndeps; i++)
+		if (mesh_client_instances(deps[i].client) == 0)
+			fprintf(stderr, "%s: %s is not reachable yet; its calls fail until it is\n",
+				def->name, deps[i].name);
+}
+
 /* service_connect makes a blocking client for every service def calls. */
 static int service_connect(const mesh_service_def *def, const service_args *a)
 {
@@ -228,6 +252,7 @@ static int service_connect(const mesh_service_def *def, const service_args *a)
 		free(list);
 		fprintf(stderr, "%s: calls %s at %s\n", def->name, d->name, urls);
 	}
+	service_wait_for_deps(def);
 	return 0;
 }
 

@@ -43,6 +43,14 @@ static size_t append_header(char *ptr, size_t size, size_t nmemb, void *userdata
 	return append(ptr, size, nmemb, userdata);
 }
 
+void curl_global_init_once(void)
+{
+	static int done;
+	if (!done)
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+	done = 1;
+}
+
 int http_request(const char *method, const char *url, const http_options *opts, http_response *out)
 {
 	http_options o = opts != NULL ? *opts : (http_options){0};

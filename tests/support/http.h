@@ -24,6 +24,10 @@ typedef struct http_options {
 	const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL */
 } http_options;
 
+/* curl_global_init_once initialises libcurl; call it before starting threads that make
+ * requests. */
+void curl_global_init_once(void);
+
 /* http_request sends method to url. Fills *out (free with http_response_free).
  * Returns 0 if a response arrived, -1 otherwise (out->error says why). */
 int http_request(const char *method, const char *url, const http_options *opts, http_response *out);
