@@ -116,6 +116,36 @@ static int prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql, char *err, s
 	return 0;
 }
 
+/* wal_on puts the database in WAL mode. A new file starts in rollback mode, and switching takes
+ * it for a moment: when another process switches it at the same time, both hold a read lock and
+ * want to write, and SQLite answers SQLITE_BUSY at once instead of calling the busy handler
+ * (waiting would deadlock). So retry, up to STORE_BUSY_MS; the loser then finds it in WAL. */
+static int wal_on(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	int rc = SQLITE_BUSY;
+	for (int waited = 0; waited <= STORE_BUSY_MS; waited += 10) {
+		sqlite3_stmt *st = NULL;
+		rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const char *mode = (const char *)sqlite3_column_text(st, 0);
+			int wal = mode != NULL && sqlite3_stricmp(mode, "wal") == 0;
+			if (!wal)
+				set_err(err, errlen, "%s: cannot use WAL (journal mode %s)", path,
+					mode ? mode : "?");
+			sqlite3_finalize(st);
+			return wal ? 0 : -1;
+		}
+		sqlite3_finalize(st);
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+			break;
+		sqlite3_sleep(10);
+	}
+	set_err(err, errlen, "%s: cannot use WAL: %s", path, sqlite3_errstr(rc));
+	return -1;
+}
+
 /* conn_open opens a connection with the store's settings and prepares its statements. */
 static store_conn *conn_open(const store *s, char *err, size_t errlen)
 {
@@ -133,8 +163,9 @@ static store_conn *conn_open(const store *s, char *err, size_t errlen)
 		goto out_fail;
 	}
 	sqlite3_busy_timeout(c->db, STORE_BUSY_MS);
-	snprintf(sql, sizeof(sql), "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;",
-		 s->opts.sync_full ? "FULL" : "NORMAL");
+	if (wal_on(c->db, s->path, err, errlen) != 0)
+		goto out_fail;
+	snprintf(sql, sizeof(sql), "PRAGMA synchronous=%s;", s->opts.sync_full ? "FULL" : "NORMAL");
 	if (sql_exec(c->db, sql, err, errlen) != 0)
 		goto out_fail;
 	return c;
