@@ -19,6 +19,26 @@ static uint64_t field_max(ProtobufCType type)
 	}
 }
 
+/* set_integer stores n in an integer field of msg. */
+static void set_integer(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f, uint64_t n)
+{
+	void *member = (char *)msg + f->offset;
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+		*(int32_t *)member = (int32_t)n;
+		break;
+	case PROTOBUF_C_TYPE_UINT32:
+		*(uint32_t *)member = (uint32_t)n;
+		break;
+	case PROTOBUF_C_TYPE_UINT64:
+		*(uint64_t *)member = n;
+		break;
+	default:
+		*(int64_t *)member = (int64_t)n;
+		break;
+	}
+}
+
 int transcode_params(const route *r, const route_path *path, ProtobufCMessage *msg, char *err,
 		     size_t errlen)
 {
@@ -47,20 +67,7 @@ int transcode_params(const route *r, const route_path *path, ProtobufCMessage *m
 				 len > 64 ? 64 : (int)len, value);
 			return -1;
 		}
-		switch (seg->field->type) {
-		case PROTOBUF_C_TYPE_INT32:
-			*(int32_t *)member = (int32_t)n;
-			break;
-		case PROTOBUF_C_TYPE_UINT32:
-			*(uint32_t *)member = (uint32_t)n;
-			break;
-		case PROTOBUF_C_TYPE_UINT64:
-			*(uint64_t *)member = n;
-			break;
-		default:
-			*(int64_t *)member = (int64_t)n;
-			break;
-		}
+		set_integer(msg, seg->field, n);
 	}
 	return 0;
 }
@@ -97,26 +104,6 @@ static long query_decode(const char *s, size_t len, char *out, size_t outlen)
 	}
 	out[n] = '\0';
 	return (long)n;
-}
-
-/* set_integer stores n in an integer field of msg. */
-static void set_integer(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f, uint64_t n)
-{
-	void *member = (char *)msg + f->offset;
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT32:
-		*(int32_t *)member = (int32_t)n;
-		break;
-	case PROTOBUF_C_TYPE_UINT32:
-		*(uint32_t *)member = (uint32_t)n;
-		break;
-	case PROTOBUF_C_TYPE_UINT64:
-		*(uint64_t *)member = n;
-		break;
-	default:
-		*(int64_t *)member = (int64_t)n;
-		break;
-	}
 }
 
 int transcode_query(const route *r, const char *query, size_t len, ProtobufCMessage *msg, char *err,

@@ -1,6 +1,8 @@
 /* bytes.c: the byte queue behind each connection's input and output. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "bytes.h"
 
@@ -49,6 +51,52 @@ void bytes_consume(bytes *b, size_t n)
 	b->len -= n;
 	if (b->len == 0)
 		b->start = 0;
+}
+
+#define BYTES_READ_CHUNK 65536
+
+int bytes_read_from(bytes *b, int fd)
+{
+	int got = 0;
+	for (;;) {
+		uint8_t *p = bytes_reserve(b, BYTES_READ_CHUNK);
+		ssize_t n;
+		if (p == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		n = recv(fd, p, BYTES_READ_CHUNK, 0);
+		if (n > 0) {
+			bytes_commit(b, (size_t)n);
+			got = 1;
+			if (n < BYTES_READ_CHUNK)
+				return 1; /* a short read: the socket is drained */
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return got;
+		if (n == 0)
+			errno = 0;
+		return -1;
+	}
+}
+
+int bytes_write_to(bytes *b, int fd)
+{
+	while (b->len > 0) {
+		ssize_t n = send(fd, bytes_head(b), b->len, MSG_NOSIGNAL);
+		if (n > 0)
+			bytes_consume(b, (size_t)n);
+		else if (n < 0 && errno == EINTR)
+			continue;
+		else if (n < 0 && errno == EAGAIN)
+			return 1;
+		else
+			return -1;
+	}
+	return 0;
 }
 
 void bytes_fini(bytes *b)

@@ -31,6 +31,16 @@ static inline uint8_t *bytes_head(const bytes *b)
 /* bytes_consume drops n bytes from the front. */
 void bytes_consume(bytes *b, size_t n);
 
+/* bytes_read_from appends what the non-blocking socket fd has to read. Returns 1 if it read
+ * something, 0 if there was nothing to read, -1 when the peer closed (errno 0) or on an error
+ * (errno set; ENOMEM if the buffer could not grow). */
+int bytes_read_from(bytes *b, int fd);
+
+/* bytes_write_to sends what b holds to the non-blocking socket fd, consuming what was sent.
+ * Returns 0 when all is sent, 1 if the socket is full (the rest waits), -1 on an error
+ * (errno set). */
+int bytes_write_to(bytes *b, int fd);
+
 /* bytes_fini frees the buffer. */
 void bytes_fini(bytes *b);
 

@@ -340,19 +340,12 @@ static int upconn_fd_error(int fd)
 /* upconn_flush writes the connection's output. Returns 0, or -1 if the connection failed. */
 static int upconn_flush(upconn *u)
 {
-	while (u->out.len > 0) {
-		ssize_t n = send(u->fd, bytes_head(&u->out), u->out.len, MSG_NOSIGNAL);
-		if (n > 0) {
-			bytes_consume(&u->out, (size_t)n);
-		} else if (n < 0 && errno == EINTR) {
-			continue;
-		} else if (n < 0 && errno == EAGAIN) {
-			u->cl->loop->ops->want_write(u->cl->loop, u->watch);
-			return 0;
-		} else {
-			upconn_fail(u, n == 0 ? "closed" : strerror(errno));
-			return -1;
-		}
+	int rv = bytes_write_to(&u->out, u->fd);
+	if (rv == 1)
+		u->cl->loop->ops->want_write(u->cl->loop, u->watch);
+	if (rv < 0) {
+		upconn_fail(u, strerror(errno));
+		return -1;
 	}
 	return 0;
 }
@@ -364,25 +357,8 @@ static void upconn_read(upconn *u)
 	const uint8_t *payload;
 	size_t payload_len, consumed;
 	int rv;
-	for (;;) {
-		uint8_t *p = bytes_reserve(&u->in, CL_READ_CHUNK);
-		ssize_t n;
-		if (p == NULL) {
-			upconn_fail(u, "out of memory");
-			return;
-		}
-		n = recv(u->fd, p, CL_READ_CHUNK, 0);
-		if (n > 0) {
-			bytes_commit(&u->in, (size_t)n);
-			if (n == CL_READ_CHUNK)
-				continue;
-			break;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		upconn_fail(u, n == 0 ? "closed by the instance" : strerror(errno));
+	if (bytes_read_from(&u->in, u->fd) < 0) {
+		upconn_fail(u, errno == 0 ? "closed by the instance" : strerror(errno));
 		return;
 	}
 	if (u->state == UP_GREETING) {

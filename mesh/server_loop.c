@@ -21,9 +21,8 @@
 #include "server_internal.h"
 #include "sp.h"
 
-#define LOOP_READ_CHUNK 65536
-#define LOOP_MAX_FRAME	(64u << 20)
-#define LOOP_EVENTS	64
+#define LOOP_MAX_FRAME (64u << 20)
+#define LOOP_EVENTS    64
 
 enum { WATCH_LISTENER, WATCH_CONN, WATCH_WAKE };
 
@@ -123,20 +122,12 @@ static int conn_set_events(loop_thread *t, loop_conn *c, int writing)
 /* conn_flush writes what the connection has to send. Returns 0, or -1 if it was closed. */
 static int conn_flush(loop_thread *t, loop_conn *c)
 {
-	while (c->out.len > 0) {
-		ssize_t n = send(c->fd, bytes_head(&c->out), c->out.len, MSG_NOSIGNAL);
-		if (n > 0) {
-			bytes_consume(&c->out, (size_t)n);
-		} else if (n < 0 && errno == EINTR) {
-			continue;
-		} else if (n < 0 && errno == EAGAIN) {
-			return conn_set_events(t, c, 1) == 0 ? 0 : (conn_close(t, c), -1);
-		} else {
-			conn_close(t, c);
-			return -1;
-		}
+	int rv = bytes_write_to(&c->out, c->fd);
+	if (rv < 0 || conn_set_events(t, c, rv == 1) != 0) {
+		conn_close(t, c);
+		return -1;
 	}
-	return conn_set_events(t, c, 0) == 0 ? 0 : (conn_close(t, c), -1);
+	return 0;
 }
 
 /* conn_serve serves every whole call in the input. Returns 0, or -1 if it closed the
@@ -184,24 +175,7 @@ static void conn_on_event(loop_thread *t, loop_conn *c, uint32_t events)
 	}
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
-	for (;;) {
-		uint8_t *p = bytes_reserve(&c->in, LOOP_READ_CHUNK);
-		ssize_t n;
-		if (p == NULL) {
-			conn_close(t, c);
-			return;
-		}
-		n = read(c->fd, p, LOOP_READ_CHUNK);
-		if (n > 0) {
-			bytes_commit(&c->in, (size_t)n);
-			if (n == LOOP_READ_CHUNK)
-				continue;
-			break;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
+	if (bytes_read_from(&c->in, c->fd) < 0) {
 		conn_close(t, c); /* the caller went away, or an error */
 		return;
 	}
