@@ -76,10 +76,12 @@ static void edge_respond(edge_server *s, h2o_req_t *req, int status, const char 
 			       content_type, strlen(content_type));
 	/* A 204 carries no Content-Length (RFC 9110 8.6); h2o then sends no body framing. */
 	req->res.content_length = status == 204 ? SIZE_MAX : len;
-	access_log_write(s->opts.log, req->method.base, req->method.len, req->path.base,
-			 req->path.len, status, service, mesh_now_us() - start_us);
-	if (s->opts.log->pending && !h2o_timeout_is_linked(&s->flush_entry))
-		h2o_timeout_link(s->loop, &s->flush_timeout, &s->flush_entry);
+	if (s->opts.log->out != NULL) { /* no clock read per request when logging is off */
+		access_log_write(s->opts.log, req->method.base, req->method.len, req->path.base,
+				 req->path.len, status, service, mesh_now_us() - start_us);
+		if (!h2o_timeout_is_linked(&s->flush_entry))
+			h2o_timeout_link(s->loop, &s->flush_timeout, &s->flush_entry);
+	}
 	h2o_send_inline(req, body, len); /* copies body; sends no body for HEAD */
 }
 
