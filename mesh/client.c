@@ -17,6 +17,18 @@
 
 enum { CALL_SENDING, CALL_RECEIVING };
 
+/* With no instance connected for this long, the dialers are replaced: nng 1.5.2's dialer stops
+ * redialing for good when a connection fails with NNG_ECLOSED during the SP handshake (an
+ * instance killed between accept and handshake: EPIPE maps to NNG_ECLOSED). A live dialer
+ * retries at least every 200 ms, so one second without a connection means it may be dead. */
+#define CLIENT_REDIAL_AFTER_US 1000000
+
+/* client_dialer: one dialed URL and the nng dialer currently serving it. */
+typedef struct client_dialer {
+	char *url;
+	nng_dialer dialer;
+} client_dialer;
+
 /* client_call: one call in flight, reused from the client's pool; owns an nng context. */
 typedef struct client_call {
 	queue_item item; /* first: the queue hands it back */
@@ -45,6 +57,11 @@ struct mesh_client {
 	mesh_queue *queue; /* with nng: NULL for blocking calls */
 	atomic_int instances;
 	atomic_int inflight;
+	atomic_int_fast64_t last_pipe_event_us; /* when an instance last came or went */
+	pthread_mutex_t dial_lock;		/* guards the dialers and last_redial_us */
+	client_dialer *dialers;
+	size_t ndialers;
+	int64_t last_redial_us;
 	atomic_uint_fast64_t next_trace;
 	pthread_mutex_t lock; /* guards the pool */
 	client_call *free_calls;
@@ -57,6 +74,7 @@ static void client_call_aio_done(void *arg);
 static void client_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
 	mesh_client *c = arg;
+	atomic_store(&c->last_pipe_event_us, mesh_now_us());
 	if (ev == NNG_PIPE_EV_ADD_POST) {
 		atomic_fetch_add(&c->instances, 1);
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
@@ -245,6 +263,25 @@ static void client_call_aio_done(void *arg)
 		client_call_finish(call);
 }
 
+/* client_redial_if_stuck replaces every dialer when no instance has come or gone for
+ * CLIENT_REDIAL_AFTER_US, at most once per that period. It never waits for another thread. */
+static void client_redial_if_stuck(mesh_client *c, int64_t now)
+{
+	if (now - atomic_load(&c->last_pipe_event_us) < CLIENT_REDIAL_AFTER_US ||
+	    pthread_mutex_trylock(&c->dial_lock) != 0)
+		return;
+	if (now - c->last_redial_us >= CLIENT_REDIAL_AFTER_US) {
+		c->last_redial_us = now;
+		for (size_t i = 0; i < c->ndialers; i++) {
+			client_dialer *d = &c->dialers[i];
+			nng_dialer_close(d->dialer);
+			if (nng_dial(c->sock, d->url, &d->dialer, NNG_FLAG_NONBLOCK) != 0)
+				d->dialer = (nng_dialer)NNG_DIALER_INITIALIZER;
+		}
+	}
+	pthread_mutex_unlock(&c->dial_lock);
+}
+
 static void client_invoke(ProtobufCService *service, unsigned method_index,
 			  const ProtobufCMessage *input, ProtobufCClosure closure,
 			  void *closure_data)
@@ -286,6 +323,7 @@ static void client_invoke(ProtobufCService *service, unsigned method_index,
 		goto out_finish;
 	}
 	if (atomic_load(&c->instances) == 0) {
+		client_redial_if_stuck(c, now);
 		client_call_set(call, MESH_UNAVAILABLE, "%s: no instance is connected",
 				service->descriptor->name);
 		goto out_finish;
@@ -339,6 +377,8 @@ int mesh_client_new(mesh_client **out, const ProtobufCServiceDescriptor *service
 	c->queue = o.queue;
 	atomic_init(&c->next_trace, ((uint64_t)getpid() << 40) ^ (uint64_t)mesh_now_us());
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->dial_lock, NULL);
+	atomic_init(&c->last_pipe_event_us, mesh_now_us());
 	if (o.loop != NULL) {
 		rv = client_loop_new(&c->loop, service, c->caller, c->timeout_us, o.loop);
 		if (rv != 0) {
@@ -365,6 +405,8 @@ int mesh_client_new(mesh_client **out, const ProtobufCServiceDescriptor *service
 out_close:
 	nng_close(c->sock);
 out_free:
+	pthread_mutex_destroy(&c->dial_lock);
+	pthread_mutex_destroy(&c->lock);
 	free(c->caller);
 	free(c);
 	return rv;
@@ -372,9 +414,28 @@ out_free:
 
 int mesh_client_dial(mesh_client *c, const char *url)
 {
+	client_dialer *dialers, *d;
+	int rv;
 	if (c->loop != NULL)
 		return client_loop_dial(c->loop, url) == 0 ? 0 : NNG_EADDRINVAL;
-	return nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK);
+	pthread_mutex_lock(&c->dial_lock);
+	dialers = realloc(c->dialers, (c->ndialers + 1) * sizeof(*dialers));
+	if (dialers == NULL) {
+		pthread_mutex_unlock(&c->dial_lock);
+		return NNG_ENOMEM;
+	}
+	c->dialers = dialers;
+	d = &dialers[c->ndialers];
+	if ((d->url = strdup(url)) == NULL) {
+		pthread_mutex_unlock(&c->dial_lock);
+		return NNG_ENOMEM;
+	}
+	if ((rv = nng_dial(c->sock, url, &d->dialer, NNG_FLAG_NONBLOCK)) != 0)
+		free(d->url);
+	else
+		c->ndialers++;
+	pthread_mutex_unlock(&c->dial_lock);
+	return rv;
 }
 
 ProtobufCService *mesh_client_service(mesh_client *c)
@@ -402,6 +463,7 @@ void mesh_client_free(mesh_client *c)
 		return;
 	if (c->loop != NULL) {
 		client_loop_free(c->loop);
+		pthread_mutex_destroy(&c->dial_lock);
 		pthread_mutex_destroy(&c->lock);
 		free(c->caller);
 		free(c);
@@ -414,6 +476,10 @@ void mesh_client_free(mesh_client *c)
 		free(c->calls[i]);
 	}
 	nng_close(c->sock);
+	for (size_t i = 0; i < c->ndialers; i++)
+		free(c->dialers[i].url);
+	free(c->dialers);
+	pthread_mutex_destroy(&c->dial_lock);
 	pthread_mutex_destroy(&c->lock);
 	free(c->calls);
 	free(c->caller);

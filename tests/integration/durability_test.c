@@ -29,7 +29,8 @@ typedef struct writer_state {
 	long long ids[WRITES_MAX]; /* the id each write was acknowledged with; 0 if it never was */
 	int attempted;
 	int acknowledged;
-	int failed_attempts; /* answers other than 201 along the way (the kills) */
+	int failed_attempts;	/* answers other than 201 along the way (the kills) */
+	char last_failure[512]; /* the last answer other than 201, for the report */
 } writer_state;
 
 static void mesh_setup(void)
@@ -83,6 +84,9 @@ static void *writer(void *arg)
 				break;
 			}
 			w->failed_attempts++;
+			snprintf(w->last_failure, sizeof(w->last_failure),
+				 "write %d: HTTP %ld %.200s", i, r.status,
+				 r.status != 0 ? r.body : r.error);
 			http_response_free(&r);
 			harness_sleep_ms(10);
 		}
@@ -121,7 +125,9 @@ START_TEST(test_durability_kill9_during_concurrent_writes)
 		failed += w[k].failed_attempts;
 		acknowledged += w[k].acknowledged;
 		/* every write was eventually acknowledged: the keys made retrying safe */
-		ck_assert_int_eq(w[k].acknowledged, w[k].attempted);
+		ck_assert_msg(w[k].acknowledged == w[k].attempted,
+			      "writer %d: %d of %d writes acknowledged; last failure: %s", k,
+			      w[k].acknowledged, w[k].attempted, w[k].last_failure);
 	}
 	ck_assert_msg(failed > 0, "no write failed: the kills did not land mid-run");
 	ck_assert_msg(acknowledged > WRITERS * 10, "only %d writes acknowledged", acknowledged);
