@@ -297,7 +297,8 @@ int main(int argc, char **argv)
 	if (access_log_open(&log, args.access_log, err, sizeof(err)) != 0)
 		goto out_fail;
 	if (manifest_load_dir(args.manifests, &ms, &nms, err, sizeof(err)) != 0 ||
-	    add_routes(ms, nms, &routes, err, sizeof(err)) != 0)
+	    add_routes(ms, nms, &routes, err, sizeof(err)) != 0 ||
+	    manifest_check_calls(ms, nms, err, sizeof(err)) != 0)
 		goto out_free_manifests;
 	opts = (edge_server_opts){
 	    .routes = &routes, .log = &log, .timeout_ms = args.timeout_ms, .drain_ms = 2000};

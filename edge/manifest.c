@@ -1,6 +1,7 @@
 /* manifest.c: reads svc/<name>/manifest.yml with libyaml and turns its routes into edge routes. */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,9 +131,277 @@ static int read_routes(yaml_ctx *y, yaml_node_t *node, manifest *m)
 	return 0;
 }
 
+/* describe writes what node holds for an error message: its text in quotes, or its kind. */
+static const char *describe(const yaml_node_t *node, char *buf, size_t len)
+{
+	if (node->type == YAML_SCALAR_NODE)
+		snprintf(buf, len, "'%.40s%s'", (const char *)node->data.scalar.value,
+			 node->data.scalar.length > 40 ? "..." : "");
+	else
+		snprintf(buf, len, "%s", node->type == YAML_MAPPING_NODE ? "a mapping" : "a list");
+	return buf;
+}
+
+/* leading_number reads the whole number text starts with into *out (INT64_MAX if it has more
+ * than 18 digits) and returns how many digits it has. */
+static size_t leading_number(const char *text, int64_t *out)
+{
+	size_t i = 0;
+	*out = 0;
+	for (; text[i] >= '0' && text[i] <= '9'; i++)
+		*out = i < 18 ? *out * 10 + (text[i] - '0') : INT64_MAX;
+	return i;
+}
+
+/* once fails if the key k was already seen in its mapping, and notes that it was. */
+static int once(yaml_ctx *y, const yaml_node_t *k, int *seen)
+{
+	if (*seen)
+		return fail_at(y, k, "'%s' is given twice", key_text(k));
+	*seen = 1;
+	return 0;
+}
+
+/* read_int reads a whole number from min to max into *out. */
+static int read_int(yaml_ctx *y, const yaml_node_t *node, const char *key, int min, int max,
+		    int *out)
+{
+	char got[64];
+	int64_t v = 0;
+	if (node->type != YAML_SCALAR_NODE || node->data.scalar.length == 0 ||
+	    leading_number((const char *)node->data.scalar.value, &v) != node->data.scalar.length ||
+	    v < min || v > max)
+		return fail_at(y, node, "'%s' wants a whole number from %d to %d, not %s", key, min,
+			       max, describe(node, got, sizeof(got)));
+	*out = (int)v;
+	return 0;
+}
+
+/* unit: a suffix of a duration or a size, and what one of it is worth. */
+typedef struct unit {
+	const char *suffix;
+	int64_t worth;
+} unit;
+
+static const unit duration_units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+static const unit size_units[] = {{"Ki", INT64_C(1) << 10},
+				  {"Mi", INT64_C(1) << 20},
+				  {"Gi", INT64_C(1) << 30},
+				  {"Ti", INT64_C(1) << 40}};
+
+#define DURATION_MAX_MS (24 * INT64_C(3600000)) /* the longest duration any key takes */
+#define DURATION_FORMS	"a whole number with ms, s, m or h, like 500ms, 5s or 2m"
+#define SIZE_FORMS	"a whole number with Ki, Mi, Gi or Ti, like 512Mi or 1Gi"
+
+/* read_amount reads a whole number followed by one of units' suffixes, as a multiple of the
+ * smallest unit, into *out. It returns 0, 1 if the number has no unit, 2 if the text is not
+ * such a number or 3 if the amount is over max. */
+static int read_amount(const yaml_node_t *node, const unit *units, size_t nunits, int64_t max,
+		       int64_t *out)
+{
+	const char *text;
+	size_t digits;
+	int64_t v;
+	if (node->type != YAML_SCALAR_NODE)
+		return 2;
+	text = (const char *)node->data.scalar.value;
+	if (strlen(text) != node->data.scalar.length)
+		return 2;
+	digits = leading_number(text, &v);
+	if (digits == 0)
+		return 2;
+	if (text[digits] == '\0')
+		return 1;
+	for (size_t i = 0; i < nunits; i++) {
+		if (strcmp(text + digits, units[i].suffix) != 0)
+			continue;
+		if (v > max / units[i].worth)
+			return 3;
+		*out = v * units[i].worth;
+		return 0;
+	}
+	return 2;
+}
+
+/* format_ms writes ms as a duration: in hours if it is a whole number of them, else in seconds
+ * if it is a whole number of them ("300s"), else in milliseconds. */
+static const char *format_ms(int64_t ms, char *buf, size_t len)
+{
+	if (ms != 0 && ms % 3600000 == 0)
+		snprintf(buf, len, "%" PRId64 "h", ms / 3600000);
+	else if (ms != 0 && ms % 1000 == 0)
+		snprintf(buf, len, "%" PRId64 "s", ms / 1000);
+	else
+		snprintf(buf, len, "%" PRId64 "ms", ms);
+	return buf;
+}
+
+/* read_duration reads a duration (500ms, 5s, 2m, 1h) from min_ms to max_ms into *out_ms. */
+static int read_duration(yaml_ctx *y, const yaml_node_t *node, const char *key, int64_t min_ms,
+			 int64_t max_ms, int64_t *out_ms)
+{
+	char got[64], limit[32];
+	int64_t ms = 0;
+	switch (read_amount(node, duration_units,
+			    sizeof(duration_units) / sizeof(duration_units[0]), max_ms, &ms)) {
+	case 1:
+		return fail_at(y, node,
+			       "'%s' wants a unit: %s is not a duration (" DURATION_FORMS ")", key,
+			       describe(node, got, sizeof(got)));
+	case 2:
+		return fail_at(y, node, "'%s' wants a duration, " DURATION_FORMS ", not %s", key,
+			       describe(node, got, sizeof(got)));
+	case 3:
+		return fail_at(y, node, "'%s' is at most %s, not %s", key,
+			       format_ms(max_ms, limit, sizeof(limit)),
+			       describe(node, got, sizeof(got)));
+	}
+	if (ms < min_ms && min_ms == 1)
+		return fail_at(y, node, "'%s' must be more than 0, not %s", key,
+			       describe(node, got, sizeof(got)));
+	if (ms < min_ms)
+		return fail_at(y, node, "'%s' must be at least %s, not %s", key,
+			       format_ms(min_ms, limit, sizeof(limit)),
+			       describe(node, got, sizeof(got)));
+	*out_ms = ms;
+	return 0;
+}
+
+/* read_size reads a size in bytes (512Mi, 1Gi) into *out, more than 0. */
+static int read_size(yaml_ctx *y, const yaml_node_t *node, const char *key, int64_t *out)
+{
+	char got[64];
+	int64_t bytes = 0;
+	switch (read_amount(node, size_units, sizeof(size_units) / sizeof(size_units[0]), INT64_MAX,
+			    &bytes)) {
+	case 1:
+		return fail_at(y, node, "'%s' wants a unit: %s is not a size (" SIZE_FORMS ")", key,
+			       describe(node, got, sizeof(got)));
+	case 2:
+		return fail_at(y, node, "'%s' wants a size, " SIZE_FORMS ", not %s", key,
+			       describe(node, got, sizeof(got)));
+	case 3:
+		return fail_at(y, node, "'%s' %s is too large", key,
+			       describe(node, got, sizeof(got)));
+	}
+	if (bytes == 0)
+		return fail_at(y, node, "'%s' must be more than 0", key);
+	*out = bytes;
+	return 0;
+}
+
+/* read_healthcheck reads the healthcheck: mapping; line is the key's. */
+static int read_healthcheck(yaml_ctx *y, yaml_node_t *node, int line, manifest_healthcheck *h)
+{
+	static const char *const keys[] = {"interval", "timeout", "healthy_threshold",
+					   "unhealthy_threshold", "grace_period"};
+	yaml_node_t *given[sizeof(keys) / sizeof(keys[0])] = {NULL};
+	char timeout[32], interval[32];
+	h->line = line;
+	if (node->type != YAML_MAPPING_NODE)
+		return fail_at(y, node,
+			       "'healthcheck' wants a mapping with interval, timeout, "
+			       "healthy_threshold, unhealthy_threshold and grace_period");
+	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+	     pair < node->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(&y->doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(&y->doc, pair->value);
+		const char *key = key_text(k);
+		size_t i = 0;
+		int rv;
+		while (i < sizeof(keys) / sizeof(keys[0]) && strcmp(key, keys[i]) != 0)
+			i++;
+		if (i == sizeof(keys) / sizeof(keys[0]))
+			return fail_at(y, k,
+				       "unknown healthcheck key '%s' (known: interval, timeout, "
+				       "healthy_threshold, unhealthy_threshold, grace_period)",
+				       key);
+		if (given[i] != NULL)
+			return fail_at(y, k, "'%s' is given twice", key);
+		given[i] = v;
+		rv = i == 0   ? read_duration(y, v, key, 1, DURATION_MAX_MS, &h->interval_ms)
+		     : i == 1 ? read_duration(y, v, key, 1, DURATION_MAX_MS, &h->timeout_ms)
+		     : i == 2 ? read_int(y, v, key, 1, 10, &h->healthy_threshold)
+		     : i == 3 ? read_int(y, v, key, 1, 10, &h->unhealthy_threshold)
+			      : read_duration(y, v, key, 0, DURATION_MAX_MS, &h->grace_period_ms);
+		if (rv != 0)
+			return -1;
+	}
+	if (h->timeout_ms >= h->interval_ms)
+		return fail_at(y, given[1] != NULL ? given[1] : given[0],
+			       "'timeout' (%s%s) must be less than 'interval' (%s%s)",
+			       format_ms(h->timeout_ms, timeout, sizeof(timeout)),
+			       given[1] != NULL ? "" : ", the default",
+			       format_ms(h->interval_ms, interval, sizeof(interval)),
+			       given[0] != NULL ? "" : ", the default");
+	return 0;
+}
+
+static int is_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+/* is_call shapes a calls: entry: a manifest name, one dot and a protobuf method name. */
+static int is_call(const char *call)
+{
+	const char *dot = strchr(call, '.'), *c;
+	if (dot == NULL || dot == call || strchr(dot + 1, '.') != NULL)
+		return 0;
+	for (c = call; c < dot; c++)
+		if (!is_name_char(*c))
+			return 0;
+	if (!((dot[1] >= 'A' && dot[1] <= 'Z') || (dot[1] >= 'a' && dot[1] <= 'z') ||
+	      dot[1] == '_'))
+		return 0;
+	for (c = dot + 1; *c; c++)
+		if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+		      (*c >= '0' && *c <= '9') || *c == '_'))
+			return 0;
+	return 1;
+}
+
+/* read_calls reads calls: a list of service.method the service may call. */
+static int read_calls(yaml_ctx *y, yaml_node_t *node, manifest *m)
+{
+	size_t n;
+	if (node->type != YAML_SEQUENCE_NODE)
+		return fail_at(y, node, "'calls' wants a list of service.method, like [users.Get]");
+	n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+	m->calls = calloc(n + 1, sizeof(*m->calls));
+	m->calls_line = calloc(n + 1, sizeof(*m->calls_line));
+	if (m->calls == NULL || m->calls_line == NULL)
+		return fail_at(y, node, "out of memory");
+	for (yaml_node_item_t *item = node->data.sequence.items.start;
+	     item < node->data.sequence.items.top; item++) {
+		yaml_node_t *v = yaml_document_get_node(&y->doc, *item);
+		const char *call;
+		if (scalar_dup(y, v, "calls", &m->calls[m->ncalls]) != 0)
+			return -1;
+		call = m->calls[m->ncalls];
+		m->calls_line[m->ncalls++] = (int)v->start_mark.line + 1;
+		if (!is_call(call))
+			return fail_at(y, v,
+				       "calls: '%.64s' is not service.method (a manifest name, one "
+				       "dot, a method of its service), like users.Get",
+				       call);
+		for (size_t i = 0; i + 1 < m->ncalls; i++)
+			if (strcmp(m->calls[i], call) == 0)
+				return fail_at(y, v, "calls: '%.64s' is listed twice", call);
+	}
+	return 0;
+}
+
 static int read_manifest(yaml_ctx *y, manifest *m)
 {
 	yaml_node_t *root = yaml_document_get_root_node(&y->doc), *name_node = NULL;
+	int seen_count = 0, seen_health = 0, seen_delay = 0, seen_cpu = 0, seen_memory = 0;
+	m->count = 1;
+	m->health = (manifest_healthcheck){.interval_ms = 5000,
+					   .timeout_ms = 2000,
+					   .healthy_threshold = 2,
+					   .unhealthy_threshold = 2};
+	m->deregistration_delay_ms = 5000;
 	if (root == NULL || root->type != YAML_MAPPING_NODE)
 		return fail_at(y, root, "a manifest is a mapping with name, service and routes");
 	for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
@@ -153,16 +422,42 @@ static int read_manifest(yaml_ctx *y, manifest *m)
 				return fail_at(y, k, "'routes' is given twice");
 			if (read_routes(y, v, m) != 0)
 				return -1;
+		} else if (strcmp(key, "count") == 0) {
+			if (once(y, k, &seen_count) != 0 ||
+			    read_int(y, v, key, 1, 64, &m->count) != 0)
+				return -1;
+		} else if (strcmp(key, "healthcheck") == 0) {
+			if (once(y, k, &seen_health) != 0 ||
+			    read_healthcheck(y, v, (int)k->start_mark.line + 1, &m->health) != 0)
+				return -1;
+		} else if (strcmp(key, "deregistration_delay") == 0) {
+			if (once(y, k, &seen_delay) != 0 ||
+			    read_duration(y, v, key, 0, 300000, &m->deregistration_delay_ms) != 0)
+				return -1;
+		} else if (strcmp(key, "calls") == 0) {
+			if (m->calls != NULL)
+				return fail_at(y, k, "'calls' is given twice");
+			if (read_calls(y, v, m) != 0)
+				return -1;
+		} else if (strcmp(key, "cpu") == 0) {
+			if (once(y, k, &seen_cpu) != 0 ||
+			    read_int(y, v, key, 1, 64000, &m->cpu_millis) != 0)
+				return -1;
+		} else if (strcmp(key, "memory") == 0) {
+			if (once(y, k, &seen_memory) != 0 ||
+			    read_size(y, v, key, &m->memory_bytes) != 0)
+				return -1;
 		} else {
-			return fail_at(y, k, "unknown key '%s' (known: name, service, routes)",
+			return fail_at(y, k,
+				       "unknown key '%s' (known: name, service, routes, count, "
+				       "healthcheck, deregistration_delay, calls, cpu, memory)",
 				       key);
 		}
 	}
 	if (m->name == NULL || m->service == NULL)
 		return fail_at(y, root, "a manifest needs name and service");
 	for (const char *c = m->name; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
-		      *c == '_'))
+		if (!is_name_char(*c))
 			return fail_at(y, name_node, "name '%s' may hold only [a-z0-9_-]", m->name);
 	return 0;
 }
@@ -474,6 +769,47 @@ int manifest_add_routes(const manifest *m, route_table *t, char *err, size_t err
 	return 0;
 }
 
+int manifest_check_calls(manifest *const *ms, size_t n, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t c = 0; c < ms[i]->ncalls; c++) {
+			const char *call = ms[i]->calls[c], *dot = strchr(call, '.');
+			const manifest *callee = NULL;
+			const ProtobufCServiceDescriptor *service;
+			if (dot == NULL || !is_call(call)) {
+				snprintf(err, errlen, "%s:%d: calls: '%s' is not service.method",
+					 ms[i]->file, ms[i]->calls_line[c], call);
+				return -1;
+			}
+			for (size_t k = 0; k < n && callee == NULL; k++)
+				if (strlen(ms[k]->name) == (size_t)(dot - call) &&
+				    strncmp(ms[k]->name, call, (size_t)(dot - call)) == 0)
+					callee = ms[k];
+			if (callee == NULL) {
+				snprintf(err, errlen, "%s:%d: calls: no service '%.*s'",
+					 ms[i]->file, ms[i]->calls_line[c], (int)(dot - call),
+					 call);
+				return -1;
+			}
+			service = registry_find_service(callee->service);
+			if (service == NULL) {
+				snprintf(err, errlen,
+					 "%s:%d: calls: %s serves '%s', which is not in proto/",
+					 ms[i]->file, ms[i]->calls_line[c], callee->name,
+					 callee->service);
+				return -1;
+			}
+			if (protobuf_c_service_descriptor_get_method_by_name(service, dot + 1) ==
+			    NULL) {
+				snprintf(err, errlen, "%s:%d: calls: %s has no method '%s'",
+					 ms[i]->file, ms[i]->calls_line[c], callee->name, dot + 1);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 void manifest_free(manifest *m)
 {
 	if (m == NULL)
@@ -491,6 +827,10 @@ void manifest_free(manifest *m)
 		free(m->routes[i].query);
 	}
 	free(m->routes);
+	for (size_t i = 0; i < m->ncalls; i++)
+		free(m->calls[i]);
+	free(m->calls);
+	free(m->calls_line);
 	free(m->file);
 	free(m->name);
 	free(m->service);

@@ -1,8 +1,10 @@
-/* manifest.h: a service's manifest (svc/<name>/manifest.yml): its name, service and routes. */
+/* manifest.h: a service's manifest (svc/<name>/manifest.yml): its name, service and routes, how
+ * many instances run and how they are checked, what it may call and what it may use. */
 #ifndef CLEAVE_EDGE_MANIFEST_H
 #define CLEAVE_EDGE_MANIFEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "route.h"
 
@@ -21,6 +23,19 @@ typedef struct manifest_route {
 	int line;
 } manifest_route;
 
+/* manifest_healthcheck: the healthcheck: mapping, with the defaults of the keys it leaves out
+ * (all of them when there is no healthcheck:). Durations are written 500ms, 5s, 2m or 1h, and are
+ * at most 24h. Like count, deregistration_delay, calls, cpu and memory, it is read and checked,
+ * but nothing acts on it yet. */
+typedef struct manifest_healthcheck {
+	int64_t interval_ms;   /* between two checks of an instance; default 5s, > 0 */
+	int64_t timeout_ms;    /* a check not answered in this fails; default 2s, > 0, < interval */
+	int healthy_threshold; /* passes in a row that make an instance healthy; 1..10, default 2 */
+	int unhealthy_threshold; /* failures in a row that make it unhealthy; 1..10, default 2 */
+	int64_t grace_period_ms; /* after an instance starts, failures do not count; default 0s */
+	int line;		 /* line of healthcheck:, or 0 if there is none */
+} manifest_healthcheck;
+
 /* manifest: one service's manifest. */
 typedef struct manifest {
 	char *file;    /* the path it was read from */
@@ -29,11 +44,23 @@ typedef struct manifest {
 	int service_line;
 	manifest_route *routes;
 	size_t nroutes;
+	int count;			 /* instances to run, 1..64; default 1 */
+	manifest_healthcheck health;	 /* how an instance is checked */
+	int64_t deregistration_delay_ms; /* an instance being stopped keeps its calls in flight
+					  * this long after it leaves the rotation; default 5s,
+					  * at most 300s */
+	char **calls;	 /* "service.method" it may call, "users.Get" (service is a manifest
+			  * name, method one of its service's); NULL if there is no calls: */
+	int *calls_line; /* line of each entry of calls */
+	size_t ncalls;
+	int cpu_millis;	      /* CPU in millicores, 1..64000 ("256" is a quarter of a core), or 0 if
+			       * not given */
+	int64_t memory_bytes; /* memory, written 512Mi or 1Gi, in bytes, or 0 if not given */
 } manifest;
 
-/* manifest_load reads the manifest at path. Unknown keys, missing keys and values of the wrong
- * kind fail with "file:line: reason" in err. On success *out is the caller's, to free with
- * manifest_free. Returns 0 or -1. */
+/* manifest_load reads the manifest at path; optional keys left out take their defaults. Unknown
+ * keys, missing keys and values of the wrong kind or out of range fail with "file:line: reason"
+ * in err. On success *out is the caller's, to free with manifest_free. Returns 0 or -1. */
 int manifest_load(const char *path, manifest **out, char *err, size_t errlen);
 
 /* manifest_load_dir reads every DIR/<name>/manifest.yml, in name order. On success *out is a
@@ -46,6 +73,11 @@ int manifest_load_dir(const char *dir, manifest ***out, size_t *n, char *err, si
  * can carry, body is a repeated field of the reply) and adds its routes to t.
  * Returns 0, or -1 with "file:line: reason" in err. */
 int manifest_add_routes(const manifest *m, route_table *t, char *err, size_t errlen);
+
+/* manifest_check_calls checks every calls: entry of the n manifests ms against the others: the
+ * service part is the name of one of ms, and the method one of that manifest's protobuf service.
+ * Returns 0, or -1 with "file:line: calls: reason" in err. */
+int manifest_check_calls(manifest *const *ms, size_t n, char *err, size_t errlen);
 
 /* manifest_free frees m. */
 void manifest_free(manifest *m);

@@ -147,6 +147,12 @@ START_TEST(test_cli_edge_reports_a_bad_manifest)
 			     "    path: /api/users\n    rpc: List\n  - method: GET\n"
 			     "    path: /api/users/\n    rpc: List\n");
 	expect_run("edge", args, 1, "manifest.yml:7: path '/api/users/' must not end with '/'");
+	write_file(manifest, "name: users\nservice: users.Users\nhealthcheck:\n  interval: 5\n");
+	expect_run("edge", args, 1, "manifest.yml:4: 'interval' wants a unit");
+	write_file(manifest, "name: users\nservice: users.Users\ncalls: [threads.Get]\n");
+	expect_run("edge", args, 1, "manifest.yml:3: calls: no service 'threads'");
+	write_file(manifest, "name: users\nservice: users.Users\ncalls:\n  - users.Delete\n");
+	expect_run("edge", args, 1, "manifest.yml:4: calls: users has no method 'Delete'");
 }
 END_TEST
 

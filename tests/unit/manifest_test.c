@@ -1,4 +1,5 @@
-/* manifest_test.c: unit tests of service manifests: loading, checking against the registry, errors
+/* manifest_test.c: unit tests of service manifests: loading, checking against the registry, the
+ * keys on running a service (count, healthcheck, deregistration_delay, calls, cpu, memory), errors
  * with file:line. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,25 @@ static void assert_routes_fail(const char *text, int line, const char *reason)
 	manifest_free(m);
 }
 
+/* load_ok loads the manifest text, which must load. */
+static manifest *load_ok(const char *text)
+{
+	char path[256], err[1024] = "";
+	manifest *m = NULL;
+	write_at("m.yml", text, path, sizeof(path));
+	ck_assert_msg(manifest_load(path, &m, err, sizeof(err)) == 0, "%s\n%s", err, text);
+	return m;
+}
+
+/* assert_key_fails asserts the manifest "name: x\nservice: users.Users\n" followed by rest fails
+ * to load at line (counted in the whole text), saying reason. */
+static void assert_key_fails(const char *rest, int line, const char *reason)
+{
+	char text[1024];
+	snprintf(text, sizeof(text), "name: x\nservice: users.Users\n%s", rest);
+	assert_load_fails(text, line, reason);
+}
+
 /* ---- the real manifests --------------------------------------------------------------------- */
 
 START_TEST(test_manifest_real_manifests_load)
@@ -103,6 +123,27 @@ START_TEST(test_manifest_real_manifests_load)
 	ck_assert_uint_eq(ms[2]->nroutes, 3);
 	ck_assert_str_eq(ms[2]->routes[0].body, "users");
 	ck_assert_ptr_null(ms[2]->routes[1].body);
+
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_int_eq(ms[i]->count, 1);
+		ck_assert_int_eq(ms[i]->health.interval_ms, 2000);
+		ck_assert_int_eq(ms[i]->health.timeout_ms, 1000);
+		ck_assert_int_eq(ms[i]->health.healthy_threshold, 2);
+		ck_assert_int_eq(ms[i]->health.unhealthy_threshold, 2);
+		ck_assert_int_eq(ms[i]->health.grace_period_ms, 1000);
+		ck_assert_int_gt(ms[i]->health.line, 3);
+		ck_assert_int_eq(ms[i]->deregistration_delay_ms, 2000);
+		ck_assert_ptr_nonnull(ms[i]->calls);
+		ck_assert_int_eq(ms[i]->cpu_millis, 0);
+		ck_assert_int_eq(ms[i]->memory_bytes, 0);
+	}
+	ck_assert_uint_eq(ms[0]->ncalls, 2);
+	ck_assert_str_eq(ms[0]->calls[0], "threads.Get");
+	ck_assert_str_eq(ms[0]->calls[1], "users.Get");
+	ck_assert_uint_eq(ms[1]->ncalls, 1);
+	ck_assert_str_eq(ms[1]->calls[0], "users.Get");
+	ck_assert_uint_eq(ms[2]->ncalls, 0);
+	ck_assert_msg(manifest_check_calls(ms, n, err, sizeof(err)) == 0, "%s", err);
 
 	route_table_init(&t);
 	for (size_t i = 0; i < n; i++)
@@ -606,6 +647,378 @@ START_TEST(test_manifest_duplicate_route_across_manifests)
 }
 END_TEST
 
+/* ---- count, healthcheck, deregistration_delay, calls, cpu, memory --------------------------- */
+
+START_TEST(test_manifest_run_keys_default)
+{
+	manifest *m = load_ok("name: x\nservice: users.Users\n");
+	ck_assert_int_eq(m->count, 1);
+	ck_assert_int_eq(m->health.interval_ms, 5000);
+	ck_assert_int_eq(m->health.timeout_ms, 2000);
+	ck_assert_int_eq(m->health.healthy_threshold, 2);
+	ck_assert_int_eq(m->health.unhealthy_threshold, 2);
+	ck_assert_int_eq(m->health.grace_period_ms, 0);
+	ck_assert_int_eq(m->health.line, 0);
+	ck_assert_int_eq(m->deregistration_delay_ms, 5000);
+	ck_assert_ptr_null(m->calls);
+	ck_assert_ptr_null(m->calls_line);
+	ck_assert_uint_eq(m->ncalls, 0);
+	ck_assert_int_eq(m->cpu_millis, 0);
+	ck_assert_int_eq(m->memory_bytes, 0);
+	manifest_free(m);
+
+	/* a healthcheck: with some keys keeps the defaults of the others */
+	m = load_ok("name: x\n"
+		    "service: users.Users\n"
+		    "healthcheck:\n"
+		    "  healthy_threshold: 3\n");
+	ck_assert_int_eq(m->health.line, 3);
+	ck_assert_int_eq(m->health.interval_ms, 5000);
+	ck_assert_int_eq(m->health.timeout_ms, 2000);
+	ck_assert_int_eq(m->health.healthy_threshold, 3);
+	ck_assert_int_eq(m->health.unhealthy_threshold, 2);
+	ck_assert_int_eq(m->health.grace_period_ms, 0);
+	manifest_free(m);
+
+	m = load_ok("name: x\nservice: users.Users\nhealthcheck: {}\ncalls: []\n");
+	ck_assert_int_eq(m->health.line, 3);
+	ck_assert_int_eq(m->health.interval_ms, 5000);
+	ck_assert_ptr_nonnull(m->calls);
+	ck_assert_uint_eq(m->ncalls, 0);
+	manifest_free(m);
+}
+END_TEST
+
+START_TEST(test_manifest_run_keys_parsed)
+{
+	manifest *m = load_ok("name: x\n"		     /* 1 */
+			      "service: users.Users\n"	     /* 2 */
+			      "count: 64\n"		     /* 3 */
+			      "healthcheck:\n"		     /* 4 */
+			      "  interval: 2m\n"	     /* 5 */
+			      "  timeout: 500ms\n"	     /* 6 */
+			      "  healthy_threshold: 10\n"    /* 7 */
+			      "  unhealthy_threshold: 1\n"   /* 8 */
+			      "  grace_period: 1h\n"	     /* 9 */
+			      "deregistration_delay: 300s\n" /* 10 */
+			      "calls:\n"		     /* 11 */
+			      "  - threads.Get\n"	     /* 12 */
+			      "  - users.List\n"	     /* 13 */
+			      "  - my-svc_2.Do_it2\n"	     /* 14 */
+			      "cpu: 256\n"		     /* 15 */
+			      "memory: 512Mi\n"		     /* 16 */
+			      "routes: []\n");		     /* 17 */
+	ck_assert_int_eq(m->count, 64);
+	ck_assert_int_eq(m->health.line, 4);
+	ck_assert_int_eq(m->health.interval_ms, 120000);
+	ck_assert_int_eq(m->health.timeout_ms, 500);
+	ck_assert_int_eq(m->health.healthy_threshold, 10);
+	ck_assert_int_eq(m->health.unhealthy_threshold, 1);
+	ck_assert_int_eq(m->health.grace_period_ms, 3600000);
+	ck_assert_int_eq(m->deregistration_delay_ms, 300000);
+	ck_assert_uint_eq(m->ncalls, 3);
+	ck_assert_str_eq(m->calls[0], "threads.Get");
+	ck_assert_str_eq(m->calls[1], "users.List");
+	ck_assert_str_eq(m->calls[2], "my-svc_2.Do_it2");
+	ck_assert_int_eq(m->calls_line[0], 12);
+	ck_assert_int_eq(m->calls_line[1], 13);
+	ck_assert_int_eq(m->calls_line[2], 14);
+	ck_assert_int_eq(m->cpu_millis, 256);
+	ck_assert_int_eq(m->memory_bytes, INT64_C(512) * 1024 * 1024);
+	manifest_free(m);
+
+	m = load_ok("name: x\n"
+		    "service: users.Users\n"
+		    "count: 1\n"
+		    "healthcheck: {interval: 1s, timeout: 999ms, grace_period: 0s}\n"
+		    "deregistration_delay: 0s\n"
+		    "calls: [users.Get]\n"
+		    "cpu: 64000\n"
+		    "memory: 1Gi\n");
+	ck_assert_int_eq(m->count, 1);
+	ck_assert_int_eq(m->health.interval_ms, 1000);
+	ck_assert_int_eq(m->health.timeout_ms, 999);
+	ck_assert_int_eq(m->health.grace_period_ms, 0);
+	ck_assert_int_eq(m->deregistration_delay_ms, 0);
+	ck_assert_uint_eq(m->ncalls, 1);
+	ck_assert_int_eq(m->calls_line[0], 6);
+	ck_assert_int_eq(m->cpu_millis, 64000);
+	ck_assert_int_eq(m->memory_bytes, INT64_C(1) << 30);
+	manifest_free(m);
+
+	m = load_ok("name: x\nservice: users.Users\ncpu: 1\nmemory: 1Ki\n");
+	ck_assert_int_eq(m->cpu_millis, 1);
+	ck_assert_int_eq(m->memory_bytes, 1024);
+	manifest_free(m);
+	m = load_ok("name: x\nservice: users.Users\nmemory: 2Ti\n");
+	ck_assert_int_eq(m->memory_bytes, INT64_C(2) << 40);
+	manifest_free(m);
+}
+END_TEST
+
+START_TEST(test_manifest_bad_count)
+{
+	assert_key_fails("count: 0\n", 3, "'count' wants a whole number from 1 to 64, not '0'");
+	assert_key_fails("count: 65\n", 3, "'count' wants a whole number from 1 to 64, not '65'");
+	assert_key_fails("routes: []\ncount: -1\n", 4, "'count' wants a whole number from 1 to 64");
+	assert_key_fails("count: 2.0\n", 3, "'count' wants a whole number");
+	assert_key_fails("count: two\n", 3, "'count' wants a whole number");
+	assert_key_fails("count: \"\"\n", 3, "'count' wants a whole number");
+	assert_key_fails("count: 99999999999999999999999\n", 3, "'count' wants a whole number");
+	assert_key_fails("count:\n  - 1\n", 4,
+			 "'count' wants a whole number from 1 to 64, not a list");
+	assert_key_fails("count: 1\ncount: 2\n", 4, "'count' is given twice");
+}
+END_TEST
+
+START_TEST(test_manifest_bad_healthcheck)
+{
+	assert_key_fails("healthcheck:\n"
+			 "  interval: 5s\n"
+			 "  retries: 3\n",
+			 5, "unknown healthcheck key 'retries' (known: interval, timeout");
+	assert_key_fails("healthcheck: 5s\n", 3, "'healthcheck' wants a mapping");
+	assert_key_fails("healthcheck:\n  - interval: 5s\n", 4, "'healthcheck' wants a mapping");
+	assert_key_fails("healthcheck:\n"
+			 "  interval: 2s\n"
+			 "  timeout: 2s\n",
+			 5, "'timeout' (2s) must be less than 'interval' (2s)");
+	assert_key_fails("healthcheck:\n"
+			 "  timeout: 3s\n"
+			 "  interval: 1500ms\n",
+			 4, "'timeout' (3s) must be less than 'interval' (1500ms)");
+	/* the default timeout, 2s, is not less than an interval of 1s: the interval's line */
+	assert_key_fails("healthcheck:\n"
+			 "  grace_period: 1s\n"
+			 "  interval: 1s\n",
+			 5, "'timeout' (2s, the default) must be less than 'interval' (1s)");
+	assert_key_fails("healthcheck:\n"
+			 "  timeout: 6s\n",
+			 4, "'timeout' (6s) must be less than 'interval' (5s, the default)");
+	assert_key_fails("healthcheck:\n"
+			 "  healthy_threshold: 0\n",
+			 4, "'healthy_threshold' wants a whole number from 1 to 10, not '0'");
+	assert_key_fails("healthcheck:\n"
+			 "  unhealthy_threshold: 11\n",
+			 4, "'unhealthy_threshold' wants a whole number from 1 to 10, not '11'");
+	assert_key_fails("healthcheck:\n"
+			 "  interval: 0s\n",
+			 4, "'interval' must be more than 0, not '0s'");
+	assert_key_fails("healthcheck:\n"
+			 "  timeout: 0ms\n",
+			 4, "'timeout' must be more than 0, not '0ms'");
+	assert_key_fails("healthcheck:\n"
+			 "  timeout: 1s\n"
+			 "  timeout: 1s\n",
+			 5, "'timeout' is given twice");
+	assert_key_fails("healthcheck: {}\n"
+			 "healthcheck: {}\n",
+			 4, "'healthcheck' is given twice");
+}
+END_TEST
+
+START_TEST(test_manifest_bad_duration)
+{
+	static const char *const garbage[] = {"-5s", "5 s",  "1.5s",  "5sec", "5S",
+					      "s",   "5ms5", "0x10s", "\"\""};
+	assert_key_fails("deregistration_delay: 5\n", 3,
+			 "'deregistration_delay' wants a unit: '5' is not a duration (a whole "
+			 "number with ms, s, m or h, like 500ms, 5s or 2m)");
+	assert_key_fails("healthcheck:\n  interval: 10\n", 4, "'interval' wants a unit: '10'");
+	assert_key_fails("healthcheck:\n  grace_period: 0\n", 4, "'grace_period' wants a unit");
+	for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
+		char rest[128];
+		snprintf(rest, sizeof(rest), "healthcheck:\n  timeout: %s\n", garbage[i]);
+		assert_key_fails(rest, 4,
+				 "'timeout' wants a duration, a whole number with ms, s, m or h, "
+				 "like 500ms, 5s or 2m");
+	}
+	assert_key_fails("deregistration_delay: [5s]\n", 3,
+			 "'deregistration_delay' wants a duration, a whole number with ms, s, m or "
+			 "h, like 500ms, 5s or 2m, not a list");
+	assert_key_fails("deregistration_delay: 301s\n", 3,
+			 "'deregistration_delay' is at most 300s, not '301s'");
+	assert_key_fails("deregistration_delay: 6m\n", 3, "'deregistration_delay' is at most 300s");
+	assert_key_fails("healthcheck:\n  grace_period: 25h\n", 4,
+			 "'grace_period' is at most 24h, not '25h'");
+	assert_key_fails("healthcheck:\n  interval: 99999999999999999999999h\n", 4,
+			 "'interval' is at most 24h");
+	assert_key_fails("deregistration_delay: 1s\n"
+			 "deregistration_delay: 1s\n",
+			 4, "'deregistration_delay' is given twice");
+}
+END_TEST
+
+START_TEST(test_manifest_bad_cpu_and_memory)
+{
+	assert_key_fails("cpu: 0\n", 3, "'cpu' wants a whole number from 1 to 64000, not '0'");
+	assert_key_fails("cpu: 64001\n", 3, "'cpu' wants a whole number from 1 to 64000");
+	assert_key_fails("cpu: 0.5\n", 3, "'cpu' wants a whole number from 1 to 64000, not '0.5'");
+	assert_key_fails("cpu: 256m\n", 3, "'cpu' wants a whole number from 1 to 64000");
+	assert_key_fails("cpu: 1\ncpu: 2\n", 4, "'cpu' is given twice");
+	assert_key_fails("memory: lots\n", 3,
+			 "'memory' wants a size, a whole number with Ki, Mi, Gi or Ti, like 512Mi "
+			 "or 1Gi, not 'lots'");
+	assert_key_fails("memory: 512MB\n", 3, "'memory' wants a size");
+	assert_key_fails("memory: 512M\n", 3, "'memory' wants a size");
+	assert_key_fails("memory: -1Gi\n", 3, "'memory' wants a size");
+	assert_key_fails("memory: 1.5Gi\n", 3, "'memory' wants a size");
+	assert_key_fails("memory: {size: 1Gi}\n", 3, "'memory' wants a size");
+	assert_key_fails("memory: 536870912\n", 3,
+			 "'memory' wants a unit: '536870912' is not a size");
+	assert_key_fails("memory: 0Mi\n", 3, "'memory' must be more than 0");
+	assert_key_fails("memory: 9999999999Ti\n", 3, "'memory' '9999999999Ti' is too large");
+	assert_key_fails("memory: 1Gi\nmemory: 1Gi\n", 4, "'memory' is given twice");
+}
+END_TEST
+
+START_TEST(test_manifest_bad_calls_shape)
+{
+	static const char *const bad[] = {"users",	"users.",     ".Get",	    "users.Get.x",
+					  "Users.Get",	"users.1Get", "users.Ge-t", "us ers.Get",
+					  "users..Get", "users.Get()"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char rest[256], reason[128];
+		snprintf(rest, sizeof(rest), "calls:\n  - users.Get\n  - \"%s\"\n", bad[i]);
+		snprintf(reason, sizeof(reason), "calls: '%s' is not service.method", bad[i]);
+		assert_key_fails(rest, 5, reason);
+	}
+	assert_key_fails("calls: users.Get\n", 3, "'calls' wants a list of service.method");
+	assert_key_fails("calls:\n  users: Get\n", 4, "'calls' wants a list of service.method");
+	assert_key_fails("calls: [users.Get, [threads.Get]]\n", 3,
+			 "'calls' wants a non-empty string");
+	assert_key_fails("calls: [\"\"]\n", 3, "'calls' wants a non-empty string");
+	assert_key_fails("calls:\n  - users.Get\n  - threads.Get\n  - users.Get\n", 6,
+			 "calls: 'users.Get' is listed twice");
+	assert_key_fails("calls: []\ncalls: [users.Get]\n", 4, "'calls' is given twice");
+}
+END_TEST
+
+/* load_three loads the manifests a (users.Users), b (threads.Threads) and c (posts.Posts) with
+ * their text after name: and service:, into ms and their paths into paths. */
+static void load_three(const char *a, const char *b, const char *c, manifest **ms,
+		       char paths[3][256])
+{
+	static const char *const names[] = {"a", "b", "c"};
+	static const char *const services[] = {"users.Users", "threads.Threads", "posts.Posts"};
+	const char *rest[] = {a, b, c};
+	for (int i = 0; i < 3; i++) {
+		char rel[32], text[1024], err[1024] = "";
+		snprintf(rel, sizeof(rel), "%s.yml", names[i]);
+		snprintf(text, sizeof(text), "name: %s\nservice: %s\n%s", names[i], services[i],
+			 rest[i]);
+		write_at(rel, text, paths[i], sizeof(paths[i]));
+		ms[i] = NULL;
+		ck_assert_msg(manifest_load(paths[i], &ms[i], err, sizeof(err)) == 0, "%s", err);
+	}
+}
+
+static void free_three(manifest **ms)
+{
+	for (int i = 0; i < 3; i++)
+		manifest_free(ms[i]);
+}
+
+START_TEST(test_manifest_check_calls)
+{
+	manifest *ms[3];
+	char paths[3][256], err[1024] = "";
+
+	load_three("calls: []\n", "calls: [a.Get, a.List]\n", "calls: [b.Get, a.Get, c.Create]\n",
+		   ms, paths);
+	ck_assert_msg(manifest_check_calls(ms, 3, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(manifest_check_calls(ms, 0, err, sizeof(err)), 0);
+	free_three(ms);
+
+	/* no calls: at all is fine too */
+	load_three("", "", "", ms, paths);
+	ck_assert_msg(manifest_check_calls(ms, 3, err, sizeof(err)) == 0, "%s", err);
+	free_three(ms);
+
+	/* a service that is not a loaded manifest's name */
+	load_three("", "calls: [a.Get]\n",
+		   "calls:\n"	     /* 3 */
+		   "  - b.Get\n"     /* 4 */
+		   "  - users.Get\n" /* 5: users is the protobuf package, not a manifest name */
+		   ,
+		   ms, paths);
+	ck_assert_int_eq(manifest_check_calls(ms, 3, err, sizeof(err)), -1);
+	assert_at(err, paths[2], 5, "calls: no service 'users'");
+	/* only among the manifests given */
+	ck_assert_int_eq(manifest_check_calls(ms + 1, 1, err, sizeof(err)), -1);
+	assert_at(err, paths[1], 3, "calls: no service 'a'");
+	free_three(ms);
+
+	/* a method its service does not have */
+	load_three("", "calls: [a.Get, a.Delete]\n", "", ms, paths);
+	ck_assert_int_eq(manifest_check_calls(ms, 3, err, sizeof(err)), -1);
+	assert_at(err, paths[1], 3, "calls: a has no method 'Delete'");
+	free_three(ms);
+
+	/* a method of another service: ListByThread is posts', not threads' */
+	load_three("", "", "calls:\n  - b.ListByThread\n", ms, paths);
+	ck_assert_int_eq(manifest_check_calls(ms, 3, err, sizeof(err)), -1);
+	assert_at(err, paths[2], 4, "calls: b has no method 'ListByThread'");
+	free_three(ms);
+
+	/* method names are case-sensitive */
+	load_three("calls: [a.get]\n", "", "", ms, paths);
+	ck_assert_int_eq(manifest_check_calls(ms, 3, err, sizeof(err)), -1);
+	assert_at(err, paths[0], 3, "calls: a has no method 'get'");
+	free_three(ms);
+}
+END_TEST
+
+START_TEST(test_manifest_check_calls_service_not_built)
+{
+	char path[256], err[1024] = "";
+	manifest *ms[2] = {NULL, NULL};
+	write_at("a.yml", "name: a\nservice: users.Users\ncalls: [b.Get]\n", path, sizeof(path));
+	ck_assert_int_eq(manifest_load(path, &ms[0], err, sizeof(err)), 0);
+	write_at("b.yml", "name: b\nservice: nope.Nope\n", path, sizeof(path));
+	ck_assert_int_eq(manifest_load(path, &ms[1], err, sizeof(err)), 0);
+	ck_assert_int_eq(manifest_check_calls(ms, 2, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "a.yml:3: calls: b serves 'nope.Nope', which is not in proto/") !=
+			  NULL,
+		      "%s", err);
+	manifest_free(ms[0]);
+	manifest_free(ms[1]);
+}
+END_TEST
+
+START_TEST(test_manifest_duplicate_route_other_param_names)
+{
+	/* {id} and {thread} match the same paths: one route, twice */
+	char path_a[256], path_b[256], err[1024] = "";
+	manifest *a = NULL, *b = NULL;
+	route_table t;
+	write_at("a.yml",
+		 "name: a\n"
+		 "service: users.Users\n"
+		 "routes:\n"
+		 "  - {method: GET, path: \"/api/x/{id}\", rpc: Get}\n",
+		 path_a, sizeof(path_a));
+	write_at("b.yml",
+		 "name: b\n"
+		 "service: posts.Posts\n"
+		 "routes:\n"
+		 "  - {method: DELETE, path: \"/api/x/{id}\", rpc: Get}\n"
+		 "  - {method: GET, path: \"/api/x/{thread}\", rpc: ListByThread}\n",
+		 path_b, sizeof(path_b));
+	ck_assert_int_eq(manifest_load(path_a, &a, err, sizeof(err)), 0);
+	ck_assert_int_eq(manifest_load(path_b, &b, err, sizeof(err)), 0);
+	route_table_init(&t);
+	ck_assert_int_eq(manifest_add_routes(a, &t, err, sizeof(err)), 0);
+	ck_assert_int_eq(manifest_add_routes(b, &t, err, sizeof(err)), -1);
+	assert_at(err, path_b, 5, "route GET /api/x/{thread} is declared twice");
+	ck_assert_msg(strstr(err, path_a) != NULL, "'%s' does not name %s", err, path_a);
+	ck_assert_uint_eq(t.n, 2); /* DELETE on the same path is another route */
+	route_table_fini(&t);
+	manifest_free(a);
+	manifest_free(b);
+}
+END_TEST
+
 /* ---- manifest_load_dir ---------------------------------------------------------------------- */
 
 START_TEST(test_manifest_load_dir_empty)
@@ -685,6 +1098,7 @@ static Suite *manifest_suite(void)
 	TCase *real = tcase_create("real");
 	TCase *load = tcase_create("load");
 	TCase *routes = tcase_create("add_routes");
+	TCase *run = tcase_create("run_keys");
 	TCase *dir = tcase_create("load_dir");
 
 	tcase_add_test(real, test_manifest_real_manifests_load);
@@ -717,7 +1131,20 @@ static Suite *manifest_suite(void)
 	tcase_add_test(routes, test_manifest_body_not_repeated);
 	tcase_add_test(routes, test_manifest_duplicate_route);
 	tcase_add_test(routes, test_manifest_duplicate_route_across_manifests);
+	tcase_add_test(routes, test_manifest_duplicate_route_other_param_names);
 	suite_add_tcase(s, routes);
+
+	tcase_add_checked_fixture(run, tmpdir_setup, tmpdir_teardown);
+	tcase_add_test(run, test_manifest_run_keys_default);
+	tcase_add_test(run, test_manifest_run_keys_parsed);
+	tcase_add_test(run, test_manifest_bad_count);
+	tcase_add_test(run, test_manifest_bad_healthcheck);
+	tcase_add_test(run, test_manifest_bad_duration);
+	tcase_add_test(run, test_manifest_bad_cpu_and_memory);
+	tcase_add_test(run, test_manifest_bad_calls_shape);
+	tcase_add_test(run, test_manifest_check_calls);
+	tcase_add_test(run, test_manifest_check_calls_service_not_built);
+	suite_add_tcase(s, run);
 
 	tcase_add_checked_fixture(dir, tmpdir_setup, tmpdir_teardown);
 	tcase_add_test(dir, test_manifest_load_dir_empty);
