@@ -55,10 +55,13 @@ static void dispatch_closure(const ProtobufCMessage *output, void *closure_data)
 	}
 	size = envelope_reply_size(call->status, call->message, output, &payload_len);
 	p = call->sink->reserve(call->sink, size);
-	if (p == NULL)
+	if (p == NULL) {
+		stats_call_replied(&call->stats);
 		return;
+	}
 	envelope_reply_write(p, call->status, call->message, output, payload_len);
 	call->written = 1;
+	stats_call_replied(&call->stats);
 }
 
 /* dispatch_fail ends the call with status, before or instead of running the method. */
@@ -76,16 +79,23 @@ static void dispatch_fail(server_call *call, mesh_status status, const char *fmt
 	dispatch_closure(NULL, call);
 }
 
+/* dispatch_health is Health's implementation: the counters of every call finished so far. */
 static void dispatch_health(server_call *call)
 {
 	mesh_server *s = call->server;
 	Mesh__HealthReply reply = MESH__HEALTH_REPLY__INIT;
+	stats_impl_begin(call->shard, &call->stats);
 	reply.service = (char *)s->impl->descriptor->name;
 	reply.pid = getpid();
-	reply.uptime_ms = (mesh_now_us() - s->started_us) / 1000;
-	reply.calls = atomic_load(&s->stats.calls);
-	reply.errors = atomic_load(&s->stats.errors);
-	dispatch_closure(&reply.base, call);
+	reply.uptime_ms = (call->stats.start_ns / 1000 - s->started_us) / 1000;
+	if (stats_health(&s->stats, &reply) != 0) {
+		mesh_fail(call, MESH_RESOURCE_EXHAUSTED, "out of memory for the health reply");
+		dispatch_closure(NULL, call);
+	} else {
+		dispatch_closure(&reply.base, call);
+	}
+	stats_health_free(&reply);
+	stats_impl_end(&call->stats);
 }
 
 static int name_is(const char *s, size_t len, const char *name)
@@ -98,7 +108,7 @@ static void dispatch_run(server_call *call, const uint8_t *data, size_t len)
 {
 	mesh_server *s = call->server;
 	const ProtobufCServiceDescriptor *desc = s->impl->descriptor;
-	const ProtobufCMethodDescriptor *method;
+	const ProtobufCMethodDescriptor *method = NULL;
 	ProtobufCMessage *input;
 	char method_name[DISPATCH_NAME_MAX];
 	envelope_call env;
@@ -106,6 +116,17 @@ static void dispatch_run(server_call *call, const uint8_t *data, size_t len)
 	if (envelope_call_read(&env, data, len) != 0) {
 		dispatch_fail(call, MESH_INVALID_ARGUMENT, "malformed call envelope");
 		return;
+	}
+	/* The call counts under its method as soon as that is known: refused, it is an error of
+	 * the method. */
+	if (name_is(env.service, env.service_len, "mesh.Mesh") &&
+	    name_is(env.method, env.method_len, "Health")) {
+		call->stats.slot = stats_health_slot(&s->stats);
+	} else if (name_is(env.service, env.service_len, desc->name)) {
+		snprintf(method_name, sizeof(method_name), "%.*s", (int)env.method_len, env.method);
+		method = protobuf_c_service_descriptor_get_method_by_name(desc, method_name);
+		if (method != NULL)
+			call->stats.slot = (size_t)(method - desc->methods);
 	}
 	snprintf(call->caller, sizeof(call->caller), "%.*s", (int)env.caller_len, env.caller);
 	if (env.idempotency_key_len > 0) {
@@ -125,9 +146,9 @@ static void dispatch_run(server_call *call, const uint8_t *data, size_t len)
 			      (int)env.service_len, env.service, (int)env.method_len, env.method);
 		return;
 	}
-	call->deadline_us = env.timeout_us > 0 ? mesh_now_us() + env.timeout_us : 0;
-	if (name_is(env.service, env.service_len, "mesh.Mesh") &&
-	    name_is(env.method, env.method_len, "Health")) {
+	/* the clock read when the call started is mesh_now_us()'s clock */
+	call->deadline_us = env.timeout_us > 0 ? call->stats.start_ns / 1000 + env.timeout_us : 0;
+	if (call->stats.slot == stats_health_slot(&s->stats)) {
 		dispatch_health(call);
 		return;
 	}
@@ -136,8 +157,6 @@ static void dispatch_run(server_call *call, const uint8_t *data, size_t len)
 			      desc->name, (int)env.service_len, env.service);
 		return;
 	}
-	snprintf(method_name, sizeof(method_name), "%.*s", (int)env.method_len, env.method);
-	method = protobuf_c_service_descriptor_get_method_by_name(desc, method_name);
 	if (method == NULL) {
 		dispatch_fail(call, MESH_UNIMPLEMENTED, "%s has no method %s", desc->name,
 			      method_name);
@@ -149,7 +168,9 @@ static void dispatch_run(server_call *call, const uint8_t *data, size_t len)
 			      desc->name, method_name);
 		return;
 	}
+	stats_impl_begin(call->shard, &call->stats);
 	s->impl->invoke(s->impl, (unsigned)(method - desc->methods), input, dispatch_closure, call);
+	stats_impl_end(&call->stats);
 	protobuf_c_message_free_unpacked(input, NULL);
 	if (!call->closed)
 		dispatch_fail(call, MESH_INTERNAL, "%s.%s returned without answering", desc->name,
@@ -169,9 +190,8 @@ int dispatch_call(mesh_server *s, server_call *call, dispatch_sink *sink, const 
 	call->caller[0] = '\0';
 	call->has_idempotency_key = 0;
 	call->deadline_us = 0;
+	stats_call_start(&s->stats, &call->stats);
 	dispatch_run(call, data, len);
-	atomic_fetch_add(&s->stats.calls, 1);
-	if (call->status != MESH_OK)
-		atomic_fetch_add(&s->stats.errors, 1);
+	stats_call_end(call->shard, &call->stats, call->status != MESH_OK);
 	return call->written ? 0 : -1;
 }

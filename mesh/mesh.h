@@ -35,6 +35,14 @@ const char *mesh_status_name(mesh_status status);
 /* mesh_now_us returns microseconds on the monotonic clock that deadlines are measured on. */
 int64_t mesh_now_us(void);
 
+/* MESH_LATENCY_BUCKETS: how many latency buckets mesh.MethodStats (Health) reports per method. */
+#define MESH_LATENCY_BUCKETS 15
+
+/* mesh_latency_bounds_us: the inclusive upper bounds, in microseconds, of those buckets: 50, 100,
+ * 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, and
+ * UINT64_MAX for +Inf. Bucket i counts latencies in (bound i-1, bound i], as in mesh.proto. */
+extern const uint64_t mesh_latency_bounds_us[MESH_LATENCY_BUCKETS];
+
 /* ---- calling a service ---------------------------------------------------------------------- */
 
 #define MESH_MESSAGE_MAX 256
@@ -185,8 +193,9 @@ typedef struct mesh_server_opts {
  * impl must outlive the server. Every method implementation is called on a worker thread, with a
  * closure_data that identifies the call; it must call the closure before it returns, with the
  * reply (which stays the implementation's: it is packed at once) or with NULL after mesh_fail.
- * Health (mesh.Mesh) is answered by the server itself. opts may be NULL. On success *out is the
- * caller's, to free with mesh_server_free. Returns 0 or an nng error number. */
+ * Health (mesh.Mesh) is answered by the server itself, with what each method has cost. opts may be
+ * NULL. On success *out is the caller's, to free with mesh_server_free. Returns 0 or an nng error
+ * number. */
 int mesh_server_new(mesh_server **out, ProtobufCService *impl, const mesh_server_opts *opts);
 
 /* mesh_server_listen starts listening on url (ipc://path, tcp://host:port); call it once per

@@ -44,6 +44,7 @@ int mesh_server_new(mesh_server **out, ProtobufCService *impl, const mesh_server
 	if (opts != NULL)
 		s->opts = *opts;
 	s->started_us = mesh_now_us();
+	stats_init(&s->stats, impl->descriptor);
 	*out = s;
 	return 0;
 }
@@ -92,5 +93,6 @@ void mesh_server_free(mesh_server *s)
 	mesh_server_stop(s);
 	server_loop_free(s->loop);
 	server_nng_free(s->nng);
+	stats_fini(&s->stats);
 	free(s);
 }

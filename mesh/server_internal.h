@@ -2,11 +2,11 @@
 #ifndef CLEAVE_MESH_SERVER_INTERNAL_H
 #define CLEAVE_MESH_SERVER_INTERNAL_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "mesh.h"
+#include "stats.h"
 
 #define SERVER_CALLER_MAX 128
 #define SERVER_KEY_MAX	  256
@@ -32,13 +32,9 @@ typedef struct server_call {
 	char idempotency_key[SERVER_KEY_MAX];
 	int has_idempotency_key;
 	int64_t deadline_us;
+	stats_shard *shard; /* the thread's counters, made with the transport */
+	stats_call stats;   /* what is measured of this call */
 } server_call;
-
-/* server_stats: counters every transport updates. */
-typedef struct server_stats {
-	atomic_uint_fast64_t calls;
-	atomic_uint_fast64_t errors;
-} server_stats;
 
 typedef struct server_loop server_loop;
 typedef struct server_nng server_nng;
@@ -47,16 +43,16 @@ struct mesh_server {
 	ProtobufCService *impl;
 	mesh_server_opts opts;
 	int64_t started_us;
-	server_stats stats;
+	stats stats;	   /* per-method counters, one shard per transport thread */
 	server_loop *loop; /* ipc:// and tcp:// served from event loops */
 	server_nng *nng;   /* everything else, or all when CLEAVE_MESH_TRANSPORT=nng */
 	int started;
 	int stopped;
 };
 
-/* dispatch_call serves the packed mesh.Call in data (len bytes) with call, and writes the reply
- * envelope through sink. Returns 0 if a reply was written, -1 if none could be (memory ran
- * out: the caller's deadline answers). */
+/* dispatch_call serves the packed mesh.Call in data (len bytes) with call, writes the reply
+ * envelope through sink, and counts the call in call->shard. Returns 0 if a reply was written, -1
+ * if none could be (memory ran out: the caller's deadline answers). */
 int dispatch_call(mesh_server *server, server_call *call, dispatch_sink *sink, const uint8_t *data,
 		  size_t len);
 

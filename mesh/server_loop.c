@@ -260,6 +260,11 @@ int server_loop_new(server_loop **out, mesh_server *server)
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &t->wake};
 		t->wake.kind = WATCH_WAKE;
 		t->sink.base.reserve = conn_sink_reserve;
+		t->call.shard = stats_shard_new(&server->stats);
+		if (t->call.shard == NULL) {
+			server_loop_free(l);
+			return ENOMEM;
+		}
 		t->epfd = epoll_create1(EPOLL_CLOEXEC);
 		t->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (t->epfd < 0 || t->wakefd < 0 ||

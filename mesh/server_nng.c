@@ -91,6 +91,11 @@ int server_nng_new(server_nng **out, mesh_server *server)
 	for (int i = 0; i < n->nworkers; i++) {
 		nng_worker *w = &n->workers[i];
 		w->nng = n;
+		w->call.shard = stats_shard_new(&server->stats);
+		if (w->call.shard == NULL) {
+			rv = NNG_ENOMEM;
+			goto out_close;
+		}
 		if ((rv = nng_ctx_open(&w->ctx, n->sock)) != 0 ||
 		    (rv = nng_aio_alloc(&w->aio, NULL, NULL)) != 0)
 			goto out_close;

@@ -1,5 +1,6 @@
 /* echo.c: sample.Echo, the service libmesh's suites serve and call. */
 #include <stdio.h>
+#include <time.h>
 
 #include "echo.h"
 #include "harness.h"
@@ -35,6 +36,23 @@ static void echo_fail(Sample__Echo_Service *service, const Sample__Inner *input,
 		      Sample__Inner_Closure closure, void *closure_data)
 {
 	closure(NULL, closure_data);
+}
+
+static long long thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void echo_spin(Sample__Echo_Service *service, const Sample__Inner *input,
+		      Sample__Inner_Closure closure, void *closure_data)
+{
+	long long until = thread_cpu_ns() + (long long)input->id * 1000000;
+	volatile unsigned long spins = 0;
+	while (thread_cpu_ns() < until)
+		spins++;
+	closure(input, closure_data);
 }
 
 Sample__Echo_Service echo_service = SAMPLE__ECHO__INIT(echo_);
