@@ -19,6 +19,8 @@
 typedef struct edge_args {
 	char host[256];
 	int port;
+	char admin_host[256];
+	int admin_port; /* -1: no admin listener */
 	const char *manifests;
 	const char *run_dir;
 	const char *upstreams[EDGE_MAX_UPSTREAM_ARGS]; /* NAME=URL[,URL...] */
@@ -36,7 +38,7 @@ static void usage(FILE *out, const char *argv0)
 	    out,
 	    "usage: %s [--listen ADDR:PORT | --port N] [--manifests DIR] [--run-dir DIR]\n"
 	    "          [--upstream NAME=URL[,URL...]]... [--timeout-ms N] [--access-log WHERE]\n"
-	    "          [--mesh-transport loop|nng]\n"
+	    "          [--mesh-transport loop|nng] [--admin-port N | --admin-listen ADDR:PORT]\n"
 	    "\n"
 	    "The cleave edge: answers the forum's HTTP API by calling its services over the mesh.\n"
 	    "\n"
@@ -54,6 +56,10 @@ static void usage(FILE *out, const char *argv0)
 	    "  --mesh-transport T  'loop' (default): calls travel on the edge's own event loop;\n"
 	    "                      'nng': on nng's threads (slower; kept for comparison).\n"
 	    "                      $CLEAVE_MESH_TRANSPORT sets the default.\n"
+	    "  --admin-port N      serve GET /metrics (Prometheus text format) on 127.0.0.1:N,\n"
+	    "                      a listener apart from the API's (default: none; 0 picks a\n"
+	    "                      free port). Requests are counted only when it is on.\n"
+	    "  --admin-listen ADDR:PORT  same, on another address\n"
 	    "  --help              this text\n"
 	    "\n"
 	    "Stops on SIGINT or SIGTERM, after the calls in flight finish (at most 2 s).\n",
@@ -72,22 +78,22 @@ static int parse_port(const char *s, int *out)
 	return 0;
 }
 
-/* parse_listen splits ADDR:PORT (ADDR may be [v6]) into args. */
-static int parse_listen(const char *s, edge_args *a)
+/* parse_listen splits ADDR:PORT (ADDR may be [v6]) into host (hostsize bytes) and *port. */
+static int parse_listen(const char *s, char *host, size_t hostsize, int *port)
 {
 	const char *colon = strrchr(s, ':');
 	size_t hostlen;
-	if (colon == NULL || parse_port(colon + 1, &a->port) != 0)
+	if (colon == NULL || parse_port(colon + 1, port) != 0)
 		return -1;
 	hostlen = (size_t)(colon - s);
 	if (hostlen >= 2 && s[0] == '[' && colon[-1] == ']') {
 		s++;
 		hostlen -= 2;
 	}
-	if (hostlen == 0 || hostlen >= sizeof(a->host))
+	if (hostlen == 0 || hostlen >= hostsize)
 		return -1;
-	memcpy(a->host, s, hostlen);
-	a->host[hostlen] = '\0';
+	memcpy(host, s, hostlen);
+	host[hostlen] = '\0';
 	return 0;
 }
 
@@ -102,6 +108,8 @@ static int parse_args(int argc, char **argv, edge_args *a)
 	    {"timeout-ms", required_argument, NULL, 't'},
 	    {"access-log", required_argument, NULL, 'a'},
 	    {"mesh-transport", required_argument, NULL, 'x'},
+	    {"admin-port", required_argument, NULL, 'P'},
+	    {"admin-listen", required_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -109,6 +117,8 @@ static int parse_args(int argc, char **argv, edge_args *a)
 	char *end;
 	snprintf(a->host, sizeof(a->host), "127.0.0.1");
 	a->port = 8080;
+	snprintf(a->admin_host, sizeof(a->admin_host), "127.0.0.1");
+	a->admin_port = -1;
 	a->manifests = CLEAVE_SOURCE_DIR "/svc";
 	a->run_dir = getenv("CLEAVE_RUN_DIR") ? getenv("CLEAVE_RUN_DIR") : "/tmp/cleave";
 	a->timeout_ms = 5000;
@@ -118,7 +128,7 @@ static int parse_args(int argc, char **argv, edge_args *a)
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
-			if (parse_listen(optarg, a) != 0) {
+			if (parse_listen(optarg, a->host, sizeof(a->host), &a->port) != 0) {
 				fprintf(stderr, "edge: --listen wants ADDR:PORT, not '%s'\n",
 					optarg);
 				return 2;
@@ -127,6 +137,21 @@ static int parse_args(int argc, char **argv, edge_args *a)
 		case 'p':
 			if (parse_port(optarg, &a->port) != 0) {
 				fprintf(stderr, "edge: --port wants 0 to 65535, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'P':
+			if (parse_port(optarg, &a->admin_port) != 0) {
+				fprintf(stderr, "edge: --admin-port wants 0 to 65535, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'L':
+			if (parse_listen(optarg, a->admin_host, sizeof(a->admin_host),
+					 &a->admin_port) != 0) {
+				fprintf(stderr, "edge: --admin-listen wants ADDR:PORT, not '%s'\n",
 					optarg);
 				return 2;
 			}
@@ -282,7 +307,7 @@ int main(int argc, char **argv)
 	edge_server_opts opts;
 	sigset_t stop_signals;
 	char err[512];
-	int rv, port, status = 1;
+	int rv, port, admin_port, status = 1;
 
 	if ((rv = parse_args(argc, argv, &args)) >= 0)
 		return rv;
@@ -300,8 +325,11 @@ int main(int argc, char **argv)
 	    add_routes(ms, nms, &routes, err, sizeof(err)) != 0 ||
 	    manifest_check_calls(ms, nms, err, sizeof(err)) != 0)
 		goto out_free_manifests;
-	opts = (edge_server_opts){
-	    .routes = &routes, .log = &log, .timeout_ms = args.timeout_ms, .drain_ms = 2000};
+	opts = (edge_server_opts){.routes = &routes,
+				  .log = &log,
+				  .upstreams = &ups,
+				  .timeout_ms = args.timeout_ms,
+				  .drain_ms = 2000};
 	if (edge_server_new(&edge, &opts, err, sizeof(err)) != 0)
 		goto out_free_server;
 	copts.timeout_ms = args.timeout_ms;
@@ -317,11 +345,18 @@ int main(int argc, char **argv)
 		copts.loop = edge_server_mesh_loop(edge);
 	}
 	if (connect_upstreams(&args, ms, nms, &routes, &ups, &copts, err, sizeof(err)) != 0 ||
-	    edge_server_listen(edge, args.host, args.port, &port, err, sizeof(err)) != 0)
+	    edge_server_listen(edge, args.host, args.port, &port, err, sizeof(err)) != 0 ||
+	    (args.admin_port >= 0 &&
+	     edge_server_listen_admin(edge, args.admin_host, args.admin_port, &admin_port, err,
+				      sizeof(err)) != 0))
 		goto out_free_upstreams;
 	fprintf(stderr, "edge: listening on http://%s%s%s:%d (mesh calls on %s)\n",
 		strchr(args.host, ':') ? "[" : "", args.host, strchr(args.host, ':') ? "]" : "",
 		port, args.use_nng ? "nng's threads" : "the edge's loop");
+	if (args.admin_port >= 0)
+		fprintf(stderr, "edge: admin on http://%s%s%s:%d\n",
+			strchr(args.admin_host, ':') ? "[" : "", args.admin_host,
+			strchr(args.admin_host, ':') ? "]" : "", admin_port);
 	rv = edge_server_run(edge);
 	fprintf(stderr, "edge: %s, stopped\n", strsignal(rv));
 	status = 0;

@@ -268,6 +268,7 @@ int route_table_add(route_table *t, route *r, char *err, size_t errlen)
 		t->routes = routes;
 		t->cap = cap;
 	}
+	r->id = t->n;
 	t->routes[t->n++] = r;
 	return 0;
 }

@@ -68,6 +68,7 @@ typedef struct route {
 	size_t nlocation;
 	int has_location;
 	void *upstream; /* the edge's handle on the service; not owned */
+	size_t id;	/* its index in the table, set by route_table_add (metrics count by it) */
 } route;
 
 typedef struct route_table {

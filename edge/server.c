@@ -15,6 +15,7 @@
 
 #include "h2o_loop.h"
 #include "http_status.h"
+#include "metrics.h"
 #include "server.h"
 #include "transcode.h"
 #include "upstream.h"
@@ -34,18 +35,26 @@ typedef struct edge_handler {
 struct edge_server {
 	h2o_globalconf_t config;
 	h2o_context_t ctx;
+	/* Each listener sees one host, so a connection to the main port can never reach the admin
+	 * handler, nor the reverse: h2o takes a connection's only host whatever its Host header. */
+	h2o_hostconf_t *main_hosts[2];
+	h2o_hostconf_t *admin_hosts[2];
 	h2o_accept_ctx_t accept_ctx;
+	h2o_accept_ctx_t admin_accept_ctx;
 	h2o_evloop_t *loop;
 	h2o_socket_t *listener;
-	h2o_socket_t *queue_sock; /* NULL unless clients use nng's threads */
+	h2o_socket_t *admin_listener; /* NULL unless edge_server_listen_admin */
+	h2o_socket_t *queue_sock;     /* NULL unless clients use nng's threads */
 	mesh_queue *queue;
 	h2o_socket_t *signal_sock;
 	h2o_mesh_loop *mesh_loop;
 	h2o_timeout_t flush_timeout;
 	h2o_timeout_entry_t flush_entry;
 	edge_server_opts opts;
-	pbjson_buf body;   /* scratch for JSON bodies; the loop thread's alone */
-	pbjson_buf header; /* scratch for Location and Link */
+	pbjson_buf body;       /* scratch for JSON bodies; the loop thread's alone */
+	pbjson_buf header;     /* scratch for Location and Link */
+	edge_metrics *metrics; /* NULL: not counting (no admin listener) */
+	pbjson_buf metrics_text;
 	int inflight;
 	int stop_signal;
 };
@@ -66,8 +75,10 @@ typedef struct edge_call_guard {
 	edge_call *call;
 } edge_call_guard;
 
-static void edge_respond(edge_server *s, h2o_req_t *req, int status, const char *content_type,
-			 const char *body, size_t len, const char *service, int64_t start_us)
+/* edge_respond answers req, which matched route r (NULL: none), and logs and counts it. */
+static void edge_respond(edge_server *s, h2o_req_t *req, const route *r, int status,
+			 const char *content_type, const char *body, size_t len,
+			 const char *service, int64_t start_us)
 {
 	req->res.status = status;
 	req->res.reason = http_reason(status);
@@ -83,14 +94,18 @@ static void edge_respond(edge_server *s, h2o_req_t *req, int status, const char 
 			h2o_timeout_link(s->loop, &s->flush_timeout, &s->flush_entry);
 	}
 	h2o_send_inline(req, body, len); /* copies body; sends no body for HEAD */
+	/* req may be gone from here on: count with what is on the stack */
+	if (s->metrics != NULL)
+		metrics_request_end(s->metrics, r, status, mesh_now_us() - start_us);
 }
 
-static void edge_respond_error(edge_server *s, h2o_req_t *req, int status, const char *code,
-			       const char *message, const char *service, int64_t start_us)
+static void edge_respond_error(edge_server *s, h2o_req_t *req, const route *r, int status,
+			       const char *code, const char *message, const char *service,
+			       int64_t start_us)
 {
 	pbjson_buf_reset(&s->body);
 	transcode_error(&s->body, code, message);
-	edge_respond(s, req, status, JSON_TYPE, s->body.data, s->body.len, service, start_us);
+	edge_respond(s, req, r, status, JSON_TYPE, s->body.data, s->body.len, service, start_us);
 }
 
 static void edge_add_allow(h2o_req_t *req, unsigned allow)
@@ -132,11 +147,11 @@ static void edge_answer_reply(edge_server *s, h2o_req_t *req, const edge_call *c
 		edge_set_header(req, H2O_TOKEN_LINK, s->header.data, s->header.len);
 	pbjson_buf_reset(&s->body);
 	if (transcode_reply(r, reply, &s->body) != 0) {
-		edge_respond_error(s, req, 500, "INTERNAL", "out of memory", r->service_name,
+		edge_respond_error(s, req, r, 500, "INTERNAL", "out of memory", r->service_name,
 				   call->start_us);
 		return;
 	}
-	edge_respond(s, req, r->status, JSON_TYPE, s->body.data, s->body.len, r->service_name,
+	edge_respond(s, req, r, r->status, JSON_TYPE, s->body.data, s->body.len, r->service_name,
 		     call->start_us);
 }
 
@@ -149,13 +164,15 @@ static void edge_call_done(const ProtobufCMessage *reply, void *closure_data)
 	s->inflight--;
 	if (req == NULL) {
 		free(call); /* the client went away; its request is gone */
+		if (s->metrics != NULL)
+			metrics_request_abandoned(s->metrics);
 		return;
 	}
 	call->guard->call = NULL;
 	if (call->rpc.status == MESH_OK)
 		edge_answer_reply(s, req, call, reply);
 	else
-		edge_respond_error(s, req, http_status_for(call->rpc.status),
+		edge_respond_error(s, req, call->route, http_status_for(call->rpc.status),
 				   mesh_status_name(call->rpc.status), call->rpc.message,
 				   call->route->service_name, call->start_us);
 	free(call);
@@ -212,19 +229,21 @@ static ProtobufCMessage *edge_request_input(edge_server *s, h2o_req_t *req, cons
 	*owned = 0;
 	if (r->has_body) {
 		if (!edge_body_is_json(req)) {
-			edge_respond_error(s, req, 415, "UNSUPPORTED_MEDIA_TYPE",
+			edge_respond_error(s, req, r, 415, "UNSUPPORTED_MEDIA_TYPE",
 					   "the body must be application/json", "edge", start_us);
 			return NULL;
 		}
 		if (req->entity.len > EDGE_BODY_MAX) {
 			snprintf(why, sizeof(why), "the body is over %d bytes", EDGE_BODY_MAX);
-			edge_respond_error(s, req, 413, "PAYLOAD_TOO_LARGE", why, "edge", start_us);
+			edge_respond_error(s, req, r, 413, "PAYLOAD_TOO_LARGE", why, "edge",
+					   start_us);
 			return NULL;
 		}
 		input = transcode_body(r, req->entity.base != NULL ? req->entity.base : "",
 				       req->entity.len, why, sizeof(why));
 		if (input == NULL) {
-			edge_respond_error(s, req, 400, "INVALID_ARGUMENT", why, "edge", start_us);
+			edge_respond_error(s, req, r, 400, "INVALID_ARGUMENT", why, "edge",
+					   start_us);
 			return NULL;
 		}
 		*owned = 1;
@@ -236,7 +255,7 @@ static ProtobufCMessage *edge_request_input(edge_server *s, h2o_req_t *req, cons
 	    (r->nquery > 0 && req->query_at != SIZE_MAX &&
 	     transcode_query(r, req->path.base + req->query_at + 1,
 			     req->path.len - req->query_at - 1, input, why, sizeof(why)) != 0)) {
-		edge_respond_error(s, req, 400, "INVALID_ARGUMENT", why, "edge", start_us);
+		edge_respond_error(s, req, r, 400, "INVALID_ARGUMENT", why, "edge", start_us);
 		if (*owned)
 			protobuf_c_message_free_unpacked(input, NULL);
 		return NULL;
@@ -255,7 +274,7 @@ static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, cons
 	int owned;
 
 	if (edge_idempotency_key(req, &key, why, sizeof(why)) != 0) {
-		edge_respond_error(s, req, 400, "INVALID_ARGUMENT", why, "edge", start_us);
+		edge_respond_error(s, req, r, 400, "INVALID_ARGUMENT", why, "edge", start_us);
 		return;
 	}
 	input = edge_request_input(s, req, r, path, &owned, start_us);
@@ -263,7 +282,7 @@ static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, cons
 		return;
 	call = calloc(1, sizeof(*call));
 	if (call == NULL) {
-		edge_respond_error(s, req, 503, "RESOURCE_EXHAUSTED", "out of memory", "edge",
+		edge_respond_error(s, req, r, 503, "RESOURCE_EXHAUSTED", "out of memory", "edge",
 				   start_us);
 		goto out_free_input;
 	}
@@ -297,8 +316,10 @@ static int edge_on_req(h2o_handler_t *self, h2o_req_t *req)
 	route_path path;
 	char why[320];
 
+	if (s->metrics != NULL)
+		metrics_request_begin(s->metrics);
 	if (route_path_parse(&path, req->path.base, req->path.len, scratch, scratch_len) != 0) {
-		edge_respond_error(s, req, 400, "INVALID_ARGUMENT",
+		edge_respond_error(s, req, NULL, 400, "INVALID_ARGUMENT",
 				   "malformed path (bad percent-encoding or too many segments)",
 				   "edge", start_us);
 		return 0;
@@ -308,27 +329,76 @@ static int edge_on_req(h2o_handler_t *self, h2o_req_t *req)
 		snprintf(why, sizeof(why), "no route for %.*s %.*s", (int)req->method.len,
 			 req->method.base, (int)(req->path.len > 256 ? 256 : req->path.len),
 			 req->path.base);
-		edge_respond_error(s, req, 404, "NOT_FOUND", why, "edge", start_us);
+		edge_respond_error(s, req, NULL, 404, "NOT_FOUND", why, "edge", start_us);
 		return 0;
 	case ROUTE_MATCH_NO_METHOD:
 		edge_add_allow(req, allow);
 		if (method == ROUTE_OPTIONS) {
-			edge_respond(s, req, 204, NULL, "", 0, "edge", start_us);
+			edge_respond(s, req, NULL, 204, NULL, "", 0, "edge", start_us);
 			return 0;
 		}
 		snprintf(why, sizeof(why), "%.*s is not allowed here; allowed: ",
 			 (int)(req->method.len > 32 ? 32 : req->method.len), req->method.base);
 		route_allow_string(allow, why + strlen(why), sizeof(why) - strlen(why));
-		edge_respond_error(s, req, 405, "METHOD_NOT_ALLOWED", why, "edge", start_us);
+		edge_respond_error(s, req, NULL, 405, "METHOD_NOT_ALLOWED", why, "edge", start_us);
 		return 0;
 	case ROUTE_MATCH_FOUND:
 		break;
 	}
 	if (r->kind == ROUTE_TEXT) {
-		edge_respond(s, req, 200, TEXT_TYPE, r->text, strlen(r->text), "edge", start_us);
+		edge_respond(s, req, r, 200, TEXT_TYPE, r->text, strlen(r->text), "edge", start_us);
 		return 0;
 	}
 	edge_call_start(s, req, r, &path, start_us);
+	return 0;
+}
+
+/* edge_admin_error answers a request of the admin port with a JSON error. */
+static void edge_admin_error(edge_server *s, h2o_req_t *req, int status, const char *code,
+			     const char *message)
+{
+	pbjson_buf_reset(&s->body);
+	transcode_error(&s->body, code, message);
+	req->res.status = status;
+	req->res.reason = http_reason(status);
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+		       H2O_STRLIT(JSON_TYPE));
+	req->res.content_length = s->body.len;
+	h2o_send_inline(req, s->body.data, s->body.len);
+}
+
+/* edge_on_admin_req answers the admin port: GET /metrics (any query), and 404 for every other
+ * path. Its requests are neither logged nor counted. */
+static int edge_on_admin_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	static const char metrics_path[] = "/metrics";
+	edge_server *s = ((edge_handler *)self)->server;
+	size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+	unsigned method = route_method_bit(req->method.base, req->method.len);
+
+	if (path_len != sizeof(metrics_path) - 1 ||
+	    memcmp(req->path.base, metrics_path, path_len) != 0) {
+		edge_admin_error(s, req, 404, "NOT_FOUND",
+				 "the admin port serves only GET /metrics");
+		return 0;
+	}
+	if (method != ROUTE_GET && method != ROUTE_HEAD) {
+		edge_add_allow(req, ROUTE_GET | ROUTE_HEAD);
+		edge_admin_error(s, req, 405, "METHOD_NOT_ALLOWED",
+				 "/metrics allows GET and HEAD only");
+		return 0;
+	}
+	pbjson_buf_reset(&s->metrics_text);
+	if (metrics_render(s->metrics, &s->metrics_text) != 0) {
+		edge_admin_error(s, req, 500, "INTERNAL", "out of memory");
+		return 0;
+	}
+	req->res.status = 200;
+	req->res.reason = http_reason(200);
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+		       H2O_STRLIT(METRICS_CONTENT_TYPE));
+	req->res.content_length = s->metrics_text.len;
+	h2o_send_inline(req, s->metrics_text.data, s->metrics_text.len); /* copies the text */
 	return 0;
 }
 
@@ -340,7 +410,7 @@ static void edge_on_accept(h2o_socket_t *listener, const char *err)
 		return;
 	if ((sock = h2o_evloop_socket_accept(listener)) == NULL)
 		return;
-	h2o_accept(&s->accept_ctx, sock);
+	h2o_accept(listener == s->admin_listener ? &s->admin_accept_ctx : &s->accept_ctx, sock);
 }
 
 static void edge_on_queue(h2o_socket_t *sock, const char *err)
@@ -379,8 +449,6 @@ static h2o_socket_t *edge_watch_fd(edge_server *s, int fd, h2o_socket_cb cb)
 int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, size_t errlen)
 {
 	edge_server *s = calloc(1, sizeof(*s));
-	h2o_hostconf_t *host;
-	h2o_pathconf_t *path;
 	edge_handler *handler;
 	sigset_t stop_signals;
 	int sfd;
@@ -391,18 +459,28 @@ int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, 
 	s->opts = *opts;
 	pbjson_buf_init(&s->body);
 	pbjson_buf_init(&s->header);
+	pbjson_buf_init(&s->metrics_text);
 	h2o_config_init(&s->config);
 	s->config.server_name = h2o_iovec_init(H2O_STRLIT("cleave"));
 	s->config.max_request_entity_size = EDGE_ENTITY_MAX;
-	host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-	path = h2o_config_register_path(host, "/", 0);
-	handler = (edge_handler *)h2o_create_handler(path, sizeof(*handler));
+	s->main_hosts[0] =
+	    h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+	handler = (edge_handler *)h2o_create_handler(
+	    h2o_config_register_path(s->main_hosts[0], "/", 0), sizeof(*handler));
 	handler->super.on_req = edge_on_req;
+	handler->server = s;
+	s->admin_hosts[0] =
+	    h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("admin")), 65535);
+	handler = (edge_handler *)h2o_create_handler(
+	    h2o_config_register_path(s->admin_hosts[0], "/", 0), sizeof(*handler));
+	handler->super.on_req = edge_on_admin_req;
 	handler->server = s;
 	s->loop = h2o_evloop_create();
 	h2o_context_init(&s->ctx, s->loop, &s->config);
 	s->accept_ctx.ctx = &s->ctx;
-	s->accept_ctx.hosts = s->config.hosts;
+	s->accept_ctx.hosts = s->main_hosts;
+	s->admin_accept_ctx.ctx = &s->ctx;
+	s->admin_accept_ctx.hosts = s->admin_hosts;
 	h2o_timeout_init(s->loop, &s->flush_timeout, FLUSH_MS);
 	s->flush_entry.cb = edge_on_flush;
 
@@ -440,8 +518,10 @@ int edge_server_watch_queue(edge_server *s, mesh_queue *queue, char *err, size_t
 	return 0;
 }
 
-int edge_server_listen(edge_server *s, const char *host, int port, int *bound_port, char *err,
-		       size_t errlen)
+/* edge_listen_on listens on host:port (port 0 picks a free one), sets *bound_port and returns the
+ * listener on the loop, or NULL with a reason in err. */
+static h2o_socket_t *edge_listen_on(edge_server *s, const char *host, int port, int *bound_port,
+				    char *err, size_t errlen)
 {
 	struct addrinfo hints = {
 	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
@@ -449,12 +529,13 @@ int edge_server_listen(edge_server *s, const char *host, int port, int *bound_po
 	struct sockaddr_storage addr;
 	socklen_t addrlen = sizeof(addr);
 	char service[16];
+	h2o_socket_t *sock;
 	int fd, one = 1, rv;
 
 	snprintf(service, sizeof(service), "%d", port);
 	if ((rv = getaddrinfo(host, service, &hints, &res)) != 0) {
 		snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rv));
-		return -1;
+		return NULL;
 	}
 	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
@@ -464,15 +545,38 @@ int edge_server_listen(edge_server *s, const char *host, int port, int *bound_po
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(res);
-		return -1;
+		return NULL;
 	}
 	freeaddrinfo(res);
 	*bound_port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
 						       : ((struct sockaddr_in *)&addr)->sin_port);
-	s->listener = h2o_evloop_socket_create(s->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-	s->listener->data = s;
-	h2o_socket_read_start(s->listener, edge_on_accept);
-	return 0;
+	sock = h2o_evloop_socket_create(s->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+	sock->data = s;
+	h2o_socket_read_start(sock, edge_on_accept);
+	return sock;
+}
+
+int edge_server_listen(edge_server *s, const char *host, int port, int *bound_port, char *err,
+		       size_t errlen)
+{
+	s->listener = edge_listen_on(s, host, port, bound_port, err, errlen);
+	return s->listener != NULL ? 0 : -1;
+}
+
+int edge_server_listen_admin(edge_server *s, const char *host, int port, int *bound_port, char *err,
+			     size_t errlen)
+{
+	if (s->metrics == NULL) {
+		if ((s->metrics = malloc(sizeof(*s->metrics))) == NULL ||
+		    metrics_init(s->metrics, s->opts.routes, s->opts.upstreams) != 0) {
+			free(s->metrics);
+			s->metrics = NULL;
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	s->admin_listener = edge_listen_on(s, host, port, bound_port, err, errlen);
+	return s->admin_listener != NULL ? 0 : -1;
 }
 
 int edge_server_run(edge_server *s)
@@ -485,6 +589,11 @@ int edge_server_run(edge_server *s)
 		h2o_socket_read_stop(s->listener);
 		h2o_socket_close(s->listener);
 		s->listener = NULL;
+	}
+	if (s->admin_listener != NULL) {
+		h2o_socket_read_stop(s->admin_listener);
+		h2o_socket_close(s->admin_listener);
+		s->admin_listener = NULL;
 	}
 	until = mesh_now_us() + s->opts.drain_ms * 1000;
 	while (s->inflight > 0 && mesh_now_us() < until)
@@ -516,6 +625,12 @@ void edge_server_free(edge_server *s)
 	s->mesh_loop = NULL;
 	pbjson_buf_fini(&s->body);
 	pbjson_buf_fini(&s->header);
+	pbjson_buf_fini(&s->metrics_text);
+	if (s->metrics != NULL) {
+		metrics_fini(s->metrics);
+		free(s->metrics);
+		s->metrics = NULL;
+	}
 	/* h2o has no way to close the connections still open in 2.2; the loop, the context and
 	 * their connections stay reachable from the process until it exits. */
 }

@@ -8,16 +8,18 @@
 #include "access_log.h"
 #include "mesh.h"
 #include "route.h"
+#include "upstream.h"
 
 typedef struct edge_server edge_server;
 
 /* edge_server_opts: what the server answers with and how. */
 typedef struct edge_server_opts {
-	const route_table *routes; /* borrowed; must outlive the server */
-	access_log *log;	   /* borrowed */
-	mesh_queue *queue;	   /* borrowed: the queue the upstream clients complete on */
-	int64_t timeout_ms;	   /* deadline of each mesh call */
-	int64_t drain_ms;	   /* how long a stop waits for calls in flight */
+	const route_table *routes;     /* borrowed; must outlive the server */
+	access_log *log;	       /* borrowed */
+	mesh_queue *queue;	       /* borrowed: the queue the upstream clients complete on */
+	const upstream_set *upstreams; /* borrowed, may fill later: the gauges of /metrics */
+	int64_t timeout_ms;	       /* deadline of each mesh call */
+	int64_t drain_ms;	       /* how long a stop waits for calls in flight */
 } edge_server_opts;
 
 /* edge_server_new creates the server on a new event loop. On success *out is the caller's, to
@@ -36,6 +38,12 @@ int edge_server_watch_queue(edge_server *server, mesh_queue *queue, char *err, s
  * Returns 0, or -1 with a reason in err. */
 int edge_server_listen(edge_server *server, const char *host, int port, int *bound_port, char *err,
 		       size_t errlen);
+
+/* edge_server_listen_admin listens on host:port (port 0 picks a free one) for the admin port,
+ * which answers GET /metrics only, sets *bound_port, and starts counting every request of the
+ * main port. Returns 0, or -1 with a reason in err. */
+int edge_server_listen_admin(edge_server *server, const char *host, int port, int *bound_port,
+			     char *err, size_t errlen);
 
 /* edge_server_run serves until SIGINT or SIGTERM arrives, then stops accepting and waits up to
  * drain_ms for calls in flight. The caller must have blocked both signals in every thread.

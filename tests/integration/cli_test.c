@@ -78,6 +78,7 @@ START_TEST(test_cli_help_everywhere)
 	static const char *const help[] = {"--help", NULL};
 	for (size_t i = 0; i < sizeof(exes) / sizeof(*exes); i++)
 		expect_run(exes[i], help, 0, "usage:");
+	expect_run("edge", help, 0, "--admin-port N");
 }
 END_TEST
 
@@ -91,6 +92,8 @@ START_TEST(test_cli_bad_options_exit_2)
 	static const char *const bad_listen[] = {"--listen", "nocolon", NULL};
 	static const char *const bad_timeout[] = {"--timeout-ms", "-3", NULL};
 	static const char *const bad_upstream[] = {"--upstream", "users", NULL};
+	static const char *const bad_admin_port[] = {"--admin-port", "x", NULL};
+	static const char *const bad_admin_listen[] = {"--admin-listen", "127.0.0.1", NULL};
 	expect_run("svc-users", unknown, 2, "usage:");
 	expect_run("svc-users", no_listen, 2, "--listen");
 	expect_run("svc-posts", bad_workers, 2, "--workers");
@@ -99,6 +102,8 @@ START_TEST(test_cli_bad_options_exit_2)
 	expect_run("edge", bad_listen, 2, "--listen");
 	expect_run("edge", bad_timeout, 2, "--timeout-ms");
 	expect_run("edge", bad_upstream, 2, "--upstream");
+	expect_run("edge", bad_admin_port, 2, "--admin-port");
+	expect_run("edge", bad_admin_listen, 2, "--admin-listen");
 }
 END_TEST
 
@@ -176,6 +181,14 @@ START_TEST(test_cli_edge_reports_missing_manifests_and_busy_port)
 	{
 		char run_dir[256];
 		const char *busy[] = {"--port", port_arg, "--run-dir", run_dir, NULL};
+		snprintf(run_dir, sizeof(run_dir), "%s", dir);
+		expect_run("edge", busy, 1, "cannot listen on 127.0.0.1:");
+	}
+	{
+		/* the admin port too */
+		char run_dir[256];
+		const char *busy[] = {"--port", "0", "--admin-port", port_arg, "--run-dir",
+				      run_dir,	NULL};
 		snprintf(run_dir, sizeof(run_dir), "%s", dir);
 		expect_run("edge", busy, 1, "cannot listen on 127.0.0.1:");
 	}

@@ -42,6 +42,11 @@ void fixture_url(const fixture_mesh *m, const char *path, char *out, size_t outl
 	snprintf(out, outlen, "%s%s", m->base, path);
 }
 
+void fixture_admin_url(const fixture_mesh *m, const char *path, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s%s", m->admin_base, path);
+}
+
 void fixture_log_path(const fixture_mesh *m, const char *name, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "%s/%s.log", m->dir, name);
@@ -84,7 +89,7 @@ int fixture_mesh_start(fixture_mesh *m, const char *const *extra_edge_args)
 {
 	char exe[512], log[256], line[512], access[256], report[4096];
 	char *argv[32];
-	int argc = 0, slot;
+	int argc = 0, slot, want_admin = 0;
 	const char *at;
 	memset(m, 0, sizeof(*m));
 	if (harness_tmpdir(m->dir, sizeof(m->dir)) != 0) {
@@ -103,8 +108,10 @@ int fixture_mesh_start(fixture_mesh *m, const char *const *extra_edge_args)
 	argv[argc++] = m->dir;
 	argv[argc++] = "--access-log";
 	argv[argc++] = access;
-	for (const char *const *a = extra_edge_args; a != NULL && *a != NULL && argc < 30; a++)
+	for (const char *const *a = extra_edge_args; a != NULL && *a != NULL && argc < 30; a++) {
+		want_admin |= strcmp(*a, "--admin-port") == 0 || strcmp(*a, "--admin-listen") == 0;
 		argv[argc++] = (char *)*a;
+	}
 	argv[argc] = NULL;
 	fixture_log_path(m, "edge", log, sizeof(log));
 	if ((slot = fixture_slot(m, "edge")) < 0 || (m->pids[slot] = harness_spawn(argv, log)) < 0)
@@ -115,6 +122,17 @@ int fixture_mesh_start(fixture_mesh *m, const char *const *extra_edge_args)
 		goto out_fail;
 	}
 	snprintf(m->base, sizeof(m->base), "http://127.0.0.1:%d", m->port);
+	if (want_admin) {
+		if (harness_wait_for_line(log, "admin on http://", line, sizeof(line), 10000) !=
+			0 ||
+		    (at = strrchr(line, ':')) == NULL || (m->admin_port = atoi(at + 1)) <= 0) {
+			fprintf(stderr,
+				"fixture: the edge did not report its admin port (see %s)\n", log);
+			goto out_fail;
+		}
+		/* the line ends with the URL: "edge: admin on http://127.0.0.1:PORT" */
+		snprintf(m->admin_base, sizeof(m->admin_base), "%s", strstr(line, "http://"));
+	}
 	if (fixture_wait_ready(m, "/api/users/1", 10000) != 0 ||
 	    fixture_wait_ready(m, "/api/threads/1", 10000) != 0 ||
 	    fixture_wait_ready(m, "/api/posts/1", 10000) != 0) {

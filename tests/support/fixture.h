@@ -15,12 +15,18 @@ typedef struct fixture_mesh {
 	int n;
 	int port;      /* the edge's HTTP port */
 	char base[64]; /* "http://127.0.0.1:PORT" */
+	/* the edge's admin port, when extra_edge_args gave --admin-port or --admin-listen; else 0
+	 */
+	int admin_port;
+	char admin_base[64]; /* "http://127.0.0.1:ADMIN_PORT" as the edge printed it, or "" */
 } fixture_mesh;
 
 /* fixture_mesh_start starts the three services on ipc:// sockets in a fresh directory, then the
  * edge on a free port (extra_edge_args, NULL-terminated, may add options), and waits until a
- * route of every service answers 200. Returns 0, or -1 with the reason on stderr (everything
- * started is stopped again). */
+ * route of every service answers 200. If extra_edge_args has --admin-port or --admin-listen, it
+ * also reads the admin port from the edge's "admin on http://" line into admin_port and
+ * admin_base. Returns 0, or -1 with the reason on stderr (everything started is stopped
+ * again). */
 int fixture_mesh_start(fixture_mesh *m, const char *const *extra_edge_args);
 
 /* fixture_service_start starts (or restarts) service name ("users") on its socket.
@@ -35,6 +41,9 @@ void fixture_forget(fixture_mesh *m, const char *name);
 
 /* fixture_url writes base + path into out. */
 void fixture_url(const fixture_mesh *m, const char *path, char *out, size_t outlen);
+
+/* fixture_admin_url writes admin_base + path into out. */
+void fixture_admin_url(const fixture_mesh *m, const char *path, char *out, size_t outlen);
 
 /* fixture_log_path writes the path of name's log file (stdout and stderr) into out. */
 void fixture_log_path(const fixture_mesh *m, const char *name, char *out, size_t outlen);
