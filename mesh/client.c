@@ -1,4 +1,5 @@
 /* client.c: a ProtobufCService whose invoke sends each call over an nng REQ socket. */
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -23,10 +24,14 @@ enum { CALL_SENDING, CALL_RECEIVING };
  * retries at least every 200 ms, so one second without a connection means it may be dead. */
 #define CLIENT_REDIAL_AFTER_US 1000000
 
-/* client_dialer: one dialed URL and the nng dialer currently serving it. */
+/* client_dialer: one dialed URL and the nng dialer currently serving it, with what pipe events
+ * told of its connections (for mesh_client_instance_info). */
 typedef struct client_dialer {
 	char *url;
 	nng_dialer dialer;
+	int pipes;	  /* connections up */
+	int ever_up;	  /* it had one */
+	int64_t since_us; /* when pipes last went from or to 0 */
 } client_dialer;
 
 /* client_call: one call in flight, reused from the client's pool; owns an nng context. */
@@ -59,6 +64,8 @@ struct mesh_client {
 	atomic_int inflight;
 	atomic_int_fast64_t last_pipe_event_us; /* when an instance last came or went */
 	pthread_mutex_t dial_lock;		/* guards the dialers and last_redial_us */
+	pthread_mutex_t pipe_lock; /* also guards the dialers (taken inside dial_lock, never
+				    * around an nng call): what pipe events update */
 	client_dialer *dialers;
 	size_t ndialers;
 	int64_t last_redial_us;
@@ -71,17 +78,65 @@ struct mesh_client {
 
 static void client_call_aio_done(void *arg);
 
+/* client_dialer_note counts a connection of the dialer that made pipe coming (up 1) or going
+ * (-1). A pipe of a dialer already replaced matches none. */
+static void client_dialer_note(mesh_client *c, nng_pipe pipe, int up)
+{
+	nng_dialer dialer = nng_pipe_dialer(pipe);
+	int64_t now = mesh_now_us();
+	pthread_mutex_lock(&c->pipe_lock);
+	for (size_t i = 0; i < c->ndialers; i++) {
+		client_dialer *d = &c->dialers[i];
+		if (nng_dialer_id(d->dialer) != nng_dialer_id(dialer) || nng_dialer_id(dialer) <= 0)
+			continue;
+		if (up > 0 || d->pipes > 0) {
+			d->pipes += up;
+			if (d->pipes == (up > 0 ? 1 : 0))
+				d->since_us = now;
+		}
+		if (up > 0)
+			d->ever_up = 1;
+		break;
+	}
+	pthread_mutex_unlock(&c->pipe_lock);
+}
+
 static void client_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
 	mesh_client *c = arg;
 	atomic_store(&c->last_pipe_event_us, mesh_now_us());
 	if (ev == NNG_PIPE_EV_ADD_POST) {
 		atomic_fetch_add(&c->instances, 1);
+		client_dialer_note(c, pipe, 1);
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
 		int n = atomic_load(&c->instances);
 		while (n > 0 && !atomic_compare_exchange_weak(&c->instances, &n, n - 1))
 			;
+		client_dialer_note(c, pipe, -1);
 	}
+}
+
+/* client_dialer_start makes a dialer for d and starts it, the dialer known to pipe events
+ * before it can connect; d->dialer is left invalid when that fails. Called with dial_lock
+ * held. Returns 0 or an nng error number. */
+static int client_dialer_start(mesh_client *c, client_dialer *d)
+{
+	nng_dialer dialer = NNG_DIALER_INITIALIZER;
+	int rv = nng_dialer_create(&dialer, c->sock, d->url);
+	pthread_mutex_lock(&c->pipe_lock);
+	d->dialer = rv == 0 ? dialer : (nng_dialer)NNG_DIALER_INITIALIZER;
+	d->pipes = 0;
+	pthread_mutex_unlock(&c->pipe_lock);
+	if (rv != 0)
+		return rv;
+	rv = nng_dialer_start(dialer, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		nng_dialer_close(dialer);
+		pthread_mutex_lock(&c->pipe_lock);
+		d->dialer = (nng_dialer)NNG_DIALER_INITIALIZER;
+		pthread_mutex_unlock(&c->pipe_lock);
+	}
+	return rv;
 }
 
 /* client_call_get takes a call object from the pool, making one if the pool is empty.
@@ -275,8 +330,7 @@ static void client_redial_if_stuck(mesh_client *c, int64_t now)
 		for (size_t i = 0; i < c->ndialers; i++) {
 			client_dialer *d = &c->dialers[i];
 			nng_dialer_close(d->dialer);
-			if (nng_dial(c->sock, d->url, &d->dialer, NNG_FLAG_NONBLOCK) != 0)
-				d->dialer = (nng_dialer)NNG_DIALER_INITIALIZER;
+			client_dialer_start(c, d);
 		}
 	}
 	pthread_mutex_unlock(&c->dial_lock);
@@ -378,6 +432,7 @@ int mesh_client_new(mesh_client **out, const ProtobufCServiceDescriptor *service
 	atomic_init(&c->next_trace, ((uint64_t)getpid() << 40) ^ (uint64_t)mesh_now_us());
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->dial_lock, NULL);
+	pthread_mutex_init(&c->pipe_lock, NULL);
 	atomic_init(&c->last_pipe_event_us, mesh_now_us());
 	if (o.loop != NULL) {
 		rv = client_loop_new(&c->loop, service, c->caller, c->timeout_us, o.loop);
@@ -405,6 +460,7 @@ int mesh_client_new(mesh_client **out, const ProtobufCServiceDescriptor *service
 out_close:
 	nng_close(c->sock);
 out_free:
+	pthread_mutex_destroy(&c->pipe_lock);
 	pthread_mutex_destroy(&c->dial_lock);
 	pthread_mutex_destroy(&c->lock);
 	free(c->caller);
@@ -415,25 +471,33 @@ out_free:
 int mesh_client_dial(mesh_client *c, const char *url)
 {
 	client_dialer *dialers, *d;
+	char *copy;
 	int rv;
-	if (c->loop != NULL)
-		return client_loop_dial(c->loop, url) == 0 ? 0 : NNG_EADDRINVAL;
+	if (c->loop != NULL) {
+		rv = client_loop_dial(c->loop, url);
+		return rv == 0 ? 0 : rv == ENOMEM ? NNG_ENOMEM : NNG_EADDRINVAL;
+	}
+	if ((copy = strdup(url)) == NULL)
+		return NNG_ENOMEM;
 	pthread_mutex_lock(&c->dial_lock);
+	pthread_mutex_lock(&c->pipe_lock);
 	dialers = realloc(c->dialers, (c->ndialers + 1) * sizeof(*dialers));
 	if (dialers == NULL) {
+		pthread_mutex_unlock(&c->pipe_lock);
 		pthread_mutex_unlock(&c->dial_lock);
+		free(copy);
 		return NNG_ENOMEM;
 	}
 	c->dialers = dialers;
-	d = &dialers[c->ndialers];
-	if ((d->url = strdup(url)) == NULL) {
-		pthread_mutex_unlock(&c->dial_lock);
-		return NNG_ENOMEM;
+	d = &dialers[c->ndialers++];
+	*d = (client_dialer){.url = copy, .since_us = mesh_now_us()};
+	pthread_mutex_unlock(&c->pipe_lock);
+	if ((rv = client_dialer_start(c, d)) != 0) {
+		pthread_mutex_lock(&c->pipe_lock);
+		c->ndialers--;
+		pthread_mutex_unlock(&c->pipe_lock);
+		free(copy);
 	}
-	if ((rv = nng_dial(c->sock, url, &d->dialer, NNG_FLAG_NONBLOCK)) != 0)
-		free(d->url);
-	else
-		c->ndialers++;
 	pthread_mutex_unlock(&c->dial_lock);
 	return rv;
 }
@@ -457,12 +521,72 @@ int mesh_client_inflight(const mesh_client *c)
 	return atomic_load(&((mesh_client *)c)->inflight);
 }
 
+const char *mesh_instance_state_name(mesh_instance_state s)
+{
+	switch (s) {
+	case MESH_INSTANCE_STARTING:
+		return "starting";
+	case MESH_INSTANCE_HEALTHY:
+		return "healthy";
+	case MESH_INSTANCE_UNHEALTHY:
+		return "unhealthy";
+	case MESH_INSTANCE_DRAINING:
+		return "draining";
+	case MESH_INSTANCE_DOWN:
+		return "down";
+	}
+	return "unknown";
+}
+
+int mesh_client_set_health(mesh_client *c, const mesh_health_opts *opts)
+{
+	if (c->loop == NULL)
+		return NNG_ENOTSUP;
+	return client_loop_set_health(c->loop, opts) == 0 ? 0 : NNG_EINVAL;
+}
+
+int mesh_client_drain(mesh_client *c, const char *url)
+{
+	if (c->loop == NULL)
+		return NNG_ENOTSUP;
+	return client_loop_drain(c->loop, url, 0) == 0 ? 0 : NNG_ENOENT;
+}
+
+int mesh_client_undial(mesh_client *c, const char *url)
+{
+	if (c->loop == NULL)
+		return NNG_ENOTSUP;
+	return client_loop_drain(c->loop, url, 1) == 0 ? 0 : NNG_ENOENT;
+}
+
+size_t mesh_client_instance_info(const mesh_client *c, mesh_instance_info *out, size_t max)
+{
+	mesh_client *mc = (mesh_client *)c; /* the locks change, not the client */
+	size_t n;
+	if (c->loop != NULL)
+		return client_loop_instance_info(c->loop, out, max);
+	pthread_mutex_lock(&mc->pipe_lock);
+	n = mc->ndialers;
+	for (size_t i = 0; i < n && i < max; i++) {
+		const client_dialer *d = &mc->dialers[i];
+		memset(&out[i], 0, sizeof(out[i]));
+		snprintf(out[i].url, sizeof(out[i].url), "%s", d->url);
+		out[i].state = d->pipes > 0 ? MESH_INSTANCE_HEALTHY
+			       : d->ever_up ? MESH_INSTANCE_DOWN
+					    : MESH_INSTANCE_STARTING;
+		out[i].since_us = d->since_us;
+	}
+	pthread_mutex_unlock(&mc->pipe_lock);
+	return n;
+}
+
 void mesh_client_free(mesh_client *c)
 {
 	if (c == NULL)
 		return;
 	if (c->loop != NULL) {
 		client_loop_free(c->loop);
+		pthread_mutex_destroy(&c->pipe_lock);
 		pthread_mutex_destroy(&c->dial_lock);
 		pthread_mutex_destroy(&c->lock);
 		free(c->caller);
@@ -479,6 +603,7 @@ void mesh_client_free(mesh_client *c)
 	for (size_t i = 0; i < c->ndialers; i++)
 		free(c->dialers[i].url);
 	free(c->dialers);
+	pthread_mutex_destroy(&c->pipe_lock);
 	pthread_mutex_destroy(&c->dial_lock);
 	pthread_mutex_destroy(&c->lock);
 	free(c->calls);

@@ -28,6 +28,17 @@ int client_loop_instances(const client_loop *cl);
 /* client_loop_inflight returns the calls invoked and not yet completed. */
 int client_loop_inflight(const client_loop *cl);
 
+/* client_loop_set_health is mesh_client_set_health (opts NULL: checks off). Returns 0 or
+ * EINVAL. */
+int client_loop_set_health(client_loop *cl, const mesh_health_opts *opts);
+
+/* client_loop_drain stops new calls to every instance dialed at url; with undial, also closes
+ * each once its calls are done and forgets it. Returns 0 or ENOENT. */
+int client_loop_drain(client_loop *cl, const char *url, int undial);
+
+/* client_loop_instance_info is mesh_client_instance_info. */
+size_t client_loop_instance_info(const client_loop *cl, mesh_instance_info *out, size_t max);
+
 /* client_loop_free closes every connection and frees the transport; no call may be in flight. */
 void client_loop_free(client_loop *cl);
 

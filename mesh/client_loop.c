@@ -3,7 +3,15 @@
  *
  * Calls are framed into each connection's output as they are invoked and written once per turn
  * of the loop; replies are matched to calls by their SP request id. A lost connection ends its
- * calls with UNAVAILABLE and is never used to resend them. */
+ * calls with UNAVAILABLE and is never used to resend them.
+ *
+ * The instances form a target group, as behind a cloud load balancer: with health checks on,
+ * each connected instance answers mesh.Mesh/Health every interval and is STARTING, HEALTHY or
+ * UNHEALTHY by the results; new calls go to the least loaded HEALTHY instance, or, when none is,
+ * to any connected one (fail open). A check is an ordinary call in a slot of its own, framed
+ * behind the calls already queued, never counted as the caller's. Draining instances take no
+ * new calls; undialed ones are closed once their calls are done and freed at the end of the
+ * turn, so no callback up the stack still holds them. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -18,6 +26,7 @@
 #include "bytes.h"
 #include "client_internal.h"
 #include "envelope.h"
+#include "mesh.pb-c.h"
 #include "sp.h"
 
 #define CL_READ_CHUNK	65536
@@ -27,6 +36,11 @@
 #define CL_RETRY_MIN_MS 10
 #define CL_RETRY_MAX_MS 200
 
+/* defaults of the zero fields of mesh_health_opts (interval_ms 0 turns checks off) */
+#define CL_HEALTH_TIMEOUT_MAX_MS 5000 /* timeout_ms 0: the interval, at most this */
+#define CL_HEALTHY_THRESHOLD	 2
+#define CL_UNHEALTHY_THRESHOLD	 2
+
 enum { UP_IDLE, UP_CONNECTING, UP_GREETING, UP_OPEN };
 
 typedef struct upconn upconn;
@@ -35,6 +49,7 @@ typedef struct upconn upconn;
 typedef struct loop_call {
 	uint32_t id; /* 0 while the slot is free */
 	uint32_t generation;
+	int health; /* a health check: no caller, no closure, not in the caller's counts */
 	unsigned method;
 	ProtobufCClosure closure;
 	void *closure_data; /* points at the caller's mesh_rpc */
@@ -57,9 +72,23 @@ struct upconn {
 	bytes out;
 	int dirty; /* has output to write this turn */
 	upconn *next_dirty;
-	int inflight;
+	int inflight; /* the caller's calls on it (health checks are not counted) */
 	mesh_timer *retry;
 	int backoff_ms;
+	/* the target group */
+	int draining; /* no new calls */
+	int removing; /* undialed: closed once inflight is 0 */
+	int gone;     /* closed for good: freed at the end of the turn */
+	int ever_open;
+	mesh_instance_state health; /* while open: STARTING, HEALTHY or UNHEALTHY */
+	mesh_instance_state reported;
+	int64_t since_us; /* when it entered reported */
+	int64_t open_us;  /* when the connection last came up */
+	int passes, fails;
+	loop_call *check; /* the health check in flight, or NULL */
+	int64_t check_started_us;
+	mesh_timer *check_timer;
+	uint64_t calls, errors;
 };
 
 struct client_loop {
@@ -85,6 +114,8 @@ struct client_loop {
 	mesh_timer *deadline; /* at the soonest deadline */
 	int turn_armed;
 	int64_t deadline_armed_us;
+	mesh_health_opts health; /* interval_ms 0: no checks */
+	int ngone;		 /* connections waiting to be freed */
 };
 
 static void call_set(loop_call *call, mesh_status status, const char *fmt, ...)
@@ -104,6 +135,31 @@ static void turn_arm(client_loop *cl)
 	if (!cl->turn_armed) {
 		cl->turn_armed = 1;
 		cl->loop->ops->timer_arm(cl->loop, cl->turn, 0);
+	}
+}
+
+static int health_on(const client_loop *cl)
+{
+	return cl->health.interval_ms > 0;
+}
+
+/* upconn_state is the instance's state as mesh_client_instance_info reports it. */
+static mesh_instance_state upconn_state(const upconn *u)
+{
+	if (u->draining)
+		return MESH_INSTANCE_DRAINING;
+	if (u->state != UP_OPEN)
+		return u->ever_open ? MESH_INSTANCE_DOWN : MESH_INSTANCE_STARTING;
+	return u->health;
+}
+
+/* upconn_note records when the instance enters another state; called after every change. */
+static void upconn_note(upconn *u)
+{
+	mesh_instance_state s = upconn_state(u);
+	if (s != u->reported) {
+		u->reported = s;
+		u->since_us = mesh_now_us();
 	}
 }
 
@@ -211,6 +267,172 @@ static void deadline_arm(client_loop *cl)
 				 due > now ? (int)((due - now + 999) / 1000) : 0);
 }
 
+/* upconn_frame frames the call env (input as its payload) with SP request id into the
+ * connection's output, written at the end of the turn. Returns 0, or -1 if memory ran out. */
+static int upconn_frame(upconn *u, uint32_t id, const envelope_call *env,
+			const ProtobufCMessage *input)
+{
+	client_loop *cl = u->cl;
+	size_t payload_len, size = envelope_call_size(env, input, &payload_len);
+	size_t head = sp_frame_header_len(u->addr.framing);
+	uint8_t *p = bytes_reserve(&u->out, head + 4 + size);
+	if (p == NULL)
+		return -1;
+	sp_frame_header(p, u->addr.framing, 4 + size);
+	sp_put_u32(p + head, id);
+	envelope_call_write(p + head + 4, env, input, payload_len);
+	bytes_commit(&u->out, head + 4 + size);
+	if (!u->dirty) {
+		u->dirty = 1;
+		u->next_dirty = cl->dirty;
+		cl->dirty = u;
+	}
+	turn_arm(cl);
+	return 0;
+}
+
+/* ---- health checks -------------------------------------------------------------------------- */
+
+/* check_schedule arms the instance's next check, an interval after the last one started. */
+static void check_schedule(upconn *u)
+{
+	client_loop *cl = u->cl;
+	int64_t left = u->check_started_us + (int64_t)cl->health.interval_ms * 1000 - mesh_now_us();
+	cl->loop->ops->timer_arm(cl->loop, u->check_timer,
+				 left > 0 ? (int)((left + 999) / 1000) : 0);
+}
+
+/* check_start sends a Health call to the instance, unless it is not to be checked now or a
+ * check is already in flight. */
+static void check_start(upconn *u)
+{
+	client_loop *cl = u->cl;
+	Mesh__HealthRequest req = MESH__HEALTH_REQUEST__INIT;
+	const char *service = mesh__mesh__descriptor.name;
+	envelope_call env;
+	loop_call *call;
+	int64_t now;
+	if (!health_on(cl) || u->state != UP_OPEN || u->draining || u->check != NULL)
+		return;
+	now = mesh_now_us();
+	u->check_started_us = now;
+	call = slot_take(cl);
+	if (call == NULL) {
+		check_schedule(u); /* our shortage, not the instance's failure: try later */
+		return;
+	}
+	call->health = 1;
+	call->method = 0;
+	call->closure = NULL;
+	call->closure_data = NULL;
+	call->deadline_us = now + (int64_t)cl->health.timeout_ms * 1000;
+	env = (envelope_call){
+	    .service = service,
+	    .service_len = strlen(service),
+	    .method = "Health",
+	    .method_len = strlen("Health"),
+	    .timeout_us = call->deadline_us - now,
+	    .trace_id = cl->next_trace++,
+	    .caller = cl->caller,
+	    .caller_len = cl->caller_len,
+	};
+	if (upconn_frame(u, call->id, &env, &req.base) != 0) {
+		slot_release(cl, call);
+		check_schedule(u);
+		return;
+	}
+	call->conn = u;
+	u->check = call;
+	deadline_insert(cl, call);
+	deadline_arm(cl);
+}
+
+static void on_check_timer(void *arg)
+{
+	upconn *u = arg;
+	/* the loop may fire early */
+	if (mesh_now_us() < u->check_started_us + (int64_t)u->cl->health.interval_ms * 1000) {
+		check_schedule(u);
+		return;
+	}
+	check_start(u);
+}
+
+/* check_cancel stops the instance's checks; a check in flight is forgotten (its reply, if one
+ * comes, is dropped like any late reply). */
+static void check_cancel(upconn *u)
+{
+	client_loop *cl = u->cl;
+	loop_call *call = u->check;
+	cl->loop->ops->timer_stop(cl->loop, u->check_timer);
+	if (call == NULL)
+		return;
+	list_remove(&cl->deadline_head, &cl->deadline_tail, call);
+	call->conn = NULL;
+	slot_release(cl, call);
+	u->check = NULL;
+}
+
+/* check_reply_ok says whether a Health reply envelope is a pass: status OK, from an instance of
+ * the client's service. */
+static int check_reply_ok(const client_loop *cl, const uint8_t *reply, size_t len)
+{
+	Mesh__HealthReply *health;
+	envelope_reply r;
+	int ok;
+	if (envelope_reply_read(&r, reply, len) != 0 || r.status != MESH_OK)
+		return 0;
+	if (strcmp(cl->service->name, mesh__mesh__descriptor.name) == 0)
+		return 1; /* a client of mesh.Mesh itself: any service will do */
+	health = mesh__health_reply__unpack(NULL, r.payload_len, r.payload);
+	if (health == NULL)
+		return 0;
+	ok = strcmp(health->service, cl->service->name) == 0;
+	mesh__health_reply__free_unpacked(health, NULL);
+	return ok;
+}
+
+/* check_result moves the instance between STARTING, HEALTHY and UNHEALTHY by one check's
+ * outcome, and schedules the next check. */
+static void check_result(upconn *u, int ok)
+{
+	client_loop *cl = u->cl;
+	if (!health_on(cl) || u->state != UP_OPEN || u->draining)
+		return;
+	if (ok) {
+		u->fails = 0;
+		u->passes++;
+		if (u->health == MESH_INSTANCE_STARTING ||
+		    (u->health == MESH_INSTANCE_UNHEALTHY &&
+		     u->passes >= cl->health.healthy_threshold))
+			u->health = MESH_INSTANCE_HEALTHY;
+	} else if (mesh_now_us() - u->open_us >= (int64_t)cl->health.grace_ms * 1000) {
+		u->passes = 0;
+		u->fails++;
+		if (u->health != MESH_INSTANCE_UNHEALTHY &&
+		    u->fails >= cl->health.unhealthy_threshold)
+			u->health = MESH_INSTANCE_UNHEALTHY;
+	}
+	upconn_note(u);
+	check_schedule(u);
+}
+
+/* check_finish ends a health check, already off the deadline list: reply is the reply
+ * envelope, or NULL when it failed without one (its deadline passed). */
+static void check_finish(client_loop *cl, loop_call *call, const uint8_t *reply, size_t len)
+{
+	upconn *u = call->conn;
+	int ok = reply != NULL && check_reply_ok(cl, reply, len);
+	call->conn = NULL;
+	slot_release(cl, call);
+	u->check = NULL;
+	check_result(u, ok);
+}
+
+/* ---- calls ---------------------------------------------------------------------------------- */
+
+static void upconn_close(upconn *u);
+
 /* call_finish runs the closure with the outcome and frees the slot. reply is the reply
  * envelope, or NULL when the call failed without one. */
 static void call_finish(client_loop *cl, loop_call *call, const uint8_t *reply, size_t len)
@@ -218,6 +440,11 @@ static void call_finish(client_loop *cl, loop_call *call, const uint8_t *reply, 
 	const ProtobufCMethodDescriptor *method = &cl->service->methods[call->method];
 	ProtobufCMessage *output = NULL;
 	mesh_rpc *rpc = call->closure_data;
+	upconn *u = call->conn;
+	if (call->health) {
+		check_finish(cl, call, reply, len);
+		return;
+	}
 	if (reply != NULL) {
 		envelope_reply r;
 		if (envelope_reply_read(&r, reply, len) != 0) {
@@ -242,11 +469,17 @@ static void call_finish(client_loop *cl, loop_call *call, const uint8_t *reply, 
 		rpc->message[0] = '\0';
 	else
 		memcpy(rpc->message, call->message, sizeof(rpc->message));
-	if (call->conn != NULL)
-		call->conn->inflight--;
+	if (u != NULL) {
+		u->inflight--;
+		u->calls++;
+		if (call->status != MESH_OK)
+			u->errors++;
+	}
 	call->conn = NULL;
 	slot_release(cl, call);
 	cl->inflight--;
+	if (u != NULL && u->removing && u->inflight == 0 && !u->gone)
+		upconn_close(u); /* undialed, and its last call is done */
 	call->closure(output, call->closure_data);
 	if (output != NULL)
 		protobuf_c_message_free_unpacked(output, NULL);
@@ -284,7 +517,9 @@ static void upconn_fail(upconn *u, const char *why)
 	u->fd = -1;
 	u->in.start = u->in.len = 0;
 	u->out.start = u->out.len = 0;
+	check_cancel(u);
 	upconn_retry_later(u);
+	upconn_note(u);
 	for (size_t i = 0; i < cl->nslots && u->inflight > 0; i++) {
 		loop_call *call = cl->slots[i];
 		if (call->id == 0 || call->conn != u)
@@ -372,6 +607,12 @@ static void upconn_read(upconn *u)
 		u->state = UP_OPEN;
 		u->backoff_ms = CL_RETRY_MIN_MS;
 		cl->instances++;
+		u->ever_open = 1;
+		u->open_us = mesh_now_us();
+		u->passes = u->fails = 0;
+		u->health = health_on(cl) ? MESH_INSTANCE_STARTING : MESH_INSTANCE_HEALTHY;
+		upconn_note(u);
+		check_start(u); /* at once: a fresh instance gets traffic within milliseconds */
 	}
 	while ((rv = sp_frame_next(bytes_head(&u->in), u->in.len, u->addr.framing, CL_MAX_FRAME,
 				   &payload, &payload_len, &consumed)) == 1) {
@@ -422,8 +663,63 @@ static void upconn_on_io(void *arg, int events)
 		upconn_read(u);
 }
 
-/* on_turn runs once the loop has handled this turn's events: it writes what calls framed, then
- * runs the closures of calls that ended before being sent. */
+/* upconn_close closes an undialed instance's connection for good; it is freed at the end of
+ * the turn, since callers up the stack may still look at it. */
+static void upconn_close(upconn *u)
+{
+	client_loop *cl = u->cl;
+	if (u->state == UP_OPEN)
+		cl->instances--;
+	if (u->watch != NULL)
+		cl->loop->ops->unwatch(cl->loop, u->watch);
+	u->watch = NULL;
+	u->fd = -1;
+	u->state = UP_IDLE;
+	cl->loop->ops->timer_stop(cl->loop, u->retry);
+	check_cancel(u);
+	u->gone = 1;
+	cl->ngone++;
+	turn_arm(cl);
+}
+
+static void upconn_free(client_loop *cl, upconn *u)
+{
+	if (u->watch != NULL)
+		cl->loop->ops->unwatch(cl->loop, u->watch);
+	cl->loop->ops->timer_free(cl->loop, u->retry);
+	if (u->check_timer != NULL)
+		cl->loop->ops->timer_free(cl->loop, u->check_timer);
+	bytes_fini(&u->in);
+	bytes_fini(&u->out);
+	free(u->url);
+	free(u);
+}
+
+/* reap frees the connections closed for good. */
+static void reap(client_loop *cl)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < cl->nconns; i++) {
+		upconn *u = cl->conns[i];
+		if (!u->gone) {
+			cl->conns[kept++] = u;
+			continue;
+		}
+		for (upconn **p = &cl->dirty; u->dirty && *p != NULL; p = &(*p)->next_dirty) {
+			if (*p == u) {
+				*p = u->next_dirty;
+				break;
+			}
+		}
+		upconn_free(cl, u);
+	}
+	cl->nconns = kept;
+	cl->ngone = 0;
+}
+
+/* on_turn runs once the loop has handled this turn's events: it writes what calls framed,
+ * frees the connections closed for good, then runs the closures of calls that ended before
+ * being sent. */
 static void on_turn(void *arg)
 {
 	client_loop *cl = arg;
@@ -435,6 +731,8 @@ static void on_turn(void *arg)
 		if (u->state == UP_OPEN)
 			upconn_flush(u);
 	}
+	if (cl->ngone > 0)
+		reap(cl);
 	while (cl->failed_head != NULL) {
 		loop_call *call = cl->failed_head;
 		list_remove(&cl->failed_head, &cl->failed_tail, call);
@@ -461,15 +759,25 @@ static void on_deadline(void *arg)
 	deadline_arm(cl);
 }
 
-/* pick_conn returns the open connection with the fewest calls in flight, or NULL. */
+/* pick_conn returns the HEALTHY open connection with the fewest calls in flight; failing open
+ * when none is, any open one that is not draining; or NULL. Without health checks every open
+ * connection is HEALTHY. */
 static upconn *pick_conn(client_loop *cl)
 {
-	upconn *best = NULL;
+	upconn *best = NULL, *fallback = NULL;
 	for (size_t k = 0; k < cl->nconns; k++) {
 		upconn *u = cl->conns[(cl->next_conn + k) % cl->nconns];
-		if (u->state == UP_OPEN && (best == NULL || u->inflight < best->inflight))
-			best = u;
+		if (u->state != UP_OPEN || u->draining)
+			continue;
+		if (u->health == MESH_INSTANCE_HEALTHY) {
+			if (best == NULL || u->inflight < best->inflight)
+				best = u;
+		} else if (fallback == NULL || u->inflight < fallback->inflight) {
+			fallback = u;
+		}
 	}
+	if (best == NULL)
+		best = fallback;
 	if (best != NULL)
 		cl->next_conn++;
 	return best;
@@ -483,9 +791,7 @@ void client_loop_invoke(client_loop *cl, unsigned method_index, const ProtobufCM
 	int64_t now = mesh_now_us();
 	loop_call *call = slot_take(cl);
 	envelope_call env;
-	size_t head, size, payload_len;
 	upconn *u;
-	uint8_t *p;
 
 	if (call == NULL) {
 		rpc->status = MESH_RESOURCE_EXHAUSTED;
@@ -495,6 +801,7 @@ void client_loop_invoke(client_loop *cl, unsigned method_index, const ProtobufCM
 		return;
 	}
 	cl->inflight++;
+	call->health = 0;
 	call->method = method_index;
 	call->closure = closure;
 	call->closure_data = closure_data;
@@ -524,28 +831,15 @@ void client_loop_invoke(client_loop *cl, unsigned method_index, const ProtobufCM
 	    .idempotency_key = rpc->idempotency_key,
 	    .idempotency_key_len = rpc->idempotency_key ? strlen(rpc->idempotency_key) : 0,
 	};
-	size = envelope_call_size(&env, input, &payload_len);
-	head = sp_frame_header_len(u->addr.framing);
-	p = bytes_reserve(&u->out, head + 4 + size);
-	if (p == NULL) {
+	if (upconn_frame(u, call->id, &env, input) != 0) {
 		call_set(call, MESH_RESOURCE_EXHAUSTED, "%s: out of memory", cl->service->name);
 		call_fail_later(cl, call);
 		return;
 	}
-	sp_frame_header(p, u->addr.framing, 4 + size);
-	sp_put_u32(p + head, call->id);
-	envelope_call_write(p + head + 4, &env, input, payload_len);
-	bytes_commit(&u->out, head + 4 + size);
 	call->conn = u;
 	u->inflight++;
 	deadline_insert(cl, call);
 	deadline_arm(cl);
-	if (!u->dirty) {
-		u->dirty = 1;
-		u->next_dirty = cl->dirty;
-		cl->dirty = u;
-	}
-	turn_arm(cl);
 }
 
 int client_loop_new(client_loop **out, const ProtobufCServiceDescriptor *service,
@@ -570,6 +864,19 @@ int client_loop_new(client_loop **out, const ProtobufCServiceDescriptor *service
 	return 0;
 }
 
+/* upconn_revive puts a draining instance back in service (a dial of its url). */
+static void upconn_revive(upconn *u)
+{
+	u->draining = 0;
+	u->removing = 0;
+	if (u->state == UP_OPEN) {
+		u->passes = u->fails = 0;
+		u->health = health_on(u->cl) ? MESH_INSTANCE_STARTING : MESH_INSTANCE_HEALTHY;
+	}
+	upconn_note(u);
+	check_start(u);
+}
+
 int client_loop_dial(client_loop *cl, const char *url)
 {
 	upconn *u, **grown;
@@ -577,14 +884,25 @@ int client_loop_dial(client_loop *cl, const char *url)
 	int err = addr_parse(url, 0, &a);
 	if (err != 0)
 		return err;
+	for (size_t i = 0; i < cl->nconns; i++) {
+		u = cl->conns[i];
+		if (!u->gone && u->draining && strcmp(u->url, url) == 0) {
+			upconn_revive(u);
+			return 0;
+		}
+	}
 	u = calloc(1, sizeof(*u));
 	grown = realloc(cl->conns, (cl->nconns + 1) * sizeof(*grown));
 	if (grown != NULL)
 		cl->conns = grown;
 	if (u == NULL || grown == NULL || (u->url = strdup(url)) == NULL ||
-	    (u->retry = cl->loop->ops->timer_new(cl->loop, upconn_on_retry, u)) == NULL) {
-		if (u != NULL)
+	    (u->retry = cl->loop->ops->timer_new(cl->loop, upconn_on_retry, u)) == NULL ||
+	    (u->check_timer = cl->loop->ops->timer_new(cl->loop, on_check_timer, u)) == NULL) {
+		if (u != NULL) {
+			if (u->retry != NULL)
+				cl->loop->ops->timer_free(cl->loop, u->retry);
 			free(u->url);
+		}
 		free(u);
 		return ENOMEM;
 	}
@@ -594,9 +912,89 @@ int client_loop_dial(client_loop *cl, const char *url)
 	if (a.path != NULL) /* addr points into itself: fix the copy's pointer */
 		u->addr.path = ((struct sockaddr_un *)&u->addr.ss)->sun_path;
 	u->backoff_ms = CL_RETRY_MIN_MS;
+	u->health = MESH_INSTANCE_STARTING;
+	u->reported = MESH_INSTANCE_STARTING;
+	u->since_us = mesh_now_us();
 	cl->conns[cl->nconns++] = u;
 	upconn_connect(u);
 	return 0;
+}
+
+int client_loop_set_health(client_loop *cl, const mesh_health_opts *opts)
+{
+	mesh_health_opts h = opts != NULL ? *opts : (mesh_health_opts){0};
+	int was_on = health_on(cl);
+	if (h.interval_ms < 0 || h.timeout_ms < 0 || h.healthy_threshold < 0 ||
+	    h.unhealthy_threshold < 0 || h.grace_ms < 0)
+		return EINVAL;
+	if (h.timeout_ms == 0)
+		h.timeout_ms = h.interval_ms < CL_HEALTH_TIMEOUT_MAX_MS ? h.interval_ms
+									: CL_HEALTH_TIMEOUT_MAX_MS;
+	if (h.healthy_threshold == 0)
+		h.healthy_threshold = CL_HEALTHY_THRESHOLD;
+	if (h.unhealthy_threshold == 0)
+		h.unhealthy_threshold = CL_UNHEALTHY_THRESHOLD;
+	cl->health = h;
+	for (size_t i = 0; i < cl->nconns; i++) {
+		upconn *u = cl->conns[i];
+		if (u->gone)
+			continue;
+		if (!health_on(cl)) {
+			/* off: every connected instance is eligible again */
+			check_cancel(u);
+			u->health = MESH_INSTANCE_HEALTHY;
+		} else if (!was_on) {
+			/* on: connected instances keep their traffic while the checks begin */
+			u->passes = u->fails = 0;
+			check_start(u);
+		} else if (u->state == UP_OPEN && !u->draining && u->check == NULL) {
+			check_schedule(u); /* the next check by the new interval */
+		}
+		upconn_note(u);
+	}
+	return 0;
+}
+
+int client_loop_drain(client_loop *cl, const char *url, int undial)
+{
+	int found = 0;
+	for (size_t i = 0; i < cl->nconns; i++) {
+		upconn *u = cl->conns[i];
+		if (u->gone || strcmp(u->url, url) != 0)
+			continue;
+		found = 1;
+		u->draining = 1;
+		check_cancel(u);
+		upconn_note(u);
+		if (undial) {
+			u->removing = 1;
+			if (u->inflight == 0)
+				upconn_close(u);
+		}
+	}
+	return found ? 0 : ENOENT;
+}
+
+size_t client_loop_instance_info(const client_loop *cl, mesh_instance_info *out, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < cl->nconns; i++) {
+		const upconn *u = cl->conns[i];
+		if (u->gone)
+			continue;
+		if (n < max) {
+			mesh_instance_info *info = &out[n];
+			memset(info, 0, sizeof(*info));
+			snprintf(info->url, sizeof(info->url), "%s", u->url);
+			info->state = u->reported;
+			info->inflight = u->inflight;
+			info->calls = u->calls;
+			info->errors = u->errors;
+			info->since_us = u->since_us;
+		}
+		n++;
+	}
+	return n;
 }
 
 int client_loop_instances(const client_loop *cl)
@@ -613,16 +1011,8 @@ void client_loop_free(client_loop *cl)
 {
 	if (cl == NULL)
 		return;
-	for (size_t i = 0; i < cl->nconns; i++) {
-		upconn *u = cl->conns[i];
-		if (u->watch != NULL)
-			cl->loop->ops->unwatch(cl->loop, u->watch);
-		cl->loop->ops->timer_free(cl->loop, u->retry);
-		bytes_fini(&u->in);
-		bytes_fini(&u->out);
-		free(u->url);
-		free(u);
-	}
+	for (size_t i = 0; i < cl->nconns; i++)
+		upconn_free(cl, cl->conns[i]);
 	for (size_t i = 0; i < cl->nslots; i++)
 		free(cl->slots[i]);
 	if (cl->turn != NULL)

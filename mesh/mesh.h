@@ -111,6 +111,80 @@ int mesh_client_instances(const mesh_client *client);
 /* mesh_client_inflight returns how many calls have been invoked and not yet completed. */
 int mesh_client_inflight(const mesh_client *client);
 
+/* ---- a client as a load balancer's target group --------------------------------------------- */
+
+/* A client's instances form a target group. Each is in one state; new calls go to the HEALTHY
+ * instance with the fewest calls in flight, or, when none is HEALTHY, fail open to any
+ * STARTING or UNHEALTHY one that is connected; never to a DRAINING or DOWN one. Without health
+ * checks (the default) every connected instance is HEALTHY. Loop clients only: on a client
+ * without a mesh_loop, set_health, drain and undial return NNG_ENOTSUP, and instance_info
+ * reports one instance per dialed url: HEALTHY while nng holds a connection to it, STARTING
+ * before the first, DOWN after one is lost; its inflight, calls and errors stay 0 (nng does
+ * not say which connection carried a call). Every function is called on the client's loop
+ * thread (loop clients) or any thread (nng clients). */
+
+/* mesh_health_opts: active health checks of a client's instances with the Health method.
+ * Zero fields other than interval_ms take defaults: timeout_ms the interval (at most 5000),
+ * both thresholds 2, grace_ms none. */
+typedef struct mesh_health_opts {
+	int interval_ms;	 /* between two checks of one instance; 0 turns checking off */
+	int timeout_ms;		 /* a check not answered within this fails */
+	int healthy_threshold;	 /* consecutive passes that make an unhealthy instance healthy */
+	int unhealthy_threshold; /* consecutive failures that make a healthy instance unhealthy */
+	int grace_ms;		 /* after an instance connects, failures within this do not count */
+} mesh_health_opts;
+
+typedef enum mesh_instance_state {
+	MESH_INSTANCE_STARTING, /* connected, first check not passed yet (or connecting) */
+	MESH_INSTANCE_HEALTHY,
+	MESH_INSTANCE_UNHEALTHY,
+	MESH_INSTANCE_DRAINING, /* no new calls; undialed: removed once its calls are done */
+	MESH_INSTANCE_DOWN,	/* not connected (reconnecting) */
+} mesh_instance_state;
+
+/* mesh_instance_state_name returns "starting", "healthy", "unhealthy", "draining" or "down"; a
+ * static string. Values outside the enum give "unknown". */
+const char *mesh_instance_state_name(mesh_instance_state s);
+
+typedef struct mesh_instance_info {
+	char url[256];
+	mesh_instance_state state;
+	int inflight;
+	uint64_t calls, errors; /* calls completed through this instance, and those not OK */
+	int64_t since_us;	/* mesh_now_us() when it entered this state */
+} mesh_instance_info;
+
+/* mesh_client_set_health turns health checks on (opts->interval_ms > 0) or off (0, or opts
+ * NULL), before or after dials. A check is a mesh.Mesh/Health call; it passes when answered OK
+ * by an instance of the client's service within timeout_ms, and is not counted in inflight,
+ * calls or errors. Each connected instance is checked at once when it connects (or when checks
+ * are turned on), then every interval_ms, one check at a time. A check goes out behind the
+ * calls already sent on the connection, and an instance answers a connection's calls in order
+ * (per loop thread), so timeout_ms should exceed the slowest call. A STARTING instance turns
+ * HEALTHY on its first pass, and UNHEALTHY after unhealthy_threshold failures; a HEALTHY one
+ * turns UNHEALTHY after unhealthy_threshold consecutive failures; an UNHEALTHY one turns
+ * HEALTHY after healthy_threshold consecutive passes. Failures within grace_ms of connecting
+ * do not count. Instances connected when checks are turned on stay HEALTHY until checks say
+ * otherwise; turning checks off makes every connected instance HEALTHY. Returns 0,
+ * NNG_EINVAL (a negative field) or NNG_ENOTSUP. */
+int mesh_client_set_health(mesh_client *c, const mesh_health_opts *opts);
+
+/* mesh_client_drain stops new calls to the instance dialed at url (every instance, if it was
+ * dialed more than once); its calls in flight finish normally. It stays connected and
+ * DRAINING, unchecked, until mesh_client_dial(url) puts it back in service (STARTING, checked
+ * at once). Returns 0, NNG_ENOENT or NNG_ENOTSUP. */
+int mesh_client_drain(mesh_client *c, const char *url);
+
+/* mesh_client_undial drains url, then closes its connection once its calls in flight are done
+ * (at once if none is) and stops reconnecting; from then on instance_info does not list it.
+ * A dial of url before that puts it back in service instead. Returns 0, NNG_ENOENT or
+ * NNG_ENOTSUP. */
+int mesh_client_undial(mesh_client *c, const char *url);
+
+/* mesh_client_instance_info fills out[0..max) with the client's instances in dial order, and
+ * returns how many there are (which may exceed max). */
+size_t mesh_client_instance_info(const mesh_client *c, mesh_instance_info *out, size_t max);
+
 /* mesh_client_free closes the client's connections and frees it. No call may be in flight
  * (mesh_client_inflight is 0): an asynchronous client's caller drains its queue first. */
 void mesh_client_free(mesh_client *client);
