@@ -1,6 +1,7 @@
 /* main.c: the edge executable: read manifests, connect to the services, serve HTTP. */
 #include <errno.h>
 #include <getopt.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ typedef struct edge_args {
 	int admin_port; /* -1: no admin listener */
 	const char *manifests;
 	const char *run_dir;
+	const char *targets_dir;		       /* instances from target files, or NULL */
 	const char *upstreams[EDGE_MAX_UPSTREAM_ARGS]; /* NAME=URL[,URL...] */
 	int nupstreams;
 	long timeout_ms;
@@ -50,6 +52,8 @@ static void usage(FILE *out, const char *argv0)
 	    "  --run-dir DIR       a service with no --upstream is reached at "
 	    "ipc://DIR/<name>.sock\n"
 	    "                      (default $CLEAVE_RUN_DIR, else /tmp/cleave)\n"
+	    "  --targets-dir DIR   a service with a target file DIR/<name> (written by meshctl)\n"
+	    "                      is reached at the instances it lists, followed as it changes\n"
 	    "  --upstream NAME=URLS  the instances of service NAME, comma-separated nng addresses\n"
 	    "  --timeout-ms N      deadline of each call to a service (default 5000)\n"
 	    "  --access-log WHERE  '-' for stdout (default), 'off', or a file to append to\n"
@@ -104,6 +108,7 @@ static int parse_args(int argc, char **argv, edge_args *a)
 	    {"port", required_argument, NULL, 'p'},
 	    {"manifests", required_argument, NULL, 'm'},
 	    {"run-dir", required_argument, NULL, 'r'},
+	    {"targets-dir", required_argument, NULL, 'T'},
 	    {"upstream", required_argument, NULL, 'u'},
 	    {"timeout-ms", required_argument, NULL, 't'},
 	    {"access-log", required_argument, NULL, 'a'},
@@ -161,6 +166,9 @@ static int parse_args(int argc, char **argv, edge_args *a)
 			break;
 		case 'r':
 			a->run_dir = optarg;
+			break;
+		case 'T':
+			a->targets_dir = optarg;
 			break;
 		case 'u':
 			if (strchr(optarg, '=') == NULL || optarg[0] == '=' ||
@@ -269,9 +277,23 @@ static int connect_upstreams(const edge_args *a, manifest **ms, size_t nms, rout
 	}
 	for (size_t i = 0; i < nms; i++) {
 		const char *urls = upstream_urls(a, ms[i]->name);
-		char fallback[4200];
+		char fallback[4200], targets[4200] = "";
 		size_t nroutes = 0;
 		upstream *u;
+		mesh_health_opts health = {
+		    .interval_ms = (int)ms[i]->health.interval_ms,
+		    .timeout_ms = (int)ms[i]->health.timeout_ms,
+		    .healthy_threshold = ms[i]->health.healthy_threshold,
+		    .unhealthy_threshold = ms[i]->health.unhealthy_threshold,
+		    .grace_ms = (int)ms[i]->health.grace_period_ms,
+		};
+		if (urls == NULL && a->targets_dir != NULL) {
+			snprintf(targets, sizeof(targets), "%s/%s", a->targets_dir, ms[i]->name);
+			if (access(targets, R_OK) == 0)
+				urls = "";
+			else
+				targets[0] = '\0';
+		}
 		if (urls == NULL) {
 			snprintf(fallback, sizeof(fallback), "ipc://%s/%s.sock", a->run_dir,
 				 ms[i]->name);
@@ -281,6 +303,12 @@ static int connect_upstreams(const edge_args *a, manifest **ms, size_t nms, rout
 				     copts, err, errlen);
 		if (u == NULL)
 			return -1;
+		if (targets[0] != '\0' && upstream_follow_targets(u, targets) != 0) {
+			snprintf(err, errlen, "%s: out of memory", ms[i]->name);
+			return -1;
+		}
+		/* the loop transport keeps a target group: checked, drained, failing open */
+		mesh_client_set_health(u->client, &health);
 		for (size_t k = 0; k < routes->n; k++) {
 			route *r = routes->routes[k];
 			if (r->kind == ROUTE_RPC && strcmp(r->service_name, ms[i]->name) == 0) {
@@ -289,7 +317,7 @@ static int connect_upstreams(const edge_args *a, manifest **ms, size_t nms, rout
 			}
 		}
 		fprintf(stderr, "edge: %s (%s) at %s, %zu routes\n", ms[i]->name, ms[i]->service,
-			urls, nroutes);
+			targets[0] != '\0' ? targets : urls, nroutes);
 	}
 	return 0;
 }
@@ -345,6 +373,7 @@ int main(int argc, char **argv)
 		copts.loop = edge_server_mesh_loop(edge);
 	}
 	if (connect_upstreams(&args, ms, nms, &routes, &ups, &copts, err, sizeof(err)) != 0 ||
+	    upstream_set_watch_targets(&ups, edge_server_mesh_loop(edge)) != 0 ||
 	    edge_server_listen(edge, args.host, args.port, &port, err, sizeof(err)) != 0 ||
 	    (args.admin_port >= 0 &&
 	     edge_server_listen_admin(edge, args.admin_host, args.admin_port, &admin_port, err,

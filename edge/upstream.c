@@ -12,6 +12,7 @@ static void upstream_free(upstream *u)
 	if (u == NULL)
 		return;
 	mesh_client_free(u->client);
+	mesh_targets_watch_fini(&u->targets);
 	free(u->name);
 	free(u->urls);
 	free(u);
@@ -73,8 +74,40 @@ int upstream_set_inflight(const upstream_set *set)
 	return n;
 }
 
+int upstream_follow_targets(upstream *u, const char *path)
+{
+	if (mesh_targets_watch_init(&u->targets, path) != 0)
+		return -1;
+	u->follows_targets = 1;
+	return 0;
+}
+
+static void upstream_set_sync(void *arg)
+{
+	upstream_set *set = arg;
+	for (size_t i = 0; i < set->n; i++)
+		if (set->items[i]->follows_targets)
+			mesh_targets_sync(&set->items[i]->targets, set->items[i]->client);
+	set->loop->ops->timer_arm(set->loop, set->timer, UPSTREAM_TARGETS_POLL_MS);
+}
+
+int upstream_set_watch_targets(upstream_set *set, mesh_loop *loop)
+{
+	set->loop = loop;
+	set->timer = loop->ops->timer_new(loop, upstream_set_sync, set);
+	if (set->timer == NULL)
+		return -1;
+	upstream_set_sync(set);
+	return 0;
+}
+
 void upstream_set_fini(upstream_set *set)
 {
+	if (set->timer != NULL) {
+		set->loop->ops->timer_stop(set->loop, set->timer);
+		set->loop->ops->timer_free(set->loop, set->timer);
+		set->timer = NULL;
+	}
 	for (size_t i = 0; i < set->n; i++)
 		upstream_free(set->items[i]);
 	free(set->items);

@@ -5,18 +5,23 @@
 #include <stddef.h>
 
 #include "mesh.h"
+#include "targets.h"
 
 /* upstream: one service as the edge reaches it. */
 typedef struct upstream {
 	char *name;	     /* the manifest's name, "users" */
 	char *urls;	     /* comma-separated instance addresses, as given */
 	mesh_client *client; /* owned */
+	int follows_targets; /* instances come from a target file */
+	mesh_targets_watch targets;
 } upstream;
 
 /* upstream_set: every service the edge routes to. */
 typedef struct upstream_set {
 	upstream **items;
 	size_t n;
+	mesh_loop *loop;   /* the watch timer's loop; borrowed */
+	mesh_timer *timer; /* re-reads target files while set */
 } upstream_set;
 
 /* upstream_set_add adds a target group for the service desc named name, dialing each address in
@@ -31,6 +36,16 @@ upstream *upstream_set_find(const upstream_set *set, const char *name);
 
 /* upstream_set_inflight returns the calls in flight over every upstream. */
 int upstream_set_inflight(const upstream_set *set);
+
+/* upstream_follow_targets makes u's instances those listed in the target file at path (copied):
+ * they are dialed, drained and closed as the file changes. Returns 0 or -1 (out of memory). */
+int upstream_follow_targets(upstream *u, const char *path);
+
+/* upstream_set_watch_targets re-reads every followed target file now and every
+ * UPSTREAM_TARGETS_POLL_MS on loop (which must outlive the set, or upstream_set_fini must run
+ * first). Returns 0 or -1. */
+#define UPSTREAM_TARGETS_POLL_MS 250
+int upstream_set_watch_targets(upstream_set *set, mesh_loop *loop);
 
 /* upstream_set_fini frees every upstream; no call may be in flight. */
 void upstream_set_fini(upstream_set *set);

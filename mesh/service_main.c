@@ -13,19 +13,41 @@
 #include <nng/nng.h>
 
 #include "mesh.h"
+#include "targets.h"
 
-#define SERVICE_MAX_LISTEN  16
-#define SERVICE_MAX_CALLS   16
-#define SERVICE_DEP_WAIT_MS 2000
+#define SERVICE_MAX_LISTEN	16
+#define SERVICE_MAX_CALLS	16
+#define SERVICE_DEP_WAIT_MS	2000
+#define SERVICE_TARGETS_POLL_MS 250
 
 /* service_dep: a connected dependency. */
 typedef struct service_dep {
 	const char *name;
 	mesh_client *client;
+	int follows_targets; /* its instances come from <run>/targets/<name> */
+	mesh_targets_watch targets;
 } service_dep;
 
 static service_dep deps[SERVICE_MAX_CALLS];
 static size_t ndeps;
+static pthread_t targets_thread;
+static int targets_thread_started;
+static volatile sig_atomic_t targets_thread_stop;
+
+/* service_follow_targets re-reads the target files of the services this one calls, so
+ * instances added or removed by meshctl scale are called without a restart. */
+static void *service_follow_targets(void *arg)
+{
+	(void)arg;
+	while (!targets_thread_stop) {
+		struct timespec ts = {0, SERVICE_TARGETS_POLL_MS * 1000000L};
+		nanosleep(&ts, NULL);
+		for (size_t i = 0; i < ndeps; i++)
+			if (deps[i].follows_targets)
+				mesh_targets_sync(&deps[i].targets, deps[i].client);
+	}
+	return NULL;
+}
 
 /* service_args: the command line. */
 typedef struct service_args {
@@ -228,17 +250,27 @@ static int service_connect(const mesh_service_def *def, const service_args *a)
 		for (int i = 0; i < a->ncall; i++)
 			if (strncmp(a->call[i], d->name, len) == 0 && a->call[i][len] == '=')
 				urls = a->call[i] + len + 1;
-		if (urls == NULL) {
-			snprintf(fallback, sizeof(fallback), "ipc://%s/%s.sock", a->run_dir,
-				 d->name);
-			urls = fallback;
-		}
 		if (ndeps == SERVICE_MAX_CALLS ||
 		    (rv = mesh_client_new(&deps[ndeps].client, d->service, &opts)) != 0) {
 			fprintf(stderr, "%s: cannot make a client of %s\n", def->name, d->name);
 			return -1;
 		}
 		deps[ndeps++].name = d->name;
+		if (urls == NULL) {
+			service_dep *dep = &deps[ndeps - 1];
+			snprintf(fallback, sizeof(fallback), "%s/targets/%s", a->run_dir, d->name);
+			if (access(fallback, R_OK) == 0 &&
+			    mesh_targets_watch_init(&dep->targets, fallback) == 0) {
+				dep->follows_targets = 1;
+				mesh_targets_sync(&dep->targets, dep->client);
+				fprintf(stderr, "%s: calls %s at the instances in %s\n", def->name,
+					d->name, fallback);
+				continue;
+			}
+			snprintf(fallback, sizeof(fallback), "ipc://%s/%s.sock", a->run_dir,
+				 d->name);
+			urls = fallback;
+		}
 		list = strdup(urls);
 		for (url = list ? strtok_r(list, ",", &save) : NULL; url != NULL;
 		     url = strtok_r(NULL, ",", &save)) {
@@ -253,6 +285,10 @@ static int service_connect(const mesh_service_def *def, const service_args *a)
 		fprintf(stderr, "%s: calls %s at %s\n", def->name, d->name, urls);
 	}
 	service_wait_for_deps(def);
+	for (size_t i = 0; i < ndeps; i++)
+		if (deps[i].follows_targets && !targets_thread_started)
+			targets_thread_started = pthread_create(&targets_thread, NULL,
+								service_follow_targets, NULL) == 0;
 	return 0;
 }
 
@@ -312,8 +348,16 @@ int mesh_service_main(int argc, char **argv, const mesh_service_def *def)
 
 out_close:
 	mesh_server_free(server);
-	for (size_t i = 0; i < ndeps; i++)
+	if (targets_thread_started) {
+		targets_thread_stop = 1;
+		pthread_join(targets_thread, NULL);
+		targets_thread_started = 0;
+	}
+	for (size_t i = 0; i < ndeps; i++) {
 		mesh_client_free(deps[i].client);
+		if (deps[i].follows_targets)
+			mesh_targets_watch_fini(&deps[i].targets);
+	}
 	ndeps = 0;
 	def->close();
 	return status;

@@ -1,0 +1,47 @@
+/* paths.c: a mesh's paths from its state directory, and the binaries next to meshctl. */
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "paths.h"
+
+#define FIT(buf, ...) (snprintf((buf), sizeof(buf), __VA_ARGS__) < (int)sizeof(buf))
+
+int meshctl_paths_init(meshctl_paths *p, const char *dir)
+{
+	struct sockaddr_un sun;
+	char abs[PATH_MAX];
+	if (dir == NULL)
+		dir = getenv("CLEAVE_STATE_DIR");
+	if (dir == NULL || dir[0] == '\0')
+		dir = CLEAVE_SOURCE_DIR "/.state";
+	/* absolute, so children started elsewhere and later commands agree */
+	if (dir[0] != '/') {
+		char cwd[PATH_MAX];
+		if (getcwd(cwd, sizeof(cwd)) == NULL || !FIT(abs, "%s/%s", cwd, dir))
+			return -1;
+		dir = abs;
+	}
+	if (!FIT(p->state, "%s", dir) || !FIT(p->run, "%s/run", p->state) ||
+	    !FIT(p->targets, "%s/targets", p->run) || !FIT(p->logs, "%s/logs", p->state) ||
+	    !FIT(p->control, "ipc://%s/meshctl.sock", p->run) ||
+	    !FIT(p->pidfile, "%s/meshctl.pid", p->run))
+		return -1;
+	/* the longest socket, <run>/<name>-NN.sock, must fit a unix socket address */
+	if (strlen(p->run) + 48 >= sizeof(sun.sun_path))
+		return -1;
+	return 0;
+}
+
+int meshctl_bin_path(char *out, size_t outlen, const char *name)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	return snprintf(out, outlen, "%s/%s", dirname(self), name) < (int)outlen ? 0 : -1;
+}

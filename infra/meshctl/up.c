@@ -1,0 +1,287 @@
+/* up.c: meshctl up (run the mesh, in the foreground or detached) and meshctl down. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "control.h"
+#include "meshctl.pb-c.h"
+#include "supervisor.h"
+
+#define UP_READY_TIMEOUT_MS 30000
+#define DOWN_TIMEOUT_MS	    30000
+
+static void up_usage(FILE *out)
+{
+	fprintf(
+	    out,
+	    "usage: meshctl up [--port N | --listen ADDR:PORT] [--detach] [--state-dir DIR]\n"
+	    "                  [--manifests DIR] [--admin-port N]\n"
+	    "\n"
+	    "Starts every service of the manifests at its count, then the edge, and keeps them\n"
+	    "so: a crashed instance is restarted with exponential backoff (100 ms doubling to\n"
+	    "10 s); every instance is health-checked as its manifest says. In the foreground it\n"
+	    "prints every log line tagged with its instance; Ctrl-C or SIGTERM stops the edge\n"
+	    "first (it drains), then the services, and exits 0.\n"
+	    "\n"
+	    "  --port N            serve HTTP on 127.0.0.1:N (default 8080; 0 picks a free port)\n"
+	    "  --listen ADDR:PORT  serve HTTP on another address\n"
+	    "  --detach            run in the background; meshctl down stops it\n"
+	    "  --state-dir DIR     data, sockets and logs (default $CLEAVE_STATE_DIR, else "
+	    ".state/\n"
+	    "                      in the checkout); one mesh per state directory\n"
+	    "  --manifests DIR     where <name>/manifest.yml are (default svc/ in the checkout)\n"
+	    "  --admin-port N      serve /metrics on 127.0.0.1:N\n"
+	    "  --help              this text\n");
+}
+
+static int parse_port(const char *s, int *out)
+{
+	char *end;
+	long v;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 65535)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* up_wait_ready reads the supervisor's "ready URL" line; returns 0 and prints where the API is,
+ * or -1 if it ended or timed out first. */
+static int up_wait_ready(int fd, const meshctl_paths *paths)
+{
+	char line[256];
+	size_t len = 0;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int64_t until = mesh_now_us() + (int64_t)UP_READY_TIMEOUT_MS * 1000;
+	while (len + 1 < sizeof(line)) {
+		int left = (int)((until - mesh_now_us()) / 1000);
+		ssize_t got;
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			break;
+		got = read(fd, line + len, sizeof(line) - 1 - len);
+		if (got <= 0)
+			break;
+		len += (size_t)got;
+		line[len] = '\0';
+		if (strchr(line, '\n') != NULL) {
+			*strchr(line, '\n') = '\0';
+			printf("meshctl: the mesh is up; the forum API is at %s/api\n"
+			       "meshctl: meshctl status shows it, meshctl down stops it (state in "
+			       "%s)\n",
+			       strncmp(line, "ready ", 6) == 0 ? line + 6 : line, paths->state);
+			return 0;
+		}
+	}
+	fprintf(stderr, "meshctl up: the mesh did not come up; see %s/meshctl.log\n", paths->logs);
+	return -1;
+}
+
+int cmd_up(int argc, char **argv)
+{
+	static const struct option longopts[] = {{"port", required_argument, NULL, 'p'},
+						 {"listen", required_argument, NULL, 'l'},
+						 {"detach", no_argument, NULL, 'd'},
+						 {"state-dir", required_argument, NULL, 's'},
+						 {"manifests", required_argument, NULL, 'm'},
+						 {"admin-port", required_argument, NULL, 'a'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
+	char listen[128] = "127.0.0.1:8080", admin[64];
+	const char *state = NULL;
+	supervisor_opts o = {.listen = listen,
+			     .manifests = CLEAVE_SOURCE_DIR "/svc",
+			     .foreground = 1,
+			     .ready_fd = -1};
+	meshctl_paths paths;
+	int opt, detach = 0, port, pipefd[2];
+	pid_t pid;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			if (parse_port(optarg, &port) != 0) {
+				fprintf(stderr, "meshctl up: --port wants 0 to 65535, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+			break;
+		case 'l':
+			if (strchr(optarg, ':') == NULL || strlen(optarg) >= sizeof(listen)) {
+				fprintf(stderr, "meshctl up: --listen wants ADDR:PORT, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			snprintf(listen, sizeof(listen), "%s", optarg);
+			break;
+		case 'd':
+			detach = 1;
+			break;
+		case 's':
+			state = optarg;
+			break;
+		case 'm':
+			o.manifests = optarg;
+			break;
+		case 'a':
+			if (parse_port(optarg, &port) != 0) {
+				fprintf(stderr,
+					"meshctl up: --admin-port wants 0 to 65535, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			snprintf(admin, sizeof(admin), "127.0.0.1:%d", port);
+			o.admin_listen = admin;
+			break;
+		case 'h':
+			up_usage(stdout);
+			return 0;
+		default:
+			up_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "meshctl up: unexpected argument '%s' (see --help)\n",
+			argv[optind]);
+		return 2;
+	}
+	if (meshctl_paths_init(&paths, state) != 0) {
+		fprintf(stderr, "meshctl up: the state directory's path is too long for sockets\n");
+		return 2;
+	}
+	if (control_pid(&paths) != 0) {
+		fprintf(stderr,
+			"meshctl up: a mesh already runs from %s (pid %ld); meshctl down first\n",
+			paths.state, control_pid(&paths));
+		return 1;
+	}
+	if (!detach)
+		return supervisor_run(&paths, &o);
+
+	if (pipe(pipefd) != 0 || mkdir(paths.state, 0700) != 0 ? errno != EEXIST : 0) {
+		perror("meshctl up");
+		return 1;
+	}
+	mkdir(paths.logs, 0700);
+	pid = fork();
+	if (pid < 0) {
+		perror("meshctl up: fork");
+		return 1;
+	}
+	if (pid == 0) {
+		char log[PATH_MAX];
+		int fd, devnull = open("/dev/null", O_RDONLY);
+		close(pipefd[0]);
+		setsid();
+		fd = snprintf(log, sizeof(log), "%s/meshctl.log", paths.logs) < (int)sizeof(log)
+			 ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)
+			 : -1;
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		o.foreground = 0;
+		o.ready_fd = pipefd[1];
+		fcntl(pipefd[1], F_SETFD, FD_CLOEXEC);
+		_exit(supervisor_run(&paths, &o));
+	}
+	close(pipefd[1]);
+	if (up_wait_ready(pipefd[0], &paths) != 0) {
+		kill(pid, SIGTERM);
+		close(pipefd[0]);
+		return 1;
+	}
+	close(pipefd[0]);
+	return 0;
+}
+
+static void down_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: meshctl down [--state-dir DIR]\n"
+		"\n"
+		"Stops the detached mesh running from the state directory: the edge first (it\n"
+		"drains), then every service; waits until all have exited.\n");
+}
+
+/* state_dir_option parses the --state-dir/--help options every other command shares.
+ * Returns 0 to go on, 1 after --help, 2 on a usage error. */
+int state_dir_option(int argc, char **argv, const char **state, void (*usage)(FILE *),
+		     const char *extra_short, const struct option *extra, int (*on_extra)(int opt))
+{
+	struct option longopts[16];
+	size_t n = 0;
+	int opt;
+	longopts[n++] = (struct option){"state-dir", required_argument, NULL, 's'};
+	longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+	for (; extra != NULL && extra->name != NULL && n < 15; extra++)
+		longopts[n++] = *extra;
+	longopts[n] = (struct option){NULL, 0, NULL, 0};
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, extra_short, longopts, NULL)) != -1) {
+		if (opt == 's') {
+			*state = optarg;
+		} else if (opt == 'h') {
+			usage(stdout);
+			return 1;
+		} else if (on_extra == NULL || opt == '?' || on_extra(opt) != 0) {
+			usage(stderr);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+int cmd_down(int argc, char **argv)
+{
+	const char *state = NULL;
+	meshctl_paths paths;
+	Meshctl__DownRequest req = MESHCTL__DOWN_REQUEST__INIT;
+	ProtobufCMessage *reply = NULL;
+	char message[MESH_MESSAGE_MAX];
+	long pid;
+	int64_t until;
+	int r = state_dir_option(argc, argv, &state, down_usage, "", NULL, NULL);
+	if (r != 0)
+		return r == 1 ? 0 : 2;
+	if (optind < argc) {
+		fprintf(stderr, "meshctl down: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (meshctl_paths_init(&paths, state) != 0) {
+		fprintf(stderr, "meshctl down: bad state directory\n");
+		return 2;
+	}
+	pid = control_pid(&paths);
+	if (control_call(&paths, "Down", &req.base, &reply, message, sizeof(message)) != MESH_OK) {
+		fprintf(stderr, "meshctl down: %s\n", message);
+		return 1;
+	}
+	protobuf_c_message_free_unpacked(reply, NULL);
+	/* the supervisor removes its pid file last (its parent may not have reaped it yet) */
+	until = mesh_now_us() + (int64_t)DOWN_TIMEOUT_MS * 1000;
+	while (control_pid(&paths) == pid && mesh_now_us() < until) {
+		struct timespec ts = {0, 20 * 1000000};
+		nanosleep(&ts, NULL);
+	}
+	if (control_pid(&paths) == pid) {
+		fprintf(stderr, "meshctl down: the mesh (pid %ld) is still stopping\n", pid);
+		return 1;
+	}
+	printf("meshctl: the mesh from %s is down\n", paths.state);
+	return 0;
+}

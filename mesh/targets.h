@@ -1,0 +1,54 @@
+/* targets.h: target files, the instance lists an operator (meshctl) publishes for callers.
+ *
+ * RUN/targets/<service> lists one instance per line: "URL active" or "URL draining". Writers
+ * replace the file atomically (write, then rename); readers poll it and bring a mesh client in
+ * line: new instances are dialed, draining ones get no new calls, missing ones are closed. */
+#ifndef CLEAVE_MESH_TARGETS_H
+#define CLEAVE_MESH_TARGETS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "mesh.h"
+
+#define MESH_TARGET_URL_MAX 256
+
+/* mesh_target: one instance of a service. */
+typedef struct mesh_target {
+	char url[MESH_TARGET_URL_MAX];
+	int draining; /* 1: finish the calls it has, send it no new ones */
+} mesh_target;
+
+/* mesh_targets_write replaces the file at path with the n targets. Returns 0, or -1 with errno
+ * set. */
+int mesh_targets_write(const char *path, const mesh_target *targets, size_t n);
+
+/* mesh_targets_read reads the file at path. On success *out is a malloc'd array of *n targets,
+ * the caller's to free (NULL when n is 0). Returns 0, or -1 with errno set (ENOENT: no file;
+ * EINVAL: a malformed line). */
+int mesh_targets_read(const char *path, mesh_target **out, size_t *n);
+
+/* mesh_targets_watch: what a caller last applied from one target file. */
+typedef struct mesh_targets_watch {
+	char *path;	       /* owned */
+	struct timespec mtime; /* of the version applied */
+	ino_t ino;
+	off_t size;
+	mesh_target *applied; /* owned */
+	size_t napplied;
+	int seen; /* a version has been applied */
+} mesh_targets_watch;
+
+/* mesh_targets_watch_init starts watching path (copied). Returns 0 or -1 (out of memory). */
+int mesh_targets_watch_init(mesh_targets_watch *w, const char *path);
+
+/* mesh_targets_sync brings client in line with the file if it changed since the last sync:
+ * dials new instances, drains those marked draining, undials those gone. A missing or malformed
+ * file changes nothing. Returns 1 if the file changed, 0 if not, -1 if it cannot be read. */
+int mesh_targets_sync(mesh_targets_watch *w, mesh_client *client);
+
+/* mesh_targets_watch_fini frees what w holds. */
+void mesh_targets_watch_fini(mesh_targets_watch *w);
+
+#endif

@@ -1,0 +1,419 @@
+/* meshctl_test.c: meshctl runs the mesh like a container platform: status, call, logs,
+ * restarts after kill -9 with no errors elsewhere, live scaling under load, down leaves nothing. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <jansson.h>
+
+#include "harness.h"
+#include "http.h"
+
+#define MESHCTL CLEAVE_BUILD_DIR "/meshctl"
+
+static char dir[256], state[512], base[256];
+static pid_t up_pid;
+
+/* meshctl runs meshctl with args (NULL-terminated, after the subcommand's name) and the test's
+ * state dir; returns its exit status, with its output in a malloc'd *out if out is not NULL. */
+static int meshctl(char **out, const char *cmd, ...)
+{
+	char *argv[32], log[600];
+	int argc = 0, status;
+	va_list ap;
+	pid_t pid;
+	static int seq;
+	argv[argc++] = MESHCTL;
+	argv[argc++] = (char *)cmd;
+	va_start(ap, cmd);
+	for (char *a; (a = va_arg(ap, char *)) != NULL && argc < 28;)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc++] = "--state-dir";
+	argv[argc++] = state;
+	argv[argc] = NULL;
+	snprintf(log, sizeof(log), "%s/cmd-%d.out", dir, seq++);
+	pid = harness_spawn(argv, log);
+	status = harness_wait(pid, 20000);
+	if (status == -1)
+		status = harness_stop(pid, SIGKILL, 1000);
+	if (out != NULL)
+		*out = harness_read_file(log);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* status_json returns meshctl status --json parsed, or NULL. */
+static json_t *status_json(void)
+{
+	char *out = NULL;
+	json_t *j = NULL;
+	if (meshctl(&out, "status", "--json", NULL) == 0)
+		j = json_loads(out, 0, NULL);
+	free(out);
+	return j;
+}
+
+/* count_state counts service's instances in state (NULL: any). */
+static int count_state(json_t *st, const char *service, const char *state_name)
+{
+	size_t i;
+	json_t *in;
+	int n = 0;
+	json_array_foreach(st, i, in)
+	{
+		if (strcmp(json_string_value(json_object_get(in, "service")), service) != 0)
+			continue;
+		if (state_name == NULL ||
+		    strcmp(json_string_value(json_object_get(in, "state")), state_name) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* wait_for waits up to ms for service to have exactly `total` instances, `healthy` of them
+ * healthy. */
+static int wait_for(const char *service, int total, int healthy, int ms)
+{
+	long long until = harness_now_ms() + ms;
+	while (harness_now_ms() < until) {
+		json_t *st = status_json();
+		int ok = st != NULL && count_state(st, service, NULL) == total &&
+			 count_state(st, service, "healthy") == healthy;
+		json_decref(st);
+		if (ok)
+			return 0;
+		harness_sleep_ms(100);
+	}
+	return -1;
+}
+
+/* instance_pid returns the pid of instance ("users-1") from status, or 0. */
+static pid_t instance_pid(const char *instance)
+{
+	json_t *st = status_json(), *in;
+	size_t i;
+	pid_t pid = 0;
+	json_array_foreach(st, i, in)
+	{
+		if (strcmp(json_string_value(json_object_get(in, "instance")), instance) == 0)
+			pid = (pid_t)json_integer_value(json_object_get(in, "pid"));
+	}
+	json_decref(st);
+	return pid;
+}
+
+/* ---- bounded load -----------------------------------------------------------------------------
+ */
+
+typedef struct load {
+	const char *path;
+	pthread_t thread;
+	atomic_int stop;
+	int requests, failures;
+	char last_failure[256];
+} load;
+
+static void *load_run(void *arg)
+{
+	load *l = arg;
+	char url[512];
+	snprintf(url, sizeof(url), "%s%s", base, l->path);
+	/* bounded: at most 20000 requests or until stopped */
+	for (int i = 0; i < 20000 && !atomic_load(&l->stop); i++) {
+		http_response r;
+		int ok = http_get(url, &r) == 0 && r.status == 200;
+		l->requests++;
+		if (!ok) {
+			l->failures++;
+			snprintf(l->last_failure, sizeof(l->last_failure), "HTTP %ld %.200s",
+				 r.status, r.status ? r.body : r.error);
+		}
+		http_response_free(&r);
+		harness_sleep_ms(2);
+	}
+	return NULL;
+}
+
+static void load_start(load *l, const char *path)
+{
+	memset(l, 0, sizeof(*l));
+	l->path = path;
+	pthread_create(&l->thread, NULL, load_run, l);
+}
+
+static void load_stop(load *l)
+{
+	atomic_store(&l->stop, 1);
+	pthread_join(l->thread, NULL);
+}
+
+/* ---- the mesh ---------------------------------------------------------------------------------
+ */
+
+static void mesh_setup(void)
+{
+	char log[600], line[512];
+	char *argv[] = {MESHCTL, "up", "--port", "0", "--state-dir", state, NULL};
+	curl_global_init_once();
+	ck_assert_int_eq(harness_tmpdir(dir, sizeof(dir)), 0);
+	snprintf(state, sizeof(state), "%s/state", dir);
+	snprintf(log, sizeof(log), "%s/up.log", dir);
+	up_pid = harness_spawn(argv, log);
+	if (harness_wait_for_line(log, "the forum API is at ", line, sizeof(line), 20000) == 0) {
+		char *at = strstr(line, "http://");
+		char *end = at != NULL ? strstr(at, "/api") : NULL;
+		if (end != NULL)
+			snprintf(base, sizeof(base), "%.*s", (int)(end - at), at);
+	}
+}
+
+static void mesh_teardown(void)
+{
+	if (up_pid > 0) {
+		int status = harness_stop(up_pid, SIGTERM, 15000);
+		if (!harness_exited_cleanly(status)) {
+			char how[64];
+			harness_describe_status(status, how, sizeof(how));
+			fprintf(stderr, "meshctl_test: meshctl up ended with %s\n", how);
+		}
+	}
+	up_pid = 0;
+	harness_rmtree(dir);
+}
+
+START_TEST(test_status_lists_every_instance_healthy)
+{
+	json_t *st, *in;
+	size_t i;
+	char *text = NULL;
+	ck_assert_msg(base[0] != '\0', "meshctl up did not report the API's address");
+	ck_assert_int_eq(wait_for("users", 1, 1, 10000), 0);
+	ck_assert_int_eq(wait_for("threads", 1, 1, 10000), 0);
+	ck_assert_int_eq(wait_for("posts", 1, 1, 10000), 0);
+	st = status_json();
+	ck_assert(json_is_array(st));
+	ck_assert_int_eq(json_array_size(st), 3);
+	json_array_foreach(st, i, in)
+	{
+		ck_assert(json_is_string(json_object_get(in, "service")));
+		ck_assert_int_gt(json_integer_value(json_object_get(in, "pid")), 0);
+		ck_assert(strncmp(json_string_value(json_object_get(in, "address")), "ipc://", 6) ==
+			  0);
+		ck_assert_str_eq(json_string_value(json_object_get(in, "state")), "healthy");
+		ck_assert_int_eq(json_integer_value(json_object_get(in, "restarts")), 0);
+		ck_assert_int_eq(kill((pid_t)json_integer_value(json_object_get(in, "pid")), 0), 0);
+	}
+	json_decref(st);
+	/* the table form names each instance and the methods called so far */
+	ck_assert_int_eq(meshctl(&text, "status", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(text, "users-1"));
+	ck_assert_ptr_nonnull(strstr(text, "healthy"));
+	ck_assert_ptr_nonnull(strstr(text, "Health"));
+	free(text);
+}
+END_TEST
+
+START_TEST(test_call_and_logs)
+{
+	char *out = NULL;
+	json_t *user;
+	ck_assert_int_eq(meshctl(&out, "call", "users.Get", "{\"id\": 1}", NULL), 0);
+	user = json_loads(out, 0, NULL);
+	ck_assert_msg(user != NULL, "not JSON: %s", out);
+	ck_assert_int_eq(json_integer_value(json_object_get(user, "id")), 1);
+	ck_assert(json_is_string(json_object_get(user, "username")));
+	json_decref(user);
+	free(out);
+	/* a missing id is the service's NOT_FOUND, exit 1 */
+	ck_assert_int_eq(meshctl(&out, "call", "users.Get", "{\"id\": 999999}", NULL), 1);
+	ck_assert_ptr_nonnull(strstr(out, "NOT_FOUND"));
+	free(out);
+	ck_assert_int_eq(meshctl(&out, "call", "users.Nope", "{}", NULL), 2);
+	free(out);
+	/* logs: the service's own lines, tagged with the instance */
+	ck_assert_int_eq(meshctl(&out, "logs", "users", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, " users-1 users: serving users.Users"));
+	free(out);
+	ck_assert_int_eq(meshctl(&out, "logs", "nosuch", NULL), 1);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_kill9_restarts_and_spares_other_services)
+{
+	load others, own;
+	pid_t users = instance_pid("users-1"), again;
+	long long killed_at, back_at = 0;
+	json_t *st;
+	ck_assert_int_gt(users, 0);
+	load_start(&others, "/api/posts/1");
+	load_start(&own, "/api/users/1");
+	harness_sleep_ms(300);
+	ck_assert_int_eq(kill(users, SIGKILL), 0);
+	killed_at = harness_now_ms();
+	/* restarted after the first backoff step, and its route answers again */
+	while (harness_now_ms() - killed_at < 5000) {
+		again = instance_pid("users-1");
+		if (again > 0 && again != users) {
+			http_response r;
+			char url[512];
+			snprintf(url, sizeof(url), "%s/api/users/1", base);
+			if (http_get(url, &r) == 0 && r.status == 200)
+				back_at = harness_now_ms();
+			http_response_free(&r);
+			if (back_at)
+				break;
+		}
+		harness_sleep_ms(20);
+	}
+	harness_sleep_ms(300);
+	load_stop(&others);
+	load_stop(&own);
+	ck_assert_msg(back_at > 0, "users did not come back within 5 s");
+	ck_assert_msg(back_at - killed_at < 2500, "users came back after %lld ms",
+		      back_at - killed_at);
+	ck_assert_msg(others.failures == 0, "%d of %d requests to posts failed: %s",
+		      others.failures, others.requests, others.last_failure);
+	ck_assert_int_gt(others.requests, 10);
+	st = status_json();
+	ck_assert_int_eq(count_state(st, "users", NULL), 1);
+	{
+		json_t *in;
+		size_t i;
+		json_array_foreach(st, i, in)
+		{
+			if (strcmp(json_string_value(json_object_get(in, "service")), "users") ==
+			    0) {
+				ck_assert_int_eq(
+				    json_integer_value(json_object_get(in, "restarts")), 1);
+				ck_assert_str_eq(
+				    json_string_value(json_object_get(in, "last_exit")),
+				    "signal 9");
+			}
+		}
+	}
+	json_decref(st);
+}
+END_TEST
+
+START_TEST(test_scale_out_and_in_under_load_loses_nothing)
+{
+	load l;
+	char *out = NULL;
+	load_start(&l, "/api/posts/1");
+	ck_assert_int_eq(meshctl(&out, "scale", "posts=3", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "posts: 1 -> 3"));
+	free(out);
+	ck_assert_int_eq(wait_for("posts", 3, 3, 10000), 0);
+	harness_sleep_ms(500);
+	ck_assert_int_eq(meshctl(&out, "scale", "posts=1", NULL), 0);
+	free(out);
+	/* the two surplus instances drain (deregistration_delay), then stop */
+	ck_assert_int_eq(wait_for("posts", 1, 1, 15000), 0);
+	harness_sleep_ms(300);
+	load_stop(&l);
+	ck_assert_msg(l.failures == 0, "%d of %d requests failed while scaling: %s", l.failures,
+		      l.requests, l.last_failure);
+	ck_assert_int_gt(l.requests, 50);
+	ck_assert_int_eq(meshctl(&out, "scale", "nosuch=2", NULL), 1);
+	free(out);
+	ck_assert_int_eq(meshctl(&out, "scale", "posts", NULL), 2);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_kill9_with_two_instances_loses_nothing)
+{
+	load l;
+	char *out = NULL;
+	pid_t victim;
+	ck_assert_int_eq(meshctl(&out, "scale", "posts=2", NULL), 0);
+	free(out);
+	ck_assert_int_eq(wait_for("posts", 2, 2, 10000), 0);
+	load_start(&l, "/api/posts/1");
+	harness_sleep_ms(300);
+	victim = instance_pid("posts-2");
+	ck_assert_int_gt(victim, 0);
+	ck_assert_int_eq(kill(victim, SIGKILL), 0);
+	ck_assert_int_eq(wait_for("posts", 2, 2, 10000), 0);
+	harness_sleep_ms(300);
+	load_stop(&l);
+	ck_assert_msg(l.failures == 0, "%d of %d requests failed: %s", l.failures, l.requests,
+		      l.last_failure);
+	ck_assert_int_eq(meshctl(&out, "scale", "posts=1", NULL), 0);
+	free(out);
+	ck_assert_int_eq(wait_for("posts", 1, 1, 15000), 0);
+}
+END_TEST
+
+START_TEST(test_down_stops_everything)
+{
+	json_t *st = status_json(), *in;
+	pid_t pids[16];
+	size_t i, n = 0;
+	char *out = NULL;
+	int status;
+	ck_assert_ptr_nonnull(st);
+	json_array_foreach(st, i, in)
+	{
+		if (n < 16)
+			pids[n++] = (pid_t)json_integer_value(json_object_get(in, "pid"));
+	}
+	json_decref(st);
+	ck_assert_int_eq(meshctl(&out, "down", NULL), 0);
+	free(out);
+	status = harness_wait(up_pid, 15000);
+	ck_assert_msg(harness_exited_cleanly(status), "meshctl up did not exit 0");
+	up_pid = 0;
+	for (i = 0; i < n; i++)
+		ck_assert_msg(kill(pids[i], 0) != 0, "pid %d still runs", (int)pids[i]);
+	/* no mesh now: status says so and fails */
+	ck_assert_int_eq(meshctl(&out, "status", NULL), 1);
+	ck_assert_ptr_nonnull(strstr(out, "no mesh is running"));
+	free(out);
+}
+END_TEST
+
+START_TEST(test_help_and_bad_usage)
+{
+	const char *cmds[] = {"up", "down", "status", "scale", "logs", "call", "init"};
+	char *out = NULL;
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		ck_assert_int_eq(meshctl(&out, cmds[i], "--help", NULL), 0);
+		ck_assert_ptr_nonnull(strstr(out, "usage: meshctl"));
+		free(out);
+	}
+	ck_assert_int_eq(meshctl(&out, "up", "--port", "x", NULL), 2);
+	free(out);
+	ck_assert_int_eq(meshctl(&out, "frobnicate", NULL), 2);
+	free(out);
+}
+END_TEST
+
+static Suite *meshctl_suite(void)
+{
+	Suite *s = suite_create("meshctl");
+	TCase *tc = tcase_create("mesh");
+	tcase_set_timeout(tc, 120);
+	tcase_add_unchecked_fixture(tc, mesh_setup, mesh_teardown);
+	tcase_add_test(tc, test_status_lists_every_instance_healthy);
+	tcase_add_test(tc, test_call_and_logs);
+	tcase_add_test(tc, test_kill9_restarts_and_spares_other_services);
+	tcase_add_test(tc, test_scale_out_and_in_under_load_loses_nothing);
+	tcase_add_test(tc, test_kill9_with_two_instances_loses_nothing);
+	tcase_add_test(tc, test_down_stops_everything);
+	tcase_add_test(tc, test_help_and_bad_usage);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return harness_run_suite(meshctl_suite(), 1);
+}
