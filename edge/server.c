@@ -67,6 +67,9 @@ typedef struct edge_call {
 	struct edge_call_guard *guard;
 	const route *route;
 	int64_t start_us;
+	/* a read's request (in the request's pool), kept to send it once more to another instance
+	 * when the first ends UNAVAILABLE (an instance lost mid-call); NULL for writes */
+	ProtobufCMessage *retry_input;
 } edge_call;
 
 /* edge_call_guard: lives in the request's pool; when h2o disposes of the request, it tells the
@@ -166,6 +169,18 @@ static void edge_call_done(const ProtobufCMessage *reply, void *closure_data)
 		free(call); /* the client went away; its request is gone */
 		if (s->metrics != NULL)
 			metrics_request_abandoned(s->metrics);
+		return;
+	}
+	if (call->rpc.status == MESH_UNAVAILABLE && call->retry_input != NULL &&
+	    mesh_now_us() < call->rpc.deadline_us) {
+		/* a read is safe to repeat: once, on another instance if there is one */
+		ProtobufCMessage *input = call->retry_input;
+		mesh_client *client = ((upstream *)call->route->upstream)->client;
+		call->retry_input = NULL;
+		s->inflight++;
+		mesh_client_service(client)->invoke(mesh_client_service(client),
+						    call->route->method_index, input,
+						    edge_call_done, call);
 		return;
 	}
 	call->guard->call = NULL;
@@ -292,6 +307,8 @@ static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, cons
 	call->start_us = start_us;
 	call->rpc.deadline_us = start_us + s->opts.timeout_ms * 1000;
 	call->rpc.idempotency_key = key;
+	if (!owned && !r->has_body)
+		call->retry_input = input;
 	call->guard =
 	    h2o_mem_alloc_shared(&req->pool, sizeof(*call->guard), edge_call_guard_dispose);
 	call->guard->call = call;

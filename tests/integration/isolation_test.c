@@ -106,7 +106,7 @@ START_TEST(test_isolation_hung_service_hits_the_deadline)
 	http_response r;
 	long long start, took;
 	ck_assert(mesh_up && threads > 0);
-	ck_assert_int_eq(kill(threads, SIGSTOP), 0);
+	ck_assert_int_eq(harness_freeze(threads), 0);
 	start = harness_now_ms();
 	ck_assert_int_eq(get_status("/api/threads/1", &r), 504);
 	took = harness_now_ms() - start;
@@ -120,7 +120,7 @@ START_TEST(test_isolation_hung_service_hits_the_deadline)
 	ck_assert_int_eq(get_status("/api/posts/1", NULL), 200);
 	ck_assert_msg(harness_now_ms() - start < 500, "other routes slowed to %lld ms",
 		      harness_now_ms() - start);
-	ck_assert_int_eq(kill(threads, SIGCONT), 0);
+	ck_assert_int_eq(harness_thaw(threads), 0);
 	ck_assert_msg(wait_status("/api/threads/1", 200, 3000) >= 0, "threads did not recover");
 }
 END_TEST
@@ -135,7 +135,7 @@ START_TEST(test_isolation_client_gone_before_reply)
 	fixture_url(&mesh, "/api/posts/1", url, sizeof(url));
 	/* Hold the replies back, send requests whose clients give up, then let the replies
 	 * arrive for requests that are gone. */
-	ck_assert_int_eq(kill(posts, SIGSTOP), 0);
+	ck_assert_int_eq(harness_freeze(posts), 0);
 	for (int i = 0; i < 10; i++) {
 		http_response r;
 		static const char raw[] = "GET /api/posts/2 HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -147,7 +147,7 @@ START_TEST(test_isolation_client_gone_before_reply)
 		free(answer);
 	}
 	harness_sleep_ms(100);
-	ck_assert_int_eq(kill(posts, SIGCONT), 0);
+	ck_assert_int_eq(harness_thaw(posts), 0);
 	harness_sleep_ms(800); /* replies (or deadlines) for the abandoned requests come back */
 	ck_assert_int_eq(get_status("/api/posts/1", NULL), 200);
 	ck_assert_int_eq(get_status("/api/users/1", NULL), 200);

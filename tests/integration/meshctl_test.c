@@ -352,6 +352,67 @@ START_TEST(test_kill9_with_two_instances_loses_nothing)
 }
 END_TEST
 
+/* instance_state returns the state of instance ("posts-2") from status, in out. */
+static void instance_state(const char *instance, char *out, size_t outlen)
+{
+	json_t *st = status_json(), *in;
+	size_t i;
+	snprintf(out, outlen, "absent");
+	json_array_foreach(st, i, in)
+	{
+		if (strcmp(json_string_value(json_object_get(in, "instance")), instance) == 0)
+			snprintf(out, outlen, "%s",
+				 json_string_value(json_object_get(in, "state")));
+	}
+	json_decref(st);
+}
+
+static int wait_state(const char *instance, const char *want, int ms)
+{
+	char now[32];
+	long long until = harness_now_ms() + ms;
+	do {
+		instance_state(instance, now, sizeof(now));
+		if (strcmp(now, want) == 0)
+			return 0;
+		harness_sleep_ms(100);
+	} while (harness_now_ms() < until);
+	return -1;
+}
+
+START_TEST(test_failing_health_checks_take_an_instance_out_of_rotation)
+{
+	load l;
+	char *out = NULL;
+	pid_t hung;
+	ck_assert_int_eq(meshctl(&out, "scale", "posts=2", NULL), 0);
+	free(out);
+	ck_assert_int_eq(wait_for("posts", 2, 2, 10000), 0);
+	hung = instance_pid("posts-2");
+	ck_assert_int_gt(hung, 0);
+	/* a hung instance fails its checks (timeout 1 s, 2 in a row, every 2 s) */
+	ck_assert_int_eq(kill(hung, SIGSTOP), 0);
+	if (wait_state("posts-2", "unhealthy", 10000) != 0) {
+		kill(hung, SIGCONT);
+		ck_abort_msg("posts-2 was not reported unhealthy");
+	}
+	/* the edge checks on its own schedule: give it one more interval */
+	harness_sleep_ms(2500);
+	load_start(&l, "/api/posts/1");
+	harness_sleep_ms(1000);
+	load_stop(&l);
+	kill(hung, SIGCONT);
+	ck_assert_msg(l.failures == 0, "%d of %d requests failed with posts-2 hung: %s", l.failures,
+		      l.requests, l.last_failure);
+	ck_assert_int_gt(l.requests, 20);
+	/* it passes its checks again and is back in rotation */
+	ck_assert_int_eq(wait_state("posts-2", "healthy", 10000), 0);
+	ck_assert_int_eq(meshctl(&out, "scale", "posts=1", NULL), 0);
+	free(out);
+	ck_assert_int_eq(wait_for("posts", 1, 1, 15000), 0);
+}
+END_TEST
+
 START_TEST(test_down_stops_everything)
 {
 	json_t *st = status_json(), *in;
@@ -407,6 +468,7 @@ static Suite *meshctl_suite(void)
 	tcase_add_test(tc, test_kill9_restarts_and_spares_other_services);
 	tcase_add_test(tc, test_scale_out_and_in_under_load_loses_nothing);
 	tcase_add_test(tc, test_kill9_with_two_instances_loses_nothing);
+	tcase_add_test(tc, test_failing_health_checks_take_an_instance_out_of_rotation);
 	tcase_add_test(tc, test_down_stops_everything);
 	tcase_add_test(tc, test_help_and_bad_usage);
 	suite_add_tcase(s, tc);

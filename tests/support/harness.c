@@ -85,6 +85,31 @@ int harness_stop(pid_t pid, int sig, int timeout_ms)
 	return waitpid(pid, &status, 0) == pid ? status : -1;
 }
 
+/* harness_wait_change waits up to 4 s for the child to report what flag asks for. */
+static int harness_wait_change(pid_t pid, int flag)
+{
+	long long until = harness_now_ms() + 4000;
+	int status = 0;
+	pid_t got;
+	while ((got = waitpid(pid, &status, flag | WNOHANG)) == 0 && harness_now_ms() < until)
+		harness_sleep_ms(1);
+	return got == pid ? 0 : -1;
+}
+
+int harness_freeze(pid_t pid)
+{
+	if (kill(pid, SIGSTOP) != 0)
+		return -1;
+	return harness_wait_change(pid, WUNTRACED);
+}
+
+int harness_thaw(pid_t pid)
+{
+	if (kill(pid, SIGCONT) != 0)
+		return -1;
+	return harness_wait_change(pid, WCONTINUED);
+}
+
 int harness_exited_cleanly(int wait_status)
 {
 	return wait_status != -1 && WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
