@@ -90,7 +90,8 @@ typedef struct supervisor {
 	mesh_epoll *ep;
 	int sigfd;
 	int wakefd;
-	pthread_mutex_t lock; /* the state below, shared with the control server's threads */
+	void *sigwatch, *wakewatch; /* the loop's handles of sigfd and wakefd */
+	pthread_mutex_t lock;	    /* the state below, shared with the control server's threads */
 	mesh_server *control;
 	int phase;
 	int64_t phase_deadline_us;
@@ -106,6 +107,7 @@ typedef struct supervisor {
 	int64_t edge_restart_at_us;
 	int ready_sent;
 	int64_t started_us;
+	int unclean_stops; /* processes told to stop that did not exit 0 */
 } supervisor;
 
 static supervisor *the_supervisor; /* for the control service's handlers */
@@ -462,6 +464,10 @@ static void sv_reaped(supervisor *sv, pid_t pid, int status, int64_t now)
 	if (pid == sv->edge_pid) {
 		sv_output_close(sv, &sv->edge_out);
 		sv->edge_pid = 0;
+		if (sv->phase != SV_RUNNING && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+			sv_log(sv, "the edge stopped uncleanly (%s)", how);
+			sv->unclean_stops++;
+		}
 		if (sv->phase == SV_RUNNING) {
 			sv->edge_crashes =
 			    now - sv->edge_started_us >= SV_STABLE_US ? 1 : sv->edge_crashes + 1;
@@ -480,6 +486,11 @@ static void sv_reaped(supervisor *sv, pid_t pid, int status, int64_t now)
 			in->pid = 0;
 			snprintf(in->last_exit, sizeof(in->last_exit), "%s", how);
 			if (in->draining || sv->phase != SV_RUNNING) {
+				if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+					sv_log(sv, "%s-%d stopped uncleanly (%s)", s->m->name,
+					       in->index, how);
+					sv->unclean_stops++;
+				}
 				sv_instance_remove(sv, s, i);
 				return;
 			}
@@ -884,10 +895,11 @@ static int sv_services_init(supervisor *sv)
 	return 0;
 }
 
-static int sv_watch_fd(supervisor *sv, int fd, void (*cb)(void *, int))
+static int sv_watch_fd(supervisor *sv, int fd, void (*cb)(void *, int), void **handle)
 {
 	mesh_loop *loop = mesh_epoll_loop(sv->ep);
-	return loop->ops->watch(loop, fd, cb, sv) != NULL ? 0 : -1;
+	*handle = loop->ops->watch(loop, fd, cb, sv);
+	return *handle != NULL ? 0 : -1;
 }
 
 static void sv_cleanup(supervisor *sv)
@@ -914,7 +926,12 @@ static void sv_cleanup(supervisor *sv)
 	unlink(sv->paths->pidfile);
 	rmdir(sv->paths->targets);
 	if (sv->ep != NULL) {
-		/* the signal and wake descriptors are the loop's */
+		/* the signal and wake descriptors are the loop's: unwatching closes them */
+		mesh_loop *loop = mesh_epoll_loop(sv->ep);
+		if (sv->sigwatch != NULL)
+			loop->ops->unwatch(loop, sv->sigwatch);
+		if (sv->wakewatch != NULL)
+			loop->ops->unwatch(loop, sv->wakewatch);
 		mesh_epoll_free(sv->ep);
 	}
 	manifest_free_all(sv->ms, sv->nms);
@@ -960,8 +977,8 @@ int supervisor_run(const meshctl_paths *paths, const supervisor_opts *opts)
 	sv->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	sv->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (sv->sigfd < 0 || sv->wakefd < 0 || mesh_epoll_new(&sv->ep) != 0 ||
-	    sv_watch_fd(sv, sv->sigfd, sv_signal_cb) != 0 ||
-	    sv_watch_fd(sv, sv->wakefd, sv_wake_cb) != 0) {
+	    sv_watch_fd(sv, sv->sigfd, sv_signal_cb, &sv->sigwatch) != 0 ||
+	    sv_watch_fd(sv, sv->wakefd, sv_wake_cb, &sv->wakewatch) != 0) {
 		sv_log(sv, "cannot set up the event loop: %s", strerror(errno));
 		goto out;
 	}
@@ -994,8 +1011,8 @@ int supervisor_run(const meshctl_paths *paths, const supervisor_opts *opts)
 		sv_tick(sv);
 		pthread_mutex_unlock(&sv->lock);
 	}
-	sv_log(sv, "stopped");
-	rc = 0;
+	sv_log(sv, "stopped%s", sv->unclean_stops ? "; some processes did not stop cleanly" : "");
+	rc = sv->unclean_stops ? 1 : 0;
 out:
 	if (sv->phase != SV_DONE) {
 		/* a failed start: stop what did start */

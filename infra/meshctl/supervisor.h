@@ -18,7 +18,8 @@ typedef struct supervisor_opts {
 
 /* supervisor_run runs the mesh until SIGINT, SIGTERM or a Down call, then stops it: the edge
  * first (it drains), then the services. paths and opts stay the caller's. Returns the exit
- * status: 0 after a clean stop, 1 if the mesh could not start. */
+ * status: 0 after a clean stop; 1 if the mesh could not start, or a process it stopped did not
+ * exit 0 (a drained instance, the edge, or a service at the end). */
 int supervisor_run(const meshctl_paths *paths, const supervisor_opts *opts);
 
 #endif

@@ -385,6 +385,13 @@ START_TEST(test_failing_health_checks_take_an_instance_out_of_rotation)
 	load l;
 	char *out = NULL;
 	pid_t hung;
+	const char *transport = getenv("CLEAVE_MESH_TRANSPORT");
+	if (transport != NULL && strcmp(transport, "nng") == 0) {
+		/* the nng transport has no per-instance health (see README): nothing to test */
+		fprintf(stderr, "meshctl_test: health-based rotation needs the loop transport; "
+				"skipped under CLEAVE_MESH_TRANSPORT=nng\n");
+		return;
+	}
 	ck_assert_int_eq(meshctl(&out, "scale", "posts=2", NULL), 0);
 	free(out);
 	ck_assert_int_eq(wait_for("posts", 2, 2, 10000), 0);
