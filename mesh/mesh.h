@@ -339,6 +339,13 @@ typedef struct mesh_service_def {
  * and returns the process's exit status. */
 int mesh_service_main(int argc, char **argv, const mesh_service_def *def);
 
+/* mesh_monolith_main is the main() of the monolith: every service of defs[0..n) in this one
+ * process, each opening its own store in <state dir>/<name>, serving on inproc://<name> for the
+ * others (their calls to each other go there) and on --listen-pattern for the edge. Options:
+ * --run-dir, --state-dir, --listen-pattern, --help. Returns the process's exit status. defs
+ * stay the caller's. */
+int mesh_monolith_main(int argc, char **argv, const mesh_service_def *defs, size_t n);
+
 /* mesh_service_client returns the blocking client of dependency name (one of def->calls), or
  * NULL. It belongs to the service runtime and may be used from any thread. */
 mesh_client *mesh_service_client(const char *name);

@@ -362,3 +362,176 @@ out_close:
 	def->close();
 	return status;
 }
+
+/* ---- every service in one process ----------------------------------------------------------- */
+
+#define MONOLITH_MAX 32
+
+/* monolith_usage prints the monolith's --help. */
+static void monolith_usage(FILE *out, const mesh_service_def *defs, size_t n, const char *argv0)
+{
+	fprintf(out,
+		"usage: %s [--run-dir DIR] [--state-dir DIR] [--listen-pattern URL]\n"
+		"\n"
+		"Serves every service (",
+		argv0);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "%s%s", i ? ", " : "", defs[i].name);
+	fprintf(out,
+		")\nin this one process: they call each other over nng's inproc:// transport, and\n"
+		"each also listens where the edge reaches it. Stops on SIGINT or SIGTERM.\n"
+		"\n"
+		"  --run-dir DIR         default $CLEAVE_RUN_DIR, else /tmp/cleave\n"
+		"  --listen-pattern URL  where each service listens for the edge, %%s its name\n"
+		"                        (default ipc://<run dir>/%%s.sock)\n"
+		"  --state-dir DIR       each service's data in DIR/<name> (default\n"
+		"                        $CLEAVE_STATE_DIR, else ~/.local/state/cleave)\n"
+		"  --help                this text\n");
+}
+
+/* monolith_listen_url expands pattern's single %s with name into out. Returns 0 or -1. */
+static int monolith_listen_url(char *out, size_t outlen, const char *pattern, const char *name)
+{
+	const char *at = strstr(pattern, "%s");
+	if (at == NULL || strstr(at + 2, "%") != NULL || strchr(pattern, '%') != at)
+		return -1;
+	return snprintf(out, outlen, "%.*s%s%s", (int)(at - pattern), pattern, name, at + 2) <
+		       (int)outlen
+		   ? 0
+		   : -1;
+}
+
+int mesh_monolith_main(int argc, char **argv, const mesh_service_def *defs, size_t n)
+{
+	static const struct option longopts[] = {
+	    {"run-dir", required_argument, NULL, 'r'},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"listen-pattern", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *run_dir = getenv("CLEAVE_RUN_DIR") ? getenv("CLEAVE_RUN_DIR") : "/tmp/cleave";
+	const char *state = getenv("CLEAVE_STATE_DIR"), *pattern = NULL;
+	char default_state[4096], default_pattern[4200], err[512];
+	mesh_server *servers[MONOLITH_MAX] = {0};
+	mesh_service_env env[MONOLITH_MAX];
+	char data[MONOLITH_MAX][4096];
+	sigset_t stop_signals;
+	size_t opened = 0;
+	int opt, sig, rv, status = 1;
+
+	if (n > MONOLITH_MAX) {
+		fprintf(stderr, "monolith: at most %d services\n", MONOLITH_MAX);
+		return 1;
+	}
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			run_dir = optarg;
+			break;
+		case 's':
+			state = optarg;
+			break;
+		case 'p':
+			pattern = optarg;
+			break;
+		case 'h':
+			monolith_usage(stdout, defs, n, argv[0]);
+			return 0;
+		default:
+			monolith_usage(stderr, defs, n, argv[0]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "monolith: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return 2;
+	}
+	if (state == NULL) {
+		const char *home = getenv("HOME");
+		snprintf(default_state, sizeof(default_state), "%s/.local/state/cleave",
+			 home ? home : "/tmp");
+		state = default_state;
+	}
+	if (pattern == NULL) {
+		snprintf(default_pattern, sizeof(default_pattern), "ipc://%s/%%s.sock", run_dir);
+		pattern = default_pattern;
+	}
+	if (monolith_listen_url(err, sizeof(err), pattern, "x") != 0) {
+		fprintf(stderr, "monolith: --listen-pattern needs one %%s, not '%s'\n", pattern);
+		return 2;
+	}
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* every store first */
+	for (; opened < n; opened++) {
+		const mesh_service_def *def = &defs[opened];
+		if (snprintf(data[opened], sizeof(data[opened]), "%s/%s", state, def->name) >=
+		    (int)sizeof(data[opened])) {
+			fprintf(stderr, "%s: the state directory's path is too long\n", def->name);
+			goto out;
+		}
+		env[opened] =
+		    (mesh_service_env){.data_dir = data[opened], .seed = def->default_seed};
+		if (mkdir_parents(data[opened]) != 0 ||
+		    def->open(&env[opened], err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: cannot open the store in %s: %s\n", def->name,
+				data[opened], err);
+			goto out;
+		}
+	}
+	/* then every server, on inproc:// for the others and the pattern for the edge */
+	for (size_t i = 0; i < n; i++) {
+		char inproc[256], url[4400];
+		snprintf(inproc, sizeof(inproc), "inproc://%s", defs[i].name);
+		monolith_listen_url(url, sizeof(url), pattern, defs[i].name);
+		if ((rv = mesh_server_new(&servers[i], defs[i].impl, NULL)) != 0 ||
+		    (rv = mesh_server_listen(servers[i], inproc)) != 0 ||
+		    (rv = mesh_server_listen(servers[i], url)) != 0 ||
+		    (rv = mesh_server_start(servers[i])) != 0) {
+			fprintf(stderr, "%s: cannot serve on %s: %s\n", defs[i].name, url,
+				nng_strerror(rv));
+			goto out;
+		}
+		fprintf(stderr, "%s: serving %s on %s and %s (%lld records in %s)\n", defs[i].name,
+			defs[i].impl->descriptor->name, inproc, url, (long long)defs[i].count(),
+			data[i]);
+	}
+	/* then the calls between them: one client per called service, shared by its callers */
+	for (size_t i = 0; i < n; i++) {
+		for (const mesh_dependency *d = defs[i].calls; d != NULL && d->name != NULL; d++) {
+			mesh_client_opts o = {.caller = "monolith"};
+			char inproc[256];
+			if (mesh_service_client(d->name) != NULL)
+				continue;
+			snprintf(inproc, sizeof(inproc), "inproc://%s", d->name);
+			if (ndeps == SERVICE_MAX_CALLS ||
+			    mesh_client_new(&deps[ndeps].client, d->service, &o) != 0) {
+				fprintf(stderr, "%s: cannot make a client of %s\n", defs[i].name,
+					d->name);
+				goto out;
+			}
+			deps[ndeps++].name = d->name;
+			mesh_client_dial(deps[ndeps - 1].client, inproc);
+		}
+		service_wait_for_deps(&defs[i]);
+	}
+
+	while (sigwait(&stop_signals, &sig) != 0)
+		;
+	fprintf(stderr, "monolith: %s, stopping\n", strsignal(sig));
+	status = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		mesh_server_free(servers[i]);
+	for (size_t i = 0; i < ndeps; i++)
+		mesh_client_free(deps[i].client);
+	ndeps = 0;
+	for (size_t i = 0; i < opened; i++)
+		defs[i].close();
+	return status;
+}

@@ -108,6 +108,11 @@ typedef struct supervisor {
 	int ready_sent;
 	int64_t started_us;
 	int unclean_stops; /* processes told to stop that did not exit 0 */
+	/* with --monolith: the one process every instance record points at */
+	pid_t mono_pid;
+	sv_output mono_out;
+	int mono_logfd;
+	int64_t mono_started_us;
 } supervisor;
 
 static supervisor *the_supervisor; /* for the control service's handlers */
@@ -282,6 +287,48 @@ static int64_t backoff_us(int crashes_in_row)
 	return (ms < SV_BACKOFF_MAX_MS ? ms : SV_BACKOFF_MAX_MS) * 1000;
 }
 
+/* sv_monolith_start starts the monolith if it is not running, and points every instance
+ * record at it. */
+static int sv_monolith_start(supervisor *sv)
+{
+	char bin[PATH_MAX], pattern[PATH_MAX + 16];
+	char *argv[] = {bin,
+			"--run-dir",
+			(char *)sv->paths->run,
+			"--state-dir",
+			(char *)sv->paths->state,
+			"--listen-pattern",
+			pattern,
+			NULL};
+	int fd;
+	if (sv->mono_pid == 0) {
+		if (meshctl_bin_path(bin, sizeof(bin), "monolith") != 0 ||
+		    snprintf(pattern, sizeof(pattern), "ipc://%s/%%s-1.sock", sv->paths->run) >=
+			(int)sizeof(pattern))
+			return -1;
+		sv->mono_pid = sv_spawn(argv, &fd);
+		if (sv->mono_pid < 0) {
+			sv->mono_pid = 0;
+			sv_log(sv, "cannot start the monolith: %s", strerror(errno));
+			return -1;
+		}
+		sv->mono_started_us = mesh_now_us();
+		if (sv_output_open(sv, &sv->mono_out, fd, "monolith", sv->mono_logfd) != 0)
+			close(fd);
+	}
+	for (size_t k = 0; k < sv->nsvcs; k++)
+		for (size_t i = 0; i < sv->svcs[k].n; i++) {
+			sv_instance *in = sv->svcs[k].inst[i];
+			if (in->pid == 0) {
+				in->pid = sv->mono_pid;
+				in->started_us = sv->mono_started_us;
+				in->kill_at_us = 0;
+				in->health = MESH_INSTANCE_STARTING;
+			}
+		}
+	return 0;
+}
+
 static int sv_instance_start(supervisor *sv, sv_instance *in)
 {
 	char bin[PATH_MAX], data[PATH_MAX], tag[64];
@@ -289,6 +336,8 @@ static int sv_instance_start(supervisor *sv, sv_instance *in)
 	    bin, "--listen", in->url, "--data-dir", data, "--run-dir", (char *)sv->paths->run,
 	    NULL};
 	int fd;
+	if (sv->opts->monolith)
+		return sv_monolith_start(sv);
 	if (snprintf(data, sizeof(data), "%s/%s", sv->paths->state, in->svc->m->name) >=
 	    (int)sizeof(data))
 		return -1;
@@ -474,6 +523,35 @@ static void sv_reaped(supervisor *sv, pid_t pid, int status, int64_t now)
 			sv->edge_restart_at_us = now + backoff_us(sv->edge_crashes);
 			sv_log(sv, "the edge exited (%s); restarting it in %" PRId64 " ms", how,
 			       backoff_us(sv->edge_crashes) / 1000);
+		}
+		return;
+	}
+	if (pid == sv->mono_pid) {
+		/* every instance record was this one process */
+		sv_output_close(sv, &sv->mono_out);
+		sv->mono_pid = 0;
+		for (size_t k = 0; k < sv->nsvcs; k++) {
+			sv_service *s = &sv->svcs[k];
+			for (size_t i = 0; i < s->n; i++) {
+				sv_instance *in = s->inst[i];
+				in->pid = 0;
+				snprintf(in->last_exit, sizeof(in->last_exit), "%s", how);
+				if (sv->phase != SV_RUNNING) {
+					sv_instance_remove(sv, s, i--);
+					continue;
+				}
+				in->crashes_in_row = now - in->started_us >= SV_STABLE_US
+							 ? 1
+							 : in->crashes_in_row + 1;
+				in->restarts++;
+				in->restart_at_us = now + backoff_us(in->crashes_in_row);
+			}
+		}
+		if (sv->phase != SV_RUNNING && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+			sv_log(sv, "the monolith stopped uncleanly (%s)", how);
+			sv->unclean_stops++;
+		} else if (sv->phase == SV_RUNNING) {
+			sv_log(sv, "the monolith exited (%s); restarting it", how);
 		}
 		return;
 	}
@@ -775,6 +853,14 @@ static void control_scale(Meshctl__Control_Service *service, const Meshctl__Scal
 		closure(NULL, closure_data);
 		return;
 	}
+	if (sv->opts->monolith && input->count != 1) {
+		pthread_mutex_unlock(&sv->lock);
+		mesh_fail(closure_data, MESH_FAILED_PRECONDITION,
+			  "the monolith runs every service once; scaling needs meshctl up without "
+			  "--monolith");
+		closure(NULL, closure_data);
+		return;
+	}
 	reply.previous = s->desired;
 	reply.count = s->desired = input->count;
 	sv_log(sv, "scale %s: %d -> %d", s->m->name, reply.previous, reply.count);
@@ -874,7 +960,7 @@ static int sv_services_init(supervisor *sv)
 				       .grace_ms = (int)m->health.grace_period_ms};
 		s->m = m;
 		s->desc = registry_find_service(m->service);
-		s->desired = m->count;
+		s->desired = sv->opts->monolith ? 1 : m->count;
 		s->logfd = sv_open_log(sv, m->name);
 		if (snprintf(s->targets_path, sizeof(s->targets_path), "%s/%s", sv->paths->targets,
 			     m->name) >= (int)sizeof(s->targets_path)) {
@@ -918,8 +1004,11 @@ static void sv_cleanup(supervisor *sv)
 			close(s->logfd);
 	}
 	sv_output_close(sv, &sv->edge_out);
+	sv_output_close(sv, &sv->mono_out);
 	if (sv->edge_logfd >= 0)
 		close(sv->edge_logfd);
+	if (sv->mono_logfd >= 0)
+		close(sv->mono_logfd);
 	free(sv->svcs);
 	snprintf(path, sizeof(path), "%s", sv->paths->control + strlen("ipc://"));
 	unlink(path);
@@ -947,6 +1036,8 @@ int supervisor_run(const meshctl_paths *paths, const supervisor_opts *opts)
 	sv->opts = opts;
 	sv->edge_out.fd = -1;
 	sv->edge_logfd = -1;
+	sv->mono_out.fd = -1;
+	sv->mono_logfd = -1;
 	sv->started_us = mesh_now_us();
 	snprintf(sv->edge_listen, sizeof(sv->edge_listen), "%s", opts->listen);
 	pthread_mutex_init(&sv->lock, NULL);
@@ -983,6 +1074,8 @@ int supervisor_run(const meshctl_paths *paths, const supervisor_opts *opts)
 		goto out;
 	}
 	sv->edge_logfd = sv_open_log(sv, "edge");
+	if (opts->monolith)
+		sv->mono_logfd = sv_open_log(sv, "monolith");
 	if (sv_services_init(sv) != 0)
 		goto out;
 	if (mesh_server_new(&sv->control, (ProtobufCService *)&control_impl, NULL) != 0 ||

@@ -24,7 +24,7 @@ static void up_usage(FILE *out)
 	fprintf(
 	    out,
 	    "usage: meshctl up [--port N | --listen ADDR:PORT] [--detach] [--state-dir DIR]\n"
-	    "                  [--manifests DIR] [--admin-port N]\n"
+	    "                  [--manifests DIR] [--admin-port N] [--monolith]\n"
 	    "\n"
 	    "Starts every service of the manifests at its count, then the edge, and keeps them\n"
 	    "so: a crashed instance is restarted with exponential backoff (100 ms doubling to\n"
@@ -40,6 +40,10 @@ static void up_usage(FILE *out)
 	    "                      in the checkout); one mesh per state directory\n"
 	    "  --manifests DIR     where <name>/manifest.yml are (default svc/ in the checkout)\n"
 	    "  --admin-port N      serve /metrics on 127.0.0.1:N\n"
+	    "  --monolith          every service in one process (build/monolith), calling each\n"
+	    "                      other in-process, behind the same edge: the forum before it\n"
+	    "                      was cleaved, for comparison (no scaling; its log lines:\n"
+	    "                      meshctl logs monolith)\n"
 	    "  --help              this text\n");
 }
 
@@ -94,6 +98,7 @@ int cmd_up(int argc, char **argv)
 						 {"state-dir", required_argument, NULL, 's'},
 						 {"manifests", required_argument, NULL, 'm'},
 						 {"admin-port", required_argument, NULL, 'a'},
+						 {"monolith", no_argument, NULL, 'M'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
 	char listen[128] = "127.0.0.1:8080", admin[64];
@@ -126,6 +131,9 @@ int cmd_up(int argc, char **argv)
 			break;
 		case 'd':
 			detach = 1;
+			break;
+		case 'M':
+			o.monolith = 1;
 			break;
 		case 's':
 			state = optarg;

@@ -464,6 +464,70 @@ START_TEST(test_help_and_bad_usage)
 }
 END_TEST
 
+/* ---- the monolith ---------------------------------------------------------------------------- */
+
+START_TEST(test_monolith_serves_every_route_from_one_process)
+{
+	char log[600], line[512], *out = NULL, url[600];
+	char *argv[] = {MESHCTL, "up", "--monolith", "--port", "0", "--state-dir", state, NULL};
+	const char *body = "{\"thread\":1,\"text\":\"from the monolith\",\"user\":1}";
+	http_options post = {.body = body, .content_type = "application/json"};
+	http_response r;
+	json_t *st, *in;
+	size_t i;
+	pid_t pid = 0;
+	int status;
+	curl_global_init_once();
+	ck_assert_int_eq(harness_tmpdir(dir, sizeof(dir)), 0);
+	snprintf(state, sizeof(state), "%s/state", dir);
+	snprintf(log, sizeof(log), "%s/up.log", dir);
+	up_pid = harness_spawn(argv, log);
+	ck_assert_int_eq(
+	    harness_wait_for_line(log, "the forum API is at ", line, sizeof(line), 20000), 0);
+	snprintf(base, sizeof(base), "%.*s", (int)(strstr(line, "/api") - strstr(line, "http://")),
+		 strstr(line, "http://"));
+	/* one process is every service */
+	st = status_json();
+	ck_assert_int_eq(json_array_size(st), 3);
+	json_array_foreach(st, i, in)
+	{
+		pid_t p = (pid_t)json_integer_value(json_object_get(in, "pid"));
+		ck_assert_int_gt(p, 0);
+		ck_assert(pid == 0 || p == pid);
+		pid = p;
+	}
+	json_decref(st);
+	/* the same API through the same edge, creates checking users and threads in-process */
+	snprintf(url, sizeof(url), "%s/api/users/1", base);
+	ck_assert_int_eq(http_get(url, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	http_response_free(&r);
+	snprintf(url, sizeof(url), "%s/api/posts", base);
+	ck_assert_int_eq(http_request("POST", url, &post, &r), 0);
+	ck_assert_int_eq(r.status, 201);
+	ck_assert_ptr_nonnull(strstr(r.body, "from the monolith"));
+	http_response_free(&r);
+	/* it cannot scale */
+	ck_assert_int_eq(meshctl(&out, "scale", "posts=2", NULL), 1);
+	ck_assert_ptr_nonnull(strstr(out, "monolith"));
+	free(out);
+	ck_assert_int_eq(meshctl(&out, "down", NULL), 0);
+	free(out);
+	status = harness_wait(up_pid, 15000);
+	ck_assert_msg(harness_exited_cleanly(status), "meshctl up --monolith did not exit 0");
+	up_pid = 0;
+	ck_assert_int_ne(kill(pid, 0), 0);
+}
+END_TEST
+
+static void monolith_teardown(void)
+{
+	if (up_pid > 0)
+		harness_stop(up_pid, SIGTERM, 15000);
+	up_pid = 0;
+	harness_rmtree(dir);
+}
+
 static Suite *meshctl_suite(void)
 {
 	Suite *s = suite_create("meshctl");
@@ -478,6 +542,11 @@ static Suite *meshctl_suite(void)
 	tcase_add_test(tc, test_failing_health_checks_take_an_instance_out_of_rotation);
 	tcase_add_test(tc, test_down_stops_everything);
 	tcase_add_test(tc, test_help_and_bad_usage);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("monolith");
+	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, NULL, monolith_teardown);
+	tcase_add_test(tc, test_monolith_serves_every_route_from_one_process);
 	suite_add_tcase(s, tc);
 	return s;
 }

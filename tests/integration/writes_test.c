@@ -398,8 +398,14 @@ END_TEST
 START_TEST(test_writes_users_down_thread_create_is_503_and_stores_nothing)
 {
 	pid_t users = fixture_pid(&mesh, "users");
-	size_t before = count_list("/api/threads");
+	size_t before;
 	http_response r;
+	if (fixture_monolith()) {
+		fprintf(stderr, "writes_test: one service down needs a process per service; "
+				"skipped for the monolith\n");
+		return;
+	}
+	before = count_list("/api/threads");
 	ck_assert_int_gt(users, 0);
 	ck_assert_int_eq(kill(users, SIGKILL), 0);
 	ck_assert(harness_wait(users, 2000) != -1);

@@ -52,6 +52,12 @@ void fixture_log_path(const fixture_mesh *m, const char *name, char *out, size_t
 	snprintf(out, outlen, "%s/%s.log", m->dir, name);
 }
 
+int fixture_monolith(void)
+{
+	const char *v = getenv("CLEAVE_TEST_MONOLITH");
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
 pid_t fixture_service_start(fixture_mesh *m, const char *name)
 {
 	char exe[512], url[256], log[256], data[256];
@@ -96,9 +102,21 @@ int fixture_mesh_start(fixture_mesh *m, const char *const *extra_edge_args)
 		perror("fixture: mkdtemp");
 		return -1;
 	}
-	for (size_t i = 0; i < sizeof(fixture_services) / sizeof(*fixture_services); i++)
-		if (fixture_service_start(m, fixture_services[i]) < 0)
+	if (fixture_monolith()) {
+		/* CLEAVE_TEST_MONOLITH=1: every service in one process, at the same addresses */
+		char data[300];
+		char *mono[] = {exe, "--run-dir", m->dir, "--state-dir", data, NULL};
+		snprintf(exe, sizeof(exe), "%s/monolith", CLEAVE_BUILD_DIR);
+		snprintf(data, sizeof(data), "%s/data", m->dir);
+		fixture_log_path(m, "monolith", log, sizeof(log));
+		if ((slot = fixture_slot(m, "monolith")) < 0 ||
+		    (m->pids[slot] = harness_spawn(mono, log)) < 0)
 			goto out_fail;
+	} else {
+		for (size_t i = 0; i < sizeof(fixture_services) / sizeof(*fixture_services); i++)
+			if (fixture_service_start(m, fixture_services[i]) < 0)
+				goto out_fail;
+	}
 	snprintf(exe, sizeof(exe), "%s/edge", CLEAVE_BUILD_DIR);
 	snprintf(access, sizeof(access), "%s/access.log", m->dir);
 	argv[argc++] = exe;

@@ -33,6 +33,10 @@ int fixture_mesh_start(fixture_mesh *m, const char *const *extra_edge_args);
  * Returns its pid, or -1. */
 pid_t fixture_service_start(fixture_mesh *m, const char *name);
 
+/* fixture_monolith says whether CLEAVE_TEST_MONOLITH=1 asks for the monolith: every service in
+ * one process (build/monolith) behind the same edge, instead of a process per service. */
+int fixture_monolith(void);
+
 /* fixture_pid returns the pid of the process called name ("edge", "users"), or -1. */
 pid_t fixture_pid(const fixture_mesh *m, const char *name);
 
