@@ -230,6 +230,28 @@ static void render_per_service(const edge_metrics *m, pbjson_buf *out, const cha
 	}
 }
 
+/* render_instance_states writes one sample per instance of every target group: 1, labelled
+ * with its address and state (healthy, unhealthy, starting, draining, down). */
+static void render_instance_states(const edge_metrics *m, pbjson_buf *out)
+{
+	mesh_instance_info info[64];
+	family(out, "cleave_upstream_instance_state", "gauge",
+	       "Each instance of each service the edge sends to, labelled with its state.");
+	for (size_t i = 0; m->upstreams != NULL && i < m->upstreams->n; i++) {
+		const upstream *u = m->upstreams->items[i];
+		size_t n = mesh_client_instance_info(u->client, info, 64);
+		for (size_t k = 0; k < n && k < 64; k++) {
+			put(out, "cleave_upstream_instance_state{service=\"");
+			metrics_append_label_value(out, u->name);
+			put(out, "\",address=\"");
+			metrics_append_label_value(out, info[k].url);
+			put(out, "\",state=\"");
+			put(out, mesh_instance_state_name(info[k].state));
+			put(out, "\"} 1\n");
+		}
+	}
+}
+
 static void render_process(pbjson_buf *out)
 {
 	struct rusage ru;
@@ -270,6 +292,7 @@ int metrics_render(const edge_metrics *m, pbjson_buf *out)
 			   mesh_client_inflight);
 	render_per_service(m, out, "cleave_upstream_instances",
 			   "Instances of the service connected now.", mesh_client_instances);
+	render_instance_states(m, out);
 	render_process(out);
 	return out->failed ? -1 : 0;
 }

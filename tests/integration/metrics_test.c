@@ -227,6 +227,7 @@ START_TEST(test_metrics_text_format)
 	    {"cleave_http_requests_in_flight", "gauge"},
 	    {"cleave_mesh_calls_in_flight", "gauge"},
 	    {"cleave_upstream_instances", "gauge"},
+	    {"cleave_upstream_instance_state", "gauge"},
 	    {"cleave_edge_process_cpu_seconds_total", "counter"},
 	    {"cleave_edge_resident_memory_bytes", "gauge"},
 	};
@@ -264,7 +265,7 @@ END_TEST
 START_TEST(test_metrics_gauges_at_rest)
 {
 	static const char *const services[] = {"users", "threads", "posts"};
-	char *text = scrape(), series[128];
+	char *text = scrape(), series[512];
 	/* the scrape itself is on the admin port: it is not a request in flight */
 	ck_assert_double_eq(value(text, "cleave_http_requests_in_flight"), 0);
 	for (size_t i = 0; i < 3; i++) {
@@ -273,6 +274,19 @@ START_TEST(test_metrics_gauges_at_rest)
 		ck_assert_msg(value(text, series) == 0, "%s: %g", series, value(text, series));
 		snprintf(series, sizeof(series), "cleave_upstream_instances{service=\"%s\"}",
 			 services[i]);
+		ck_assert_msg(value(text, series) == 1, "%s: %g", series, value(text, series));
+		/* its one instance, at the fixture's socket, in rotation once its first health
+		 * check passed */
+		snprintf(
+		    series, sizeof(series),
+		    "cleave_upstream_instance_state{service=\"%s\",address=\"ipc://%s/%s.sock\","
+		    "state=\"healthy\"}",
+		    services[i], mesh.dir, services[i]);
+		for (int tries = 0; tries < 300 && value(text, series) != 1; tries++) {
+			free(text);
+			harness_sleep_ms(10);
+			text = scrape();
+		}
 		ck_assert_msg(value(text, series) == 1, "%s: %g", series, value(text, series));
 	}
 	free(text);
