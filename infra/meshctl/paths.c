@@ -1,8 +1,10 @@
 /* paths.c: a mesh's paths from its state directory, and the binaries next to meshctl. */
+#include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -34,6 +36,24 @@ int meshctl_paths_init(meshctl_paths *p, const char *dir)
 	if (strlen(p->run) + 48 >= sizeof(sun.sun_path))
 		return -1;
 	return 0;
+}
+
+int meshctl_mkdirs(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(tmp, mode) != 0 && errno != EEXIST ? -1 : 0;
 }
 
 int meshctl_bin_path(char *out, size_t outlen, const char *name)

@@ -3,6 +3,8 @@
 #define CLEAVE_MESHCTL_PATHS_H
 
 #include <limits.h>
+#include <stddef.h>
+#include <sys/types.h>
 
 /* meshctl_paths: every path of one mesh, derived from its state directory. */
 typedef struct meshctl_paths {
@@ -18,6 +20,10 @@ typedef struct meshctl_paths {
  * $CLEAVE_STATE_DIR, else .state/ in the source checkout. Returns 0, or -1 if a path is too long
  * for a socket. */
 int meshctl_paths_init(meshctl_paths *p, const char *dir);
+
+/* meshctl_mkdirs makes path and every missing parent, new ones with mode. Returns 0, or -1 with
+ * errno set. */
+int meshctl_mkdirs(const char *path, mode_t mode);
 
 /* meshctl_bin_path writes into out the path of the cleave binary name ("edge", "svc-users"),
  * found next to the running meshctl. Returns 0 or -1. */

@@ -889,21 +889,6 @@ static Meshctl__Control_Service control_impl = MESHCTL__CONTROL__INIT(control_);
 
 /* ---- start and stop ------------------------------------------------------------------------- */
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, mode) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* sv_claim_pidfile records this supervisor, failing if another one runs on the state dir. */
 static int sv_claim_pidfile(supervisor *sv)
 {
@@ -1048,8 +1033,8 @@ int supervisor_run(const meshctl_paths *paths, const supervisor_opts *opts)
 		sv_log(sv, "%s", err);
 		return 1;
 	}
-	if (mkdir_p(paths->state, 0700) != 0 || mkdir_p(paths->run, 0700) != 0 ||
-	    mkdir_p(paths->targets, 0700) != 0 || mkdir_p(paths->logs, 0700) != 0) {
+	if (meshctl_mkdirs(paths->state, 0700) != 0 || meshctl_mkdirs(paths->run, 0700) != 0 ||
+	    meshctl_mkdirs(paths->targets, 0700) != 0 || meshctl_mkdirs(paths->logs, 0700) != 0) {
 		sv_log(sv, "cannot make %s: %s", paths->run, strerror(errno));
 		manifest_free_all(sv->ms, sv->nms);
 		return 1;

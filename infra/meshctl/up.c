@@ -177,11 +177,10 @@ int cmd_up(int argc, char **argv)
 	if (!detach)
 		return supervisor_run(&paths, &o);
 
-	if (pipe(pipefd) != 0 || mkdir(paths.state, 0700) != 0 ? errno != EEXIST : 0) {
-		perror("meshctl up");
+	if (meshctl_mkdirs(paths.logs, 0700) != 0 || pipe(pipefd) != 0) {
+		fprintf(stderr, "meshctl up: %s: %s\n", paths.logs, strerror(errno));
 		return 1;
 	}
-	mkdir(paths.logs, 0700);
 	pid = fork();
 	if (pid < 0) {
 		perror("meshctl up: fork");
