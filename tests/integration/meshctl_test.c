@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <check.h>
@@ -520,6 +521,68 @@ START_TEST(test_monolith_serves_every_route_from_one_process)
 }
 END_TEST
 
+START_TEST(test_children_die_with_a_killed_meshctl)
+{
+	char log[600], line[512];
+	char *argv[] = {MESHCTL, "up", "--port", "0", "--state-dir", state, NULL};
+	json_t *st, *in;
+	pid_t pids[8];
+	size_t i, n = 0;
+	long long until;
+	ck_assert_int_eq(harness_tmpdir(dir, sizeof(dir)), 0);
+	snprintf(state, sizeof(state), "%s/state", dir);
+	snprintf(log, sizeof(log), "%s/up.log", dir);
+	up_pid = harness_spawn(argv, log);
+	ck_assert_int_eq(
+	    harness_wait_for_line(log, "the forum API is at ", line, sizeof(line), 20000), 0);
+	st = status_json();
+	json_array_foreach(st, i, in)
+	{
+		if (n < 8)
+			pids[n++] = (pid_t)json_integer_value(json_object_get(in, "pid"));
+	}
+	json_decref(st);
+	ck_assert_int_eq(n, 3);
+	/* meshctl itself crashes: every service dies with it (the edge too) */
+	ck_assert_int_eq(kill(up_pid, SIGKILL), 0);
+	ck_assert(harness_wait(up_pid, 5000) != -1);
+	up_pid = 0;
+	until = harness_now_ms() + 5000;
+	for (i = 0; i < n; i++) {
+		while (kill(pids[i], 0) == 0 && harness_now_ms() < until)
+			harness_sleep_ms(20);
+		ck_assert_msg(kill(pids[i], 0) != 0, "pid %d outlived meshctl", (int)pids[i]);
+	}
+	/* a new up on the same state dir takes over from the dead one's files */
+	up_pid = harness_spawn(argv, log);
+	ck_assert_int_eq(wait_for("users", 1, 1, 10000), 0);
+	ck_assert_int_eq(harness_stop(up_pid, SIGTERM, 15000) != -1, 1);
+	up_pid = 0;
+}
+END_TEST
+
+START_TEST(test_bad_manifests_stop_up_with_the_reason)
+{
+	char manifests[600], svcdir[700], file[800], *out = NULL;
+	FILE *f;
+	ck_assert_int_eq(harness_tmpdir(dir, sizeof(dir)), 0);
+	snprintf(state, sizeof(state), "%s/state", dir);
+	snprintf(manifests, sizeof(manifests), "%s/svc", dir);
+	snprintf(svcdir, sizeof(svcdir), "%s/users", manifests);
+	ck_assert_int_eq(mkdir(manifests, 0700), 0);
+	ck_assert_int_eq(mkdir(svcdir, 0700), 0);
+	snprintf(file, sizeof(file), "%s/manifest.yml", svcdir);
+	f = fopen(file, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("name: users\nservice: users.Users\ncount: 2\nreplicas: 3\nroutes: []\n", f);
+	fclose(f);
+	ck_assert_int_eq(meshctl(&out, "up", "--port", "0", "--manifests", manifests, NULL), 1);
+	ck_assert_msg(strstr(out, "manifest.yml:4:") != NULL && strstr(out, "replicas") != NULL,
+		      "no file:line reason in: %s", out);
+	free(out);
+}
+END_TEST
+
 static void monolith_teardown(void)
 {
 	if (up_pid > 0)
@@ -547,6 +610,12 @@ static Suite *meshctl_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_unchecked_fixture(tc, NULL, monolith_teardown);
 	tcase_add_test(tc, test_monolith_serves_every_route_from_one_process);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("crashes");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, NULL, monolith_teardown);
+	tcase_add_test(tc, test_children_die_with_a_killed_meshctl);
+	tcase_add_test(tc, test_bad_manifests_stop_up_with_the_reason);
 	suite_add_tcase(s, tc);
 	return s;
 }
