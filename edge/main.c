@@ -257,7 +257,8 @@ static int add_routes(manifest **ms, size_t nms, route_table *routes, char *err,
 	return 0;
 }
 
-/* connect_upstreams makes a target group per manifest and points its routes at it. */
+/* connect_upstreams makes a target group per manifest and points its routes at it, and the
+ * split routes that send it a share of theirs. */
 static int connect_upstreams(const edge_args *a, manifest **ms, size_t nms, route_table *routes,
 			     upstream_set *ups, const mesh_client_opts *copts, char *err,
 			     size_t errlen)
@@ -277,8 +278,8 @@ static int connect_upstreams(const edge_args *a, manifest **ms, size_t nms, rout
 	}
 	for (size_t i = 0; i < nms; i++) {
 		const char *urls = upstream_urls(a, ms[i]->name);
-		char fallback[4200], targets[4200] = "";
-		size_t nroutes = 0;
+		char fallback[4200], targets[4200] = "", split_note[64] = "";
+		size_t nroutes = 0, nsplits = 0;
 		upstream *u;
 		mesh_health_opts health = {
 		    .interval_ms = (int)ms[i]->health.interval_ms,
@@ -315,9 +316,17 @@ static int connect_upstreams(const edge_args *a, manifest **ms, size_t nms, rout
 				r->upstream = u;
 				nroutes++;
 			}
+			if (r->split != NULL &&
+			    strcmp(r->split->alt.service_name, ms[i]->name) == 0) {
+				r->split->alt.upstream = u;
+				nsplits++;
+			}
 		}
-		fprintf(stderr, "edge: %s (%s) at %s, %zu routes\n", ms[i]->name, ms[i]->service,
-			targets[0] != '\0' ? targets : urls, nroutes);
+		if (nsplits > 0)
+			snprintf(split_note, sizeof(split_note), ", a share of %zu split route%s",
+				 nsplits, nsplits == 1 ? "" : "s");
+		fprintf(stderr, "edge: %s (%s) at %s, %zu routes%s\n", ms[i]->name, ms[i]->service,
+			targets[0] != '\0' ? targets : urls, nroutes, split_note);
 	}
 	return 0;
 }
@@ -351,7 +360,8 @@ int main(int argc, char **argv)
 		goto out_fail;
 	if (manifest_load_dir(args.manifests, &ms, &nms, err, sizeof(err)) != 0 ||
 	    add_routes(ms, nms, &routes, err, sizeof(err)) != 0 ||
-	    manifest_check_calls(ms, nms, err, sizeof(err)) != 0)
+	    manifest_check_calls(ms, nms, err, sizeof(err)) != 0 ||
+	    manifest_check_splits(ms, nms, err, sizeof(err)) != 0)
 		goto out_free_manifests;
 	opts = (edge_server_opts){.routes = &routes,
 				  .log = &log,

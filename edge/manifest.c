@@ -76,6 +76,8 @@ static int read_query(yaml_ctx *y, yaml_node_t *node, manifest_route *r)
 	return 0;
 }
 
+static int read_split(yaml_ctx *y, const yaml_node_t *k, yaml_node_t *node, manifest_route *r);
+
 static int read_route(yaml_ctx *y, yaml_node_t *node, manifest_route *r)
 {
 	r->line = (int)node->start_mark.line + 1;
@@ -99,10 +101,15 @@ static int read_route(yaml_ctx *y, yaml_node_t *node, manifest_route *r)
 				return -1;
 			continue;
 		}
+		if (strcmp(key, "split") == 0) {
+			if (read_split(y, k, v, r) != 0)
+				return -1;
+			continue;
+		}
 		if (slot == NULL)
 			return fail_at(y, k,
 				       "unknown route key '%s' (known: method, path, rpc, body, "
-				       "status, location, query, next)",
+				       "status, location, query, next, split)",
 				       key);
 		if (scalar_dup(y, v, key, slot) != 0)
 			return -1;
@@ -390,6 +397,45 @@ static int read_calls(yaml_ctx *y, yaml_node_t *node, manifest *m)
 				return fail_at(y, v, "calls: '%.64s' is listed twice", call);
 	}
 	return 0;
+}
+
+/* read_split reads a route's split: {service: NAME, weight: 0 to 100}; k is the key. */
+static int read_split(yaml_ctx *y, const yaml_node_t *k, yaml_node_t *node, manifest_route *r)
+{
+	yaml_node_t *service = NULL, *weight = NULL;
+	if (r->split_line != 0)
+		return fail_at(y, k, "'split' is given twice");
+	r->split_line = (int)node->start_mark.line + 1;
+	if (node->type != YAML_MAPPING_NODE)
+		return fail_at(y, node,
+			       "'split' wants a mapping {service: NAME, weight: PERCENT}, like "
+			       "{service: users_v2, weight: 10}");
+	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+	     pair < node->data.mapping.pairs.top; pair++) {
+		yaml_node_t *sk = yaml_document_get_node(&y->doc, pair->key);
+		yaml_node_t *sv = yaml_document_get_node(&y->doc, pair->value);
+		const char *key = key_text(sk);
+		yaml_node_t **slot = strcmp(key, "service") == 0  ? &service
+				     : strcmp(key, "weight") == 0 ? &weight
+								  : NULL;
+		if (slot == NULL)
+			return fail_at(y, sk, "unknown split key '%s' (known: service, weight)",
+				       key);
+		if (*slot != NULL)
+			return fail_at(y, sk, "'%s' is given twice", key);
+		*slot = sv;
+	}
+	if (service == NULL || weight == NULL)
+		return fail_at(y, node, "'split' needs service and weight");
+	if (scalar_dup(y, service, "service", &r->split_service) != 0)
+		return -1;
+	r->split_line = (int)service->start_mark.line + 1;
+	for (const char *c = r->split_service; *c; c++)
+		if (!is_name_char(*c))
+			return fail_at(y, service,
+				       "split: service '%.64s' is not a manifest name ([a-z0-9_-])",
+				       r->split_service);
+	return read_int(y, weight, "weight", 0, 100, &r->split_weight);
 }
 
 static int read_manifest(yaml_ctx *y, manifest *m)
@@ -745,6 +791,9 @@ static int add_route(const manifest *m, const manifest_route *mr,
 		}
 	}
 	if (route_add_extras(mr, method, r, why, sizeof(why)) != 0 ||
+	    (mr->split_service != NULL &&
+	     route_set_split(r, mr->split_service, (unsigned)mr->split_weight, why, sizeof(why)) !=
+		 0) ||
 	    route_table_add(t, r, why, sizeof(why)) != 0)
 		goto out_fail;
 	return 0;
@@ -810,6 +859,71 @@ int manifest_check_calls(manifest *const *ms, size_t n, char *err, size_t errlen
 	return 0;
 }
 
+int manifest_check_splits(manifest *const *ms, size_t n, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		const ProtobufCServiceDescriptor *own = registry_find_service(ms[i]->service);
+		for (size_t k = 0; k < ms[i]->nroutes; k++) {
+			const manifest_route *mr = &ms[i]->routes[k];
+			const manifest *other = NULL;
+			const ProtobufCServiceDescriptor *theirs;
+			const ProtobufCMethodDescriptor *mine, *same;
+			if (mr->split_service == NULL)
+				continue;
+			for (size_t j = 0; j < n && other == NULL; j++)
+				if (strcmp(ms[j]->name, mr->split_service) == 0)
+					other = ms[j];
+			if (other == NULL) {
+				snprintf(err, errlen,
+					 "%s:%d: split: no manifest named '%s' is loaded (a split "
+					 "goes to another service's manifest)",
+					 ms[i]->file, mr->split_line, mr->split_service);
+				return -1;
+			}
+			if (other == ms[i]) {
+				snprintf(err, errlen,
+					 "%s:%d: split: '%s' is the route's own service; a split "
+					 "names another one",
+					 ms[i]->file, mr->split_line, mr->split_service);
+				return -1;
+			}
+			mine = own != NULL
+				   ? protobuf_c_service_descriptor_get_method_by_name(own, mr->rpc)
+				   : NULL;
+			if (mine == NULL) {
+				snprintf(err, errlen, "%s:%d: split: %s has no method '%s'",
+					 ms[i]->file, mr->split_line, ms[i]->service, mr->rpc);
+				return -1;
+			}
+			theirs = registry_find_service(other->service);
+			if (theirs == NULL) {
+				snprintf(err, errlen,
+					 "%s:%d: split: %s serves '%s', which is not in proto/",
+					 ms[i]->file, mr->split_line, other->name, other->service);
+				return -1;
+			}
+			same = protobuf_c_service_descriptor_get_method_by_name(theirs, mr->rpc);
+			if (same == NULL) {
+				snprintf(err, errlen, "%s:%d: split: %s (%s) has no method '%s'",
+					 ms[i]->file, mr->split_line, other->name, other->service,
+					 mr->rpc);
+				return -1;
+			}
+			if (same->input != mine->input || same->output != mine->output) {
+				snprintf(
+				    err, errlen,
+				    "%s:%d: split: %s's %s takes %s and returns %s, not %s and "
+				    "%s like %s's",
+				    ms[i]->file, mr->split_line, other->name, mr->rpc,
+				    same->input->name, same->output->name, mine->input->name,
+				    mine->output->name, ms[i]->name);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 void manifest_free(manifest *m)
 {
 	if (m == NULL)
@@ -822,6 +936,7 @@ void manifest_free(manifest *m)
 		free(m->routes[i].status);
 		free(m->routes[i].location);
 		free(m->routes[i].next);
+		free(m->routes[i].split_service);
 		for (size_t q = 0; q < m->routes[i].nquery; q++)
 			free(m->routes[i].query[q]);
 		free(m->routes[i].query);

@@ -20,6 +20,11 @@ typedef struct manifest_route {
 	size_t nquery;
 	char *next; /* reply field with the next page's cursor; sets the query parameter named
 		     * as the field without "next_" in the Link rel="next" */
+	/* split: {service: NAME, weight: 0..100}: weight percent of the route's requests go to
+	 * the method of the same name of the manifest called NAME instead */
+	char *split_service; /* NAME, or NULL if there is no split: */
+	int split_weight;
+	int split_line; /* line of the split's service */
 	int line;
 } manifest_route;
 
@@ -70,14 +75,20 @@ int manifest_load_dir(const char *dir, manifest ***out, size_t *n, char *err, si
 
 /* manifest_add_routes checks m against the protobuf registry (the service exists, each rpc is
  * one of its methods, each path parameter is a field of the method's request with a type a path
- * can carry, body is a repeated field of the reply) and adds its routes to t.
- * Returns 0, or -1 with "file:line: reason" in err. */
+ * can carry, body is a repeated field of the reply) and adds its routes to t, with their splits
+ * (which manifest_check_splits checks). Returns 0, or -1 with "file:line: reason" in err. */
 int manifest_add_routes(const manifest *m, route_table *t, char *err, size_t errlen);
 
 /* manifest_check_calls checks every calls: entry of the n manifests ms against the others: the
  * service part is the name of one of ms, and the method one of that manifest's protobuf service.
  * Returns 0, or -1 with "file:line: calls: reason" in err. */
 int manifest_check_calls(manifest *const *ms, size_t n, char *err, size_t errlen);
+
+/* manifest_check_splits checks every route's split: of the n manifests ms against the others:
+ * its service is the name of another of ms, whose protobuf service has a method named as the
+ * route's rpc with the same request and reply messages (the transcoding is the same).
+ * Returns 0, or -1 with "file:line: split: reason" in err. */
+int manifest_check_splits(manifest *const *ms, size_t n, char *err, size_t errlen);
 
 /* manifest_free frees m. */
 void manifest_free(manifest *m);

@@ -96,8 +96,8 @@ int metrics_init(edge_metrics *m, const route_table *routes, const upstream_set 
 	memset(m->slot_of, METRICS_SLOT_OTHER, sizeof(m->slot_of));
 	for (unsigned k = 0; k < METRICS_SLOT_OTHER; k++)
 		m->slot_of[metrics_statuses[k]] = (uint8_t)k;
-	m->nroutes = routes->n;
-	m->routes = calloc(routes->n + 1, sizeof(*m->routes));
+	m->nroutes = routes->nids;
+	m->routes = calloc(routes->nids + 1, sizeof(*m->routes));
 	if (m->routes == NULL)
 		return -1;
 	for (size_t i = 0; i < routes->n; i++) {
@@ -109,15 +109,21 @@ int metrics_init(edge_metrics *m, const route_table *routes, const upstream_set 
 			goto out_oom;
 		snprintf(name, len, "%s %s", method, r->path);
 		if (r->kind == ROUTE_RPC)
-			m->routes[i].labels = make_labels(
+			m->routes[r->id].labels = make_labels(
 			    name, r->service_name, r->service->methods[r->method_index].name);
 		else
-			m->routes[i].labels = make_labels(name, "", "");
+			m->routes[r->id].labels = make_labels(name, "", "");
+		/* a split route's requests served by the other group: the service is that group */
+		if (r->split != NULL && m->routes[r->id].labels != NULL)
+			m->routes[r->split->alt.id].labels =
+			    make_labels(name, r->split->alt.service_name,
+					r->service->methods[r->method_index].name);
 		free(name);
-		if (m->routes[i].labels == NULL)
+		if (m->routes[r->id].labels == NULL ||
+		    (r->split != NULL && m->routes[r->split->alt.id].labels == NULL))
 			goto out_oom;
 	}
-	if ((m->routes[routes->n].labels = make_labels("unmatched", "", "")) == NULL)
+	if ((m->routes[routes->nids].labels = make_labels("unmatched", "", "")) == NULL)
 		goto out_oom;
 	return 0;
 

@@ -31,7 +31,9 @@ typedef struct metrics_route {
 /* edge_metrics: every counter of one edge. It is updated and rendered on the edge's event-loop
  * thread only (the edge runs one), so counting takes no lock and no atomic. */
 typedef struct edge_metrics {
-	metrics_route *routes; /* indexed by route id; routes[nroutes] counts unmatched requests */
+	/* indexed by route id (a split route's alt has its own); routes[nroutes] counts unmatched
+	 * requests */
+	metrics_route *routes;
 	size_t nroutes;
 	int64_t in_flight;		     /* requests begun and not yet answered */
 	const upstream_set *upstreams;	     /* borrowed, may be NULL: per-service gauges */
@@ -50,7 +52,7 @@ static inline void metrics_request_begin(edge_metrics *m)
 }
 
 /* metrics_request_end counts a request answered with status after duration_us: r is the route
- * it matched, or NULL if it matched none. */
+ * it matched (its split's alt when the other group served it), or NULL if it matched none. */
 void metrics_request_end(edge_metrics *m, const route *r, int status, int64_t duration_us);
 
 /* metrics_request_abandoned counts a request that will never be answered (its client went away

@@ -230,7 +230,29 @@ void route_free(route *r)
 	free(r->source);
 	free(r->text);
 	free(r->service_name);
+	if (r->split != NULL)
+		free(r->split->alt.service_name);
+	free(r->split);
 	free(r);
+}
+
+int route_set_split(route *r, const char *service, unsigned weight, char *err, size_t errlen)
+{
+	if (weight > 100) {
+		snprintf(err, errlen, "split weight %u is over 100", weight);
+		return -1;
+	}
+	if (r->split == NULL && (r->split = calloc(1, sizeof(*r->split))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	free(r->split->alt.service_name);
+	r->split->weight = weight;
+	if ((r->split->alt.service_name = strdup(service)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 /* same_shape says whether two templates match the same paths. */
@@ -268,7 +290,16 @@ int route_table_add(route_table *t, route *r, char *err, size_t errlen)
 		t->routes = routes;
 		t->cap = cap;
 	}
-	r->id = t->n;
+	r->id = t->nids++;
+	if (r->split != NULL) {
+		route_split *split = r->split;
+		char *service_name = split->alt.service_name;
+		split->alt = *r; /* shares r's templates and strings; frees none of them */
+		split->alt.service_name = service_name;
+		split->alt.upstream = NULL;
+		split->alt.split = NULL;
+		split->alt.id = t->nids++;
+	}
 	t->routes[t->n++] = r;
 	return 0;
 }

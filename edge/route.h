@@ -39,6 +39,8 @@ typedef enum route_kind {
 	ROUTE_RPC,  /* answered by calling a service method */
 } route_kind;
 
+struct route_split;
+
 /* route: one method + path template, and what answers it. */
 typedef struct route {
 	route_kind kind;
@@ -68,13 +70,28 @@ typedef struct route {
 	size_t nlocation;
 	int has_location;
 	void *upstream; /* the edge's handle on the service; not owned */
-	size_t id;	/* its index in the table, set by route_table_add (metrics count by it) */
+	size_t id; /* its slot in the table's ids, set by route_table_add (metrics count by it) */
+	/* NULL, or the share of its requests another target group serves (route_set_split) */
+	struct route_split *split;
 } route;
+
+/* route_split: a route's traffic split between its own target group and another one (a
+ * manifest's split:). */
+typedef struct route_split {
+	unsigned weight; /* percent of the route's requests the other group serves, 0 to 100 */
+	unsigned turn;	 /* the next request's place in a round of 100, 0 to 99 */
+	/* the route as the other group serves it, filled by route_table_add: a copy of the route
+	 * that shares its templates and strings, with its own service_name (the other group's
+	 * manifest name), upstream and id, and no split. It is not in the table, and never
+	 * route_free'd. */
+	route alt;
+} route_split;
 
 typedef struct route_table {
 	route **routes;
 	size_t n;
 	size_t cap;
+	size_t nids; /* ids handed out: one per route, and one more per split route's alt */
 } route_table;
 
 /* route_path: a request path split into percent-decoded segments, without query or trailing
@@ -124,9 +141,10 @@ int route_parse_id(const char *s, size_t len, uint64_t max, uint64_t *out);
 /* route_table_init makes an empty table. */
 void route_table_init(route_table *t);
 
-/* route_table_add adds r (heap, from route_new) to the table, which owns it from then on.
- * Fails with a reason in err, freeing nothing, if the same method and template exist already.
- * Returns 0 or -1. */
+/* route_table_add adds r (heap, from route_new) to the table, which owns it from then on, and
+ * gives it the next id; a route with a split also gets its alt filled (a copy of r as it is now)
+ * with the id after. Fails with a reason in err, freeing nothing, if the same method and
+ * template exist already. Returns 0 or -1. */
 int route_table_add(route_table *t, route *r, char *err, size_t errlen);
 
 /* route_table_match finds the route for method (a ROUTE_* bit; HEAD matches GET routes) on
@@ -144,5 +162,21 @@ route *route_new(void);
 
 /* route_free frees a route that is in no table. */
 void route_free(route *r);
+
+/* route_set_split makes weight percent (0 to 100) of r's requests go to the target group called
+ * service (copied), before r is added to a table. Returns 0, or -1 with a reason in err. */
+int route_set_split(route *r, const char *service, unsigned weight, char *err, size_t errlen);
+
+/* route_split_pick returns the route that serves r's next request: r itself, or the other
+ * group's r->split->alt. Request n of every round of 100 goes to the other group when
+ * (n * weight) % 100 < weight: exactly weight of any 100 requests in a row, spread evenly
+ * (Bresenham's line). Loop thread only: the turn is counted without a lock. */
+static inline const route *route_split_pick(const route *r)
+{
+	route_split *split = r->split;
+	unsigned turn = split->turn;
+	split->turn = turn == 99 ? 0 : turn + 1;
+	return turn * split->weight % 100 < split->weight ? &split->alt : r;
+}
 
 #endif

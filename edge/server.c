@@ -282,7 +282,7 @@ static ProtobufCMessage *edge_request_input(edge_server *s, h2o_req_t *req, cons
 static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, const route_path *path,
 			    int64_t start_us)
 {
-	mesh_client *client = ((upstream *)r->upstream)->client;
+	mesh_client *client;
 	ProtobufCMessage *input;
 	const char *key;
 	edge_call *call;
@@ -302,6 +302,9 @@ static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, cons
 				   start_us);
 		goto out_free_input;
 	}
+	if (r->split != NULL) /* the other group's copy of the route, for a share of requests */
+		r = route_split_pick(r);
+	client = ((upstream *)r->upstream)->client;
 	call->server = s;
 	call->req = req;
 	call->route = r;

@@ -58,20 +58,30 @@ int fixture_monolith(void)
 	return v != NULL && strcmp(v, "1") == 0;
 }
 
-pid_t fixture_service_start(fixture_mesh *m, const char *name)
+pid_t fixture_service_start_as(fixture_mesh *m, const char *name, const char *binary,
+			       const char *seed)
 {
 	char exe[512], url[256], log[256], data[256];
 	int slot = fixture_slot(m, name);
 	if (slot < 0)
 		return -1;
-	snprintf(exe, sizeof(exe), "%s/svc-%s", CLEAVE_BUILD_DIR, name);
+	snprintf(exe, sizeof(exe), "%s/svc-%s", CLEAVE_BUILD_DIR, binary);
 	snprintf(url, sizeof(url), "ipc://%s/%s.sock", m->dir, name);
 	snprintf(data, sizeof(data), "%s/data/%s", m->dir, name);
 	fixture_log_path(m, name, log, sizeof(log));
 	/* the data directory outlives restarts: a restarted service finds its data again */
-	char *argv[] = {exe, "--listen", url, "--data-dir", data, "--run-dir", m->dir, NULL};
+	char *argv[10] = {exe, "--listen", url, "--data-dir", data, "--run-dir", m->dir, NULL};
+	if (seed != NULL) {
+		argv[7] = "--seed";
+		argv[8] = (char *)seed;
+	}
 	m->pids[slot] = harness_spawn(argv, log);
 	return m->pids[slot];
+}
+
+pid_t fixture_service_start(fixture_mesh *m, const char *name)
+{
+	return fixture_service_start_as(m, name, name, NULL);
 }
 
 /* fixture_wait_ready waits until path answers 200 through the edge. */
@@ -93,11 +103,24 @@ static int fixture_wait_ready(const fixture_mesh *m, const char *path, int timeo
 
 int fixture_mesh_start(fixture_mesh *m, const char *const *extra_edge_args)
 {
+	fixture_opts opts = {.edge_args = extra_edge_args};
+	return fixture_mesh_start_with(m, &opts);
+}
+
+#define FIXTURE_MAX_EXTRA 4
+
+int fixture_mesh_start_with(fixture_mesh *m, const fixture_opts *opts)
+{
 	char exe[512], log[256], line[512], access[256], report[4096];
+	char upstreams[FIXTURE_MAX_EXTRA][320];
 	char *argv[32];
 	int argc = 0, slot, want_admin = 0;
 	const char *at;
 	memset(m, 0, sizeof(*m));
+	if (opts->nextra > FIXTURE_MAX_EXTRA) {
+		fprintf(stderr, "fixture: at most %d extra services\n", FIXTURE_MAX_EXTRA);
+		return -1;
+	}
 	if (harness_tmpdir(m->dir, sizeof(m->dir)) != 0) {
 		perror("fixture: mkdtemp");
 		return -1;
@@ -117,6 +140,10 @@ int fixture_mesh_start(fixture_mesh *m, const char *const *extra_edge_args)
 			if (fixture_service_start(m, fixture_services[i]) < 0)
 				goto out_fail;
 	}
+	for (size_t i = 0; i < opts->nextra; i++)
+		if (fixture_service_start_as(m, opts->extra[i].name, opts->extra[i].binary,
+					     opts->extra[i].seed) < 0)
+			goto out_fail;
 	snprintf(exe, sizeof(exe), "%s/edge", CLEAVE_BUILD_DIR);
 	snprintf(access, sizeof(access), "%s/access.log", m->dir);
 	argv[argc++] = exe;
@@ -126,7 +153,13 @@ int fixture_mesh_start(fixture_mesh *m, const char *const *extra_edge_args)
 	argv[argc++] = m->dir;
 	argv[argc++] = "--access-log";
 	argv[argc++] = access;
-	for (const char *const *a = extra_edge_args; a != NULL && *a != NULL && argc < 30; a++) {
+	for (size_t i = 0; i < opts->nextra; i++) {
+		snprintf(upstreams[i], sizeof(upstreams[i]), "%s=ipc://%s/%s.sock",
+			 opts->extra[i].name, m->dir, opts->extra[i].name);
+		argv[argc++] = "--upstream";
+		argv[argc++] = upstreams[i];
+	}
+	for (const char *const *a = opts->edge_args; a != NULL && *a != NULL && argc < 30; a++) {
 		want_admin |= strcmp(*a, "--admin-port") == 0 || strcmp(*a, "--admin-listen") == 0;
 		argv[argc++] = (char *)*a;
 	}

@@ -21,6 +21,21 @@ typedef struct fixture_mesh {
 	char admin_base[64]; /* "http://127.0.0.1:ADMIN_PORT" as the edge printed it, or "" */
 } fixture_mesh;
 
+/* fixture_extra: one more service started before the edge: another instance of a service binary
+ * under a name of its own, as a second target group of the same protobuf service. */
+typedef struct fixture_extra {
+	const char *name;   /* "users_b": its socket ipc://DIR/users_b.sock, data directory, log */
+	const char *binary; /* "users": it runs svc-users */
+	const char *seed;   /* its --seed FILE, or NULL for the binary's own seed */
+} fixture_extra;
+
+/* fixture_opts: how fixture_mesh_start_with starts the mesh; zero for fixture_mesh_start's. */
+typedef struct fixture_opts {
+	const char *const *edge_args; /* more edge options, NULL-terminated, or NULL */
+	const fixture_extra *extra;   /* nextra more services */
+	size_t nextra;
+} fixture_opts;
+
 /* fixture_mesh_start starts the three services on ipc:// sockets in a fresh directory, then the
  * edge on a free port (extra_edge_args, NULL-terminated, may add options), and waits until a
  * route of every service answers 200. If extra_edge_args has --admin-port or --admin-listen, it
@@ -29,6 +44,11 @@ typedef struct fixture_mesh {
  * again). */
 int fixture_mesh_start(fixture_mesh *m, const char *const *extra_edge_args);
 
+/* fixture_mesh_start_with is fixture_mesh_start with opts->edge_args, and the opts->extra
+ * services started after the three: the edge is given --upstream NAME=ipc://DIR/NAME.sock for
+ * each (so opts->edge_args must name a --manifests directory with a manifest of each name). */
+int fixture_mesh_start_with(fixture_mesh *m, const fixture_opts *opts);
+
 /* fixture_service_start starts (or restarts) service name ("users") on its socket.
  * Returns its pid, or -1. */
 pid_t fixture_service_start(fixture_mesh *m, const char *name);
@@ -36,6 +56,11 @@ pid_t fixture_service_start(fixture_mesh *m, const char *name);
 /* fixture_monolith says whether CLEAVE_TEST_MONOLITH=1 asks for the monolith: every service in
  * one process (build/monolith) behind the same edge, instead of a process per service. */
 int fixture_monolith(void);
+
+/* fixture_service_start_as starts (or restarts) svc-<binary> as service name on its socket,
+ * seeded from seed (NULL: the binary's own seed). Returns its pid, or -1. */
+pid_t fixture_service_start_as(fixture_mesh *m, const char *name, const char *binary,
+			       const char *seed);
 
 /* fixture_pid returns the pid of the process called name ("edge", "users"), or -1. */
 pid_t fixture_pid(const fixture_mesh *m, const char *name);

@@ -1,6 +1,6 @@
 /* manifest_test.c: unit tests of service manifests: loading, checking against the registry, the
- * keys on running a service (count, healthcheck, deregistration_delay, calls, cpu, memory), errors
- * with file:line. */
+ * keys on running a service (count, healthcheck, deregistration_delay, calls, cpu, memory), routes'
+ * split:, errors with file:line. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -986,6 +986,267 @@ START_TEST(test_manifest_check_calls_service_not_built)
 }
 END_TEST
 
+/* ---- split: -------------------------------------------------------------------------------- */
+
+START_TEST(test_manifest_split_parsed)
+{
+	char path[256], err[1024] = "";
+	manifest *m = NULL;
+	route_table t;
+	write_at("m.yml",
+		 "name: users\n"					 /* 1 */
+		 "service: users.Users\n"				 /* 2 */
+		 "routes:\n"						 /* 3 */
+		 "  - method: GET\n"					 /* 4 */
+		 "    path: /api/users/{id}\n"				 /* 5 */
+		 "    rpc: Get\n"					 /* 6 */
+		 "    split: {service: users_v2, weight: 10}   # 10 %\n" /* 7 */
+		 "  - method: GET\n"					 /* 8 */
+		 "    path: /api/users\n"				 /* 9 */
+		 "    rpc: List\n"					 /* 10 */
+		 "    split:\n"						 /* 11 */
+		 "      weight: 100\n"					 /* 12 */
+		 "      service: users-3\n"				 /* 13 */
+		 "  - method: POST\n"					 /* 14 */
+		 "    path: /api/users\n"				 /* 15 */
+		 "    rpc: Create\n"					 /* 16 */
+		 "    location: /api/users/{id}\n"			 /* 17 */
+		 "    split: {service: users_v2, weight: 0}\n"		 /* 18 */
+		 "  - {method: GET, path: /api/people, rpc: List}\n",	 /* 19 */
+		 path, sizeof(path));
+	ck_assert_msg(manifest_load(path, &m, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(m->nroutes, 4);
+	ck_assert_str_eq(m->routes[0].split_service, "users_v2");
+	ck_assert_int_eq(m->routes[0].split_weight, 10);
+	ck_assert_int_eq(m->routes[0].split_line, 7);
+	ck_assert_str_eq(m->routes[1].split_service, "users-3");
+	ck_assert_int_eq(m->routes[1].split_weight, 100);
+	ck_assert_int_eq(m->routes[1].split_line, 13);
+	ck_assert_str_eq(m->routes[2].split_service, "users_v2");
+	ck_assert_int_eq(m->routes[2].split_weight, 0);
+	ck_assert_ptr_null(m->routes[3].split_service);
+
+	route_table_init(&t);
+	ck_assert_msg(manifest_add_routes(m, &t, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(t.n, 4);
+	ck_assert_uint_eq(t.nids, 7); /* the three split routes have an id for the other group */
+	ck_assert_ptr_nonnull(t.routes[0]->split);
+	ck_assert_uint_eq(t.routes[0]->split->weight, 10);
+	ck_assert_str_eq(t.routes[0]->service_name, "users");
+	ck_assert_str_eq(t.routes[0]->split->alt.service_name, "users_v2");
+	ck_assert_uint_eq(t.routes[0]->split->alt.method_index, t.routes[0]->method_index);
+	ck_assert_ptr_eq(t.routes[0]->split->alt.segments[2].field, t.routes[0]->segments[2].field);
+	ck_assert_uint_eq(t.routes[1]->split->weight, 100);
+	ck_assert_str_eq(t.routes[1]->split->alt.service_name, "users-3");
+	ck_assert_ptr_eq(t.routes[1]->split->alt.body_field, t.routes[1]->body_field);
+	ck_assert_uint_eq(t.routes[1]->split->alt.nquery, t.routes[1]->nquery);
+	ck_assert_uint_eq(t.routes[2]->split->weight, 0);
+	ck_assert_int_eq(t.routes[2]->split->alt.has_location, 1);
+	ck_assert_int_eq(t.routes[2]->split->alt.status, 200);
+	ck_assert_ptr_null(t.routes[3]->split);
+	route_table_fini(&t);
+	manifest_free(m);
+}
+END_TEST
+
+/* assert_split_fails asserts the route "GET /x/{id} rpc Get" with split: written as split fails
+ * to load at line 7, saying reason. */
+static void assert_split_fails(const char *split, const char *reason)
+{
+	char text[512];
+	snprintf(text, sizeof(text),
+		 "name: x\n"		  /* 1 */
+		 "service: users.Users\n" /* 2 */
+		 "routes:\n"		  /* 3 */
+		 "  - method: GET\n"	  /* 4 */
+		 "    path: /x/{id}\n"	  /* 5 */
+		 "    rpc: Get\n"	  /* 6 */
+		 "    split: %s\n",	  /* 7 */
+		 split);
+	assert_load_fails(text, 7, reason);
+}
+
+START_TEST(test_manifest_split_bad_weight)
+{
+	assert_split_fails("{service: b, weight: -1}",
+			   "'weight' wants a whole number from 0 to 100, not '-1'");
+	assert_split_fails("{service: b, weight: 101}",
+			   "'weight' wants a whole number from 0 to 100, not '101'");
+	assert_split_fails("{service: b, weight: x}",
+			   "'weight' wants a whole number from 0 to 100, not 'x'");
+	assert_split_fails("{service: b, weight: \"x\"}", "'weight' wants a whole number");
+	assert_split_fails("{service: b, weight: 10%}", "'weight' wants a whole number");
+	assert_split_fails("{service: b, weight: 2.5}", "'weight' wants a whole number");
+	assert_split_fails("{service: b, weight: \"\"}", "'weight' wants a whole number");
+	assert_split_fails("{service: b, weight: [10]}",
+			   "'weight' wants a whole number from 0 to 100, not a list");
+	/* the weight's own line */
+	assert_load_fails("name: x\n"
+			  "service: users.Users\n"
+			  "routes:\n"
+			  "  - method: GET\n"
+			  "    path: /x/{id}\n"
+			  "    rpc: Get\n"
+			  "    split:\n"
+			  "      service: b\n"
+			  "      weight: 1000\n",
+			  9, "'weight' wants a whole number from 0 to 100, not '1000'");
+}
+END_TEST
+
+START_TEST(test_manifest_split_bad_shape)
+{
+	assert_split_fails("{service: b, weight: 10, sticky: true}",
+			   "unknown split key 'sticky' (known: service, weight)");
+	assert_split_fails("{service: b}", "'split' needs service and weight");
+	assert_split_fails("{weight: 10}", "'split' needs service and weight");
+	assert_split_fails("{}", "'split' needs service and weight");
+	assert_split_fails("b", "'split' wants a mapping {service: NAME, weight: PERCENT}");
+	assert_split_fails("[b, 10]", "'split' wants a mapping");
+	assert_split_fails("{service: b, service: c, weight: 1}", "'service' is given twice");
+	assert_split_fails("{service: b, weight: 1, weight: 2}", "'weight' is given twice");
+	assert_split_fails("{service: [b], weight: 1}", "'service' wants a non-empty string");
+	assert_split_fails("{service: \"\", weight: 1}", "'service' wants a non-empty string");
+	assert_split_fails("{service: users.Users, weight: 1}",
+			   "split: service 'users.Users' is not a manifest name");
+	assert_split_fails("{service: Users, weight: 1}", "is not a manifest name");
+	/* an unknown key inside a block mapping: its own line */
+	assert_load_fails("name: x\n"
+			  "service: users.Users\n"
+			  "routes:\n"
+			  "  - method: GET\n"
+			  "    path: /x/{id}\n"
+			  "    rpc: Get\n"
+			  "    split:\n"
+			  "      service: b\n"
+			  "      weight: 10\n"
+			  "      percent: 10\n",
+			  10, "unknown split key 'percent'");
+	assert_load_fails("name: x\n"
+			  "service: users.Users\n"
+			  "routes:\n"
+			  "  - method: GET\n"
+			  "    path: /x/{id}\n"
+			  "    rpc: Get\n"
+			  "    split: {service: b, weight: 1}\n"
+			  "    split: {service: c, weight: 2}\n",
+			  8, "'split' is given twice");
+}
+END_TEST
+
+START_TEST(test_manifest_check_splits)
+{
+	manifest *ms[3];
+	char paths[3][256], err[1024] = "";
+
+	/* no split at all */
+	load_three("routes:\n"
+		   "  - {method: GET, path: \"/x/{id}\", rpc: Get}\n",
+		   "", "", ms, paths);
+	ck_assert_msg(manifest_check_splits(ms, 3, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(manifest_check_splits(ms, 0, err, sizeof(err)), 0);
+	free_three(ms);
+
+	/* a manifest that is not loaded: named */
+	load_three("routes:\n"					      /* 3 */
+		   "  - {method: GET, path: /x, rpc: List}\n"	      /* 4 */
+		   "  - {method: GET, path: \"/x/{id}\", rpc: Get,\n" /* 5 */
+		   "     split: {service: users_v2, weight: 10}}\n",  /* 6 */
+		   "", "", ms, paths);
+	ck_assert_int_eq(manifest_check_splits(ms, 3, err, sizeof(err)), -1);
+	assert_at(err, paths[0], 6, "split: no manifest named 'users_v2' is loaded");
+	free_three(ms);
+	/* only among the manifests given */
+	load_three(
+	    "routes:\n"
+	    "  - {method: GET, path: \"/x/{id}\", rpc: Get, split: {service: b, weight: 5}}\n",
+	    "", "", ms, paths);
+	ck_assert_int_eq(manifest_check_splits(ms, 1, err, sizeof(err)), -1);
+	assert_at(err, paths[0], 4, "split: no manifest named 'b' is loaded");
+	free_three(ms);
+
+	/* a service without the method: posts' ListByThread is not users' */
+	load_three("", "",
+		   "routes:\n"		     /* 3 */
+		   "  - method: GET\n"	     /* 4 */
+		   "    path: /x/{thread}\n" /* 5 */
+		   "    rpc: ListByThread\n" /* 6 */
+		   "    split:\n"	     /* 7 */
+		   "      service: a\n"	     /* 8 */
+		   "      weight: 50\n",     /* 9 */
+		   ms, paths);
+	ck_assert_int_eq(manifest_check_splits(ms, 3, err, sizeof(err)), -1);
+	assert_at(err, paths[2], 8, "split: a (users.Users) has no method 'ListByThread'");
+	free_three(ms);
+
+	/* the same method name, other messages: users' Get is not threads' Get */
+	load_three(
+	    "routes:\n"
+	    "  - {method: GET, path: \"/x/{id}\", rpc: Get, split: {service: b, weight: 1}}\n",
+	    "", "", ms, paths);
+	ck_assert_int_eq(manifest_check_splits(ms, 3, err, sizeof(err)), -1);
+	assert_at(err, paths[0], 4,
+		  "split: b's Get takes threads.GetThreadRequest and returns threads.Thread, not "
+		  "users.GetUserRequest and users.User like a's");
+	free_three(ms);
+	load_three("", "",
+		   "routes:\n"
+		   "  - {method: GET, path: /x, rpc: List, split: {service: b, weight: 1}}\n",
+		   ms, paths);
+	ck_assert_int_eq(manifest_check_splits(ms, 3, err, sizeof(err)), -1);
+	assert_at(err, paths[2], 4, "split: b's List takes threads.ListThreadsRequest");
+	free_three(ms);
+
+	/* a split to the route's own service */
+	load_three(
+	    "routes:\n"
+	    "  - {method: GET, path: \"/x/{id}\", rpc: Get, split: {service: a, weight: 1}}\n",
+	    "", "", ms, paths);
+	ck_assert_int_eq(manifest_check_splits(ms, 3, err, sizeof(err)), -1);
+	assert_at(err, paths[0], 4, "split: 'a' is the route's own service");
+	free_three(ms);
+}
+END_TEST
+
+START_TEST(test_manifest_check_splits_same_service)
+{
+	/* two manifests of one protobuf service: the split of a migration */
+	char a[256], b[256], err[1024] = "";
+	manifest *ms[2] = {NULL, NULL};
+	route_table t;
+	write_at("a.yml",
+		 "name: users\n"
+		 "service: users.Users\n"
+		 "routes:\n"
+		 "  - method: GET\n"
+		 "    path: /api/users/{id}\n"
+		 "    rpc: Get\n"
+		 "    split: {service: users_b, weight: 25}\n",
+		 a, sizeof(a));
+	write_at("b.yml", "name: users_b\nservice: users.Users\n", b, sizeof(b));
+	ck_assert_int_eq(manifest_load(a, &ms[0], err, sizeof(err)), 0);
+	ck_assert_int_eq(manifest_load(b, &ms[1], err, sizeof(err)), 0);
+	ck_assert_msg(manifest_check_splits(ms, 2, err, sizeof(err)) == 0, "%s", err);
+	route_table_init(&t);
+	ck_assert_msg(manifest_add_routes(ms[0], &t, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(manifest_add_routes(ms[1], &t, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(t.n, 1); /* the split target needs no route of its own */
+	ck_assert_str_eq(t.routes[0]->split->alt.service_name, "users_b");
+	ck_assert_uint_eq(t.routes[0]->split->weight, 25);
+	route_table_fini(&t);
+
+	/* a target whose service is not built */
+	manifest_free(ms[1]);
+	ms[1] = NULL;
+	write_at("b.yml", "name: users_b\nservice: nope.Nope\n", b, sizeof(b));
+	ck_assert_int_eq(manifest_load(b, &ms[1], err, sizeof(err)), 0);
+	ck_assert_int_eq(manifest_check_splits(ms, 2, err, sizeof(err)), -1);
+	assert_at(err, a, 7, "split: users_b serves 'nope.Nope', which is not in proto/");
+	manifest_free(ms[0]);
+	manifest_free(ms[1]);
+}
+END_TEST
+
 START_TEST(test_manifest_duplicate_route_other_param_names)
 {
 	/* {id} and {thread} match the same paths: one route, twice */
@@ -1100,6 +1361,7 @@ static Suite *manifest_suite(void)
 	TCase *routes = tcase_create("add_routes");
 	TCase *run = tcase_create("run_keys");
 	TCase *dir = tcase_create("load_dir");
+	TCase *split = tcase_create("split");
 
 	tcase_add_test(real, test_manifest_real_manifests_load);
 	tcase_add_test(real, test_manifest_real_routes_match);
@@ -1133,6 +1395,14 @@ static Suite *manifest_suite(void)
 	tcase_add_test(routes, test_manifest_duplicate_route_across_manifests);
 	tcase_add_test(routes, test_manifest_duplicate_route_other_param_names);
 	suite_add_tcase(s, routes);
+
+	tcase_add_checked_fixture(split, tmpdir_setup, tmpdir_teardown);
+	tcase_add_test(split, test_manifest_split_parsed);
+	tcase_add_test(split, test_manifest_split_bad_weight);
+	tcase_add_test(split, test_manifest_split_bad_shape);
+	tcase_add_test(split, test_manifest_check_splits);
+	tcase_add_test(split, test_manifest_check_splits_same_service);
+	suite_add_tcase(s, split);
 
 	tcase_add_checked_fixture(run, tmpdir_setup, tmpdir_teardown);
 	tcase_add_test(run, test_manifest_run_keys_default);

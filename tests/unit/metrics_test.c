@@ -130,6 +130,54 @@ START_TEST(test_metrics_counts_by_route_and_status)
 }
 END_TEST
 
+START_TEST(test_metrics_split_route_counts_the_group_used)
+{
+	char err[256];
+	const route *before = add_route(ROUTE_GET, "/api/fakes", "fake");
+	const route *after;
+	route *r = route_new();
+	const char *t;
+	ck_assert_int_eq(route_template_parse(r, "/api/fakes/{id}", err, sizeof(err)), 0);
+	r->kind = ROUTE_RPC;
+	r->method = ROUTE_GET;
+	r->service_name = strdup("fake");
+	r->service = &fake_service;
+	ck_assert_int_eq(route_set_split(r, "fake_v2", 50, err, sizeof(err)), 0);
+	ck_assert_msg(route_table_add(&table, r, err, sizeof(err)) == 0, "%s", err);
+	after = add_route(ROUTE_GET, "/", NULL);
+	ck_assert_int_eq(metrics_init(&metrics, &table, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		metrics_request_begin(&metrics);
+		metrics_request_end(&metrics, route_split_pick(r), 200, 10);
+	}
+	metrics_request_begin(&metrics);
+	metrics_request_end(&metrics, &r->split->alt, 504, 10);
+	metrics_request_begin(&metrics);
+	metrics_request_end(&metrics, before, 200, 10);
+	metrics_request_begin(&metrics);
+	metrics_request_end(&metrics, after, 200, 10);
+	metrics_request_begin(&metrics);
+	metrics_request_end(&metrics, NULL, 404, 10);
+	t = render();
+	ck_assert_line(t,
+		       "cleave_http_requests_total{route=\"GET /api/fakes/{id}\",service=\"fake\","
+		       "method=\"Get\\\"It\",status=\"200\"} 2");
+	ck_assert_line(t, "cleave_http_requests_total{route=\"GET /api/fakes/{id}\",service=\"fake_"
+			  "v2\",method=\"Get\\\"It\",status=\"200\"} 2");
+	ck_assert_line(t, "cleave_http_requests_total{route=\"GET /api/fakes/{id}\",service=\"fake_"
+			  "v2\",method=\"Get\\\"It\",status=\"504\"} 1");
+	ck_assert_line(t, "cleave_http_requests_total{route=\"GET /api/fakes\",service=\"fake\","
+			  "method=\"Get\\\"It\",status=\"200\"} 1");
+	ck_assert_line(t, "cleave_http_requests_total{route=\"GET "
+			  "/\",service=\"\",method=\"\",status=\"200\"} 1");
+	ck_assert_line(t, "cleave_http_requests_total{route=\"unmatched\",service=\"\",method=\"\","
+			  "status=\"404\"} 1");
+	ck_assert_line(t, "cleave_http_request_duration_seconds_count{route=\"GET "
+			  "/api/fakes/{id}\",service=\"fake_v2\",method=\"Get\\\"It\"} 3");
+	ck_assert_line(t, "cleave_http_requests_in_flight 0");
+}
+END_TEST
+
 START_TEST(test_metrics_every_edge_status_has_its_own_counter)
 {
 	const route *get = add_route(ROUTE_GET, "/x", NULL);
@@ -240,6 +288,7 @@ static Suite *metrics_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_metrics_label_escaping);
 	tcase_add_test(tc, test_metrics_counts_by_route_and_status);
+	tcase_add_test(tc, test_metrics_split_route_counts_the_group_used);
 	tcase_add_test(tc, test_metrics_every_edge_status_has_its_own_counter);
 	tcase_add_test(tc, test_metrics_histogram_buckets_are_cumulative);
 	tcase_add_test(tc, test_metrics_in_flight_gauge);

@@ -563,6 +563,126 @@ START_TEST(test_route_table_fini_empties)
 }
 END_TEST
 
+/* ---- splits --------------------------------------------------------------------------------- */
+
+/* split_route returns an RPC route GET template of service "a", with weight percent split to
+ * "b", not in a table. */
+static route *split_route(const char *template, unsigned weight)
+{
+	char err[256];
+	route *r = route_new();
+	ck_assert_ptr_nonnull(r);
+	ck_assert_msg(route_template_parse(r, template, err, sizeof(err)) == 0, "%s", err);
+	r->kind = ROUTE_RPC;
+	r->method = ROUTE_GET;
+	r->service_name = strdup("a");
+	ck_assert_msg(route_set_split(r, "b", weight, err, sizeof(err)) == 0, "%s", err);
+	return r;
+}
+
+START_TEST(test_route_split_alt_and_ids)
+{
+	char err[256];
+	route_table t;
+	route *plain = route_new(), *split = split_route("/api/users/{id}", 10), *next;
+	route_table_init(&t);
+	ck_assert_int_eq(route_template_parse(plain, "/api/users", err, sizeof(err)), 0);
+	ck_assert_int_eq(route_table_add(&t, plain, err, sizeof(err)), 0);
+	ck_assert_int_eq(route_table_add(&t, split, err, sizeof(err)), 0);
+	next = split_route("/api/posts/{id}", 0);
+	ck_assert_int_eq(route_table_add(&t, next, err, sizeof(err)), 0);
+	ck_assert_uint_eq(t.n, 3);
+	ck_assert_uint_eq(t.nids, 5); /* one per route, one per split's alt */
+	ck_assert_ptr_null(plain->split);
+	ck_assert_uint_eq(plain->id, 0);
+	ck_assert_uint_eq(split->id, 1);
+	ck_assert_uint_eq(split->split->alt.id, 2);
+	ck_assert_uint_eq(next->id, 3);
+	ck_assert_uint_eq(next->split->alt.id, 4);
+	/* the alt is the route as the other group serves it */
+	ck_assert_uint_eq(split->split->weight, 10);
+	ck_assert_str_eq(split->split->alt.service_name, "b");
+	ck_assert_str_eq(split->service_name, "a");
+	ck_assert_ptr_eq(split->split->alt.path, split->path);
+	ck_assert_ptr_null(split->split->alt.split);
+	ck_assert_uint_eq(split->split->alt.nsegments, 3);
+	ck_assert_ptr_null(split->split->alt.upstream);
+	/* a duplicate is refused; freeing it frees its split */
+	{
+		route *dup = split_route("/api/users/{x}", 50);
+		ck_assert_int_eq(route_table_add(&t, dup, err, sizeof(err)), -1);
+		route_free(dup);
+	}
+	ck_assert_uint_eq(t.nids, 5);
+	route_table_fini(&t); /* frees the splits and their alts' names (ASan checks) */
+}
+END_TEST
+
+START_TEST(test_route_split_weight_bounds)
+{
+	char err[256] = "";
+	route *r = route_new();
+	ck_assert_int_eq(route_set_split(r, "b", 101, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "over 100"));
+	ck_assert_int_eq(route_set_split(r, "b", 100, err, sizeof(err)), 0);
+	ck_assert_int_eq(route_set_split(r, "c", 0, err, sizeof(err)), 0); /* replaces */
+	ck_assert_str_eq(r->split->alt.service_name, "c");
+	ck_assert_uint_eq(r->split->weight, 0);
+	route_free(r);
+}
+END_TEST
+
+START_TEST(test_route_split_pick_counts)
+{
+	char err[256];
+	route_table t;
+	route_table_init(&t);
+	for (unsigned weight = 0; weight <= 100; weight++) {
+		char template[64];
+		route *r;
+		snprintf(template, sizeof(template), "/w/%u", weight);
+		r = split_route(template, weight);
+		ck_assert_int_eq(route_table_add(&t, r, err, sizeof(err)), 0);
+		/* any 100 requests in a row, wherever the round starts, send exactly weight */
+		for (unsigned offset = 0; offset < 3; offset++) {
+			unsigned other = 0, run = 0, longest_run = 0;
+			for (unsigned i = 0; i < 100; i++) {
+				const route *got = route_split_pick(r);
+				ck_assert(got == r || got == &r->split->alt);
+				other += got != r;
+				run = got == r ? run + 1 : 0;
+				longest_run = run > longest_run ? run : longest_run;
+			}
+			ck_assert_msg(other == weight, "weight %u: %u of 100 to the other group",
+				      weight, other);
+			/* spread evenly: never more of the own group in a row than a fair share */
+			if (weight > 0)
+				ck_assert_msg(longest_run <= 100 / weight,
+					      "weight %u: %u own requests in a row", weight,
+					      longest_run);
+			for (unsigned skip = 0; skip < offset * 37 + 1; skip++)
+				route_split_pick(r);
+		}
+	}
+	route_table_fini(&t);
+}
+END_TEST
+
+START_TEST(test_route_split_pick_order)
+{
+	char err[256];
+	route_table t;
+	route *r = split_route("/x", 25);
+	char seen[9] = "";
+	route_table_init(&t);
+	ck_assert_int_eq(route_table_add(&t, r, err, sizeof(err)), 0);
+	for (int i = 0; i < 8; i++)
+		seen[i] = route_split_pick(r) == r ? 'a' : 'b';
+	ck_assert_str_eq(seen, "baaabaaa"); /* request n is the other group's when 25n % 100 < 25 */
+	route_table_fini(&t);
+}
+END_TEST
+
 /* ---- methods -------------------------------------------------------------------------------- */
 
 START_TEST(test_route_allow_string)
@@ -621,6 +741,7 @@ static Suite *route_suite(void)
 	TCase *tmpl = tcase_create("template_parse");
 	TCase *match_tc = tcase_create("table");
 	TCase *methods = tcase_create("methods");
+	TCase *split = tcase_create("split");
 
 	tcase_add_test(id, test_route_parse_id_accepts_digits);
 	tcase_add_test(id, test_route_parse_id_rejects);
@@ -657,6 +778,12 @@ static Suite *route_suite(void)
 	tcase_add_test(match_tc, test_route_table_grows);
 	tcase_add_test(match_tc, test_route_table_fini_empties);
 	suite_add_tcase(s, match_tc);
+
+	tcase_add_test(split, test_route_split_alt_and_ids);
+	tcase_add_test(split, test_route_split_weight_bounds);
+	tcase_add_test(split, test_route_split_pick_counts);
+	tcase_add_test(split, test_route_split_pick_order);
+	suite_add_tcase(s, split);
 
 	tcase_add_test(methods, test_route_allow_string);
 	tcase_add_test(methods, test_route_method_bit);
