@@ -45,7 +45,8 @@ static void put_safe(FILE *out, const char *s, size_t len)
 }
 
 void access_log_write(access_log *log, const char *method, size_t method_len, const char *path,
-		      size_t path_len, int status, const char *service, int64_t duration_us)
+		      size_t path_len, int status, const char *service, int64_t duration_us,
+		      const char *request_id, size_t request_id_len)
 {
 	struct timespec now;
 	struct tm tm;
@@ -59,7 +60,12 @@ void access_log_write(access_log *log, const char *method, size_t method_len, co
 	put_safe(log->out, method, method_len);
 	fputc(' ', log->out);
 	put_safe(log->out, path, path_len);
-	fprintf(log->out, " %d %s %.3fms\n", status, service, (double)duration_us / 1000.0);
+	fprintf(log->out, " %d %s %.3fms [", status, service, (double)duration_us / 1000.0);
+	if (request_id_len > 0)
+		put_safe(log->out, request_id, request_id_len);
+	else
+		fputc('-', log->out);
+	fputs("]\n", log->out);
 	log->pending++;
 }
 

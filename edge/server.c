@@ -16,6 +16,7 @@
 #include "h2o_loop.h"
 #include "http_status.h"
 #include "metrics.h"
+#include "request_id.h"
 #include "server.h"
 #include "transcode.h"
 #include "upstream.h"
@@ -26,6 +27,7 @@
 #define EDGE_BODY_MAX	65536	  /* bytes of a request body */
 #define EDGE_KEY_MAX	200	  /* bytes of an Idempotency-Key */
 #define EDGE_ENTITY_MAX (1 << 20) /* what h2o buffers at all; above, h2o answers 413 itself */
+#define EDGE_REQUEST_ID "x-request-id"
 
 typedef struct edge_handler {
 	h2o_handler_t super;
@@ -57,6 +59,7 @@ struct edge_server {
 	pbjson_buf metrics_text;
 	int inflight;
 	int stop_signal;
+	request_id_gen request_ids;
 };
 
 /* edge_call: one mesh call made for one request. */
@@ -78,6 +81,33 @@ typedef struct edge_call_guard {
 	edge_call *call;
 } edge_call_guard;
 
+/* edge_request_id_begin gives req its request id, its X-Request-Id if that is well formed, else
+ * a new one, and puts it in the response's X-Request-Id now, so every answer carries it. */
+static void edge_request_id_begin(edge_server *s, h2o_req_t *req)
+{
+	ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT(EDGE_REQUEST_ID), -1);
+	h2o_iovec_t id;
+	if (i >= 0 && request_id_valid(req->headers.entries[i].value.base,
+				       req->headers.entries[i].value.len)) {
+		id = h2o_strdup(&req->pool, req->headers.entries[i].value.base,
+				req->headers.entries[i].value.len);
+	} else {
+		id = h2o_iovec_init(h2o_mem_alloc_pool(&req->pool, REQUEST_ID_GEN_LEN + 1),
+				    REQUEST_ID_GEN_LEN);
+		request_id_make(&s->request_ids, id.base);
+	}
+	h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT(EDGE_REQUEST_ID), 0, NULL,
+			      id.base, id.len);
+}
+
+/* edge_request_id returns the id edge_request_id_begin gave req, NUL-terminated in the
+ * request's pool. */
+static h2o_iovec_t edge_request_id(h2o_req_t *req)
+{
+	ssize_t i = h2o_find_header_by_str(&req->res.headers, H2O_STRLIT(EDGE_REQUEST_ID), -1);
+	return i >= 0 ? req->res.headers.entries[i].value : h2o_iovec_init(NULL, 0);
+}
+
 /* edge_respond answers req, which matched route r (NULL: none), and logs and counts it. */
 static void edge_respond(edge_server *s, h2o_req_t *req, const route *r, int status,
 			 const char *content_type, const char *body, size_t len,
@@ -91,8 +121,10 @@ static void edge_respond(edge_server *s, h2o_req_t *req, const route *r, int sta
 	/* A 204 carries no Content-Length (RFC 9110 8.6); h2o then sends no body framing. */
 	req->res.content_length = status == 204 ? SIZE_MAX : len;
 	if (s->opts.log->out != NULL) { /* no clock read per request when logging is off */
+		h2o_iovec_t id = edge_request_id(req);
 		access_log_write(s->opts.log, req->method.base, req->method.len, req->path.base,
-				 req->path.len, status, service, mesh_now_us() - start_us);
+				 req->path.len, status, service, mesh_now_us() - start_us, id.base,
+				 id.len);
 		if (!h2o_timeout_is_linked(&s->flush_entry))
 			h2o_timeout_link(s->loop, &s->flush_timeout, &s->flush_entry);
 	}
@@ -311,6 +343,7 @@ static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, cons
 	call->start_us = start_us;
 	call->rpc.deadline_us = start_us + s->opts.timeout_ms * 1000;
 	call->rpc.idempotency_key = key;
+	call->rpc.request_id = edge_request_id(req).base;
 	if (!owned && !r->has_body)
 		call->retry_input = input;
 	call->guard =
@@ -337,6 +370,7 @@ static int edge_on_req(h2o_handler_t *self, h2o_req_t *req)
 	route_path path;
 	char why[320];
 
+	edge_request_id_begin(s, req);
 	if (s->metrics != NULL)
 		metrics_request_begin(s->metrics);
 	if (route_path_parse(&path, req->path.base, req->path.len, scratch, scratch_len) != 0) {
@@ -397,6 +431,7 @@ static int edge_on_admin_req(h2o_handler_t *self, h2o_req_t *req)
 	size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
 	unsigned method = route_method_bit(req->method.base, req->method.len);
 
+	edge_request_id_begin(s, req);
 	if (path_len != sizeof(metrics_path) - 1 ||
 	    memcmp(req->path.base, metrics_path, path_len) != 0) {
 		edge_admin_error(s, req, 404, "NOT_FOUND",
@@ -478,6 +513,7 @@ int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, 
 		return -1;
 	}
 	s->opts = *opts;
+	request_id_gen_init(&s->request_ids);
 	pbjson_buf_init(&s->body);
 	pbjson_buf_init(&s->header);
 	pbjson_buf_init(&s->metrics_text);

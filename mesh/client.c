@@ -393,6 +393,8 @@ static void client_invoke(ProtobufCService *service, unsigned method_index,
 	    .caller_len = c->caller_len,
 	    .idempotency_key = rpc->idempotency_key,
 	    .idempotency_key_len = rpc->idempotency_key ? strlen(rpc->idempotency_key) : 0,
+	    .request_id = rpc->request_id,
+	    .request_id_len = rpc->request_id ? strlen(rpc->request_id) : 0,
 	};
 	rv = envelope_call_pack(&msg, &env, input);
 	if (rv != 0) {
@@ -651,6 +653,7 @@ mesh_status mesh_client_call(mesh_client *c, const char *method, const ProtobufC
 		return m == NULL ? MESH_UNIMPLEMENTED : MESH_INTERNAL;
 	}
 	cc.rpc.deadline_us = parent != NULL ? mesh_call_deadline(parent) : 0;
+	cc.rpc.request_id = parent != NULL ? mesh_call_request_id(parent) : NULL;
 	c->base.invoke(&c->base, (unsigned)(m - c->base.descriptor->methods), input,
 		       call_copy_closure, &cc);
 	if (cc.rpc.status == MESH_OK && output != NULL)

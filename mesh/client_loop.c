@@ -830,6 +830,8 @@ void client_loop_invoke(client_loop *cl, unsigned method_index, const ProtobufCM
 	    .caller_len = cl->caller_len,
 	    .idempotency_key = rpc->idempotency_key,
 	    .idempotency_key_len = rpc->idempotency_key ? strlen(rpc->idempotency_key) : 0,
+	    .request_id = rpc->request_id,
+	    .request_id_len = rpc->request_id ? strlen(rpc->request_id) : 0,
 	};
 	if (upconn_frame(u, call->id, &env, input) != 0) {
 		call_set(call, MESH_RESOURCE_EXHAUSTED, "%s: out of memory", cl->service->name);

@@ -1,4 +1,5 @@
 /* dispatch.c: serving one call, whatever carried it: envelope, checks, method, reply, stats. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "server_internal.h"
 
 #define DISPATCH_NAME_MAX 128
+#define DISPATCH_LOG_MAX  1024 /* bytes of a mesh_log line, its newline included */
 
 void mesh_fail(void *closure_data, mesh_status status, const char *fmt, ...)
 {
@@ -30,6 +32,42 @@ const char *mesh_call_idempotency_key(const void *closure_data)
 {
 	const server_call *call = closure_data;
 	return call->has_idempotency_key ? call->idempotency_key : NULL;
+}
+
+const char *mesh_call_request_id(const void *closure_data)
+{
+	const server_call *call = closure_data;
+	return call->has_request_id ? call->request_id : NULL;
+}
+
+/* dispatch_vlog is mesh_log. */
+static void dispatch_vlog(const server_call *call, const char *fmt, va_list ap)
+{
+	char line[DISPATCH_LOG_MAX];
+	const char *id = call != NULL && call->has_request_id ? call->request_id : "-";
+	const char *name = call != NULL ? call->server->opts.name : program_invocation_short_name;
+	int n = snprintf(line, sizeof(line) - 1, "%s: [%s] ", name, id);
+	size_t len;
+	if (n < 0)
+		return;
+	len = (size_t)n < sizeof(line) - 1 ? (size_t)n : sizeof(line) - 2;
+	n = vsnprintf(line + len, sizeof(line) - 1 - len, fmt, ap);
+	if (n > 0)
+		len += (size_t)n < sizeof(line) - 1 - len ? (size_t)n : sizeof(line) - 2 - len;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = '?';
+	line[len++] = '\n';
+	if (write(STDERR_FILENO, line, len) < 0)
+		return; /* nowhere to say so */
+}
+
+void mesh_log(const void *closure_data, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	dispatch_vlog(closure_data, fmt, ap);
+	va_end(ap);
 }
 
 int64_t mesh_call_deadline(const void *closure_data)
@@ -62,6 +100,12 @@ static void dispatch_closure(const ProtobufCMessage *output, void *closure_data)
 	envelope_reply_write(p, call->status, call->message, output, payload_len);
 	call->written = 1;
 	stats_call_replied(&call->stats);
+	/* the server's own failures, and the dependencies it could not reach: an operator's
+	 * business (the caller's mistakes are the caller's) */
+	if (call->status == MESH_INTERNAL || call->status == MESH_UNAVAILABLE)
+		mesh_log(call, "%s answered %s: %s",
+			 call->method_name != NULL ? call->method_name : "a call",
+			 mesh_status_name(call->status), call->message);
 }
 
 /* dispatch_fail ends the call with status, before or instead of running the method. */
@@ -128,6 +172,17 @@ static void dispatch_run(server_call *call, const uint8_t *data, size_t len)
 		if (method != NULL)
 			call->stats.slot = (size_t)(method - desc->methods);
 	}
+	if (env.request_id_len > 0) {
+		if (env.request_id_len > MESH_REQUEST_ID_MAX) {
+			dispatch_fail(call, MESH_INVALID_ARGUMENT,
+				      "the request id is longer than %d bytes",
+				      MESH_REQUEST_ID_MAX);
+			return;
+		}
+		memcpy(call->request_id, env.request_id, env.request_id_len);
+		call->request_id[env.request_id_len] = '\0';
+		call->has_request_id = 1;
+	}
 	snprintf(call->caller, sizeof(call->caller), "%.*s", (int)env.caller_len, env.caller);
 	if (env.idempotency_key_len > 0) {
 		if (env.idempotency_key_len >= sizeof(call->idempotency_key)) {
@@ -149,6 +204,7 @@ static void dispatch_run(server_call *call, const uint8_t *data, size_t len)
 	/* the clock read when the call started is mesh_now_us()'s clock */
 	call->deadline_us = env.timeout_us > 0 ? call->stats.start_ns / 1000 + env.timeout_us : 0;
 	if (call->stats.slot == stats_health_slot(&s->stats)) {
+		call->method_name = "Health";
 		dispatch_health(call);
 		return;
 	}
@@ -162,6 +218,7 @@ static void dispatch_run(server_call *call, const uint8_t *data, size_t len)
 			      method_name);
 		return;
 	}
+	call->method_name = method->name;
 	input = protobuf_c_message_unpack(method->input, NULL, env.payload_len, env.payload);
 	if (input == NULL) {
 		dispatch_fail(call, MESH_INVALID_ARGUMENT, "%s.%s: malformed request payload",
@@ -189,6 +246,8 @@ int dispatch_call(mesh_server *s, server_call *call, dispatch_sink *sink, const 
 	call->message[0] = '\0';
 	call->caller[0] = '\0';
 	call->has_idempotency_key = 0;
+	call->has_request_id = 0;
+	call->method_name = NULL;
 	call->deadline_us = 0;
 	stats_call_start(&s->stats, &call->stats);
 	dispatch_run(call, data, len);

@@ -85,7 +85,8 @@ size_t envelope_call_size(const envelope_call *call, const ProtobufCMessage *inp
 	return field_len_size(1, call->service_len) + field_len_size(2, call->method_len) +
 	       field_len_size(3, *payload_len) + field_varint_size(4, (uint64_t)call->timeout_us) +
 	       field_varint_size(5, call->trace_id) + field_len_size(6, call->caller_len) +
-	       field_len_size(7, call->idempotency_key_len);
+	       field_len_size(7, call->idempotency_key_len) +
+	       field_len_size(8, call->request_id_len);
 }
 
 uint8_t *envelope_call_write(uint8_t *p, const envelope_call *call, const ProtobufCMessage *input,
@@ -97,7 +98,8 @@ uint8_t *envelope_call_write(uint8_t *p, const envelope_call *call, const Protob
 	p = field_varint_put(p, 4, (uint64_t)call->timeout_us);
 	p = field_varint_put(p, 5, call->trace_id);
 	p = field_len_put(p, 6, call->caller, call->caller_len);
-	return field_len_put(p, 7, call->idempotency_key, call->idempotency_key_len);
+	p = field_len_put(p, 7, call->idempotency_key, call->idempotency_key_len);
+	return field_len_put(p, 8, call->request_id, call->request_id_len);
 }
 
 int envelope_call_pack(nng_msg **out, const envelope_call *call, const ProtobufCMessage *input)
@@ -212,6 +214,9 @@ int envelope_call_read(envelope_call *call, const uint8_t *data, size_t len)
 		} else if (f.type == WIRE_LEN && f.number == 7) {
 			call->idempotency_key = (const char *)f.data;
 			call->idempotency_key_len = f.len;
+		} else if (f.type == WIRE_LEN && f.number == 8) {
+			call->request_id = (const char *)f.data;
+			call->request_id_len = f.len;
 		}
 	}
 	return rv;

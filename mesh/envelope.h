@@ -22,6 +22,8 @@ typedef struct envelope_call {
 	size_t caller_len;
 	const char *idempotency_key;
 	size_t idempotency_key_len;
+	const char *request_id;
+	size_t request_id_len;
 } envelope_call;
 
 /* envelope_reply: the fields of a mesh.Reply; strings point into someone else's memory. */

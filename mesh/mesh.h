@@ -47,6 +47,10 @@ extern const uint64_t mesh_latency_bounds_us[MESH_LATENCY_BUCKETS];
 
 #define MESH_MESSAGE_MAX 256
 
+/* MESH_REQUEST_ID_MAX: the longest request id a call may carry, in bytes; a server refuses a
+ * call with a longer one (MESH_INVALID_ARGUMENT). */
+#define MESH_REQUEST_ID_MAX 128
+
 /* mesh_rpc: the side channel of one call. protoc-c's closures carry no status, so the
  * closure_data a caller passes to a mesh client's invoke (or to a generated stub) must point at a
  * mesh_rpc, usually the first member of the caller's own context. The caller sets the inputs;
@@ -59,6 +63,10 @@ typedef struct mesh_rpc {
 	/* in: a create carrying a key is applied at most once per key; NULL for none. Borrowed:
 	 * it is copied into the call before invoke returns. */
 	const char *idempotency_key;
+	/* in: the id of the request this call serves (mesh.Call.request_id), which the server
+	 * puts in its log lines; at most MESH_REQUEST_ID_MAX bytes. Borrowed, copied into the
+	 * call before invoke returns; NULL for none. */
+	const char *request_id;
 	/* out: how the call ended; the closure's message is non-NULL exactly when this is MESH_OK
 	 */
 	mesh_status status;
@@ -261,6 +269,9 @@ typedef struct mesh_server mesh_server;
 typedef struct mesh_server_opts {
 	int loops;   /* event-loop threads serving ipc:// and tcp:// addresses; default 1 */
 	int workers; /* nng worker threads serving other addresses (tls+tcp://); default 8 */
+	/* the service's name in mesh_log's lines ("users"); borrowed, it must outlive the
+	 * server. Default: the full name of the service served ("users.Users"). */
+	const char *name;
 } mesh_server_opts;
 
 /* mesh_server_new creates a server of impl, a service built with protoc-c's ..._INIT macro.
@@ -298,6 +309,19 @@ const char *mesh_call_caller(const void *closure_data);
 /* mesh_call_idempotency_key returns the call's idempotency key, or NULL if it carries none;
  * valid until the closure is called. */
 const char *mesh_call_idempotency_key(const void *closure_data);
+
+/* mesh_call_request_id returns the request id the call carries (the edge's X-Request-Id), or
+ * NULL if it carries none; valid until the closure is called. */
+const char *mesh_call_request_id(const void *closure_data);
+
+/* mesh_log writes one line to stderr: the server's name (mesh_server_opts.name), the request id
+ * of the call identified by closure_data in brackets ("[-]" without one), then fmt (printf's):
+ * "posts: [9f86d081884c7d65] user 99 does not exist". Control characters are written as '?', so
+ * a line cannot forge others; a line is cut at 1 KiB, and written with one write(2), so lines
+ * of concurrent calls do not mix. It costs a system call: for calls that fail for a reason an
+ * operator should see, never on the path of a successful call. The runtime itself logs every
+ * call answered MESH_INTERNAL or MESH_UNAVAILABLE, with its method and message. */
+void mesh_log(const void *closure_data, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* mesh_call_deadline returns the absolute deadline (mesh_now_us clock) of the call identified by
  * closure_data, or 0 if it has none; set it in the mesh_rpc of calls made on the call's behalf so
@@ -352,9 +376,10 @@ mesh_client *mesh_service_client(const char *name);
 
 /* mesh_client_call calls method (by name) of client's service with input and waits, however
  * the client was made to deliver. parent is the closure_data of the call being served, whose
- * deadline this call inherits (NULL: the client's default). On MESH_OK, if output is not NULL,
- * *output is the reply, the caller's, to free with protobuf_c_message_free_unpacked(o, NULL).
- * Otherwise message holds the reason. Only for blocking clients. */
+ * deadline and request id this call inherits (NULL: the client's default timeout, no id). On
+ * MESH_OK, if output is not NULL, *output is the reply, the caller's, to free with
+ * protobuf_c_message_free_unpacked(o, NULL). Otherwise message holds the reason. Only for blocking
+ * clients. */
 mesh_status mesh_client_call(mesh_client *client, const char *method, const ProtobufCMessage *input,
 			     ProtobufCMessage **output, const void *parent, char *message,
 			     size_t message_len);

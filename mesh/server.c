@@ -43,6 +43,8 @@ int mesh_server_new(mesh_server **out, ProtobufCService *impl, const mesh_server
 	s->impl = impl;
 	if (opts != NULL)
 		s->opts = *opts;
+	if (s->opts.name == NULL)
+		s->opts.name = impl->descriptor->name;
 	s->started_us = mesh_now_us();
 	stats_init(&s->stats, impl->descriptor);
 	*out = s;

@@ -31,6 +31,9 @@ typedef struct server_call {
 	char caller[SERVER_CALLER_MAX];
 	char idempotency_key[SERVER_KEY_MAX];
 	int has_idempotency_key;
+	char request_id[MESH_REQUEST_ID_MAX + 1];
+	int has_request_id;
+	const char *method_name; /* for log lines: the method's, once known; else NULL */
 	int64_t deadline_us;
 	stats_shard *shard; /* the thread's counters, made with the transport */
 	stats_call stats;   /* what is measured of this call */

@@ -321,6 +321,7 @@ int mesh_service_main(int argc, char **argv, const mesh_service_def *def)
 	}
 	if (service_connect(def, &args) != 0)
 		goto out_close;
+	args.server.name = def->name;
 	if ((rv = mesh_server_new(&server, def->impl, &args.server)) != 0) {
 		fprintf(stderr, "%s: cannot create the server: %s\n", def->name, nng_strerror(rv));
 		goto out_close;

@@ -62,6 +62,9 @@ int svc_check_exists(void *closure_data, const char *dependency, const char *wha
 	st = mesh_client_call(client, "Get", request, NULL, closure_data, message, sizeof(message));
 	if (st == MESH_OK)
 		return 0;
+	/* a failed check is logged with the dependency's answer, which the caller does not see */
+	mesh_log(closure_data, "check failed: %s %" PRId64 ": %s.Get answered %s: %s", what, id,
+		 dependency, mesh_status_name(st), message);
 	if (st == MESH_NOT_FOUND)
 		mesh_fail(closure_data, MESH_FAILED_PRECONDITION, "%s %" PRId64 " does not exist",
 			  what, id);
@@ -79,10 +82,11 @@ static const store_key *svc_key(store_key *key, void *closure_data, const Protob
 	return key->key != NULL ? key : NULL;
 }
 
-/* svc_fail_store fails the call for a store result other than STORE_OK; row, if given, is what
- * was being stored, so a clash can name the value. */
+/* svc_fail_store fails the call for a store result other than STORE_OK of the store operation
+ * op ("insert"); row, if given, is what was being stored, so a clash can name the value. A
+ * store error is logged. */
 static void svc_fail_store(void *closure_data, store_result r, const char *err,
-			   const ProtobufCMessage *row)
+			   const ProtobufCMessage *row, const char *op)
 {
 	const ProtobufCFieldDescriptor *f =
 	    row != NULL ? protobuf_c_message_descriptor_get_field_by_name(row->descriptor, err)
@@ -102,6 +106,7 @@ static void svc_fail_store(void *closure_data, store_result r, const char *err,
 		mesh_fail(closure_data, MESH_NOT_FOUND, "%s", err);
 		break;
 	default:
+		mesh_log(closure_data, "store %s failed: %s", op, err);
 		mesh_fail(closure_data, MESH_INTERNAL, "store: %s", err);
 		break;
 	}
@@ -120,7 +125,7 @@ int svc_create_replayed(store *s, void *closure_data, const ProtobufCMessage *re
 	if (r == STORE_NOT_FOUND)
 		return 0;
 	if (r != STORE_OK) {
-		svc_fail_store(closure_data, r, err, NULL);
+		svc_fail_store(closure_data, r, err, NULL, "replay");
 		closure(NULL, closure_data);
 		return -1;
 	}
@@ -139,7 +144,7 @@ void svc_create(store *s, void *closure_data, const ProtobufCMessage *request,
 	store_result r = store_insert(s, row, svc_key(&key, closure_data, request), &created,
 				      &replayed, err, sizeof(err));
 	if (r != STORE_OK) {
-		svc_fail_store(closure_data, r, err, row);
+		svc_fail_store(closure_data, r, err, row, "insert");
 		closure(NULL, closure_data);
 		return;
 	}
@@ -163,7 +168,7 @@ void svc_list(store *s, void *closure_data, const char *by, int64_t value, int32
 	}
 	r = store_list(s, by, value, after, limit, &rows, err, sizeof(err));
 	if (r != STORE_OK) {
-		svc_fail_store(closure_data, r, err, NULL);
+		svc_fail_store(closure_data, r, err, NULL, "list");
 		closure(NULL, closure_data);
 		return;
 	}
@@ -182,7 +187,7 @@ void svc_get(store *s, void *closure_data, int64_t id, const char *what, Protobu
 	if (r == STORE_NOT_FOUND)
 		mesh_fail(closure_data, MESH_NOT_FOUND, "%s %" PRId64 " not found", what, id);
 	else if (r != STORE_OK)
-		mesh_fail(closure_data, MESH_INTERNAL, "store: %s", err);
+		svc_fail_store(closure_data, r, err, NULL, "get");
 	closure(row, closure_data);
 	if (row != NULL)
 		protobuf_c_message_free_unpacked(row, NULL);

@@ -1,5 +1,6 @@
 /* svc.h: what the forum's services share: checks of inputs, store results as mesh statuses,
- * idempotent creates, and calls that check a referenced record exists. */
+ * idempotent creates, and calls that check a referenced record exists. A store error (INTERNAL)
+ * is logged with mesh_log, with the store operation that failed. */
 #ifndef CLEAVE_SVC_H
 #define CLEAVE_SVC_H
 
@@ -23,10 +24,11 @@ int svc_check_text(void *closure_data, const char *field, const char *text, long
 int svc_check_id(void *closure_data, const char *field, int64_t id);
 
 /* svc_check_exists calls Get(id) on dependency (a short name, "users") on behalf of the call
- * being served: a missing record fails the call with FAILED_PRECONDITION ("user 9 does not
- * exist", what being "user"); the dependency's own failure (UNAVAILABLE, DEADLINE_EXCEEDED...)
- * fails it with that status. request is an initialised Get request whose id field is set.
- * Returns 0 if the record exists, -1 if the call failed. */
+ * being served (the call's deadline and request id go with it): a missing record fails the call
+ * with FAILED_PRECONDITION ("user 9 does not exist", what being "user"); the dependency's own
+ * failure (UNAVAILABLE, DEADLINE_EXCEEDED...) fails it with that status. Either way the failed
+ * check is logged (mesh_log) with the dependency's answer. request is an initialised Get request
+ * whose id field is set. Returns 0 if the record exists, -1 if the call failed. */
 int svc_check_exists(void *closure_data, const char *dependency, const char *what, int64_t id,
 		     const ProtobufCMessage *request);
 

@@ -1,5 +1,6 @@
 /* echo.c: sample.Echo, the service libmesh's suites serve and call. */
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "echo.h"
@@ -7,20 +8,52 @@
 #include "mesh.h"
 
 atomic_int echo_slow_started;
+mesh_client *echo_forward;
+
+/* echo_forward_get calls Get with label "request-id" through echo_forward on behalf of the call,
+ * and writes "fwd:<its label>" (or "fwd:<STATUS>") to label. */
+static void echo_forward_get(void *closure_data, char *label, size_t len)
+{
+	Sample__Inner in = SAMPLE__INNER__INIT;
+	ProtobufCMessage *out = NULL;
+	char message[MESH_MESSAGE_MAX];
+	mesh_status st;
+	in.label = "request-id";
+	st = mesh_client_call(echo_forward, "Get", &in.base, &out, closure_data, message,
+			      sizeof(message));
+	if (st == MESH_OK)
+		snprintf(label, len, "fwd:%s", ((Sample__Inner *)out)->label);
+	else
+		snprintf(label, len, "fwd:%s", mesh_status_name(st));
+	if (out != NULL)
+		protobuf_c_message_free_unpacked(out, NULL);
+}
 
 static void echo_get(Sample__Echo_Service *service, const Sample__Inner *input,
 		     Sample__Inner_Closure closure, void *closure_data)
 {
 	Sample__Inner reply = SAMPLE__INNER__INIT;
-	char label[128];
+	const char *id = mesh_call_request_id(closure_data);
+	char label[128], special[MESH_REQUEST_ID_MAX + 32];
 	if (input->id == 404) {
 		mesh_fail(closure_data, MESH_NOT_FOUND, "no %lld", (long long)input->id);
 		closure(NULL, closure_data);
 		return;
 	}
-	snprintf(label, sizeof(label), "echo:%s:%s", input->label, mesh_call_caller(closure_data));
+	if (strncmp(input->label, "log:", 4) == 0)
+		mesh_log(closure_data, "%s", input->label + 4);
+	if (strcmp(input->label, "request-id") == 0) {
+		snprintf(special, sizeof(special), "rid:%s", id != NULL ? id : "(none)");
+		reply.label = special;
+	} else if (strcmp(input->label, "forward") == 0 && echo_forward != NULL) {
+		echo_forward_get(closure_data, special, sizeof(special));
+		reply.label = special;
+	} else {
+		snprintf(label, sizeof(label), "echo:%s:%s", input->label,
+			 mesh_call_caller(closure_data));
+		reply.label = label;
+	}
 	reply.id = input->id;
-	reply.label = label;
 	closure(&reply, closure_data);
 }
 

@@ -4,12 +4,19 @@
 
 #include <stdatomic.h>
 
+#include "mesh.h"
 #include "sample.pb-c.h"
 
 /* echo_service answers Get with "echo:<label>:<caller>" (NOT_FOUND "no 404" for id 404), Slow
  * after sleeping id milliseconds, Fail with no status, and Spin after burning id milliseconds of
- * its thread's CPU time. */
+ * its thread's CPU time. Get's label may also ask for: "request-id": the reply's label is
+ * "rid:<the call's request id>" ("rid:(none)"); "forward": "fwd:" and the label of a
+ * "request-id" Get made through echo_forward with mesh_client_call on the call's behalf (or
+ * "fwd:<STATUS>"); "log:TEXT": mesh_log(TEXT), then the usual answer. */
 extern Sample__Echo_Service echo_service;
+
+/* echo_forward: the blocking client "forward" calls through; NULL: "forward" is a plain label */
+extern mesh_client *echo_forward;
 
 /* echo_slow_started counts the Slow calls that started. */
 extern atomic_int echo_slow_started;

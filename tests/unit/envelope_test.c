@@ -65,6 +65,8 @@ START_TEST(test_envelope_call_pack_round_trip)
 	size_t want_len;
 
 	req.id = 42;
+	c.request_id = "0123456789abcdef";
+	c.request_id_len = 16;
 	c.payload = (const uint8_t *)"ignored";
 	c.payload_len = 7;
 	ck_assert_int_eq(envelope_call_pack(&msg, &c, &req.base), 0);
@@ -76,6 +78,7 @@ START_TEST(test_envelope_call_pack_round_trip)
 	ck_assert_int_eq(got->timeout_us, 1500000);
 	ck_assert_uint_eq(got->trace_id, 0xdeadbeefcafef00dULL);
 	ck_assert_str_eq(got->caller, "edge");
+	ck_assert_str_eq(got->request_id, "0123456789abcdef");
 	want_payload = packed(&req.base, &want_len);
 	ck_assert_uint_eq(got->payload.len, want_len);
 	ck_assert_mem_eq(got->payload.data, want_payload, want_len);
@@ -112,6 +115,12 @@ START_TEST(test_envelope_call_pack_matches_protoc_bytes)
 		want.timeout_us = timeouts[i];
 		want.trace_id = i * 1000003;
 		want.caller = "svc-posts";
+		if (i % 2 == 1) { /* the string fields after caller, too */
+			c.idempotency_key = want.idempotency_key = "k-7f1c2a";
+			c.idempotency_key_len = strlen(c.idempotency_key);
+			c.request_id = want.request_id = "req.1:a-B_9";
+			c.request_id_len = strlen(c.request_id);
+		}
 		want.payload.data = packed(&user.base, &want.payload.len);
 		want_bytes = packed(&want.base, &want_len);
 		ck_assert_int_eq(envelope_call_pack(&msg, &c, &user.base), 0);
@@ -175,7 +184,16 @@ START_TEST(test_envelope_call_pack_empty_fields)
 	ck_assert_int_eq(got->timeout_us, 0);
 	ck_assert_uint_eq(got->trace_id, 0);
 	ck_assert_str_eq(got->caller, "");
+	ck_assert_str_eq(got->request_id, "");
 	mesh__call__free_unpacked(got, NULL);
+	nng_msg_free(msg);
+
+	/* an empty request id is not written either */
+	c.request_id = "";
+	ck_assert_int_eq(envelope_call_pack(&msg, &c, &empty.base), 0);
+	ck_assert_int_eq(envelope_call_read(&back, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	ck_assert_ptr_null(back.request_id);
+	ck_assert_uint_eq(back.request_id_len, 0);
 	nng_msg_free(msg);
 }
 END_TEST
@@ -198,12 +216,18 @@ START_TEST(test_envelope_call_read_protoc_bytes)
 	call.timeout_us = -1;
 	call.trace_id = UINT64_MAX;
 	call.caller = "edge";
+	call.idempotency_key = "key-1";
+	call.request_id = "9f86d081884c7d65";
 	data = packed(&call.base, &len);
 
 	ck_assert_int_eq(envelope_call_read(&got, data, len), 0);
 	assert_str_n(got.service, got.service_len, "posts.Posts");
 	assert_str_n(got.method, got.method_len, "ListByThread");
 	assert_str_n(got.caller, got.caller_len, "edge");
+	assert_str_n(got.idempotency_key, got.idempotency_key_len, "key-1");
+	assert_str_n(got.request_id, got.request_id_len, "9f86d081884c7d65");
+	ck_assert(got.request_id >= (const char *)data &&
+		  got.request_id + got.request_id_len <= (const char *)data + len);
 	ck_assert_int_eq(got.timeout_us, -1);
 	ck_assert_uint_eq(got.trace_id, UINT64_MAX);
 	ck_assert_uint_eq(got.payload_len, payload_len);
@@ -229,6 +253,9 @@ START_TEST(test_envelope_call_read_empty)
 	ck_assert_int_eq(got.timeout_us, 0);
 	ck_assert_uint_eq(got.trace_id, 0);
 	ck_assert_ptr_null(got.caller);
+	ck_assert_ptr_null(got.idempotency_key);
+	ck_assert_ptr_null(got.request_id);
+	ck_assert_uint_eq(got.request_id_len, 0);
 }
 END_TEST
 
@@ -238,7 +265,7 @@ START_TEST(test_envelope_call_read_skips_unknown_fields)
 	static const uint8_t data[] = {
 	    0x0a, 0x01, 's',				 /* 1: "s" */
 	    0x38, 0x96, 0x01,				 /* 7: varint 150 */
-	    0x41, 1,	2,    3,    4,	  5,	6, 7, 8, /* 8: fixed64 */
+	    0x41, 1,	2,    3,    4,	  5,	6, 7, 8, /* 8 as fixed64: wrong wire type */
 	    0x4d, 1,	2,    3,    4,			 /* 9: fixed32 */
 	    0x9a, 0x06, 0x02, 'z',  'z',		 /* 99: bytes "zz" */
 	    0x08, 0x05,				/* 1 as a varint: wrong wire type, skipped */
@@ -251,6 +278,7 @@ START_TEST(test_envelope_call_read_skips_unknown_fields)
 	assert_str_n(got.method, got.method_len, "m");
 	ck_assert_uint_eq(got.payload_len, 0);
 	ck_assert_int_eq(got.timeout_us, 0);
+	ck_assert_ptr_null(got.request_id);
 }
 END_TEST
 
@@ -261,6 +289,50 @@ START_TEST(test_envelope_call_read_last_value_wins)
 	ck_assert_int_eq(envelope_call_read(&got, data, sizeof(data)), 0);
 	assert_str_n(got.service, got.service_len, "b");
 	ck_assert_int_eq(got.timeout_us, 7);
+}
+END_TEST
+
+START_TEST(test_envelope_call_request_id_both_ways)
+{
+	/* request_id (field 8) alone, and after every other field: protoc-c reads what the
+	 * envelope writes, and the envelope reads what protoc-c writes */
+	char longest[129];
+	envelope_call c = call_of("posts.Posts", "Create", 5000000, 77, "edge");
+	envelope_call back;
+	Mesh__Call want = MESH__CALL__INIT, *got;
+	uint8_t *want_bytes;
+	size_t want_len;
+	nng_msg *msg;
+	memset(longest, 'a', 128);
+	longest[128] = '\0';
+	c.request_id = longest;
+	c.request_id_len = 128;
+	ck_assert_int_eq(envelope_call_pack(&msg, &c, NULL), 0);
+	got = mesh__call__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got->request_id, longest);
+	ck_assert_str_eq(got->idempotency_key, "");
+	mesh__call__free_unpacked(got, NULL);
+	ck_assert_int_eq(envelope_call_read(&back, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	assert_str_n(back.request_id, back.request_id_len, longest);
+	ck_assert_ptr_null(back.idempotency_key);
+	want.service = "posts.Posts";
+	want.method = "Create";
+	want.timeout_us = 5000000;
+	want.trace_id = 77;
+	want.caller = "edge";
+	want.request_id = longest;
+	want_bytes = packed(&want.base, &want_len);
+	ck_assert_uint_eq(nng_msg_len(msg), want_len);
+	ck_assert_mem_eq(nng_msg_body(msg), want_bytes, want_len);
+	free(want_bytes);
+	nng_msg_free(msg);
+	{
+		/* repeated: the last one wins, as protobuf says */
+		static const uint8_t data[] = {0x42, 0x01, 'a', 0x42, 0x02, 'b', 'c'};
+		ck_assert_int_eq(envelope_call_read(&back, data, sizeof(data)), 0);
+		assert_str_n(back.request_id, back.request_id_len, "bc");
+	}
 }
 END_TEST
 
@@ -501,6 +573,7 @@ static Suite *envelope_suite(void)
 	tcase_add_test(call, test_envelope_call_read_empty);
 	tcase_add_test(call, test_envelope_call_read_skips_unknown_fields);
 	tcase_add_test(call, test_envelope_call_read_last_value_wins);
+	tcase_add_test(call, test_envelope_call_request_id_both_ways);
 	suite_add_tcase(s, call);
 
 	tcase_add_test(reply, test_envelope_reply_pack_round_trip);

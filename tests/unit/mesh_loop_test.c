@@ -360,6 +360,43 @@ START_TEST(test_loop_over_tcp_and_spread_over_instances)
 }
 END_TEST
 
+START_TEST(test_loop_request_id_reaches_loop_and_nng_servers)
+{
+	char nng_url[sizeof(url)];
+	mesh_server *nng_server;
+	const char *const urls[2] = {url, nng_url};
+	snprintf(nng_url, sizeof(nng_url), "ipc://%s/nng.sock", dir);
+	setenv("CLEAVE_MESH_TRANSPORT", "nng", 1);
+	start_server_at(&nng_server, nng_url);
+	unsetenv("CLEAVE_MESH_TRANSPORT");
+	for (int i = 0; i < 2; i++) {
+		mesh_client *c = loop_client(&sample__echo__descriptor, urls[i]);
+		Sample__Inner in = SAMPLE__INNER__INIT;
+		echo_result r[3];
+		char id[3][32];
+		int before = completed;
+		/* several in one turn, each with its own id (the ids are copied at invoke) */
+		in.label = "request-id";
+		for (int k = 0; k < 3; k++) {
+			memset(&r[k], 0, sizeof(r[k]));
+			snprintf(id[k], sizeof(id[k]), "loop-%d-%d", i, k);
+			r[k].rpc.request_id = k < 2 ? id[k] : NULL;
+			sample__echo__get(mesh_client_service(c), &in, on_inner, &r[k]);
+			memset(id[k], '?', sizeof(id[k]) - 1);
+		}
+		run_until(&completed, before + 3, 5000);
+		for (int k = 0; k < 3; k++) {
+			char want[40];
+			snprintf(want, sizeof(want), "rid:loop-%d-%d", i, k);
+			ck_assert_int_eq(r[k].rpc.status, MESH_OK);
+			ck_assert_str_eq(r[k].label, k < 2 ? want : "rid:(none)");
+		}
+		mesh_client_free(c);
+	}
+	mesh_server_free(nng_server);
+}
+END_TEST
+
 static Suite *mesh_loop_suite(void)
 {
 	Suite *s = suite_create("mesh_loop");
@@ -375,6 +412,7 @@ static Suite *mesh_loop_suite(void)
 	tcase_add_test(tc, test_loop_lost_connection_is_unavailable_and_never_resent);
 	tcase_add_test(tc, test_loop_client_talks_to_an_nng_server);
 	tcase_add_test(tc, test_loop_over_tcp_and_spread_over_instances);
+	tcase_add_test(tc, test_loop_request_id_reaches_loop_and_nng_servers);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -65,7 +65,7 @@ typedef struct echo_result {
 	mesh_rpc rpc;
 	int called;
 	int64_t id;
-	char label[128];
+	char label[256];
 	pthread_t thread;
 } echo_result;
 
@@ -398,6 +398,150 @@ START_TEST(test_mesh_calls_spread_over_instances)
 }
 END_TEST
 
+/* get_label calls Echo.Get with label through c (blocking), carrying request_id (NULL: none). */
+static mesh_status get_label(mesh_client *c, const char *label, const char *request_id,
+			     echo_result *r)
+{
+	Sample__Inner in = SAMPLE__INNER__INIT;
+	memset(r, 0, sizeof(*r));
+	in.label = (char *)label;
+	r->rpc.request_id = request_id;
+	sample__echo__get(mesh_client_service(c), &in, on_inner, r);
+	ck_assert_int_eq(r->called, 1);
+	return r->rpc.status;
+}
+
+/* start_nng_server starts another echo server at where, served by nng's workers. */
+static mesh_server *start_nng_server(const char *where)
+{
+	mesh_server *s;
+	setenv("CLEAVE_MESH_TRANSPORT", "nng", 1);
+	ck_assert_int_eq(mesh_server_new(&s, &echo_service.base, NULL), 0);
+	ck_assert_int_eq(mesh_server_listen(s, where), 0);
+	unsetenv("CLEAVE_MESH_TRANSPORT");
+	ck_assert_int_eq(mesh_server_start(s), 0);
+	return s;
+}
+
+START_TEST(test_mesh_request_id_reaches_the_server)
+{
+	/* the nng client to a loop server (url) and to an nng server */
+	char nng_url[sizeof(url)], longest[MESH_REQUEST_ID_MAX + 2];
+	mesh_server *nng_server;
+	const char *const urls[2] = {url, nng_url};
+	snprintf(nng_url, sizeof(nng_url), "ipc://%s/echo-nng.sock", dir);
+	nng_server = start_nng_server(nng_url);
+	memset(longest, 'x', sizeof(longest) - 1);
+	longest[MESH_REQUEST_ID_MAX + 1] = '\0'; /* one too many */
+	longest[MESH_REQUEST_ID_MAX] = '\0';	 /* just enough */
+	for (int i = 0; i < 2; i++) {
+		mesh_client_opts opts = {.caller = "tester"};
+		mesh_client *c;
+		echo_result r;
+		long long until = harness_now_ms() + 5000;
+		ck_assert_int_eq(mesh_client_new(&c, &sample__echo__descriptor, &opts), 0);
+		ck_assert_int_eq(mesh_client_dial(c, urls[i]), 0);
+		while (mesh_client_instances(c) == 0 && harness_now_ms() < until)
+			harness_sleep_ms(2);
+		ck_assert_int_eq(get_label(c, "request-id", "9f86d081884c7d65", &r), MESH_OK);
+		ck_assert_str_eq(r.label, "rid:9f86d081884c7d65");
+		ck_assert_int_eq(get_label(c, "request-id", "client.given:ID-1_x", &r), MESH_OK);
+		ck_assert_str_eq(r.label, "rid:client.given:ID-1_x");
+		/* none, and an empty one, arrive as none */
+		ck_assert_int_eq(get_label(c, "request-id", NULL, &r), MESH_OK);
+		ck_assert_str_eq(r.label, "rid:(none)");
+		ck_assert_int_eq(get_label(c, "request-id", "", &r), MESH_OK);
+		ck_assert_str_eq(r.label, "rid:(none)");
+		/* MESH_REQUEST_ID_MAX bytes are fine; one more is refused */
+		ck_assert_int_eq(get_label(c, "request-id", longest, &r), MESH_OK);
+		ck_assert_uint_eq(strlen(r.label), 4 + MESH_REQUEST_ID_MAX);
+		longest[MESH_REQUEST_ID_MAX] = 'x';
+		ck_assert_int_eq(get_label(c, "request-id", longest, &r), MESH_INVALID_ARGUMENT);
+		ck_assert_str_eq(r.rpc.message, "the request id is longer than 128 bytes");
+		longest[MESH_REQUEST_ID_MAX] = '\0';
+		mesh_client_free(c);
+	}
+	mesh_server_free(nng_server);
+}
+END_TEST
+
+START_TEST(test_mesh_client_call_inherits_the_request_id)
+{
+	/* echo (url) calls a second echo through mesh_client_call on behalf of the caller's call:
+	 * the second sees the first's request id; a call without one passes none on */
+	char url2[sizeof(url)];
+	mesh_server *second;
+	mesh_client *c;
+	echo_result r;
+	long long until = harness_now_ms() + 5000;
+	snprintf(url2, sizeof(url2), "ipc://%s/echo2.sock", dir);
+	second = start_nng_server(url2);
+	ck_assert_int_eq(mesh_client_new(&echo_forward, &sample__echo__descriptor, NULL), 0);
+	ck_assert_int_eq(mesh_client_dial(echo_forward, url2), 0);
+	while (mesh_client_instances(echo_forward) == 0 && harness_now_ms() < until)
+		harness_sleep_ms(2);
+	c = connected_client(&sample__echo__descriptor, NULL);
+	ck_assert_int_eq(get_label(c, "forward", "edge-req-42", &r), MESH_OK);
+	ck_assert_str_eq(r.label, "fwd:rid:edge-req-42");
+	ck_assert_int_eq(get_label(c, "forward", NULL, &r), MESH_OK);
+	ck_assert_str_eq(r.label, "fwd:rid:(none)");
+	mesh_client_free(c);
+	mesh_client_free(echo_forward);
+	echo_forward = NULL;
+	mesh_server_free(second);
+}
+END_TEST
+
+/* stderr_to sends this process's stderr to a new file in dir; returns the saved stderr. */
+static int stderr_to(const char *path)
+{
+	int saved = dup(STDERR_FILENO);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_eq(dup2(fileno(f), STDERR_FILENO), STDERR_FILENO);
+	fclose(f);
+	return saved;
+}
+
+START_TEST(test_mesh_log_lines_carry_the_request_id)
+{
+	mesh_client *c = connected_client(&sample__echo__descriptor, NULL);
+	Sample__Inner in = SAMPLE__INNER__INIT;
+	echo_result r = {0};
+	char path[256];
+	char *text;
+	int saved;
+	snprintf(path, sizeof(path), "%s/stderr.log", dir);
+	saved = stderr_to(path);
+	/* a call answered INTERNAL is logged by the runtime, with its request id */
+	r.rpc.request_id = "fail-7";
+	sample__echo__fail(mesh_client_service(c), &in, on_inner, &r);
+	ck_assert_int_eq(r.rpc.status, MESH_INTERNAL);
+	/* one that fails otherwise, or succeeds, is not */
+	memset(&r, 0, sizeof(r));
+	r.rpc.request_id = "notfound-8";
+	in.id = 404;
+	sample__echo__get(mesh_client_service(c), &in, on_inner, &r);
+	ck_assert_int_eq(r.rpc.status, MESH_NOT_FOUND);
+	in.id = 1;
+	ck_assert_int_eq(get_label(c, "plain", "ok-9", &r), MESH_OK);
+	/* mesh_log: name, [id], the text; control characters cannot start a line of their own */
+	ck_assert_int_eq(get_label(c, "log:two\nlines\x1b", "log-10", &r), MESH_OK);
+	ck_assert_int_eq(get_label(c, "log:no id", NULL, &r), MESH_OK);
+	mesh_client_free(c);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	text = harness_read_file(path);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_str_eq(text, "sample.Echo: [fail-7] Fail answered INTERNAL: method failed "
+			       "without a status\n"
+			       "sample.Echo: [log-10] two?lines?\n"
+			       "sample.Echo: [-] no id\n");
+	free(text);
+}
+END_TEST
+
 static Suite *mesh_suite(void)
 {
 	Suite *s = suite_create("mesh");
@@ -414,6 +558,9 @@ static Suite *mesh_suite(void)
 	tcase_add_test(tc, test_mesh_async_closures_run_on_the_draining_thread);
 	tcase_add_test(tc, test_mesh_lost_connection_is_unavailable_and_never_resent);
 	tcase_add_test(tc, test_mesh_calls_spread_over_instances);
+	tcase_add_test(tc, test_mesh_request_id_reaches_the_server);
+	tcase_add_test(tc, test_mesh_client_call_inherits_the_request_id);
+	tcase_add_test(tc, test_mesh_log_lines_carry_the_request_id);
 	suite_add_tcase(s, tc);
 	return s;
 }
