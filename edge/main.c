@@ -367,7 +367,8 @@ int main(int argc, char **argv)
 				  .log = &log,
 				  .upstreams = &ups,
 				  .timeout_ms = args.timeout_ms,
-				  .drain_ms = 2000};
+				  .drain_ms = 2000,
+				  .retry_reads = !args.use_nng};
 	if (edge_server_new(&edge, &opts, err, sizeof(err)) != 0)
 		goto out_free_server;
 	copts.timeout_ms = args.timeout_ms;

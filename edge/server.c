@@ -204,7 +204,7 @@ static void edge_call_done(const ProtobufCMessage *reply, void *closure_data)
 		return;
 	}
 	if (call->rpc.status == MESH_UNAVAILABLE && call->retry_input != NULL &&
-	    mesh_now_us() < call->rpc.deadline_us &&
+	    s->opts.retry_reads && mesh_now_us() < call->rpc.deadline_us &&
 	    mesh_client_instances(((upstream *)call->route->upstream)->client) > 0) {
 		/* a read is safe to repeat: once, on another instance that is connected */
 		ProtobufCMessage *input = call->retry_input;

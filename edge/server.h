@@ -20,6 +20,10 @@ typedef struct edge_server_opts {
 	const upstream_set *upstreams; /* borrowed, may fill later: the gauges of /metrics */
 	int64_t timeout_ms;	       /* deadline of each mesh call */
 	int64_t drain_ms;	       /* how long a stop waits for calls in flight */
+	/* send a read (GET) once more when its instance is lost mid-call and another is connected:
+	 * for clients whose instance count is exact at once (the loop transport; nng reports a
+	 * lost connection after the call has failed) */
+	int retry_reads;
 } edge_server_opts;
 
 /* edge_server_new creates the server on a new event loop. On success *out is the caller's, to
