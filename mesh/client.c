@@ -41,6 +41,8 @@ typedef struct client_call {
 	nng_ctx ctx;
 	nng_aio *aio;
 	struct client_call *next_free;
+	atomic_int active;	/* invoked and not yet completed */
+	atomic_int no_instance; /* cancelled because the last instance went away */
 	/* the current call */
 	unsigned method;
 	ProtobufCClosure closure;
@@ -101,6 +103,22 @@ static void client_dialer_note(mesh_client *c, nng_pipe pipe, int up)
 	pthread_mutex_unlock(&c->pipe_lock);
 }
 
+/* client_fail_waiting_sends ends, with UNAVAILABLE, the calls in flight once the last instance
+ * has gone: nng would keep a call still waiting for a connection queued until its deadline (a
+ * 504 where the caller should learn at once that nothing serves it). */
+static void client_fail_waiting_sends(mesh_client *c)
+{
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->ncalls; i++) {
+		client_call *call = c->calls[i];
+		if (atomic_load(&call->active)) {
+			atomic_store(&call->no_instance, 1);
+			nng_aio_cancel(call->aio);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 static void client_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
 	mesh_client *c = arg;
@@ -113,6 +131,8 @@ static void client_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		while (n > 0 && !atomic_compare_exchange_weak(&c->instances, &n, n - 1))
 			;
 		client_dialer_note(c, pipe, -1);
+		if (n <= 1)
+			client_fail_waiting_sends(c);
 	}
 }
 
@@ -197,6 +217,7 @@ static void client_call_complete(client_call *call)
 	mesh_client *c = call->client;
 	rpc->status = call->status;
 	memcpy(rpc->message, call->message, sizeof(rpc->message));
+	atomic_store(&call->active, 0);
 	call->closure(call->output, call->closure_data);
 	if (call->output != NULL) {
 		protobuf_c_message_free_unpacked(call->output, NULL);
@@ -253,8 +274,13 @@ static void client_call_set_nng_error(client_call *call, int rv, const char *dur
 		break;
 	case NNG_ECLOSED:
 	case NNG_ECANCELED:
-		client_call_set(call, MESH_CANCELLED, "%s: call cancelled while %s", service,
-				during);
+		if (atomic_load(&call->no_instance))
+			client_call_set(call, MESH_UNAVAILABLE,
+					"%s: the last instance went away while %s", service,
+					during);
+		else
+			client_call_set(call, MESH_CANCELLED, "%s: call cancelled while %s",
+					service, during);
 		break;
 	default:
 		client_call_set(call, MESH_UNAVAILABLE, "%s: %s while %s", service,
@@ -369,6 +395,8 @@ static void client_invoke(ProtobufCService *service, unsigned method_index,
 	call->deadline_us = rpc->deadline_us != 0 ? rpc->deadline_us : now + c->timeout_us;
 	call->output = NULL;
 	call->state = CALL_SENDING;
+	atomic_store(&call->no_instance, 0);
+	atomic_store(&call->active, 1);
 
 	if (call->deadline_us <= now) {
 		client_call_set(call, MESH_DEADLINE_EXCEEDED,
