@@ -142,6 +142,45 @@ static void dispatch_health(server_call *call)
 	stats_impl_end(&call->stats);
 }
 
+/* dispatch_denied checks the call against the server's policy; on a denial it answers
+ * PERMISSION_DENIED, logs one line and returns 1. The caller is who the transport proves it is
+ * (its uid's service, for ipc://); the envelope's caller is only a claim, checked against that.
+ * Only when the transport proves nothing (the same user, inproc://, tcp://) is the claim used. */
+static int dispatch_denied(server_call *call, const char *method)
+{
+	mesh_server *s = call->server;
+	char allowed[256];
+	const char *who;
+	int proven =
+	    call->peer_uid >= 0 && mesh_identity_of_uid((uid_t)call->peer_uid, call->identity,
+							sizeof(call->identity)) == 1;
+	if (proven) {
+		if (strcmp(call->identity, "root") == 0)
+			return 0; /* the operator */
+		if (call->caller[0] != '\0' && strcmp(call->caller, call->identity) != 0) {
+			dispatch_fail(call, MESH_PERMISSION_DENIED,
+				      "the caller claims to be '%s' but runs as '%s'", call->caller,
+				      call->identity);
+			mesh_log(call,
+				 "denied: %s.%s by %s claiming '%s' (rule: a claim must match "
+				 "the caller's identity)",
+				 s->impl->descriptor->name, method, call->identity, call->caller);
+			return 1;
+		}
+		who = call->identity;
+	} else {
+		who = call->caller[0] != '\0' ? call->caller : "anonymous";
+	}
+	if (mesh_policy_allows(s->policy, who, method))
+		return 0;
+	mesh_policy_callers(s->policy, method, allowed, sizeof(allowed));
+	dispatch_fail(call, MESH_PERMISSION_DENIED, "%s may not call %s.%s", who,
+		      s->impl->descriptor->name, method);
+	mesh_log(call, "denied: %s.%s by %s%s (rule: default deny; allowed callers: %s)",
+		 s->impl->descriptor->name, method, who, proven ? "" : " (claimed)", allowed);
+	return 1;
+}
+
 static int name_is(const char *s, size_t len, const char *name)
 {
 	return len == strlen(name) && memcmp(s, name, len) == 0;
@@ -219,6 +258,8 @@ static void dispatch_run(server_call *call, const uint8_t *data, size_t len)
 		return;
 	}
 	call->method_name = method->name;
+	if (s->policy != NULL && dispatch_denied(call, method->name))
+		return;
 	input = protobuf_c_message_unpack(method->input, NULL, env.payload_len, env.payload);
 	if (input == NULL) {
 		dispatch_fail(call, MESH_INVALID_ARGUMENT, "%s.%s: malformed request payload",
@@ -248,6 +289,7 @@ int dispatch_call(mesh_server *s, server_call *call, dispatch_sink *sink, const 
 	call->has_idempotency_key = 0;
 	call->has_request_id = 0;
 	call->method_name = NULL;
+	call->identity[0] = '\0';
 	call->deadline_us = 0;
 	stats_call_start(&s->stats, &call->stats);
 	dispatch_run(call, data, len);

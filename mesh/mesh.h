@@ -293,6 +293,14 @@ int mesh_server_start(mesh_server *server);
 /* mesh_server_stop closes the listeners and waits for the workers to finish their calls. */
 void mesh_server_stop(mesh_server *server);
 
+/* mesh_server_set_policy makes the server default-deny: from then on every call but Health must
+ * be allowed by policy (see policy.h) for its caller, who is the service the calling process
+ * runs as (its uid, on ipc://) when the transport proves it, else its claimed caller. A denied
+ * call ends with MESH_PERMISSION_DENIED and one log line. policy is borrowed and must outlive
+ * the server; NULL allows every call (the default). Set it before mesh_server_start. */
+struct mesh_policy;
+void mesh_server_set_policy(mesh_server *server, const struct mesh_policy *policy);
+
 /* mesh_server_free stops the server if needed and frees it. */
 void mesh_server_free(mesh_server *server);
 

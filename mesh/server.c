@@ -88,6 +88,11 @@ void mesh_server_stop(mesh_server *s)
 		server_nng_stop(s->nng);
 }
 
+void mesh_server_set_policy(mesh_server *s, const struct mesh_policy *policy)
+{
+	s->policy = policy;
+}
+
 void mesh_server_free(mesh_server *s)
 {
 	if (s == NULL)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "mesh.h"
+#include "policy.h"
 #include "stats.h"
 
 #define SERVER_CALLER_MAX 128
@@ -34,6 +35,8 @@ typedef struct server_call {
 	char request_id[MESH_REQUEST_ID_MAX + 1];
 	int has_request_id;
 	const char *method_name; /* for log lines: the method's, once known; else NULL */
+	long peer_uid;	   /* the calling process's uid, from the transport; -1 if unknown (tcp) */
+	char identity[64]; /* who the caller is, as the transport proves it; "" if unproven */
 	int64_t deadline_us;
 	stats_shard *shard; /* the thread's counters, made with the transport */
 	stats_call stats;   /* what is measured of this call */
@@ -51,6 +54,7 @@ struct mesh_server {
 	server_nng *nng;   /* everything else, or all when CLEAVE_MESH_TRANSPORT=nng */
 	int started;
 	int stopped;
+	const mesh_policy *policy; /* borrowed; NULL: every call allowed */
 };
 
 /* dispatch_call serves the packed mesh.Call in data (len bytes) with call, writes the reply

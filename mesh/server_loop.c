@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -45,8 +46,9 @@ typedef struct loop_conn {
 	loop_watch watch;
 	int fd;
 	sp_framing framing;
-	int greeted; /* the caller's greeting arrived and named REQ */
-	int writing; /* EPOLLOUT is armed */
+	int greeted;   /* the caller's greeting arrived and named REQ */
+	long peer_uid; /* SO_PEERCRED's uid for ipc://; -1 for tcp:// */
+	int writing;   /* EPOLLOUT is armed */
 	bytes in;
 	bytes out;
 	struct loop_conn *prev, *next;
@@ -155,6 +157,7 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 			t->sink.conn = c;
 			t->sink.backtrace = payload;
 			t->sink.backtrace_len = (size_t)backtrace;
+			t->call.peer_uid = c->peer_uid;
 			dispatch_call(t->loop->server, &t->call, &t->sink.base, payload + backtrace,
 				      payload_len - (size_t)backtrace);
 		}
@@ -204,6 +207,13 @@ static void listener_on_event(loop_thread *t, loop_listener *l)
 		c->watch.kind = WATCH_CONN;
 		c->fd = fd;
 		c->framing = l->framing;
+		c->peer_uid = -1;
+		if (l->framing != SP_TCP) {
+			struct ucred cred;
+			socklen_t len = sizeof(cred);
+			if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+				c->peer_uid = (long)cred.uid;
+		}
 		ev.data.ptr = c;
 		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
 			close(fd);
@@ -304,6 +314,10 @@ static int listen_on(const addr *a, int *out)
 			goto out_close;
 		}
 	}
+	/* any local process may connect: who it is (its uid) and what it may call is the
+	 * server's decision (mesh_server_set_policy), not the socket file's */
+	if (a->framing == SP_IPC && a->path != NULL)
+		chmod(a->path, 0666);
 	if (listen(fd, SOMAXCONN) != 0) {
 		err = errno;
 		goto out_close;

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -59,6 +60,14 @@ static void *nng_worker_main(void *arg)
 		if (rv != 0)
 			continue;
 		msg = nng_aio_get_msg(w->aio);
+		w->call.peer_uid = -1;
+		{
+			/* ipc:// tells the peer's uid; inproc:// is this process, tcp:// nobody */
+			uint64_t uid;
+			nng_pipe pipe = nng_msg_get_pipe(msg);
+			if (nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_UID, &uid) == 0)
+				w->call.peer_uid = (long)uid;
+		}
 		rv = dispatch_call(n->server, &w->call, &sink.base, nng_msg_body(msg),
 				   nng_msg_len(msg));
 		nng_msg_free(msg);
@@ -124,7 +133,16 @@ int server_nng_listen(server_nng *n, const char *url)
 	if (grown == NULL)
 		return NNG_ENOMEM;
 	n->listeners = grown;
-	rv = nng_listen(n->sock, url, &n->listeners[n->nlisteners], 0);
+	rv = nng_listener_create(&n->listeners[n->nlisteners], n->sock, url);
+	if (rv == 0) {
+		/* as the loop transport: any local process may connect, the policy decides */
+		if (strncmp(url, "ipc://", 6) == 0)
+			nng_listener_set_int(n->listeners[n->nlisteners], NNG_OPT_IPC_PERMISSIONS,
+					     0666);
+		rv = nng_listener_start(n->listeners[n->nlisteners], 0);
+		if (rv != 0)
+			nng_listener_close(n->listeners[n->nlisteners]);
+	}
 	if (rv == 0)
 		n->nlisteners++;
 	return rv;

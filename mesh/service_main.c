@@ -13,6 +13,7 @@
 #include <nng/nng.h>
 
 #include "mesh.h"
+#include "policy.h"
 #include "targets.h"
 
 #define SERVICE_MAX_LISTEN	16
@@ -56,6 +57,7 @@ typedef struct service_args {
 	const char *call[SERVICE_MAX_CALLS]; /* NAME=URL[,URL...] */
 	int ncall;
 	const char *run_dir;
+	const char *policy; /* the default-deny call policy file, or NULL: every call allowed */
 	char data_dir[4096];
 	mesh_service_env env;
 	mesh_server_opts server;
@@ -75,7 +77,7 @@ static void service_usage(FILE *out, const mesh_service_def *def, const char *ar
 	    out,
 	    "usage: %s --listen URL [--listen URL]... [--data-dir DIR] [--seed FILE]\n"
 	    "          [--sync normal|full] [--call NAME=URLS]... [--run-dir DIR] [--loops N]\n"
-	    "          [--workers N]\n"
+	    "          [--workers N] [--policy FILE]\n"
 	    "\n"
 	    "Serves the %s service (%s) over the cleave mesh until SIGINT or SIGTERM.\n"
 	    "\n"
@@ -90,6 +92,8 @@ static void service_usage(FILE *out, const mesh_service_def *def, const char *ar
 	    "  --call NAME=URLS where service NAME is (comma-separated instance addresses)\n"
 	    "  --run-dir DIR    a called service without --call is at ipc://DIR/NAME.sock\n"
 	    "                   (default $CLEAVE_RUN_DIR, else /tmp/cleave)\n"
+	    "  --policy FILE    default-deny: only the callers FILE allows may call each method\n"
+	    "                   (lines 'CALLER METHOD'; Health is open; meshctl writes it)\n"
 	    "  --loops N        event-loop threads serving ipc:// and tcp:// (default 1)\n"
 	    "  --workers N      nng worker threads serving other addresses, such as tls+tcp://,\n"
 	    "                   or every address when CLEAVE_MESH_TRANSPORT=nng (default 8)\n"
@@ -129,11 +133,17 @@ static int mkdir_parents(const char *path)
 static int service_parse(int argc, char **argv, const mesh_service_def *def, service_args *a)
 {
 	static const struct option longopts[] = {
-	    {"listen", required_argument, NULL, 'l'}, {"data-dir", required_argument, NULL, 'd'},
-	    {"seed", required_argument, NULL, 's'},   {"sync", required_argument, NULL, 'y'},
-	    {"call", required_argument, NULL, 'c'},   {"run-dir", required_argument, NULL, 'r'},
-	    {"loops", required_argument, NULL, 'L'},  {"workers", required_argument, NULL, 'w'},
-	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"data-dir", required_argument, NULL, 'd'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"sync", required_argument, NULL, 'y'},
+	    {"call", required_argument, NULL, 'c'},
+	    {"run-dir", required_argument, NULL, 'r'},
+	    {"loops", required_argument, NULL, 'L'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"policy", required_argument, NULL, 'P'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int opt, n;
 	a->env.seed = def->default_seed;
@@ -173,6 +183,9 @@ static int service_parse(int argc, char **argv, const mesh_service_def *def, ser
 			break;
 		case 'r':
 			a->run_dir = optarg;
+			break;
+		case 'P':
+			a->policy = optarg;
 			break;
 		case 'L':
 		case 'w':
@@ -296,6 +309,7 @@ int mesh_service_main(int argc, char **argv, const mesh_service_def *def)
 {
 	service_args args = {0};
 	mesh_server *server = NULL;
+	mesh_policy *policy = NULL;
 	char err[512];
 	sigset_t stop_signals;
 	int sig, rv, status = 1;
@@ -326,6 +340,15 @@ int mesh_service_main(int argc, char **argv, const mesh_service_def *def)
 		fprintf(stderr, "%s: cannot create the server: %s\n", def->name, nng_strerror(rv));
 		goto out_close;
 	}
+	if (args.policy != NULL) {
+		if (mesh_policy_load(args.policy, &policy, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: %s\n", def->name, err);
+			goto out_close;
+		}
+		mesh_server_set_policy(server, policy);
+		fprintf(stderr, "%s: calls are default-deny, allowed by %s\n", def->name,
+			args.policy);
+	}
 	for (int i = 0; i < args.nlisten; i++) {
 		if ((rv = mesh_server_listen(server, args.listen[i])) != 0) {
 			fprintf(stderr, "%s: cannot listen on %s: %s\n", def->name, args.listen[i],
@@ -349,6 +372,7 @@ int mesh_service_main(int argc, char **argv, const mesh_service_def *def)
 
 out_close:
 	mesh_server_free(server);
+	mesh_policy_free(policy);
 	if (targets_thread_started) {
 		targets_thread_stop = 1;
 		pthread_join(targets_thread, NULL);

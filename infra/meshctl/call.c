@@ -15,6 +15,7 @@
 #include "targets.h"
 
 static const char *call_address;
+static const char *call_as = "meshctl";
 static int call_timeout_ms = 5000;
 
 static void call_usage(FILE *out)
@@ -39,6 +40,10 @@ static int call_extra(int opt)
 	char *end;
 	if (opt == 'a') {
 		call_address = optarg;
+		return 0;
+	}
+	if (opt == 'c') {
+		call_as = optarg;
 		return 0;
 	}
 	if (opt == 't') {
@@ -97,6 +102,7 @@ int cmd_call(int argc, char **argv)
 {
 	static const struct option extra[] = {{"address", required_argument, NULL, 'a'},
 					      {"timeout-ms", required_argument, NULL, 't'},
+					      {"as", required_argument, NULL, 'c'},
 					      {NULL, 0, NULL, 0}};
 	const char *state = NULL, *method, *json = "{}";
 	const ProtobufCServiceDescriptor *desc;
@@ -111,6 +117,7 @@ int cmd_call(int argc, char **argv)
 	mesh_status st;
 	int r;
 	call_address = NULL;
+	call_as = "meshctl";
 	call_timeout_ms = 5000;
 	r = state_dir_option(argc, argv, &state, call_usage, "", extra, call_extra);
 	if (r != 0)
@@ -138,7 +145,7 @@ int cmd_call(int argc, char **argv)
 		fprintf(stderr, "meshctl call: %s\n", err);
 		return 2;
 	}
-	o = (mesh_client_opts){.caller = "meshctl", .timeout_ms = call_timeout_ms};
+	o = (mesh_client_opts){.caller = call_as, .timeout_ms = call_timeout_ms};
 	if (mesh_client_new(&c, desc, &o) != 0) {
 		protobuf_c_message_free_unpacked(input, NULL);
 		return 1;

@@ -18,6 +18,7 @@ static const subcommand subcommands[] = {
     {"logs", cmd_logs, "a service's log lines, tagged with their instance"},
     {"call", cmd_call, "call SERVICE.METHOD over the mesh with a JSON request"},
     {"init", cmd_init, "scaffold a new service"},
+    {"policy", cmd_policy, "who may call what: the call policy the manifests give"},
 };
 
 static void usage(FILE *out)

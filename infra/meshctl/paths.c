@@ -30,7 +30,7 @@ int meshctl_paths_init(meshctl_paths *p, const char *dir)
 	if (!FIT(p->state, "%s", dir) || !FIT(p->run, "%s/run", p->state) ||
 	    !FIT(p->targets, "%s/targets", p->run) || !FIT(p->logs, "%s/logs", p->state) ||
 	    !FIT(p->control, "ipc://%s/meshctl.sock", p->run) ||
-	    !FIT(p->pidfile, "%s/meshctl.pid", p->run))
+	    !FIT(p->pidfile, "%s/meshctl.pid", p->run) || !FIT(p->policy, "%s/policy", p->run))
 		return -1;
 	/* the longest socket, <run>/<name>-NN.sock, must fit a unix socket address */
 	if (strlen(p->run) + 48 >= sizeof(sun.sun_path))

@@ -14,6 +14,7 @@ typedef struct meshctl_paths {
 	char logs[PATH_MAX];	/* state/logs: <service>.log, edge.log, meshctl.log */
 	char control[PATH_MAX]; /* ipc:// URL of the supervisor's control socket */
 	char pidfile[PATH_MAX]; /* state/run/meshctl.pid */
+	char policy[PATH_MAX];	/* state/run/policy: one call policy per service */
 } meshctl_paths;
 
 /* meshctl_paths_init fills p for the state directory dir, or when dir is NULL for

@@ -2,8 +2,11 @@
  * backoff, target files, health through a target group per service, the edge, control calls. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +23,7 @@
 #include "manifest.h"
 #include "mesh.h"
 #include "meshctl.pb-c.h"
+#include "policy.h"
 #include "registry.h"
 #include "supervisor.h"
 #include "targets.h"
@@ -65,6 +69,14 @@ typedef struct sv_instance {
 	mesh_instance_state health;
 } sv_instance;
 
+/* sv_identity: the system user a process runs as, when meshctl runs as root. */
+typedef struct sv_identity {
+	int valid;
+	char user[64]; /* "cleave-users" */
+	uid_t uid;
+	gid_t gid;
+} sv_identity;
+
 /* sv_service: one manifest's instances and its target group. */
 typedef struct sv_service {
 	const manifest *m;
@@ -76,6 +88,9 @@ typedef struct sv_service {
 	int logfd;
 	char targets_path[PATH_MAX];
 	int targets_dirty;
+	char policy_path[PATH_MAX]; /* who may call it: <run>/policy/<name> */
+	sv_identity as;		    /* its user, when meshctl runs as root */
+	char sock_dir[PATH_MAX];    /* where its instances' sockets are */
 } sv_service;
 
 enum { SV_RUNNING, SV_STOPPING_EDGE, SV_STOPPING_SERVICES, SV_DONE };
@@ -108,6 +123,8 @@ typedef struct supervisor {
 	int ready_sent;
 	int64_t started_us;
 	int unclean_stops; /* processes told to stop that did not exit 0 */
+	int as_users;	   /* root: each service and the edge run as their own system user */
+	sv_identity edge_as;
 	/* with --monolith: the one process every instance record points at */
 	pid_t mono_pid;
 	sv_output mono_out;
@@ -235,7 +252,7 @@ static int sv_output_open(supervisor *sv, sv_output *o, int fd, const char *tag,
 /* sv_spawn starts argv[0] with stdout and stderr on a pipe whose read end goes to *out_fd, in
  * its own process group (a terminal's Ctrl-C reaches meshctl only, which stops the children in
  * order), killed if meshctl dies. Returns the pid, or -1. */
-static pid_t sv_spawn(char *const argv[], int *out_fd)
+static pid_t sv_spawn(char *const argv[], int *out_fd, const sv_identity *as)
 {
 	int p[2];
 	pid_t parent = getpid(), pid;
@@ -260,6 +277,18 @@ static pid_t sv_spawn(char *const argv[], int *out_fd)
 			dup2(devnull, 0);
 		dup2(p[1], 1);
 		dup2(p[1], 2);
+		/* its own user when meshctl runs as root: its identity on the mesh, its files */
+		if (as != NULL && as->valid &&
+		    (setgroups(0, NULL) != 0 || setgid(as->gid) != 0 || setuid(as->uid) != 0)) {
+			dprintf(2, "cannot become %s: %s\n", as->user, strerror(errno));
+			_exit(126);
+		}
+		/* changing credentials clears the parent-death signal: set it (again) after */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		/* nothing it runs can gain privileges (setuid binaries, file capabilities) */
+		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 		execv(argv[0], argv);
 		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -306,7 +335,7 @@ static int sv_monolith_start(supervisor *sv)
 		    snprintf(pattern, sizeof(pattern), "ipc://%s/%%s-1.sock", sv->paths->run) >=
 			(int)sizeof(pattern))
 			return -1;
-		sv->mono_pid = sv_spawn(argv, &fd);
+		sv->mono_pid = sv_spawn(argv, &fd, NULL);
 		if (sv->mono_pid < 0) {
 			sv->mono_pid = 0;
 			sv_log(sv, "cannot start the monolith: %s", strerror(errno));
@@ -332,9 +361,16 @@ static int sv_monolith_start(supervisor *sv)
 static int sv_instance_start(supervisor *sv, sv_instance *in)
 {
 	char bin[PATH_MAX], data[PATH_MAX], tag[64];
-	char *argv[] = {
-	    bin, "--listen", in->url, "--data-dir", data, "--run-dir", (char *)sv->paths->run,
-	    NULL};
+	char *argv[] = {bin,
+			"--listen",
+			in->url,
+			"--data-dir",
+			data,
+			"--run-dir",
+			(char *)sv->paths->run,
+			"--policy",
+			in->svc->policy_path,
+			NULL};
 	int fd;
 	if (sv->opts->monolith)
 		return sv_monolith_start(sv);
@@ -345,7 +381,7 @@ static int sv_instance_start(supervisor *sv, sv_instance *in)
 	if (meshctl_bin_path(bin, sizeof(bin), "svc-") != 0)
 		return -1;
 	snprintf(bin + strlen(bin), sizeof(bin) - strlen(bin), "%s", in->svc->m->name);
-	in->pid = sv_spawn(argv, &fd);
+	in->pid = sv_spawn(argv, &fd, &in->svc->as);
 	if (in->pid < 0) {
 		in->pid = 0;
 		sv_log(sv, "cannot start %s: %s", tag, strerror(errno));
@@ -384,7 +420,7 @@ static int sv_edge_start(supervisor *sv)
 		argv[argc++] = (char *)sv->opts->admin_listen;
 	}
 	argv[argc] = NULL;
-	sv->edge_pid = sv_spawn(argv, &fd);
+	sv->edge_pid = sv_spawn(argv, &fd, &sv->edge_as);
 	if (sv->edge_pid < 0) {
 		sv->edge_pid = 0;
 		sv_log(sv, "cannot start the edge: %s", strerror(errno));
@@ -424,7 +460,7 @@ static sv_instance *sv_instance_add(supervisor *sv, sv_service *s)
 	in->svc = s;
 	in->index = index;
 	in->out.fd = -1;
-	if (snprintf(in->url, sizeof(in->url), "ipc://%s/%s-%d.sock", sv->paths->run, s->m->name,
+	if (snprintf(in->url, sizeof(in->url), "ipc://%s/%s-%d.sock", s->sock_dir, s->m->name,
 		     index) >= (int)sizeof(in->url)) {
 		free(in);
 		return NULL;
@@ -927,6 +963,114 @@ static int sv_open_log(supervisor *sv, const char *name)
 	return fd;
 }
 
+/* sv_identity_ensure finds, or as root makes, the system user cleave-<name> (no home, no
+ * shell) into out. Returns 0 or -1. */
+static int sv_identity_ensure(supervisor *sv, const char *name, sv_identity *out)
+{
+	struct passwd pw, *found = NULL;
+	char buf[2048];
+	memset(out, 0, sizeof(*out));
+	snprintf(out->user, sizeof(out->user), "cleave-%s", name);
+	if (getpwnam_r(out->user, &pw, buf, sizeof(buf), &found) != 0 || found == NULL) {
+		char *argv[] = {"useradd",	     "--system",     "--no-create-home",
+				"--home-dir",	     "/nonexistent", "--shell",
+				"/usr/sbin/nologin", out->user,	     NULL};
+		int status = -1;
+		pid_t pid = fork();
+		if (pid == 0) {
+			execvp("useradd", argv);
+			_exit(127);
+		}
+		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0 ||
+		    getpwnam_r(out->user, &pw, buf, sizeof(buf), &found) != 0 || found == NULL) {
+			sv_log(sv, "cannot make the system user %s (useradd)", out->user);
+			return -1;
+		}
+		sv_log(sv, "made the system user %s", out->user);
+	}
+	out->uid = found->pw_uid;
+	out->gid = found->pw_gid;
+	out->valid = 1;
+	return 0;
+}
+
+/* sv_chown_tree gives path and everything under it to as. */
+static uid_t chown_uid;
+static gid_t chown_gid;
+static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return lchown(path, chown_uid, chown_gid) != 0 ? -1 : 0;
+}
+
+static int sv_chown_tree(const char *path, const sv_identity *as)
+{
+	chown_uid = as->uid;
+	chown_gid = as->gid;
+	return nftw(path, chown_one, 16, FTW_PHYS);
+}
+
+/* sv_own_dirs, as root: the state, run, target and policy directories become traversable by
+ * the service users (0711: nothing listed); each service gets its data directory (0700) and its
+ * socket directory, owned by its user. */
+static int sv_own_dirs(supervisor *sv, sv_service *s)
+{
+	char data[PATH_MAX + 64];
+	snprintf(data, sizeof(data), "%s/%s", sv->paths->state, s->m->name);
+	if (meshctl_mkdirs(data, 0700) != 0 || sv_chown_tree(data, &s->as) != 0 ||
+	    chmod(data, 0700) != 0 || meshctl_mkdirs(s->sock_dir, 0755) != 0 ||
+	    chown(s->sock_dir, s->as.uid, s->as.gid) != 0 || chmod(s->sock_dir, 0755) != 0) {
+		sv_log(sv, "cannot give %s its directories: %s", s->as.user, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* sv_check_reachable checks that every directory above dir lets other users through (the
+ * service users must reach their data and sockets in it). Returns 0, or -1 saying which does
+ * not. */
+static int sv_check_reachable(supervisor *sv, const char *dir)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s", dir);
+	for (char *slash = strrchr(path, '/'); slash != NULL && slash != path;
+	     slash = strrchr(path, '/')) {
+		struct stat st;
+		*slash = '\0';
+		if (stat(path, &st) == 0 && !(st.st_mode & S_IXOTH)) {
+			sv_log(
+			    sv,
+			    "as root, every service runs as its own user and must reach %s, but %s "
+			    "is mode %04o: chmod o+x it, or choose another --state-dir",
+			    dir, path, (unsigned)(st.st_mode & 07777));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* sv_write_policy writes manifest k's call policy to path (replaced atomically). */
+static int sv_write_policy(supervisor *sv, size_t k, const char *path)
+{
+	char tmp[PATH_MAX + 8];
+	FILE *f;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL) {
+		sv_log(sv, "cannot write %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	policy_write(f, sv->ms, sv->nms, k);
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		sv_log(sv, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int sv_services_init(supervisor *sv)
 {
 	mesh_loop *loop = mesh_epoll_loop(sv->ep);
@@ -956,6 +1100,17 @@ static int sv_services_init(supervisor *sv)
 			sv_log(sv, "%s: no service %s is built in", m->file, m->service);
 			return -1;
 		}
+		if (snprintf(s->policy_path, sizeof(s->policy_path), "%s/policy/%s", sv->paths->run,
+			     m->name) >= (int)sizeof(s->policy_path) ||
+		    sv_write_policy(sv, k, s->policy_path) != 0)
+			return -1;
+		/* as root, its sockets are in a directory of its own user's */
+		if (snprintf(s->sock_dir, sizeof(s->sock_dir), sv->as_users ? "%s/%s" : "%s",
+			     sv->paths->run, m->name) >= (int)sizeof(s->sock_dir))
+			return -1;
+		if (sv->as_users &&
+		    (sv_identity_ensure(sv, m->name, &s->as) != 0 || sv_own_dirs(sv, s) != 0))
+			return -1;
 		if (mesh_client_new(&s->group, s->desc, &co) != 0 ||
 		    mesh_client_set_health(s->group, &ho) != 0) {
 			sv_log(sv, "%s: cannot make its target group", m->name);
@@ -983,6 +1138,10 @@ static void sv_cleanup(supervisor *sv)
 		while (s->n > 0)
 			sv_instance_remove(sv, s, s->n - 1);
 		unlink(s->targets_path);
+		if (s->policy_path[0] != '\0')
+			unlink(s->policy_path);
+		if (sv->as_users && s->sock_dir[0] != '\0')
+			rmdir(s->sock_dir);
 		if (s->group != NULL)
 			mesh_client_free(s->group);
 		if (s->logfd >= 0)
@@ -999,6 +1158,7 @@ static void sv_cleanup(supervisor *sv)
 	unlink(path);
 	unlink(sv->paths->pidfile);
 	rmdir(sv->paths->targets);
+	rmdir(sv->paths->policy);
 	if (sv->ep != NULL) {
 		/* the signal and wake descriptors are the loop's: unwatching closes them */
 		mesh_loop *loop = mesh_epoll_loop(sv->ep);
@@ -1034,7 +1194,8 @@ int supervisor_run(const meshctl_paths *paths, const supervisor_opts *opts)
 		return 1;
 	}
 	if (meshctl_mkdirs(paths->state, 0700) != 0 || meshctl_mkdirs(paths->run, 0700) != 0 ||
-	    meshctl_mkdirs(paths->targets, 0700) != 0 || meshctl_mkdirs(paths->logs, 0700) != 0) {
+	    meshctl_mkdirs(paths->policy, 0700) != 0 || meshctl_mkdirs(paths->targets, 0700) != 0 ||
+	    meshctl_mkdirs(paths->logs, 0700) != 0) {
 		sv_log(sv, "cannot make %s: %s", paths->run, strerror(errno));
 		manifest_free_all(sv->ms, sv->nms);
 		return 1;
@@ -1057,6 +1218,19 @@ int supervisor_run(const meshctl_paths *paths, const supervisor_opts *opts)
 	    sv_watch_fd(sv, sv->wakefd, sv_wake_cb, &sv->wakewatch) != 0) {
 		sv_log(sv, "cannot set up the event loop: %s", strerror(errno));
 		goto out;
+	}
+	sv->as_users = geteuid() == 0 && !opts->monolith;
+	if (sv->as_users && sv_check_reachable(sv, paths->state) != 0)
+		goto out;
+	if (sv->as_users) {
+		if (sv_identity_ensure(sv, "edge", &sv->edge_as) != 0 ||
+		    chmod(paths->state, 0711) != 0 || chmod(paths->run, 0711) != 0 ||
+		    chmod(paths->targets, 0711) != 0 || chmod(paths->policy, 0711) != 0) {
+			sv_log(sv, "cannot prepare the state directory for the service users");
+			goto out;
+		}
+		sv_log(sv, "running as root: each service and the edge run as their own user "
+			   "(cleave-<name>), with no_new_privs");
 	}
 	sv->edge_logfd = sv_open_log(sv, "edge");
 	if (opts->monolith)

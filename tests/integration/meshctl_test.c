@@ -21,6 +21,15 @@
 static char dir[256], state[512], base[256];
 static pid_t up_pid;
 
+/* mesh_tmpdir makes the test's directory, reachable by the services' own users when meshctl
+ * runs as root. */
+static int mesh_tmpdir(void)
+{
+	if (harness_tmpdir(dir, sizeof(dir)) != 0)
+		return -1;
+	return chmod(dir, 0711);
+}
+
 /* meshctl runs meshctl with args (NULL-terminated, after the subcommand's name) and the test's
  * state dir; returns its exit status, with its output in a malloc'd *out if out is not NULL. */
 static int meshctl(char **out, const char *cmd, ...)
@@ -177,7 +186,7 @@ static void mesh_setup(void)
 	char log[600], line[512];
 	char *argv[] = {MESHCTL, "up", "--port", "0", "--state-dir", state, NULL};
 	curl_global_init_once();
-	ck_assert_int_eq(harness_tmpdir(dir, sizeof(dir)), 0);
+	ck_assert_int_eq(mesh_tmpdir(), 0);
 	snprintf(state, sizeof(state), "%s/state", dir);
 	snprintf(log, sizeof(log), "%s/up.log", dir);
 	up_pid = harness_spawn(argv, log);
@@ -493,7 +502,7 @@ START_TEST(test_monolith_serves_every_route_from_one_process)
 	pid_t pid = 0;
 	int status;
 	curl_global_init_once();
-	ck_assert_int_eq(harness_tmpdir(dir, sizeof(dir)), 0);
+	ck_assert_int_eq(mesh_tmpdir(), 0);
 	snprintf(state, sizeof(state), "%s/state", dir);
 	snprintf(log, sizeof(log), "%s/up.log", dir);
 	up_pid = harness_spawn(argv, log);
@@ -543,7 +552,7 @@ START_TEST(test_children_die_with_a_killed_meshctl)
 	pid_t pids[8];
 	size_t i, n = 0;
 	long long until;
-	ck_assert_int_eq(harness_tmpdir(dir, sizeof(dir)), 0);
+	ck_assert_int_eq(mesh_tmpdir(), 0);
 	snprintf(state, sizeof(state), "%s/state", dir);
 	snprintf(log, sizeof(log), "%s/up.log", dir);
 	up_pid = harness_spawn(argv, log);
@@ -579,7 +588,7 @@ START_TEST(test_bad_manifests_stop_up_with_the_reason)
 {
 	char manifests[600], svcdir[700], file[800], *out = NULL;
 	FILE *f;
-	ck_assert_int_eq(harness_tmpdir(dir, sizeof(dir)), 0);
+	ck_assert_int_eq(mesh_tmpdir(), 0);
 	snprintf(state, sizeof(state), "%s/state", dir);
 	snprintf(manifests, sizeof(manifests), "%s/svc", dir);
 	snprintf(svcdir, sizeof(svcdir), "%s/users", manifests);

@@ -1,0 +1,130 @@
+/* policy.c: call policy files, and identities from peer uids. */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "policy.h"
+
+typedef struct policy_rule {
+	char caller[MESH_IDENTITY_MAX];
+	char method[MESH_IDENTITY_MAX];
+} policy_rule;
+
+struct mesh_policy {
+	policy_rule *rules;
+	size_t n;
+};
+
+int mesh_policy_load(const char *path, mesh_policy **out, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	mesh_policy *p;
+	char line[512];
+	int lineno = 0;
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		fclose(f);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *hash = strchr(line, '#'), *caller, *method, *rest, *save = NULL;
+		policy_rule *grown;
+		lineno++;
+		if (hash != NULL)
+			*hash = '\0';
+		caller = strtok_r(line, " \t\r\n", &save);
+		if (caller == NULL)
+			continue;
+		method = strtok_r(NULL, " \t\r\n", &save);
+		rest = strtok_r(NULL, " \t\r\n", &save);
+		if (method == NULL || rest != NULL || strlen(caller) >= MESH_IDENTITY_MAX ||
+		    strlen(method) >= MESH_IDENTITY_MAX) {
+			snprintf(err, errlen, "%s:%d: want 'CALLER METHOD'", path, lineno);
+			goto fail;
+		}
+		grown = realloc(p->rules, (p->n + 1) * sizeof(*grown));
+		if (grown == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		p->rules = grown;
+		snprintf(p->rules[p->n].caller, MESH_IDENTITY_MAX, "%s", caller);
+		snprintf(p->rules[p->n].method, MESH_IDENTITY_MAX, "%s", method);
+		p->n++;
+	}
+	fclose(f);
+	*out = p;
+	return 0;
+fail:
+	fclose(f);
+	mesh_policy_free(p);
+	return -1;
+}
+
+int mesh_policy_allows(const mesh_policy *p, const char *caller, const char *method)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->rules[i].caller, caller) == 0 &&
+		    strcmp(p->rules[i].method, method) == 0)
+			return 1;
+	return 0;
+}
+
+void mesh_policy_callers(const mesh_policy *p, const char *method, char *out, size_t outlen)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < p->n && used < outlen; i++)
+		if (strcmp(p->rules[i].method, method) == 0) {
+			int n = snprintf(out + used, outlen - used, "%s%s", used ? ", " : "",
+					 p->rules[i].caller);
+			if (n > 0)
+				used += (size_t)n;
+		}
+	if (out[0] == '\0')
+		snprintf(out, outlen, "nobody");
+}
+
+void mesh_policy_free(mesh_policy *p)
+{
+	if (p == NULL)
+		return;
+	free(p->rules);
+	free(p);
+}
+
+int mesh_identity_of_uid(uid_t uid, char *out, size_t outlen)
+{
+	/* one lookup per thread and uid: a connection's calls come from one uid */
+	static __thread uid_t cached_uid = (uid_t)-1;
+	static __thread char cached[MESH_IDENTITY_MAX];
+	struct passwd pw, *found = NULL;
+	char buf[1024];
+	out[0] = '\0';
+	if (uid == getuid())
+		return 0;
+	if (uid == cached_uid) {
+		snprintf(out, outlen, "%s", cached);
+		return 1;
+	}
+	if (uid == 0) {
+		snprintf(out, outlen, "root");
+		return 1;
+	}
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) == 0 && found != NULL &&
+	    strncmp(found->pw_name, "cleave-", 7) == 0 && found->pw_name[7] != '\0')
+		snprintf(out, outlen, "%s", found->pw_name + 7);
+	else
+		snprintf(out, outlen, "uid:%ld", (long)uid);
+	cached_uid = uid;
+	snprintf(cached, sizeof(cached), "%s", out);
+	return 1;
+}
