@@ -73,6 +73,7 @@ struct mesh_client {
 	int64_t last_redial_us;
 	atomic_uint_fast64_t next_trace;
 	pthread_mutex_t lock; /* guards the pool */
+	int closing;	      /* mesh_client_free has begun: pipe events leave the calls alone */
 	client_call *free_calls;
 	client_call **calls; /* every call object, for mesh_client_free */
 	size_t ncalls, capcalls;
@@ -109,7 +110,7 @@ static void client_dialer_note(mesh_client *c, nng_pipe pipe, int up)
 static void client_fail_waiting_sends(mesh_client *c)
 {
 	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < c->ncalls; i++) {
+	for (size_t i = 0; !c->closing && i < c->ncalls; i++) {
 		client_call *call = c->calls[i];
 		if (atomic_load(&call->active)) {
 			atomic_store(&call->no_instance, 1);
@@ -623,6 +624,10 @@ void mesh_client_free(mesh_client *c)
 		free(c);
 		return;
 	}
+	/* nng_close below still reports the pipes it removes */
+	pthread_mutex_lock(&c->lock);
+	c->closing = 1;
+	pthread_mutex_unlock(&c->lock);
 	for (size_t i = 0; i < c->ncalls; i++) {
 		nng_aio_stop(c->calls[i]->aio);
 		nng_ctx_close(c->calls[i]->ctx);
