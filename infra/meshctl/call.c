@@ -23,12 +23,14 @@ static void call_usage(FILE *out)
 	fprintf(
 	    out,
 	    "usage: meshctl call SERVICE.METHOD ['JSON'] [--address URL] [--timeout-ms N]\n"
-	    "                    [--state-dir DIR]\n"
+	    "                    [--as CALLER] [--state-dir DIR]\n"
 	    "\n"
 	    "Calls METHOD of SERVICE over the mesh with the JSON request (default {}) and prints\n"
 	    "the reply as JSON, or the status and message on failure (exit 1). SERVICE is a\n"
 	    "manifest name (users) or a protobuf service (users.Users, mesh.Mesh); the call\n"
-	    "goes to the running mesh's instances of it, or to --address.\n"
+	    "goes to the running mesh's instances of it, or to --address. It claims to come\n"
+	    "from --as (default meshctl); the callee checks the claim against the uid this runs\n"
+	    "as, then its call policy (meshctl policy).\n"
 	    "\n"
 	    "  meshctl call users.Get '{\"id\": 1}'\n"
 	    "  meshctl call posts.ListByThread '{\"thread\": 2, \"limit\": 5}'\n"

@@ -1,0 +1,241 @@
+/* policy_test.c: the service boundaries played by an attacker: calls the manifests do not allow
+ * are denied by the callee (default deny), a claimed caller must match who the caller runs as,
+ * and a service's user cannot open another service's data. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <jansson.h>
+
+#include "harness.h"
+#include "http.h"
+
+#define MESHCTL CLEAVE_BUILD_DIR "/meshctl"
+
+static char dir[256], state[512], base[256], posts_address[512];
+static pid_t up_pid;
+
+/* run runs argv (NULL-terminated) as user (through setpriv; NULL: as this process) and returns
+ * its exit status, with its output in *out (malloc'd) if out is not NULL. */
+static int run(char **out, const char *user, char *const argv[])
+{
+	char *full[40], log[600], uid_arg[96], gid_arg[96];
+	int argc = 0, status;
+	static int seq;
+	pid_t pid;
+	if (user != NULL) {
+		snprintf(uid_arg, sizeof(uid_arg), "--reuid=%s", user);
+		snprintf(gid_arg, sizeof(gid_arg), "--regid=%s",
+			 strcmp(user, "nobody") == 0 ? "nogroup" : user);
+		full[argc++] = "/usr/bin/setpriv";
+		full[argc++] = uid_arg;
+		full[argc++] = gid_arg;
+		full[argc++] = "--clear-groups";
+	}
+	for (int i = 0; argv[i] != NULL && argc < 38; i++)
+		full[argc++] = argv[i];
+	full[argc] = NULL;
+	snprintf(log, sizeof(log), "%s/run-%d.out", dir, seq++);
+	pid = harness_spawn(full, log);
+	status = harness_wait(pid, 20000);
+	if (status == -1)
+		status = harness_stop(pid, SIGKILL, 1000);
+	if (out != NULL)
+		*out = harness_read_file(log);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* call_posts calls posts' Method with json directly over the mesh, claiming to be as, running
+ * as user; returns the exit status of meshctl call, its output in *out. */
+static int call_posts(char **out, const char *user, const char *method, const char *json,
+		      const char *as)
+{
+	char target[64];
+	char *argv[] = {MESHCTL,       "call",	      target, (char *)json,
+			"--address",   posts_address, "--as", (char *)as,
+			"--state-dir", state,	      NULL};
+	snprintf(target, sizeof(target), "posts.%s", method);
+	return run(out, user, argv);
+}
+
+static size_t count_posts(void)
+{
+	char url[300];
+	http_response r;
+	json_t *all;
+	size_t n;
+	snprintf(url, sizeof(url), "%s/api/posts", base);
+	ck_assert_int_eq(http_get(url, &r), 0);
+	all = json_loads(r.body, 0, NULL);
+	n = json_array_size(all);
+	json_decref(all);
+	http_response_free(&r);
+	return n;
+}
+
+static void mesh_setup(void)
+{
+	char log[600], line[512], *out = NULL;
+	char *up[] = {MESHCTL, "up", "--port", "0", "--state-dir", state, NULL};
+	char *status[] = {MESHCTL, "status", "--json", "--state-dir", state, NULL};
+	json_t *st, *in;
+	size_t i;
+	curl_global_init_once();
+	if (harness_tmpdir(dir, sizeof(dir)) != 0 || chmod(dir, 0711) != 0)
+		return;
+	snprintf(state, sizeof(state), "%s/state", dir);
+	snprintf(log, sizeof(log), "%s/up.log", dir);
+	up_pid = harness_spawn(up, log);
+	if (harness_wait_for_line(log, "the forum API is at ", line, sizeof(line), 20000) != 0)
+		return;
+	snprintf(base, sizeof(base), "%.*s", (int)(strstr(line, "/api") - strstr(line, "http://")),
+		 strstr(line, "http://"));
+	if (run(&out, NULL, status) == 0 && (st = json_loads(out, 0, NULL)) != NULL) {
+		json_array_foreach(st, i, in)
+		{
+			if (strcmp(json_string_value(json_object_get(in, "service")), "posts") == 0)
+				snprintf(posts_address, sizeof(posts_address), "%s",
+					 json_string_value(json_object_get(in, "address")));
+		}
+		json_decref(st);
+	}
+	free(out);
+}
+
+static void mesh_teardown(void)
+{
+	if (up_pid > 0) {
+		int status = harness_stop(up_pid, SIGTERM, 15000);
+		if (!harness_exited_cleanly(status))
+			fprintf(stderr, "policy_test: meshctl up did not exit 0\n");
+	}
+	up_pid = 0;
+	harness_rmtree(dir);
+}
+
+START_TEST(test_policy_lists_what_the_manifests_allow)
+{
+	char *out = NULL;
+	char *argv[] = {MESHCTL, "policy", NULL};
+	ck_assert_int_eq(run(&out, NULL, argv), 0);
+	/* the edge may call what routes name; posts may call threads.Get and users.Get only */
+	ck_assert_ptr_nonnull(strstr(out, "edge Create\t# POST /api/posts"));
+	ck_assert_ptr_nonnull(strstr(out, "posts Get\t# calls: in"));
+	ck_assert_ptr_null(strstr(out, "users Create"));
+	free(out);
+}
+END_TEST
+
+START_TEST(test_a_service_may_not_call_what_its_manifest_does_not_allow)
+{
+	char *out = NULL;
+	size_t before;
+	const char *user = geteuid() == 0 ? "cleave-users" : NULL;
+	ck_assert_msg(posts_address[0] != '\0', "the mesh did not start");
+	before = count_posts();
+	/* users' identity creating a post directly: its manifest has no posts.Create */
+	ck_assert_int_eq(call_posts(&out, user, "Create",
+				    "{\"thread\":1,\"text\":\"forged\",\"user\":1}", "users"),
+			 1);
+	ck_assert_msg(strstr(out, "PERMISSION_DENIED") != NULL, "%s", out);
+	free(out);
+	/* nor a read */
+	ck_assert_int_eq(call_posts(&out, user, "Get", "{\"id\":1}", "users"), 1);
+	ck_assert_msg(strstr(out, "PERMISSION_DENIED") != NULL, "%s", out);
+	free(out);
+	ck_assert_int_eq(count_posts(), before);
+	/* the same create through the edge, which its route allows, works */
+	{
+		char url[300];
+		const char *body = "{\"thread\":1,\"text\":\"allowed\",\"user\":1}";
+		http_options o = {.body = body, .content_type = "application/json"};
+		http_response r;
+		snprintf(url, sizeof(url), "%s/api/posts", base);
+		ck_assert_int_eq(http_request("POST", url, &o, &r), 0);
+		ck_assert_int_eq(r.status, 201);
+		http_response_free(&r);
+	}
+	ck_assert_int_eq(count_posts(), before + 1);
+}
+END_TEST
+
+START_TEST(test_a_claimed_caller_must_match_who_calls)
+{
+	char *out = NULL;
+	size_t before;
+	if (geteuid() != 0) {
+		fprintf(stderr, "policy_test: identities from uids need root (each service its own "
+				"user); without it a caller is who it claims to be: skipped\n");
+		return;
+	}
+	before = count_posts();
+	/* the users service's user claiming to be the edge */
+	ck_assert_int_eq(call_posts(&out, "cleave-users", "Create",
+				    "{\"thread\":1,\"text\":\"forged\",\"user\":1}", "edge"),
+			 1);
+	ck_assert_msg(strstr(out, "PERMISSION_DENIED") != NULL &&
+			  strstr(out, "runs as 'users'") != NULL,
+		      "%s", out);
+	free(out);
+	/* a process of no service at all (nobody) claiming to be the edge */
+	ck_assert_int_eq(call_posts(&out, "nobody", "Get", "{\"id\":1}", "edge"), 1);
+	ck_assert_msg(strstr(out, "PERMISSION_DENIED") != NULL, "%s", out);
+	free(out);
+	ck_assert_int_eq(count_posts(), before);
+	/* Health is open to anyone */
+	{
+		char *argv[] = {MESHCTL,       "call",	    "mesh.Mesh.Health",
+				"{}",	       "--address", posts_address,
+				"--state-dir", state,	    NULL};
+		ck_assert_int_eq(run(&out, "nobody", argv), 0);
+		ck_assert_ptr_nonnull(strstr(out, "posts.Posts"));
+		free(out);
+	}
+}
+END_TEST
+
+START_TEST(test_a_service_user_cannot_open_another_services_data)
+{
+	char path[700], *out = NULL;
+	char *cat[] = {"/bin/cat", path, NULL};
+	struct stat st;
+	if (geteuid() != 0) {
+		fprintf(stderr, "policy_test: users of their own need root: skipped\n");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/posts", state);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/posts/posts.db", state);
+	ck_assert_int_eq(stat(path, &st), 0);
+	/* posts' own user can, users' cannot */
+	ck_assert_int_eq(run(&out, "cleave-posts", cat), 0);
+	free(out);
+	ck_assert_int_ne(run(&out, "cleave-users", cat), 0);
+	ck_assert_ptr_nonnull(strstr(out, "Permission denied"));
+	free(out);
+}
+END_TEST
+
+static Suite *policy_suite(void)
+{
+	Suite *s = suite_create("policy");
+	TCase *tc = tcase_create("policy");
+	tcase_set_timeout(tc, 120);
+	tcase_add_unchecked_fixture(tc, mesh_setup, mesh_teardown);
+	tcase_add_test(tc, test_policy_lists_what_the_manifests_allow);
+	tcase_add_test(tc, test_a_service_may_not_call_what_its_manifest_does_not_allow);
+	tcase_add_test(tc, test_a_claimed_caller_must_match_who_calls);
+	tcase_add_test(tc, test_a_service_user_cannot_open_another_services_data);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return harness_run_suite(policy_suite(), 1);
+}
