@@ -1052,6 +1052,24 @@ static int sv_check_reachable(supervisor *sv, const char *dir)
 	return 0;
 }
 
+/* sv_reachable says whether other users can reach path: it and every directory above are
+ * o+x. */
+static int sv_reachable(const char *path)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s", path);
+	for (;;) {
+		char *slash;
+		if (stat(p, &st) != 0 || !(st.st_mode & S_IXOTH))
+			return 0;
+		slash = strrchr(p, '/');
+		if (slash == NULL || slash == p)
+			return 1;
+		*slash = '\0';
+	}
+}
+
 /* sv_write_policy writes manifest k's call policy to path (replaced atomically). */
 static int sv_write_policy(supervisor *sv, size_t k, const char *path)
 {
@@ -1174,9 +1192,11 @@ static void sv_cleanup(supervisor *sv)
 int supervisor_run(const meshctl_paths *paths, const supervisor_opts *opts)
 {
 	supervisor svs = {0}, *sv = &svs;
-	char err[512];
+	char err[512], bin_dir[PATH_MAX];
 	sigset_t mask;
 	int rc = 1;
+	if (meshctl_bin_path(bin_dir, sizeof(bin_dir), "") != 0)
+		snprintf(bin_dir, sizeof(bin_dir), "/");
 	sv->paths = paths;
 	sv->opts = opts;
 	sv->edge_out.fd = -1;
@@ -1220,6 +1240,14 @@ int supervisor_run(const meshctl_paths *paths, const supervisor_opts *opts)
 		goto out;
 	}
 	sv->as_users = geteuid() == 0 && !opts->monolith;
+	if (sv->as_users && (!sv_reachable(CLEAVE_SOURCE_DIR "/svc") || !sv_reachable(bin_dir))) {
+		/* the users could not run the binaries or read the seeds */
+		sv_log(sv,
+		       "the service users cannot reach %s and %s (a directory above is not "
+		       "o+x): every process runs as root, with no identities from uids",
+		       bin_dir, CLEAVE_SOURCE_DIR "/svc");
+		sv->as_users = 0;
+	}
 	if (sv->as_users && sv_check_reachable(sv, paths->state) != 0)
 		goto out;
 	if (sv->as_users) {
