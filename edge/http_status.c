@@ -60,8 +60,12 @@ const char *http_reason(int status)
 		return "Conflict";
 	case 413:
 		return "Payload Too Large";
+	case 414:
+		return "URI Too Long";
 	case 415:
 		return "Unsupported Media Type";
+	case 431:
+		return "Request Header Fields Too Large";
 	case 429:
 		return "Too Many Requests";
 	case 499:

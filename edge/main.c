@@ -28,6 +28,7 @@ typedef struct edge_args {
 	const char *upstreams[EDGE_MAX_UPSTREAM_ARGS]; /* NAME=URL[,URL...] */
 	int nupstreams;
 	long timeout_ms;
+	long client_timeout_ms;
 	const char *access_log;
 	int use_nng; /* carry calls on nng's threads instead of the edge's loop */
 } edge_args;
@@ -40,6 +41,7 @@ static void usage(FILE *out, const char *argv0)
 	    out,
 	    "usage: %s [--listen ADDR:PORT | --port N] [--manifests DIR] [--run-dir DIR]\n"
 	    "          [--upstream NAME=URL[,URL...]]... [--timeout-ms N] [--access-log WHERE]\n"
+	    "          [--client-timeout-ms N]\n"
 	    "          [--mesh-transport loop|nng] [--admin-port N | --admin-listen ADDR:PORT]\n"
 	    "\n"
 	    "The cleave edge: answers the forum's HTTP API by calling its services over the mesh.\n"
@@ -56,6 +58,9 @@ static void usage(FILE *out, const char *argv0)
 	    "                      is reached at the instances it lists, followed as it changes\n"
 	    "  --upstream NAME=URLS  the instances of service NAME, comma-separated nng addresses\n"
 	    "  --timeout-ms N      deadline of each call to a service (default 5000)\n"
+	    "  --client-timeout-ms N  how long a client may take to send a request's headers\n"
+	    "                      and body (HTTP/1), or stay idle (HTTP/2), before its\n"
+	    "                      connection is closed (default 10000)\n"
 	    "  --access-log WHERE  '-' for stdout (default), 'off', or a file to append to\n"
 	    "  --mesh-transport T  'loop' (default): calls travel on the edge's own event loop;\n"
 	    "                      'nng': on nng's threads (slower; kept for comparison).\n"
@@ -111,6 +116,7 @@ static int parse_args(int argc, char **argv, edge_args *a)
 	    {"targets-dir", required_argument, NULL, 'T'},
 	    {"upstream", required_argument, NULL, 'u'},
 	    {"timeout-ms", required_argument, NULL, 't'},
+	    {"client-timeout-ms", required_argument, NULL, 'C'},
 	    {"access-log", required_argument, NULL, 'a'},
 	    {"mesh-transport", required_argument, NULL, 'x'},
 	    {"admin-port", required_argument, NULL, 'P'},
@@ -127,6 +133,7 @@ static int parse_args(int argc, char **argv, edge_args *a)
 	a->manifests = CLEAVE_SOURCE_DIR "/svc";
 	a->run_dir = getenv("CLEAVE_RUN_DIR") ? getenv("CLEAVE_RUN_DIR") : "/tmp/cleave";
 	a->timeout_ms = 5000;
+	a->client_timeout_ms = 10000;
 	a->access_log = "-";
 	a->use_nng = getenv("CLEAVE_MESH_TRANSPORT") != NULL &&
 		     strcmp(getenv("CLEAVE_MESH_TRANSPORT"), "nng") == 0;
@@ -186,6 +193,17 @@ static int parse_args(int argc, char **argv, edge_args *a)
 			if (errno != 0 || *end != '\0' || a->timeout_ms < 1 ||
 			    a->timeout_ms > 3600000) {
 				fprintf(stderr, "edge: --timeout-ms wants 1 to 3600000, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'C':
+			errno = 0;
+			a->client_timeout_ms = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || a->client_timeout_ms < 1 ||
+			    a->client_timeout_ms > 3600000) {
+				fprintf(stderr,
+					"edge: --client-timeout-ms wants 1 to 3600000, not '%s'\n",
 					optarg);
 				return 2;
 			}
@@ -367,6 +385,7 @@ int main(int argc, char **argv)
 				  .log = &log,
 				  .upstreams = &ups,
 				  .timeout_ms = args.timeout_ms,
+				  .client_timeout_ms = args.client_timeout_ms,
 				  .drain_ms = 2000,
 				  .retry_reads = !args.use_nng};
 	if (edge_server_new(&edge, &opts, err, sizeof(err)) != 0)

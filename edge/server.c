@@ -28,6 +28,12 @@
 #define EDGE_KEY_MAX	200	  /* bytes of an Idempotency-Key */
 #define EDGE_ENTITY_MAX (1 << 20) /* what h2o buffers at all; above, h2o answers 413 itself */
 #define EDGE_REQUEST_ID "x-request-id"
+/* What the edge takes of a request's head. h2o 2.2 itself parses a head of up to
+ * H2O_MAX_REQLEN (417792) bytes and H2O_MAX_HEADERS (100) header fields, both fixed when
+ * libh2o was compiled: a longer head gets its connection closed with no answer, more fields a
+ * 400 text/plain "Bad Request". Below those, the edge answers 414 and 431 itself. */
+#define EDGE_TARGET_MAX	 8192  /* bytes of the method and the request target */
+#define EDGE_HEADERS_MAX 16384 /* bytes of the header fields, counted as "name: value\r\n" */
 
 typedef struct edge_handler {
 	h2o_handler_t super;
@@ -358,6 +364,29 @@ out_free_input:
 		protobuf_c_message_free_unpacked(input, NULL);
 }
 
+/* edge_head_too_large answers 414 for a request line over EDGE_TARGET_MAX, 431 for header
+ * fields over EDGE_HEADERS_MAX, and returns 1; else returns 0. */
+static int edge_head_too_large(edge_server *s, h2o_req_t *req, int64_t start_us)
+{
+	size_t total = 0;
+	char why[160];
+	if (req->method.len + req->path.len > EDGE_TARGET_MAX) {
+		snprintf(why, sizeof(why), "the method and request target are over %d bytes",
+			 EDGE_TARGET_MAX);
+		edge_respond_error(s, req, NULL, 414, "URI_TOO_LONG", why, "edge", start_us);
+		return 1;
+	}
+	for (size_t i = 0; i < req->headers.size; i++)
+		total += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+	if (total > EDGE_HEADERS_MAX) {
+		snprintf(why, sizeof(why), "the header fields are over %d bytes", EDGE_HEADERS_MAX);
+		edge_respond_error(s, req, NULL, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE", why,
+				   "edge", start_us);
+		return 1;
+	}
+	return 0;
+}
+
 static int edge_on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	edge_server *s = ((edge_handler *)self)->server;
@@ -373,6 +402,8 @@ static int edge_on_req(h2o_handler_t *self, h2o_req_t *req)
 	edge_request_id_begin(s, req);
 	if (s->metrics != NULL)
 		metrics_request_begin(s->metrics);
+	if (edge_head_too_large(s, req, start_us))
+		return 0;
 	if (route_path_parse(&path, req->path.base, req->path.len, scratch, scratch_len) != 0) {
 		edge_respond_error(s, req, NULL, 400, "INVALID_ARGUMENT",
 				   "malformed path (bad percent-encoding or too many segments)",
@@ -520,6 +551,13 @@ int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, 
 	h2o_config_init(&s->config);
 	s->config.server_name = h2o_iovec_init(H2O_STRLIT("cleave"));
 	s->config.max_request_entity_size = EDGE_ENTITY_MAX;
+	if (opts->client_timeout_ms > 0) {
+		/* HTTP/1: the time from a request's first byte to the last of its body (h2o closes
+		 * the connection, answering nothing); HTTP/2: the time a connection may idle */
+		s->config.http1.req_timeout = (uint64_t)opts->client_timeout_ms;
+		s->config.http2.idle_timeout = (uint64_t)opts->client_timeout_ms;
+		s->config.handshake_timeout = (uint64_t)opts->client_timeout_ms;
+	}
 	s->main_hosts[0] =
 	    h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
 	handler = (edge_handler *)h2o_create_handler(

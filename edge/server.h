@@ -20,6 +20,9 @@ typedef struct edge_server_opts {
 	const upstream_set *upstreams; /* borrowed, may fill later: the gauges of /metrics */
 	int64_t timeout_ms;	       /* deadline of each mesh call */
 	int64_t drain_ms;	       /* how long a stop waits for calls in flight */
+	/* how long a client may take to send a request (HTTP/1) or stay idle (HTTP/2) before its
+	 * connection is closed; 0: h2o's default (10 s) */
+	int64_t client_timeout_ms;
 	/* send a read (GET) once more when its instance is lost mid-call and another is connected:
 	 * for clients whose instance count is exact at once (the loop transport; nng reports a
 	 * lost connection after the call has failed) */

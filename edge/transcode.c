@@ -156,6 +156,34 @@ int transcode_query(const route *r, const char *query, size_t len, ProtobufCMess
 	return 0;
 }
 
+/* json_depth_over says whether v nests arrays and objects deeper than max levels (v itself at
+ * depth 1 if it is one). Recursion stops at max + 1 levels. */
+static int json_depth_over(json_t *v, int max)
+{
+	if (json_is_object(v)) {
+		const char *key;
+		json_t *child;
+		if (max == 0)
+			return 1;
+		json_object_foreach(v, key, child)
+		{
+			if (json_depth_over(child, max - 1))
+				return 1;
+		}
+	} else if (json_is_array(v)) {
+		size_t i;
+		json_t *child;
+		if (max == 0)
+			return 1;
+		json_array_foreach(v, i, child)
+		{
+			if (json_depth_over(child, max - 1))
+				return 1;
+		}
+	}
+	return 0;
+}
+
 ProtobufCMessage *transcode_body(const route *r, const char *body, size_t len, char *err,
 				 size_t errlen)
 {
@@ -170,6 +198,12 @@ ProtobufCMessage *transcode_body(const route *r, const char *body, size_t len, c
 	}
 	if (!json_is_object(root)) {
 		snprintf(err, errlen, "the body must be a JSON object");
+		json_decref(root);
+		return NULL;
+	}
+	if (json_depth_over(root, TRANSCODE_MAX_DEPTH)) {
+		snprintf(err, errlen, "the body nests arrays and objects deeper than %d levels",
+			 TRANSCODE_MAX_DEPTH);
 		json_decref(root);
 		return NULL;
 	}

@@ -19,6 +19,10 @@ int transcode_params(const route *r, const route_path *path, ProtobufCMessage *m
 int transcode_query(const route *r, const char *query, size_t len, ProtobufCMessage *msg, char *err,
 		    size_t errlen);
 
+/* TRANSCODE_MAX_DEPTH: how deep a body may nest arrays and objects (the body's object is level
+ * 1); deeper is a 400. */
+#define TRANSCODE_MAX_DEPTH 32
+
 /* transcode_body makes the route's request message from a JSON object body (len bytes). On
  * success returns it, the caller's, to free with protobuf_c_message_free_unpacked(msg, NULL);
  * otherwise NULL with a reason for a 400 answer in err (naming the field at fault). */

@@ -243,6 +243,81 @@ START_TEST(test_mesh_unknown_service_or_method_is_unimplemented)
 }
 END_TEST
 
+/* raw_call sends bytes as one REQ message to the server and returns the reply's status, or -1 if
+ * the reply is not a well-formed mesh.Reply. */
+static int raw_call(nng_socket req, const void *bytes, size_t len)
+{
+	nng_msg *msg;
+	envelope_reply reply;
+	int status;
+	ck_assert_int_eq(nng_msg_alloc(&msg, 0), 0);
+	ck_assert_int_eq(nng_msg_append(msg, bytes, len), 0);
+	ck_assert_int_eq(nng_sendmsg(req, msg, 0), 0);
+	ck_assert_int_eq(nng_recvmsg(req, &msg, 0), 0);
+	status = envelope_reply_read(&reply, nng_msg_body(msg), nng_msg_len(msg)) == 0
+		     ? (int)reply.status
+		     : -1;
+	nng_msg_free(msg);
+	return status;
+}
+
+START_TEST(test_mesh_malformed_envelopes_and_payloads_are_invalid_argument)
+{
+	/* a mesh.Call for sample.Echo/Get with a 5 s deadline (field 4 = 5000000), then field 3,
+	 * the payload, as given */
+	static const char head[] = "\x0a\x0bsample.Echo\x12\x03Get\x20\xc0\x96\xb1\x02";
+	static const char *const payloads[] = {
+	    "\xff\xff\xff\xff", /* a tag whose varint never ends */
+	    "\x08",		/* field 1 with no value */
+	    "\x12\x7f"
+	    "abc",						/* a string longer than the rest */
+	    "\x0b",						/* a start-group wire type */
+	    "\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", /* an 11-byte varint */
+	};
+	static const char *const envelopes[] = {
+	    "\x0a\x7f"
+	    "sample",					    /* a length past the end */
+	    "\x0a",					    /* a tag with no length */
+	    "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", /* a varint that never ends */
+	    "\x0a\x0bsample.Echo\x12\x03Get\x1a\xff\xff\xff\xff\x0f"
+	    "x",	/* payload length 4 GiB */
+	    "\x0f\x00", /* wire type 7 */
+	};
+	mesh_client *c;
+	Sample__Inner in = SAMPLE__INNER__INIT;
+	echo_result r = {0};
+	nng_socket req;
+	ck_assert_int_eq(nng_req0_open(&req), 0);
+	ck_assert_int_eq(nng_dial(req, url, NULL, 0), 0);
+	for (size_t i = 0; i < sizeof(envelopes) / sizeof(*envelopes); i++)
+		ck_assert_msg(raw_call(req, envelopes[i],
+				       strlen(envelopes[i]) + (envelopes[i][0] == '\x0f')) ==
+				  MESH_INVALID_ARGUMENT,
+			      "envelope %zu", i);
+	for (size_t i = 0; i < sizeof(payloads) / sizeof(*payloads); i++) {
+		unsigned char call[128];
+		size_t n = sizeof(head) - 1, plen = strlen(payloads[i]);
+		int status;
+		memcpy(call, head, n);
+		call[n++] = 0x1a;
+		call[n++] = (unsigned char)plen;
+		memcpy(call + n, payloads[i], plen);
+		n += plen;
+		status = raw_call(req, call, n);
+		ck_assert_msg(status == MESH_INVALID_ARGUMENT, "payload %zu: status %d", i, status);
+	}
+	nng_close(req);
+	/* the server still answers a well-formed call */
+	c = connected_client(&sample__echo__descriptor, NULL);
+	in.id = 7;
+	in.label = "hi";
+	sample__echo__get(mesh_client_service(c), &in, on_inner, &r);
+	ck_assert_int_eq(r.rpc.status, MESH_OK);
+	ck_assert_int_eq(r.id, 7);
+	mesh_client_free(c);
+}
+END_TEST
+
 START_TEST(test_mesh_health_is_answered_by_the_runtime)
 {
 	mesh_client *c = connected_client(&mesh__mesh__descriptor, NULL);
@@ -550,6 +625,7 @@ static Suite *mesh_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_mesh_call_ok_through_generated_stub);
 	tcase_add_test(tc, test_mesh_status_and_message_travel_back);
+	tcase_add_test(tc, test_mesh_malformed_envelopes_and_payloads_are_invalid_argument);
 	tcase_add_test(tc, test_mesh_no_instance_fails_fast);
 	tcase_add_test(tc, test_mesh_deadline_exceeded);
 	tcase_add_test(tc, test_mesh_past_deadline_is_not_started);
