@@ -5,13 +5,25 @@ CLEAVE_BUILD_PACKAGES="gcc make cmake pkg-config libssl-dev libh2o-evloop-dev li
   libprotobuf-c-dev protobuf-c-compiler libyaml-dev libjansson-dev libsqlite3-dev check
   libcurl4-openssl-dev"
 
-cleave_require_packages() {
+# What tests/fuzz/run needs (infra/test's "fuzz (short)" step): clang, its libFuzzer runtime
+# (libclang_rt.fuzzer-x86_64.a: libclang-rt-14-dev on Debian 12, which clang only recommends)
+# and llvm-symbolizer (llvm) for stack traces with lines.
+CLEAVE_FUZZ_PACKAGES="clang libclang-rt-dev llvm"
+
+# cleave_missing_packages PACKAGE...: prints those not installed, space-separated.
+cleave_missing_packages() {
   local missing=() pkg
   for pkg in "$@"; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
       missing+=("$pkg")
     fi
   done
+  echo "${missing[*]}"
+}
+
+cleave_require_packages() {
+  local missing=()
+  read -r -a missing <<<"$(cleave_missing_packages "$@")"
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" -ne 0 ]; then
     echo "cleave: missing Debian packages: ${missing[*]}" >&2

@@ -230,6 +230,12 @@ static void dispatch_run(server_call *call, const uint8_t *data, size_t len)
 				      sizeof(call->idempotency_key) - 1);
 			return;
 		}
+		if (memchr(env.idempotency_key, '\0', env.idempotency_key_len) != NULL) {
+			/* services read it as a C string: "a\0b" would be key "a" */
+			dispatch_fail(call, MESH_INVALID_ARGUMENT,
+				      "the idempotency key holds a NUL");
+			return;
+		}
 		memcpy(call->idempotency_key, env.idempotency_key, env.idempotency_key_len);
 		call->idempotency_key[env.idempotency_key_len] = '\0';
 		call->has_idempotency_key = 1;
@@ -240,8 +246,12 @@ static void dispatch_run(server_call *call, const uint8_t *data, size_t len)
 			      (int)env.service_len, env.service, (int)env.method_len, env.method);
 		return;
 	}
-	/* the clock read when the call started is mesh_now_us()'s clock */
-	call->deadline_us = env.timeout_us > 0 ? call->stats.start_ns / 1000 + env.timeout_us : 0;
+	/* the clock read when the call started is mesh_now_us()'s clock; a timeout past the end of
+	 * that clock (any int64 comes off the wire) is no overflow but the clock's end */
+	call->deadline_us = env.timeout_us <= 0 ? 0
+			    : env.timeout_us > INT64_MAX - call->stats.start_ns / 1000
+				? INT64_MAX
+				: call->stats.start_ns / 1000 + env.timeout_us;
 	if (call->stats.slot == stats_health_slot(&s->stats)) {
 		call->method_name = "Health";
 		dispatch_health(call);

@@ -1,5 +1,6 @@
 /* decode.c: JSON (parsed by jansson) to protobuf-c message, by descriptor. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -107,7 +108,8 @@ static int decode_value(const ProtobufCFieldDescriptor *field, const json_t *v, 
 		*(uint64_t *)member = (uint64_t)n;
 		return 0;
 	case PROTOBUF_C_TYPE_FLOAT:
-		if (!json_is_number(v))
+		/* past FLT_MAX and half its last digit (2^103), a number rounds to infinity */
+		if (!json_is_number(v) || fabs(json_number_value(v)) >= (double)FLT_MAX + 0x1p103)
 			goto out_type;
 		*(float *)member = (float)json_number_value(v);
 		return 0;
@@ -276,6 +278,13 @@ static int decode_message_into(const ProtobufCMessageDescriptor *desc, const jso
 			 key);
 		if (field == NULL) {
 			set_err(err, errlen, "unknown field '%s'", field_path);
+			return -1;
+		}
+		/* a field under its JSON name and its proto name: the second would overwrite (and
+		 * leak) the first */
+		if (strcmp(key, field->name) != 0 && json_object_get(obj, field->name) != NULL) {
+			set_err(err, errlen, "field '%s' is given twice (also as '%s')", field_path,
+				field->name);
 			return -1;
 		}
 		if (field->label == PROTOBUF_C_LABEL_REPEATED) {

@@ -12,6 +12,7 @@
 
 #include "harness.h"
 #include "pbjson.h"
+#include "mesh.pb-c.h"
 #include "posts.pb-c.h"
 #include "sample.pb-c.h"
 
@@ -751,6 +752,46 @@ START_TEST(test_pbjson_decode_two_oneof_members_number_first_fails)
 }
 END_TEST
 
+START_TEST(test_pbjson_decode_float_out_of_range_fails)
+{
+	/* Found by tests/fuzz/fuzz_json_decode: 1e39 was stored as an infinite float, which the
+	 * encoder writes as "Infinity", which the decoder then refuses. */
+	char err[256];
+	Sample__Everything *e;
+	assert_decode_fails("{\"flt\":1e39}", "'flt'");
+	assert_decode_fails("{\"flt\":-1e300}", "'flt'");
+	assert_decode_fails("{\"flt\":3.4028236e38}", "'flt'");
+	/* the largest float, as the encoder writes it, still decodes; doubles are unaffected */
+	e = (Sample__Everything *)decode_text(&sample__everything__descriptor,
+					      "{\"flt\":-3.4028235e+38,\"dbl\":1e300}", err,
+					      sizeof(err));
+	ck_assert_msg(e != NULL, "%s", err);
+	ck_assert_float_eq(e->flt, -FLT_MAX);
+	ck_assert_double_eq(e->dbl, 1e300);
+	protobuf_c_message_free_unpacked(&e->base, NULL);
+}
+END_TEST
+
+START_TEST(test_pbjson_decode_field_under_both_names_fails)
+{
+	/* A field named both ways was decoded twice: a repeated, message or bytes field leaked
+	 * its first value. */
+	char err[256] = "";
+	json_error_t jerr;
+	json_t *obj;
+	assert_decode_fails("{\"snakeCaseName\":\"a\",\"snake_case_name\":\"b\"}", "given twice");
+	assert_decode_fails("{\"choice_text\":\"a\",\"choiceText\":\"b\"}", "given twice");
+	assert_decode_fails("{\"inner\":{\"id\":1},\"inners\":[{\"label\":\"x\",\"id\":2}],"
+			    "\"snakeCaseName\":\"\",\"snake_case_name\":\"\"}",
+			    "snakeCaseName");
+	obj = json_loads("{\"latencyBuckets\":[1,2],\"latency_buckets\":[3]}", 0, &jerr);
+	ck_assert_ptr_nonnull(obj);
+	ck_assert_ptr_null(pbjson_decode(&mesh__method_stats__descriptor, obj, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "'latencyBuckets' is given twice") != NULL, "%s", err);
+	json_decref(obj);
+}
+END_TEST
+
 /* assert_blob asserts {"blob": text} decodes to the len bytes want. */
 static void assert_blob(const char *text, const char *want, size_t len)
 {
@@ -994,6 +1035,8 @@ static Suite *pbjson_suite(void)
 	tcase_add_test(dec, test_pbjson_decode_two_oneof_members_fails);
 	tcase_add_test(dec, test_pbjson_decode_two_oneof_members_number_first_fails);
 	tcase_add_test(dec, test_pbjson_decode_bytes_base64);
+	tcase_add_test(dec, test_pbjson_decode_float_out_of_range_fails);
+	tcase_add_test(dec, test_pbjson_decode_field_under_both_names_fails);
 	tcase_add_test(dec, test_pbjson_round_trip_post);
 	tcase_add_test(dec, test_pbjson_round_trip_everything);
 	tcase_add_test(dec, test_pbjson_round_trip_zero_everything);
