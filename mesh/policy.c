@@ -106,10 +106,13 @@ int mesh_identity_of_uid(uid_t uid, char *out, size_t outlen)
 	/* one lookup per thread and uid: a connection's calls come from one uid */
 	static __thread uid_t cached_uid = (uid_t)-1;
 	static __thread char cached[MESH_IDENTITY_MAX];
+	static uid_t own_uid = (uid_t)-1; /* a process's uid does not change under it here */
 	struct passwd pw, *found = NULL;
 	char buf[1024];
 	out[0] = '\0';
-	if (uid == getuid())
+	if (own_uid == (uid_t)-1)
+		own_uid = getuid();
+	if (uid == own_uid)
 		return 0;
 	if (uid == cached_uid) {
 		snprintf(out, outlen, "%s", cached);

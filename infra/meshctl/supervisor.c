@@ -1029,43 +1029,20 @@ static int sv_own_dirs(supervisor *sv, sv_service *s)
 	return 0;
 }
 
-/* sv_check_reachable checks that every directory above dir lets other users through (the
- * service users must reach their data and sockets in it). Returns 0, or -1 saying which does
- * not. */
-static int sv_check_reachable(supervisor *sv, const char *dir)
+/* sv_unreachable finds what keeps other users from path: the first directory on the way
+ * (path itself included) that is not o+x, copied into out. Returns out, or NULL when other users
+ * can reach path. */
+static const char *sv_unreachable(const char *path, char *out, size_t outlen)
 {
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s", dir);
-	for (char *slash = strrchr(path, '/'); slash != NULL && slash != path;
-	     slash = strrchr(path, '/')) {
-		struct stat st;
-		*slash = '\0';
-		if (stat(path, &st) == 0 && !(st.st_mode & S_IXOTH)) {
-			sv_log(
-			    sv,
-			    "as root, every service runs as its own user and must reach %s, but %s "
-			    "is mode %04o: chmod o+x it, or choose another --state-dir",
-			    dir, path, (unsigned)(st.st_mode & 07777));
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* sv_reachable says whether other users can reach path: it and every directory above are
- * o+x. */
-static int sv_reachable(const char *path)
-{
-	char p[PATH_MAX];
 	struct stat st;
-	snprintf(p, sizeof(p), "%s", path);
+	snprintf(out, outlen, "%s", path);
 	for (;;) {
 		char *slash;
-		if (stat(p, &st) != 0 || !(st.st_mode & S_IXOTH))
-			return 0;
-		slash = strrchr(p, '/');
-		if (slash == NULL || slash == p)
-			return 1;
+		if (stat(out, &st) != 0 || !(st.st_mode & S_IXOTH))
+			return out;
+		slash = strrchr(out, '/');
+		if (slash == NULL || slash == out)
+			return NULL;
 		*slash = '\0';
 	}
 }
@@ -1189,6 +1166,25 @@ static void sv_cleanup(supervisor *sv)
 	manifest_free_all(sv->ms, sv->nms);
 }
 
+/* sv_run_until_done runs the loop until the mesh has stopped. A busy mesh wakes it for every
+ * batch of log lines; the periodic work runs every SV_TICK_MS, not on each wake-up (signals
+ * and control calls run it at once from their own callbacks). */
+static void sv_run_until_done(supervisor *sv)
+{
+	int64_t next_tick = 0;
+	while (sv->phase != SV_DONE) {
+		int64_t now;
+		mesh_epoll_run(sv->ep, SV_TICK_MS);
+		now = mesh_now_us();
+		if (now < next_tick)
+			continue;
+		next_tick = now + SV_TICK_MS * 1000;
+		pthread_mutex_lock(&sv->lock);
+		sv_tick(sv);
+		pthread_mutex_unlock(&sv->lock);
+	}
+}
+
 int supervisor_run(const meshctl_paths *paths, const supervisor_opts *opts)
 {
 	supervisor svs = {0}, *sv = &svs;
@@ -1240,7 +1236,8 @@ int supervisor_run(const meshctl_paths *paths, const supervisor_opts *opts)
 		goto out;
 	}
 	sv->as_users = geteuid() == 0 && !opts->monolith;
-	if (sv->as_users && (!sv_reachable(CLEAVE_SOURCE_DIR "/svc") || !sv_reachable(bin_dir))) {
+	if (sv->as_users && (sv_unreachable(CLEAVE_SOURCE_DIR "/svc", err, sizeof(err)) != NULL ||
+			     sv_unreachable(bin_dir, err, sizeof(err)) != NULL)) {
 		/* the users could not run the binaries or read the seeds */
 		sv_log(sv,
 		       "the service users cannot reach %s and %s (a directory above is not "
@@ -1248,8 +1245,21 @@ int supervisor_run(const meshctl_paths *paths, const supervisor_opts *opts)
 		       bin_dir, CLEAVE_SOURCE_DIR "/svc");
 		sv->as_users = 0;
 	}
-	if (sv->as_users && sv_check_reachable(sv, paths->state) != 0)
-		goto out;
+	/* the state directory itself meshctl makes 0711; everything above must let users through */
+	if (sv->as_users) {
+		char parent[PATH_MAX];
+		snprintf(parent, sizeof(parent), "%s", paths->state);
+		if (strrchr(parent, '/') != NULL && strrchr(parent, '/') != parent)
+			*strrchr(parent, '/') = '\0';
+		if (sv_unreachable(parent, err, sizeof(err)) != NULL) {
+			sv_log(
+			    sv,
+			    "as root, every service runs as its own user and must reach %s, but %s "
+			    "is not o+x: chmod o+x it, or choose another --state-dir",
+			    paths->state, err);
+			goto out;
+		}
+	}
 	if (sv->as_users) {
 		if (sv_identity_ensure(sv, "edge", &sv->edge_as) != 0 ||
 		    chmod(paths->state, 0711) != 0 || chmod(paths->run, 0711) != 0 ||
@@ -1285,12 +1295,7 @@ int supervisor_run(const meshctl_paths *paths, const supervisor_opts *opts)
 	sv->edge_restart_at_us = mesh_now_us(); /* the edge starts on the first tick */
 	pthread_mutex_unlock(&sv->lock);
 
-	while (sv->phase != SV_DONE) {
-		mesh_epoll_run(sv->ep, SV_TICK_MS);
-		pthread_mutex_lock(&sv->lock);
-		sv_tick(sv);
-		pthread_mutex_unlock(&sv->lock);
-	}
+	sv_run_until_done(sv);
 	sv_log(sv, "stopped%s", sv->unclean_stops ? "; some processes did not stop cleanly" : "");
 	rc = sv->unclean_stops ? 1 : 0;
 out:
@@ -1299,12 +1304,8 @@ out:
 		pthread_mutex_lock(&sv->lock);
 		sv->stop_requested = 1;
 		pthread_mutex_unlock(&sv->lock);
-		while (sv->ep != NULL && sv->phase != SV_DONE) {
-			mesh_epoll_run(sv->ep, SV_TICK_MS);
-			pthread_mutex_lock(&sv->lock);
-			sv_tick(sv);
-			pthread_mutex_unlock(&sv->lock);
-		}
+		if (sv->ep != NULL)
+			sv_run_until_done(sv);
 	}
 	sv_cleanup(sv);
 	if (opts->ready_fd >= 0 && !sv->ready_sent)
