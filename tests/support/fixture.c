@@ -52,6 +52,12 @@ void fixture_log_path(const fixture_mesh *m, const char *name, char *out, size_t
 	snprintf(out, outlen, "%s/%s.log", m->dir, name);
 }
 
+const char *fixture_external(void)
+{
+	const char *v = getenv("CLEAVE_TEST_EDGE_URL");
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
 int fixture_monolith(void)
 {
 	const char *v = getenv("CLEAVE_TEST_MONOLITH");
@@ -117,6 +123,35 @@ int fixture_mesh_start_with(fixture_mesh *m, const fixture_opts *opts)
 	int argc = 0, slot, want_admin = 0;
 	const char *at;
 	memset(m, 0, sizeof(*m));
+	if (fixture_external() != NULL) {
+		/* a mesh started elsewhere: nothing to start, nothing to stop */
+		if (opts->nextra > 0 || (opts->edge_args != NULL && opts->edge_args[0] != NULL)) {
+			fprintf(stderr, "fixture: CLEAVE_TEST_EDGE_URL cannot take edge options "
+					"or extra services\n");
+			return -1;
+		}
+		const char *url = fixture_external(), *host = url + strlen("http://");
+		size_t hostlen = strcspn(host, ":/");
+		if (strncmp(url, "http://", 7) != 0 || strlen(url) >= sizeof(m->base) ||
+		    hostlen >= sizeof(m->host) || host[hostlen] != ':' ||
+		    (m->port = atoi(host + hostlen + 1)) <= 0) {
+			fprintf(stderr,
+				"fixture: CLEAVE_TEST_EDGE_URL=%s is not http://IPV4:PORT "
+				"(at most 63 bytes)\n",
+				url);
+			return -1;
+		}
+		snprintf(m->base, sizeof(m->base), "%s", url);
+		snprintf(m->host, sizeof(m->host), "%.*s", (int)hostlen, host);
+		if (fixture_wait_ready(m, "/api/users/1", 30000) != 0 ||
+		    fixture_wait_ready(m, "/api/threads/1", 30000) != 0 ||
+		    fixture_wait_ready(m, "/api/posts/1", 30000) != 0) {
+			fprintf(stderr, "fixture: %s did not answer every service's route\n",
+				m->base);
+			return -1;
+		}
+		return 0;
+	}
 	if (opts->nextra > FIXTURE_MAX_EXTRA) {
 		fprintf(stderr, "fixture: at most %d extra services\n", FIXTURE_MAX_EXTRA);
 		return -1;
@@ -173,6 +208,7 @@ int fixture_mesh_start_with(fixture_mesh *m, const fixture_opts *opts)
 		goto out_fail;
 	}
 	snprintf(m->base, sizeof(m->base), "http://127.0.0.1:%d", m->port);
+	snprintf(m->host, sizeof(m->host), "127.0.0.1");
 	if (want_admin) {
 		if (harness_wait_for_line(log, "admin on http://", line, sizeof(line), 10000) !=
 			0 ||

@@ -14,7 +14,8 @@ typedef struct fixture_mesh {
 	pid_t pids[FIXTURE_MAX_PROCS];
 	int n;
 	int port;      /* the edge's HTTP port */
-	char base[64]; /* "http://127.0.0.1:PORT" */
+	char base[64]; /* "http://127.0.0.1:PORT", or $CLEAVE_TEST_EDGE_URL */
+	char host[48]; /* the edge's IPv4 address: "127.0.0.1", or the external URL's */
 	/* the edge's admin port, when extra_edge_args gave --admin-port or --admin-listen; else 0
 	 */
 	int admin_port;
@@ -36,12 +37,18 @@ typedef struct fixture_opts {
 	size_t nextra;
 } fixture_opts;
 
+/* fixture_external returns $CLEAVE_TEST_EDGE_URL ("http://HOST:PORT", no trailing slash) when
+ * set and not empty, else NULL: the suite then runs against a mesh started elsewhere (network
+ * namespaces, containers), freshly seeded, and starts no process of its own. */
+const char *fixture_external(void);
+
 /* fixture_mesh_start starts the three services on ipc:// sockets in a fresh directory, then the
  * edge on a free port (extra_edge_args, NULL-terminated, may add options), and waits until a
  * route of every service answers 200. If extra_edge_args has --admin-port or --admin-listen, it
  * also reads the admin port from the edge's "admin on http://" line into admin_port and
  * admin_base. Returns 0, or -1 with the reason on stderr (everything started is stopped
- * again). */
+ * again). With fixture_external(), it only waits until a route of every service answers 200
+ * there, and fails if extra_edge_args asks for anything. */
 int fixture_mesh_start(fixture_mesh *m, const char *const *extra_edge_args);
 
 /* fixture_mesh_start_with is fixture_mesh_start with opts->edge_args, and the opts->extra

@@ -134,11 +134,18 @@ const char *http_header(const http_response *r, const char *name, char *out, siz
 
 char *http_raw(int port, const char *bytes, size_t len, int timeout_ms)
 {
+	return http_raw_at("127.0.0.1", port, bytes, len, timeout_ms);
+}
+
+char *http_raw_at(const char *ipv4, int port, const char *bytes, size_t len, int timeout_ms)
+{
 	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	growing answer = {0};
 	long long until = harness_now_ms() + timeout_ms;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd;
+	if (inet_pton(AF_INET, ipv4, &addr.sin_addr) != 1)
+		return NULL;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
 		if (fd >= 0)
 			close(fd);

@@ -39,6 +39,9 @@ int http_get(const char *url, http_response *out);
  * closes or timeout_ms passes. Returns the answer (malloc'd, NUL-terminated), or NULL. */
 char *http_raw(int port, const char *bytes, size_t len, int timeout_ms);
 
+/* http_raw_at is http_raw to ipv4:port (dotted quad, borrowed). */
+char *http_raw_at(const char *ipv4, int port, const char *bytes, size_t len, int timeout_ms);
+
 /* http_header returns the value of header name (case-insensitive) in r, copied to out, or NULL
  * if it is absent. */
 const char *http_header(const http_response *r, const char *name, char *out, size_t outlen);
