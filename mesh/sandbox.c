@@ -113,7 +113,8 @@ typedef struct sandbox_rule {
 } sandbox_rule;
 
 /* sandbox_add allows access (masked to handled) beneath path in ruleset fd. A missing path
- * that is not required is skipped. Returns 0, or -1 with the reason in msg. */
+ * that is not required is skipped. Returns 1 when added, 0 when skipped, or -1 with the reason
+ * in msg. */
 static int sandbox_add(int ruleset, const sandbox_rule *r, uint64_t handled, char *msg,
 		       size_t msglen)
 {
@@ -137,7 +138,7 @@ static int sandbox_add(int ruleset, const sandbox_rule *r, uint64_t handled, cha
 		snprintf(msg, msglen, "sandbox: cannot add a rule for %s: %s", r->path,
 			 strerror(errno));
 	close(fd);
-	return rv != 0 ? -1 : 0;
+	return rv != 0 ? -1 : pb.allowed_access != 0;
 }
 
 /* sandbox_resolver_dir writes to out the directory of /etc/resolv.conf's target when it is a
@@ -177,7 +178,7 @@ int mesh_sandbox_apply(const mesh_sandbox_spec *spec, mesh_sandbox_mode mode, ch
 	struct sandbox_ruleset_attr attr = {0};
 	sandbox_rule rules[16 + 2 * MESH_SANDBOX_MAX_PATHS];
 	char resolver[PATH_MAX], extra[512] = "";
-	size_t nrules = 0, attr_size, used = 0;
+	size_t nrules = 0, nsystem, attr_size, used = 0;
 	uint64_t handled, rw;
 	int abi, ruleset, threads;
 
@@ -255,13 +256,11 @@ int mesh_sandbox_apply(const mesh_sandbox_spec *spec, mesh_sandbox_mode mode, ch
 	    "/dev/null", SANDBOX_FS_READ_FILE | SANDBOX_FS_WRITE_FILE | SANDBOX_FS_TRUNCATE, 0};
 	if (sandbox_resolver_dir(resolver, sizeof(resolver)) == 0)
 		rules[nrules++] = (sandbox_rule){resolver, SANDBOX_FS_READ_FILE, 0};
+	nsystem = nrules;
 	for (size_t i = 0; i < spec->nread_only; i++) {
 		if (spec->read_only[i] == NULL)
 			continue;
 		rules[nrules++] = (sandbox_rule){spec->read_only[i], ro, 0};
-		used +=
-		    (size_t)snprintf(extra + used, used < sizeof(extra) ? sizeof(extra) - used : 0,
-				     ", %s", spec->read_only[i]);
 	}
 	/* an ipc:// listener binds its socket file there, and unlinks it (or a stale one) */
 	for (size_t i = 0; i < spec->nsocket_dirs; i++)
@@ -276,10 +275,15 @@ int mesh_sandbox_apply(const mesh_sandbox_spec *spec, mesh_sandbox_mode mode, ch
 		return -1;
 	}
 	for (size_t i = 0; i < nrules; i++) {
-		if (sandbox_add(ruleset, &rules[i], handled, msg, msglen) != 0) {
+		int added = sandbox_add(ruleset, &rules[i], handled, msg, msglen);
+		if (added < 0) {
 			close(ruleset);
 			return -1;
 		}
+		/* the log names the read-only paths beyond the system's that exist */
+		if (added && i >= nsystem && rules[i].access == ro && used < sizeof(extra))
+			used += (size_t)snprintf(extra + used, sizeof(extra) - used, ", %s",
+						 rules[i].path);
 	}
 	if (syscall(__NR_landlock_restrict_self, ruleset, 0) != 0) {
 		snprintf(msg, msglen, "sandbox: landlock ABI %d: cannot restrict this process: %s",
