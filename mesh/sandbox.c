@@ -177,7 +177,7 @@ int mesh_sandbox_apply(const mesh_sandbox_spec *spec, mesh_sandbox_mode mode, ch
 	const uint64_t rox = ro | SANDBOX_FS_EXECUTE;
 	struct sandbox_ruleset_attr attr = {0};
 	sandbox_rule rules[16 + 2 * MESH_SANDBOX_MAX_PATHS];
-	char resolver[PATH_MAX], extra[512] = "";
+	char resolver[PATH_MAX], self[PATH_MAX], extra[512] = "";
 	size_t nrules = 0, nsystem, attr_size, used = 0;
 	uint64_t handled, rw;
 	int abi, ruleset, threads;
@@ -254,6 +254,11 @@ int mesh_sandbox_apply(const mesh_sandbox_spec *spec, mesh_sandbox_mode mode, ch
 	rules[nrules++] = (sandbox_rule){"/dev", ro, 0};
 	rules[nrules++] = (sandbox_rule){
 	    "/dev/null", SANDBOX_FS_READ_FILE | SANDBOX_FS_WRITE_FILE | SANDBOX_FS_TRUNCATE, 0};
+	/* its own executable (outside /usr in a build tree): the sanitizers' symbolizer reads it
+	 * for a report's stack */
+	if (realpath("/proc/self/exe", self) != NULL)
+		rules[nrules++] =
+		    (sandbox_rule){self, SANDBOX_FS_READ_FILE | SANDBOX_FS_EXECUTE, 0};
 	if (sandbox_resolver_dir(resolver, sizeof(resolver)) == 0)
 		rules[nrules++] = (sandbox_rule){resolver, SANDBOX_FS_READ_FILE, 0};
 	nsystem = nrules;
