@@ -338,6 +338,54 @@ START_TEST(test_sandboxed_service_resolves_and_redials_a_tcp_callee)
 }
 END_TEST
 
+/* run_users_without_landlock starts svc-users with --sandbox mode under the probe's seccomp
+ * filter (as on a kernel without Landlock), output to log; returns its pid. */
+static pid_t run_users_without_landlock(const char *mode, const char *log)
+{
+	char exe[300], data[300], url[300];
+	char *argv[] = {PROBE, "--without-landlock", exe,	   "--listen", url, "--data-dir",
+			data,  "--sandbox",	     (char *)mode, NULL};
+	snprintf(exe, sizeof(exe), "%s/svc-users", CLEAVE_BUILD_DIR);
+	snprintf(data, sizeof(data), "%s/users-%s", scratch, mode);
+	snprintf(url, sizeof(url), "ipc://%s/users-%s.sock", scratch, mode);
+	return harness_spawn(argv, log);
+}
+
+START_TEST(test_without_landlock_auto_runs_and_on_refuses)
+{
+	char log[300], line[1024], *out;
+	int status;
+	ck_assert(scratch[0] != '\0');
+	/* auto: one line saying so, then it serves as before */
+	snprintf(log, sizeof(log), "%s/auto.log", scratch);
+	scratch_pids[0] = run_users_without_landlock("auto", log);
+	ck_assert_int_gt(scratch_pids[0], 0);
+	ck_assert_msg(harness_wait_for_line(log, "serving", line, sizeof(line), 10000) == 0,
+		      "svc-users --sandbox auto did not serve without Landlock");
+	out = harness_read_file(log);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "users: sandbox: landlock not supported by this kernel (ENOSYS): "
+				  "not applied") != NULL,
+		      "%s", out);
+	free(out);
+	ck_assert(harness_exited_cleanly(harness_stop(scratch_pids[0], SIGTERM, 5000)));
+	scratch_pids[0] = 0;
+	/* on: it exits with the reason instead of running unsandboxed */
+	snprintf(log, sizeof(log), "%s/on.log", scratch);
+	scratch_pids[0] = run_users_without_landlock("on", log);
+	status = harness_wait(scratch_pids[0], 10000);
+	if (status == -1)
+		status = harness_stop(scratch_pids[0], SIGKILL, 1000);
+	scratch_pids[0] = 0;
+	out = harness_read_file(log);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "%s", out);
+	ck_assert_msg(strstr(out, "(ENOSYS): --sandbox on cannot be met") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "serving") == NULL, "%s", out);
+	free(out);
+}
+END_TEST
+
 START_TEST(test_bad_sandbox_values_are_refused)
 {
 	char *dir = scratch;
@@ -460,6 +508,7 @@ static Suite *sandbox_suite(void)
 	tcase_add_checked_fixture(tc, scratch_setup, scratch_teardown);
 	tcase_add_test(tc, test_probe_reaches_only_its_data_dir_and_system_paths);
 	tcase_add_test(tc, test_bad_sandbox_values_are_refused);
+	tcase_add_test(tc, test_without_landlock_auto_runs_and_on_refuses);
 	tcase_add_test(tc, test_sandboxed_service_resolves_and_redials_a_tcp_callee);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("services");

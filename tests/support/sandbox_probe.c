@@ -1,11 +1,17 @@
 /* sandbox_probe.c: test-only program: applies mesh_sandbox_apply to a data dir, then tries the
- * file operations it is given and prints what the kernel answered, one line each. */
+ * file operations it is given and prints what the kernel answered, one line each; or runs a
+ * program as on a kernel without Landlock. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #include "sandbox.h"
 
@@ -61,6 +67,30 @@ static void probe_op(const char *arg)
 	printf("%s %s %s\n", op, path, rv == 0 ? "ok" : probe_errname(errno));
 }
 
+/* probe_without_landlock runs argv as on a kernel without Landlock: a seccomp filter answers
+ * ENOSYS to the three Landlock system calls (444-446 on every architecture). Returns only on
+ * an error. */
+static int probe_without_landlock(char **argv)
+{
+	struct sock_filter filter[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 444, 3, 0),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 445, 2, 0),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 446, 1, 0),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+	};
+	struct sock_fprog prog = {.len = sizeof(filter) / sizeof(filter[0]), .filter = filter};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+		perror("sandbox-probe: seccomp");
+		return 1;
+	}
+	execv(argv[0], argv);
+	perror("sandbox-probe: exec");
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	mesh_sandbox_spec spec = {0};
@@ -72,9 +102,20 @@ int main(int argc, char **argv)
 		    "usage: %s DATA_DIR [OP:PATH]...\n"
 		    "Restricts itself with mesh_sandbox_apply (mode on) to DATA_DIR, then runs\n"
 		    "each OP (read, write, mkdir, unlink) on PATH and prints 'OP PATH ok' or\n"
-		    "'OP PATH ERRNO'. The first line is 'applied: ...' or 'unsupported: ...'.\n",
-		    argv[0]);
+		    "'OP PATH ERRNO'. The first line is 'applied: ...' or 'unsupported: ...'.\n"
+		    "\n"
+		    "       %s --without-landlock PROGRAM [ARG]...\n"
+		    "Runs PROGRAM (a path) as on a kernel without Landlock (its system calls\n"
+		    "answer ENOSYS).\n",
+		    argv[0], argv[0]);
 		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "--without-landlock") == 0) {
+		if (argc < 3) {
+			fprintf(stderr, "%s: --without-landlock wants a PROGRAM\n", argv[0]);
+			return 2;
+		}
+		return probe_without_landlock(argv + 2);
 	}
 	spec.data_dir = argv[1];
 	rv = mesh_sandbox_apply(&spec, MESH_SANDBOX_ON, msg, sizeof(msg));
