@@ -183,7 +183,7 @@ int mesh_sandbox_apply(const mesh_sandbox_spec *spec, mesh_sandbox_mode mode, ch
 	int abi, ruleset, threads;
 
 	if (mode == MESH_SANDBOX_OFF) {
-		snprintf(msg, msglen, "sandbox: off (--sandbox off): not applied");
+		snprintf(msg, msglen, "sandbox: off: not applied");
 		return 0;
 	}
 	if (spec == NULL || spec->data_dir == NULL || spec->data_dir[0] == '\0' ||
