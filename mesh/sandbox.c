@@ -92,7 +92,7 @@ int mesh_landlock_abi(void)
 	return v >= 1 ? (int)v : -errno;
 }
 
-/* sandbox_errname names the errno values a kernel without Landlock answers. */
+/* sandbox_errname names the errno values a kernel (or container) without Landlock answers. */
 static const char *sandbox_errname(int err)
 {
 	switch (err) {
@@ -100,6 +100,8 @@ static const char *sandbox_errname(int err)
 		return "ENOSYS";
 	case EOPNOTSUPP:
 		return "EOPNOTSUPP";
+	case EPERM: /* a seccomp profile (containers) refusing the calls */
+		return "EPERM";
 	default:
 		return strerror(err);
 	}
