@@ -131,14 +131,17 @@ int render_compose(const render_ctx *c, char *err, size_t errlen)
 		return -1;
 	}
 	fprintf(
-	    f, "# Every instance of a service is its own container, <name>-<i>, with its own\n"
-	       "# network name; callers list every instance of what they call (podman-compose 1.0\n"
-	       "# gives a container no other alias). The instances of a service share one volume,\n"
-	       "# as they share their data directory under meshctl up. Start it with\n"
-	       "#   podman-compose -p cleave -f compose.yml up -d\n"
-	       "# (the health checks run through /bin/sh -c in podman-compose 1.0).\n"
-	       "name: cleave\n"
-	       "services:\n");
+	    f,
+	    "# Every instance of a service is its own container, <name>-<i>, with its own\n"
+	    "# network name; callers list every instance of what they call (podman-compose 1.0\n"
+	    "# gives a container no other alias). The instances of a service share one volume,\n"
+	    "# as they share their data directory under meshctl up. Start it with\n"
+	    "#   podman-compose -p cleave -f compose.yml up -d\n"
+	    "# (the health checks run through /bin/sh -c in podman-compose 1.0). The edge is\n"
+	    "# published on host port $CLEAVE_EDGE_PORT, else %d.\n"
+	    "name: cleave\n"
+	    "services:\n",
+	    c->o->port);
 	render_image(c, image, sizeof(image), "edge");
 	fprintf(f, "  edge:\n    image: %s\n", image);
 	fprintf(f, "    environment:\n");
@@ -151,7 +154,8 @@ int render_compose(const render_ctx *c, char *err, size_t errlen)
 		urls(f, c, j);
 		fputc('\n', f);
 	}
-	fprintf(f, "    ports: ['%d:%d']\n", c->o->port, RENDER_EDGE_PORT);
+	/* the host port: $CLEAVE_EDGE_PORT when set (compose substitutes it), else --port */
+	fprintf(f, "    ports: ['${CLEAVE_EDGE_PORT:-%d}:%d']\n", c->o->port, RENDER_EDGE_PORT);
 	{
 		manifest_healthcheck h = {.interval_ms = 5000,
 					  .timeout_ms = 2000,
