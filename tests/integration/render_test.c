@@ -534,6 +534,66 @@ START_TEST(test_network_policies_follow_calls)
 }
 END_TEST
 
+/* fargate renders copilot with posts' cpu: and memory: set as given (memory NULL: none) and
+ * returns meshctl's exit status, the rendered cpu and memory in cpu_out and mem_out. */
+static int fargate(const char *m, const char *cpu, const char *memory, char *cpu_out, char *mem_out,
+		   size_t outlen)
+{
+	static int seq;
+	char path[700], sub[64], why[600], *text, *base, *cut;
+	yaml_docs d;
+	int rc;
+	snprintf(path, sizeof(path), "%s/posts/manifest.yml", m);
+	text = harness_read_file(CLEAVE_SOURCE_DIR "/svc/posts/manifest.yml");
+	ck_assert_ptr_nonnull(text);
+	base = malloc(strlen(text) + 128);
+	cut = strstr(text, "\nroutes:");
+	ck_assert_ptr_nonnull(cut);
+	*cut = '\0';
+	sprintf(base, "%s\ncpu: %s\n%s%s%s\nroutes:%s", text, cpu, memory ? "memory: " : "",
+		memory ? memory : "", memory ? "\n" : "", cut + 8);
+	write_file(path, base);
+	free(base);
+	free(text);
+	snprintf(sub, sizeof(sub), "fargate-%d", seq++);
+	rc = render("copilot", sub, m, NULL);
+	if (rc != 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/%s/posts/manifest.yml", dir, sub);
+	ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
+	snprintf(cpu_out, outlen, "%s",
+		 str(&d.doc[0], yaml_document_get_root_node(&d.doc[0]), "cpu"));
+	snprintf(mem_out, outlen, "%s",
+		 str(&d.doc[0], yaml_document_get_root_node(&d.doc[0]), "memory"));
+	unload(&d);
+	return 0;
+}
+
+START_TEST(test_copilot_sizes_round_up_to_fargate_sizes)
+{
+	/* cpu: millicores, memory: | CPU units, MiB: the smallest valid Fargate pair that fits */
+	static const char *const cases[][4] = {
+	    {"250", NULL, "256", "512"},	/* 256 units exactly */
+	    {"251", NULL, "512", "1024"},	/* 258 units: the next size */
+	    {"250", "1536Mi", "256", "2048"},	/* 256 allows 512, 1024 or 2048 */
+	    {"1000", "3Gi", "1024", "3072"},	/* 1024 units: 2 to 8 GiB by 1 GiB */
+	    {"1000", "2049Mi", "1024", "3072"}, /* rounded up to the next GiB */
+	    {"4000", "31Gi", "8192", "32768"},	/* over 4096's 30 GiB: the next CPU size */
+	    {"16000", NULL, "16384", "32768"},
+	};
+	char m[512], cpu[64], mem[64];
+	manifests(m, sizeof(m), "manifests");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(fargate(m, cases[i][0], cases[i][1], cpu, mem, sizeof(cpu)), 0);
+		ck_assert_msg(strcmp(cpu, cases[i][2]) == 0 && strcmp(mem, cases[i][3]) == 0,
+			      "cpu: %s memory: %s gave %s/%s, want %s/%s", cases[i][0],
+			      cases[i][1] ? cases[i][1] : "-", cpu, mem, cases[i][2], cases[i][3]);
+	}
+	/* 16001 millicores are 16386 units: more than any Fargate task has */
+	ck_assert_int_eq(fargate(m, "16001", NULL, cpu, mem, sizeof(cpu)), 1);
+}
+END_TEST
+
 static Suite *render_suite(void)
 {
 	Suite *s = suite_create("render");
@@ -546,6 +606,7 @@ static Suite *render_suite(void)
 	tcase_add_test(tc, test_without_out_every_file_goes_to_stdout);
 	tcase_add_test(tc, test_count_becomes_instances_and_replicas);
 	tcase_add_test(tc, test_network_policies_follow_calls);
+	tcase_add_test(tc, test_copilot_sizes_round_up_to_fargate_sizes);
 	suite_add_tcase(s, tc);
 	return s;
 }
