@@ -128,8 +128,9 @@ static int edge(const render_ctx *c, char *err, size_t errlen)
 	fprintf(f,
 		"http:\n  path: '/'\n  healthcheck:  # the load balancer's check\n"
 		"    path: '/'\n    port: %d\n    success_codes: '200'\n"
-		"    healthy_threshold: 2\n    unhealthy_threshold: 2\n    interval: 5s\n"
-		"    timeout: 5s\n    grace_period: 10s\n  deregistration_delay: 5s\n\n",
+		"    healthy_threshold: 2\n    unhealthy_threshold: 2\n    interval: 10s\n"
+		"    timeout: 5s  # less than interval, as the load balancer needs\n"
+		"    grace_period: 10s\n  deregistration_delay: 5s\n\n",
 		RENDER_EDGE_PORT);
 	fprintf(f,
 		"image:\n  location: %s  # a registry ECS pulls from: --image-prefix\n"
