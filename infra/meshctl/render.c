@@ -197,6 +197,7 @@ static int render_write(const render_set *s, const char *dir)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		char path[4096], *slash;
+		bool ok;
 		FILE *f;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, s->files[i]->path) >=
 		    (int)sizeof(path)) {
@@ -213,13 +214,13 @@ static int render_write(const render_set *s, const char *dir)
 		}
 		*slash = '/';
 		f = fopen(path, "w");
-		if (f == NULL ||
-		    fwrite(s->files[i]->text, 1, s->files[i]->len, f) != s->files[i]->len ||
-		    fclose(f) != 0) {
+		ok = f != NULL &&
+		     fwrite(s->files[i]->text, 1, s->files[i]->len, f) == s->files[i]->len;
+		if (f != NULL && fclose(f) != 0)
+			ok = false;
+		if (!ok) {
 			fprintf(stderr, "meshctl render: cannot write %s: %s\n", path,
 				strerror(errno));
-			if (f != NULL)
-				fclose(f);
 			return -1;
 		}
 		printf("%s\n", path);
