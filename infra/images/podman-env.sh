@@ -1,5 +1,7 @@
 # infra/images/podman-env.sh: sourced by infra/images/build and tests/containers/run; points podman at a containers.conf that works here.
-# usage: cleave_podman_env STATE_DIR   (writes STATE_DIR/containers.conf, exports CONTAINERS_CONF)
+# usage: cleave_podman_env STATE_DIR   (writes STATE_DIR/containers.conf, exports CONTAINERS_CONF
+#        and sets CLEAVE_PODMAN_ULIMITS, the same limits as --ulimit options for podman build,
+#        whose RUN steps do not read default_ulimits)
 #
 # Why: Debian 12's podman 4.3 defaults to crun, which fails on hybrid cgroup hierarchies (runc
 # works); its default ulimits (nofile 1048576) exceed many machines' hard limits, and then no
@@ -13,8 +15,22 @@ cleave_podman_env() {
 	conf="$state/containers.conf"
 	nofile=$(ulimit -H -n)
 	nproc=$(ulimit -H -u)
-	[ "$nofile" != unlimited ] && ulimits+=("\"nofile=$nofile:$nofile\"")
-	[ "$nproc" != unlimited ] && ulimits+=("\"nproc=$nproc:$nproc\"")
+	# podman's own processes (conmon, runc) run with RLIMIT_NPROC lowered to the kernel's
+	# pid_max (32768 on many machines), and runc cannot raise it back: stay at or below both
+	local pid_max
+	pid_max=$(cat /proc/sys/kernel/pid_max 2>/dev/null || echo unlimited)
+	if [ "$pid_max" != unlimited ] && { [ "$nproc" = unlimited ] || [ "$nproc" -gt "$pid_max" ]; }; then
+		nproc=$pid_max
+	fi
+	CLEAVE_PODMAN_ULIMITS=()
+	if [ "$nofile" != unlimited ]; then
+		ulimits+=("\"nofile=$nofile:$nofile\"")
+		CLEAVE_PODMAN_ULIMITS+=(--ulimit "nofile=$nofile:$nofile")
+	fi
+	if [ "$nproc" != unlimited ]; then
+		ulimits+=("\"nproc=$nproc:$nproc\"")
+		CLEAVE_PODMAN_ULIMITS+=(--ulimit "nproc=$nproc:$nproc")
+	fi
 	{
 		echo "# written by infra/images/podman-env.sh; read through CONTAINERS_CONF"
 		echo "[containers]"
