@@ -1,4 +1,5 @@
-/* check_http.h: `edge --check URL`: a minimal blocking HTTP/1.0 GET, for container health checks. */
+/* check_http.h: `edge --check URL`: a minimal blocking HTTP/1.0 GET, for container health checks.
+ */
 #ifndef CLEAVE_EDGE_CHECK_HTTP_H
 #define CLEAVE_EDGE_CHECK_HTTP_H
 
