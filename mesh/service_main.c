@@ -98,8 +98,7 @@ static void service_usage(FILE *out, const mesh_service_def *def, const char *ar
 	    "  --workers N      nng worker threads serving other addresses, such as tls+tcp://,\n"
 	    "                   or every address when CLEAVE_MESH_TRANSPORT=nng (default 8)\n"
 	    "  --check URL      alone: call Health at URL (e.g. tcp://127.0.0.1:7000); exit 0\n"
-	    "                   if it answers OK within 2 s, else 1 with the reason (health "
-	    "checks)\n"
+	    "                   if it answers OK within 2 s, else 1 with the reason\n"
 	    "  --help           this text\n",
 	    argv0, def->name, def->impl->descriptor->name, def->name, def->name, def->default_seed);
 }
