@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "access_log.h"
+#include "check_http.h"
 #include "manifest.h"
 #include "registry.h"
 #include "server.h"
@@ -69,6 +70,8 @@ static void usage(FILE *out, const char *argv0)
 	    "                      a listener apart from the API's (default: none; 0 picks a\n"
 	    "                      free port). Requests are counted only when it is on.\n"
 	    "  --admin-listen ADDR:PORT  same, on another address\n"
+	    "  --check URL         alone: GET URL (e.g. http://127.0.0.1:8080/); exit 0 if it\n"
+	    "                      answers 200 within 2 s, else 1 with the reason (health checks)\n"
 	    "  --help              this text\n"
 	    "\n"
 	    "Stops on SIGINT or SIGTERM, after the calls in flight finish (at most 2 s).\n",
@@ -364,6 +367,9 @@ int main(int argc, char **argv)
 	char err[512];
 	int rv, port, admin_port, status = 1;
 
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--check") == 0 || strncmp(argv[i], "--check=", 8) == 0)
+			return edge_check_main(argc, argv);
 	if ((rv = parse_args(argc, argv, &args)) >= 0)
 		return rv;
 	/* Only the loop's signalfd may take SIGINT and SIGTERM: block them before any thread. */

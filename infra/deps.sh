@@ -10,6 +10,16 @@ CLEAVE_BUILD_PACKAGES="gcc make cmake pkg-config libssl-dev libh2o-evloop-dev li
 # and llvm-symbolizer (llvm) for stack traces with lines.
 CLEAVE_FUZZ_PACKAGES="clang libclang-rt-dev llvm"
 
+# What the container images' runtime stage holds besides Debian's minbase: the shared libraries
+# edge and svc-* link (ldd), by their Debian 12 package names; their own dependencies follow.
+CLEAVE_RUNTIME_PACKAGES="libnng1 libprotobuf-c1 libh2o-evloop0.13 libyaml-0-2 libsqlite3-0
+  libjansson4 libssl3"
+
+# What infra/images/build and tests/containers/run (infra/test's "containers" step) need:
+# podman with runc (crun fails on hybrid cgroups), podman-compose, and debootstrap for the
+# base images (base images are made from Debian's packages, not pulled).
+CLEAVE_CONTAINER_PACKAGES="podman podman-compose runc debootstrap"
+
 # cleave_missing_packages PACKAGE...: prints those not installed, space-separated.
 cleave_missing_packages() {
   local missing=() pkg

@@ -371,6 +371,20 @@ typedef struct mesh_service_def {
  * and returns the process's exit status. */
 int mesh_service_main(int argc, char **argv, const mesh_service_def *def);
 
+/* MESH_CHECK_TIMEOUT_MS: how long `--check URL` waits for the Health answer. */
+#define MESH_CHECK_TIMEOUT_MS 2000
+
+/* mesh_check calls mesh.Mesh/Health at url (ipc://, tcp://, any address a client dials) and
+ * waits at most timeout_ms for an OK answer. Returns 0 with a one-line summary in out, or -1
+ * with the reason in out. url is borrowed; out is the caller's (outlen bytes). */
+int mesh_check(const char *url, int timeout_ms, char *out, size_t outlen);
+
+/* mesh_check_main is `svc-<name> --check URL` (or --check=URL), which mesh_service_main runs
+ * when --check is on its command line: exits 0 if URL answers Health OK within
+ * MESH_CHECK_TIMEOUT_MS, else 1 with the reason on stderr; 2 for a bad command line (--check
+ * takes no other option). name (the service's short name) and argv are borrowed. */
+int mesh_check_main(const char *name, int argc, char **argv);
+
 /* mesh_monolith_main is the main() of the monolith: every service of defs[0..n) in this one
  * process, each opening its own store in <state dir>/<name>, serving on inproc://<name> for the
  * others (their calls to each other go there) and on --listen-pattern for the edge. Options:

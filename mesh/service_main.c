@@ -105,6 +105,8 @@ static void service_usage(FILE *out, const mesh_service_def *def, const char *ar
 	    "  --loops N        event-loop threads serving ipc:// and tcp:// (default 1)\n"
 	    "  --workers N      nng worker threads serving other addresses, such as tls+tcp://,\n"
 	    "                   or every address when CLEAVE_MESH_TRANSPORT=nng (default 8)\n"
+	    "  --check URL      alone: call Health at URL (e.g. tcp://127.0.0.1:7000); exit 0\n"
+	    "                   if it answers OK within 2 s, else 1 with the reason\n"
 	    "  --help           this text\n",
 	    argv0, def->name, def->impl->descriptor->name, def->name, def->name, def->default_seed);
 }
@@ -374,6 +376,9 @@ int mesh_service_main(int argc, char **argv, const mesh_service_def *def)
 	sigset_t stop_signals;
 	int sig, rv, status = 1;
 
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--check") == 0 || strncmp(argv[i], "--check=", 8) == 0)
+			return mesh_check_main(def->name, argc, argv);
 	if ((rv = service_parse(argc, argv, def, &args)) >= 0)
 		return rv;
 	/* Block the stop signals before any thread starts, so only sigwait sees them. */
