@@ -159,6 +159,17 @@ static int mkdir_parents(const char *path)
 	return 0;
 }
 
+/* service_call_env returns CLEAVE_CALL_<NAME> for the service called name, or NULL; the
+ * variable's name is left in var (128 bytes). */
+static const char *service_call_env(const char *name, char var[128])
+{
+	size_t at = (size_t)snprintf(var, 128, "CLEAVE_CALL_");
+	for (const char *p = name; *p != '\0' && at + 1 < 128; p++)
+		var[at++] = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
+	var[at] = '\0';
+	return getenv(var);
+}
+
 /* service_parse parses the command line into a; returns -1 to go on, else an exit status. */
 static int service_parse(int argc, char **argv, const mesh_service_def *def, service_args *a)
 {
@@ -287,6 +298,19 @@ static int service_parse(int argc, char **argv, const mesh_service_def *def, ser
 			return 2;
 		}
 	}
+	for (const mesh_dependency *d = def->calls; d != NULL && d->name != NULL; d++) {
+		char var[128];
+		const char *urls = service_call_env(d->name, var);
+		size_t len = strlen(d->name);
+		int flag = 0;
+		for (int i = 0; i < a->ncall; i++)
+			flag |= strncmp(a->call[i], d->name, len) == 0 && a->call[i][len] == '=';
+		if (!flag && urls != NULL &&
+		    mesh_resolve_check_list(urls, 0, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: %s: %s\n", def->name, var, err);
+			return 2;
+		}
+	}
 	if (a->nlisten == 0) {
 		fprintf(stderr,
 			"%s: give at least one --listen URL, or CLEAVE_LISTEN (see --help)\n",
@@ -325,17 +349,6 @@ static void service_wait_for_deps(const mesh_service_def *def)
 		if (mesh_client_instances(deps[i].client) == 0)
 			fprintf(stderr, "%s: %s is not reachable yet; its calls fail until it is\n",
 				def->name, deps[i].name);
-}
-
-/* service_call_env returns CLEAVE_CALL_<NAME> for the service called name, or NULL; the
- * variable's name is left in var (128 bytes). */
-static const char *service_call_env(const char *name, char var[128])
-{
-	size_t at = (size_t)snprintf(var, 128, "CLEAVE_CALL_");
-	for (const char *p = name; *p != '\0' && at + 1 < 128; p++)
-		var[at++] = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
-	var[at] = '\0';
-	return getenv(var);
 }
 
 /* service_dial dials url for dep: a URL whose host is a DNS name is resolved now, each address

@@ -511,12 +511,60 @@ START_TEST(test_users_host_down_fails_only_users)
 }
 END_TEST
 
+/* run_capture runs cmd with sh, its stderr with its stdout in out; returns its exit status. */
+static int run_capture(const char *cmd, char *out, size_t outlen)
+{
+	char full[1100];
+	size_t used = 0;
+	FILE *p;
+	int rv;
+	snprintf(full, sizeof(full), "%s 2>&1", cmd);
+	if ((p = popen(full, "r")) == NULL)
+		return -1;
+	while (used + 1 < outlen && fgets(out + used, (int)(outlen - used), p) != NULL)
+		used += strlen(out + used);
+	out[used] = '\0';
+	rv = pclose(p);
+	return WIFEXITED(rv) ? WEXITSTATUS(rv) : -1;
+}
+
+START_TEST(test_malformed_environment_is_refused)
+{
+	static const struct {
+		const char *cmd, *says;
+	} cases[] = {
+	    {"CLEAVE_UPSTREAM_USERS=tcp://users %s/edge", "CLEAVE_UPSTREAM_USERS: 'tcp://users' "
+							  "has no port"},
+	    {"CLEAVE_UPSTREAM_POSTS=tcp://a:1,,tcp://b:2 %s/edge", "an empty address"},
+	    {"CLEAVE_RESOLVE_INTERVAL_MS=soon %s/edge", "CLEAVE_RESOLVE_INTERVAL_MS wants"},
+	    {"%s/edge --resolve-interval-ms 0", "--resolve-interval-ms wants"},
+	    {"%s/edge --upstream users=tcp://users:99999", "the port is a number"},
+	    {"CLEAVE_LISTEN=tcp://0.0.0.0 %s/svc-users", "CLEAVE_LISTEN: 'tcp://0.0.0.0' has no "
+							 "port"},
+	    {"CLEAVE_LISTEN=tcp://0.0.0.0:0 CLEAVE_RESOLVE_INTERVAL_MS=1 %s/svc-users",
+	     "CLEAVE_RESOLVE_INTERVAL_MS wants"},
+	    {"CLEAVE_LISTEN=tcp://0.0.0.0:0 CLEAVE_CALL_USERS=users:7000 %s/svc-posts",
+	     "CLEAVE_CALL_USERS: 'users:7000' is not an address"},
+	    {"%s/svc-users", "give at least one --listen URL, or CLEAVE_LISTEN"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char cmd[1024], out[4096];
+		int rv;
+		snprintf(cmd, sizeof(cmd), cases[i].cmd, CLEAVE_BUILD_DIR);
+		rv = run_capture(cmd, out, sizeof(out));
+		ck_assert_msg(rv == 1 || rv == 2, "%s: exit %d", cmd, rv);
+		ck_assert_msg(strstr(out, cases[i].says) != NULL, "%s said: %s", cmd, out);
+	}
+}
+END_TEST
+
 static Suite *multihost_suite(void)
 {
 	Suite *s = suite_create("multihost");
 	TCase *tc = tcase_create("hosts");
 	tcase_set_timeout(tc, 280);
 	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_malformed_environment_is_refused);
 	tcase_add_test(tc, test_contract_suites_across_hosts);
 	tcase_add_test(tc, test_name_gaining_an_address_gets_calls);
 	tcase_add_test(tc, test_posts_host_down_fails_no_read);
