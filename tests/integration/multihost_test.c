@@ -2,6 +2,7 @@
  * its own, finding each other by DNS names (per-namespace hosts files); the contract suites
  * through it, a name gaining an address, and links going down. Root only. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -439,47 +440,87 @@ START_TEST(test_name_gaining_an_address_gets_calls)
 }
 END_TEST
 
+/* a client of the load below: one of LOAD_CLIENTS threads, each sending its share of the GETs,
+ * paced so that all of them together send LOAD_REQUESTS across about 2 s */
+enum { LOAD_CLIENTS = 4, LOAD_REQUESTS = 2000, LOAD_DOWN_AT_MS = 500 };
+
+typedef struct load_client {
+	pthread_t thread;
+	int index;
+	long long start;
+	int sent, failed, first_failed;
+	long last_bad;
+	long long slowest;
+} load_client;
+
+static void *load_run(void *arg)
+{
+	load_client *c = arg;
+	c->first_failed = -1;
+	for (int j = 0; j < LOAD_REQUESTS / LOAD_CLIENTS; j++) {
+		long long due = c->start + (long long)j * LOAD_CLIENTS + c->index, sent;
+		long status;
+		while (harness_now_ms() < due)
+			harness_sleep_ms(1);
+		sent = harness_now_ms();
+		status = get_status("/api/posts/1", 5000);
+		if (harness_now_ms() - sent > c->slowest)
+			c->slowest = harness_now_ms() - sent;
+		c->sent++;
+		if (status != 200) {
+			c->failed++;
+			c->last_bad = status;
+			if (c->first_failed < 0)
+				c->first_failed = j;
+		}
+	}
+	return NULL;
+}
+
 START_TEST(test_posts_host_down_fails_no_read)
 {
-	enum { REQUESTS = 2000, DOWN_AT = 500 };
-	long long start, p1_before, p2_before, p2_after;
-	int failed = 0, first_failed = -1;
+	load_client clients[LOAD_CLIENTS];
+	long long start, p1_before, p2_before, p2_after, slowest = 0;
+	int sent = 0, failed = 0, down;
 	long last_bad = 0;
-	long long slowest = 0;
 	if (!must_run())
 		return;
 	/* both posts instances in rotation (the previous test added posts2) */
 	ck_assert_int_eq(write_hosts(H_EDGE, 1), 0);
 	p1_before = get_calls(H_POSTS1);
 	p2_before = get_calls(H_POSTS2);
-	start = harness_now_ms();
-	for (int i = 0; i < REQUESTS; i++) {
-		long status;
-		long long due = start + i; /* 2000 requests across about 2 s */
-		while (harness_now_ms() < due)
-			harness_sleep_ms(1);
-		if (i == DOWN_AT)
-			ck_assert_int_eq(link_set(H_POSTS1, "down"), 0);
-		due = harness_now_ms();
-		status = get_status("/api/posts/1", 5000);
-		if (harness_now_ms() - due > slowest)
-			slowest = harness_now_ms() - due;
-		if (status != 200) {
-			failed++;
-			last_bad = status;
-			if (first_failed < 0)
-				first_failed = i;
-		}
+	start = harness_now_ms() + 20;
+	memset(clients, 0, sizeof(clients));
+	for (int i = 0; i < LOAD_CLIENTS; i++) {
+		clients[i].index = i;
+		clients[i].start = start;
+		ck_assert_int_eq(pthread_create(&clients[i].thread, NULL, load_run, &clients[i]),
+				 0);
+	}
+	while (harness_now_ms() < start + LOAD_DOWN_AT_MS)
+		harness_sleep_ms(1);
+	down = link_set(H_POSTS1, "down"); /* no RST: its connections just go silent */
+	for (int i = 0; i < LOAD_CLIENTS; i++) {
+		pthread_join(clients[i].thread, NULL);
+		sent += clients[i].sent;
+		failed += clients[i].failed;
+		if (clients[i].failed > 0)
+			last_bad = clients[i].last_bad;
+		if (clients[i].slowest > slowest)
+			slowest = clients[i].slowest;
 	}
 	p2_after = get_calls(H_POSTS2);
-	printf("multihost_test: %d GETs with posts1's link going down at the %dth: %d failed, "
+	printf("multihost_test: %d GETs from %d clients, posts1's link down %d ms in: %d failed, "
 	       "in %lld ms (slowest %lld ms); posts2 answered %lld\n",
-	       REQUESTS, DOWN_AT, failed, harness_now_ms() - start, slowest, p2_after - p2_before);
+	       sent, LOAD_CLIENTS, LOAD_DOWN_AT_MS, failed, harness_now_ms() - start, slowest,
+	       p2_after - p2_before);
+	ck_assert_int_eq(down, 0);
 	ck_assert_int_eq(link_set(H_POSTS1, "up"), 0);
-	ck_assert_msg(failed == 0, "%d of %d GETs failed (first at %d, last status %ld)", failed,
-		      REQUESTS, first_failed, last_bad);
-	ck_assert_int_gt(p2_after - p2_before, REQUESTS - DOWN_AT - 1);
-	/* posts1 serves again once its link is back */
+	ck_assert_int_eq(sent, LOAD_REQUESTS);
+	ck_assert_msg(failed == 0, "%d of %d GETs failed (last status %ld)", failed, sent,
+		      last_bad);
+	ck_assert_int_gt(p2_after - p2_before, LOAD_REQUESTS / 2);
+	/* posts1 serves again once its link is back (bounded; not asserted: users' test next) */
 	for (int i = 0; i < 300 && get_calls(H_POSTS1) <= p1_before; i++) {
 		get_status("/api/posts/1", 3000);
 		harness_sleep_ms(50);
