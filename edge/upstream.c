@@ -135,9 +135,9 @@ static void upstream_set_sync(void *arg)
 
 int upstream_set_watch_targets(upstream_set *set, mesh_loop *loop)
 {
-	set->loop = loop;
 	mesh_resolve_watch **all = NULL;
 	size_t nall = 0;
+	set->loop = loop;
 	set->timer = loop->ops->timer_new(loop, upstream_set_sync, set);
 	if (set->timer == NULL)
 		return -1;
