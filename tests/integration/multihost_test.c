@@ -599,6 +599,21 @@ START_TEST(test_malformed_environment_is_refused)
 }
 END_TEST
 
+START_TEST(test_every_process_stops_cleanly)
+{
+	if (!must_run())
+		return;
+	for (int h = 0; h < NHOSTS; h++) {
+		char how[64];
+		int status = harness_stop(T.pids[h], SIGTERM, 5000);
+		T.pids[h] = 0;
+		harness_describe_status(status, how, sizeof(how));
+		ck_assert_msg(harness_exited_cleanly(status), "%s stopped with %s (log in %s)",
+			      host_name[h], how, T.dir);
+	}
+}
+END_TEST
+
 static Suite *multihost_suite(void)
 {
 	Suite *s = suite_create("multihost");
@@ -610,6 +625,7 @@ static Suite *multihost_suite(void)
 	tcase_add_test(tc, test_name_gaining_an_address_gets_calls);
 	tcase_add_test(tc, test_posts_host_down_fails_no_read);
 	tcase_add_test(tc, test_users_host_down_fails_only_users);
+	tcase_add_test(tc, test_every_process_stops_cleanly);
 	suite_add_tcase(s, tc);
 	return s;
 }
