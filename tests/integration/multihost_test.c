@@ -89,9 +89,10 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
-/* write_hosts writes the hosts file host h sees: every name, "posts" at posts1 and, when
- * both_posts, posts2 too. Written in place: ip netns exec bind-mounts this very file. */
-static int write_hosts(int h, int both_posts)
+/* write_hosts writes the hosts file host h sees: every name but host omit's (-1: none),
+ * "posts" at posts1 and, when both_posts, posts2 too. Written in place: ip netns exec
+ * bind-mounts this very file. */
+static int write_hosts(int h, int both_posts, int omit)
 {
 	char path[128], ip[32];
 	FILE *f;
@@ -101,7 +102,8 @@ static int write_hosts(int h, int both_posts)
 	fprintf(f, "127.0.0.1 localhost\n");
 	for (int k = 0; k < NHOSTS; k++) {
 		host_ip(k, ip, sizeof(ip));
-		fprintf(f, "%s %s\n", ip, host_name[k]);
+		if (k != omit)
+			fprintf(f, "%s %s\n", ip, host_name[k]);
 	}
 	host_ip(H_POSTS1, ip, sizeof(ip));
 	fprintf(f, "%s posts\n", ip);
@@ -109,6 +111,19 @@ static int write_hosts(int h, int both_posts)
 		host_ip(H_POSTS2, ip, sizeof(ip));
 		fprintf(f, "%s posts\n", ip);
 	}
+	return fclose(f);
+}
+
+/* write_resolv_conf points host h's resolver at a DNS server that is not there (its own
+ * loopback): a name missing from its hosts file fails at once, and no query leaves the test. */
+static int write_resolv_conf(int h)
+{
+	char path[128];
+	FILE *f;
+	snprintf(path, sizeof(path), "/etc/netns/%s/resolv.conf", T.ns[h]);
+	if ((f = fopen(path, "w")) == NULL)
+		return -1;
+	fprintf(f, "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n");
 	return fclose(f);
 }
 
@@ -300,7 +315,7 @@ static int build(void)
 		    sh("%s -n %s link set %s master br0 up", T.ip, T.sw, host_name[h]) != 0 ||
 		    sh("%s -n %s addr add %s/24 dev eth0", T.ip, T.ns[h], ip) != 0 ||
 		    sh("%s -n %s link set eth0 up", T.ip, T.ns[h]) != 0 || mkdir(path, 0755) != 0 ||
-		    write_hosts(h, 0) != 0)
+		    write_hosts(h, 0, -1) != 0 || write_resolv_conf(h) != 0)
 			goto fail;
 	}
 	snprintf(path, sizeof(path), "%s/manifests", T.dir);
@@ -422,7 +437,7 @@ START_TEST(test_name_gaining_an_address_gets_calls)
 	for (int i = 0; i < 50; i++)
 		ck_assert_int_eq(get_status("/api/posts/1", 3000), 200);
 	ck_assert_int_eq(get_calls(H_POSTS2), before);
-	ck_assert_int_eq(write_hosts(H_EDGE, 1), 0);
+	ck_assert_int_eq(write_hosts(H_EDGE, 1, -1), 0);
 	start = harness_now_ms();
 	while (harness_now_ms() - start < 10000) {
 		ck_assert_int_eq(get_status("/api/posts/1", 3000), 200);
@@ -437,7 +452,36 @@ START_TEST(test_name_gaining_an_address_gets_calls)
 	       "address (re-resolve interval " RESOLVE_INTERVAL_MS " ms)\n",
 	       took);
 	ck_assert_msg(took >= 0, "posts2 got no call within 10 s of its address being added");
+	{
+		char log[256], want[128], line[512], ip1[32], ip2[32];
+		host_ip(H_POSTS1, ip1, sizeof(ip1));
+		host_ip(H_POSTS2, ip2, sizeof(ip2));
+		snprintf(log, sizeof(log), "%s/edge.log", T.dir);
+		snprintf(want, sizeof(want), "edge: posts: tcp://posts:7000 now %s, %s", ip1, ip2);
+		ck_assert_msg(harness_wait_for_line(log, want, line, sizeof(line), 5000) == 0,
+			      "the edge did not log '%s'", want);
+	}
 }
+
+START_TEST(test_name_failing_to_resolve_keeps_its_addresses)
+{
+	char log[256], line[512];
+	if (!must_run())
+		return;
+	snprintf(log, sizeof(log), "%s/edge.log", T.dir);
+	ck_assert_int_eq(write_hosts(H_EDGE, 1, H_THREADS), 0);
+	ck_assert_msg(harness_wait_for_line(log,
+					    "edge: threads: tcp://threads:7000: cannot resolve",
+					    line, sizeof(line), 10000) == 0,
+		      "the edge did not log the failure");
+	printf("multihost_test: %s\n", line);
+	for (int i = 0; i < 20; i++) {
+		ck_assert_int_eq(get_status("/api/threads/1", 3000), 200);
+		harness_sleep_ms(50);
+	}
+	ck_assert_int_eq(write_hosts(H_EDGE, 1, -1), 0);
+}
+END_TEST
 END_TEST
 
 /* a client of the load below: one of LOAD_CLIENTS threads, each sending its share of the GETs,
@@ -486,7 +530,7 @@ START_TEST(test_posts_host_down_fails_no_read)
 	if (!must_run())
 		return;
 	/* both posts instances in rotation (the previous test added posts2) */
-	ck_assert_int_eq(write_hosts(H_EDGE, 1), 0);
+	ck_assert_int_eq(write_hosts(H_EDGE, 1, -1), 0);
 	p1_before = get_calls(H_POSTS1);
 	p2_before = get_calls(H_POSTS2);
 	start = harness_now_ms() + 20;
@@ -623,6 +667,7 @@ static Suite *multihost_suite(void)
 	tcase_add_test(tc, test_malformed_environment_is_refused);
 	tcase_add_test(tc, test_contract_suites_across_hosts);
 	tcase_add_test(tc, test_name_gaining_an_address_gets_calls);
+	tcase_add_test(tc, test_name_failing_to_resolve_keeps_its_addresses);
 	tcase_add_test(tc, test_posts_host_down_fails_no_read);
 	tcase_add_test(tc, test_users_host_down_fails_only_users);
 	tcase_add_test(tc, test_every_process_stops_cleanly);
