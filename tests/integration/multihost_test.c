@@ -36,7 +36,8 @@ static struct {
 	char root_if[16]; /* the test's own end on the bridge */
 	char dir[128];	  /* data, logs, manifests */
 	pid_t pids[NHOSTS];
-	int made; /* something was made: cleanup has work */
+	int made;	    /* something was made: cleanup has work */
+	int made_etc_netns; /* /etc/netns did not exist before */
 	char edge_url[64];
 } T;
 
@@ -76,6 +77,8 @@ static void cleanup(void)
 		snprintf(path, sizeof(path), "/etc/netns/%s", T.ns[h]);
 		harness_rmtree(path);
 	}
+	if (T.made_etc_netns)
+		rmdir("/etc/netns");	   /* if empty: another run may use it */
 	sh("%s netns del %s", T.ip, T.sw); /* takes the bridge and every veth pair with it */
 	sh("%s link del %s", T.ip, T.root_if);
 	if (T.dir[0] != '\0')
@@ -307,7 +310,8 @@ static int build(void)
 	for (int h = 0; h < NHOSTS; h++) {
 		host_ip(h, ip, sizeof(ip));
 		snprintf(path, sizeof(path), "/etc/netns/%s", T.ns[h]);
-		mkdir("/etc/netns", 0755);
+		if (mkdir("/etc/netns", 0755) == 0)
+			T.made_etc_netns = 1;
 		if (sh("%s netns add %s", T.ip, T.ns[h]) != 0 ||
 		    sh("%s -n %s link set lo up", T.ip, T.ns[h]) != 0 ||
 		    sh("%s -n %s link add %s type veth peer name eth0 netns %s", T.ip, T.sw,
