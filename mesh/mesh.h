@@ -175,9 +175,9 @@ typedef struct mesh_instance_info {
  * row get no reply at all (a peer that vanished without closing: a link down, a frozen
  * process), the connection is taken for dead: closed, its calls ended with MESH_UNAVAILABLE,
  * and redialed (DOWN until it connects again; a connect has 2 s). Failures within grace_ms of
- * connecting do not count. Instances connected when checks are turned on stay HEALTHY until checks say
- * otherwise; turning checks off makes every connected instance HEALTHY. Returns 0,
- * NNG_EINVAL (a negative field) or NNG_ENOTSUP. */
+ * connecting do not count. Instances connected when checks are turned on stay HEALTHY until checks
+ * say otherwise; turning checks off makes every connected instance HEALTHY. Returns 0, NNG_EINVAL
+ * (a negative field) or NNG_ENOTSUP. */
 int mesh_client_set_health(mesh_client *c, const mesh_health_opts *opts);
 
 /* mesh_client_drain stops new calls to the instance dialed at url (every instance, if it was
