@@ -1,4 +1,5 @@
 /* main.c: the edge executable: read manifests, connect to the services, serve HTTP. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "check_http.h"
 #include "manifest.h"
 #include "registry.h"
+#include "resolve.h"
 #include "server.h"
 #include "upstream.h"
 
@@ -32,6 +34,7 @@ typedef struct edge_args {
 	long client_timeout_ms;
 	const char *access_log;
 	int use_nng; /* carry calls on nng's threads instead of the edge's loop */
+	int resolve_interval_ms;
 } edge_args;
 
 static edge_server *edge; /* kept until exit: see edge_server_free */
@@ -44,6 +47,7 @@ static void usage(FILE *out, const char *argv0)
 	    "          [--upstream NAME=URL[,URL...]]... [--timeout-ms N] [--access-log WHERE]\n"
 	    "          [--client-timeout-ms N]\n"
 	    "          [--mesh-transport loop|nng] [--admin-port N | --admin-listen ADDR:PORT]\n"
+	    "          [--resolve-interval-ms N]\n"
 	    "\n"
 	    "The cleave edge: answers the forum's HTTP API by calling its services over the mesh.\n"
 	    "\n"
@@ -57,7 +61,13 @@ static void usage(FILE *out, const char *argv0)
 	    "                      (default $CLEAVE_RUN_DIR, else /tmp/cleave)\n"
 	    "  --targets-dir DIR   a service with a target file DIR/<name> (written by meshctl)\n"
 	    "                      is reached at the instances it lists, followed as it changes\n"
-	    "  --upstream NAME=URLS  the instances of service NAME, comma-separated nng addresses\n"
+	    "  --upstream NAME=URLS  the instances of service NAME, comma-separated nng "
+	    "addresses;\n"
+	    "                      a tcp:// or tls+tcp:// host that is a DNS name is dialed at\n"
+	    "                      every address it has, and resolved again every interval\n"
+	    "  --resolve-interval-ms N  that interval (default $CLEAVE_RESOLVE_INTERVAL_MS,\n"
+	    "                      else 5000): new addresses are dialed, vanished ones drained\n"
+	    "                      and closed\n"
 	    "  --timeout-ms N      deadline of each call to a service (default 5000)\n"
 	    "  --client-timeout-ms N  how long a client may take to send a request's headers\n"
 	    "                      and body (HTTP/1), or stay idle (HTTP/2), before its\n"
@@ -73,6 +83,12 @@ static void usage(FILE *out, const char *argv0)
 	    "  --check URL         alone: GET URL (e.g. http://127.0.0.1:8080/); exit 0 if it\n"
 	    "                      answers 200 within 2 s, else 1 with the reason (health checks)\n"
 	    "  --help              this text\n"
+	    "\n"
+	    "Environment (a flag wins over its variable):\n"
+	    "  CLEAVE_UPSTREAM_<NAME>=URL[,URL...]  like --upstream name=URLS; NAME upper-cased\n"
+	    "                      (CLEAVE_UPSTREAM_USERS=tcp://users:7000)\n"
+	    "  CLEAVE_RESOLVE_INTERVAL_MS=N  like --resolve-interval-ms\n"
+	    "  CLEAVE_MESH_TRANSPORT=loop|nng, CLEAVE_RUN_DIR: as above\n"
 	    "\n"
 	    "Stops on SIGINT or SIGTERM, after the calls in flight finish (at most 2 s).\n",
 	    argv0, CLEAVE_SOURCE_DIR);
@@ -124,11 +140,12 @@ static int parse_args(int argc, char **argv, edge_args *a)
 	    {"mesh-transport", required_argument, NULL, 'x'},
 	    {"admin-port", required_argument, NULL, 'P'},
 	    {"admin-listen", required_argument, NULL, 'L'},
+	    {"resolve-interval-ms", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	int opt;
-	char *end;
+	int opt, interval_flag = 0;
+	char *end, err[512];
 	snprintf(a->host, sizeof(a->host), "127.0.0.1");
 	a->port = 8080;
 	snprintf(a->admin_host, sizeof(a->admin_host), "127.0.0.1");
@@ -214,6 +231,17 @@ static int parse_args(int argc, char **argv, edge_args *a)
 		case 'a':
 			a->access_log = optarg;
 			break;
+		case 'R':
+			if (mesh_resolve_interval_parse(optarg, &a->resolve_interval_ms) != 0) {
+				fprintf(stderr,
+					"edge: --resolve-interval-ms wants milliseconds from %d to "
+					"%d, not '%s'\n",
+					MESH_RESOLVE_INTERVAL_MIN_MS, MESH_RESOLVE_INTERVAL_MAX_MS,
+					optarg);
+				return 2;
+			}
+			interval_flag = 1;
+			break;
 		case 'x':
 			if (strcmp(optarg, "loop") != 0 && strcmp(optarg, "nng") != 0) {
 				fprintf(stderr,
@@ -235,17 +263,53 @@ static int parse_args(int argc, char **argv, edge_args *a)
 		fprintf(stderr, "edge: unexpected argument '%s' (see --help)\n", argv[optind]);
 		return 2;
 	}
+	if (!interval_flag &&
+	    (a->resolve_interval_ms = mesh_resolve_interval_env(err, sizeof(err))) < 0) {
+		fprintf(stderr, "edge: %s\n", err);
+		return 2;
+	}
+	for (int i = 0; i < a->nupstreams; i++) {
+		if (mesh_resolve_check_list(strchr(a->upstreams[i], '=') + 1, 0, err,
+					    sizeof(err)) != 0) {
+			fprintf(stderr, "edge: --upstream %s: %s\n", a->upstreams[i], err);
+			return 2;
+		}
+	}
 	return -1;
 }
 
-/* upstream_urls returns the --upstream addresses given for name, or NULL. */
-static const char *upstream_urls(const edge_args *a, const char *name)
+/* upstream_env returns CLEAVE_UPSTREAM_<NAME> for the service called name, or NULL; the
+ * variable's name is left in var (varlen bytes). */
+static const char *upstream_env(const char *name, char *var, size_t varlen)
+{
+	size_t at = (size_t)snprintf(var, varlen, "CLEAVE_UPSTREAM_");
+	for (const char *p = name; *p != '\0' && at + 1 < varlen; p++)
+		var[at++] = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
+	var[at] = '\0';
+	return getenv(var);
+}
+
+/* upstream_urls returns the --upstream addresses given for name, else those of
+ * CLEAVE_UPSTREAM_<NAME>, or NULL. A malformed variable sets err and returns NULL with
+ * *bad set. */
+static const char *upstream_urls(const edge_args *a, const char *name, int *bad, char *err,
+				 size_t errlen)
 {
 	size_t len = strlen(name);
+	char var[160], why[256];
+	const char *env;
+	*bad = 0;
 	for (int i = 0; i < a->nupstreams; i++)
 		if (strncmp(a->upstreams[i], name, len) == 0 && a->upstreams[i][len] == '=')
 			return a->upstreams[i] + len + 1;
-	return NULL;
+	if ((env = upstream_env(name, var, sizeof(var))) == NULL)
+		return NULL;
+	if (mesh_resolve_check_list(env, 0, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: %s", var, why);
+		*bad = 1;
+		return NULL;
+	}
+	return env;
 }
 
 static int add_text_route(route_table *t, const char *path, const char *text, char *err,
@@ -298,7 +362,8 @@ static int connect_upstreams(const edge_args *a, manifest **ms, size_t nms, rout
 		}
 	}
 	for (size_t i = 0; i < nms; i++) {
-		const char *urls = upstream_urls(a, ms[i]->name);
+		int bad;
+		const char *urls = upstream_urls(a, ms[i]->name, &bad, err, errlen);
 		char fallback[4200], targets[4200] = "", split_note[64] = "";
 		size_t nroutes = 0, nsplits = 0;
 		upstream *u;
@@ -309,6 +374,8 @@ static int connect_upstreams(const edge_args *a, manifest **ms, size_t nms, rout
 		    .unhealthy_threshold = ms[i]->health.unhealthy_threshold,
 		    .grace_ms = (int)ms[i]->health.grace_period_ms,
 		};
+		if (bad)
+			return -1;
 		if (urls == NULL && a->targets_dir != NULL) {
 			snprintf(targets, sizeof(targets), "%s/%s", a->targets_dir, ms[i]->name);
 			if (access(targets, R_OK) == 0)
@@ -397,6 +464,7 @@ int main(int argc, char **argv)
 	if (edge_server_new(&edge, &opts, err, sizeof(err)) != 0)
 		goto out_free_server;
 	copts.timeout_ms = args.timeout_ms;
+	ups.resolve_interval_ms = args.resolve_interval_ms;
 	if (args.use_nng) {
 		if ((rv = mesh_queue_new(&queue)) != 0) {
 			snprintf(err, sizeof(err), "cannot make the reply queue: %s", strerror(rv));

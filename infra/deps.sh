@@ -1,9 +1,10 @@
 # infra/deps.sh: sourced by infra/up and infra/test; installs the Debian packages cleave needs.
 # usage: cleave_require_packages PACKAGE...   (installs what is missing when root, else explains)
 
+# iproute2: ip(8), with which tests/integration/multihost_test makes its network namespaces
 CLEAVE_BUILD_PACKAGES="gcc make cmake pkg-config libssl-dev libh2o-evloop-dev libnng-dev
   libprotobuf-c-dev protobuf-c-compiler libyaml-dev libjansson-dev libsqlite3-dev check
-  libcurl4-openssl-dev"
+  libcurl4-openssl-dev iproute2"
 
 # What tests/fuzz/run needs (infra/test's "fuzz (short)" step): clang, its libFuzzer runtime
 # (libclang_rt.fuzzer-x86_64.a: libclang-rt-14-dev on Debian 12, which clang only recommends)

@@ -11,7 +11,14 @@
  * to any connected one (fail open). A check is an ordinary call in a slot of its own, framed
  * behind the calls already queued, never counted as the caller's. Draining instances take no
  * new calls; undialed ones are closed once their calls are done and freed at the end of the
- * turn, so no callback up the stack still holds them. */
+ * turn, so no callback up the stack still holds them.
+ *
+ * A peer can vanish without closing anything (its host's link goes down, it is frozen): no
+ * RST, no error, its calls just wait for their deadlines. Health checks notice: it turns
+ * UNHEALTHY after unhealthy_threshold failed checks, and when one more goes unanswered too (timed
+ * out, rather than answered badly), the connection is taken for dead, as gRPC's keepalive does: it
+ * is closed, its calls end with UNAVAILABLE (which a caller may retry elsewhere, as the edge does
+ * for reads) and it is redialed. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -35,6 +42,10 @@
 #define CL_MAX_SLOTS	(1u << CL_SLOT_BITS)
 #define CL_RETRY_MIN_MS 10
 #define CL_RETRY_MAX_MS 200
+/* a connection not made (or not greeted) within this is given up and tried again: a host that
+ * vanished without a word (a link down) would otherwise hold a connect for minutes, and a
+ * reconnect after it came back for the kernel's SYN backoff (up to a minute) */
+#define CL_CONNECT_TIMEOUT_MS 2000
 
 /* defaults of the zero fields of mesh_health_opts (interval_ms 0 turns checks off) */
 #define CL_HEALTH_TIMEOUT_MAX_MS 5000 /* timeout_ms 0: the interval, at most this */
@@ -85,7 +96,9 @@ struct upconn {
 	int64_t since_us; /* when it entered reported */
 	int64_t open_us;  /* when the connection last came up */
 	int passes, fails;
-	loop_call *check; /* the health check in flight, or NULL */
+	int unanswered;	    /* checks in a row that got no reply at all */
+	int64_t connect_us; /* when the connect under way began */
+	loop_call *check;   /* the health check in flight, or NULL */
 	int64_t check_started_us;
 	mesh_timer *check_timer;
 	uint64_t calls, errors;
@@ -392,13 +405,18 @@ static int check_reply_ok(const client_loop *cl, const uint8_t *reply, size_t le
 	return ok;
 }
 
+static void upconn_fail(upconn *u, const char *why);
+
 /* check_result moves the instance between STARTING, HEALTHY and UNHEALTHY by one check's
- * outcome, and schedules the next check. */
-static void check_result(upconn *u, int ok)
+ * outcome (answered: a reply came, good or bad), and schedules the next check; or, when
+ * unhealthy_threshold + 1 checks in a row went unanswered, drops the connection as dead. */
+static void check_result(upconn *u, int ok, int answered)
 {
 	client_loop *cl = u->cl;
 	if (!health_on(cl) || u->state != UP_OPEN || u->draining)
 		return;
+	if (answered)
+		u->unanswered = 0;
 	if (ok) {
 		u->fails = 0;
 		u->passes++;
@@ -412,6 +430,10 @@ static void check_result(upconn *u, int ok)
 		if (u->health != MESH_INSTANCE_UNHEALTHY &&
 		    u->fails >= cl->health.unhealthy_threshold)
 			u->health = MESH_INSTANCE_UNHEALTHY;
+		if (!answered && ++u->unanswered > cl->health.unhealthy_threshold) {
+			upconn_fail(u, "its health checks went unanswered");
+			return;
+		}
 	}
 	upconn_note(u);
 	check_schedule(u);
@@ -426,7 +448,7 @@ static void check_finish(client_loop *cl, loop_call *call, const uint8_t *reply,
 	call->conn = NULL;
 	slot_release(cl, call);
 	u->check = NULL;
-	check_result(u, ok);
+	check_result(u, ok, reply != NULL);
 }
 
 /* ---- calls ---------------------------------------------------------------------------------- */
@@ -531,9 +553,25 @@ static void upconn_fail(upconn *u, const char *why)
 	}
 }
 
+/* upconn_on_retry reconnects an idle connection, or gives up a connect that has not been made
+ * within CL_CONNECT_TIMEOUT_MS. */
 static void upconn_on_retry(void *arg)
 {
-	upconn_connect(arg);
+	upconn *u = arg;
+	client_loop *cl = u->cl;
+	int64_t left;
+	if (u->state == UP_IDLE) {
+		upconn_connect(u);
+		return;
+	}
+	if (u->state == UP_OPEN)
+		return;
+	left = u->connect_us + CL_CONNECT_TIMEOUT_MS * 1000 - mesh_now_us();
+	if (left > 0) { /* the loop may fire early */
+		cl->loop->ops->timer_arm(cl->loop, u->retry, (int)((left + 999) / 1000));
+		return;
+	}
+	upconn_fail(u, "not connected in time");
 }
 
 static void upconn_connect(upconn *u)
@@ -560,6 +598,8 @@ static void upconn_connect(upconn *u)
 	}
 	u->fd = fd;
 	u->state = UP_CONNECTING;
+	u->connect_us = mesh_now_us();
+	cl->loop->ops->timer_arm(cl->loop, u->retry, CL_CONNECT_TIMEOUT_MS);
 	cl->loop->ops->want_write(cl->loop, u->watch);
 }
 
@@ -609,7 +649,8 @@ static void upconn_read(upconn *u)
 		cl->instances++;
 		u->ever_open = 1;
 		u->open_us = mesh_now_us();
-		u->passes = u->fails = 0;
+		u->passes = u->fails = u->unanswered = 0;
+		cl->loop->ops->timer_stop(cl->loop, u->retry); /* the connect timeout */
 		u->health = health_on(cl) ? MESH_INSTANCE_STARTING : MESH_INSTANCE_HEALTHY;
 		upconn_note(u);
 		check_start(u); /* at once: a fresh instance gets traffic within milliseconds */
@@ -872,7 +913,7 @@ static void upconn_revive(upconn *u)
 	u->draining = 0;
 	u->removing = 0;
 	if (u->state == UP_OPEN) {
-		u->passes = u->fails = 0;
+		u->passes = u->fails = u->unanswered = 0;
 		u->health = health_on(u->cl) ? MESH_INSTANCE_STARTING : MESH_INSTANCE_HEALTHY;
 	}
 	upconn_note(u);
@@ -947,7 +988,7 @@ int client_loop_set_health(client_loop *cl, const mesh_health_opts *opts)
 			u->health = MESH_INSTANCE_HEALTHY;
 		} else if (!was_on) {
 			/* on: connected instances keep their traffic while the checks begin */
-			u->passes = u->fails = 0;
+			u->passes = u->fails = u->unanswered = 0;
 			check_start(u);
 		} else if (u->state == UP_OPEN && !u->draining && u->check == NULL) {
 			check_schedule(u); /* the next check by the new interval */

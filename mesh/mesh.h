@@ -171,10 +171,13 @@ typedef struct mesh_instance_info {
  * (per loop thread), so timeout_ms should exceed the slowest call. A STARTING instance turns
  * HEALTHY on its first pass, and UNHEALTHY after unhealthy_threshold failures; a HEALTHY one
  * turns UNHEALTHY after unhealthy_threshold consecutive failures; an UNHEALTHY one turns
- * HEALTHY after healthy_threshold consecutive passes. Failures within grace_ms of connecting
- * do not count. Instances connected when checks are turned on stay HEALTHY until checks say
- * otherwise; turning checks off makes every connected instance HEALTHY. Returns 0,
- * NNG_EINVAL (a negative field) or NNG_ENOTSUP. */
+ * HEALTHY after healthy_threshold consecutive passes. When unhealthy_threshold + 1 checks in a
+ * row get no reply at all (a peer that vanished without closing: a link down, a frozen
+ * process), the connection is taken for dead: closed, its calls ended with MESH_UNAVAILABLE,
+ * and redialed (DOWN until it connects again; a connect has 2 s). Failures within grace_ms of
+ * connecting do not count. Instances connected when checks are turned on stay HEALTHY until checks
+ * say otherwise; turning checks off makes every connected instance HEALTHY. Returns 0, NNG_EINVAL
+ * (a negative field) or NNG_ENOTSUP. */
 int mesh_client_set_health(mesh_client *c, const mesh_health_opts *opts);
 
 /* mesh_client_drain stops new calls to the instance dialed at url (every instance, if it was

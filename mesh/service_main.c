@@ -1,5 +1,6 @@
 /* service_main.c: the main() every service executable shares: options, store, the services it
  * calls, serving until a stop signal. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include "mesh.h"
 #include "policy.h"
 #include "sandbox.h"
+#include "resolve.h"
 #include "targets.h"
 
 #define SERVICE_MAX_LISTEN	16
@@ -28,6 +30,8 @@ typedef struct service_dep {
 	mesh_client *client;
 	int follows_targets; /* its instances come from <run>/targets/<name> */
 	mesh_targets_watch targets;
+	mesh_resolve_watch *names; /* its URLs with a DNS name, re-resolved; owned */
+	size_t nnames;
 } service_dep;
 
 static service_dep deps[SERVICE_MAX_CALLS];
@@ -35,18 +39,33 @@ static size_t ndeps;
 static pthread_t targets_thread;
 static int targets_thread_started;
 static volatile sig_atomic_t targets_thread_stop;
+static int resolve_interval_ms = MESH_RESOLVE_INTERVAL_DEFAULT_MS;
 
 /* service_follow_targets re-reads the target files of the services this one calls, so
- * instances added or removed by meshctl scale are called without a restart. */
+ * instances added or removed by meshctl scale are called without a restart, and re-resolves
+ * the DNS names of their addresses every resolve interval. The clients are nng's (blocking),
+ * which may be changed from any thread; resolving may block this thread, no other. */
 static void *service_follow_targets(void *arg)
 {
+	int64_t next_resolve = mesh_now_us() + (int64_t)resolve_interval_ms * 1000;
 	(void)arg;
 	while (!targets_thread_stop) {
 		struct timespec ts = {0, SERVICE_TARGETS_POLL_MS * 1000000L};
+		int resolve = 0;
 		nanosleep(&ts, NULL);
-		for (size_t i = 0; i < ndeps; i++)
+		if (mesh_now_us() >= next_resolve) {
+			resolve = 1;
+			next_resolve = mesh_now_us() + (int64_t)resolve_interval_ms * 1000;
+		}
+		for (size_t i = 0; i < ndeps; i++) {
 			if (deps[i].follows_targets)
 				mesh_targets_sync(&deps[i].targets, deps[i].client);
+			for (size_t k = 0; k < deps[i].nnames; k++) {
+				if (resolve)
+					mesh_resolve_refresh(&deps[i].names[k]);
+				mesh_resolve_sync(&deps[i].names[k], deps[i].client);
+			}
+		}
 	}
 	return NULL;
 }
@@ -57,6 +76,7 @@ typedef struct service_args {
 	int nlisten;
 	const char *call[SERVICE_MAX_CALLS]; /* NAME=URL[,URL...] */
 	int ncall;
+	char *listen_env; /* CLEAVE_LISTEN, cut at its commas into listen[] */
 	const char *run_dir;
 	const char *policy; /* the default-deny call policy file, or NULL: every call allowed */
 	char data_dir[4096];
@@ -80,6 +100,7 @@ static void service_usage(FILE *out, const mesh_service_def *def, const char *ar
 	    "usage: %s --listen URL [--listen URL]... [--data-dir DIR] [--seed FILE]\n"
 	    "          [--sync normal|full] [--call NAME=URLS]... [--run-dir DIR] [--loops N]\n"
 	    "          [--workers N] [--policy FILE] [--sandbox auto|on|off]\n"
+	    "          [--resolve-interval-ms N]\n"
 	    "\n"
 	    "Serves the %s service (%s) over the cleave mesh until SIGINT or SIGTERM.\n"
 	    "\n"
@@ -105,9 +126,19 @@ static void service_usage(FILE *out, const mesh_service_def *def, const char *ar
 	    "  --loops N        event-loop threads serving ipc:// and tcp:// (default 1)\n"
 	    "  --workers N      nng worker threads serving other addresses, such as tls+tcp://,\n"
 	    "                   or every address when CLEAVE_MESH_TRANSPORT=nng (default 8)\n"
+	    "  --resolve-interval-ms N  how often a DNS name in a --call address is resolved\n"
+	    "                   again (default $CLEAVE_RESOLVE_INTERVAL_MS, else 5000): a\n"
+	    "                   tcp:// or tls+tcp:// host that is a name is dialed at every\n"
+	    "                   address it has; new ones are dialed, vanished ones closed\n"
 	    "  --check URL      alone: call Health at URL (e.g. tcp://127.0.0.1:7000); exit 0\n"
 	    "                   if it answers OK within 2 s, else 1 with the reason\n"
-	    "  --help           this text\n",
+	    "  --help           this text\n"
+	    "\n"
+	    "Environment (a flag wins over its variable):\n"
+	    "  CLEAVE_LISTEN=URL[,URL...]       like --listen\n"
+	    "  CLEAVE_CALL_<NAME>=URL[,URL...]  like --call name=URLS; NAME upper-cased\n"
+	    "                                   (CLEAVE_CALL_USERS=tcp://users:7000)\n"
+	    "  CLEAVE_RESOLVE_INTERVAL_MS=N     like --resolve-interval-ms\n",
 	    argv0, def->name, def->impl->descriptor->name, def->name, def->name, def->default_seed);
 }
 
@@ -139,18 +170,37 @@ static int mkdir_parents(const char *path)
 	return 0;
 }
 
+/* service_call_env returns CLEAVE_CALL_<NAME> for the service called name, or NULL; the
+ * variable's name is left in var (128 bytes). */
+static const char *service_call_env(const char *name, char var[128])
+{
+	size_t at = (size_t)snprintf(var, 128, "CLEAVE_CALL_");
+	for (const char *p = name; *p != '\0' && at + 1 < 128; p++)
+		var[at++] = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
+	var[at] = '\0';
+	return getenv(var);
+}
+
 /* service_parse parses the command line into a; returns -1 to go on, else an exit status. */
 static int service_parse(int argc, char **argv, const mesh_service_def *def, service_args *a)
 {
 	static const struct option longopts[] = {
-	    {"listen", required_argument, NULL, 'l'}, {"data-dir", required_argument, NULL, 'd'},
-	    {"seed", required_argument, NULL, 's'},   {"sync", required_argument, NULL, 'y'},
-	    {"call", required_argument, NULL, 'c'},   {"run-dir", required_argument, NULL, 'r'},
-	    {"loops", required_argument, NULL, 'L'},  {"workers", required_argument, NULL, 'w'},
-	    {"policy", required_argument, NULL, 'P'}, {"sandbox", required_argument, NULL, 'S'},
-	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"data-dir", required_argument, NULL, 'd'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"sync", required_argument, NULL, 'y'},
+	    {"call", required_argument, NULL, 'c'},
+	    {"run-dir", required_argument, NULL, 'r'},
+	    {"loops", required_argument, NULL, 'L'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"policy", required_argument, NULL, 'P'},
+	    {"sandbox", required_argument, NULL, 'S'},
+	    {"resolve-interval-ms", required_argument, NULL, 'R'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	int opt, n;
+	char err[512];
+	int opt, n, interval_flag = 0;
 	a->env.seed = def->default_seed;
 	a->run_dir = getenv("CLEAVE_RUN_DIR") ? getenv("CLEAVE_RUN_DIR") : "/tmp/cleave";
 	if (getenv("CLEAVE_SANDBOX") != NULL && getenv("CLEAVE_SANDBOX")[0] != '\0' &&
@@ -205,6 +255,17 @@ static int service_parse(int argc, char **argv, const mesh_service_def *def, ser
 				return 2;
 			}
 			break;
+		case 'R':
+			if (mesh_resolve_interval_parse(optarg, &resolve_interval_ms) != 0) {
+				fprintf(stderr,
+					"%s: --resolve-interval-ms wants milliseconds from %d to "
+					"%d, not '%s'\n",
+					def->name, MESH_RESOLVE_INTERVAL_MIN_MS,
+					MESH_RESOLVE_INTERVAL_MAX_MS, optarg);
+				return 2;
+			}
+			interval_flag = 1;
+			break;
 		case 'L':
 		case 'w':
 			if ((n = service_parse_count(optarg)) < 0) {
@@ -231,8 +292,54 @@ static int service_parse(int argc, char **argv, const mesh_service_def *def, ser
 			argv[optind]);
 		return 2;
 	}
+	if (!interval_flag && (n = mesh_resolve_interval_env(err, sizeof(err))) < 0) {
+		fprintf(stderr, "%s: %s\n", def->name, err);
+		return 2;
+	} else if (!interval_flag) {
+		resolve_interval_ms = n;
+	}
+	if (a->nlisten == 0 && getenv("CLEAVE_LISTEN") != NULL) {
+		char *url, *save = NULL;
+		if (mesh_resolve_check_list(getenv("CLEAVE_LISTEN"), 1, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: CLEAVE_LISTEN: %s\n", def->name, err);
+			return 2;
+		}
+		if ((a->listen_env = strdup(getenv("CLEAVE_LISTEN"))) == NULL)
+			return 1;
+		for (url = strtok_r(a->listen_env, ",", &save); url != NULL;
+		     url = strtok_r(NULL, ",", &save)) {
+			if (a->nlisten == SERVICE_MAX_LISTEN) {
+				fprintf(stderr, "%s: CLEAVE_LISTEN: at most %d addresses\n",
+					def->name, SERVICE_MAX_LISTEN);
+				return 2;
+			}
+			a->listen[a->nlisten++] = url;
+		}
+	}
+	for (int i = 0; i < a->ncall; i++) {
+		if (mesh_resolve_check_list(strchr(a->call[i], '=') + 1, 0, err, sizeof(err)) !=
+		    0) {
+			fprintf(stderr, "%s: --call %s: %s\n", def->name, a->call[i], err);
+			return 2;
+		}
+	}
+	for (const mesh_dependency *d = def->calls; d != NULL && d->name != NULL; d++) {
+		char var[128];
+		const char *urls = service_call_env(d->name, var);
+		size_t len = strlen(d->name);
+		int flag = 0;
+		for (int i = 0; i < a->ncall; i++)
+			flag |= strncmp(a->call[i], d->name, len) == 0 && a->call[i][len] == '=';
+		if (!flag && urls != NULL &&
+		    mesh_resolve_check_list(urls, 0, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: %s: %s\n", def->name, var, err);
+			return 2;
+		}
+	}
 	if (a->nlisten == 0) {
-		fprintf(stderr, "%s: give at least one --listen URL (see --help)\n", def->name);
+		fprintf(stderr,
+			"%s: give at least one --listen URL, or CLEAVE_LISTEN (see --help)\n",
+			def->name);
 		return 2;
 	}
 	if (a->data_dir[0] == '\0') {
@@ -269,18 +376,51 @@ static void service_wait_for_deps(const mesh_service_def *def)
 				def->name, deps[i].name);
 }
 
+/* service_dial dials url for dep: a URL whose host is a DNS name is resolved now, each address
+ * dialed, and re-resolved by the follower thread. Returns 0, or -1 after a message. */
+static int service_dial(const mesh_service_def *def, service_dep *dep, const char *url)
+{
+	char label[256];
+	mesh_resolve_watch *grown;
+	int rv;
+	if (!mesh_resolve_is_name(url)) {
+		if ((rv = mesh_client_dial(dep->client, url)) != 0) {
+			fprintf(stderr, "%s: cannot dial %s at %s: %s\n", def->name, dep->name, url,
+				nng_strerror(rv));
+			return -1;
+		}
+		return 0;
+	}
+	grown = realloc(dep->names, (dep->nnames + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return -1;
+	dep->names = grown;
+	snprintf(label, sizeof(label), "%s: %s", def->name, dep->name);
+	if (mesh_resolve_watch_init(&dep->names[dep->nnames], url, label) != 0)
+		return -1;
+	dep->nnames++;
+	mesh_resolve_refresh(&dep->names[dep->nnames - 1]);
+	mesh_resolve_sync(&dep->names[dep->nnames - 1], dep->client);
+	return 0;
+}
+
 /* service_connect makes a blocking client for every service def calls. */
 static int service_connect(const mesh_service_def *def, const service_args *a)
 {
 	mesh_client_opts opts = {.caller = def->name};
 	for (const mesh_dependency *d = def->calls; d != NULL && d->name != NULL; d++) {
 		const char *urls = NULL;
-		char fallback[4200], *list, *url, *save = NULL;
+		char fallback[4200], err[512], var[128], *list, *url, *save = NULL;
 		size_t len = strlen(d->name);
 		int rv;
 		for (int i = 0; i < a->ncall; i++)
 			if (strncmp(a->call[i], d->name, len) == 0 && a->call[i][len] == '=')
 				urls = a->call[i] + len + 1;
+		if (urls == NULL && (urls = service_call_env(d->name, var)) != NULL &&
+		    mesh_resolve_check_list(urls, 0, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: %s: %s\n", def->name, var, err);
+			return -1;
+		}
 		if (ndeps == SERVICE_MAX_CALLS ||
 		    (rv = mesh_client_new(&deps[ndeps].client, d->service, &opts)) != 0) {
 			fprintf(stderr, "%s: cannot make a client of %s\n", def->name, d->name);
@@ -305,9 +445,7 @@ static int service_connect(const mesh_service_def *def, const service_args *a)
 		list = strdup(urls);
 		for (url = list ? strtok_r(list, ",", &save) : NULL; url != NULL;
 		     url = strtok_r(NULL, ",", &save)) {
-			if ((rv = mesh_client_dial(deps[ndeps - 1].client, url)) != 0) {
-				fprintf(stderr, "%s: cannot dial %s at %s: %s\n", def->name,
-					d->name, url, nng_strerror(rv));
+			if (service_dial(def, &deps[ndeps - 1], url) != 0) {
 				free(list);
 				return -1;
 			}
@@ -317,7 +455,7 @@ static int service_connect(const mesh_service_def *def, const service_args *a)
 	}
 	service_wait_for_deps(def);
 	for (size_t i = 0; i < ndeps; i++)
-		if (deps[i].follows_targets && !targets_thread_started)
+		if ((deps[i].follows_targets || deps[i].nnames > 0) && !targets_thread_started)
 			targets_thread_started = pthread_create(&targets_thread, NULL,
 								service_follow_targets, NULL) == 0;
 	return 0;
@@ -379,8 +517,10 @@ int mesh_service_main(int argc, char **argv, const mesh_service_def *def)
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--check") == 0 || strncmp(argv[i], "--check=", 8) == 0)
 			return mesh_check_main(def->name, argc, argv);
-	if ((rv = service_parse(argc, argv, def, &args)) >= 0)
+	if ((rv = service_parse(argc, argv, def, &args)) >= 0) {
+		free(args.listen_env);
 		return rv;
+	}
 	/* Block the stop signals before any thread starts, so only sigwait sees them. */
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGINT);
@@ -391,6 +531,7 @@ int mesh_service_main(int argc, char **argv, const mesh_service_def *def)
 	if (mkdir_parents(args.data_dir) != 0) {
 		fprintf(stderr, "%s: cannot make the parents of %s: %s\n", def->name, args.data_dir,
 			strerror(errno));
+		free(args.listen_env);
 		return 1;
 	}
 	/* SQLite's temporary files (large sorts, statement journals) go to the data dir, the
@@ -400,6 +541,7 @@ int mesh_service_main(int argc, char **argv, const mesh_service_def *def)
 	if (def->open(&args.env, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s: cannot open the store in %s: %s\n", def->name, args.data_dir,
 			err);
+		free(args.listen_env);
 		return 1;
 	}
 	if (service_sandbox(def, &args) != 0)
@@ -453,8 +595,14 @@ out_close:
 		mesh_client_free(deps[i].client);
 		if (deps[i].follows_targets)
 			mesh_targets_watch_fini(&deps[i].targets);
+		for (size_t k = 0; k < deps[i].nnames; k++)
+			mesh_resolve_watch_fini(&deps[i].names[k]);
+		free(deps[i].names);
+		deps[i].names = NULL;
+		deps[i].nnames = 0;
 	}
 	ndeps = 0;
+	free(args.listen_env);
 	def->close();
 	return status;
 }

@@ -115,6 +115,21 @@ static const mesh_target *find_target(const mesh_target *ts, size_t n, const cha
 	return NULL;
 }
 
+void mesh_targets_apply(const mesh_target *was, size_t nwas, const mesh_target *now, size_t n,
+			mesh_client *client)
+{
+	for (size_t i = 0; i < n; i++) {
+		const mesh_target *old = find_target(was, nwas, now[i].url);
+		if (old == NULL)
+			mesh_client_dial(client, now[i].url);
+		if (now[i].draining && (old == NULL || !old->draining))
+			mesh_client_drain(client, now[i].url);
+	}
+	for (size_t i = 0; i < nwas; i++)
+		if (find_target(now, n, was[i].url) == NULL)
+			mesh_client_undial(client, was[i].url);
+}
+
 int mesh_targets_sync(mesh_targets_watch *w, mesh_client *client)
 {
 	struct stat st;
@@ -127,16 +142,7 @@ int mesh_targets_sync(mesh_targets_watch *w, mesh_client *client)
 		return 0;
 	if (mesh_targets_read(w->path, &now, &n) != 0)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		const mesh_target *was = find_target(w->applied, w->napplied, now[i].url);
-		if (was == NULL)
-			mesh_client_dial(client, now[i].url);
-		if (now[i].draining && (was == NULL || !was->draining))
-			mesh_client_drain(client, now[i].url);
-	}
-	for (size_t i = 0; i < w->napplied; i++)
-		if (find_target(now, n, w->applied[i].url) == NULL)
-			mesh_client_undial(client, w->applied[i].url);
+	mesh_targets_apply(w->applied, w->napplied, now, n, client);
 	free(w->applied);
 	w->applied = now;
 	w->napplied = n;

@@ -48,6 +48,13 @@ int mesh_targets_watch_init(mesh_targets_watch *w, const char *path);
  * file changes nothing. Returns 1 if the file changed, 0 if not, -1 if it cannot be read. */
 int mesh_targets_sync(mesh_targets_watch *w, mesh_client *client);
 
+/* mesh_targets_apply brings client from the targets was[0..nwas) to now[0..n): dials those new
+ * in now, drains those newly marked draining, undials those gone (on nng clients, which cannot
+ * undial, they stay dialed). Both arrays stay the caller's. Called where client's calls may be
+ * made (a loop client's loop thread). Shared by target files and resolved names (resolve.h). */
+void mesh_targets_apply(const mesh_target *was, size_t nwas, const mesh_target *now, size_t n,
+			mesh_client *client);
+
 /* mesh_targets_watch_fini frees what w holds. */
 void mesh_targets_watch_fini(mesh_targets_watch *w);
 

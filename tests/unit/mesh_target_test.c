@@ -459,8 +459,12 @@ START_TEST(test_target_hung_instance_times_out_and_recovers)
 	b_calls = calls_of(c, url_b);
 	get_ok(c, 20);
 	ck_assert_int_eq(calls_of(c, url_b), b_calls);
+	/* one more check unanswered: taken for dead (as after a link down), closed, redialed */
+	expect_state(c, url_b, MESH_INSTANCE_DOWN);
+	ck_assert_int_eq(mesh_client_instances(c), 1);
 	ck_assert_int_eq(kill(b, SIGCONT), 0);
 	expect_state(c, url_b, MESH_INSTANCE_HEALTHY);
+	ck_assert_int_eq(mesh_client_instances(c), 2);
 	mesh_client_free(c);
 }
 END_TEST
