@@ -58,6 +58,7 @@ typedef struct service_args {
 	int ncall;
 	const char *run_dir;
 	const char *policy; /* the default-deny call policy file, or NULL: every call allowed */
+	const char *tls_cert, *tls_key, *tls_ca; /* argv's; NULL: the environment's */
 	char data_dir[4096];
 	mesh_service_env env;
 	mesh_server_opts server;
@@ -77,12 +78,13 @@ static void service_usage(FILE *out, const mesh_service_def *def, const char *ar
 	    out,
 	    "usage: %s --listen URL [--listen URL]... [--data-dir DIR] [--seed FILE]\n"
 	    "          [--sync normal|full] [--call NAME=URLS]... [--run-dir DIR] [--loops N]\n"
-	    "          [--workers N] [--policy FILE]\n"
+	    "          [--workers N] [--policy FILE] [--tls-cert FILE --tls-key FILE --tls-ca "
+	    "FILE]\n"
 	    "\n"
 	    "Serves the %s service (%s) over the cleave mesh until SIGINT or SIGTERM.\n"
 	    "\n"
-	    "  --listen URL     address to serve on: ipc:///path/to.sock or tcp://HOST:PORT\n"
-	    "                   (repeat for several addresses)\n"
+	    "  --listen URL     address to serve on: ipc:///path/to.sock, tcp://HOST:PORT or\n"
+	    "                   tls+tcp://HOST:PORT (repeat for several addresses)\n"
 	    "  --data-dir DIR   the service's own data (mode 0700; default\n"
 	    "                   $CLEAVE_STATE_DIR/%s, else ~/.local/state/cleave/%s)\n"
 	    "  --seed FILE      JSON array of records loaded on the first start only\n"
@@ -94,8 +96,16 @@ static void service_usage(FILE *out, const mesh_service_def *def, const char *ar
 	    "                   (default $CLEAVE_RUN_DIR, else /tmp/cleave)\n"
 	    "  --policy FILE    default-deny: only the callers FILE allows may call each method\n"
 	    "                   (lines 'CALLER METHOD'; Health is open; meshctl writes it)\n"
-	    "  --loops N        event-loop threads serving ipc:// and tcp:// (default 1)\n"
-	    "  --workers N      nng worker threads serving other addresses, such as tls+tcp://,\n"
+	    "  --tls-cert FILE  this service's certificate (CN: its name), for tls+tcp:// in both\n"
+	    "                   directions (default $CLEAVE_TLS_CERT; meshctl certs makes it)\n"
+	    "  --tls-key FILE   its private key (default $CLEAVE_TLS_KEY)\n"
+	    "  --tls-ca FILE    the CA bundle every peer's certificate must be signed by\n"
+	    "                   (default $CLEAVE_TLS_CA); over tls+tcp:// a caller's CN is its\n"
+	    "                   proven identity, and under --policy a plain tcp:// caller is\n"
+	    "                   'anonymous'\n"
+	    "  --loops N        event-loop threads serving ipc://, tcp:// and tls+tcp:// (default "
+	    "1)\n"
+	    "  --workers N      nng worker threads serving other addresses (inproc://, ws://),\n"
 	    "                   or every address when CLEAVE_MESH_TRANSPORT=nng (default 8)\n"
 	    "  --help           this text\n",
 	    argv0, def->name, def->impl->descriptor->name, def->name, def->name, def->default_seed);
@@ -129,21 +139,42 @@ static int mkdir_parents(const char *path)
 	return 0;
 }
 
+/* service_tls loads the TLS files (flags, else environment) and checks that every tls+tcp://
+ * address has them. Returns -1 to go on, else an exit status. */
+static int service_tls(const mesh_service_def *def, const service_args *a)
+{
+	char err[512];
+	if (mesh_tls_configure(a->tls_cert, a->tls_key, a->tls_ca, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", def->name, err);
+		return 2;
+	}
+	for (int i = 0; i < a->nlisten; i++) {
+		if (mesh_tls_check_url(a->listen[i], err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: --listen %s\n", def->name, err);
+			return 2;
+		}
+	}
+	for (int i = 0; i < a->ncall; i++) {
+		const char *tls = strstr(a->call[i], "tls+tcp://");
+		if (tls != NULL && mesh_tls_check_url(tls, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: --call %s\n", def->name, err);
+			return 2;
+		}
+	}
+	return -1;
+}
+
 /* service_parse parses the command line into a; returns -1 to go on, else an exit status. */
 static int service_parse(int argc, char **argv, const mesh_service_def *def, service_args *a)
 {
 	static const struct option longopts[] = {
-	    {"listen", required_argument, NULL, 'l'},
-	    {"data-dir", required_argument, NULL, 'd'},
-	    {"seed", required_argument, NULL, 's'},
-	    {"sync", required_argument, NULL, 'y'},
-	    {"call", required_argument, NULL, 'c'},
-	    {"run-dir", required_argument, NULL, 'r'},
-	    {"loops", required_argument, NULL, 'L'},
-	    {"workers", required_argument, NULL, 'w'},
-	    {"policy", required_argument, NULL, 'P'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"listen", required_argument, NULL, 'l'},  {"data-dir", required_argument, NULL, 'd'},
+	    {"seed", required_argument, NULL, 's'},    {"sync", required_argument, NULL, 'y'},
+	    {"call", required_argument, NULL, 'c'},    {"run-dir", required_argument, NULL, 'r'},
+	    {"loops", required_argument, NULL, 'L'},   {"workers", required_argument, NULL, 'w'},
+	    {"policy", required_argument, NULL, 'P'},  {"tls-cert", required_argument, NULL, 'C'},
+	    {"tls-key", required_argument, NULL, 'K'}, {"tls-ca", required_argument, NULL, 'A'},
+	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
 	};
 	int opt, n;
 	a->env.seed = def->default_seed;
@@ -187,6 +218,15 @@ static int service_parse(int argc, char **argv, const mesh_service_def *def, ser
 		case 'P':
 			a->policy = optarg;
 			break;
+		case 'C':
+			a->tls_cert = optarg;
+			break;
+		case 'K':
+			a->tls_key = optarg;
+			break;
+		case 'A':
+			a->tls_ca = optarg;
+			break;
 		case 'L':
 		case 'w':
 			if ((n = service_parse_count(optarg)) < 0) {
@@ -226,7 +266,7 @@ static int service_parse(int argc, char **argv, const mesh_service_def *def, ser
 				 home ? home : "/tmp", def->name);
 	}
 	a->env.data_dir = a->data_dir;
-	return -1;
+	return service_tls(def, a);
 }
 
 /* service_wait_for_deps gives the services this one calls a moment to connect, so the first
