@@ -144,19 +144,13 @@ static void client_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
  * certificate's DNS names, or its CN). Returns 0 or an nng error number. */
 static int client_dialer_tls(mesh_client *c, nng_dialer dialer)
 {
-	const char *cert, *key, *ca, *package = c->base.descriptor->package;
+	const char *package = c->base.descriptor->package;
 	nng_tls_config *cfg;
-	int rv;
-	if (mesh_tls_files(&cert, &key, &ca) != 0)
-		return NNG_EINVAL;
-	if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)) != 0)
+	int rv = tls_nng_config(&cfg, 0,
+				package != NULL && strcmp(package, "mesh") != 0 ? package : NULL);
+	if (rv != 0)
 		return rv;
-	if ((rv = nng_tls_config_cert_key_file(cfg, cert, key)) == 0 &&
-	    (rv = nng_tls_config_ca_file(cfg, ca)) == 0 &&
-	    (rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) == 0 &&
-	    (package == NULL || strcmp(package, "mesh") == 0 ||
-	     (rv = nng_tls_config_server_name(cfg, package)) == 0))
-		rv = nng_dialer_set_ptr(dialer, NNG_OPT_TLS_CONFIG, cfg);
+	rv = nng_dialer_set_ptr(dialer, NNG_OPT_TLS_CONFIG, cfg);
 	nng_tls_config_free(cfg); /* the dialer holds its own reference */
 	return rv;
 }

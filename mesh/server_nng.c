@@ -137,17 +137,11 @@ out_free:
  * a client certificate signed by the CA. Returns 0 or an nng error number. */
 static int server_nng_tls(nng_listener l)
 {
-	const char *cert, *key, *ca;
 	nng_tls_config *cfg;
-	int rv;
-	if (mesh_tls_files(&cert, &key, &ca) != 0)
-		return NNG_EINVAL;
-	if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER)) != 0)
+	int rv = tls_nng_config(&cfg, 1, NULL);
+	if (rv != 0)
 		return rv;
-	if ((rv = nng_tls_config_cert_key_file(cfg, cert, key)) == 0 &&
-	    (rv = nng_tls_config_ca_file(cfg, ca)) == 0 &&
-	    (rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) == 0)
-		rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
+	rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
 	nng_tls_config_free(cfg); /* the listener holds its own reference */
 	return rv;
 }

@@ -9,6 +9,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+
 #include "mesh.h"
 #include "tls.h"
 
@@ -17,7 +20,8 @@
 
 /* The process's configuration: set once, before servers and clients are made, then only read. */
 static SSL_CTX *tls_server_ctx, *tls_client_ctx;
-static char tls_cert[TLS_PATH_MAX], tls_key[TLS_PATH_MAX], tls_ca[TLS_PATH_MAX];
+static char tls_ca[TLS_PATH_MAX];
+static char *tls_cert_pem, *tls_key_pem; /* the files' text, for nng (mbed TLS) */
 
 struct tls_conn {
 	SSL *ssl;
@@ -100,9 +104,32 @@ static const char *tls_pick(const char *flag, const char *env)
 	return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
+/* tls_read_file returns the text of the file at path (malloc'd, the caller's), or NULL with a
+ * reason in err. */
+static char *tls_read_file(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	long len;
+	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || len > (1 << 20) ||
+	    fseek(f, 0, SEEK_SET) != 0 || (text = malloc((size_t)len + 1)) == NULL ||
+	    fread(text, 1, (size_t)len, f) != (size_t)len) {
+		snprintf(err, errlen, "cannot read %s: %s", path,
+			 errno != 0 ? strerror(errno) : "too large");
+		free(text);
+		if (f != NULL)
+			fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	text[len] = '\0';
+	return text;
+}
+
 int mesh_tls_configure(const char *cert, const char *key, const char *ca, char *err, size_t errlen)
 {
 	SSL_CTX *server, *client;
+	char *cert_pem = NULL, *key_pem = NULL;
 	cert = tls_pick(cert, "CLEAVE_TLS_CERT");
 	key = tls_pick(key, "CLEAVE_TLS_KEY");
 	ca = tls_pick(ca, "CLEAVE_TLS_CA");
@@ -128,12 +155,23 @@ int mesh_tls_configure(const char *cert, const char *key, const char *ca, char *
 		SSL_CTX_free(server);
 		return -1;
 	}
+	if ((cert_pem = tls_read_file(cert, err, errlen)) == NULL ||
+	    (key_pem = tls_read_file(key, err, errlen)) == NULL) {
+		free(cert_pem);
+		SSL_CTX_free(server);
+		SSL_CTX_free(client);
+		return -1;
+	}
 	SSL_CTX_free(tls_server_ctx);
 	SSL_CTX_free(tls_client_ctx);
+	free(tls_cert_pem);
+	if (tls_key_pem != NULL)
+		OPENSSL_cleanse(tls_key_pem, strlen(tls_key_pem));
+	free(tls_key_pem);
 	tls_server_ctx = server;
 	tls_client_ctx = client;
-	snprintf(tls_cert, sizeof(tls_cert), "%s", cert);
-	snprintf(tls_key, sizeof(tls_key), "%s", key);
+	tls_cert_pem = cert_pem;
+	tls_key_pem = key_pem;
 	snprintf(tls_ca, sizeof(tls_ca), "%s", ca);
 	return 0;
 }
@@ -143,13 +181,24 @@ int mesh_tls_enabled(void)
 	return tls_server_ctx != NULL;
 }
 
-int mesh_tls_files(const char **cert, const char **key, const char **ca)
+int tls_nng_config(nng_tls_config **out, int server, const char *name)
 {
+	nng_tls_config *cfg;
+	int rv;
 	if (!mesh_tls_enabled())
-		return -1;
-	*cert = tls_cert;
-	*key = tls_key;
-	*ca = tls_ca;
+		return NNG_EINVAL;
+	if ((rv = nng_tls_config_alloc(&cfg, server ? NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT)) !=
+	    0)
+		return rv;
+	if ((rv = nng_tls_config_version(cfg, NNG_TLS_1_2, NNG_TLS_1_3)) != 0 ||
+	    (rv = nng_tls_config_own_cert(cfg, tls_cert_pem, tls_key_pem, NULL)) != 0 ||
+	    (rv = nng_tls_config_ca_file(cfg, tls_ca)) != 0 ||
+	    (rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) != 0 ||
+	    (name != NULL && (rv = nng_tls_config_server_name(cfg, name)) != 0)) {
+		nng_tls_config_free(cfg);
+		return rv;
+	}
+	*out = cfg;
 	return 0;
 }
 

@@ -13,9 +13,13 @@
 /* tls_url says whether url is a tls+tcp:// url. */
 int tls_url(const char *url);
 
-/* mesh_tls_files points *cert, *key and *ca at the files mesh_tls_configure took (static
- * strings), for nng's TLS. Returns 0, or -1 if TLS is not configured. */
-int mesh_tls_files(const char **cert, const char **key, const char **ca);
+/* tls_nng_config makes an nng TLS configuration of the process's certificate that requires
+ * the peer's to be signed by the CA: for a server (server 1) or a client, which with name not
+ * NULL also requires the server's certificate to name it (a DNS name, else the CN). On success
+ * *out is the caller's, to free with nng_tls_config_free once a listener or dialer holds it.
+ * Returns 0 or an nng error number (NNG_EINVAL: TLS is not configured). */
+struct nng_tls_config;
+int tls_nng_config(struct nng_tls_config **out, int server, const char *name);
 
 /* tls_conn: TLS on one connected socket; it does not own the socket. */
 typedef struct tls_conn tls_conn;
