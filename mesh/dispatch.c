@@ -179,7 +179,7 @@ static int dispatch_denied(server_call *call, const char *method)
 		who = call->identity;
 	} else if (call->peer_unproven) {
 		who = "anonymous";
-		how = " (unproven: plain tcp, no certificate)";
+		how = " (unproven: a network caller without a verified certificate)";
 	} else {
 		who = call->caller[0] != '\0' ? call->caller : "anonymous";
 		how = " (claimed)";
