@@ -594,6 +594,16 @@ static int upconn_flush(upconn *u)
 	return 0;
 }
 
+/* upconn_tls_report says on stderr why TLS with the instance failed: once per reason, not at
+ * every reconnect. */
+static void upconn_tls_report(upconn *u, const char *why)
+{
+	if (strcmp(u->tls_error, why) == 0)
+		return;
+	snprintf(u->tls_error, sizeof(u->tls_error), "%s", why);
+	fprintf(stderr, "mesh: %s at %s: %s\n", u->cl->service->name, u->url, why);
+}
+
 /* upconn_read takes in what the instance sent: its greeting, then replies. */
 static void upconn_read(upconn *u)
 {
@@ -602,9 +612,21 @@ static void upconn_read(upconn *u)
 	size_t payload_len, consumed;
 	int rv = u->tls == NULL ? bytes_read_from(&u->in, u->fd) : tls_conn_read(u->tls, &u->in);
 	if (rv < 0) {
-		upconn_fail(u, u->tls != NULL && errno == EPROTO ? tls_conn_error(u->tls)
-			       : errno == 0			 ? "closed by the instance"
-								 : strerror(errno));
+		char why[300];
+		snprintf(why, sizeof(why), "%s",
+			 u->tls != NULL && errno == EPROTO ? tls_conn_error(u->tls)
+			 : errno == 0			   ? "closed by the instance"
+							   : strerror(errno));
+		/* TLS 1.3: the instance checks this process's certificate after our side of the
+		 * handshake is done, so its refusal arrives here */
+		if (u->tls != NULL && u->state == UP_GREETING) {
+			if (errno != EPROTO)
+				snprintf(why, sizeof(why),
+					 "closed by the instance right after the TLS handshake: "
+					 "does it trust this process's certificate?");
+			upconn_tls_report(u, why);
+		}
+		upconn_fail(u, why);
 		return;
 	}
 	if (u->state == UP_GREETING) {
@@ -616,6 +638,7 @@ static void upconn_read(upconn *u)
 		}
 		bytes_consume(&u->in, SP_HANDSHAKE_LEN);
 		u->state = UP_OPEN;
+		u->tls_error[0] = '\0'; /* a later failure is news again */
 		u->backoff_ms = CL_RETRY_MIN_MS;
 		cl->instances++;
 		u->ever_open = 1;
@@ -668,17 +691,11 @@ static int upconn_handshake(upconn *u)
 		return 0;
 	}
 	if (rv < 0) {
-		/* said once per reason, not at every reconnect */
-		if (strcmp(u->tls_error, tls_conn_error(u->tls)) != 0) {
-			snprintf(u->tls_error, sizeof(u->tls_error), "%s", tls_conn_error(u->tls));
-			fprintf(stderr, "mesh: %s at %s: %s\n", cl->service->name, u->url,
-				u->tls_error);
-		}
 		snprintf(why, sizeof(why), "%s", tls_conn_error(u->tls));
+		upconn_tls_report(u, why);
 		upconn_fail(u, why);
 		return -1;
 	}
-	u->tls_error[0] = '\0';
 	return upconn_greet(u) == 0 ? 1 : -1;
 }
 

@@ -79,6 +79,8 @@ struct loop_thread {
 	loop_conn *conns;
 	server_call call;
 	conn_sink sink;
+	int64_t refusal_logged_us;  /* when a refused tls+tcp connection was last logged */
+	unsigned refusals_unlogged; /* refused since, not logged */
 };
 
 struct server_loop {
@@ -186,8 +188,19 @@ static int conn_handshake(loop_thread *t, loop_conn *c)
 {
 	int rv = tls_conn_handshake(c->tls);
 	if (rv < 0) {
-		/* no certificate, one of another CA, or no TLS at all: the peer learns nothing */
-		mesh_log(NULL, "refused a tls+tcp connection: %s", tls_conn_error(c->tls));
+		/* no certificate, one of another CA, or no TLS at all: the peer learns nothing. One
+		 * line a second at most: a misconfigured caller redials every 200 ms. */
+		int64_t now = mesh_now_us();
+		if (now - t->refusal_logged_us >= 1000000) {
+			mesh_log(NULL,
+				 "refused a tls+tcp connection: %s (and %u more since the last "
+				 "such line)",
+				 tls_conn_error(c->tls), t->refusals_unlogged);
+			t->refusal_logged_us = now;
+			t->refusals_unlogged = 0;
+		} else {
+			t->refusals_unlogged++;
+		}
 		conn_close(t, c);
 		return -1;
 	}
