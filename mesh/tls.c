@@ -76,8 +76,12 @@ static SSL_CTX *tls_ctx_new(int server, const char *cert, const char *key, const
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
 		goto fail;
 	snprintf(what, sizeof(what), "key %s", key);
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+			snprintf(what, sizeof(what), "key %s does not match certificate %s", key,
+				 cert);
 		goto fail;
+	}
 	snprintf(what, sizeof(what), "key %s does not match certificate %s", key, cert);
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		goto fail;
