@@ -14,6 +14,7 @@
 
 #include "mesh.h"
 #include "policy.h"
+#include "sandbox.h"
 #include "targets.h"
 
 #define SERVICE_MAX_LISTEN	16
@@ -60,6 +61,7 @@ typedef struct service_args {
 	const char *policy; /* the default-deny call policy file, or NULL: every call allowed */
 	const char *tls_cert, *tls_key, *tls_ca; /* argv's; NULL: the environment's */
 	char data_dir[4096];
+	mesh_sandbox_mode sandbox; /* --sandbox, else $CLEAVE_SANDBOX, else auto */
 	mesh_service_env env;
 	mesh_server_opts server;
 } service_args;
@@ -78,8 +80,8 @@ static void service_usage(FILE *out, const mesh_service_def *def, const char *ar
 	    out,
 	    "usage: %s --listen URL [--listen URL]... [--data-dir DIR] [--seed FILE]\n"
 	    "          [--sync normal|full] [--call NAME=URLS]... [--run-dir DIR] [--loops N]\n"
-	    "          [--workers N] [--policy FILE] [--tls-cert FILE --tls-key FILE --tls-ca "
-	    "FILE]\n"
+	    "          [--workers N] [--policy FILE] [--sandbox auto|on|off]\n"
+	    "          [--tls-cert FILE --tls-key FILE --tls-ca FILE]\n"
 	    "\n"
 	    "Serves the %s service (%s) over the cleave mesh until SIGINT or SIGTERM.\n"
 	    "\n"
@@ -96,6 +98,12 @@ static void service_usage(FILE *out, const mesh_service_def *def, const char *ar
 	    "                   (default $CLEAVE_RUN_DIR, else /tmp/cleave)\n"
 	    "  --policy FILE    default-deny: only the callers FILE allows may call each method\n"
 	    "                   (lines 'CALLER METHOD'; Health is open; meshctl writes it)\n"
+	    "  --sandbox MODE   Landlock: once the store is open, the process reaches only its\n"
+	    "                   data dir (read-write), the seed, policy, run dir's targets and\n"
+	    "                   system paths (read-only); TCP is not limited.\n"
+	    "                   auto (default): when the kernel supports it, else run\n"
+	    "                   without; on: fail without it; off: not applied\n"
+	    "                   (flag wins over $CLEAVE_SANDBOX, same values)\n"
 	    "  --tls-cert FILE  this service's certificate (CN: its name), for tls+tcp:// in both\n"
 	    "                   directions (default $CLEAVE_TLS_CERT; meshctl certs makes it)\n"
 	    "  --tls-key FILE   its private key (default $CLEAVE_TLS_KEY)\n"
@@ -168,17 +176,31 @@ static int service_tls(const mesh_service_def *def, const service_args *a)
 static int service_parse(int argc, char **argv, const mesh_service_def *def, service_args *a)
 {
 	static const struct option longopts[] = {
-	    {"listen", required_argument, NULL, 'l'},  {"data-dir", required_argument, NULL, 'd'},
-	    {"seed", required_argument, NULL, 's'},    {"sync", required_argument, NULL, 'y'},
-	    {"call", required_argument, NULL, 'c'},    {"run-dir", required_argument, NULL, 'r'},
-	    {"loops", required_argument, NULL, 'L'},   {"workers", required_argument, NULL, 'w'},
-	    {"policy", required_argument, NULL, 'P'},  {"tls-cert", required_argument, NULL, 'C'},
-	    {"tls-key", required_argument, NULL, 'K'}, {"tls-ca", required_argument, NULL, 'A'},
-	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"data-dir", required_argument, NULL, 'd'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"sync", required_argument, NULL, 'y'},
+	    {"call", required_argument, NULL, 'c'},
+	    {"run-dir", required_argument, NULL, 'r'},
+	    {"loops", required_argument, NULL, 'L'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"policy", required_argument, NULL, 'P'},
+	    {"sandbox", required_argument, NULL, 'S'},
+	    {"tls-cert", required_argument, NULL, 'C'},
+	    {"tls-key", required_argument, NULL, 'K'},
+	    {"tls-ca", required_argument, NULL, 'A'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int opt, n;
 	a->env.seed = def->default_seed;
 	a->run_dir = getenv("CLEAVE_RUN_DIR") ? getenv("CLEAVE_RUN_DIR") : "/tmp/cleave";
+	if (getenv("CLEAVE_SANDBOX") != NULL && getenv("CLEAVE_SANDBOX")[0] != '\0' &&
+	    mesh_sandbox_parse_mode(getenv("CLEAVE_SANDBOX"), &a->sandbox) != 0) {
+		fprintf(stderr, "%s: CLEAVE_SANDBOX is auto, on or off, not '%s'\n", def->name,
+			getenv("CLEAVE_SANDBOX"));
+		return 2;
+	}
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
@@ -226,6 +248,13 @@ static int service_parse(int argc, char **argv, const mesh_service_def *def, ser
 			break;
 		case 'A':
 			a->tls_ca = optarg;
+			break;
+		case 'S':
+			if (mesh_sandbox_parse_mode(optarg, &a->sandbox) != 0) {
+				fprintf(stderr, "%s: --sandbox is auto, on or off, not '%s'\n",
+					def->name, optarg);
+				return 2;
+			}
 			break;
 		case 'L':
 		case 'w':
@@ -345,6 +374,50 @@ static int service_connect(const mesh_service_def *def, const service_args *a)
 	return 0;
 }
 
+/* service_sandbox restricts this process with Landlock (mesh/sandbox.h) as --sandbox says and
+ * logs what it did. It runs once the store is open (and the seed read) and before any thread
+ * starts: Landlock before ABI 8 restricts only the calling thread and the threads it creates
+ * later, and the first clients and listeners start nng's and the event loop's threads. So the
+ * listeners are made under the sandbox: their socket directories are allowed for that. What
+ * the service reads later is allowed read-only: the policy file (loaded below), <run dir>/targets
+ * (target files re-read every 250 ms; not the whole run dir, which may hold data dirs), the seed,
+ * TLS files named in the environment. Connecting to a pathname ipc:// socket is not a filesystem
+ * right Landlock handles before ABI 9, which this code does not ask for, so dialing and redialing a
+ * callee's socket keeps working. Returns 0 to go on, else -1 (the reason logged). */
+static int service_sandbox(const mesh_service_def *def, const service_args *a)
+{
+	static char sock_dirs[SERVICE_MAX_LISTEN][4096], targets[4200];
+	static const char *const tls_env[] = {"CLEAVE_TLS_CERT", "CLEAVE_TLS_KEY", "CLEAVE_TLS_CA"};
+	mesh_sandbox_spec spec = {.data_dir = a->data_dir};
+	char msg[1024];
+	int rv;
+	snprintf(targets, sizeof(targets), "%s/targets", a->run_dir);
+	spec.read_only[spec.nread_only++] = targets;
+	if (a->env.seed != NULL)
+		spec.read_only[spec.nread_only++] = a->env.seed;
+	if (a->policy != NULL)
+		spec.read_only[spec.nread_only++] = a->policy;
+	for (size_t i = 0; i < sizeof(tls_env) / sizeof(tls_env[0]); i++)
+		if (getenv(tls_env[i]) != NULL && getenv(tls_env[i])[0] != '\0')
+			spec.read_only[spec.nread_only++] = getenv(tls_env[i]);
+	for (int i = 0; i < a->nlisten && spec.nsocket_dirs < MESH_SANDBOX_MAX_PATHS; i++) {
+		char *slash;
+		if (strncmp(a->listen[i], "ipc://", 6) != 0)
+			continue;
+		snprintf(sock_dirs[i], sizeof(sock_dirs[i]), "%s", a->listen[i] + 6);
+		if ((slash = strrchr(sock_dirs[i], '/')) == NULL)
+			snprintf(sock_dirs[i], sizeof(sock_dirs[i]), ".");
+		else if (slash == sock_dirs[i])
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		spec.socket_dirs[spec.nsocket_dirs++] = sock_dirs[i];
+	}
+	rv = mesh_sandbox_apply(&spec, a->sandbox, msg, sizeof(msg));
+	fprintf(stderr, "%s: %s\n", def->name, msg);
+	return rv < 0 ? -1 : 0;
+}
+
 int mesh_service_main(int argc, char **argv, const mesh_service_def *def)
 {
 	service_args args = {0};
@@ -368,11 +441,17 @@ int mesh_service_main(int argc, char **argv, const mesh_service_def *def)
 			strerror(errno));
 		return 1;
 	}
+	/* SQLite's temporary files (large sorts, statement journals) go to the data dir, the
+	 * one place the sandbox lets it write; read when SQLite starts, so set before the store */
+	if (args.sandbox != MESH_SANDBOX_OFF)
+		setenv("SQLITE_TMPDIR", args.data_dir, 1);
 	if (def->open(&args.env, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s: cannot open the store in %s: %s\n", def->name, args.data_dir,
 			err);
 		return 1;
 	}
+	if (service_sandbox(def, &args) != 0)
+		goto out_close;
 	if (service_connect(def, &args) != 0)
 		goto out_close;
 	args.server.name = def->name;
@@ -466,6 +545,9 @@ static int monolith_listen_url(char *out, size_t outlen, const char *pattern, co
 		   : -1;
 }
 
+/* The monolith is not sandboxed: every service shares one process, so no rule could keep one
+ * service's code from another's data; the process would need every data dir read-write, which
+ * is the boundary it is the comparison without. */
 int mesh_monolith_main(int argc, char **argv, const mesh_service_def *defs, size_t n)
 {
 	static const struct option longopts[] = {

@@ -1,0 +1,366 @@
+/* render.c: meshctl render: deployments (compose, Kubernetes, Copilot) rendered from the same
+ * svc/<name>/manifest.yml that meshctl up runs locally, plus the helpers the targets share. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "commands.h"
+#include "paths.h"
+#include "render.h"
+
+FILE *render_begin(render_set *s, const char *path)
+{
+	render_file **grown = realloc(s->files, (s->n + 1) * sizeof(*grown));
+	render_file *rf;
+	if (grown == NULL)
+		return NULL;
+	s->files = grown;
+	rf = calloc(1, sizeof(*rf));
+	if (rf == NULL)
+		return NULL;
+	rf->path = strdup(path);
+	rf->f = rf->path == NULL ? NULL : open_memstream(&rf->text, &rf->len);
+	if (rf->f == NULL) {
+		free(rf->path);
+		free(rf);
+		return NULL;
+	}
+	s->files[s->n++] = rf;
+	fputs(RENDER_HEADER, rf->f);
+	return rf->f;
+}
+
+int render_set_close(render_set *s)
+{
+	int rc = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->files[i]->f == NULL)
+			continue;
+		if (ferror(s->files[i]->f))
+			rc = -1;
+		if (fclose(s->files[i]->f) != 0)
+			rc = -1;
+		s->files[i]->f = NULL;
+	}
+	return rc;
+}
+
+void render_set_free(render_set *s)
+{
+	render_set_close(s);
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->files[i]->path);
+		free(s->files[i]->text);
+		free(s->files[i]);
+	}
+	free(s->files);
+	s->files = NULL;
+	s->n = 0;
+}
+
+void render_dns(char *out, size_t outlen, const char *name)
+{
+	size_t i = 0;
+	for (; name[i] != '\0' && i + 1 < outlen; i++)
+		out[i] = name[i] == '_' ? '-' : name[i];
+	out[i] = '\0';
+}
+
+void render_env_name(char *out, size_t outlen, const char *name)
+{
+	size_t i = 0;
+	for (; name[i] != '\0' && i + 1 < outlen; i++)
+		out[i] = name[i] == '-' ? '_' : (char)toupper((unsigned char)name[i]);
+	out[i] = '\0';
+}
+
+void render_image(const render_ctx *c, char *out, size_t outlen, const char *what)
+{
+	char dns[128];
+	render_dns(dns, sizeof(dns), what);
+	snprintf(out, outlen, "%s%s:%s", c->o->image_prefix, dns, c->o->tag);
+}
+
+bool render_called_by(const render_ctx *c, size_t i, size_t j)
+{
+	const char *callee = c->ms[j]->name;
+	size_t len = strlen(callee);
+	for (size_t k = 0; k < c->ms[i]->ncalls; k++)
+		if (strncmp(c->ms[i]->calls[k], callee, len) == 0 && c->ms[i]->calls[k][len] == '.')
+			return true;
+	return false;
+}
+
+void render_calls(const render_ctx *c, size_t k, bool *callee)
+{
+	for (size_t j = 0; j < c->n; j++)
+		callee[j] = render_called_by(c, k, j);
+}
+
+bool render_upstream(const render_ctx *c, size_t j)
+{
+	if (c->ms[j]->nroutes > 0)
+		return true;
+	for (size_t i = 0; i < c->n; i++)
+		for (size_t r = 0; r < c->ms[i]->nroutes; r++)
+			if (c->ms[i]->routes[r].split_service != NULL &&
+			    strcmp(c->ms[i]->routes[r].split_service, c->ms[j]->name) == 0)
+				return true;
+	return false;
+}
+
+void render_duration(char *out, size_t outlen, int64_t ms)
+{
+	if (ms % 1000 == 0)
+		snprintf(out, outlen, "%llds", (long long)(ms / 1000));
+	else
+		snprintf(out, outlen, "%lldms", (long long)ms);
+}
+
+int64_t render_ceil_s(int64_t ms)
+{
+	return (ms + 999) / 1000;
+}
+
+void render_quote(FILE *f, const char *s)
+{
+	bool plain = s[0] != '\0' && s[0] != '-' && s[0] != '.';
+	for (const char *p = s; plain && *p; p++)
+		plain =
+		    isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '/' || *p == '-';
+	if (plain) {
+		fputs(s, f);
+		return;
+	}
+	fputc('\'', f);
+	for (const char *p = s; *p; p++) {
+		if (*p == '\'')
+			fputc('\'', f);
+		fputc(*p, f);
+	}
+	fputc('\'', f);
+}
+
+static void render_usage(FILE *out)
+{
+	fprintf(
+	    out,
+	    "usage: meshctl render compose|kubernetes|copilot [--out DIR] [--manifests DIR]\n"
+	    "                      [--image-prefix PREFIX] [--tag TAG] [--port N]\n"
+	    "                      [--edge-count N]\n"
+	    "\n"
+	    "Renders a deployment of the mesh from the manifests that meshctl up runs locally:\n"
+	    "the same services, counts, health checks, calls and resources.\n"
+	    "\n"
+	    "  compose      compose.yml for podman-compose (or docker compose): one container\n"
+	    "               per instance, one network, a volume per service, the edge\n"
+	    "               published on the host\n"
+	    "  kubernetes   per service a Deployment, a headless Service, a\n"
+	    "               PersistentVolumeClaim and a NetworkPolicy; the edge's Deployment,\n"
+	    "               Service and NetworkPolicy; a kustomization.yaml\n"
+	    "  copilot      <name>/manifest.yml for AWS Copilot: the edge a Load Balanced Web\n"
+	    "               Service, each service a Backend Service on Service Connect\n"
+	    "\n"
+	    "  --out DIR             write the files into DIR (made if missing; files there that\n"
+	    "                        the render does not write are left alone) and list them;\n"
+	    "                        without it every file goes to stdout, each after a\n"
+	    "                        '# ==> PATH <==' line\n"
+	    "  --manifests DIR       where <name>/manifest.yml are (default svc/ in the checkout)\n"
+	    "  --image-prefix PREFIX images are PREFIX<name>:TAG (default localhost/cleave-)\n"
+	    "  --tag TAG             (default latest)\n"
+	    "  --port N              compose: the host port the edge is published on (default\n"
+	    "                        8080)\n"
+	    "  --edge-count N        instances of the edge, 1 to 64 (default 1)\n"
+	    "  --help                this text\n"
+	    "\n"
+	    "The output is deterministic (no timestamps, services in name order), so a\n"
+	    "rendered copy can be committed and checked for drift.\n");
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long v;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* render_write writes the files of s under dir, making directories as needed, and lists them. */
+static int render_write(const render_set *s, const char *dir)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		char path[4096], *slash;
+		bool ok;
+		FILE *f;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, s->files[i]->path) >=
+		    (int)sizeof(path)) {
+			fprintf(stderr, "meshctl render: %s/%s: path too long\n", dir,
+				s->files[i]->path);
+			return -1;
+		}
+		slash = strrchr(path, '/');
+		*slash = '\0';
+		if (meshctl_mkdirs(path, 0755) != 0) {
+			fprintf(stderr, "meshctl render: cannot make %s: %s\n", path,
+				strerror(errno));
+			return -1;
+		}
+		*slash = '/';
+		f = fopen(path, "w");
+		ok = f != NULL &&
+		     fwrite(s->files[i]->text, 1, s->files[i]->len, f) == s->files[i]->len;
+		if (f != NULL && fclose(f) != 0)
+			ok = false;
+		if (!ok) {
+			fprintf(stderr, "meshctl render: cannot write %s: %s\n", path,
+				strerror(errno));
+			return -1;
+		}
+		printf("%s\n", path);
+	}
+	return 0;
+}
+
+static int file_cmp(const void *a, const void *b)
+{
+	return strcmp((*(render_file *const *)a)->path, (*(render_file *const *)b)->path);
+}
+
+int cmd_render(int argc, char **argv)
+{
+	static const struct option longopts[] = {{"out", required_argument, NULL, 'o'},
+						 {"manifests", required_argument, NULL, 'm'},
+						 {"image-prefix", required_argument, NULL, 'i'},
+						 {"tag", required_argument, NULL, 't'},
+						 {"port", required_argument, NULL, 'p'},
+						 {"edge-count", required_argument, NULL, 'e'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
+	render_opts o = {.image_prefix = "localhost/cleave-",
+			 .tag = "latest",
+			 .port = RENDER_EDGE_PORT,
+			 .edge_count = 1};
+	const char *dir = CLEAVE_SOURCE_DIR "/svc", *out = NULL, *target;
+	int (*run)(const render_ctx *, char *, size_t);
+	render_set set = {0};
+	manifest **ms;
+	size_t n;
+	char err[512];
+	int opt, rc;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'm':
+			dir = optarg;
+			break;
+		case 'i':
+			o.image_prefix = optarg;
+			break;
+		case 't':
+			o.tag = optarg;
+			break;
+		case 'p':
+			if (parse_int(optarg, 1, 65535, &o.port) != 0) {
+				fprintf(stderr, "meshctl render: --port: '%s' is not 1 to 65535\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'e':
+			if (parse_int(optarg, 1, 64, &o.edge_count) != 0) {
+				fprintf(stderr,
+					"meshctl render: --edge-count: '%s' is not 1 to 64\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			render_usage(stdout);
+			return 0;
+		default:
+			render_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "meshctl render: which target? compose, kubernetes or copilot\n");
+		render_usage(stderr);
+		return 2;
+	}
+	target = argv[optind];
+	if (optind + 1 < argc) {
+		fprintf(stderr, "meshctl render: unexpected argument '%s'\n", argv[optind + 1]);
+		return 2;
+	}
+	if (strcmp(target, "compose") == 0)
+		run = render_compose;
+	else if (strcmp(target, "kubernetes") == 0)
+		run = render_kubernetes;
+	else if (strcmp(target, "copilot") == 0)
+		run = render_copilot;
+	else {
+		fprintf(stderr,
+			"meshctl render: no target '%s' (compose, kubernetes or copilot; see "
+			"meshctl render --help)\n",
+			target);
+		return 2;
+	}
+	if (o.tag[0] == '\0' || strpbrk(o.tag, " \t\n:/@") != NULL) {
+		fprintf(stderr, "meshctl render: --tag '%s' is not an image tag\n", o.tag);
+		return 2;
+	}
+	if (strpbrk(o.image_prefix, " \t\n'\"") != NULL) {
+		fprintf(stderr, "meshctl render: --image-prefix '%s' has blanks or quotes\n",
+			o.image_prefix);
+		return 2;
+	}
+	if (manifest_load_dir(dir, &ms, &n, err, sizeof(err)) != 0 ||
+	    manifest_check_calls(ms, n, err, sizeof(err)) != 0 ||
+	    manifest_check_splits(ms, n, err, sizeof(err)) != 0) {
+		fprintf(stderr, "meshctl render: %s\n", err);
+		return 1;
+	}
+	if (n == 0) {
+		fprintf(stderr, "meshctl render: no <name>/manifest.yml in %s\n", dir);
+		manifest_free_all(ms, n);
+		return 1;
+	}
+	{
+		render_ctx c = {.ms = ms, .n = n, .o = &o, .out = &set};
+		err[0] = '\0';
+		rc = run(&c, err, sizeof(err));
+	}
+	if (rc == 0 && render_set_close(&set) != 0) {
+		snprintf(err, sizeof(err), "out of memory");
+		rc = -1;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "meshctl render: %s\n", err);
+		render_set_free(&set);
+		manifest_free_all(ms, n);
+		return 1;
+	}
+	qsort(set.files, set.n, sizeof(*set.files), file_cmp);
+	if (out != NULL) {
+		rc = render_write(&set, out) == 0 ? 0 : 1;
+	} else {
+		for (size_t i = 0; i < set.n; i++) {
+			printf("# ==> %s <==\n", set.files[i]->path);
+			fwrite(set.files[i]->text, 1, set.files[i]->len, stdout);
+		}
+		rc = 0;
+	}
+	render_set_free(&set);
+	manifest_free_all(ms, n);
+	return rc;
+}

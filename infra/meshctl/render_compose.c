@@ -1,0 +1,181 @@
+/* render_compose.c: meshctl render compose: a compose file (compose-spec, as podman-compose 1.0
+ * and docker compose read it) running every manifest's instances and the edge on one host. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "render.h"
+
+/* reaches says whether manifest from calls to, directly or through others (seen: c->n bools). */
+static bool reaches(const render_ctx *c, size_t from, size_t to, bool *seen)
+{
+	if (seen[from])
+		return false;
+	seen[from] = true;
+	for (size_t j = 0; j < c->n; j++)
+		if (render_called_by(c, from, j) && (j == to || reaches(c, j, to, seen)))
+			return true;
+	return false;
+}
+
+/* cyclic says whether a call from i to j closes a cycle (j reaches i), so that depends_on may
+ * not follow it. */
+static bool cyclic(const render_ctx *c, size_t i, size_t j)
+{
+	bool *seen = calloc(c->n, sizeof(*seen)), r;
+	if (seen == NULL)
+		return true;
+	r = i == j || reaches(c, j, i, seen);
+	free(seen);
+	return r;
+}
+
+/* urls writes the tcp:// URL of every instance of manifest j, comma-separated. */
+static void urls(FILE *f, const render_ctx *c, size_t j)
+{
+	char dns[128];
+	render_dns(dns, sizeof(dns), c->ms[j]->name);
+	fputc('\'', f);
+	for (int i = 1; i <= c->ms[j]->count; i++)
+		fprintf(f, "%stcp://%s-%d:%d", i > 1 ? "," : "", dns, i, RENDER_SVC_PORT);
+	fputc('\'', f);
+}
+
+/* depends writes depends_on: every instance of the manifests deps (c->n bools) says. */
+static void depends(FILE *f, const render_ctx *c, const bool *deps)
+{
+	bool any = false;
+	for (size_t j = 0; j < c->n; j++) {
+		char dns[128];
+		if (!deps[j])
+			continue;
+		if (!any)
+			fprintf(f, "    depends_on:\n");
+		any = true;
+		render_dns(dns, sizeof(dns), c->ms[j]->name);
+		for (int i = 1; i <= c->ms[j]->count; i++)
+			fprintf(f, "      %s-%d:\n        condition: service_healthy\n", dns, i);
+	}
+}
+
+/* hardening writes what every container gets: no root file system writes, no capabilities, no
+ * privilege gain, restarts, the network. */
+static void hardening(FILE *f)
+{
+	fprintf(f, "    restart: unless-stopped\n"
+		   "    read_only: true\n"
+		   "    cap_drop: [ALL]\n"
+		   "    security_opt: [no-new-privileges]\n"
+		   "    networks: [cleave]\n");
+}
+
+static void healthcheck(FILE *f, const char *bin, const char *url, const manifest_healthcheck *h)
+{
+	char d[32];
+	fprintf(f,
+		"    healthcheck:  # %d passes in a row to be healthy: compose has no such key\n",
+		h->healthy_threshold);
+	fprintf(f, "      test: [CMD, %s, --check, '%s']\n", bin, url);
+	render_duration(d, sizeof(d), h->interval_ms);
+	fprintf(f, "      interval: %s\n", d);
+	render_duration(d, sizeof(d), h->timeout_ms);
+	fprintf(f, "      timeout: %s\n", d);
+	fprintf(f, "      retries: %d\n", h->unhealthy_threshold);
+	render_duration(d, sizeof(d), h->grace_period_ms);
+	fprintf(f, "      start_period: %s\n", d);
+}
+
+static void service(FILE *f, const render_ctx *c, size_t k, int inst, bool *deps)
+{
+	const manifest *m = c->ms[k];
+	char dns[128], env[128], image[512], bin[160], d[32];
+	render_dns(dns, sizeof(dns), m->name);
+	render_image(c, image, sizeof(image), m->name);
+	snprintf(bin, sizeof(bin), "svc-%s", m->name);
+	fprintf(f, "  %s-%d:\n", dns, inst);
+	fprintf(f, "    image: %s\n", image);
+	fprintf(f, "    environment:\n");
+	fprintf(f, "      CLEAVE_LISTEN: 'tcp://0.0.0.0:%d'\n", RENDER_SVC_PORT);
+	render_calls(c, k, deps);
+	for (size_t j = 0; j < c->n; j++) {
+		if (!deps[j])
+			continue;
+		render_env_name(env, sizeof(env), c->ms[j]->name);
+		fprintf(f, "      CLEAVE_CALL_%s: ", env);
+		urls(f, c, j);
+		fputc('\n', f);
+	}
+	fprintf(f, "    volumes:\n      - %s-data:%s\n", dns, RENDER_DATA_DIR);
+	healthcheck(f, bin, "tcp://127.0.0.1:7000", &m->health);
+	render_duration(d, sizeof(d), m->deregistration_delay_ms + 10000);
+	fprintf(f, "    stop_grace_period: %s  # deregistration_delay + 10s to drain\n", d);
+	if (m->cpu_millis > 0)
+		fprintf(f, "    cpus: %d.%03d\n", m->cpu_millis / 1000, m->cpu_millis % 1000);
+	if (m->memory_bytes > 0)
+		fprintf(f, "    mem_limit: %lldm\n",
+			(long long)((m->memory_bytes + (1 << 20) - 1) >> 20));
+	for (size_t j = 0; j < c->n; j++)
+		if (deps[j] && cyclic(c, k, j))
+			deps[j] = false; /* a cycle of calls: start in any order */
+	depends(f, c, deps);
+	hardening(f);
+}
+
+int render_compose(const render_ctx *c, char *err, size_t errlen)
+{
+	FILE *f = render_begin(c->out, "compose.yml");
+	bool *deps = calloc(c->n, sizeof(*deps));
+	char image[512], env[128];
+	if (f == NULL || deps == NULL) {
+		free(deps);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	fprintf(
+	    f,
+	    "# Every instance of a service is its own container, <name>-<i>, with its own\n"
+	    "# network name; callers list every instance of what they call (podman-compose 1.0\n"
+	    "# gives a container no other alias). The instances of a service share one volume,\n"
+	    "# as they share their data directory under meshctl up. Start it with\n"
+	    "#   podman-compose -p cleave -f compose.yml up -d\n"
+	    "# (the health checks run through /bin/sh -c in podman-compose 1.0). The edge is\n"
+	    "# published on host port $CLEAVE_EDGE_PORT, else %d.\n"
+	    "name: cleave\n"
+	    "services:\n",
+	    c->o->port);
+	render_image(c, image, sizeof(image), "edge");
+	fprintf(f, "  edge:\n    image: %s\n", image);
+	fprintf(f, "    environment:\n");
+	for (size_t j = 0; j < c->n; j++) {
+		deps[j] = render_upstream(c, j);
+		if (!deps[j])
+			continue;
+		render_env_name(env, sizeof(env), c->ms[j]->name);
+		fprintf(f, "      CLEAVE_UPSTREAM_%s: ", env);
+		urls(f, c, j);
+		fputc('\n', f);
+	}
+	/* the host port: $CLEAVE_EDGE_PORT when set (compose substitutes it), else --port */
+	fprintf(f, "    ports: ['${CLEAVE_EDGE_PORT:-%d}:%d']\n", c->o->port, RENDER_EDGE_PORT);
+	{
+		manifest_healthcheck h = {.interval_ms = 5000,
+					  .timeout_ms = 2000,
+					  .healthy_threshold = 2,
+					  .unhealthy_threshold = 2,
+					  .grace_period_ms = 0};
+		healthcheck(f, "edge", "http://127.0.0.1:8080/", &h);
+	}
+	fprintf(f, "    stop_grace_period: 15s\n");
+	depends(f, c, deps);
+	hardening(f);
+	for (size_t k = 0; k < c->n; k++)
+		for (int i = 1; i <= c->ms[k]->count; i++)
+			service(f, c, k, i, deps);
+	fprintf(f, "networks:\n  cleave: {}\nvolumes:\n");
+	for (size_t k = 0; k < c->n; k++) {
+		char dns[128];
+		render_dns(dns, sizeof(dns), c->ms[k]->name);
+		fprintf(f, "  %s-data: {}\n", dns);
+	}
+	free(deps);
+	return 0;
+}

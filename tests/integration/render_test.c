@@ -1,0 +1,630 @@
+/* render_test.c: meshctl render: the committed infra/deploy/ matches what the manifests render
+ * (it fails with the diff and the command to regenerate), every rendered file is YAML, counts
+ * become instances and replicas, and calls: becomes exactly the NetworkPolicy's ingress. */
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <yaml.h>
+
+#include "harness.h"
+#include "manifest.h"
+
+#define MESHCTL CLEAVE_BUILD_DIR "/meshctl"
+
+static const char *const targets[] = {"compose", "kubernetes", "copilot"};
+static char dir[256];
+
+/* run runs argv (NULL-terminated) and returns its exit status (128 if it did not exit), its
+ * stdout and stderr in *out (malloc'd, the caller's) if out is not NULL. */
+static int run(char **out, char *const argv[])
+{
+	static int seq;
+	char log[512];
+	pid_t pid;
+	int status;
+	snprintf(log, sizeof(log), "%s/run-%d.out", dir, seq++);
+	pid = harness_spawn(argv, log);
+	ck_assert_int_gt(pid, 0);
+	status = harness_wait(pid, 30000);
+	if (status == -1)
+		status = harness_stop(pid, SIGKILL, 1000);
+	if (out != NULL) {
+		*out = harness_read_file(log);
+		if (*out == NULL)
+			*out = strdup("");
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* render runs meshctl render target --out DIR/sub [--manifests m]; returns its exit status. */
+static int render(const char *target, const char *sub, const char *manifests, char **out)
+{
+	char outdir[512];
+	char *argv[] = {MESHCTL, "render",	(char *)target,	   "--out",
+			outdir,	 "--manifests", (char *)manifests, NULL};
+	snprintf(outdir, sizeof(outdir), "%s/%s", dir, sub);
+	if (manifests == NULL)
+		argv[5] = NULL;
+	return run(out, argv);
+}
+
+/* yaml_docs: every document of one YAML file. */
+typedef struct yaml_docs {
+	yaml_document_t doc[32];
+	int n;
+} yaml_docs;
+
+/* load parses every document of path into d; returns 0, or -1 with the parser's reason in why. */
+static int load(const char *path, yaml_docs *d, char *why, size_t whylen)
+{
+	FILE *f = fopen(path, "r");
+	yaml_parser_t p;
+	int rc = 0;
+	d->n = 0;
+	if (f == NULL) {
+		snprintf(why, whylen, "cannot open %s", path);
+		return -1;
+	}
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_file(&p, f);
+	for (;;) {
+		yaml_document_t doc;
+		if (!yaml_parser_load(&p, &doc)) {
+			snprintf(why, whylen, "%s:%zu: %s", path, p.problem_mark.line + 1,
+				 p.problem ? p.problem : "?");
+			rc = -1;
+			break;
+		}
+		if (yaml_document_get_root_node(&doc) == NULL) {
+			yaml_document_delete(&doc);
+			break;
+		}
+		if (d->n == 32) {
+			yaml_document_delete(&doc);
+			snprintf(why, whylen, "%s: over 32 documents", path);
+			rc = -1;
+			break;
+		}
+		d->doc[d->n++] = doc;
+	}
+	yaml_parser_delete(&p);
+	fclose(f);
+	return rc;
+}
+
+static void unload(yaml_docs *d)
+{
+	for (int i = 0; i < d->n; i++)
+		yaml_document_delete(&d->doc[i]);
+	d->n = 0;
+}
+
+/* get follows a dotted path of mapping keys from node n ("spec.replicas"); NULL if absent. */
+static yaml_node_t *get(yaml_document_t *doc, yaml_node_t *n, const char *path)
+{
+	char key[128];
+	while (n != NULL && *path != '\0') {
+		const char *dot = strchr(path, '.');
+		size_t len = dot ? (size_t)(dot - path) : strlen(path);
+		yaml_node_t *next = NULL;
+		snprintf(key, sizeof(key), "%.*s", (int)len, path);
+		if (n->type != YAML_MAPPING_NODE)
+			return NULL;
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+		     p < n->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = yaml_document_get_node(doc, p->key);
+			if (k->type == YAML_SCALAR_NODE &&
+			    strcmp((char *)k->data.scalar.value, key) == 0)
+				next = yaml_document_get_node(doc, p->value);
+		}
+		n = next;
+		path += len + (dot ? 1 : 0);
+	}
+	return n;
+}
+
+/* str is the scalar at path under n, or "" if there is none. */
+static const char *str(yaml_document_t *doc, yaml_node_t *n, const char *path)
+{
+	yaml_node_t *s = get(doc, n, path);
+	return s != NULL && s->type == YAML_SCALAR_NODE ? (char *)s->data.scalar.value : "";
+}
+
+/* item is element i of the sequence n, or NULL. */
+static yaml_node_t *item(yaml_document_t *doc, yaml_node_t *n, size_t i)
+{
+	if (n == NULL || n->type != YAML_SEQUENCE_NODE ||
+	    n->data.sequence.items.start + i >= n->data.sequence.items.top)
+		return NULL;
+	return yaml_document_get_node(doc, n->data.sequence.items.start[i]);
+}
+
+/* find is the root of the document of kind in d, or NULL. */
+static yaml_node_t *find(yaml_docs *d, const char *kind, yaml_document_t **doc)
+{
+	for (int i = 0; i < d->n; i++) {
+		yaml_node_t *root = yaml_document_get_root_node(&d->doc[i]);
+		if (strcmp(str(&d->doc[i], root, "kind"), kind) == 0) {
+			*doc = &d->doc[i];
+			return root;
+		}
+	}
+	return NULL;
+}
+
+/* write_file writes text to path. */
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* manifests makes DIR/<sub>/<name>/manifest.yml from the checkout's, users with count: 2 and
+ * posts with cpu: 300 and memory: 700Mi, and returns the directory in out. */
+static void manifests(char *out, size_t outlen, const char *sub)
+{
+	static const char *const names[] = {"posts", "threads", "users"};
+	snprintf(out, outlen, "%s/%s", dir, sub);
+	ck_assert_int_eq(mkdir(out, 0755), 0);
+	for (size_t i = 0; i < 3; i++) {
+		char src[512], dst[600], *text, *count;
+		snprintf(src, sizeof(src), "%s/svc/%s/manifest.yml", CLEAVE_SOURCE_DIR, names[i]);
+		text = harness_read_file(src);
+		ck_assert_ptr_nonnull(text);
+		snprintf(dst, sizeof(dst), "%s/%s", out, names[i]);
+		ck_assert_int_eq(mkdir(dst, 0755), 0);
+		snprintf(dst, sizeof(dst), "%s/%s/manifest.yml", out, names[i]);
+		if (strcmp(names[i], "users") == 0) {
+			count = strstr(text, "\ncount: 1");
+			ck_assert_ptr_nonnull(count);
+			count[8] = '2';
+			write_file(dst, text);
+		} else if (strcmp(names[i], "posts") == 0) {
+			size_t len = strlen(text);
+			char *more = malloc(len + 64);
+			snprintf(more, len + 64, "%scpu: 300\nmemory: 700Mi\n", text);
+			write_file(dst, more);
+			free(more);
+		} else {
+			write_file(dst, text);
+		}
+		free(text);
+	}
+}
+
+/* check_tree parses every file under path (recursively) as YAML and checks its header; counts
+ * the files in *n. */
+static void check_tree(const char *path, int *n)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	ck_assert_msg(d != NULL, "cannot open %s", path);
+	while ((e = readdir(d)) != NULL) {
+		char sub[1024], why[600];
+		struct stat st;
+		yaml_docs docs;
+		char *text;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		ck_assert_int_eq(stat(sub, &st), 0);
+		if (S_ISDIR(st.st_mode)) {
+			check_tree(sub, n);
+			continue;
+		}
+		text = harness_read_file(sub);
+		ck_assert_msg(strncmp(text,
+				      "# generated by meshctl render from svc/*/manifest.yml; "
+				      "do not edit\n",
+				      66) == 0,
+			      "%s: no header", sub);
+		free(text);
+		ck_assert_msg(load(sub, &docs, why, sizeof(why)) == 0, "%s", why);
+		ck_assert_msg(docs.n > 0, "%s: no document", sub);
+		for (int i = 0; i < docs.n; i++) {
+			yaml_node_t *root = yaml_document_get_root_node(&docs.doc[i]);
+			ck_assert_msg(root->type == YAML_MAPPING_NODE,
+				      "%s: document %d is no mapping", sub, i);
+			/* a Kubernetes object names its kind, version and name */
+			if (strstr(sub, "/kubernetes/") != NULL)
+				ck_assert_msg(*str(&docs.doc[i], root, "apiVersion") &&
+						  *str(&docs.doc[i], root, "kind") &&
+						  (*str(&docs.doc[i], root, "metadata.name") ||
+						   strcmp(e->d_name, "kustomization.yaml") == 0),
+					      "%s: document %d lacks apiVersion, kind or name", sub,
+					      i);
+		}
+		unload(&docs);
+		(*n)++;
+	}
+	closedir(d);
+}
+
+static void setup(void)
+{
+	ck_assert_int_eq(harness_tmpdir(dir, sizeof(dir)), 0);
+}
+
+static void teardown(void)
+{
+	if (dir[0] != '\0')
+		harness_rmtree(dir);
+	dir[0] = '\0';
+}
+
+START_TEST(test_the_committed_deployments_match_the_manifests)
+{
+	for (size_t t = 0; t < 3; t++) {
+		char committed[512], fresh[512], *out = NULL;
+		char *diff[] = {"/usr/bin/diff", "-ru", committed, fresh, NULL};
+		int rc;
+		snprintf(committed, sizeof(committed), "%s/infra/deploy/%s", CLEAVE_SOURCE_DIR,
+			 targets[t]);
+		snprintf(fresh, sizeof(fresh), "%s/%s", dir, targets[t]);
+		ck_assert_int_eq(render(targets[t], targets[t], NULL, NULL), 0);
+		rc = run(&out, diff);
+		ck_assert_msg(rc == 0,
+			      "infra/deploy/%s differs from what the manifests render:\n%s\n"
+			      "Regenerate it with (in the checkout):\n"
+			      "  rm -rf infra/deploy/%s && build/meshctl render %s --out "
+			      "infra/deploy/%s\n",
+			      targets[t], out, targets[t], targets[t], targets[t]);
+		free(out);
+	}
+}
+END_TEST
+
+START_TEST(test_every_rendered_file_is_yaml_with_the_header)
+{
+	char m[512];
+	manifests(m, sizeof(m), "manifests");
+	for (size_t t = 0; t < 3; t++) {
+		char sub[64], outdir[600];
+		int n = 0;
+		/* the checkout's manifests, then ones with more instances and resources */
+		for (int with = 0; with < 2; with++) {
+			snprintf(sub, sizeof(sub), "%s-%d", targets[t], with);
+			ck_assert_int_eq(render(targets[t], sub, with ? m : NULL, NULL), 0);
+			snprintf(outdir, sizeof(outdir), "%s/%s", dir, sub);
+			n = 0;
+			check_tree(outdir, &n);
+			ck_assert_int_eq(
+			    n, t == 0 ? 1 : 4 + (t == 1)); /* compose.yml; 4 + kustomization */
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_bad_input_is_a_usage_error)
+{
+	char *out = NULL;
+	char *bad[] = {MESHCTL, "render", "nomad", NULL};
+	char *none[] = {MESHCTL, "render", NULL};
+	char *port[] = {MESHCTL, "render", "compose", "--port", "0", NULL};
+	char *extra[] = {MESHCTL, "render", "compose", "kubernetes", NULL};
+	char *help[] = {MESHCTL, "render", "--help", NULL};
+	char *missing[] = {MESHCTL, "render", "compose", "--manifests", "/nonexistent", NULL};
+	ck_assert_int_eq(run(&out, bad), 2);
+	ck_assert_msg(strstr(out, "no target 'nomad'") != NULL, "%s", out);
+	free(out);
+	ck_assert_int_eq(run(NULL, none), 2);
+	ck_assert_int_eq(run(NULL, port), 2);
+	ck_assert_int_eq(run(NULL, extra), 2);
+	ck_assert_int_eq(run(&out, help), 0);
+	ck_assert_ptr_nonnull(strstr(out, "usage: meshctl render compose|kubernetes|copilot"));
+	free(out);
+	ck_assert_int_eq(run(&out, missing), 1);
+	ck_assert_msg(strstr(out, "/nonexistent") != NULL, "%s", out);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_without_out_every_file_goes_to_stdout)
+{
+	char *out = NULL;
+	char *argv[] = {MESHCTL,
+			"render",
+			"kubernetes",
+			"--image-prefix",
+			"registry.example/c-",
+			"--tag",
+			"v1",
+			"--edge-count",
+			"3",
+			NULL};
+	ck_assert_int_eq(run(&out, argv), 0);
+	ck_assert_ptr_nonnull(strstr(out, "# ==> edge.yaml <==\n# generated by meshctl render"));
+	ck_assert_ptr_nonnull(strstr(out, "# ==> users.yaml <=="));
+	ck_assert_ptr_nonnull(strstr(out, "image: registry.example/c-users:v1\n"));
+	/* the edge's replicas, and only the edge's */
+	ck_assert_ptr_nonnull(
+	    strstr(out, "  name: edge\n  labels:\n    app.kubernetes.io/name: edge\n"
+			"    app.kubernetes.io/part-of: cleave\nspec:\n  replicas: 3\n"));
+	ck_assert_ptr_null(strstr(strstr(out, "replicas: 3") + 1, "replicas: 3"));
+	/* in name order */
+	ck_assert(strstr(out, "==> posts.yaml") < strstr(out, "==> threads.yaml"));
+	free(out);
+}
+END_TEST
+
+START_TEST(test_count_becomes_instances_and_replicas)
+{
+	char m[512], path[700], why[600], *out = NULL;
+	yaml_docs d;
+	yaml_document_t *doc;
+	yaml_node_t *root, *services, *c;
+	manifests(m, sizeof(m), "manifests");
+
+	/* compose: users-1 and users-2, each called by the callers of users */
+	ck_assert_int_eq(render("compose", "compose", m, NULL), 0);
+	snprintf(path, sizeof(path), "%s/compose/compose.yml", dir);
+	ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_int_eq(d.n, 1);
+	doc = &d.doc[0];
+	root = yaml_document_get_root_node(doc);
+	services = get(doc, root, "services");
+	ck_assert_ptr_nonnull(get(doc, services, "users-1"));
+	ck_assert_ptr_nonnull(get(doc, services, "users-2"));
+	ck_assert_ptr_null(get(doc, services, "users-3"));
+	ck_assert_ptr_nonnull(get(doc, services, "posts-1"));
+	ck_assert_ptr_null(get(doc, services, "posts-2"));
+	ck_assert_str_eq(str(doc, services, "threads-1.environment.CLEAVE_CALL_USERS"),
+			 "tcp://users-1:7000,tcp://users-2:7000");
+	ck_assert_str_eq(str(doc, services, "edge.environment.CLEAVE_UPSTREAM_USERS"),
+			 "tcp://users-1:7000,tcp://users-2:7000");
+	c = item(doc, get(doc, services, "users-2.volumes"), 0);
+	ck_assert_str_eq((char *)c->data.scalar.value, "users-data:/var/lib/cleave");
+	ck_assert_str_eq(str(doc, services, "posts-1.cpus"), "0.300");
+	unload(&d);
+
+	/* kubernetes: replicas: 2; posts' resources */
+	ck_assert_int_eq(render("kubernetes", "kubernetes", m, NULL), 0);
+	snprintf(path, sizeof(path), "%s/kubernetes/users.yaml", dir);
+	ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
+	root = find(&d, "Deployment", &doc);
+	ck_assert_ptr_nonnull(root);
+	ck_assert_str_eq(str(doc, root, "spec.replicas"), "2");
+	unload(&d);
+	snprintf(path, sizeof(path), "%s/kubernetes/posts.yaml", dir);
+	ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
+	root = find(&d, "Deployment", &doc);
+	ck_assert_str_eq(str(doc, root, "spec.replicas"), "1");
+	c = item(doc, get(doc, root, "spec.template.spec.containers"), 0);
+	ck_assert_str_eq(str(doc, c, "resources.requests.cpu"), "300m");
+	ck_assert_str_eq(str(doc, c, "resources.limits.memory"), "700Mi");
+	ck_assert_str_eq(str(doc, c, "securityContext.readOnlyRootFilesystem"), "true");
+	unload(&d);
+
+	/* copilot: 300 millicores are 308 CPU units, so 512 with at least 1024 MiB; users stays
+	 * one task (its store cannot span hosts) and says why */
+	ck_assert_int_eq(render("copilot", "copilot", m, &out), 0);
+	ck_assert_msg(strstr(out, "users: count 2 rendered as 1") != NULL, "%s", out);
+	free(out);
+	snprintf(path, sizeof(path), "%s/copilot/posts/manifest.yml", dir);
+	ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
+	root = yaml_document_get_root_node(&d.doc[0]);
+	ck_assert_str_eq(str(&d.doc[0], root, "cpu"), "512");
+	ck_assert_str_eq(str(&d.doc[0], root, "memory"), "1024");
+	ck_assert_str_eq(str(&d.doc[0], root, "type"), "Backend Service");
+	ck_assert_str_eq(str(&d.doc[0], root, "network.connect"), "true");
+	ck_assert_str_eq(str(&d.doc[0], root, "image.healthcheck.interval"), "5s");
+	unload(&d);
+}
+END_TEST
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* peers collects the app names of the pod selectors of rule list rules (ingress or egress,
+ * whose peers are under key "from" or "to") into a sorted, comma-separated string. */
+static void peers(yaml_document_t *doc, yaml_node_t *rules, const char *key, char *out,
+		  size_t outlen)
+{
+	char names[16][64];
+	int n = 0;
+	yaml_node_t *rule;
+	for (size_t r = 0; (rule = item(doc, rules, r)) != NULL; r++) {
+		yaml_node_t *peer;
+		for (size_t p = 0; (peer = item(doc, get(doc, rule, key), p)) != NULL; p++) {
+			yaml_node_t *labels = get(doc, peer, "podSelector.matchLabels");
+			yaml_node_t *app = NULL;
+			/* the key holds dots: look it up by hand */
+			for (yaml_node_pair_t *kv = labels ? labels->data.mapping.pairs.start
+							   : NULL;
+			     kv != NULL && kv < labels->data.mapping.pairs.top; kv++)
+				if (strcmp((char *)yaml_document_get_node(doc, kv->key)
+					       ->data.scalar.value,
+					   "app.kubernetes.io/name") == 0)
+					app = yaml_document_get_node(doc, kv->value);
+			if (app != NULL && n < 16)
+				snprintf(names[n++], 64, "%s", (char *)app->data.scalar.value);
+		}
+	}
+	qsort(names, (size_t)n, sizeof(names[0]), by_name);
+	out[0] = '\0';
+	for (int i = 0; i < n; i++)
+		snprintf(out + strlen(out), outlen - strlen(out), "%s%s", i ? "," : "", names[i]);
+}
+
+/* check_policies renders kubernetes from manifests m (NULL: the checkout's) and checks each
+ * service's NetworkPolicy against the manifests: ingress from the edge (it has routes) and
+ * exactly the services whose calls: name it, egress to exactly what its calls: name. */
+static void check_policies(const char *m, const char *sub)
+{
+	char err[512], path[700], why[600];
+	manifest **ms;
+	size_t n;
+	ck_assert_int_eq(render("kubernetes", sub, m, NULL), 0);
+	ck_assert_msg(
+	    manifest_load_dir(m ? m : CLEAVE_SOURCE_DIR "/svc", &ms, &n, err, sizeof(err)) == 0,
+	    "%s", err);
+	for (size_t k = 0; k < n; k++) {
+		char want_in[256] = "", want_out[256] = "", got[256];
+		yaml_docs d;
+		yaml_document_t *doc;
+		yaml_node_t *root;
+		size_t len = strlen(ms[k]->name);
+		if (ms[k]->nroutes > 0) /* "edge" sorts before these names */
+			snprintf(want_in, sizeof(want_in), "edge");
+		for (size_t i = 0; i < n; i++) { /* in name order, as the names sort */
+			bool in = false, out = false;
+			for (size_t c = 0; c < ms[i]->ncalls; c++)
+				if (strncmp(ms[i]->calls[c], ms[k]->name, len) == 0 &&
+				    ms[i]->calls[c][len] == '.')
+					in = true;
+			for (size_t c = 0; c < ms[k]->ncalls; c++)
+				if (strncmp(ms[k]->calls[c], ms[i]->name, strlen(ms[i]->name)) ==
+					0 &&
+				    ms[k]->calls[c][strlen(ms[i]->name)] == '.')
+					out = true;
+			if (in)
+				snprintf(want_in + strlen(want_in),
+					 sizeof(want_in) - strlen(want_in), "%s%s",
+					 want_in[0] ? "," : "", ms[i]->name);
+			if (out)
+				snprintf(want_out + strlen(want_out),
+					 sizeof(want_out) - strlen(want_out), "%s%s",
+					 want_out[0] ? "," : "", ms[i]->name);
+		}
+		snprintf(path, sizeof(path), "%s/%s/%s.yaml", dir, sub, ms[k]->name);
+		ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
+		root = find(&d, "NetworkPolicy", &doc);
+		ck_assert_ptr_nonnull(root);
+		peers(doc, get(doc, root, "spec.ingress"), "from", got, sizeof(got));
+		ck_assert_msg(strcmp(got, want_in) == 0, "%s: ingress from %s, want %s",
+			      ms[k]->name, got, want_in);
+		peers(doc, get(doc, root, "spec.egress"), "to", got, sizeof(got));
+		ck_assert_msg(strcmp(got, want_out) == 0, "%s: egress to %s, want %s", ms[k]->name,
+			      got, want_out);
+		/* and the Deployment is told where they are */
+		root = find(&d, "Deployment", &doc);
+		ck_assert_ptr_nonnull(root);
+		unload(&d);
+	}
+	manifest_free_all(ms, n);
+}
+
+START_TEST(test_network_policies_follow_calls)
+{
+	char m[512], path[700];
+	/* spelled out for the checkout: posts calls threads and users, threads calls users */
+	static const char *const want[][2] = {
+	    {"posts", "edge"}, {"threads", "edge,posts"}, {"users", "edge,posts,threads"}};
+	check_policies(NULL, "k-checkout");
+	for (size_t i = 0; i < 3; i++) {
+		char why[600], got[256];
+		yaml_docs d;
+		yaml_document_t *doc;
+		yaml_node_t *root;
+		snprintf(path, sizeof(path), "%s/k-checkout/%s.yaml", dir, want[i][0]);
+		ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
+		root = find(&d, "NetworkPolicy", &doc);
+		peers(doc, get(doc, root, "spec.ingress"), "from", got, sizeof(got));
+		ck_assert_str_eq(got, want[i][1]);
+		unload(&d);
+	}
+	/* threads no longer calling users: users' ingress loses threads */
+	manifests(m, sizeof(m), "manifests");
+	snprintf(path, sizeof(path), "%s/threads/manifest.yml", m);
+	{
+		char *text = harness_read_file(path), *calls = strstr(text, "calls: [users.Get]");
+		ck_assert_ptr_nonnull(calls);
+		memcpy(calls, "calls: [         ]", 18);
+		write_file(path, text);
+		free(text);
+	}
+	check_policies(m, "k-changed");
+}
+END_TEST
+
+/* fargate renders copilot with posts' cpu: and memory: set as given (memory NULL: none) and
+ * returns meshctl's exit status, the rendered cpu and memory in cpu_out and mem_out. */
+static int fargate(const char *m, const char *cpu, const char *memory, char *cpu_out, char *mem_out,
+		   size_t outlen)
+{
+	static int seq;
+	char path[700], sub[64], why[600], *text, *base, *cut;
+	yaml_docs d;
+	int rc;
+	snprintf(path, sizeof(path), "%s/posts/manifest.yml", m);
+	text = harness_read_file(CLEAVE_SOURCE_DIR "/svc/posts/manifest.yml");
+	ck_assert_ptr_nonnull(text);
+	base = malloc(strlen(text) + 128);
+	cut = strstr(text, "\nroutes:");
+	ck_assert_ptr_nonnull(cut);
+	*cut = '\0';
+	sprintf(base, "%s\ncpu: %s\n%s%s%s\nroutes:%s", text, cpu, memory ? "memory: " : "",
+		memory ? memory : "", memory ? "\n" : "", cut + 8);
+	write_file(path, base);
+	free(base);
+	free(text);
+	snprintf(sub, sizeof(sub), "fargate-%d", seq++);
+	rc = render("copilot", sub, m, NULL);
+	if (rc != 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/%s/posts/manifest.yml", dir, sub);
+	ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
+	snprintf(cpu_out, outlen, "%s",
+		 str(&d.doc[0], yaml_document_get_root_node(&d.doc[0]), "cpu"));
+	snprintf(mem_out, outlen, "%s",
+		 str(&d.doc[0], yaml_document_get_root_node(&d.doc[0]), "memory"));
+	unload(&d);
+	return 0;
+}
+
+START_TEST(test_copilot_sizes_round_up_to_fargate_sizes)
+{
+	/* cpu: millicores, memory: | CPU units, MiB: the smallest valid Fargate pair that fits */
+	static const char *const cases[][4] = {
+	    {"250", NULL, "256", "512"},	/* 256 units exactly */
+	    {"251", NULL, "512", "1024"},	/* 258 units: the next size */
+	    {"250", "1536Mi", "256", "2048"},	/* 256 allows 512, 1024 or 2048 */
+	    {"1000", "3Gi", "1024", "3072"},	/* 1024 units: 2 to 8 GiB by 1 GiB */
+	    {"1000", "2049Mi", "1024", "3072"}, /* rounded up to the next GiB */
+	    {"4000", "31Gi", "8192", "32768"},	/* over 4096's 30 GiB: the next CPU size */
+	    {"16000", NULL, "16384", "32768"},
+	};
+	char m[512], cpu[64], mem[64];
+	manifests(m, sizeof(m), "manifests");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(fargate(m, cases[i][0], cases[i][1], cpu, mem, sizeof(cpu)), 0);
+		ck_assert_msg(strcmp(cpu, cases[i][2]) == 0 && strcmp(mem, cases[i][3]) == 0,
+			      "cpu: %s memory: %s gave %s/%s, want %s/%s", cases[i][0],
+			      cases[i][1] ? cases[i][1] : "-", cpu, mem, cases[i][2], cases[i][3]);
+	}
+	/* 16001 millicores are 16386 units: more than any Fargate task has */
+	ck_assert_int_eq(fargate(m, "16001", NULL, cpu, mem, sizeof(cpu)), 1);
+}
+END_TEST
+
+static Suite *render_suite(void)
+{
+	Suite *s = suite_create("render");
+	TCase *tc = tcase_create("render");
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_the_committed_deployments_match_the_manifests);
+	tcase_add_test(tc, test_every_rendered_file_is_yaml_with_the_header);
+	tcase_add_test(tc, test_bad_input_is_a_usage_error);
+	tcase_add_test(tc, test_without_out_every_file_goes_to_stdout);
+	tcase_add_test(tc, test_count_becomes_instances_and_replicas);
+	tcase_add_test(tc, test_network_policies_follow_calls);
+	tcase_add_test(tc, test_copilot_sizes_round_up_to_fargate_sizes);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return harness_run_suite(render_suite(), 1);
+}
