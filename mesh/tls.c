@@ -20,8 +20,9 @@
 
 /* The process's configuration: set once, before servers and clients are made, then only read. */
 static SSL_CTX *tls_server_ctx, *tls_client_ctx;
-static char tls_ca[TLS_PATH_MAX];
-static char *tls_cert_pem, *tls_key_pem; /* the files' text, for nng (mbed TLS) */
+/* the files' text, for nng (mbed TLS): read at configure time, as a sandbox (mesh/sandbox.h)
+ * applied later may not let the process open them again */
+static char *tls_cert_pem, *tls_key_pem, *tls_ca_pem;
 
 struct tls_conn {
 	SSL *ssl;
@@ -112,9 +113,11 @@ static const char *tls_pick(const char *flag, const char *env)
  * reason in err. */
 static char *tls_read_file(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
+	FILE *f;
 	char *text = NULL;
 	long len;
+	errno = 0;
+	f = fopen(path, "r");
 	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || len > (1 << 20) ||
 	    fseek(f, 0, SEEK_SET) != 0 || (text = malloc((size_t)len + 1)) == NULL ||
 	    fread(text, 1, (size_t)len, f) != (size_t)len) {
@@ -133,7 +136,7 @@ static char *tls_read_file(const char *path, char *err, size_t errlen)
 int mesh_tls_configure(const char *cert, const char *key, const char *ca, char *err, size_t errlen)
 {
 	SSL_CTX *server, *client;
-	char *cert_pem = NULL, *key_pem = NULL;
+	char *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL;
 	cert = tls_pick(cert, "CLEAVE_TLS_CERT");
 	key = tls_pick(key, "CLEAVE_TLS_KEY");
 	ca = tls_pick(ca, "CLEAVE_TLS_CA");
@@ -160,8 +163,10 @@ int mesh_tls_configure(const char *cert, const char *key, const char *ca, char *
 		return -1;
 	}
 	if ((cert_pem = tls_read_file(cert, err, errlen)) == NULL ||
-	    (key_pem = tls_read_file(key, err, errlen)) == NULL) {
+	    (key_pem = tls_read_file(key, err, errlen)) == NULL ||
+	    (ca_pem = tls_read_file(ca, err, errlen)) == NULL) {
 		free(cert_pem);
+		free(key_pem);
 		SSL_CTX_free(server);
 		SSL_CTX_free(client);
 		return -1;
@@ -172,11 +177,12 @@ int mesh_tls_configure(const char *cert, const char *key, const char *ca, char *
 	if (tls_key_pem != NULL)
 		OPENSSL_cleanse(tls_key_pem, strlen(tls_key_pem));
 	free(tls_key_pem);
+	free(tls_ca_pem);
 	tls_server_ctx = server;
 	tls_client_ctx = client;
 	tls_cert_pem = cert_pem;
 	tls_key_pem = key_pem;
-	snprintf(tls_ca, sizeof(tls_ca), "%s", ca);
+	tls_ca_pem = ca_pem;
 	return 0;
 }
 
@@ -196,7 +202,7 @@ int tls_nng_config(nng_tls_config **out, int server, const char *name)
 		return rv;
 	if ((rv = nng_tls_config_version(cfg, NNG_TLS_1_2, NNG_TLS_1_3)) != 0 ||
 	    (rv = nng_tls_config_own_cert(cfg, tls_cert_pem, tls_key_pem, NULL)) != 0 ||
-	    (rv = nng_tls_config_ca_file(cfg, tls_ca)) != 0 ||
+	    (rv = nng_tls_config_ca_chain(cfg, tls_ca_pem, NULL)) != 0 ||
 	    (rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) != 0 ||
 	    (name != NULL && (rv = nng_tls_config_server_name(cfg, name)) != 0)) {
 		nng_tls_config_free(cfg);
