@@ -28,7 +28,8 @@
 
 #define LOOP_MAX_FRAME (64u << 20)
 #define LOOP_EVENTS    64
-
+/* a tls+tcp:// connection still without a verified peer after this long is closed */
+#define LOOP_HANDSHAKE_US (10 * 1000000LL)
 enum { WATCH_LISTENER, WATCH_CONN, WATCH_WAKE };
 
 /* loop_watch: the first member of everything registered with epoll. */
@@ -51,11 +52,12 @@ typedef struct loop_conn {
 	loop_watch watch;
 	int fd;
 	sp_framing framing;
-	int greeted;   /* the caller's greeting arrived and named REQ */
-	long peer_uid; /* SO_PEERCRED's uid for ipc://; -1 for tcp:// */
-	int writing;   /* EPOLLOUT is armed */
-	tls_conn *tls; /* tls+tcp://: the TLS state (owned); NULL for plain streams */
-	int secured;   /* tls+tcp://: the handshake is done, the peer verified */
+	int greeted;	     /* the caller's greeting arrived and named REQ */
+	long peer_uid;	     /* SO_PEERCRED's uid for ipc://; -1 for tcp:// */
+	int writing;	     /* EPOLLOUT is armed */
+	tls_conn *tls;	     /* tls+tcp://: the TLS state (owned); NULL for plain streams */
+	int secured;	     /* tls+tcp://: the handshake is done, the peer verified */
+	int64_t accepted_us; /* tls+tcp://: when it was accepted, for the handshake's time limit */
 	bytes in;
 	bytes out;
 	struct loop_conn *prev, *next;
@@ -80,6 +82,7 @@ struct loop_thread {
 	server_call call;
 	conn_sink sink;
 	int64_t refusal_logged_us;  /* when a refused tls+tcp connection was last logged */
+	int handshaking;	    /* tls+tcp:// connections whose handshake is not done */
 	unsigned refusals_unlogged; /* refused since, not logged */
 };
 
@@ -109,6 +112,8 @@ static uint8_t *conn_sink_reserve(dispatch_sink *sink, size_t n)
 static void conn_close(loop_thread *t, loop_conn *c)
 {
 	epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->tls != NULL && !c->secured)
+		t->handshaking--;
 	tls_conn_free(c->tls);
 	close(c->fd);
 	if (c->prev != NULL)
@@ -182,26 +187,31 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 	return 0;
 }
 
+/* conn_refuse closes a tls+tcp:// connection whose peer was not verified, and logs why: one
+ * line a second at most, as a misconfigured caller redials every 200 ms. */
+static void conn_refuse(loop_thread *t, loop_conn *c, const char *why)
+{
+	int64_t now = mesh_now_us();
+	if (now - t->refusal_logged_us >= 1000000) {
+		mesh_log(NULL,
+			 "refused a tls+tcp connection: %s (and %u more since the last such line)",
+			 why, t->refusals_unlogged);
+		t->refusal_logged_us = now;
+		t->refusals_unlogged = 0;
+	} else {
+		t->refusals_unlogged++;
+	}
+	conn_close(t, c);
+}
+
 /* conn_handshake advances a tls+tcp:// connection's handshake. Returns 1 once it is done (the
  * greeting is then sent), 0 while it waits for the socket, -1 if it closed the connection. */
 static int conn_handshake(loop_thread *t, loop_conn *c)
 {
 	int rv = tls_conn_handshake(c->tls);
 	if (rv < 0) {
-		/* no certificate, one of another CA, or no TLS at all: the peer learns nothing. One
-		 * line a second at most: a misconfigured caller redials every 200 ms. */
-		int64_t now = mesh_now_us();
-		if (now - t->refusal_logged_us >= 1000000) {
-			mesh_log(NULL,
-				 "refused a tls+tcp connection: %s (and %u more since the last "
-				 "such line)",
-				 tls_conn_error(c->tls), t->refusals_unlogged);
-			t->refusal_logged_us = now;
-			t->refusals_unlogged = 0;
-		} else {
-			t->refusals_unlogged++;
-		}
-		conn_close(t, c);
+		/* no certificate, one of another CA, or no TLS at all: the peer learns nothing */
+		conn_refuse(t, c, tls_conn_error(c->tls));
 		return -1;
 	}
 	if (rv == 0) {
@@ -212,6 +222,7 @@ static int conn_handshake(loop_thread *t, loop_conn *c)
 		return 0;
 	}
 	c->secured = 1;
+	t->handshaking--;
 	return conn_flush(t, c) == 0 ? 1 : -1;
 }
 
@@ -270,6 +281,7 @@ static void listener_on_event(loop_thread *t, loop_listener *l)
 			free(c);
 			continue;
 		}
+		c->accepted_us = mesh_now_us();
 		ev.data.ptr = c;
 		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
 			tls_conn_free(c->tls);
@@ -281,6 +293,8 @@ static void listener_on_event(loop_thread *t, loop_listener *l)
 		if (t->conns != NULL)
 			t->conns->prev = c;
 		t->conns = c;
+		if (c->tls != NULL)
+			t->handshaking++;
 		sp_handshake(greeting, SP_PROTO_REP);
 		if (bytes_append(&c->out, greeting, sizeof(greeting)) != 0)
 			conn_close(t, c);
@@ -291,12 +305,27 @@ static void listener_on_event(loop_thread *t, loop_listener *l)
 	}
 }
 
+/* handshakes_expire closes the tls+tcp:// connections that have not shown a verified
+ * certificate within LOOP_HANDSHAKE_US of their accept: a silent or slow peer holds no TLS state
+ * for long. */
+static void handshakes_expire(loop_thread *t)
+{
+	int64_t now = mesh_now_us();
+	loop_conn *next;
+	for (loop_conn *c = t->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->tls != NULL && !c->secured && now - c->accepted_us > LOOP_HANDSHAKE_US)
+			conn_refuse(t, c, "no TLS handshake within 10 s");
+	}
+}
+
 static void *loop_thread_main(void *arg)
 {
 	loop_thread *t = arg;
 	struct epoll_event events[LOOP_EVENTS];
 	while (!atomic_load(&t->loop->stopping)) {
-		int n = epoll_wait(t->epfd, events, LOOP_EVENTS, -1);
+		/* with handshakes under way, wake each second to end those past their time */
+		int n = epoll_wait(t->epfd, events, LOOP_EVENTS, t->handshaking > 0 ? 1000 : -1);
 		for (int i = 0; i < n; i++) {
 			loop_watch *w = events[i].data.ptr;
 			if (w->kind == WATCH_CONN)
@@ -304,6 +333,8 @@ static void *loop_thread_main(void *arg)
 			else if (w->kind == WATCH_LISTENER)
 				listener_on_event(t, (loop_listener *)w);
 		}
+		if (t->handshaking > 0)
+			handshakes_expire(t);
 	}
 	return NULL;
 }

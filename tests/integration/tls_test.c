@@ -781,6 +781,34 @@ START_TEST(test_missing_or_wrong_files_stop_the_start_with_a_reason)
 }
 END_TEST
 
+/* silent_peer_closed connects to port, sends nothing and says whether the server closed the
+ * connection within timeout_s (a bounded wait, not a measurement). */
+static int silent_peer_closed(int port, int timeout_s)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct timeval tv = {.tv_sec = timeout_s};
+	char buf[64];
+	ssize_t n;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	n = recv(fd, buf, sizeof(buf), 0);
+	close(fd);
+	return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+START_TEST(test_a_silent_connection_is_closed)
+{
+	ck_assert_msg(base[0] != '\0', "the mesh did not start");
+	/* no ClientHello: the server closes it after its handshake time (10 s), having sent
+	 * nothing */
+	ck_assert(silent_peer_closed(ports[P_POSTS], 30));
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
@@ -794,6 +822,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, test_a_server_must_be_the_service_called);
 	tcase_add_test(tc, test_the_edge_serves_the_api_over_tls);
 	tcase_add_test(tc, test_missing_or_wrong_files_stop_the_start_with_a_reason);
+	tcase_add_test(tc, test_a_silent_connection_is_closed);
 	suite_add_tcase(s, tc);
 	return s;
 }
