@@ -35,6 +35,7 @@ typedef struct edge_args {
 	const char *access_log;
 	int use_nng; /* carry calls on nng's threads instead of the edge's loop */
 	int resolve_interval_ms;
+	const char *tls_cert, *tls_key, *tls_ca; /* argv's; NULL: the environment's */
 } edge_args;
 
 static edge_server *edge; /* kept until exit: see edge_server_free */
@@ -48,6 +49,7 @@ static void usage(FILE *out, const char *argv0)
 	    "          [--client-timeout-ms N]\n"
 	    "          [--mesh-transport loop|nng] [--admin-port N | --admin-listen ADDR:PORT]\n"
 	    "          [--resolve-interval-ms N]\n"
+	    "          [--tls-cert FILE --tls-key FILE --tls-ca FILE]\n"
 	    "\n"
 	    "The cleave edge: answers the forum's HTTP API by calling its services over the mesh.\n"
 	    "\n"
@@ -82,6 +84,12 @@ static void usage(FILE *out, const char *argv0)
 	    "  --admin-listen ADDR:PORT  same, on another address\n"
 	    "  --check URL         alone: GET URL (e.g. http://127.0.0.1:8080/); exit 0 if it\n"
 	    "                      answers 200 within 2 s, else 1 with the reason (health checks)\n"
+	    "  --tls-cert FILE     the edge's certificate (CN edge), shown to services at\n"
+	    "                      tls+tcp:// addresses (default $CLEAVE_TLS_CERT; meshctl\n"
+	    "                      certs makes it)\n"
+	    "  --tls-key FILE      its private key (default $CLEAVE_TLS_KEY)\n"
+	    "  --tls-ca FILE       the CA bundle a service's certificate must be signed by; its\n"
+	    "                      CN must be the service's name (default $CLEAVE_TLS_CA)\n"
 	    "  --help              this text\n"
 	    "\n"
 	    "Environment (a flag wins over its variable):\n"
@@ -125,6 +133,25 @@ static int parse_listen(const char *s, char *host, size_t hostsize, int *port)
 	return 0;
 }
 
+/* parse_tls loads the TLS files (flags, else environment) and checks that every tls+tcp://
+ * upstream has them. Returns -1 to go on, else an exit status. */
+static int parse_tls(const edge_args *a)
+{
+	char err[512];
+	if (mesh_tls_configure(a->tls_cert, a->tls_key, a->tls_ca, err, sizeof(err)) != 0) {
+		fprintf(stderr, "edge: %s\n", err);
+		return 2;
+	}
+	for (int i = 0; i < a->nupstreams; i++) {
+		const char *tls = strstr(a->upstreams[i], "tls+tcp://");
+		if (tls != NULL && mesh_tls_check_url(tls, err, sizeof(err)) != 0) {
+			fprintf(stderr, "edge: --upstream %s\n", err);
+			return 2;
+		}
+	}
+	return -1;
+}
+
 static int parse_args(int argc, char **argv, edge_args *a)
 {
 	static const struct option longopts[] = {
@@ -141,6 +168,9 @@ static int parse_args(int argc, char **argv, edge_args *a)
 	    {"admin-port", required_argument, NULL, 'P'},
 	    {"admin-listen", required_argument, NULL, 'L'},
 	    {"resolve-interval-ms", required_argument, NULL, 'R'},
+	    {"tls-cert", required_argument, NULL, 1001},
+	    {"tls-key", required_argument, NULL, 1002},
+	    {"tls-ca", required_argument, NULL, 1003},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -251,6 +281,15 @@ static int parse_args(int argc, char **argv, edge_args *a)
 			}
 			a->use_nng = strcmp(optarg, "nng") == 0;
 			break;
+		case 1001:
+			a->tls_cert = optarg;
+			break;
+		case 1002:
+			a->tls_key = optarg;
+			break;
+		case 1003:
+			a->tls_ca = optarg;
+			break;
 		case 'h':
 			usage(stdout, argv[0]);
 			return 0;
@@ -275,7 +314,7 @@ static int parse_args(int argc, char **argv, edge_args *a)
 			return 2;
 		}
 	}
-	return -1;
+	return parse_tls(a);
 }
 
 /* upstream_env returns CLEAVE_UPSTREAM_<NAME> for the service called name, or NULL; the

@@ -62,5 +62,9 @@ int addr_parse(const char *url, int passive, addr *out)
 		return addr_ipc(url + 7, out);
 	if (strncmp(url, "tcp://", 6) == 0)
 		return addr_tcp(url + 6, passive, out);
+	if (strncmp(url, "tls+tcp://", 10) == 0) {
+		out->tls = 1;
+		return addr_tcp(url + 10, passive, out);
+	}
 	return EINVAL;
 }

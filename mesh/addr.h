@@ -1,4 +1,5 @@
-/* addr.h: mesh urls (ipc://PATH, unix://PATH, tcp://HOST:PORT) as socket addresses. */
+/* addr.h: mesh urls (ipc://PATH, unix://PATH, tcp://HOST:PORT, tls+tcp://HOST:PORT) as socket
+ * addresses. */
 #ifndef CLEAVE_MESH_ADDR_H
 #define CLEAVE_MESH_ADDR_H
 
@@ -11,7 +12,8 @@
 typedef struct addr {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	sp_framing framing; /* SP_IPC for ipc:// and unix://, SP_TCP for tcp:// */
+	sp_framing framing; /* SP_IPC for ipc:// and unix://, SP_TCP for tcp:// and tls+tcp:// */
+	int tls;	    /* tls+tcp://: the stream is TLS (tls.h) */
 	const char *path;   /* the socket file for ipc, inside ss */
 } addr;
 

@@ -84,6 +84,11 @@ int mesh_check_main(const char *name, int argc, char **argv)
 			name, argv[0]);
 		return 2;
 	}
+	/* a tls+tcp:// URL is checked with the certificate CLEAVE_TLS_* name, as the service's */
+	if (mesh_tls_configure(NULL, NULL, NULL, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "%s: check failed: %s\n", name, msg);
+		return 1;
+	}
 	if (mesh_check(url, MESH_CHECK_TIMEOUT_MS, msg, sizeof(msg)) != 0) {
 		fprintf(stderr, "%s: check failed: %s\n", name, msg);
 		return 1;

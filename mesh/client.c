@@ -11,10 +11,12 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "client_internal.h"
 #include "envelope.h"
 #include "queue.h"
+#include "tls.h"
 
 enum { CALL_SENDING, CALL_RECEIVING };
 
@@ -137,6 +139,22 @@ static void client_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 	}
 }
 
+/* client_dialer_tls gives a tls+tcp:// dialer the process's certificate; the server's must be
+ * signed by the CA and name the service's package (mbed TLS checks the name against the
+ * certificate's DNS names, or its CN). Returns 0 or an nng error number. */
+static int client_dialer_tls(mesh_client *c, nng_dialer dialer)
+{
+	const char *package = c->base.descriptor->package;
+	nng_tls_config *cfg;
+	int rv = tls_nng_config(&cfg, 0,
+				package != NULL && strcmp(package, "mesh") != 0 ? package : NULL);
+	if (rv != 0)
+		return rv;
+	rv = nng_dialer_set_ptr(dialer, NNG_OPT_TLS_CONFIG, cfg);
+	nng_tls_config_free(cfg); /* the dialer holds its own reference */
+	return rv;
+}
+
 /* client_dialer_start makes a dialer for d and starts it, the dialer known to pipe events
  * before it can connect; d->dialer is left invalid when that fails. Called with dial_lock
  * held. Returns 0 or an nng error number. */
@@ -144,6 +162,8 @@ static int client_dialer_start(mesh_client *c, client_dialer *d)
 {
 	nng_dialer dialer = NNG_DIALER_INITIALIZER;
 	int rv = nng_dialer_create(&dialer, c->sock, d->url);
+	if (rv == 0 && tls_url(d->url) && (rv = client_dialer_tls(c, dialer)) != 0)
+		nng_dialer_close(dialer);
 	pthread_mutex_lock(&c->pipe_lock);
 	d->dialer = rv == 0 ? dialer : (nng_dialer)NNG_DIALER_INITIALIZER;
 	d->pipes = 0;

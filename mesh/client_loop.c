@@ -1,5 +1,9 @@
-/* client_loop.c: mesh_client's event-loop transport: SP REQ over ipc:// and tcp:// on the caller's
- * loop, so a call costs no thread hand-off.
+/* client_loop.c: mesh_client's event-loop transport: SP REQ over ipc://, tcp:// and tls+tcp:// on
+ * the caller's loop, so a call costs no thread hand-off.
+ *
+ * On tls+tcp:// a connection is opened by a mutual TLS handshake (tls.h) on the loop: the
+ * instance's certificate must be signed by the mesh CA and carry the CN of the service's
+ * package; the greeting, and so any call, goes out only after that.
  *
  * Calls are framed into each connection's output as they are invoked and written once per turn
  * of the loop; replies are matched to calls by their SP request id. A lost connection ends its
@@ -35,6 +39,7 @@
 #include "envelope.h"
 #include "mesh.pb-c.h"
 #include "sp.h"
+#include "tls.h"
 
 #define CL_READ_CHUNK	65536
 #define CL_MAX_FRAME	(256u << 20)
@@ -52,7 +57,7 @@
 #define CL_HEALTHY_THRESHOLD	 2
 #define CL_UNHEALTHY_THRESHOLD	 2
 
-enum { UP_IDLE, UP_CONNECTING, UP_GREETING, UP_OPEN };
+enum { UP_IDLE, UP_CONNECTING, UP_HANDSHAKE, UP_GREETING, UP_OPEN };
 
 typedef struct upconn upconn;
 
@@ -77,8 +82,10 @@ struct upconn {
 	char *url;
 	addr addr;
 	int state;
-	void *watch; /* the loop's handle on fd */
-	int fd;	     /* owned by the loop while watched; -1 otherwise */
+	void *watch;	     /* the loop's handle on fd */
+	int fd;		     /* owned by the loop while watched; -1 otherwise */
+	tls_conn *tls;	     /* tls+tcp:// while connected (owned); NULL otherwise */
+	char tls_error[256]; /* the last handshake failure reported, to report each once */
 	bytes in;
 	bytes out;
 	int dirty; /* has output to write this turn */
@@ -533,6 +540,8 @@ static void upconn_fail(upconn *u, const char *why)
 	client_loop *cl = u->cl;
 	if (u->state == UP_OPEN)
 		cl->instances--;
+	tls_conn_free(u->tls);
+	u->tls = NULL;
 	if (u->watch != NULL)
 		cl->loop->ops->unwatch(cl->loop, u->watch);
 	u->watch = NULL;
@@ -615,7 +624,7 @@ static int upconn_fd_error(int fd)
 /* upconn_flush writes the connection's output. Returns 0, or -1 if the connection failed. */
 static int upconn_flush(upconn *u)
 {
-	int rv = bytes_write_to(&u->out, u->fd);
+	int rv = u->tls == NULL ? bytes_write_to(&u->out, u->fd) : tls_conn_write(u->tls, &u->out);
 	if (rv == 1)
 		u->cl->loop->ops->want_write(u->cl->loop, u->watch);
 	if (rv < 0) {
@@ -625,15 +634,39 @@ static int upconn_flush(upconn *u)
 	return 0;
 }
 
+/* upconn_tls_report says on stderr why TLS with the instance failed: once per reason, not at
+ * every reconnect. */
+static void upconn_tls_report(upconn *u, const char *why)
+{
+	if (strcmp(u->tls_error, why) == 0)
+		return;
+	snprintf(u->tls_error, sizeof(u->tls_error), "%s", why);
+	fprintf(stderr, "mesh: %s at %s: %s\n", u->cl->service->name, u->url, why);
+}
+
 /* upconn_read takes in what the instance sent: its greeting, then replies. */
 static void upconn_read(upconn *u)
 {
 	client_loop *cl = u->cl;
 	const uint8_t *payload;
 	size_t payload_len, consumed;
-	int rv;
-	if (bytes_read_from(&u->in, u->fd) < 0) {
-		upconn_fail(u, errno == 0 ? "closed by the instance" : strerror(errno));
+	int rv = u->tls == NULL ? bytes_read_from(&u->in, u->fd) : tls_conn_read(u->tls, &u->in);
+	if (rv < 0) {
+		char why[300];
+		snprintf(why, sizeof(why), "%s",
+			 u->tls != NULL && errno == EPROTO ? tls_conn_error(u->tls)
+			 : errno == 0			   ? "closed by the instance"
+							   : strerror(errno));
+		/* TLS 1.3: the instance checks this process's certificate after our side of the
+		 * handshake is done, so its refusal arrives here */
+		if (u->tls != NULL && u->state == UP_GREETING) {
+			if (errno != EPROTO)
+				snprintf(why, sizeof(why),
+					 "closed by the instance right after the TLS handshake: "
+					 "does it trust this process's certificate?");
+			upconn_tls_report(u, why);
+		}
+		upconn_fail(u, why);
 		return;
 	}
 	if (u->state == UP_GREETING) {
@@ -645,6 +678,7 @@ static void upconn_read(upconn *u)
 		}
 		bytes_consume(&u->in, SP_HANDSHAKE_LEN);
 		u->state = UP_OPEN;
+		u->tls_error[0] = '\0'; /* a later failure is news again */
 		u->backoff_ms = CL_RETRY_MIN_MS;
 		cl->instances++;
 		u->ever_open = 1;
@@ -671,6 +705,41 @@ static void upconn_read(upconn *u)
 		upconn_fail(u, "malformed frame");
 }
 
+/* upconn_greet queues the SP greeting: the connection (and TLS, if any) is up. Returns 0, or
+ * -1 if the connection failed. */
+static int upconn_greet(upconn *u)
+{
+	uint8_t greeting[SP_HANDSHAKE_LEN];
+	sp_handshake(greeting, SP_PROTO_REQ);
+	u->state = UP_GREETING;
+	if (bytes_append(&u->out, greeting, sizeof(greeting)) != 0) {
+		upconn_fail(u, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* upconn_handshake advances a tls+tcp:// connection's handshake. Returns 1 once the instance is
+ * verified and the greeting queued, 0 while it waits for the socket, -1 if it failed. */
+static int upconn_handshake(upconn *u)
+{
+	client_loop *cl = u->cl;
+	char why[300];
+	int rv = tls_conn_handshake(u->tls);
+	if (rv == 0) {
+		if (tls_conn_wants_write(u->tls))
+			cl->loop->ops->want_write(cl->loop, u->watch);
+		return 0;
+	}
+	if (rv < 0) {
+		snprintf(why, sizeof(why), "%s", tls_conn_error(u->tls));
+		upconn_tls_report(u, why);
+		upconn_fail(u, why);
+		return -1;
+	}
+	return upconn_greet(u) == 0 ? 1 : -1;
+}
+
 static void upconn_on_io(void *arg, int events)
 {
 	upconn *u = arg;
@@ -686,15 +755,24 @@ static void upconn_on_io(void *arg, int events)
 			upconn_retry_later(u);
 			return;
 		}
-		{
-			uint8_t greeting[SP_HANDSHAKE_LEN];
-			sp_handshake(greeting, SP_PROTO_REQ);
-			u->state = UP_GREETING;
-			if (bytes_append(&u->out, greeting, sizeof(greeting)) != 0) {
-				upconn_fail(u, "out of memory");
+		if (u->addr.tls) {
+			const char *package = u->cl->service->package;
+			u->tls = tls_conn_new(
+			    u->fd, 0,
+			    package != NULL && strcmp(package, "mesh") != 0 ? package : NULL);
+			if (u->tls == NULL) {
+				upconn_fail(u, "cannot start TLS (is it configured?)");
 				return;
 			}
+			u->state = UP_HANDSHAKE;
+		} else if (upconn_greet(u) != 0) {
+			return;
 		}
+	}
+	if (u->state == UP_HANDSHAKE) {
+		if (upconn_handshake(u) != 1)
+			return;
+		events |= MESH_IO_READ; /* the greeting may already wait inside TLS */
 	}
 	if ((events & MESH_IO_WRITE) || u->out.len > 0) {
 		if (upconn_flush(u) != 0)
@@ -711,6 +789,8 @@ static void upconn_close(upconn *u)
 	client_loop *cl = u->cl;
 	if (u->state == UP_OPEN)
 		cl->instances--;
+	tls_conn_free(u->tls);
+	u->tls = NULL;
 	if (u->watch != NULL)
 		cl->loop->ops->unwatch(cl->loop, u->watch);
 	u->watch = NULL;
@@ -725,6 +805,7 @@ static void upconn_close(upconn *u)
 
 static void upconn_free(client_loop *cl, upconn *u)
 {
+	tls_conn_free(u->tls);
 	if (u->watch != NULL)
 		cl->loop->ops->unwatch(cl->loop, u->watch);
 	cl->loop->ops->timer_free(cl->loop, u->retry);
@@ -927,6 +1008,8 @@ int client_loop_dial(client_loop *cl, const char *url)
 	int err = addr_parse(url, 0, &a);
 	if (err != 0)
 		return err;
+	if (a.tls && !mesh_tls_enabled())
+		return ENOKEY;
 	for (size_t i = 0; i < cl->nconns; i++) {
 		u = cl->conns[i];
 		if (!u->gone && u->draining && strcmp(u->url, url) == 0) {

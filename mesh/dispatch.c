@@ -144,22 +144,31 @@ static void dispatch_health(server_call *call)
 
 /* dispatch_denied checks the call against the server's policy; on a denial it answers
  * PERMISSION_DENIED, logs one line and returns 1. The caller is who the transport proves it is
- * (its uid's service, for ipc://); the envelope's caller is only a claim, checked against that.
- * Only when the transport proves nothing (the same user, inproc://, tcp://) is the claim used. */
+ * (the CN of its verified certificate, on tls+tcp://; its uid's service, on ipc://); the
+ * envelope's caller is only a claim, checked against that. A network peer nothing proves (plain
+ * tcp://) is "anonymous", whatever it claims. Only when the transport proves nothing of a local
+ * peer (the same user, inproc://) is the claim used. */
 static int dispatch_denied(server_call *call, const char *method)
 {
 	mesh_server *s = call->server;
 	char allowed[256];
-	const char *who;
-	int proven =
-	    call->peer_uid >= 0 && mesh_identity_of_uid((uid_t)call->peer_uid, call->identity,
-							sizeof(call->identity)) == 1;
-	if (proven) {
+	const char *who, *how = "";
+	int proven = 0;
+	if (call->peer_name != NULL) {
+		snprintf(call->identity, sizeof(call->identity), "%s", call->peer_name);
+		proven = 1; /* a certificate's CN: "root" is no operator here */
+	} else if (call->peer_uid >= 0 &&
+		   mesh_identity_of_uid((uid_t)call->peer_uid, call->identity,
+					sizeof(call->identity)) == 1) {
 		if (strcmp(call->identity, "root") == 0)
 			return 0; /* the operator */
+		proven = 1;
+	}
+	if (proven) {
 		if (call->caller[0] != '\0' && strcmp(call->caller, call->identity) != 0) {
 			dispatch_fail(call, MESH_PERMISSION_DENIED,
-				      "the caller claims to be '%s' but runs as '%s'", call->caller,
+				      "the caller claims to be '%s' but %s '%s'", call->caller,
+				      call->peer_name != NULL ? "its certificate names" : "runs as",
 				      call->identity);
 			mesh_log(call,
 				 "denied: %s.%s by %s claiming '%s' (rule: a claim must match "
@@ -168,8 +177,12 @@ static int dispatch_denied(server_call *call, const char *method)
 			return 1;
 		}
 		who = call->identity;
+	} else if (call->peer_unproven) {
+		who = "anonymous";
+		how = " (unproven: a network caller without a verified certificate)";
 	} else {
 		who = call->caller[0] != '\0' ? call->caller : "anonymous";
+		how = " (claimed)";
 	}
 	if (mesh_policy_allows(s->policy, who, method))
 		return 0;
@@ -177,7 +190,7 @@ static int dispatch_denied(server_call *call, const char *method)
 	dispatch_fail(call, MESH_PERMISSION_DENIED, "%s may not call %s.%s", who,
 		      s->impl->descriptor->name, method);
 	mesh_log(call, "denied: %s.%s by %s%s (rule: default deny; allowed callers: %s)",
-		 s->impl->descriptor->name, method, who, proven ? "" : " (claimed)", allowed);
+		 s->impl->descriptor->name, method, who, how, allowed);
 	return 1;
 }
 

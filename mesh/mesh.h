@@ -339,6 +339,29 @@ void mesh_log(const void *closure_data, const char *fmt, ...) __attribute__((for
  * the deadline shrinks at each hop. */
 int64_t mesh_call_deadline(const void *closure_data);
 
+/* ---- mutual TLS (tls+tcp://) ---------------------------------------------------------------- */
+
+/* mesh_tls_configure sets this process's certificate, its private key and the CA bundle its
+ * peers' certificates must be signed by, for every tls+tcp:// server and client the process
+ * makes afterwards. A NULL argument falls back to the environment: CLEAVE_TLS_CERT,
+ * CLEAVE_TLS_KEY, CLEAVE_TLS_CA. With none of the three given, TLS stays off and 0 is returned.
+ * The files are read and checked now (the key matches the certificate; the bundle loads).
+ * Paths are copied. Call it before making servers and clients, from one thread. Returns 0, or
+ * -1 with the reason in err.
+ *
+ * Over tls+tcp:// both sides verify each other against the CA: a server requires a client
+ * certificate, whose CN is the caller's proven identity (a claim that differs is denied); a
+ * client requires the server's CN to be the package of the service it calls ("posts" for
+ * posts.Posts; any CN for mesh.Mesh). */
+int mesh_tls_configure(const char *cert, const char *key, const char *ca, char *err, size_t errlen);
+
+/* mesh_tls_enabled says whether mesh_tls_configure loaded a certificate. */
+int mesh_tls_enabled(void);
+
+/* mesh_tls_check_url returns 0 for a url that needs no TLS or when TLS is configured; else -1
+ * with a reason (which flags or variables to set) in err. */
+int mesh_tls_check_url(const char *url, char *err, size_t errlen);
+
 /* ---- a service process ---------------------------------------------------------------------- */
 
 /* mesh_service_env: where a service keeps its data, from the command line. */

@@ -26,13 +26,14 @@ static int server_errno(int err)
 }
 
 /* server_use_nng says whether url goes to the nng transport: schemes the event loops do not
- * speak (tls+tcp://, ws://, ...), or every url when CLEAVE_MESH_TRANSPORT=nng. */
+ * speak (inproc://, ws://, ...), or every url when CLEAVE_MESH_TRANSPORT=nng. */
 static int server_use_nng(const char *url)
 {
 	const char *forced = getenv("CLEAVE_MESH_TRANSPORT");
 	if (forced != NULL && strcmp(forced, "nng") == 0)
 		return 1;
-	return strncmp(url, "ipc://", 6) != 0 && strncmp(url, "tcp://", 6) != 0;
+	return strncmp(url, "ipc://", 6) != 0 && strncmp(url, "tcp://", 6) != 0 &&
+	       strncmp(url, "tls+tcp://", 10) != 0;
 }
 
 int mesh_server_new(mesh_server **out, ProtobufCService *impl, const mesh_server_opts *opts)

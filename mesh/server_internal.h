@@ -37,6 +37,12 @@ typedef struct server_call {
 	const char *method_name; /* for log lines: the method's, once known; else NULL */
 	long peer_uid;	   /* the calling process's uid, from the transport; -1 if unknown (tcp) */
 	char identity[64]; /* who the caller is, as the transport proves it; "" if unproven */
+	/* the CN of the caller's verified TLS certificate (tls+tcp://): its proven identity;
+	 * borrowed from the connection for the call; NULL when the transport has none */
+	const char *peer_name;
+	/* 1: a network peer nothing proves (plain tcp://): under a policy its claim is not
+	 * trusted and it is "anonymous" */
+	int peer_unproven;
 	int64_t deadline_us;
 	stats_shard *shard; /* the thread's counters, made with the transport */
 	stats_call stats;   /* what is measured of this call */
@@ -65,8 +71,9 @@ int dispatch_call(mesh_server *server, server_call *call, dispatch_sink *sink, c
 
 /* server_loop_new makes the event-loop transport of server. Returns 0 or an errno value. */
 int server_loop_new(server_loop **out, mesh_server *server);
-/* server_loop_listen listens on an ipc:// or tcp:// url. Returns 0, or an errno value (EINVAL:
- * not a url this transport serves). */
+/* server_loop_listen listens on an ipc://, tcp:// or tls+tcp:// url. Returns 0, or an errno
+ * value (EINVAL: not a url this transport serves; ENOKEY: tls+tcp:// without mesh_tls_configure).
+ */
 int server_loop_listen(server_loop *loop, const char *url);
 /* server_loop_start starts the loop threads. Returns 0 or an errno value. */
 int server_loop_start(server_loop *loop);

@@ -1,8 +1,11 @@
-/* server_loop.c: the event-loop transport of a server: SP REP over ipc:// and tcp:// on epoll.
+/* server_loop.c: the event-loop transport of a server: SP REP over ipc://, tcp:// and tls+tcp://
+ * on epoll.
  *
  * Each loop thread reads every call a connection has sent, serves them in order, and writes all
  * their replies with one write: no hand-off between threads on the way. The wire is nng's, so
- * nng REQ sockets call these servers unchanged. */
+ * nng REQ sockets call these servers unchanged. On tls+tcp:// a connection first completes a
+ * mutual TLS handshake (tls.h) on the loop; until then nothing of SP is read or written, and a
+ * caller without a certificate signed by the mesh CA gets no answer at all. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,10 +24,12 @@
 #include "bytes.h"
 #include "server_internal.h"
 #include "sp.h"
+#include "tls.h"
 
 #define LOOP_MAX_FRAME (64u << 20)
 #define LOOP_EVENTS    64
-
+/* a tls+tcp:// connection still without a verified peer after this long is closed */
+#define LOOP_HANDSHAKE_US (10 * 1000000LL)
 enum { WATCH_LISTENER, WATCH_CONN, WATCH_WAKE };
 
 /* loop_watch: the first member of everything registered with epoll. */
@@ -36,6 +41,7 @@ typedef struct loop_listener {
 	loop_watch watch;
 	int fd;
 	sp_framing framing;
+	int tls;	   /* tls+tcp:// */
 	char *unlink_path; /* the ipc socket file to remove at the end */
 } loop_listener;
 
@@ -46,9 +52,12 @@ typedef struct loop_conn {
 	loop_watch watch;
 	int fd;
 	sp_framing framing;
-	int greeted;   /* the caller's greeting arrived and named REQ */
-	long peer_uid; /* SO_PEERCRED's uid for ipc://; -1 for tcp:// */
-	int writing;   /* EPOLLOUT is armed */
+	int greeted;	     /* the caller's greeting arrived and named REQ */
+	long peer_uid;	     /* SO_PEERCRED's uid for ipc://; -1 for tcp:// */
+	int writing;	     /* EPOLLOUT is armed */
+	tls_conn *tls;	     /* tls+tcp://: the TLS state (owned); NULL for plain streams */
+	int secured;	     /* tls+tcp://: the handshake is done, the peer verified */
+	int64_t accepted_us; /* tls+tcp://: when it was accepted, for the handshake's time limit */
 	bytes in;
 	bytes out;
 	struct loop_conn *prev, *next;
@@ -72,6 +81,9 @@ struct loop_thread {
 	loop_conn *conns;
 	server_call call;
 	conn_sink sink;
+	int64_t refusal_logged_us;  /* when a refused tls+tcp connection was last logged */
+	int handshaking;	    /* tls+tcp:// connections whose handshake is not done */
+	unsigned refusals_unlogged; /* refused since, not logged */
 };
 
 struct server_loop {
@@ -100,6 +112,9 @@ static uint8_t *conn_sink_reserve(dispatch_sink *sink, size_t n)
 static void conn_close(loop_thread *t, loop_conn *c)
 {
 	epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->tls != NULL && !c->secured)
+		t->handshaking--;
+	tls_conn_free(c->tls);
 	close(c->fd);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -124,7 +139,7 @@ static int conn_set_events(loop_thread *t, loop_conn *c, int writing)
 /* conn_flush writes what the connection has to send. Returns 0, or -1 if it was closed. */
 static int conn_flush(loop_thread *t, loop_conn *c)
 {
-	int rv = bytes_write_to(&c->out, c->fd);
+	int rv = c->tls == NULL ? bytes_write_to(&c->out, c->fd) : tls_conn_write(c->tls, &c->out);
 	if (rv < 0 || conn_set_events(t, c, rv == 1) != 0) {
 		conn_close(t, c);
 		return -1;
@@ -158,6 +173,8 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 			t->sink.backtrace = payload;
 			t->sink.backtrace_len = (size_t)backtrace;
 			t->call.peer_uid = c->peer_uid;
+			t->call.peer_name = c->tls != NULL ? tls_conn_peer(c->tls) : NULL;
+			t->call.peer_unproven = c->framing == SP_TCP && c->tls == NULL;
 			dispatch_call(t->loop->server, &t->call, &t->sink.base, payload + backtrace,
 				      payload_len - (size_t)backtrace);
 		}
@@ -170,15 +187,60 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 	return 0;
 }
 
+/* conn_refuse closes a tls+tcp:// connection whose peer was not verified, and logs why: one
+ * line a second at most, as a misconfigured caller redials every 200 ms. */
+static void conn_refuse(loop_thread *t, loop_conn *c, const char *why)
+{
+	int64_t now = mesh_now_us();
+	if (now - t->refusal_logged_us >= 1000000) {
+		mesh_log(NULL,
+			 "refused a tls+tcp connection: %s (and %u more since the last such line)",
+			 why, t->refusals_unlogged);
+		t->refusal_logged_us = now;
+		t->refusals_unlogged = 0;
+	} else {
+		t->refusals_unlogged++;
+	}
+	conn_close(t, c);
+}
+
+/* conn_handshake advances a tls+tcp:// connection's handshake. Returns 1 once it is done (the
+ * greeting is then sent), 0 while it waits for the socket, -1 if it closed the connection. */
+static int conn_handshake(loop_thread *t, loop_conn *c)
+{
+	int rv = tls_conn_handshake(c->tls);
+	if (rv < 0) {
+		/* no certificate, one of another CA, or no TLS at all: the peer learns nothing */
+		conn_refuse(t, c, tls_conn_error(c->tls));
+		return -1;
+	}
+	if (rv == 0) {
+		if (conn_set_events(t, c, tls_conn_wants_write(c->tls)) != 0) {
+			conn_close(t, c);
+			return -1;
+		}
+		return 0;
+	}
+	c->secured = 1;
+	t->handshaking--;
+	return conn_flush(t, c) == 0 ? 1 : -1;
+}
+
 static void conn_on_event(loop_thread *t, loop_conn *c, uint32_t events)
 {
-	if (events & EPOLLOUT) {
+	int rv;
+	if (c->tls != NULL && !c->secured) {
+		if (conn_handshake(t, c) != 1)
+			return;
+		events |= EPOLLIN; /* what came with the handshake's last flight waits inside TLS */
+	} else if (events & EPOLLOUT) {
 		if (conn_flush(t, c) != 0)
 			return;
 	}
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
-	if (bytes_read_from(&c->in, c->fd) < 0) {
+	rv = c->tls == NULL ? bytes_read_from(&c->in, c->fd) : tls_conn_read(c->tls, &c->in);
+	if (rv < 0) {
 		conn_close(t, c); /* the caller went away, or an error */
 		return;
 	}
@@ -214,8 +276,15 @@ static void listener_on_event(loop_thread *t, loop_listener *l)
 			if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
 				c->peer_uid = (long)cred.uid;
 		}
+		if (l->tls && (c->tls = tls_conn_new(fd, 1, NULL)) == NULL) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->accepted_us = mesh_now_us();
 		ev.data.ptr = c;
 		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+			tls_conn_free(c->tls);
 			close(fd);
 			free(c);
 			continue;
@@ -224,11 +293,29 @@ static void listener_on_event(loop_thread *t, loop_listener *l)
 		if (t->conns != NULL)
 			t->conns->prev = c;
 		t->conns = c;
+		if (c->tls != NULL)
+			t->handshaking++;
 		sp_handshake(greeting, SP_PROTO_REP);
 		if (bytes_append(&c->out, greeting, sizeof(greeting)) != 0)
 			conn_close(t, c);
+		else if (c->tls != NULL)
+			conn_handshake(t, c); /* the greeting goes out once the peer is verified */
 		else
 			conn_flush(t, c);
+	}
+}
+
+/* handshakes_expire closes the tls+tcp:// connections that have not shown a verified
+ * certificate within LOOP_HANDSHAKE_US of their accept: a silent or slow peer holds no TLS state
+ * for long. */
+static void handshakes_expire(loop_thread *t)
+{
+	int64_t now = mesh_now_us();
+	loop_conn *next;
+	for (loop_conn *c = t->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->tls != NULL && !c->secured && now - c->accepted_us > LOOP_HANDSHAKE_US)
+			conn_refuse(t, c, "no TLS handshake within 10 s");
 	}
 }
 
@@ -237,7 +324,8 @@ static void *loop_thread_main(void *arg)
 	loop_thread *t = arg;
 	struct epoll_event events[LOOP_EVENTS];
 	while (!atomic_load(&t->loop->stopping)) {
-		int n = epoll_wait(t->epfd, events, LOOP_EVENTS, -1);
+		/* with handshakes under way, wake each second to end those past their time */
+		int n = epoll_wait(t->epfd, events, LOOP_EVENTS, t->handshaking > 0 ? 1000 : -1);
 		for (int i = 0; i < n; i++) {
 			loop_watch *w = events[i].data.ptr;
 			if (w->kind == WATCH_CONN)
@@ -245,6 +333,8 @@ static void *loop_thread_main(void *arg)
 			else if (w->kind == WATCH_LISTENER)
 				listener_on_event(t, (loop_listener *)w);
 		}
+		if (t->handshaking > 0)
+			handshakes_expire(t);
 	}
 	return NULL;
 }
@@ -335,7 +425,11 @@ int server_loop_listen(server_loop *l, const char *url)
 	loop_listener *listener, **grown;
 	addr a;
 	int fd = -1, err;
-	if ((err = addr_parse(url, 1, &a)) != 0 || (err = listen_on(&a, &fd)) != 0)
+	if ((err = addr_parse(url, 1, &a)) != 0)
+		return err;
+	if (a.tls && !mesh_tls_enabled())
+		return ENOKEY;
+	if ((err = listen_on(&a, &fd)) != 0)
 		return err;
 	listener = calloc(1, sizeof(*listener));
 	grown = realloc(l->listeners, (l->nlisteners + 1) * sizeof(*grown));
@@ -352,6 +446,7 @@ int server_loop_listen(server_loop *l, const char *url)
 	listener->watch.kind = WATCH_LISTENER;
 	listener->fd = fd;
 	listener->framing = a.framing;
+	listener->tls = a.tls;
 	l->listeners[l->nlisteners++] = listener;
 	return 0;
 }

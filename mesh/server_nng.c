@@ -7,8 +7,10 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "server_internal.h"
+#include "tls.h"
 
 /* nng_sink: the reply of one call, as an nng message. */
 typedef struct nng_sink {
@@ -61,12 +63,17 @@ static void *nng_worker_main(void *arg)
 			continue;
 		msg = nng_aio_get_msg(w->aio);
 		w->call.peer_uid = -1;
+		w->call.peer_unproven = 0;
 		{
-			/* ipc:// tells the peer's uid; inproc:// is this process, tcp:// nobody */
+			/* ipc:// tells the peer's uid; inproc:// is this process; tcp:// and
+			 * tls+tcp:// nobody (nng does not say which certificate a peer showed) */
 			uint64_t uid;
+			bool nodelay;
 			nng_pipe pipe = nng_msg_get_pipe(msg);
 			if (nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_UID, &uid) == 0)
 				w->call.peer_uid = (long)uid;
+			else if (nng_pipe_get_bool(pipe, NNG_OPT_TCP_NODELAY, &nodelay) == 0)
+				w->call.peer_unproven = 1;
 		}
 		rv = dispatch_call(n->server, &w->call, &sink.base, nng_msg_body(msg),
 				   nng_msg_len(msg));
@@ -126,6 +133,19 @@ out_free:
 	return rv;
 }
 
+/* server_nng_tls gives a tls+tcp:// listener the process's certificate, and makes it require
+ * a client certificate signed by the CA. Returns 0 or an nng error number. */
+static int server_nng_tls(nng_listener l)
+{
+	nng_tls_config *cfg;
+	int rv = tls_nng_config(&cfg, 1, NULL);
+	if (rv != 0)
+		return rv;
+	rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
+	nng_tls_config_free(cfg); /* the listener holds its own reference */
+	return rv;
+}
+
 int server_nng_listen(server_nng *n, const char *url)
 {
 	nng_listener *grown = realloc(n->listeners, (n->nlisteners + 1) * sizeof(*grown));
@@ -139,7 +159,10 @@ int server_nng_listen(server_nng *n, const char *url)
 		if (strncmp(url, "ipc://", 6) == 0)
 			nng_listener_set_int(n->listeners[n->nlisteners], NNG_OPT_IPC_PERMISSIONS,
 					     0666);
-		rv = nng_listener_start(n->listeners[n->nlisteners], 0);
+		if (tls_url(url))
+			rv = server_nng_tls(n->listeners[n->nlisteners]);
+		if (rv == 0)
+			rv = nng_listener_start(n->listeners[n->nlisteners], 0);
 		if (rv != 0)
 			nng_listener_close(n->listeners[n->nlisteners]);
 	}

@@ -79,6 +79,7 @@ typedef struct service_args {
 	char *listen_env; /* CLEAVE_LISTEN, cut at its commas into listen[] */
 	const char *run_dir;
 	const char *policy; /* the default-deny call policy file, or NULL: every call allowed */
+	const char *tls_cert, *tls_key, *tls_ca; /* argv's; NULL: the environment's */
 	char data_dir[4096];
 	mesh_sandbox_mode sandbox; /* --sandbox, else $CLEAVE_SANDBOX, else auto */
 	mesh_service_env env;
@@ -101,11 +102,12 @@ static void service_usage(FILE *out, const mesh_service_def *def, const char *ar
 	    "          [--sync normal|full] [--call NAME=URLS]... [--run-dir DIR] [--loops N]\n"
 	    "          [--workers N] [--policy FILE] [--sandbox auto|on|off]\n"
 	    "          [--resolve-interval-ms N]\n"
+	    "          [--tls-cert FILE --tls-key FILE --tls-ca FILE]\n"
 	    "\n"
 	    "Serves the %s service (%s) over the cleave mesh until SIGINT or SIGTERM.\n"
 	    "\n"
-	    "  --listen URL     address to serve on: ipc:///path/to.sock or tcp://HOST:PORT\n"
-	    "                   (repeat for several addresses)\n"
+	    "  --listen URL     address to serve on: ipc:///path/to.sock, tcp://HOST:PORT or\n"
+	    "                   tls+tcp://HOST:PORT (repeat for several addresses)\n"
 	    "  --data-dir DIR   the service's own data (mode 0700; default\n"
 	    "                   $CLEAVE_STATE_DIR/%s, else ~/.local/state/cleave/%s)\n"
 	    "  --seed FILE      JSON array of records loaded on the first start only\n"
@@ -123,8 +125,16 @@ static void service_usage(FILE *out, const mesh_service_def *def, const char *ar
 	    "                   auto (default): when the kernel supports it, else run\n"
 	    "                   without; on: fail without it; off: not applied\n"
 	    "                   (flag wins over $CLEAVE_SANDBOX, same values)\n"
-	    "  --loops N        event-loop threads serving ipc:// and tcp:// (default 1)\n"
-	    "  --workers N      nng worker threads serving other addresses, such as tls+tcp://,\n"
+	    "  --tls-cert FILE  this service's certificate (CN: its name), for tls+tcp:// in both\n"
+	    "                   directions (default $CLEAVE_TLS_CERT; meshctl certs makes it)\n"
+	    "  --tls-key FILE   its private key (default $CLEAVE_TLS_KEY)\n"
+	    "  --tls-ca FILE    the CA bundle every peer's certificate must be signed by\n"
+	    "                   (default $CLEAVE_TLS_CA); over tls+tcp:// a caller's CN is its\n"
+	    "                   proven identity, and under --policy a plain tcp:// caller is\n"
+	    "                   'anonymous'\n"
+	    "  --loops N        event-loop threads serving ipc://, tcp:// and tls+tcp:// (default "
+	    "1)\n"
+	    "  --workers N      nng worker threads serving other addresses (inproc://, ws://),\n"
 	    "                   or every address when CLEAVE_MESH_TRANSPORT=nng (default 8)\n"
 	    "  --resolve-interval-ms N  how often a DNS name in a --call address is resolved\n"
 	    "                   again (default $CLEAVE_RESOLVE_INTERVAL_MS, else 5000): a\n"
@@ -181,6 +191,31 @@ static const char *service_call_env(const char *name, char var[128])
 	return getenv(var);
 }
 
+/* service_tls loads the TLS files (flags, else environment) and checks that every tls+tcp://
+ * address has them. Returns -1 to go on, else an exit status. */
+static int service_tls(const mesh_service_def *def, const service_args *a)
+{
+	char err[512];
+	if (mesh_tls_configure(a->tls_cert, a->tls_key, a->tls_ca, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", def->name, err);
+		return 2;
+	}
+	for (int i = 0; i < a->nlisten; i++) {
+		if (mesh_tls_check_url(a->listen[i], err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: --listen %s\n", def->name, err);
+			return 2;
+		}
+	}
+	for (int i = 0; i < a->ncall; i++) {
+		const char *tls = strstr(a->call[i], "tls+tcp://");
+		if (tls != NULL && mesh_tls_check_url(tls, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: --call %s\n", def->name, err);
+			return 2;
+		}
+	}
+	return -1;
+}
+
 /* service_parse parses the command line into a; returns -1 to go on, else an exit status. */
 static int service_parse(int argc, char **argv, const mesh_service_def *def, service_args *a)
 {
@@ -196,6 +231,9 @@ static int service_parse(int argc, char **argv, const mesh_service_def *def, ser
 	    {"policy", required_argument, NULL, 'P'},
 	    {"sandbox", required_argument, NULL, 'S'},
 	    {"resolve-interval-ms", required_argument, NULL, 'R'},
+	    {"tls-cert", required_argument, NULL, 'C'},
+	    {"tls-key", required_argument, NULL, 'K'},
+	    {"tls-ca", required_argument, NULL, 'A'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -247,6 +285,15 @@ static int service_parse(int argc, char **argv, const mesh_service_def *def, ser
 			break;
 		case 'P':
 			a->policy = optarg;
+			break;
+		case 'C':
+			a->tls_cert = optarg;
+			break;
+		case 'K':
+			a->tls_key = optarg;
+			break;
+		case 'A':
+			a->tls_ca = optarg;
 			break;
 		case 'S':
 			if (mesh_sandbox_parse_mode(optarg, &a->sandbox) != 0) {
@@ -351,7 +398,7 @@ static int service_parse(int argc, char **argv, const mesh_service_def *def, ser
 				 home ? home : "/tmp", def->name);
 	}
 	a->env.data_dir = a->data_dir;
-	return -1;
+	return service_tls(def, a);
 }
 
 /* service_wait_for_deps gives the services this one calls a moment to connect, so the first

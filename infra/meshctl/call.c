@@ -17,6 +17,7 @@
 static const char *call_address;
 static const char *call_as = "meshctl";
 static int call_timeout_ms = 5000;
+static const char *call_tls_cert, *call_tls_key, *call_tls_ca;
 
 static void call_usage(FILE *out)
 {
@@ -24,6 +25,7 @@ static void call_usage(FILE *out)
 	    out,
 	    "usage: meshctl call SERVICE.METHOD ['JSON'] [--address URL] [--timeout-ms N]\n"
 	    "                    [--as CALLER] [--state-dir DIR]\n"
+	    "                    [--tls-cert FILE --tls-key FILE --tls-ca FILE]\n"
 	    "\n"
 	    "Calls METHOD of SERVICE over the mesh with the JSON request (default {}) and prints\n"
 	    "the reply as JSON, or the status and message on failure (exit 1). SERVICE is a\n"
@@ -32,9 +34,17 @@ static void call_usage(FILE *out)
 	    "from --as (default meshctl); the callee checks the claim against the uid this runs\n"
 	    "as, then its call policy (meshctl policy).\n"
 	    "\n"
+	    "A tls+tcp:// address needs a certificate signed by the mesh's CA (meshctl certs):\n"
+	    "--tls-cert, --tls-key and --tls-ca, or CLEAVE_TLS_CERT, CLEAVE_TLS_KEY and\n"
+	    "CLEAVE_TLS_CA. Its CN is then the identity the callee sees (give --as the same\n"
+	    "name), and the callee's certificate must name SERVICE's package (users for\n"
+	    "users.Users).\n"
+	    "\n"
 	    "  meshctl call users.Get '{\"id\": 1}'\n"
 	    "  meshctl call posts.ListByThread '{\"thread\": 2, \"limit\": 5}'\n"
-	    "  meshctl call mesh.Mesh.Health --address ipc:///path/users-1.sock\n");
+	    "  meshctl call mesh.Mesh.Health --address ipc:///path/users-1.sock\n"
+	    "  meshctl call posts.Get '{\"id\": 1}' --address tls+tcp://10.0.0.5:7000 \\\n"
+	    "      --tls-cert tls/meshctl.crt --tls-key tls/meshctl.key --tls-ca tls/ca.crt\n");
 }
 
 static int call_extra(int opt)
@@ -46,6 +56,10 @@ static int call_extra(int opt)
 	}
 	if (opt == 'c') {
 		call_as = optarg;
+		return 0;
+	}
+	if (opt == 'C' || opt == 'K' || opt == 'A') {
+		*(opt == 'C' ? &call_tls_cert : opt == 'K' ? &call_tls_key : &call_tls_ca) = optarg;
 		return 0;
 	}
 	if (opt == 't') {
@@ -105,6 +119,9 @@ int cmd_call(int argc, char **argv)
 	static const struct option extra[] = {{"address", required_argument, NULL, 'a'},
 					      {"timeout-ms", required_argument, NULL, 't'},
 					      {"as", required_argument, NULL, 'c'},
+					      {"tls-cert", required_argument, NULL, 'C'},
+					      {"tls-key", required_argument, NULL, 'K'},
+					      {"tls-ca", required_argument, NULL, 'A'},
 					      {NULL, 0, NULL, 0}};
 	const char *state = NULL, *method, *json = "{}";
 	const ProtobufCServiceDescriptor *desc;
@@ -121,6 +138,7 @@ int cmd_call(int argc, char **argv)
 	call_address = NULL;
 	call_as = "meshctl";
 	call_timeout_ms = 5000;
+	call_tls_cert = call_tls_key = call_tls_ca = NULL;
 	r = state_dir_option(argc, argv, &state, call_usage, "", extra, call_extra);
 	if (r != 0)
 		return r == 1 ? 0 : 2;
@@ -133,6 +151,11 @@ int cmd_call(int argc, char **argv)
 	if (meshctl_paths_init(&paths, state) != 0 ||
 	    resolve(argv[optind], &desc, name, sizeof(name), &method) != 0)
 		return 2;
+	if (mesh_tls_configure(call_tls_cert, call_tls_key, call_tls_ca, err, sizeof(err)) != 0 ||
+	    (call_address != NULL && mesh_tls_check_url(call_address, err, sizeof(err)) != 0)) {
+		fprintf(stderr, "meshctl call: %s\n", err);
+		return 2;
+	}
 	md = protobuf_c_service_descriptor_get_method_by_name(desc, method);
 	root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL || !json_is_object(root)) {

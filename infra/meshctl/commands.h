@@ -13,6 +13,7 @@ int cmd_logs(int argc, char **argv);
 int cmd_call(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_certs(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 
 struct option;

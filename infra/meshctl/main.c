@@ -19,6 +19,7 @@ static const subcommand subcommands[] = {
     {"call", cmd_call, "call SERVICE.METHOD over the mesh with a JSON request"},
     {"init", cmd_init, "scaffold a new service"},
     {"policy", cmd_policy, "who may call what: the call policy the manifests give"},
+    {"certs", cmd_certs, "a development CA and certificates for mutual TLS (tls+tcp://)"},
     {"render", cmd_render, "deployments (compose, kubernetes, copilot) from the manifests"},
 };
 

@@ -1,0 +1,393 @@
+/* tls.c: mutual TLS over OpenSSL for the loop transports: configuration, handshake, I/O. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+
+#include "mesh.h"
+#include "tls.h"
+
+#define TLS_READ_CHUNK 65536
+#define TLS_PATH_MAX   4096
+
+/* The process's configuration: set once, before servers and clients are made, then only read. */
+static SSL_CTX *tls_server_ctx, *tls_client_ctx;
+/* the files' text, for nng (mbed TLS): read at configure time, as a sandbox (mesh/sandbox.h)
+ * applied later may not let the process open them again */
+static char *tls_cert_pem, *tls_key_pem, *tls_ca_pem;
+
+struct tls_conn {
+	SSL *ssl;
+	int server;
+	int want_write;
+	char expect[TLS_NAME_MAX]; /* the server CN a client wants; "" for any */
+	char peer[TLS_NAME_MAX];
+	char error[256];
+};
+
+int tls_url(const char *url)
+{
+	return strncmp(url, "tls+tcp://", 10) == 0;
+}
+
+/* tls_err_text writes OpenSSL's first queued error (or what) into out, and clears the queue. */
+static void tls_err_text(char *out, size_t outlen, const char *what)
+{
+	unsigned long e = ERR_get_error();
+	if (e != 0) {
+		char buf[200];
+		ERR_error_string_n(e, buf, sizeof(buf));
+		snprintf(out, outlen, "%s: %s", what, buf);
+	} else {
+		snprintf(out, outlen, "%s", what);
+	}
+	ERR_clear_error();
+}
+
+/* tls_ctx_new makes a context that presents cert/key and verifies its peer against ca. */
+static SSL_CTX *tls_ctx_new(int server, const char *cert, const char *key, const char *ca,
+			    char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+	char what[TLS_PATH_MAX + 64];
+	if (ctx == NULL) {
+		tls_err_text(err, errlen, "cannot make a TLS context");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* the peer is verified in both directions, always; a server also requires a certificate */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+			   NULL);
+	/* the buffer of a retried write may have moved (bytes_reserve), and writes may be partial
+	 */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* no session tickets: nothing is written after the handshake but the stream itself */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+	if (server)
+		SSL_CTX_set_num_tickets(ctx, 0);
+	snprintf(what, sizeof(what), "certificate %s", cert);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+		goto fail;
+	snprintf(what, sizeof(what), "key %s", key);
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+			snprintf(what, sizeof(what), "key %s does not match certificate %s", key,
+				 cert);
+		goto fail;
+	}
+	snprintf(what, sizeof(what), "key %s does not match certificate %s", key, cert);
+	if (SSL_CTX_check_private_key(ctx) != 1)
+		goto fail;
+	snprintf(what, sizeof(what), "CA bundle %s", ca);
+	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)
+		goto fail;
+	if (server) {
+		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca);
+		if (names != NULL)
+			SSL_CTX_set_client_CA_list(ctx, names);
+	}
+	ERR_clear_error();
+	return ctx;
+fail:
+	tls_err_text(err, errlen, what);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+/* tls_pick returns flag if given, else the environment variable env, else NULL. */
+static const char *tls_pick(const char *flag, const char *env)
+{
+	const char *v = flag != NULL ? flag : getenv(env);
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+/* tls_read_file returns the text of the file at path (malloc'd, the caller's), or NULL with a
+ * reason in err. */
+static char *tls_read_file(const char *path, char *err, size_t errlen)
+{
+	FILE *f;
+	char *text = NULL;
+	long len;
+	errno = 0;
+	f = fopen(path, "r");
+	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || len > (1 << 20) ||
+	    fseek(f, 0, SEEK_SET) != 0 || (text = malloc((size_t)len + 1)) == NULL ||
+	    fread(text, 1, (size_t)len, f) != (size_t)len) {
+		snprintf(err, errlen, "cannot read %s: %s", path,
+			 errno != 0 ? strerror(errno) : "too large");
+		free(text);
+		if (f != NULL)
+			fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	text[len] = '\0';
+	return text;
+}
+
+int mesh_tls_configure(const char *cert, const char *key, const char *ca, char *err, size_t errlen)
+{
+	SSL_CTX *server, *client;
+	char *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL;
+	cert = tls_pick(cert, "CLEAVE_TLS_CERT");
+	key = tls_pick(key, "CLEAVE_TLS_KEY");
+	ca = tls_pick(ca, "CLEAVE_TLS_CA");
+	if (cert == NULL && key == NULL && ca == NULL)
+		return 0;
+	if (cert == NULL || key == NULL || ca == NULL) {
+		snprintf(err, errlen,
+			 "TLS needs all three of --tls-cert, --tls-key and --tls-ca (or "
+			 "CLEAVE_TLS_CERT, CLEAVE_TLS_KEY, CLEAVE_TLS_CA); %s is missing",
+			 cert == NULL  ? "the certificate"
+			 : key == NULL ? "the key"
+				       : "the CA");
+		return -1;
+	}
+	if (strlen(cert) >= TLS_PATH_MAX || strlen(key) >= TLS_PATH_MAX ||
+	    strlen(ca) >= TLS_PATH_MAX) {
+		snprintf(err, errlen, "a TLS file's path is too long");
+		return -1;
+	}
+	if ((server = tls_ctx_new(1, cert, key, ca, err, errlen)) == NULL)
+		return -1;
+	if ((client = tls_ctx_new(0, cert, key, ca, err, errlen)) == NULL) {
+		SSL_CTX_free(server);
+		return -1;
+	}
+	if ((cert_pem = tls_read_file(cert, err, errlen)) == NULL ||
+	    (key_pem = tls_read_file(key, err, errlen)) == NULL ||
+	    (ca_pem = tls_read_file(ca, err, errlen)) == NULL) {
+		free(cert_pem);
+		free(key_pem);
+		SSL_CTX_free(server);
+		SSL_CTX_free(client);
+		return -1;
+	}
+	SSL_CTX_free(tls_server_ctx);
+	SSL_CTX_free(tls_client_ctx);
+	free(tls_cert_pem);
+	if (tls_key_pem != NULL)
+		OPENSSL_cleanse(tls_key_pem, strlen(tls_key_pem));
+	free(tls_key_pem);
+	free(tls_ca_pem);
+	tls_server_ctx = server;
+	tls_client_ctx = client;
+	tls_cert_pem = cert_pem;
+	tls_key_pem = key_pem;
+	tls_ca_pem = ca_pem;
+	return 0;
+}
+
+int mesh_tls_enabled(void)
+{
+	return tls_server_ctx != NULL;
+}
+
+int tls_nng_config(nng_tls_config **out, int server, const char *name)
+{
+	nng_tls_config *cfg;
+	int rv;
+	if (!mesh_tls_enabled())
+		return NNG_EINVAL;
+	if ((rv = nng_tls_config_alloc(&cfg, server ? NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT)) !=
+	    0)
+		return rv;
+	if ((rv = nng_tls_config_version(cfg, NNG_TLS_1_2, NNG_TLS_1_3)) != 0 ||
+	    (rv = nng_tls_config_own_cert(cfg, tls_cert_pem, tls_key_pem, NULL)) != 0 ||
+	    (rv = nng_tls_config_ca_chain(cfg, tls_ca_pem, NULL)) != 0 ||
+	    (rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) != 0 ||
+	    (name != NULL && (rv = nng_tls_config_server_name(cfg, name)) != 0)) {
+		nng_tls_config_free(cfg);
+		return rv;
+	}
+	*out = cfg;
+	return 0;
+}
+
+int mesh_tls_check_url(const char *url, char *err, size_t errlen)
+{
+	if (!tls_url(url) || mesh_tls_enabled())
+		return 0;
+	snprintf(err, errlen,
+		 "%s needs a certificate: give --tls-cert, --tls-key and --tls-ca (or set "
+		 "CLEAVE_TLS_CERT, CLEAVE_TLS_KEY, CLEAVE_TLS_CA; meshctl certs makes them)",
+		 url);
+	return -1;
+}
+
+tls_conn *tls_conn_new(int fd, int server, const char *expect)
+{
+	tls_conn *t;
+	SSL_CTX *ctx = server ? tls_server_ctx : tls_client_ctx;
+	if (ctx == NULL || (t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->server = server;
+	if (expect != NULL)
+		snprintf(t->expect, sizeof(t->expect), "%s", expect);
+	t->ssl = SSL_new(ctx);
+	if (t->ssl == NULL || SSL_set_fd(t->ssl, fd) != 1) {
+		SSL_free(t->ssl);
+		free(t);
+		ERR_clear_error();
+		return NULL;
+	}
+	if (server) {
+		SSL_set_accept_state(t->ssl);
+	} else {
+		SSL_set_connect_state(t->ssl);
+		if (t->expect[0] != '\0')
+			SSL_set_tlsext_host_name(t->ssl, t->expect);
+	}
+	return t;
+}
+
+/* tls_peer_cn reads the verified peer certificate's CN into t->peer. Returns 0 or -1. */
+static int tls_peer_cn(tls_conn *t)
+{
+	X509 *cert = SSL_get1_peer_certificate(t->ssl);
+	X509_NAME *subject;
+	int n;
+	if (cert == NULL) {
+		snprintf(t->error, sizeof(t->error), "the peer showed no certificate");
+		return -1;
+	}
+	if (SSL_get_verify_result(t->ssl) != X509_V_OK) {
+		snprintf(t->error, sizeof(t->error), "the peer's certificate is not verified: %s",
+			 X509_verify_cert_error_string(SSL_get_verify_result(t->ssl)));
+		X509_free(cert);
+		return -1;
+	}
+	subject = X509_get_subject_name(cert);
+	n = X509_NAME_get_text_by_NID(subject, NID_commonName, t->peer, sizeof(t->peer));
+	X509_free(cert);
+	if (n <= 0 || (size_t)n >= sizeof(t->peer) || strlen(t->peer) != (size_t)n) {
+		t->peer[0] = '\0';
+		snprintf(t->error, sizeof(t->error),
+			 "the peer's certificate has no usable CN (1 to %d bytes)",
+			 TLS_NAME_MAX - 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* tls_failed records why an SSL call that returned rv failed. Returns 0 when it only waits for
+ * the socket, -1 otherwise. */
+static int tls_failed(tls_conn *t, int rv, const char *what)
+{
+	int e = SSL_get_error(t->ssl, rv);
+	t->want_write = e == SSL_ERROR_WANT_WRITE;
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return 0;
+	if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+		snprintf(t->error, sizeof(t->error), "%s: %s", what,
+			 errno != 0 ? strerror(errno) : "the peer closed the connection");
+	else if (e == SSL_ERROR_ZERO_RETURN)
+		snprintf(t->error, sizeof(t->error), "%s: the peer closed TLS", what);
+	else if (e == SSL_ERROR_SSL && SSL_get_verify_result(t->ssl) != X509_V_OK) {
+		snprintf(t->error, sizeof(t->error), "%s: the peer's certificate: %s", what,
+			 X509_verify_cert_error_string(SSL_get_verify_result(t->ssl)));
+		ERR_clear_error();
+	} else
+		tls_err_text(t->error, sizeof(t->error), what);
+	return -1;
+}
+
+int tls_conn_handshake(tls_conn *t)
+{
+	int rv;
+	ERR_clear_error();
+	errno = 0;
+	rv = SSL_do_handshake(t->ssl);
+	if (rv != 1)
+		return tls_failed(t, rv, "TLS handshake") == 0 ? 0 : -1;
+	t->want_write = 0;
+	if (tls_peer_cn(t) != 0)
+		return -1;
+	if (!t->server && t->expect[0] != '\0' && strcmp(t->peer, t->expect) != 0) {
+		snprintf(t->error, sizeof(t->error),
+			 "the server's certificate names '%s', not the service '%s'", t->peer,
+			 t->expect);
+		return -1;
+	}
+	return 1;
+}
+
+int tls_conn_wants_write(const tls_conn *t)
+{
+	return t->want_write;
+}
+
+const char *tls_conn_error(const tls_conn *t)
+{
+	return t->error;
+}
+
+const char *tls_conn_peer(const tls_conn *t)
+{
+	return t->peer;
+}
+
+int tls_conn_read(tls_conn *t, bytes *b)
+{
+	int got = 0;
+	for (;;) {
+		uint8_t *p = bytes_reserve(b, TLS_READ_CHUNK);
+		int n;
+		if (p == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		ERR_clear_error();
+		errno = 0;
+		n = SSL_read(t->ssl, p, TLS_READ_CHUNK);
+		if (n > 0) {
+			bytes_commit(b, (size_t)n);
+			got = 1;
+			continue; /* until OpenSSL wants the socket: nothing stays buffered inside
+				   */
+		}
+		if (tls_failed(t, n, "TLS read") == 0)
+			return got;
+		if (SSL_get_error(t->ssl, n) == SSL_ERROR_ZERO_RETURN)
+			errno = 0; /* the peer closed */
+		else if (SSL_get_error(t->ssl, n) != SSL_ERROR_SYSCALL)
+			errno = EPROTO; /* SYSCALL keeps its errno; 0 is an end of file */
+		return -1;
+	}
+}
+
+int tls_conn_write(tls_conn *t, bytes *b)
+{
+	while (b->len > 0) {
+		int n;
+		ERR_clear_error();
+		errno = 0;
+		n = SSL_write(t->ssl, bytes_head(b), b->len > INT32_MAX ? INT32_MAX : (int)b->len);
+		if (n > 0) {
+			bytes_consume(b, (size_t)n);
+			continue;
+		}
+		if (tls_failed(t, n, "TLS write") == 0)
+			return 1;
+		if (errno == 0)
+			errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+void tls_conn_free(tls_conn *t)
+{
+	if (t == NULL)
+		return;
+	SSL_free(t->ssl);
+	free(t);
+}
