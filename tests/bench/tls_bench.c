@@ -32,19 +32,6 @@ static void on_reply(const Sample__Inner *reply, void *data)
 		failed++;
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 /* measure makes n calls through c with at most inflight in flight; returns the seconds taken,
  * or -1 if a call failed or the loop stalled. */
 static double measure(mesh_client *c, int n, int inflight)
@@ -125,8 +112,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tls-bench: %s\n", err);
 		goto out;
 	}
-	snprintf(urls[0], sizeof(urls[0]), "tcp://127.0.0.1:%d", free_port());
-	snprintf(urls[1], sizeof(urls[1]), "tls+tcp://127.0.0.1:%d", free_port());
+	snprintf(urls[0], sizeof(urls[0]), "tcp://127.0.0.1:%d", harness_free_port());
+	snprintf(urls[1], sizeof(urls[1]), "tls+tcp://127.0.0.1:%d", harness_free_port());
 	if (mesh_server_new(&server, &echo_service.base, NULL) != 0 ||
 	    mesh_server_listen(server, urls[0]) != 0 || mesh_server_listen(server, urls[1]) != 0 ||
 	    mesh_server_start(server) != 0 || mesh_epoll_new(&ep) != 0) {

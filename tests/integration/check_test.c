@@ -40,14 +40,6 @@ static int listener(int *port)
 	return fd;
 }
 
-/* free_port returns a port on 127.0.0.1 that nothing listens on now. */
-static int free_port(void)
-{
-	int port, fd = listener(&port);
-	close(fd);
-	return port;
-}
-
 /* run_check runs `EXE --check URL` (or EXE with args when url is NULL), waits up to 10 s and
  * returns its exit status; its stdout and stderr are left in *output (malloc'd, the caller's). */
 static int run_check(const char *exe, const char *url, const char *const *args, char **output)
@@ -136,7 +128,7 @@ static pid_t start_edge(int port)
 
 START_TEST(test_check_service_ok)
 {
-	int port = free_port();
+	int port = harness_free_port();
 	char ipc[256], tcp[64];
 	pid_t pid = start_users(port);
 	snprintf(ipc, sizeof(ipc), "ipc://%s/users.sock", dir);
@@ -155,7 +147,7 @@ END_TEST
 START_TEST(test_check_service_wrong_address)
 {
 	char url[256];
-	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", free_port());
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", harness_free_port());
 	expect_check("svc-users", url, 1, "check failed: no mesh connection to tcp://127.0.0.1:");
 	snprintf(url, sizeof(url), "ipc://%s/nobody.sock", dir);
 	expect_check("svc-threads", url, 1, "nobody.sock");
@@ -165,7 +157,7 @@ END_TEST
 
 START_TEST(test_check_service_not_a_mesh_peer)
 {
-	int port, edge_port = free_port(), fd = listener(&port);
+	int port, edge_port = harness_free_port(), fd = listener(&port);
 	char url[64];
 	pid_t edge;
 	/* something accepts connections but never speaks: the check gives up after 2 s */
@@ -184,7 +176,7 @@ END_TEST
 
 START_TEST(test_check_edge_ok)
 {
-	int port = free_port();
+	int port = harness_free_port();
 	char url[128];
 	pid_t edge = start_edge(port);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
@@ -200,10 +192,10 @@ END_TEST
 
 START_TEST(test_check_edge_wrong_address_or_not_http)
 {
-	int port, users_port = free_port(), fd;
+	int port, users_port = harness_free_port(), fd;
 	char url[128];
 	pid_t users;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", free_port());
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", harness_free_port());
 	expect_check("edge", url, 1, "Connection refused");
 	expect_check("edge", "http://no-such-host.invalid:8080/", 1, "cannot resolve");
 	/* accepts, never answers: gives up after 2 s */

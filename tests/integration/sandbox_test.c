@@ -242,20 +242,6 @@ START_TEST(test_sandboxed_services_serve_and_redial_a_restarted_callee)
 }
 END_TEST
 
-/* free_port returns a TCP port on 127.0.0.1 nobody listens on right now, or -1. */
-static int free_port(void)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
-		port = ntohs(sin.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 /* call_threads_create runs `meshctl call threads.Create` at addr until it succeeds, at most 50
  * times over about 5 s; returns the last exit status, its output in out. */
 static int call_threads_create(const char *dir, const char *addr, const char *json, char *out,
@@ -297,7 +283,7 @@ START_TEST(test_sandboxed_service_resolves_and_redials_a_tcp_callee)
 	if (landlock_missing("tcp callee"))
 		return;
 	ck_assert(dir[0] != '\0');
-	ck_assert_int_gt(port = free_port(), 0);
+	ck_assert_int_gt(port = harness_free_port(), 0);
 	snprintf(exe_users, sizeof(exe_users), "%s/svc-users", CLEAVE_BUILD_DIR);
 	snprintf(exe_threads, sizeof(exe_threads), "%s/svc-threads", CLEAVE_BUILD_DIR);
 	snprintf(users_url, sizeof(users_url), "tcp://127.0.0.1:%d", port);

@@ -40,20 +40,6 @@ static int npids;
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
-/* free_port returns a port nothing listens on now (the kernel's pick), or -1. */
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 /* run runs argv and returns its exit status (128 if it did not exit), its output in *out
  * (malloc'd) if out is not NULL. */
 static int run(char **out, char *const argv[])
@@ -290,7 +276,7 @@ static void mesh_setup(void)
 	if (run(NULL, certs) != 0 || run(NULL, certs_other) != 0)
 		return;
 	for (int i = 0; i < NPORTS; i++) {
-		ports[i] = free_port();
+		ports[i] = harness_free_port();
 		snprintf(urls[i], sizeof(urls[i]), "%s://127.0.0.1:%d",
 			 i == P_POSTS_PLAIN ? "tcp" : "tls+tcp", ports[i]);
 	}

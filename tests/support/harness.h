@@ -32,6 +32,10 @@ int harness_exited_cleanly(int wait_status);
 /* harness_describe_status writes "exit 0", "exit 66" or "signal 9" for a wait status. */
 void harness_describe_status(int wait_status, char *out, size_t outlen);
 
+/* harness_free_port returns a TCP port on 127.0.0.1 that nothing listens on now (the kernel's
+ * pick), or -1. */
+int harness_free_port(void);
+
 /* harness_tmpdir makes a fresh directory under /tmp and writes its path to out (at least 64
  * bytes). Returns 0 or -1. */
 int harness_tmpdir(char *out, size_t outlen);
