@@ -85,6 +85,31 @@ static void cleanup(void)
 		harness_rmtree(T.dir);
 }
 
+/* sweep_stale removes what an earlier run of this suite left when it was killed outright
+ * (SIGKILL, as ctest does on a timeout, runs no cleanup): the namespaces cl<PID>-* and the link
+ * cl<PID> of a PID that no longer runs, with their /etc/netns entries. */
+static void sweep_stale(void)
+{
+	char cmd[64], name[64];
+	FILE *p;
+	snprintf(cmd, sizeof(cmd), "%s netns list", T.ip);
+	if ((p = popen(cmd, "r")) == NULL)
+		return;
+	while (fscanf(p, "%63s%*[^\n]", name) == 1) {
+		int pid, at = 0;
+		char path[128];
+		if (sscanf(name, "cl%d-%n", &pid, &at) != 1 || at == 0 || pid <= 0 ||
+		    pid == (int)getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		printf("multihost_test: removing %s, left by a run that was killed\n", name);
+		sh("%s netns del %s", T.ip, name);
+		sh("%s link del cl%d", T.ip, pid % 10000000);
+		snprintf(path, sizeof(path), "/etc/netns/%s", name);
+		harness_rmtree(path);
+	}
+	pclose(p);
+}
+
 static void on_signal(int sig)
 {
 	cleanup();
@@ -285,6 +310,7 @@ static int build(void)
 		snprintf(T.why, sizeof(T.why), "needs ip(8) from iproute2");
 		return -1;
 	}
+	sweep_stale();
 	T.subnet = 20 + (int)(getpid() % 200);
 	snprintf(T.sw, sizeof(T.sw), "cl%d-sw", (int)getpid());
 	snprintf(T.root_if, sizeof(T.root_if), "cl%d", (int)getpid() % 10000000);
@@ -380,6 +406,20 @@ static void setup(void)
 static void teardown(void)
 {
 	cleanup();
+}
+
+/* on_nng says, with the reason printed, that a test needing the loop client's dead-peer
+ * detection is skipped: nng's client keeps sending to a silent connection until each call's
+ * deadline (README, "Two transports"). */
+static int on_nng(const char *test)
+{
+	const char *t = getenv("CLEAVE_MESH_TRANSPORT");
+	if (t == NULL || strcmp(t, "nng") != 0)
+		return 0;
+	printf("multihost_test: %s: skipped on the nng transport, whose client cannot tell a "
+	       "silent connection from a slow one\n",
+	       test);
+	return 1;
 }
 
 /* must_run fails the test when root could not build the hosts, and says whether to go on. */
@@ -486,11 +526,10 @@ START_TEST(test_name_failing_to_resolve_keeps_its_addresses)
 	ck_assert_int_eq(write_hosts(H_EDGE, 1, -1), 0);
 }
 END_TEST
-END_TEST
 
 /* a client of the load below: one of LOAD_CLIENTS threads, each sending its share of the GETs,
  * paced so that all of them together send LOAD_REQUESTS across about 2 s */
-enum { LOAD_CLIENTS = 4, LOAD_REQUESTS = 2000, LOAD_DOWN_AT_MS = 500 };
+enum { LOAD_CLIENTS = 4, LOAD_REQUESTS = 2000, LOAD_DOWN_AT_MS = 500, LOAD_BUDGET_MS = 60000 };
 
 typedef struct load_client {
 	pthread_t thread;
@@ -508,6 +547,8 @@ static void *load_run(void *arg)
 	for (int j = 0; j < LOAD_REQUESTS / LOAD_CLIENTS; j++) {
 		long long due = c->start + (long long)j * LOAD_CLIENTS + c->index, sent;
 		long status;
+		if (harness_now_ms() > c->start + LOAD_BUDGET_MS)
+			break; /* bounded: what was not sent counts against the test */
 		while (harness_now_ms() < due)
 			harness_sleep_ms(1);
 		sent = harness_now_ms();
@@ -531,7 +572,7 @@ START_TEST(test_posts_host_down_fails_no_read)
 	long long start, p1_before, p2_before, p2_after, slowest = 0;
 	int sent = 0, failed = 0, down;
 	long last_bad = 0;
-	if (!must_run())
+	if (!must_run() || on_nng("a posts host cut under load"))
 		return;
 	/* both posts instances in rotation (the previous test added posts2) */
 	ck_assert_int_eq(write_hosts(H_EDGE, 1, -1), 0);
@@ -579,7 +620,7 @@ END_TEST
 START_TEST(test_users_host_down_fails_only_users)
 {
 	long long took;
-	if (!must_run())
+	if (!must_run() || on_nng("the users host cut"))
 		return;
 	ck_assert_int_eq(get_status("/api/users/1", 3000), 200);
 	ck_assert_int_eq(link_set(H_USERS, "down"), 0);
