@@ -419,6 +419,21 @@ static mode_t mode_of(const char *path)
 	return st.st_mode & 0777;
 }
 
+/* loop_only says, with the reason printed, that a test is skipped on the nng transport
+ * (CLEAVE_MESH_TRANSPORT=nng): nng's TLS checks a peer's CA but cannot say which certificate it
+ * showed, so under a policy every caller there is anonymous (README, "Mutual TLS across
+ * hosts"), and the handshake timer is the loop server's. */
+static int loop_only(const char *what)
+{
+	const char *t = getenv("CLEAVE_MESH_TRANSPORT");
+	if (t == NULL || strcmp(t, "nng") != 0)
+		return 0;
+	printf("tls_test: %s: skipped on the nng transport, which cannot prove a caller's "
+	       "certificate\n",
+	       what);
+	return 1;
+}
+
 START_TEST(test_meshctl_certs_makes_a_ca_and_signed_certificates)
 {
 	char path[300], d[256], *out = NULL;
@@ -502,6 +517,8 @@ START_TEST(test_a_certificate_is_the_callers_identity)
 			    "--tls-ca",
 			    ca,
 			    NULL};
+	if (loop_only("identity by certificate"))
+		return;
 	ck_assert_msg(base[0] != '\0', "the mesh did not start");
 	req.thread = 1;
 	req.user = 1;
@@ -548,6 +565,8 @@ START_TEST(test_a_plain_tcp_caller_is_anonymous_under_a_policy)
 	Mesh__HealthRequest health = MESH__HEALTH_REQUEST__INIT;
 	call_result r;
 	size_t before;
+	if (loop_only("plain tcp callers"))
+		return;
 	ck_assert_msg(base[0] != '\0', "the mesh did not start");
 	req.thread = 1;
 	req.user = 1;
@@ -603,6 +622,8 @@ START_TEST(test_an_unknown_caller_gets_no_answer)
 	Posts__GetPostRequest get = POSTS__GET_POST_REQUEST__INIT;
 	call_result r;
 	char ca[300];
+	if (loop_only("unknown callers"))
+		return;
 	ck_assert_msg(base[0] != '\0', "the mesh did not start");
 	get.id = 1;
 	file_in(ca, sizeof(ca), tls, "ca.crt");
@@ -669,6 +690,8 @@ START_TEST(test_the_edge_serves_the_api_over_tls)
 	http_response r;
 	const char *body = "{\"thread\":1,\"text\":\"through the edge\",\"user\":2}";
 	http_options o = {.body = body, .content_type = "application/json"};
+	if (loop_only("the edge under policies"))
+		return;
 	ck_assert_msg(base[0] != '\0', "the mesh did not start");
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		snprintf(url, sizeof(url), "%s%s", base, paths[i]);
@@ -788,6 +811,8 @@ static int silent_peer_closed(int port, int timeout_s)
 
 START_TEST(test_a_silent_connection_is_closed)
 {
+	if (loop_only("the handshake timer"))
+		return;
 	ck_assert_msg(base[0] != '\0', "the mesh did not start");
 	/* no ClientHello: the server closes it after its handshake time (10 s), having sent
 	 * nothing */
