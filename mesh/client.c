@@ -605,9 +605,31 @@ int mesh_client_drain(mesh_client *c, const char *url)
 
 int mesh_client_undial(mesh_client *c, const char *url)
 {
-	if (c->loop == NULL)
-		return NNG_ENOTSUP;
-	return client_loop_drain(c->loop, url, 1) == 0 ? 0 : NNG_ENOENT;
+	int found = 0;
+	if (c->loop != NULL)
+		return client_loop_drain(c->loop, url, 1) == 0 ? 0 : NNG_ENOENT;
+	/* nng cannot drain one connection: the dialer and its connections close now */
+	pthread_mutex_lock(&c->dial_lock);
+	for (size_t i = c->ndialers; i-- > 0;) {
+		nng_dialer dialer;
+		char *was;
+		if (strcmp(c->dialers[i].url, url) != 0)
+			continue;
+		pthread_mutex_lock(&c->pipe_lock);
+		dialer = c->dialers[i].dialer;
+		was = c->dialers[i].url;
+		memmove(&c->dialers[i], &c->dialers[i + 1],
+			(c->ndialers - i - 1) * sizeof(*c->dialers));
+		c->ndialers--;
+		pthread_mutex_unlock(&c->pipe_lock);
+		/* outside pipe_lock: closing runs the pipe events, which take it */
+		if (nng_dialer_id(dialer) > 0)
+			nng_dialer_close(dialer);
+		free(was);
+		found = 1;
+	}
+	pthread_mutex_unlock(&c->dial_lock);
+	return found ? 0 : NNG_ENOENT;
 }
 
 size_t mesh_client_instance_info(const mesh_client *c, mesh_instance_info *out, size_t max)

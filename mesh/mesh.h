@@ -125,7 +125,8 @@ int mesh_client_inflight(const mesh_client *client);
  * instance with the fewest calls in flight, or, when none is HEALTHY, fail open to any
  * STARTING or UNHEALTHY one that is connected; never to a DRAINING or DOWN one. Without health
  * checks (the default) every connected instance is HEALTHY. Loop clients only: on a client
- * without a mesh_loop, set_health, drain and undial return NNG_ENOTSUP, and instance_info
+ * without a mesh_loop, set_health and drain return NNG_ENOTSUP, undial closes at once (see
+ * there), and instance_info
  * reports one instance per dialed url: HEALTHY while nng holds a connection to it, STARTING
  * before the first, DOWN after one is lost; its inflight, calls and errors stay 0 (nng does
  * not say which connection carried a call). Every function is called on the client's loop
@@ -188,8 +189,10 @@ int mesh_client_drain(mesh_client *c, const char *url);
 
 /* mesh_client_undial drains url, then closes its connection once its calls in flight are done
  * (at once if none is) and stops reconnecting; from then on instance_info does not list it.
- * A dial of url before that puts it back in service instead. Returns 0, NNG_ENOENT or
- * NNG_ENOTSUP. */
+ * A dial of url before that puts it back in service instead. On a client without a mesh_loop
+ * (nng), which cannot drain one connection, it closes url's connections and stops
+ * reconnecting at once: calls in flight on them end with MESH_UNAVAILABLE. Returns 0 or
+ * NNG_ENOENT. */
 int mesh_client_undial(mesh_client *c, const char *url);
 
 /* mesh_client_instance_info fills out[0..max) with the client's instances in dial order, and

@@ -667,16 +667,29 @@ START_TEST(test_target_nng_client_reports_what_it_can)
 	mesh_client *c;
 	mesh_instance_info info[2];
 	long long until;
+	char url_c[300];
+	snprintf(url_c, sizeof(url_c), "ipc://%s/c.sock", dir);
 	serve_echo(url_a);
+	serve_echo(url_c);
 	ck_assert_int_eq(mesh_client_new(&c, &sample__echo__descriptor, NULL), 0);
 	ck_assert_int_eq(mesh_client_set_health(c, &fast_checks), NNG_ENOTSUP);
 	ck_assert_int_eq(mesh_client_dial(c, url_a), 0);
+	ck_assert_int_eq(mesh_client_dial(c, url_c), 0);
 	ck_assert_int_eq(mesh_client_dial(c, url_b), 0); /* nobody there */
 	ck_assert_int_eq(mesh_client_drain(c, url_a), NNG_ENOTSUP);
-	ck_assert_int_eq(mesh_client_undial(c, url_a), NNG_ENOTSUP);
 	until = harness_now_ms() + 3000;
-	while (mesh_client_instances(c) == 0 && harness_now_ms() < until)
+	while (mesh_client_instances(c) < 2 && harness_now_ms() < until)
 		harness_sleep_ms(5);
+	ck_assert_int_eq(mesh_client_instances(c), 2);
+	/* undial closes a connected instance at once, and it is not redialed */
+	ck_assert_int_eq(mesh_client_undial(c, url_c), 0);
+	until = harness_now_ms() + 3000;
+	while (mesh_client_instances(c) > 1 && harness_now_ms() < until)
+		harness_sleep_ms(5);
+	ck_assert_int_eq(mesh_client_instances(c), 1);
+	ck_assert_int_eq(mesh_client_undial(c, url_c), NNG_ENOENT);
+	harness_sleep_ms(300);
+	ck_assert_int_eq(mesh_client_instances(c), 1);
 	ck_assert_uint_eq(mesh_client_instance_info(c, info, 2), 2);
 	ck_assert_str_eq(info[0].url, url_a);
 	ck_assert_int_eq(info[0].state, MESH_INSTANCE_HEALTHY);
@@ -691,6 +704,10 @@ START_TEST(test_target_nng_client_reports_what_it_can)
 		harness_sleep_ms(5);
 	} while (harness_now_ms() < until);
 	ck_assert_str_eq(mesh_instance_state_name(info[0].state), "down");
+	/* and one never connected goes too */
+	ck_assert_int_eq(mesh_client_undial(c, url_b), 0);
+	ck_assert_uint_eq(mesh_client_instance_info(c, info, 2), 1);
+	ck_assert_str_eq(info[0].url, url_a);
 	mesh_client_free(c);
 }
 END_TEST
