@@ -14,6 +14,7 @@
 #include "manifest.h"
 #include "registry.h"
 #include "resolve.h"
+#include "sandbox.h"
 #include "server.h"
 #include "upstream.h"
 
@@ -36,6 +37,7 @@ typedef struct edge_args {
 	int use_nng; /* carry calls on nng's threads instead of the edge's loop */
 	int resolve_interval_ms;
 	const char *tls_cert, *tls_key, *tls_ca; /* argv's; NULL: the environment's */
+	mesh_sandbox_mode sandbox;		 /* --sandbox, else $CLEAVE_SANDBOX, else auto */
 } edge_args;
 
 static edge_server *edge; /* kept until exit: see edge_server_free */
@@ -49,7 +51,7 @@ static void usage(FILE *out, const char *argv0)
 	    "          [--client-timeout-ms N]\n"
 	    "          [--mesh-transport loop|nng] [--admin-port N | --admin-listen ADDR:PORT]\n"
 	    "          [--resolve-interval-ms N]\n"
-	    "          [--tls-cert FILE --tls-key FILE --tls-ca FILE]\n"
+	    "          [--tls-cert FILE --tls-key FILE --tls-ca FILE] [--sandbox auto|on|off]\n"
 	    "\n"
 	    "The cleave edge: answers the forum's HTTP API by calling its services over the mesh.\n"
 	    "\n"
@@ -84,6 +86,10 @@ static void usage(FILE *out, const char *argv0)
 	    "  --admin-listen ADDR:PORT  same, on another address\n"
 	    "  --check URL         alone: GET URL (e.g. http://127.0.0.1:8080/); exit 0 if it\n"
 	    "                      answers 200 within 2 s, else 1 with the reason (health checks)\n"
+	    "  --sandbox MODE      Landlock: once the manifests are read, the edge may read only\n"
+	    "                      system paths and --targets-dir, and write no file. auto\n"
+	    "                      (default): when the kernel supports it; on: fail without it;\n"
+	    "                      off: not applied (flag wins over $CLEAVE_SANDBOX)\n"
 	    "  --tls-cert FILE     the edge's certificate (CN edge), shown to services at\n"
 	    "                      tls+tcp:// addresses (default $CLEAVE_TLS_CERT; meshctl\n"
 	    "                      certs makes it)\n"
@@ -171,6 +177,7 @@ static int parse_args(int argc, char **argv, edge_args *a)
 	    {"tls-cert", required_argument, NULL, 1001},
 	    {"tls-key", required_argument, NULL, 1002},
 	    {"tls-ca", required_argument, NULL, 1003},
+	    {"sandbox", required_argument, NULL, 1004},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -180,6 +187,12 @@ static int parse_args(int argc, char **argv, edge_args *a)
 	a->port = 8080;
 	snprintf(a->admin_host, sizeof(a->admin_host), "127.0.0.1");
 	a->admin_port = -1;
+	if (getenv("CLEAVE_SANDBOX") != NULL && getenv("CLEAVE_SANDBOX")[0] != '\0' &&
+	    mesh_sandbox_parse_mode(getenv("CLEAVE_SANDBOX"), &a->sandbox) != 0) {
+		fprintf(stderr, "edge: CLEAVE_SANDBOX is auto, on or off, not '%s'\n",
+			getenv("CLEAVE_SANDBOX"));
+		return 2;
+	}
 	a->manifests = CLEAVE_SOURCE_DIR "/svc";
 	a->run_dir = getenv("CLEAVE_RUN_DIR") ? getenv("CLEAVE_RUN_DIR") : "/tmp/cleave";
 	a->timeout_ms = 5000;
@@ -260,6 +273,13 @@ static int parse_args(int argc, char **argv, edge_args *a)
 			break;
 		case 'a':
 			a->access_log = optarg;
+			break;
+		case 1004:
+			if (mesh_sandbox_parse_mode(optarg, &a->sandbox) != 0) {
+				fprintf(stderr, "edge: --sandbox is auto, on or off, not '%s'\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'R':
 			if (mesh_resolve_interval_parse(optarg, &a->resolve_interval_ms) != 0) {
@@ -458,6 +478,27 @@ static int connect_upstreams(const edge_args *a, manifest **ms, size_t nms, rout
 	return 0;
 }
 
+/* edge_sandbox restricts the edge with Landlock (mesh/sandbox.h) as --sandbox says, and logs
+ * what it did. It runs once the manifests are read, the access log is open and the TLS files
+ * are loaded, and before any thread starts (Landlock before ABI 8 restricts only the calling
+ * thread and those it creates later). The edge writes no file by path afterwards (the access
+ * log is an open descriptor), so nothing is writable; it reads only the target files, the
+ * system paths (DNS, /proc for /metrics) and nothing else: a compromised edge cannot reach any
+ * service's data. Returns 0 to go on, else -1 with the reason in err. */
+static int edge_sandbox(const edge_args *a, char *err, size_t errlen)
+{
+	mesh_sandbox_spec spec = {.data_dir = NULL};
+	char msg[1024];
+	if (a->targets_dir != NULL)
+		spec.read_only[spec.nread_only++] = a->targets_dir;
+	if (mesh_sandbox_apply(&spec, a->sandbox, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "%.400s", msg);
+		return -1;
+	}
+	fprintf(stderr, "edge: %s\n", msg);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	edge_args args = {0};
@@ -492,6 +533,8 @@ int main(int argc, char **argv)
 	    add_routes(ms, nms, &routes, err, sizeof(err)) != 0 ||
 	    manifest_check_calls(ms, nms, err, sizeof(err)) != 0 ||
 	    manifest_check_splits(ms, nms, err, sizeof(err)) != 0)
+		goto out_free_manifests;
+	if (edge_sandbox(&args, err, sizeof(err)) != 0)
 		goto out_free_manifests;
 	opts = (edge_server_opts){.routes = &routes,
 				  .log = &log,

@@ -188,10 +188,9 @@ int mesh_sandbox_apply(const mesh_sandbox_spec *spec, mesh_sandbox_mode mode, ch
 		snprintf(msg, msglen, "sandbox: off: not applied");
 		return 0;
 	}
-	if (spec == NULL || spec->data_dir == NULL || spec->data_dir[0] == '\0' ||
-	    spec->nread_only > MESH_SANDBOX_MAX_PATHS ||
+	if (spec == NULL || spec->nread_only > MESH_SANDBOX_MAX_PATHS ||
 	    spec->nsocket_dirs > MESH_SANDBOX_MAX_PATHS) {
-		snprintf(msg, msglen, "sandbox: no data directory given, or too many paths");
+		snprintf(msg, msglen, "sandbox: no spec given, or too many paths");
 		return -1;
 	}
 	/* Landlock needs it of a process without CAP_SYS_ADMIN; and nothing the service runs
@@ -237,7 +236,8 @@ int mesh_sandbox_apply(const mesh_sandbox_spec *spec, mesh_sandbox_mode mode, ch
 	rw = handled & ~(SANDBOX_FS_EXECUTE | SANDBOX_FS_MAKE_CHAR | SANDBOX_FS_MAKE_BLOCK |
 			 SANDBOX_FS_IOCTL_DEV);
 
-	rules[nrules++] = (sandbox_rule){spec->data_dir, rw, 1};
+	if (spec->data_dir != NULL && spec->data_dir[0] != '\0')
+		rules[nrules++] = (sandbox_rule){spec->data_dir, rw, 1};
 	/* code and libraries (the resolver's NSS modules are loaded at the first lookup; the
 	 * sanitizers run llvm-symbolizer from /usr/bin for a report) */
 	rules[nrules++] = (sandbox_rule){"/usr", rox, 0};
@@ -300,9 +300,12 @@ int mesh_sandbox_apply(const mesh_sandbox_spec *spec, mesh_sandbox_mode mode, ch
 	}
 	close(ruleset);
 	snprintf(msg, msglen,
-		 "sandbox: landlock ABI %d: filesystem limited to %s (rw) and system paths%s "
+		 "sandbox: landlock ABI %d: filesystem limited to %s%s%ssystem paths%s "
 		 "(ro)%s%s; tcp not restricted",
-		 abi, spec->data_dir, extra, spec->nsocket_dirs > 0 ? ", ipc sockets" : "",
+		 abi, spec->data_dir != NULL && spec->data_dir[0] != '\0' ? "" : "reading ",
+		 spec->data_dir != NULL ? spec->data_dir : "",
+		 spec->data_dir != NULL && spec->data_dir[0] != '\0' ? " (rw) and " : "", extra,
+		 spec->nsocket_dirs > 0 ? ", ipc sockets" : "",
 		 abi >= 6 ? "; signals and abstract unix sockets scoped" : "");
 	return 1;
 }

@@ -17,7 +17,7 @@ typedef enum mesh_sandbox_mode {
  * caller's, read during mesh_sandbox_apply only. Paths that do not exist are left out (a
  * system directory such as /lib64 missing is normal). */
 typedef struct mesh_sandbox_spec {
-	const char *data_dir; /* read-write: every file right beneath it (required) */
+	const char *data_dir; /* read-write: every file right beneath it; NULL: nothing writable */
 	/* read-only extra files or directories (the seed, the policy, the run dir with its target
 	 * files, TLS files), beyond the system paths every process gets (/usr, /lib*, /bin,
 	 * /sbin, /etc, /proc, /sys, /dev read-only; /dev/null read-write) */

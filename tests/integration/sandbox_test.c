@@ -219,6 +219,14 @@ START_TEST(test_sandboxed_services_serve_and_redial_a_restarted_callee)
 			      "%s logged no sandbox line", *name);
 		ck_assert_ptr_nonnull(strstr(line, "(rw)"));
 	}
+	/* the edge too, with nothing writable */
+	fixture_log_path(&mesh, "edge", log, sizeof(log));
+	ck_assert_msg(harness_wait_for_line(log, "edge: sandbox: landlock ABI ", line, sizeof(line),
+					    5000) == 0,
+		      "the edge logged no sandbox line");
+	ck_assert_msg(strstr(line, "limited to reading system paths") != NULL &&
+			  strstr(line, "(rw)") == NULL,
+		      "%s", line);
 	ck_assert_int_eq(request(mesh.base, "GET", "/api/users/1", NULL, NULL), 200);
 	ck_assert_int_eq(request(mesh.base, "GET", "/api/posts/1", NULL, NULL), 200);
 	/* posts writes its database and calls threads and users over ipc:// */
