@@ -1099,13 +1099,22 @@ static int sv_services_init(supervisor *sv)
 			     m->name) >= (int)sizeof(s->policy_path) ||
 		    sv_write_policy(sv, k, s->policy_path) != 0)
 			return -1;
-		/* as root, its sockets are in a directory of its own user's */
-		if (snprintf(s->sock_dir, sizeof(s->sock_dir), sv->as_users ? "%s/%s" : "%s",
-			     sv->paths->run, m->name) >= (int)sizeof(s->sock_dir))
+		/* its sockets are in a directory of its own (as root, owned by its user): a
+		 * sandboxed service may make and remove entries there, and nowhere else in run/.
+		 * The monolith (one process, not sandboxed) listens at run/<name>-1.sock. */
+		if ((sv->opts->monolith
+			 ? snprintf(s->sock_dir, sizeof(s->sock_dir), "%s", sv->paths->run)
+			 : snprintf(s->sock_dir, sizeof(s->sock_dir), "%s/%s", sv->paths->run,
+				    m->name)) >= (int)sizeof(s->sock_dir))
 			return -1;
 		if (sv->as_users &&
 		    (sv_identity_ensure(sv, m->name, &s->as) != 0 || sv_own_dirs(sv, s) != 0))
 			return -1;
+		if (!sv->as_users && !sv->opts->monolith &&
+		    meshctl_mkdirs(s->sock_dir, 0755) != 0) {
+			sv_log(sv, "cannot make %s: %s", s->sock_dir, strerror(errno));
+			return -1;
+		}
 		if (mesh_client_new(&s->group, s->desc, &co) != 0 ||
 		    mesh_client_set_health(s->group, &ho) != 0) {
 			sv_log(sv, "%s: cannot make its target group", m->name);
@@ -1135,7 +1144,7 @@ static void sv_cleanup(supervisor *sv)
 		unlink(s->targets_path);
 		if (s->policy_path[0] != '\0')
 			unlink(s->policy_path);
-		if (sv->as_users && s->sock_dir[0] != '\0')
+		if (s->sock_dir[0] != '\0' && !sv->opts->monolith)
 			rmdir(s->sock_dir);
 		if (s->group != NULL)
 			mesh_client_free(s->group);
