@@ -18,8 +18,11 @@ CLEAVE_RUNTIME_PACKAGES="libnng1 libprotobuf-c1 libh2o-evloop0.13 libyaml-0-2 li
 
 # What infra/images/build and tests/containers/run (infra/test's "containers" step) need:
 # podman with runc (crun fails on hybrid cgroups), podman-compose, and debootstrap for the
-# base images (base images are made from Debian's packages, not pulled).
-CLEAVE_CONTAINER_PACKAGES="podman podman-compose runc debootstrap"
+# base images (base images are made from Debian's packages, not pulled). Packages are installed
+# without their recommendations, so podman's network stack is named too: netavark with
+# aardvark-dns (compose's containers find each other by name) and iptables (published ports).
+CLEAVE_CONTAINER_PACKAGES="podman podman-compose runc debootstrap netavark aardvark-dns iptables
+  catatonit"
 
 # cleave_missing_packages PACKAGE...: prints those not installed, space-separated.
 cleave_missing_packages() {

@@ -36,6 +36,8 @@ cleave_podman_env() {
 		echo "[containers]"
 		echo "default_ulimits = [$(IFS=,; echo "${ulimits[*]}")]"
 		echo 'log_driver = "k8s-file"'
+		echo "[network]"
+		echo 'network_backend = "netavark"'
 		echo "[engine]"
 		echo 'runtime = "runc"'
 		if [ -d /run/systemd/system ]; then
