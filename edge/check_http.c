@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "check_http.h"
+#include "mesh.h"
 
 /* check_url: a parsed http:// URL. */
 typedef struct check_url {
@@ -208,20 +209,11 @@ int edge_check_get(const char *url, int timeout_ms, char *out, size_t outlen)
 
 int edge_check_main(int argc, char **argv)
 {
-	const char *url = NULL;
+	const char *url = mesh_check_arg("edge", "http://127.0.0.1:8080/", argc, argv);
 	char msg[1024];
 	int status;
-	if (argc == 3 && strcmp(argv[1], "--check") == 0)
-		url = argv[2];
-	else if (argc == 2 && strncmp(argv[1], "--check=", 8) == 0)
-		url = argv[1] + 8;
-	if (url == NULL || url[0] == '\0') {
-		fprintf(stderr,
-			"edge: --check wants one URL and no other option: %s --check "
-			"http://127.0.0.1:8080/\n",
-			argv[0]);
+	if (url == NULL)
 		return 2;
-	}
 	status = edge_check_get(url, EDGE_CHECK_TIMEOUT_MS, msg, sizeof(msg));
 	if (status == -2) {
 		fprintf(stderr, "edge: --check: %s\n", msg);

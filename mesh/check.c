@@ -69,21 +69,27 @@ int mesh_check(const char *url, int timeout_ms, char *out, size_t outlen)
 	return 0;
 }
 
-int mesh_check_main(const char *name, int argc, char **argv)
+const char *mesh_check_arg(const char *name, const char *example, int argc, char **argv)
 {
 	const char *url = NULL;
-	char msg[1024];
 	if (argc == 3 && strcmp(argv[1], "--check") == 0)
 		url = argv[2];
 	else if (argc == 2 && strncmp(argv[1], "--check=", 8) == 0)
 		url = argv[1] + 8;
 	if (url == NULL || url[0] == '\0') {
-		fprintf(stderr,
-			"%s: --check wants one URL and no other option: %s --check "
-			"tcp://127.0.0.1:7000\n",
-			name, argv[0]);
-		return 2;
+		fprintf(stderr, "%s: --check wants one URL and no other option: %s --check %s\n",
+			name, argv[0], example);
+		return NULL;
 	}
+	return url;
+}
+
+int mesh_check_main(const char *name, int argc, char **argv)
+{
+	const char *url = mesh_check_arg(name, "tcp://127.0.0.1:7000", argc, argv);
+	char msg[1024];
+	if (url == NULL)
+		return 2;
 	/* a tls+tcp:// URL is checked with the certificate CLEAVE_TLS_* name, as the service's */
 	if (mesh_tls_configure(NULL, NULL, NULL, msg, sizeof(msg)) != 0) {
 		fprintf(stderr, "%s: check failed: %s\n", name, msg);

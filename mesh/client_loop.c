@@ -533,9 +533,9 @@ static void upconn_retry_later(upconn *u)
 	u->backoff_ms = u->backoff_ms * 2 > CL_RETRY_MAX_MS ? CL_RETRY_MAX_MS : u->backoff_ms * 2;
 }
 
-/* upconn_fail drops the connection, ends the calls it carried with UNAVAILABLE (they are never
- * sent again), and schedules a reconnect. */
-static void upconn_fail(upconn *u, const char *why)
+/* upconn_disconnect closes the connection's socket (and TLS) and cancels its health check; the
+ * calls it carried are the caller's to end. */
+static void upconn_disconnect(upconn *u)
 {
 	client_loop *cl = u->cl;
 	if (u->state == UP_OPEN)
@@ -546,9 +546,17 @@ static void upconn_fail(upconn *u, const char *why)
 		cl->loop->ops->unwatch(cl->loop, u->watch);
 	u->watch = NULL;
 	u->fd = -1;
+	check_cancel(u);
+}
+
+/* upconn_fail drops the connection, ends the calls it carried with UNAVAILABLE (they are never
+ * sent again), and schedules a reconnect. */
+static void upconn_fail(upconn *u, const char *why)
+{
+	client_loop *cl = u->cl;
+	upconn_disconnect(u);
 	u->in.start = u->in.len = 0;
 	u->out.start = u->out.len = 0;
-	check_cancel(u);
 	upconn_retry_later(u);
 	upconn_note(u);
 	for (size_t i = 0; i < cl->nslots && u->inflight > 0; i++) {
@@ -787,17 +795,9 @@ static void upconn_on_io(void *arg, int events)
 static void upconn_close(upconn *u)
 {
 	client_loop *cl = u->cl;
-	if (u->state == UP_OPEN)
-		cl->instances--;
-	tls_conn_free(u->tls);
-	u->tls = NULL;
-	if (u->watch != NULL)
-		cl->loop->ops->unwatch(cl->loop, u->watch);
-	u->watch = NULL;
-	u->fd = -1;
+	upconn_disconnect(u);
 	u->state = UP_IDLE;
 	cl->loop->ops->timer_stop(cl->loop, u->retry);
-	check_cancel(u);
 	u->gone = 1;
 	cl->ngone++;
 	turn_arm(cl);

@@ -408,6 +408,11 @@ int mesh_service_main(int argc, char **argv, const mesh_service_def *def);
  * with the reason in out. url is borrowed; out is the caller's (outlen bytes). */
 int mesh_check(const char *url, int timeout_ms, char *out, size_t outlen);
 
+/* mesh_check_arg returns the URL of a `--check URL` (or --check=URL) command line, which may
+ * carry no other option; otherwise it prints why to stderr, naming name and showing example,
+ * and returns NULL. The result points into argv. */
+const char *mesh_check_arg(const char *name, const char *example, int argc, char **argv);
+
 /* mesh_check_main is `svc-<name> --check URL` (or --check=URL), which mesh_service_main runs
  * when --check is on its command line: exits 0 if URL answers Health OK within
  * MESH_CHECK_TIMEOUT_MS, else 1 with the reason on stderr; 2 for a bad command line (--check

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 #include "harness.h"
 #include "http.h"
@@ -130,6 +131,22 @@ const char *http_header(const http_response *r, const char *name, char *out, siz
 		line = *end != '\0' ? end + 2 : end;
 	}
 	return NULL;
+}
+
+long http_get_array_length(const char *url)
+{
+	http_response r;
+	json_t *body;
+	long n = -1;
+	if (http_get(url, &r) != 0)
+		return -1;
+	if (r.status == 200 && (body = json_loads(r.body, 0, NULL)) != NULL) {
+		if (json_is_array(body))
+			n = (long)json_array_size(body);
+		json_decref(body);
+	}
+	http_response_free(&r);
+	return n;
 }
 
 char *http_raw(int port, const char *bytes, size_t len, int timeout_ms)

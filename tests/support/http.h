@@ -39,6 +39,10 @@ int http_get(const char *url, http_response *out);
  * closes or timeout_ms passes. Returns the answer (malloc'd, NUL-terminated), or NULL. */
 char *http_raw(int port, const char *bytes, size_t len, int timeout_ms);
 
+/* http_get_array_length GETs url and returns the length of the JSON array it answers with, or
+ * -1 if the request fails, the status is not 200 or the body is not an array. */
+long http_get_array_length(const char *url);
+
 /* http_raw_at is http_raw to ipv4:port (dotted quad, borrowed). */
 char *http_raw_at(const char *ipv4, int port, const char *bytes, size_t len, int timeout_ms);
 
