@@ -12,6 +12,7 @@
 #include "access_log.h"
 #include "check_http.h"
 #include "manifest.h"
+#include "routes.h"
 #include "registry.h"
 #include "resolve.h"
 #include "sandbox.h"
@@ -371,36 +372,6 @@ static const char *upstream_urls(const edge_args *a, const char *name, int *bad,
 	return env;
 }
 
-static int add_text_route(route_table *t, const char *path, const char *text, char *err,
-			  size_t errlen)
-{
-	route *r = route_new();
-	if (r == NULL || route_template_parse(r, path, err, errlen) != 0 ||
-	    (r->text = strdup(text)) == NULL) {
-		route_free(r);
-		return -1;
-	}
-	r->kind = ROUTE_TEXT;
-	r->method = ROUTE_GET;
-	if (route_table_add(t, r, err, errlen) != 0) {
-		route_free(r);
-		return -1;
-	}
-	return 0;
-}
-
-/* add_routes fills the table: the edge's own text routes, then every manifest's. */
-static int add_routes(manifest **ms, size_t nms, route_table *routes, char *err, size_t errlen)
-{
-	if (add_text_route(routes, "/", "Ready to receive requests", err, errlen) != 0 ||
-	    add_text_route(routes, "/api", "API ready to receive requests", err, errlen) != 0)
-		return -1;
-	for (size_t i = 0; i < nms; i++)
-		if (manifest_add_routes(ms[i], routes, err, errlen) != 0)
-			return -1;
-	return 0;
-}
-
 /* connect_upstreams makes a target group per manifest and points its routes at it, and the
  * split routes that send it a share of theirs. */
 static int connect_upstreams(const edge_args *a, manifest **ms, size_t nms, route_table *routes,
@@ -426,13 +397,7 @@ static int connect_upstreams(const edge_args *a, manifest **ms, size_t nms, rout
 		char fallback[4200], targets[4200] = "", split_note[64] = "";
 		size_t nroutes = 0, nsplits = 0;
 		upstream *u;
-		mesh_health_opts health = {
-		    .interval_ms = (int)ms[i]->health.interval_ms,
-		    .timeout_ms = (int)ms[i]->health.timeout_ms,
-		    .healthy_threshold = ms[i]->health.healthy_threshold,
-		    .unhealthy_threshold = ms[i]->health.unhealthy_threshold,
-		    .grace_ms = (int)ms[i]->health.grace_period_ms,
-		};
+		mesh_health_opts health = manifest_health_opts(ms[i]);
 		if (bad)
 			return -1;
 		if (urls == NULL && a->targets_dir != NULL) {
@@ -530,9 +495,7 @@ int main(int argc, char **argv)
 	if (access_log_open(&log, args.access_log, err, sizeof(err)) != 0)
 		goto out_fail;
 	if (manifest_load_dir(args.manifests, &ms, &nms, err, sizeof(err)) != 0 ||
-	    add_routes(ms, nms, &routes, err, sizeof(err)) != 0 ||
-	    manifest_check_calls(ms, nms, err, sizeof(err)) != 0 ||
-	    manifest_check_splits(ms, nms, err, sizeof(err)) != 0)
+	    routes_build(&routes, ms, nms, err, sizeof(err)) != 0)
 		goto out_free_manifests;
 	if (edge_sandbox(&args, err, sizeof(err)) != 0)
 		goto out_free_manifests;

@@ -11,6 +11,7 @@
 #include "pbjson.h"
 #include "registry.h"
 #include "route.h"
+#include "routes.h"
 #include "sample.pb-c.h"
 #include "transcode.h"
 
@@ -53,7 +54,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	FUZZ_CHECK(manifest_load_dir(CLEAVE_SOURCE_DIR "/svc", &ms, &n, err, sizeof(err)) == 0,
 		   "%s", err);
 	for (size_t i = 0; i < n; i++)
-		FUZZ_CHECK(manifest_add_routes(ms[i], &table, err, sizeof(err)) == 0, "%s", err);
+		FUZZ_CHECK(routes_add_manifest(&table, ms[i], err, sizeof(err)) == 0, "%s", err);
 	manifest_free_all(ms, n);
 	for (size_t i = 0; i < table.n; i++) {
 		const route *r = table.routes[i];

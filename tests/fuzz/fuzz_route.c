@@ -6,22 +6,11 @@
 #include "fuzz.h"
 #include "manifest.h"
 #include "route.h"
+#include "routes.h"
 #include "transcode.h"
 
-/* The edge's table, as edge/main.c builds it: its own text routes, then every manifest's. */
+/* The edge's table, as the edge builds it (routes_build). */
 static route_table table;
-
-static void add_text_route(const char *path, const char *text)
-{
-	char err[256];
-	route *r = route_new();
-	FUZZ_CHECK(r != NULL && route_template_parse(r, path, err, sizeof(err)) == 0 &&
-		       (r->text = strdup(text)) != NULL,
-		   "text route %s", path);
-	r->kind = ROUTE_TEXT;
-	r->method = ROUTE_GET;
-	FUZZ_CHECK(route_table_add(&table, r, err, sizeof(err)) == 0, "%s", err);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -29,12 +18,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	size_t n;
 	char err[512];
 	route_table_init(&table);
-	add_text_route("/", "Ready to receive requests");
-	add_text_route("/api", "API ready to receive requests");
 	FUZZ_CHECK(manifest_load_dir(CLEAVE_SOURCE_DIR "/svc", &ms, &n, err, sizeof(err)) == 0,
 		   "%s", err);
-	for (size_t i = 0; i < n; i++)
-		FUZZ_CHECK(manifest_add_routes(ms[i], &table, err, sizeof(err)) == 0, "%s", err);
+	FUZZ_CHECK(routes_build(&table, ms, n, err, sizeof(err)) == 0, "%s", err);
 	manifest_free_all(ms, n); /* the routes hold copies of what they need */
 	return 0;
 }

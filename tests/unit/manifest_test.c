@@ -11,6 +11,7 @@
 #include "harness.h"
 #include "manifest.h"
 #include "route.h"
+#include "routes.h"
 
 static char tmpdir[128];
 
@@ -73,7 +74,7 @@ static void assert_routes_fail(const char *text, int line, const char *reason)
 	write_at("m.yml", text, path, sizeof(path));
 	ck_assert_msg(manifest_load(path, &m, err, sizeof(err)) == 0, "%s", err);
 	route_table_init(&t);
-	ck_assert_msg(manifest_add_routes(m, &t, err, sizeof(err)) == -1, "routes added:\n%s",
+	ck_assert_msg(routes_add_manifest(&t, m, err, sizeof(err)) == -1, "routes added:\n%s",
 		      text);
 	assert_at(err, path, line, reason);
 	route_table_fini(&t);
@@ -147,7 +148,7 @@ START_TEST(test_manifest_real_manifests_load)
 
 	route_table_init(&t);
 	for (size_t i = 0; i < n; i++)
-		ck_assert_msg(manifest_add_routes(ms[i], &t, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_msg(routes_add_manifest(&t, ms[i], err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(t.n, 11);
 	route_table_fini(&t);
 	manifest_free_all(ms, n);
@@ -169,7 +170,7 @@ START_TEST(test_manifest_real_routes_match)
 		      "%s", err);
 	route_table_init(&t);
 	for (size_t i = 0; i < n; i++)
-		ck_assert_msg(manifest_add_routes(ms[i], &t, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_msg(routes_add_manifest(&t, ms[i], err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_eq(route_path_parse(&p, path, strlen(path), scratch, sizeof(scratch)), 0);
 	ck_assert_int_eq(route_table_match(&t, &p, ROUTE_GET, &found, &allow), ROUTE_MATCH_FOUND);
 	ck_assert_int_eq(found->kind, ROUTE_RPC);
@@ -224,7 +225,7 @@ START_TEST(test_manifest_load_fields_and_lines)
 	ck_assert_int_eq(m->routes[1].line, 10);
 
 	route_table_init(&t);
-	ck_assert_msg(manifest_add_routes(m, &t, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(routes_add_manifest(&t, m, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(t.n, 2);
 	ck_assert_str_eq(t.routes[1]->service_name, "people");
 	{
@@ -246,7 +247,7 @@ START_TEST(test_manifest_no_routes)
 	ck_assert_msg(manifest_load(path, &m, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(m->nroutes, 0);
 	route_table_init(&t);
-	ck_assert_int_eq(manifest_add_routes(m, &t, err, sizeof(err)), 0);
+	ck_assert_int_eq(routes_add_manifest(&t, m, err, sizeof(err)), 0);
 	ck_assert_uint_eq(t.n, 0);
 	route_table_fini(&t);
 	manifest_free(m);
@@ -428,7 +429,7 @@ START_TEST(test_manifest_missing_file)
 }
 END_TEST
 
-/* ---- errors from manifest_add_routes -------------------------------------------------------- */
+/* ---- errors from routes_add_manifest -------------------------------------------------------- */
 
 START_TEST(test_manifest_bad_method)
 {
@@ -469,7 +470,7 @@ START_TEST(test_manifest_good_methods)
 		 path, sizeof(path));
 	ck_assert_msg(manifest_load(path, &m, err, sizeof(err)) == 0, "%s", err);
 	route_table_init(&t);
-	ck_assert_msg(manifest_add_routes(m, &t, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(routes_add_manifest(&t, m, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(t.n, 5);
 	ck_assert_uint_eq(t.routes[0]->method, ROUTE_GET);
 	ck_assert_uint_eq(t.routes[1]->method, ROUTE_POST);
@@ -591,7 +592,7 @@ START_TEST(test_manifest_duplicate_route)
 		 path, sizeof(path));
 	ck_assert_msg(manifest_load(path, &m, err, sizeof(err)) == 0, "%s", err);
 	route_table_init(&t);
-	ck_assert_int_eq(manifest_add_routes(m, &t, err, sizeof(err)), -1);
+	ck_assert_int_eq(routes_add_manifest(&t, m, err, sizeof(err)), -1);
 	assert_at(err, path, 10, "route GET /api/users/{id} is declared twice");
 	snprintf(earlier, sizeof(earlier), "%s:4", path);
 	ck_assert_msg(strstr(err, earlier) != NULL, "'%s' does not name '%s'", err, earlier);
@@ -622,8 +623,8 @@ START_TEST(test_manifest_duplicate_route_across_manifests)
 	ck_assert_int_eq(manifest_load(path_a, &a, err, sizeof(err)), 0);
 	ck_assert_int_eq(manifest_load(path_b, &b, err, sizeof(err)), 0);
 	route_table_init(&t);
-	ck_assert_int_eq(manifest_add_routes(a, &t, err, sizeof(err)), 0);
-	ck_assert_int_eq(manifest_add_routes(b, &t, err, sizeof(err)), -1);
+	ck_assert_int_eq(routes_add_manifest(&t, a, err, sizeof(err)), 0);
+	ck_assert_int_eq(routes_add_manifest(&t, b, err, sizeof(err)), -1);
 	/* "/api/users/" is refused as a template before it could be a duplicate */
 	assert_at(err, path_b, 5, "must not end with '/'");
 	route_table_fini(&t);
@@ -637,8 +638,8 @@ START_TEST(test_manifest_duplicate_route_across_manifests)
 		 path_b, sizeof(path_b));
 	ck_assert_int_eq(manifest_load(path_b, &b, err, sizeof(err)), 0);
 	route_table_init(&t);
-	ck_assert_int_eq(manifest_add_routes(a, &t, err, sizeof(err)), 0);
-	ck_assert_int_eq(manifest_add_routes(b, &t, err, sizeof(err)), -1);
+	ck_assert_int_eq(routes_add_manifest(&t, a, err, sizeof(err)), 0);
+	ck_assert_int_eq(routes_add_manifest(&t, b, err, sizeof(err)), -1);
 	assert_at(err, path_b, 4, "declared twice");
 	ck_assert_msg(strstr(err, path_a) != NULL, "'%s' does not name %s", err, path_a);
 	route_table_fini(&t);
@@ -1027,7 +1028,7 @@ START_TEST(test_manifest_split_parsed)
 	ck_assert_ptr_null(m->routes[3].split_service);
 
 	route_table_init(&t);
-	ck_assert_msg(manifest_add_routes(m, &t, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(routes_add_manifest(&t, m, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(t.n, 4);
 	ck_assert_uint_eq(t.nids, 7); /* the three split routes have an id for the other group */
 	ck_assert_ptr_nonnull(t.routes[0]->split);
@@ -1228,8 +1229,8 @@ START_TEST(test_manifest_check_splits_same_service)
 	ck_assert_int_eq(manifest_load(b, &ms[1], err, sizeof(err)), 0);
 	ck_assert_msg(manifest_check_splits(ms, 2, err, sizeof(err)) == 0, "%s", err);
 	route_table_init(&t);
-	ck_assert_msg(manifest_add_routes(ms[0], &t, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(manifest_add_routes(ms[1], &t, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(routes_add_manifest(&t, ms[0], err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(routes_add_manifest(&t, ms[1], err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(t.n, 1); /* the split target needs no route of its own */
 	ck_assert_str_eq(t.routes[0]->split->alt.service_name, "users_b");
 	ck_assert_uint_eq(t.routes[0]->split->weight, 25);
@@ -1269,8 +1270,8 @@ START_TEST(test_manifest_duplicate_route_other_param_names)
 	ck_assert_int_eq(manifest_load(path_a, &a, err, sizeof(err)), 0);
 	ck_assert_int_eq(manifest_load(path_b, &b, err, sizeof(err)), 0);
 	route_table_init(&t);
-	ck_assert_int_eq(manifest_add_routes(a, &t, err, sizeof(err)), 0);
-	ck_assert_int_eq(manifest_add_routes(b, &t, err, sizeof(err)), -1);
+	ck_assert_int_eq(routes_add_manifest(&t, a, err, sizeof(err)), 0);
+	ck_assert_int_eq(routes_add_manifest(&t, b, err, sizeof(err)), -1);
 	assert_at(err, path_b, 5, "route GET /api/x/{thread} is declared twice");
 	ck_assert_msg(strstr(err, path_a) != NULL, "'%s' does not name %s", err, path_a);
 	ck_assert_uint_eq(t.n, 2); /* DELETE on the same path is another route */

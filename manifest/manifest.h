@@ -1,12 +1,12 @@
 /* manifest.h: a service's manifest (svc/<name>/manifest.yml): its name, service and routes, how
  * many instances run and how they are checked, what it may call and what it may use. */
-#ifndef CLEAVE_EDGE_MANIFEST_H
-#define CLEAVE_EDGE_MANIFEST_H
+#ifndef CLEAVE_MANIFEST_H
+#define CLEAVE_MANIFEST_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "route.h"
+#include "mesh.h"
 
 /* manifest_route: one entry of routes:, as written. */
 typedef struct manifest_route {
@@ -30,8 +30,7 @@ typedef struct manifest_route {
 
 /* manifest_healthcheck: the healthcheck: mapping, with the defaults of the keys it leaves out
  * (all of them when there is no healthcheck:). Durations are written 500ms, 5s, 2m or 1h, and are
- * at most 24h. Like count, deregistration_delay, calls, cpu and memory, it is read and checked,
- * but nothing acts on it yet. */
+ * at most 24h. The edge and meshctl check instances with it (manifest_health_opts). */
 typedef struct manifest_healthcheck {
 	int64_t interval_ms;   /* between two checks of an instance; default 5s, > 0 */
 	int64_t timeout_ms;    /* a check not answered in this fails; default 2s, > 0, < interval */
@@ -73,12 +72,6 @@ int manifest_load(const char *path, manifest **out, char *err, size_t errlen);
  * Returns 0 or -1 with a reason in err. */
 int manifest_load_dir(const char *dir, manifest ***out, size_t *n, char *err, size_t errlen);
 
-/* manifest_add_routes checks m against the protobuf registry (the service exists, each rpc is
- * one of its methods, each path parameter is a field of the method's request with a type a path
- * can carry, body is a repeated field of the reply) and adds its routes to t, with their splits
- * (which manifest_check_splits checks). Returns 0, or -1 with "file:line: reason" in err. */
-int manifest_add_routes(const manifest *m, route_table *t, char *err, size_t errlen);
-
 /* manifest_check_calls checks every calls: entry of the n manifests ms against the others: the
  * service part is the name of one of ms, and the method one of that manifest's protobuf service.
  * Returns 0, or -1 with "file:line: calls: reason" in err. */
@@ -89,6 +82,9 @@ int manifest_check_calls(manifest *const *ms, size_t n, char *err, size_t errlen
  * route's rpc with the same request and reply messages (the transcoding is the same).
  * Returns 0, or -1 with "file:line: split: reason" in err. */
 int manifest_check_splits(manifest *const *ms, size_t n, char *err, size_t errlen);
+
+/* manifest_health_opts returns m's healthcheck as the health checks of a target group. */
+mesh_health_opts manifest_health_opts(const manifest *m);
 
 /* manifest_free frees m. */
 void manifest_free(manifest *m);
