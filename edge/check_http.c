@@ -13,6 +13,7 @@
 
 #include "check_http.h"
 #include "mesh.h"
+#include "options.h"
 
 /* check_url: a parsed http:// URL. */
 typedef struct check_url {
@@ -209,7 +210,7 @@ int edge_check_get(const char *url, int timeout_ms, char *out, size_t outlen)
 
 int edge_check_main(int argc, char **argv)
 {
-	const char *url = mesh_check_arg("edge", "http://127.0.0.1:8080/", argc, argv);
+	const char *url = rt_check_arg("edge", "http://127.0.0.1:8080/", argc, argv);
 	char msg[1024];
 	int status;
 	if (url == NULL)

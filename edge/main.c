@@ -12,14 +12,12 @@
 #include "access_log.h"
 #include "check_http.h"
 #include "manifest.h"
-#include "routes.h"
+#include "options.h"
+#include "process.h"
 #include "registry.h"
-#include "resolve.h"
-#include "sandbox.h"
+#include "routes.h"
 #include "server.h"
 #include "upstream.h"
-
-#define EDGE_MAX_UPSTREAM_ARGS 64
 
 /* edge_args: the command line. */
 typedef struct edge_args {
@@ -28,22 +26,17 @@ typedef struct edge_args {
 	char admin_host[256];
 	int admin_port; /* -1: no admin listener */
 	const char *manifests;
-	const char *run_dir;
-	const char *targets_dir;		       /* instances from target files, or NULL */
-	const char *upstreams[EDGE_MAX_UPSTREAM_ARGS]; /* NAME=URL[,URL...] */
-	int nupstreams;
+	const char *targets_dir; /* instances from target files, or NULL */
 	long timeout_ms;
 	long client_timeout_ms;
 	const char *access_log;
-	int use_nng; /* carry calls on nng's threads instead of the edge's loop */
-	int resolve_interval_ms;
-	const char *tls_cert, *tls_key, *tls_ca; /* argv's; NULL: the environment's */
-	mesh_sandbox_mode sandbox;		 /* --sandbox, else $CLEAVE_SANDBOX, else auto */
+	int use_nng;	/* carry calls on nng's threads instead of the edge's loop */
+	rt_opts shared; /* what the services take too: --upstream, --run-dir, TLS, sandbox... */
 } edge_args;
 
 static edge_server *edge; /* kept until exit: see edge_server_free */
 
-static void usage(FILE *out, const char *argv0)
+static void usage(FILE *out, const edge_args *a, const char *argv0)
 {
 	fprintf(
 	    out,
@@ -61,18 +54,8 @@ static void usage(FILE *out, const char *argv0)
 	    "  --port N            same as --listen 127.0.0.1:N\n"
 	    "  --manifests DIR     where the services' DIR/<name>/manifest.yml are (default "
 	    "%s/svc)\n"
-	    "  --run-dir DIR       a service with no --upstream is reached at "
-	    "ipc://DIR/<name>.sock\n"
-	    "                      (default $CLEAVE_RUN_DIR, else /tmp/cleave)\n"
 	    "  --targets-dir DIR   a service with a target file DIR/<name> (written by meshctl)\n"
 	    "                      is reached at the instances it lists, followed as it changes\n"
-	    "  --upstream NAME=URLS  the instances of service NAME, comma-separated nng "
-	    "addresses;\n"
-	    "                      a tcp:// or tls+tcp:// host that is a DNS name is dialed at\n"
-	    "                      every address it has, and resolved again every interval\n"
-	    "  --resolve-interval-ms N  that interval (default $CLEAVE_RESOLVE_INTERVAL_MS,\n"
-	    "                      else 5000): new addresses are dialed, vanished ones drained\n"
-	    "                      and closed\n"
 	    "  --timeout-ms N      deadline of each call to a service (default 5000)\n"
 	    "  --client-timeout-ms N  how long a client may take to send a request's headers\n"
 	    "                      and body (HTTP/1), or stay idle (HTTP/2), before its\n"
@@ -87,26 +70,16 @@ static void usage(FILE *out, const char *argv0)
 	    "  --admin-listen ADDR:PORT  same, on another address\n"
 	    "  --check URL         alone: GET URL (e.g. http://127.0.0.1:8080/); exit 0 if it\n"
 	    "                      answers 200 within 2 s, else 1 with the reason (health checks)\n"
-	    "  --sandbox MODE      Landlock: once the manifests are read, the edge may read only\n"
-	    "                      system paths and --targets-dir, and write no file. auto\n"
-	    "                      (default): when the kernel supports it; on: fail without it;\n"
-	    "                      off: not applied (flag wins over $CLEAVE_SANDBOX)\n"
-	    "  --tls-cert FILE     the edge's certificate (CN edge), shown to services at\n"
-	    "                      tls+tcp:// addresses (default $CLEAVE_TLS_CERT; meshctl\n"
-	    "                      certs makes it)\n"
-	    "  --tls-key FILE      its private key (default $CLEAVE_TLS_KEY)\n"
-	    "  --tls-ca FILE       the CA bundle a service's certificate must be signed by; its\n"
-	    "                      CN must be the service's name (default $CLEAVE_TLS_CA)\n"
-	    "  --help              this text\n"
-	    "\n"
-	    "Environment (a flag wins over its variable):\n"
-	    "  CLEAVE_UPSTREAM_<NAME>=URL[,URL...]  like --upstream name=URLS; NAME upper-cased\n"
-	    "                      (CLEAVE_UPSTREAM_USERS=tcp://users:7000)\n"
-	    "  CLEAVE_RESOLVE_INTERVAL_MS=N  like --resolve-interval-ms\n"
-	    "  CLEAVE_MESH_TRANSPORT=loop|nng, CLEAVE_RUN_DIR: as above\n"
-	    "\n"
-	    "Stops on SIGINT or SIGTERM, after the calls in flight finish (at most 2 s).\n",
+	    "  --help              this text\n",
 	    argv0, CLEAVE_SOURCE_DIR);
+	rt_opts_usage(&a->shared, out, "a service");
+	fprintf(
+	    out,
+	    "  CLEAVE_MESH_TRANSPORT=loop|nng: as above\n"
+	    "\n"
+	    "Under the sandbox, once the manifests are read, the edge may read only system paths\n"
+	    "and --targets-dir, and write no file. Stops on SIGINT or SIGTERM, after the calls\n"
+	    "in flight finish (at most 2 s).\n");
 }
 
 static int parse_port(const char *s, int *out)
@@ -140,310 +113,211 @@ static int parse_listen(const char *s, char *host, size_t hostsize, int *port)
 	return 0;
 }
 
-/* parse_tls loads the TLS files (flags, else environment) and checks that every tls+tcp://
- * upstream has them. Returns -1 to go on, else an exit status. */
-static int parse_tls(const edge_args *a)
+/* parse_ms reads milliseconds from 1 to one hour for the option named name. */
+static int parse_ms(const char *name, const char *s, long *out)
 {
-	char err[512];
-	if (mesh_tls_configure(a->tls_cert, a->tls_key, a->tls_ca, err, sizeof(err)) != 0) {
-		fprintf(stderr, "edge: %s\n", err);
-		return 2;
+	char *end;
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || *out < 1 || *out > 3600000) {
+		fprintf(stderr, "edge: --%s wants 1 to 3600000, not '%s'\n", name, s);
+		return -1;
 	}
-	for (int i = 0; i < a->nupstreams; i++) {
-		const char *tls = strstr(a->upstreams[i], "tls+tcp://");
-		if (tls != NULL && mesh_tls_check_url(tls, err, sizeof(err)) != 0) {
-			fprintf(stderr, "edge: --upstream %s\n", err);
-			return 2;
-		}
-	}
-	return -1;
+	return 0;
 }
 
+/* parse_option takes one of the edge's own options. Returns -1 to go on, else an exit
+ * status. */
+static int parse_option(edge_args *a, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'l':
+		if (parse_listen(arg, a->host, sizeof(a->host), &a->port) != 0) {
+			fprintf(stderr, "edge: --listen wants ADDR:PORT, not '%s'\n", arg);
+			return 2;
+		}
+		return -1;
+	case 'p':
+		if (parse_port(arg, &a->port) != 0) {
+			fprintf(stderr, "edge: --port wants 0 to 65535, not '%s'\n", arg);
+			return 2;
+		}
+		return -1;
+	case 'P':
+		if (parse_port(arg, &a->admin_port) != 0) {
+			fprintf(stderr, "edge: --admin-port wants 0 to 65535, not '%s'\n", arg);
+			return 2;
+		}
+		return -1;
+	case 'L':
+		if (parse_listen(arg, a->admin_host, sizeof(a->admin_host), &a->admin_port) != 0) {
+			fprintf(stderr, "edge: --admin-listen wants ADDR:PORT, not '%s'\n", arg);
+			return 2;
+		}
+		return -1;
+	case 'm':
+		a->manifests = arg;
+		return -1;
+	case 'T':
+		a->targets_dir = arg;
+		return -1;
+	case 't':
+		return parse_ms("timeout-ms", arg, &a->timeout_ms) == 0 ? -1 : 2;
+	case 'C':
+		return parse_ms("client-timeout-ms", arg, &a->client_timeout_ms) == 0 ? -1 : 2;
+	case 'a':
+		a->access_log = arg;
+		return -1;
+	case 'x':
+		if (strcmp(arg, "loop") != 0 && strcmp(arg, "nng") != 0) {
+			fprintf(stderr, "edge: --mesh-transport is 'loop' or 'nng', not '%s'\n",
+				arg);
+			return 2;
+		}
+		a->use_nng = strcmp(arg, "nng") == 0;
+		return -1;
+	default:
+		return 2;
+	}
+}
+
+/* parse_args reads the command line into a; returns -1 to go on, else an exit status. */
 static int parse_args(int argc, char **argv, edge_args *a)
 {
-	static const struct option longopts[] = {
+	static const struct option own[] = {
 	    {"listen", required_argument, NULL, 'l'},
 	    {"port", required_argument, NULL, 'p'},
 	    {"manifests", required_argument, NULL, 'm'},
-	    {"run-dir", required_argument, NULL, 'r'},
 	    {"targets-dir", required_argument, NULL, 'T'},
-	    {"upstream", required_argument, NULL, 'u'},
 	    {"timeout-ms", required_argument, NULL, 't'},
 	    {"client-timeout-ms", required_argument, NULL, 'C'},
 	    {"access-log", required_argument, NULL, 'a'},
 	    {"mesh-transport", required_argument, NULL, 'x'},
 	    {"admin-port", required_argument, NULL, 'P'},
 	    {"admin-listen", required_argument, NULL, 'L'},
-	    {"resolve-interval-ms", required_argument, NULL, 'R'},
-	    {"tls-cert", required_argument, NULL, 1001},
-	    {"tls-key", required_argument, NULL, 1002},
-	    {"tls-ca", required_argument, NULL, 1003},
-	    {"sandbox", required_argument, NULL, 1004},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	int opt, interval_flag = 0;
-	char *end, err[512];
+	struct option longopts[32];
+	const char *transport = getenv("CLEAVE_MESH_TRANSPORT");
+	int opt, rv;
 	snprintf(a->host, sizeof(a->host), "127.0.0.1");
 	a->port = 8080;
 	snprintf(a->admin_host, sizeof(a->admin_host), "127.0.0.1");
 	a->admin_port = -1;
-	if (getenv("CLEAVE_SANDBOX") != NULL && getenv("CLEAVE_SANDBOX")[0] != '\0' &&
-	    mesh_sandbox_parse_mode(getenv("CLEAVE_SANDBOX"), &a->sandbox) != 0) {
-		fprintf(stderr, "edge: CLEAVE_SANDBOX is auto, on or off, not '%s'\n",
-			getenv("CLEAVE_SANDBOX"));
-		return 2;
-	}
 	a->manifests = CLEAVE_SOURCE_DIR "/svc";
-	a->run_dir = getenv("CLEAVE_RUN_DIR") ? getenv("CLEAVE_RUN_DIR") : "/tmp/cleave";
 	a->timeout_ms = 5000;
 	a->client_timeout_ms = 10000;
 	a->access_log = "-";
-	a->use_nng = getenv("CLEAVE_MESH_TRANSPORT") != NULL &&
-		     strcmp(getenv("CLEAVE_MESH_TRANSPORT"), "nng") == 0;
+	a->use_nng = transport != NULL && strcmp(transport, "nng") == 0;
+	if ((rv = rt_opts_init(&a->shared, "edge", "upstream", "CLEAVE_UPSTREAM_")) != 0)
+		return rv;
+	rt_opts_longopts(&a->shared, own, longopts, sizeof(longopts) / sizeof(longopts[0]));
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'l':
-			if (parse_listen(optarg, a->host, sizeof(a->host), &a->port) != 0) {
-				fprintf(stderr, "edge: --listen wants ADDR:PORT, not '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'p':
-			if (parse_port(optarg, &a->port) != 0) {
-				fprintf(stderr, "edge: --port wants 0 to 65535, not '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'P':
-			if (parse_port(optarg, &a->admin_port) != 0) {
-				fprintf(stderr, "edge: --admin-port wants 0 to 65535, not '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'L':
-			if (parse_listen(optarg, a->admin_host, sizeof(a->admin_host),
-					 &a->admin_port) != 0) {
-				fprintf(stderr, "edge: --admin-listen wants ADDR:PORT, not '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'm':
-			a->manifests = optarg;
-			break;
-		case 'r':
-			a->run_dir = optarg;
-			break;
-		case 'T':
-			a->targets_dir = optarg;
-			break;
-		case 'u':
-			if (strchr(optarg, '=') == NULL || optarg[0] == '=' ||
-			    a->nupstreams == EDGE_MAX_UPSTREAM_ARGS) {
-				fprintf(stderr,
-					"edge: --upstream wants NAME=URL[,URL...], not '%s'\n",
-					optarg);
-				return 2;
-			}
-			a->upstreams[a->nupstreams++] = optarg;
-			break;
-		case 't':
-			errno = 0;
-			a->timeout_ms = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || a->timeout_ms < 1 ||
-			    a->timeout_ms > 3600000) {
-				fprintf(stderr, "edge: --timeout-ms wants 1 to 3600000, not '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'C':
-			errno = 0;
-			a->client_timeout_ms = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || a->client_timeout_ms < 1 ||
-			    a->client_timeout_ms > 3600000) {
-				fprintf(stderr,
-					"edge: --client-timeout-ms wants 1 to 3600000, not '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'a':
-			a->access_log = optarg;
-			break;
-		case 1004:
-			if (mesh_sandbox_parse_mode(optarg, &a->sandbox) != 0) {
-				fprintf(stderr, "edge: --sandbox is auto, on or off, not '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'R':
-			if (mesh_resolve_interval_parse(optarg, &a->resolve_interval_ms) != 0) {
-				fprintf(stderr,
-					"edge: --resolve-interval-ms wants milliseconds from %d to "
-					"%d, not '%s'\n",
-					MESH_RESOLVE_INTERVAL_MIN_MS, MESH_RESOLVE_INTERVAL_MAX_MS,
-					optarg);
-				return 2;
-			}
-			interval_flag = 1;
-			break;
-		case 'x':
-			if (strcmp(optarg, "loop") != 0 && strcmp(optarg, "nng") != 0) {
-				fprintf(stderr,
-					"edge: --mesh-transport is 'loop' or 'nng', not '%s'\n",
-					optarg);
-				return 2;
-			}
-			a->use_nng = strcmp(optarg, "nng") == 0;
-			break;
-		case 1001:
-			a->tls_cert = optarg;
-			break;
-		case 1002:
-			a->tls_key = optarg;
-			break;
-		case 1003:
-			a->tls_ca = optarg;
-			break;
-		case 'h':
-			usage(stdout, argv[0]);
+		if (opt == 'h') {
+			usage(stdout, a, argv[0]);
 			return 0;
-		default:
-			usage(stderr, argv[0]);
+		}
+		if (opt == '?') {
+			usage(stderr, a, argv[0]);
 			return 2;
 		}
+		if ((rv = rt_opts_parse(&a->shared, opt, optarg)) == 2)
+			return 2;
+		if (rv == 0 && (rv = parse_option(a, opt, optarg)) >= 0)
+			return rv;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "edge: unexpected argument '%s' (see --help)\n", argv[optind]);
 		return 2;
 	}
-	if (!interval_flag &&
-	    (a->resolve_interval_ms = mesh_resolve_interval_env(err, sizeof(err))) < 0) {
-		fprintf(stderr, "edge: %s\n", err);
-		return 2;
-	}
-	for (int i = 0; i < a->nupstreams; i++) {
-		if (mesh_resolve_check_list(strchr(a->upstreams[i], '=') + 1, 0, err,
-					    sizeof(err)) != 0) {
-			fprintf(stderr, "edge: --upstream %s: %s\n", a->upstreams[i], err);
-			return 2;
-		}
-	}
-	return parse_tls(a);
+	return rt_opts_finish(&a->shared, NULL, 0) == 0 ? -1 : 2;
 }
 
-/* upstream_env returns CLEAVE_UPSTREAM_<NAME> for the service called name, or NULL; the
- * variable's name is left in var (varlen bytes). */
-static const char *upstream_env(const char *name, char *var, size_t varlen)
+/* check_upstream_names fails when an --upstream names a service no manifest declares. */
+static int check_upstream_names(const edge_args *a, manifest **ms, size_t nms, char *err,
+				size_t errlen)
 {
-	size_t at = (size_t)snprintf(var, varlen, "CLEAVE_UPSTREAM_");
-	for (const char *p = name; *p != '\0' && at + 1 < varlen; p++)
-		var[at++] = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
-	var[at] = '\0';
-	return getenv(var);
-}
-
-/* upstream_urls returns the --upstream addresses given for name, else those of
- * CLEAVE_UPSTREAM_<NAME>, or NULL. A malformed variable sets err and returns NULL with
- * *bad set. */
-static const char *upstream_urls(const edge_args *a, const char *name, int *bad, char *err,
-				 size_t errlen)
-{
-	size_t len = strlen(name);
-	char var[160], why[256];
-	const char *env;
-	*bad = 0;
-	for (int i = 0; i < a->nupstreams; i++)
-		if (strncmp(a->upstreams[i], name, len) == 0 && a->upstreams[i][len] == '=')
-			return a->upstreams[i] + len + 1;
-	if ((env = upstream_env(name, var, sizeof(var))) == NULL)
-		return NULL;
-	if (mesh_resolve_check_list(env, 0, why, sizeof(why)) != 0) {
-		snprintf(err, errlen, "%s: %s", var, why);
-		*bad = 1;
-		return NULL;
-	}
-	return env;
-}
-
-/* connect_upstreams makes a target group per manifest and points its routes at it, and the
- * split routes that send it a share of theirs. */
-static int connect_upstreams(const edge_args *a, manifest **ms, size_t nms, route_table *routes,
-			     upstream_set *ups, const mesh_client_opts *copts, char *err,
-			     size_t errlen)
-{
-	for (int i = 0; i < a->nupstreams; i++) {
-		const char *eq = strchr(a->upstreams[i], '=');
-		size_t len = (size_t)(eq - a->upstreams[i]);
+	for (int i = 0; i < a->shared.ncalls; i++) {
 		int known = 0;
 		for (size_t k = 0; k < nms; k++)
-			known |= strlen(ms[k]->name) == len &&
-				 strncmp(ms[k]->name, a->upstreams[i], len) == 0;
+			known |= rt_opts_call_is(&a->shared, i, ms[k]->name);
 		if (!known) {
 			snprintf(err, errlen, "--upstream %s: no manifest names this service",
-				 a->upstreams[i]);
+				 a->shared.calls[i]);
 			return -1;
 		}
-	}
-	for (size_t i = 0; i < nms; i++) {
-		int bad;
-		const char *urls = upstream_urls(a, ms[i]->name, &bad, err, errlen);
-		char fallback[4200], targets[4200] = "", split_note[64] = "";
-		size_t nroutes = 0, nsplits = 0;
-		upstream *u;
-		mesh_health_opts health = manifest_health_opts(ms[i]);
-		if (bad)
-			return -1;
-		if (urls == NULL && a->targets_dir != NULL) {
-			snprintf(targets, sizeof(targets), "%s/%s", a->targets_dir, ms[i]->name);
-			if (access(targets, R_OK) == 0)
-				urls = "";
-			else
-				targets[0] = '\0';
-		}
-		if (urls == NULL) {
-			snprintf(fallback, sizeof(fallback), "ipc://%s/%s.sock", a->run_dir,
-				 ms[i]->name);
-			urls = fallback;
-		}
-		u = upstream_set_add(ups, ms[i]->name, registry_find_service(ms[i]->service), urls,
-				     copts, err, errlen);
-		if (u == NULL)
-			return -1;
-		if (targets[0] != '\0' && upstream_follow_targets(u, targets) != 0) {
-			snprintf(err, errlen, "%s: out of memory", ms[i]->name);
-			return -1;
-		}
-		/* the loop transport keeps a target group: checked, drained, failing open */
-		mesh_client_set_health(u->client, &health);
-		for (size_t k = 0; k < routes->n; k++) {
-			route *r = routes->routes[k];
-			if (r->kind == ROUTE_RPC && strcmp(r->service_name, ms[i]->name) == 0) {
-				r->upstream = u;
-				nroutes++;
-			}
-			if (r->split != NULL &&
-			    strcmp(r->split->alt.service_name, ms[i]->name) == 0) {
-				r->split->alt.upstream = u;
-				nsplits++;
-			}
-		}
-		if (nsplits > 0)
-			snprintf(split_note, sizeof(split_note), ", a share of %zu split route%s",
-				 nsplits, nsplits == 1 ? "" : "s");
-		fprintf(stderr, "edge: %s (%s) at %s, %zu routes%s\n", ms[i]->name, ms[i]->service,
-			targets[0] != '\0' ? targets : urls, nroutes, split_note);
 	}
 	return 0;
 }
 
-/* edge_sandbox restricts the edge with Landlock (mesh/sandbox.h) as --sandbox says, and logs
+/* point_routes points the routes of service name at its group g, and the split routes that send
+ * it a share of theirs; says how many of each in note. */
+static void point_routes(route_table *routes, const char *name, rt_group *g, char *note,
+			 size_t notelen)
+{
+	size_t nroutes = 0, nsplits = 0;
+	for (size_t k = 0; k < routes->n; k++) {
+		route *r = routes->routes[k];
+		if (r->kind == ROUTE_RPC && strcmp(r->service_name, name) == 0) {
+			r->upstream = g;
+			nroutes++;
+		}
+		if (r->split != NULL && strcmp(r->split->alt.service_name, name) == 0) {
+			r->split->alt.upstream = g;
+			nsplits++;
+		}
+	}
+	if (nsplits > 0)
+		snprintf(note, notelen, "%zu routes, a share of %zu split route%s", nroutes,
+			 nsplits, nsplits == 1 ? "" : "s");
+	else
+		snprintf(note, notelen, "%zu routes", nroutes);
+}
+
+/* connect_upstreams makes a target group per manifest, checked as the manifest says, and
+ * points its routes at it. */
+static int connect_upstreams(const edge_args *a, manifest **ms, size_t nms, route_table *routes,
+			     upstream_set *ups, const mesh_client_opts *copts, char *err,
+			     size_t errlen)
+{
+	if (check_upstream_names(a, ms, nms, err, errlen) != 0)
+		return -1;
+	for (size_t i = 0; i < nms; i++) {
+		char fallback[4200], targets[4200], note[96];
+		rt_group_opts go = {
+		    .name = ms[i]->name,
+		    .service = registry_find_service(ms[i]->service),
+		    .log_prefix = "edge",
+		    .client = *copts,
+		    .health = manifest_health_opts(ms[i]),
+		    .resolve_interval_ms = a->shared.resolve_interval_ms,
+		};
+		int bad;
+		rt_group *g;
+		go.urls = rt_opts_urls(&a->shared, ms[i]->name, &bad, err, errlen);
+		if (bad)
+			return -1;
+		if (go.urls == NULL && a->targets_dir != NULL) {
+			snprintf(targets, sizeof(targets), "%s/%s", a->targets_dir, ms[i]->name);
+			if (access(targets, R_OK) == 0)
+				go.targets = targets;
+		}
+		if (go.urls == NULL && go.targets == NULL) {
+			snprintf(fallback, sizeof(fallback), "ipc://%s/%s.sock", a->shared.run_dir,
+				 ms[i]->name);
+			go.urls = fallback;
+		}
+		if ((g = upstream_set_add(ups, &go, err, errlen)) == NULL)
+			return -1;
+		point_routes(routes, ms[i]->name, g, note, sizeof(note));
+		fprintf(stderr, "edge: %s (%s) at %s, %s\n", ms[i]->name, ms[i]->service,
+			go.targets != NULL ? go.targets : go.urls, note);
+	}
+	return 0;
+}
+
+/* edge_sandbox restricts the edge with Landlock (runtime/sandbox.h) as --sandbox says, and logs
  * what it did. It runs once the manifests are read, the access log is open and the TLS files
  * are loaded, and before any thread starts (Landlock before ABI 8 restricts only the calling
  * thread and those it creates later). The edge writes no file by path afterwards (the access
@@ -452,16 +326,22 @@ static int connect_upstreams(const edge_args *a, manifest **ms, size_t nms, rout
  * service's data. Returns 0 to go on, else -1 with the reason in err. */
 static int edge_sandbox(const edge_args *a, char *err, size_t errlen)
 {
-	mesh_sandbox_spec spec = {.data_dir = NULL};
+	rt_sandbox_spec spec = {.data_dir = NULL};
 	char msg[1024];
 	if (a->targets_dir != NULL)
 		spec.read_only[spec.nread_only++] = a->targets_dir;
-	if (mesh_sandbox_apply(&spec, a->sandbox, msg, sizeof(msg)) < 0) {
+	if (rt_sandbox_apply(&spec, a->shared.sandbox, msg, sizeof(msg)) < 0) {
 		snprintf(err, errlen, "%.400s", msg);
 		return -1;
 	}
 	fprintf(stderr, "edge: %s\n", msg);
 	return 0;
+}
+
+/* host_brackets returns the brackets an IPv6 host is written in, in a URL. */
+static const char *host_bracket(const char *host, int open)
+{
+	return strchr(host, ':') == NULL ? "" : open ? "[" : "]";
 }
 
 int main(int argc, char **argv)
@@ -479,17 +359,12 @@ int main(int argc, char **argv)
 	char err[512];
 	int rv, port, admin_port, status = 1;
 
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--check") == 0 || strncmp(argv[i], "--check=", 8) == 0)
-			return edge_check_main(argc, argv);
+	if (rt_check_requested(argc, argv))
+		return edge_check_main(argc, argv);
 	if ((rv = parse_args(argc, argv, &args)) >= 0)
 		return rv;
 	/* Only the loop's signalfd may take SIGINT and SIGTERM: block them before any thread. */
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	rt_stop_signals_block(&stop_signals);
 
 	route_table_init(&routes);
 	if (access_log_open(&log, args.access_log, err, sizeof(err)) != 0)
@@ -509,7 +384,6 @@ int main(int argc, char **argv)
 	if (edge_server_new(&edge, &opts, err, sizeof(err)) != 0)
 		goto out_free_server;
 	copts.timeout_ms = args.timeout_ms;
-	ups.resolve_interval_ms = args.resolve_interval_ms;
 	if (args.use_nng) {
 		if ((rv = mesh_queue_new(&queue)) != 0) {
 			snprintf(err, sizeof(err), "cannot make the reply queue: %s", strerror(rv));
@@ -522,19 +396,18 @@ int main(int argc, char **argv)
 		copts.loop = edge_server_mesh_loop(edge);
 	}
 	if (connect_upstreams(&args, ms, nms, &routes, &ups, &copts, err, sizeof(err)) != 0 ||
-	    upstream_set_watch_targets(&ups, edge_server_mesh_loop(edge)) != 0 ||
 	    edge_server_listen(edge, args.host, args.port, &port, err, sizeof(err)) != 0 ||
 	    (args.admin_port >= 0 &&
 	     edge_server_listen_admin(edge, args.admin_host, args.admin_port, &admin_port, err,
 				      sizeof(err)) != 0))
 		goto out_free_upstreams;
 	fprintf(stderr, "edge: listening on http://%s%s%s:%d (mesh calls on %s)\n",
-		strchr(args.host, ':') ? "[" : "", args.host, strchr(args.host, ':') ? "]" : "",
-		port, args.use_nng ? "nng's threads" : "the edge's loop");
+		host_bracket(args.host, 1), args.host, host_bracket(args.host, 0), port,
+		args.use_nng ? "nng's threads" : "the edge's loop");
 	if (args.admin_port >= 0)
 		fprintf(stderr, "edge: admin on http://%s%s%s:%d\n",
-			strchr(args.admin_host, ':') ? "[" : "", args.admin_host,
-			strchr(args.admin_host, ':') ? "]" : "", admin_port);
+			host_bracket(args.admin_host, 1), args.admin_host,
+			host_bracket(args.admin_host, 0), admin_port);
 	rv = edge_server_run(edge);
 	fprintf(stderr, "edge: %s, stopped\n", strsignal(rv));
 	status = 0;

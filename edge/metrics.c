@@ -226,12 +226,12 @@ static void render_per_service(const edge_metrics *m, pbjson_buf *out, const cha
 {
 	family(out, name, "gauge", help);
 	for (size_t i = 0; m->upstreams != NULL && i < m->upstreams->n; i++) {
-		const upstream *u = m->upstreams->items[i];
+		const rt_group *u = m->upstreams->items[i];
 		put(out, name);
 		put(out, "{service=\"");
-		metrics_append_label_value(out, u->name);
+		metrics_append_label_value(out, rt_group_name(u));
 		put(out, "\"} ");
-		put_i64(out, value(u->client));
+		put_i64(out, value(rt_group_client(u)));
 		put(out, "\n");
 	}
 }
@@ -244,11 +244,11 @@ static void render_instance_states(const edge_metrics *m, pbjson_buf *out)
 	family(out, "cleave_upstream_instance_state", "gauge",
 	       "Each instance of each service the edge sends to, labelled with its state.");
 	for (size_t i = 0; m->upstreams != NULL && i < m->upstreams->n; i++) {
-		const upstream *u = m->upstreams->items[i];
-		size_t n = mesh_client_instance_info(u->client, info, 64);
+		const rt_group *u = m->upstreams->items[i];
+		size_t n = mesh_client_instance_info(rt_group_client(u), info, 64);
 		for (size_t k = 0; k < n && k < 64; k++) {
 			put(out, "cleave_upstream_instance_state{service=\"");
-			metrics_append_label_value(out, u->name);
+			metrics_append_label_value(out, rt_group_name(u));
 			put(out, "\",address=\"");
 			metrics_append_label_value(out, info[k].url);
 			put(out, "\",state=\"");

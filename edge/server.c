@@ -16,6 +16,7 @@
 #include "h2o_loop.h"
 #include "http_status.h"
 #include "metrics.h"
+#include "process.h"
 #include "request_id.h"
 #include "server.h"
 #include "transcode.h"
@@ -211,10 +212,10 @@ static void edge_call_done(const ProtobufCMessage *reply, void *closure_data)
 	}
 	if (call->rpc.status == MESH_UNAVAILABLE && call->retry_input != NULL &&
 	    s->opts.retry_reads && mesh_now_us() < call->rpc.deadline_us &&
-	    mesh_client_instances(((upstream *)call->route->upstream)->client) > 0) {
+	    mesh_client_instances(rt_group_client(call->route->upstream)) > 0) {
 		/* a read is safe to repeat: once, on another instance that is connected */
 		ProtobufCMessage *input = call->retry_input;
-		mesh_client *client = ((upstream *)call->route->upstream)->client;
+		mesh_client *client = rt_group_client(call->route->upstream);
 		call->retry_input = NULL;
 		s->inflight++;
 		mesh_client_service(client)->invoke(mesh_client_service(client),
@@ -342,7 +343,7 @@ static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, cons
 	}
 	if (r->split != NULL) /* the other group's copy of the route, for a share of requests */
 		r = route_split_pick(r);
-	client = ((upstream *)r->upstream)->client;
+	client = rt_group_client(r->upstream);
 	call->server = s;
 	call->req = req;
 	call->route = r;
@@ -579,9 +580,7 @@ int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, 
 	h2o_timeout_init(s->loop, &s->flush_timeout, FLUSH_MS);
 	s->flush_entry.cb = edge_on_flush;
 
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
+	rt_stop_signals(&stop_signals);
 	s->mesh_loop = h2o_mesh_loop_new(s->loop);
 	sfd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (s->mesh_loop == NULL || sfd < 0 ||

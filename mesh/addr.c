@@ -6,7 +6,7 @@
 
 #include "addr.h"
 
-static int addr_ipc(const char *path, addr *out)
+static int addr_ipc(const char *path, meshi_addr *out)
 {
 	struct sockaddr_un *un = (struct sockaddr_un *)&out->ss;
 	if (path[0] == '\0' || strlen(path) >= sizeof(un->sun_path))
@@ -19,7 +19,7 @@ static int addr_ipc(const char *path, addr *out)
 	return 0;
 }
 
-static int addr_tcp(const char *hostport, int passive, addr *out)
+static int addr_tcp(const char *hostport, int passive, meshi_addr *out)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
 				 .ai_socktype = SOCK_STREAM,
@@ -53,7 +53,7 @@ static int addr_tcp(const char *hostport, int passive, addr *out)
 	return 0;
 }
 
-int addr_parse(const char *url, int passive, addr *out)
+int meshi_addr_parse(const char *url, int passive, meshi_addr *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (strncmp(url, "ipc://", 6) == 0)

@@ -9,16 +9,17 @@
 #include "sp.h"
 
 /* addr: where to connect or listen. */
-typedef struct addr {
+typedef struct meshi_addr {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	sp_framing framing; /* SP_IPC for ipc:// and unix://, SP_TCP for tcp:// and tls+tcp:// */
-	int tls;	    /* tls+tcp://: the stream is TLS (tls.h) */
-	const char *path;   /* the socket file for ipc, inside ss */
-} addr;
+	meshi_sp_framing
+	    framing;	  /* SP_IPC for ipc:// and unix://, SP_TCP for tcp:// and tls+tcp:// */
+	int tls;	  /* tls+tcp://: the stream is TLS (tls.h) */
+	const char *path; /* the socket file for ipc, inside ss */
+} meshi_addr;
 
-/* addr_parse resolves url. For a listener (passive), a tcp host of "*" or nothing means every
+/* meshi_addr_parse resolves url. For a listener (passive), a tcp host of "*" or nothing means every
  * address. Returns 0, or EINVAL if url is not one of these forms or does not resolve. */
-int addr_parse(const char *url, int passive, addr *out);
+int meshi_addr_parse(const char *url, int passive, meshi_addr *out);
 
 #endif

@@ -6,7 +6,7 @@
 
 #include "bytes.h"
 
-uint8_t *bytes_reserve(bytes *b, size_t n)
+uint8_t *meshi_bytes_reserve(meshi_bytes *b, size_t n)
 {
 	if (b->cap - b->start - b->len >= n)
 		return b->data + b->start + b->len;
@@ -30,14 +30,14 @@ uint8_t *bytes_reserve(bytes *b, size_t n)
 	return b->data + b->len;
 }
 
-void bytes_commit(bytes *b, size_t n)
+void meshi_bytes_commit(meshi_bytes *b, size_t n)
 {
 	b->len += n;
 }
 
-int bytes_append(bytes *b, const void *data, size_t n)
+int meshi_bytes_append(meshi_bytes *b, const void *data, size_t n)
 {
-	uint8_t *p = bytes_reserve(b, n);
+	uint8_t *p = meshi_bytes_reserve(b, n);
 	if (p == NULL)
 		return -1;
 	memcpy(p, data, n);
@@ -45,7 +45,7 @@ int bytes_append(bytes *b, const void *data, size_t n)
 	return 0;
 }
 
-void bytes_consume(bytes *b, size_t n)
+void meshi_bytes_consume(meshi_bytes *b, size_t n)
 {
 	b->start += n;
 	b->len -= n;
@@ -55,11 +55,11 @@ void bytes_consume(bytes *b, size_t n)
 
 #define BYTES_READ_CHUNK 65536
 
-int bytes_read_from(bytes *b, int fd)
+int meshi_bytes_read_from(meshi_bytes *b, int fd)
 {
 	int got = 0;
 	for (;;) {
-		uint8_t *p = bytes_reserve(b, BYTES_READ_CHUNK);
+		uint8_t *p = meshi_bytes_reserve(b, BYTES_READ_CHUNK);
 		ssize_t n;
 		if (p == NULL) {
 			errno = ENOMEM;
@@ -67,7 +67,7 @@ int bytes_read_from(bytes *b, int fd)
 		}
 		n = recv(fd, p, BYTES_READ_CHUNK, 0);
 		if (n > 0) {
-			bytes_commit(b, (size_t)n);
+			meshi_bytes_commit(b, (size_t)n);
 			got = 1;
 			if (n < BYTES_READ_CHUNK)
 				return 1; /* a short read: the socket is drained */
@@ -83,12 +83,12 @@ int bytes_read_from(bytes *b, int fd)
 	}
 }
 
-int bytes_write_to(bytes *b, int fd)
+int meshi_bytes_write_to(meshi_bytes *b, int fd)
 {
 	while (b->len > 0) {
-		ssize_t n = send(fd, bytes_head(b), b->len, MSG_NOSIGNAL);
+		ssize_t n = send(fd, meshi_bytes_head(b), b->len, MSG_NOSIGNAL);
 		if (n > 0)
-			bytes_consume(b, (size_t)n);
+			meshi_bytes_consume(b, (size_t)n);
 		else if (n < 0 && errno == EINTR)
 			continue;
 		else if (n < 0 && errno == EAGAIN)
@@ -99,7 +99,7 @@ int bytes_write_to(bytes *b, int fd)
 	return 0;
 }
 
-void bytes_fini(bytes *b)
+void meshi_bytes_fini(meshi_bytes *b)
 {
 	free(b->data);
 	memset(b, 0, sizeof(*b));

@@ -5,43 +5,43 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct bytes {
+typedef struct meshi_bytes {
 	uint8_t *data;
 	size_t start; /* first unconsumed byte */
 	size_t len;   /* bytes from start */
 	size_t cap;
-} bytes;
+} meshi_bytes;
 
-/* bytes_reserve returns room for n more bytes at the end (moving or growing the buffer), or
- * NULL if memory ran out. Nothing counts until bytes_commit. */
-uint8_t *bytes_reserve(bytes *b, size_t n);
+/* meshi_bytes_reserve returns room for n more bytes at the end (moving or growing the buffer), or
+ * NULL if memory ran out. Nothing counts until meshi_bytes_commit. */
+uint8_t *meshi_bytes_reserve(meshi_bytes *b, size_t n);
 
-/* bytes_commit counts n bytes written at bytes_reserve's pointer. */
-void bytes_commit(bytes *b, size_t n);
+/* meshi_bytes_commit counts n bytes written at meshi_bytes_reserve's pointer. */
+void meshi_bytes_commit(meshi_bytes *b, size_t n);
 
-/* bytes_append copies n bytes to the end. Returns 0 or -1 if memory ran out. */
-int bytes_append(bytes *b, const void *data, size_t n);
+/* meshi_bytes_append copies n bytes to the end. Returns 0 or -1 if memory ran out. */
+int meshi_bytes_append(meshi_bytes *b, const void *data, size_t n);
 
-/* bytes_head returns the first unconsumed byte. */
-static inline uint8_t *bytes_head(const bytes *b)
+/* meshi_bytes_head returns the first unconsumed byte. */
+static inline uint8_t *meshi_bytes_head(const meshi_bytes *b)
 {
 	return b->data + b->start;
 }
 
-/* bytes_consume drops n bytes from the front. */
-void bytes_consume(bytes *b, size_t n);
+/* meshi_bytes_consume drops n bytes from the front. */
+void meshi_bytes_consume(meshi_bytes *b, size_t n);
 
-/* bytes_read_from appends what the non-blocking socket fd has to read. Returns 1 if it read
+/* meshi_bytes_read_from appends what the non-blocking socket fd has to read. Returns 1 if it read
  * something, 0 if there was nothing to read, -1 when the peer closed (errno 0) or on an error
  * (errno set; ENOMEM if the buffer could not grow). */
-int bytes_read_from(bytes *b, int fd);
+int meshi_bytes_read_from(meshi_bytes *b, int fd);
 
-/* bytes_write_to sends what b holds to the non-blocking socket fd, consuming what was sent.
+/* meshi_bytes_write_to sends what b holds to the non-blocking socket fd, consuming what was sent.
  * Returns 0 when all is sent, 1 if the socket is full (the rest waits), -1 on an error
  * (errno set). */
-int bytes_write_to(bytes *b, int fd);
+int meshi_bytes_write_to(meshi_bytes *b, int fd);
 
-/* bytes_fini frees the buffer. */
-void bytes_fini(bytes *b);
+/* meshi_bytes_fini frees the buffer. */
+void meshi_bytes_fini(meshi_bytes *b);
 
 #endif

@@ -1,9 +1,8 @@
-/* check.c: `svc-<name> --check URL`: one mesh.Mesh/Health call, for container health checks. */
+/* check.c: mesh_check: one mesh.Mesh/Health call to one address, for health checks. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <nng/nng.h>
 
 #include "mesh.h"
 #include "mesh.pb-c.h"
@@ -35,13 +34,13 @@ int mesh_check(const char *url, int timeout_ms, char *out, size_t outlen)
 	int rv;
 
 	if ((rv = mesh_client_new(&c, &mesh__mesh__descriptor, &opts)) != 0) {
-		snprintf(out, outlen, "cannot make a client: %s", nng_strerror(rv));
-		return -1;
+		snprintf(out, outlen, "cannot make a client: %s", strerror(rv));
+		return rv;
 	}
 	if ((rv = mesh_client_dial(c, url)) != 0) {
-		snprintf(out, outlen, "cannot dial %s: %s", url, nng_strerror(rv));
+		snprintf(out, outlen, "cannot dial %s: %s", url, strerror(rv));
 		mesh_client_free(c);
-		return -1;
+		return rv;
 	}
 	/* the dial connects in the background; a blocking client's call fails at once without a
 	 * connection, so wait for one (bounded by the same deadline) */
@@ -53,7 +52,7 @@ int mesh_check(const char *url, int timeout_ms, char *out, size_t outlen)
 			 "unreachable, or it does not speak the mesh's protocol",
 			 url, timeout_ms);
 		mesh_client_free(c);
-		return -1;
+		return ETIMEDOUT;
 	}
 	r.rpc.deadline_us = until;
 	/* a blocking client: the closure has run when this returns */
@@ -62,43 +61,9 @@ int mesh_check(const char *url, int timeout_ms, char *out, size_t outlen)
 	if (r.rpc.status != MESH_OK) {
 		snprintf(out, outlen, "Health at %s: %s: %s", url, mesh_status_name(r.rpc.status),
 			 r.rpc.message);
-		return -1;
+		return EPROTO;
 	}
 	snprintf(out, outlen, "%s at %s is healthy (pid %lld, up %lld ms)", r.service, url,
 		 (long long)r.pid, (long long)r.uptime_ms);
-	return 0;
-}
-
-const char *mesh_check_arg(const char *name, const char *example, int argc, char **argv)
-{
-	const char *url = NULL;
-	if (argc == 3 && strcmp(argv[1], "--check") == 0)
-		url = argv[2];
-	else if (argc == 2 && strncmp(argv[1], "--check=", 8) == 0)
-		url = argv[1] + 8;
-	if (url == NULL || url[0] == '\0') {
-		fprintf(stderr, "%s: --check wants one URL and no other option: %s --check %s\n",
-			name, argv[0], example);
-		return NULL;
-	}
-	return url;
-}
-
-int mesh_check_main(const char *name, int argc, char **argv)
-{
-	const char *url = mesh_check_arg(name, "tcp://127.0.0.1:7000", argc, argv);
-	char msg[1024];
-	if (url == NULL)
-		return 2;
-	/* a tls+tcp:// URL is checked with the certificate CLEAVE_TLS_* name, as the service's */
-	if (mesh_tls_configure(NULL, NULL, NULL, msg, sizeof(msg)) != 0) {
-		fprintf(stderr, "%s: check failed: %s\n", name, msg);
-		return 1;
-	}
-	if (mesh_check(url, MESH_CHECK_TIMEOUT_MS, msg, sizeof(msg)) != 0) {
-		fprintf(stderr, "%s: check failed: %s\n", name, msg);
-		return 1;
-	}
-	printf("%s: %s\n", name, msg);
 	return 0;
 }

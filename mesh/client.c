@@ -15,6 +15,7 @@
 
 #include "client_internal.h"
 #include "envelope.h"
+#include "nng_errno.h"
 #include "queue.h"
 #include "tls.h"
 
@@ -38,7 +39,7 @@ typedef struct client_dialer {
 
 /* client_call: one call in flight, reused from the client's pool; owns an nng context. */
 typedef struct client_call {
-	queue_item item; /* first: the queue hands it back */
+	meshi_queue_item item; /* first: the queue hands it back */
 	mesh_client *client;
 	nng_ctx ctx;
 	nng_aio *aio;
@@ -62,8 +63,8 @@ struct mesh_client {
 	char *caller;
 	size_t caller_len;
 	int64_t timeout_us;
-	client_loop *loop; /* the event-loop transport, or NULL for nng */
-	mesh_queue *queue; /* with nng: NULL for blocking calls */
+	meshi_client_loop *loop; /* the event-loop transport, or NULL for nng */
+	mesh_queue *queue;	 /* with nng: NULL for blocking calls */
 	atomic_int instances;
 	atomic_int inflight;
 	atomic_int_fast64_t last_pipe_event_us; /* when an instance last came or went */
@@ -146,8 +147,8 @@ static int client_dialer_tls(mesh_client *c, nng_dialer dialer)
 {
 	const char *package = c->base.descriptor->package;
 	nng_tls_config *cfg;
-	int rv = tls_nng_config(&cfg, 0,
-				package != NULL && strcmp(package, "mesh") != 0 ? package : NULL);
+	int rv = meshi_tls_nng_config(
+	    &cfg, 0, package != NULL && strcmp(package, "mesh") != 0 ? package : NULL);
 	if (rv != 0)
 		return rv;
 	rv = nng_dialer_set_ptr(dialer, NNG_OPT_TLS_CONFIG, cfg);
@@ -162,7 +163,7 @@ static int client_dialer_start(mesh_client *c, client_dialer *d)
 {
 	nng_dialer dialer = NNG_DIALER_INITIALIZER;
 	int rv = nng_dialer_create(&dialer, c->sock, d->url);
-	if (rv == 0 && tls_url(d->url) && (rv = client_dialer_tls(c, dialer)) != 0)
+	if (rv == 0 && meshi_tls_url(d->url) && (rv = client_dialer_tls(c, dialer)) != 0)
 		nng_dialer_close(dialer);
 	pthread_mutex_lock(&c->pipe_lock);
 	d->dialer = rv == 0 ? dialer : (nng_dialer)NNG_DIALER_INITIALIZER;
@@ -248,9 +249,30 @@ static void client_call_complete(client_call *call)
 	atomic_fetch_sub(&c->inflight, 1);
 }
 
-static void client_call_run_queued(queue_item *item)
+static void client_call_run_queued(meshi_queue_item *item)
 {
 	client_call_complete((client_call *)item);
+}
+
+/* client_early_run ends, from the queue, a call that failed with no call object. */
+static void client_early_run(meshi_queue_item *item)
+{
+	meshi_rpc_early *early = (meshi_rpc_early *)item;
+	mesh_client *c = early->owner;
+	atomic_fetch_sub(&c->inflight, 1);
+	early->closure(NULL, meshi_rpc_of_early(early));
+}
+
+/* client_fail_early hands a call that failed with no call object (its status set in rpc) to
+ * the queue, so its closure runs from mesh_queue_drain, not inside invoke. */
+static void client_fail_early(mesh_client *c, ProtobufCClosure closure, mesh_rpc *rpc)
+{
+	meshi_rpc_early *early = meshi_rpc_early_of(rpc);
+	early->item.run = client_early_run;
+	early->closure = closure;
+	early->owner = c;
+	atomic_fetch_add(&c->inflight, 1);
+	meshi_queue_post(c->queue, &early->item);
 }
 
 static void client_call_set(client_call *call, mesh_status status, const char *fmt, ...)
@@ -274,7 +296,7 @@ static void client_call_finish(client_call *call)
 		return;
 	}
 	call->item.run = client_call_run_queued;
-	queue_post(call->client->queue, &call->item);
+	meshi_queue_post(call->client->queue, &call->item);
 }
 
 static nng_duration client_call_remaining_ms(const client_call *call)
@@ -315,8 +337,8 @@ static void client_call_read_reply(client_call *call, nng_msg *msg)
 {
 	const ProtobufCMethodDescriptor *method =
 	    &call->client->base.descriptor->methods[call->method];
-	envelope_reply reply;
-	if (envelope_reply_read(&reply, nng_msg_body(msg), nng_msg_len(msg)) != 0) {
+	meshi_envelope_reply reply;
+	if (meshi_envelope_reply_read(&reply, nng_msg_body(msg), nng_msg_len(msg)) != 0) {
 		client_call_set(call, MESH_INTERNAL, "%s.%s: malformed reply envelope",
 				call->client->base.descriptor->name, method->name);
 	} else if (reply.status != MESH_OK) {
@@ -392,21 +414,23 @@ static void client_invoke(ProtobufCService *service, unsigned method_index,
 	mesh_rpc *rpc = closure_data;
 	int64_t now = mesh_now_us();
 	client_call *call;
-	envelope_call env;
+	meshi_envelope_call env;
 	nng_msg *msg;
 	int rv;
 
 	if (c->loop != NULL) {
-		client_loop_invoke(c->loop, method_index, input, closure, closure_data);
+		meshi_client_loop_invoke(c->loop, method_index, input, closure, closure_data);
 		return;
 	}
 	call = client_call_get(c);
 	if (call == NULL) {
-		/* Nothing to queue a completion on: answer at once, even when asynchronous. */
 		rpc->status = MESH_RESOURCE_EXHAUSTED;
 		snprintf(rpc->message, sizeof(rpc->message), "%s: out of memory",
 			 service->descriptor->name);
-		closure(NULL, closure_data);
+		if (c->queue == NULL)
+			closure(NULL, closure_data); /* blocking: it ends before invoke returns */
+		else
+			client_fail_early(c, closure, rpc);
 		return;
 	}
 	atomic_fetch_add(&c->inflight, 1);
@@ -431,7 +455,7 @@ static void client_invoke(ProtobufCService *service, unsigned method_index,
 				service->descriptor->name);
 		goto out_finish;
 	}
-	env = (envelope_call){
+	env = (meshi_envelope_call){
 	    .service = service->descriptor->name,
 	    .service_len = strlen(service->descriptor->name),
 	    .method = method->name,
@@ -445,7 +469,7 @@ static void client_invoke(ProtobufCService *service, unsigned method_index,
 	    .request_id = rpc->request_id,
 	    .request_id_len = rpc->request_id ? strlen(rpc->request_id) : 0,
 	};
-	rv = envelope_call_pack(&msg, &env, input);
+	rv = meshi_envelope_call_pack(&msg, &env, input);
 	if (rv != 0) {
 		client_call_set(call, MESH_INTERNAL, "%s.%s: cannot pack the call: %s",
 				service->descriptor->name, method->name, nng_strerror(rv));
@@ -469,7 +493,7 @@ int mesh_client_new(mesh_client **out, const ProtobufCServiceDescriptor *service
 {
 	mesh_client_opts o = opts != NULL ? *opts : (mesh_client_opts){0};
 	mesh_client *c = calloc(1, sizeof(*c));
-	int rv = NNG_ENOMEM;
+	int rv = ENOMEM;
 	if (c == NULL)
 		return rv;
 	c->base.descriptor = service;
@@ -486,16 +510,16 @@ int mesh_client_new(mesh_client **out, const ProtobufCServiceDescriptor *service
 	pthread_mutex_init(&c->pipe_lock, NULL);
 	atomic_init(&c->last_pipe_event_us, mesh_now_us());
 	if (o.loop != NULL) {
-		rv = client_loop_new(&c->loop, service, c->caller, c->timeout_us, o.loop);
-		if (rv != 0) {
-			rv = NNG_ENOMEM;
+		rv = meshi_client_loop_new(&c->loop, service, c->caller, c->timeout_us, o.loop);
+		if (rv != 0)
 			goto out_free;
-		}
 		*out = c;
 		return 0;
 	}
-	if ((rv = nng_req0_open(&c->sock)) != 0)
+	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		rv = meshi_errno_from_nng(rv);
 		goto out_free;
+	}
 	/* The transport never resends: a lost connection ends the call, and retries are the
 	 * caller's decision (a create must not run twice). */
 	if ((rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
@@ -503,8 +527,10 @@ int mesh_client_new(mesh_client **out, const ProtobufCServiceDescriptor *service
 	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 200)) != 0 ||
 	    (rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, 0)) != 0 ||
 	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, client_pipe_event, c)) != 0 ||
-	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, client_pipe_event, c)) != 0)
+	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, client_pipe_event, c)) != 0) {
+		rv = meshi_errno_from_nng(rv);
 		goto out_close;
+	}
 	*out = c;
 	return 0;
 
@@ -525,11 +551,11 @@ int mesh_client_dial(mesh_client *c, const char *url)
 	char *copy;
 	int rv;
 	if (c->loop != NULL) {
-		rv = client_loop_dial(c->loop, url);
-		return rv == 0 ? 0 : rv == ENOMEM ? NNG_ENOMEM : NNG_EADDRINVAL;
+		rv = meshi_client_loop_dial(c->loop, url);
+		return rv == 0 || rv == ENOMEM ? rv : EINVAL;
 	}
 	if ((copy = strdup(url)) == NULL)
-		return NNG_ENOMEM;
+		return ENOMEM;
 	pthread_mutex_lock(&c->dial_lock);
 	pthread_mutex_lock(&c->pipe_lock);
 	dialers = realloc(c->dialers, (c->ndialers + 1) * sizeof(*dialers));
@@ -537,7 +563,7 @@ int mesh_client_dial(mesh_client *c, const char *url)
 		pthread_mutex_unlock(&c->pipe_lock);
 		pthread_mutex_unlock(&c->dial_lock);
 		free(copy);
-		return NNG_ENOMEM;
+		return ENOMEM;
 	}
 	c->dialers = dialers;
 	d = &dialers[c->ndialers++];
@@ -550,7 +576,8 @@ int mesh_client_dial(mesh_client *c, const char *url)
 		free(copy);
 	}
 	pthread_mutex_unlock(&c->dial_lock);
-	return rv;
+	/* nng says NNG_EADDRINVAL or NNG_ENOTSUP for a url it cannot dial */
+	return rv == 0 || rv == NNG_ENOMEM ? meshi_errno_from_nng(rv) : EINVAL;
 }
 
 ProtobufCService *mesh_client_service(mesh_client *c)
@@ -561,14 +588,14 @@ ProtobufCService *mesh_client_service(mesh_client *c)
 int mesh_client_instances(const mesh_client *c)
 {
 	if (c->loop != NULL)
-		return client_loop_instances(c->loop);
+		return meshi_client_loop_instances(c->loop);
 	return atomic_load(&((mesh_client *)c)->instances);
 }
 
 int mesh_client_inflight(const mesh_client *c)
 {
 	if (c->loop != NULL)
-		return client_loop_inflight(c->loop);
+		return meshi_client_loop_inflight(c->loop);
 	return atomic_load(&((mesh_client *)c)->inflight);
 }
 
@@ -592,22 +619,22 @@ const char *mesh_instance_state_name(mesh_instance_state s)
 int mesh_client_set_health(mesh_client *c, const mesh_health_opts *opts)
 {
 	if (c->loop == NULL)
-		return NNG_ENOTSUP;
-	return client_loop_set_health(c->loop, opts) == 0 ? 0 : NNG_EINVAL;
+		return ENOTSUP;
+	return meshi_client_loop_set_health(c->loop, opts) == 0 ? 0 : EINVAL;
 }
 
 int mesh_client_drain(mesh_client *c, const char *url)
 {
 	if (c->loop == NULL)
-		return NNG_ENOTSUP;
-	return client_loop_drain(c->loop, url, 0) == 0 ? 0 : NNG_ENOENT;
+		return ENOTSUP;
+	return meshi_client_loop_drain(c->loop, url, 0) == 0 ? 0 : ENOENT;
 }
 
 int mesh_client_undial(mesh_client *c, const char *url)
 {
 	int found = 0;
 	if (c->loop != NULL)
-		return client_loop_drain(c->loop, url, 1) == 0 ? 0 : NNG_ENOENT;
+		return meshi_client_loop_drain(c->loop, url, 1) == 0 ? 0 : ENOENT;
 	/* nng cannot drain one connection: the dialer and its connections close now */
 	pthread_mutex_lock(&c->dial_lock);
 	for (size_t i = c->ndialers; i-- > 0;) {
@@ -629,7 +656,7 @@ int mesh_client_undial(mesh_client *c, const char *url)
 		found = 1;
 	}
 	pthread_mutex_unlock(&c->dial_lock);
-	return found ? 0 : NNG_ENOENT;
+	return found ? 0 : ENOENT;
 }
 
 size_t mesh_client_instance_info(const mesh_client *c, mesh_instance_info *out, size_t max)
@@ -637,7 +664,7 @@ size_t mesh_client_instance_info(const mesh_client *c, mesh_instance_info *out, 
 	mesh_client *mc = (mesh_client *)c; /* the locks change, not the client */
 	size_t n;
 	if (c->loop != NULL)
-		return client_loop_instance_info(c->loop, out, max);
+		return meshi_client_loop_instance_info(c->loop, out, max);
 	pthread_mutex_lock(&mc->pipe_lock);
 	n = mc->ndialers;
 	for (size_t i = 0; i < n && i < max; i++) {
@@ -658,7 +685,7 @@ void mesh_client_free(mesh_client *c)
 	if (c == NULL)
 		return;
 	if (c->loop != NULL) {
-		client_loop_free(c->loop);
+		meshi_client_loop_free(c->loop);
 		pthread_mutex_destroy(&c->pipe_lock);
 		pthread_mutex_destroy(&c->dial_lock);
 		pthread_mutex_destroy(&c->lock);

@@ -78,16 +78,16 @@ typedef struct loop_call {
 
 /* upconn: the connection to one instance. */
 struct upconn {
-	client_loop *cl;
+	meshi_client_loop *cl;
 	char *url;
-	addr addr;
+	meshi_addr addr;
 	int state;
 	void *watch;	     /* the loop's handle on fd */
 	int fd;		     /* owned by the loop while watched; -1 otherwise */
-	tls_conn *tls;	     /* tls+tcp:// while connected (owned); NULL otherwise */
+	meshi_tls_conn *tls; /* tls+tcp:// while connected (owned); NULL otherwise */
 	char tls_error[256]; /* the last handshake failure reported, to report each once */
-	bytes in;
-	bytes out;
+	meshi_bytes in;
+	meshi_bytes out;
 	int dirty; /* has output to write this turn */
 	upconn *next_dirty;
 	int inflight; /* the caller's calls on it (health checks are not counted) */
@@ -111,7 +111,7 @@ struct upconn {
 	uint64_t calls, errors;
 };
 
-struct client_loop {
+struct meshi_client_loop {
 	const ProtobufCServiceDescriptor *service;
 	const char *caller;
 	size_t caller_len;
@@ -127,8 +127,9 @@ struct client_loop {
 	size_t nslots;
 	uint32_t *free_slots;
 	size_t nfree;
-	loop_call *deadline_head, *deadline_tail; /* in flight, soonest deadline first */
-	loop_call *failed_head, *failed_tail;	  /* ended before sending, closure still to run */
+	loop_call *deadline_head, *deadline_tail;   /* in flight, soonest deadline first */
+	loop_call *failed_head, *failed_tail;	    /* ended before sending, closure still to run */
+	meshi_queue_item *early_head, **early_tail; /* ended with no slot, closure still to run */
 	upconn *dirty;
 	mesh_timer *turn;     /* after this turn's events: write, and run failed closures */
 	mesh_timer *deadline; /* at the soonest deadline */
@@ -150,7 +151,7 @@ static void call_set(loop_call *call, mesh_status status, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void turn_arm(client_loop *cl)
+static void turn_arm(meshi_client_loop *cl)
 {
 	if (!cl->turn_armed) {
 		cl->turn_armed = 1;
@@ -158,7 +159,7 @@ static void turn_arm(client_loop *cl)
 	}
 }
 
-static int health_on(const client_loop *cl)
+static int health_on(const meshi_client_loop *cl)
 {
 	return cl->health.interval_ms > 0;
 }
@@ -184,7 +185,7 @@ static void upconn_note(upconn *u)
 }
 
 /* slot_take returns a free call slot with a fresh id, or NULL. */
-static loop_call *slot_take(client_loop *cl)
+static loop_call *slot_take(meshi_client_loop *cl)
 {
 	loop_call *call;
 	uint32_t index;
@@ -215,14 +216,14 @@ static loop_call *slot_take(client_loop *cl)
 	return call;
 }
 
-static void slot_release(client_loop *cl, loop_call *call)
+static void slot_release(meshi_client_loop *cl, loop_call *call)
 {
 	cl->free_slots[cl->nfree++] = call->id & (CL_MAX_SLOTS - 1);
 	call->id = 0;
 }
 
 /* slot_find returns the call in flight with this request id, or NULL (a late reply). */
-static loop_call *slot_find(client_loop *cl, uint32_t id)
+static loop_call *slot_find(meshi_client_loop *cl, uint32_t id)
 {
 	uint32_t index = id & (CL_MAX_SLOTS - 1);
 	if (index >= cl->nslots || cl->slots[index]->id != id)
@@ -256,7 +257,7 @@ static void list_append(loop_call **head, loop_call **tail, loop_call *call)
 
 /* deadline_insert keeps the list ordered; calls mostly arrive in deadline order, so the walk
  * from the tail is short. */
-static void deadline_insert(client_loop *cl, loop_call *call)
+static void deadline_insert(meshi_client_loop *cl, loop_call *call)
 {
 	loop_call *after = cl->deadline_tail;
 	while (after != NULL && after->deadline_us > call->deadline_us)
@@ -273,7 +274,7 @@ static void deadline_insert(client_loop *cl, loop_call *call)
 		cl->deadline_head = call;
 }
 
-static void deadline_arm(client_loop *cl)
+static void deadline_arm(meshi_client_loop *cl)
 {
 	int64_t due, now;
 	if (cl->deadline_head == NULL)
@@ -289,19 +290,19 @@ static void deadline_arm(client_loop *cl)
 
 /* upconn_frame frames the call env (input as its payload) with SP request id into the
  * connection's output, written at the end of the turn. Returns 0, or -1 if memory ran out. */
-static int upconn_frame(upconn *u, uint32_t id, const envelope_call *env,
+static int upconn_frame(upconn *u, uint32_t id, const meshi_envelope_call *env,
 			const ProtobufCMessage *input)
 {
-	client_loop *cl = u->cl;
-	size_t payload_len, size = envelope_call_size(env, input, &payload_len);
-	size_t head = sp_frame_header_len(u->addr.framing);
-	uint8_t *p = bytes_reserve(&u->out, head + 4 + size);
+	meshi_client_loop *cl = u->cl;
+	size_t payload_len, size = meshi_envelope_call_size(env, input, &payload_len);
+	size_t head = meshi_sp_frame_header_len(u->addr.framing);
+	uint8_t *p = meshi_bytes_reserve(&u->out, head + 4 + size);
 	if (p == NULL)
 		return -1;
-	sp_frame_header(p, u->addr.framing, 4 + size);
-	sp_put_u32(p + head, id);
-	envelope_call_write(p + head + 4, env, input, payload_len);
-	bytes_commit(&u->out, head + 4 + size);
+	meshi_sp_frame_header(p, u->addr.framing, 4 + size);
+	meshi_sp_put_u32(p + head, id);
+	meshi_envelope_call_write(p + head + 4, env, input, payload_len);
+	meshi_bytes_commit(&u->out, head + 4 + size);
 	if (!u->dirty) {
 		u->dirty = 1;
 		u->next_dirty = cl->dirty;
@@ -316,7 +317,7 @@ static int upconn_frame(upconn *u, uint32_t id, const envelope_call *env,
 /* check_schedule arms the instance's next check, an interval after the last one started. */
 static void check_schedule(upconn *u)
 {
-	client_loop *cl = u->cl;
+	meshi_client_loop *cl = u->cl;
 	int64_t left = u->check_started_us + (int64_t)cl->health.interval_ms * 1000 - mesh_now_us();
 	cl->loop->ops->timer_arm(cl->loop, u->check_timer,
 				 left > 0 ? (int)((left + 999) / 1000) : 0);
@@ -326,10 +327,10 @@ static void check_schedule(upconn *u)
  * check is already in flight. */
 static void check_start(upconn *u)
 {
-	client_loop *cl = u->cl;
+	meshi_client_loop *cl = u->cl;
 	Mesh__HealthRequest req = MESH__HEALTH_REQUEST__INIT;
 	const char *service = mesh__mesh__descriptor.name;
-	envelope_call env;
+	meshi_envelope_call env;
 	loop_call *call;
 	int64_t now;
 	if (!health_on(cl) || u->state != UP_OPEN || u->draining || u->check != NULL)
@@ -346,7 +347,7 @@ static void check_start(upconn *u)
 	call->closure = NULL;
 	call->closure_data = NULL;
 	call->deadline_us = now + (int64_t)cl->health.timeout_ms * 1000;
-	env = (envelope_call){
+	env = (meshi_envelope_call){
 	    .service = service,
 	    .service_len = strlen(service),
 	    .method = "Health",
@@ -382,7 +383,7 @@ static void on_check_timer(void *arg)
  * comes, is dropped like any late reply). */
 static void check_cancel(upconn *u)
 {
-	client_loop *cl = u->cl;
+	meshi_client_loop *cl = u->cl;
 	loop_call *call = u->check;
 	cl->loop->ops->timer_stop(cl->loop, u->check_timer);
 	if (call == NULL)
@@ -395,12 +396,12 @@ static void check_cancel(upconn *u)
 
 /* check_reply_ok says whether a Health reply envelope is a pass: status OK, from an instance of
  * the client's service. */
-static int check_reply_ok(const client_loop *cl, const uint8_t *reply, size_t len)
+static int check_reply_ok(const meshi_client_loop *cl, const uint8_t *reply, size_t len)
 {
 	Mesh__HealthReply *health;
-	envelope_reply r;
+	meshi_envelope_reply r;
 	int ok;
-	if (envelope_reply_read(&r, reply, len) != 0 || r.status != MESH_OK)
+	if (meshi_envelope_reply_read(&r, reply, len) != 0 || r.status != MESH_OK)
 		return 0;
 	if (strcmp(cl->service->name, mesh__mesh__descriptor.name) == 0)
 		return 1; /* a client of mesh.Mesh itself: any service will do */
@@ -419,7 +420,7 @@ static void upconn_fail(upconn *u, const char *why);
  * unhealthy_threshold + 1 checks in a row went unanswered, drops the connection as dead. */
 static void check_result(upconn *u, int ok, int answered)
 {
-	client_loop *cl = u->cl;
+	meshi_client_loop *cl = u->cl;
 	if (!health_on(cl) || u->state != UP_OPEN || u->draining)
 		return;
 	if (answered)
@@ -448,7 +449,7 @@ static void check_result(upconn *u, int ok, int answered)
 
 /* check_finish ends a health check, already off the deadline list: reply is the reply
  * envelope, or NULL when it failed without one (its deadline passed). */
-static void check_finish(client_loop *cl, loop_call *call, const uint8_t *reply, size_t len)
+static void check_finish(meshi_client_loop *cl, loop_call *call, const uint8_t *reply, size_t len)
 {
 	upconn *u = call->conn;
 	int ok = reply != NULL && check_reply_ok(cl, reply, len);
@@ -464,7 +465,7 @@ static void upconn_close(upconn *u);
 
 /* call_finish runs the closure with the outcome and frees the slot. reply is the reply
  * envelope, or NULL when the call failed without one. */
-static void call_finish(client_loop *cl, loop_call *call, const uint8_t *reply, size_t len)
+static void call_finish(meshi_client_loop *cl, loop_call *call, const uint8_t *reply, size_t len)
 {
 	const ProtobufCMethodDescriptor *method = &cl->service->methods[call->method];
 	ProtobufCMessage *output = NULL;
@@ -475,8 +476,8 @@ static void call_finish(client_loop *cl, loop_call *call, const uint8_t *reply, 
 		return;
 	}
 	if (reply != NULL) {
-		envelope_reply r;
-		if (envelope_reply_read(&r, reply, len) != 0) {
+		meshi_envelope_reply r;
+		if (meshi_envelope_reply_read(&r, reply, len) != 0) {
 			call_set(call, MESH_INTERNAL, "%s.%s: malformed reply envelope",
 				 cl->service->name, method->name);
 		} else if (r.status != MESH_OK) {
@@ -516,9 +517,22 @@ static void call_finish(client_loop *cl, loop_call *call, const uint8_t *reply, 
 
 /* call_fail_later ends a call that was never sent; its closure runs after this turn, never
  * inside invoke. */
-static void call_fail_later(client_loop *cl, loop_call *call)
+static void call_fail_later(meshi_client_loop *cl, loop_call *call)
 {
 	list_append(&cl->failed_head, &cl->failed_tail, call);
+	turn_arm(cl);
+}
+
+/* call_fail_early ends a call that got no slot (its status set in rpc): kept in rpc's reserved
+ * words, its closure runs after this turn, like call_fail_later's. */
+static void call_fail_early(meshi_client_loop *cl, ProtobufCClosure closure, mesh_rpc *rpc)
+{
+	meshi_rpc_early *early = meshi_rpc_early_of(rpc);
+	early->closure = closure;
+	early->item.next = NULL;
+	*cl->early_tail = &early->item;
+	cl->early_tail = &early->item.next;
+	cl->inflight++;
 	turn_arm(cl);
 }
 
@@ -527,7 +541,7 @@ static void upconn_on_io(void *arg, int events);
 
 static void upconn_retry_later(upconn *u)
 {
-	client_loop *cl = u->cl;
+	meshi_client_loop *cl = u->cl;
 	u->state = UP_IDLE;
 	cl->loop->ops->timer_arm(cl->loop, u->retry, u->backoff_ms);
 	u->backoff_ms = u->backoff_ms * 2 > CL_RETRY_MAX_MS ? CL_RETRY_MAX_MS : u->backoff_ms * 2;
@@ -537,10 +551,10 @@ static void upconn_retry_later(upconn *u)
  * calls it carried are the caller's to end. */
 static void upconn_disconnect(upconn *u)
 {
-	client_loop *cl = u->cl;
+	meshi_client_loop *cl = u->cl;
 	if (u->state == UP_OPEN)
 		cl->instances--;
-	tls_conn_free(u->tls);
+	meshi_tls_conn_free(u->tls);
 	u->tls = NULL;
 	if (u->watch != NULL)
 		cl->loop->ops->unwatch(cl->loop, u->watch);
@@ -553,7 +567,7 @@ static void upconn_disconnect(upconn *u)
  * sent again), and schedules a reconnect. */
 static void upconn_fail(upconn *u, const char *why)
 {
-	client_loop *cl = u->cl;
+	meshi_client_loop *cl = u->cl;
 	upconn_disconnect(u);
 	u->in.start = u->in.len = 0;
 	u->out.start = u->out.len = 0;
@@ -575,7 +589,7 @@ static void upconn_fail(upconn *u, const char *why)
 static void upconn_on_retry(void *arg)
 {
 	upconn *u = arg;
-	client_loop *cl = u->cl;
+	meshi_client_loop *cl = u->cl;
 	int64_t left;
 	if (u->state == UP_IDLE) {
 		upconn_connect(u);
@@ -593,7 +607,7 @@ static void upconn_on_retry(void *arg)
 
 static void upconn_connect(upconn *u)
 {
-	client_loop *cl = u->cl;
+	meshi_client_loop *cl = u->cl;
 	int one = 1;
 	int fd = socket(u->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -632,7 +646,8 @@ static int upconn_fd_error(int fd)
 /* upconn_flush writes the connection's output. Returns 0, or -1 if the connection failed. */
 static int upconn_flush(upconn *u)
 {
-	int rv = u->tls == NULL ? bytes_write_to(&u->out, u->fd) : tls_conn_write(u->tls, &u->out);
+	int rv = u->tls == NULL ? meshi_bytes_write_to(&u->out, u->fd)
+				: meshi_tls_conn_write(u->tls, &u->out);
 	if (rv == 1)
 		u->cl->loop->ops->want_write(u->cl->loop, u->watch);
 	if (rv < 0) {
@@ -655,14 +670,15 @@ static void upconn_tls_report(upconn *u, const char *why)
 /* upconn_read takes in what the instance sent: its greeting, then replies. */
 static void upconn_read(upconn *u)
 {
-	client_loop *cl = u->cl;
+	meshi_client_loop *cl = u->cl;
 	const uint8_t *payload;
 	size_t payload_len, consumed;
-	int rv = u->tls == NULL ? bytes_read_from(&u->in, u->fd) : tls_conn_read(u->tls, &u->in);
+	int rv = u->tls == NULL ? meshi_bytes_read_from(&u->in, u->fd)
+				: meshi_tls_conn_read(u->tls, &u->in);
 	if (rv < 0) {
 		char why[300];
 		snprintf(why, sizeof(why), "%s",
-			 u->tls != NULL && errno == EPROTO ? tls_conn_error(u->tls)
+			 u->tls != NULL && errno == EPROTO ? meshi_tls_conn_error(u->tls)
 			 : errno == 0			   ? "closed by the instance"
 							   : strerror(errno));
 		/* TLS 1.3: the instance checks this process's certificate after our side of the
@@ -680,11 +696,11 @@ static void upconn_read(upconn *u)
 	if (u->state == UP_GREETING) {
 		if (u->in.len < SP_HANDSHAKE_LEN)
 			return;
-		if (sp_handshake_check(bytes_head(&u->in), SP_PROTO_REP) != 0) {
+		if (meshi_sp_handshake_check(meshi_bytes_head(&u->in), SP_PROTO_REP) != 0) {
 			upconn_fail(u, "the peer does not speak REP");
 			return;
 		}
-		bytes_consume(&u->in, SP_HANDSHAKE_LEN);
+		meshi_bytes_consume(&u->in, SP_HANDSHAKE_LEN);
 		u->state = UP_OPEN;
 		u->tls_error[0] = '\0'; /* a later failure is news again */
 		u->backoff_ms = CL_RETRY_MIN_MS;
@@ -697,9 +713,10 @@ static void upconn_read(upconn *u)
 		upconn_note(u);
 		check_start(u); /* at once: a fresh instance gets traffic within milliseconds */
 	}
-	while ((rv = sp_frame_next(bytes_head(&u->in), u->in.len, u->addr.framing, CL_MAX_FRAME,
-				   &payload, &payload_len, &consumed)) == 1) {
-		loop_call *call = payload_len >= 4 ? slot_find(cl, sp_get_u32(payload)) : NULL;
+	while ((rv = meshi_sp_frame_next(meshi_bytes_head(&u->in), u->in.len, u->addr.framing,
+					 CL_MAX_FRAME, &payload, &payload_len, &consumed)) == 1) {
+		loop_call *call =
+		    payload_len >= 4 ? slot_find(cl, meshi_sp_get_u32(payload)) : NULL;
 		/* A reply for a call that already ended (its deadline passed) is dropped. */
 		if (call != NULL && call->conn == u) {
 			list_remove(&cl->deadline_head, &cl->deadline_tail, call);
@@ -707,7 +724,7 @@ static void upconn_read(upconn *u)
 			if (u->state != UP_OPEN)
 				return; /* the closure tore the connection down */
 		}
-		bytes_consume(&u->in, consumed);
+		meshi_bytes_consume(&u->in, consumed);
 	}
 	if (rv < 0)
 		upconn_fail(u, "malformed frame");
@@ -718,9 +735,9 @@ static void upconn_read(upconn *u)
 static int upconn_greet(upconn *u)
 {
 	uint8_t greeting[SP_HANDSHAKE_LEN];
-	sp_handshake(greeting, SP_PROTO_REQ);
+	meshi_sp_handshake(greeting, SP_PROTO_REQ);
 	u->state = UP_GREETING;
-	if (bytes_append(&u->out, greeting, sizeof(greeting)) != 0) {
+	if (meshi_bytes_append(&u->out, greeting, sizeof(greeting)) != 0) {
 		upconn_fail(u, "out of memory");
 		return -1;
 	}
@@ -731,16 +748,16 @@ static int upconn_greet(upconn *u)
  * verified and the greeting queued, 0 while it waits for the socket, -1 if it failed. */
 static int upconn_handshake(upconn *u)
 {
-	client_loop *cl = u->cl;
+	meshi_client_loop *cl = u->cl;
 	char why[300];
-	int rv = tls_conn_handshake(u->tls);
+	int rv = meshi_tls_conn_handshake(u->tls);
 	if (rv == 0) {
-		if (tls_conn_wants_write(u->tls))
+		if (meshi_tls_conn_wants_write(u->tls))
 			cl->loop->ops->want_write(cl->loop, u->watch);
 		return 0;
 	}
 	if (rv < 0) {
-		snprintf(why, sizeof(why), "%s", tls_conn_error(u->tls));
+		snprintf(why, sizeof(why), "%s", meshi_tls_conn_error(u->tls));
 		upconn_tls_report(u, why);
 		upconn_fail(u, why);
 		return -1;
@@ -765,7 +782,7 @@ static void upconn_on_io(void *arg, int events)
 		}
 		if (u->addr.tls) {
 			const char *package = u->cl->service->package;
-			u->tls = tls_conn_new(
+			u->tls = meshi_tls_conn_new(
 			    u->fd, 0,
 			    package != NULL && strcmp(package, "mesh") != 0 ? package : NULL);
 			if (u->tls == NULL) {
@@ -794,7 +811,7 @@ static void upconn_on_io(void *arg, int events)
  * the turn, since callers up the stack may still look at it. */
 static void upconn_close(upconn *u)
 {
-	client_loop *cl = u->cl;
+	meshi_client_loop *cl = u->cl;
 	upconn_disconnect(u);
 	u->state = UP_IDLE;
 	cl->loop->ops->timer_stop(cl->loop, u->retry);
@@ -803,22 +820,22 @@ static void upconn_close(upconn *u)
 	turn_arm(cl);
 }
 
-static void upconn_free(client_loop *cl, upconn *u)
+static void upconn_free(meshi_client_loop *cl, upconn *u)
 {
-	tls_conn_free(u->tls);
+	meshi_tls_conn_free(u->tls);
 	if (u->watch != NULL)
 		cl->loop->ops->unwatch(cl->loop, u->watch);
 	cl->loop->ops->timer_free(cl->loop, u->retry);
 	if (u->check_timer != NULL)
 		cl->loop->ops->timer_free(cl->loop, u->check_timer);
-	bytes_fini(&u->in);
-	bytes_fini(&u->out);
+	meshi_bytes_fini(&u->in);
+	meshi_bytes_fini(&u->out);
 	free(u->url);
 	free(u);
 }
 
 /* reap frees the connections closed for good. */
-static void reap(client_loop *cl)
+static void reap(meshi_client_loop *cl)
 {
 	size_t kept = 0;
 	for (size_t i = 0; i < cl->nconns; i++) {
@@ -844,7 +861,7 @@ static void reap(client_loop *cl)
  * being sent. */
 static void on_turn(void *arg)
 {
-	client_loop *cl = arg;
+	meshi_client_loop *cl = arg;
 	cl->turn_armed = 0;
 	while (cl->dirty != NULL) {
 		upconn *u = cl->dirty;
@@ -860,12 +877,20 @@ static void on_turn(void *arg)
 		list_remove(&cl->failed_head, &cl->failed_tail, call);
 		call_finish(cl, call, NULL, 0);
 	}
+	while (cl->early_head != NULL) {
+		meshi_rpc_early *early = (meshi_rpc_early *)cl->early_head;
+		cl->early_head = early->item.next;
+		if (cl->early_head == NULL)
+			cl->early_tail = &cl->early_head;
+		cl->inflight--;
+		early->closure(NULL, meshi_rpc_of_early(early));
+	}
 }
 
 /* on_deadline ends every call whose deadline has passed. */
 static void on_deadline(void *arg)
 {
-	client_loop *cl = arg;
+	meshi_client_loop *cl = arg;
 	int64_t now = mesh_now_us();
 	cl->deadline_armed_us = 0;
 	while (cl->deadline_head != NULL && cl->deadline_head->deadline_us <= now) {
@@ -884,7 +909,7 @@ static void on_deadline(void *arg)
 /* pick_conn returns the HEALTHY open connection with the fewest calls in flight; failing open
  * when none is, any open one that is not draining; or NULL. Without health checks every open
  * connection is HEALTHY. */
-static upconn *pick_conn(client_loop *cl)
+static upconn *pick_conn(meshi_client_loop *cl)
 {
 	upconn *best = NULL, *fallback = NULL;
 	for (size_t k = 0; k < cl->nconns; k++) {
@@ -905,21 +930,22 @@ static upconn *pick_conn(client_loop *cl)
 	return best;
 }
 
-void client_loop_invoke(client_loop *cl, unsigned method_index, const ProtobufCMessage *input,
-			ProtobufCClosure closure, void *closure_data)
+void meshi_client_loop_invoke(meshi_client_loop *cl, unsigned method_index,
+			      const ProtobufCMessage *input, ProtobufCClosure closure,
+			      void *closure_data)
 {
 	const ProtobufCMethodDescriptor *method = &cl->service->methods[method_index];
 	mesh_rpc *rpc = closure_data;
 	int64_t now = mesh_now_us();
 	loop_call *call = slot_take(cl);
-	envelope_call env;
+	meshi_envelope_call env;
 	upconn *u;
 
 	if (call == NULL) {
 		rpc->status = MESH_RESOURCE_EXHAUSTED;
 		snprintf(rpc->message, sizeof(rpc->message), "%s: out of call slots or memory",
 			 cl->service->name);
-		closure(NULL, closure_data);
+		call_fail_early(cl, closure, rpc);
 		return;
 	}
 	cl->inflight++;
@@ -941,7 +967,7 @@ void client_loop_invoke(client_loop *cl, unsigned method_index, const ProtobufCM
 		call_fail_later(cl, call);
 		return;
 	}
-	env = (envelope_call){
+	env = (meshi_envelope_call){
 	    .service = cl->service->name,
 	    .service_len = strlen(cl->service->name),
 	    .method = method->name,
@@ -966,10 +992,10 @@ void client_loop_invoke(client_loop *cl, unsigned method_index, const ProtobufCM
 	deadline_arm(cl);
 }
 
-int client_loop_new(client_loop **out, const ProtobufCServiceDescriptor *service,
-		    const char *caller, int64_t timeout_us, mesh_loop *loop)
+int meshi_client_loop_new(meshi_client_loop **out, const ProtobufCServiceDescriptor *service,
+			  const char *caller, int64_t timeout_us, mesh_loop *loop)
 {
-	client_loop *cl = calloc(1, sizeof(*cl));
+	meshi_client_loop *cl = calloc(1, sizeof(*cl));
 	if (cl == NULL)
 		return ENOMEM;
 	cl->service = service;
@@ -977,11 +1003,12 @@ int client_loop_new(client_loop **out, const ProtobufCServiceDescriptor *service
 	cl->caller_len = strlen(caller);
 	cl->timeout_us = timeout_us;
 	cl->loop = loop;
+	cl->early_tail = &cl->early_head;
 	cl->next_trace = (uint64_t)mesh_now_us() << 8;
 	cl->turn = loop->ops->timer_new(loop, on_turn, cl);
 	cl->deadline = loop->ops->timer_new(loop, on_deadline, cl);
 	if (cl->turn == NULL || cl->deadline == NULL) {
-		client_loop_free(cl);
+		meshi_client_loop_free(cl);
 		return ENOMEM;
 	}
 	*out = cl;
@@ -1001,11 +1028,11 @@ static void upconn_revive(upconn *u)
 	check_start(u);
 }
 
-int client_loop_dial(client_loop *cl, const char *url)
+int meshi_client_loop_dial(meshi_client_loop *cl, const char *url)
 {
 	upconn *u, **grown;
-	addr a;
-	int err = addr_parse(url, 0, &a);
+	meshi_addr a;
+	int err = meshi_addr_parse(url, 0, &a);
 	if (err != 0)
 		return err;
 	if (a.tls && !mesh_tls_enabled())
@@ -1046,7 +1073,7 @@ int client_loop_dial(client_loop *cl, const char *url)
 	return 0;
 }
 
-int client_loop_set_health(client_loop *cl, const mesh_health_opts *opts)
+int meshi_client_loop_set_health(meshi_client_loop *cl, const mesh_health_opts *opts)
 {
 	mesh_health_opts h = opts != NULL ? *opts : (mesh_health_opts){0};
 	int was_on = health_on(cl);
@@ -1081,7 +1108,7 @@ int client_loop_set_health(client_loop *cl, const mesh_health_opts *opts)
 	return 0;
 }
 
-int client_loop_drain(client_loop *cl, const char *url, int undial)
+int meshi_client_loop_drain(meshi_client_loop *cl, const char *url, int undial)
 {
 	int found = 0;
 	for (size_t i = 0; i < cl->nconns; i++) {
@@ -1101,7 +1128,8 @@ int client_loop_drain(client_loop *cl, const char *url, int undial)
 	return found ? 0 : ENOENT;
 }
 
-size_t client_loop_instance_info(const client_loop *cl, mesh_instance_info *out, size_t max)
+size_t meshi_client_loop_instance_info(const meshi_client_loop *cl, mesh_instance_info *out,
+				       size_t max)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < cl->nconns; i++) {
@@ -1123,17 +1151,17 @@ size_t client_loop_instance_info(const client_loop *cl, mesh_instance_info *out,
 	return n;
 }
 
-int client_loop_instances(const client_loop *cl)
+int meshi_client_loop_instances(const meshi_client_loop *cl)
 {
 	return cl->instances;
 }
 
-int client_loop_inflight(const client_loop *cl)
+int meshi_client_loop_inflight(const meshi_client_loop *cl)
 {
 	return cl->inflight;
 }
 
-void client_loop_free(client_loop *cl)
+void meshi_client_loop_free(meshi_client_loop *cl)
 {
 	if (cl == NULL)
 		return;

@@ -14,7 +14,7 @@
 
 void mesh_fail(void *closure_data, mesh_status status, const char *fmt, ...)
 {
-	server_call *call = closure_data;
+	meshi_server_call *call = closure_data;
 	va_list ap;
 	call->failed = 1;
 	call->status = status;
@@ -25,23 +25,23 @@ void mesh_fail(void *closure_data, mesh_status status, const char *fmt, ...)
 
 const char *mesh_call_caller(const void *closure_data)
 {
-	return ((const server_call *)closure_data)->caller;
+	return ((const meshi_server_call *)closure_data)->caller;
 }
 
 const char *mesh_call_idempotency_key(const void *closure_data)
 {
-	const server_call *call = closure_data;
+	const meshi_server_call *call = closure_data;
 	return call->has_idempotency_key ? call->idempotency_key : NULL;
 }
 
 const char *mesh_call_request_id(const void *closure_data)
 {
-	const server_call *call = closure_data;
+	const meshi_server_call *call = closure_data;
 	return call->has_request_id ? call->request_id : NULL;
 }
 
 /* dispatch_vlog is mesh_log. */
-static void dispatch_vlog(const server_call *call, const char *fmt, va_list ap)
+static void dispatch_vlog(const meshi_server_call *call, const char *fmt, va_list ap)
 {
 	char line[DISPATCH_LOG_MAX];
 	const char *id = call != NULL && call->has_request_id ? call->request_id : "-";
@@ -72,13 +72,13 @@ void mesh_log(const void *closure_data, const char *fmt, ...)
 
 int64_t mesh_call_deadline(const void *closure_data)
 {
-	return ((const server_call *)closure_data)->deadline_us;
+	return ((const meshi_server_call *)closure_data)->deadline_us;
 }
 
 /* dispatch_closure is the closure of every method: it writes the reply envelope. */
 static void dispatch_closure(const ProtobufCMessage *output, void *closure_data)
 {
-	server_call *call = closure_data;
+	meshi_server_call *call = closure_data;
 	size_t size, payload_len;
 	uint8_t *p;
 	if (call->closed)
@@ -91,15 +91,15 @@ static void dispatch_closure(const ProtobufCMessage *output, void *closure_data)
 		call->status = MESH_INTERNAL;
 		snprintf(call->message, sizeof(call->message), "method failed without a status");
 	}
-	size = envelope_reply_size(call->status, call->message, output, &payload_len);
+	size = meshi_envelope_reply_size(call->status, call->message, output, &payload_len);
 	p = call->sink->reserve(call->sink, size);
 	if (p == NULL) {
-		stats_call_replied(&call->stats);
+		meshi_stats_call_replied(&call->stats);
 		return;
 	}
-	envelope_reply_write(p, call->status, call->message, output, payload_len);
+	meshi_envelope_reply_write(p, call->status, call->message, output, payload_len);
 	call->written = 1;
-	stats_call_replied(&call->stats);
+	meshi_stats_call_replied(&call->stats);
 	/* the server's own failures, and the dependencies it could not reach: an operator's
 	 * business (the caller's mistakes are the caller's) */
 	if (call->status == MESH_INTERNAL || call->status == MESH_UNAVAILABLE)
@@ -109,10 +109,10 @@ static void dispatch_closure(const ProtobufCMessage *output, void *closure_data)
 }
 
 /* dispatch_fail ends the call with status, before or instead of running the method. */
-static void dispatch_fail(server_call *call, mesh_status status, const char *fmt, ...)
+static void dispatch_fail(meshi_server_call *call, mesh_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void dispatch_fail(server_call *call, mesh_status status, const char *fmt, ...)
+static void dispatch_fail(meshi_server_call *call, mesh_status status, const char *fmt, ...)
 {
 	va_list ap;
 	call->failed = 1;
@@ -124,22 +124,22 @@ static void dispatch_fail(server_call *call, mesh_status status, const char *fmt
 }
 
 /* dispatch_health is Health's implementation: the counters of every call finished so far. */
-static void dispatch_health(server_call *call)
+static void dispatch_health(meshi_server_call *call)
 {
 	mesh_server *s = call->server;
 	Mesh__HealthReply reply = MESH__HEALTH_REPLY__INIT;
-	stats_impl_begin(call->shard, &call->stats);
+	meshi_stats_impl_begin(call->shard, &call->stats);
 	reply.service = (char *)s->impl->descriptor->name;
 	reply.pid = getpid();
 	reply.uptime_ms = (call->stats.start_ns / 1000 - s->started_us) / 1000;
-	if (stats_health(&s->stats, &reply) != 0) {
+	if (meshi_stats_health(&s->stats, &reply) != 0) {
 		mesh_fail(call, MESH_RESOURCE_EXHAUSTED, "out of memory for the health reply");
 		dispatch_closure(NULL, call);
 	} else {
 		dispatch_closure(&reply.base, call);
 	}
-	stats_health_free(&reply);
-	stats_impl_end(&call->stats);
+	meshi_stats_health_free(&reply);
+	meshi_stats_impl_end(&call->stats);
 }
 
 /* dispatch_denied checks the call against the server's policy; on a denial it answers
@@ -148,7 +148,7 @@ static void dispatch_health(server_call *call)
  * envelope's caller is only a claim, checked against that. A network peer nothing proves (plain
  * tcp://) is "anonymous", whatever it claims. Only when the transport proves nothing of a local
  * peer (the same user, inproc://) is the claim used. */
-static int dispatch_denied(server_call *call, const char *method)
+static int dispatch_denied(meshi_server_call *call, const char *method)
 {
 	mesh_server *s = call->server;
 	char allowed[256];
@@ -158,8 +158,8 @@ static int dispatch_denied(server_call *call, const char *method)
 		snprintf(call->identity, sizeof(call->identity), "%s", call->peer_name);
 		proven = 1; /* a certificate's CN: "root" is no operator here */
 	} else if (call->peer_uid >= 0 &&
-		   mesh_identity_of_uid((uid_t)call->peer_uid, call->identity,
-					sizeof(call->identity)) == 1) {
+		   meshi_identity_of_uid((uid_t)call->peer_uid, call->identity,
+					 sizeof(call->identity)) == 1) {
 		if (strcmp(call->identity, "root") == 0)
 			return 0; /* the operator */
 		proven = 1;
@@ -184,9 +184,9 @@ static int dispatch_denied(server_call *call, const char *method)
 		who = call->caller[0] != '\0' ? call->caller : "anonymous";
 		how = " (claimed)";
 	}
-	if (mesh_policy_allows(s->policy, who, method))
+	if (meshi_policy_allows(s->policy, who, method))
 		return 0;
-	mesh_policy_callers(s->policy, method, allowed, sizeof(allowed));
+	meshi_policy_callers(s->policy, method, allowed, sizeof(allowed));
 	dispatch_fail(call, MESH_PERMISSION_DENIED, "%s may not call %s.%s", who,
 		      s->impl->descriptor->name, method);
 	mesh_log(call, "denied: %s.%s by %s%s (rule: default deny; allowed callers: %s)",
@@ -200,16 +200,16 @@ static int name_is(const char *s, size_t len, const char *name)
 }
 
 /* dispatch_run decodes the envelope, checks it and runs the method. */
-static void dispatch_run(server_call *call, const uint8_t *data, size_t len)
+static void dispatch_run(meshi_server_call *call, const uint8_t *data, size_t len)
 {
 	mesh_server *s = call->server;
 	const ProtobufCServiceDescriptor *desc = s->impl->descriptor;
 	const ProtobufCMethodDescriptor *method = NULL;
 	ProtobufCMessage *input;
 	char method_name[DISPATCH_NAME_MAX];
-	envelope_call env;
+	meshi_envelope_call env;
 
-	if (envelope_call_read(&env, data, len) != 0) {
+	if (meshi_envelope_call_read(&env, data, len) != 0) {
 		dispatch_fail(call, MESH_INVALID_ARGUMENT, "malformed call envelope");
 		return;
 	}
@@ -217,7 +217,7 @@ static void dispatch_run(server_call *call, const uint8_t *data, size_t len)
 	 * the method. */
 	if (name_is(env.service, env.service_len, "mesh.Mesh") &&
 	    name_is(env.method, env.method_len, "Health")) {
-		call->stats.slot = stats_health_slot(&s->stats);
+		call->stats.slot = meshi_stats_health_slot(&s->stats);
 	} else if (name_is(env.service, env.service_len, desc->name)) {
 		snprintf(method_name, sizeof(method_name), "%.*s", (int)env.method_len, env.method);
 		method = protobuf_c_service_descriptor_get_method_by_name(desc, method_name);
@@ -265,7 +265,7 @@ static void dispatch_run(server_call *call, const uint8_t *data, size_t len)
 			    : env.timeout_us > INT64_MAX - call->stats.start_ns / 1000
 				? INT64_MAX
 				: call->stats.start_ns / 1000 + env.timeout_us;
-	if (call->stats.slot == stats_health_slot(&s->stats)) {
+	if (call->stats.slot == meshi_stats_health_slot(&s->stats)) {
 		call->method_name = "Health";
 		dispatch_health(call);
 		return;
@@ -289,17 +289,17 @@ static void dispatch_run(server_call *call, const uint8_t *data, size_t len)
 			      desc->name, method_name);
 		return;
 	}
-	stats_impl_begin(call->shard, &call->stats);
+	meshi_stats_impl_begin(call->shard, &call->stats);
 	s->impl->invoke(s->impl, (unsigned)(method - desc->methods), input, dispatch_closure, call);
-	stats_impl_end(&call->stats);
+	meshi_stats_impl_end(&call->stats);
 	protobuf_c_message_free_unpacked(input, NULL);
 	if (!call->closed)
 		dispatch_fail(call, MESH_INTERNAL, "%s.%s returned without answering", desc->name,
 			      method_name);
 }
 
-int dispatch_call(mesh_server *s, server_call *call, dispatch_sink *sink, const uint8_t *data,
-		  size_t len)
+int meshi_dispatch_call(mesh_server *s, meshi_server_call *call, meshi_dispatch_sink *sink,
+			const uint8_t *data, size_t len)
 {
 	call->server = s;
 	call->sink = sink;
@@ -314,8 +314,8 @@ int dispatch_call(mesh_server *s, server_call *call, dispatch_sink *sink, const 
 	call->method_name = NULL;
 	call->identity[0] = '\0';
 	call->deadline_us = 0;
-	stats_call_start(&s->stats, &call->stats);
+	meshi_stats_call_start(&s->stats, &call->stats);
 	dispatch_run(call, data, len);
-	stats_call_end(call->shard, &call->stats, call->status != MESH_OK);
+	meshi_stats_call_end(call->shard, &call->stats, call->status != MESH_OK);
 	return call->written ? 0 : -1;
 }

@@ -78,8 +78,8 @@ static uint8_t *field_message_put(uint8_t *p, unsigned field, const ProtobufCMes
 	return p + protobuf_c_message_pack(msg, p);
 }
 
-size_t envelope_call_size(const envelope_call *call, const ProtobufCMessage *input,
-			  size_t *payload_len)
+size_t meshi_envelope_call_size(const meshi_envelope_call *call, const ProtobufCMessage *input,
+				size_t *payload_len)
 {
 	*payload_len = input != NULL ? protobuf_c_message_get_packed_size(input) : 0;
 	return field_len_size(1, call->service_len) + field_len_size(2, call->method_len) +
@@ -89,8 +89,8 @@ size_t envelope_call_size(const envelope_call *call, const ProtobufCMessage *inp
 	       field_len_size(8, call->request_id_len);
 }
 
-uint8_t *envelope_call_write(uint8_t *p, const envelope_call *call, const ProtobufCMessage *input,
-			     size_t payload_len)
+uint8_t *meshi_envelope_call_write(uint8_t *p, const meshi_envelope_call *call,
+				   const ProtobufCMessage *input, size_t payload_len)
 {
 	p = field_len_put(p, 1, call->service, call->service_len);
 	p = field_len_put(p, 2, call->method, call->method_len);
@@ -102,20 +102,21 @@ uint8_t *envelope_call_write(uint8_t *p, const envelope_call *call, const Protob
 	return field_len_put(p, 8, call->request_id, call->request_id_len);
 }
 
-int envelope_call_pack(nng_msg **out, const envelope_call *call, const ProtobufCMessage *input)
+int meshi_envelope_call_pack(nng_msg **out, const meshi_envelope_call *call,
+			     const ProtobufCMessage *input)
 {
-	size_t payload_len, size = envelope_call_size(call, input, &payload_len);
+	size_t payload_len, size = meshi_envelope_call_size(call, input, &payload_len);
 	nng_msg *msg;
 	int rv = nng_msg_alloc(&msg, size);
 	if (rv != 0)
 		return rv;
-	envelope_call_write(nng_msg_body(msg), call, input, payload_len);
+	meshi_envelope_call_write(nng_msg_body(msg), call, input, payload_len);
 	*out = msg;
 	return 0;
 }
 
-size_t envelope_reply_size(mesh_status status, const char *message, const ProtobufCMessage *output,
-			   size_t *payload_len)
+size_t meshi_envelope_reply_size(mesh_status status, const char *message,
+				 const ProtobufCMessage *output, size_t *payload_len)
 {
 	*payload_len = output != NULL ? protobuf_c_message_get_packed_size(output) : 0;
 	return field_varint_size(1, (uint64_t)status) +
@@ -123,23 +124,23 @@ size_t envelope_reply_size(mesh_status status, const char *message, const Protob
 	       field_len_size(3, *payload_len);
 }
 
-uint8_t *envelope_reply_write(uint8_t *p, mesh_status status, const char *message,
-			      const ProtobufCMessage *output, size_t payload_len)
+uint8_t *meshi_envelope_reply_write(uint8_t *p, mesh_status status, const char *message,
+				    const ProtobufCMessage *output, size_t payload_len)
 {
 	p = field_varint_put(p, 1, (uint64_t)status);
 	p = field_len_put(p, 2, message, message != NULL ? strlen(message) : 0);
 	return field_message_put(p, 3, output, payload_len);
 }
 
-int envelope_reply_pack(nng_msg **out, mesh_status status, const char *message,
-			const ProtobufCMessage *output)
+int meshi_envelope_reply_pack(nng_msg **out, mesh_status status, const char *message,
+			      const ProtobufCMessage *output)
 {
-	size_t payload_len, size = envelope_reply_size(status, message, output, &payload_len);
+	size_t payload_len, size = meshi_envelope_reply_size(status, message, output, &payload_len);
 	nng_msg *msg;
 	int rv = nng_msg_alloc(&msg, size);
 	if (rv != 0)
 		return rv;
-	envelope_reply_write(nng_msg_body(msg), status, message, output, payload_len);
+	meshi_envelope_reply_write(nng_msg_body(msg), status, message, output, payload_len);
 	*out = msg;
 	return 0;
 }
@@ -188,7 +189,7 @@ static int wire_next(const uint8_t **p, const uint8_t *end, wire_field *f)
 	}
 }
 
-int envelope_call_read(envelope_call *call, const uint8_t *data, size_t len)
+int meshi_envelope_call_read(meshi_envelope_call *call, const uint8_t *data, size_t len)
 {
 	const uint8_t *p = data, *end = data + len;
 	wire_field f;
@@ -222,7 +223,7 @@ int envelope_call_read(envelope_call *call, const uint8_t *data, size_t len)
 	return rv;
 }
 
-int envelope_reply_read(envelope_reply *reply, const uint8_t *data, size_t len)
+int meshi_envelope_reply_read(meshi_envelope_reply *reply, const uint8_t *data, size_t len)
 {
 	const uint8_t *p = data, *end = data + len;
 	wire_field f;

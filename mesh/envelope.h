@@ -8,8 +8,8 @@
 
 #include "mesh.h"
 
-/* envelope_call: the fields of a mesh.Call; strings point into someone else's memory. */
-typedef struct envelope_call {
+/* meshi_envelope_call: the fields of a mesh.Call; strings point into someone else's memory. */
+typedef struct meshi_envelope_call {
 	const char *service;
 	size_t service_len;
 	const char *method;
@@ -24,54 +24,56 @@ typedef struct envelope_call {
 	size_t idempotency_key_len;
 	const char *request_id;
 	size_t request_id_len;
-} envelope_call;
+} meshi_envelope_call;
 
-/* envelope_reply: the fields of a mesh.Reply; strings point into someone else's memory. */
-typedef struct envelope_reply {
+/* meshi_envelope_reply: the fields of a mesh.Reply; strings point into someone else's memory. */
+typedef struct meshi_envelope_reply {
 	mesh_status status;
 	const char *message;
 	size_t message_len;
 	const uint8_t *payload;
 	size_t payload_len;
-} envelope_reply;
+} meshi_envelope_reply;
 
-/* envelope_reply_size returns the packed size of a mesh.Reply with status, message (may be
+/* meshi_envelope_reply_size returns the packed size of a mesh.Reply with status, message (may be
  * NULL) and output (may be NULL), and sets *payload_len to output's packed size. */
-size_t envelope_reply_size(mesh_status status, const char *message, const ProtobufCMessage *output,
-			   size_t *payload_len);
+size_t meshi_envelope_reply_size(mesh_status status, const char *message,
+				 const ProtobufCMessage *output, size_t *payload_len);
 
-/* envelope_reply_write writes that mesh.Reply at p, which has room for envelope_reply_size
- * bytes; payload_len is what envelope_reply_size set. Returns the end of what it wrote. */
-uint8_t *envelope_reply_write(uint8_t *p, mesh_status status, const char *message,
-			      const ProtobufCMessage *output, size_t payload_len);
+/* meshi_envelope_reply_write writes that mesh.Reply at p, which has room for
+ * meshi_envelope_reply_size bytes; payload_len is what meshi_envelope_reply_size set. Returns the
+ * end of what it wrote. */
+uint8_t *meshi_envelope_reply_write(uint8_t *p, mesh_status status, const char *message,
+				    const ProtobufCMessage *output, size_t payload_len);
 
-/* envelope_call_size returns the packed size of call with input as its payload, and sets
+/* meshi_envelope_call_size returns the packed size of call with input as its payload, and sets
  * *payload_len to input's packed size. */
-size_t envelope_call_size(const envelope_call *call, const ProtobufCMessage *input,
-			  size_t *payload_len);
+size_t meshi_envelope_call_size(const meshi_envelope_call *call, const ProtobufCMessage *input,
+				size_t *payload_len);
 
-/* envelope_call_write writes that mesh.Call at p, which has room for envelope_call_size bytes.
- * Returns the end of what it wrote. */
-uint8_t *envelope_call_write(uint8_t *p, const envelope_call *call, const ProtobufCMessage *input,
-			     size_t payload_len);
+/* meshi_envelope_call_write writes that mesh.Call at p, which has room for meshi_envelope_call_size
+ * bytes. Returns the end of what it wrote. */
+uint8_t *meshi_envelope_call_write(uint8_t *p, const meshi_envelope_call *call,
+				   const ProtobufCMessage *input, size_t payload_len);
 
-/* envelope_call_pack writes call as a mesh.Call whose payload is input, packed in place (call's
- * payload fields are ignored). On success *out is a new message, the caller's.
- * Returns 0 or an nng error number. */
-int envelope_call_pack(nng_msg **out, const envelope_call *call, const ProtobufCMessage *input);
+/* meshi_envelope_call_pack writes call as a mesh.Call whose payload is input, packed in place
+ * (call's payload fields are ignored). On success *out is a new message, the caller's. Returns 0 or
+ * an nng error number. */
+int meshi_envelope_call_pack(nng_msg **out, const meshi_envelope_call *call,
+			     const ProtobufCMessage *input);
 
-/* envelope_reply_pack writes a mesh.Reply: status, message (may be NULL) and output (packed in
- * place; may be NULL). On success *out is a new message, the caller's.
- * Returns 0 or an nng error number. */
-int envelope_reply_pack(nng_msg **out, mesh_status status, const char *message,
-			const ProtobufCMessage *output);
+/* meshi_envelope_reply_pack writes a mesh.Reply: status, message (may be NULL) and output (packed
+ * in place; may be NULL). On success *out is a new message, the caller's. Returns 0 or an nng error
+ * number. */
+int meshi_envelope_reply_pack(nng_msg **out, mesh_status status, const char *message,
+			      const ProtobufCMessage *output);
 
-/* envelope_call_read parses a mesh.Call from data; the fields of *call point into data, which
+/* meshi_envelope_call_read parses a mesh.Call from data; the fields of *call point into data, which
  * stays the caller's. Returns 0, or -1 if data is not a well-formed mesh.Call. */
-int envelope_call_read(envelope_call *call, const uint8_t *data, size_t len);
+int meshi_envelope_call_read(meshi_envelope_call *call, const uint8_t *data, size_t len);
 
-/* envelope_reply_read parses a mesh.Reply from data; the fields of *reply point into data, which
- * stays the caller's. Returns 0, or -1 if data is not a well-formed mesh.Reply. */
-int envelope_reply_read(envelope_reply *reply, const uint8_t *data, size_t len);
+/* meshi_envelope_reply_read parses a mesh.Reply from data; the fields of *reply point into data,
+ * which stays the caller's. Returns 0, or -1 if data is not a well-formed mesh.Reply. */
+int meshi_envelope_reply_read(meshi_envelope_reply *reply, const uint8_t *data, size_t len);
 
 #endif

@@ -9,8 +9,8 @@
 #include "policy.h"
 
 typedef struct policy_rule {
-	char caller[MESH_IDENTITY_MAX];
-	char method[MESH_IDENTITY_MAX];
+	char caller[MESHI_IDENTITY_MAX];
+	char method[MESHI_IDENTITY_MAX];
 } policy_rule;
 
 struct mesh_policy {
@@ -23,16 +23,17 @@ int mesh_policy_load(const char *path, mesh_policy **out, char *err, size_t errl
 	FILE *f = fopen(path, "r");
 	mesh_policy *p;
 	char line[512];
-	int lineno = 0;
+	int lineno = 0, rv = EINVAL;
 	if (f == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
+		rv = errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(rv));
+		return rv;
 	}
 	p = calloc(1, sizeof(*p));
 	if (p == NULL) {
 		fclose(f);
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return ENOMEM;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *hash = strchr(line, '#'), *caller, *method, *rest, *save = NULL;
@@ -45,19 +46,20 @@ int mesh_policy_load(const char *path, mesh_policy **out, char *err, size_t errl
 			continue;
 		method = strtok_r(NULL, " \t\r\n", &save);
 		rest = strtok_r(NULL, " \t\r\n", &save);
-		if (method == NULL || rest != NULL || strlen(caller) >= MESH_IDENTITY_MAX ||
-		    strlen(method) >= MESH_IDENTITY_MAX) {
+		if (method == NULL || rest != NULL || strlen(caller) >= MESHI_IDENTITY_MAX ||
+		    strlen(method) >= MESHI_IDENTITY_MAX) {
 			snprintf(err, errlen, "%s:%d: want 'CALLER METHOD'", path, lineno);
 			goto fail;
 		}
 		grown = realloc(p->rules, (p->n + 1) * sizeof(*grown));
 		if (grown == NULL) {
 			snprintf(err, errlen, "out of memory");
+			rv = ENOMEM;
 			goto fail;
 		}
 		p->rules = grown;
-		snprintf(p->rules[p->n].caller, MESH_IDENTITY_MAX, "%s", caller);
-		snprintf(p->rules[p->n].method, MESH_IDENTITY_MAX, "%s", method);
+		snprintf(p->rules[p->n].caller, MESHI_IDENTITY_MAX, "%s", caller);
+		snprintf(p->rules[p->n].method, MESHI_IDENTITY_MAX, "%s", method);
 		p->n++;
 	}
 	fclose(f);
@@ -66,10 +68,10 @@ int mesh_policy_load(const char *path, mesh_policy **out, char *err, size_t errl
 fail:
 	fclose(f);
 	mesh_policy_free(p);
-	return -1;
+	return rv;
 }
 
-int mesh_policy_allows(const mesh_policy *p, const char *caller, const char *method)
+int meshi_policy_allows(const mesh_policy *p, const char *caller, const char *method)
 {
 	for (size_t i = 0; i < p->n; i++)
 		if (strcmp(p->rules[i].caller, caller) == 0 &&
@@ -78,7 +80,7 @@ int mesh_policy_allows(const mesh_policy *p, const char *caller, const char *met
 	return 0;
 }
 
-void mesh_policy_callers(const mesh_policy *p, const char *method, char *out, size_t outlen)
+void meshi_policy_callers(const mesh_policy *p, const char *method, char *out, size_t outlen)
 {
 	size_t used = 0;
 	out[0] = '\0';
@@ -101,11 +103,11 @@ void mesh_policy_free(mesh_policy *p)
 	free(p);
 }
 
-int mesh_identity_of_uid(uid_t uid, char *out, size_t outlen)
+int meshi_identity_of_uid(uid_t uid, char *out, size_t outlen)
 {
 	/* one lookup per thread and uid: a connection's calls come from one uid */
 	static __thread uid_t cached_uid = (uid_t)-1;
-	static __thread char cached[MESH_IDENTITY_MAX];
+	static __thread char cached[MESHI_IDENTITY_MAX];
 	static uid_t own_uid = (uid_t)-1; /* a process's uid does not change under it here */
 	struct passwd pw, *found = NULL;
 	char buf[1024];

@@ -11,8 +11,8 @@
 
 struct mesh_queue {
 	pthread_mutex_t lock;
-	queue_item *head; /* oldest first */
-	queue_item **tail;
+	meshi_queue_item *head; /* oldest first */
+	meshi_queue_item **tail;
 	int fd; /* eventfd, readable while items wait */
 };
 
@@ -38,7 +38,7 @@ int mesh_queue_fd(const mesh_queue *q)
 	return q->fd;
 }
 
-void queue_post(mesh_queue *q, queue_item *item)
+void meshi_queue_post(mesh_queue *q, meshi_queue_item *item)
 {
 	int was_empty;
 	item->next = NULL;
@@ -58,7 +58,7 @@ void queue_post(mesh_queue *q, queue_item *item)
 int mesh_queue_drain(mesh_queue *q)
 {
 	uint64_t count;
-	queue_item *item;
+	meshi_queue_item *item;
 	int n = 0;
 	/* Reset the counter before taking the list: an item posted after the swap finds the list
 	 * empty and writes again, so no wake-up is lost. */
@@ -70,7 +70,7 @@ int mesh_queue_drain(mesh_queue *q)
 	q->tail = &q->head;
 	pthread_mutex_unlock(&q->lock);
 	while (item != NULL) {
-		queue_item *next = item->next;
+		meshi_queue_item *next = item->next;
 		item->run(item);
 		item = next;
 		n++;

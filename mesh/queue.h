@@ -4,14 +4,14 @@
 
 #include "mesh.h"
 
-/* queue_item: a completion waiting to run; embedded in the completed call. */
-typedef struct queue_item {
-	struct queue_item *next;
-	void (*run)(struct queue_item *item); /* called on the draining thread */
-} queue_item;
+/* meshi_queue_item: a completion waiting to run; embedded in the completed call. */
+typedef struct meshi_queue_item {
+	struct meshi_queue_item *next;
+	void (*run)(struct meshi_queue_item *item); /* called on the draining thread */
+} meshi_queue_item;
 
-/* queue_post hands item to the queue's thread; any thread may call it. The item stays the
+/* meshi_queue_post hands item to the queue's thread; any thread may call it. The item stays the
  * poster's memory and must stay valid until its run function is called. */
-void queue_post(mesh_queue *queue, queue_item *item);
+void meshi_queue_post(mesh_queue *queue, meshi_queue_item *item);
 
 #endif

@@ -5,25 +5,8 @@
 
 #include <nng/nng.h>
 
+#include "nng_errno.h"
 #include "server_internal.h"
-
-/* server_errno turns an errno value from the loop transport into the nng error numbers that
- * mesh_server's callers print with nng_strerror. */
-static int server_errno(int err)
-{
-	switch (err) {
-	case 0:
-		return 0;
-	case EINVAL:
-		return NNG_EADDRINVAL;
-	case EADDRINUSE:
-		return NNG_EADDRINUSE;
-	case ENOMEM:
-		return NNG_ENOMEM;
-	default:
-		return (int)(NNG_ESYSERR | (unsigned)err);
-	}
-}
 
 /* server_use_nng says whether url goes to the nng transport: schemes the event loops do not
  * speak (inproc://, ws://, ...), or every url when CLEAVE_MESH_TRANSPORT=nng. */
@@ -40,14 +23,14 @@ int mesh_server_new(mesh_server **out, ProtobufCService *impl, const mesh_server
 {
 	mesh_server *s = calloc(1, sizeof(*s));
 	if (s == NULL)
-		return NNG_ENOMEM;
+		return ENOMEM;
 	s->impl = impl;
 	if (opts != NULL)
 		s->opts = *opts;
 	if (s->opts.name == NULL)
 		s->opts.name = impl->descriptor->name;
 	s->started_us = mesh_now_us();
-	stats_init(&s->stats, impl->descriptor);
+	meshi_stats_init(&s->stats, impl->descriptor);
 	*out = s;
 	return 0;
 }
@@ -56,23 +39,26 @@ int mesh_server_listen(mesh_server *s, const char *url)
 {
 	int rv;
 	if (server_use_nng(url)) {
-		if (s->nng == NULL && (rv = server_nng_new(&s->nng, s)) != 0)
-			return rv;
-		return server_nng_listen(s->nng, url);
+		if (s->nng == NULL && (rv = meshi_server_nng_new(&s->nng, s)) != 0)
+			return meshi_errno_from_nng(rv);
+		rv = meshi_server_nng_listen(s->nng, url);
+		/* nng says NNG_EADDRINVAL or NNG_ENOTSUP for a url it cannot serve */
+		return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? EINVAL
+								 : meshi_errno_from_nng(rv);
 	}
-	if (s->loop == NULL && (rv = server_loop_new(&s->loop, s)) != 0)
-		return server_errno(rv);
-	return server_errno(server_loop_listen(s->loop, url));
+	if (s->loop == NULL && (rv = meshi_server_loop_new(&s->loop, s)) != 0)
+		return rv;
+	return meshi_server_loop_listen(s->loop, url);
 }
 
 int mesh_server_start(mesh_server *s)
 {
 	int rv;
-	if (s->loop != NULL && (rv = server_loop_start(s->loop)) != 0)
-		return server_errno(rv);
-	if (s->nng != NULL && (rv = server_nng_start(s->nng)) != 0) {
-		server_loop_stop(s->loop);
+	if (s->loop != NULL && (rv = meshi_server_loop_start(s->loop)) != 0)
 		return rv;
+	if (s->nng != NULL && (rv = meshi_server_nng_start(s->nng)) != 0) {
+		meshi_server_loop_stop(s->loop);
+		return meshi_errno_from_nng(rv);
 	}
 	s->started = 1;
 	return 0;
@@ -84,12 +70,12 @@ void mesh_server_stop(mesh_server *s)
 		return;
 	s->stopped = 1;
 	if (s->loop != NULL)
-		server_loop_stop(s->loop);
+		meshi_server_loop_stop(s->loop);
 	if (s->nng != NULL)
-		server_nng_stop(s->nng);
+		meshi_server_nng_stop(s->nng);
 }
 
-void mesh_server_set_policy(mesh_server *s, const struct mesh_policy *policy)
+void mesh_server_set_policy(mesh_server *s, const mesh_policy *policy)
 {
 	s->policy = policy;
 }
@@ -99,8 +85,8 @@ void mesh_server_free(mesh_server *s)
 	if (s == NULL)
 		return;
 	mesh_server_stop(s);
-	server_loop_free(s->loop);
-	server_nng_free(s->nng);
-	stats_fini(&s->stats);
+	meshi_server_loop_free(s->loop);
+	meshi_server_nng_free(s->nng);
+	meshi_stats_fini(&s->stats);
 	free(s);
 }

@@ -12,18 +12,18 @@
 #define SERVER_CALLER_MAX 128
 #define SERVER_KEY_MAX	  256
 
-/* dispatch_sink: where a transport wants the reply envelope written. */
-typedef struct dispatch_sink {
+/* meshi_dispatch_sink: where a transport wants the reply envelope written. */
+typedef struct meshi_dispatch_sink {
 	/* reserve returns room for n bytes of reply envelope, or NULL if memory ran out; it is
 	 * called at most once per call. */
-	uint8_t *(*reserve)(struct dispatch_sink *sink, size_t n);
-} dispatch_sink;
+	uint8_t *(*reserve)(struct meshi_dispatch_sink *sink, size_t n);
+} meshi_dispatch_sink;
 
-/* server_call: the call being served; its address is the closure_data implementations see.
+/* meshi_server_call: the call being served; its address is the closure_data implementations see.
  * Each transport thread owns one and serves one call at a time with it. */
-typedef struct server_call {
+typedef struct meshi_server_call {
 	mesh_server *server;
-	dispatch_sink *sink;
+	meshi_dispatch_sink *sink;
 	int closed;  /* the closure was called */
 	int failed;  /* mesh_fail was called */
 	int written; /* the reply went to the sink */
@@ -44,54 +44,54 @@ typedef struct server_call {
 	 * trusted and it is "anonymous" */
 	int peer_unproven;
 	int64_t deadline_us;
-	stats_shard *shard; /* the thread's counters, made with the transport */
-	stats_call stats;   /* what is measured of this call */
-} server_call;
+	meshi_stats_shard *shard; /* the thread's counters, made with the transport */
+	meshi_stats_call stats;	  /* what is measured of this call */
+} meshi_server_call;
 
-typedef struct server_loop server_loop;
-typedef struct server_nng server_nng;
+typedef struct meshi_server_loop meshi_server_loop;
+typedef struct meshi_server_nng meshi_server_nng;
 
 struct mesh_server {
 	ProtobufCService *impl;
 	mesh_server_opts opts;
 	int64_t started_us;
-	stats stats;	   /* per-method counters, one shard per transport thread */
-	server_loop *loop; /* ipc:// and tcp:// served from event loops */
-	server_nng *nng;   /* everything else, or all when CLEAVE_MESH_TRANSPORT=nng */
+	meshi_stats stats;	 /* per-method counters, one shard per transport thread */
+	meshi_server_loop *loop; /* ipc:// and tcp:// served from event loops */
+	meshi_server_nng *nng;	 /* everything else, or all when CLEAVE_MESH_TRANSPORT=nng */
 	int started;
 	int stopped;
 	const mesh_policy *policy; /* borrowed; NULL: every call allowed */
 };
 
-/* dispatch_call serves the packed mesh.Call in data (len bytes) with call, writes the reply
+/* meshi_dispatch_call serves the packed mesh.Call in data (len bytes) with call, writes the reply
  * envelope through sink, and counts the call in call->shard. Returns 0 if a reply was written, -1
  * if none could be (memory ran out: the caller's deadline answers). */
-int dispatch_call(mesh_server *server, server_call *call, dispatch_sink *sink, const uint8_t *data,
-		  size_t len);
+int meshi_dispatch_call(mesh_server *server, meshi_server_call *call, meshi_dispatch_sink *sink,
+			const uint8_t *data, size_t len);
 
-/* server_loop_new makes the event-loop transport of server. Returns 0 or an errno value. */
-int server_loop_new(server_loop **out, mesh_server *server);
-/* server_loop_listen listens on an ipc://, tcp:// or tls+tcp:// url. Returns 0, or an errno
+/* meshi_server_loop_new makes the event-loop transport of server. Returns 0 or an errno value. */
+int meshi_server_loop_new(meshi_server_loop **out, mesh_server *server);
+/* meshi_server_loop_listen listens on an ipc://, tcp:// or tls+tcp:// url. Returns 0, or an errno
  * value (EINVAL: not a url this transport serves; ENOKEY: tls+tcp:// without mesh_tls_configure).
  */
-int server_loop_listen(server_loop *loop, const char *url);
-/* server_loop_start starts the loop threads. Returns 0 or an errno value. */
-int server_loop_start(server_loop *loop);
-/* server_loop_stop stops the threads and closes every connection and listener. */
-void server_loop_stop(server_loop *loop);
-/* server_loop_free frees the transport, stopping it if needed. */
-void server_loop_free(server_loop *loop);
+int meshi_server_loop_listen(meshi_server_loop *loop, const char *url);
+/* meshi_server_loop_start starts the loop threads. Returns 0 or an errno value. */
+int meshi_server_loop_start(meshi_server_loop *loop);
+/* meshi_server_loop_stop stops the threads and closes every connection and listener. */
+void meshi_server_loop_stop(meshi_server_loop *loop);
+/* meshi_server_loop_free frees the transport, stopping it if needed. */
+void meshi_server_loop_free(meshi_server_loop *loop);
 
-/* server_nng_new makes the nng transport of server (worker threads on nng REP contexts).
+/* meshi_server_nng_new makes the nng transport of server (worker threads on nng REP contexts).
  * Returns 0 or an nng error number. */
-int server_nng_new(server_nng **out, mesh_server *server);
-/* server_nng_listen listens on any url nng knows. Returns 0 or an nng error number. */
-int server_nng_listen(server_nng *nng, const char *url);
-/* server_nng_start starts the workers. Returns 0 or an nng error number. */
-int server_nng_start(server_nng *nng);
-/* server_nng_stop closes the listeners and waits for the workers. */
-void server_nng_stop(server_nng *nng);
-/* server_nng_free frees the transport, stopping it if needed. */
-void server_nng_free(server_nng *nng);
+int meshi_server_nng_new(meshi_server_nng **out, mesh_server *server);
+/* meshi_server_nng_listen listens on any url nng knows. Returns 0 or an nng error number. */
+int meshi_server_nng_listen(meshi_server_nng *nng, const char *url);
+/* meshi_server_nng_start starts the workers. Returns 0 or an nng error number. */
+int meshi_server_nng_start(meshi_server_nng *nng);
+/* meshi_server_nng_stop closes the listeners and waits for the workers. */
+void meshi_server_nng_stop(meshi_server_nng *nng);
+/* meshi_server_nng_free frees the transport, stopping it if needed. */
+void meshi_server_nng_free(meshi_server_nng *nng);
 
 #endif

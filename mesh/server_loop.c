@@ -40,7 +40,7 @@ typedef struct loop_watch {
 typedef struct loop_listener {
 	loop_watch watch;
 	int fd;
-	sp_framing framing;
+	meshi_sp_framing framing;
 	int tls;	   /* tls+tcp:// */
 	char *unlink_path; /* the ipc socket file to remove at the end */
 } loop_listener;
@@ -51,42 +51,42 @@ typedef struct loop_thread loop_thread;
 typedef struct loop_conn {
 	loop_watch watch;
 	int fd;
-	sp_framing framing;
+	meshi_sp_framing framing;
 	int greeted;	     /* the caller's greeting arrived and named REQ */
 	long peer_uid;	     /* SO_PEERCRED's uid for ipc://; -1 for tcp:// */
 	int writing;	     /* EPOLLOUT is armed */
-	tls_conn *tls;	     /* tls+tcp://: the TLS state (owned); NULL for plain streams */
+	meshi_tls_conn *tls; /* tls+tcp://: the TLS state (owned); NULL for plain streams */
 	int secured;	     /* tls+tcp://: the handshake is done, the peer verified */
 	int64_t accepted_us; /* tls+tcp://: when it was accepted, for the handshake's time limit */
-	bytes in;
-	bytes out;
+	meshi_bytes in;
+	meshi_bytes out;
 	struct loop_conn *prev, *next;
 } loop_conn;
 
 /* conn_sink: writes a reply envelope straight into the connection's output, framed. */
 typedef struct conn_sink {
-	dispatch_sink base;
+	meshi_dispatch_sink base;
 	loop_conn *conn;
 	const uint8_t *backtrace;
 	size_t backtrace_len;
 } conn_sink;
 
 struct loop_thread {
-	server_loop *loop;
+	meshi_server_loop *loop;
 	int epfd;
 	loop_watch wake;
 	int wakefd;
 	pthread_t thread;
 	int running;
 	loop_conn *conns;
-	server_call call;
+	meshi_server_call call;
 	conn_sink sink;
 	int64_t refusal_logged_us;  /* when a refused tls+tcp connection was last logged */
 	int handshaking;	    /* tls+tcp:// connections whose handshake is not done */
 	unsigned refusals_unlogged; /* refused since, not logged */
 };
 
-struct server_loop {
+struct meshi_server_loop {
 	mesh_server *server;
 	loop_listener **listeners;
 	size_t nlisteners;
@@ -95,17 +95,17 @@ struct server_loop {
 	atomic_int stopping;
 };
 
-static uint8_t *conn_sink_reserve(dispatch_sink *sink, size_t n)
+static uint8_t *conn_sink_reserve(meshi_dispatch_sink *sink, size_t n)
 {
 	conn_sink *s = (conn_sink *)sink;
 	loop_conn *c = s->conn;
-	size_t head = sp_frame_header_len(c->framing);
-	uint8_t *p = bytes_reserve(&c->out, head + s->backtrace_len + n);
+	size_t head = meshi_sp_frame_header_len(c->framing);
+	uint8_t *p = meshi_bytes_reserve(&c->out, head + s->backtrace_len + n);
 	if (p == NULL)
 		return NULL;
-	sp_frame_header(p, c->framing, s->backtrace_len + n);
+	meshi_sp_frame_header(p, c->framing, s->backtrace_len + n);
 	memcpy(p + head, s->backtrace, s->backtrace_len);
-	bytes_commit(&c->out, head + s->backtrace_len + n);
+	meshi_bytes_commit(&c->out, head + s->backtrace_len + n);
 	return p + head + s->backtrace_len;
 }
 
@@ -114,7 +114,7 @@ static void conn_close(loop_thread *t, loop_conn *c)
 	epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	if (c->tls != NULL && !c->secured)
 		t->handshaking--;
-	tls_conn_free(c->tls);
+	meshi_tls_conn_free(c->tls);
 	close(c->fd);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -122,8 +122,8 @@ static void conn_close(loop_thread *t, loop_conn *c)
 		t->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	bytes_fini(&c->in);
-	bytes_fini(&c->out);
+	meshi_bytes_fini(&c->in);
+	meshi_bytes_fini(&c->out);
 	free(c);
 }
 
@@ -139,7 +139,8 @@ static int conn_set_events(loop_thread *t, loop_conn *c, int writing)
 /* conn_flush writes what the connection has to send. Returns 0, or -1 if it was closed. */
 static int conn_flush(loop_thread *t, loop_conn *c)
 {
-	int rv = c->tls == NULL ? bytes_write_to(&c->out, c->fd) : tls_conn_write(c->tls, &c->out);
+	int rv = c->tls == NULL ? meshi_bytes_write_to(&c->out, c->fd)
+				: meshi_tls_conn_write(c->tls, &c->out);
 	if (rv < 0 || conn_set_events(t, c, rv == 1) != 0) {
 		conn_close(t, c);
 		return -1;
@@ -157,28 +158,28 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 	if (!c->greeted) {
 		if (c->in.len < SP_HANDSHAKE_LEN)
 			return 0;
-		if (sp_handshake_check(bytes_head(&c->in), SP_PROTO_REQ) != 0) {
+		if (meshi_sp_handshake_check(meshi_bytes_head(&c->in), SP_PROTO_REQ) != 0) {
 			conn_close(t, c);
 			return -1;
 		}
-		bytes_consume(&c->in, SP_HANDSHAKE_LEN);
+		meshi_bytes_consume(&c->in, SP_HANDSHAKE_LEN);
 		c->greeted = 1;
 	}
-	while ((rv = sp_frame_next(bytes_head(&c->in), c->in.len, c->framing, LOOP_MAX_FRAME,
-				   &payload, &payload_len, &consumed)) == 1) {
-		int backtrace = sp_rep_split(payload, payload_len);
+	while ((rv = meshi_sp_frame_next(meshi_bytes_head(&c->in), c->in.len, c->framing,
+					 LOOP_MAX_FRAME, &payload, &payload_len, &consumed)) == 1) {
+		int backtrace = meshi_sp_rep_split(payload, payload_len);
 		/* A request without a request id is dropped, as nng's REP drops it. */
 		if (backtrace >= 0) {
 			t->sink.conn = c;
 			t->sink.backtrace = payload;
 			t->sink.backtrace_len = (size_t)backtrace;
 			t->call.peer_uid = c->peer_uid;
-			t->call.peer_name = c->tls != NULL ? tls_conn_peer(c->tls) : NULL;
+			t->call.peer_name = c->tls != NULL ? meshi_tls_conn_peer(c->tls) : NULL;
 			t->call.peer_unproven = c->framing == SP_TCP && c->tls == NULL;
-			dispatch_call(t->loop->server, &t->call, &t->sink.base, payload + backtrace,
-				      payload_len - (size_t)backtrace);
+			meshi_dispatch_call(t->loop->server, &t->call, &t->sink.base,
+					    payload + backtrace, payload_len - (size_t)backtrace);
 		}
-		bytes_consume(&c->in, consumed);
+		meshi_bytes_consume(&c->in, consumed);
 	}
 	if (rv < 0) {
 		conn_close(t, c);
@@ -208,14 +209,14 @@ static void conn_refuse(loop_thread *t, loop_conn *c, const char *why)
  * greeting is then sent), 0 while it waits for the socket, -1 if it closed the connection. */
 static int conn_handshake(loop_thread *t, loop_conn *c)
 {
-	int rv = tls_conn_handshake(c->tls);
+	int rv = meshi_tls_conn_handshake(c->tls);
 	if (rv < 0) {
 		/* no certificate, one of another CA, or no TLS at all: the peer learns nothing */
-		conn_refuse(t, c, tls_conn_error(c->tls));
+		conn_refuse(t, c, meshi_tls_conn_error(c->tls));
 		return -1;
 	}
 	if (rv == 0) {
-		if (conn_set_events(t, c, tls_conn_wants_write(c->tls)) != 0) {
+		if (conn_set_events(t, c, meshi_tls_conn_wants_write(c->tls)) != 0) {
 			conn_close(t, c);
 			return -1;
 		}
@@ -239,7 +240,8 @@ static void conn_on_event(loop_thread *t, loop_conn *c, uint32_t events)
 	}
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
-	rv = c->tls == NULL ? bytes_read_from(&c->in, c->fd) : tls_conn_read(c->tls, &c->in);
+	rv = c->tls == NULL ? meshi_bytes_read_from(&c->in, c->fd)
+			    : meshi_tls_conn_read(c->tls, &c->in);
 	if (rv < 0) {
 		conn_close(t, c); /* the caller went away, or an error */
 		return;
@@ -276,7 +278,7 @@ static void listener_on_event(loop_thread *t, loop_listener *l)
 			if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
 				c->peer_uid = (long)cred.uid;
 		}
-		if (l->tls && (c->tls = tls_conn_new(fd, 1, NULL)) == NULL) {
+		if (l->tls && (c->tls = meshi_tls_conn_new(fd, 1, NULL)) == NULL) {
 			close(fd);
 			free(c);
 			continue;
@@ -284,7 +286,7 @@ static void listener_on_event(loop_thread *t, loop_listener *l)
 		c->accepted_us = mesh_now_us();
 		ev.data.ptr = c;
 		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-			tls_conn_free(c->tls);
+			meshi_tls_conn_free(c->tls);
 			close(fd);
 			free(c);
 			continue;
@@ -295,8 +297,8 @@ static void listener_on_event(loop_thread *t, loop_listener *l)
 		t->conns = c;
 		if (c->tls != NULL)
 			t->handshaking++;
-		sp_handshake(greeting, SP_PROTO_REP);
-		if (bytes_append(&c->out, greeting, sizeof(greeting)) != 0)
+		meshi_sp_handshake(greeting, SP_PROTO_REP);
+		if (meshi_bytes_append(&c->out, greeting, sizeof(greeting)) != 0)
 			conn_close(t, c);
 		else if (c->tls != NULL)
 			conn_handshake(t, c); /* the greeting goes out once the peer is verified */
@@ -339,9 +341,9 @@ static void *loop_thread_main(void *arg)
 	return NULL;
 }
 
-int server_loop_new(server_loop **out, mesh_server *server)
+int meshi_server_loop_new(meshi_server_loop **out, mesh_server *server)
 {
-	server_loop *l = calloc(1, sizeof(*l));
+	meshi_server_loop *l = calloc(1, sizeof(*l));
 	if (l == NULL)
 		return ENOMEM;
 	l->server = server;
@@ -360,9 +362,9 @@ int server_loop_new(server_loop **out, mesh_server *server)
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &t->wake};
 		t->wake.kind = WATCH_WAKE;
 		t->sink.base.reserve = conn_sink_reserve;
-		t->call.shard = stats_shard_new(&server->stats);
+		t->call.shard = meshi_stats_shard_new(&server->stats);
 		if (t->call.shard == NULL) {
-			server_loop_free(l);
+			meshi_server_loop_free(l);
 			return ENOMEM;
 		}
 		t->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -370,7 +372,7 @@ int server_loop_new(server_loop **out, mesh_server *server)
 		if (t->epfd < 0 || t->wakefd < 0 ||
 		    epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->wakefd, &ev) != 0) {
 			int err = errno;
-			server_loop_free(l);
+			meshi_server_loop_free(l);
 			return err;
 		}
 	}
@@ -379,7 +381,7 @@ int server_loop_new(server_loop **out, mesh_server *server)
 }
 
 /* listen_on binds and listens at a; a stale ipc socket file nobody listens on is replaced. */
-static int listen_on(const addr *a, int *out)
+static int listen_on(const meshi_addr *a, int *out)
 {
 	int fd, one = 1, err;
 	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -420,12 +422,12 @@ out_close:
 	return err;
 }
 
-int server_loop_listen(server_loop *l, const char *url)
+int meshi_server_loop_listen(meshi_server_loop *l, const char *url)
 {
 	loop_listener *listener, **grown;
-	addr a;
+	meshi_addr a;
 	int fd = -1, err;
-	if ((err = addr_parse(url, 1, &a)) != 0)
+	if ((err = meshi_addr_parse(url, 1, &a)) != 0)
 		return err;
 	if (a.tls && !mesh_tls_enabled())
 		return ENOKEY;
@@ -451,7 +453,7 @@ int server_loop_listen(server_loop *l, const char *url)
 	return 0;
 }
 
-int server_loop_start(server_loop *l)
+int meshi_server_loop_start(meshi_server_loop *l)
 {
 	for (int i = 0; i < l->nthreads; i++) {
 		loop_thread *t = &l->threads[i];
@@ -467,7 +469,7 @@ int server_loop_start(server_loop *l)
 		int err =
 		    pthread_create(&l->threads[i].thread, NULL, loop_thread_main, &l->threads[i]);
 		if (err != 0) {
-			server_loop_stop(l);
+			meshi_server_loop_stop(l);
 			return err;
 		}
 		l->threads[i].running = 1;
@@ -475,7 +477,7 @@ int server_loop_start(server_loop *l)
 	return 0;
 }
 
-void server_loop_stop(server_loop *l)
+void meshi_server_loop_stop(meshi_server_loop *l)
 {
 	if (l == NULL || atomic_exchange(&l->stopping, 1))
 		return;
@@ -500,11 +502,11 @@ void server_loop_stop(server_loop *l)
 	}
 }
 
-void server_loop_free(server_loop *l)
+void meshi_server_loop_free(meshi_server_loop *l)
 {
 	if (l == NULL)
 		return;
-	server_loop_stop(l);
+	meshi_server_loop_stop(l);
 	for (int i = 0; i < l->nthreads; i++) {
 		if (l->threads[i].epfd >= 0)
 			close(l->threads[i].epfd);

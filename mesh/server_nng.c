@@ -14,21 +14,21 @@
 
 /* nng_sink: the reply of one call, as an nng message. */
 typedef struct nng_sink {
-	dispatch_sink base;
+	meshi_dispatch_sink base;
 	nng_msg *msg;
 } nng_sink;
 
 /* nng_worker: one call served at a time, on its own thread and nng context. */
 typedef struct nng_worker {
-	server_nng *nng;
+	meshi_server_nng *nng;
 	nng_ctx ctx;
 	nng_aio *aio;
 	pthread_t thread;
 	int running;
-	server_call call;
+	meshi_server_call call;
 } nng_worker;
 
-struct server_nng {
+struct meshi_server_nng {
 	mesh_server *server;
 	nng_socket sock;
 	nng_listener *listeners;
@@ -38,7 +38,7 @@ struct server_nng {
 	atomic_int stopping;
 };
 
-static uint8_t *nng_sink_reserve(dispatch_sink *sink, size_t n)
+static uint8_t *nng_sink_reserve(meshi_dispatch_sink *sink, size_t n)
 {
 	nng_sink *s = (nng_sink *)sink;
 	if (nng_msg_alloc(&s->msg, n) != 0)
@@ -49,7 +49,7 @@ static uint8_t *nng_sink_reserve(dispatch_sink *sink, size_t n)
 static void *nng_worker_main(void *arg)
 {
 	nng_worker *w = arg;
-	server_nng *n = w->nng;
+	meshi_server_nng *n = w->nng;
 	while (!atomic_load(&n->stopping)) {
 		nng_sink sink = {.base.reserve = nng_sink_reserve};
 		nng_msg *msg;
@@ -75,8 +75,8 @@ static void *nng_worker_main(void *arg)
 			else if (nng_pipe_get_bool(pipe, NNG_OPT_TCP_NODELAY, &nodelay) == 0)
 				w->call.peer_unproven = 1;
 		}
-		rv = dispatch_call(n->server, &w->call, &sink.base, nng_msg_body(msg),
-				   nng_msg_len(msg));
+		rv = meshi_dispatch_call(n->server, &w->call, &sink.base, nng_msg_body(msg),
+					 nng_msg_len(msg));
 		nng_msg_free(msg);
 		if (rv != 0)
 			continue; /* out of memory: the caller's deadline answers */
@@ -89,9 +89,9 @@ static void *nng_worker_main(void *arg)
 	return NULL;
 }
 
-int server_nng_new(server_nng **out, mesh_server *server)
+int meshi_server_nng_new(meshi_server_nng **out, mesh_server *server)
 {
-	server_nng *n = calloc(1, sizeof(*n));
+	meshi_server_nng *n = calloc(1, sizeof(*n));
 	int rv = NNG_ENOMEM;
 	if (n == NULL)
 		return rv;
@@ -107,7 +107,7 @@ int server_nng_new(server_nng **out, mesh_server *server)
 	for (int i = 0; i < n->nworkers; i++) {
 		nng_worker *w = &n->workers[i];
 		w->nng = n;
-		w->call.shard = stats_shard_new(&server->stats);
+		w->call.shard = meshi_stats_shard_new(&server->stats);
 		if (w->call.shard == NULL) {
 			rv = NNG_ENOMEM;
 			goto out_close;
@@ -138,7 +138,7 @@ out_free:
 static int server_nng_tls(nng_listener l)
 {
 	nng_tls_config *cfg;
-	int rv = tls_nng_config(&cfg, 1, NULL);
+	int rv = meshi_tls_nng_config(&cfg, 1, NULL);
 	if (rv != 0)
 		return rv;
 	rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
@@ -146,7 +146,7 @@ static int server_nng_tls(nng_listener l)
 	return rv;
 }
 
-int server_nng_listen(server_nng *n, const char *url)
+int meshi_server_nng_listen(meshi_server_nng *n, const char *url)
 {
 	nng_listener *grown = realloc(n->listeners, (n->nlisteners + 1) * sizeof(*grown));
 	int rv;
@@ -159,7 +159,7 @@ int server_nng_listen(server_nng *n, const char *url)
 		if (strncmp(url, "ipc://", 6) == 0)
 			nng_listener_set_int(n->listeners[n->nlisteners], NNG_OPT_IPC_PERMISSIONS,
 					     0666);
-		if (tls_url(url))
+		if (meshi_tls_url(url))
 			rv = server_nng_tls(n->listeners[n->nlisteners]);
 		if (rv == 0)
 			rv = nng_listener_start(n->listeners[n->nlisteners], 0);
@@ -171,12 +171,12 @@ int server_nng_listen(server_nng *n, const char *url)
 	return rv;
 }
 
-int server_nng_start(server_nng *n)
+int meshi_server_nng_start(meshi_server_nng *n)
 {
 	for (int i = 0; i < n->nworkers; i++) {
 		nng_worker *w = &n->workers[i];
 		if (pthread_create(&w->thread, NULL, nng_worker_main, w) != 0) {
-			server_nng_stop(n);
+			meshi_server_nng_stop(n);
 			return NNG_ENOMEM;
 		}
 		w->running = 1;
@@ -184,7 +184,7 @@ int server_nng_start(server_nng *n)
 	return 0;
 }
 
-void server_nng_stop(server_nng *n)
+void meshi_server_nng_stop(meshi_server_nng *n)
 {
 	if (atomic_exchange(&n->stopping, 1))
 		return;
@@ -197,11 +197,11 @@ void server_nng_stop(server_nng *n)
 			pthread_join(n->workers[i].thread, NULL);
 }
 
-void server_nng_free(server_nng *n)
+void meshi_server_nng_free(meshi_server_nng *n)
 {
 	if (n == NULL)
 		return;
-	server_nng_stop(n);
+	meshi_server_nng_stop(n);
 	for (int i = 0; i < n->nworkers; i++)
 		nng_aio_free(n->workers[i].aio);
 	nng_close(n->sock);

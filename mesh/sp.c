@@ -3,7 +3,7 @@
 
 #include "sp.h"
 
-void sp_put_u32(uint8_t *out, uint32_t v)
+void meshi_sp_put_u32(uint8_t *out, uint32_t v)
 {
 	out[0] = (uint8_t)(v >> 24);
 	out[1] = (uint8_t)(v >> 16);
@@ -11,12 +11,12 @@ void sp_put_u32(uint8_t *out, uint32_t v)
 	out[3] = (uint8_t)v;
 }
 
-uint32_t sp_get_u32(const uint8_t *in)
+uint32_t meshi_sp_get_u32(const uint8_t *in)
 {
 	return (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 | (uint32_t)in[2] << 8 | in[3];
 }
 
-void sp_handshake(uint8_t out[SP_HANDSHAKE_LEN], uint16_t proto)
+void meshi_sp_handshake(uint8_t out[SP_HANDSHAKE_LEN], uint16_t proto)
 {
 	out[0] = 0;
 	out[1] = 'S';
@@ -28,19 +28,19 @@ void sp_handshake(uint8_t out[SP_HANDSHAKE_LEN], uint16_t proto)
 	out[7] = 0;
 }
 
-int sp_handshake_check(const uint8_t greeting[SP_HANDSHAKE_LEN], uint16_t want)
+int meshi_sp_handshake_check(const uint8_t greeting[SP_HANDSHAKE_LEN], uint16_t want)
 {
 	uint8_t expect[SP_HANDSHAKE_LEN];
-	sp_handshake(expect, want);
+	meshi_sp_handshake(expect, want);
 	return memcmp(greeting, expect, SP_HANDSHAKE_LEN) == 0 ? 0 : -1;
 }
 
-size_t sp_frame_header_len(sp_framing framing)
+size_t meshi_sp_frame_header_len(meshi_sp_framing framing)
 {
 	return framing == SP_IPC ? 9 : 8;
 }
 
-size_t sp_frame_header(uint8_t *out, sp_framing framing, uint64_t len)
+size_t meshi_sp_frame_header(uint8_t *out, meshi_sp_framing framing, uint64_t len)
 {
 	size_t n = 0;
 	if (framing == SP_IPC)
@@ -50,10 +50,10 @@ size_t sp_frame_header(uint8_t *out, sp_framing framing, uint64_t len)
 	return n;
 }
 
-int sp_frame_next(const uint8_t *data, size_t len, sp_framing framing, uint64_t max,
-		  const uint8_t **payload, size_t *payload_len, size_t *consumed)
+int meshi_sp_frame_next(const uint8_t *data, size_t len, meshi_sp_framing framing, uint64_t max,
+			const uint8_t **payload, size_t *payload_len, size_t *consumed)
 {
-	size_t head = sp_frame_header_len(framing);
+	size_t head = meshi_sp_frame_header_len(framing);
 	uint64_t size = 0;
 	if (len < head)
 		return 0;
@@ -71,7 +71,7 @@ int sp_frame_next(const uint8_t *data, size_t len, sp_framing framing, uint64_t 
 	return 1;
 }
 
-int sp_rep_split(const uint8_t *payload, size_t len)
+int meshi_sp_rep_split(const uint8_t *payload, size_t len)
 {
 	for (int hop = 0; hop < SP_MAX_HOPS; hop++) {
 		size_t at = (size_t)hop * 4;

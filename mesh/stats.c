@@ -21,27 +21,27 @@ static inline void stat_add(_Atomic uint64_t *c, uint64_t v, memory_order order)
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v, order);
 }
 
-void stats_init(stats *st, const ProtobufCServiceDescriptor *service)
+void meshi_stats_init(meshi_stats *st, const ProtobufCServiceDescriptor *service)
 {
 	st->service = service;
 	st->nslots = service->n_methods + 2;
 	atomic_init(&st->shards, NULL);
 }
 
-void stats_fini(stats *st)
+void meshi_stats_fini(meshi_stats *st)
 {
-	stats_shard *sh = atomic_exchange(&st->shards, NULL);
+	meshi_stats_shard *sh = atomic_exchange(&st->shards, NULL);
 	while (sh != NULL) {
-		stats_shard *next = sh->next;
+		meshi_stats_shard *next = sh->next;
 		free(sh);
 		sh = next;
 	}
 }
 
-stats_shard *stats_shard_new(stats *st)
+meshi_stats_shard *meshi_stats_shard_new(meshi_stats *st)
 {
-	size_t size = sizeof(stats_shard) + st->nslots * sizeof(stats_slot);
-	stats_shard *sh;
+	size_t size = sizeof(meshi_stats_shard) + st->nslots * sizeof(meshi_stats_slot);
+	meshi_stats_shard *sh;
 	size = (size + STATS_SHARD_ALIGN - 1) / STATS_SHARD_ALIGN * STATS_SHARD_ALIGN;
 	sh = aligned_alloc(STATS_SHARD_ALIGN, size);
 	if (sh == NULL)
@@ -56,9 +56,9 @@ stats_shard *stats_shard_new(stats *st)
 	return sh;
 }
 
-void stats_call_end(stats_shard *sh, const stats_call *c, int error)
+void meshi_stats_call_end(meshi_stats_shard *sh, const meshi_stats_call *c, int error)
 {
-	stats_slot *s = &sh->slots[c->slot];
+	meshi_stats_slot *s = &sh->slots[c->slot];
 	uint64_t ns = c->replied_ns > c->start_ns ? (uint64_t)(c->replied_ns - c->start_ns) : 0;
 	size_t b = 0;
 	while (b < MESH_LATENCY_BUCKETS - 1 && ns > mesh_latency_bounds_us[b] * 1000)
@@ -91,12 +91,12 @@ typedef struct stats_sum {
 	double cpu_ns; /* estimated: each shard's samples scaled to its invoked calls */
 } stats_sum;
 
-static void stats_sum_slot(stats *st, size_t slot, stats_sum *out)
+static void stats_sum_slot(meshi_stats *st, size_t slot, stats_sum *out)
 {
 	memset(out, 0, sizeof(*out));
-	for (stats_shard *sh = atomic_load_explicit(&st->shards, memory_order_acquire); sh != NULL;
-	     sh = sh->next) {
-		stats_slot *s = &sh->slots[slot];
+	for (meshi_stats_shard *sh = atomic_load_explicit(&st->shards, memory_order_acquire);
+	     sh != NULL; sh = sh->next) {
+		meshi_stats_slot *s = &sh->slots[slot];
 		/* errors and sampled first: what they count is then in the buckets and invoked */
 		uint64_t errors = atomic_load_explicit(&s->errors, memory_order_acquire);
 		uint64_t sampled = atomic_load_explicit(&s->sampled, memory_order_acquire);
@@ -156,7 +156,7 @@ static int64_t stats_rss_bytes(void)
 	return (int64_t)resident * sysconf(_SC_PAGESIZE);
 }
 
-int stats_health(stats *st, Mesh__HealthReply *reply)
+int meshi_stats_health(meshi_stats *st, Mesh__HealthReply *reply)
 {
 	size_t listed = st->nslots - 1; /* "other" is in the totals only */
 	size_t n = 0;
@@ -179,13 +179,14 @@ int stats_health(stats *st, Mesh__HealthReply *reply)
 		stats_sum_slot(st, slot, &sum);
 		reply->calls += sum.calls;
 		reply->errors += sum.errors;
-		if (slot == stats_other_slot(st) ||
-		    (sum.calls == 0 && slot != stats_health_slot(st)))
+		if (slot == meshi_stats_other_slot(st) ||
+		    (sum.calls == 0 && slot != meshi_stats_health_slot(st)))
 			continue;
 		m = &entries[n];
 		mesh__method_stats__init(m);
-		m->method = slot == stats_health_slot(st) ? "Health"
-							  : (char *)st->service->methods[slot].name;
+		m->method = slot == meshi_stats_health_slot(st)
+				? "Health"
+				: (char *)st->service->methods[slot].name;
 		m->calls = sum.calls;
 		m->errors = sum.errors;
 		m->latency_p50_us = stats_quantile_us(&sum, 50);
@@ -205,7 +206,7 @@ int stats_health(stats *st, Mesh__HealthReply *reply)
 	return 0;
 }
 
-void stats_health_free(Mesh__HealthReply *reply)
+void meshi_stats_health_free(Mesh__HealthReply *reply)
 {
 	free(reply->methods); /* one block: the list, the entries and their buckets */
 	reply->methods = NULL;

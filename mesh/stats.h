@@ -24,8 +24,8 @@
  * samples are scaled to all calls that reached the implementation. */
 #define STATS_CPU_SAMPLE_WALL_NS 20000
 
-/* stats_slot: one method's counters in one shard. */
-typedef struct stats_slot {
+/* meshi_stats_slot: one method's counters in one shard. */
+typedef struct meshi_stats_slot {
 	_Atomic uint64_t buckets[MESH_LATENCY_BUCKETS]; /* calls by latency: their sum is calls */
 	_Atomic uint64_t errors;			/* calls answered with a status not OK */
 	_Atomic uint64_t max_ns;			/* the largest latency seen */
@@ -34,100 +34,103 @@ typedef struct stats_slot {
 	_Atomic uint64_t sampled_cpu_ns;		/* their thread CPU time */
 	uint64_t unsampled_wall_ns; /* owner only: wall time of the calls since the last measured
 				     * one began, that one included */
-} stats_slot;
+} meshi_stats_slot;
 
-/* stats_shard: the slots of one transport thread. */
-typedef struct stats_shard {
-	struct stats_shard *next;
-	stats_slot slots[];
-} stats_shard;
+/* meshi_stats_shard: the slots of one transport thread. */
+typedef struct meshi_stats_shard {
+	struct meshi_stats_shard *next;
+	meshi_stats_slot slots[];
+} meshi_stats_shard;
 
 /* stats: the counters of one server. */
-typedef struct stats {
+typedef struct meshi_stats {
 	const ProtobufCServiceDescriptor *service;
-	size_t nslots;		       /* service->n_methods, then Health, then "other" */
-	_Atomic(stats_shard *) shards; /* pushed by stats_shard_new, freed by stats_fini */
-} stats;
+	size_t nslots; /* service->n_methods, then Health, then "other" */
+	_Atomic(meshi_stats_shard *)
+	    shards; /* pushed by meshi_stats_shard_new, freed by meshi_stats_fini */
+} meshi_stats;
 
-/* stats_call: what is measured of the call being served. */
-typedef struct stats_call {
+/* meshi_stats_call: what is measured of the call being served. */
+typedef struct meshi_stats_call {
 	size_t slot;	    /* where the call counts: a method, Health, or other */
 	int64_t start_ns;   /* the server started handling the call (CLOCK_MONOTONIC) */
 	int64_t replied_ns; /* the reply envelope was packed */
 	int invoked;	    /* the implementation ran */
 	int sampled;	    /* and its thread CPU time was measured */
 	int64_t cpu_ns;	    /* thread CPU time at its start, then spent in it */
-} stats_call;
+} meshi_stats_call;
 
-/* stats_init prepares st for the methods of service; there is nothing to free until a shard is
- * made. */
-void stats_init(stats *st, const ProtobufCServiceDescriptor *service);
+/* meshi_stats_init prepares st for the methods of service; there is nothing to free until a shard
+ * is made. */
+void meshi_stats_init(meshi_stats *st, const ProtobufCServiceDescriptor *service);
 
-/* stats_fini frees every shard; no thread may be using one. */
-void stats_fini(stats *st);
+/* meshi_stats_fini frees every shard; no thread may be using one. */
+void meshi_stats_fini(meshi_stats *st);
 
-/* stats_shard_new makes a shard for one transport thread, counted by Health from then on.
+/* meshi_stats_shard_new makes a shard for one transport thread, counted by Health from then on.
  * Returns NULL if memory ran out. */
-stats_shard *stats_shard_new(stats *st);
+meshi_stats_shard *meshi_stats_shard_new(meshi_stats *st);
 
-/* stats_health_slot and stats_other_slot: the slots of Health and of calls naming no method. */
-static inline size_t stats_health_slot(const stats *st)
+/* meshi_stats_health_slot and meshi_stats_other_slot: the slots of Health and of calls naming no
+ * method. */
+static inline size_t meshi_stats_health_slot(const meshi_stats *st)
 {
 	return st->nslots - 2;
 }
 
-static inline size_t stats_other_slot(const stats *st)
+static inline size_t meshi_stats_other_slot(const meshi_stats *st)
 {
 	return st->nslots - 1;
 }
 
-static inline int64_t stats_clock_ns(clockid_t clock)
+static inline int64_t meshi_stats_clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 	clock_gettime(clock, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* stats_call_start begins measuring a call, counted under "other" until its slot is set. */
-static inline void stats_call_start(const stats *st, stats_call *c)
+/* meshi_stats_call_start begins measuring a call, counted under "other" until its slot is set. */
+static inline void meshi_stats_call_start(const meshi_stats *st, meshi_stats_call *c)
 {
-	c->slot = stats_other_slot(st);
-	c->start_ns = stats_clock_ns(CLOCK_MONOTONIC);
+	c->slot = meshi_stats_other_slot(st);
+	c->start_ns = meshi_stats_clock_ns(CLOCK_MONOTONIC);
 	c->replied_ns = c->start_ns;
 	c->invoked = 0;
 	c->sampled = 0;
 	c->cpu_ns = 0;
 }
 
-/* stats_impl_begin and stats_impl_end bracket the implementation (the method, or Health). */
-static inline void stats_impl_begin(stats_shard *sh, stats_call *c)
+/* meshi_stats_impl_begin and meshi_stats_impl_end bracket the implementation (the method, or
+ * Health). */
+static inline void meshi_stats_impl_begin(meshi_stats_shard *sh, meshi_stats_call *c)
 {
 	c->invoked = 1;
 	if (sh->slots[c->slot].unsampled_wall_ns >= STATS_CPU_SAMPLE_WALL_NS) {
 		c->sampled = 1;
-		c->cpu_ns = stats_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		c->cpu_ns = meshi_stats_clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	}
 }
 
-static inline void stats_impl_end(stats_call *c)
+static inline void meshi_stats_impl_end(meshi_stats_call *c)
 {
 	if (c->sampled)
-		c->cpu_ns = stats_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c->cpu_ns;
+		c->cpu_ns = meshi_stats_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c->cpu_ns;
 }
 
-/* stats_call_replied notes that the reply envelope is packed. */
-static inline void stats_call_replied(stats_call *c)
+/* meshi_stats_call_replied notes that the reply envelope is packed. */
+static inline void meshi_stats_call_replied(meshi_stats_call *c)
 {
-	c->replied_ns = stats_clock_ns(CLOCK_MONOTONIC);
+	c->replied_ns = meshi_stats_clock_ns(CLOCK_MONOTONIC);
 }
 
-/* stats_call_end counts the call in the shard of the thread that served it. */
-void stats_call_end(stats_shard *sh, const stats_call *c, int error);
+/* meshi_stats_call_end counts the call in the shard of the thread that served it. */
+void meshi_stats_call_end(meshi_stats_shard *sh, const meshi_stats_call *c, int error);
 
-/* stats_health fills reply's calls, errors, methods, cpu_us and rss_bytes. Returns 0, or -1 if
- * memory ran out. What it allocates is freed by stats_health_free. */
-int stats_health(stats *st, Mesh__HealthReply *reply);
+/* meshi_stats_health fills reply's calls, errors, methods, cpu_us and rss_bytes. Returns 0, or -1
+ * if memory ran out. What it allocates is freed by meshi_stats_health_free. */
+int meshi_stats_health(meshi_stats *st, Mesh__HealthReply *reply);
 
-void stats_health_free(Mesh__HealthReply *reply);
+void meshi_stats_health_free(Mesh__HealthReply *reply);
 
 #endif

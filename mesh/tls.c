@@ -24,7 +24,7 @@ static SSL_CTX *tls_server_ctx, *tls_client_ctx;
  * applied later may not let the process open them again */
 static char *tls_cert_pem, *tls_key_pem, *tls_ca_pem;
 
-struct tls_conn {
+struct meshi_tls_conn {
 	SSL *ssl;
 	int server;
 	int want_write;
@@ -33,7 +33,7 @@ struct tls_conn {
 	char error[256];
 };
 
-int tls_url(const char *url)
+int meshi_tls_url(const char *url)
 {
 	return strncmp(url, "tls+tcp://", 10) == 0;
 }
@@ -66,7 +66,8 @@ static SSL_CTX *tls_ctx_new(int server, const char *cert, const char *key, const
 	/* the peer is verified in both directions, always; a server also requires a certificate */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
 			   NULL);
-	/* the buffer of a retried write may have moved (bytes_reserve), and writes may be partial
+	/* the buffer of a retried write may have moved (meshi_bytes_reserve), and writes may be
+	 * partial
 	 */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* no session tickets: nothing is written after the handshake but the stream itself */
@@ -149,18 +150,18 @@ int mesh_tls_configure(const char *cert, const char *key, const char *ca, char *
 			 cert == NULL  ? "the certificate"
 			 : key == NULL ? "the key"
 				       : "the CA");
-		return -1;
+		return EINVAL;
 	}
 	if (strlen(cert) >= TLS_PATH_MAX || strlen(key) >= TLS_PATH_MAX ||
 	    strlen(ca) >= TLS_PATH_MAX) {
 		snprintf(err, errlen, "a TLS file's path is too long");
-		return -1;
+		return EINVAL;
 	}
 	if ((server = tls_ctx_new(1, cert, key, ca, err, errlen)) == NULL)
-		return -1;
+		return EINVAL;
 	if ((client = tls_ctx_new(0, cert, key, ca, err, errlen)) == NULL) {
 		SSL_CTX_free(server);
-		return -1;
+		return EINVAL;
 	}
 	if ((cert_pem = tls_read_file(cert, err, errlen)) == NULL ||
 	    (key_pem = tls_read_file(key, err, errlen)) == NULL ||
@@ -169,7 +170,7 @@ int mesh_tls_configure(const char *cert, const char *key, const char *ca, char *
 		free(key_pem);
 		SSL_CTX_free(server);
 		SSL_CTX_free(client);
-		return -1;
+		return EINVAL;
 	}
 	SSL_CTX_free(tls_server_ctx);
 	SSL_CTX_free(tls_client_ctx);
@@ -191,7 +192,7 @@ int mesh_tls_enabled(void)
 	return tls_server_ctx != NULL;
 }
 
-int tls_nng_config(nng_tls_config **out, int server, const char *name)
+int meshi_tls_nng_config(nng_tls_config **out, int server, const char *name)
 {
 	nng_tls_config *cfg;
 	int rv;
@@ -214,18 +215,18 @@ int tls_nng_config(nng_tls_config **out, int server, const char *name)
 
 int mesh_tls_check_url(const char *url, char *err, size_t errlen)
 {
-	if (!tls_url(url) || mesh_tls_enabled())
+	if (!meshi_tls_url(url) || mesh_tls_enabled())
 		return 0;
 	snprintf(err, errlen,
 		 "%s needs a certificate: give --tls-cert, --tls-key and --tls-ca (or set "
 		 "CLEAVE_TLS_CERT, CLEAVE_TLS_KEY, CLEAVE_TLS_CA; meshctl certs makes them)",
 		 url);
-	return -1;
+	return ENOKEY;
 }
 
-tls_conn *tls_conn_new(int fd, int server, const char *expect)
+meshi_tls_conn *meshi_tls_conn_new(int fd, int server, const char *expect)
 {
-	tls_conn *t;
+	meshi_tls_conn *t;
 	SSL_CTX *ctx = server ? tls_server_ctx : tls_client_ctx;
 	if (ctx == NULL || (t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
@@ -250,7 +251,7 @@ tls_conn *tls_conn_new(int fd, int server, const char *expect)
 }
 
 /* tls_peer_cn reads the verified peer certificate's CN into t->peer. Returns 0 or -1. */
-static int tls_peer_cn(tls_conn *t)
+static int tls_peer_cn(meshi_tls_conn *t)
 {
 	X509 *cert = SSL_get1_peer_certificate(t->ssl);
 	X509_NAME *subject;
@@ -280,7 +281,7 @@ static int tls_peer_cn(tls_conn *t)
 
 /* tls_failed records why an SSL call that returned rv failed. Returns 0 when it only waits for
  * the socket, -1 otherwise. */
-static int tls_failed(tls_conn *t, int rv, const char *what)
+static int tls_failed(meshi_tls_conn *t, int rv, const char *what)
 {
 	int e = SSL_get_error(t->ssl, rv);
 	t->want_write = e == SSL_ERROR_WANT_WRITE;
@@ -300,7 +301,7 @@ static int tls_failed(tls_conn *t, int rv, const char *what)
 	return -1;
 }
 
-int tls_conn_handshake(tls_conn *t)
+int meshi_tls_conn_handshake(meshi_tls_conn *t)
 {
 	int rv;
 	ERR_clear_error();
@@ -320,26 +321,26 @@ int tls_conn_handshake(tls_conn *t)
 	return 1;
 }
 
-int tls_conn_wants_write(const tls_conn *t)
+int meshi_tls_conn_wants_write(const meshi_tls_conn *t)
 {
 	return t->want_write;
 }
 
-const char *tls_conn_error(const tls_conn *t)
+const char *meshi_tls_conn_error(const meshi_tls_conn *t)
 {
 	return t->error;
 }
 
-const char *tls_conn_peer(const tls_conn *t)
+const char *meshi_tls_conn_peer(const meshi_tls_conn *t)
 {
 	return t->peer;
 }
 
-int tls_conn_read(tls_conn *t, bytes *b)
+int meshi_tls_conn_read(meshi_tls_conn *t, meshi_bytes *b)
 {
 	int got = 0;
 	for (;;) {
-		uint8_t *p = bytes_reserve(b, TLS_READ_CHUNK);
+		uint8_t *p = meshi_bytes_reserve(b, TLS_READ_CHUNK);
 		int n;
 		if (p == NULL) {
 			errno = ENOMEM;
@@ -349,7 +350,7 @@ int tls_conn_read(tls_conn *t, bytes *b)
 		errno = 0;
 		n = SSL_read(t->ssl, p, TLS_READ_CHUNK);
 		if (n > 0) {
-			bytes_commit(b, (size_t)n);
+			meshi_bytes_commit(b, (size_t)n);
 			got = 1;
 			continue; /* until OpenSSL wants the socket: nothing stays buffered inside
 				   */
@@ -364,15 +365,16 @@ int tls_conn_read(tls_conn *t, bytes *b)
 	}
 }
 
-int tls_conn_write(tls_conn *t, bytes *b)
+int meshi_tls_conn_write(meshi_tls_conn *t, meshi_bytes *b)
 {
 	while (b->len > 0) {
 		int n;
 		ERR_clear_error();
 		errno = 0;
-		n = SSL_write(t->ssl, bytes_head(b), b->len > INT32_MAX ? INT32_MAX : (int)b->len);
+		n = SSL_write(t->ssl, meshi_bytes_head(b),
+			      b->len > INT32_MAX ? INT32_MAX : (int)b->len);
 		if (n > 0) {
-			bytes_consume(b, (size_t)n);
+			meshi_bytes_consume(b, (size_t)n);
 			continue;
 		}
 		if (tls_failed(t, n, "TLS write") == 0)
@@ -384,7 +386,7 @@ int tls_conn_write(tls_conn *t, bytes *b)
 	return 0;
 }
 
-void tls_conn_free(tls_conn *t)
+void meshi_tls_conn_free(meshi_tls_conn *t)
 {
 	if (t == NULL)
 		return;

@@ -179,10 +179,10 @@ int cmd_call(int argc, char **argv)
 		mesh_client_dial(c, call_address);
 	} else {
 		char path[PATH_MAX + 160];
-		mesh_target *t = NULL;
+		rt_target *t = NULL;
 		size_t n = 0;
 		snprintf(path, sizeof(path), "%s/%s", paths.targets, name);
-		if (name[0] == '\0' || mesh_targets_read(path, &t, &n) != 0 || n == 0) {
+		if (name[0] == '\0' || rt_targets_read(path, &t, &n) != 0 || n == 0) {
 			fprintf(stderr,
 				"meshctl call: no running instance of %s in %s (--address URL "
 				"calls one directly)\n",

@@ -1,4 +1,4 @@
-/* init.c: meshctl init NAME: scaffolds a new service (its proto, main.c, seed and manifest) that
+/* init.c: meshctl init NAME: scaffolds a new service (its proto, service.c, seed and manifest) that
  * the build and the edge pick up with no other change. */
 #include <ctype.h>
 #include <dirent.h>
@@ -33,7 +33,7 @@ typedef struct init_names {
 	/* their C names: Comments__Comment, COMMENTS__COMMENT, comments__comment ... */
 	char c_item[256], c_service[256], c_list_request[256], c_list_reply[256];
 	char c_get_request[256], c_create_request[256];
-	char u_item[256], u_service[256], u_list_reply[256], l_item[256];
+	char u_item[256], u_service[256], u_list_reply[256], l_item[256], l_service[256];
 } init_names;
 
 /* init_out: a growing text buffer. */
@@ -60,7 +60,7 @@ static void usage(FILE *out)
 	    "              has svc/ and proto/\n"
 	    "  --help      this text\n"
 	    "\n"
-	    "Writes proto/NAME.proto, svc/NAME/main.c (formatted with clang-format when it is\n"
+	    "Writes proto/NAME.proto, svc/NAME/service.c (formatted with clang-format when it is\n"
 	    "installed), svc/NAME/seed.json and svc/NAME/manifest.yml, or nothing if any of\n"
 	    "them fails. Exit status: 0 written, 1 NAME exists or a write failed, 2 usage.\n",
 	    INIT_NAME_MAX, CLEAVE_SOURCE_DIR);
@@ -228,6 +228,7 @@ static void names_make(const char *name, init_names *n)
 	c_macro(name, n->service, 1, n->u_service, sizeof(n->u_service));
 	c_macro(name, n->list_reply, 1, n->u_list_reply, sizeof(n->u_list_reply));
 	c_macro(name, n->item, 0, n->l_item, sizeof(n->l_item));
+	c_macro(name, n->service, 0, n->l_service, sizeof(n->l_service));
 }
 
 static void out_put(init_out *o, const char *s, size_t len)
@@ -276,6 +277,7 @@ static int expand(const char *template, const init_names *n, init_out *o)
 	    {"U_SERVICE", n->u_service},
 	    {"U_LIST_REPLY", n->u_list_reply},
 	    {"L_ITEM", n->l_item},
+	    {"L_SERVICE", n->l_service},
 	};
 	const char *p = template;
 	memset(o, 0, sizeof(*o));
@@ -424,8 +426,8 @@ typedef struct init_file {
 int cmd_init(int argc, char **argv)
 {
 	const char *name = NULL, *root = NULL, *why;
-	char svc_dir[PATH_MAX], proto_rel[64], main_rel[64], seed_rel[64], manifest_rel[64];
-	char about_proto[256], about_main[256], about_manifest[256];
+	char svc_dir[PATH_MAX], proto_rel[64], service_rel[64], seed_rel[64], manifest_rel[64];
+	char about_proto[256], about_service[256], about_manifest[256];
 	char err[PATH_MAX + 256], here[PATH_MAX], there[PATH_MAX];
 	init_names n;
 	init_file files[4];
@@ -494,17 +496,17 @@ int cmd_init(int argc, char **argv)
 
 	names_make(name, &n);
 	snprintf(proto_rel, sizeof(proto_rel), "proto/%s.proto", name);
-	snprintf(main_rel, sizeof(main_rel), "svc/%s/main.c", name);
+	snprintf(service_rel, sizeof(service_rel), "svc/%s/service.c", name);
 	snprintf(seed_rel, sizeof(seed_rel), "svc/%s/seed.json", name);
 	snprintf(manifest_rel, sizeof(manifest_rel), "svc/%s/manifest.yml", name);
 	snprintf(about_proto, sizeof(about_proto), "service %s.%s: List, Get, Create of %s", name,
 		 n.service, n.item);
-	snprintf(about_main, sizeof(about_main),
+	snprintf(about_service, sizeof(about_service),
 		 "svc-%s, its store and a check of text (1 to 1000 characters)", name);
 	snprintf(about_manifest, sizeof(about_manifest),
 		 "GET /api/%s, GET /api/%s/{id}, POST /api/%s", name, name, name);
-	files[0] =
-	    (init_file){.rel = main_rel, .template = init_main_template, .about = about_main};
+	files[0] = (init_file){
+	    .rel = service_rel, .template = init_service_template, .about = about_service};
 	files[1] = (init_file){.rel = seed_rel,
 			       .template = init_seed_template,
 			       .about = "two examples, loaded on the first start"};
@@ -560,7 +562,8 @@ int cmd_init(int argc, char **argv)
 		printf("  %-*s  %s\n", (int)strlen(manifest_rel), f->rel, f->about);
 	}
 	if (!formatted)
-		printf("\nclang-format did not run: format %s before committing it.\n", main_rel);
+		printf("\nclang-format did not run: format %s before committing it.\n",
+		       service_rel);
 	printf("\nNext steps:\n");
 	if (realpath(root, there) != NULL &&
 	    (getcwd(here, sizeof(here)) == NULL || strcmp(here, there) != 0))

@@ -55,7 +55,7 @@ typedef struct sv_output {
 typedef struct sv_instance {
 	struct sv_service *svc;
 	int index;
-	char url[MESH_TARGET_URL_MAX];
+	char url[RT_TARGET_URL_MAX];
 	pid_t pid; /* 0 while not running */
 	sv_output out;
 	int64_t started_us;
@@ -487,7 +487,7 @@ static void sv_instance_remove(supervisor *sv, sv_service *s, size_t i)
 
 static void sv_targets_publish(supervisor *sv, sv_service *s)
 {
-	mesh_target t[SV_SLOTS];
+	rt_target t[SV_SLOTS];
 	if (!s->targets_dirty)
 		return;
 	for (size_t i = 0; i < s->n; i++) {
@@ -495,7 +495,7 @@ static void sv_targets_publish(supervisor *sv, sv_service *s)
 		snprintf(t[i].url, sizeof(t[i].url), "%s", s->inst[i]->url);
 		t[i].draining = s->inst[i]->draining;
 	}
-	if (mesh_targets_write(s->targets_path, t, s->n) != 0)
+	if (rt_targets_write(s->targets_path, t, s->n) != 0)
 		sv_log(sv, "cannot write %s: %s", s->targets_path, strerror(errno));
 	else
 		s->targets_dirty = 0;

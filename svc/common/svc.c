@@ -1,10 +1,73 @@
 /* svc.c: input checks, idempotent creates, pages and gets shared by the forum's services. */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pbjson.h"
 #include "svc.h"
+
+/* svc_state: what an implementation carries besides its methods, just before them in memory
+ * (the methods' service argument points at the protobuf-c struct, which must come first). */
+typedef struct svc_state {
+	store *store;
+	const rt_deps *deps;
+} svc_state;
+
+#define SVC_HEADER                                                                                 \
+	((sizeof(svc_state) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) *                 \
+	 _Alignof(max_align_t))
+
+static svc_state *svc_state_of(const void *service)
+{
+	return (svc_state *)((char *)service - SVC_HEADER);
+}
+
+int svc_open(const rt_service_env *env, const void *impl, size_t impl_size, store_opts *opts,
+	     ProtobufCService **out, char *err, size_t errlen)
+{
+	char *mem = malloc(SVC_HEADER + impl_size);
+	svc_state *state = (svc_state *)mem;
+	if (mem == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memcpy(mem + SVC_HEADER, impl, impl_size);
+	opts->dir = env->data_dir;
+	opts->seed = env->seed;
+	opts->sync_full = env->sync_full;
+	state->deps = env->deps;
+	if (store_open(&state->store, opts, err, errlen) != STORE_OK) {
+		free(mem);
+		return -1;
+	}
+	*out = (ProtobufCService *)(mem + SVC_HEADER);
+	return 0;
+}
+
+store *svc_store(const void *service)
+{
+	return svc_state_of(service)->store;
+}
+
+const rt_deps *svc_deps(const void *service)
+{
+	return svc_state_of(service)->deps;
+}
+
+int64_t svc_count(ProtobufCService *impl)
+{
+	return store_count(svc_store(impl));
+}
+
+void svc_close(ProtobufCService *impl)
+{
+	if (impl == NULL)
+		return;
+	store_close(svc_store(impl));
+	free(svc_state_of(impl));
+}
 
 int svc_check_page(void *closure_data, int32_t limit, int64_t after)
 {
@@ -49,10 +112,10 @@ int svc_check_id(void *closure_data, const char *field, int64_t id)
 	return -1;
 }
 
-int svc_check_exists(void *closure_data, const char *dependency, const char *what, int64_t id,
-		     const ProtobufCMessage *request)
+int svc_check_exists(void *closure_data, const rt_deps *deps, const char *dependency,
+		     const char *what, int64_t id, const ProtobufCMessage *request)
 {
-	mesh_client *client = mesh_service_client(dependency);
+	mesh_client *client = rt_deps_client(deps, dependency);
 	char message[MESH_MESSAGE_MAX];
 	mesh_status st;
 	if (client == NULL) {

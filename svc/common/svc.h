@@ -1,6 +1,7 @@
-/* svc.h: what the forum's services share: checks of inputs, store results as mesh statuses,
- * idempotent creates, and calls that check a referenced record exists. A store error (INTERNAL)
- * is logged with mesh_log, with the store operation that failed. */
+/* svc.h: what the forum's services share: an implementation that carries its store and the
+ * clients of its callees, checks of inputs, store results as mesh statuses, idempotent creates,
+ * and calls that check a referenced record exists. A store error (INTERNAL) is logged with
+ * mesh_log, with the store operation that failed. */
 #ifndef CLEAVE_SVC_H
 #define CLEAVE_SVC_H
 
@@ -8,9 +9,31 @@
 #include <stdint.h>
 
 #include "mesh.h"
+#include "service.h"
 #include "store.h"
 
 #define SVC_PAGE_MAX 1000
+
+/* svc_open is a service's rt_service_def open: it makes the implementation, a copy of impl
+ * (impl_size bytes: the service's protobuf-c struct, made with its ..._INIT macro) that also
+ * carries the store opened with opts (its dir, seed and sync taken from env) and env->deps. The
+ * methods find them from their service argument with svc_store and svc_deps. opts and env are
+ * borrowed. On success *out is the runtime's, to close with svc_close. Returns 0, or -1 with the
+ * reason in err. */
+int svc_open(const rt_service_env *env, const void *impl, size_t impl_size, store_opts *opts,
+	     ProtobufCService **out, char *err, size_t errlen);
+
+/* svc_store returns the store of an implementation svc_open made; it belongs to it. */
+store *svc_store(const void *service);
+
+/* svc_deps returns the clients of the services an implementation svc_open made calls. */
+const rt_deps *svc_deps(const void *service);
+
+/* svc_count is a service's rt_service_def count: the rows its store holds. */
+int64_t svc_count(ProtobufCService *impl);
+
+/* svc_close is a service's rt_service_def close: closes the store and frees impl. */
+void svc_close(ProtobufCService *impl);
 
 /* svc_check_page fails the call (INVALID_ARGUMENT) unless limit is 0 (none) or 1 to
  * SVC_PAGE_MAX and after is not negative. Returns 0 if the page is valid, -1 if it failed. */
@@ -23,14 +46,15 @@ int svc_check_text(void *closure_data, const char *field, const char *text, long
 /* svc_check_id fails the call (INVALID_ARGUMENT, naming field) unless id is positive. */
 int svc_check_id(void *closure_data, const char *field, int64_t id);
 
-/* svc_check_exists calls Get(id) on dependency (a short name, "users") on behalf of the call
+/* svc_check_exists calls Get(id) on dependency (a short name, "users", one of deps) on behalf of
+ * the call
  * being served (the call's deadline and request id go with it): a missing record fails the call
  * with FAILED_PRECONDITION ("user 9 does not exist", what being "user"); the dependency's own
  * failure (UNAVAILABLE, DEADLINE_EXCEEDED...) fails it with that status. Either way the failed
  * check is logged (mesh_log) with the dependency's answer. request is an initialised Get request
  * whose id field is set. Returns 0 if the record exists, -1 if the call failed. */
-int svc_check_exists(void *closure_data, const char *dependency, const char *what, int64_t id,
-		     const ProtobufCMessage *request);
+int svc_check_exists(void *closure_data, const rt_deps *deps, const char *dependency,
+		     const char *what, int64_t id, const ProtobufCMessage *request);
 
 /* svc_create_replayed answers the call from an earlier create with the same idempotency key,
  * if there was one. Returns 1 if it answered (the closure was called), 0 if the create must

@@ -1,4 +1,4 @@
-/* fuzz_dispatch.c: fuzzes a mesh server's read path: SP frames into dispatch_call. */
+/* fuzz_dispatch.c: fuzzes a mesh server's read path: SP frames into meshi_dispatch_call. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +15,13 @@
 /* fuzz_sink: the reply envelope, in a buffer of exactly the size reserved (so that ASan sees a
  * write past it). */
 typedef struct fuzz_sink {
-	dispatch_sink base;
+	meshi_dispatch_sink base;
 	uint8_t *buf;
 	size_t len;
 	int reserved;
 } fuzz_sink;
 
-static uint8_t *sink_reserve(dispatch_sink *sink, size_t n)
+static uint8_t *sink_reserve(meshi_dispatch_sink *sink, size_t n)
 {
 	fuzz_sink *s = (fuzz_sink *)sink;
 	FUZZ_CHECK(!s->reserved, "reserve called twice for one call");
@@ -32,7 +32,7 @@ static uint8_t *sink_reserve(dispatch_sink *sink, size_t n)
 }
 
 /* The call being served, as the harness read it; NULL if it does not read. */
-static const envelope_call *current;
+static const meshi_envelope_call *current;
 
 /* invoke is every method of every service here: it checks what an implementation may read of
  * the call against the envelope, then fails when the request packs to an odd size, else answers
@@ -81,13 +81,13 @@ static void invoke(ProtobufCService *service, unsigned method_index, const Proto
 }
 
 /* One server of every registered service but mesh.Mesh (which every server answers itself),
- * never started: dispatch_call is what its transport threads call. */
+ * never started: meshi_dispatch_call is what its transport threads call. */
 #define MAX_SERVERS 16
 
 typedef struct fuzz_server {
 	ProtobufCService impl;
 	mesh_server *server;
-	server_call *call;
+	meshi_server_call *call;
 } fuzz_server;
 
 static fuzz_server servers[MAX_SERVERS];
@@ -106,7 +106,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		FUZZ_CHECK(mesh_server_new(&f->server, &f->impl, NULL) == 0, "mesh_server_new");
 		f->call = calloc(1, sizeof(*f->call));
 		FUZZ_CHECK(f->call != NULL, "out of memory");
-		f->call->shard = stats_shard_new(&f->server->stats);
+		f->call->shard = meshi_stats_shard_new(&f->server->stats);
 		FUZZ_CHECK(f->call->shard != NULL, "out of memory");
 	}
 	return 0;
@@ -117,15 +117,16 @@ static void serve(fuzz_server *f, const uint8_t *data, size_t len)
 {
 	const ProtobufCServiceDescriptor *desc = f->impl.descriptor;
 	fuzz_sink sink = {.base.reserve = sink_reserve};
-	envelope_call env;
-	envelope_reply reply;
-	int readable = envelope_call_read(&env, data, len) == 0, rv;
+	meshi_envelope_call env;
+	meshi_envelope_reply reply;
+	int readable = meshi_envelope_call_read(&env, data, len) == 0, rv;
 	current = readable ? &env : NULL;
-	rv = dispatch_call(f->server, f->call, &sink.base, data, len);
+	rv = meshi_dispatch_call(f->server, f->call, &sink.base, data, len);
 	current = NULL;
 	FUZZ_CHECK(sink.reserved && sink.buf != NULL, "no reply reserved");
 	FUZZ_CHECK(rv == 0 && f->call->written, "no reply written");
-	FUZZ_CHECK(envelope_reply_read(&reply, sink.buf, sink.len) == 0, "the reply does not read");
+	FUZZ_CHECK(meshi_envelope_reply_read(&reply, sink.buf, sink.len) == 0,
+		   "the reply does not read");
 	FUZZ_CHECK(reply.status == f->call->status, "reply status %d, call status %d",
 		   (int)reply.status, (int)f->call->status);
 	if (!readable) {
@@ -165,9 +166,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *p = data, *payload;
 	size_t left = size, payload_len, consumed;
 	int rv;
-	while ((rv = sp_frame_next(p, left, SP_IPC, MAX_FRAME, &payload, &payload_len,
-				   &consumed)) == 1) {
-		int backtrace = sp_rep_split(payload, payload_len);
+	while ((rv = meshi_sp_frame_next(p, left, SP_IPC, MAX_FRAME, &payload, &payload_len,
+					 &consumed)) == 1) {
+		int backtrace = meshi_sp_rep_split(payload, payload_len);
 		FUZZ_CHECK(consumed <= left && payload >= p &&
 			       payload_len <= left - (size_t)(payload - p),
 			   "a frame past the input");

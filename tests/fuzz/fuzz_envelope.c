@@ -52,7 +52,7 @@ static int str_agrees(const char *s, const char *p, size_t len)
 
 /* protoc_agrees_call checks the reader against protoc-c's generated codec: what protobuf-c
  * unpacks, the reader reads the same. */
-static void protoc_agrees_call(const envelope_call *c, const uint8_t *data, size_t size)
+static void protoc_agrees_call(const meshi_envelope_call *c, const uint8_t *data, size_t size)
 {
 	Mesh__Call *m = mesh__call__unpack(NULL, size, data);
 	if (m == NULL)
@@ -72,10 +72,10 @@ static void protoc_agrees_call(const envelope_call *c, const uint8_t *data, size
 
 static void check_call(const uint8_t *data, size_t size)
 {
-	envelope_call c, again;
+	meshi_envelope_call c, again;
 	size_t payload_len, size_again, n;
 	uint8_t *buf, *end;
-	if (envelope_call_read(&c, data, size) != 0)
+	if (meshi_envelope_call_read(&c, data, size) != 0)
 		return;
 	FUZZ_CHECK(within(c.service, c.service_len, data, size) &&
 		       within(c.method, c.method_len, data, size) &&
@@ -86,15 +86,15 @@ static void check_call(const uint8_t *data, size_t size)
 	protoc_agrees_call(&c, data, size);
 
 	/* decode, encode, decode: the same fields */
-	n = envelope_call_size(&c, NULL, &payload_len) + 1 + 10 + c.payload_len;
+	n = meshi_envelope_call_size(&c, NULL, &payload_len) + 1 + 10 + c.payload_len;
 	buf = malloc(n);
 	FUZZ_CHECK(buf != NULL, "out of memory");
-	end = envelope_call_write(buf, &c, NULL, payload_len);
+	end = meshi_envelope_call_write(buf, &c, NULL, payload_len);
 	FUZZ_CHECK(payload_len == 0 &&
-		       (size_t)(end - buf) == envelope_call_size(&c, NULL, &size_again),
-		   "envelope_call_write wrote %zu bytes, not its size", (size_t)(end - buf));
+		       (size_t)(end - buf) == meshi_envelope_call_size(&c, NULL, &size_again),
+		   "meshi_envelope_call_write wrote %zu bytes, not its size", (size_t)(end - buf));
 	end = append_payload(end, c.payload, c.payload_len);
-	FUZZ_CHECK(envelope_call_read(&again, buf, (size_t)(end - buf)) == 0,
+	FUZZ_CHECK(meshi_envelope_call_read(&again, buf, (size_t)(end - buf)) == 0,
 		   "its own envelope does not read");
 	FUZZ_CHECK(same_bytes(again.service, again.service_len, c.service, c.service_len) &&
 		       same_bytes(again.method, again.method_len, c.method, c.method_len) &&
@@ -109,12 +109,12 @@ static void check_call(const uint8_t *data, size_t size)
 
 static void check_reply(const uint8_t *data, size_t size)
 {
-	envelope_reply r, again;
+	meshi_envelope_reply r, again;
 	Mesh__Reply *m;
 	size_t payload_len, size_again, n, message_len;
 	uint8_t *buf, *end;
 	char *message;
-	if (envelope_reply_read(&r, data, size) != 0)
+	if (meshi_envelope_reply_read(&r, data, size) != 0)
 		return;
 	FUZZ_CHECK(r.status >= MESH_OK && r.status <= MESH_UNAUTHENTICATED, "status %d",
 		   (int)r.status);
@@ -141,14 +141,16 @@ static void check_reply(const uint8_t *data, size_t size)
 		memcpy(message, r.message, r.message_len);
 	message[r.message_len] = '\0';
 	message_len = strlen(message);
-	n = envelope_reply_size(r.status, message, NULL, &payload_len) + 1 + 10 + r.payload_len;
+	n = meshi_envelope_reply_size(r.status, message, NULL, &payload_len) + 1 + 10 +
+	    r.payload_len;
 	buf = malloc(n);
 	FUZZ_CHECK(buf != NULL, "out of memory");
-	end = envelope_reply_write(buf, r.status, message, NULL, payload_len);
-	FUZZ_CHECK((size_t)(end - buf) == envelope_reply_size(r.status, message, NULL, &size_again),
-		   "envelope_reply_write wrote %zu bytes, not its size", (size_t)(end - buf));
+	end = meshi_envelope_reply_write(buf, r.status, message, NULL, payload_len);
+	FUZZ_CHECK((size_t)(end - buf) ==
+		       meshi_envelope_reply_size(r.status, message, NULL, &size_again),
+		   "meshi_envelope_reply_write wrote %zu bytes, not its size", (size_t)(end - buf));
 	end = append_payload(end, r.payload, r.payload_len);
-	FUZZ_CHECK(envelope_reply_read(&again, buf, (size_t)(end - buf)) == 0,
+	FUZZ_CHECK(meshi_envelope_reply_read(&again, buf, (size_t)(end - buf)) == 0,
 		   "its own envelope does not read");
 	FUZZ_CHECK(again.status == r.status &&
 		       same_bytes(again.message, again.message_len, message, message_len) &&

@@ -321,8 +321,8 @@ static void json_encode_seeds(void)
 /* frame appends an ipc frame of a request with request id id to buf at *len. */
 static void frame(uint8_t *buf, size_t *len, uint32_t id, const uint8_t *call, size_t call_len)
 {
-	size_t n = sp_frame_header(buf + *len, SP_IPC, 4 + call_len);
-	sp_put_u32(buf + *len + n, id | SP_REQUEST_ID_BIT);
+	size_t n = meshi_sp_frame_header(buf + *len, SP_IPC, 4 + call_len);
+	meshi_sp_put_u32(buf + *len + n, id | SP_REQUEST_ID_BIT);
 	memcpy(buf + *len + n + 4, call, call_len);
 	*len += n + 4 + call_len;
 }
@@ -331,20 +331,20 @@ static void put_call_key(const char *name, const char *service, const char *meth
 			 const ProtobufCMessage *input, int64_t timeout_us, const char *key,
 			 size_t key_len)
 {
-	envelope_call c = {.service = service,
-			   .service_len = strlen(service),
-			   .method = method,
-			   .method_len = strlen(method),
-			   .timeout_us = timeout_us,
-			   .trace_id = 0x1234,
-			   .caller = "edge",
-			   .caller_len = 4,
-			   .idempotency_key = key,
-			   .idempotency_key_len = key_len};
-	size_t payload_len, size = envelope_call_size(&c, input, &payload_len), flen = 0;
+	meshi_envelope_call c = {.service = service,
+				 .service_len = strlen(service),
+				 .method = method,
+				 .method_len = strlen(method),
+				 .timeout_us = timeout_us,
+				 .trace_id = 0x1234,
+				 .caller = "edge",
+				 .caller_len = 4,
+				 .idempotency_key = key,
+				 .idempotency_key_len = key_len};
+	size_t payload_len, size = meshi_envelope_call_size(&c, input, &payload_len), flen = 0;
 	uint8_t *buf = malloc(size), *frames = malloc(2 * (size + 13));
 	char name2[64];
-	envelope_call_write(buf, &c, input, payload_len);
+	meshi_envelope_call_write(buf, &c, input, payload_len);
 	put("envelope", name, buf, size);
 	frame(frames, &flen, 1, buf, size);
 	put("dispatch", name, frames, flen);
@@ -364,9 +364,9 @@ static void put_call(const char *name, const char *service, const char *method,
 static void put_reply(const char *name, mesh_status status, const char *message,
 		      const ProtobufCMessage *output)
 {
-	size_t payload_len, size = envelope_reply_size(status, message, output, &payload_len);
+	size_t payload_len, size = meshi_envelope_reply_size(status, message, output, &payload_len);
 	uint8_t *buf = malloc(size > 0 ? size : 1);
-	envelope_reply_write(buf, status, message, output, payload_len);
+	meshi_envelope_reply_write(buf, status, message, output, payload_len);
 	put("envelope", name, buf, size);
 	free(buf);
 }
@@ -385,9 +385,9 @@ static void envelope_seeds(void)
 	static const uint8_t two_hops_call[] = {0x0a, 0x0b, 'u', 's', 'e',  'r',  's', '.', 'U',
 						's',  'e',  'r', 's', 0x12, 0x03, 'G', 'e', 't'};
 	uint8_t two_hops[9 + 8 + sizeof(two_hops_call)];
-	size_t n = sp_frame_header(two_hops, SP_IPC, 8 + sizeof(two_hops_call));
-	sp_put_u32(two_hops + n, 7);
-	sp_put_u32(two_hops + n + 4, 1 | SP_REQUEST_ID_BIT);
+	size_t n = meshi_sp_frame_header(two_hops, SP_IPC, 8 + sizeof(two_hops_call));
+	meshi_sp_put_u32(two_hops + n, 7);
+	meshi_sp_put_u32(two_hops + n + 4, 1 | SP_REQUEST_ID_BIT);
 	memcpy(two_hops + n + 8, two_hops_call, sizeof(two_hops_call));
 	get.id = 1;
 	put_call("call-get", "users.Users", "Get", &get.base, 5000000, NULL);

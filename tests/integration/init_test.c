@@ -505,8 +505,8 @@ START_TEST(test_init_comments_builds_and_serves)
 	static const char *const targets[] = {"edge",	     "svc-comments", "svc-users",
 					      "svc-threads", "svc-posts",    NULL};
 	static const char *const want_new =
-	    "new proto/comments.proto\nnew svc/comments\nnew svc/comments/main.c\n"
-	    "new svc/comments/manifest.yml\nnew svc/comments/seed.json\n";
+	    "new proto/comments.proto\nnew svc/comments\nnew svc/comments/manifest.yml\n"
+	    "new svc/comments/seed.json\nnew svc/comments/service.c\n";
 	char src[256], changes[4096], run[PATH_MAX], manifests[PATH_MAX], line[512];
 	char exe[PATH_MAX + 32], url[PATH_MAX + 32], data[PATH_MAX + 32], base[64], log[PATH_MAX];
 	char location[256], *out, *main_c;
@@ -534,12 +534,12 @@ START_TEST(test_init_comments_builds_and_serves)
 		      changes, want_new);
 	snap_free(&before);
 	snap_free(&after);
-	snprintf(exe, sizeof(exe), "%s/svc/comments/main.c", src);
+	snprintf(exe, sizeof(exe), "%s/svc/comments/service.c", src);
 	main_c = harness_read_file(exe);
 	ck_assert_ptr_nonnull(main_c);
-	ck_assert_msg(strncmp(main_c, "/* main.c: the comments service: ", 33) == 0 &&
+	ck_assert_msg(strncmp(main_c, "/* service.c: the comments service: ", 36) == 0 &&
 			  strchr(main_c, '\n') - main_c <= 100,
-		      "main.c starts:\n%.200s", main_c);
+		      "service.c starts:\n%.200s", main_c);
 	free(main_c);
 
 	build(src, targets);

@@ -26,7 +26,7 @@
 /* landlock_missing says (and prints why) when the kernel has no Landlock: the tests skip. */
 static int landlock_missing(const char *test)
 {
-	int abi = mesh_landlock_abi();
+	int abi = rt_landlock_abi();
 	if (abi > 0)
 		return 0;
 	fprintf(stderr, "sandbox_test: %s skipped: this kernel has no Landlock (%s)\n", test,
@@ -148,7 +148,7 @@ static int mesh_up;
 static void mesh_setup(void)
 {
 	curl_global_init_once();
-	if (mesh_landlock_abi() <= 0)
+	if (rt_landlock_abi() <= 0)
 		return;
 	/* every service the fixture starts fails rather than run unsandboxed */
 	setenv("CLEAVE_SANDBOX", "on", 1);
@@ -414,7 +414,7 @@ static void meshctl_setup(void)
 	char log[300], line[512];
 	char *argv[] = {MESHCTL, "up", "--port", "0", "--state-dir", mstate, NULL};
 	curl_global_init_once();
-	if (geteuid() != 0 || mesh_landlock_abi() <= 0)
+	if (geteuid() != 0 || rt_landlock_abi() <= 0)
 		return;
 	if (harness_tmpdir(mdir, sizeof(mdir)) != 0 || chmod(mdir, 0711) != 0)
 		return;

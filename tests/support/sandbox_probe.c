@@ -1,4 +1,4 @@
-/* sandbox_probe.c: test-only program: applies mesh_sandbox_apply to a data dir, then tries the
+/* sandbox_probe.c: test-only program: applies rt_sandbox_apply to a data dir, then tries the
  * file operations it is given and prints what the kernel answered, one line each; or runs a
  * program as on a kernel without Landlock. */
 #include <errno.h>
@@ -93,21 +93,20 @@ static int probe_without_landlock(char **argv)
 
 int main(int argc, char **argv)
 {
-	mesh_sandbox_spec spec = {0};
+	rt_sandbox_spec spec = {0};
 	char msg[1024];
 	int rv;
 	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-		fprintf(
-		    argc < 2 ? stderr : stdout,
-		    "usage: %s DATA_DIR [OP:PATH]...\n"
-		    "Restricts itself with mesh_sandbox_apply (mode on) to DATA_DIR, then runs\n"
-		    "each OP (read, write, mkdir, unlink) on PATH and prints 'OP PATH ok' or\n"
-		    "'OP PATH ERRNO'. The first line is 'applied: ...' or 'unsupported: ...'.\n"
-		    "\n"
-		    "       %s --without-landlock PROGRAM [ARG]...\n"
-		    "Runs PROGRAM (a path) as on a kernel without Landlock (its system calls\n"
-		    "answer ENOSYS).\n",
-		    argv[0], argv[0]);
+		fprintf(argc < 2 ? stderr : stdout,
+			"usage: %s DATA_DIR [OP:PATH]...\n"
+			"Restricts itself with rt_sandbox_apply (mode on) to DATA_DIR, then runs\n"
+			"each OP (read, write, mkdir, unlink) on PATH and prints 'OP PATH ok' or\n"
+			"'OP PATH ERRNO'. The first line is 'applied: ...' or 'unsupported: ...'.\n"
+			"\n"
+			"       %s --without-landlock PROGRAM [ARG]...\n"
+			"Runs PROGRAM (a path) as on a kernel without Landlock (its system calls\n"
+			"answer ENOSYS).\n",
+			argv[0], argv[0]);
 		return argc < 2 ? 2 : 0;
 	}
 	if (strcmp(argv[1], "--without-landlock") == 0) {
@@ -118,10 +117,10 @@ int main(int argc, char **argv)
 		return probe_without_landlock(argv + 2);
 	}
 	spec.data_dir = argv[1];
-	rv = mesh_sandbox_apply(&spec, MESH_SANDBOX_ON, msg, sizeof(msg));
+	rv = rt_sandbox_apply(&spec, RT_SANDBOX_ON, msg, sizeof(msg));
 	if (rv < 0) {
-		printf("%s: %s\n", mesh_landlock_abi() < 0 ? "unsupported" : "error", msg);
-		return mesh_landlock_abi() < 0 ? 0 : 1;
+		printf("%s: %s\n", rt_landlock_abi() < 0 ? "unsupported" : "error", msg);
+		return rt_landlock_abi() < 0 ? 0 : 1;
 	}
 	printf("applied: %s\n", msg);
 	for (int i = 2; i < argc; i++)

@@ -26,10 +26,10 @@ static int str_eq(const char *s, size_t len, const char *want)
 		      (s) != NULL ? (const char *)(s) : "", (want))
 
 /* call_of returns a call with the given fields and no payload. */
-static envelope_call call_of(const char *service, const char *method, int64_t timeout_us,
-			     uint64_t trace_id, const char *caller)
+static meshi_envelope_call call_of(const char *service, const char *method, int64_t timeout_us,
+				   uint64_t trace_id, const char *caller)
 {
-	envelope_call c;
+	meshi_envelope_call c;
 	memset(&c, 0, sizeof(c));
 	c.service = service;
 	c.service_len = service != NULL ? strlen(service) : 0;
@@ -58,7 +58,8 @@ static uint8_t *packed(const ProtobufCMessage *msg, size_t *len)
 START_TEST(test_envelope_call_pack_round_trip)
 {
 	Users__GetUserRequest req = USERS__GET_USER_REQUEST__INIT;
-	envelope_call c = call_of("users.Users", "Get", 1500000, 0xdeadbeefcafef00dULL, "edge");
+	meshi_envelope_call c =
+	    call_of("users.Users", "Get", 1500000, 0xdeadbeefcafef00dULL, "edge");
 	nng_msg *msg = NULL;
 	Mesh__Call *got;
 	uint8_t *want_payload;
@@ -69,7 +70,7 @@ START_TEST(test_envelope_call_pack_round_trip)
 	c.request_id_len = 16;
 	c.payload = (const uint8_t *)"ignored";
 	c.payload_len = 7;
-	ck_assert_int_eq(envelope_call_pack(&msg, &c, &req.base), 0);
+	ck_assert_int_eq(meshi_envelope_call_pack(&msg, &c, &req.base), 0);
 	ck_assert_ptr_nonnull(msg);
 	got = mesh__call__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
 	ck_assert_ptr_nonnull(got);
@@ -104,7 +105,7 @@ START_TEST(test_envelope_call_pack_matches_protoc_bytes)
 	user.username = "finn";
 	user.bio = "Adventurer";
 	for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
-		envelope_call c =
+		meshi_envelope_call c =
 		    call_of("users.Users", "Get", timeouts[i], i * 1000003, "svc-posts");
 		Mesh__Call want = MESH__CALL__INIT;
 		uint8_t *want_bytes;
@@ -123,7 +124,7 @@ START_TEST(test_envelope_call_pack_matches_protoc_bytes)
 		}
 		want.payload.data = packed(&user.base, &want.payload.len);
 		want_bytes = packed(&want.base, &want_len);
-		ck_assert_int_eq(envelope_call_pack(&msg, &c, &user.base), 0);
+		ck_assert_int_eq(meshi_envelope_call_pack(&msg, &c, &user.base), 0);
 		ck_assert_uint_eq(nng_msg_len(msg), want_len);
 		ck_assert_mem_eq(nng_msg_body(msg), want_bytes, want_len);
 		nng_msg_free(msg);
@@ -136,23 +137,23 @@ END_TEST
 START_TEST(test_envelope_call_pack_negative_timeout)
 {
 	Users__GetUserRequest req = USERS__GET_USER_REQUEST__INIT;
-	envelope_call c = call_of("users.Users", "Get", -250, 1, "edge");
-	envelope_call back;
+	meshi_envelope_call c = call_of("users.Users", "Get", -250, 1, "edge");
+	meshi_envelope_call back;
 	nng_msg *msg;
 	Mesh__Call *got;
 	req.id = 1;
-	ck_assert_int_eq(envelope_call_pack(&msg, &c, &req.base), 0);
+	ck_assert_int_eq(meshi_envelope_call_pack(&msg, &c, &req.base), 0);
 	got = mesh__call__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
 	ck_assert_ptr_nonnull(got);
 	ck_assert_int_eq(got->timeout_us, -250);
 	mesh__call__free_unpacked(got, NULL);
-	ck_assert_int_eq(envelope_call_read(&back, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	ck_assert_int_eq(meshi_envelope_call_read(&back, nng_msg_body(msg), nng_msg_len(msg)), 0);
 	ck_assert_int_eq(back.timeout_us, -250);
 	nng_msg_free(msg);
 
 	c.timeout_us = INT64_MIN;
-	ck_assert_int_eq(envelope_call_pack(&msg, &c, &req.base), 0);
-	ck_assert_int_eq(envelope_call_read(&back, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	ck_assert_int_eq(meshi_envelope_call_pack(&msg, &c, &req.base), 0);
+	ck_assert_int_eq(meshi_envelope_call_read(&back, nng_msg_body(msg), nng_msg_len(msg)), 0);
 	ck_assert_int_eq(back.timeout_us, INT64_MIN);
 	nng_msg_free(msg);
 }
@@ -162,20 +163,20 @@ START_TEST(test_envelope_call_pack_empty_fields)
 {
 	/* Zero values are not written (proto3): no input, an empty input, no strings. */
 	Users__GetUserRequest empty = USERS__GET_USER_REQUEST__INIT; /* packs to 0 bytes */
-	envelope_call c = call_of(NULL, NULL, 0, 0, NULL);
-	envelope_call back;
+	meshi_envelope_call c = call_of(NULL, NULL, 0, 0, NULL);
+	meshi_envelope_call back;
 	nng_msg *msg;
 	Mesh__Call *got;
 
-	ck_assert_int_eq(envelope_call_pack(&msg, &c, NULL), 0);
+	ck_assert_int_eq(meshi_envelope_call_pack(&msg, &c, NULL), 0);
 	ck_assert_uint_eq(nng_msg_len(msg), 0);
-	ck_assert_int_eq(envelope_call_read(&back, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	ck_assert_int_eq(meshi_envelope_call_read(&back, nng_msg_body(msg), nng_msg_len(msg)), 0);
 	ck_assert_uint_eq(back.service_len, 0);
 	ck_assert_uint_eq(back.payload_len, 0);
 	nng_msg_free(msg);
 
 	c = call_of("users.Users", "List", 0, 0, "");
-	ck_assert_int_eq(envelope_call_pack(&msg, &c, &empty.base), 0);
+	ck_assert_int_eq(meshi_envelope_call_pack(&msg, &c, &empty.base), 0);
 	got = mesh__call__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
 	ck_assert_ptr_nonnull(got);
 	ck_assert_str_eq(got->service, "users.Users");
@@ -190,8 +191,8 @@ START_TEST(test_envelope_call_pack_empty_fields)
 
 	/* an empty request id is not written either */
 	c.request_id = "";
-	ck_assert_int_eq(envelope_call_pack(&msg, &c, &empty.base), 0);
-	ck_assert_int_eq(envelope_call_read(&back, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	ck_assert_int_eq(meshi_envelope_call_pack(&msg, &c, &empty.base), 0);
+	ck_assert_int_eq(meshi_envelope_call_read(&back, nng_msg_body(msg), nng_msg_len(msg)), 0);
 	ck_assert_ptr_null(back.request_id);
 	ck_assert_uint_eq(back.request_id_len, 0);
 	nng_msg_free(msg);
@@ -202,7 +203,7 @@ START_TEST(test_envelope_call_read_protoc_bytes)
 {
 	Users__GetUserRequest req = USERS__GET_USER_REQUEST__INIT;
 	Mesh__Call call = MESH__CALL__INIT;
-	envelope_call got;
+	meshi_envelope_call got;
 	uint8_t *data;
 	size_t len, payload_len;
 	uint8_t *payload;
@@ -220,7 +221,7 @@ START_TEST(test_envelope_call_read_protoc_bytes)
 	call.request_id = "9f86d081884c7d65";
 	data = packed(&call.base, &len);
 
-	ck_assert_int_eq(envelope_call_read(&got, data, len), 0);
+	ck_assert_int_eq(meshi_envelope_call_read(&got, data, len), 0);
 	assert_str_n(got.service, got.service_len, "posts.Posts");
 	assert_str_n(got.method, got.method_len, "ListByThread");
 	assert_str_n(got.caller, got.caller_len, "edge");
@@ -242,9 +243,9 @@ END_TEST
 
 START_TEST(test_envelope_call_read_empty)
 {
-	envelope_call got;
+	meshi_envelope_call got;
 	memset(&got, 0xab, sizeof(got));
-	ck_assert_int_eq(envelope_call_read(&got, (const uint8_t *)"", 0), 0);
+	ck_assert_int_eq(meshi_envelope_call_read(&got, (const uint8_t *)"", 0), 0);
 	ck_assert_ptr_null(got.service);
 	ck_assert_uint_eq(got.service_len, 0);
 	ck_assert_ptr_null(got.method);
@@ -272,8 +273,8 @@ START_TEST(test_envelope_call_read_skips_unknown_fields)
 	    0x12, 0x01, 'm',			/* 2: "m" */
 	    0xf8, 0xff, 0xff, 0xff, 0x0f, 0x01, /* field 2^29-1: varint 1 */
 	};
-	envelope_call got;
-	ck_assert_int_eq(envelope_call_read(&got, data, sizeof(data)), 0);
+	meshi_envelope_call got;
+	ck_assert_int_eq(meshi_envelope_call_read(&got, data, sizeof(data)), 0);
 	assert_str_n(got.service, got.service_len, "s");
 	assert_str_n(got.method, got.method_len, "m");
 	ck_assert_uint_eq(got.payload_len, 0);
@@ -285,8 +286,8 @@ END_TEST
 START_TEST(test_envelope_call_read_last_value_wins)
 {
 	static const uint8_t data[] = {0x0a, 0x01, 'a', 0x20, 0x05, 0x0a, 0x01, 'b', 0x20, 0x07};
-	envelope_call got;
-	ck_assert_int_eq(envelope_call_read(&got, data, sizeof(data)), 0);
+	meshi_envelope_call got;
+	ck_assert_int_eq(meshi_envelope_call_read(&got, data, sizeof(data)), 0);
 	assert_str_n(got.service, got.service_len, "b");
 	ck_assert_int_eq(got.timeout_us, 7);
 }
@@ -297,8 +298,8 @@ START_TEST(test_envelope_call_request_id_both_ways)
 	/* request_id (field 8) alone, and after every other field: protoc-c reads what the
 	 * envelope writes, and the envelope reads what protoc-c writes */
 	char longest[129];
-	envelope_call c = call_of("posts.Posts", "Create", 5000000, 77, "edge");
-	envelope_call back;
+	meshi_envelope_call c = call_of("posts.Posts", "Create", 5000000, 77, "edge");
+	meshi_envelope_call back;
 	Mesh__Call want = MESH__CALL__INIT, *got;
 	uint8_t *want_bytes;
 	size_t want_len;
@@ -307,13 +308,13 @@ START_TEST(test_envelope_call_request_id_both_ways)
 	longest[128] = '\0';
 	c.request_id = longest;
 	c.request_id_len = 128;
-	ck_assert_int_eq(envelope_call_pack(&msg, &c, NULL), 0);
+	ck_assert_int_eq(meshi_envelope_call_pack(&msg, &c, NULL), 0);
 	got = mesh__call__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
 	ck_assert_ptr_nonnull(got);
 	ck_assert_str_eq(got->request_id, longest);
 	ck_assert_str_eq(got->idempotency_key, "");
 	mesh__call__free_unpacked(got, NULL);
-	ck_assert_int_eq(envelope_call_read(&back, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	ck_assert_int_eq(meshi_envelope_call_read(&back, nng_msg_body(msg), nng_msg_len(msg)), 0);
 	assert_str_n(back.request_id, back.request_id_len, longest);
 	ck_assert_ptr_null(back.idempotency_key);
 	want.service = "posts.Posts";
@@ -330,7 +331,7 @@ START_TEST(test_envelope_call_request_id_both_ways)
 	{
 		/* repeated: the last one wins, as protobuf says */
 		static const uint8_t data[] = {0x42, 0x01, 'a', 0x42, 0x02, 'b', 'c'};
-		ck_assert_int_eq(envelope_call_read(&back, data, sizeof(data)), 0);
+		ck_assert_int_eq(meshi_envelope_call_read(&back, data, sizeof(data)), 0);
 		assert_str_n(back.request_id, back.request_id_len, "bc");
 	}
 }
@@ -365,16 +366,16 @@ static const struct {
 
 START_TEST(test_envelope_call_read_malformed)
 {
-	envelope_call got;
-	ck_assert_msg(envelope_call_read(&got, malformed[_i].data, malformed[_i].len) == -1,
+	meshi_envelope_call got;
+	ck_assert_msg(meshi_envelope_call_read(&got, malformed[_i].data, malformed[_i].len) == -1,
 		      "call accepted: %s", malformed[_i].what);
 }
 END_TEST
 
 START_TEST(test_envelope_reply_read_malformed)
 {
-	envelope_reply got;
-	ck_assert_msg(envelope_reply_read(&got, malformed[_i].data, malformed[_i].len) == -1,
+	meshi_envelope_reply got;
+	ck_assert_msg(meshi_envelope_reply_read(&got, malformed[_i].data, malformed[_i].len) == -1,
 		      "reply accepted: %s", malformed[_i].what);
 }
 END_TEST
@@ -392,7 +393,7 @@ START_TEST(test_envelope_reply_pack_round_trip)
 	user.username = "marceline";
 	user.name = "Marceline Abadeer";
 	user.bio = "1000 year old vampire queen, musician";
-	ck_assert_int_eq(envelope_reply_pack(&msg, MESH_OK, NULL, &user.base), 0);
+	ck_assert_int_eq(meshi_envelope_reply_pack(&msg, MESH_OK, NULL, &user.base), 0);
 	got = mesh__reply__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
 	ck_assert_ptr_nonnull(got);
 	ck_assert_int_eq(got->status, MESH__STATUS__OK);
@@ -404,7 +405,8 @@ START_TEST(test_envelope_reply_pack_round_trip)
 	mesh__reply__free_unpacked(got, NULL);
 	nng_msg_free(msg);
 
-	ck_assert_int_eq(envelope_reply_pack(&msg, MESH_NOT_FOUND, "user 99 not found", NULL), 0);
+	ck_assert_int_eq(meshi_envelope_reply_pack(&msg, MESH_NOT_FOUND, "user 99 not found", NULL),
+			 0);
 	got = mesh__reply__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
 	ck_assert_ptr_nonnull(got);
 	ck_assert_int_eq(got->status, MESH__STATUS__NOT_FOUND);
@@ -431,8 +433,8 @@ START_TEST(test_envelope_reply_pack_matches_protoc_bytes)
 		if (s == MESH_OK)
 			want.payload.data = packed(&user.base, &want.payload.len);
 		want_bytes = packed(&want.base, &want_len);
-		ck_assert_int_eq(envelope_reply_pack(&msg, (mesh_status)s, message,
-						     s == MESH_OK ? &user.base : NULL),
+		ck_assert_int_eq(meshi_envelope_reply_pack(&msg, (mesh_status)s, message,
+							   s == MESH_OK ? &user.base : NULL),
 				 0);
 		ck_assert_msg(nng_msg_len(msg) == want_len, "status %d: %zu bytes, want %zu", s,
 			      nng_msg_len(msg), want_len);
@@ -448,7 +450,7 @@ START_TEST(test_envelope_reply_read_protoc_bytes)
 {
 	Users__User user = USERS__USER__INIT;
 	Mesh__Reply reply = MESH__REPLY__INIT;
-	envelope_reply got;
+	meshi_envelope_reply got;
 	uint8_t *data, *payload;
 	size_t len, payload_len;
 	user.id = 4;
@@ -459,7 +461,7 @@ START_TEST(test_envelope_reply_read_protoc_bytes)
 	reply.payload.data = payload;
 	reply.payload.len = payload_len;
 	data = packed(&reply.base, &len);
-	ck_assert_int_eq(envelope_reply_read(&got, data, len), 0);
+	ck_assert_int_eq(meshi_envelope_reply_read(&got, data, len), 0);
 	ck_assert_int_eq(got.status, MESH_ALREADY_EXISTS);
 	assert_str_n(got.message, got.message_len, "exists");
 	ck_assert_uint_eq(got.payload_len, payload_len);
@@ -473,10 +475,11 @@ END_TEST
 START_TEST(test_envelope_reply_status_values)
 {
 	for (int s = MESH_OK; s <= MESH_UNAUTHENTICATED; s++) {
-		envelope_reply got;
+		meshi_envelope_reply got;
 		nng_msg *msg;
-		ck_assert_int_eq(envelope_reply_pack(&msg, (mesh_status)s, "m", NULL), 0);
-		ck_assert_int_eq(envelope_reply_read(&got, nng_msg_body(msg), nng_msg_len(msg)), 0);
+		ck_assert_int_eq(meshi_envelope_reply_pack(&msg, (mesh_status)s, "m", NULL), 0);
+		ck_assert_int_eq(
+		    meshi_envelope_reply_read(&got, nng_msg_body(msg), nng_msg_len(msg)), 0);
 		ck_assert_int_eq(got.status, s);
 		assert_str_n(got.message, got.message_len, "m");
 		nng_msg_free(msg);
@@ -487,12 +490,12 @@ START_TEST(test_envelope_reply_status_values)
 		static const uint8_t big[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0x0f};
 		static const uint8_t neg[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff,
 					      0xff, 0xff, 0xff, 0xff, 0x01};
-		envelope_reply got;
-		ck_assert_int_eq(envelope_reply_read(&got, s17, sizeof(s17)), 0);
+		meshi_envelope_reply got;
+		ck_assert_int_eq(meshi_envelope_reply_read(&got, s17, sizeof(s17)), 0);
 		ck_assert_int_eq(got.status, MESH_UNKNOWN);
-		ck_assert_int_eq(envelope_reply_read(&got, big, sizeof(big)), 0);
+		ck_assert_int_eq(meshi_envelope_reply_read(&got, big, sizeof(big)), 0);
 		ck_assert_int_eq(got.status, MESH_UNKNOWN);
-		ck_assert_int_eq(envelope_reply_read(&got, neg, sizeof(neg)), 0);
+		ck_assert_int_eq(meshi_envelope_reply_read(&got, neg, sizeof(neg)), 0);
 		ck_assert_int_eq(got.status, MESH_UNKNOWN);
 	}
 }
@@ -500,12 +503,12 @@ END_TEST
 
 START_TEST(test_envelope_reply_empty_message)
 {
-	envelope_reply got;
+	meshi_envelope_reply got;
 	nng_msg *msg;
-	ck_assert_int_eq(envelope_reply_pack(&msg, MESH_OK, NULL, NULL), 0);
+	ck_assert_int_eq(meshi_envelope_reply_pack(&msg, MESH_OK, NULL, NULL), 0);
 	ck_assert_uint_eq(nng_msg_len(msg), 0);
 	memset(&got, 0xab, sizeof(got));
-	ck_assert_int_eq(envelope_reply_read(&got, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	ck_assert_int_eq(meshi_envelope_reply_read(&got, nng_msg_body(msg), nng_msg_len(msg)), 0);
 	ck_assert_int_eq(got.status, MESH_OK);
 	ck_assert_ptr_null(got.message);
 	ck_assert_uint_eq(got.message_len, 0);
@@ -516,7 +519,7 @@ START_TEST(test_envelope_reply_empty_message)
 	/* an empty message string and an output that packs to nothing write nothing either */
 	{
 		Users__User empty = USERS__USER__INIT;
-		ck_assert_int_eq(envelope_reply_pack(&msg, MESH_OK, "", &empty.base), 0);
+		ck_assert_int_eq(meshi_envelope_reply_pack(&msg, MESH_OK, "", &empty.base), 0);
 		ck_assert_uint_eq(nng_msg_len(msg), 0);
 		nng_msg_free(msg);
 	}
@@ -526,12 +529,12 @@ END_TEST
 START_TEST(test_envelope_reply_null_output)
 {
 	static const uint8_t want[] = {0x08, 0x0e, 0x12, 0x04, 'd', 'o', 'w', 'n'};
-	envelope_reply got;
+	meshi_envelope_reply got;
 	nng_msg *msg;
-	ck_assert_int_eq(envelope_reply_pack(&msg, MESH_UNAVAILABLE, "down", NULL), 0);
+	ck_assert_int_eq(meshi_envelope_reply_pack(&msg, MESH_UNAVAILABLE, "down", NULL), 0);
 	ck_assert_uint_eq(nng_msg_len(msg), sizeof(want));
 	ck_assert_mem_eq(nng_msg_body(msg), want, sizeof(want));
-	ck_assert_int_eq(envelope_reply_read(&got, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	ck_assert_int_eq(meshi_envelope_reply_read(&got, nng_msg_body(msg), nng_msg_len(msg)), 0);
 	ck_assert_int_eq(got.status, MESH_UNAVAILABLE);
 	assert_str_n(got.message, got.message_len, "down");
 	ck_assert_ptr_null(got.payload);
@@ -549,8 +552,8 @@ START_TEST(test_envelope_reply_read_skips_unknown_fields)
 	    0x35, 0,	0,   0,	  0,   /* 6: fixed32 */
 	    0x12, 0x02, 'n', 'f',      /* message "nf" */
 	};
-	envelope_reply got;
-	ck_assert_int_eq(envelope_reply_read(&got, data, sizeof(data)), 0);
+	meshi_envelope_reply got;
+	ck_assert_int_eq(meshi_envelope_reply_read(&got, data, sizeof(data)), 0);
 	ck_assert_int_eq(got.status, MESH_NOT_FOUND);
 	assert_str_n(got.message, got.message_len, "nf");
 	ck_assert_ptr_null(got.payload);

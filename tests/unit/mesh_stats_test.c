@@ -118,7 +118,7 @@ static mesh_status raw_call(const char *method, int64_t timeout_us, const uint8_
 			    size_t payload_len)
 {
 	Mesh__Call call = MESH__CALL__INIT;
-	envelope_reply reply;
+	meshi_envelope_reply reply;
 	nng_socket req;
 	nng_msg *msg;
 	mesh_status st;
@@ -135,7 +135,7 @@ static mesh_status raw_call(const char *method, int64_t timeout_us, const uint8_
 	ck_assert_int_eq(nng_msg_append(msg, packed, mesh__call__pack(&call, packed)), 0);
 	ck_assert_int_eq(nng_sendmsg(req, msg, 0), 0);
 	ck_assert_int_eq(nng_recvmsg(req, &msg, 0), 0);
-	ck_assert_int_eq(envelope_reply_read(&reply, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	ck_assert_int_eq(meshi_envelope_reply_read(&reply, nng_msg_body(msg), nng_msg_len(msg)), 0);
 	st = reply.status;
 	nng_msg_free(msg);
 	nng_close(req);
@@ -283,24 +283,25 @@ END_TEST
 /* ---- the counters alone, with made-up latencies -------------------------------------------- */
 
 /* count_call counts one call of slot that took latency_us, cpu_us of it in the implementation. */
-static void count_call(stats_shard *sh, size_t slot, int64_t latency_us, int64_t cpu_us, int error)
+static void count_call(meshi_stats_shard *sh, size_t slot, int64_t latency_us, int64_t cpu_us,
+		       int error)
 {
-	stats_call c = {.slot = slot, .start_ns = 1000000000, .invoked = 1};
+	meshi_stats_call c = {.slot = slot, .start_ns = 1000000000, .invoked = 1};
 	c.replied_ns = c.start_ns + latency_us * 1000;
 	c.sampled = sh->slots[slot].unsampled_wall_ns >= STATS_CPU_SAMPLE_WALL_NS;
 	c.cpu_ns = cpu_us * 1000;
-	stats_call_end(sh, &c, error);
+	meshi_stats_call_end(sh, &c, error);
 }
 
 START_TEST(test_stats_buckets_and_percentiles)
 {
-	stats st;
-	stats_shard *a, *b;
+	meshi_stats st;
+	meshi_stats_shard *a, *b;
 	Mesh__HealthReply h = MESH__HEALTH_REPLY__INIT;
 	const Mesh__MethodStats *get, *slow, *fail;
-	stats_init(&st, &sample__echo__descriptor);
-	a = stats_shard_new(&st);
-	b = stats_shard_new(&st);
+	meshi_stats_init(&st, &sample__echo__descriptor);
+	a = meshi_stats_shard_new(&st);
+	b = meshi_stats_shard_new(&st);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_ptr_nonnull(b);
 	/* Get: 98 calls at 30 us, over two shards, and 2 at 3 ms: p50 50 us, p99 5 ms */
@@ -315,7 +316,7 @@ START_TEST(test_stats_buckets_and_percentiles)
 	count_call(a, 1, 2000000, 0, 1);
 	/* Fail: one call beyond every finite bound */
 	count_call(b, 2, 1500000, 0, 1);
-	ck_assert_int_eq(stats_health(&st, &h), 0);
+	ck_assert_int_eq(meshi_stats_health(&st, &h), 0);
 	ck_assert_uint_eq(h.n_methods, 4); /* Get, Slow, Fail, Health */
 	get = method_stats(&h, "Get");
 	ck_assert_uint_eq(get->calls, 100);
@@ -342,30 +343,30 @@ START_TEST(test_stats_buckets_and_percentiles)
 	ck_assert_uint_eq(h.calls, 105);
 	ck_assert_uint_eq(h.errors, 7);
 	ck_assert_uint_eq(mesh_latency_bounds_us[MESH_LATENCY_BUCKETS - 1], UINT64_MAX);
-	stats_health_free(&h);
-	stats_fini(&st);
+	meshi_stats_health_free(&h);
+	meshi_stats_fini(&st);
 }
 END_TEST
 
 START_TEST(test_stats_cpu_sampling_scales_to_every_call)
 {
-	stats st;
-	stats_shard *sh;
+	meshi_stats st;
+	meshi_stats_shard *sh;
 	Mesh__HealthReply h = MESH__HEALTH_REPLY__INIT;
 	const Mesh__MethodStats *get;
-	stats_init(&st, &sample__echo__descriptor);
-	sh = stats_shard_new(&st);
+	meshi_stats_init(&st, &sample__echo__descriptor);
+	sh = meshi_stats_shard_new(&st);
 	ck_assert_ptr_nonnull(sh);
 	/* 1 us calls, 1 us of CPU each: only about one in 20 is measured */
 	for (int i = 0; i < 10000; i++)
 		count_call(sh, 0, 1, 1, 0);
 	ck_assert_uint_lt(atomic_load(&sh->slots[0].sampled), 10000 / 15);
 	ck_assert_uint_gt(atomic_load(&sh->slots[0].sampled), 10000 / 25);
-	ck_assert_int_eq(stats_health(&st, &h), 0);
+	ck_assert_int_eq(meshi_stats_health(&st, &h), 0);
 	get = method_stats(&h, "Get");
 	ck_assert_uint_eq(get->cpu_us, 10000);
-	stats_health_free(&h);
-	stats_fini(&st);
+	meshi_stats_health_free(&h);
+	meshi_stats_fini(&st);
 }
 END_TEST
 

@@ -6,6 +6,7 @@
  * a flag file exists. The client runs on mesh_epoll in the test process. Waits are bounded
  * polls; no assertion depends on the machine being fast. */
 #include <signal.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -542,7 +543,7 @@ START_TEST(test_target_drain_stops_new_calls_and_lets_inflight_finish)
 	ck_assert_int_eq(mesh_client_instances(c), 2);
 	get_ok(c, 5);
 	ck_assert_int_eq(calls_of(c, busy), busy_calls + 1);
-	ck_assert_int_eq(mesh_client_drain(c, "ipc:///nowhere.sock"), NNG_ENOENT);
+	ck_assert_int_eq(mesh_client_drain(c, "ipc:///nowhere.sock"), ENOENT);
 	/* dialing it again puts it back in service */
 	ck_assert_int_eq(mesh_client_dial(c, busy), 0);
 	ck_assert_uint_eq(mesh_client_instance_info(c, NULL, 0), 2);
@@ -585,7 +586,7 @@ START_TEST(test_target_undial_removes_after_inflight_completes)
 	run_for(300);
 	ck_assert_uint_eq(mesh_client_instance_info(c, NULL, 0), 1);
 	ck_assert_int_eq(mesh_client_instances(c), 1);
-	ck_assert_int_eq(mesh_client_undial(c, busy), NNG_ENOENT);
+	ck_assert_int_eq(mesh_client_undial(c, busy), ENOENT);
 	/* an idle instance goes at once; then nothing is left to call */
 	ck_assert_int_eq(mesh_client_undial(c, other), 0);
 	ck_assert_uint_eq(mesh_client_instance_info(c, NULL, 0), 0);
@@ -641,7 +642,7 @@ START_TEST(test_target_checks_off_keeps_plain_balancing)
 	/* without checks a connected instance is healthy at once */
 	expect_state(c, url_a, MESH_INSTANCE_HEALTHY);
 	expect_state(c, url_b, MESH_INSTANCE_HEALTHY);
-	ck_assert_int_eq(mesh_client_set_health(c, &bad), NNG_EINVAL);
+	ck_assert_int_eq(mesh_client_set_health(c, &bad), EINVAL);
 	/* checks on, then a hung instance is unhealthy; checks off, it is eligible again */
 	ck_assert_int_eq(mesh_client_set_health(c, &fast_checks), 0);
 	ck_assert_int_eq(kill(b, SIGSTOP), 0);
@@ -672,11 +673,11 @@ START_TEST(test_target_nng_client_reports_what_it_can)
 	serve_echo(url_a);
 	serve_echo(url_c);
 	ck_assert_int_eq(mesh_client_new(&c, &sample__echo__descriptor, NULL), 0);
-	ck_assert_int_eq(mesh_client_set_health(c, &fast_checks), NNG_ENOTSUP);
+	ck_assert_int_eq(mesh_client_set_health(c, &fast_checks), ENOTSUP);
 	ck_assert_int_eq(mesh_client_dial(c, url_a), 0);
 	ck_assert_int_eq(mesh_client_dial(c, url_c), 0);
 	ck_assert_int_eq(mesh_client_dial(c, url_b), 0); /* nobody there */
-	ck_assert_int_eq(mesh_client_drain(c, url_a), NNG_ENOTSUP);
+	ck_assert_int_eq(mesh_client_drain(c, url_a), ENOTSUP);
 	until = harness_now_ms() + 3000;
 	while (mesh_client_instances(c) < 2 && harness_now_ms() < until)
 		harness_sleep_ms(5);
@@ -687,7 +688,7 @@ START_TEST(test_target_nng_client_reports_what_it_can)
 	while (mesh_client_instances(c) > 1 && harness_now_ms() < until)
 		harness_sleep_ms(5);
 	ck_assert_int_eq(mesh_client_instances(c), 1);
-	ck_assert_int_eq(mesh_client_undial(c, url_c), NNG_ENOENT);
+	ck_assert_int_eq(mesh_client_undial(c, url_c), ENOENT);
 	harness_sleep_ms(300);
 	ck_assert_int_eq(mesh_client_instances(c), 1);
 	ck_assert_uint_eq(mesh_client_instance_info(c, info, 2), 2);
@@ -714,8 +715,8 @@ END_TEST
 
 static Suite *mesh_target_suite(void)
 {
-	Suite *s = suite_create("mesh_target");
-	TCase *tc = tcase_create("mesh_target");
+	Suite *s = suite_create("rt_target");
+	TCase *tc = tcase_create("rt_target");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_target_new_instance_healthy_and_served);

@@ -177,12 +177,12 @@ START_TEST(test_mesh_past_deadline_is_not_started)
 	echo_result r = {0};
 	nng_socket req;
 	nng_msg *msg;
-	envelope_call call = {.service = "sample.Echo",
-			      .service_len = 11,
-			      .method = "Slow",
-			      .method_len = 4,
-			      .timeout_us = -1};
-	envelope_reply reply;
+	meshi_envelope_call call = {.service = "sample.Echo",
+				    .service_len = 11,
+				    .method = "Slow",
+				    .method_len = 4,
+				    .timeout_us = -1};
+	meshi_envelope_reply reply;
 
 	/* the client does not send a call whose deadline has passed */
 	in.id = 1;
@@ -194,10 +194,10 @@ START_TEST(test_mesh_past_deadline_is_not_started)
 	/* the server does not start a call that arrives past its deadline */
 	ck_assert_int_eq(nng_req0_open(&req), 0);
 	ck_assert_int_eq(nng_dial(req, url, NULL, 0), 0);
-	ck_assert_int_eq(envelope_call_pack(&msg, &call, &in.base), 0);
+	ck_assert_int_eq(meshi_envelope_call_pack(&msg, &call, &in.base), 0);
 	ck_assert_int_eq(nng_sendmsg(req, msg, 0), 0);
 	ck_assert_int_eq(nng_recvmsg(req, &msg, 0), 0);
-	ck_assert_int_eq(envelope_reply_read(&reply, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	ck_assert_int_eq(meshi_envelope_reply_read(&reply, nng_msg_body(msg), nng_msg_len(msg)), 0);
 	ck_assert_int_eq(reply.status, MESH_DEADLINE_EXCEEDED);
 	nng_msg_free(msg);
 	nng_close(req);
@@ -212,30 +212,30 @@ START_TEST(test_mesh_unknown_service_or_method_is_unimplemented)
 	ck_assert_int_eq(nng_req0_open(&req), 0);
 	ck_assert_int_eq(nng_dial(req, url, NULL, 0), 0);
 	for (size_t i = 0; i < 2; i++) {
-		envelope_call call = {.service = names[i][0],
-				      .service_len = strlen(names[i][0]),
-				      .method = names[i][1],
-				      .method_len = strlen(names[i][1])};
-		envelope_reply reply;
+		meshi_envelope_call call = {.service = names[i][0],
+					    .service_len = strlen(names[i][0]),
+					    .method = names[i][1],
+					    .method_len = strlen(names[i][1])};
+		meshi_envelope_reply reply;
 		nng_msg *msg;
-		ck_assert_int_eq(envelope_call_pack(&msg, &call, NULL), 0);
+		ck_assert_int_eq(meshi_envelope_call_pack(&msg, &call, NULL), 0);
 		ck_assert_int_eq(nng_sendmsg(req, msg, 0), 0);
 		ck_assert_int_eq(nng_recvmsg(req, &msg, 0), 0);
-		ck_assert_int_eq(envelope_reply_read(&reply, nng_msg_body(msg), nng_msg_len(msg)),
-				 0);
+		ck_assert_int_eq(
+		    meshi_envelope_reply_read(&reply, nng_msg_body(msg), nng_msg_len(msg)), 0);
 		ck_assert_int_eq(reply.status, MESH_UNIMPLEMENTED);
 		nng_msg_free(msg);
 	}
 	/* and garbage is refused, not crashed on */
 	{
 		nng_msg *msg;
-		envelope_reply reply;
+		meshi_envelope_reply reply;
 		ck_assert_int_eq(nng_msg_alloc(&msg, 0), 0);
 		ck_assert_int_eq(nng_msg_append(msg, "\xff\xff\xff", 3), 0);
 		ck_assert_int_eq(nng_sendmsg(req, msg, 0), 0);
 		ck_assert_int_eq(nng_recvmsg(req, &msg, 0), 0);
-		ck_assert_int_eq(envelope_reply_read(&reply, nng_msg_body(msg), nng_msg_len(msg)),
-				 0);
+		ck_assert_int_eq(
+		    meshi_envelope_reply_read(&reply, nng_msg_body(msg), nng_msg_len(msg)), 0);
 		ck_assert_int_eq(reply.status, MESH_INVALID_ARGUMENT);
 		nng_msg_free(msg);
 	}
@@ -248,13 +248,13 @@ END_TEST
 static int raw_call(nng_socket req, const void *bytes, size_t len)
 {
 	nng_msg *msg;
-	envelope_reply reply;
+	meshi_envelope_reply reply;
 	int status;
 	ck_assert_int_eq(nng_msg_alloc(&msg, 0), 0);
 	ck_assert_int_eq(nng_msg_append(msg, bytes, len), 0);
 	ck_assert_int_eq(nng_sendmsg(req, msg, 0), 0);
 	ck_assert_int_eq(nng_recvmsg(req, &msg, 0), 0);
-	status = envelope_reply_read(&reply, nng_msg_body(msg), nng_msg_len(msg)) == 0
+	status = meshi_envelope_reply_read(&reply, nng_msg_body(msg), nng_msg_len(msg)) == 0
 		     ? (int)reply.status
 		     : -1;
 	nng_msg_free(msg);

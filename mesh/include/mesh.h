@@ -1,4 +1,18 @@
-/* mesh.h: libmesh's public API: serve a protobuf-c service over nng, and call one. */
+/* mesh.h: libmesh's public API, the RPC core: serve a protobuf-c service over nng's SP protocol,
+ * and call one. It is the library's only header for other code (internal symbols are meshi_).
+ *
+ * Two rules hold for everything declared here:
+ *
+ * Errors. A function that can fail returns 0 or a positive errno value (<errno.h>: EINVAL,
+ * ENOMEM, ENOENT, ENOTSUP, EADDRINUSE...), which strerror(3) names; one that takes an err buffer
+ * also writes the reason there. A call to a service is not such a function: it ends with a
+ * mesh_status, given to its closure in the call's mesh_rpc (and returned by mesh_client_call).
+ *
+ * Callbacks. Every callback is given back the context pointer it was registered with, so no
+ * state needs a global. A call invoked on an asynchronous client (one with a mesh_loop or a
+ * mesh_queue) ends exactly once and never before invoke returns, failures included (no
+ * instance, out of memory, a deadline already past): its closure runs on the loop's thread, or
+ * in mesh_queue_drain. A blocking client's invoke returns after the closure ran. */
 #ifndef CLEAVE_MESH_H
 #define CLEAVE_MESH_H
 
@@ -72,6 +86,9 @@ typedef struct mesh_rpc {
 	mesh_status status;
 	/* out: the reason, when status is not MESH_OK */
 	char message[MESH_MESSAGE_MAX];
+	/* the transport's while the call is in flight: how a call that fails before it goes out
+	 * still ends after invoke returns, with no memory to allocate. Not to be touched. */
+	void *reserved[4];
 } mesh_rpc;
 
 typedef struct mesh_queue mesh_queue;
@@ -92,14 +109,14 @@ typedef struct mesh_client_opts {
 
 /* mesh_client_new creates a client of the service described by service, with no instance yet.
  * service must outlive the client (generated descriptors are static); opts is copied and may be
- * NULL. On success *out is the caller's, to free with mesh_client_free. Returns 0 or an nng
- * error number. */
+ * NULL. On success *out is the caller's, to free with mesh_client_free. Returns 0, ENOMEM, or
+ * another errno value from nng. */
 int mesh_client_new(mesh_client **out, const ProtobufCServiceDescriptor *service,
 		    const mesh_client_opts *opts);
 
 /* mesh_client_dial adds an instance: the client connects to url in the background and keeps
  * reconnecting; calls are spread over every connected instance. url is copied.
- * Returns 0 or an nng error number (a malformed url, say). */
+ * Returns 0, EINVAL (a url this client cannot dial) or ENOMEM. */
 int mesh_client_dial(mesh_client *client, const char *url);
 
 /* mesh_client_service returns the client as a ProtobufCService to hand to protoc-c's generated
@@ -125,7 +142,7 @@ int mesh_client_inflight(const mesh_client *client);
  * instance with the fewest calls in flight, or, when none is HEALTHY, fail open to any
  * STARTING or UNHEALTHY one that is connected; never to a DRAINING or DOWN one. Without health
  * checks (the default) every connected instance is HEALTHY. Loop clients only: on a client
- * without a mesh_loop, set_health and drain return NNG_ENOTSUP, undial closes at once (see
+ * without a mesh_loop, set_health and drain return ENOTSUP, undial closes at once (see
  * there), and instance_info
  * reports one instance per dialed url: HEALTHY while nng holds a connection to it, STARTING
  * before the first, DOWN after one is lost; its inflight, calls and errors stay 0 (nng does
@@ -177,14 +194,14 @@ typedef struct mesh_instance_info {
  * process), the connection is taken for dead: closed, its calls ended with MESH_UNAVAILABLE,
  * and redialed (DOWN until it connects again; a connect has 2 s). Failures within grace_ms of
  * connecting do not count. Instances connected when checks are turned on stay HEALTHY until checks
- * say otherwise; turning checks off makes every connected instance HEALTHY. Returns 0, NNG_EINVAL
- * (a negative field) or NNG_ENOTSUP. */
+ * say otherwise; turning checks off makes every connected instance HEALTHY. Returns 0, EINVAL
+ * (a negative field) or ENOTSUP. */
 int mesh_client_set_health(mesh_client *c, const mesh_health_opts *opts);
 
 /* mesh_client_drain stops new calls to the instance dialed at url (every instance, if it was
  * dialed more than once); its calls in flight finish normally. It stays connected and
  * DRAINING, unchecked, until mesh_client_dial(url) puts it back in service (STARTING, checked
- * at once). Returns 0, NNG_ENOENT or NNG_ENOTSUP. */
+ * at once). Returns 0, ENOENT or ENOTSUP. */
 int mesh_client_drain(mesh_client *c, const char *url);
 
 /* mesh_client_undial drains url, then closes its connection once its calls in flight are done
@@ -192,7 +209,7 @@ int mesh_client_drain(mesh_client *c, const char *url);
  * A dial of url before that puts it back in service instead. On a client without a mesh_loop
  * (nng), which cannot drain one connection, it closes url's connections and stops
  * reconnecting at once: calls in flight on them end with MESH_UNAVAILABLE. Returns 0 or
- * NNG_ENOENT. */
+ * ENOENT. */
 int mesh_client_undial(mesh_client *c, const char *url);
 
 /* mesh_client_instance_info fills out[0..max) with the client's instances in dial order, and
@@ -285,27 +302,36 @@ typedef struct mesh_server_opts {
  * closure_data that identifies the call; it must call the closure before it returns, with the
  * reply (which stays the implementation's: it is packed at once) or with NULL after mesh_fail.
  * Health (mesh.Mesh) is answered by the server itself, with what each method has cost. opts may be
- * NULL. On success *out is the caller's, to free with mesh_server_free. Returns 0 or an nng error
- * number. */
+ * NULL. On success *out is the caller's, to free with mesh_server_free. Returns 0 or ENOMEM. */
 int mesh_server_new(mesh_server **out, ProtobufCService *impl, const mesh_server_opts *opts);
 
 /* mesh_server_listen starts listening on url (ipc://path, tcp://host:port); call it once per
- * address. url is copied. Returns 0 or an nng error number. */
+ * address. url is copied. Returns 0, EINVAL (not a url it can serve, or tls+tcp:// without
+ * mesh_tls_configure), EADDRINUSE, or another errno value. */
 int mesh_server_listen(mesh_server *server, const char *url);
 
-/* mesh_server_start starts the workers. Returns 0 or an nng error number. */
+/* mesh_server_start starts the workers. Returns 0 or an errno value. */
 int mesh_server_start(mesh_server *server);
 
 /* mesh_server_stop closes the listeners and waits for the workers to finish their calls. */
 void mesh_server_stop(mesh_server *server);
 
 /* mesh_server_set_policy makes the server default-deny: from then on every call but Health must
- * be allowed by policy (see policy.h) for its caller, who is the service the calling process
+ * be allowed by policy (mesh_policy_load) for its caller, who is the service the calling process
  * runs as (its uid, on ipc://) when the transport proves it, else its claimed caller. A denied
  * call ends with MESH_PERMISSION_DENIED and one log line. policy is borrowed and must outlive
  * the server; NULL allows every call (the default). Set it before mesh_server_start. */
-struct mesh_policy;
-void mesh_server_set_policy(mesh_server *server, const struct mesh_policy *policy);
+typedef struct mesh_policy mesh_policy;
+void mesh_server_set_policy(mesh_server *server, const mesh_policy *policy);
+
+/* mesh_policy_load reads the policy file at path: the callers allowed each method of one
+ * service, one rule per line, "CALLER METHOD" ("edge Get", "threads Get"), '#' starting a
+ * comment. Health is open to every caller and needs no rule. On success *out is the caller's, to
+ * free with mesh_policy_free. Returns 0, or an errno value with "path:line: reason" in err. */
+int mesh_policy_load(const char *path, mesh_policy **out, char *err, size_t errlen);
+
+/* mesh_policy_free frees p; NULL is allowed. */
+void mesh_policy_free(mesh_policy *p);
 
 /* mesh_server_free stops the server if needed and frees it. */
 void mesh_server_free(mesh_server *server);
@@ -350,7 +376,7 @@ int64_t mesh_call_deadline(const void *closure_data);
  * CLEAVE_TLS_KEY, CLEAVE_TLS_CA. With none of the three given, TLS stays off and 0 is returned.
  * The files are read and checked now (the key matches the certificate; the bundle loads).
  * Paths are copied. Call it before making servers and clients, from one thread. Returns 0, or
- * -1 with the reason in err.
+ * an errno value with the reason in err.
  *
  * Over tls+tcp:// both sides verify each other against the CA: a server requires a client
  * certificate, whose CN is the caller's proven identity (a claim that differs is denied); a
@@ -361,74 +387,17 @@ int mesh_tls_configure(const char *cert, const char *key, const char *ca, char *
 /* mesh_tls_enabled says whether mesh_tls_configure loaded a certificate. */
 int mesh_tls_enabled(void);
 
-/* mesh_tls_check_url returns 0 for a url that needs no TLS or when TLS is configured; else -1
- * with a reason (which flags or variables to set) in err. */
+/* mesh_tls_check_url returns 0 for a url that needs no TLS or when TLS is configured; else
+ * ENOKEY with a reason (which flags or variables to set) in err. */
 int mesh_tls_check_url(const char *url, char *err, size_t errlen);
 
-/* ---- a service process ---------------------------------------------------------------------- */
-
-/* mesh_service_env: where a service keeps its data, from the command line. */
-typedef struct mesh_service_env {
-	const char *data_dir; /* the service's own directory (made with mode 0700) */
-	const char *seed;     /* seed file, loaded on the first start only */
-	int sync_full;	      /* --sync full: fsync every commit */
-} mesh_service_env;
-
-/* mesh_dependency: a service this one calls, by its short name ("users"). */
-typedef struct mesh_dependency {
-	const char *name;
-	const ProtobufCServiceDescriptor *service;
-} mesh_dependency;
-
-/* mesh_service_def: what a service executable is; see mesh_service_main. */
-typedef struct mesh_service_def {
-	const char *name;	  /* short name, as in svc/<name>/ ("users") */
-	ProtobufCService *impl;	  /* the implementation, static */
-	const char *default_seed; /* seed file used without --seed */
-	/* calls lists the services it calls, ending with {NULL, NULL}; NULL for none */
-	const mesh_dependency *calls;
-	/* open opens (first start: creates and seeds) the service's store; -1 with err */
-	int (*open)(const mesh_service_env *env, char *err, size_t errlen);
-	/* count returns how many records the store holds, for the start-up line */
-	int64_t (*count)(void);
-	void (*close)(void); /* closes the store at exit */
-} mesh_service_def;
-
-/* mesh_service_main is a service's whole main(): it parses the command line (--listen URL...,
- * --data-dir DIR, --seed FILE, --sync, --call NAME=URLS, --run-dir, --loops, --workers,
- * --help), opens the store, connects to the services it calls, serves until SIGINT or SIGTERM,
- * and returns the process's exit status. */
-int mesh_service_main(int argc, char **argv, const mesh_service_def *def);
-
-/* MESH_CHECK_TIMEOUT_MS: how long `--check URL` waits for the Health answer. */
-#define MESH_CHECK_TIMEOUT_MS 2000
+/* ---- health checks ------------------------------------------------------------------------ */
 
 /* mesh_check calls mesh.Mesh/Health at url (ipc://, tcp://, any address a client dials) and
- * waits at most timeout_ms for an OK answer. Returns 0 with a one-line summary in out, or -1
- * with the reason in out. url is borrowed; out is the caller's (outlen bytes). */
+ * waits at most timeout_ms for an OK answer. Returns 0 with a one-line summary in out, or an
+ * errno value (ETIMEDOUT: nothing answered; EPROTO: it answered, not OK) with the reason in
+ * out. url is borrowed; out is the caller's (outlen bytes). */
 int mesh_check(const char *url, int timeout_ms, char *out, size_t outlen);
-
-/* mesh_check_arg returns the URL of a `--check URL` (or --check=URL) command line, which may
- * carry no other option; otherwise it prints why to stderr, naming name and showing example,
- * and returns NULL. The result points into argv. */
-const char *mesh_check_arg(const char *name, const char *example, int argc, char **argv);
-
-/* mesh_check_main is `svc-<name> --check URL` (or --check=URL), which mesh_service_main runs
- * when --check is on its command line: exits 0 if URL answers Health OK within
- * MESH_CHECK_TIMEOUT_MS, else 1 with the reason on stderr; 2 for a bad command line (--check
- * takes no other option). name (the service's short name) and argv are borrowed. */
-int mesh_check_main(const char *name, int argc, char **argv);
-
-/* mesh_monolith_main is the main() of the monolith: every service of defs[0..n) in this one
- * process, each opening its own store in <state dir>/<name>, serving on inproc://<name> for the
- * others (their calls to each other go there) and on --listen-pattern for the edge. Options:
- * --run-dir, --state-dir, --listen-pattern, --help. Returns the process's exit status. defs
- * stay the caller's. */
-int mesh_monolith_main(int argc, char **argv, const mesh_service_def *defs, size_t n);
-
-/* mesh_service_client returns the blocking client of dependency name (one of def->calls), or
- * NULL. It belongs to the service runtime and may be used from any thread. */
-mesh_client *mesh_service_client(const char *name);
 
 /* mesh_client_call calls method (by name) of client's service with input and waits, however
  * the client was made to deliver. parent is the closure_data of the call being served, whose

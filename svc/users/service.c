@@ -1,23 +1,21 @@
-/* main.c: the users service: list, get and create users, in its own SQLite store. */
+/* service.c: the users service: list, get and create users, in its own SQLite store. */
 #include "mesh.h"
 #include "store.h"
 #include "svc.h"
 #include "users.pb-c.h"
 
-static store *users;
-
 static void users_list(Users__Users_Service *service, const Users__ListUsersRequest *input,
 		       Users__ListUsersReply_Closure closure, void *closure_data)
 {
 	Users__ListUsersReply reply = USERS__LIST_USERS_REPLY__INIT;
-	svc_list(users, closure_data, NULL, 0, input->limit, input->after, &reply.base, "users",
-		 (ProtobufCClosure)closure);
+	svc_list(svc_store(service), closure_data, NULL, 0, input->limit, input->after, &reply.base,
+		 "users", (ProtobufCClosure)closure);
 }
 
 static void users_get(Users__Users_Service *service, const Users__GetUserRequest *input,
 		      Users__User_Closure closure, void *closure_data)
 {
-	svc_get(users, closure_data, input->id, "user", (ProtobufCClosure)closure);
+	svc_get(svc_store(service), closure_data, input->id, "user", (ProtobufCClosure)closure);
 }
 
 /* username_ok says whether name is 1 to 32 of [a-z0-9_]. */
@@ -35,7 +33,8 @@ static void users_create(Users__Users_Service *service, const Users__CreateUserR
 			 Users__User_Closure closure, void *closure_data)
 {
 	Users__User row = USERS__USER__INIT;
-	if (svc_create_replayed(users, closure_data, &input->base, (ProtobufCClosure)closure) != 0)
+	if (svc_create_replayed(svc_store(service), closure_data, &input->base,
+				(ProtobufCClosure)closure) != 0)
 		return;
 	if (!username_ok(input->username)) {
 		mesh_fail(closure_data, MESH_INVALID_ARGUMENT,
@@ -53,42 +52,24 @@ static void users_create(Users__Users_Service *service, const Users__CreateUserR
 	row.username = input->username;
 	row.name = input->name;
 	row.bio = input->bio;
-	svc_create(users, closure_data, &input->base, &row.base, (ProtobufCClosure)closure);
+	svc_create(svc_store(service), closure_data, &input->base, &row.base,
+		   (ProtobufCClosure)closure);
 }
 
-static int users_open(const mesh_service_env *env, char *err, size_t errlen)
+static int users_open(const rt_service_env *env, ProtobufCService **impl, char *err, size_t errlen)
 {
 	static const char *const unique[] = {"username", NULL};
-	store_opts opts = {.dir = env->data_dir,
-			   .name = "users",
-			   .row = &users__user__descriptor,
-			   .unique = unique,
-			   .seed = env->seed,
-			   .sync_full = env->sync_full};
-	return store_open(&users, &opts, err, errlen) == STORE_OK ? 0 : -1;
+	static const Users__Users_Service methods = USERS__USERS__INIT(users_);
+	store_opts opts = {.name = "users", .row = &users__user__descriptor, .unique = unique};
+	return svc_open(env, &methods, sizeof(methods), &opts, impl, err, errlen);
 }
 
-static int64_t users_count(void)
-{
-	return store_count(users);
-}
-
-static void users_close(void)
-{
-	store_close(users);
-}
-
-static Users__Users_Service users_service = USERS__USERS__INIT(users_);
-
-int main(int argc, char **argv)
-{
-	const mesh_service_def def = {
-	    .name = "users",
-	    .impl = &users_service.base,
-	    .default_seed = CLEAVE_SOURCE_DIR "/svc/users/seed.json",
-	    .open = users_open,
-	    .count = users_count,
-	    .close = users_close,
-	};
-	return mesh_service_main(argc, argv, &def);
-}
+/* users_def: the service, for its executable (runtime/service_entry.c) and the monolith */
+const rt_service_def users_def = {
+    .name = "users",
+    .service = &users__users__descriptor,
+    .default_seed = CLEAVE_SOURCE_DIR "/svc/users/seed.json",
+    .open = users_open,
+    .count = svc_count,
+    .close = svc_close,
+};

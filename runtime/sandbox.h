@@ -1,52 +1,51 @@
 /* sandbox.h: limits what files the calling process may reach (Landlock), for a service. */
-#ifndef CLEAVE_MESH_SANDBOX_H
-#define CLEAVE_MESH_SANDBOX_H
+#ifndef CLEAVE_RUNTIME_SANDBOX_H
+#define CLEAVE_RUNTIME_SANDBOX_H
 
 #include <stddef.h>
 
-#define MESH_SANDBOX_MAX_PATHS 16
+#define RT_SANDBOX_MAX_PATHS 16
 
-/* mesh_sandbox_mode: --sandbox / CLEAVE_SANDBOX. */
-typedef enum mesh_sandbox_mode {
-	MESH_SANDBOX_AUTO = 0, /* apply when the kernel supports Landlock, else run without */
-	MESH_SANDBOX_ON,       /* apply, or fail */
-	MESH_SANDBOX_OFF,      /* apply nothing */
-} mesh_sandbox_mode;
+/* rt_sandbox_mode: --sandbox / CLEAVE_SANDBOX. */
+typedef enum rt_sandbox_mode {
+	RT_SANDBOX_AUTO = 0, /* apply when the kernel supports Landlock, else run without */
+	RT_SANDBOX_ON,	     /* apply, or fail */
+	RT_SANDBOX_OFF,	     /* apply nothing */
+} rt_sandbox_mode;
 
-/* mesh_sandbox_spec: what the process may still reach once restricted. Every string is the
- * caller's, read during mesh_sandbox_apply only. Paths that do not exist are left out (a
+/* rt_sandbox_spec: what the process may still reach once restricted. Every string is the
+ * caller's, read during rt_sandbox_apply only. Paths that do not exist are left out (a
  * system directory such as /lib64 missing is normal). */
-typedef struct mesh_sandbox_spec {
+typedef struct rt_sandbox_spec {
 	const char *data_dir; /* read-write: every file right beneath it; NULL: nothing writable */
 	/* read-only extra files or directories (the seed, the policy, the run dir with its target
 	 * files, TLS files), beyond the system paths every process gets (/usr, /lib*, /bin,
 	 * /sbin, /etc, /proc, /sys, /dev read-only; /dev/null read-write) */
-	const char *read_only[MESH_SANDBOX_MAX_PATHS];
+	const char *read_only[RT_SANDBOX_MAX_PATHS];
 	size_t nread_only;
 	/* directories where the process makes and removes its ipc:// socket files: it may create
 	 * and unlink entries there, and nothing else */
-	const char *socket_dirs[MESH_SANDBOX_MAX_PATHS];
+	const char *socket_dirs[RT_SANDBOX_MAX_PATHS];
 	size_t nsocket_dirs;
-} mesh_sandbox_spec;
+} rt_sandbox_spec;
 
-/* mesh_sandbox_parse_mode reads "auto", "on" or "off" into *out. Returns 0, or -1 for anything
+/* rt_sandbox_parse_mode reads "auto", "on" or "off" into *out. Returns 0, or -1 for anything
  * else. */
-int mesh_sandbox_parse_mode(const char *s, mesh_sandbox_mode *out);
+int rt_sandbox_parse_mode(const char *s, rt_sandbox_mode *out);
 
-/* mesh_landlock_abi returns the running kernel's Landlock ABI version (1 and up), or -errno
+/* rt_landlock_abi returns the running kernel's Landlock ABI version (1 and up), or -errno
  * when it has none (-ENOSYS: not built in; -EOPNOTSUPP: disabled at boot). */
-int mesh_landlock_abi(void);
+int rt_landlock_abi(void);
 
-/* mesh_sandbox_apply sets no_new_privs and restricts the calling thread, and every thread and
+/* rt_sandbox_apply sets no_new_privs and restricts the calling thread, and every thread and
  * process it creates afterwards, to spec with Landlock, using every filesystem right the
  * running kernel knows. Threads that already exist stay unrestricted (Landlock before ABI 8
  * cannot reach them): call it before the first thread starts. TCP is not restricted.
  *
- * MESH_SANDBOX_OFF does nothing. MESH_SANDBOX_AUTO on a kernel without Landlock sets
+ * RT_SANDBOX_OFF does nothing. RT_SANDBOX_AUTO on a kernel without Landlock sets
  * no_new_privs only. Writes one line for the log saying what was done (no newline) to msg.
  * Returns 1 when restricted, 0 when not (off, or auto without Landlock), -1 on an error (on
  * without Landlock, or a rule the kernel refused), with the reason in msg. */
-int mesh_sandbox_apply(const mesh_sandbox_spec *spec, mesh_sandbox_mode mode, char *msg,
-		       size_t msglen);
+int rt_sandbox_apply(const rt_sandbox_spec *spec, rt_sandbox_mode mode, char *msg, size_t msglen);
 
 #endif

@@ -71,22 +71,22 @@ struct sandbox_path_beneath {
 	int32_t parent_fd;
 } __attribute__((packed));
 
-int mesh_sandbox_parse_mode(const char *s, mesh_sandbox_mode *out)
+int rt_sandbox_parse_mode(const char *s, rt_sandbox_mode *out)
 {
 	if (s == NULL)
 		return -1;
 	if (strcmp(s, "auto") == 0)
-		*out = MESH_SANDBOX_AUTO;
+		*out = RT_SANDBOX_AUTO;
 	else if (strcmp(s, "on") == 0)
-		*out = MESH_SANDBOX_ON;
+		*out = RT_SANDBOX_ON;
 	else if (strcmp(s, "off") == 0)
-		*out = MESH_SANDBOX_OFF;
+		*out = RT_SANDBOX_OFF;
 	else
 		return -1;
 	return 0;
 }
 
-int mesh_landlock_abi(void)
+int rt_landlock_abi(void)
 {
 	long v = syscall(__NR_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 	return v >= 1 ? (int)v : -errno;
@@ -172,24 +172,23 @@ static int sandbox_threads(void)
 	return n;
 }
 
-int mesh_sandbox_apply(const mesh_sandbox_spec *spec, mesh_sandbox_mode mode, char *msg,
-		       size_t msglen)
+int rt_sandbox_apply(const rt_sandbox_spec *spec, rt_sandbox_mode mode, char *msg, size_t msglen)
 {
 	const uint64_t ro = SANDBOX_FS_READ_FILE | SANDBOX_FS_READ_DIR;
 	const uint64_t rox = ro | SANDBOX_FS_EXECUTE;
 	struct sandbox_ruleset_attr attr = {0};
-	sandbox_rule rules[16 + 2 * MESH_SANDBOX_MAX_PATHS];
+	sandbox_rule rules[16 + 2 * RT_SANDBOX_MAX_PATHS];
 	char resolver[PATH_MAX], self[PATH_MAX], extra[512] = "";
 	size_t nrules = 0, nsystem, attr_size, used = 0;
 	uint64_t handled, rw;
 	int abi, ruleset, threads;
 
-	if (mode == MESH_SANDBOX_OFF) {
+	if (mode == RT_SANDBOX_OFF) {
 		snprintf(msg, msglen, "sandbox: off: not applied");
 		return 0;
 	}
-	if (spec == NULL || spec->nread_only > MESH_SANDBOX_MAX_PATHS ||
-	    spec->nsocket_dirs > MESH_SANDBOX_MAX_PATHS) {
+	if (spec == NULL || spec->nread_only > RT_SANDBOX_MAX_PATHS ||
+	    spec->nsocket_dirs > RT_SANDBOX_MAX_PATHS) {
 		snprintf(msg, msglen, "sandbox: no spec given, or too many paths");
 		return -1;
 	}
@@ -199,12 +198,12 @@ int mesh_sandbox_apply(const mesh_sandbox_spec *spec, mesh_sandbox_mode mode, ch
 		snprintf(msg, msglen, "sandbox: cannot set no_new_privs: %s", strerror(errno));
 		return -1;
 	}
-	if ((abi = mesh_landlock_abi()) < 0) {
+	if ((abi = rt_landlock_abi()) < 0) {
 		snprintf(msg, msglen, "sandbox: landlock not supported by this kernel (%s): %s",
 			 sandbox_errname(-abi),
-			 mode == MESH_SANDBOX_ON ? "--sandbox on cannot be met"
-						 : "not applied (no_new_privs only)");
-		return mode == MESH_SANDBOX_ON ? -1 : 0;
+			 mode == RT_SANDBOX_ON ? "--sandbox on cannot be met"
+					       : "not applied (no_new_privs only)");
+		return mode == RT_SANDBOX_ON ? -1 : 0;
 	}
 
 	/* a thread that runs already would stay outside, and share memory with those inside */

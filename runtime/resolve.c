@@ -89,7 +89,7 @@ static int url_split(const char *url, url_parts *p, char *err, size_t errlen)
 	return 0;
 }
 
-int mesh_resolve_check_url(const char *url, int listen, char *err, size_t errlen)
+int rt_resolve_check_url(const char *url, int listen, char *err, size_t errlen)
 {
 	url_parts p;
 	char *end;
@@ -113,7 +113,7 @@ int mesh_resolve_check_url(const char *url, int listen, char *err, size_t errlen
 	return 0;
 }
 
-int mesh_resolve_check_list(const char *urls, int listen, char *err, size_t errlen)
+int rt_resolve_check_list(const char *urls, int listen, char *err, size_t errlen)
 {
 	const char *start = urls;
 	if (urls[0] == '\0') {
@@ -134,7 +134,7 @@ int mesh_resolve_check_list(const char *urls, int listen, char *err, size_t errl
 		}
 		memcpy(one, start, len);
 		one[len] = '\0';
-		if (mesh_resolve_check_url(one, listen, err, errlen) != 0)
+		if (rt_resolve_check_url(one, listen, err, errlen) != 0)
 			return -1;
 		if (comma == NULL)
 			return 0;
@@ -150,7 +150,7 @@ static int host_is_literal(const char *host)
 	return inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
 }
 
-int mesh_resolve_is_name(const char *url)
+int rt_resolve_is_name(const char *url)
 {
 	url_parts p;
 	char err[8];
@@ -161,13 +161,13 @@ int mesh_resolve_is_name(const char *url)
 
 static int target_cmp(const void *a, const void *b)
 {
-	return strcmp(((const mesh_target *)a)->url, ((const mesh_target *)b)->url);
+	return strcmp(((const rt_target *)a)->url, ((const rt_target *)b)->url);
 }
 
-int mesh_resolve_url(const char *url, mesh_target **out, size_t *n, char *err, size_t errlen)
+int rt_resolve_url(const char *url, rt_target **out, size_t *n, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-	mesh_target *items = NULL;
+	rt_target *items = NULL;
 	size_t count = 0, cap = 0;
 	url_parts p;
 	int rv;
@@ -187,7 +187,7 @@ int mesh_resolve_url(const char *url, mesh_target **out, size_t *n, char *err, s
 	}
 	for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
 		char ip[INET6_ADDRSTRLEN];
-		mesh_target t = {0};
+		rt_target t = {0};
 		const void *a;
 		int dup = 0;
 		if (ai->ai_family == AF_INET)
@@ -208,7 +208,7 @@ int mesh_resolve_url(const char *url, mesh_target **out, size_t *n, char *err, s
 			continue;
 		if (count == cap) {
 			size_t ncap = cap ? cap * 2 : 4;
-			mesh_target *grown = realloc(items, ncap * sizeof(*grown));
+			rt_target *grown = realloc(items, ncap * sizeof(*grown));
 			if (grown == NULL) {
 				free(items);
 				freeaddrinfo(res);
@@ -232,36 +232,36 @@ int mesh_resolve_url(const char *url, mesh_target **out, size_t *n, char *err, s
 	return 0;
 }
 
-int mesh_resolve_interval_parse(const char *s, int *ms)
+int rt_resolve_interval_parse(const char *s, int *ms)
 {
 	char *end;
 	long v;
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (errno != 0 || *s == '\0' || *end != '\0' || v < MESH_RESOLVE_INTERVAL_MIN_MS ||
-	    v > MESH_RESOLVE_INTERVAL_MAX_MS)
+	if (errno != 0 || *s == '\0' || *end != '\0' || v < RT_RESOLVE_INTERVAL_MIN_MS ||
+	    v > RT_RESOLVE_INTERVAL_MAX_MS)
 		return -1;
 	*ms = (int)v;
 	return 0;
 }
 
-int mesh_resolve_interval_env(char *err, size_t errlen)
+int rt_resolve_interval_env(char *err, size_t errlen)
 {
 	const char *s = getenv("CLEAVE_RESOLVE_INTERVAL_MS");
 	int ms;
 	if (s == NULL)
-		return MESH_RESOLVE_INTERVAL_DEFAULT_MS;
-	if (mesh_resolve_interval_parse(s, &ms) != 0) {
+		return RT_RESOLVE_INTERVAL_DEFAULT_MS;
+	if (rt_resolve_interval_parse(s, &ms) != 0) {
 		snprintf(err, errlen,
 			 "CLEAVE_RESOLVE_INTERVAL_MS wants milliseconds from %d to %d, "
 			 "not '%s'",
-			 MESH_RESOLVE_INTERVAL_MIN_MS, MESH_RESOLVE_INTERVAL_MAX_MS, s);
+			 RT_RESOLVE_INTERVAL_MIN_MS, RT_RESOLVE_INTERVAL_MAX_MS, s);
 		return -1;
 	}
 	return ms;
 }
 
-int mesh_resolve_watch_init(mesh_resolve_watch *w, const char *url, const char *label)
+int rt_resolve_watch_init(rt_resolve_watch *w, const char *url, const char *label)
 {
 	memset(w, 0, sizeof(*w));
 	w->url = strdup(url);
@@ -276,7 +276,7 @@ int mesh_resolve_watch_init(mesh_resolve_watch *w, const char *url, const char *
 }
 
 /* same_targets says whether a[0..na) and b[0..nb), both sorted, list the same urls. */
-static int same_targets(const mesh_target *a, size_t na, const mesh_target *b, size_t nb)
+static int same_targets(const rt_target *a, size_t na, const rt_target *b, size_t nb)
 {
 	if (na != nb)
 		return 0;
@@ -287,7 +287,7 @@ static int same_targets(const mesh_target *a, size_t na, const mesh_target *b, s
 }
 
 /* log_addresses writes "LABEL: URL now A, B" with each target's host. */
-static void log_addresses(const mesh_resolve_watch *w, const mesh_target *ts, size_t n)
+static void log_addresses(const rt_resolve_watch *w, const rt_target *ts, size_t n)
 {
 	char line[2048];
 	size_t used = (size_t)snprintf(line, sizeof(line), "%s: %s now ", w->label, w->url);
@@ -303,12 +303,12 @@ static void log_addresses(const mesh_resolve_watch *w, const mesh_target *ts, si
 	fprintf(stderr, "%s\n", line);
 }
 
-int mesh_resolve_refresh(mesh_resolve_watch *w)
+int rt_resolve_refresh(rt_resolve_watch *w)
 {
-	mesh_target *found;
+	rt_target *found;
 	size_t n;
 	char err[256];
-	int rv = mesh_resolve_url(w->url, &found, &n, err, sizeof(err));
+	int rv = rt_resolve_url(w->url, &found, &n, err, sizeof(err));
 	pthread_mutex_lock(&w->lock);
 	if (rv != 0) {
 		if (!w->failing || strcmp(err, w->last_error) != 0)
@@ -335,9 +335,9 @@ int mesh_resolve_refresh(mesh_resolve_watch *w)
 	return 1;
 }
 
-int mesh_resolve_sync(mesh_resolve_watch *w, mesh_client *client)
+int rt_resolve_sync(rt_resolve_watch *w, mesh_client *client)
 {
-	mesh_target *now;
+	rt_target *now;
 	size_t n;
 	pthread_mutex_lock(&w->lock);
 	if (w->generation == w->applied_generation) {
@@ -353,14 +353,14 @@ int mesh_resolve_sync(mesh_resolve_watch *w, mesh_client *client)
 	memcpy(now, w->found, n * sizeof(*now));
 	w->applied_generation = w->generation;
 	pthread_mutex_unlock(&w->lock);
-	mesh_targets_apply(w->applied, w->napplied, now, n, client);
+	rt_targets_apply(w->applied, w->napplied, now, n, client);
 	free(w->applied);
 	w->applied = now;
 	w->napplied = n;
 	return 1;
 }
 
-void mesh_resolve_watch_fini(mesh_resolve_watch *w)
+void rt_resolve_watch_fini(rt_resolve_watch *w)
 {
 	if (w->url == NULL)
 		return;
@@ -372,19 +372,19 @@ void mesh_resolve_watch_fini(mesh_resolve_watch *w)
 	memset(w, 0, sizeof(*w));
 }
 
-struct mesh_resolver {
+struct rt_resolver {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	int stop;
 	int interval_ms;
-	mesh_resolve_watch **watches; /* borrowed each; the array is owned */
+	rt_resolve_watch **watches; /* borrowed each; the array is owned */
 	size_t n;
 };
 
 static void *resolver_run(void *arg)
 {
-	mesh_resolver *r = arg;
+	rt_resolver *r = arg;
 	pthread_mutex_lock(&r->lock);
 	while (!r->stop) {
 		struct timespec until;
@@ -401,17 +401,17 @@ static void *resolver_run(void *arg)
 			break;
 		pthread_mutex_unlock(&r->lock);
 		for (size_t i = 0; i < r->n; i++)
-			mesh_resolve_refresh(r->watches[i]);
+			rt_resolve_refresh(r->watches[i]);
 		pthread_mutex_lock(&r->lock);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
 }
 
-int mesh_resolver_start(mesh_resolver **out, mesh_resolve_watch *const *watches, size_t n,
-			int interval_ms)
+int rt_resolver_start(rt_resolver **out, rt_resolve_watch *const *watches, size_t n,
+		      int interval_ms)
 {
-	mesh_resolver *r = calloc(1, sizeof(*r));
+	rt_resolver *r = calloc(1, sizeof(*r));
 	pthread_condattr_t attr;
 	int rv;
 	if (r == NULL || (n > 0 && (r->watches = malloc(n * sizeof(*r->watches))) == NULL)) {
@@ -438,7 +438,7 @@ int mesh_resolver_start(mesh_resolver **out, mesh_resolve_watch *const *watches,
 	return 0;
 }
 
-void mesh_resolver_stop(mesh_resolver *r)
+void rt_resolver_stop(rt_resolver *r)
 {
 	if (r == NULL)
 		return;

@@ -8,7 +8,7 @@
 
 #include "targets.h"
 
-int mesh_targets_write(const char *path, const mesh_target *targets, size_t n)
+int rt_targets_write(const char *path, const rt_target *targets, size_t n)
 {
 	char tmp[4096];
 	FILE *f;
@@ -41,7 +41,7 @@ int mesh_targets_write(const char *path, const mesh_target *targets, size_t n)
 
 /* parse_line reads "URL active|draining" into t. Returns 1 for a target, 0 for a blank or
  * comment line, -1 if malformed. */
-static int parse_line(char *line, mesh_target *t)
+static int parse_line(char *line, rt_target *t)
 {
 	char *url, *state, *rest, *save = NULL;
 	url = strtok_r(line, " \t\r\n", &save);
@@ -62,12 +62,12 @@ static int parse_line(char *line, mesh_target *t)
 	return 1;
 }
 
-int mesh_targets_read(const char *path, mesh_target **out, size_t *n)
+int rt_targets_read(const char *path, rt_target **out, size_t *n)
 {
 	FILE *f = fopen(path, "r");
-	mesh_target *items = NULL, t;
+	rt_target *items = NULL, t;
 	size_t count = 0, cap = 0;
-	char line[MESH_TARGET_URL_MAX + 64];
+	char line[RT_TARGET_URL_MAX + 64];
 	if (f == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), f) != NULL) {
@@ -82,7 +82,7 @@ int mesh_targets_read(const char *path, mesh_target **out, size_t *n)
 		}
 		if (count == cap) {
 			size_t ncap = cap ? cap * 2 : 8;
-			mesh_target *grown = realloc(items, ncap * sizeof(*grown));
+			rt_target *grown = realloc(items, ncap * sizeof(*grown));
 			if (grown == NULL) {
 				free(items);
 				fclose(f);
@@ -100,14 +100,14 @@ int mesh_targets_read(const char *path, mesh_target **out, size_t *n)
 	return 0;
 }
 
-int mesh_targets_watch_init(mesh_targets_watch *w, const char *path)
+int rt_targets_watch_init(rt_targets_watch *w, const char *path)
 {
 	memset(w, 0, sizeof(*w));
 	w->path = strdup(path);
 	return w->path != NULL ? 0 : -1;
 }
 
-static const mesh_target *find_target(const mesh_target *ts, size_t n, const char *url)
+static const rt_target *find_target(const rt_target *ts, size_t n, const char *url)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(ts[i].url, url) == 0)
@@ -115,11 +115,11 @@ static const mesh_target *find_target(const mesh_target *ts, size_t n, const cha
 	return NULL;
 }
 
-void mesh_targets_apply(const mesh_target *was, size_t nwas, const mesh_target *now, size_t n,
-			mesh_client *client)
+void rt_targets_apply(const rt_target *was, size_t nwas, const rt_target *now, size_t n,
+		      mesh_client *client)
 {
 	for (size_t i = 0; i < n; i++) {
-		const mesh_target *old = find_target(was, nwas, now[i].url);
+		const rt_target *old = find_target(was, nwas, now[i].url);
 		if (old == NULL)
 			mesh_client_dial(client, now[i].url);
 		if (now[i].draining && (old == NULL || !old->draining))
@@ -130,19 +130,19 @@ void mesh_targets_apply(const mesh_target *was, size_t nwas, const mesh_target *
 			mesh_client_undial(client, was[i].url);
 }
 
-int mesh_targets_sync(mesh_targets_watch *w, mesh_client *client)
+int rt_targets_sync(rt_targets_watch *w, mesh_client *client)
 {
 	struct stat st;
-	mesh_target *now;
+	rt_target *now;
 	size_t n;
 	if (stat(w->path, &st) != 0)
 		return -1;
 	if (w->seen && st.st_ino == w->ino && st.st_size == w->size &&
 	    st.st_mtim.tv_sec == w->mtime.tv_sec && st.st_mtim.tv_nsec == w->mtime.tv_nsec)
 		return 0;
-	if (mesh_targets_read(w->path, &now, &n) != 0)
+	if (rt_targets_read(w->path, &now, &n) != 0)
 		return -1;
-	mesh_targets_apply(w->applied, w->napplied, now, n, client);
+	rt_targets_apply(w->applied, w->napplied, now, n, client);
 	free(w->applied);
 	w->applied = now;
 	w->napplied = n;
@@ -153,7 +153,7 @@ int mesh_targets_sync(mesh_targets_watch *w, mesh_client *client)
 	return 1;
 }
 
-void mesh_targets_watch_fini(mesh_targets_watch *w)
+void rt_targets_watch_fini(rt_targets_watch *w)
 {
 	free(w->path);
 	free(w->applied);

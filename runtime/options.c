@@ -1,0 +1,234 @@
+/* options.c: the options and environment the edge and the services share (see options.h). */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mesh.h"
+#include "options.h"
+#include "resolve.h"
+
+int rt_opts_init(rt_opts *o, const char *prog, const char *call_flag, const char *call_env)
+{
+	const char *sandbox = getenv("CLEAVE_SANDBOX");
+	memset(o, 0, sizeof(*o));
+	o->prog = prog;
+	o->call_flag = call_flag;
+	o->call_env = call_env;
+	o->run_dir = getenv("CLEAVE_RUN_DIR") != NULL ? getenv("CLEAVE_RUN_DIR") : "/tmp/cleave";
+	o->resolve_interval_ms = RT_RESOLVE_INTERVAL_DEFAULT_MS;
+	if (sandbox != NULL && sandbox[0] != '\0' &&
+	    rt_sandbox_parse_mode(sandbox, &o->sandbox) != 0) {
+		fprintf(stderr, "%s: CLEAVE_SANDBOX is auto, on or off, not '%s'\n", prog, sandbox);
+		return 2;
+	}
+	return 0;
+}
+
+int rt_opts_longopts(const rt_opts *o, const struct option *own, struct option *out, size_t max)
+{
+	const struct option shared[] = {
+	    {o->call_flag, required_argument, NULL, RT_OPT_CALL},
+	    {"run-dir", required_argument, NULL, RT_OPT_RUN_DIR},
+	    {"resolve-interval-ms", required_argument, NULL, RT_OPT_RESOLVE_INTERVAL},
+	    {"tls-cert", required_argument, NULL, RT_OPT_TLS_CERT},
+	    {"tls-key", required_argument, NULL, RT_OPT_TLS_KEY},
+	    {"tls-ca", required_argument, NULL, RT_OPT_TLS_CA},
+	    {"sandbox", required_argument, NULL, RT_OPT_SANDBOX},
+	};
+	size_t n = 0;
+	for (; own[n].name != NULL; n++) {
+		if (n + 1 >= max)
+			return -1;
+		out[n] = own[n];
+	}
+	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
+		if (n + 1 >= max)
+			return -1;
+		out[n++] = shared[i];
+	}
+	out[n] = (struct option){NULL, 0, NULL, 0};
+	return 0;
+}
+
+int rt_opts_parse(rt_opts *o, int opt, const char *arg)
+{
+	switch (opt) {
+	case RT_OPT_CALL:
+		if (strchr(arg, '=') == NULL || arg[0] == '=' || o->ncalls == RT_OPTS_MAX_CALLS) {
+			fprintf(stderr, "%s: --%s wants NAME=URL[,URL...], not '%s'\n", o->prog,
+				o->call_flag, arg);
+			return 2;
+		}
+		o->calls[o->ncalls++] = arg;
+		return 1;
+	case RT_OPT_RUN_DIR:
+		o->run_dir = arg;
+		return 1;
+	case RT_OPT_RESOLVE_INTERVAL:
+		if (rt_resolve_interval_parse(arg, &o->resolve_interval_ms) != 0) {
+			fprintf(stderr,
+				"%s: --resolve-interval-ms wants milliseconds from %d to %d, not "
+				"'%s'\n",
+				o->prog, RT_RESOLVE_INTERVAL_MIN_MS, RT_RESOLVE_INTERVAL_MAX_MS,
+				arg);
+			return 2;
+		}
+		o->resolve_interval_given = 1;
+		return 1;
+	case RT_OPT_TLS_CERT:
+		o->tls_cert = arg;
+		return 1;
+	case RT_OPT_TLS_KEY:
+		o->tls_key = arg;
+		return 1;
+	case RT_OPT_TLS_CA:
+		o->tls_ca = arg;
+		return 1;
+	case RT_OPT_SANDBOX:
+		if (rt_sandbox_parse_mode(arg, &o->sandbox) != 0) {
+			fprintf(stderr, "%s: --sandbox is auto, on or off, not '%s'\n", o->prog,
+				arg);
+			return 2;
+		}
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int rt_opts_call_is(const rt_opts *o, int i, const char *name)
+{
+	size_t len = strlen(name);
+	return strncmp(o->calls[i], name, len) == 0 && o->calls[i][len] == '=';
+}
+
+/* opts_call_env returns call_env<NAME> for the service called name, or NULL; the variable's
+ * name is left in var (varlen bytes). */
+static const char *opts_call_env(const rt_opts *o, const char *name, char *var, size_t varlen)
+{
+	size_t at = (size_t)snprintf(var, varlen, "%s", o->call_env);
+	for (const char *p = name; *p != '\0' && at + 1 < varlen; p++)
+		var[at++] = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
+	var[at] = '\0';
+	return getenv(var);
+}
+
+const char *rt_opts_urls(const rt_opts *o, const char *name, int *bad, char *err, size_t errlen)
+{
+	char var[160], why[256];
+	const char *env;
+	*bad = 0;
+	for (int i = 0; i < o->ncalls; i++)
+		if (rt_opts_call_is(o, i, name))
+			return strchr(o->calls[i], '=') + 1;
+	if ((env = opts_call_env(o, name, var, sizeof(var))) == NULL)
+		return NULL;
+	if (rt_resolve_check_list(env, 0, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: %s", var, why);
+		*bad = 1;
+		return NULL;
+	}
+	return env;
+}
+
+/* opts_tls loads the TLS files (flags, else environment) and checks that every tls+tcp://
+ * address has them. Returns 0, or 2 after a message. */
+static int opts_tls(const rt_opts *o, const char *const *listen, int nlisten)
+{
+	char err[512];
+	if (mesh_tls_configure(o->tls_cert, o->tls_key, o->tls_ca, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", o->prog, err);
+		return 2;
+	}
+	for (int i = 0; i < nlisten; i++) {
+		if (mesh_tls_check_url(listen[i], err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: --listen %s\n", o->prog, err);
+			return 2;
+		}
+	}
+	for (int i = 0; i < o->ncalls; i++) {
+		const char *tls = strstr(o->calls[i], "tls+tcp://");
+		if (tls != NULL && mesh_tls_check_url(tls, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: --%s %s\n", o->prog, o->call_flag, err);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+int rt_opts_finish(rt_opts *o, const char *const *listen, int nlisten)
+{
+	char err[512];
+	if (!o->resolve_interval_given) {
+		int ms = rt_resolve_interval_env(err, sizeof(err));
+		if (ms < 0) {
+			fprintf(stderr, "%s: %s\n", o->prog, err);
+			return 2;
+		}
+		o->resolve_interval_ms = ms;
+	}
+	for (int i = 0; i < o->ncalls; i++) {
+		if (rt_resolve_check_list(strchr(o->calls[i], '=') + 1, 0, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: --%s %s: %s\n", o->prog, o->call_flag, o->calls[i],
+				err);
+			return 2;
+		}
+	}
+	return opts_tls(o, listen, nlisten);
+}
+
+void rt_opts_usage(const rt_opts *o, FILE *out, const char *callee_text)
+{
+	const char *env = o->call_env;
+	int pad = 8 - (int)strlen(o->call_flag);
+	fprintf(
+	    out,
+	    "  --%s NAME=URLS%*s where service NAME is: comma-separated instance addresses;\n"
+	    "                      a tcp:// or tls+tcp:// host that is a DNS name is dialed at\n"
+	    "                      every address it has, and resolved again every interval\n"
+	    "  --run-dir DIR       %s with no --%s is reached at ipc://DIR/<name>.sock\n"
+	    "                      (default $CLEAVE_RUN_DIR, else /tmp/cleave)\n"
+	    "  --resolve-interval-ms N  that interval (default $CLEAVE_RESOLVE_INTERVAL_MS,\n"
+	    "                      else 5000): new addresses are dialed, vanished ones drained\n"
+	    "                      and closed\n"
+	    "  --tls-cert FILE     this process's certificate (CN: its name), for tls+tcp:// in\n"
+	    "                      both directions (default $CLEAVE_TLS_CERT; meshctl certs\n"
+	    "                      makes it)\n"
+	    "  --tls-key FILE      its private key (default $CLEAVE_TLS_KEY)\n"
+	    "  --tls-ca FILE       the CA bundle every peer's certificate must be signed by\n"
+	    "                      (default $CLEAVE_TLS_CA); a service's CN must be its name\n"
+	    "  --sandbox MODE      Landlock: once started, the process reaches only the files it\n"
+	    "                      needs (see below); TCP is not limited. auto (default): when\n"
+	    "                      the kernel supports it; on: fail without it; off: not\n"
+	    "                      applied (flag wins over $CLEAVE_SANDBOX, same values)\n"
+	    "\n"
+	    "Environment (a flag wins over its variable):\n"
+	    "  %s<NAME>=URL[,URL...]  like --%s name=URLS; NAME upper-cased\n"
+	    "                      (%sUSERS=tcp://users:7000)\n"
+	    "  CLEAVE_RESOLVE_INTERVAL_MS=N, CLEAVE_RUN_DIR, CLEAVE_SANDBOX,\n"
+	    "  CLEAVE_TLS_CERT, CLEAVE_TLS_KEY, CLEAVE_TLS_CA: as above\n",
+	    o->call_flag, pad > 0 ? pad : 0, "", callee_text, o->call_flag, env, o->call_flag, env);
+}
+
+int rt_check_requested(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--check") == 0 || strncmp(argv[i], "--check=", 8) == 0)
+			return 1;
+	return 0;
+}
+
+const char *rt_check_arg(const char *prog, const char *example, int argc, char **argv)
+{
+	const char *url = NULL;
+	if (argc == 3 && strcmp(argv[1], "--check") == 0)
+		url = argv[2];
+	else if (argc == 2 && strncmp(argv[1], "--check=", 8) == 0)
+		url = argv[1] + 8;
+	if (url == NULL || url[0] == '\0') {
+		fprintf(stderr, "%s: --check wants one URL and no other option: %s --check %s\n",
+			prog, argv[0], example);
+		return NULL;
+	}
+	return url;
+}

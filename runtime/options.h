@@ -1,0 +1,91 @@
+/* options.h: the options and environment the edge and the services share, parsed once: where
+ * the services they call are (NAME=URLS lists, from a flag or CLEAVE_<KIND>_<NAME>), the run
+ * directory, how often DNS names are resolved again, the TLS files and the sandbox; and the
+ * `--check URL` command line both take.
+ *
+ * A program lists its own getopt_long options, appends the shared ones (rt_opts_longopts),
+ * hands each option it does not know to rt_opts_parse, and calls rt_opts_finish once the
+ * command line is read. A flag wins over its environment variable. */
+#ifndef CLEAVE_RUNTIME_OPTIONS_H
+#define CLEAVE_RUNTIME_OPTIONS_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "sandbox.h"
+
+#define RT_OPTS_MAX_CALLS 64
+
+/* getopt_long values of the shared options; a program's own stay below RT_OPT_FIRST */
+enum {
+	RT_OPT_FIRST = 0x1000,
+	RT_OPT_CALL = RT_OPT_FIRST,
+	RT_OPT_RUN_DIR,
+	RT_OPT_RESOLVE_INTERVAL,
+	RT_OPT_TLS_CERT,
+	RT_OPT_TLS_KEY,
+	RT_OPT_TLS_CA,
+	RT_OPT_SANDBOX,
+	RT_OPT_LAST = RT_OPT_SANDBOX,
+};
+
+/* rt_opts: the shared options of one command line. Strings point into argv or the environment,
+ * which outlive it. */
+typedef struct rt_opts {
+	const char *prog;      /* "edge", "posts": the start of every message */
+	const char *call_flag; /* the NAME=URLS flag, "call" or "upstream" */
+	const char *call_env;  /* its variables' prefix, "CLEAVE_CALL_" or "CLEAVE_UPSTREAM_" */
+	const char *calls[RT_OPTS_MAX_CALLS]; /* each NAME=URL[,URL...] given */
+	int ncalls;
+	const char *run_dir;	 /* --run-dir, else $CLEAVE_RUN_DIR, else /tmp/cleave */
+	int resolve_interval_ms; /* --resolve-interval-ms, else $CLEAVE_RESOLVE_INTERVAL_MS */
+	int resolve_interval_given;
+	const char *tls_cert, *tls_key, *tls_ca; /* flags; NULL: the environment's */
+	rt_sandbox_mode sandbox;		 /* --sandbox, else $CLEAVE_SANDBOX, else auto */
+} rt_opts;
+
+/* rt_opts_init fills o with the defaults and what the environment says, for program prog whose
+ * NAME=URLS flag is --call_flag with variables call_env<NAME>. The strings are borrowed and must
+ * outlive o. Returns 0, or 2 (the exit status of a usage error) after a message on stderr. */
+int rt_opts_init(rt_opts *o, const char *prog, const char *call_flag, const char *call_env);
+
+/* rt_opts_longopts writes into out (max entries) the program's own options own (ending with a
+ * zero entry), then the shared ones, then the zero entry. Returns 0, or -1 if max is too
+ * small. */
+int rt_opts_longopts(const rt_opts *o, const struct option *own, struct option *out, size_t max);
+
+/* rt_opts_parse takes one option getopt_long returned, with its argument. Returns 1 if it was a
+ * shared option (taken), 0 if it is not one, 2 (the exit status) after a message on stderr
+ * for a bad value. arg is borrowed from argv. */
+int rt_opts_parse(rt_opts *o, int opt, const char *arg);
+
+/* rt_opts_finish checks what the command line left to the environment and what needs every
+ * option together: the re-resolve interval's variable, every NAME=URLS list (flags now;
+ * variables when rt_opts_urls reads them), and TLS: the files are loaded (mesh_tls_configure)
+ * and every tls+tcp:// address among the lists and listen[0..nlisten) (borrowed) must have
+ * them. Returns 0, or 2 after a message on stderr. */
+int rt_opts_finish(rt_opts *o, const char *const *listen, int nlisten);
+
+/* rt_opts_urls returns the addresses of service name: those of its --call_flag NAME=URLS, else
+ * of its variable call_env<NAME> (upper-cased; other characters than letters and digits
+ * become '_'), else NULL. A malformed variable returns NULL with *bad set and the reason in err.
+ * The result points into argv or the environment. */
+const char *rt_opts_urls(const rt_opts *o, const char *name, int *bad, char *err, size_t errlen);
+
+/* rt_opts_call_name says whether calls[i] is for service name. */
+int rt_opts_call_is(const rt_opts *o, int i, const char *name);
+
+/* rt_opts_usage prints the shared options' lines of --help; what names the callees
+ * (callee_text: "a called service", "a service") is the program's. */
+void rt_opts_usage(const rt_opts *o, FILE *out, const char *callee_text);
+
+/* rt_check_requested says whether the command line asks for --check (--check URL or
+ * --check=URL anywhere). */
+int rt_check_requested(int argc, char **argv);
+
+/* rt_check_arg returns the URL of a `--check URL` (or --check=URL) command line, which may carry
+ * no other option; otherwise it prints why to stderr, naming prog and showing example, and
+ * returns NULL. The result points into argv. */
+const char *rt_check_arg(const char *prog, const char *example, int argc, char **argv);
+
+#endif

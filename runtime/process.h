@@ -1,0 +1,26 @@
+/* process.h: what every long-running process of the mesh does the same way: the signals that
+ * stop it, and the directories it makes. */
+#ifndef CLEAVE_RUNTIME_PROCESS_H
+#define CLEAVE_RUNTIME_PROCESS_H
+
+#include <signal.h>
+#include <sys/types.h>
+
+/* rt_stop_signals fills set with the signals that stop a process of the mesh: SIGINT, SIGTERM
+ * (for a signalfd, or sigwait). */
+void rt_stop_signals(sigset_t *set);
+
+/* rt_stop_signals_block fills set with the stop signals (SIGINT, SIGTERM) and blocks them in the
+ * calling thread, so that the threads it starts afterwards inherit the mask and only sigwait or
+ * a signalfd on set sees them; it also ignores SIGPIPE (a peer that closes must not kill the
+ * process). Call it before the first thread starts. */
+void rt_stop_signals_block(sigset_t *set);
+
+/* rt_stop_signals_wait waits until one of set (rt_stop_signals_block's) arrives and returns it. */
+int rt_stop_signals_wait(const sigset_t *set);
+
+/* rt_mkdirs makes path and every missing directory above it, new ones with mode. path is
+ * borrowed. Returns 0, or an errno value (ENAMETOOLONG for a path over PATH_MAX). */
+int rt_mkdirs(const char *path, mode_t mode);
+
+#endif

@@ -1,0 +1,494 @@
+/* service.c: the main() every service executable shares: options, store, the services it
+ * calls, serving until a stop signal. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "group.h"
+#include "options.h"
+#include "process.h"
+#include "resolve.h"
+#include "sandbox.h"
+#include "service.h"
+
+#define SERVICE_MAX_LISTEN  16
+#define SERVICE_DEP_WAIT_MS 2000
+
+struct rt_deps {
+	const rt_dependency *calls[RT_SERVICE_MAX_CALLS];
+	rt_group *groups[RT_SERVICE_MAX_CALLS];
+	size_t n;
+};
+
+/* service_args: the command line. */
+typedef struct service_args {
+	rt_opts shared; /* what the edge takes too */
+	const char *listen[SERVICE_MAX_LISTEN];
+	int nlisten;
+	char *listen_env;   /* CLEAVE_LISTEN, cut at its commas into listen[] */
+	const char *policy; /* the default-deny call policy file, or NULL: every call allowed */
+	char data_dir[4096];
+	rt_service_env env;
+	mesh_server_opts server;
+	/* the sandbox's paths, kept while it is applied */
+	char sock_dirs[SERVICE_MAX_LISTEN][4096];
+	char targets[4200];
+} service_args;
+
+mesh_client *rt_deps_client(const rt_deps *deps, const char *name)
+{
+	for (size_t i = 0; deps != NULL && i < deps->n; i++)
+		if (strcmp(deps->calls[i]->name, name) == 0)
+			return rt_group_client(deps->groups[i]);
+	return NULL;
+}
+
+int rt_deps_new(rt_deps **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out != NULL ? 0 : ENOMEM;
+}
+
+int rt_deps_connect(rt_deps *deps, const char *prog, const char *caller, const rt_dependency *calls,
+		    const char *run_dir, int resolve_interval_ms,
+		    const char *(*urls)(const char *name, void *ctx), void *ctx)
+{
+	for (const rt_dependency *d = calls; d != NULL && d->name != NULL; d++) {
+		char targets[4200], fallback[4200], err[512];
+		rt_group_opts go = {
+		    .name = d->name,
+		    .service = d->service,
+		    .log_prefix = prog,
+		    .client = {.caller = caller},
+		    .urls = urls != NULL ? urls(d->name, ctx) : NULL,
+		    .resolve_interval_ms = resolve_interval_ms,
+		};
+		if (deps->n == RT_SERVICE_MAX_CALLS) {
+			fprintf(stderr, "%s: calls more than %d services\n", prog,
+				RT_SERVICE_MAX_CALLS);
+			return -1;
+		}
+		if (go.urls == NULL) {
+			snprintf(targets, sizeof(targets), "%s/targets/%s", run_dir, d->name);
+			snprintf(fallback, sizeof(fallback), "ipc://%s/%s.sock", run_dir, d->name);
+			if (access(targets, R_OK) == 0)
+				go.targets = targets;
+			else
+				go.urls = fallback;
+		}
+		if (rt_group_new(&deps->groups[deps->n], &go, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: cannot call %s: %s\n", prog, d->name, err);
+			return -1;
+		}
+		deps->calls[deps->n++] = d;
+		if (go.targets != NULL)
+			fprintf(stderr, "%s: calls %s at the instances in %s\n", prog, d->name,
+				go.targets);
+		else
+			fprintf(stderr, "%s: calls %s at %s\n", prog, d->name, go.urls);
+	}
+	return 0;
+}
+
+void rt_deps_wait(const rt_deps *deps, const char *prog, int wait_ms)
+{
+	int64_t until = mesh_now_us() + (int64_t)wait_ms * 1000;
+	for (;;) {
+		size_t connected = 0;
+		for (size_t i = 0; i < deps->n; i++)
+			connected += mesh_client_instances(rt_group_client(deps->groups[i])) > 0;
+		if (connected == deps->n)
+			return;
+		if (mesh_now_us() >= until)
+			break;
+		usleep(2000);
+	}
+	for (size_t i = 0; i < deps->n; i++)
+		if (mesh_client_instances(rt_group_client(deps->groups[i])) == 0)
+			fprintf(stderr, "%s: %s is not reachable yet; its calls fail until it is\n",
+				prog, deps->calls[i]->name);
+}
+
+void rt_deps_free(rt_deps *deps)
+{
+	if (deps == NULL)
+		return;
+	for (size_t i = 0; i < deps->n; i++)
+		rt_group_free(deps->groups[i]);
+	free(deps);
+}
+
+static void service_usage(FILE *out, const rt_service_def *def, const service_args *a,
+			  const char *argv0)
+{
+	fprintf(
+	    out,
+	    "usage: %s --listen URL [--listen URL]... [--data-dir DIR] [--seed FILE]\n"
+	    "          [--sync normal|full] [--call NAME=URLS]... [--run-dir DIR] [--loops N]\n"
+	    "          [--workers N] [--policy FILE] [--sandbox auto|on|off]\n"
+	    "          [--resolve-interval-ms N]\n"
+	    "          [--tls-cert FILE --tls-key FILE --tls-ca FILE]\n"
+	    "\n"
+	    "Serves the %s service (%s) over the cleave mesh until SIGINT or SIGTERM.\n"
+	    "\n"
+	    "  --listen URL        address to serve on: ipc:///path/to.sock, tcp://HOST:PORT or\n"
+	    "                      tls+tcp://HOST:PORT (repeat for several addresses)\n"
+	    "  --data-dir DIR      the service's own data (mode 0700; default\n"
+	    "                      $CLEAVE_STATE_DIR/%s, else ~/.local/state/cleave/%s)\n"
+	    "  --seed FILE         JSON array of records loaded on the first start only\n"
+	    "                      (default: %s)\n"
+	    "  --sync MODE         normal (default): a commit survives any crash of the\n"
+	    "                      process; full: it also survives power loss (fsync on every\n"
+	    "                      commit)\n"
+	    "  --policy FILE       default-deny: only the callers FILE allows may call each\n"
+	    "                      method (lines 'CALLER METHOD'; Health is open; meshctl\n"
+	    "                      writes it). Over tls+tcp:// a caller's CN is its proven\n"
+	    "                      identity; under --policy a plain tcp:// caller is 'anonymous'\n"
+	    "  --loops N           event-loop threads serving ipc://, tcp:// and tls+tcp://\n"
+	    "                      (default 1)\n"
+	    "  --workers N         nng worker threads serving other addresses (inproc://, ws://),\n"
+	    "                      or every address when CLEAVE_MESH_TRANSPORT=nng (default 8)\n"
+	    "  --check URL         alone: call Health at URL (e.g. tcp://127.0.0.1:7000); exit 0\n"
+	    "                      if it answers OK within 2 s, else 1 with the reason\n"
+	    "  --help              this text\n",
+	    argv0, def->name, def->service->name, def->name, def->name, def->default_seed);
+	rt_opts_usage(&a->shared, out, "a called service");
+	fprintf(out,
+		"  CLEAVE_LISTEN=URL[,URL...]  like --listen\n"
+		"\n"
+		"Under the sandbox, once the store is open, the process reaches only its data dir\n"
+		"(read-write), the seed, the policy, the run dir's targets and system paths\n"
+		"(read-only).\n");
+}
+
+/* service_parse_count reads a thread count of 1..1024; returns -1 if s is not one. */
+static int service_parse_count(const char *s)
+{
+	char *end;
+	long n;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || n < 1 || n > 1024)
+		return -1;
+	return (int)n;
+}
+
+/* service_listen_env cuts CLEAVE_LISTEN into a->listen when no --listen was given. Returns -1
+ * to go on, else an exit status. */
+static int service_listen_env(const rt_service_def *def, service_args *a)
+{
+	const char *env = getenv("CLEAVE_LISTEN");
+	char err[512], *url, *save = NULL;
+	if (a->nlisten > 0 || env == NULL)
+		return -1;
+	if (rt_resolve_check_list(env, 1, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: CLEAVE_LISTEN: %s\n", def->name, err);
+		return 2;
+	}
+	if ((a->listen_env = strdup(env)) == NULL)
+		return 1;
+	for (url = strtok_r(a->listen_env, ",", &save); url != NULL;
+	     url = strtok_r(NULL, ",", &save)) {
+		if (a->nlisten == SERVICE_MAX_LISTEN) {
+			fprintf(stderr, "%s: CLEAVE_LISTEN: at most %d addresses\n", def->name,
+				SERVICE_MAX_LISTEN);
+			return 2;
+		}
+		a->listen[a->nlisten++] = url;
+	}
+	return -1;
+}
+
+/* service_option takes one of the service's own options. Returns -1 to go on, else an exit
+ * status. */
+static int service_option(const rt_service_def *def, service_args *a, int opt, const char *arg)
+{
+	int n;
+	switch (opt) {
+	case 'l':
+		if (a->nlisten == SERVICE_MAX_LISTEN) {
+			fprintf(stderr, "%s: at most %d --listen addresses\n", def->name,
+				SERVICE_MAX_LISTEN);
+			return 2;
+		}
+		a->listen[a->nlisten++] = arg;
+		return -1;
+	case 'd':
+		snprintf(a->data_dir, sizeof(a->data_dir), "%s", arg);
+		return -1;
+	case 's':
+		a->env.seed = arg;
+		return -1;
+	case 'y':
+		if (strcmp(arg, "normal") != 0 && strcmp(arg, "full") != 0) {
+			fprintf(stderr, "%s: --sync is normal or full, not '%s'\n", def->name, arg);
+			return 2;
+		}
+		a->env.sync_full = strcmp(arg, "full") == 0;
+		return -1;
+	case 'P':
+		a->policy = arg;
+		return -1;
+	case 'L':
+	case 'w':
+		if ((n = service_parse_count(arg)) < 0) {
+			fprintf(stderr, "%s: --%s wants a number from 1 to 1024, not '%s'\n",
+				def->name, opt == 'w' ? "workers" : "loops", arg);
+			return 2;
+		}
+		if (opt == 'w')
+			a->server.workers = n;
+		else
+			a->server.loops = n;
+		return -1;
+	default:
+		return 2;
+	}
+}
+
+/* service_parse parses the command line into a; returns -1 to go on, else an exit status. */
+static int service_parse(int argc, char **argv, const rt_service_def *def, service_args *a)
+{
+	static const struct option own[] = {
+	    {"listen", required_argument, NULL, 'l'},
+	    {"data-dir", required_argument, NULL, 'd'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"sync", required_argument, NULL, 'y'},
+	    {"loops", required_argument, NULL, 'L'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"policy", required_argument, NULL, 'P'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct option longopts[32];
+	char err[512];
+	int opt, rv;
+	a->env.seed = def->default_seed;
+	if ((rv = rt_opts_init(&a->shared, def->name, "call", "CLEAVE_CALL_")) != 0)
+		return rv;
+	rt_opts_longopts(&a->shared, own, longopts, sizeof(longopts) / sizeof(longopts[0]));
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (opt == 'h') {
+			service_usage(stdout, def, a, argv[0]);
+			return 0;
+		}
+		if (opt == '?') {
+			service_usage(stderr, def, a, argv[0]);
+			return 2;
+		}
+		if ((rv = rt_opts_parse(&a->shared, opt, optarg)) == 2)
+			return 2;
+		if (rv == 0 && (rv = service_option(def, a, opt, optarg)) >= 0)
+			return rv;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", def->name,
+			argv[optind]);
+		return 2;
+	}
+	if ((rv = service_listen_env(def, a)) >= 0)
+		return rv;
+	if (rt_opts_finish(&a->shared, a->listen, a->nlisten) != 0)
+		return 2;
+	/* a malformed variable for a service it calls stops it now, before any data is touched */
+	for (const rt_dependency *d = def->calls; d != NULL && d->name != NULL; d++) {
+		int bad;
+		rt_opts_urls(&a->shared, d->name, &bad, err, sizeof(err));
+		if (bad) {
+			fprintf(stderr, "%s: %s\n", def->name, err);
+			return 2;
+		}
+	}
+	if (a->nlisten == 0) {
+		fprintf(stderr,
+			"%s: give at least one --listen URL, or CLEAVE_LISTEN (see --help)\n",
+			def->name);
+		return 2;
+	}
+	if (a->data_dir[0] == '\0') {
+		const char *state = getenv("CLEAVE_STATE_DIR"), *home = getenv("HOME");
+		if (state != NULL)
+			snprintf(a->data_dir, sizeof(a->data_dir), "%s/%s", state, def->name);
+		else
+			snprintf(a->data_dir, sizeof(a->data_dir), "%s/.local/state/cleave/%s",
+				 home ? home : "/tmp", def->name);
+	}
+	a->env.data_dir = a->data_dir;
+	return -1;
+}
+
+/* service_sandbox restricts this process with Landlock (sandbox.h) as --sandbox says and logs
+ * what it did. It runs once the store is open (and the seed read) and before any thread starts:
+ * Landlock before ABI 8 restricts only the calling thread and the threads it creates later, and
+ * the first clients and listeners start nng's and the event loop's threads. So the listeners are
+ * made under the sandbox: their socket directories are allowed for that. What the service reads
+ * later is allowed read-only: the policy file (loaded below), <run dir>/targets (target files
+ * re-read every 250 ms; not the whole run dir, which may hold data dirs), the seed, TLS files
+ * named in the environment. Connecting to a pathname ipc:// socket is not a filesystem right
+ * Landlock handles before ABI 9, which this code does not ask for, so dialing and redialing a
+ * callee's socket keeps working. Returns 0 to go on, else -1 (the reason logged). */
+static int service_sandbox(const rt_service_def *def, service_args *a)
+{
+	static const char *const tls_env[] = {"CLEAVE_TLS_CERT", "CLEAVE_TLS_KEY", "CLEAVE_TLS_CA"};
+	rt_sandbox_spec spec = {.data_dir = a->data_dir};
+	char msg[1024];
+	int rv;
+	snprintf(a->targets, sizeof(a->targets), "%s/targets", a->shared.run_dir);
+	spec.read_only[spec.nread_only++] = a->targets;
+	if (a->env.seed != NULL)
+		spec.read_only[spec.nread_only++] = a->env.seed;
+	if (a->policy != NULL)
+		spec.read_only[spec.nread_only++] = a->policy;
+	for (size_t i = 0; i < sizeof(tls_env) / sizeof(tls_env[0]); i++)
+		if (getenv(tls_env[i]) != NULL && getenv(tls_env[i])[0] != '\0')
+			spec.read_only[spec.nread_only++] = getenv(tls_env[i]);
+	for (int i = 0; i < a->nlisten && spec.nsocket_dirs < RT_SANDBOX_MAX_PATHS; i++) {
+		char *dir = a->sock_dirs[i], *slash;
+		if (strncmp(a->listen[i], "ipc://", 6) != 0)
+			continue;
+		snprintf(dir, sizeof(a->sock_dirs[i]), "%s", a->listen[i] + 6);
+		if ((slash = strrchr(dir, '/')) == NULL)
+			snprintf(dir, sizeof(a->sock_dirs[i]), ".");
+		else if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		spec.socket_dirs[spec.nsocket_dirs++] = dir;
+	}
+	rv = rt_sandbox_apply(&spec, a->shared.sandbox, msg, sizeof(msg));
+	fprintf(stderr, "%s: %s\n", def->name, msg);
+	return rv < 0 ? -1 : 0;
+}
+
+/* service_call_urls is rt_deps_connect's view of the command line: a dependency's --call or
+ * CLEAVE_CALL_<NAME> (checked by service_parse). */
+static const char *service_call_urls(const char *name, void *ctx)
+{
+	const service_args *a = ctx;
+	char err[8];
+	int bad;
+	return rt_opts_urls(&a->shared, name, &bad, err, sizeof(err));
+}
+
+/* service_serve makes the server of impl, loads the policy, listens and serves until a stop
+ * signal. Returns the exit status. */
+static int service_serve(const rt_service_def *def, service_args *a, ProtobufCService *impl,
+			 const sigset_t *stop)
+{
+	mesh_server *server = NULL;
+	mesh_policy *policy = NULL;
+	char err[512];
+	int rv, status = 1;
+	a->server.name = def->name;
+	if ((rv = mesh_server_new(&server, impl, &a->server)) != 0) {
+		fprintf(stderr, "%s: cannot create the server: %s\n", def->name, strerror(rv));
+		return 1;
+	}
+	if (a->policy != NULL) {
+		if (mesh_policy_load(a->policy, &policy, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: %s\n", def->name, err);
+			goto out_free;
+		}
+		mesh_server_set_policy(server, policy);
+		fprintf(stderr, "%s: calls are default-deny, allowed by %s\n", def->name,
+			a->policy);
+	}
+	for (int i = 0; i < a->nlisten; i++) {
+		if ((rv = mesh_server_listen(server, a->listen[i])) != 0) {
+			fprintf(stderr, "%s: cannot listen on %s: %s\n", def->name, a->listen[i],
+				strerror(rv));
+			goto out_free;
+		}
+	}
+	if ((rv = mesh_server_start(server)) != 0) {
+		fprintf(stderr, "%s: cannot start serving: %s\n", def->name, strerror(rv));
+		goto out_free;
+	}
+	for (int i = 0; i < a->nlisten; i++)
+		fprintf(stderr, "%s: serving %s on %s (%lld records in %s)\n", def->name,
+			def->service->name, a->listen[i], (long long)def->count(impl), a->data_dir);
+	fprintf(stderr, "%s: %s, stopping\n", def->name, strsignal(rt_stop_signals_wait(stop)));
+	status = 0;
+out_free:
+	mesh_server_free(server);
+	mesh_policy_free(policy);
+	return status;
+}
+
+int rt_service_main(int argc, char **argv, const rt_service_def *def)
+{
+	service_args *a = calloc(1, sizeof(*a));
+	ProtobufCService *impl = NULL;
+	rt_deps *deps = NULL;
+	char err[512];
+	sigset_t stop;
+	int rv, status = 1;
+
+	if (rt_check_requested(argc, argv))
+		return rt_check_main(def->name, argc, argv);
+	if (a == NULL) {
+		fprintf(stderr, "%s: out of memory\n", def->name);
+		return 1;
+	}
+	if ((rv = service_parse(argc, argv, def, a)) >= 0) {
+		status = rv;
+		goto out_free_args;
+	}
+	/* before any thread starts, so only sigwait sees them */
+	rt_stop_signals_block(&stop);
+	if ((rv = rt_mkdirs(a->data_dir, 0700)) != 0) {
+		fprintf(stderr, "%s: cannot make %s: %s\n", def->name, a->data_dir, strerror(rv));
+		goto out_free_args;
+	}
+	/* SQLite's temporary files (large sorts, statement journals) go to the data dir, the
+	 * one place the sandbox lets it write; read when SQLite starts, so set before the store */
+	if (a->shared.sandbox != RT_SANDBOX_OFF)
+		setenv("SQLITE_TMPDIR", a->data_dir, 1);
+	/* the deps are connected after the sandbox (their clients start threads); the service
+	 * reads them through env.deps only from its first call on */
+	if (rt_deps_new(&deps) != 0) {
+		fprintf(stderr, "%s: out of memory\n", def->name);
+		goto out_free_args;
+	}
+	a->env.deps = deps;
+	if (def->open(&a->env, &impl, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: cannot open the store in %s: %s\n", def->name, a->data_dir,
+			err);
+		goto out_free_deps;
+	}
+	if (service_sandbox(def, a) != 0 ||
+	    rt_deps_connect(deps, def->name, def->name, def->calls, a->shared.run_dir,
+			    a->shared.resolve_interval_ms, service_call_urls, a) != 0)
+		goto out_close;
+	rt_deps_wait(deps, def->name, SERVICE_DEP_WAIT_MS);
+	status = service_serve(def, a, impl, &stop);
+out_close:
+	def->close(impl);
+out_free_deps:
+	rt_deps_free(deps);
+out_free_args:
+	free(a->listen_env);
+	free(a);
+	return status;
+}
+
+int rt_check_main(const char *name, int argc, char **argv)
+{
+	const char *url = rt_check_arg(name, "tcp://127.0.0.1:7000", argc, argv);
+	char msg[1024];
+	if (url == NULL)
+		return 2;
+	/* a tls+tcp:// URL is checked with the certificate CLEAVE_TLS_* name, as the service's */
+	if (mesh_tls_configure(NULL, NULL, NULL, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "%s: check failed: %s\n", name, msg);
+		return 1;
+	}
+	if (mesh_check(url, RT_CHECK_TIMEOUT_MS, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "%s: check failed: %s\n", name, msg);
+		return 1;
+	}
+	printf("%s: %s\n", name, msg);
+	return 0;
+}

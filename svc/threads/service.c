@@ -1,0 +1,66 @@
+/* service.c: the threads service: list, get and create threads; a creator must exist (Users.Get).
+ */
+#include "mesh.h"
+#include "store.h"
+#include "svc.h"
+#include "threads.pb-c.h"
+#include "users.pb-c.h"
+
+static void threads_list(Threads__Threads_Service *service,
+			 const Threads__ListThreadsRequest *input,
+			 Threads__ListThreadsReply_Closure closure, void *closure_data)
+{
+	Threads__ListThreadsReply reply = THREADS__LIST_THREADS_REPLY__INIT;
+	svc_list(svc_store(service), closure_data, NULL, 0, input->limit, input->after, &reply.base,
+		 "threads", (ProtobufCClosure)closure);
+}
+
+static void threads_get(Threads__Threads_Service *service, const Threads__GetThreadRequest *input,
+			Threads__Thread_Closure closure, void *closure_data)
+{
+	svc_get(svc_store(service), closure_data, input->id, "thread", (ProtobufCClosure)closure);
+}
+
+static void threads_create(Threads__Threads_Service *service,
+			   const Threads__CreateThreadRequest *input,
+			   Threads__Thread_Closure closure, void *closure_data)
+{
+	Threads__Thread row = THREADS__THREAD__INIT;
+	Users__GetUserRequest user = USERS__GET_USER_REQUEST__INIT;
+	if (svc_create_replayed(svc_store(service), closure_data, &input->base,
+				(ProtobufCClosure)closure) != 0)
+		return;
+	user.id = input->created_by;
+	if (svc_check_text(closure_data, "title", input->title, 1, 200) != 0 ||
+	    svc_check_id(closure_data, "createdBy", input->created_by) != 0 ||
+	    svc_check_exists(closure_data, svc_deps(service), "users", "user", input->created_by,
+			     &user.base) != 0) {
+		closure(NULL, closure_data);
+		return;
+	}
+	row.title = input->title;
+	row.created_by = input->created_by;
+	svc_create(svc_store(service), closure_data, &input->base, &row.base,
+		   (ProtobufCClosure)closure);
+}
+
+static int threads_open(const rt_service_env *env, ProtobufCService **impl, char *err,
+			size_t errlen)
+{
+	static const Threads__Threads_Service methods = THREADS__THREADS__INIT(threads_);
+	store_opts opts = {.name = "threads", .row = &threads__thread__descriptor};
+	return svc_open(env, &methods, sizeof(methods), &opts, impl, err, errlen);
+}
+
+static const rt_dependency threads_calls[] = {{"users", &users__users__descriptor}, {NULL, NULL}};
+
+/* threads_def: the service, for its executable (runtime/service_entry.c) and the monolith */
+const rt_service_def threads_def = {
+    .name = "threads",
+    .service = &threads__threads__descriptor,
+    .default_seed = CLEAVE_SOURCE_DIR "/svc/threads/seed.json",
+    .calls = threads_calls,
+    .open = threads_open,
+    .count = svc_count,
+    .close = svc_close,
+};
