@@ -33,7 +33,7 @@ int rt_mkdirs(const char *path, mode_t mode)
 {
 	char tmp[PATH_MAX];
 	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return ENAMETOOLONG;
+		return errno = ENAMETOOLONG;
 	for (char *p = tmp + 1; *p != '\0'; p++) {
 		if (*p != '/')
 			continue;

@@ -20,7 +20,8 @@ void rt_stop_signals_block(sigset_t *set);
 int rt_stop_signals_wait(const sigset_t *set);
 
 /* rt_mkdirs makes path and every missing directory above it, new ones with mode. path is
- * borrowed. Returns 0, or an errno value (ENAMETOOLONG for a path over PATH_MAX). */
+ * borrowed. Returns 0, or an errno value, also left in errno (ENAMETOOLONG for a path over
+ * PATH_MAX). */
 int rt_mkdirs(const char *path, mode_t mode);
 
 #endif

@@ -18,6 +18,7 @@
 #include "commands.h"
 #include "manifest.h"
 #include "paths.h"
+#include "process.h"
 
 #define CERTS_NAME_MAX	 63
 #define CERTS_CA_DAYS	 3650
@@ -344,7 +345,7 @@ int cmd_certs(int argc, char **argv)
 		for (size_t i = 0; i < nms && nnames < CERTS_MAX_NAMES; i++)
 			names[nnames++] = ms[i]->name;
 	}
-	if (meshctl_mkdirs(dir, 0700) != 0) {
+	if (rt_mkdirs(dir, 0700) != 0) {
 		fprintf(stderr, "meshctl certs: cannot make %s: %s\n", dir, strerror(errno));
 		goto out;
 	}

@@ -38,24 +38,6 @@ int meshctl_paths_init(meshctl_paths *p, const char *dir)
 	return 0;
 }
 
-int meshctl_mkdirs(const char *path, mode_t mode)
-{
-	char tmp[PATH_MAX];
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, mode) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 int meshctl_bin_path(char *out, size_t outlen, const char *name)
 {
 	char self[PATH_MAX];

@@ -22,10 +22,6 @@ typedef struct meshctl_paths {
  * for a socket. */
 int meshctl_paths_init(meshctl_paths *p, const char *dir);
 
-/* meshctl_mkdirs makes path and every missing parent, new ones with mode. Returns 0, or -1 with
- * errno set. */
-int meshctl_mkdirs(const char *path, mode_t mode);
-
 /* meshctl_bin_path writes into out the path of the cleave binary name ("edge", "svc-users"),
  * found next to the running meshctl. Returns 0 or -1. */
 int meshctl_bin_path(char *out, size_t outlen, const char *name);

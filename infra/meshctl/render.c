@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "paths.h"
+#include "process.h"
 #include "render.h"
 
 FILE *render_begin(render_set *s, const char *path)
@@ -207,7 +208,7 @@ static int render_write(const render_set *s, const char *dir)
 		}
 		slash = strrchr(path, '/');
 		*slash = '\0';
-		if (meshctl_mkdirs(path, 0755) != 0) {
+		if (rt_mkdirs(path, 0755) != 0) {
 			fprintf(stderr, "meshctl render: cannot make %s: %s\n", path,
 				strerror(errno));
 			return -1;

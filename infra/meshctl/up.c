@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "process.h"
 #include "control.h"
 #include "meshctl.pb-c.h"
 #include "supervisor.h"
@@ -177,7 +178,7 @@ int cmd_up(int argc, char **argv)
 	if (!detach)
 		return supervisor_run(&paths, &o);
 
-	if (meshctl_mkdirs(paths.logs, 0700) != 0 || pipe(pipefd) != 0) {
+	if (rt_mkdirs(paths.logs, 0700) != 0 || pipe(pipefd) != 0) {
 		fprintf(stderr, "meshctl up: %s: %s\n", paths.logs, strerror(errno));
 		return 1;
 	}
