@@ -14,10 +14,13 @@
 #include "registry.h"
 #include "targets.h"
 
-static const char *call_address;
-static const char *call_as = "meshctl";
-static int call_timeout_ms = 5000;
-static const char *call_tls_cert, *call_tls_key, *call_tls_ca;
+/* call_opts: the command line's options. */
+typedef struct call_opts {
+	const char *address;
+	const char *as;
+	int timeout_ms;
+	const char *tls_cert, *tls_key, *tls_ca;
+} call_opts;
 
 static void call_usage(FILE *out)
 {
@@ -47,24 +50,26 @@ static void call_usage(FILE *out)
 	    "      --tls-cert tls/meshctl.crt --tls-key tls/meshctl.key --tls-ca tls/ca.crt\n");
 }
 
-static int call_extra(int opt)
+/* call_extra takes one of call's options into the call_opts ctx points at. */
+static int call_extra(int opt, const char *arg, void *ctx)
 {
+	call_opts *o = ctx;
 	char *end;
 	if (opt == 'a') {
-		call_address = optarg;
+		o->address = arg;
 		return 0;
 	}
 	if (opt == 'c') {
-		call_as = optarg;
+		o->as = arg;
 		return 0;
 	}
 	if (opt == 'C' || opt == 'K' || opt == 'A') {
-		*(opt == 'C' ? &call_tls_cert : opt == 'K' ? &call_tls_key : &call_tls_ca) = optarg;
+		*(opt == 'C' ? &o->tls_cert : opt == 'K' ? &o->tls_key : &o->tls_ca) = arg;
 		return 0;
 	}
 	if (opt == 't') {
-		call_timeout_ms = (int)strtol(optarg, &end, 10);
-		return end == optarg || *end != '\0' || call_timeout_ms <= 0 ? -1 : 0;
+		o->timeout_ms = (int)strtol(arg, &end, 10);
+		return end == arg || *end != '\0' || o->timeout_ms <= 0 ? -1 : 0;
 	}
 	return -1;
 }
@@ -132,14 +137,11 @@ int cmd_call(int argc, char **argv)
 	json_error_t jerr;
 	ProtobufCMessage *input, *output = NULL;
 	mesh_client *c;
-	mesh_client_opts o;
+	mesh_client_opts co;
 	mesh_status st;
+	call_opts o = {.as = "meshctl", .timeout_ms = 5000};
 	int r;
-	call_address = NULL;
-	call_as = "meshctl";
-	call_timeout_ms = 5000;
-	call_tls_cert = call_tls_key = call_tls_ca = NULL;
-	r = state_dir_option(argc, argv, &state, call_usage, "", extra, call_extra);
+	r = state_dir_option(argc, argv, &state, call_usage, "", extra, call_extra, &o);
 	if (r != 0)
 		return r == 1 ? 0 : 2;
 	if (optind >= argc || argc - optind > 2) {
@@ -151,8 +153,8 @@ int cmd_call(int argc, char **argv)
 	if (meshctl_paths_init(&paths, state) != 0 ||
 	    resolve(argv[optind], &desc, name, sizeof(name), &method) != 0)
 		return 2;
-	if (mesh_tls_configure(call_tls_cert, call_tls_key, call_tls_ca, err, sizeof(err)) != 0 ||
-	    (call_address != NULL && mesh_tls_check_url(call_address, err, sizeof(err)) != 0)) {
+	if (mesh_tls_configure(o.tls_cert, o.tls_key, o.tls_ca, err, sizeof(err)) != 0 ||
+	    (o.address != NULL && mesh_tls_check_url(o.address, err, sizeof(err)) != 0)) {
 		fprintf(stderr, "meshctl call: %s\n", err);
 		return 2;
 	}
@@ -170,13 +172,13 @@ int cmd_call(int argc, char **argv)
 		fprintf(stderr, "meshctl call: %s\n", err);
 		return 2;
 	}
-	o = (mesh_client_opts){.caller = call_as, .timeout_ms = call_timeout_ms};
-	if (mesh_client_new(&c, desc, &o) != 0) {
+	co = (mesh_client_opts){.caller = o.as, .timeout_ms = o.timeout_ms};
+	if (mesh_client_new(&c, desc, &co) != 0) {
 		protobuf_c_message_free_unpacked(input, NULL);
 		return 1;
 	}
-	if (call_address != NULL) {
-		mesh_client_dial(c, call_address);
+	if (o.address != NULL) {
+		mesh_client_dial(c, o.address);
 	} else {
 		char path[PATH_MAX + 160];
 		rt_target *t = NULL;
@@ -198,7 +200,7 @@ int cmd_call(int argc, char **argv)
 		free(t);
 	}
 	{
-		int64_t until = mesh_now_us() + (int64_t)call_timeout_ms * 1000;
+		int64_t until = mesh_now_us() + (int64_t)o.timeout_ms * 1000;
 		while (mesh_client_instances(c) == 0 && mesh_now_us() < until)
 			usleep(5000);
 	}

@@ -26,8 +26,11 @@
 #define CERTS_MAX_NAMES	 64
 #define CERTS_DAYS_LIMIT 36500
 
-static const char *certs_dir;
-static long certs_days;
+/* certs_opts: the command line's options. */
+typedef struct certs_opts {
+	const char *dir;
+	long days;
+} certs_opts;
 
 static void certs_usage(FILE *out)
 {
@@ -55,20 +58,22 @@ static void certs_usage(FILE *out)
 		CERTS_DAYS, CERTS_CA_DAYS);
 }
 
-static int certs_extra(int opt)
+/* certs_extra takes --dir and --days into the certs_opts ctx points at. */
+static int certs_extra(int opt, const char *arg, void *ctx)
 {
+	certs_opts *o = ctx;
 	char *end;
 	if (opt == 'd') {
-		certs_dir = optarg;
+		o->dir = arg;
 		return 0;
 	}
 	if (opt == 'n') {
 		errno = 0;
-		certs_days = strtol(optarg, &end, 10);
-		if (errno != 0 || end == optarg || *end != '\0' || certs_days < 1 ||
-		    certs_days > CERTS_DAYS_LIMIT) {
+		o->days = strtol(arg, &end, 10);
+		if (errno != 0 || end == arg || *end != '\0' || o->days < 1 ||
+		    o->days > CERTS_DAYS_LIMIT) {
 			fprintf(stderr, "meshctl certs: --days wants 1 to %d, not '%s'\n",
-				CERTS_DAYS_LIMIT, optarg);
+				CERTS_DAYS_LIMIT, arg);
 			return -1;
 		}
 		return 0;
@@ -300,9 +305,8 @@ int cmd_certs(int argc, char **argv)
 	X509 *ca = NULL;
 	EVP_PKEY *ca_key = NULL;
 	int r, status = 1;
-	certs_dir = NULL;
-	certs_days = CERTS_DAYS;
-	r = state_dir_option(argc, argv, &state, certs_usage, "", extra, certs_extra);
+	certs_opts o = {.dir = NULL, .days = CERTS_DAYS};
+	r = state_dir_option(argc, argv, &state, certs_usage, "", extra, certs_extra, &o);
 	if (r != 0)
 		return r == 1 ? 0 : 2;
 	for (int i = optind; i < argc; i++) {
@@ -323,8 +327,8 @@ int cmd_certs(int argc, char **argv)
 		}
 		names[nnames++] = argv[i];
 	}
-	if (certs_dir != NULL) {
-		snprintf(dir, sizeof(dir), "%s", certs_dir);
+	if (o.dir != NULL) {
+		snprintf(dir, sizeof(dir), "%s", o.dir);
 	} else {
 		if (meshctl_paths_init(&paths, state) != 0) {
 			fprintf(stderr, "meshctl certs: bad state directory\n");
@@ -353,7 +357,7 @@ int cmd_certs(int argc, char **argv)
 		goto out;
 	status = 0;
 	for (size_t i = 0; i < nnames; i++)
-		if (certs_one(dir, names[i], ca, ca_key, certs_days) != 0)
+		if (certs_one(dir, names[i], ca, ca_key, o.days) != 0)
 			status = 1;
 out:
 	X509_free(ca);

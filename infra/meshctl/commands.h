@@ -18,9 +18,11 @@ int cmd_render(int argc, char **argv);
 
 struct option;
 /* state_dir_option parses --state-dir and --help, which every command but up and init takes,
- * plus the command's extra options (on_extra handles each; nonzero for a bad one). Sets *state
- * (argv's). Returns 0 to go on, 1 after printing --help, 2 on a usage error. */
+ * plus the command's extra options: on_extra(opt, optarg, ctx) takes each, nonzero for a bad
+ * one. Sets *state (argv's). Returns 0 to go on, 1 after printing --help, 2 on a usage
+ * error. */
 int state_dir_option(int argc, char **argv, const char **state, void (*usage)(FILE *),
-		     const char *extra_short, const struct option *extra, int (*on_extra)(int opt));
+		     const char *extra_short, const struct option *extra,
+		     int (*on_extra)(int opt, const char *arg, void *ctx), void *ctx);
 
 #endif

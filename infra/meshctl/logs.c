@@ -12,7 +12,6 @@
 
 #define LOGS_POLL_MS 200
 
-static int logs_follow;
 static volatile sig_atomic_t logs_stop;
 
 static void logs_usage(FILE *out)
@@ -27,11 +26,13 @@ static void logs_usage(FILE *out)
 	    "  -f, --follow   keep printing new lines until Ctrl-C\n");
 }
 
-static int logs_extra(int opt)
+/* logs_extra takes -f, setting the int ctx points at. */
+static int logs_extra(int opt, const char *arg, void *ctx)
 {
+	(void)arg;
 	if (opt != 'f')
 		return -1;
-	logs_follow = 1;
+	*(int *)ctx = 1;
 	return 0;
 }
 
@@ -49,9 +50,8 @@ int cmd_logs(int argc, char **argv)
 	meshctl_paths paths;
 	char path[PATH_MAX], buf[65536];
 	FILE *f;
-	int r;
-	logs_follow = 0;
-	r = state_dir_option(argc, argv, &state, logs_usage, "f", extra, logs_extra);
+	int r, follow = 0;
+	r = state_dir_option(argc, argv, &state, logs_usage, "f", extra, logs_extra, &follow);
 	if (r != 0)
 		return r == 1 ? 0 : 2;
 	if (optind + 1 != argc) {
@@ -80,7 +80,7 @@ int cmd_logs(int argc, char **argv)
 		while ((got = fread(buf, 1, sizeof(buf), f)) > 0)
 			fwrite(buf, 1, got, stdout);
 		fflush(stdout);
-		if (!logs_follow || logs_stop)
+		if (!follow || logs_stop)
 			break;
 		clearerr(f);
 		{

@@ -13,8 +13,6 @@
 
 #define STATUS_HEALTH_TIMEOUT_MS 1000
 
-static int status_json;
-
 static void status_usage(FILE *out)
 {
 	fprintf(
@@ -30,11 +28,13 @@ static void status_usage(FILE *out)
 	    "  --json   an array with one object per instance instead of tables\n");
 }
 
-static int status_extra(int opt)
+/* status_extra takes --json, setting the int ctx points at. */
+static int status_extra(int opt, const char *arg, void *ctx)
 {
+	(void)arg;
 	if (opt != 'j')
 		return -1;
-	status_json = 1;
+	*(int *)ctx = 1;
 	return 0;
 }
 
@@ -90,9 +90,8 @@ int cmd_status(int argc, char **argv)
 	method_total *totals;
 	size_t ntotals = 0, cap = 0;
 	char message[MESH_MESSAGE_MAX];
-	int r;
-	status_json = 0;
-	r = state_dir_option(argc, argv, &state, status_usage, "", extra, status_extra);
+	int r, json = 0;
+	r = state_dir_option(argc, argv, &state, status_usage, "", extra, status_extra, &json);
 	if (r != 0)
 		return r == 1 ? 0 : 2;
 	if (optind < argc) {
@@ -121,7 +120,7 @@ int cmd_status(int argc, char **argv)
 	}
 	totals = calloc(cap + 1, sizeof(*totals));
 
-	if (status_json) {
+	if (json) {
 		printf("[");
 		for (size_t i = 0; i < st->n_instances; i++) {
 			const Meshctl__Instance *in = st->instances[i];
@@ -230,7 +229,7 @@ int cmd_scale(int argc, char **argv)
 	const char *state = NULL;
 	meshctl_paths paths;
 	char message[MESH_MESSAGE_MAX];
-	int r = state_dir_option(argc, argv, &state, scale_usage, "", NULL, NULL), failed = 0;
+	int r = state_dir_option(argc, argv, &state, scale_usage, "", NULL, NULL, NULL), failed = 0;
 	if (r != 0)
 		return r == 1 ? 0 : 2;
 	if (optind >= argc) {

@@ -229,7 +229,8 @@ static void down_usage(FILE *out)
 /* state_dir_option parses the --state-dir/--help options every other command shares.
  * Returns 0 to go on, 1 after --help, 2 on a usage error. */
 int state_dir_option(int argc, char **argv, const char **state, void (*usage)(FILE *),
-		     const char *extra_short, const struct option *extra, int (*on_extra)(int opt))
+		     const char *extra_short, const struct option *extra,
+		     int (*on_extra)(int opt, const char *arg, void *ctx), void *ctx)
 {
 	struct option longopts[16];
 	size_t n = 0;
@@ -246,7 +247,7 @@ int state_dir_option(int argc, char **argv, const char **state, void (*usage)(FI
 		} else if (opt == 'h') {
 			usage(stdout);
 			return 1;
-		} else if (on_extra == NULL || opt == '?' || on_extra(opt) != 0) {
+		} else if (on_extra == NULL || opt == '?' || on_extra(opt, optarg, ctx) != 0) {
 			usage(stderr);
 			return 2;
 		}
@@ -263,7 +264,7 @@ int cmd_down(int argc, char **argv)
 	char message[MESH_MESSAGE_MAX];
 	long pid;
 	int64_t until;
-	int r = state_dir_option(argc, argv, &state, down_usage, "", NULL, NULL);
+	int r = state_dir_option(argc, argv, &state, down_usage, "", NULL, NULL, NULL);
 	if (r != 0)
 		return r == 1 ? 0 : 2;
 	if (optind < argc) {
