@@ -1,73 +1,10 @@
 /* svc.c: input checks, idempotent creates, pages and gets shared by the forum's services. */
 #include <inttypes.h>
-#include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "pbjson.h"
 #include "svc.h"
-
-/* svc_state: what an implementation carries besides its methods, just before them in memory
- * (the methods' service argument points at the protobuf-c struct, which must come first). */
-typedef struct svc_state {
-	store *store;
-	const rt_deps *deps;
-} svc_state;
-
-#define SVC_HEADER                                                                                 \
-	((sizeof(svc_state) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) *                 \
-	 _Alignof(max_align_t))
-
-static svc_state *svc_state_of(const void *service)
-{
-	return (svc_state *)((char *)service - SVC_HEADER);
-}
-
-int svc_open(const rt_service_env *env, const void *impl, size_t impl_size, store_opts *opts,
-	     ProtobufCService **out, char *err, size_t errlen)
-{
-	char *mem = malloc(SVC_HEADER + impl_size);
-	svc_state *state = (svc_state *)mem;
-	if (mem == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	memcpy(mem + SVC_HEADER, impl, impl_size);
-	opts->dir = env->data_dir;
-	opts->seed = env->seed;
-	opts->sync_full = env->sync_full;
-	state->deps = env->deps;
-	if (store_open(&state->store, opts, err, errlen) != STORE_OK) {
-		free(mem);
-		return -1;
-	}
-	*out = (ProtobufCService *)(mem + SVC_HEADER);
-	return 0;
-}
-
-store *svc_store(const void *service)
-{
-	return svc_state_of(service)->store;
-}
-
-const rt_deps *svc_deps(const void *service)
-{
-	return svc_state_of(service)->deps;
-}
-
-int64_t svc_count(ProtobufCService *impl)
-{
-	return store_count(svc_store(impl));
-}
-
-void svc_close(ProtobufCService *impl)
-{
-	if (impl == NULL)
-		return;
-	store_close(svc_store(impl));
-	free(svc_state_of(impl));
-}
 
 int svc_check_page(void *closure_data, int32_t limit, int64_t after)
 {
@@ -145,11 +82,8 @@ static const store_key *svc_key(store_key *key, void *closure_data, const Protob
 	return key->key != NULL ? key : NULL;
 }
 
-/* svc_fail_store fails the call for a store result other than STORE_OK of the store operation
- * op ("insert"); row, if given, is what was being stored, so a clash can name the value. A
- * store error is logged. */
-static void svc_fail_store(void *closure_data, store_result r, const char *err,
-			   const ProtobufCMessage *row, const char *op)
+void svc_fail_store(void *closure_data, store_result r, const char *err,
+		    const ProtobufCMessage *row, const char *op)
 {
 	const ProtobufCFieldDescriptor *f =
 	    row != NULL ? protobuf_c_message_descriptor_get_field_by_name(row->descriptor, err)
@@ -213,45 +147,4 @@ void svc_create(store *s, void *closure_data, const ProtobufCMessage *request,
 	}
 	closure(created, closure_data);
 	protobuf_c_message_free_unpacked(created, NULL);
-}
-
-void svc_list(store *s, void *closure_data, const char *by, int64_t value, int32_t limit,
-	      int64_t after, ProtobufCMessage *reply, const char *field, ProtobufCClosure closure)
-{
-	const ProtobufCFieldDescriptor *items =
-	    protobuf_c_message_descriptor_get_field_by_name(reply->descriptor, field);
-	const ProtobufCFieldDescriptor *next =
-	    protobuf_c_message_descriptor_get_field_by_name(reply->descriptor, "next_after");
-	store_rows rows;
-	char err[256];
-	store_result r;
-	if (svc_check_page(closure_data, limit, after) != 0) {
-		closure(NULL, closure_data);
-		return;
-	}
-	r = store_list(s, by, value, after, limit, &rows, err, sizeof(err));
-	if (r != STORE_OK) {
-		svc_fail_store(closure_data, r, err, NULL, "list");
-		closure(NULL, closure_data);
-		return;
-	}
-	*(size_t *)((char *)reply + items->quantifier_offset) = rows.n;
-	*(ProtobufCMessage ***)((char *)reply + items->offset) = rows.items;
-	*(int64_t *)((char *)reply + next->offset) = rows.next_after;
-	closure(reply, closure_data);
-	store_rows_free(&rows);
-}
-
-void svc_get(store *s, void *closure_data, int64_t id, const char *what, ProtobufCClosure closure)
-{
-	ProtobufCMessage *row = NULL;
-	char err[256];
-	store_result r = store_get(s, id, &row, err, sizeof(err));
-	if (r == STORE_NOT_FOUND)
-		mesh_fail(closure_data, MESH_NOT_FOUND, "%s %" PRId64 " not found", what, id);
-	else if (r != STORE_OK)
-		svc_fail_store(closure_data, r, err, NULL, "get");
-	closure(row, closure_data);
-	if (row != NULL)
-		protobuf_c_message_free_unpacked(row, NULL);
 }

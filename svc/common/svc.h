@@ -14,12 +14,20 @@
 
 #define SVC_PAGE_MAX 1000
 
-/* svc_open is a service's rt_service_def open: it makes the implementation, a copy of impl
- * (impl_size bytes: the service's protobuf-c struct, made with its ..._INIT macro) that also
- * carries the store opened with opts (its dir, seed and sync taken from env) and env->deps. The
- * methods find them from their service argument with svc_store and svc_deps. opts and env are
- * borrowed. On success *out is the runtime's, to close with svc_close. Returns 0, or -1 with the
- * reason in err. */
+/* svc_open is a service's rt_service_def open: it makes the implementation the runtime serves,
+ * a copy of impl (impl_size bytes: the service's protobuf-c struct, made with its ..._BASE_INIT
+ * macro and the methods the service writes) that also carries the store opened with opts (its
+ * dir, seed and sync taken from env) and env->deps; the methods find them from their service
+ * argument with svc_store and svc_deps. A method left NULL is answered by the store, when its
+ * shape says how (else svc_open fails, naming it):
+ * - Get: a request of one int64 id, a reply of the row: that row, or NOT_FOUND ("user 9 not
+ *   found", named after the row's message);
+ * - List: a request of int32 limit, int64 after and at most one int64 field the store indexes
+ *   (opts->indexes), a reply of the repeated rows and int64 next_after: a page of the rows whose
+ *   field equals the request's (every row without one), limit 1 to SVC_PAGE_MAX or 0 for no
+ *   limit, ids above after, and the next page's after (0 on the last).
+ * opts and env are borrowed. On success *out is the runtime's, to close with svc_close. Returns
+ * 0, or -1 with the reason in err. */
 int svc_open(const rt_service_env *env, const void *impl, size_t impl_size, store_opts *opts,
 	     ProtobufCService **out, char *err, size_t errlen);
 
@@ -47,9 +55,8 @@ int svc_check_text(void *closure_data, const char *field, const char *text, long
 int svc_check_id(void *closure_data, const char *field, int64_t id);
 
 /* svc_check_exists calls Get(id) on dependency (a short name, "users", one of deps) on behalf of
- * the call
- * being served (the call's deadline and request id go with it): a missing record fails the call
- * with FAILED_PRECONDITION ("user 9 does not exist", what being "user"); the dependency's own
+ * the call being served (the call's deadline and request id go with it): a missing record fails the
+ * call with FAILED_PRECONDITION ("user 9 does not exist", what being "user"); the dependency's own
  * failure (UNAVAILABLE, DEADLINE_EXCEEDED...) fails it with that status. Either way the failed
  * check is logged (mesh_log) with the dependency's answer. request is an initialised Get request
  * whose id field is set. Returns 0 if the record exists, -1 if the call failed. */
@@ -67,13 +74,10 @@ int svc_create_replayed(store *s, void *closure_data, const ProtobufCMessage *re
 void svc_create(store *s, void *closure_data, const ProtobufCMessage *request,
 		const ProtobufCMessage *row, ProtobufCClosure closure);
 
-/* svc_list answers a list call from a page of the store: the reply's repeated field named
- * field gets the rows, and its next_after the next page's cursor. reply is initialised. */
-void svc_list(store *s, void *closure_data, const char *by, int64_t value, int32_t limit,
-	      int64_t after, ProtobufCMessage *reply, const char *field, ProtobufCClosure closure);
-
-/* svc_get answers a get call with the row whose id is id, or NOT_FOUND ("user 9 not found",
- * what being "user"). */
-void svc_get(store *s, void *closure_data, int64_t id, const char *what, ProtobufCClosure closure);
+/* svc_fail_store fails the call for a store result other than STORE_OK of the store operation
+ * op ("insert"); row, if given, is what was being stored, so a clash can name the value. A
+ * store error is logged. err is the store's reason. */
+void svc_fail_store(void *closure_data, store_result r, const char *err,
+		    const ProtobufCMessage *row, const char *op);
 
 #endif

@@ -7,37 +7,6 @@
 #include "threads.pb-c.h"
 #include "users.pb-c.h"
 
-static void posts_list(Posts__Posts_Service *service, const Posts__ListPostsRequest *input,
-		       Posts__ListPostsReply_Closure closure, void *closure_data)
-{
-	Posts__ListPostsReply reply = POSTS__LIST_POSTS_REPLY__INIT;
-	svc_list(svc_store(service), closure_data, NULL, 0, input->limit, input->after, &reply.base,
-		 "posts", (ProtobufCClosure)closure);
-}
-
-static void posts_get(Posts__Posts_Service *service, const Posts__GetPostRequest *input,
-		      Posts__Post_Closure closure, void *closure_data)
-{
-	svc_get(svc_store(service), closure_data, input->id, "post", (ProtobufCClosure)closure);
-}
-
-static void posts_list_by_thread(Posts__Posts_Service *service,
-				 const Posts__ListByThreadRequest *input,
-				 Posts__ListPostsReply_Closure closure, void *closure_data)
-{
-	Posts__ListPostsReply reply = POSTS__LIST_POSTS_REPLY__INIT;
-	svc_list(svc_store(service), closure_data, "thread", input->thread, input->limit,
-		 input->after, &reply.base, "posts", (ProtobufCClosure)closure);
-}
-
-static void posts_list_by_user(Posts__Posts_Service *service, const Posts__ListByUserRequest *input,
-			       Posts__ListPostsReply_Closure closure, void *closure_data)
-{
-	Posts__ListPostsReply reply = POSTS__LIST_POSTS_REPLY__INIT;
-	svc_list(svc_store(service), closure_data, "user", input->user, input->limit, input->after,
-		 &reply.base, "posts", (ProtobufCClosure)closure);
-}
-
 static void posts_create(Posts__Posts_Service *service, const Posts__CreatePostRequest *input,
 			 Posts__Post_Closure closure, void *closure_data)
 {
@@ -69,7 +38,9 @@ static void posts_create(Posts__Posts_Service *service, const Posts__CreatePostR
 static int posts_open(const rt_service_env *env, ProtobufCService **impl, char *err, size_t errlen)
 {
 	static const char *const indexes[] = {"thread", "user", NULL};
-	static const Posts__Posts_Service methods = POSTS__POSTS__INIT(posts_);
+	/* List and Get are the store's (svc_open) */
+	static const Posts__Posts_Service methods = {POSTS__POSTS__BASE_INIT,
+						     .create = posts_create};
 	store_opts opts = {.name = "posts", .row = &posts__post__descriptor, .indexes = indexes};
 	return svc_open(env, &methods, sizeof(methods), &opts, impl, err, errlen);
 }

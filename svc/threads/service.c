@@ -6,21 +6,6 @@
 #include "threads.pb-c.h"
 #include "users.pb-c.h"
 
-static void threads_list(Threads__Threads_Service *service,
-			 const Threads__ListThreadsRequest *input,
-			 Threads__ListThreadsReply_Closure closure, void *closure_data)
-{
-	Threads__ListThreadsReply reply = THREADS__LIST_THREADS_REPLY__INIT;
-	svc_list(svc_store(service), closure_data, NULL, 0, input->limit, input->after, &reply.base,
-		 "threads", (ProtobufCClosure)closure);
-}
-
-static void threads_get(Threads__Threads_Service *service, const Threads__GetThreadRequest *input,
-			Threads__Thread_Closure closure, void *closure_data)
-{
-	svc_get(svc_store(service), closure_data, input->id, "thread", (ProtobufCClosure)closure);
-}
-
 static void threads_create(Threads__Threads_Service *service,
 			   const Threads__CreateThreadRequest *input,
 			   Threads__Thread_Closure closure, void *closure_data)
@@ -47,7 +32,9 @@ static void threads_create(Threads__Threads_Service *service,
 static int threads_open(const rt_service_env *env, ProtobufCService **impl, char *err,
 			size_t errlen)
 {
-	static const Threads__Threads_Service methods = THREADS__THREADS__INIT(threads_);
+	/* List and Get are the store's (svc_open) */
+	static const Threads__Threads_Service methods = {THREADS__THREADS__BASE_INIT,
+							 .create = threads_create};
 	store_opts opts = {.name = "threads", .row = &threads__thread__descriptor};
 	return svc_open(env, &methods, sizeof(methods), &opts, impl, err, errlen);
 }

@@ -4,20 +4,6 @@
 #include "svc.h"
 #include "users.pb-c.h"
 
-static void users_list(Users__Users_Service *service, const Users__ListUsersRequest *input,
-		       Users__ListUsersReply_Closure closure, void *closure_data)
-{
-	Users__ListUsersReply reply = USERS__LIST_USERS_REPLY__INIT;
-	svc_list(svc_store(service), closure_data, NULL, 0, input->limit, input->after, &reply.base,
-		 "users", (ProtobufCClosure)closure);
-}
-
-static void users_get(Users__Users_Service *service, const Users__GetUserRequest *input,
-		      Users__User_Closure closure, void *closure_data)
-{
-	svc_get(svc_store(service), closure_data, input->id, "user", (ProtobufCClosure)closure);
-}
-
 /* username_ok says whether name is 1 to 32 of [a-z0-9_]. */
 static int username_ok(const char *name)
 {
@@ -59,7 +45,9 @@ static void users_create(Users__Users_Service *service, const Users__CreateUserR
 static int users_open(const rt_service_env *env, ProtobufCService **impl, char *err, size_t errlen)
 {
 	static const char *const unique[] = {"username", NULL};
-	static const Users__Users_Service methods = USERS__USERS__INIT(users_);
+	/* List and Get are the store's (svc_open) */
+	static const Users__Users_Service methods = {USERS__USERS__BASE_INIT,
+						     .create = users_create};
 	store_opts opts = {.name = "users", .row = &users__user__descriptor, .unique = unique};
 	return svc_open(env, &methods, sizeof(methods), &opts, impl, err, errlen);
 }
