@@ -69,24 +69,13 @@ static const char init_service_template[] =
     "\t\t   (ProtobufCClosure)closure);\n"
     "}\n"
     "\n"
-    "static int open_@NAME@(const rt_service_env *env, ProtobufCService **impl, char *err,\n"
-    "\t\t\tsize_t errlen)\n"
-    "{\n"
-    "\t/* List and Get are the store's: svc_open answers them from their shape */\n"
-    "\tstatic const @C_SERVICE@ methods = {@U_SERVICE@__BASE_INIT, .create = handle_create};\n"
-    "\tstore_opts opts = {.name = \"@NAME@\", .row = &@L_ITEM@__descriptor};\n"
-    "\treturn svc_open(env, &methods, sizeof(methods), &opts, impl, err, errlen);\n"
-    "}\n"
+    "static const @C_SERVICE@ @NAME@_methods = {@U_SERVICE@__BASE_INIT,\n"
+    "\t\t\t\t\t\t.create = handle_create};\n"
     "\n"
-    "/* @NAME@_def: the service, for its executable and the monolith */\n"
-    "const rt_service_def @NAME@_def = {\n"
-    "    .name = \"@NAME@\",\n"
-    "    .service = &@L_SERVICE@__descriptor,\n"
-    "    .default_seed = CLEAVE_SOURCE_DIR \"/svc/@NAME@/seed.json\",\n"
-    "    .open = open_@NAME@,\n"
-    "    .count = svc_count,\n"
-    "    .close = svc_close,\n"
-    "};\n";
+    "/* @NAME@_def: the service, for its executable and the monolith; List and Get are the\n"
+    " * store's (svc_open answers them from their shape) */\n"
+    "SVC_DEFINE(@NAME@, &@L_SERVICE@__descriptor, @NAME@_methods, NULL,\n"
+    "\t   .row = &@L_ITEM@__descriptor);\n";
 
 /* svc/NAME/seed.json */
 static const char init_seed_template[] =

@@ -31,6 +31,28 @@
 int svc_open(const rt_service_env *env, const void *impl, size_t impl_size, store_opts *opts,
 	     ProtobufCService **out, char *err, size_t errlen);
 
+/* SVC_DEFINE defines svc_##_def, the rt_service_def of the service called svc_ (svc/<svc_>/,
+ * seeded from svc/<svc_>/seed.json): service is its protobuf service's descriptor, methods the
+ * implementation svc_open copies (its ..._BASE_INIT and the methods the service writes; the
+ * others are the store's), calls the services it calls (an rt_dependency array, or NULL), and
+ * the rest the store's options as designated initializers (.row = ..., .unique = ...). */
+#define SVC_DEFINE(svc_, service_, methods, calls_, ...)                                           \
+	static int svc_##_open(const rt_service_env *env, ProtobufCService **impl, char *err,      \
+			       size_t errlen)                                                      \
+	{                                                                                          \
+		store_opts opts = {.name = #svc_, __VA_ARGS__};                                    \
+		return svc_open(env, &(methods), sizeof(methods), &opts, impl, err, errlen);       \
+	}                                                                                          \
+	const rt_service_def svc_##_def = {                                                        \
+	    .name = #svc_,                                                                         \
+	    .service = (service_),                                                                 \
+	    .default_seed = CLEAVE_SOURCE_DIR "/svc/" #svc_ "/seed.json",                          \
+	    .calls = (calls_),                                                                     \
+	    .open = svc_##_open,                                                                   \
+	    .count = svc_count,                                                                    \
+	    .close = svc_close,                                                                    \
+	}
+
 /* svc_store returns the store of an implementation svc_open made; it belongs to it. */
 store *svc_store(const void *service);
 

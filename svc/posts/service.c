@@ -35,26 +35,13 @@ static void posts_create(Posts__Posts_Service *service, const Posts__CreatePostR
 		   (ProtobufCClosure)closure);
 }
 
-static int posts_open(const rt_service_env *env, ProtobufCService **impl, char *err, size_t errlen)
-{
-	static const char *const indexes[] = {"thread", "user", NULL};
-	/* List and Get are the store's (svc_open) */
-	static const Posts__Posts_Service methods = {POSTS__POSTS__BASE_INIT,
-						     .create = posts_create};
-	store_opts opts = {.name = "posts", .row = &posts__post__descriptor, .indexes = indexes};
-	return svc_open(env, &methods, sizeof(methods), &opts, impl, err, errlen);
-}
+static const char *const posts_indexes[] = {"thread", "user", NULL};
+static const Posts__Posts_Service posts_methods = {POSTS__POSTS__BASE_INIT, .create = posts_create};
 
 static const rt_dependency posts_calls[] = {
     {"threads", &threads__threads__descriptor}, {"users", &users__users__descriptor}, {NULL, NULL}};
 
-/* posts_def: the service, for its executable (runtime/service_entry.c) and the monolith */
-const rt_service_def posts_def = {
-    .name = "posts",
-    .service = &posts__posts__descriptor,
-    .default_seed = CLEAVE_SOURCE_DIR "/svc/posts/seed.json",
-    .calls = posts_calls,
-    .open = posts_open,
-    .count = svc_count,
-    .close = svc_close,
-};
+/* posts_def: the service, for its executable (runtime/service_entry.c) and the monolith; List
+ * and Get are the store's (svc_open) */
+SVC_DEFINE(posts, &posts__posts__descriptor, posts_methods, posts_calls,
+	   .row = &posts__post__descriptor, .indexes = posts_indexes);

@@ -29,25 +29,12 @@ static void threads_create(Threads__Threads_Service *service,
 		   (ProtobufCClosure)closure);
 }
 
-static int threads_open(const rt_service_env *env, ProtobufCService **impl, char *err,
-			size_t errlen)
-{
-	/* List and Get are the store's (svc_open) */
-	static const Threads__Threads_Service methods = {THREADS__THREADS__BASE_INIT,
+static const Threads__Threads_Service threads_methods = {THREADS__THREADS__BASE_INIT,
 							 .create = threads_create};
-	store_opts opts = {.name = "threads", .row = &threads__thread__descriptor};
-	return svc_open(env, &methods, sizeof(methods), &opts, impl, err, errlen);
-}
 
 static const rt_dependency threads_calls[] = {{"users", &users__users__descriptor}, {NULL, NULL}};
 
-/* threads_def: the service, for its executable (runtime/service_entry.c) and the monolith */
-const rt_service_def threads_def = {
-    .name = "threads",
-    .service = &threads__threads__descriptor,
-    .default_seed = CLEAVE_SOURCE_DIR "/svc/threads/seed.json",
-    .calls = threads_calls,
-    .open = threads_open,
-    .count = svc_count,
-    .close = svc_close,
-};
+/* threads_def: the service, for its executable (runtime/service_entry.c) and the monolith; List
+ * and Get are the store's (svc_open) */
+SVC_DEFINE(threads, &threads__threads__descriptor, threads_methods, threads_calls,
+	   .row = &threads__thread__descriptor);

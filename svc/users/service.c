@@ -42,22 +42,10 @@ static void users_create(Users__Users_Service *service, const Users__CreateUserR
 		   (ProtobufCClosure)closure);
 }
 
-static int users_open(const rt_service_env *env, ProtobufCService **impl, char *err, size_t errlen)
-{
-	static const char *const unique[] = {"username", NULL};
-	/* List and Get are the store's (svc_open) */
-	static const Users__Users_Service methods = {USERS__USERS__BASE_INIT,
-						     .create = users_create};
-	store_opts opts = {.name = "users", .row = &users__user__descriptor, .unique = unique};
-	return svc_open(env, &methods, sizeof(methods), &opts, impl, err, errlen);
-}
+static const char *const users_unique[] = {"username", NULL};
+static const Users__Users_Service users_methods = {USERS__USERS__BASE_INIT, .create = users_create};
 
-/* users_def: the service, for its executable (runtime/service_entry.c) and the monolith */
-const rt_service_def users_def = {
-    .name = "users",
-    .service = &users__users__descriptor,
-    .default_seed = CLEAVE_SOURCE_DIR "/svc/users/seed.json",
-    .open = users_open,
-    .count = svc_count,
-    .close = svc_close,
-};
+/* users_def: the service, for its executable (runtime/service_entry.c) and the monolith; List
+ * and Get are the store's (svc_open) */
+SVC_DEFINE(users, &users__users__descriptor, users_methods, NULL, .row = &users__user__descriptor,
+	   .unique = users_unique);
