@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,17 +10,6 @@
 #include "pbjson.h"
 
 #define JSON_NAME_MAX 128
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* field_for_key finds the field named key by JSON name or proto name. */
 static const ProtobufCFieldDescriptor *field_for_key(const ProtobufCMessageDescriptor *desc,
@@ -199,60 +187,38 @@ static int decode_value(const ProtobufCFieldDescriptor *field, const json_t *v, 
 	}
 	}
 out_type:
-	set_err(err, errlen, "field '%s': wrong type or out of range", path);
+	snprintf(err, errlen, "field '%s': wrong type or out of range", path);
 	return -1;
 out_oom:
-	set_err(err, errlen, "field '%s': out of memory", path);
+	snprintf(err, errlen, "field '%s': out of memory", path);
 	return -1;
 out_base64:
-	set_err(err, errlen, "field '%s': not base64", path);
+	snprintf(err, errlen, "field '%s': not base64", path);
 	return -1;
-}
-
-static size_t member_size(ProtobufCType type)
-{
-	switch (type) {
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return 8;
-	case PROTOBUF_C_TYPE_STRING:
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(void *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	default:
-		return 4;
-	}
 }
 
 static int decode_repeated(const ProtobufCFieldDescriptor *field, const json_t *v,
 			   ProtobufCMessage *msg, const char *path, char *err, size_t errlen)
 {
-	size_t count = json_array_size(v), size = member_size(field->type);
+	size_t count = json_array_size(v), size = pbjson_member_size(field->type);
 	size_t *n = (size_t *)((char *)msg + field->quantifier_offset);
 	char **array = (char **)((char *)msg + field->offset);
 	if (!json_is_array(v)) {
-		set_err(err, errlen, "field '%s': expected an array", path);
+		snprintf(err, errlen, "field '%s': expected an array", path);
 		return -1;
 	}
 	if (count == 0)
 		return 0;
 	*array = calloc(count, size);
 	if (*array == NULL) {
-		set_err(err, errlen, "field '%s': out of memory", path);
+		snprintf(err, errlen, "field '%s': out of memory", path);
 		return -1;
 	}
 	for (size_t i = 0; i < count; i++) {
 		char item_path[256];
 		snprintf(item_path, sizeof(item_path), "%.200s[%zu]", path, i);
 		if (json_is_null(json_array_get(v, i))) {
-			set_err(err, errlen, "field '%s': null in a list", item_path);
+			snprintf(err, errlen, "field '%s': null in a list", item_path);
 			return -1;
 		}
 		/* Count each element as it is stored, so a failure frees exactly what was made. */
@@ -277,14 +243,14 @@ static int decode_message_into(const ProtobufCMessageDescriptor *desc, const jso
 		snprintf(field_path, sizeof(field_path), "%.120s%s%.120s", path, *path ? "." : "",
 			 key);
 		if (field == NULL) {
-			set_err(err, errlen, "unknown field '%s'", field_path);
+			snprintf(err, errlen, "unknown field '%s'", field_path);
 			return -1;
 		}
 		/* a field under its JSON name and its proto name: the second would overwrite (and
 		 * leak) the first */
 		if (strcmp(key, field->name) != 0 && json_object_get(obj, field->name) != NULL) {
-			set_err(err, errlen, "field '%s' is given twice (also as '%s')", field_path,
-				field->name);
+			snprintf(err, errlen, "field '%s' is given twice (also as '%s')",
+				 field_path, field->name);
 			return -1;
 		}
 		if (field->label == PROTOBUF_C_LABEL_REPEATED) {
@@ -297,9 +263,9 @@ static int decode_message_into(const ProtobufCMessageDescriptor *desc, const jso
 			/* the members share storage: only one of them may be given */
 			uint32_t set = *(uint32_t *)((char *)msg + field->quantifier_offset);
 			if (set != 0 && set != field->id) {
-				set_err(err, errlen,
-					"field '%s': another member of its oneof is set",
-					field_path);
+				snprintf(err, errlen,
+					 "field '%s': another member of its oneof is set",
+					 field_path);
 				return -1;
 			}
 		}
@@ -327,12 +293,12 @@ ProtobufCMessage *pbjson_decode(const ProtobufCMessageDescriptor *desc, const js
 {
 	ProtobufCMessage *msg;
 	if (!json_is_object(obj)) {
-		set_err(err, errlen, "expected a JSON object");
+		snprintf(err, errlen, "expected a JSON object");
 		return NULL;
 	}
 	msg = malloc(desc->sizeof_message);
 	if (msg == NULL) {
-		set_err(err, errlen, "out of memory");
+		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	desc->message_init(msg);
@@ -403,15 +369,15 @@ int pbjson_load_array(const char *path, const ProtobufCMessageDescriptor *desc,
 	char *text = NULL;
 	int rv = read_file(path, &text, &len);
 	if (rv != 0) {
-		set_err(err, errlen, "%s: %s", path, strerror(rv));
+		snprintf(err, errlen, "%s: %s", path, strerror(rv));
 		return -1;
 	}
 	/* One element at a time: a large file never sits in memory as one JSON tree. */
 	end = text + len;
 	p = skip_space(text, end);
 	if (p == end || *p != '[') {
-		set_err(err, errlen, "%s:%d: expected a JSON array of %s objects", path,
-			line_of(text, p), desc->name);
+		snprintf(err, errlen, "%s:%d: expected a JSON array of %s objects", path,
+			 line_of(text, p), desc->name);
 		goto out_fail;
 	}
 	p = skip_space(p + 1, end);
@@ -427,7 +393,7 @@ int pbjson_load_array(const char *path, const ProtobufCMessageDescriptor *desc,
 				cap = cap ? cap * 2 : 64;
 				grown = realloc(msgs, cap * sizeof(*msgs));
 				if (grown == NULL) {
-					set_err(err, errlen, "%s: out of memory", path);
+					snprintf(err, errlen, "%s: out of memory", path);
 					goto out_fail;
 				}
 				msgs = grown;
@@ -437,15 +403,15 @@ int pbjson_load_array(const char *path, const ProtobufCMessageDescriptor *desc,
 					   JSON_REJECT_DUPLICATES,
 				       &jerr);
 			if (v == NULL) {
-				set_err(err, errlen, "%s:%d:%d: %s", path,
-					line_of(text, p) + jerr.line - 1, jerr.column, jerr.text);
+				snprintf(err, errlen, "%s:%d:%d: %s", path,
+					 line_of(text, p) + jerr.line - 1, jerr.column, jerr.text);
 				goto out_fail;
 			}
 			msgs[count] = pbjson_decode(desc, v, why, sizeof(why));
 			json_decref(v);
 			if (msgs[count] == NULL) {
-				set_err(err, errlen, "%s:%d: element %zu: %s", path,
-					line_of(text, p), count, why);
+				snprintf(err, errlen, "%s:%d: element %zu: %s", path,
+					 line_of(text, p), count, why);
 				goto out_fail;
 			}
 			count++;
@@ -458,14 +424,14 @@ int pbjson_load_array(const char *path, const ProtobufCMessageDescriptor *desc,
 				p++;
 				break;
 			}
-			set_err(err, errlen, "%s:%d: expected ',' or ']' after element %zu", path,
-				line_of(text, p), count - 1);
+			snprintf(err, errlen, "%s:%d: expected ',' or ']' after element %zu", path,
+				 line_of(text, p), count - 1);
 			goto out_fail;
 		}
 	}
 	if (skip_space(p, end) != end) {
-		set_err(err, errlen, "%s:%d: unexpected text after the array", path,
-			line_of(text, skip_space(p, end)));
+		snprintf(err, errlen, "%s:%d: unexpected text after the array", path,
+			 line_of(text, skip_space(p, end)));
 		goto out_fail;
 	}
 	free(text);

@@ -419,28 +419,6 @@ static void put_value(pbjson_buf *buf, const ProtobufCFieldDescriptor *field, co
 	}
 }
 
-static size_t value_size(ProtobufCType type)
-{
-	switch (type) {
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return 8;
-	case PROTOBUF_C_TYPE_STRING:
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(void *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	default:
-		return 4;
-	}
-}
-
 static void put_field(pbjson_buf *buf, const ProtobufCMessage *msg,
 		      const ProtobufCFieldDescriptor *field)
 {
@@ -448,7 +426,7 @@ static void put_field(pbjson_buf *buf, const ProtobufCMessage *msg,
 	if (field->label == PROTOBUF_C_LABEL_REPEATED) {
 		size_t count = *(const size_t *)((const char *)msg + field->quantifier_offset);
 		const char *array = *(char *const *)member;
-		size_t size = value_size(field->type);
+		size_t size = pbjson_member_size(field->type);
 		buf_putc(buf, '[');
 		for (size_t i = 0; i < count; i++) {
 			if (i > 0)
@@ -504,4 +482,26 @@ int pbjson_encode_field(pbjson_buf *buf, const ProtobufCMessage *msg,
 {
 	put_field(buf, msg, field);
 	return buf->failed ? -1 : 0;
+}
+
+size_t pbjson_member_size(ProtobufCType type)
+{
+	switch (type) {
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return 8;
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return sizeof(void *);
+	case PROTOBUF_C_TYPE_BYTES:
+		return sizeof(ProtobufCBinaryData);
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	default:
+		return 4;
+	}
 }

@@ -54,6 +54,10 @@ long pbjson_utf8_length(const char *s, size_t len);
  * "createdBy") into out, truncated to outlen - 1 bytes and NUL-terminated. */
 void pbjson_json_name(const char *proto_name, char *out, size_t outlen);
 
+/* pbjson_member_size returns the bytes one value of a field of type takes in a protobuf-c
+ * message (an element, for a repeated field). */
+size_t pbjson_member_size(ProtobufCType type);
+
 /* pbjson_decode builds a message of type desc from the JSON object obj, accepting each field by
  * its JSON name or its proto name. Fields absent from obj keep their zero value; an unknown
  * field, a value of the wrong type or out of range fails. On success returns the new message,

@@ -1,7 +1,6 @@
 /* store.c: protobuf rows in SQLite: columns from the descriptor, one connection per thread, WAL. */
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,17 +38,6 @@ struct store {
 	pthread_key_t conn_key;
 	char select_list[STORE_SQL_MAX / 4]; /* "id, username, name, bio" */
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void conn_free(void *p)
 {
@@ -100,7 +88,7 @@ static int sql_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		set_err(err, errlen, "%s (in: %.80s)", msg ? msg : sqlite3_errmsg(db), sql);
+		snprintf(err, errlen, "%s (in: %.80s)", msg ? msg : sqlite3_errmsg(db), sql);
 		sqlite3_free(msg);
 		return -1;
 	}
@@ -110,7 +98,7 @@ static int sql_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 static int prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql, char *err, size_t errlen)
 {
 	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
-		set_err(err, errlen, "%s (in: %.80s)", sqlite3_errmsg(db), sql);
+		snprintf(err, errlen, "%s (in: %.80s)", sqlite3_errmsg(db), sql);
 		return -1;
 	}
 	return 0;
@@ -132,8 +120,8 @@ static int wal_on(sqlite3 *db, const char *path, char *err, size_t errlen)
 			const char *mode = (const char *)sqlite3_column_text(st, 0);
 			int wal = mode != NULL && sqlite3_stricmp(mode, "wal") == 0;
 			if (!wal)
-				set_err(err, errlen, "%s: cannot use WAL (journal mode %s)", path,
-					mode ? mode : "?");
+				snprintf(err, errlen, "%s: cannot use WAL (journal mode %s)", path,
+					 mode ? mode : "?");
 			sqlite3_finalize(st);
 			return wal ? 0 : -1;
 		}
@@ -142,7 +130,7 @@ static int wal_on(sqlite3 *db, const char *path, char *err, size_t errlen)
 			break;
 		sqlite3_sleep(10);
 	}
-	set_err(err, errlen, "%s: cannot use WAL: %s", path, sqlite3_errstr(rc));
+	snprintf(err, errlen, "%s: cannot use WAL: %s", path, sqlite3_errstr(rc));
 	return -1;
 }
 
@@ -152,14 +140,14 @@ static store_conn *conn_open(const store *s, char *err, size_t errlen)
 	store_conn *c = calloc(1, sizeof(*c));
 	char sql[STORE_SQL_MAX];
 	if (c == NULL) {
-		set_err(err, errlen, "out of memory");
+		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	if (sqlite3_open_v2(s->path, &c->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
-		set_err(err, errlen, "%s: %s", s->path,
-			c->db ? sqlite3_errmsg(c->db) : "cannot open");
+		snprintf(err, errlen, "%s: %s", s->path,
+			 c->db ? sqlite3_errmsg(c->db) : "cannot open");
 		goto out_fail;
 	}
 	sqlite3_busy_timeout(c->db, STORE_BUSY_MS);
@@ -418,22 +406,22 @@ static int schema_create(store *s, store_conn *c, char *err, size_t errlen)
 			int64_t id = *(int64_t *)((char *)rows[i] + s->id->offset);
 			int ok = id > 0;
 			if (!ok) {
-				set_err(err, errlen, "%s: element %zu: id %lld is not positive",
-					s->opts.seed, i, (long long)id);
+				snprintf(err, errlen, "%s: element %zu: id %lld is not positive",
+					 s->opts.seed, i, (long long)id);
 			} else {
 				sqlite3_reset(st);
 				sqlite3_bind_int64(st, 1, id);
 				bind_row(s, st, rows[i], 2);
 				ok = sqlite3_step(st) == SQLITE_DONE;
 				if (!ok && is_unique_failure(c->db))
-					set_err(err, errlen,
-						"%s: element %zu (id %lld): its %s is not unique",
-						s->opts.seed, i, (long long)id,
-						unique_field(c->db));
+					snprintf(err, errlen,
+						 "%s: element %zu (id %lld): its %s is not unique",
+						 s->opts.seed, i, (long long)id,
+						 unique_field(c->db));
 				else if (!ok)
-					set_err(err, errlen, "%s: element %zu (id %lld): %s",
-						s->opts.seed, i, (long long)id,
-						sqlite3_errmsg(c->db));
+					snprintf(err, errlen, "%s: element %zu (id %lld): %s",
+						 s->opts.seed, i, (long long)id,
+						 sqlite3_errmsg(c->db));
 			}
 			if (!ok) {
 				for (size_t k = i; k < nrows; k++)
@@ -464,13 +452,13 @@ store_result store_open(store **out, const store_opts *opts, char *err, size_t e
 	size_t n;
 	err[0] = '\0';
 	if (s == NULL) {
-		set_err(err, errlen, "out of memory");
+		snprintf(err, errlen, "out of memory");
 		return STORE_ERROR;
 	}
 	s->opts = *opts;
 	s->id = protobuf_c_message_descriptor_get_field_by_name(opts->row, "id");
 	if (s->id == NULL || s->id->type != PROTOBUF_C_TYPE_INT64) {
-		set_err(err, errlen, "%s has no int64 field 'id'", opts->row->name);
+		snprintf(err, errlen, "%s has no int64 field 'id'", opts->row->name);
 		goto out_free;
 	}
 	n = (size_t)snprintf(s->select_list, sizeof(s->select_list), "id");
@@ -479,8 +467,8 @@ store_result store_open(store **out, const store_opts *opts, char *err, size_t e
 		if (f == s->id || !column_is_stored(f))
 			continue;
 		if (s->ncolumns == STORE_MAX_COLUMNS) {
-			set_err(err, errlen, "%s has more than %d columns", opts->row->name,
-				STORE_MAX_COLUMNS);
+			snprintf(err, errlen, "%s has more than %d columns", opts->row->name,
+				 STORE_MAX_COLUMNS);
 			goto out_free;
 		}
 		s->columns[s->ncolumns++] = f;
@@ -492,29 +480,29 @@ store_result store_open(store **out, const store_opts *opts, char *err, size_t e
 		    protobuf_c_message_descriptor_get_field_by_name(opts->row, *ix);
 		if (f == NULL || f->type != PROTOBUF_C_TYPE_INT64 ||
 		    s->nindexes == STORE_MAX_INDEXES) {
-			set_err(err, errlen,
-				"cannot index %s by '%s': not an int64 field, or more "
-				"than %d indexes",
-				opts->row->name, *ix, STORE_MAX_INDEXES);
+			snprintf(err, errlen,
+				 "cannot index %s by '%s': not an int64 field, or more "
+				 "than %d indexes",
+				 opts->row->name, *ix, STORE_MAX_INDEXES);
 			goto out_free;
 		}
 		s->indexes[s->nindexes++] = f;
 	}
 	for (const char *const *u = opts->unique; u != NULL && *u != NULL; u++) {
 		if (protobuf_c_message_descriptor_get_field_by_name(opts->row, *u) == NULL) {
-			set_err(err, errlen, "%s has no field '%s' to keep unique", opts->row->name,
-				*u);
+			snprintf(err, errlen, "%s has no field '%s' to keep unique",
+				 opts->row->name, *u);
 			goto out_free;
 		}
 	}
 	if (mkdir(opts->dir, 0700) != 0 && errno != EEXIST) {
-		set_err(err, errlen, "%s: %s", opts->dir, strerror(errno));
+		snprintf(err, errlen, "%s: %s", opts->dir, strerror(errno));
 		goto out_free;
 	}
 	chmod(opts->dir, 0700);
 	snprintf(s->path, sizeof(s->path), "%s/%s.db", opts->dir, opts->name);
 	if (pthread_key_create(&s->conn_key, conn_free) != 0) {
-		set_err(err, errlen, "out of thread keys");
+		snprintf(err, errlen, "out of thread keys");
 		goto out_free;
 	}
 	c = conn_open(s, err, errlen);
@@ -548,9 +536,9 @@ store_result store_get(store *s, int64_t id, ProtobufCMessage **row, char *err, 
 		*row = read_row(s, c->get);
 		r = *row != NULL ? STORE_OK : STORE_ERROR;
 		if (*row == NULL)
-			set_err(err, errlen, "out of memory");
+			snprintf(err, errlen, "out of memory");
 	} else if (rc != SQLITE_DONE) {
-		set_err(err, errlen, "%s", sqlite3_errmsg(c->db));
+		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
 		r = STORE_ERROR;
 	}
 	sqlite3_reset(c->get);
@@ -574,7 +562,7 @@ store_result store_list(store *s, const char *field, int64_t value, int64_t afte
 			if (strcmp(s->indexes[i]->name, field) == 0)
 				st = c->list[1 + i];
 		if (st == NULL) {
-			set_err(err, errlen, "%s is not indexed by '%s'", s->opts.name, field);
+			snprintf(err, errlen, "%s is not indexed by '%s'", s->opts.name, field);
 			return STORE_ERROR;
 		}
 		sqlite3_bind_int64(st, 1, value);
@@ -605,7 +593,7 @@ store_result store_list(store *s, const char *field, int64_t value, int64_t afte
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
-		set_err(err, errlen, "%s", sqlite3_errmsg(c->db));
+		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
 		store_rows_free(rows);
 		return STORE_ERROR;
 	}
@@ -614,7 +602,7 @@ store_result store_list(store *s, const char *field, int64_t value, int64_t afte
 out_oom:
 	sqlite3_reset(st);
 	store_rows_free(rows);
-	set_err(err, errlen, "out of memory");
+	snprintf(err, errlen, "out of memory");
 	return STORE_ERROR;
 }
 
@@ -645,7 +633,7 @@ static int idem_lookup(store_conn *c, const store_key *key, int64_t *id, char *e
 	uint8_t *request;
 	size_t request_len;
 	if (key_pack(key, &request, &request_len) != 0) {
-		set_err(err, errlen, "out of memory");
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	sqlite3_bind_text(c->idem_get, 1, key->method, -1, SQLITE_STATIC);
@@ -658,7 +646,7 @@ static int idem_lookup(store_conn *c, const store_key *key, int64_t *id, char *e
 		*id = sqlite3_column_int64(c->idem_get, 1);
 		found = same ? 1 : -2;
 	} else if (rc != SQLITE_DONE) {
-		set_err(err, errlen, "%s", sqlite3_errmsg(c->db));
+		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
 		found = -1;
 	}
 	sqlite3_reset(c->idem_get);
@@ -678,8 +666,8 @@ store_result store_replay(store *s, const store_key *key, ProtobufCMessage **cre
 	if (found == 0)
 		return STORE_NOT_FOUND;
 	if (found == -2) {
-		set_err(err, errlen, "Idempotency-Key '%s' was used with another request",
-			key->key);
+		snprintf(err, errlen, "Idempotency-Key '%s' was used with another request",
+			 key->key);
 		return STORE_CONFLICT;
 	}
 	if (found < 0)
@@ -705,9 +693,9 @@ store_result store_insert(store *s, const ProtobufCMessage *row, const store_key
 		if (found != 0) {
 			sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 			if (found == -2) {
-				set_err(err, errlen,
-					"Idempotency-Key '%s' was used with another request",
-					key->key);
+				snprintf(err, errlen,
+					 "Idempotency-Key '%s' was used with another request",
+					 key->key);
 				return STORE_CONFLICT;
 			}
 			if (found < 0)
@@ -723,10 +711,10 @@ store_result store_insert(store *s, const ProtobufCMessage *row, const store_key
 	if (rc != SQLITE_DONE) {
 		store_result r = STORE_ERROR;
 		if (is_unique_failure(c->db)) {
-			set_err(err, errlen, "%s", unique_field(c->db));
+			snprintf(err, errlen, "%s", unique_field(c->db));
 			r = STORE_EXISTS;
 		} else {
-			set_err(err, errlen, "%s", sqlite3_errmsg(c->db));
+			snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
 		}
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 		return r;
@@ -736,7 +724,7 @@ store_result store_insert(store *s, const ProtobufCMessage *row, const store_key
 		uint8_t *request;
 		size_t request_len;
 		if (key_pack(key, &request, &request_len) != 0) {
-			set_err(err, errlen, "out of memory");
+			snprintf(err, errlen, "out of memory");
 			sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 			return STORE_ERROR;
 		}
@@ -748,7 +736,7 @@ store_result store_insert(store *s, const ProtobufCMessage *row, const store_key
 		sqlite3_reset(c->idem_put);
 		free(request);
 		if (rc != SQLITE_DONE) {
-			set_err(err, errlen, "%s", sqlite3_errmsg(c->db));
+			snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
 			sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 			return STORE_ERROR;
 		}

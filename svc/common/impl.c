@@ -1,5 +1,5 @@
 /* impl.c: a service's implementation as the runtime serves it: the methods the service wrote,
- * the standard Get and List methods its store answers, and the state they share. */
+ * the standard Get, List and Create its store answers, and the state they share. */
 #include <ctype.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -7,13 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pbjson.h"
 #include "svc.h"
 
 /* svc_standard: what the store does for a method the service left NULL. */
 typedef enum svc_standard {
-	SVC_OWN,  /* the service's own method */
-	SVC_GET,  /* the row whose id the request's id names */
-	SVC_LIST, /* a page of rows, of every row or those whose `by` is the request's */
+	SVC_OWN,    /* the service's own method */
+	SVC_GET,    /* the row whose id the request's id names */
+	SVC_LIST,   /* a page of rows, of every row or those whose `by` is the request's */
+	SVC_CREATE, /* a new row of the request's fields, once checked */
 } svc_standard;
 
 /* svc_plan: how one method is served. */
@@ -32,11 +34,12 @@ typedef struct svc_plan {
 typedef struct svc_state {
 	store *store;
 	const rt_deps *deps;
-	svc_plan *plans; /* one per method of the service */
-	char what[64];	 /* the row's name in messages, "user" for users.User */
+	svc_plan *plans;     /* one per method of the service */
+	svc_prepare prepare; /* what a standard Create does first, or NULL */
+	char what[64];	     /* the row's name in messages, "user" for users.User */
 } svc_state;
 
-#define SVC_REPLY_MAX 256 /* bytes of a List's reply message, built on the stack */
+#define SVC_MESSAGE_MAX 256 /* bytes of a List's reply or a Create's row, built on the stack */
 
 #define SVC_HEADER                                                                                 \
 	((sizeof(svc_state) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) *                 \
@@ -70,7 +73,7 @@ static int svc_plan_list(svc_plan *p, const ProtobufCMethodDescriptor *m, const 
 	p->after = svc_field(in, "after", PROTOBUF_C_TYPE_INT64);
 	p->next = svc_field(out, "next_after", PROTOBUF_C_TYPE_INT64);
 	if (p->limit == NULL || p->after == NULL || p->next == NULL || in->n_fields > 3 ||
-	    out->n_fields != 2 || out->sizeof_message > SVC_REPLY_MAX)
+	    out->n_fields != 2 || out->sizeof_message > SVC_MESSAGE_MAX)
 		return -1;
 	for (unsigned i = 0; i < out->n_fields; i++)
 		if (out->fields[i].label == PROTOBUF_C_LABEL_REPEATED &&
@@ -94,6 +97,23 @@ static int svc_plan_list(svc_plan *p, const ProtobufCMethodDescriptor *m, const 
 	return 0;
 }
 
+/* svc_plan_create plans a Create: a request whose fields are fields of the row (the same name
+ * and type, not repeated, not id), a reply of the row. Returns 0 or -1. */
+static int svc_plan_create(svc_plan *p, const ProtobufCMethodDescriptor *m, const store_opts *opts)
+{
+	if (m->output != opts->row || opts->row->sizeof_message > SVC_MESSAGE_MAX)
+		return -1;
+	for (unsigned i = 0; i < m->input->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &m->input->fields[i];
+		if (f->label == PROTOBUF_C_LABEL_REPEATED || strcmp(f->name, "id") == 0 ||
+		    f->type == PROTOBUF_C_TYPE_MESSAGE ||
+		    svc_field(opts->row, f->name, f->type) == NULL)
+			return -1;
+	}
+	p->kind = SVC_CREATE;
+	return 0;
+}
+
 /* svc_plan_methods plans every method of impl the service left NULL: a Get or a List the store
  * answers. Returns 0, or -1 with the method that is neither in err. */
 static int svc_plan_methods(svc_state *st, const ProtobufCService *impl, const store_opts *opts,
@@ -111,16 +131,101 @@ static int svc_plan_methods(svc_state *st, const ProtobufCService *impl, const s
 			p->kind = SVC_GET;
 			continue;
 		}
-		if (svc_plan_list(p, m, opts) != 0) {
+		if (svc_plan_list(p, m, opts) != 0 && svc_plan_create(p, m, opts) != 0) {
 			snprintf(err, errlen,
-				 "%s.%s has no implementation, and is neither a Get (id to %s) nor "
-				 "a List (limit, after and an indexed field to rows and "
-				 "next_after) the store can answer",
-				 desc->name, m->name, opts->row->name);
+				 "%s.%s has no implementation, and is not a Get (id to %s), a List "
+				 "(limit, after and an indexed field to rows and next_after) or a "
+				 "Create (fields of %s to %s) the store can answer",
+				 desc->name, m->name, opts->row->name, opts->row->name,
+				 opts->row->name);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+/* svc_key fills key from the call; returns it, or NULL if the call carries no key. */
+static const store_key *svc_key(store_key *key, void *closure_data, const ProtobufCMessage *request)
+{
+	key->key = mesh_call_idempotency_key(closure_data);
+	key->method = "Create";
+	key->request = request;
+	return key->key != NULL ? key : NULL;
+}
+
+/* svc_fail_store fails the call for a store result other than STORE_OK of the store operation
+ * op ("insert"); row, if given, is what was being stored, so a clash can name the value. A
+ * store error is logged. err is the store's reason. */
+static void svc_fail_store(void *closure_data, store_result r, const char *err,
+			   const ProtobufCMessage *row, const char *op)
+{
+	const ProtobufCFieldDescriptor *f =
+	    row != NULL ? protobuf_c_message_descriptor_get_field_by_name(row->descriptor, err)
+			: NULL;
+	switch (r) {
+	case STORE_EXISTS:
+		if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING)
+			mesh_fail(closure_data, MESH_ALREADY_EXISTS, "%s '%s' is taken", err,
+				  *(char *const *)((const char *)row + f->offset));
+		else
+			mesh_fail(closure_data, MESH_ALREADY_EXISTS, "that %s is taken", err);
+		break;
+	case STORE_CONFLICT:
+		mesh_fail(closure_data, MESH_ABORTED, "%s", err);
+		break;
+	case STORE_NOT_FOUND:
+		mesh_fail(closure_data, MESH_NOT_FOUND, "%s", err);
+		break;
+	default:
+		mesh_log(closure_data, "store %s failed: %s", op, err);
+		mesh_fail(closure_data, MESH_INTERNAL, "store: %s", err);
+		break;
+	}
+}
+
+/* svc_replay answers the call from an earlier create with the same idempotency key, if there
+ * was one. Returns 1 if it answered (the closure was called), 0 if the create must go on, -1 if
+ * it failed the call (the key was used with another request). */
+static int svc_replay(store *s, void *closure_data, const ProtobufCMessage *request,
+		      ProtobufCClosure closure)
+{
+	store_key key;
+	ProtobufCMessage *created = NULL;
+	char err[256];
+	store_result r;
+	if (svc_key(&key, closure_data, request) == NULL)
+		return 0;
+	r = store_replay(s, &key, &created, err, sizeof(err));
+	if (r == STORE_NOT_FOUND)
+		return 0;
+	if (r != STORE_OK) {
+		svc_fail_store(closure_data, r, err, NULL, "replay");
+		closure(NULL, closure_data);
+		return -1;
+	}
+	closure(created, closure_data);
+	protobuf_c_message_free_unpacked(created, NULL);
+	return 1;
+}
+
+/* svc_insert inserts row, recording the call's idempotency key with request, and answers the
+ * call with the stored row (ALREADY_EXISTS naming the field, or another failure, otherwise). */
+static void svc_insert(store *s, void *closure_data, const ProtobufCMessage *request,
+		       const ProtobufCMessage *row, ProtobufCClosure closure)
+{
+	store_key key;
+	ProtobufCMessage *created = NULL;
+	char err[256];
+	int replayed;
+	store_result r = store_insert(s, row, svc_key(&key, closure_data, request), &created,
+				      &replayed, err, sizeof(err));
+	if (r != STORE_OK) {
+		svc_fail_store(closure_data, r, err, row, "insert");
+		closure(NULL, closure_data);
+		return;
+	}
+	closure(created, closure_data);
+	protobuf_c_message_free_unpacked(created, NULL);
 }
 
 /* svc_get answers a Get with the row whose id is the request's, or NOT_FOUND ("user 9 not
@@ -151,7 +256,7 @@ static void svc_list(svc_state *st, const svc_plan *p, const ProtobufCMethodDesc
 	int64_t value = p->by != NULL ? *(const int64_t *)(in + p->by->offset) : 0;
 	union {
 		max_align_t align;
-		char bytes[SVC_REPLY_MAX];
+		char bytes[SVC_MESSAGE_MAX];
 	} reply;
 	char err[256];
 	store_rows rows;
@@ -176,6 +281,34 @@ static void svc_list(svc_state *st, const svc_plan *p, const ProtobufCMethodDesc
 	store_rows_free(&rows);
 }
 
+/* svc_create answers a Create: an earlier answer to the same idempotency key, or a new row of
+ * the request's fields (borrowed from it), prepared (st->prepare), then stored. */
+static void svc_create(svc_state *st, ProtobufCService *service,
+		       const ProtobufCMessageDescriptor *row_type, const ProtobufCMessage *input,
+		       ProtobufCClosure closure, void *closure_data)
+{
+	union {
+		max_align_t align;
+		char bytes[SVC_MESSAGE_MAX];
+	} row;
+	if (svc_replay(st->store, closure_data, input, closure) != 0)
+		return;
+	row_type->message_init((ProtobufCMessage *)row.bytes);
+	for (unsigned i = 0; i < input->descriptor->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &input->descriptor->fields[i];
+		const ProtobufCFieldDescriptor *g =
+		    protobuf_c_message_descriptor_get_field_by_name(row_type, f->name);
+		memcpy(row.bytes + g->offset, (const char *)input + f->offset,
+		       pbjson_member_size(f->type));
+	}
+	if (st->prepare != NULL &&
+	    st->prepare(service, input, (ProtobufCMessage *)row.bytes, closure_data) != 0) {
+		closure(NULL, closure_data);
+		return;
+	}
+	svc_insert(st->store, closure_data, input, (ProtobufCMessage *)row.bytes, closure);
+}
+
 /* svc_invoke is the implementation's invoke: the service's own method, or a standard one. */
 static void svc_invoke(ProtobufCService *service, unsigned method_index,
 		       const ProtobufCMessage *input, ProtobufCClosure closure, void *closure_data)
@@ -191,36 +324,47 @@ static void svc_invoke(ProtobufCService *service, unsigned method_index,
 		svc_list(st, p, &service->descriptor->methods[method_index], input, closure,
 			 closure_data);
 		break;
+	case SVC_CREATE:
+		svc_create(st, service, service->descriptor->methods[method_index].output, input,
+			   closure, closure_data);
+		break;
 	default:
 		methods[method_index](service, input, closure, closure_data);
 		break;
 	}
 }
 
-int svc_open(const rt_service_env *env, const void *impl, size_t impl_size, store_opts *opts,
-	     ProtobufCService **out, char *err, size_t errlen)
+int svc_open(const rt_service_env *env, const svc_spec *spec, ProtobufCService **out, char *err,
+	     size_t errlen)
 {
-	const ProtobufCServiceDescriptor *desc = ((const ProtobufCService *)impl)->descriptor;
-	char *mem = calloc(1, SVC_HEADER + impl_size);
+	const ProtobufCServiceDescriptor *desc = spec->service;
+	size_t size = sizeof(ProtobufCService) + desc->n_methods * sizeof(svc_method);
+	char *mem = calloc(1, SVC_HEADER + size);
 	svc_state *st = (svc_state *)mem;
 	ProtobufCService *service = (ProtobufCService *)(mem + SVC_HEADER);
+	store_opts opts = spec->store;
 	const char *dot;
 	if (mem == NULL || (st->plans = calloc(desc->n_methods, sizeof(*st->plans))) == NULL) {
 		free(mem);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	memcpy(service, impl, impl_size);
+	/* the service's own methods, or none: every one is then the store's */
+	if (spec->methods != NULL)
+		memcpy(service, spec->methods, size);
+	service->descriptor = desc;
 	service->invoke = svc_invoke;
-	dot = strrchr(opts->row->name, '.');
-	snprintf(st->what, sizeof(st->what), "%s", dot != NULL ? dot + 1 : opts->row->name);
+	service->destroy = NULL;
+	st->prepare = spec->prepare;
+	dot = strrchr(opts.row->name, '.');
+	snprintf(st->what, sizeof(st->what), "%s", dot != NULL ? dot + 1 : opts.row->name);
 	st->what[0] = (char)tolower((unsigned char)st->what[0]);
-	opts->dir = env->data_dir;
-	opts->seed = env->seed;
-	opts->sync_full = env->sync_full;
+	opts.dir = env->data_dir;
+	opts.seed = env->seed;
+	opts.sync_full = env->sync_full;
 	st->deps = env->deps;
-	if (svc_plan_methods(st, service, opts, err, errlen) != 0 ||
-	    store_open(&st->store, opts, err, errlen) != STORE_OK) {
+	if (svc_plan_methods(st, service, &opts, err, errlen) != 0 ||
+	    store_open(&st->store, &opts, err, errlen) != STORE_OK) {
 		free(st->plans);
 		free(mem);
 		return -1;

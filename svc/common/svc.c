@@ -1,4 +1,4 @@
-/* svc.c: input checks, idempotent creates, pages and gets shared by the forum's services. */
+/* svc.c: the checks of inputs the forum's services share, and of records in another service. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -71,80 +71,4 @@ int svc_check_exists(void *closure_data, const rt_deps *deps, const char *depend
 	else
 		mesh_fail(closure_data, st, "checking %s %" PRId64 ": %s", what, id, message);
 	return -1;
-}
-
-/* svc_key fills key from the call; returns it, or NULL if the call carries no key. */
-static const store_key *svc_key(store_key *key, void *closure_data, const ProtobufCMessage *request)
-{
-	key->key = mesh_call_idempotency_key(closure_data);
-	key->method = "Create";
-	key->request = request;
-	return key->key != NULL ? key : NULL;
-}
-
-void svc_fail_store(void *closure_data, store_result r, const char *err,
-		    const ProtobufCMessage *row, const char *op)
-{
-	const ProtobufCFieldDescriptor *f =
-	    row != NULL ? protobuf_c_message_descriptor_get_field_by_name(row->descriptor, err)
-			: NULL;
-	switch (r) {
-	case STORE_EXISTS:
-		if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING)
-			mesh_fail(closure_data, MESH_ALREADY_EXISTS, "%s '%s' is taken", err,
-				  *(char *const *)((const char *)row + f->offset));
-		else
-			mesh_fail(closure_data, MESH_ALREADY_EXISTS, "that %s is taken", err);
-		break;
-	case STORE_CONFLICT:
-		mesh_fail(closure_data, MESH_ABORTED, "%s", err);
-		break;
-	case STORE_NOT_FOUND:
-		mesh_fail(closure_data, MESH_NOT_FOUND, "%s", err);
-		break;
-	default:
-		mesh_log(closure_data, "store %s failed: %s", op, err);
-		mesh_fail(closure_data, MESH_INTERNAL, "store: %s", err);
-		break;
-	}
-}
-
-int svc_create_replayed(store *s, void *closure_data, const ProtobufCMessage *request,
-			ProtobufCClosure closure)
-{
-	store_key key;
-	ProtobufCMessage *created = NULL;
-	char err[256];
-	store_result r;
-	if (svc_key(&key, closure_data, request) == NULL)
-		return 0;
-	r = store_replay(s, &key, &created, err, sizeof(err));
-	if (r == STORE_NOT_FOUND)
-		return 0;
-	if (r != STORE_OK) {
-		svc_fail_store(closure_data, r, err, NULL, "replay");
-		closure(NULL, closure_data);
-		return -1;
-	}
-	closure(created, closure_data);
-	protobuf_c_message_free_unpacked(created, NULL);
-	return 1;
-}
-
-void svc_create(store *s, void *closure_data, const ProtobufCMessage *request,
-		const ProtobufCMessage *row, ProtobufCClosure closure)
-{
-	store_key key;
-	ProtobufCMessage *created = NULL;
-	char err[256];
-	int replayed;
-	store_result r = store_insert(s, row, svc_key(&key, closure_data, request), &created,
-				      &replayed, err, sizeof(err));
-	if (r != STORE_OK) {
-		svc_fail_store(closure_data, r, err, row, "insert");
-		closure(NULL, closure_data);
-		return;
-	}
-	closure(created, closure_data);
-	protobuf_c_message_free_unpacked(created, NULL);
 }

@@ -14,34 +14,54 @@
 
 #define SVC_PAGE_MAX 1000
 
+/* svc_prepare: what a standard Create does with its request before its row is stored: checks
+ * it, and fills what the row holds beyond the request's fields (which row has already). Returns
+ * 0, or -1 after mesh_fail (the call then ends with that failure). service is the
+ * implementation (svc_store, svc_deps); input and row are borrowed for the call. */
+typedef int (*svc_prepare)(ProtobufCService *service, const ProtobufCMessage *input,
+			   ProtobufCMessage *row, void *closure_data);
+
+/* svc_spec: what a service is made of. */
+typedef struct svc_spec {
+	const ProtobufCServiceDescriptor *service; /* its protobuf service */
+	/* the methods it writes itself: a protobuf-c service struct of service (its
+	 * ..._BASE_INIT, then the methods; NULL ones are the store's), or NULL for none */
+	const ProtobufCService *methods;
+	svc_prepare prepare; /* what a standard Create does first, or NULL */
+	store_opts store; /* its store (dir, seed and sync come from the environment) */
+} svc_spec;
+
 /* svc_open is a service's rt_service_def open: it makes the implementation the runtime serves,
- * a copy of impl (impl_size bytes: the service's protobuf-c struct, made with its ..._BASE_INIT
- * macro and the methods the service writes) that also carries the store opened with opts (its
- * dir, seed and sync taken from env) and env->deps; the methods find them from their service
- * argument with svc_store and svc_deps. A method left NULL is answered by the store, when its
- * shape says how (else svc_open fails, naming it):
+ * carrying the store opened with spec->store and env->deps (svc_store, svc_deps). A method the
+ * service does not write is answered by the store, as its shape says (else svc_open fails,
+ * naming it):
  * - Get: a request of one int64 id, a reply of the row: that row, or NOT_FOUND ("user 9 not
  *   found", named after the row's message);
- * - List: a request of int32 limit, int64 after and at most one int64 field the store indexes
- *   (opts->indexes), a reply of the repeated rows and int64 next_after: a page of the rows whose
- *   field equals the request's (every row without one), limit 1 to SVC_PAGE_MAX or 0 for no
- *   limit, ids above after, and the next page's after (0 on the last).
- * opts and env are borrowed. On success *out is the runtime's, to close with svc_close. Returns
+ * - List: a request of int32 limit, int64 after and at most one int64 field the store indexes,
+ *   a reply of the repeated rows and int64 next_after: a page of the rows whose field equals the
+ *   request's (every row without one), limit 1 to SVC_PAGE_MAX or 0 for no limit, ids above
+ *   after, and the next page's after (0 on the last);
+ * - Create: a request of fields of the row, a reply of the row: the answer given before to the
+ *   same idempotency key, else the request's fields as a new row, prepared by spec->prepare,
+ *   whose stored form is the answer (ALREADY_EXISTS naming a unique field that clashes).
+ * spec and env are borrowed. On success *out is the runtime's, to close with svc_close. Returns
  * 0, or -1 with the reason in err. */
-int svc_open(const rt_service_env *env, const void *impl, size_t impl_size, store_opts *opts,
-	     ProtobufCService **out, char *err, size_t errlen);
+int svc_open(const rt_service_env *env, const svc_spec *spec, ProtobufCService **out, char *err,
+	     size_t errlen);
 
 /* SVC_DEFINE defines svc_##_def, the rt_service_def of the service called svc_ (svc/<svc_>/,
- * seeded from svc/<svc_>/seed.json): service is its protobuf service's descriptor, methods the
- * implementation svc_open copies (its ..._BASE_INIT and the methods the service writes; the
- * others are the store's), calls the services it calls (an rt_dependency array, or NULL), and
- * the rest the store's options as designated initializers (.row = ..., .unique = ...). */
-#define SVC_DEFINE(svc_, service_, methods, calls_, ...)                                           \
+ * seeded from svc/<svc_>/seed.json), whose methods are all the store's: service is its protobuf
+ * service's descriptor, calls the services it calls (an rt_dependency array, or NULL), prepare
+ * what a Create does first (or NULL), and the rest the store's options as designated
+ * initializers (.row = ..., .unique = ...). */
+#define SVC_DEFINE(svc_, service_, calls_, prepare_, ...)                                            \
 	static int svc_##_open(const rt_service_env *env, ProtobufCService **impl, char *err,      \
 			       size_t errlen)                                                      \
 	{                                                                                          \
-		store_opts opts = {.name = #svc_, __VA_ARGS__};                                    \
-		return svc_open(env, &(methods), sizeof(methods), &opts, impl, err, errlen);       \
+		static const svc_spec spec = {.service = (service_),                               \
+					      .prepare = (prepare_),                                   \
+					      .store = {.name = #svc_, __VA_ARGS__}};              \
+		return svc_open(env, &spec, impl, err, errlen);                                    \
 	}                                                                                          \
 	const rt_service_def svc_##_def = {                                                        \
 	    .name = #svc_,                                                                         \
@@ -84,22 +104,5 @@ int svc_check_id(void *closure_data, const char *field, int64_t id);
  * whose id field is set. Returns 0 if the record exists, -1 if the call failed. */
 int svc_check_exists(void *closure_data, const rt_deps *deps, const char *dependency,
 		     const char *what, int64_t id, const ProtobufCMessage *request);
-
-/* svc_create_replayed answers the call from an earlier create with the same idempotency key,
- * if there was one. Returns 1 if it answered (the closure was called), 0 if the create must
- * go on, -1 if it failed the call (the key was used with another request). */
-int svc_create_replayed(store *s, void *closure_data, const ProtobufCMessage *request,
-			ProtobufCClosure closure);
-
-/* svc_create inserts row, recording the call's idempotency key with request, and answers the
- * call with the stored row (ALREADY_EXISTS naming the field, or another failure, otherwise). */
-void svc_create(store *s, void *closure_data, const ProtobufCMessage *request,
-		const ProtobufCMessage *row, ProtobufCClosure closure);
-
-/* svc_fail_store fails the call for a store result other than STORE_OK of the store operation
- * op ("insert"); row, if given, is what was being stored, so a clash can name the value. A
- * store error is logged. err is the store's reason. */
-void svc_fail_store(void *closure_data, store_result r, const char *err,
-		    const ProtobufCMessage *row, const char *op);
 
 #endif

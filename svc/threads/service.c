@@ -6,35 +6,25 @@
 #include "threads.pb-c.h"
 #include "users.pb-c.h"
 
-static void threads_create(Threads__Threads_Service *service,
-			   const Threads__CreateThreadRequest *input,
-			   Threads__Thread_Closure closure, void *closure_data)
+/* threads_prepare: what a new thread must be: a title, and a creator who exists. */
+static int threads_prepare(ProtobufCService *service, const ProtobufCMessage *request,
+			   ProtobufCMessage *row, void *closure_data)
 {
-	Threads__Thread row = THREADS__THREAD__INIT;
+	(void)row; /* the request's fields are the whole row */
+	const Threads__CreateThreadRequest *input = (const Threads__CreateThreadRequest *)request;
 	Users__GetUserRequest user = USERS__GET_USER_REQUEST__INIT;
-	if (svc_create_replayed(svc_store(service), closure_data, &input->base,
-				(ProtobufCClosure)closure) != 0)
-		return;
 	user.id = input->created_by;
-	if (svc_check_text(closure_data, "title", input->title, 1, 200) != 0 ||
-	    svc_check_id(closure_data, "createdBy", input->created_by) != 0 ||
-	    svc_check_exists(closure_data, svc_deps(service), "users", "user", input->created_by,
-			     &user.base) != 0) {
-		closure(NULL, closure_data);
-		return;
-	}
-	row.title = input->title;
-	row.created_by = input->created_by;
-	svc_create(svc_store(service), closure_data, &input->base, &row.base,
-		   (ProtobufCClosure)closure);
+	return svc_check_text(closure_data, "title", input->title, 1, 200) != 0 ||
+		       svc_check_id(closure_data, "createdBy", input->created_by) != 0 ||
+		       svc_check_exists(closure_data, svc_deps(service), "users", "user",
+					input->created_by, &user.base) != 0
+		   ? -1
+		   : 0;
 }
-
-static const Threads__Threads_Service threads_methods = {THREADS__THREADS__BASE_INIT,
-							 .create = threads_create};
 
 static const rt_dependency threads_calls[] = {{"users", &users__users__descriptor}, {NULL, NULL}};
 
-/* threads_def: the service, for its executable (runtime/service_entry.c) and the monolith; List
- * and Get are the store's (svc_open) */
-SVC_DEFINE(threads, &threads__threads__descriptor, threads_methods, threads_calls,
+/* threads_def: the service, for its executable (runtime/service_entry.c) and the monolith; its
+ * List, Get and Create are the store's (svc_open) */
+SVC_DEFINE(threads, &threads__threads__descriptor, threads_calls, threads_prepare,
 	   .row = &threads__thread__descriptor);

@@ -1,4 +1,5 @@
-/* service.c: the users service: list, get and create users, in its own SQLite store. */
+/* service.c: the users service: list, get and create users, in its own SQLite store; a
+ * username is unique, 1 to 32 of a-z, 0-9 and _. */
 #include "mesh.h"
 #include "store.h"
 #include "svc.h"
@@ -15,37 +16,29 @@ static int username_ok(const char *name)
 	return n >= 1 && n <= 32;
 }
 
-static void users_create(Users__Users_Service *service, const Users__CreateUserRequest *input,
-			 Users__User_Closure closure, void *closure_data)
+/* users_prepare: what a new user must be. */
+static int users_prepare(ProtobufCService *service, const ProtobufCMessage *request,
+			 ProtobufCMessage *row, void *closure_data)
 {
-	Users__User row = USERS__USER__INIT;
-	if (svc_create_replayed(svc_store(service), closure_data, &input->base,
-				(ProtobufCClosure)closure) != 0)
-		return;
+	const Users__CreateUserRequest *input = (const Users__CreateUserRequest *)request;
+	(void)service;
+	(void)row;
 	if (!username_ok(input->username)) {
 		mesh_fail(closure_data, MESH_INVALID_ARGUMENT,
 			  input->username[0] == '\0'
 			      ? "username is required"
 			      : "username must be 1 to 32 characters of a-z, 0-9 and _");
-		closure(NULL, closure_data);
-		return;
+		return -1;
 	}
-	if (svc_check_text(closure_data, "name", input->name, 1, 100) != 0 ||
-	    svc_check_text(closure_data, "bio", input->bio, 0, 1000) != 0) {
-		closure(NULL, closure_data);
-		return;
-	}
-	row.username = input->username;
-	row.name = input->name;
-	row.bio = input->bio;
-	svc_create(svc_store(service), closure_data, &input->base, &row.base,
-		   (ProtobufCClosure)closure);
+	return svc_check_text(closure_data, "name", input->name, 1, 100) != 0 ||
+		       svc_check_text(closure_data, "bio", input->bio, 0, 1000) != 0
+		   ? -1
+		   : 0;
 }
 
 static const char *const users_unique[] = {"username", NULL};
-static const Users__Users_Service users_methods = {USERS__USERS__BASE_INIT, .create = users_create};
 
-/* users_def: the service, for its executable (runtime/service_entry.c) and the monolith; List
- * and Get are the store's (svc_open) */
-SVC_DEFINE(users, &users__users__descriptor, users_methods, NULL, .row = &users__user__descriptor,
+/* users_def: the service, for its executable (runtime/service_entry.c) and the monolith; its
+ * List, Get and Create are the store's (svc_open) */
+SVC_DEFINE(users, &users__users__descriptor, NULL, users_prepare, .row = &users__user__descriptor,
 	   .unique = users_unique);
