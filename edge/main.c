@@ -32,12 +32,15 @@ typedef struct edge_args {
 	const char *access_log;
 	int use_nng;	/* carry calls on nng's threads instead of the edge's loop */
 	rt_opts shared; /* what the services take too: --upstream, --run-dir, TLS, sandbox... */
+	const char *argv0;
 } edge_args;
 
 static edge_server *edge; /* kept until exit: see edge_server_free */
 
-static void usage(FILE *out, const edge_args *a, const char *argv0)
+/* usage prints --help; ctx is the edge_args. */
+static void usage(FILE *out, void *ctx)
 {
+	const edge_args *a = ctx;
 	fprintf(
 	    out,
 	    "usage: %s [--listen ADDR:PORT | --port N] [--manifests DIR] [--run-dir DIR]\n"
@@ -71,7 +74,7 @@ static void usage(FILE *out, const edge_args *a, const char *argv0)
 	    "  --check URL         alone: GET URL (e.g. http://127.0.0.1:8080/); exit 0 if it\n"
 	    "                      answers 200 within 2 s, else 1 with the reason (health checks)\n"
 	    "  --help              this text\n",
-	    argv0, CLEAVE_SOURCE_DIR);
+	    a->argv0, CLEAVE_SOURCE_DIR);
 	rt_opts_usage(&a->shared, out, "a service");
 	fprintf(
 	    out,
@@ -126,10 +129,11 @@ static int parse_ms(const char *name, const char *s, long *out)
 	return 0;
 }
 
-/* parse_option takes one of the edge's own options. Returns -1 to go on, else an exit
- * status. */
-static int parse_option(edge_args *a, int opt, const char *arg)
+/* parse_option takes one of the edge's own options into the edge_args ctx points at. Returns -1
+ * to go on, else an exit status. */
+static int parse_option(int opt, const char *arg, void *ctx)
 {
+	edge_args *a = ctx;
 	switch (opt) {
 	case 'l':
 		if (parse_listen(arg, a->host, sizeof(a->host), &a->port) != 0) {
@@ -195,12 +199,12 @@ static int parse_args(int argc, char **argv, edge_args *a)
 	    {"mesh-transport", required_argument, NULL, 'x'},
 	    {"admin-port", required_argument, NULL, 'P'},
 	    {"admin-listen", required_argument, NULL, 'L'},
-	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct option longopts[32];
+	const rt_opts_args args = {.own = own, .on_own = parse_option, .usage = usage, .ctx = a};
 	const char *transport = getenv("CLEAVE_MESH_TRANSPORT");
-	int opt, rv;
+	int rv;
+	a->argv0 = argv[0];
 	snprintf(a->host, sizeof(a->host), "127.0.0.1");
 	a->port = 8080;
 	snprintf(a->admin_host, sizeof(a->admin_host), "127.0.0.1");
@@ -212,25 +216,8 @@ static int parse_args(int argc, char **argv, edge_args *a)
 	a->use_nng = transport != NULL && strcmp(transport, "nng") == 0;
 	if ((rv = rt_opts_init(&a->shared, "edge", "upstream", "CLEAVE_UPSTREAM_")) != 0)
 		return rv;
-	rt_opts_longopts(&a->shared, own, longopts, sizeof(longopts) / sizeof(longopts[0]));
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (opt == 'h') {
-			usage(stdout, a, argv[0]);
-			return 0;
-		}
-		if (opt == '?') {
-			usage(stderr, a, argv[0]);
-			return 2;
-		}
-		if ((rv = rt_opts_parse(&a->shared, opt, optarg)) == 2)
-			return 2;
-		if (rv == 0 && (rv = parse_option(a, opt, optarg)) >= 0)
-			return rv;
-	}
-	if (optind < argc) {
-		fprintf(stderr, "edge: unexpected argument '%s' (see --help)\n", argv[optind]);
-		return 2;
-	}
+	if ((rv = rt_opts_parse_args(&a->shared, argc, argv, &args)) >= 0)
+		return rv;
 	return rt_opts_finish(&a->shared, NULL, 0) == 0 ? -1 : 2;
 }
 

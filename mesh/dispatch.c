@@ -12,14 +12,19 @@
 #define DISPATCH_NAME_MAX 128
 #define DISPATCH_LOG_MAX  1024 /* bytes of a mesh_log line, its newline included */
 
-void mesh_fail(void *closure_data, mesh_status status, const char *fmt, ...)
+/* dispatch_vfail records how call ends: status, and the message fmt and ap make. */
+static void dispatch_vfail(meshi_server_call *call, mesh_status status, const char *fmt, va_list ap)
 {
-	meshi_server_call *call = closure_data;
-	va_list ap;
 	call->failed = 1;
 	call->status = status;
-	va_start(ap, fmt);
 	vsnprintf(call->message, sizeof(call->message), fmt, ap);
+}
+
+void mesh_fail(void *closure_data, mesh_status status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	dispatch_vfail(closure_data, status, fmt, ap);
 	va_end(ap);
 }
 
@@ -115,10 +120,8 @@ static void dispatch_fail(meshi_server_call *call, mesh_status status, const cha
 static void dispatch_fail(meshi_server_call *call, mesh_status status, const char *fmt, ...)
 {
 	va_list ap;
-	call->failed = 1;
-	call->status = status;
 	va_start(ap, fmt);
-	vsnprintf(call->message, sizeof(call->message), fmt, ap);
+	dispatch_vfail(call, status, fmt, ap);
 	va_end(ap);
 	dispatch_closure(NULL, call);
 }

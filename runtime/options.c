@@ -24,7 +24,9 @@ int rt_opts_init(rt_opts *o, const char *prog, const char *call_flag, const char
 	return 0;
 }
 
-int rt_opts_longopts(const rt_opts *o, const struct option *own, struct option *out, size_t max)
+/* opts_longopts writes into out (max entries) the program's own options own (ending with a zero
+ * entry), then the shared ones, then the zero entry. Returns 0, or -1 if max is too small. */
+static int opts_longopts(const rt_opts *o, const struct option *own, struct option *out, size_t max)
 {
 	const struct option shared[] = {
 	    {o->call_flag, required_argument, NULL, RT_OPT_CALL},
@@ -34,6 +36,7 @@ int rt_opts_longopts(const rt_opts *o, const struct option *own, struct option *
 	    {"tls-key", required_argument, NULL, RT_OPT_TLS_KEY},
 	    {"tls-ca", required_argument, NULL, RT_OPT_TLS_CA},
 	    {"sandbox", required_argument, NULL, RT_OPT_SANDBOX},
+	    {"help", no_argument, NULL, RT_OPT_HELP},
 	};
 	size_t n = 0;
 	for (; own[n].name != NULL; n++) {
@@ -50,7 +53,9 @@ int rt_opts_longopts(const rt_opts *o, const struct option *own, struct option *
 	return 0;
 }
 
-int rt_opts_parse(rt_opts *o, int opt, const char *arg)
+/* opts_parse takes one option getopt_long returned, with its argument: 1 if it was a shared
+ * option (taken), 0 if it is not one, 2 after a message on stderr for a bad value. */
+static int opts_parse(rt_opts *o, int opt, const char *arg)
 {
 	switch (opt) {
 	case RT_OPT_CALL:
@@ -94,6 +99,37 @@ int rt_opts_parse(rt_opts *o, int opt, const char *arg)
 	default:
 		return 0;
 	}
+}
+
+int rt_opts_parse_args(rt_opts *o, int argc, char **argv, const rt_opts_args *args)
+{
+	struct option longopts[48];
+	int opt, rv;
+	if (opts_longopts(o, args->own, longopts, sizeof(longopts) / sizeof(longopts[0])) != 0) {
+		fprintf(stderr, "%s: too many options\n", o->prog);
+		return 2;
+	}
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (opt == RT_OPT_HELP) {
+			args->usage(stdout, args->ctx);
+			return 0;
+		}
+		if (opt == '?') {
+			args->usage(stderr, args->ctx);
+			return 2;
+		}
+		if ((rv = opts_parse(o, opt, optarg)) == 2)
+			return 2;
+		if (rv == 0 && (rv = args->on_own(opt, optarg, args->ctx)) >= 0)
+			return rv;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", o->prog,
+			argv[optind]);
+		return 2;
+	}
+	return -1;
 }
 
 int rt_opts_call_is(const rt_opts *o, int i, const char *name)

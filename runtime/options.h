@@ -3,9 +3,9 @@
  * directory, how often DNS names are resolved again, the TLS files and the sandbox; and the
  * `--check URL` command line both take.
  *
- * A program lists its own getopt_long options, appends the shared ones (rt_opts_longopts),
- * hands each option it does not know to rt_opts_parse, and calls rt_opts_finish once the
- * command line is read. A flag wins over its environment variable. */
+ * A program gives its own getopt_long options and what to do with each to rt_opts_parse_args,
+ * which takes the shared ones (and --help) itself, then calls rt_opts_finish once the command
+ * line is read. A flag wins over its environment variable. */
 #ifndef CLEAVE_RUNTIME_OPTIONS_H
 #define CLEAVE_RUNTIME_OPTIONS_H
 
@@ -26,7 +26,7 @@ enum {
 	RT_OPT_TLS_KEY,
 	RT_OPT_TLS_CA,
 	RT_OPT_SANDBOX,
-	RT_OPT_LAST = RT_OPT_SANDBOX,
+	RT_OPT_HELP,
 };
 
 /* rt_opts: the shared options of one command line. Strings point into argv or the environment,
@@ -49,15 +49,21 @@ typedef struct rt_opts {
  * outlive o. Returns 0, or 2 (the exit status of a usage error) after a message on stderr. */
 int rt_opts_init(rt_opts *o, const char *prog, const char *call_flag, const char *call_env);
 
-/* rt_opts_longopts writes into out (max entries) the program's own options own (ending with a
- * zero entry), then the shared ones, then the zero entry. Returns 0, or -1 if max is too
- * small. */
-int rt_opts_longopts(const rt_opts *o, const struct option *own, struct option *out, size_t max);
+/* rt_opts_args: a program's own part of its command line. */
+typedef struct rt_opts_args {
+	const struct option *own; /* its own getopt_long options, ending with a zero entry */
+	/* on_own takes one of them with its argument (argv's): -1 to go on, else the exit status
+	 * after a message on stderr */
+	int (*on_own)(int opt, const char *arg, void *ctx);
+	void (*usage)(FILE *out, void *ctx); /* prints its --help */
+	void *ctx;			     /* given back to both */
+} rt_opts_args;
 
-/* rt_opts_parse takes one option getopt_long returned, with its argument. Returns 1 if it was a
- * shared option (taken), 0 if it is not one, 2 (the exit status) after a message on stderr
- * for a bad value. arg is borrowed from argv. */
-int rt_opts_parse(rt_opts *o, int opt, const char *arg);
+/* rt_opts_parse_args reads argv (getopt_long): the shared options into o, --help by printing
+ * usage on stdout, the program's own through args->on_own. Returns -1 to go on, 0 after --help,
+ * 2 (the exit status of a usage error) after a message on stderr: an unknown option, a bad
+ * value, or an argument that is not an option. argv and args stay the caller's. */
+int rt_opts_parse_args(rt_opts *o, int argc, char **argv, const rt_opts_args *args);
 
 /* rt_opts_finish checks what the command line left to the environment and what needs every
  * option together: the re-resolve interval's variable, every NAME=URLS list (flags now;

@@ -24,6 +24,8 @@ struct rt_deps {
 
 /* service_args: the command line. */
 typedef struct service_args {
+	const rt_service_def *def;
+	const char *argv0;
 	rt_opts shared; /* what the edge takes too */
 	const char *listen[SERVICE_MAX_LISTEN];
 	int nlisten;
@@ -120,9 +122,11 @@ void rt_deps_free(rt_deps *deps)
 	free(deps);
 }
 
-static void service_usage(FILE *out, const rt_service_def *def, const service_args *a,
-			  const char *argv0)
+/* service_usage prints --help; ctx is the service_args. */
+static void service_usage(FILE *out, void *ctx)
 {
+	const service_args *a = ctx;
+	const rt_service_def *def = a->def;
 	fprintf(
 	    out,
 	    "usage: %s --listen URL [--listen URL]... [--data-dir DIR] [--seed FILE]\n"
@@ -153,7 +157,7 @@ static void service_usage(FILE *out, const rt_service_def *def, const service_ar
 	    "  --check URL         alone: call Health at URL (e.g. tcp://127.0.0.1:7000); exit 0\n"
 	    "                      if it answers OK within 2 s, else 1 with the reason\n"
 	    "  --help              this text\n",
-	    argv0, def->name, def->service->name, def->name, def->name, def->default_seed);
+	    a->argv0, def->name, def->service->name, def->name, def->name, def->default_seed);
 	rt_opts_usage(&a->shared, out, "a called service");
 	fprintf(out,
 		"  CLEAVE_LISTEN=URL[,URL...]  like --listen\n"
@@ -201,10 +205,12 @@ static int service_listen_env(const rt_service_def *def, service_args *a)
 	return -1;
 }
 
-/* service_option takes one of the service's own options. Returns -1 to go on, else an exit
- * status. */
-static int service_option(const rt_service_def *def, service_args *a, int opt, const char *arg)
+/* service_option takes one of the service's own options into the service_args ctx points at.
+ * Returns -1 to go on, else an exit status. */
+static int service_option(int opt, const char *arg, void *ctx)
 {
+	service_args *a = ctx;
+	const rt_service_def *def = a->def;
 	int n;
 	switch (opt) {
 	case 'l':
@@ -252,42 +258,22 @@ static int service_option(const rt_service_def *def, service_args *a, int opt, c
 static int service_parse(int argc, char **argv, const rt_service_def *def, service_args *a)
 {
 	static const struct option own[] = {
-	    {"listen", required_argument, NULL, 'l'},
-	    {"data-dir", required_argument, NULL, 'd'},
-	    {"seed", required_argument, NULL, 's'},
-	    {"sync", required_argument, NULL, 'y'},
-	    {"loops", required_argument, NULL, 'L'},
-	    {"workers", required_argument, NULL, 'w'},
-	    {"policy", required_argument, NULL, 'P'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"listen", required_argument, NULL, 'l'}, {"data-dir", required_argument, NULL, 'd'},
+	    {"seed", required_argument, NULL, 's'},   {"sync", required_argument, NULL, 'y'},
+	    {"loops", required_argument, NULL, 'L'},  {"workers", required_argument, NULL, 'w'},
+	    {"policy", required_argument, NULL, 'P'}, {NULL, 0, NULL, 0},
 	};
-	struct option longopts[32];
+	const rt_opts_args args = {
+	    .own = own, .on_own = service_option, .usage = service_usage, .ctx = a};
 	char err[512];
-	int opt, rv;
+	int rv;
+	a->def = def;
+	a->argv0 = argv[0];
 	a->env.seed = def->default_seed;
 	if ((rv = rt_opts_init(&a->shared, def->name, "call", "CLEAVE_CALL_")) != 0)
 		return rv;
-	rt_opts_longopts(&a->shared, own, longopts, sizeof(longopts) / sizeof(longopts[0]));
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (opt == 'h') {
-			service_usage(stdout, def, a, argv[0]);
-			return 0;
-		}
-		if (opt == '?') {
-			service_usage(stderr, def, a, argv[0]);
-			return 2;
-		}
-		if ((rv = rt_opts_parse(&a->shared, opt, optarg)) == 2)
-			return 2;
-		if (rv == 0 && (rv = service_option(def, a, opt, optarg)) >= 0)
-			return rv;
-	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", def->name,
-			argv[optind]);
-		return 2;
-	}
+	if ((rv = rt_opts_parse_args(&a->shared, argc, argv, &args)) >= 0)
+		return rv;
 	if ((rv = service_listen_env(def, a)) >= 0)
 		return rv;
 	if (rt_opts_finish(&a->shared, a->listen, a->nlisten) != 0)

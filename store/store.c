@@ -60,15 +60,54 @@ static int column_is_stored(const ProtobufCFieldDescriptor *f)
 	return f->label != PROTOBUF_C_LABEL_REPEATED && f->type != PROTOBUF_C_TYPE_MESSAGE;
 }
 
-static const char *column_type(const ProtobufCFieldDescriptor *f)
+/* column_kind: how a field's value is kept in its message and in its column. */
+typedef enum column_kind {
+	COLUMN_TEXT,   /* string: char *, TEXT */
+	COLUMN_BLOB,   /* bytes: ProtobufCBinaryData, BLOB */
+	COLUMN_FLOAT,  /* float, REAL */
+	COLUMN_DOUBLE, /* double, REAL */
+	COLUMN_INT64,  /* every 64-bit integer, INTEGER */
+	COLUMN_UINT32, /* uint32 and fixed32, INTEGER */
+	COLUMN_BOOL,   /* protobuf_c_boolean, INTEGER 0 or 1 */
+	COLUMN_INT32,  /* int32, sint32, sfixed32 and enums, INTEGER */
+} column_kind;
+
+static column_kind column_kind_of(const ProtobufCFieldDescriptor *f)
 {
 	switch (f->type) {
 	case PROTOBUF_C_TYPE_STRING:
-		return "TEXT";
+		return COLUMN_TEXT;
 	case PROTOBUF_C_TYPE_BYTES:
-		return "BLOB";
+		return COLUMN_BLOB;
 	case PROTOBUF_C_TYPE_FLOAT:
+		return COLUMN_FLOAT;
 	case PROTOBUF_C_TYPE_DOUBLE:
+		return COLUMN_DOUBLE;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		return COLUMN_INT64;
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+		return COLUMN_UINT32;
+	case PROTOBUF_C_TYPE_BOOL:
+		return COLUMN_BOOL;
+	default:
+		return COLUMN_INT32;
+	}
+}
+
+static const char *column_type(const ProtobufCFieldDescriptor *f)
+{
+	switch (column_kind_of(f)) {
+	case COLUMN_TEXT:
+		return "TEXT";
+	case COLUMN_BLOB:
+		return "BLOB";
+	case COLUMN_FLOAT:
+	case COLUMN_DOUBLE:
 		return "REAL";
 	default:
 		return "INTEGER";
@@ -226,39 +265,34 @@ static void bind_row(const store *s, sqlite3_stmt *st, const ProtobufCMessage *r
 		const ProtobufCFieldDescriptor *f = s->columns[i];
 		const void *m = (const char *)row + f->offset;
 		int p = first + (int)i;
-		switch (f->type) {
-		case PROTOBUF_C_TYPE_STRING: {
+		switch (column_kind_of(f)) {
+		case COLUMN_TEXT: {
 			const char *text = *(char *const *)m;
 			sqlite3_bind_text(st, p, text ? text : "", -1, SQLITE_STATIC);
 			break;
 		}
-		case PROTOBUF_C_TYPE_BYTES: {
+		case COLUMN_BLOB: {
 			const ProtobufCBinaryData *b = m;
 			sqlite3_bind_blob(st, p, b->data ? (const void *)b->data : "", (int)b->len,
 					  SQLITE_STATIC);
 			break;
 		}
-		case PROTOBUF_C_TYPE_FLOAT:
+		case COLUMN_FLOAT:
 			sqlite3_bind_double(st, p, *(const float *)m);
 			break;
-		case PROTOBUF_C_TYPE_DOUBLE:
+		case COLUMN_DOUBLE:
 			sqlite3_bind_double(st, p, *(const double *)m);
 			break;
-		case PROTOBUF_C_TYPE_INT64:
-		case PROTOBUF_C_TYPE_SINT64:
-		case PROTOBUF_C_TYPE_SFIXED64:
-		case PROTOBUF_C_TYPE_UINT64:
-		case PROTOBUF_C_TYPE_FIXED64:
+		case COLUMN_INT64:
 			sqlite3_bind_int64(st, p, *(const int64_t *)m);
 			break;
-		case PROTOBUF_C_TYPE_UINT32:
-		case PROTOBUF_C_TYPE_FIXED32:
+		case COLUMN_UINT32:
 			sqlite3_bind_int64(st, p, *(const uint32_t *)m);
 			break;
-		case PROTOBUF_C_TYPE_BOOL:
+		case COLUMN_BOOL:
 			sqlite3_bind_int(st, p, *(const protobuf_c_boolean *)m ? 1 : 0);
 			break;
-		default: /* int32, sint32, sfixed32, enum */
+		case COLUMN_INT32:
 			sqlite3_bind_int(st, p, *(const int32_t *)m);
 			break;
 		}
@@ -278,8 +312,8 @@ static ProtobufCMessage *read_row(const store *s, sqlite3_stmt *st)
 		const ProtobufCFieldDescriptor *f = s->columns[i];
 		void *m = (char *)row + f->offset;
 		int col = (int)i + 1;
-		switch (f->type) {
-		case PROTOBUF_C_TYPE_STRING: {
+		switch (column_kind_of(f)) {
+		case COLUMN_TEXT: {
 			int len = sqlite3_column_bytes(st, col);
 			const unsigned char *text = sqlite3_column_text(st, col);
 			char *copy = malloc((size_t)len + 1);
@@ -292,7 +326,7 @@ static ProtobufCMessage *read_row(const store *s, sqlite3_stmt *st)
 			*(char **)m = copy;
 			break;
 		}
-		case PROTOBUF_C_TYPE_BYTES: {
+		case COLUMN_BLOB: {
 			ProtobufCBinaryData *b = m;
 			int len = sqlite3_column_bytes(st, col);
 			b->data = malloc(len > 0 ? (size_t)len : 1);
@@ -305,27 +339,22 @@ static ProtobufCMessage *read_row(const store *s, sqlite3_stmt *st)
 			b->len = (size_t)len;
 			break;
 		}
-		case PROTOBUF_C_TYPE_FLOAT:
+		case COLUMN_FLOAT:
 			*(float *)m = (float)sqlite3_column_double(st, col);
 			break;
-		case PROTOBUF_C_TYPE_DOUBLE:
+		case COLUMN_DOUBLE:
 			*(double *)m = sqlite3_column_double(st, col);
 			break;
-		case PROTOBUF_C_TYPE_INT64:
-		case PROTOBUF_C_TYPE_SINT64:
-		case PROTOBUF_C_TYPE_SFIXED64:
-		case PROTOBUF_C_TYPE_UINT64:
-		case PROTOBUF_C_TYPE_FIXED64:
+		case COLUMN_INT64:
 			*(int64_t *)m = sqlite3_column_int64(st, col);
 			break;
-		case PROTOBUF_C_TYPE_UINT32:
-		case PROTOBUF_C_TYPE_FIXED32:
+		case COLUMN_UINT32:
 			*(uint32_t *)m = (uint32_t)sqlite3_column_int64(st, col);
 			break;
-		case PROTOBUF_C_TYPE_BOOL:
+		case COLUMN_BOOL:
 			*(protobuf_c_boolean *)m = sqlite3_column_int(st, col) != 0;
 			break;
-		default:
+		case COLUMN_INT32:
 			*(int32_t *)m = sqlite3_column_int(st, col);
 			break;
 		}
