@@ -118,15 +118,7 @@ static void loop_timer_free(mesh_loop *loop, mesh_timer *t)
 	free(t);
 }
 
-static const mesh_loop_ops h2o_ops = {
-    .watch = loop_watch,
-    .want_write = loop_want_write,
-    .unwatch = loop_unwatch,
-    .timer_new = loop_timer_new,
-    .timer_arm = loop_timer_arm,
-    .timer_stop = loop_timer_stop,
-    .timer_free = loop_timer_free,
-};
+static const mesh_loop_ops h2o_ops = MESH_LOOP_OPS_INIT(loop_);
 
 h2o_mesh_loop *h2o_mesh_loop_new(h2o_evloop_t *loop)
 {

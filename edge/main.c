@@ -37,6 +37,34 @@ typedef struct edge_args {
 
 static edge_server *edge; /* kept until exit: see edge_server_free */
 
+/* edge_options: the edge's own options (the shared ones are runtime/options.h's). */
+static const rt_option edge_options[] = {
+    {"listen", "ADDR:PORT", 'l',
+     "where to accept HTTP (default 127.0.0.1:8080; [::1]:8080 for IPv6)"},
+    {"port", "N", 'p', "same as --listen 127.0.0.1:N"},
+    {"manifests", "DIR", 'm',
+     "where the services' DIR/<name>/manifest.yml are (default: svc/ in the checkout)"},
+    {"targets-dir", "DIR", 'T',
+     "a service with a target file DIR/<name> (written by meshctl) is reached at the instances "
+     "it lists, followed as it changes"},
+    {"timeout-ms", "N", 't', "deadline of each call to a service (default 5000)"},
+    {"client-timeout-ms", "N", 'C',
+     "how long a client may take to send a request's headers and body (HTTP/1), or stay idle "
+     "(HTTP/2), before its connection is closed (default 10000)"},
+    {"access-log", "WHERE", 'a', "'-' for stdout (default), 'off', or a file to append to"},
+    {"mesh-transport", "T", 'x',
+     "'loop' (default): calls travel on the edge's own event loop; 'nng': on nng's threads "
+     "(slower; kept for comparison). $CLEAVE_MESH_TRANSPORT sets the default."},
+    {"admin-port", "N", 'P',
+     "serve GET /metrics (Prometheus text format) on 127.0.0.1:N, a listener apart from the "
+     "API's (default: none; 0 picks a free port). Requests are counted only when it is on."},
+    {"admin-listen", "ADDR:PORT", 'L', "same, on another address"},
+    {"check", "URL", 'k',
+     "alone: GET URL (e.g. http://127.0.0.1:8080/); exit 0 if it answers 200 within 2 s, "
+     "else 1 with the reason (health checks)"},
+    {NULL, NULL, 0, NULL},
+};
+
 /* usage prints --help; ctx is the edge_args. */
 static void usage(FILE *out, void *ctx)
 {
@@ -50,70 +78,19 @@ static void usage(FILE *out, void *ctx)
 	    "          [--resolve-interval-ms N]\n"
 	    "          [--tls-cert FILE --tls-key FILE --tls-ca FILE] [--sandbox auto|on|off]\n"
 	    "\n"
-	    "The cleave edge: answers the forum's HTTP API by calling its services over the mesh.\n"
-	    "\n"
-	    "  --listen ADDR:PORT  where to accept HTTP (default 127.0.0.1:8080; [::1]:8080 for "
-	    "IPv6)\n"
-	    "  --port N            same as --listen 127.0.0.1:N\n"
-	    "  --manifests DIR     where the services' DIR/<name>/manifest.yml are (default "
-	    "%s/svc)\n"
-	    "  --targets-dir DIR   a service with a target file DIR/<name> (written by meshctl)\n"
-	    "                      is reached at the instances it lists, followed as it changes\n"
-	    "  --timeout-ms N      deadline of each call to a service (default 5000)\n"
-	    "  --client-timeout-ms N  how long a client may take to send a request's headers\n"
-	    "                      and body (HTTP/1), or stay idle (HTTP/2), before its\n"
-	    "                      connection is closed (default 10000)\n"
-	    "  --access-log WHERE  '-' for stdout (default), 'off', or a file to append to\n"
-	    "  --mesh-transport T  'loop' (default): calls travel on the edge's own event loop;\n"
-	    "                      'nng': on nng's threads (slower; kept for comparison).\n"
-	    "                      $CLEAVE_MESH_TRANSPORT sets the default.\n"
-	    "  --admin-port N      serve GET /metrics (Prometheus text format) on 127.0.0.1:N,\n"
-	    "                      a listener apart from the API's (default: none; 0 picks a\n"
-	    "                      free port). Requests are counted only when it is on.\n"
-	    "  --admin-listen ADDR:PORT  same, on another address\n"
-	    "  --check URL         alone: GET URL (e.g. http://127.0.0.1:8080/); exit 0 if it\n"
-	    "                      answers 200 within 2 s, else 1 with the reason (health checks)\n"
-	    "  --help              this text\n",
-	    a->argv0, CLEAVE_SOURCE_DIR);
-	rt_opts_usage(&a->shared, out, "a service");
+	    "The cleave edge: answers the forum's HTTP API by calling its services over the "
+	    "mesh.\n"
+	    "\n",
+	    a->argv0);
+	rt_opts_usage(&a->shared, out, edge_options, "a service");
 	fprintf(
 	    out,
 	    "  CLEAVE_MESH_TRANSPORT=loop|nng: as above\n"
 	    "\n"
-	    "Under the sandbox, once the manifests are read, the edge may read only system paths\n"
+	    "Under the sandbox, once the manifests are read, the edge may read only system "
+	    "paths\n"
 	    "and --targets-dir, and write no file. Stops on SIGINT or SIGTERM, after the calls\n"
 	    "in flight finish (at most 2 s).\n");
-}
-
-static int parse_port(const char *s, int *out)
-{
-	char *end;
-	long n;
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno != 0 || *s == '\0' || *end != '\0' || n < 0 || n > 65535)
-		return -1;
-	*out = (int)n;
-	return 0;
-}
-
-/* parse_listen splits ADDR:PORT (ADDR may be [v6]) into host (hostsize bytes) and *port. */
-static int parse_listen(const char *s, char *host, size_t hostsize, int *port)
-{
-	const char *colon = strrchr(s, ':');
-	size_t hostlen;
-	if (colon == NULL || parse_port(colon + 1, port) != 0)
-		return -1;
-	hostlen = (size_t)(colon - s);
-	if (hostlen >= 2 && s[0] == '[' && colon[-1] == ']') {
-		s++;
-		hostlen -= 2;
-	}
-	if (hostlen == 0 || hostlen >= hostsize)
-		return -1;
-	memcpy(host, s, hostlen);
-	host[hostlen] = '\0';
-	return 0;
 }
 
 /* parse_ms reads milliseconds from 1 to one hour for the option named name. */
@@ -136,25 +113,26 @@ static int parse_option(int opt, const char *arg, void *ctx)
 	edge_args *a = ctx;
 	switch (opt) {
 	case 'l':
-		if (parse_listen(arg, a->host, sizeof(a->host), &a->port) != 0) {
+		if (rt_parse_host_port(arg, a->host, sizeof(a->host), &a->port) != 0) {
 			fprintf(stderr, "edge: --listen wants ADDR:PORT, not '%s'\n", arg);
 			return 2;
 		}
 		return -1;
 	case 'p':
-		if (parse_port(arg, &a->port) != 0) {
+		if (rt_parse_port(arg, &a->port) != 0) {
 			fprintf(stderr, "edge: --port wants 0 to 65535, not '%s'\n", arg);
 			return 2;
 		}
 		return -1;
 	case 'P':
-		if (parse_port(arg, &a->admin_port) != 0) {
+		if (rt_parse_port(arg, &a->admin_port) != 0) {
 			fprintf(stderr, "edge: --admin-port wants 0 to 65535, not '%s'\n", arg);
 			return 2;
 		}
 		return -1;
 	case 'L':
-		if (parse_listen(arg, a->admin_host, sizeof(a->admin_host), &a->admin_port) != 0) {
+		if (rt_parse_host_port(arg, a->admin_host, sizeof(a->admin_host), &a->admin_port) !=
+		    0) {
 			fprintf(stderr, "edge: --admin-listen wants ADDR:PORT, not '%s'\n", arg);
 			return 2;
 		}
@@ -180,7 +158,8 @@ static int parse_option(int opt, const char *arg, void *ctx)
 		}
 		a->use_nng = strcmp(arg, "nng") == 0;
 		return -1;
-	default:
+	default: /* --check, with other options */
+		fprintf(stderr, "edge: --check takes no other option (see --help)\n");
 		return 2;
 	}
 }
@@ -188,20 +167,8 @@ static int parse_option(int opt, const char *arg, void *ctx)
 /* parse_args reads the command line into a; returns -1 to go on, else an exit status. */
 static int parse_args(int argc, char **argv, edge_args *a)
 {
-	static const struct option own[] = {
-	    {"listen", required_argument, NULL, 'l'},
-	    {"port", required_argument, NULL, 'p'},
-	    {"manifests", required_argument, NULL, 'm'},
-	    {"targets-dir", required_argument, NULL, 'T'},
-	    {"timeout-ms", required_argument, NULL, 't'},
-	    {"client-timeout-ms", required_argument, NULL, 'C'},
-	    {"access-log", required_argument, NULL, 'a'},
-	    {"mesh-transport", required_argument, NULL, 'x'},
-	    {"admin-port", required_argument, NULL, 'P'},
-	    {"admin-listen", required_argument, NULL, 'L'},
-	    {NULL, 0, NULL, 0},
-	};
-	const rt_opts_args args = {.own = own, .on_own = parse_option, .usage = usage, .ctx = a};
+	const rt_opts_args args = {
+	    .own = edge_options, .on_own = parse_option, .usage = usage, .ctx = a};
 	const char *transport = getenv("CLEAVE_MESH_TRANSPORT");
 	int rv;
 	a->argv0 = argv[0];

@@ -113,15 +113,7 @@ static void epoll_timer_free(mesh_loop *loop, mesh_timer *t)
 	free(t);
 }
 
-static const mesh_loop_ops epoll_ops = {
-    .watch = epoll_watch,
-    .want_write = epoll_want_write,
-    .unwatch = epoll_unwatch,
-    .timer_new = epoll_timer_new,
-    .timer_arm = epoll_timer_arm,
-    .timer_stop = epoll_timer_stop,
-    .timer_free = epoll_timer_free,
-};
+static const mesh_loop_ops epoll_ops = MESH_LOOP_OPS_INIT(epoll_);
 
 int mesh_epoll_new(mesh_epoll **out)
 {

@@ -1,5 +1,6 @@
 /* options.c: the options and environment the edge and the services share (see options.h). */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,9 +25,9 @@ int rt_opts_init(rt_opts *o, const char *prog, const char *call_flag, const char
 	return 0;
 }
 
-/* opts_longopts writes into out (max entries) the program's own options own (ending with a zero
- * entry), then the shared ones, then the zero entry. Returns 0, or -1 if max is too small. */
-static int opts_longopts(const rt_opts *o, const struct option *own, struct option *out, size_t max)
+/* opts_longopts writes into out (max entries) the program's own options own, then the shared
+ * ones, then the zero entry. Returns 0, or -1 if max is too small. */
+static int opts_longopts(const rt_opts *o, const rt_option *own, struct option *out, size_t max)
 {
 	const struct option shared[] = {
 	    {o->call_flag, required_argument, NULL, RT_OPT_CALL},
@@ -42,7 +43,9 @@ static int opts_longopts(const rt_opts *o, const struct option *own, struct opti
 	for (; own[n].name != NULL; n++) {
 		if (n + 1 >= max)
 			return -1;
-		out[n] = own[n];
+		out[n] = (struct option){own[n].name,
+					 own[n].arg != NULL ? required_argument : no_argument, NULL,
+					 own[n].val};
 	}
 	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
 		if (n + 1 >= max)
@@ -213,37 +216,99 @@ int rt_opts_finish(rt_opts *o, const char *const *listen, int nlisten)
 	return opts_tls(o, listen, nlisten);
 }
 
-void rt_opts_usage(const rt_opts *o, FILE *out, const char *callee_text)
+#define USAGE_HELP_COLUMN 22 /* where an option's help text starts */
+#define USAGE_WIDTH	  92 /* where lines are wrapped */
+
+/* usage_option prints one option's --help line: --name ARG, then help from USAGE_HELP_COLUMN
+ * (two spaces after a longer name), wrapped at USAGE_WIDTH. */
+static void usage_option(FILE *out, const char *name, const char *arg, const char *help)
 {
-	const char *env = o->call_env;
-	int pad = 8 - (int)strlen(o->call_flag);
-	fprintf(
-	    out,
-	    "  --%s NAME=URLS%*s where service NAME is: comma-separated instance addresses;\n"
-	    "                      a tcp:// or tls+tcp:// host that is a DNS name is dialed at\n"
-	    "                      every address it has, and resolved again every interval\n"
-	    "  --run-dir DIR       %s with no --%s is reached at ipc://DIR/<name>.sock\n"
-	    "                      (default $CLEAVE_RUN_DIR, else /tmp/cleave)\n"
-	    "  --resolve-interval-ms N  that interval (default $CLEAVE_RESOLVE_INTERVAL_MS,\n"
-	    "                      else 5000): new addresses are dialed, vanished ones drained\n"
-	    "                      and closed\n"
-	    "  --tls-cert FILE     this process's certificate (CN: its name), for tls+tcp:// in\n"
-	    "                      both directions (default $CLEAVE_TLS_CERT; meshctl certs\n"
-	    "                      makes it)\n"
-	    "  --tls-key FILE      its private key (default $CLEAVE_TLS_KEY)\n"
-	    "  --tls-ca FILE       the CA bundle every peer's certificate must be signed by\n"
-	    "                      (default $CLEAVE_TLS_CA); a service's CN must be its name\n"
-	    "  --sandbox MODE      Landlock: once started, the process reaches only the files it\n"
-	    "                      needs (see below); TCP is not limited. auto (default): when\n"
-	    "                      the kernel supports it; on: fail without it; off: not\n"
-	    "                      applied (flag wins over $CLEAVE_SANDBOX, same values)\n"
-	    "\n"
-	    "Environment (a flag wins over its variable):\n"
-	    "  %s<NAME>=URL[,URL...]  like --%s name=URLS; NAME upper-cased\n"
-	    "                      (%sUSERS=tcp://users:7000)\n"
-	    "  CLEAVE_RESOLVE_INTERVAL_MS=N, CLEAVE_RUN_DIR, CLEAVE_SANDBOX,\n"
-	    "  CLEAVE_TLS_CERT, CLEAVE_TLS_KEY, CLEAVE_TLS_CA: as above\n",
-	    o->call_flag, pad > 0 ? pad : 0, "", callee_text, o->call_flag, env, o->call_flag, env);
+	int col = fprintf(out, "  --%s%s%s", name, arg != NULL ? " " : "", arg != NULL ? arg : "");
+	col += fprintf(out, "%*s", col < USAGE_HELP_COLUMN ? USAGE_HELP_COLUMN - col : 2, "");
+	for (const char *p = help; *p != '\0';) {
+		int word = (int)strcspn(p, " ");
+		if (col > USAGE_HELP_COLUMN && col + 1 + word > USAGE_WIDTH)
+			col = fprintf(out, "\n%*s", USAGE_HELP_COLUMN, "") - 1;
+		else if (col > USAGE_HELP_COLUMN && p != help)
+			col += fprintf(out, " ");
+		col += fprintf(out, "%.*s", word, p);
+		for (p += word; *p == ' '; p++)
+			;
+	}
+	fputc('\n', out);
+}
+
+void rt_opts_usage(const rt_opts *o, FILE *out, const rt_option *own, const char *callee_text)
+{
+	char call_help[256], run_help[256];
+	snprintf(
+	    call_help, sizeof(call_help),
+	    "where service NAME is: comma-separated instance addresses; a tcp:// or "
+	    "tls+tcp:// host that is a DNS name is dialed at every address it has, and resolved "
+	    "again every --resolve-interval-ms");
+	snprintf(run_help, sizeof(run_help),
+		 "%s with no --%s is reached at ipc://DIR/<name>.sock (default $CLEAVE_RUN_DIR, "
+		 "else /tmp/cleave)",
+		 callee_text, o->call_flag);
+	for (; own != NULL && own->name != NULL; own++)
+		usage_option(out, own->name, own->arg, own->help);
+	usage_option(out, o->call_flag, "NAME=URLS", call_help);
+	usage_option(out, "run-dir", "DIR", run_help);
+	usage_option(out, "resolve-interval-ms", "N",
+		     "how often DNS names are resolved again (default "
+		     "$CLEAVE_RESOLVE_INTERVAL_MS, else 5000): new addresses are dialed, vanished "
+		     "ones drained and closed");
+	usage_option(out, "tls-cert", "FILE",
+		     "this process's certificate (CN: its name), for tls+tcp:// in both "
+		     "directions (default $CLEAVE_TLS_CERT; meshctl certs makes it)");
+	usage_option(out, "tls-key", "FILE", "its private key (default $CLEAVE_TLS_KEY)");
+	usage_option(out, "tls-ca", "FILE",
+		     "the CA bundle every peer's certificate must be signed by (default "
+		     "$CLEAVE_TLS_CA); a service's CN must be its name");
+	usage_option(out, "sandbox", "MODE",
+		     "Landlock: once started, the process reaches only the files it needs (see "
+		     "below); TCP is not limited. auto (default): when the kernel supports it; on: "
+		     "fail without it; off: not applied (flag wins over $CLEAVE_SANDBOX, same "
+		     "values)");
+	usage_option(out, "help", NULL, "this text");
+	fprintf(out,
+		"\n"
+		"Environment (a flag wins over its variable):\n"
+		"  %s<NAME>=URL[,URL...]  like --%s name=URLS; NAME upper-cased\n"
+		"                      (%sUSERS=tcp://users:7000)\n"
+		"  CLEAVE_RESOLVE_INTERVAL_MS=N, CLEAVE_RUN_DIR, CLEAVE_SANDBOX,\n"
+		"  CLEAVE_TLS_CERT, CLEAVE_TLS_KEY, CLEAVE_TLS_CA: as above\n",
+		o->call_env, o->call_flag, o->call_env);
+}
+
+int rt_parse_port(const char *s, int *out)
+{
+	char *end;
+	long n;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || n < 0 || n > 65535)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+int rt_parse_host_port(const char *s, char *host, size_t hostsize, int *port)
+{
+	const char *colon = strrchr(s, ':');
+	size_t hostlen;
+	if (colon == NULL || rt_parse_port(colon + 1, port) != 0)
+		return -1;
+	hostlen = (size_t)(colon - s);
+	if (hostlen >= 2 && s[0] == '[' && colon[-1] == ']') {
+		s++;
+		hostlen -= 2;
+	}
+	if (hostlen == 0 || hostlen >= hostsize)
+		return -1;
+	memcpy(host, s, hostlen);
+	host[hostlen] = '\0';
+	return 0;
 }
 
 int rt_check_requested(int argc, char **argv)

@@ -3,9 +3,11 @@
  * directory, how often DNS names are resolved again, the TLS files and the sandbox; and the
  * `--check URL` command line both take.
  *
- * A program gives its own getopt_long options and what to do with each to rt_opts_parse_args,
- * which takes the shared ones (and --help) itself, then calls rt_opts_finish once the command
- * line is read. A flag wins over its environment variable. */
+ * A program lists its own options (rt_option: name, argument, help) and gives them, with what
+ * to do with each, to rt_opts_parse_args, which takes the shared ones (and --help) itself; it
+ * then calls rt_opts_finish once the command line is read. --help's option lines are made from
+ * the same lists (rt_opts_usage), so they cannot drift. A flag wins over its environment
+ * variable. */
 #ifndef CLEAVE_RUNTIME_OPTIONS_H
 #define CLEAVE_RUNTIME_OPTIONS_H
 
@@ -49,9 +51,19 @@ typedef struct rt_opts {
  * outlive o. Returns 0, or 2 (the exit status of a usage error) after a message on stderr. */
 int rt_opts_init(rt_opts *o, const char *prog, const char *call_flag, const char *call_env);
 
+/* rt_option: one option of a program: its name, what its argument is called (NULL: it takes
+ * none), the value rt_opts_args.on_own gets for it (below RT_OPT_FIRST) and its --help text,
+ * wrapped by rt_opts_usage. A list ends with a zero entry. */
+typedef struct rt_option {
+	const char *name;
+	const char *arg;
+	int val;
+	const char *help;
+} rt_option;
+
 /* rt_opts_args: a program's own part of its command line. */
 typedef struct rt_opts_args {
-	const struct option *own; /* its own getopt_long options, ending with a zero entry */
+	const rt_option *own; /* its own options */
 	/* on_own takes one of them with its argument (argv's): -1 to go on, else the exit status
 	 * after a message on stderr */
 	int (*on_own)(int opt, const char *arg, void *ctx);
@@ -81,9 +93,17 @@ const char *rt_opts_urls(const rt_opts *o, const char *name, int *bad, char *err
 /* rt_opts_call_name says whether calls[i] is for service name. */
 int rt_opts_call_is(const rt_opts *o, int i, const char *name);
 
-/* rt_opts_usage prints the shared options' lines of --help; what names the callees
- * (callee_text: "a called service", "a service") is the program's. */
-void rt_opts_usage(const rt_opts *o, FILE *out, const char *callee_text);
+/* rt_opts_usage prints the option lines of --help: own's (borrowed), the shared ones, --help,
+ * then the shared environment variables; what names the callees (callee_text: "a called
+ * service", "a service") is the program's. */
+void rt_opts_usage(const rt_opts *o, FILE *out, const rt_option *own, const char *callee_text);
+
+/* rt_parse_port reads a TCP port, 0 to 65535, into *out. Returns 0, or -1 for anything else. */
+int rt_parse_port(const char *s, int *out);
+
+/* rt_parse_host_port splits ADDR:PORT (ADDR may be [v6]) into host (hostsize bytes) and *port.
+ * Returns 0, or -1 if s is not one. */
+int rt_parse_host_port(const char *s, char *host, size_t hostsize, int *port);
 
 /* rt_check_requested says whether the command line asks for --check (--check URL or
  * --check=URL anywhere). */

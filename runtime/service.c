@@ -122,6 +122,32 @@ void rt_deps_free(rt_deps *deps)
 	free(deps);
 }
 
+/* service_options: a service's own options (the shared ones are options.h's). */
+static const rt_option service_options[] = {
+    {"listen", "URL", 'l',
+     "address to serve on: ipc:///path/to.sock, tcp://HOST:PORT or tls+tcp://HOST:PORT (repeat "
+     "for several addresses)"},
+    {"data-dir", "DIR", 'd',
+     "the service's own data (mode 0700; default $CLEAVE_STATE_DIR/<name>, else "
+     "~/.local/state/cleave/<name>)"},
+    {"seed", "FILE", 's', "JSON array of records loaded on the first start only"},
+    {"sync", "MODE", 'y',
+     "normal (default): a commit survives any crash of the process; full: it also survives "
+     "power loss (fsync on every commit)"},
+    {"policy", "FILE", 'P',
+     "default-deny: only the callers FILE allows may call each method (lines 'CALLER "
+     "METHOD'; Health is open; meshctl writes it). Over tls+tcp:// a caller's CN is its "
+     "proven identity; under --policy a plain tcp:// caller is 'anonymous'"},
+    {"loops", "N", 'L', "event-loop threads serving ipc://, tcp:// and tls+tcp:// (default 1)"},
+    {"workers", "N", 'w',
+     "nng worker threads serving other addresses (inproc://, ws://), or every address when "
+     "CLEAVE_MESH_TRANSPORT=nng (default 8)"},
+    {"check", "URL", 'k',
+     "alone: call Health at URL (e.g. tcp://127.0.0.1:7000); exit 0 if it answers OK within "
+     "2 s, else 1 with the reason"},
+    {NULL, NULL, 0, NULL},
+};
+
 /* service_usage prints --help; ctx is the service_args. */
 static void service_usage(FILE *out, void *ctx)
 {
@@ -135,30 +161,11 @@ static void service_usage(FILE *out, void *ctx)
 	    "          [--resolve-interval-ms N]\n"
 	    "          [--tls-cert FILE --tls-key FILE --tls-ca FILE]\n"
 	    "\n"
-	    "Serves the %s service (%s) over the cleave mesh until SIGINT or SIGTERM.\n"
-	    "\n"
-	    "  --listen URL        address to serve on: ipc:///path/to.sock, tcp://HOST:PORT or\n"
-	    "                      tls+tcp://HOST:PORT (repeat for several addresses)\n"
-	    "  --data-dir DIR      the service's own data (mode 0700; default\n"
-	    "                      $CLEAVE_STATE_DIR/%s, else ~/.local/state/cleave/%s)\n"
-	    "  --seed FILE         JSON array of records loaded on the first start only\n"
-	    "                      (default: %s)\n"
-	    "  --sync MODE         normal (default): a commit survives any crash of the\n"
-	    "                      process; full: it also survives power loss (fsync on every\n"
-	    "                      commit)\n"
-	    "  --policy FILE       default-deny: only the callers FILE allows may call each\n"
-	    "                      method (lines 'CALLER METHOD'; Health is open; meshctl\n"
-	    "                      writes it). Over tls+tcp:// a caller's CN is its proven\n"
-	    "                      identity; under --policy a plain tcp:// caller is 'anonymous'\n"
-	    "  --loops N           event-loop threads serving ipc://, tcp:// and tls+tcp://\n"
-	    "                      (default 1)\n"
-	    "  --workers N         nng worker threads serving other addresses (inproc://, ws://),\n"
-	    "                      or every address when CLEAVE_MESH_TRANSPORT=nng (default 8)\n"
-	    "  --check URL         alone: call Health at URL (e.g. tcp://127.0.0.1:7000); exit 0\n"
-	    "                      if it answers OK within 2 s, else 1 with the reason\n"
-	    "  --help              this text\n",
-	    a->argv0, def->name, def->service->name, def->name, def->name, def->default_seed);
-	rt_opts_usage(&a->shared, out, "a called service");
+	    "Serves the %s service (%s) over the cleave mesh until SIGINT or SIGTERM; its seed\n"
+	    "without --seed is %s.\n"
+	    "\n",
+	    a->argv0, def->name, def->service->name, def->default_seed);
+	rt_opts_usage(&a->shared, out, service_options, "a called service");
 	fprintf(out,
 		"  CLEAVE_LISTEN=URL[,URL...]  like --listen\n"
 		"\n"
@@ -249,7 +256,8 @@ static int service_option(int opt, const char *arg, void *ctx)
 		else
 			a->server.loops = n;
 		return -1;
-	default:
+	default: /* --check, with other options */
+		fprintf(stderr, "%s: --check takes no other option (see --help)\n", def->name);
 		return 2;
 	}
 }
@@ -257,14 +265,8 @@ static int service_option(int opt, const char *arg, void *ctx)
 /* service_parse parses the command line into a; returns -1 to go on, else an exit status. */
 static int service_parse(int argc, char **argv, const rt_service_def *def, service_args *a)
 {
-	static const struct option own[] = {
-	    {"listen", required_argument, NULL, 'l'}, {"data-dir", required_argument, NULL, 'd'},
-	    {"seed", required_argument, NULL, 's'},   {"sync", required_argument, NULL, 'y'},
-	    {"loops", required_argument, NULL, 'L'},  {"workers", required_argument, NULL, 'w'},
-	    {"policy", required_argument, NULL, 'P'}, {NULL, 0, NULL, 0},
-	};
 	const rt_opts_args args = {
-	    .own = own, .on_own = service_option, .usage = service_usage, .ctx = a};
+	    .own = service_options, .on_own = service_option, .usage = service_usage, .ctx = a};
 	char err[512];
 	int rv;
 	a->def = def;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "options.h"
 #include "process.h"
 #include "control.h"
 #include "meshctl.pb-c.h"
@@ -46,18 +47,6 @@ static void up_usage(FILE *out)
 	    "                      was cleaved, for comparison (no scaling; its log lines:\n"
 	    "                      meshctl logs monolith)\n"
 	    "  --help              this text\n");
-}
-
-static int parse_port(const char *s, int *out)
-{
-	char *end;
-	long v;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 65535)
-		return -1;
-	*out = (int)v;
-	return 0;
 }
 
 /* up_wait_ready reads the supervisor's "ready URL" line; returns 0 and prints where the API is,
@@ -115,7 +104,7 @@ int cmd_up(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if (parse_port(optarg, &port) != 0) {
+			if (rt_parse_port(optarg, &port) != 0) {
 				fprintf(stderr, "meshctl up: --port wants 0 to 65535, not '%s'\n",
 					optarg);
 				return 2;
@@ -143,7 +132,7 @@ int cmd_up(int argc, char **argv)
 			o.manifests = optarg;
 			break;
 		case 'a':
-			if (parse_port(optarg, &port) != 0) {
+			if (rt_parse_port(optarg, &port) != 0) {
 				fprintf(stderr,
 					"meshctl up: --admin-port wants 0 to 65535, not '%s'\n",
 					optarg);

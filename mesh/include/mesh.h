@@ -245,6 +245,17 @@ typedef struct mesh_loop_ops {
 	void (*timer_free)(mesh_loop *loop, mesh_timer *timer);
 } mesh_loop_ops;
 
+/* MESH_LOOP_OPS_INIT(prefix_) initializes a mesh_loop_ops with the functions named prefix_watch,
+ * prefix_want_write, prefix_unwatch, prefix_timer_new, prefix_timer_arm, prefix_timer_stop and
+ * prefix_timer_free, as protoc-c's ..._INIT macros do for a service's methods. */
+#define MESH_LOOP_OPS_INIT(prefix_)                                                                \
+	{                                                                                          \
+		.watch = prefix_##watch, .want_write = prefix_##want_write,                        \
+		.unwatch = prefix_##unwatch, .timer_new = prefix_##timer_new,                      \
+		.timer_arm = prefix_##timer_arm, .timer_stop = prefix_##timer_stop,                \
+		.timer_free = prefix_##timer_free,                                                 \
+	}
+
 /* mesh_loop: an event loop as libmesh sees it; an adapter embeds it as its first member. */
 struct mesh_loop {
 	const mesh_loop_ops *ops;
