@@ -59,9 +59,6 @@ static const rt_option edge_options[] = {
      "serve GET /metrics (Prometheus text format) on 127.0.0.1:N, a listener apart from the "
      "API's (default: none; 0 picks a free port). Requests are counted only when it is on."},
     {"admin-listen", "ADDR:PORT", 'L', "same, on another address"},
-    {"check", "URL", 'k',
-     "alone: GET URL (e.g. http://127.0.0.1:8080/); exit 0 if it answers 200 within 2 s, "
-     "else 1 with the reason (health checks)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -158,8 +155,7 @@ static int parse_option(int opt, const char *arg, void *ctx)
 		}
 		a->use_nng = strcmp(arg, "nng") == 0;
 		return -1;
-	default: /* --check, with other options */
-		fprintf(stderr, "edge: --check takes no other option (see --help)\n");
+	default:
 		return 2;
 	}
 }
@@ -183,6 +179,9 @@ static int parse_args(int argc, char **argv, edge_args *a)
 	a->use_nng = transport != NULL && strcmp(transport, "nng") == 0;
 	if ((rv = rt_opts_init(&a->shared, "edge", "upstream", "CLEAVE_UPSTREAM_")) != 0)
 		return rv;
+	a->shared.check_help =
+	    "alone: GET URL (e.g. http://127.0.0.1:8080/); exit 0 if it answers 200 within 2 s, "
+	    "else 1 with the reason (health checks)";
 	if ((rv = rt_opts_parse_args(&a->shared, argc, argv, &args)) >= 0)
 		return rv;
 	return rt_opts_finish(&a->shared, NULL, 0) == 0 ? -1 : 2;

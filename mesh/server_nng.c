@@ -18,6 +18,15 @@ typedef struct nng_sink {
 	nng_msg *msg;
 } nng_sink;
 
+/* nng_sink_reserve is the sink's reserve: the reply is written straight into a new message. */
+static uint8_t *nng_sink_reserve(meshi_dispatch_sink *sink, size_t n)
+{
+	nng_sink *s = (nng_sink *)sink;
+	if (nng_msg_alloc(&s->msg, n) != 0)
+		return NULL;
+	return nng_msg_body(s->msg);
+}
+
 /* nng_worker: one call served at a time, on its own thread and nng context. */
 typedef struct nng_worker {
 	meshi_server_nng *nng;
@@ -37,14 +46,6 @@ struct meshi_server_nng {
 	int nworkers;
 	atomic_int stopping;
 };
-
-static uint8_t *nng_sink_reserve(meshi_dispatch_sink *sink, size_t n)
-{
-	nng_sink *s = (nng_sink *)sink;
-	if (nng_msg_alloc(&s->msg, n) != 0)
-		return NULL;
-	return nng_msg_body(s->msg);
-}
 
 static void *nng_worker_main(void *arg)
 {

@@ -270,6 +270,8 @@ void rt_opts_usage(const rt_opts *o, FILE *out, const rt_option *own, const char
 		     "below); TCP is not limited. auto (default): when the kernel supports it; on: "
 		     "fail without it; off: not applied (flag wins over $CLEAVE_SANDBOX, same "
 		     "values)");
+	if (o->check_help != NULL)
+		usage_option(out, "check", "URL", o->check_help);
 	usage_option(out, "help", NULL, "this text");
 	fprintf(out,
 		"\n"

@@ -44,6 +44,7 @@ typedef struct rt_opts {
 	int resolve_interval_given;
 	const char *tls_cert, *tls_key, *tls_ca; /* flags; NULL: the environment's */
 	rt_sandbox_mode sandbox;		 /* --sandbox, else $CLEAVE_SANDBOX, else auto */
+	const char *check_help; /* --help's text for --check URL (rt_check_arg), or NULL */
 } rt_opts;
 
 /* rt_opts_init fills o with the defaults and what the environment says, for program prog whose

@@ -142,9 +142,6 @@ static const rt_option service_options[] = {
     {"workers", "N", 'w',
      "nng worker threads serving other addresses (inproc://, ws://), or every address when "
      "CLEAVE_MESH_TRANSPORT=nng (default 8)"},
-    {"check", "URL", 'k',
-     "alone: call Health at URL (e.g. tcp://127.0.0.1:7000); exit 0 if it answers OK within "
-     "2 s, else 1 with the reason"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -256,8 +253,7 @@ static int service_option(int opt, const char *arg, void *ctx)
 		else
 			a->server.loops = n;
 		return -1;
-	default: /* --check, with other options */
-		fprintf(stderr, "%s: --check takes no other option (see --help)\n", def->name);
+	default:
 		return 2;
 	}
 }
@@ -274,6 +270,9 @@ static int service_parse(int argc, char **argv, const rt_service_def *def, servi
 	a->env.seed = def->default_seed;
 	if ((rv = rt_opts_init(&a->shared, def->name, "call", "CLEAVE_CALL_")) != 0)
 		return rv;
+	a->shared.check_help =
+	    "alone: call Health at URL (e.g. tcp://127.0.0.1:7000); exit 0 if it answers OK within "
+	    "2 s, else 1 with the reason";
 	if ((rv = rt_opts_parse_args(&a->shared, argc, argv, &args)) >= 0)
 		return rv;
 	if ((rv = service_listen_env(def, a)) >= 0)
