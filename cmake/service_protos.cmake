@@ -55,7 +55,7 @@ function(_cleave_call_service where item out)
   elseif(item MATCHES "^'(.*)'$")
     set(item "${CMAKE_MATCH_1}")
   endif()
-  # as the edge reads it (edge/manifest.c): a manifest name, one dot, a method name
+  # as the edge reads it (manifest/manifest.c): a manifest name, one dot, a method name
   if(NOT item MATCHES "^([a-z0-9_-]+)\\.[A-Za-z_][A-Za-z0-9_]*$")
     string(REPLACE "<lbracket>" "[" item "${item}")
     string(REPLACE "<rbracket>" "]" item "${item}")

@@ -20,7 +20,7 @@
 
 /* The process's configuration: set once, before servers and clients are made, then only read. */
 static SSL_CTX *tls_server_ctx, *tls_client_ctx;
-/* the files' text, for nng (mbed TLS): read at configure time, as a sandbox (mesh/sandbox.h)
+/* the files' text, for nng (mbed TLS): read at configure time, as a sandbox (runtime/sandbox.h)
  * applied later may not let the process open them again */
 static char *tls_cert_pem, *tls_key_pem, *tls_ca_pem;
 

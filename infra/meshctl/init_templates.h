@@ -1,5 +1,5 @@
 /* init_templates.h: the files meshctl init writes, with @KEY@ placeholders (see init.c). They
- * follow svc/users: its proto, main.c, seed and manifest, for records of one short text. */
+ * follow svc/users: its proto, service.c, seed and manifest, for records of one short text. */
 #ifndef CLEAVE_MESHCTL_INIT_TEMPLATES_H
 #define CLEAVE_MESHCTL_INIT_TEMPLATES_H
 

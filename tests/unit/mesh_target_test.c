@@ -715,7 +715,7 @@ END_TEST
 
 static Suite *mesh_target_suite(void)
 {
-	Suite *s = suite_create("rt_target");
+	Suite *s = suite_create("mesh_target");
 	TCase *tc = tcase_create("rt_target");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);

@@ -1,4 +1,4 @@
-/* rt_resolve_test.c: DNS names in mesh URLs (mesh/resolve.c): which URLs are names, checking
+/* resolve_test.c: DNS names in mesh URLs (runtime/resolve.c): which URLs are names, checking
  * addresses, resolving to every address, applying a resolution to a loop client, re-resolving
  * on a thread, and the interval's parsing. */
 #include <stdio.h>
@@ -195,7 +195,7 @@ END_TEST
 
 static Suite *rt_resolve_suite(void)
 {
-	Suite *s = suite_create("mesh_resolve");
+	Suite *s = suite_create("resolve");
 	TCase *tc = tcase_create("resolve");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_resolve_names_and_literals);
