@@ -406,7 +406,7 @@ out_free:
 
 int rt_service_main(int argc, char **argv, const rt_service_def *def)
 {
-	service_args *a = calloc(1, sizeof(*a));
+	service_args *a;
 	ProtobufCService *impl = NULL;
 	rt_deps *deps = NULL;
 	char err[512];
@@ -415,7 +415,7 @@ int rt_service_main(int argc, char **argv, const rt_service_def *def)
 
 	if (rt_check_requested(argc, argv))
 		return rt_check_main(def->name, argc, argv);
-	if (a == NULL) {
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
 		fprintf(stderr, "%s: out of memory\n", def->name);
 		return 1;
 	}
