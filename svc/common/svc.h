@@ -28,7 +28,7 @@ typedef struct svc_spec {
 	 * ..._BASE_INIT, then the methods; NULL ones are the store's), or NULL for none */
 	const ProtobufCService *methods;
 	svc_prepare prepare; /* what a standard Create does first, or NULL */
-	store_opts store; /* its store (dir, seed and sync come from the environment) */
+	store_opts store;    /* its store (dir, seed and sync come from the environment) */
 } svc_spec;
 
 /* svc_open is a service's rt_service_def open: it makes the implementation the runtime serves,
@@ -54,12 +54,12 @@ int svc_open(const rt_service_env *env, const svc_spec *spec, ProtobufCService *
  * service's descriptor, calls the services it calls (an rt_dependency array, or NULL), prepare
  * what a Create does first (or NULL), and the rest the store's options as designated
  * initializers (.row = ..., .unique = ...). */
-#define SVC_DEFINE(svc_, service_, calls_, prepare_, ...)                                            \
+#define SVC_DEFINE(svc_, service_, calls_, prepare_, ...)                                          \
 	static int svc_##_open(const rt_service_env *env, ProtobufCService **impl, char *err,      \
 			       size_t errlen)                                                      \
 	{                                                                                          \
 		static const svc_spec spec = {.service = (service_),                               \
-					      .prepare = (prepare_),                                   \
+					      .prepare = (prepare_),                               \
 					      .store = {.name = #svc_, __VA_ARGS__}};              \
 		return svc_open(env, &spec, impl, err, errlen);                                    \
 	}                                                                                          \

@@ -241,9 +241,8 @@ END_TEST
 static Suite *check_suite(void)
 {
 	Suite *s = suite_create("Check");
-	TCase *tc = tcase_create("check");
+	TCase *tc = harness_tcase("check", 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_check_service_ok);
 	tcase_add_test(tc, test_check_service_wrong_address);
 	tcase_add_test(tc, test_check_service_not_a_mesh_peer);

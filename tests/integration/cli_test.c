@@ -199,9 +199,8 @@ END_TEST
 static Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
-	TCase *tc = tcase_create("cli");
+	TCase *tc = harness_tcase("cli", 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_cli_help_everywhere);
 	tcase_add_test(tc, test_cli_bad_options_exit_2);
 	tcase_add_test(tc, test_cli_service_reports_a_bad_seed);

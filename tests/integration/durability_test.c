@@ -185,7 +185,7 @@ END_TEST
 static Suite *durability_suite(void)
 {
 	Suite *s = suite_create("durability");
-	TCase *tc = tcase_create("durability");
+	TCase *tc = harness_tcase("durability", 120);
 	tcase_add_unchecked_fixture(tc, mesh_setup, mesh_teardown);
 	tcase_add_test(tc, test_durability_kill9_during_concurrent_writes);
 	tcase_add_test(tc, test_durability_everything_stops_cleanly);

@@ -685,9 +685,8 @@ END_TEST
 static Suite *hostile_suite(void)
 {
 	Suite *s = suite_create("hostile");
-	TCase *tc = tcase_create("corpus");
+	TCase *tc = harness_tcase("corpus", 240);
 	tcase_add_unchecked_fixture(tc, mesh_setup, mesh_teardown);
-	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_hostile_bounds_answer_json);
 	tcase_add_test(tc, test_hostile_corpus_gets_4xx_and_everything_survives);
 	tcase_add_test(tc, test_hostile_slow_headers_are_cut_off);

@@ -632,13 +632,11 @@ END_TEST
 static Suite *init_suite(void)
 {
 	Suite *s = suite_create("init");
-	TCase *fast = tcase_create("names");
-	TCase *slow = tcase_create("build");
-	tcase_set_timeout(fast, 60);
+	TCase *fast = harness_tcase("names", 60);
+	TCase *slow = harness_tcase("build", 270);
 	tcase_add_test(fast, test_init_help_usage_and_taken_names);
 	suite_add_tcase(s, fast);
 	/* configures and builds a copy of the checkout: ctest gives the suite 300 s */
-	tcase_set_timeout(slow, 270);
 	tcase_add_test(slow, test_init_comments_builds_and_serves);
 	suite_add_tcase(s, slow);
 	return s;

@@ -182,7 +182,7 @@ END_TEST
 static Suite *isolation_suite(void)
 {
 	Suite *s = suite_create("isolation");
-	TCase *tc = tcase_create("isolation");
+	TCase *tc = harness_tcase("isolation", 120);
 	tcase_add_unchecked_fixture(tc, mesh_setup, mesh_teardown);
 	tcase_add_test(tc, test_isolation_killed_service_fails_fast_others_serve);
 	tcase_add_test(tc, test_isolation_restarted_service_is_served_again);

@@ -126,10 +126,9 @@ static int nng_transport(const char *test)
 	const char *transport = getenv("CLEAVE_MESH_TRANSPORT");
 	if (transport == NULL || strcmp(transport, "nng") != 0)
 		return 0;
-	fprintf(stderr,
-		"meshctl_test: %s needs the loop transport's target groups; skipped "
-		"under CLEAVE_MESH_TRANSPORT=nng\n",
-		test);
+	harness_skip("meshctl_test: %s needs the loop transport's target groups, which "
+		     "CLEAVE_MESH_TRANSPORT=nng has not",
+		     test);
 	return 1;
 }
 
@@ -200,14 +199,7 @@ static void mesh_setup(void)
 
 static void mesh_teardown(void)
 {
-	if (up_pid > 0) {
-		int status = harness_stop(up_pid, SIGTERM, 15000);
-		if (!harness_exited_cleanly(status)) {
-			char how[64];
-			harness_describe_status(status, how, sizeof(how));
-			fprintf(stderr, "meshctl_test: meshctl up ended with %s\n", how);
-		}
-	}
+	harness_stop_checked(up_pid, SIGTERM, 15000, "meshctl up");
 	up_pid = 0;
 	harness_rmtree(dir);
 }
@@ -585,7 +577,7 @@ START_TEST(test_children_die_with_a_killed_meshctl)
 	/* a new up on the same state dir takes over from the dead one's files */
 	up_pid = harness_spawn(argv, log);
 	ck_assert_int_eq(wait_for("users", 1, 1, 10000), 0);
-	ck_assert_int_eq(harness_stop(up_pid, SIGTERM, 15000) != -1, 1);
+	harness_stop_clean(up_pid, SIGTERM, 15000, "the second meshctl up", log);
 	up_pid = 0;
 }
 END_TEST
@@ -614,8 +606,7 @@ END_TEST
 
 static void monolith_teardown(void)
 {
-	if (up_pid > 0)
-		harness_stop(up_pid, SIGTERM, 15000);
+	harness_stop_checked(up_pid, SIGTERM, 15000, "meshctl up --monolith");
 	up_pid = 0;
 	harness_rmtree(dir);
 }
@@ -623,8 +614,7 @@ static void monolith_teardown(void)
 static Suite *meshctl_suite(void)
 {
 	Suite *s = suite_create("meshctl");
-	TCase *tc = tcase_create("mesh");
-	tcase_set_timeout(tc, 120);
+	TCase *tc = harness_tcase("mesh", 120);
 	tcase_add_unchecked_fixture(tc, mesh_setup, mesh_teardown);
 	tcase_add_test(tc, test_status_lists_every_instance_healthy);
 	tcase_add_test(tc, test_call_and_logs);
@@ -635,13 +625,11 @@ static Suite *meshctl_suite(void)
 	tcase_add_test(tc, test_down_stops_everything);
 	tcase_add_test(tc, test_help_and_bad_usage);
 	suite_add_tcase(s, tc);
-	tc = tcase_create("monolith");
-	tcase_set_timeout(tc, 60);
+	tc = harness_tcase("monolith", 60);
 	tcase_add_unchecked_fixture(tc, NULL, monolith_teardown);
 	tcase_add_test(tc, test_monolith_serves_every_route_from_one_process);
 	suite_add_tcase(s, tc);
-	tc = tcase_create("crashes");
-	tcase_set_timeout(tc, 60);
+	tc = harness_tcase("crashes", 60);
 	tcase_add_checked_fixture(tc, NULL, monolith_teardown);
 	tcase_add_test(tc, test_children_die_with_a_killed_meshctl);
 	tcase_add_test(tc, test_bad_manifests_stop_up_with_the_reason);

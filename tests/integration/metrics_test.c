@@ -313,8 +313,8 @@ static void *slow_get_run(void *arg)
 START_TEST(test_metrics_gauges_count_a_call_in_flight)
 {
 	if (fixture_monolith()) {
-		fprintf(stderr, "metrics_test: stopping users alone needs a process per service; "
-				"skipped for the monolith\n");
+		harness_skip("metrics_test: stopping users alone needs a process per service, "
+			     "which the monolith has not");
 		return;
 	}
 	pid_t users = fixture_pid(&mesh, "users");
@@ -437,9 +437,8 @@ END_TEST
 static Suite *metrics_suite(void)
 {
 	Suite *s = suite_create("metrics");
-	TCase *tc = tcase_create("metrics");
+	TCase *tc = harness_tcase("metrics", 120);
 	tcase_add_unchecked_fixture(tc, mesh_setup, mesh_teardown);
-	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_metrics_count_known_requests);
 	tcase_add_test(tc, test_metrics_histograms_are_cumulative_and_match_counters);
 	tcase_add_test(tc, test_metrics_text_format);

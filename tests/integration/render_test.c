@@ -610,8 +610,7 @@ END_TEST
 static Suite *render_suite(void)
 {
 	Suite *s = suite_create("render");
-	TCase *tc = tcase_create("render");
-	tcase_set_timeout(tc, 120);
+	TCase *tc = harness_tcase("render", 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_the_committed_deployments_match_the_manifests);
 	tcase_add_test(tc, test_every_rendered_file_is_yaml_with_the_header);

@@ -285,9 +285,8 @@ END_TEST
 static Suite *request_id_suite(void)
 {
 	Suite *s = suite_create("request_id");
-	TCase *tc = tcase_create("request_id");
+	TCase *tc = harness_tcase("request_id", 120);
 	tcase_add_unchecked_fixture(tc, mesh_setup, mesh_teardown);
-	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_request_id_generated_on_every_answer);
 	tcase_add_test(tc, test_request_id_from_the_client_is_kept);
 	tcase_add_test(tc, test_request_id_malformed_is_replaced);

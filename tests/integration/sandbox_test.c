@@ -29,8 +29,7 @@ static int landlock_missing(const char *test)
 	int abi = rt_landlock_abi();
 	if (abi > 0)
 		return 0;
-	fprintf(stderr, "sandbox_test: %s skipped: this kernel has no Landlock (%s)\n", test,
-		strerror(-abi));
+	harness_skip("sandbox_test: %s: this kernel has no Landlock (%s)", test, strerror(-abi));
 	return 1;
 }
 
@@ -48,9 +47,9 @@ static void scratch_setup(void)
 /* scratch_teardown stops what the test started and removes its directory. */
 static void scratch_teardown(void)
 {
+	/* what a test left running (it failed, or stops them itself): SIGTERM, as any stop */
 	for (size_t i = 0; i < sizeof(scratch_pids) / sizeof(scratch_pids[0]); i++)
-		if (scratch_pids[i] > 0)
-			harness_stop(scratch_pids[i], SIGKILL, 2000);
+		harness_stop_checked(scratch_pids[i], SIGTERM, 5000, "a sandboxed service");
 	memset(scratch_pids, 0, sizeof(scratch_pids));
 	if (scratch[0] != '\0')
 		harness_rmtree(scratch);
@@ -433,8 +432,7 @@ static void meshctl_setup(void)
 
 static void meshctl_teardown(void)
 {
-	if (up_pid > 0)
-		harness_stop(up_pid, SIGTERM, 15000);
+	harness_stop_checked(up_pid, SIGTERM, 15000, "meshctl up");
 	up_pid = 0;
 	if (mdir[0] != '\0')
 		harness_rmtree(mdir);
@@ -467,7 +465,7 @@ START_TEST(test_meshctl_as_root_sandboxes_every_service)
 	    {"posts", "/api/posts/1", "/api/posts", "{\"thread\":1,\"text\":\"boxed\",\"user\":1}"},
 	};
 	if (geteuid() != 0) {
-		fprintf(stderr, "sandbox_test: meshctl as root skipped: not root\n");
+		harness_skip("sandbox_test: meshctl as root: not root");
 		return;
 	}
 	if (landlock_missing("meshctl as root"))
@@ -497,21 +495,18 @@ END_TEST
 static Suite *sandbox_suite(void)
 {
 	Suite *s = suite_create("sandbox");
-	TCase *tc = tcase_create("scratch");
-	tcase_set_timeout(tc, 60);
+	TCase *tc = harness_tcase("scratch", 60);
 	tcase_add_checked_fixture(tc, scratch_setup, scratch_teardown);
 	tcase_add_test(tc, test_probe_reaches_only_its_data_dir_and_system_paths);
 	tcase_add_test(tc, test_bad_sandbox_values_are_refused);
 	tcase_add_test(tc, test_without_landlock_auto_runs_and_on_refuses);
 	tcase_add_test(tc, test_sandboxed_service_resolves_and_redials_a_tcp_callee);
 	suite_add_tcase(s, tc);
-	tc = tcase_create("services");
-	tcase_set_timeout(tc, 60);
+	tc = harness_tcase("services", 60);
 	tcase_add_unchecked_fixture(tc, mesh_setup, mesh_teardown);
 	tcase_add_test(tc, test_sandboxed_services_serve_and_redial_a_restarted_callee);
 	suite_add_tcase(s, tc);
-	tc = tcase_create("meshctl");
-	tcase_set_timeout(tc, 90);
+	tc = harness_tcase("meshctl", 90);
 	tcase_add_unchecked_fixture(tc, meshctl_setup, meshctl_teardown);
 	tcase_add_test(tc, test_meshctl_as_root_sandboxes_every_service);
 	suite_add_tcase(s, tc);

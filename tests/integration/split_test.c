@@ -392,9 +392,8 @@ END_TEST
 /* weight_case makes the test case of one weight, on its own mesh. */
 static TCase *weight_case(const char *name, void (*setup)(void))
 {
-	TCase *tc = tcase_create(name);
+	TCase *tc = harness_tcase(name, 120);
 	tcase_add_unchecked_fixture(tc, setup, mesh_teardown);
-	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_split_edge_reports_the_groups);
 	tcase_add_test(tc, test_split_sends_weight_of_100);
 	tcase_add_test(tc, test_split_twice_more);
@@ -407,11 +406,10 @@ static TCase *weight_case(const char *name, void (*setup)(void))
 static Suite *split_suite(void)
 {
 	Suite *s = suite_create("split");
-	TCase *refused = tcase_create("refused");
+	TCase *refused = harness_tcase("refused", 30);
 	suite_add_tcase(s, weight_case("weight_25", mesh_setup_25));
 	suite_add_tcase(s, weight_case("weight_0", mesh_setup_0));
 	suite_add_tcase(s, weight_case("weight_100", mesh_setup_100));
-	tcase_set_timeout(refused, 30);
 	tcase_add_test(refused, test_split_to_a_missing_manifest_stops_the_edge);
 	suite_add_tcase(s, refused);
 	return s;

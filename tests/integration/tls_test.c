@@ -375,9 +375,9 @@ static void mesh_teardown(void)
 {
 	/* the edge first, then the services */
 	for (int i = npids - 1; i >= 0; i--) {
-		int status = harness_stop(pids[i], SIGTERM, 10000);
-		if (!harness_exited_cleanly(status))
-			fprintf(stderr, "tls_test: process %d did not exit 0\n", (int)pids[i]);
+		char what[64];
+		snprintf(what, sizeof(what), "tls_test's process %d", (int)pids[i]);
+		harness_stop_checked(pids[i], SIGTERM, 10000, what);
 	}
 	npids = 0;
 	harness_rmtree(dir);
@@ -422,9 +422,7 @@ static int loop_only(const char *what)
 	const char *t = getenv("CLEAVE_MESH_TRANSPORT");
 	if (t == NULL || strcmp(t, "nng") != 0)
 		return 0;
-	printf("tls_test: %s: skipped on the nng transport, which cannot prove a caller's "
-	       "certificate\n",
-	       what);
+	harness_skip("tls_test: %s: the nng transport cannot prove a caller's certificate", what);
 	return 1;
 }
 
@@ -817,8 +815,7 @@ END_TEST
 static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
-	TCase *tc = tcase_create("tls");
-	tcase_set_timeout(tc, 180);
+	TCase *tc = harness_tcase("tls", 180);
 	tcase_add_unchecked_fixture(tc, mesh_setup, mesh_teardown);
 	tcase_add_test(tc, test_meshctl_certs_makes_a_ca_and_signed_certificates);
 	tcase_add_test(tc, test_a_certificate_is_the_callers_identity);

@@ -401,13 +401,13 @@ START_TEST(test_writes_users_down_thread_create_is_503_and_stores_nothing)
 	size_t before;
 	http_response r;
 	if (fixture_external() != NULL) {
-		fprintf(stderr, "writes_test: stopping users needs a mesh of this test's own; "
-				"skipped for CLEAVE_TEST_EDGE_URL\n");
+		harness_skip("writes_test: stopping users needs a mesh of this test's own, not "
+			     "CLEAVE_TEST_EDGE_URL's");
 		return;
 	}
 	if (fixture_monolith()) {
-		fprintf(stderr, "writes_test: one service down needs a process per service; "
-				"skipped for the monolith\n");
+		harness_skip("writes_test: one service down needs a process per service, which "
+			     "the monolith has not");
 		return;
 	}
 	before = count_list("/api/threads");
@@ -469,7 +469,7 @@ END_TEST
 static Suite *writes_suite(void)
 {
 	Suite *s = suite_create("writes");
-	TCase *tc = tcase_create("writes");
+	TCase *tc = harness_tcase("writes", 120);
 	tcase_add_unchecked_fixture(tc, mesh_setup, mesh_teardown);
 	tcase_add_test(tc, test_writes_create_user);
 	tcase_add_test(tc, test_writes_user_validation);

@@ -269,6 +269,8 @@ int fixture_mesh_stop(fixture_mesh *m, char *report, size_t reportlen)
 			append_tail(report, reportlen, log);
 		}
 	}
+	if (bad)
+		harness_note_unclean("the mesh", report);
 	if (m->dir[0] != '\0')
 		harness_rmtree(m->dir);
 	return bad ? -1 : 0;

@@ -4,6 +4,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,109 @@ int harness_exited_cleanly(int wait_status)
 	return wait_status != -1 && WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
 }
 
+int harness_stopped_cleanly(int wait_status, int sig)
+{
+	return harness_exited_cleanly(wait_status) ||
+	       (wait_status != -1 && WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == sig);
+}
+
+void harness_stop_clean(pid_t pid, int sig, int timeout_ms, const char *what, const char *log)
+{
+	char how[64];
+	int status;
+	if (pid == 0)
+		return;
+	status = harness_stop(pid, sig, timeout_ms);
+	harness_describe_status(status, how, sizeof(how));
+	ck_assert_msg(harness_stopped_cleanly(status, sig),
+		      "%s did not stop cleanly on signal %d: %s%s%s", what, sig, how,
+		      log != NULL ? " (log in " : "", log != NULL ? log : "");
+}
+
+/* unclean: processes that did not stop cleanly in a teardown (the suite fails) */
+static int unclean;
+
+void harness_note_unclean(const char *what, const char *report)
+{
+	fprintf(stderr, "harness: %s did not stop cleanly: %s\n", what, report);
+	unclean++;
+}
+
+int harness_stop_checked(pid_t pid, int sig, int timeout_ms, const char *what)
+{
+	char how[64];
+	int status;
+	if (pid <= 0)
+		return 0;
+	status = harness_stop(pid, sig, timeout_ms);
+	if (!harness_stopped_cleanly(status, sig)) {
+		harness_describe_status(status, how, sizeof(how));
+		harness_note_unclean(what, how);
+	}
+	return status;
+}
+
+/* skips: where harness_skip counts, a file every test process (forked or not) appends to */
+static char skips_path[64];
+
+void harness_skip(const char *fmt, ...)
+{
+	char reason[512];
+	va_list ap;
+	FILE *f;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	printf("skipped: %s\n", reason);
+	fflush(stdout);
+	if (skips_path[0] != '\0' && (f = fopen(skips_path, "a")) != NULL) {
+		fprintf(f, "%s\n", reason);
+		fclose(f);
+	}
+}
+
+/* the watchdog of in-process suites (Check times only forked tests): the limit of any test */
+static int watchdog_s;
+static int watchdog_on; /* the suite runs in process */
+
+static void watchdog_fire(int sig)
+{
+	char line[128];
+	int n =
+	    snprintf(line, sizeof(line), "\nharness: a test ran past its %d s limit\n", watchdog_s);
+	(void)sig;
+	if (write(2, line, (size_t)n) < 0) {
+		/* nothing left to tell it with */
+	}
+	_exit(EXIT_FAILURE); /* children die with us (PR_SET_PDEATHSIG) */
+}
+
+static void watchdog_arm(void)
+{
+	struct sigaction sa = {.sa_handler = watchdog_fire};
+	if (!watchdog_on)
+		return;
+	sigaction(SIGALRM, &sa, NULL);
+	alarm((unsigned)watchdog_s);
+}
+
+static void watchdog_disarm(void)
+{
+	if (watchdog_on)
+		alarm(0);
+}
+
+TCase *harness_tcase(const char *name, int timeout_s)
+{
+	TCase *tc = tcase_create(name);
+	tcase_set_timeout(tc, timeout_s);
+	/* one limit for every case of a suite: the largest asked for */
+	if (timeout_s > watchdog_s)
+		watchdog_s = timeout_s;
+	tcase_add_checked_fixture(tc, watchdog_arm, watchdog_disarm);
+	return tc;
+}
+
 void harness_describe_status(int wait_status, char *out, size_t outlen)
 {
 	if (wait_status == -1)
@@ -211,11 +315,31 @@ int harness_wait_for_line(const char *path, const char *needle, char *out, size_
 int harness_run_suite(Suite *suite, int in_process)
 {
 	SRunner *sr = srunner_create(suite);
-	int failed;
+	int failed, run, skipped = 0, fd;
+	char *text;
+	snprintf(skips_path, sizeof(skips_path), "/tmp/cleave-skips-XXXXXX");
+	if ((fd = mkstemp(skips_path)) >= 0)
+		close(fd);
+	else
+		skips_path[0] = '\0';
 	if (in_process)
 		srunner_set_fork_status(sr, CK_NOFORK);
+	watchdog_on = in_process;
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
+	run = srunner_ntests_run(sr);
 	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	if ((text = harness_read_file(skips_path)) != NULL) {
+		for (char *p = text; *p != '\0'; p++)
+			skipped += *p == '\n';
+		free(text);
+	}
+	unlink(skips_path);
+	if (unclean > 0)
+		printf("harness: %d processes did not stop cleanly (see above)\n", unclean);
+	if (failed > 0 || unclean > 0)
+		return EXIT_FAILURE;
+	if (skipped > 0)
+		printf("harness: %d of %d tests skipped\n", skipped, run);
+	return skipped > 0 && skipped >= run ? HARNESS_EXIT_SKIPPED : EXIT_SUCCESS;
 }

@@ -29,6 +29,39 @@ int harness_thaw(pid_t pid);
 /* harness_exited_cleanly says whether a wait status is a normal exit with status 0. */
 int harness_exited_cleanly(int wait_status);
 
+/* harness_stopped_cleanly says whether a wait status is what stopping a process with sig should
+ * give: exit 0 (it handled sig and stopped in order), or death by sig itself (it does not
+ * handle sig, as no process handles SIGKILL). A sanitizer's report (exit 66 or 67), a crash or
+ * a stop that needed SIGKILL after sig is not clean. */
+int harness_stopped_cleanly(int wait_status, int sig);
+
+/* harness_stop_clean stops pid with sig (harness_stop, waiting up to timeout_ms) and fails the
+ * running test unless it stopped cleanly, naming what (and log, a file to look at, or NULL).
+ * pid 0 (nothing started) passes. */
+void harness_stop_clean(pid_t pid, int sig, int timeout_ms, const char *what, const char *log);
+
+/* harness_stop_checked stops pid with sig (harness_stop) for a fixture's teardown, where no test
+ * is running to fail: a process that does not stop cleanly (harness_stopped_cleanly) is
+ * reported on stderr, naming what, and fails the whole suite (harness_run_suite). Returns the
+ * wait status; pid 0 does nothing and returns 0. */
+int harness_stop_checked(pid_t pid, int sig, int timeout_ms, const char *what);
+
+/* harness_note_unclean reports that what did not stop cleanly (report says how, and may hold
+ * its log's tail) and fails the whole suite, for teardowns that stop processes themselves. */
+void harness_note_unclean(const char *what, const char *report);
+
+/* harness_skip says that the running test is skipped, and why (fmt is printf's): it prints
+ * "skipped: <reason>" and counts it; the test then returns. harness_run_suite reports the skips:
+ * a suite whose every test skipped exits HARNESS_EXIT_SKIPPED, which ctest counts as skipped.
+ * Skip only for what the environment truly lacks, never for a state a regression could make. */
+#define HARNESS_EXIT_SKIPPED 77
+void harness_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* harness_tcase makes a test case whose every test must end within timeout_s: Check's own
+ * timeout when it forks, a watchdog when the suite runs in process (where Check ignores
+ * timeouts), which ends the process with the test's name. */
+TCase *harness_tcase(const char *name, int timeout_s);
+
 /* harness_describe_status writes "exit 0", "exit 66" or "signal 9" for a wait status. */
 void harness_describe_status(int wait_status, char *out, size_t outlen);
 
@@ -59,8 +92,11 @@ void harness_sleep_ms(int ms);
 long long harness_now_ms(void);
 
 /* harness_run_suite runs every test of suite (forking per test unless in_process), frees it and
- * returns the process exit status: EXIT_SUCCESS when no test failed. Integration suites run in
- * process: one mesh, started by an unchecked fixture, serves their tests in order. */
+ * returns the process exit status: EXIT_FAILURE when a test failed or a process stopped
+ * uncleanly in a teardown (harness_stop_checked, harness_note_unclean), HARNESS_EXIT_SKIPPED when
+ * every test skipped (harness_skip), else EXIT_SUCCESS (printing how many skipped, if any).
+ * Integration suites run in process: one mesh, started by an unchecked fixture, serves their
+ * tests in order. */
 int harness_run_suite(Suite *suite, int in_process);
 
 #endif
