@@ -279,10 +279,9 @@ static int connect_upstreams(const edge_args *a, manifest **ms, size_t nms, rout
  * service's data. Returns 0 to go on, else -1 with the reason in err. */
 static int edge_sandbox(const edge_args *a, char *err, size_t errlen)
 {
-	rt_sandbox_spec spec = {.data_dir = NULL};
+	rt_sandbox_spec spec;
 	char msg[1024];
-	if (a->targets_dir != NULL)
-		spec.read_only[spec.nread_only++] = a->targets_dir;
+	rt_sandbox_edge_spec(&spec, a->targets_dir);
 	if (rt_sandbox_apply(&spec, a->shared.sandbox, msg, sizeof(msg)) < 0) {
 		snprintf(err, errlen, "%.400s", msg);
 		return -1;

@@ -308,3 +308,41 @@ int rt_sandbox_apply(const rt_sandbox_spec *spec, rt_sandbox_mode mode, char *ms
 		 abi >= 6 ? "; signals and abstract unix sockets scoped" : "");
 	return 1;
 }
+
+void rt_sandbox_service_spec(rt_sandbox_spec *spec, rt_sandbox_paths *paths, const char *data_dir,
+			     const char *seed, const char *policy, const char *run_dir,
+			     const char *const *listen, int nlisten)
+{
+	static const char *const tls_env[] = {"CLEAVE_TLS_CERT", "CLEAVE_TLS_KEY", "CLEAVE_TLS_CA"};
+	memset(spec, 0, sizeof(*spec));
+	spec->data_dir = data_dir;
+	snprintf(paths->targets, sizeof(paths->targets), "%s/targets", run_dir);
+	spec->read_only[spec->nread_only++] = paths->targets;
+	if (seed != NULL)
+		spec->read_only[spec->nread_only++] = seed;
+	if (policy != NULL)
+		spec->read_only[spec->nread_only++] = policy;
+	for (size_t i = 0; i < sizeof(tls_env) / sizeof(tls_env[0]); i++)
+		if (getenv(tls_env[i]) != NULL && getenv(tls_env[i])[0] != '\0')
+			spec->read_only[spec->nread_only++] = getenv(tls_env[i]);
+	for (int i = 0; i < nlisten && spec->nsocket_dirs < RT_SANDBOX_MAX_PATHS; i++) {
+		char *dir = paths->sock_dirs[spec->nsocket_dirs], *slash;
+		if (strncmp(listen[i], "ipc://", 6) != 0)
+			continue;
+		snprintf(dir, sizeof(paths->sock_dirs[0]), "%s", listen[i] + 6);
+		if ((slash = strrchr(dir, '/')) == NULL)
+			snprintf(dir, sizeof(paths->sock_dirs[0]), ".");
+		else if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		spec->socket_dirs[spec->nsocket_dirs++] = dir;
+	}
+}
+
+void rt_sandbox_edge_spec(rt_sandbox_spec *spec, const char *targets_dir)
+{
+	memset(spec, 0, sizeof(*spec));
+	if (targets_dir != NULL)
+		spec->read_only[spec->nread_only++] = targets_dir;
+}

@@ -29,6 +29,28 @@ typedef struct rt_sandbox_spec {
 	size_t nsocket_dirs;
 } rt_sandbox_spec;
 
+/* rt_sandbox_paths: the paths a service's spec points into, kept while the spec is used. */
+typedef struct rt_sandbox_paths {
+	char targets[4200];
+	char sock_dirs[RT_SANDBOX_MAX_PATHS][4096];
+} rt_sandbox_paths;
+
+/* rt_sandbox_service_spec fills spec with what a service may reach once its store is open
+ * (runtime/service.c applies it): data_dir read-write; read-only its seed and policy (either
+ * may be NULL), <run_dir>/targets (the target files of its callees, re-read) and the TLS files
+ * CLEAVE_TLS_CERT, _KEY and _CA name; and in the directory of each ipc:// address of
+ * listen[0..nlisten) it may make and remove sockets. Nothing else: not another service's data,
+ * sockets, policy, nor a target file to write. The strings are borrowed; paths holds the ones
+ * made here, and both must outlive spec's use. */
+void rt_sandbox_service_spec(rt_sandbox_spec *spec, rt_sandbox_paths *paths, const char *data_dir,
+			     const char *seed, const char *policy, const char *run_dir,
+			     const char *const *listen, int nlisten);
+
+/* rt_sandbox_edge_spec fills spec with what the edge may reach once its manifests are read
+ * (edge/main.c applies it): the target files in targets_dir (may be NULL) read-only, and
+ * nothing to write. targets_dir is borrowed. */
+void rt_sandbox_edge_spec(rt_sandbox_spec *spec, const char *targets_dir);
+
 /* rt_sandbox_parse_mode reads "auto", "on" or "off" into *out. Returns 0, or -1 for anything
  * else. */
 int rt_sandbox_parse_mode(const char *s, rt_sandbox_mode *out);

@@ -34,9 +34,7 @@ typedef struct service_args {
 	char data_dir[4096];
 	rt_service_env env;
 	mesh_server_opts server;
-	/* the sandbox's paths, kept while it is applied */
-	char sock_dirs[SERVICE_MAX_LISTEN][4096];
-	char targets[4200];
+	rt_sandbox_paths sandbox_paths; /* what the sandbox's spec points into */
 } service_args;
 
 mesh_client *rt_deps_client(const rt_deps *deps, const char *name)
@@ -318,32 +316,11 @@ static int service_parse(int argc, char **argv, const rt_service_def *def, servi
  * callee's socket keeps working. Returns 0 to go on, else -1 (the reason logged). */
 static int service_sandbox(const rt_service_def *def, service_args *a)
 {
-	static const char *const tls_env[] = {"CLEAVE_TLS_CERT", "CLEAVE_TLS_KEY", "CLEAVE_TLS_CA"};
-	rt_sandbox_spec spec = {.data_dir = a->data_dir};
+	rt_sandbox_spec spec;
 	char msg[1024];
 	int rv;
-	snprintf(a->targets, sizeof(a->targets), "%s/targets", a->shared.run_dir);
-	spec.read_only[spec.nread_only++] = a->targets;
-	if (a->env.seed != NULL)
-		spec.read_only[spec.nread_only++] = a->env.seed;
-	if (a->policy != NULL)
-		spec.read_only[spec.nread_only++] = a->policy;
-	for (size_t i = 0; i < sizeof(tls_env) / sizeof(tls_env[0]); i++)
-		if (getenv(tls_env[i]) != NULL && getenv(tls_env[i])[0] != '\0')
-			spec.read_only[spec.nread_only++] = getenv(tls_env[i]);
-	for (int i = 0; i < a->nlisten && spec.nsocket_dirs < RT_SANDBOX_MAX_PATHS; i++) {
-		char *dir = a->sock_dirs[i], *slash;
-		if (strncmp(a->listen[i], "ipc://", 6) != 0)
-			continue;
-		snprintf(dir, sizeof(a->sock_dirs[i]), "%s", a->listen[i] + 6);
-		if ((slash = strrchr(dir, '/')) == NULL)
-			snprintf(dir, sizeof(a->sock_dirs[i]), ".");
-		else if (slash == dir)
-			slash[1] = '\0';
-		else
-			*slash = '\0';
-		spec.socket_dirs[spec.nsocket_dirs++] = dir;
-	}
+	rt_sandbox_service_spec(&spec, &a->sandbox_paths, a->data_dir, a->env.seed, a->policy,
+				a->shared.run_dir, a->listen, a->nlisten);
 	rv = rt_sandbox_apply(&spec, a->shared.sandbox, msg, sizeof(msg));
 	fprintf(stderr, "%s: %s\n", def->name, msg);
 	return rv < 0 ? -1 : 0;

@@ -18,6 +18,7 @@
 #include "fixture.h"
 #include "harness.h"
 #include "http.h"
+#include "process.h"
 #include "sandbox.h"
 
 #define PROBE	CLEAVE_BUILD_DIR "/tests/sandbox-probe"
@@ -74,14 +75,32 @@ static void expect_line(const char *out, const char *op, const char *path, const
 		      path, want, out);
 }
 
+/* run_probe runs the probe with argv (argv[0] is PROBE) in the scratch dir and returns what it
+ * printed (malloc'd, the caller's), asserting it ran and applied its sandbox. */
+static char *run_probe(char *const argv[])
+{
+	char log[300], *out;
+	int status;
+	pid_t pid;
+	snprintf(log, sizeof(log), "%s/probe-%d.out", scratch, (int)harness_now_ms());
+	pid = harness_spawn(argv, log);
+	ck_assert_int_gt(pid, 0);
+	status = harness_wait(pid, 10000);
+	if (status == -1)
+		status = harness_stop(pid, SIGKILL, 1000);
+	out = harness_read_file(log);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(harness_exited_cleanly(status), "probe failed:\n%s", out);
+	ck_assert_msg(strncmp(out, "applied: sandbox: landlock ABI ", 31) == 0, "%s", out);
+	return out;
+}
+
 START_TEST(test_probe_reaches_only_its_data_dir_and_system_paths)
 {
 	char *dir = scratch;
 	char state[256], a[300], b[300], a_file[400], a_sub[400], b_secret[400];
-	char b_new[400], state_file[400], tmp_x[128], log[300], args[8][512];
+	char b_new[400], state_file[400], tmp_x[128], args[8][512];
 	char *argv[12], *out;
-	int status;
-	pid_t pid;
 	if (landlock_missing("the probe"))
 		return;
 	ck_assert(dir[0] != '\0');
@@ -115,17 +134,8 @@ START_TEST(test_probe_reaches_only_its_data_dir_and_system_paths)
 	for (int i = 0; i < 8; i++)
 		argv[2 + i] = args[i];
 	argv[10] = NULL;
-	snprintf(log, sizeof(log), "%s/probe.out", dir);
-	pid = harness_spawn(argv, log);
-	ck_assert_int_gt(pid, 0);
-	status = harness_wait(pid, 10000);
-	if (status == -1)
-		status = harness_stop(pid, SIGKILL, 1000);
-	out = harness_read_file(log);
+	out = run_probe(argv);
 	unlink(tmp_x); /* only there if the sandbox failed */
-	ck_assert_ptr_nonnull(out);
-	ck_assert_msg(harness_exited_cleanly(status), "probe failed:\n%s", out);
-	ck_assert_msg(strncmp(out, "applied: sandbox: landlock ABI ", 31) == 0, "%s", out);
 	expect_line(out, "write", a_file, "ok");
 	expect_line(out, "read", a_file, "ok");
 	expect_line(out, "mkdir", a_sub, "ok");
@@ -135,6 +145,121 @@ START_TEST(test_probe_reaches_only_its_data_dir_and_system_paths)
 	expect_line(out, "write", tmp_x, "EACCES");
 	expect_line(out, "read", state_file, "EACCES");
 	ck_assert_int_ne(access(b_new, F_OK), 0);
+	free(out);
+}
+END_TEST
+
+/* make_file makes the directories of path (a file under dir) and the file, with content. */
+static void make_file(const char *path, const char *content)
+{
+	char parent[512], *slash;
+	snprintf(parent, sizeof(parent), "%s", path);
+	slash = strrchr(parent, '/');
+	*slash = '\0';
+	ck_assert_int_eq(rt_mkdirs(parent, 0700), 0);
+	write_file(path, content);
+}
+
+START_TEST(test_a_service_reaches_no_other_services_files)
+{
+	char state[200], run[300], sock[320], own_sock[400], own_db[400], other_sock[400];
+	char planted[400], targets[400], policy[400], other_db[400], stray[400], listen[420];
+	char data[300], args[11][512], *argv[20], *out;
+	if (landlock_missing("a service's files"))
+		return;
+	/* meshctl's layout: users' data and sockets, and what belongs to threads and to meshctl */
+	snprintf(state, sizeof(state), "%s/state", scratch);
+	snprintf(run, sizeof(run), "%s/run", state);
+	snprintf(sock, sizeof(sock), "%s/users", run);
+	snprintf(own_sock, sizeof(own_sock), "%s/users-1.sock", sock);
+	snprintf(listen, sizeof(listen), "ipc://%s", own_sock);
+	snprintf(data, sizeof(data), "%s/users", state);
+	snprintf(own_db, sizeof(own_db), "%s/users.db", data);
+	snprintf(other_sock, sizeof(other_sock), "%s/threads/threads-1.sock", run);
+	snprintf(planted, sizeof(planted), "%s/threads/planted.sock", run);
+	snprintf(targets, sizeof(targets), "%s/targets/threads", run);
+	snprintf(policy, sizeof(policy), "%s/policy/users", run);
+	snprintf(other_db, sizeof(other_db), "%s/threads/threads.db", state);
+	snprintf(stray, sizeof(stray), "%s/not-a-socket", sock);
+	make_file(own_db, "users\n");
+	make_file(other_sock, "threads' socket\n");
+	make_file(targets, "ipc:///nowhere/threads-1.sock active\n");
+	make_file(policy, "edge Get\n");
+	make_file(other_db, "threads\n");
+	ck_assert_int_eq(rt_mkdirs(sock, 0700), 0);
+	snprintf(args[0], sizeof(args[0]), "sock:%s", own_sock);
+	snprintf(args[1], sizeof(args[1]), "unlink:%s", own_sock);
+	snprintf(args[2], sizeof(args[2]), "write:%s", own_db);
+	snprintf(args[3], sizeof(args[3]), "read:%s", targets);
+	snprintf(args[4], sizeof(args[4]), "read:%s", policy);
+	snprintf(args[5], sizeof(args[5]), "unlink:%s", other_sock);
+	snprintf(args[6], sizeof(args[6]), "sock:%s", planted);
+	snprintf(args[7], sizeof(args[7]), "write:%s", targets);
+	snprintf(args[8], sizeof(args[8]), "write:%s", policy);
+	snprintf(args[9], sizeof(args[9]), "read:%s", other_db);
+	snprintf(args[10], sizeof(args[10]), "write:%s", stray);
+	argv[0] = PROBE;
+	argv[1] = "--service";
+	argv[2] = data;
+	argv[3] = run;
+	argv[4] = listen;
+	argv[5] = policy;
+	for (int i = 0; i < 11; i++)
+		argv[6 + i] = args[i];
+	argv[17] = NULL;
+	out = run_probe(argv);
+	/* its own socket directory, data, and what it only reads */
+	expect_line(out, "sock", own_sock, "ok");
+	expect_line(out, "unlink", own_sock, "ok");
+	expect_line(out, "write", own_db, "ok");
+	expect_line(out, "read", targets, "ok");
+	expect_line(out, "read", policy, "ok");
+	/* nothing of another service, nor of meshctl's to change */
+	expect_line(out, "unlink", other_sock, "EACCES");
+	expect_line(out, "sock", planted, "EACCES");
+	expect_line(out, "write", targets, "EACCES");
+	expect_line(out, "write", policy, "EACCES");
+	expect_line(out, "read", other_db, "EACCES");
+	expect_line(out, "write", stray, "EACCES"); /* its socket directory holds sockets only */
+	ck_assert_int_eq(access(other_sock, F_OK), 0);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_the_edge_writes_nothing)
+{
+	char targets[300], target[400], data[400], tmp_x[128], inside[400];
+	char args[6][512], *argv[12], *out;
+	if (landlock_missing("the edge's files"))
+		return;
+	snprintf(targets, sizeof(targets), "%s/run/targets", scratch);
+	snprintf(target, sizeof(target), "%s/users", targets);
+	snprintf(data, sizeof(data), "%s/users/users.db", scratch);
+	snprintf(tmp_x, sizeof(tmp_x), "/tmp/cleave-edge-probe-%d", (int)getpid());
+	snprintf(inside, sizeof(inside), "%s/planted", scratch);
+	make_file(target, "ipc:///nowhere/users-1.sock active\n");
+	make_file(data, "users\n");
+	unlink(tmp_x);
+	snprintf(args[0], sizeof(args[0]), "read:%s", target);
+	snprintf(args[1], sizeof(args[1]), "read:/etc/hostname");
+	snprintf(args[2], sizeof(args[2]), "write:%s", target);
+	snprintf(args[3], sizeof(args[3]), "write:%s", tmp_x);
+	snprintf(args[4], sizeof(args[4]), "write:%s", inside);
+	snprintf(args[5], sizeof(args[5]), "read:%s", data);
+	argv[0] = PROBE;
+	argv[1] = "--edge";
+	argv[2] = targets;
+	for (int i = 0; i < 6; i++)
+		argv[3 + i] = args[i];
+	argv[9] = NULL;
+	out = run_probe(argv);
+	unlink(tmp_x); /* only there if the sandbox failed */
+	expect_line(out, "read", target, "ok");
+	expect_line(out, "read", "/etc/hostname", "ok");
+	expect_line(out, "write", target, "EACCES");
+	expect_line(out, "write", tmp_x, "EACCES");
+	expect_line(out, "write", inside, "EACCES");
+	expect_line(out, "read", data, "EACCES");
 	free(out);
 }
 END_TEST
@@ -498,6 +623,8 @@ static Suite *sandbox_suite(void)
 	TCase *tc = harness_tcase("scratch", 60);
 	tcase_add_checked_fixture(tc, scratch_setup, scratch_teardown);
 	tcase_add_test(tc, test_probe_reaches_only_its_data_dir_and_system_paths);
+	tcase_add_test(tc, test_a_service_reaches_no_other_services_files);
+	tcase_add_test(tc, test_the_edge_writes_nothing);
 	tcase_add_test(tc, test_bad_sandbox_values_are_refused);
 	tcase_add_test(tc, test_without_landlock_auto_runs_and_on_refuses);
 	tcase_add_test(tc, test_sandboxed_service_resolves_and_redials_a_tcp_callee);

@@ -1,13 +1,16 @@
-/* sandbox_probe.c: test-only program: applies rt_sandbox_apply to a data dir, then tries the
- * file operations it is given and prints what the kernel answered, one line each; or runs a
- * program as on a kernel without Landlock. */
+/* sandbox_probe.c: test-only program: restricts itself with rt_sandbox_apply (to a data dir, or
+ * to exactly what a service or the edge gets), then tries the file operations it is given and
+ * prints what the kernel answered, one line each; or runs a program as on a kernel without
+ * Landlock. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <linux/filter.h>
@@ -32,8 +35,24 @@ static const char *probe_errname(int err)
 	}
 }
 
+/* probe_sock binds a unix socket at path, as a service listening on ipc:// does. Returns 0 or
+ * -1 with errno set. */
+static int probe_sock(const char *path)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), rv, err;
+	if (fd < 0)
+		return -1;
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	rv = bind(fd, (struct sockaddr *)&a, sizeof(a));
+	err = errno;
+	close(fd);
+	errno = err;
+	return rv;
+}
+
 /* probe_op runs one OP:PATH: read (open for reading and read a byte), write (create or append
- * a line), mkdir, unlink. Prints "OP PATH ok" or "OP PATH ERRNO". */
+ * a line), mkdir, unlink, sock (bind a unix socket). Prints "OP PATH ok" or "OP PATH ERRNO". */
 static void probe_op(const char *arg)
 {
 	const char *colon = strchr(arg, ':'), *path;
@@ -60,6 +79,8 @@ static void probe_op(const char *arg)
 		rv = mkdir(path, 0700);
 	} else if (strcmp(op, "unlink") == 0) {
 		rv = unlink(path);
+	} else if (strcmp(op, "sock") == 0) {
+		rv = probe_sock(path);
 	} else {
 		printf("%s bad-op\n", arg);
 		return;
@@ -94,19 +115,27 @@ static int probe_without_landlock(char **argv)
 int main(int argc, char **argv)
 {
 	rt_sandbox_spec spec = {0};
+	rt_sandbox_paths paths;
 	char msg[1024];
-	int rv;
+	int rv, first;
 	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-		fprintf(argc < 2 ? stderr : stdout,
-			"usage: %s DATA_DIR [OP:PATH]...\n"
-			"Restricts itself with rt_sandbox_apply (mode on) to DATA_DIR, then runs\n"
-			"each OP (read, write, mkdir, unlink) on PATH and prints 'OP PATH ok' or\n"
-			"'OP PATH ERRNO'. The first line is 'applied: ...' or 'unsupported: ...'.\n"
-			"\n"
-			"       %s --without-landlock PROGRAM [ARG]...\n"
-			"Runs PROGRAM (a path) as on a kernel without Landlock (its system calls\n"
-			"answer ENOSYS).\n",
-			argv[0], argv[0]);
+		fprintf(
+		    argc < 2 ? stderr : stdout,
+		    "usage: %s DATA_DIR [OP:PATH]...\n"
+		    "Restricts itself with rt_sandbox_apply (mode on) to DATA_DIR, then runs\n"
+		    "each OP (read, write, mkdir, unlink, sock) on PATH and prints 'OP PATH ok'\n"
+		    "or 'OP PATH ERRNO'. The first line is 'applied: ...' or 'unsupported: ...'.\n"
+		    "\n"
+		    "       %s --service DATA_DIR RUN_DIR LISTEN_URL POLICY [OP:PATH]...\n"
+		    "The same, restricted as a service is (rt_sandbox_service_spec; no seed).\n"
+		    "\n"
+		    "       %s --edge TARGETS_DIR [OP:PATH]...\n"
+		    "The same, restricted as the edge is (rt_sandbox_edge_spec).\n"
+		    "\n"
+		    "       %s --without-landlock PROGRAM [ARG]...\n"
+		    "Runs PROGRAM (a path) as on a kernel without Landlock (its system calls\n"
+		    "answer ENOSYS).\n",
+		    argv[0], argv[0], argv[0], argv[0]);
 		return argc < 2 ? 2 : 0;
 	}
 	if (strcmp(argv[1], "--without-landlock") == 0) {
@@ -116,14 +145,33 @@ int main(int argc, char **argv)
 		}
 		return probe_without_landlock(argv + 2);
 	}
-	spec.data_dir = argv[1];
+	if (strcmp(argv[1], "--service") == 0) {
+		const char *listen[] = {argc > 4 ? argv[4] : ""};
+		if (argc < 6) {
+			fprintf(stderr, "%s: --service wants DATA_DIR RUN_DIR LISTEN_URL POLICY\n",
+				argv[0]);
+			return 2;
+		}
+		rt_sandbox_service_spec(&spec, &paths, argv[2], NULL, argv[5], argv[3], listen, 1);
+		first = 6;
+	} else if (strcmp(argv[1], "--edge") == 0) {
+		if (argc < 3) {
+			fprintf(stderr, "%s: --edge wants TARGETS_DIR\n", argv[0]);
+			return 2;
+		}
+		rt_sandbox_edge_spec(&spec, argv[2]);
+		first = 3;
+	} else {
+		spec.data_dir = argv[1];
+		first = 2;
+	}
 	rv = rt_sandbox_apply(&spec, RT_SANDBOX_ON, msg, sizeof(msg));
 	if (rv < 0) {
 		printf("%s: %s\n", rt_landlock_abi() < 0 ? "unsupported" : "error", msg);
 		return rt_landlock_abi() < 0 ? 0 : 1;
 	}
 	printf("applied: %s\n", msg);
-	for (int i = 2; i < argc; i++)
+	for (int i = first; i < argc; i++)
 		probe_op(argv[i]);
 	return 0;
 }
