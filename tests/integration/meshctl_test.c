@@ -18,7 +18,7 @@
 
 #define MESHCTL CLEAVE_BUILD_DIR "/meshctl"
 
-static char dir[256], state[512], base[256];
+static char dir[256], state[512], base[256], admin[256];
 static pid_t up_pid;
 
 /* mesh_tmpdir makes the test's directory, reachable by the services' own users when meshctl
@@ -171,6 +171,15 @@ static void load_start(load *l, const char *path)
 	pthread_create(&l->thread, NULL, load_run, l);
 }
 
+/* load_wait waits up to ms for l to have sent n requests. */
+static int load_wait(load *l, int n, int ms)
+{
+	long long until = harness_now_ms() + ms;
+	while (l->requests < n && harness_now_ms() < until)
+		harness_sleep_ms(10);
+	return l->requests >= n ? 0 : -1;
+}
+
 static void load_stop(load *l)
 {
 	atomic_store(&l->stop, 1);
@@ -183,7 +192,8 @@ static void load_stop(load *l)
 static void mesh_setup(void)
 {
 	char log[600], line[512];
-	char *argv[] = {MESHCTL, "up", "--port", "0", "--state-dir", state, NULL};
+	char *argv[] = {MESHCTL, "up",		"--port", "0", "--admin-port",
+			"0",	 "--state-dir", state,	  NULL};
 	curl_global_init_once();
 	ck_assert_int_eq(mesh_tmpdir(), 0);
 	snprintf(state, sizeof(state), "%s/state", dir);
@@ -195,6 +205,30 @@ static void mesh_setup(void)
 		if (end != NULL)
 			snprintf(base, sizeof(base), "%.*s", (int)(end - at), at);
 	}
+	/* the edge's metrics: what it thinks of each instance */
+	if (harness_wait_for_line(log, "admin on http://", line, sizeof(line), 5000) == 0)
+		snprintf(admin, sizeof(admin), "%s/metrics", strstr(line, "http://"));
+}
+
+/* edge_takes_out waits up to ms for the edge's metrics to show the instance whose address ends
+ * with suffix ("posts-2.sock") out of rotation: unhealthy, or down (its connection dropped as
+ * dead after its checks went unanswered). */
+static int edge_takes_out(const char *suffix, int ms)
+{
+	char unhealthy[256], down[256];
+	long long until = harness_now_ms() + ms;
+	snprintf(unhealthy, sizeof(unhealthy), "%s\",state=\"unhealthy\"} 1", suffix);
+	snprintf(down, sizeof(down), "%s\",state=\"down\"} 1", suffix);
+	do {
+		http_response r;
+		int out = http_get(admin, &r) == 0 && r.status == 200 &&
+			  (strstr(r.body, unhealthy) != NULL || strstr(r.body, down) != NULL);
+		http_response_free(&r);
+		if (out)
+			return 0;
+		harness_sleep_ms(50);
+	} while (harness_now_ms() < until);
+	return -1;
 }
 
 static void mesh_teardown(void)
@@ -271,11 +305,11 @@ START_TEST(test_kill9_restarts_and_spares_other_services)
 	ck_assert_int_gt(users, 0);
 	load_start(&others, "/api/posts/1");
 	load_start(&own, "/api/users/1");
-	harness_sleep_ms(300);
+	ck_assert_int_eq(load_wait(&others, 10, 10000), 0);
 	ck_assert_int_eq(kill(users, SIGKILL), 0);
 	killed_at = harness_now_ms();
 	/* restarted after the first backoff step, and its route answers again */
-	while (harness_now_ms() - killed_at < 5000) {
+	while (harness_now_ms() - killed_at < 10000) {
 		again = instance_pid("users-1");
 		if (again > 0 && again != users) {
 			http_response r;
@@ -289,12 +323,20 @@ START_TEST(test_kill9_restarts_and_spares_other_services)
 		}
 		harness_sleep_ms(20);
 	}
-	harness_sleep_ms(300);
+	ck_assert_int_eq(load_wait(&others, others.requests + 10, 10000), 0);
 	load_stop(&others);
 	load_stop(&own);
-	ck_assert_msg(back_at > 0, "users did not come back within 5 s");
-	ck_assert_msg(back_at - killed_at < 2500, "users came back after %lld ms",
-		      back_at - killed_at);
+	ck_assert_msg(back_at > 0, "users did not come back within 10 s");
+	{
+		/* after the first step of the back-off, not a later one */
+		char log[600], line[512];
+		snprintf(log, sizeof(log), "%s/up.log", dir);
+		ck_assert_int_eq(harness_wait_for_line(log,
+						       "users-1 exited (signal 9); restarting in "
+						       "100 ms",
+						       line, sizeof(line), 0),
+				 0);
+	}
 	ck_assert_msg(others.failures == 0, "%d of %d requests to posts failed: %s",
 		      others.failures, others.requests, others.last_failure);
 	ck_assert_int_gt(others.requests, 10);
@@ -330,12 +372,12 @@ START_TEST(test_scale_out_and_in_under_load_loses_nothing)
 	ck_assert_ptr_nonnull(strstr(out, "posts: 1 -> 3"));
 	free(out);
 	ck_assert_int_eq(wait_for("posts", 3, 3, 10000), 0);
-	harness_sleep_ms(500);
+	ck_assert_int_eq(load_wait(&l, l.requests + 20, 10000), 0);
 	ck_assert_int_eq(meshctl(&out, "scale", "posts=1", NULL), 0);
 	free(out);
 	/* the two surplus instances drain (deregistration_delay), then stop */
 	ck_assert_int_eq(wait_for("posts", 1, 1, 15000), 0);
-	harness_sleep_ms(300);
+	ck_assert_int_eq(load_wait(&l, l.requests + 10, 10000), 0);
 	load_stop(&l);
 	ck_assert_msg(l.failures == 0, "%d of %d requests failed while scaling: %s", l.failures,
 		      l.requests, l.last_failure);
@@ -358,12 +400,12 @@ START_TEST(test_kill9_with_two_instances_loses_nothing)
 	free(out);
 	ck_assert_int_eq(wait_for("posts", 2, 2, 10000), 0);
 	load_start(&l, "/api/posts/1");
-	harness_sleep_ms(300);
+	ck_assert_int_eq(load_wait(&l, 10, 10000), 0);
 	victim = instance_pid("posts-2");
 	ck_assert_int_gt(victim, 0);
 	ck_assert_int_eq(kill(victim, SIGKILL), 0);
 	ck_assert_int_eq(wait_for("posts", 2, 2, 10000), 0);
-	harness_sleep_ms(300);
+	ck_assert_int_eq(load_wait(&l, l.requests + 10, 10000), 0);
 	load_stop(&l);
 	ck_assert_msg(l.failures == 0, "%d of %d requests failed: %s", l.failures, l.requests,
 		      l.last_failure);
@@ -406,6 +448,7 @@ START_TEST(test_failing_health_checks_take_an_instance_out_of_rotation)
 	load l;
 	char *out = NULL;
 	pid_t hung;
+	int waited;
 	if (nng_transport("health-based rotation"))
 		return;
 	ck_assert_int_eq(meshctl(&out, "scale", "posts=2", NULL), 0);
@@ -419,12 +462,22 @@ START_TEST(test_failing_health_checks_take_an_instance_out_of_rotation)
 		kill(hung, SIGCONT);
 		ck_abort_msg("posts-2 was not reported unhealthy");
 	}
-	/* the edge checks on its own schedule: give it one more interval */
-	harness_sleep_ms(2500);
+	/* the edge checks on its own schedule: until it too sees it unhealthy */
+	if (edge_takes_out("posts-2.sock", 10000) != 0) {
+		http_response r;
+		kill(hung, SIGCONT);
+		http_get(admin, &r);
+		/* what the edge says of each instance */
+		ck_abort_msg("the edge did not take posts-2 out: %s",
+			     r.status == 200 && strstr(r.body, "instance_state{") != NULL
+				 ? strstr(r.body, "instance_state{")
+				 : r.error);
+	}
 	load_start(&l, "/api/posts/1");
-	harness_sleep_ms(1000);
+	waited = load_wait(&l, 30, 10000);
 	load_stop(&l);
 	kill(hung, SIGCONT);
+	ck_assert_msg(waited == 0, "only %d requests in 10 s with posts-2 hung", l.requests);
 	ck_assert_msg(l.failures == 0, "%d of %d requests failed with posts-2 hung: %s", l.failures,
 		      l.requests, l.last_failure);
 	ck_assert_int_gt(l.requests, 20);
@@ -433,6 +486,29 @@ START_TEST(test_failing_health_checks_take_an_instance_out_of_rotation)
 	ck_assert_int_eq(meshctl(&out, "scale", "posts=1", NULL), 0);
 	free(out);
 	ck_assert_int_eq(wait_for("posts", 1, 1, 15000), 0);
+}
+END_TEST
+
+START_TEST(test_logs_follow_prints_new_lines_until_stopped)
+{
+	char log[600], line[512], *out = NULL;
+	char *argv[] = {MESHCTL, "logs", "users", "-f", "--state-dir", state, NULL};
+	pid_t follow;
+	snprintf(log, sizeof(log), "%s/follow.out", dir);
+	follow = harness_spawn(argv, log);
+	ck_assert_int_gt(follow, 0);
+	/* what was there already, then what comes: a second instance's start-up */
+	ck_assert_int_eq(
+	    harness_wait_for_line(log, "users-1 users: serving", line, sizeof(line), 10000), 0);
+	ck_assert_int_eq(meshctl(&out, "scale", "users=2", NULL), 0);
+	free(out);
+	ck_assert_msg(
+	    harness_wait_for_line(log, "users-2 users: serving", line, sizeof(line), 15000) == 0,
+	    "logs -f did not print users-2's start (output in %s)", log);
+	harness_stop_clean(follow, SIGINT, 5000, "meshctl logs -f", log);
+	ck_assert_int_eq(meshctl(&out, "scale", "users=1", NULL), 0);
+	free(out);
+	ck_assert_int_eq(wait_for("users", 1, 1, 15000), 0);
 }
 END_TEST
 
@@ -611,6 +687,163 @@ static void monolith_teardown(void)
 	harness_rmtree(dir);
 }
 
+/* ---- a mesh's life: detached, crashing, stopped uncleanly ------------------------------------ */
+
+/* lifecycle_setup makes a fresh test directory and state dir for one test's own mesh. */
+static void lifecycle_setup(void)
+{
+	curl_global_init_once();
+	ck_assert_int_eq(mesh_tmpdir(), 0);
+	snprintf(state, sizeof(state), "%s/state", dir);
+}
+
+/* detached_pid returns the pid a detached mesh of the state dir recorded, or 0. */
+static pid_t detached_pid(void)
+{
+	char path[600], *text;
+	pid_t pid = 0;
+	snprintf(path, sizeof(path), "%s/run/meshctl.pid", state);
+	if ((text = harness_read_file(path)) != NULL)
+		pid = (pid_t)atol(text);
+	free(text);
+	return pid;
+}
+
+/* lifecycle_teardown stops what a test left: its foreground up, or a detached mesh (down, then
+ * its recorded pid), and removes the directory. */
+static void lifecycle_teardown(void)
+{
+	pid_t detached = detached_pid();
+	harness_stop_checked(up_pid, SIGTERM, 15000, "meshctl up");
+	up_pid = 0;
+	if (detached > 0 && kill(detached, 0) == 0) {
+		meshctl(NULL, "down", NULL);
+		if (kill(detached, 0) == 0) {
+			harness_note_unclean("a detached meshctl up", "it outlived meshctl down");
+			kill(detached, SIGKILL);
+		}
+	}
+	harness_rmtree(dir);
+}
+
+/* up_foreground starts meshctl up --port 0 in the foreground, its output in DIR/up.log (log,
+ * 600 bytes), and returns once it says where the API is (or after 20 s). */
+static void up_foreground(char *log)
+{
+	char line[512];
+	char *argv[] = {MESHCTL, "up", "--port", "0", "--state-dir", state, NULL};
+	snprintf(log, 600, "%s/up.log", dir);
+	up_pid = harness_spawn(argv, log);
+	ck_assert_int_gt(up_pid, 0);
+	ck_assert_int_eq(
+	    harness_wait_for_line(log, "the forum API is at ", line, sizeof(line), 20000), 0);
+}
+
+START_TEST(test_up_detach_then_down)
+{
+	char *out = NULL, url[300];
+	pid_t supervisor, pids[8];
+	json_t *st, *in;
+	size_t i, n = 0;
+	http_response r;
+	ck_assert_int_eq(meshctl(&out, "up", "--detach", "--port", "0", NULL), 0);
+	/* it says where the API is, and returns while the mesh runs on */
+	ck_assert_msg(strstr(out, "http://127.0.0.1:") != NULL, "up --detach said: %s", out);
+	/* "the forum API is at http://127.0.0.1:PORT/api" */
+	snprintf(url, sizeof(url), "%.*s/users/1", (int)strcspn(strstr(out, "http://"), " \n"),
+		 strstr(out, "http://"));
+	free(out);
+	supervisor = detached_pid();
+	ck_assert_int_gt(supervisor, 0);
+	ck_assert_int_eq(kill(supervisor, 0), 0);
+	ck_assert_int_eq(wait_for("users", 1, 1, 10000), 0);
+	ck_assert_int_eq(http_get(url, &r), 0);
+	ck_assert_msg(r.status == 200, "GET %s: %ld", url, r.status);
+	http_response_free(&r);
+	st = status_json();
+	json_array_foreach(st, i, in)
+	{
+		if (n < 8)
+			pids[n++] = (pid_t)json_integer_value(json_object_get(in, "pid"));
+	}
+	json_decref(st);
+	ck_assert_int_eq(n, 3);
+	/* down stops it all, the detached supervisor included */
+	ck_assert_int_eq(meshctl(&out, "down", NULL), 0);
+	free(out);
+	/* down returns once the supervisor removed its pid file, its last act */
+	for (long long until = harness_now_ms() + 5000;
+	     kill(supervisor, 0) == 0 && harness_now_ms() < until;)
+		harness_sleep_ms(20);
+	ck_assert_msg(kill(supervisor, 0) != 0, "the detached meshctl %d outlived down",
+		      (int)supervisor);
+	for (i = 0; i < n; i++)
+		ck_assert_msg(kill(pids[i], 0) != 0, "pid %d outlived down", (int)pids[i]);
+}
+END_TEST
+
+START_TEST(test_up_exits_1_when_a_child_stops_uncleanly)
+{
+	char log[600], line[512];
+	pid_t users;
+	int status;
+	up_foreground(log);
+	users = instance_pid("users-1");
+	ck_assert_int_gt(users, 0);
+	/* frozen, it cannot answer SIGTERM: after the grace period meshctl kills it */
+	ck_assert_int_eq(harness_freeze(users), 0);
+	ck_assert_int_eq(kill(up_pid, SIGTERM), 0);
+	status = harness_wait(up_pid, 20000);
+	up_pid = 0;
+	ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 1,
+		      "meshctl up did not exit 1 (log in %s)", log);
+	ck_assert_int_eq(harness_wait_for_line(log, "users-1 stopped uncleanly (signal 9)", line,
+					       sizeof(line), 0),
+			 0);
+	ck_assert_msg(kill(users, 0) != 0, "users-1 (%d) outlived meshctl up", (int)users);
+}
+END_TEST
+
+START_TEST(test_a_crashing_service_backs_off_to_10_s)
+{
+	static const char *const steps[] = {"100 ms",  "200 ms",  "400 ms",  "800 ms",
+					    "1600 ms", "3200 ms", "6400 ms", "10000 ms"};
+	char log[600], line[512], want[128];
+	char *argv[] = {MESHCTL, "up", "--port", "0", "--state-dir", state, NULL};
+	json_t *st, *in;
+	size_t i;
+	int crash_loop = 0;
+	snprintf(log, sizeof(log), "%s/up.log", dir);
+	/* every child refuses this environment and exits 2 at once, again and again */
+	setenv("CLEAVE_SANDBOX", "bogus", 1);
+	up_pid = harness_spawn(argv, log);
+	unsetenv("CLEAVE_SANDBOX");
+	ck_assert_int_gt(up_pid, 0);
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		snprintf(want, sizeof(want), "users-1 exited (exit 2); restarting in %s", steps[i]);
+		ck_assert_msg(harness_wait_for_line(log, want, line, sizeof(line), 15000) == 0,
+			      "no '%s' in %s", want, log);
+		/* the third crash in a row is a crash loop, and so are the next */
+		ck_assert_msg((strstr(line, "(crash loop)") != NULL) == (i >= 2), "%s", line);
+	}
+	/* it stays at 10 s, and status says crash loop */
+	st = status_json();
+	json_array_foreach(st, i, in)
+	{
+		if (strcmp(json_string_value(json_object_get(in, "instance")), "users-1") == 0)
+			crash_loop = json_is_true(json_object_get(in, "crash_loop"));
+	}
+	json_decref(st);
+	ck_assert(crash_loop);
+	ck_assert_int_eq(harness_wait_for_line(log, "the edge exited (exit 2); restarting it in",
+					       line, sizeof(line), 0),
+			 0);
+	/* stopped, with nothing running that could stop uncleanly (all wait out 10 s) */
+	harness_stop_clean(up_pid, SIGTERM, 15000, "meshctl up", log);
+	up_pid = 0;
+}
+END_TEST
+
 static Suite *meshctl_suite(void)
 {
 	Suite *s = suite_create("meshctl");
@@ -622,6 +855,7 @@ static Suite *meshctl_suite(void)
 	tcase_add_test(tc, test_scale_out_and_in_under_load_loses_nothing);
 	tcase_add_test(tc, test_kill9_with_two_instances_loses_nothing);
 	tcase_add_test(tc, test_failing_health_checks_take_an_instance_out_of_rotation);
+	tcase_add_test(tc, test_logs_follow_prints_new_lines_until_stopped);
 	tcase_add_test(tc, test_down_stops_everything);
 	tcase_add_test(tc, test_help_and_bad_usage);
 	suite_add_tcase(s, tc);
@@ -633,6 +867,12 @@ static Suite *meshctl_suite(void)
 	tcase_add_checked_fixture(tc, NULL, monolith_teardown);
 	tcase_add_test(tc, test_children_die_with_a_killed_meshctl);
 	tcase_add_test(tc, test_bad_manifests_stop_up_with_the_reason);
+	suite_add_tcase(s, tc);
+	tc = harness_tcase("lifecycle", 90);
+	tcase_add_checked_fixture(tc, lifecycle_setup, lifecycle_teardown);
+	tcase_add_test(tc, test_up_detach_then_down);
+	tcase_add_test(tc, test_up_exits_1_when_a_child_stops_uncleanly);
+	tcase_add_test(tc, test_a_crashing_service_backs_off_to_10_s);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,4 +1,5 @@
 /* harness.c: real processes for tests: spawned with a parent-death signal, stopped by pid. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -88,29 +89,61 @@ int harness_stop(pid_t pid, int sig, int timeout_ms)
 	return waitpid(pid, &status, 0) == pid ? status : -1;
 }
 
-/* harness_wait_change waits up to 4 s for the child to report what flag asks for. */
-static int harness_wait_change(pid_t pid, int flag)
+/* harness_all_threads says whether every thread of pid is stopped (want_stopped) or none is,
+ * from /proc/PID/task/TID/stat; pid need not be a child. */
+static int harness_all_threads(pid_t pid, int want_stopped)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int all = 1, seen = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while (all && (e = readdir(d)) != NULL) {
+		char stat_path[340], *text, *paren;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(stat_path, sizeof(stat_path), "%s/%s/stat", path, e->d_name);
+		if ((text = harness_read_file(stat_path)) == NULL)
+			continue; /* the thread ended */
+		/* the state follows the command's closing parenthesis: "pid (comm) S ..." */
+		paren = strrchr(text, ')');
+		if (paren != NULL && paren[1] == ' ') {
+			int stopped = paren[2] == 'T' || paren[2] == 't';
+			seen = 1;
+			all = stopped == want_stopped;
+		}
+		free(text);
+	}
+	closedir(d);
+	return all && seen;
+}
+
+/* harness_wait_threads waits up to 4 s for harness_all_threads(pid, want_stopped). */
+static int harness_wait_threads(pid_t pid, int want_stopped)
 {
 	long long until = harness_now_ms() + 4000;
-	int status = 0;
-	pid_t got;
-	while ((got = waitpid(pid, &status, flag | WNOHANG)) == 0 && harness_now_ms() < until)
+	while (!harness_all_threads(pid, want_stopped)) {
+		if (harness_now_ms() >= until)
+			return -1;
 		harness_sleep_ms(1);
-	return got == pid ? 0 : -1;
+	}
+	return 0;
 }
 
 int harness_freeze(pid_t pid)
 {
 	if (kill(pid, SIGSTOP) != 0)
 		return -1;
-	return harness_wait_change(pid, WUNTRACED);
+	return harness_wait_threads(pid, 1);
 }
 
 int harness_thaw(pid_t pid)
 {
 	if (kill(pid, SIGCONT) != 0)
 		return -1;
-	return harness_wait_change(pid, WCONTINUED);
+	return harness_wait_threads(pid, 0);
 }
 
 int harness_exited_cleanly(int wait_status)

@@ -20,9 +20,9 @@ int harness_stop(pid_t pid, int sig, int timeout_ms);
  * is still running (or not a child). */
 int harness_wait(pid_t pid, int timeout_ms);
 
-/* harness_freeze stops the child pid with SIGSTOP and returns once every thread of it has
- * stopped (kill alone returns before: a thread could still answer). harness_thaw continues it.
- * Both return 0, or -1 if the child did not change within 4 s. */
+/* harness_freeze stops pid (any process, not only a child) with SIGSTOP and returns once every
+ * thread of it has stopped (kill alone returns before: a thread could still answer).
+ * harness_thaw continues it. Both return 0, or -1 if it did not change within 4 s. */
 int harness_freeze(pid_t pid);
 int harness_thaw(pid_t pid);
 
