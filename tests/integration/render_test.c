@@ -1,6 +1,8 @@
 /* render_test.c: meshctl render: the committed infra/deploy/ matches what the manifests render
  * (it fails with the diff and the command to regenerate), every rendered file is YAML, counts
- * become instances and replicas, and calls: becomes exactly the NetworkPolicy's ingress. */
+ * become instances and replicas, calls: becomes exactly the NetworkPolicy's ingress, every pod
+ * and container is locked down and health-checked, and the Kubernetes objects and compose file
+ * pass the Kubernetes API's and the Compose specification's validators (tests/renders/). */
 #include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,9 +22,9 @@
 static const char *const targets[] = {"compose", "kubernetes", "copilot"};
 static char dir[256];
 
-/* run runs argv (NULL-terminated) and returns its exit status (128 if it did not exit), its
- * stdout and stderr in *out (malloc'd, the caller's) if out is not NULL. */
-static int run(char **out, char *const argv[])
+/* run_for runs argv (NULL-terminated) for up to timeout_ms and returns its exit status (128 if
+ * it did not exit), its stdout and stderr in *out (malloc'd, the caller's) if out is not NULL. */
+static int run_for(char **out, int timeout_ms, char *const argv[])
 {
 	static int seq;
 	char log[512];
@@ -31,7 +33,7 @@ static int run(char **out, char *const argv[])
 	snprintf(log, sizeof(log), "%s/run-%d.out", dir, seq++);
 	pid = harness_spawn(argv, log);
 	ck_assert_int_gt(pid, 0);
-	status = harness_wait(pid, 30000);
+	status = harness_wait(pid, timeout_ms);
 	if (status == -1)
 		status = harness_stop(pid, SIGKILL, 1000);
 	if (out != NULL) {
@@ -40,6 +42,12 @@ static int run(char **out, char *const argv[])
 			*out = strdup("");
 	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* run is run_for with 30 s, for meshctl and diff. */
+static int run(char **out, char *const argv[])
+{
+	return run_for(out, 30000, argv);
 }
 
 /* render runs meshctl render target --out DIR/sub [--manifests m]; returns its exit status. */
@@ -547,6 +555,322 @@ START_TEST(test_network_policies_follow_calls)
 }
 END_TEST
 
+/* workload: the edge or one service, as its rendered files must run it. */
+typedef struct workload {
+	char name[64];	     /* "edge", "users" */
+	char check[160];     /* its health check's words, joined by commas */
+	long long prestop_s; /* what preStop sleeps: the manifest's deregistration_delay */
+	int retries;	     /* compose's retries: the manifest's unhealthy_threshold */
+	bool edge;
+} workload;
+
+/* workloads fills w (room entries) with the edge and the services of manifests m (NULL: the
+ * checkout's); returns how many. */
+static size_t workloads(const char *m, workload *w, size_t room)
+{
+	char err[512];
+	manifest **ms;
+	size_t n, k = 0;
+	ck_assert_msg(
+	    manifest_load_dir(m ? m : CLEAVE_SOURCE_DIR "/svc", &ms, &n, err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_uint_lt(n, room);
+	w[k++] = (workload){.name = "edge",
+			    .check = "edge,--check,http://127.0.0.1:8080/",
+			    .prestop_s = 5,
+			    .retries = 2,
+			    .edge = true};
+	for (size_t i = 0; i < n; i++, k++) {
+		snprintf(w[k].name, sizeof(w[k].name), "%s", ms[i]->name);
+		snprintf(w[k].check, sizeof(w[k].check), "svc-%s,--check,tcp://127.0.0.1:7000",
+			 ms[i]->name);
+		w[k].prestop_s = (long long)(ms[i]->deregistration_delay_ms + 999) / 1000;
+		w[k].retries = ms[i]->health.unhealthy_threshold;
+		w[k].edge = false;
+	}
+	manifest_free_all(ms, n);
+	return k;
+}
+
+/* expect fails unless the scalar at path under n is want, naming the file, the object (what)
+ * and the property. */
+static void expect(const char *file, const char *what, yaml_document_t *doc, yaml_node_t *n,
+		   const char *path, const char *want)
+{
+	const char *got = str(doc, n, path);
+	ck_assert_msg(strcmp(got, want) == 0, "%s: %s: %s is '%s', want '%s'", file, what, path,
+		      got, want);
+}
+
+/* expect_list fails unless the sequence at path under n holds the scalars want (joined by
+ * commas), naming the file, the object (what) and the property. */
+static void expect_list(const char *file, const char *what, yaml_document_t *doc, yaml_node_t *n,
+			const char *path, const char *want)
+{
+	char got[512] = "";
+	yaml_node_t *e;
+	for (size_t i = 0; (e = item(doc, get(doc, n, path), i)) != NULL; i++)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", i ? "," : "",
+			 e->type == YAML_SCALAR_NODE ? (char *)e->data.scalar.value : "?");
+	ck_assert_msg(strcmp(got, want) == 0, "%s: %s: %s is [%s], want [%s]", file, what, path,
+		      got, want);
+}
+
+/* expect_none fails if there is anything at path under n. */
+static void expect_none(const char *file, const char *what, yaml_document_t *doc, yaml_node_t *n,
+			const char *path)
+{
+	ck_assert_msg(get(doc, n, path) == NULL, "%s: %s: %s is set, want none", file, what, path);
+}
+
+/* mounts says whether container c mounts a volume at path. */
+static bool mounts(yaml_document_t *doc, yaml_node_t *c, const char *path)
+{
+	yaml_node_t *v;
+	for (size_t i = 0; (v = item(doc, get(doc, c, "volumeMounts"), i)) != NULL; i++)
+		if (strcmp(str(doc, v, "mountPath"), path) == 0)
+			return true;
+	return false;
+}
+
+/* check_container checks container c of workload w's Deployment (pod: its pod spec): a locked
+ * down security context, both probes running w's check, a preStop sleep that ends within the
+ * grace period, and a volume at /tmp (the root is read-only). */
+static void check_container(const char *file, const workload *w, yaml_document_t *doc,
+			    yaml_node_t *pod, yaml_node_t *c)
+{
+	static const char *const probes[] = {"readinessProbe", "livenessProbe"};
+	char what[160], key[64], want[32];
+	long long grace = atoll(str(doc, pod, "terminationGracePeriodSeconds"));
+	snprintf(what, sizeof(what), "Deployment %.63s, container %.63s", w->name,
+		 str(doc, c, "name"));
+	expect(file, what, doc, c, "securityContext.allowPrivilegeEscalation", "false");
+	expect(file, what, doc, c, "securityContext.readOnlyRootFilesystem", "true");
+	expect_list(file, what, doc, c, "securityContext.capabilities.drop", "ALL");
+	expect_none(file, what, doc, c, "securityContext.capabilities.add");
+	for (size_t p = 0; p < 2; p++) {
+		if (w->edge) {
+			snprintf(key, sizeof(key), "%s.httpGet.path", probes[p]);
+			expect(file, what, doc, c, key, "/");
+			snprintf(key, sizeof(key), "%s.httpGet.port", probes[p]);
+			expect(file, what, doc, c, key, "8080");
+		} else {
+			snprintf(key, sizeof(key), "%s.exec.command", probes[p]);
+			expect_list(file, what, doc, c, key, w->check);
+		}
+	}
+	snprintf(want, sizeof(want), "%lld", w->prestop_s);
+	expect(file, what, doc, c, "lifecycle.preStop.sleep.seconds", want);
+	ck_assert_msg(w->prestop_s < grace,
+		      "%s: %s: preStop sleeps %llds of a terminationGracePeriodSeconds of %lld",
+		      file, what, w->prestop_s, grace);
+	ck_assert_msg(mounts(doc, c, "/tmp"), "%s: %s: no volume at /tmp (the root is read-only)",
+		      file, what);
+}
+
+/* check_pods renders kubernetes from manifests m (NULL: the checkout's) into DIR/sub and checks
+ * every workload's Service (a service's headless, the edge's a load balancer) and pods: run as
+ * uid and gid 10001, never root, with the runtime's seccomp profile and no service account
+ * token, every container locked down (check_container). */
+static void check_pods(const char *m, const char *sub)
+{
+	static const char *const pod_wants[][2] = {
+	    {"spec.template.spec.securityContext.runAsNonRoot", "true"},
+	    {"spec.template.spec.securityContext.runAsUser", "10001"},
+	    {"spec.template.spec.securityContext.runAsGroup", "10001"},
+	    {"spec.template.spec.securityContext.fsGroup", "10001"},
+	    {"spec.template.spec.securityContext.seccompProfile.type", "RuntimeDefault"},
+	    {"spec.template.spec.automountServiceAccountToken", "false"},
+	};
+	workload w[16];
+	size_t n = workloads(m, w, 16);
+	ck_assert_int_eq(render("kubernetes", sub, m, NULL), 0);
+	for (size_t k = 0; k < n; k++) {
+		char path[700], file[96], what[96], why[600];
+		yaml_docs d;
+		yaml_document_t *doc;
+		yaml_node_t *root, *pod, *c;
+		snprintf(file, sizeof(file), "%.63s.yaml", w[k].name);
+		snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, file);
+		ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
+		root = find(&d, "Service", &doc);
+		ck_assert_msg(root != NULL, "%s: no Service", file);
+		snprintf(what, sizeof(what), "Service %.63s", w[k].name);
+		if (w[k].edge)
+			expect(file, what, doc, root, "spec.type", "LoadBalancer");
+		else
+			expect(file, what, doc, root, "spec.clusterIP", "None");
+		root = find(&d, "Deployment", &doc);
+		ck_assert_msg(root != NULL, "%s: no Deployment", file);
+		snprintf(what, sizeof(what), "Deployment %.63s", w[k].name);
+		for (size_t i = 0; i < sizeof(pod_wants) / sizeof(pod_wants[0]); i++)
+			expect(file, what, doc, root, pod_wants[i][0], pod_wants[i][1]);
+		pod = get(doc, root, "spec.template.spec");
+		ck_assert_msg(item(doc, get(doc, pod, "containers"), 0) != NULL,
+			      "%s: %s: no container", file, what);
+		for (size_t i = 0; (c = item(doc, get(doc, pod, "containers"), i)) != NULL; i++)
+			check_container(file, &w[k], doc, pod, c);
+		unload(&d);
+	}
+}
+
+/* of_workload is the workload whose container compose service name is: "edge", or
+ * "<service>-<instance>"; NULL if none. */
+static const workload *of_workload(const workload *w, size_t n, const char *name)
+{
+	for (size_t k = 0; k < n; k++) {
+		size_t len = strlen(w[k].name);
+		if (w[k].edge ? strcmp(name, "edge") == 0
+			      : strncmp(name, w[k].name, len) == 0 && name[len] == '-' &&
+				    strspn(name + len + 1, "0123456789") == strlen(name + len + 1))
+			return &w[k];
+	}
+	return NULL;
+}
+
+/* check_compose renders compose from manifests m (NULL: the checkout's) into DIR/sub and checks
+ * every container: a read-only root, no capabilities, no privilege gain, no user: (the image's
+ * USER 10001:10001 applies), the workload's health check. */
+static void check_compose(const char *m, const char *sub)
+{
+	const char *file = "compose.yml";
+	char path[700], why[600], want[200];
+	workload w[16];
+	bool seen[16] = {false};
+	size_t n = workloads(m, w, 16);
+	yaml_docs d;
+	yaml_document_t *doc;
+	yaml_node_t *services;
+	ck_assert_int_eq(render("compose", sub, m, NULL), 0);
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, file);
+	ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
+	doc = &d.doc[0];
+	services = get(doc, yaml_document_get_root_node(doc), "services");
+	ck_assert_msg(services != NULL && services->type == YAML_MAPPING_NODE, "%s: no services",
+		      file);
+	for (yaml_node_pair_t *p = services->data.mapping.pairs.start;
+	     p < services->data.mapping.pairs.top; p++) {
+		const char *name = (char *)yaml_document_get_node(doc, p->key)->data.scalar.value;
+		yaml_node_t *svc = yaml_document_get_node(doc, p->value);
+		const workload *wl = of_workload(w, n, name);
+		char what[96];
+		snprintf(what, sizeof(what), "service %s", name);
+		ck_assert_msg(wl != NULL, "%s: %s: no such workload", file, what);
+		seen[wl - w] = true;
+		expect(file, what, doc, svc, "read_only", "true");
+		expect_list(file, what, doc, svc, "cap_drop", "ALL");
+		expect_none(file, what, doc, svc, "cap_add");
+		expect_none(file, what, doc, svc, "privileged");
+		expect_list(file, what, doc, svc, "security_opt", "no-new-privileges");
+		expect_none(file, what, doc, svc, "user");
+		snprintf(want, sizeof(want), "CMD,%s", wl->check);
+		expect_list(file, what, doc, svc, "healthcheck.test", want);
+		snprintf(want, sizeof(want), "%d", wl->retries);
+		expect(file, what, doc, svc, "healthcheck.retries", want);
+	}
+	for (size_t k = 0; k < n; k++)
+		ck_assert_msg(seen[k], "%s: no container runs %s", file, w[k].name);
+	unload(&d);
+}
+
+/* check_copilot renders copilot from manifests m (NULL: the checkout's) into DIR/sub and checks
+ * every workload's manifest: a read-only root, the container's health check, the edge's load
+ * balancer checking /, a service's data volume owned by uid and gid 10001. */
+static void check_copilot(const char *m, const char *sub)
+{
+	workload w[16];
+	size_t n = workloads(m, w, 16);
+	ck_assert_int_eq(render("copilot", sub, m, NULL), 0);
+	for (size_t k = 0; k < n; k++) {
+		char path[700], file[96], what[96], why[600], want[200];
+		yaml_docs d;
+		yaml_document_t *doc;
+		yaml_node_t *root;
+		snprintf(file, sizeof(file), "%.63s/manifest.yml", w[k].name);
+		snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, file);
+		ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
+		doc = &d.doc[0];
+		root = yaml_document_get_root_node(doc);
+		snprintf(what, sizeof(what), "%.31s %.63s", str(doc, root, "type"), w[k].name);
+		expect(file, what, doc, root, "storage.readonly_fs", "true");
+		snprintf(want, sizeof(want), "CMD,%s", w[k].check);
+		expect_list(file, what, doc, root, "image.healthcheck.command", want);
+		if (w[k].edge) {
+			expect(file, what, doc, root, "http.healthcheck.path", "/");
+		} else {
+			expect(file, what, doc, root, "storage.volumes.data.efs.uid", "10001");
+			expect(file, what, doc, root, "storage.volumes.data.efs.gid", "10001");
+		}
+		unload(&d);
+	}
+}
+
+START_TEST(test_kubernetes_pods_are_locked_down)
+{
+	char m[512];
+	manifests(m, sizeof(m), "manifests");
+	check_pods(NULL, "k-checkout");
+	check_pods(m, "k-changed"); /* with resources: and replicas */
+}
+END_TEST
+
+START_TEST(test_compose_containers_are_locked_down)
+{
+	char m[512];
+	manifests(m, sizeof(m), "manifests");
+	check_compose(NULL, "c-checkout");
+	check_compose(m, "c-changed"); /* with cpus:, mem_limit: and two users */
+}
+END_TEST
+
+START_TEST(test_copilot_tasks_have_read_only_roots_and_checks)
+{
+	char m[512];
+	manifests(m, sizeof(m), "manifests");
+	check_copilot(NULL, "a-checkout");
+	check_copilot(m, "a-changed");
+}
+END_TEST
+
+/* The Kubernetes objects against the API's schemas, compose.yml against the Compose
+ * specification's: tests/renders/validate.mjs, which installs its validators (npm ci) the first
+ * time. Skipped only where node or npm is missing or the npm registry cannot be reached. */
+START_TEST(test_renders_pass_the_kubernetes_and_compose_validators)
+{
+	char m[512], k[2][600], c[2][600], *out = NULL;
+	char *argv[] = {"/usr/bin/env", "node",	   CLEAVE_SOURCE_DIR "/tests/renders/validate.mjs",
+			"kubernetes",	k[0],	   "kubernetes",
+			k[1],		"compose", c[0],
+			"compose",	c[1],	   NULL};
+	int rc;
+	manifests(m, sizeof(m), "manifests");
+	for (int with = 0; with < 2; with++) {
+		char sub[32];
+		snprintf(sub, sizeof(sub), "k-%d", with);
+		ck_assert_int_eq(render("kubernetes", sub, with ? m : NULL, NULL), 0);
+		snprintf(k[with], sizeof(k[with]), "%s/%s", dir, sub);
+		snprintf(sub, sizeof(sub), "c-%d", with);
+		ck_assert_int_eq(render("compose", sub, with ? m : NULL, NULL), 0);
+		snprintf(c[with], sizeof(c[with]), "%s/%s", dir, sub);
+	}
+	rc = run_for(&out, 200000, argv);
+	if ((rc == 127 && strstr(out, "env: ") != NULL) || rc == 77) {
+		char *last = out + strlen(out);
+		while (last > out && last[-1] == '\n')
+			*--last = '\0';
+		while (last > out && last[-1] != '\n')
+			last--;
+		printf("%s\n", out); /* what npm said, if it ran */
+		harness_skip("render validators: %s%s", last,
+			     rc == 127 ? " (infra/deps.sh installs nodejs and npm)" : "");
+		free(out);
+		return;
+	}
+	ck_assert_msg(rc == 0, "tests/renders/validate.mjs exited %d:\n%s", rc, out);
+	free(out);
+}
+END_TEST
+
 /* fargate renders copilot with posts' cpu: and memory: set as given (memory NULL: none) and
  * returns meshctl's exit status, the rendered cpu and memory in cpu_out and mem_out. */
 static int fargate(const char *m, const char *cpu, const char *memory, char *cpu_out, char *mem_out,
@@ -619,6 +943,16 @@ static Suite *render_suite(void)
 	tcase_add_test(tc, test_count_becomes_instances_and_replicas);
 	tcase_add_test(tc, test_network_policies_follow_calls);
 	tcase_add_test(tc, test_copilot_sizes_round_up_to_fargate_sizes);
+	suite_add_tcase(s, tc);
+	tc = harness_tcase("properties", 120);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_kubernetes_pods_are_locked_down);
+	tcase_add_test(tc, test_compose_containers_are_locked_down);
+	tcase_add_test(tc, test_copilot_tasks_have_read_only_roots_and_checks);
+	suite_add_tcase(s, tc);
+	tc = harness_tcase("validators", 240); /* npm ci the first time */
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_renders_pass_the_kubernetes_and_compose_validators);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -206,6 +206,9 @@ void harness_skip(const char *fmt, ...)
 	va_end(ap);
 	printf("skipped: %s\n", reason);
 	fflush(stdout);
+	for (char *p = reason; *p != '\0'; p++)
+		if (*p == '\n')
+			*p = ' '; /* one line a skip: harness_run_suite counts lines */
 	if (skips_path[0] != '\0' && (f = fopen(skips_path, "a")) != NULL) {
 		fprintf(f, "%s\n", reason);
 		fclose(f);

@@ -1,0 +1,260 @@
+// validate.mjs: checks meshctl render's output with maintained validators: every Kubernetes
+// object against the Kubernetes API schemas (kubernetes-models), and for unknown fields, which
+// those schemas allow but the API server's strict field validation (kubectl's default) refuses,
+// against kubernetes-models' types (TypeScript's excess property check); compose.yml against the
+// Compose specification's JSON schema (the copy dclint ships, with ajv).
+//
+// usage: node tests/renders/validate.mjs TARGET DIR [TARGET DIR...]   (TARGET: kubernetes|compose)
+//
+// Installs its pinned dependencies (package-lock.json) itself, once, into a cache outside the
+// checkout: $CLEAVE_RENDERS_CACHE, else $XDG_CACHE_HOME/cleave/renders, else
+// ~/.cache/cleave/renders, in a directory named after the lock's hash (a changed lock installs
+// anew; checkouts and build trees share one install).
+// Exit status: 0 every file valid; 1 a file invalid (each problem on a line: file, document,
+// object, property, what is wrong) or the install failed for a reason of its own; 77 the
+// validators cannot be had here (no npm, or the registry unreachable): the caller skips; 2 usage.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const SKIP = 77;
+
+// What npm prints when it cannot reach the registry (as opposed to a broken lock or package).
+const UNREACHABLE =
+  /\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|EHOSTUNREACH|ERR_SOCKET_TIMEOUT|E502|E503|E504)\b|npm error network/;
+
+// give_up prints why (one line: the caller reports the last) and exits with status.
+function give_up(status, why) {
+  console.log(why);
+  process.exit(status);
+}
+
+// cache_dir is where the dependencies of this package-lock.json are (or go): under the cache,
+// or the temporary directory where the cache cannot be written.
+function cache_dir() {
+  let base =
+    process.env.CLEAVE_RENDERS_CACHE ||
+    path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "cleave", "renders");
+  try {
+    fs.mkdirSync(base, { recursive: true });
+    fs.accessSync(base, fs.constants.W_OK);
+  } catch {
+    base = path.join(os.tmpdir(), `cleave-renders-${os.userInfo().uid}`);
+  }
+  const hash = createHash("sha256");
+  for (const f of ["package.json", "package-lock.json"])
+    hash.update(fs.readFileSync(path.join(here, f)));
+  return path.join(base, hash.digest("hex").slice(0, 16));
+}
+
+// install makes sure the locked dependencies are in dir (npm ci into a fresh directory, renamed
+// into place when complete, so a concurrent or interrupted run never sees half an install).
+function install(dir) {
+  const stamp = path.join(dir, "installed");
+  if (fs.existsSync(stamp))
+    return;
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  const tmp = fs.mkdtempSync(`${dir}.tmp-`);
+  for (const f of ["package.json", "package-lock.json"])
+    fs.copyFileSync(path.join(here, f), path.join(tmp, f));
+  console.log(`validate: installing the validators (npm ci) into ${dir}`);
+  const r = spawnSync(
+    "npm",
+    ["ci", "--ignore-scripts", "--prefer-offline", "--no-audit", "--no-fund",
+      "--fetch-retries=1", "--fetch-timeout=30000"],
+    { cwd: tmp, encoding: "utf8", timeout: 180000 });
+  const out = `${r.stdout || ""}${r.stderr || ""}`;
+  if (r.error || r.status !== 0)
+    fs.rmSync(tmp, { recursive: true, force: true });
+  if (r.error && r.error.code === "ENOENT")
+    give_up(SKIP, "validate: npm is not installed, so the validators cannot be (see infra/deps.sh)");
+  if (r.error && r.error.code === "ETIMEDOUT")
+    give_up(SKIP, "validate: npm ci did not finish in 180 s: is the npm registry reachable?");
+  if (r.error)
+    give_up(1, `validate: npm ci: ${r.error.message}`);
+  if (r.status !== 0) {
+    console.log(out.trim());
+    if (UNREACHABLE.test(out))
+      give_up(SKIP, "validate: npm ci cannot reach the npm registry (see above)");
+    give_up(1, `validate: npm ci failed (exit ${r.status}; see above)`);
+  }
+  fs.writeFileSync(path.join(tmp, "installed"), "");
+  try {
+    fs.renameSync(tmp, dir);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true }); /* another run installed it first */
+    if (!fs.existsSync(stamp))
+      throw e;
+  }
+}
+
+const problems = [];
+
+// problem records one: where (file, document, object) and what.
+function problem(where, what) {
+  problems.push(`${where}: ${what}`);
+}
+
+// documents parses file's YAML documents (reporting syntax errors) and returns them as plain
+// values.
+function documents(file, YAML) {
+  const docs = YAML.parseAllDocuments(fs.readFileSync(file, "utf8"));
+  const out = [];
+  docs.forEach((d, i) => {
+    for (const e of d.errors)
+      problem(`${file}: document ${i + 1}`, `YAML: ${e.message}`);
+    if (d.errors.length === 0 && d.contents !== null)
+      out.push(d.toJS());
+  });
+  return out;
+}
+
+// ajv_problem says what one ajv error means, naming the property.
+function ajv_problem(e) {
+  const at = e.instancePath || "/";
+  if (e.keyword === "additionalProperties")
+    return `${at}: unknown property '${e.params.additionalProperty}'`;
+  if (e.keyword === "required")
+    return `${at}: missing property '${e.params.missingProperty}'`;
+  if (e.keyword === "enum")
+    return `${at}: ${e.message} (${e.params.allowedValues.join(", ")})`;
+  return `${at}: ${e.message}`;
+}
+
+// kustomization checks kustomization.yaml, which kubernetes-models does not cover (it is
+// kustomize's, not the API's): its kind, and that it lists exactly the other files of dir.
+function kustomization(dir, file, doc) {
+  const where = `${file}: Kustomization`;
+  const want = fs.readdirSync(dir).filter((f) => f.endsWith(".yaml") &&
+    f !== "kustomization.yaml").sort();
+  if (doc.apiVersion !== "kustomize.config.k8s.io/v1beta1" || doc.kind !== "Kustomization")
+    problem(where, `apiVersion/kind is ${doc.apiVersion}/${doc.kind}`);
+  for (const k of Object.keys(doc))
+    if (!["apiVersion", "kind", "resources"].includes(k))
+      problem(where, `/${k}: not a key meshctl renders`);
+  const got = [...(doc.resources || [])].sort();
+  if (JSON.stringify(got) !== JSON.stringify(want))
+    problem(where, `/resources: lists ${got.join(", ")}, the directory has ${want.join(", ")}`);
+}
+
+// Every Kubernetes object that has a model, for strict_fields: where it is (file, document, kind
+// and name), its apiVersion, kind and content.
+const objects = [];
+
+// strict_fields type-checks every object of objects against its model's TypeScript type, which
+// lists every field the API has: a field it does not know (a misspelt key) is an error, as in
+// the API server's strict field validation. The program is written into the cache, where its
+// imports resolve.
+function strict_fields(cache, req) {
+  if (objects.length === 0)
+    return;
+  const ts = req("typescript");
+  const tmp = fs.mkdtempSync(path.join(cache, "check-"));
+  const file = path.join(tmp, "objects.ts");
+  const starts = [];
+  let text = "", line = 0;
+  objects.forEach((o, i) => {
+    const body = `import type { I${o.kind} as T${i} } from "kubernetes-models/${o.apiVersion}/${o.kind}";\n` +
+      `export const o${i}: T${i} = ${JSON.stringify(o.object, null, 1)};\n`;
+    starts.push(line);
+    line += body.split("\n").length - 1;
+    text += body;
+  });
+  fs.writeFileSync(file, text);
+  const program = ts.createProgram([file], {
+    noEmit: true, strict: true, skipLibCheck: true, types: [],
+    module: ts.ModuleKind.Node16, moduleResolution: ts.ModuleResolutionKind.Node16,
+  });
+  for (const d of ts.getPreEmitDiagnostics(program)) {
+    const msg = ts.flattenDiagnosticMessageText(d.messageText, " ");
+    if (d.file === undefined || path.resolve(d.file.fileName) !== file) {
+      problem("strict fields", msg);
+      continue;
+    }
+    const at = d.file.getLineAndCharacterOfPosition(d.start).line;
+    let i = starts.length - 1;
+    while (i > 0 && starts[i] > at)
+      i--;
+    problem(objects[i].where, msg);
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+// kubernetes validates every document of every *.yaml in dir against the API's schema of its
+// apiVersion and kind, and keeps it for strict_fields.
+function kubernetes(dir, req, YAML) {
+  let n = 0;
+  for (const name of fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort()) {
+    const file = path.join(dir, name);
+    documents(file, YAML).forEach((doc, i) => {
+      const kind = `${doc.apiVersion}/${doc.kind}`;
+      const where = `${file}: document ${i + 1} (${doc.kind} ${doc.metadata?.name ?? "?"})`;
+      n++;
+      if (name === "kustomization.yaml")
+        return kustomization(dir, file, doc);
+      let Model;
+      try {
+        Model = req(`kubernetes-models/${kind}`)[doc.kind];
+      } catch {
+        Model = undefined;
+      }
+      if (Model === undefined || Model.apiVersion !== doc.apiVersion || Model.kind !== doc.kind)
+        return problem(where, `no kind ${kind} in the Kubernetes API`);
+      objects.push({ where, apiVersion: doc.apiVersion, kind: doc.kind, object: doc });
+      try {
+        new Model(doc).validate();
+      } catch (e) {
+        for (const err of e.errors ?? [{ instancePath: "", message: e.message }])
+          problem(where, ajv_problem(err));
+      }
+    });
+  }
+  if (n === 0)
+    problem(dir, "no Kubernetes object");
+  return n;
+}
+
+// compose validates dir/compose.yml against the Compose specification.
+function compose(dir, req, YAML) {
+  const Ajv = req("ajv");
+  const schema = JSON.parse(fs.readFileSync(path.join(
+    path.dirname(req.resolve("dclint/package.json")), "schemas", "compose.schema.json")));
+  delete schema.$schema; /* draft-07, ajv's own, named by an address ajv does not know */
+  const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
+  const valid = ajv.compile(schema);
+  const file = path.join(dir, "compose.yml");
+  const docs = documents(file, YAML);
+  if (docs.length !== 1)
+    problem(file, `${docs.length} YAML documents, not 1`);
+  docs.forEach((doc) => {
+    if (!valid(doc))
+      for (const e of valid.errors)
+        problem(`${file}: compose file`, ajv_problem(e));
+  });
+  return docs.length;
+}
+
+const args = process.argv.slice(2);
+const targets = { kubernetes, compose };
+if (args.length === 0 || args.length % 2 !== 0 ||
+  args.some((a, i) => i % 2 === 0 && !(a in targets)))
+  give_up(2, "usage: node validate.mjs kubernetes|compose DIR [kubernetes|compose DIR...]");
+const dir = cache_dir();
+install(dir);
+const req = createRequire(path.join(dir, "package.json"));
+const YAML = req("yaml");
+for (let i = 0; i < args.length; i += 2) {
+  const n = targets[args[i]](args[i + 1], req, YAML);
+  console.log(`validate: ${args[i]} ${args[i + 1]}: ${n} document(s) checked`);
+}
+strict_fields(dir, req);
+for (const p of problems)
+  console.log(p);
+if (problems.length > 0)
+  give_up(1, `validate: ${problems.length} problem(s)`);
+console.log("validate: every document is valid");
