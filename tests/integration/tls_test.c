@@ -254,13 +254,56 @@ static int wait_for(const char *name, const char *needle, char *line, size_t lin
 /* ---- the mesh: users, threads, posts on tls+tcp:// with policies, and the edge ----------------
  */
 
+static const char *const service_names[3] = {"users", "threads", "posts"};
+static char call_u[96], call_t[96];
+
+/* start_service starts service i (P_USERS, P_THREADS or P_POSTS) with its certificate, policy
+ * and the others' addresses, its log in DIR/log_name.log. Returns its pid (kept in pids), or
+ * -1. */
+static pid_t start_service(int i, const char *log_name)
+{
+	char line[300], cert[300], key[300], ca[300], policy[300], data[300], file[64];
+	char *argv[24];
+	int argc = 0;
+	file_in(ca, sizeof(ca), tls, "ca.crt");
+	snprintf(file, sizeof(file), "%s.crt", service_names[i]);
+	file_in(cert, sizeof(cert), tls, file);
+	snprintf(file, sizeof(file), "%s.key", service_names[i]);
+	file_in(key, sizeof(key), tls, file);
+	snprintf(policy, sizeof(policy), "%s/%s.policy", dir, service_names[i]);
+	snprintf(data, sizeof(data), "%s/%s", dir, service_names[i]);
+	snprintf(line, sizeof(line), "%s/svc-%s", CLEAVE_BUILD_DIR, service_names[i]);
+	argv[argc++] = line;
+	argv[argc++] = "--listen";
+	argv[argc++] = urls[i];
+	if (i == P_POSTS) {
+		argv[argc++] = "--listen";
+		argv[argc++] = urls[P_POSTS_PLAIN];
+	}
+	argv[argc++] = "--data-dir";
+	argv[argc++] = data;
+	argv[argc++] = "--policy";
+	argv[argc++] = policy;
+	argv[argc++] = "--call";
+	argv[argc++] = call_u;
+	argv[argc++] = "--call";
+	argv[argc++] = call_t;
+	argv[argc++] = "--tls-cert";
+	argv[argc++] = cert;
+	argv[argc++] = "--tls-key";
+	argv[argc++] = key;
+	argv[argc++] = "--tls-ca";
+	argv[argc++] = ca;
+	argv[argc] = NULL;
+	return start(argv, log_name);
+}
+
 static void mesh_setup(void)
 {
-	char line[512], cert[300], key[300], ca[300], policy[300], data[300], call_u[96],
-	    call_t[96], up[3][96], impostor_cert[300], impostor_key[300];
+	char line[512], ca[300], up[3][400], impostor_cert[300], impostor_key[300];
 	char *certs[] = {BIN("meshctl"), "certs", "--dir", tls, NULL};
 	char *certs_other[] = {BIN("meshctl"), "certs", "--dir", other, "edge", NULL};
-	const char *names[3] = {"users", "threads", "posts"};
+	const char *const *names = service_names;
 	curl_global_init_once();
 	signal(SIGPIPE, SIG_IGN);
 	if (harness_tmpdir(dir, sizeof(dir)) != 0)
@@ -283,43 +326,9 @@ static void mesh_setup(void)
 	snprintf(call_u, sizeof(call_u), "users=%s", urls[P_USERS]);
 	snprintf(call_t, sizeof(call_t), "threads=%s", urls[P_THREADS]);
 	file_in(ca, sizeof(ca), tls, "ca.crt");
-	for (int i = 0; i < 3; i++) {
-		char file[64];
-		char *argv[24];
-		int argc = 0;
-		snprintf(file, sizeof(file), "%s.crt", names[i]);
-		file_in(cert, sizeof(cert), tls, file);
-		snprintf(file, sizeof(file), "%s.key", names[i]);
-		file_in(key, sizeof(key), tls, file);
-		snprintf(policy, sizeof(policy), "%s/%s.policy", dir, names[i]);
-		snprintf(data, sizeof(data), "%s/%s", dir, names[i]);
-		snprintf(file, sizeof(file), "svc-%s", names[i]);
-		snprintf(line, sizeof(line), "%s/%s", CLEAVE_BUILD_DIR, file);
-		argv[argc++] = line;
-		argv[argc++] = "--listen";
-		argv[argc++] = urls[i];
-		if (i == P_POSTS) {
-			argv[argc++] = "--listen";
-			argv[argc++] = urls[P_POSTS_PLAIN];
-		}
-		argv[argc++] = "--data-dir";
-		argv[argc++] = data;
-		argv[argc++] = "--policy";
-		argv[argc++] = policy;
-		argv[argc++] = "--call";
-		argv[argc++] = call_u;
-		argv[argc++] = "--call";
-		argv[argc++] = call_t;
-		argv[argc++] = "--tls-cert";
-		argv[argc++] = cert;
-		argv[argc++] = "--tls-key";
-		argv[argc++] = key;
-		argv[argc++] = "--tls-ca";
-		argv[argc++] = ca;
-		argv[argc] = NULL;
-		if (start(argv, names[i]) < 0)
+	for (int i = 0; i < 3; i++)
+		if (start_service(i, service_names[i]) < 0)
 			return;
-	}
 	for (int i = 0; i < 3; i++)
 		if (wait_for(names[i], "serving", line, sizeof(line)) != 0)
 			return;
@@ -812,6 +821,105 @@ START_TEST(test_a_silent_connection_is_closed)
 }
 END_TEST
 
+/* peer_certificate connects to port over TLS as the edge (its certificate) and returns the
+ * certificate the server showed (the caller's, to X509_free), or NULL. */
+static X509 *peer_certificate(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	char ca[300], cert[300], key[300];
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	X509 *peer = NULL;
+	SSL *ssl;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	SSL_CTX_load_verify_locations(ctx, file_in(ca, sizeof(ca), tls, "ca.crt"), NULL);
+	SSL_CTX_use_certificate_file(ctx, file_in(cert, sizeof(cert), tls, "edge.crt"),
+				     SSL_FILETYPE_PEM);
+	SSL_CTX_use_PrivateKey_file(ctx, file_in(key, sizeof(key), tls, "edge.key"),
+				    SSL_FILETYPE_PEM);
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	if (SSL_connect(ssl) == 1)
+		peer = SSL_get1_peer_certificate(ssl);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	ERR_clear_error();
+	return peer;
+}
+
+/* api_answers polls GET path on the edge for up to 10 s; says whether it answered 200, else
+ * leaves the last answer in why. */
+static int api_answers(const char *path, char *why, size_t whylen)
+{
+	char url[300];
+	snprintf(url, sizeof(url), "%s%s", base, path);
+	for (long long until = harness_now_ms() + 10000;; harness_sleep_ms(20)) {
+		http_response r;
+		int ok = http_get(url, &r) == 0 && r.status == 200;
+		snprintf(why, whylen, "%ld %.200s", r.status, r.status ? r.body : r.error);
+		http_response_free(&r);
+		if (ok)
+			return 1;
+		if (harness_now_ms() > until)
+			return 0;
+	}
+}
+
+START_TEST(test_a_rotated_certificate_is_shown_after_a_restart)
+{
+	char crt[300], ca_path[300], line[512], why[300], *ca_before, *ca_after;
+	char *rotate[] = {BIN("meshctl"), "certs", "--dir", tls, "posts", NULL};
+	X509 *old, *now, *ca, *shown;
+	const char *transport = getenv("CLEAVE_MESH_TRANSPORT");
+	int through_edge = transport == NULL || strcmp(transport, "nng") != 0;
+	ck_assert_msg(base[0] != '\0', "the mesh did not start");
+	file_in(crt, sizeof(crt), tls, "posts.crt");
+	file_in(ca_path, sizeof(ca_path), tls, "ca.crt");
+	old = read_cert(crt);
+	ca_before = harness_read_file(ca_path);
+	/* running certs again for posts makes it a new key and certificate; the CA stays */
+	ck_assert_int_eq(run(NULL, rotate), 0);
+	now = read_cert(crt);
+	ca_after = harness_read_file(ca_path);
+	ck_assert_str_eq(ca_before, ca_after);
+	ck_assert_msg(X509_cmp(old, now) != 0, "posts.crt did not change");
+	ck_assert_int_ne(EVP_PKEY_eq(X509_get0_pubkey(old), X509_get0_pubkey(now)), 1);
+	assert_cn(now, "posts");
+	ca = read_cert(ca_path);
+	ck_assert_int_eq(X509_verify(now, X509_get0_pubkey(ca)), 1);
+	/* the running posts keeps what it loaded: the API answers, with the old one shown */
+	/* (through the edge on the loop transport only: over nng's TLS, under a policy, the edge
+	 * is anonymous) */
+	ck_assert_msg(!through_edge || api_answers("/api/posts/1", why, sizeof(why)), "before: %s",
+		      why);
+	shown = peer_certificate(ports[P_POSTS]);
+	ck_assert_msg(shown != NULL && X509_cmp(shown, old) == 0,
+		      "posts shows another certificate");
+	X509_free(shown);
+	/* restarted, posts shows the new one, and the edge calls it again */
+	/* the services were started first, in order: posts is pids[P_POSTS] */
+	harness_stop_clean(pids[P_POSTS], SIGTERM, 10000, "posts", NULL);
+	pids[P_POSTS] = 0;
+	ck_assert_int_gt(start_service(P_POSTS, "posts-rotated"), 0);
+	ck_assert_int_eq(wait_for("posts-rotated", "serving", line, sizeof(line)), 0);
+	ck_assert_msg(!through_edge || api_answers("/api/posts/1", why, sizeof(why)), "after: %s",
+		      why);
+	shown = peer_certificate(ports[P_POSTS]);
+	ck_assert_msg(shown != NULL && X509_cmp(shown, now) == 0,
+		      "the restarted posts does not show its new certificate");
+	X509_free(shown);
+	X509_free(old);
+	X509_free(now);
+	X509_free(ca);
+	free(ca_before);
+	free(ca_after);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
@@ -825,6 +933,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, test_the_edge_serves_the_api_over_tls);
 	tcase_add_test(tc, test_missing_or_wrong_files_stop_the_start_with_a_reason);
 	tcase_add_test(tc, test_a_silent_connection_is_closed);
+	tcase_add_test(tc, test_a_rotated_certificate_is_shown_after_a_restart);
 	suite_add_tcase(s, tc);
 	return s;
 }
