@@ -3,7 +3,8 @@
  * the connection by itself: a body that never completes, closed at --client-timeout-ms
  * without an answer), never 5xx, never after a bound; the edge
  * and every service are alive afterwards and no bad create made a record. Slow clients are cut
- * off by --client-timeout-ms. */
+ * off by --client-timeout-ms, and HTTP/2 connections idle that long closed; a body over 1 MiB
+ * gets h2o's own plain-text 413, one of up to 1 MiB the edge's JSON one. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -673,6 +675,193 @@ START_TEST(test_hostile_bounds_answer_json)
 }
 END_TEST
 
+/* head_has says whether the header block of answer (up to its blank line) has a line starting
+ * with line, case-insensitively. */
+static int head_has(const char *answer, const char *line)
+{
+	const char *end = strstr(answer, "\r\n\r\n");
+	size_t n = strlen(line);
+	for (const char *p = strstr(answer, "\r\n"); p != NULL && (end == NULL || p < end);
+	     p = strstr(p + 2, "\r\n"))
+		if (strncasecmp(p + 2, line, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* expect_h2o_413 sends req (len bytes) on a new connection and asserts h2o's own answer to a
+ * body over 1 MiB: a plain-text 413 without the edge's X-Request-Id, the connection closed,
+ * within bound_ms. */
+static void expect_h2o_413(const char *what, const char *req, size_t len, int bound_ms)
+{
+	long long start = harness_now_ms();
+	char *answer = http_raw(mesh.port, req, len, bound_ms + 1000);
+	long long ms = harness_now_ms() - start;
+	ck_assert_ptr_nonnull(answer);
+	ck_assert_msg(strncmp(answer, "HTTP/1.1 413 ", 13) == 0, "%s: %.300s", what, answer);
+	ck_assert_msg(head_has(answer, "content-type: text/plain"), "%s: %.300s", what, answer);
+	ck_assert_msg(!head_has(answer, "x-request-id:"), "%s: %.300s", what, answer);
+	ck_assert_msg(strstr(answer, "PAYLOAD_TOO_LARGE") == NULL, "%s: %.300s", what, answer);
+	ck_assert_msg(ms < bound_ms, "%s: answered and closed after %lld ms", what, ms);
+	free(answer);
+}
+
+START_TEST(test_hostile_body_over_1_mib_is_h2os_own_413)
+{
+	static const char head[] = "POST /api/threads HTTP/1.1\r\nHost: x\r\nConnection: "
+				   "close\r\nContent-Type: application/json\r\n";
+	size_t mib = 1 << 20;
+	char *body = repeat(' ', mib), *req;
+	http_options o = {.body = body, .content_type = "application/json"};
+	http_response r;
+	char url[128], id[64];
+	int n;
+	ck_assert_msg(mesh_up, "the mesh did not start");
+	/* exactly 1 MiB is still read, and answered by the edge: its JSON 413 (over 64 KiB) */
+	body[0] = '{';
+	body[mib - 1] = '}';
+	fixture_url(&mesh, "/api/threads", url, sizeof(url));
+	ck_assert_int_eq(http_request("POST", url, &o, &r), 0);
+	ck_assert_msg(r.status == 413 && strstr(r.body, "\"code\":\"PAYLOAD_TOO_LARGE\"") != NULL,
+		      "1 MiB: %ld %s", r.status, r.body);
+	ck_assert_ptr_nonnull(http_header(&r, "x-request-id", id, sizeof(id)));
+	http_response_free(&r);
+	/* one byte more, announced by Content-Length: h2o answers at once, before any of the body
+	 * is sent (well within --client-timeout-ms, which a read of the body would wait out) */
+	ck_assert_int_ge(asprintf(&req, "%sContent-Length: %zu\r\n\r\n", head, mib + 1), 0);
+	expect_h2o_413("Content-Length: 1 MiB + 1", req, strlen(req), CLIENT_TIMEOUT_MS / 2);
+	free(req);
+	/* chunked: h2o counts what it reads, and stops at the byte over 1 MiB */
+	n = asprintf(&req, "%sTransfer-Encoding: chunked\r\n\r\n%zx\r\n%s ", head, mib + 1,
+		     body); /* mib + 1 bytes: the body and a space; no more is sent */
+	ck_assert_int_ge(n, 0);
+	expect_h2o_413("a chunk of 1 MiB + 1", req, (size_t)n, CLIENT_TIMEOUT_MS / 2);
+	free(req);
+	free(body);
+	ck_assert_int_eq(waitpid(fixture_pid(&mesh, "edge"), NULL, WNOHANG), 0);
+}
+END_TEST
+
+/* h2c: a raw HTTP/2 connection to the edge with prior knowledge (h2c), and what it read. */
+typedef struct h2c {
+	int fd;
+	unsigned char buf[65536]; /* read, not yet taken as frames */
+	size_t len;
+	int goaway; /* a GOAWAY frame arrived */
+	int closed; /* the edge closed the connection */
+} h2c;
+
+/* h2c_frame sends one frame: type and flags on stream sid, with payload (len bytes, at most 64).
+ * Returns 0, or -1 if it could not be sent. */
+static int h2c_frame(h2c *c, int type, int flags, uint32_t sid, const void *payload, size_t len)
+{
+	unsigned char f[9 + 64] = {0,
+				   0,
+				   (unsigned char)len,
+				   (unsigned char)type,
+				   (unsigned char)flags,
+				   (unsigned char)(sid >> 24),
+				   (unsigned char)(sid >> 16),
+				   (unsigned char)(sid >> 8),
+				   (unsigned char)sid};
+	ck_assert_uint_le(len, 64);
+	if (len > 0)
+		memcpy(f + 9, payload, len);
+	return send(c->fd, f, 9 + len, MSG_NOSIGNAL) == (ssize_t)(9 + len) ? 0 : -1;
+}
+
+/* h2c_open connects to the edge and sends the client preface and an empty SETTINGS frame. */
+static void h2c_open(h2c *c)
+{
+	static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+	memset(c, 0, sizeof(*c));
+	c->fd = slow_connect();
+	ck_assert_int_eq(send(c->fd, preface, sizeof(preface) - 1, MSG_NOSIGNAL),
+			 (ssize_t)sizeof(preface) - 1);
+	ck_assert_int_eq(h2c_frame(c, 0x4, 0, 0, NULL, 0), 0);
+}
+
+/* h2c_get_root sends GET / on stream sid: one HEADERS frame (END_STREAM, END_HEADERS) of HPACK's
+ * static entries :method GET, :path / and :scheme http, and a literal :authority. */
+static void h2c_get_root(h2c *c, uint32_t sid)
+{
+	static const unsigned char block[] = {0x82, 0x84, 0x86, 0x41, 0x01, 'x'};
+	ck_assert_msg(h2c_frame(c, 0x1, 0x5, sid, block, sizeof(block)) == 0,
+		      "cannot send request %u", sid);
+}
+
+/* h2c_read reads frames until stream sid ends (a frame on it with END_STREAM: returns 1), the
+ * edge closes the connection (c->closed) or ms pass (both return 0). It acknowledges SETTINGS
+ * and notes a GOAWAY. */
+static int h2c_read(h2c *c, uint32_t sid, int ms)
+{
+	long long until = harness_now_ms() + ms;
+	for (;;) {
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
+		long long left;
+		ssize_t n;
+		while (c->len >= 9) {
+			size_t flen = (size_t)c->buf[0] << 16 | (size_t)c->buf[1] << 8 | c->buf[2];
+			int type = c->buf[3], flags = c->buf[4];
+			uint32_t id = (uint32_t)(c->buf[5] & 0x7f) << 24 |
+				      (uint32_t)c->buf[6] << 16 | (uint32_t)c->buf[7] << 8 |
+				      c->buf[8];
+			ck_assert_uint_le(9 + flen, sizeof(c->buf));
+			if (c->len < 9 + flen)
+				break;
+			if (type == 0x4 && !(flags & 0x1))
+				h2c_frame(c, 0x4, 0x1, 0, NULL, 0); /* fails only once closed */
+			c->goaway |= type == 0x7;
+			c->len -= 9 + flen;
+			memmove(c->buf, c->buf + 9 + flen, c->len);
+			if (id == sid && (type == 0x0 || type == 0x1) && (flags & 0x1))
+				return 1;
+		}
+		left = until - harness_now_ms();
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			return 0;
+		n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+		if (n <= 0) {
+			c->closed = 1;
+			return 0;
+		}
+		c->len += (size_t)n;
+	}
+}
+
+START_TEST(test_hostile_idle_http2_connection_is_closed)
+{
+	long long start, last;
+	uint32_t sid = 1;
+	h2c c;
+	ck_assert_msg(mesh_up, "the mesh did not start");
+	h2c_open(&c);
+	start = harness_now_ms();
+	/* busy for twice --client-timeout-ms, a request every third of it: all answered, as
+	 * HTTP/2's timeout is idle time, not the connection's age */
+	for (;;) {
+		h2c_get_root(&c, sid);
+		ck_assert_msg(h2c_read(&c, sid, 1000),
+			      "request %u, %lld ms into a busy connection: %s", sid,
+			      harness_now_ms() - start, c.closed ? "closed" : "no answer");
+		last = harness_now_ms();
+		if (last - start >= 2 * CLIENT_TIMEOUT_MS)
+			break;
+		sid += 2;
+		harness_sleep_ms(CLIENT_TIMEOUT_MS / 3);
+	}
+	/* then idle: a GOAWAY and the connection closed once the timeout has passed */
+	ck_assert(!h2c_read(&c, 0, CLIENT_TIMEOUT_MS + 1500));
+	close(c.fd);
+	ck_assert_msg(c.closed, "an idle HTTP/2 connection was open %lld ms after its last answer",
+		      harness_now_ms() - last);
+	ck_assert_msg(harness_now_ms() - last >= CLIENT_TIMEOUT_MS - 200,
+		      "an HTTP/2 connection was closed after %lld ms idle, before the timeout",
+		      harness_now_ms() - last);
+	ck_assert_msg(c.goaway, "an idle HTTP/2 connection was closed without a GOAWAY");
+	ck_assert_int_eq(waitpid(fixture_pid(&mesh, "edge"), NULL, WNOHANG), 0);
+}
+END_TEST
+
 START_TEST(test_hostile_everything_stops_cleanly)
 {
 	char report[8192];
@@ -691,6 +880,8 @@ static Suite *hostile_suite(void)
 	tcase_add_test(tc, test_hostile_corpus_gets_4xx_and_everything_survives);
 	tcase_add_test(tc, test_hostile_slow_headers_are_cut_off);
 	tcase_add_test(tc, test_hostile_stalled_body_is_cut_off);
+	tcase_add_test(tc, test_hostile_body_over_1_mib_is_h2os_own_413);
+	tcase_add_test(tc, test_hostile_idle_http2_connection_is_closed);
 	tcase_add_test(tc, test_hostile_everything_stops_cleanly); /* last: it stops the mesh */
 	suite_add_tcase(s, tc);
 	return s;

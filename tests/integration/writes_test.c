@@ -1,5 +1,5 @@
-/* writes_test.c: creates through the edge: validation, cross-service checks, idempotency keys,
- * pages, and nothing stored when a create fails. */
+/* writes_test.c: creates through the edge: validation and its bounds, cross-service checks,
+ * idempotency keys, pages, and nothing stored when a create fails. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,20 +29,30 @@ static void mesh_teardown(void)
 	mesh_up = 0;
 }
 
+/* post_with sends body (NULL: none) as type to path with the header lines headers
+ * (NULL-terminated, or NULL), over HTTP/2 (prior knowledge) if http2 is set. */
+static void post_with(const char *path, const char *type, const char *body,
+		      const char *const *headers, int http2, http_response *r)
+{
+	char url[512];
+	http_options o = {.body = body != NULL ? body : "",
+			  .content_type = type,
+			  .headers = headers,
+			  .http2 = http2};
+	ck_assert_msg(mesh_up, "the mesh did not start");
+	fixture_url(&mesh, path, url, sizeof(url));
+	ck_assert_msg(http_request("POST", url, &o, r) == 0, "POST %s: %s", path, r->error);
+}
+
 /* post sends body (NULL: none) as type to path, with an Idempotency-Key if key is not NULL. */
 static void post(const char *path, const char *type, const char *body, const char *key,
 		 http_response *r)
 {
-	char url[512], key_line[300];
+	char key_line[300];
 	const char *headers[] = {key_line, NULL};
-	http_options o = {.body = body != NULL ? body : "", .content_type = type};
-	ck_assert_msg(mesh_up, "the mesh did not start");
-	if (key != NULL) {
+	if (key != NULL)
 		snprintf(key_line, sizeof(key_line), "Idempotency-Key: %s", key);
-		o.headers = headers;
-	}
-	fixture_url(&mesh, path, url, sizeof(url));
-	ck_assert_msg(http_request("POST", url, &o, r) == 0, "POST %s: %s", path, r->error);
+	post_with(path, type, body, key != NULL ? headers : NULL, 0, r);
 }
 
 static void get(const char *path, http_response *r)
@@ -395,6 +405,212 @@ START_TEST(test_writes_pages_walk_everything_while_writes_happen)
 }
 END_TEST
 
+/* text_field: a create with one text field of 1 to max characters; its body is before, the
+ * field's value, then after. */
+typedef struct text_field {
+	const char *path;  /* the create's route, also its list: "/api/threads" */
+	const char *field; /* "title" */
+	const char *before, *after;
+	long max;
+} text_field;
+
+/* repeat_chars returns n characters cycling through units (each one UTF-8 character of one to
+ * four bytes), malloc'd. */
+static char *repeat_chars(const char *const *units, size_t nunits, long n)
+{
+	size_t cap = 1, len = 0;
+	char *s;
+	for (long i = 0; i < n; i++)
+		cap += strlen(units[(size_t)i % nunits]);
+	s = malloc(cap);
+	ck_assert_ptr_nonnull(s);
+	for (long i = 0; i < n; i++) {
+		size_t k = strlen(units[(size_t)i % nunits]);
+		memcpy(s + len, units[(size_t)i % nunits], k);
+		len += k;
+	}
+	s[len] = '\0';
+	return s;
+}
+
+/* expect_string_field asserts the JSON object json has field with exactly the string value. */
+static void expect_string_field(const char *json, const char *field, const char *value)
+{
+	json_t *o = json_loads(json, 0, NULL);
+	const char *got = json_string_value(json_object_get(o, field));
+	ck_assert_msg(got != NULL && strcmp(got, value) == 0,
+		      "%s of %.200s is not the %zu bytes sent", field, json, strlen(value));
+	json_decref(o);
+}
+
+/* expect_text posts f's body with value as its field and asserts status: a 201's answer and the
+ * record read back at its Location hold value whole; any other status's answer holds want.
+ * Returns 1 if it created a record, else 0. */
+static int expect_text(const text_field *f, const char *value, long status, const char *want)
+{
+	http_response r, again;
+	char location[128];
+	char *body;
+	ck_assert_int_ge(asprintf(&body, "%s%s%s", f->before, value, f->after), 0);
+	post(f->path, "application/json", body, NULL, &r);
+	ck_assert_msg(r.status == status, "POST %s with a %s of %zu bytes: %ld, want %ld (%.200s)",
+		      f->path, f->field, strlen(value), r.status, status, r.body);
+	if (status == 201) {
+		expect_string_field(r.body, f->field, value);
+		ck_assert_ptr_nonnull(http_header(&r, "location", location, sizeof(location)));
+		get(location, &again);
+		ck_assert_int_eq(again.status, 200);
+		expect_string_field(again.body, f->field, value);
+		http_response_free(&again);
+	} else {
+		ck_assert_msg(strstr(r.body, want) != NULL, "POST %s: %s lacks %s", f->path, r.body,
+			      want);
+	}
+	http_response_free(&r);
+	free(body);
+	return status == 201;
+}
+
+/* check_text_limits checks that f's field counts characters, not bytes: empty is refused, one
+ * character and max characters (of one byte, of one to four bytes, of four bytes) are stored and
+ * read back whole, max + 1 of each kind is refused, and nothing refused is stored. */
+static void check_text_limits(const text_field *f)
+{
+	static const char *const ascii[] = {"a"};
+	/* a, e acute (2 bytes), the euro sign (3), an emoji (4) */
+	static const char *const mixed[] = {"a", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+	static const char *const *const kinds[] = {ascii, mixed, mixed + 3};
+	static const size_t nunits[] = {1, 4, 1};
+	size_t before = count_list(f->path), created = 0;
+	char want[128];
+	snprintf(want, sizeof(want), "\"%s is required\"", f->field);
+	created += expect_text(f, "", 400, want);
+	created += expect_text(f, "x", 201, NULL);
+	created += expect_text(f, "\xf0\x9f\x98\x80", 201, NULL);
+	snprintf(want, sizeof(want), "\"%s must be 1 to %ld characters, not %ld\"", f->field,
+		 f->max, f->max + 1);
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++) {
+		char *s = repeat_chars(kinds[k], nunits[k], f->max);
+		created += expect_text(f, s, 201, NULL);
+		free(s);
+		s = repeat_chars(kinds[k], nunits[k], f->max + 1);
+		created += expect_text(f, s, 400, want);
+		free(s);
+	}
+	ck_assert_uint_eq(created, 5);
+	ck_assert_uint_eq(count_list(f->path), before + created);
+}
+
+START_TEST(test_writes_thread_title_is_1_to_200_characters)
+{
+	static const text_field f = {"/api/threads", "title", "{\"title\":\"",
+				     "\",\"createdBy\":1}", 200};
+	check_text_limits(&f);
+}
+END_TEST
+
+START_TEST(test_writes_post_text_is_1_to_10000_characters)
+{
+	static const text_field f = {"/api/posts", "text", "{\"thread\":1,\"text\":\"",
+				     "\",\"user\":1}", 10000};
+	check_text_limits(&f);
+}
+END_TEST
+
+/* expect_bad_key asserts that a new post with the header line key_line (what names it) is 400:
+ * with want in the edge's JSON answer over HTTP/1.1 and HTTP/2, or, when want is NULL, h2o's own
+ * plain-text 400 over HTTP/1.1 (h2o refuses control bytes other than tab in a header value
+ * before the edge sees them; over HTTP/2, h2o 2.2 may reset the stream instead of answering). */
+static void expect_bad_key(const char *what, const char *key_line, const char *want)
+{
+	static const char body[] = "{\"thread\":1,\"text\":\"a bad key\",\"user\":1}";
+	const char *headers[] = {key_line, NULL};
+	for (int http2 = 0; http2 <= (want != NULL); http2++) {
+		http_response r;
+		post_with("/api/posts", "application/json", body, headers, http2, &r);
+		ck_assert_msg(r.status == 400, "a key with %s over %s: %ld %s", what,
+			      http2 ? "HTTP/2" : "HTTP/1.1", r.status, r.body);
+		ck_assert_msg(want == NULL || strstr(r.body, want) != NULL,
+			      "a key with %s over %s: %s lacks %s", what,
+			      http2 ? "HTTP/2" : "HTTP/1.1", r.body, want);
+		http_response_free(&r);
+	}
+}
+
+START_TEST(test_writes_idempotency_key_is_1_to_200_printable_ascii)
+{
+	static const char body[] = "{\"thread\":1,\"text\":\"keyed at the bounds\",\"user\":1}";
+	static const char printable[] = "\"Idempotency-Key must be printable ASCII\"";
+	size_t before = count_list("/api/posts");
+	http_response first, again, r;
+	char key[201];
+	/* 200 characters, with every printable one from '!' to '~' among them: accepted, replayed
+	 * by the same key, and kept whole (one differing only in its last character is another) */
+	for (int i = 0; i < 200; i++)
+		key[i] = (char)('!' + i % 94);
+	key[200] = '\0';
+	post("/api/posts", "application/json", body, key, &first);
+	ck_assert_msg(first.status == 201, "a key of 200 characters: %ld %s", first.status,
+		      first.body);
+	post("/api/posts", "application/json", body, key, &again);
+	ck_assert_int_eq(again.status, 201);
+	ck_assert_str_eq(again.body, first.body);
+	key[199] = key[199] == 'x' ? 'y' : 'x';
+	post("/api/posts", "application/json", body, key, &r);
+	ck_assert_int_eq(r.status, 201);
+	ck_assert_str_ne(r.body, first.body);
+	http_response_free(&r);
+	post("/api/posts", "application/json", body, "1", &r);
+	ck_assert_msg(r.status == 201, "a key of 1 character: %ld %s", r.status, r.body);
+	http_response_free(&r);
+	ck_assert_uint_eq(count_list("/api/posts"), before + 3);
+	/* refused before anything runs */
+	expect_bad_key("no characters", "Idempotency-Key;",
+		       "\"Idempotency-Key must be 1 to 200 characters\"");
+	expect_bad_key("a space", "Idempotency-Key: a b", printable);
+	expect_bad_key("a tab", "Idempotency-Key: a\tb", printable);
+	expect_bad_key("UTF-8 (e acute)", "Idempotency-Key: caf\xc3\xa9", printable);
+	expect_bad_key("the byte 0x80", "Idempotency-Key: k\x80", printable);
+	expect_bad_key("the byte 0xff", "Idempotency-Key: \xffk", printable);
+	expect_bad_key("the byte 0x01", "Idempotency-Key: a\x01z", NULL);
+	expect_bad_key("the byte 0x1f", "Idempotency-Key: a\x1fz", NULL);
+	expect_bad_key("DEL", "Idempotency-Key: a\x7fz", NULL);
+	ck_assert_uint_eq(count_list("/api/posts"), before + 3);
+	http_response_free(&first);
+	http_response_free(&again);
+}
+END_TEST
+
+START_TEST(test_writes_limit_0_is_out_of_range)
+{
+	static const char *const lists[] = {"/api/users", "/api/threads", "/api/posts",
+					    "/api/posts/in-thread/2", "/api/posts/by-user/2"};
+	char wrong[1024] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < sizeof(lists) / sizeof(*lists); i++) {
+		char path[128], link[256];
+		http_response r;
+		/* the lowest N is a page of one */
+		snprintf(path, sizeof(path), "%s?limit=1", lists[i]);
+		ck_assert_uint_eq(count_list(path), 1);
+		get(path, &r);
+		ck_assert_msg(http_header(&r, "link", link, sizeof(link)) != NULL, "%s: no Link",
+			      path);
+		http_response_free(&r);
+		/* README, Pages: N is from 1 to 1000, so 0 is refused as 1001 is */
+		snprintf(path, sizeof(path), "%s?limit=0", lists[i]);
+		get(path, &r);
+		if ((r.status != 400 || strstr(r.body, "\"INVALID_ARGUMENT\"") == NULL) &&
+		    used < sizeof(wrong))
+			used +=
+			    (size_t)snprintf(wrong + used, sizeof(wrong) - used,
+					     "\n  GET %s: %ld %.60s...", path, r.status, r.body);
+		http_response_free(&r);
+	}
+	ck_assert_msg(wrong[0] == '\0', "limit=0 is not 400 INVALID_ARGUMENT:%s", wrong);
+}
+END_TEST
+
 START_TEST(test_writes_users_down_thread_create_is_503_and_stores_nothing)
 {
 	pid_t users = fixture_pid(&mesh, "users");
@@ -479,6 +695,10 @@ static Suite *writes_suite(void)
 	tcase_add_test(tc, test_writes_post_needs_existing_thread_and_user);
 	tcase_add_test(tc, test_writes_idempotency_key_replays);
 	tcase_add_test(tc, test_writes_pages_walk_everything_while_writes_happen);
+	tcase_add_test(tc, test_writes_thread_title_is_1_to_200_characters);
+	tcase_add_test(tc, test_writes_post_text_is_1_to_10000_characters);
+	tcase_add_test(tc, test_writes_idempotency_key_is_1_to_200_printable_ascii);
+	tcase_add_test(tc, test_writes_limit_0_is_out_of_range);
 	tcase_add_test(tc, test_writes_users_down_thread_create_is_503_and_stores_nothing);
 	tcase_add_test(tc, test_writes_everything_stops_cleanly); /* last: it stops the mesh */
 	suite_add_tcase(s, tc);
