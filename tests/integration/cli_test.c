@@ -313,21 +313,6 @@ static void await_http(const char *method, const char *base, const char *path, c
 	}
 }
 
-/* ipv6_free_port returns a TCP port on [::1] that nothing listens on now, or -1 when the
- * machine has no IPv6 loopback. */
-static int ipv6_free_port(void)
-{
-	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin6_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 START_TEST(test_cli_ipv6_edge_and_services)
 {
 	static const char *const names[] = {"users", "threads", "posts"};
@@ -345,7 +330,7 @@ START_TEST(test_cli_ipv6_edge_and_services)
 				   "--upstream", call[2],   NULL};
 	proc svc[3], edge;
 	for (int i = 0; i < 3; i++) {
-		int port = ipv6_free_port();
+		int port = harness_free_port6();
 		if (port < 0) {
 			harness_skip("cli_test: no IPv6 loopback ([::1]) on this machine");
 			return;

@@ -269,17 +269,28 @@ void harness_describe_status(int wait_status, char *out, size_t outlen)
 		snprintf(out, outlen, "status %d", wait_status);
 }
 
-int harness_free_port(void)
+/* free_port binds an ephemeral port on addr (family's loopback) and returns it, or -1. */
+static int free_port(struct sockaddr *addr, socklen_t len, int family)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+	if (fd >= 0 && bind(fd, addr, len) == 0 && getsockname(fd, addr, &len) == 0)
+		port = family == AF_INET ? ntohs(((struct sockaddr_in *)addr)->sin_port)
+					 : ntohs(((struct sockaddr_in6 *)addr)->sin6_port);
 	if (fd >= 0)
 		close(fd);
 	return port;
+}
+
+int harness_free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	return free_port((struct sockaddr *)&a, sizeof(a), AF_INET);
+}
+
+int harness_free_port6(void)
+{
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	return free_port((struct sockaddr *)&a, sizeof(a), AF_INET6);
 }
 
 int harness_tmpdir(char *out, size_t outlen)

@@ -69,6 +69,9 @@ void harness_describe_status(int wait_status, char *out, size_t outlen);
  * pick), or -1. */
 int harness_free_port(void);
 
+/* harness_free_port6 is harness_free_port on [::1]; -1 also when there is no IPv6 loopback. */
+int harness_free_port6(void);
+
 /* harness_tmpdir makes a fresh directory under /tmp and writes its path to out (at least 64
  * bytes). Returns 0 or -1. */
 int harness_tmpdir(char *out, size_t outlen);
