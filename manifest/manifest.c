@@ -735,6 +735,39 @@ mesh_health_opts manifest_health_opts(const manifest *m)
 	};
 }
 
+void manifest_policy(manifest *const *ms, size_t n, size_t k, manifest_rule_fn emit, void *ctx)
+{
+	const manifest *self = ms[k];
+	const ProtobufCServiceDescriptor *desc = registry_find_service(self->service);
+	size_t len = strlen(self->name);
+	char why[4400];
+	for (size_t i = 0; i < self->nroutes; i++) {
+		snprintf(why, sizeof(why), "%s %s", self->routes[i].method, self->routes[i].path);
+		emit("edge", self->routes[i].rpc, why, ctx);
+	}
+	emit("edge", "Health", "its health checks and status", ctx);
+	for (size_t c = 0; c < n; c++) {
+		for (size_t i = 0; c != k && i < ms[c]->nroutes; i++) {
+			if (ms[c]->routes[i].split_service == NULL ||
+			    strcmp(ms[c]->routes[i].split_service, self->name) != 0)
+				continue;
+			snprintf(why, sizeof(why), "%s %s, split from %s", ms[c]->routes[i].method,
+				 ms[c]->routes[i].path, ms[c]->name);
+			emit("edge", ms[c]->routes[i].rpc, why, ctx);
+		}
+		for (size_t i = 0; i < ms[c]->ncalls; i++) {
+			const char *call = ms[c]->calls[i];
+			if (strncmp(call, self->name, len) != 0 || call[len] != '.')
+				continue;
+			snprintf(why, sizeof(why), "calls: in %s", ms[c]->file);
+			emit(ms[c]->name, call + len + 1, why, ctx);
+		}
+	}
+	for (size_t m = 0; desc != NULL && m < desc->n_methods; m++)
+		emit("meshctl", desc->methods[m].name, "the operator's meshctl call", ctx);
+	emit("meshctl", "Health", "meshctl status", ctx);
+}
+
 void manifest_free(manifest *m)
 {
 	if (m == NULL)

@@ -86,6 +86,18 @@ int manifest_check_splits(manifest *const *ms, size_t n, char *err, size_t errle
 /* manifest_health_opts returns m's healthcheck as the health checks of a target group. */
 mesh_health_opts manifest_health_opts(const manifest *m);
 
+/* manifest_rule_fn: one rule of a call policy, given to manifest_policy: caller may call method;
+ * why says where the rule comes from, for a comment. The strings are borrowed for the call. */
+typedef void (*manifest_rule_fn)(const char *caller, const char *method, const char *why,
+				 void *ctx);
+
+/* manifest_policy gives emit(caller, method, why, ctx) every rule of the call policy of ms[k]'s
+ * service, from the n manifests: the edge may call the methods its routes name (its own, and
+ * those of other manifests' routes that split to it) and Health's detail; each manifest may call
+ * what its calls: lists; meshctl, the operator's tool, every method and Health's detail.
+ * Everything else is denied. The manifests stay the caller's. */
+void manifest_policy(manifest *const *ms, size_t n, size_t k, manifest_rule_fn emit, void *ctx);
+
 /* manifest_free frees m. */
 void manifest_free(manifest *m);
 

@@ -126,74 +126,106 @@ static void dispatch_fail(meshi_server_call *call, mesh_status status, const cha
 	dispatch_closure(NULL, call);
 }
 
-/* dispatch_health is Health's implementation: the counters of every call finished so far. */
-static void dispatch_health(meshi_server_call *call)
+/* dispatch_who works out who the caller is into *who, and how (for log lines) into *how;
+ * *is_root says it is root on ipc://, the operator, who may call anything. The caller is who the
+ * transport proves it is (the CN of its verified certificate, on tls+tcp://; its uid's service,
+ * on ipc://); the envelope's caller is only a claim, checked against that. A peer nothing proves
+ * (plain tcp://, a transport that tells nothing) is "anonymous", whatever it claims. Only when
+ * the transport proves nothing of a local peer (the same user on ipc://, inproc://) is the claim
+ * used. Returns -1 when the claim contradicts the proven identity (why is in call's message,
+ * not yet answered), else 0. */
+static int dispatch_who(meshi_server_call *call, const char **who, const char **how, int *is_root)
 {
-	mesh_server *s = call->server;
-	Mesh__HealthReply reply = MESH__HEALTH_REPLY__INIT;
-	meshi_stats_impl_begin(call->shard, &call->stats);
-	reply.service = (char *)s->impl->descriptor->name;
-	reply.pid = getpid();
-	reply.uptime_ms = (call->stats.start_ns / 1000 - s->started_us) / 1000;
-	if (meshi_stats_health(&s->stats, &reply) != 0) {
-		mesh_fail(call, MESH_RESOURCE_EXHAUSTED, "out of memory for the health reply");
-		dispatch_closure(NULL, call);
-	} else {
-		dispatch_closure(&reply.base, call);
-	}
-	meshi_stats_health_free(&reply);
-	meshi_stats_impl_end(&call->stats);
-}
-
-/* dispatch_denied checks the call against the server's policy; on a denial it answers
- * PERMISSION_DENIED, logs one line and returns 1. The caller is who the transport proves it is
- * (the CN of its verified certificate, on tls+tcp://; its uid's service, on ipc://); the
- * envelope's caller is only a claim, checked against that. A network peer nothing proves (plain
- * tcp://) is "anonymous", whatever it claims. Only when the transport proves nothing of a local
- * peer (the same user, inproc://) is the claim used. */
-static int dispatch_denied(meshi_server_call *call, const char *method)
-{
-	mesh_server *s = call->server;
-	char allowed[256];
-	const char *who, *how = "";
 	int proven = 0;
+	*is_root = 0;
+	*how = "";
 	if (call->peer_name != NULL) {
 		snprintf(call->identity, sizeof(call->identity), "%s", call->peer_name);
 		proven = 1; /* a certificate's CN: "root" is no operator here */
 	} else if (call->peer_uid >= 0 &&
 		   meshi_identity_of_uid((uid_t)call->peer_uid, call->identity,
 					 sizeof(call->identity)) == 1) {
-		if (strcmp(call->identity, "root") == 0)
-			return 0; /* the operator */
+		*is_root = strcmp(call->identity, "root") == 0;
 		proven = 1;
 	}
 	if (proven) {
-		if (call->caller[0] != '\0' && strcmp(call->caller, call->identity) != 0) {
-			dispatch_fail(call, MESH_PERMISSION_DENIED,
-				      "the caller claims to be '%s' but %s '%s'", call->caller,
-				      call->peer_name != NULL ? "its certificate names" : "runs as",
-				      call->identity);
-			mesh_log(call,
-				 "denied: %s.%s by %s claiming '%s' (rule: a claim must match "
-				 "the caller's identity)",
-				 s->impl->descriptor->name, method, call->identity, call->caller);
-			return 1;
-		}
-		who = call->identity;
-	} else if (call->peer_unproven) {
-		who = "anonymous";
-		how = " (unproven: a network caller without a verified certificate)";
-	} else {
-		who = call->caller[0] != '\0' ? call->caller : "anonymous";
-		how = " (claimed)";
+		*who = call->identity;
+		if (*is_root || call->caller[0] == '\0' ||
+		    strcmp(call->caller, call->identity) == 0)
+			return 0;
+		call->status = MESH_PERMISSION_DENIED;
+		snprintf(call->message, sizeof(call->message),
+			 "the caller claims to be '%s' but %s '%s'", call->caller,
+			 call->peer_name != NULL ? "its certificate names" : "runs as",
+			 call->identity);
+		return -1;
 	}
-	if (meshi_policy_allows(s->policy, who, method))
+	if (call->peer_unproven) {
+		*who = "anonymous";
+		*how = " (unproven: a caller its transport does not identify)";
+	} else {
+		*who = call->caller[0] != '\0' ? call->caller : "anonymous";
+		*how = " (claimed)";
+	}
+	return 0;
+}
+
+/* dispatch_health is Health's implementation: to the operator (root) and the callers the
+ * policy lets call Health, the counters of every call finished so far; to anyone else, the
+ * service's name (that it is up, and what it serves). */
+static void dispatch_health(meshi_server_call *call)
+{
+	mesh_server *s = call->server;
+	Mesh__HealthReply reply = MESH__HEALTH_REPLY__INIT;
+	const char *who, *how;
+	int is_root, detail;
+	meshi_stats_impl_begin(call->shard, &call->stats);
+	detail = dispatch_who(call, &who, &how, &is_root) == 0 &&
+		 (is_root || meshi_policy_allows(s->policy, who, "Health"));
+	call->status = MESH_OK;
+	reply.service = (char *)s->impl->descriptor->name;
+	if (!detail) {
+		dispatch_closure(&reply.base, call);
+	} else {
+		reply.pid = getpid();
+		reply.uptime_ms = (call->stats.start_ns / 1000 - s->started_us) / 1000;
+		if (meshi_stats_health(&s->stats, &reply) != 0) {
+			mesh_fail(call, MESH_RESOURCE_EXHAUSTED,
+				  "out of memory for the health reply");
+			dispatch_closure(NULL, call);
+		} else {
+			dispatch_closure(&reply.base, call);
+		}
+		meshi_stats_health_free(&reply);
+	}
+	meshi_stats_impl_end(&call->stats);
+}
+
+/* dispatch_denied checks the call against the server's policy (none: only Health is open); on a
+ * denial it answers PERMISSION_DENIED, logs one line and returns 1. */
+static int dispatch_denied(meshi_server_call *call, const char *method)
+{
+	mesh_server *s = call->server;
+	char allowed[256];
+	const char *who, *how;
+	int is_root;
+	if (dispatch_who(call, &who, &how, &is_root) != 0) {
+		mesh_log(call,
+			 "denied: %s.%s by %s claiming '%s' (rule: a claim must match the "
+			 "caller's identity)",
+			 s->impl->descriptor->name, method, call->identity, call->caller);
+		call->failed = 1;
+		dispatch_closure(NULL, call);
+		return 1;
+	}
+	if (is_root || meshi_policy_allows(s->policy, who, method))
 		return 0;
 	meshi_policy_callers(s->policy, method, allowed, sizeof(allowed));
 	dispatch_fail(call, MESH_PERMISSION_DENIED, "%s may not call %s.%s", who,
 		      s->impl->descriptor->name, method);
-	mesh_log(call, "denied: %s.%s by %s%s (rule: default deny; allowed callers: %s)",
-		 s->impl->descriptor->name, method, who, how, allowed);
+	mesh_log(call, "denied: %s.%s by %s%s (rule: default deny; allowed callers: %s%s)",
+		 s->impl->descriptor->name, method, who, how, allowed,
+		 s->policy == NULL ? ", the server has no policy" : "");
 	return 1;
 }
 
@@ -284,7 +316,7 @@ static void dispatch_run(meshi_server_call *call, const uint8_t *data, size_t le
 		return;
 	}
 	call->method_name = method->name;
-	if (s->policy != NULL && dispatch_denied(call, method->name))
+	if (dispatch_denied(call, method->name))
 		return;
 	input = protobuf_c_message_unpack(method->input, NULL, env.payload_len, env.payload);
 	if (input == NULL) {

@@ -18,26 +18,46 @@ struct mesh_policy {
 	size_t n;
 };
 
+int mesh_policy_new(mesh_policy **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out != NULL ? 0 : ENOMEM;
+}
+
+int mesh_policy_allow(mesh_policy *p, const char *caller, const char *method)
+{
+	policy_rule *grown;
+	if (caller[0] == '\0' || method[0] == '\0' || strlen(caller) >= MESHI_IDENTITY_MAX ||
+	    strlen(method) >= MESHI_IDENTITY_MAX)
+		return EINVAL;
+	grown = realloc(p->rules, (p->n + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return ENOMEM;
+	p->rules = grown;
+	snprintf(p->rules[p->n].caller, MESHI_IDENTITY_MAX, "%s", caller);
+	snprintf(p->rules[p->n].method, MESHI_IDENTITY_MAX, "%s", method);
+	p->n++;
+	return 0;
+}
+
 int mesh_policy_load(const char *path, mesh_policy **out, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	mesh_policy *p;
 	char line[512];
-	int lineno = 0, rv = EINVAL;
+	int lineno = 0, rv;
 	if (f == NULL) {
 		rv = errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(rv));
 		return rv;
 	}
-	p = calloc(1, sizeof(*p));
-	if (p == NULL) {
+	if ((rv = mesh_policy_new(&p)) != 0) {
 		fclose(f);
 		snprintf(err, errlen, "out of memory");
-		return ENOMEM;
+		return rv;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *hash = strchr(line, '#'), *caller, *method, *rest, *save = NULL;
-		policy_rule *grown;
 		lineno++;
 		if (hash != NULL)
 			*hash = '\0';
@@ -46,21 +66,16 @@ int mesh_policy_load(const char *path, mesh_policy **out, char *err, size_t errl
 			continue;
 		method = strtok_r(NULL, " \t\r\n", &save);
 		rest = strtok_r(NULL, " \t\r\n", &save);
-		if (method == NULL || rest != NULL || strlen(caller) >= MESHI_IDENTITY_MAX ||
-		    strlen(method) >= MESHI_IDENTITY_MAX) {
+		if (method == NULL || rest != NULL) {
 			snprintf(err, errlen, "%s:%d: want 'CALLER METHOD'", path, lineno);
+			rv = EINVAL;
 			goto fail;
 		}
-		grown = realloc(p->rules, (p->n + 1) * sizeof(*grown));
-		if (grown == NULL) {
-			snprintf(err, errlen, "out of memory");
-			rv = ENOMEM;
+		if ((rv = mesh_policy_allow(p, caller, method)) != 0) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno,
+				 rv == ENOMEM ? "out of memory" : "a name over 63 bytes");
 			goto fail;
 		}
-		p->rules = grown;
-		snprintf(p->rules[p->n].caller, MESHI_IDENTITY_MAX, "%s", caller);
-		snprintf(p->rules[p->n].method, MESHI_IDENTITY_MAX, "%s", method);
-		p->n++;
 	}
 	fclose(f);
 	*out = p;
@@ -73,9 +88,11 @@ fail:
 
 int meshi_policy_allows(const mesh_policy *p, const char *caller, const char *method)
 {
-	for (size_t i = 0; i < p->n; i++)
-		if (strcmp(p->rules[i].caller, caller) == 0 &&
-		    strcmp(p->rules[i].method, method) == 0)
+	for (size_t i = 0; p != NULL && i < p->n; i++)
+		if ((strcmp(p->rules[i].caller, caller) == 0 ||
+		     strcmp(p->rules[i].caller, "*") == 0) &&
+		    (strcmp(p->rules[i].method, method) == 0 ||
+		     strcmp(p->rules[i].method, "*") == 0))
 			return 1;
 	return 0;
 }
@@ -84,8 +101,9 @@ void meshi_policy_callers(const mesh_policy *p, const char *method, char *out, s
 {
 	size_t used = 0;
 	out[0] = '\0';
-	for (size_t i = 0; i < p->n && used < outlen; i++)
-		if (strcmp(p->rules[i].method, method) == 0) {
+	for (size_t i = 0; p != NULL && i < p->n && used < outlen; i++)
+		if (strcmp(p->rules[i].method, method) == 0 ||
+		    strcmp(p->rules[i].method, "*") == 0) {
 			int n = snprintf(out + used, outlen - used, "%s%s", used ? ", " : "",
 					 p->rules[i].caller);
 			if (n > 0)
@@ -101,6 +119,11 @@ void mesh_policy_free(mesh_policy *p)
 		return;
 	free(p->rules);
 	free(p);
+}
+
+int meshi_uid_is_owner(uid_t uid)
+{
+	return uid == geteuid() || uid == 0;
 }
 
 int meshi_identity_of_uid(uid_t uid, char *out, size_t outlen)

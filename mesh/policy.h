@@ -17,6 +17,10 @@ int meshi_policy_allows(const mesh_policy *p, const char *caller, const char *me
  * threads"), or "nobody". */
 void meshi_policy_callers(const mesh_policy *p, const char *method, char *out, size_t outlen);
 
+/* meshi_uid_is_owner says whether uid may use an owner-only server: it is this process's
+ * effective uid, or root. */
+int meshi_uid_is_owner(uid_t uid);
+
 /* meshi_identity_of_uid names the service a peer process runs as, from its uid: the user
  * "cleave-<name>" is <name> ("cleave-users" is "users"), uid 0 is "root" (the operator), any
  * other uid is "uid:<n>". Returns 1 when that names the peer (its uid differs from this

@@ -175,7 +175,8 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 			t->sink.backtrace_len = (size_t)backtrace;
 			t->call.peer_uid = c->peer_uid;
 			t->call.peer_name = c->tls != NULL ? meshi_tls_conn_peer(c->tls) : NULL;
-			t->call.peer_unproven = c->framing == SP_TCP && c->tls == NULL;
+			t->call.peer_unproven = c->framing == SP_TCP && c->tls == NULL &&
+						!t->loop->server->opts.insecure;
 			meshi_dispatch_call(t->loop->server, &t->call, &t->sink.base,
 					    payload + backtrace, payload_len - (size_t)backtrace);
 		}
@@ -277,6 +278,12 @@ static void listener_on_event(loop_thread *t, loop_listener *l)
 			socklen_t len = sizeof(cred);
 			if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
 				c->peer_uid = (long)cred.uid;
+		}
+		if (t->loop->server->opts.owner_only &&
+		    (c->peer_uid < 0 || !meshi_uid_is_owner((uid_t)c->peer_uid))) {
+			close(fd); /* not this process's user, nor root: no word */
+			free(c);
+			continue;
 		}
 		if (l->tls && (c->tls = meshi_tls_conn_new(fd, 1, NULL)) == NULL) {
 			close(fd);
@@ -380,8 +387,9 @@ int meshi_server_loop_new(meshi_server_loop **out, mesh_server *server)
 	return 0;
 }
 
-/* listen_on binds and listens at a; a stale ipc socket file nobody listens on is replaced. */
-static int listen_on(const meshi_addr *a, int *out)
+/* listen_on binds and listens at a; a stale ipc socket file nobody listens on is replaced.
+ * owner_only makes an ipc socket file its owner's alone (0600). */
+static int listen_on(const meshi_addr *a, int owner_only, int *out)
 {
 	int fd, one = 1, err;
 	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -407,9 +415,10 @@ static int listen_on(const meshi_addr *a, int *out)
 		}
 	}
 	/* any local process may connect: who it is (its uid) and what it may call is the
-	 * server's decision (mesh_server_set_policy), not the socket file's */
+	 * server's decision (mesh_server_set_policy), not the socket file's; an owner-only
+	 * server's socket is its owner's (and root's) */
 	if (a->framing == SP_IPC && a->path != NULL)
-		chmod(a->path, 0666);
+		chmod(a->path, owner_only ? 0600 : 0666);
 	if (listen(fd, SOMAXCONN) != 0) {
 		err = errno;
 		goto out_close;
@@ -431,7 +440,9 @@ int meshi_server_loop_listen(meshi_server_loop *l, const char *url)
 		return err;
 	if (a.tls && !mesh_tls_enabled())
 		return ENOKEY;
-	if ((err = listen_on(&a, &fd)) != 0)
+	if (l->server->opts.owner_only && a.framing != SP_IPC)
+		return EINVAL; /* only ipc:// tells who the peer is */
+	if ((err = listen_on(&a, l->server->opts.owner_only, &fd)) != 0)
 		return err;
 	listener = calloc(1, sizeof(*listener));
 	grown = realloc(l->listeners, (l->nlisteners + 1) * sizeof(*grown));

@@ -27,6 +27,24 @@ static uint8_t *nng_sink_reserve(meshi_dispatch_sink *sink, size_t n)
 	return nng_msg_body(s->msg);
 }
 
+/* nng_peer tells call what the transport proves of the peer of pipe: ipc:// its uid; inproc://
+ * that it is this process (its claim stands); anything else, tcp:// and tls+tcp:// included
+ * (nng does not say which certificate a peer showed), nothing: it is anonymous. */
+static void nng_peer(nng_pipe pipe, meshi_server_call *call)
+{
+	nng_sockaddr sa;
+	uint64_t uid;
+	call->peer_uid = -1;
+	call->peer_unproven = 1;
+	if (nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_UID, &uid) == 0) {
+		call->peer_uid = (long)uid;
+		call->peer_unproven = 0;
+	} else if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) == 0 &&
+		   sa.s_family == NNG_AF_INPROC) {
+		call->peer_unproven = 0;
+	}
+}
+
 /* nng_worker: one call served at a time, on its own thread and nng context. */
 typedef struct nng_worker {
 	meshi_server_nng *nng;
@@ -63,19 +81,9 @@ static void *nng_worker_main(void *arg)
 		if (rv != 0)
 			continue;
 		msg = nng_aio_get_msg(w->aio);
-		w->call.peer_uid = -1;
-		w->call.peer_unproven = 0;
-		{
-			/* ipc:// tells the peer's uid; inproc:// is this process; tcp:// and
-			 * tls+tcp:// nobody (nng does not say which certificate a peer showed) */
-			uint64_t uid;
-			bool nodelay;
-			nng_pipe pipe = nng_msg_get_pipe(msg);
-			if (nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_UID, &uid) == 0)
-				w->call.peer_uid = (long)uid;
-			else if (nng_pipe_get_bool(pipe, NNG_OPT_TCP_NODELAY, &nodelay) == 0)
-				w->call.peer_unproven = 1;
-		}
+		nng_peer(nng_msg_get_pipe(msg), &w->call);
+		if (n->server->opts.insecure)
+			w->call.peer_unproven = 0; /* its claim stands */
 		rv = meshi_dispatch_call(n->server, &w->call, &sink.base, nng_msg_body(msg),
 					 nng_msg_len(msg));
 		nng_msg_free(msg);
@@ -88,6 +96,18 @@ static void *nng_worker_main(void *arg)
 			nng_msg_free(sink.msg);
 	}
 	return NULL;
+}
+
+/* server_nng_owner_check closes, before it is used, a connection of an owner-only server from
+ * a process of another user than this one's and root. */
+static void server_nng_owner_check(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	uint64_t uid;
+	(void)ev;
+	(void)arg;
+	if (nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_UID, &uid) != 0 ||
+	    !meshi_uid_is_owner((uid_t)uid))
+		nng_pipe_close(pipe);
 }
 
 int meshi_server_nng_new(meshi_server_nng **out, mesh_server *server)
@@ -105,6 +125,9 @@ int meshi_server_nng_new(meshi_server_nng **out, mesh_server *server)
 		goto out_free;
 	/* replies and requests may be large lists */
 	nng_socket_set_size(n->sock, NNG_OPT_RECVMAXSZ, 0);
+	if (server->opts.owner_only &&
+	    (rv = nng_pipe_notify(n->sock, NNG_PIPE_EV_ADD_PRE, server_nng_owner_check, n)) != 0)
+		goto out_close;
 	for (int i = 0; i < n->nworkers; i++) {
 		nng_worker *w = &n->workers[i];
 		w->nng = n;
@@ -154,12 +177,15 @@ int meshi_server_nng_listen(meshi_server_nng *n, const char *url)
 	if (grown == NULL)
 		return NNG_ENOMEM;
 	n->listeners = grown;
+	if (n->server->opts.owner_only && strncmp(url, "ipc://", 6) != 0)
+		return NNG_EADDRINVAL; /* only ipc:// tells who the peer is */
 	rv = nng_listener_create(&n->listeners[n->nlisteners], n->sock, url);
 	if (rv == 0) {
-		/* as the loop transport: any local process may connect, the policy decides */
+		/* as the loop transport: any local process may connect, the policy decides; an
+		 * owner-only server's socket is its owner's */
 		if (strncmp(url, "ipc://", 6) == 0)
 			nng_listener_set_int(n->listeners[n->nlisteners], NNG_OPT_IPC_PERMISSIONS,
-					     0666);
+					     n->server->opts.owner_only ? 0600 : 0666);
 		if (meshi_tls_url(url))
 			rv = server_nng_tls(n->listeners[n->nlisteners]);
 		if (rv == 0)

@@ -2,7 +2,8 @@
  * the forum ran before it was cleaved; the edge in front of it is the same.
  *
  * Each service opens its own store in <state dir>/<name> and serves on inproc://<name> for the
- * others (their calls to each other go there) and on --listen-pattern for the edge. It is not
+ * others (their calls to each other go there) and on --listen-pattern for the edge, each with
+ * the call policy its manifest gives it, as its own process would have. It is not
  * sandboxed: every service shares one process, so no rule could keep one service's code from
  * another's data; the process would need every data dir read-write, which is the boundary it is
  * the comparison without. */
@@ -27,6 +28,7 @@ typedef struct monolith_service {
 	rt_service_env env;
 	rt_deps *deps;
 	ProtobufCService *impl; /* NULL until opened */
+	mesh_policy *policy;	/* who may call it, from the manifests */
 	mesh_server *server;
 } monolith_service;
 
@@ -34,7 +36,8 @@ typedef struct monolith_service {
 typedef struct monolith_opts {
 	const char *run_dir;
 	const char *state;
-	const char *pattern; /* where each service listens for the edge, %s its name */
+	const char *manifests; /* where the policies come from */
+	const char *pattern;   /* where each service listens for the edge, %s its name */
 	char default_state[4096];
 	char default_pattern[4200];
 } monolith_opts;
@@ -43,21 +46,27 @@ static void monolith_usage(FILE *out, const char *argv0)
 {
 	fprintf(out,
 		"usage: %s [--run-dir DIR] [--state-dir DIR] [--listen-pattern URL]\n"
+		"          [--manifests DIR]\n"
 		"\n"
 		"Serves every service (",
 		argv0);
 	for (size_t i = 0; monolith_services[i] != NULL; i++)
 		fprintf(out, "%s%s", i ? ", " : "", monolith_services[i]->name);
-	fprintf(out,
-		")\nin this one process: they call each other over nng's inproc:// transport, and\n"
-		"each also listens where the edge reaches it. Stops on SIGINT or SIGTERM.\n"
-		"\n"
-		"  --run-dir DIR         default $CLEAVE_RUN_DIR, else /tmp/cleave\n"
-		"  --listen-pattern URL  where each service listens for the edge, %%s its name\n"
-		"                        (default ipc://<run dir>/%%s.sock)\n"
-		"  --state-dir DIR       each service's data in DIR/<name> (default\n"
-		"                        $CLEAVE_STATE_DIR, else ~/.local/state/cleave)\n"
-		"  --help                this text\n");
+	fprintf(
+	    out,
+	    ")\nin this one process: they call each other over nng's inproc:// transport, and\n"
+	    "each also listens where the edge reaches it. Stops on SIGINT or SIGTERM.\n"
+	    "\n"
+	    "  --run-dir DIR         default $CLEAVE_RUN_DIR, else /tmp/cleave\n"
+	    "  --listen-pattern URL  where each service listens for the edge, %%s its name\n"
+	    "                        (default ipc://<run dir>/%%s.sock)\n"
+	    "  --state-dir DIR       each service's data in DIR/<name> (default\n"
+	    "                        $CLEAVE_STATE_DIR, else ~/.local/state/cleave)\n"
+	    "  --manifests DIR       the manifests each service's call policy comes from, as a\n"
+	    "                        service's does (default $CLEAVE_MANIFESTS, else svc/ in the\n"
+	    "                        checkout): the services call each other, and the edge\n"
+	    "                        calls them, only as the manifests allow\n"
+	    "  --help                this text\n");
 }
 
 /* monolith_listen_url expands pattern's single %s with name into out. Returns 0 or -1. */
@@ -79,6 +88,7 @@ static int monolith_parse(int argc, char **argv, monolith_opts *o)
 	    {"run-dir", required_argument, NULL, 'r'},
 	    {"state-dir", required_argument, NULL, 's'},
 	    {"listen-pattern", required_argument, NULL, 'p'},
+	    {"manifests", required_argument, NULL, 'm'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -86,6 +96,8 @@ static int monolith_parse(int argc, char **argv, monolith_opts *o)
 	int opt;
 	o->run_dir = getenv("CLEAVE_RUN_DIR") ? getenv("CLEAVE_RUN_DIR") : "/tmp/cleave";
 	o->state = getenv("CLEAVE_STATE_DIR");
+	o->manifests = getenv("CLEAVE_MANIFESTS") != NULL ? getenv("CLEAVE_MANIFESTS")
+							  : CLEAVE_SOURCE_DIR "/svc";
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
@@ -96,6 +108,9 @@ static int monolith_parse(int argc, char **argv, monolith_opts *o)
 			break;
 		case 'p':
 			o->pattern = optarg;
+			break;
+		case 'm':
+			o->manifests = optarg;
 			break;
 		case 'h':
 			monolith_usage(stdout, argv[0]);
@@ -148,6 +163,10 @@ static int monolith_open(monolith_service *s, const monolith_opts *o)
 		fprintf(stderr, "%s: cannot make %s: %s\n", def->name, s->data, strerror(rv));
 		return -1;
 	}
+	if (rt_service_policy(o->manifests, def->name, &s->policy, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: no call policy: %s (give --manifests DIR)\n", def->name, err);
+		return -1;
+	}
 	if (def->open(&s->env, &s->impl, err, sizeof(err)) != 0) {
 		s->impl = NULL;
 		fprintf(stderr, "%s: cannot open the store in %s: %s\n", def->name, s->data, err);
@@ -161,12 +180,17 @@ static int monolith_open(monolith_service *s, const monolith_opts *o)
 static int monolith_serve(monolith_service *s, const monolith_opts *o)
 {
 	const rt_service_def *def = s->def;
+	const mesh_server_opts opts = {.name = def->name};
 	char inproc[256], url[4400];
 	int rv;
 	snprintf(inproc, sizeof(inproc), "inproc://%s", def->name);
 	monolith_listen_url(url, sizeof(url), o->pattern, def->name);
-	if ((rv = mesh_server_new(&s->server, s->impl, NULL)) != 0 ||
-	    (rv = mesh_server_listen(s->server, inproc)) != 0 ||
+	if ((rv = mesh_server_new(&s->server, s->impl, &opts)) != 0) {
+		fprintf(stderr, "%s: cannot make its server: %s\n", def->name, strerror(rv));
+		return -1;
+	}
+	mesh_server_set_policy(s->server, s->policy);
+	if ((rv = mesh_server_listen(s->server, inproc)) != 0 ||
 	    (rv = mesh_server_listen(s->server, url)) != 0 ||
 	    (rv = mesh_server_start(s->server)) != 0) {
 		fprintf(stderr, "%s: cannot serve on %s: %s\n", def->name, url, strerror(rv));
@@ -227,6 +251,7 @@ out:
 		if (svcs[i].impl != NULL)
 			svcs[i].def->close(svcs[i].impl);
 		rt_deps_free(svcs[i].deps);
+		mesh_policy_free(svcs[i].policy);
 	}
 	free(svcs);
 	return status;

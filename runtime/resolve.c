@@ -150,6 +150,20 @@ static int host_is_literal(const char *host)
 	return inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
 }
 
+int rt_url_reachable_in_clear(const char *url)
+{
+	url_parts p;
+	char err[8];
+	struct in_addr v4;
+	if (url_split(url, &p, err, sizeof(err)) != 0 || !p.tcp || strchr(p.scheme, '+') != NULL)
+		return 0; /* not plain TCP: ipc://, inproc://, tls+tcp:// */
+	if (strcmp(p.host, "localhost") == 0 || strcmp(p.host, "::1") == 0)
+		return 0;
+	if (inet_pton(AF_INET, p.host, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127)
+		return 0;
+	return 1; /* every interface ("*", none), a name, or another address */
+}
+
 int rt_resolve_is_name(const char *url)
 {
 	url_parts p;

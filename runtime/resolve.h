@@ -35,6 +35,11 @@ int rt_resolve_check_url(const char *url, int listen, char *err, size_t errlen);
  * rt_resolve_check_url. Returns 0, or -1 with the reason in err. */
 int rt_resolve_check_list(const char *urls, int listen, char *err, size_t errlen);
 
+/* rt_url_reachable_in_clear says whether url is a plain tcp:// address (no TLS) other hosts
+ * can reach: every interface ("*" or no host), a name, or an address not on the loopback
+ * (127.0.0.0/8, ::1, localhost). */
+int rt_url_reachable_in_clear(const char *url);
+
 /* rt_resolve_is_name says whether url is a tcp-family URL whose host is a DNS name (1), or
  * anything else, dialed as it is: an IP literal, ipc://, a malformed URL (0). */
 int rt_resolve_is_name(const char *url);

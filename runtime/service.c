@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "group.h"
+#include "manifest.h"
 #include "options.h"
 #include "process.h"
 #include "resolve.h"
@@ -29,8 +30,11 @@ typedef struct service_args {
 	rt_opts shared; /* what the edge takes too */
 	const char *listen[SERVICE_MAX_LISTEN];
 	int nlisten;
-	char *listen_env;   /* CLEAVE_LISTEN, cut at its commas into listen[] */
-	const char *policy; /* the default-deny call policy file, or NULL: every call allowed */
+	char *listen_env;      /* CLEAVE_LISTEN, cut at its commas into listen[] */
+	const char *policy;    /* the call policy's file, or NULL: derived from the manifests */
+	const char *manifests; /* where the manifests are */
+	int insecure;	       /* may listen on other hosts without TLS */
+	mesh_policy *rules;    /* the policy in force; owned */
 	char data_dir[4096];
 	rt_service_env env;
 	mesh_server_opts server;
@@ -133,9 +137,18 @@ static const rt_option service_options[] = {
      "normal (default): a commit survives any crash of the process; full: it also survives "
      "power loss (fsync on every commit)"},
     {"policy", "FILE", 'P',
-     "default-deny: only the callers FILE allows may call each method (lines 'CALLER "
-     "METHOD'; Health is open; meshctl writes it). Over tls+tcp:// a caller's CN is its "
-     "proven identity; under --policy a plain tcp:// caller is 'anonymous'"},
+     "who may call what: only the callers FILE allows may call each method (lines 'CALLER "
+     "METHOD'; Health is open, its detail only to callers allowed 'Health'). Without it the "
+     "policy is derived from the manifests (--manifests): the edge calls what routes name, a "
+     "service what its calls: lists, meshctl anything. Over tls+tcp:// a caller's CN is its "
+     "proven identity; a plain tcp:// caller is 'anonymous'"},
+    {"manifests", "DIR", 'M',
+     "where DIR/<name>/manifest.yml are, to derive the policy from (default "
+     "$CLEAVE_MANIFESTS, else svc/ in the checkout)"},
+    {"insecure", NULL, 'I',
+     "trust what a plain tcp:// caller claims to be (without it such a caller is "
+     "'anonymous'), and serve a tcp:// address other hosts can reach without TLS (refused "
+     "otherwise); also CLEAVE_INSECURE=1. For networks trusted by other means only"},
     {"loops", "N", 'L', "event-loop threads serving ipc://, tcp:// and tls+tcp:// (default 1)"},
     {"workers", "N", 'w',
      "nng worker threads serving other addresses (inproc://, ws://), or every address when "
@@ -239,6 +252,12 @@ static int service_option(int opt, const char *arg, void *ctx)
 	case 'P':
 		a->policy = arg;
 		return -1;
+	case 'M':
+		a->manifests = arg;
+		return -1;
+	case 'I':
+		a->insecure = 1;
+		return -1;
 	case 'L':
 	case 'w':
 		if ((n = service_parse_count(arg)) < 0) {
@@ -266,6 +285,10 @@ static int service_parse(int argc, char **argv, const rt_service_def *def, servi
 	a->def = def;
 	a->argv0 = argv[0];
 	a->env.seed = def->default_seed;
+	a->manifests = getenv("CLEAVE_MANIFESTS") != NULL ? getenv("CLEAVE_MANIFESTS")
+							  : CLEAVE_SOURCE_DIR "/svc";
+	a->insecure =
+	    getenv("CLEAVE_INSECURE") != NULL && strcmp(getenv("CLEAVE_INSECURE"), "1") == 0;
 	if ((rv = rt_opts_init(&a->shared, def->name, "call", "CLEAVE_CALL_")) != 0)
 		return rv;
 	a->shared.check_help =
@@ -342,23 +365,14 @@ static int service_serve(const rt_service_def *def, service_args *a, ProtobufCSe
 			 const sigset_t *stop)
 {
 	mesh_server *server = NULL;
-	mesh_policy *policy = NULL;
-	char err[512];
 	int rv, status = 1;
 	a->server.name = def->name;
+	a->server.insecure = a->insecure;
 	if ((rv = mesh_server_new(&server, impl, &a->server)) != 0) {
 		fprintf(stderr, "%s: cannot create the server: %s\n", def->name, strerror(rv));
 		return 1;
 	}
-	if (a->policy != NULL) {
-		if (mesh_policy_load(a->policy, &policy, err, sizeof(err)) != 0) {
-			fprintf(stderr, "%s: %s\n", def->name, err);
-			goto out_free;
-		}
-		mesh_server_set_policy(server, policy);
-		fprintf(stderr, "%s: calls are default-deny, allowed by %s\n", def->name,
-			a->policy);
-	}
+	mesh_server_set_policy(server, a->rules);
 	for (int i = 0; i < a->nlisten; i++) {
 		if ((rv = mesh_server_listen(server, a->listen[i])) != 0) {
 			fprintf(stderr, "%s: cannot listen on %s: %s\n", def->name, a->listen[i],
@@ -377,8 +391,87 @@ static int service_serve(const rt_service_def *def, service_args *a, ProtobufCSe
 	status = 0;
 out_free:
 	mesh_server_free(server);
-	mesh_policy_free(policy);
 	return status;
+}
+
+/* policy_rule is manifest_policy's emit: one rule into the mesh_policy ctx points at. */
+static void policy_rule(const char *caller, const char *method, const char *why, void *ctx)
+{
+	(void)why;
+	if (mesh_policy_allow(ctx, caller, method) != 0)
+		fprintf(stderr, "cannot allow %s %s\n", caller, method);
+}
+
+int rt_service_policy(const char *manifests, const char *name, mesh_policy **out, char *err,
+		      size_t errlen)
+{
+	manifest **ms = NULL;
+	size_t n = 0, k;
+	if (manifest_load_dir(manifests, &ms, &n, err, errlen) != 0 ||
+	    manifest_check_calls(ms, n, err, errlen) != 0) {
+		manifest_free_all(ms, n);
+		return -1;
+	}
+	for (k = 0; k < n && strcmp(ms[k]->name, name) != 0; k++)
+		;
+	if (k == n) {
+		snprintf(err, errlen, "%s has no manifest of %s", manifests, name);
+	} else if (mesh_policy_new(out) != 0) {
+		snprintf(err, errlen, "out of memory");
+		k = n;
+	} else {
+		manifest_policy(ms, n, k, policy_rule, *out);
+	}
+	manifest_free_all(ms, n);
+	return k < n ? 0 : -1;
+}
+
+/* service_policy loads the policy file, or derives the policy from the manifests, into
+ * a->rules, and says which. Returns 0 or -1 after a message. */
+static int service_policy(const rt_service_def *def, service_args *a)
+{
+	char err[512];
+	if (a->policy != NULL) {
+		if (mesh_policy_load(a->policy, &a->rules, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: %s\n", def->name, err);
+			return -1;
+		}
+		fprintf(stderr, "%s: calls are default-deny, allowed by %s\n", def->name,
+			a->policy);
+		return 0;
+	}
+	if (rt_service_policy(a->manifests, def->name, &a->rules, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: no call policy: %s (give --policy FILE or --manifests DIR)\n",
+			def->name, err);
+		return -1;
+	}
+	fprintf(stderr, "%s: calls are default-deny, allowed as the manifests in %s say\n",
+		def->name, a->manifests);
+	return 0;
+}
+
+/* service_exposed checks that every tcp:// address other hosts can reach is allowed to be
+ * served without TLS (--insecure), and says so when it is. Returns 0 or -1 after a message. */
+static int service_exposed(const rt_service_def *def, const service_args *a)
+{
+	if (a->insecure)
+		fprintf(stderr, "%s: --insecure: a plain tcp:// caller is who it claims to be\n",
+			def->name);
+	for (int i = 0; i < a->nlisten; i++) {
+		if (!rt_url_reachable_in_clear(a->listen[i]))
+			continue;
+		if (!a->insecure) {
+			fprintf(stderr,
+				"%s: --listen %s: other hosts could call it without TLS, as "
+				"'anonymous'; listen on tls+tcp:// with --tls-cert, --tls-key and "
+				"--tls-ca, or give --insecure to serve it anyway\n",
+				def->name, a->listen[i]);
+			return -1;
+		}
+		fprintf(stderr, "%s: --insecure: %s is served without TLS to other hosts\n",
+			def->name, a->listen[i]);
+	}
+	return 0;
 }
 
 int rt_service_main(int argc, char **argv, const rt_service_def *def)
@@ -398,6 +491,10 @@ int rt_service_main(int argc, char **argv, const rt_service_def *def)
 	}
 	if ((rv = service_parse(argc, argv, def, a)) >= 0) {
 		status = rv;
+		goto out_free_args;
+	}
+	if (service_exposed(def, a) != 0 || service_policy(def, a) != 0) {
+		status = 2;
 		goto out_free_args;
 	}
 	/* before any thread starts, so only sigwait sees them */
@@ -433,6 +530,7 @@ out_close:
 out_free_deps:
 	rt_deps_free(deps);
 out_free_args:
+	mesh_policy_free(a->rules);
 	free(a->listen_env);
 	free(a);
 	return status;

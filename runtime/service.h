@@ -57,10 +57,17 @@ typedef struct rt_service_def {
 
 /* rt_service_main is a service's whole main(): it parses the command line (--listen URL...,
  * --data-dir DIR, --seed FILE, --sync, --call NAME=URLS, --run-dir, --loops, --workers,
- * --policy, --sandbox, TLS, --check, --help), opens the store, connects to the services it
- * calls, serves until SIGINT or SIGTERM, and returns the process's exit status. def and argv
- * stay the caller's. */
+ * --policy or --manifests, --insecure, --sandbox, TLS, --check, --help), opens the store, connects
+ * to the services it calls, serves until SIGINT or SIGTERM, and returns the process's exit status.
+ * def and argv stay the caller's. */
 int rt_service_main(int argc, char **argv, const rt_service_def *def);
+
+/* rt_service_policy derives the call policy of the service called name from the manifests in
+ * manifests (DIR/<name>/manifest.yml; manifest_policy's rules). On success *out is the caller's,
+ * to free with mesh_policy_free. Returns 0, or -1 with the reason in err (the manifests cannot
+ * be read, or none is name's). */
+int rt_service_policy(const char *manifests, const char *name, mesh_policy **out, char *err,
+		      size_t errlen);
 
 /* rt_check_main is `svc-<name> --check URL` (or --check=URL), which rt_service_main runs when
  * --check is on its command line: exits 0 if URL answers Health OK within

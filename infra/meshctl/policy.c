@@ -6,34 +6,18 @@
 #include "commands.h"
 #include "paths.h"
 #include "policy.h"
-#include "registry.h"
+
+/* policy_line writes one rule as a policy file's line; ctx is the FILE. */
+static void policy_line(const char *caller, const char *method, const char *why, void *ctx)
+{
+	fprintf(ctx, "%s %s\t# %s\n", caller, method, why);
+}
 
 void policy_write(FILE *f, manifest *const *ms, size_t n, size_t k)
 {
-	const manifest *self = ms[k];
-	const ProtobufCServiceDescriptor *desc = registry_find_service(self->service);
-	size_t len = strlen(self->name);
 	fprintf(f, "# %s (%s): who may call what; everything else is denied. Health is open.\n",
-		self->name, self->service);
-	for (size_t i = 0; i < self->nroutes; i++)
-		fprintf(f, "edge %s\t# %s %s\n", self->routes[i].rpc, self->routes[i].method,
-			self->routes[i].path);
-	for (size_t c = 0; c < n; c++) {
-		for (size_t i = 0; c != k && i < ms[c]->nroutes; i++)
-			if (ms[c]->routes[i].split_service != NULL &&
-			    strcmp(ms[c]->routes[i].split_service, self->name) == 0)
-				fprintf(f, "edge %s\t# %s %s, split from %s\n",
-					ms[c]->routes[i].rpc, ms[c]->routes[i].method,
-					ms[c]->routes[i].path, ms[c]->name);
-		for (size_t i = 0; i < ms[c]->ncalls; i++) {
-			const char *call = ms[c]->calls[i];
-			if (strncmp(call, self->name, len) == 0 && call[len] == '.')
-				fprintf(f, "%s %s\t# calls: in %s\n", ms[c]->name, call + len + 1,
-					ms[c]->file);
-		}
-	}
-	for (size_t m = 0; desc != NULL && m < desc->n_methods; m++)
-		fprintf(f, "meshctl %s\t# the operator's meshctl call\n", desc->methods[m].name);
+		ms[k]->name, ms[k]->service);
+	manifest_policy(ms, n, k, policy_line, f);
 }
 
 static void policy_usage(FILE *out)

@@ -6,10 +6,8 @@
 
 #include "manifest.h"
 
-/* policy_write writes service ms[k]'s policy to f, one "CALLER METHOD" rule a line: the edge
- * may call the methods routes name (its own routes, and other routes that split to it); each
- * manifest may call what its calls: lists; meshctl (the operator's tool) may call every method.
- * Health is open and needs no rule. */
+/* policy_write writes service ms[k]'s policy to f (manifest_policy's rules), one "CALLER METHOD"
+ * rule a line with where it comes from. f and the manifests stay the caller's. */
 void policy_write(FILE *f, manifest *const *ms, size_t n, size_t k);
 
 #endif

@@ -316,6 +316,7 @@ static void sv_cleanup(supervisor *sv)
 	char path[PATH_MAX];
 	if (sv->control != NULL)
 		mesh_server_free(sv->control);
+	mesh_policy_free(sv->control_policy);
 	for (size_t k = 0; k < sv->nsvcs; k++)
 		sv_service_free(sv, &sv->svcs[k]);
 	sv_output_close(sv, &sv->edge_out);

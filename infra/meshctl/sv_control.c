@@ -145,9 +145,18 @@ static void sv_control_down(Meshctl__Control_Service *service, const Meshctl__Do
 
 int sv_control_start(supervisor *sv)
 {
+	/* its owner (who runs meshctl up) and root alone may connect; what they connect for they
+	 * may call */
+	const mesh_server_opts opts = {.name = "meshctl", .owner_only = 1};
 	sv->control_impl = (sv_control){MESHCTL__CONTROL__INIT(sv_control_), sv};
-	if (mesh_server_new(&sv->control, &sv->control_impl.service.base, NULL) != 0 ||
-	    mesh_server_listen(sv->control, sv->paths->control) != 0 ||
+	if (mesh_policy_new(&sv->control_policy) != 0 ||
+	    mesh_policy_allow(sv->control_policy, "*", "*") != 0 ||
+	    mesh_server_new(&sv->control, &sv->control_impl.service.base, &opts) != 0) {
+		sv_log(sv, "cannot make the control service: out of memory");
+		return -1;
+	}
+	mesh_server_set_policy(sv->control, sv->control_policy);
+	if (mesh_server_listen(sv->control, sv->paths->control) != 0 ||
 	    mesh_server_start(sv->control) != 0) {
 		sv_log(sv, "cannot serve control calls on %s", sv->paths->control);
 		return -1;

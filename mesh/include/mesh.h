@@ -306,6 +306,14 @@ typedef struct mesh_server_opts {
 	/* the service's name in mesh_log's lines ("users"); borrowed, it must outlive the
 	 * server. Default: the full name of the service served ("users.Users"). */
 	const char *name;
+	/* 1: only processes of this process's user, or root, may connect (ipc:// only, its
+	 * socket file mode 0600; other addresses are refused with EINVAL); others are closed at
+	 * once, unanswered. For an operator's control socket. */
+	int owner_only;
+	/* 1: a caller on plain tcp:// (nng's tls+tcp:// too, which cannot tell a certificate's
+	 * name) is who it claims to be, not "anonymous": for a service whose every peer is
+	 * trusted by other means (--insecure) */
+	int insecure;
 } mesh_server_opts;
 
 /* mesh_server_new creates a server of impl, a service built with protoc-c's ..._INIT macro.
@@ -327,17 +335,30 @@ int mesh_server_start(mesh_server *server);
 /* mesh_server_stop closes the listeners and waits for the workers to finish their calls. */
 void mesh_server_stop(mesh_server *server);
 
-/* mesh_server_set_policy makes the server default-deny: from then on every call but Health must
- * be allowed by policy (mesh_policy_load) for its caller, who is the service the calling process
- * runs as (its uid, on ipc://) when the transport proves it, else its claimed caller. A denied
- * call ends with MESH_PERMISSION_DENIED and one log line. policy is borrowed and must outlive
- * the server; NULL allows every call (the default). Set it before mesh_server_start. */
+/* mesh_server_set_policy sets who may call what: from then on every call but Health must be
+ * allowed by policy for its caller, who is the identity the transport proves (the CN of a
+ * verified certificate on tls+tcp://; the service its uid runs as on ipc://, root being the
+ * operator, who may call anything); the caller's claim only where the transport proves nothing
+ * yet the peer is local (the same user on ipc://, inproc://); "anonymous" for anyone else
+ * (plain tcp://, any other transport). A denied call ends with MESH_PERMISSION_DENIED and one
+ * log line. Without a policy (NULL, the default) every call but Health is denied. Health is
+ * open to every caller, but only those the policy allows "Health" (and the operator) get its
+ * detail (pid, uptime, CPU, memory, each method's counts); the others get the service's name.
+ * policy is borrowed and must outlive the server. Set it before mesh_server_start. */
 typedef struct mesh_policy mesh_policy;
 void mesh_server_set_policy(mesh_server *server, const mesh_policy *policy);
 
-/* mesh_policy_load reads the policy file at path: the callers allowed each method of one
- * service, one rule per line, "CALLER METHOD" ("edge Get", "threads Get"), '#' starting a
- * comment. Health is open to every caller and needs no rule. On success *out is the caller's, to
+/* mesh_policy_new makes an empty policy (it allows nothing) to fill with mesh_policy_allow. On
+ * success *out is the caller's, to free with mesh_policy_free. Returns 0 or ENOMEM. */
+int mesh_policy_new(mesh_policy **out);
+
+/* mesh_policy_allow lets caller call method ("edge", "Get"); "*" for either matches any (for
+ * caller: anonymous too). Both are copied, at most 63 bytes. Returns 0, EINVAL (empty or too
+ * long) or ENOMEM. */
+int mesh_policy_allow(mesh_policy *p, const char *caller, const char *method);
+
+/* mesh_policy_load reads the policy file at path: one rule per line, "CALLER METHOD" ("edge
+ * Get", "threads Get", "meshctl *"), '#' starting a comment. On success *out is the caller's, to
  * free with mesh_policy_free. Returns 0, or an errno value with "path:line: reason" in err. */
 int mesh_policy_load(const char *path, mesh_policy **out, char *err, size_t errlen);
 

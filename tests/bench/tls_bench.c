@@ -114,9 +114,9 @@ int main(int argc, char **argv)
 	}
 	snprintf(urls[0], sizeof(urls[0]), "tcp://127.0.0.1:%d", harness_free_port());
 	snprintf(urls[1], sizeof(urls[1]), "tls+tcp://127.0.0.1:%d", harness_free_port());
-	if (mesh_server_new(&server, &echo_service.base, NULL) != 0 ||
-	    mesh_server_listen(server, urls[0]) != 0 || mesh_server_listen(server, urls[1]) != 0 ||
-	    mesh_server_start(server) != 0 || mesh_epoll_new(&ep) != 0) {
+	if (echo_server_new(&server, NULL) != 0 || mesh_server_listen(server, urls[0]) != 0 ||
+	    mesh_server_listen(server, urls[1]) != 0 || mesh_server_start(server) != 0 ||
+	    mesh_epoll_new(&ep) != 0) {
 		fprintf(stderr, "tls-bench: cannot serve\n");
 		goto out;
 	}

@@ -318,12 +318,13 @@ START_TEST(test_cli_ipv6_edge_and_services)
 	static const char *const names[] = {"users", "threads", "posts"};
 	static const char *const exes[] = {"svc-users", "svc-threads", "svc-posts"};
 	char url[3][64], call[3][256], data[3][256], ready[3][96], base[128];
-	/* threads calls users, posts calls users and threads: each at its IPv6 address */
-	const char *users_args[] = {"--listen", url[0], "--data-dir", data[0], NULL};
+	/* threads calls users, posts calls users and threads: each at its IPv6 address, plain
+	 * tcp:// whose callers only claim who they are (--insecure) */
+	const char *users_args[] = {"--listen", url[0], "--data-dir", data[0], "--insecure", NULL};
 	const char *threads_args[] = {"--listen", url[1],  "--data-dir", data[1],
-				      "--call",	  call[0], NULL};
-	const char *posts_args[] = {"--listen", url[2],	  "--data-dir", data[2], "--call",
-				    call[0],	"--call", call[1],	NULL};
+				      "--call",	  call[0], "--insecure", NULL};
+	const char *posts_args[] = {"--listen", url[2],	  "--data-dir", data[2],      "--call",
+				    call[0],	"--call", call[1],	"--insecure", NULL};
 	const char *const *args[] = {users_args, threads_args, posts_args};
 	const char *edge_args[] = {"--listen",	 "[::1]:0", "--run-dir",  dir,
 				   "--upstream", call[0],   "--upstream", call[1],
@@ -547,7 +548,7 @@ START_TEST(test_cli_resolve_interval_flag_wins_over_its_variable)
 			      NULL};
 	const char *help[] = {"--help", NULL};
 	char *out = NULL;
-	const char *users_args[] = {"--listen", users_url, "--data-dir", data, NULL};
+	const char *users_args[] = {"--listen", users_url, "--data-dir", data, "--insecure", NULL};
 	int port = harness_free_port(), status;
 	long long changed;
 	proc users, edges[3];

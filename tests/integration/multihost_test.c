@@ -220,8 +220,10 @@ static pid_t start_host(int h)
 				NULL};
 		return harness_spawn(argv, log);
 	}
+	/* Plain TCP between the hosts: the test's own namespaces, no TLS. */
 	char *argv[] = {"/usr/bin/env",
 			"CLEAVE_LISTEN=tcp://0.0.0.0:7000",
+			"CLEAVE_INSECURE=1",
 			"CLEAVE_CALL_USERS=tcp://users:7000",
 			"CLEAVE_CALL_THREADS=tcp://threads:7000",
 			"CLEAVE_RESOLVE_INTERVAL_MS=" RESOLVE_INTERVAL_MS,
@@ -273,7 +275,8 @@ static int link_set(int h, const char *state)
 static long long get_calls(int h)
 {
 	char url[64], ip[32], msg[256];
-	mesh_client_opts o = {.caller = "multihost_test", .timeout_ms = 1000};
+	/* "meshctl": the operator, whom the manifests' policy lets read Health's counters. */
+	mesh_client_opts o = {.caller = "meshctl", .timeout_ms = 1000};
 	Mesh__HealthRequest req = MESH__HEALTH_REQUEST__INIT;
 	ProtobufCMessage *out = NULL;
 	mesh_client *c;

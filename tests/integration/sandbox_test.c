@@ -405,8 +405,9 @@ START_TEST(test_sandboxed_service_resolves_and_redials_a_tcp_callee)
 	char *dir = scratch;
 	char exe_users[300], exe_threads[300], users_url[64], dns_url[64];
 	char users_data[200], threads_data[200], threads_sock[200], log[300], out[4096];
-	char *users_argv[] = {exe_users,   "--listen", users_url,   "--data-dir", users_data,
-			      "--run-dir", dir,	       "--sandbox", "on",	  NULL};
+	char *users_argv[] = {exe_users,  "--listen",	users_url, "--data-dir",
+			      users_data, "--run-dir",	dir,	   "--sandbox",
+			      "on",	  "--insecure", NULL};
 	char *threads_argv[] = {exe_threads, "--listen",   threads_sock, "--call",
 				dns_url,     "--data-dir", threads_data, "--run-dir",
 				dir,	     "--sandbox",  "on",	 NULL};

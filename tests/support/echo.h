@@ -15,6 +15,15 @@
  * "fwd:<STATUS>"); "log:TEXT": mesh_log(TEXT), then the usual answer. */
 extern Sample__Echo_Service echo_service;
 
+/* echo_server_new makes a server of echo_service (mesh_server_new; opts may be NULL) that lets
+ * every caller call every method: a policy of "* *", the suites' own (a server without a policy
+ * answers only Health). On success *out is the caller's, to free with mesh_server_free. Returns
+ * 0 or an errno value. */
+int echo_server_new(mesh_server **out, const mesh_server_opts *opts);
+
+/* echo_open_policy returns that policy; it lives as long as the process. */
+const mesh_policy *echo_open_policy(void);
+
 /* echo_forward: the blocking client "forward" calls through; NULL: "forward" is a plain label */
 extern mesh_client *echo_forward;
 

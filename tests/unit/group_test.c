@@ -27,10 +27,10 @@ static void setup(void)
 	snprintf(url_a, sizeof(url_a), "ipc://%s/a.sock", dir);
 	snprintf(url_b, sizeof(url_b), "ipc://%s/b.sock", dir);
 	snprintf(targets, sizeof(targets), "%s/echo.targets", dir);
-	ck_assert_int_eq(mesh_server_new(&server_a, &echo_service.base, NULL), 0);
+	ck_assert_int_eq(echo_server_new(&server_a, NULL), 0);
 	ck_assert_int_eq(mesh_server_listen(server_a, url_a), 0);
 	ck_assert_int_eq(mesh_server_start(server_a), 0);
-	ck_assert_int_eq(mesh_server_new(&server_b, &echo_service.base, NULL), 0);
+	ck_assert_int_eq(echo_server_new(&server_b, NULL), 0);
 	ck_assert_int_eq(mesh_server_listen(server_b, url_b), 0);
 	ck_assert_int_eq(mesh_server_start(server_b), 0);
 }

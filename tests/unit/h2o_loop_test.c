@@ -24,7 +24,7 @@ static void setup(void)
 {
 	ck_assert_int_eq(harness_tmpdir(dir, sizeof(dir)), 0);
 	snprintf(url, sizeof(url), "ipc://%s/echo.sock", dir);
-	ck_assert_int_eq(mesh_server_new(&server, &echo_service.base, NULL), 0);
+	ck_assert_int_eq(echo_server_new(&server, NULL), 0);
 	ck_assert_int_eq(mesh_server_listen(server, url), 0);
 	ck_assert_int_eq(mesh_server_start(server), 0);
 	evloop = h2o_evloop_create();

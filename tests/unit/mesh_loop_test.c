@@ -21,7 +21,7 @@ static mesh_epoll *ep;
 
 static void start_server_at(mesh_server **out, const char *where)
 {
-	ck_assert_int_eq(mesh_server_new(out, &echo_service.base, NULL), 0);
+	ck_assert_int_eq(echo_server_new(out, NULL), 0);
 	ck_assert_int_eq(mesh_server_listen(*out, where), 0);
 	ck_assert_int_eq(mesh_server_start(*out), 0);
 }
@@ -316,7 +316,7 @@ START_TEST(test_loop_over_tcp_and_spread_over_instances)
 		mesh_server *s;
 		char u[64];
 		snprintf(u, sizeof(u), "tcp://127.0.0.1:%d", p);
-		ck_assert_int_eq(mesh_server_new(&s, &echo_service.base, NULL), 0);
+		ck_assert_int_eq(echo_server_new(&s, NULL), 0);
 		if (mesh_server_listen(s, u) != 0) {
 			mesh_server_free(s);
 			continue;

@@ -43,7 +43,7 @@ static void start_server(int i)
 		setenv("CLEAVE_MESH_TRANSPORT", "nng", 1);
 	else
 		unsetenv("CLEAVE_MESH_TRANSPORT");
-	ck_assert_int_eq(mesh_server_new(&server, &echo_service.base, &opts), 0);
+	ck_assert_int_eq(echo_server_new(&server, &opts), 0);
 	if (transports[i].ipc) {
 		snprintf(url, sizeof(url), "ipc://%s/echo.sock", dir);
 		ck_assert_int_eq(mesh_server_listen(server, url), 0);

@@ -80,8 +80,8 @@ static pid_t serve_echo(const char *where)
 	pid_t pid = fork_child();
 	if (pid != 0)
 		return pid;
-	if (mesh_server_new(&s, &echo_service.base, NULL) != 0 ||
-	    mesh_server_listen(s, where) != 0 || mesh_server_start(s) != 0)
+	if (echo_server_new(&s, NULL) != 0 || mesh_server_listen(s, where) != 0 ||
+	    mesh_server_start(s) != 0)
 		_exit(2);
 	for (;;)
 		pause();

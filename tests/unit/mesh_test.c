@@ -26,7 +26,7 @@ static mesh_server *server;
 
 static void start_server(void)
 {
-	ck_assert_int_eq(mesh_server_new(&server, &echo_service.base, NULL), 0);
+	ck_assert_int_eq(echo_server_new(&server, NULL), 0);
 	ck_assert_int_eq(mesh_server_listen(server, url), 0);
 	ck_assert_int_eq(mesh_server_start(server), 0);
 }
@@ -439,7 +439,7 @@ START_TEST(test_mesh_calls_spread_over_instances)
 	Mesh__HealthRequest hin = MESH__HEALTH_REQUEST__INIT;
 	long long until = harness_now_ms() + 5000;
 	snprintf(url2, sizeof(url2), "ipc://%s/echo2.sock", dir);
-	ck_assert_int_eq(mesh_server_new(&second, &echo_service.base, NULL), 0);
+	ck_assert_int_eq(echo_server_new(&second, NULL), 0);
 	ck_assert_int_eq(mesh_server_listen(second, url2), 0);
 	ck_assert_int_eq(mesh_server_start(second), 0);
 	ck_assert_int_eq(mesh_client_new(&c, &mesh__mesh__descriptor, &opts), 0);
@@ -491,7 +491,7 @@ static mesh_server *start_nng_server(const char *where)
 {
 	mesh_server *s;
 	setenv("CLEAVE_MESH_TRANSPORT", "nng", 1);
-	ck_assert_int_eq(mesh_server_new(&s, &echo_service.base, NULL), 0);
+	ck_assert_int_eq(echo_server_new(&s, NULL), 0);
 	ck_assert_int_eq(mesh_server_listen(s, where), 0);
 	unsetenv("CLEAVE_MESH_TRANSPORT");
 	ck_assert_int_eq(mesh_server_start(s), 0);
