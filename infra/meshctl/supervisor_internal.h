@@ -99,7 +99,7 @@ typedef struct supervisor {
 	sv_control control_impl;    /* what control serves; set before it starts */
 	mesh_server *control;
 	mesh_policy *control_policy; /* "* *": the socket itself admits only its owner */
-	pthread_mutex_t lock; /* the state below, shared with the control server's threads */
+	pthread_mutex_t lock;	     /* the state below, shared with the control server's threads */
 	int phase;
 	int64_t phase_deadline_us;
 	int stop_requested;
