@@ -12,8 +12,8 @@ int http_status_for(mesh_status status)
 	case MESH_FAILED_PRECONDITION:
 	case MESH_OUT_OF_RANGE:
 		return 400;
-	case MESH_UNAUTHENTICATED:
-		return 401;
+	case MESH_UNAUTHENTICATED: /* not 401: it needs a WWW-Authenticate challenge (RFC 9110
+				    * 15.5.2), and clients of the edge have no scheme to answer */
 	case MESH_PERMISSION_DENIED:
 		return 403;
 	case MESH_NOT_FOUND:
@@ -46,6 +46,8 @@ const char *http_reason(int status)
 		return "Created";
 	case 204:
 		return "No Content";
+	case 304:
+		return "Not Modified";
 	case 400:
 		return "Bad Request";
 	case 401:
@@ -58,12 +60,16 @@ const char *http_reason(int status)
 		return "Method Not Allowed";
 	case 409:
 		return "Conflict";
+	case 412:
+		return "Precondition Failed";
 	case 413:
 		return "Payload Too Large";
 	case 414:
 		return "URI Too Long";
 	case 415:
 		return "Unsupported Media Type";
+	case 421:
+		return "Misdirected Request";
 	case 431:
 		return "Request Header Fields Too Large";
 	case 429:

@@ -10,8 +10,8 @@
 
 /* The HTTP statuses the edge sends (http_status.c and server.c): slot k counts
  * metrics_statuses[k]; the last slot counts any other status. */
-static const int metrics_statuses[] = {200, 201, 204, 400, 401, 403, 404, 405, 409,
-				       413, 415, 429, 499, 500, 501, 503, 504};
+static const int metrics_statuses[] = {200, 201, 204, 304, 400, 403, 404, 405, 409, 412, 413,
+				       414, 415, 421, 429, 431, 499, 500, 501, 503, 504};
 _Static_assert(sizeof(metrics_statuses) / sizeof(*metrics_statuses) == METRICS_STATUSES - 1,
 	       "METRICS_STATUSES counts metrics_statuses and the slot for other statuses");
 #define METRICS_SLOT_OTHER (METRICS_STATUSES - 1)

@@ -17,7 +17,7 @@
 
 /* Status slots: one per HTTP status the edge sends (the list is in metrics.c), and one that
  * counts any other status as status="other". */
-#define METRICS_STATUSES   18
+#define METRICS_STATUSES   22
 #define METRICS_STATUS_MAX 600 /* statuses from 0 to 599 have a slot in the lookup table */
 
 /* metrics_route: what was counted for one route (or for the requests that matched none). */

@@ -333,6 +333,14 @@ static unsigned accepted_methods(unsigned method)
 	return method == ROUTE_GET ? ROUTE_GET | ROUTE_HEAD : method;
 }
 
+unsigned route_table_methods(const route_table *t)
+{
+	unsigned methods = ROUTE_OPTIONS;
+	for (size_t i = 0; i < t->n; i++)
+		methods |= accepted_methods(t->routes[i]->method);
+	return methods;
+}
+
 route_match_result route_table_match(const route_table *t, const route_path *path, unsigned method,
 				     const route **found, unsigned *allow)
 {

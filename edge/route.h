@@ -155,6 +155,10 @@ int route_table_add(route_table *t, route *r, char *err, size_t errlen);
 route_match_result route_table_match(const route_table *t, const route_path *path, unsigned method,
 				     const route **found, unsigned *allow);
 
+/* route_table_methods returns every method some route of t accepts (HEAD with GET), and
+ * OPTIONS: the Allow of the server as a whole, for "OPTIONS *". */
+unsigned route_table_methods(const route_table *t);
+
 /* route_table_fini frees every route in the table. */
 void route_table_fini(route_table *t);
 

@@ -13,6 +13,7 @@
 #include <h2o.h>
 #include <h2o/socket/evloop.h>
 
+#include "conform.h"
 #include "h2o_loop.h"
 #include "http_status.h"
 #include "metrics.h"
@@ -31,8 +32,8 @@
 #define EDGE_REQUEST_ID "x-request-id"
 /* What the edge takes of a request's head. h2o 2.2 itself parses a head of up to
  * H2O_MAX_REQLEN (417792) bytes and H2O_MAX_HEADERS (100) header fields, both fixed when
- * libh2o was compiled: a longer head gets its connection closed with no answer, more fields a
- * 400 text/plain "Bad Request". Below those, the edge answers 414 and 431 itself. */
+ * libh2o was compiled: a longer head, or more fields, gets a 400 text/plain "Bad Request" and
+ * its connection closed. Below those, the edge answers 414 and 431 itself. */
 #define EDGE_TARGET_MAX	 8192  /* bytes of the method and the request target */
 #define EDGE_HEADERS_MAX 16384 /* bytes of the header fields, counted as "name: value\r\n" */
 
@@ -88,11 +89,25 @@ typedef struct edge_call_guard {
 	edge_call *call;
 } edge_call_guard;
 
-/* edge_request_id_begin gives req its request id, its X-Request-Id if that is well formed, else
- * a new one, and puts it in the response's X-Request-Id now, so every answer carries it. */
-static void edge_request_id_begin(edge_server *s, h2o_req_t *req)
+/* edge_field returns the index of the request's first header field called name (len bytes,
+ * lower case), or -1 if it has none or its Connection header field names it: a connection option
+ * is for this hop alone, so the edge, a gateway, neither reads it nor passes it on in a mesh call
+ * (RFC 9110 7.6.1). */
+static ssize_t edge_field(h2o_req_t *req, const char *name, size_t len)
 {
-	ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT(EDGE_REQUEST_ID), -1);
+	for (ssize_t c = -1; (c = h2o_find_header(&req->headers, H2O_TOKEN_CONNECTION, c)) >= 0;)
+		if (h2o_contains_token(req->headers.entries[c].value.base,
+				       req->headers.entries[c].value.len, name, len, ','))
+			return -1;
+	return h2o_find_header_by_str(&req->headers, name, len, -1);
+}
+
+/* edge_request_id_begin gives req its request id, its X-Request-Id if that is well formed (and
+ * trusted: not from a head the edge refuses), else a new one, and puts it in the response's
+ * X-Request-Id now, so every answer carries it. */
+static void edge_request_id_begin(edge_server *s, h2o_req_t *req, int trusted)
+{
+	ssize_t i = trusted ? edge_field(req, H2O_STRLIT(EDGE_REQUEST_ID)) : -1;
 	h2o_iovec_t id;
 	if (i >= 0 && request_id_valid(req->headers.entries[i].value.base,
 				       req->headers.entries[i].value.len)) {
@@ -125,8 +140,9 @@ static void edge_respond(edge_server *s, h2o_req_t *req, const route *r, int sta
 	if (content_type != NULL)
 		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
 			       content_type, strlen(content_type));
-	/* A 204 carries no Content-Length (RFC 9110 8.6); h2o then sends no body framing. */
-	req->res.content_length = status == 204 ? SIZE_MAX : len;
+	/* A 204 carries no Content-Length (RFC 9110 8.6), nor does a 304 here (its length would
+	 * have to be the 200's); h2o then sends no body framing, and neither has a body. */
+	req->res.content_length = status == 204 || status == 304 ? SIZE_MAX : len;
 	if (s->opts.log->out != NULL) { /* no clock read per request when logging is off */
 		h2o_iovec_t id = edge_request_id(req);
 		access_log_write(s->opts.log, req->method.base, req->method.len, req->path.base,
@@ -150,6 +166,7 @@ static void edge_respond_error(edge_server *s, h2o_req_t *req, const route *r, i
 	edge_respond(s, req, r, status, JSON_TYPE, s->body.data, s->body.len, service, start_us);
 }
 
+/* edge_add_allow adds an Allow header naming the methods of allow (ROUTE_* bits). */
 static void edge_add_allow(h2o_req_t *req, unsigned allow)
 {
 	char value[96];
@@ -159,6 +176,47 @@ static void edge_add_allow(h2o_req_t *req, unsigned allow)
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, copy.base, copy.len);
 }
 
+/* edge_precondition evaluates the request's preconditions (RFC 9110 13.2.2) for a target whose
+ * answer without them is a 2xx: If-Match, then If-None-Match. The edge gives no entity tags, so
+ * an If-Match holds only as "*" (the target exists) and an If-None-Match fails only as "*"; it
+ * has no modification dates and serves no ranges, so If-Unmodified-Since, If-Modified-Since and
+ * If-Range never apply (13.1.3 to 13.1.5). Returns 0 to go on, or the answer: 412, or 304 for a
+ * failed If-None-Match of a GET or HEAD (safe), with *why the reason (a static string). */
+static int edge_precondition(h2o_req_t *req, int safe, const char **why)
+{
+	ssize_t i = -1;
+	while ((i = h2o_find_header(&req->headers, H2O_TOKEN_IF_MATCH, i)) >= 0) {
+		h2o_iovec_t v = req->headers.entries[i].value;
+		if (conform_etag_list(v.base, v.len) == 2) {
+			*why = "If-Match names entity tags, and the edge gives none: none matches";
+			return 412;
+		}
+	}
+	while ((i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, i)) >= 0) {
+		h2o_iovec_t v = req->headers.entries[i].value;
+		if (conform_etag_list(v.base, v.len) == 1) {
+			*why = "If-None-Match is *, and the target exists";
+			return safe ? 304 : 412;
+		}
+	}
+	return 0;
+}
+
+/* edge_answer_precondition answers req, which matched route r (NULL: none) of service, when its
+ * preconditions fail (edge_precondition), and returns 1; else returns 0. */
+static int edge_answer_precondition(edge_server *s, h2o_req_t *req, const route *r, int safe,
+				    const char *service, int64_t start_us)
+{
+	const char *why = NULL;
+	int status = edge_precondition(req, safe, &why);
+	if (status == 304)
+		edge_respond(s, req, r, 304, NULL, "", 0, service, start_us);
+	else if (status == 412)
+		edge_respond_error(s, req, r, 412, "PRECONDITION_FAILED", why, service, start_us);
+	return status != 0;
+}
+
+/* edge_call_guard_dispose runs when h2o frees the request's pool: the call must not touch it. */
 static void edge_call_guard_dispose(void *p)
 {
 	edge_call_guard *guard = p;
@@ -166,7 +224,6 @@ static void edge_call_guard_dispose(void *p)
 		guard->call->req = NULL;
 }
 
-/* edge_call_done is the closure of every mesh call; it runs on the loop thread. */
 /* edge_set_header adds a header whose value (len bytes) is copied into the request's pool. */
 static void edge_set_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len)
 {
@@ -224,12 +281,17 @@ static void edge_call_done(const ProtobufCMessage *reply, void *closure_data)
 		return;
 	}
 	call->guard->call = NULL;
-	if (call->rpc.status == MESH_OK)
-		edge_answer_reply(s, req, call, reply);
-	else
+	if (call->rpc.status == MESH_OK) {
+		/* a read's preconditions need its answer: they apply to a 2xx only (13.2.1) */
+		if (call->route->method != ROUTE_GET ||
+		    !edge_answer_precondition(s, req, call->route, 1, call->route->service_name,
+					      call->start_us))
+			edge_answer_reply(s, req, call, reply);
+	} else {
 		edge_respond_error(s, req, call->route, http_status_for(call->rpc.status),
 				   mesh_status_name(call->rpc.status), call->rpc.message,
 				   call->route->service_name, call->start_us);
+	}
 	free(call);
 }
 
@@ -251,7 +313,7 @@ static int edge_body_is_json(h2o_req_t *req)
  * one. Returns 0, or -1 with a reason in why if the key is malformed. */
 static int edge_idempotency_key(h2o_req_t *req, const char **key, char *why, size_t whylen)
 {
-	ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("idempotency-key"), -1);
+	ssize_t i = edge_field(req, H2O_STRLIT("idempotency-key"));
 	h2o_iovec_t v;
 	*key = NULL;
 	if (i < 0)
@@ -272,9 +334,9 @@ static int edge_idempotency_key(h2o_req_t *req, const char **key, char *why, siz
 }
 
 /* edge_request_input makes the call's request message from the path, the query and, for
- * POST, PUT and PATCH, the JSON body. On success returns it; *owned says whether the caller
- * frees it (a body's message) or the request's pool does. Otherwise answers req and returns
- * NULL. */
+ * POST, PUT and PATCH, the JSON body, once the request passed its checks and, for a write, its
+ * preconditions. On success returns it; *owned says whether the caller frees it (a body's
+ * message) or the request's pool does. Otherwise answers req and returns NULL. */
 static ProtobufCMessage *edge_request_input(edge_server *s, h2o_req_t *req, const route *r,
 					    const route_path *path, int *owned, int64_t start_us)
 {
@@ -294,6 +356,11 @@ static ProtobufCMessage *edge_request_input(edge_server *s, h2o_req_t *req, cons
 					   start_us);
 			return NULL;
 		}
+	}
+	/* a write's preconditions are evaluated before its body is read (RFC 9110 13.2.1) */
+	if (r->method != ROUTE_GET && edge_answer_precondition(s, req, r, 0, "edge", start_us))
+		return NULL;
+	if (r->has_body) {
 		input = transcode_body(r, req->entity.base != NULL ? req->entity.base : "",
 				       req->entity.len, why, sizeof(why));
 		if (input == NULL) {
@@ -318,6 +385,8 @@ static ProtobufCMessage *edge_request_input(edge_server *s, h2o_req_t *req, cons
 	return input;
 }
 
+/* edge_call_start makes req's mesh call for route r, whose parameters are in path; its closure,
+ * edge_call_done, answers req. Answers req itself if the request is refused first. */
 static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, const route_path *path,
 			    int64_t start_us)
 {
@@ -388,23 +457,122 @@ static int edge_head_too_large(edge_server *s, h2o_req_t *req, int64_t start_us)
 	return 0;
 }
 
+/* edge_socket returns the socket req came on, or NULL. */
+static h2o_socket_t *edge_socket(h2o_req_t *req)
+{
+	return req->conn->callbacks->get_socket != NULL
+		   ? req->conn->callbacks->get_socket(req->conn)
+		   : NULL;
+}
+
+/* edge_head_conforms says whether req may be served as far as its head goes: not an HTTP/1
+ * request whose head RFC 9112 says a server must refuse with a 400 and h2o 2.2 lets through
+ * (conform_head_check: Host, framing, line folding); if not, why says why. h2o takes Host,
+ * Content-Length, Transfer-Encoding, Expect and Upgrade out of req->headers, keeping one of
+ * each, so the edge reads the head as it came: h2o 2.2 keeps an HTTP/1 request's bytes at the
+ * start of its socket's input until the response has been sent (http1.c consumes them in
+ * on_send_complete). */
+static int edge_head_conforms(h2o_req_t *req, char *why, size_t whylen)
+{
+	h2o_socket_t *sock = req->version < 0x200 ? edge_socket(req) : NULL;
+	conform_request head;
+	if (sock == NULL || sock->input == NULL)
+		return 1;
+	head = (conform_request){.head = sock->input->bytes,
+				 .len = sock->input->size,
+				 .method = req->input.method.base,
+				 .method_len = req->input.method.len,
+				 .target = req->input.path.base,
+				 .target_len = req->input.path.len,
+				 .minor_version = req->version & 0xff};
+	return conform_head_check(&head, why, whylen) >= 0;
+}
+
+/* edge_origin_form makes req->path the path and query of its absolute-form request-target, which
+ * start at path_at ("/" for an empty path), and moves req->query_at with it: routes, links and
+ * the access log read the origin form. The edge reads no Host, so ignoring the Host of an
+ * absolute-form request (RFC 9112 3.2.2) needs nothing more. */
+static void edge_origin_form(h2o_req_t *req, size_t path_at)
+{
+	h2o_iovec_t path = h2o_iovec_init(req->path.base + path_at, req->path.len - path_at);
+	const char *query;
+	if (path.len == 0 || path.base[0] != '/')
+		path = h2o_concat(&req->pool, h2o_iovec_init(H2O_STRLIT("/")), path);
+	query = memchr(path.base, '?', path.len);
+	req->path = path;
+	req->query_at = query != NULL ? (size_t)(query - path.base) : SIZE_MAX;
+}
+
+/* edge_target_answered reads req's request-target (conform_target): an origin form goes on, an
+ * absolute form goes on in origin form (edge_origin_form), "OPTIONS *" is answered 204 with the
+ * server's Allow, and any other target, or an https one (the edge has no TLS, so a request for
+ * an https resource is misdirected, RFC 9110 7.4; HTTP/2 names it in :scheme) is refused. Returns
+ * 1 if req was answered, else 0. */
+static int edge_target_answered(edge_server *s, h2o_req_t *req, unsigned method, int64_t start_us)
+{
+	size_t path_at = 0;
+	int status = 400;
+	char why[128];
+	switch (req->input.scheme == &H2O_URL_SCHEME_HTTPS
+		    ? CONFORM_BAD
+		    : conform_target(req->path.base, req->path.len, &path_at, &status, why,
+				     sizeof(why))) {
+	case CONFORM_ORIGIN:
+		return 0;
+	case CONFORM_ABSOLUTE:
+		edge_origin_form(req, path_at);
+		return 0;
+	case CONFORM_ASTERISK:
+		if (method == ROUTE_OPTIONS) {
+			edge_add_allow(req, route_table_methods(s->opts.routes));
+			edge_respond(s, req, NULL, 204, NULL, "", 0, "edge", start_us);
+			return 1;
+		}
+		snprintf(why, sizeof(why), "the request-target * is for OPTIONS only");
+		break;
+	case CONFORM_BAD:
+		if (req->input.scheme == &H2O_URL_SCHEME_HTTPS) {
+			status = 421;
+			snprintf(why, sizeof(why),
+				 "https is not served here: this connection has no TLS");
+		}
+		break;
+	}
+	edge_respond_error(s, req, NULL, status,
+			   status == 421 ? "MISDIRECTED_REQUEST" : "INVALID_ARGUMENT", why, "edge",
+			   start_us);
+	return 1;
+}
+
+/* edge_on_req answers a request of the main port: its checks, then its route. */
 static int edge_on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	edge_server *s = ((edge_handler *)self)->server;
 	int64_t start_us = mesh_now_us();
 	unsigned method = route_method_bit(req->method.base, req->method.len);
-	size_t scratch_len = req->path.len + ROUTE_MAX_SEGMENTS;
-	char *scratch = h2o_mem_alloc_pool(&req->pool, scratch_len);
+	size_t scratch_len;
+	char *scratch;
 	const route *r = NULL;
 	unsigned allow = 0;
 	route_path path;
 	char why[320];
+	int head_ok = edge_head_conforms(req, why, sizeof(why));
 
-	edge_request_id_begin(s, req);
+	edge_request_id_begin(s, req, head_ok); /* no field of a refused head is read */
 	if (s->metrics != NULL)
 		metrics_request_begin(s->metrics);
 	if (edge_head_too_large(s, req, start_us))
 		return 0;
+	if (!head_ok) {
+		/* what follows a head with doubtful framing on this connection is no request */
+		req->http1_is_persistent = 0;
+		edge_respond_error(s, req, NULL, 400, "INVALID_ARGUMENT", why, "edge", start_us);
+		return 0;
+	}
+	if (edge_target_answered(s, req, method, start_us))
+		return 0;
+	scratch_len = req->path.len + ROUTE_MAX_SEGMENTS; /* the path in origin form now */
+	scratch = h2o_mem_alloc_pool(&req->pool, scratch_len);
 	if (route_path_parse(&path, req->path.base, req->path.len, scratch, scratch_len) != 0) {
 		edge_respond_error(s, req, NULL, 400, "INVALID_ARGUMENT",
 				   "malformed path (bad percent-encoding or too many segments)",
@@ -433,11 +601,27 @@ static int edge_on_req(h2o_handler_t *self, h2o_req_t *req)
 		break;
 	}
 	if (r->kind == ROUTE_TEXT) {
-		edge_respond(s, req, r, 200, TEXT_TYPE, r->text, strlen(r->text), "edge", start_us);
+		if (!edge_answer_precondition(s, req, r, 1, "edge", start_us))
+			edge_respond(s, req, r, 200, TEXT_TYPE, r->text, strlen(r->text), "edge",
+				     start_us);
 		return 0;
 	}
 	edge_call_start(s, req, r, &path, start_us);
 	return 0;
+}
+
+/* edge_admin_send answers a request of the admin port with status and body (len bytes, copied),
+ * of content_type (NULL: none); a 304 carries no length. */
+static void edge_admin_send(h2o_req_t *req, int status, const char *content_type, const char *body,
+			    size_t len)
+{
+	req->res.status = status;
+	req->res.reason = http_reason(status);
+	if (content_type != NULL)
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+			       content_type, strlen(content_type));
+	req->res.content_length = status == 304 ? SIZE_MAX : len;
+	h2o_send_inline(req, body, len);
 }
 
 /* edge_admin_error answers a request of the admin port with a JSON error. */
@@ -446,24 +630,43 @@ static void edge_admin_error(edge_server *s, h2o_req_t *req, int status, const c
 {
 	pbjson_buf_reset(&s->body);
 	transcode_error(&s->body, code, message);
-	req->res.status = status;
-	req->res.reason = http_reason(status);
-	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-		       H2O_STRLIT(JSON_TYPE));
-	req->res.content_length = s->body.len;
-	h2o_send_inline(req, s->body.data, s->body.len);
+	edge_admin_send(req, status, JSON_TYPE, s->body.data, s->body.len);
 }
 
 /* edge_on_admin_req answers the admin port: GET /metrics (any query), and 404 for every other
- * path. Its requests are neither logged nor counted. */
+ * path; the same head checks, absolute form and preconditions as the main port. Its requests
+ * are neither logged nor counted. */
 static int edge_on_admin_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	static const char metrics_path[] = "/metrics";
 	edge_server *s = ((edge_handler *)self)->server;
-	size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
 	unsigned method = route_method_bit(req->method.base, req->method.len);
+	const char *reason = NULL;
+	char why[128];
+	int head_ok = edge_head_conforms(req, why, sizeof(why)), status;
+	size_t path_len, path_at;
 
-	edge_request_id_begin(s, req);
+	edge_request_id_begin(s, req, head_ok);
+	if (!head_ok) {
+		req->http1_is_persistent = 0; /* as on the main port */
+		edge_admin_error(s, req, 400, "INVALID_ARGUMENT", why);
+		return 0;
+	}
+	switch (
+	    conform_target(req->path.base, req->path.len, &path_at, &status, why, sizeof(why))) {
+	case CONFORM_ABSOLUTE:
+		edge_origin_form(req, path_at);
+		break;
+	case CONFORM_BAD:
+		if (status == 421) {
+			edge_admin_error(s, req, 421, "MISDIRECTED_REQUEST", why);
+			return 0;
+		}
+		break; /* not /metrics: 404 */
+	default:
+		break;
+	}
+	path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
 	if (path_len != sizeof(metrics_path) - 1 ||
 	    memcmp(req->path.base, metrics_path, path_len) != 0) {
 		edge_admin_error(s, req, 404, "NOT_FOUND",
@@ -476,17 +679,20 @@ static int edge_on_admin_req(h2o_handler_t *self, h2o_req_t *req)
 				 "/metrics allows GET and HEAD only");
 		return 0;
 	}
+	switch (edge_precondition(req, 1, &reason)) {
+	case 304:
+		edge_admin_send(req, 304, NULL, "", 0);
+		return 0;
+	case 412:
+		edge_admin_error(s, req, 412, "PRECONDITION_FAILED", reason);
+		return 0;
+	}
 	pbjson_buf_reset(&s->metrics_text);
 	if (metrics_render(s->metrics, &s->metrics_text) != 0) {
 		edge_admin_error(s, req, 500, "INTERNAL", "out of memory");
 		return 0;
 	}
-	req->res.status = 200;
-	req->res.reason = http_reason(200);
-	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-		       H2O_STRLIT(METRICS_CONTENT_TYPE));
-	req->res.content_length = s->metrics_text.len;
-	h2o_send_inline(req, s->metrics_text.data, s->metrics_text.len); /* copies the text */
+	edge_admin_send(req, 200, METRICS_CONTENT_TYPE, s->metrics_text.data, s->metrics_text.len);
 	return 0;
 }
 

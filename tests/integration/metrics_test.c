@@ -425,6 +425,42 @@ START_TEST(test_metrics_admin_port_serves_nothing_else)
 }
 END_TEST
 
+START_TEST(test_metrics_admin_port_follows_rfc_9110_and_9112)
+{
+	/* the admin port does as the main one (see rfc_test): RFC 9112 3.2 and 6.1 refusals,
+	 * 3.2.2's absolute form, RFC 9110 7.4's https targets, 13.1's preconditions */
+	static const struct {
+		const char *head;
+		const char *status; /* the answer starts with it */
+	} cases[] = {
+	    {"GET /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 400 "},
+	    {"GET /metrics HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "HTTP/1.1 400 "},
+	    {"GET /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nTransfer-Encoding: "
+	     "chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+	     "HTTP/1.1 400 "},
+	    {"GET http://x/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+	     "HTTP/1.1 200 "},
+	    {"GET https://x/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+	     "HTTP/1.1 421 "},
+	    {"GET /metrics HTTP/1.1\r\nHost: x\r\nIf-None-Match: *\r\nConnection: close\r\n\r\n",
+	     "HTTP/1.1 304 "},
+	    {"GET /metrics HTTP/1.1\r\nHost: x\r\nIf-Match: \"t\"\r\nConnection: close\r\n\r\n",
+	     "HTTP/1.1 412 "},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		const char *head = cases[i].head;
+		char *answer = http_raw_at(mesh.host, mesh.admin_port, head, strlen(head), 3000);
+		ck_assert_ptr_nonnull(answer);
+		ck_assert_msg(strncmp(answer, cases[i].status, strlen(cases[i].status)) == 0,
+			      "case %zu: %.200s", i, answer);
+		ck_assert_msg(strncmp(cases[i].status, "HTTP/1.1 4", 10) != 0 ||
+				  strstr(answer, "{\"code\":\"") != NULL,
+			      "case %zu is no JSON error: %.200s", i, answer);
+		free(answer);
+	}
+}
+END_TEST
+
 START_TEST(test_metrics_everything_stops_cleanly)
 {
 	char report[8192];
@@ -446,6 +482,7 @@ static Suite *metrics_suite(void)
 	tcase_add_test(tc, test_metrics_gauges_count_a_call_in_flight);
 	tcase_add_test(tc, test_metrics_not_served_on_the_main_port);
 	tcase_add_test(tc, test_metrics_admin_port_serves_nothing_else);
+	tcase_add_test(tc, test_metrics_admin_port_follows_rfc_9110_and_9112);
 	tcase_add_test(tc, test_metrics_everything_stops_cleanly); /* last: it stops the mesh */
 	suite_add_tcase(s, tc);
 	return s;

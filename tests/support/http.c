@@ -154,40 +154,68 @@ char *http_raw(int port, const char *bytes, size_t len, int timeout_ms)
 	return http_raw_at("127.0.0.1", port, bytes, len, timeout_ms);
 }
 
-char *http_raw_at(const char *ipv4, int port, const char *bytes, size_t len, int timeout_ms)
+int http_raw_connect(const char *ipv4, int port)
 {
 	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	growing answer = {0};
-	long long until = harness_now_ms() + timeout_ms;
 	int fd;
 	if (inet_pton(AF_INET, ipv4, &addr.sin_addr) != 1)
-		return NULL;
+		return -1;
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
 		if (fd >= 0)
 			close(fd);
-		return NULL;
+		return -1;
 	}
+	return fd;
+}
+
+void http_raw_send(int fd, const char *bytes, size_t len)
+{
 	for (size_t sent = 0; sent < len;) {
 		ssize_t w = send(fd, bytes + sent, len - sent, MSG_NOSIGNAL);
 		if (w <= 0)
 			break;
 		sent += (size_t)w;
 	}
-	for (;;) {
+}
+
+char *http_raw_read(int fd, int timeout_ms, const char *until, size_t *len, int *closed)
+{
+	growing answer = {0};
+	long long end = harness_now_ms() + timeout_ms;
+	if (closed != NULL)
+		*closed = 0;
+	while (until == NULL || answer.data == NULL ||
+	       memmem(answer.data, answer.len, until, strlen(until)) == NULL) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		long long left = until - harness_now_ms();
+		long long left = end - harness_now_ms();
 		char chunk[4096];
 		ssize_t n;
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			break;
 		n = recv(fd, chunk, sizeof(chunk), 0);
-		if (n <= 0)
+		if (n <= 0) {
+			if (closed != NULL)
+				*closed = 1;
 			break;
+		}
 		append(chunk, 1, (size_t)n, &answer);
 	}
-	close(fd);
+	if (len != NULL)
+		*len = answer.len;
 	return answer.data != NULL ? answer.data : strdup("");
+}
+
+char *http_raw_at(const char *ipv4, int port, const char *bytes, size_t len, int timeout_ms)
+{
+	int fd = http_raw_connect(ipv4, port);
+	char *answer;
+	if (fd < 0)
+		return NULL;
+	http_raw_send(fd, bytes, len);
+	answer = http_raw_read(fd, timeout_ms, NULL, NULL, NULL);
+	close(fd);
+	return answer;
 }
 
 void http_response_free(http_response *r)

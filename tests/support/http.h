@@ -46,6 +46,20 @@ long http_get_array_length(const char *url);
 /* http_raw_at is http_raw to ipv4:port (dotted quad, borrowed). */
 char *http_raw_at(const char *ipv4, int port, const char *bytes, size_t len, int timeout_ms);
 
+/* http_raw_connect connects to ipv4:port (dotted quad, borrowed) for a raw exchange in steps.
+ * Returns the socket (the caller's to close), or -1. */
+int http_raw_connect(const char *ipv4, int port);
+
+/* http_raw_send sends len bytes on fd as they are, as many as the server takes before it
+ * closes. */
+void http_raw_send(int fd, const char *bytes, size_t len);
+
+/* http_raw_read reads from fd until what it read holds until (NULL: read on), the server closes
+ * (then *closed is 1; closed may be NULL) or timeout_ms passes. Returns what it read, malloc'd
+ * and NUL-terminated (never NULL), and its length in *len (len may be NULL; the bytes may hold
+ * NULs). */
+char *http_raw_read(int fd, int timeout_ms, const char *until, size_t *len, int *closed);
+
 /* http_header returns the value of header name (case-insensitive) in r, copied to out, or NULL
  * if it is absent. */
 const char *http_header(const http_response *r, const char *name, char *out, size_t outlen);

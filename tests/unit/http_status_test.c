@@ -10,7 +10,8 @@
 #include "mesh.h"
 #include "mesh.pb-c.h"
 
-/* table: gRPC's HTTP mapping, one row per mesh status, with its name. */
+/* table: gRPC's HTTP mapping, one row per mesh status, with its name; but UNAUTHENTICATED is 403,
+ * not 401, which needs a WWW-Authenticate challenge the edge does not have (RFC 9110 15.5.2). */
 static const struct {
 	mesh_status status;
 	const char *name;
@@ -32,7 +33,7 @@ static const struct {
     {MESH_INTERNAL, "INTERNAL", 500},
     {MESH_UNAVAILABLE, "UNAVAILABLE", 503},
     {MESH_DATA_LOSS, "DATA_LOSS", 500},
-    {MESH_UNAUTHENTICATED, "UNAUTHENTICATED", 401},
+    {MESH_UNAUTHENTICATED, "UNAUTHENTICATED", 403},
 };
 
 #define NROWS (int)(sizeof(table) / sizeof(table[0]))
@@ -91,14 +92,17 @@ START_TEST(test_http_status_reason_phrases)
 	    {200, "OK"},
 	    {201, "Created"},
 	    {204, "No Content"},
+	    {304, "Not Modified"},
 	    {400, "Bad Request"},
 	    {401, "Unauthorized"},
 	    {403, "Forbidden"},
 	    {404, "Not Found"},
 	    {405, "Method Not Allowed"},
 	    {409, "Conflict"},
+	    {412, "Precondition Failed"},
 	    {413, "Payload Too Large"},
 	    {415, "Unsupported Media Type"},
+	    {421, "Misdirected Request"},
 	    {429, "Too Many Requests"},
 	    {499, "Client Closed Request"},
 	    {500, "Internal Server Error"},

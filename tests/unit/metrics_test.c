@@ -181,7 +181,8 @@ END_TEST
 START_TEST(test_metrics_every_edge_status_has_its_own_counter)
 {
 	const route *get = add_route(ROUTE_GET, "/x", NULL);
-	static const int edge_statuses[] = {200, 201, 204, 400, 404, 405, 413, 415, 503};
+	static const int edge_statuses[] = {200, 201, 204, 304, 400, 404, 405,
+					    412, 413, 414, 415, 421, 431, 503};
 	char want[160];
 	const char *t;
 	ck_assert_int_eq(metrics_init(&metrics, &table, NULL), 0);

@@ -470,6 +470,17 @@ START_TEST(test_route_match_no_method_gives_allow)
 }
 END_TEST
 
+START_TEST(test_route_table_methods_is_the_server_allow)
+{
+	route_table empty;
+	ck_assert_uint_eq(route_table_methods(&table),
+			  ROUTE_GET | ROUTE_HEAD | ROUTE_POST | ROUTE_DELETE | ROUTE_OPTIONS);
+	route_table_init(&empty);
+	ck_assert_uint_eq(route_table_methods(&empty), ROUTE_OPTIONS);
+	route_table_fini(&empty);
+}
+END_TEST
+
 START_TEST(test_route_match_literal_beats_parameter)
 {
 	assert_found(ROUTE_GET, "/api/posts/in-thread/3", "in-thread");
@@ -771,6 +782,7 @@ static Suite *route_suite(void)
 	tcase_add_test(match_tc, test_route_match_head_matches_get);
 	tcase_add_test(match_tc, test_route_match_no_path);
 	tcase_add_test(match_tc, test_route_match_no_method_gives_allow);
+	tcase_add_test(match_tc, test_route_table_methods_is_the_server_allow);
 	tcase_add_test(match_tc, test_route_match_literal_beats_parameter);
 	tcase_add_test(match_tc, test_route_match_literal_beats_parameter_any_order);
 	tcase_add_test(match_tc, test_route_match_decoded_segments);
