@@ -35,6 +35,8 @@ typedef struct client_dialer {
 	int pipes;	  /* connections up */
 	int ever_up;	  /* it had one */
 	int64_t since_us; /* when pipes last went from or to 0 */
+	uid_t uid;	  /* ipc://: who must serve it (or root); MESH_ANY_UID */
+	int refused;	  /* a server of another user was refused (said once) */
 } client_dialer;
 
 /* client_call: one call in flight, reused from the client's pool; owns an nng context. */
@@ -138,6 +140,36 @@ static void client_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		if (n <= 1)
 			client_fail_waiting_sends(c);
 	}
+}
+
+/* client_pipe_check, before a connection is used, closes one to an ipc:// server that runs as
+ * neither the user its dialer expects nor root (said once per dialer); nng dials again later. */
+static void client_pipe_check(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	mesh_client *c = arg;
+	nng_dialer dialer = nng_pipe_dialer(pipe);
+	uint64_t uid = 0;
+	(void)ev;
+	pthread_mutex_lock(&c->pipe_lock);
+	for (size_t i = 0; i < c->ndialers; i++) {
+		client_dialer *d = &c->dialers[i];
+		if (nng_dialer_id(d->dialer) != nng_dialer_id(dialer) || nng_dialer_id(dialer) <= 0)
+			continue;
+		if (d->uid == MESH_ANY_UID ||
+		    (nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_UID, &uid) == 0 &&
+		     (uid == d->uid || uid == 0)))
+			break;
+		if (!d->refused)
+			fprintf(stderr,
+				"mesh: %s at %s: the server runs as uid %llu, not %u: not calling "
+				"it (a socket someone else planted?)\n",
+				c->base.descriptor->name, d->url, (unsigned long long)uid,
+				(unsigned)d->uid);
+		d->refused = 1;
+		nng_pipe_close(pipe);
+		break;
+	}
+	pthread_mutex_unlock(&c->pipe_lock);
 }
 
 /* client_dialer_tls gives a tls+tcp:// dialer the process's certificate; the server's must be
@@ -526,6 +558,7 @@ int mesh_client_new(mesh_client **out, const ProtobufCServiceDescriptor *service
 	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 10)) != 0 ||
 	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 200)) != 0 ||
 	    (rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, 0)) != 0 ||
+	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, client_pipe_check, c)) != 0 ||
 	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, client_pipe_event, c)) != 0 ||
 	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, client_pipe_event, c)) != 0) {
 		rv = meshi_errno_from_nng(rv);
@@ -547,11 +580,16 @@ out_free:
 
 int mesh_client_dial(mesh_client *c, const char *url)
 {
+	return mesh_client_dial_uid(c, url, MESH_ANY_UID);
+}
+
+int mesh_client_dial_uid(mesh_client *c, const char *url, uid_t uid)
+{
 	client_dialer *dialers, *d;
 	char *copy;
 	int rv;
 	if (c->loop != NULL) {
-		rv = meshi_client_loop_dial(c->loop, url);
+		rv = meshi_client_loop_dial(c->loop, url, uid);
 		return rv == 0 || rv == ENOMEM ? rv : EINVAL;
 	}
 	if ((copy = strdup(url)) == NULL)
@@ -567,7 +605,7 @@ int mesh_client_dial(mesh_client *c, const char *url)
 	}
 	c->dialers = dialers;
 	d = &dialers[c->ndialers++];
-	*d = (client_dialer){.url = copy, .since_us = mesh_now_us()};
+	*d = (client_dialer){.url = copy, .since_us = mesh_now_us(), .uid = uid};
 	pthread_mutex_unlock(&c->pipe_lock);
 	if ((rv = client_dialer_start(c, d)) != 0) {
 		pthread_mutex_lock(&c->pipe_lock);

@@ -40,9 +40,10 @@ typedef struct meshi_client_loop meshi_client_loop;
 int meshi_client_loop_new(meshi_client_loop **out, const ProtobufCServiceDescriptor *service,
 			  const char *caller, int64_t timeout_us, mesh_loop *loop);
 
-/* meshi_client_loop_dial adds an instance at url (ipc:// or tcp://) and starts connecting.
+/* meshi_client_loop_dial adds an instance at url (ipc:// or tcp://) and starts connecting; on
+ * ipc:// a server whose uid is neither uid nor root is refused (uid MESH_ANY_UID: anyone).
  * Returns 0, or EINVAL for a url this transport does not speak. */
-int meshi_client_loop_dial(meshi_client_loop *cl, const char *url);
+int meshi_client_loop_dial(meshi_client_loop *cl, const char *url, uid_t uid);
 
 /* meshi_client_loop_invoke is mesh_client's invoke over the loop transport. */
 void meshi_client_loop_invoke(meshi_client_loop *cl, unsigned method_index,

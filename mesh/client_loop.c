@@ -86,6 +86,7 @@ struct upconn {
 	int fd;		     /* owned by the loop while watched; -1 otherwise */
 	meshi_tls_conn *tls; /* tls+tcp:// while connected (owned); NULL otherwise */
 	char tls_error[256]; /* the last handshake failure reported, to report each once */
+	uid_t uid;	     /* ipc://: the user who must serve it (or root); MESH_ANY_UID */
 	meshi_bytes in;
 	meshi_bytes out;
 	int dirty; /* has output to write this turn */
@@ -657,9 +658,9 @@ static int upconn_flush(upconn *u)
 	return 0;
 }
 
-/* upconn_tls_report says on stderr why TLS with the instance failed: once per reason, not at
- * every reconnect. */
-static void upconn_tls_report(upconn *u, const char *why)
+/* upconn_report says on stderr why connecting to the instance failed (TLS, a server of the
+ * wrong user): once per reason, not at every reconnect. */
+static void upconn_report(upconn *u, const char *why)
 {
 	if (strcmp(u->tls_error, why) == 0)
 		return;
@@ -688,7 +689,7 @@ static void upconn_read(upconn *u)
 				snprintf(why, sizeof(why),
 					 "closed by the instance right after the TLS handshake: "
 					 "does it trust this process's certificate?");
-			upconn_tls_report(u, why);
+			upconn_report(u, why);
 		}
 		upconn_fail(u, why);
 		return;
@@ -758,11 +759,35 @@ static int upconn_handshake(upconn *u)
 	}
 	if (rv < 0) {
 		snprintf(why, sizeof(why), "%s", meshi_tls_conn_error(u->tls));
-		upconn_tls_report(u, why);
+		upconn_report(u, why);
 		upconn_fail(u, why);
 		return -1;
 	}
 	return upconn_greet(u) == 0 ? 1 : -1;
+}
+
+/* upconn_peer_refused checks, on ipc://, that the server just connected to runs as the user
+ * the instance was dialed for (or root): else it drops the connection, says why once, and
+ * tries again later. Returns 1 if refused. */
+static int upconn_peer_refused(upconn *u)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char why[160];
+	if (u->uid == MESH_ANY_UID || u->addr.path == NULL)
+		return 0;
+	if (getsockopt(u->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+		snprintf(why, sizeof(why), "cannot tell who serves it (%s)", strerror(errno));
+	else if (cred.uid == u->uid || cred.uid == 0)
+		return 0;
+	else
+		snprintf(why, sizeof(why),
+			 "the server runs as uid %u, not %u: not calling it (a socket someone else "
+			 "planted?)",
+			 (unsigned)cred.uid, (unsigned)u->uid);
+	upconn_report(u, why);
+	upconn_fail(u, why);
+	return 1;
 }
 
 static void upconn_on_io(void *arg, int events)
@@ -780,6 +805,8 @@ static void upconn_on_io(void *arg, int events)
 			upconn_retry_later(u);
 			return;
 		}
+		if (upconn_peer_refused(u))
+			return;
 		if (u->addr.tls) {
 			const char *package = u->cl->service->package;
 			u->tls = meshi_tls_conn_new(
@@ -1028,7 +1055,7 @@ static void upconn_revive(upconn *u)
 	check_start(u);
 }
 
-int meshi_client_loop_dial(meshi_client_loop *cl, const char *url)
+int meshi_client_loop_dial(meshi_client_loop *cl, const char *url, uid_t uid)
 {
 	upconn *u, **grown;
 	meshi_addr a;
@@ -1040,6 +1067,7 @@ int meshi_client_loop_dial(meshi_client_loop *cl, const char *url)
 	for (size_t i = 0; i < cl->nconns; i++) {
 		u = cl->conns[i];
 		if (!u->gone && u->draining && strcmp(u->url, url) == 0) {
+			u->uid = uid;
 			upconn_revive(u);
 			return 0;
 		}
@@ -1061,6 +1089,7 @@ int meshi_client_loop_dial(meshi_client_loop *cl, const char *url)
 	}
 	u->cl = cl;
 	u->fd = -1;
+	u->uid = uid;
 	u->addr = a;
 	if (a.path != NULL) /* addr points into itself: fix the copy's pointer */
 		u->addr.path = ((struct sockaddr_un *)&u->addr.ss)->sun_path;

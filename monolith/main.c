@@ -7,12 +7,14 @@
  * sandboxed: every service shares one process, so no rule could keep one service's code from
  * another's data; the process would need every data dir read-write, which is the boundary it is
  * the comparison without. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mesh.h"
+#include "options.h"
 #include "process.h"
 #include "service.h"
 
@@ -38,7 +40,6 @@ typedef struct monolith_opts {
 	const char *state;
 	const char *manifests; /* where the policies come from */
 	const char *pattern;   /* where each service listens for the edge, %s its name */
-	char default_state[4096];
 	char default_pattern[4200];
 } monolith_opts;
 
@@ -57,11 +58,13 @@ static void monolith_usage(FILE *out, const char *argv0)
 	    ")\nin this one process: they call each other over nng's inproc:// transport, and\n"
 	    "each also listens where the edge reaches it. Stops on SIGINT or SIGTERM.\n"
 	    "\n"
-	    "  --run-dir DIR         default $CLEAVE_RUN_DIR, else /tmp/cleave\n"
+	    "  --run-dir DIR         default $CLEAVE_RUN_DIR, else <state dir>/run (made 0700\n"
+	    "                        if missing, for the default --listen-pattern)\n"
 	    "  --listen-pattern URL  where each service listens for the edge, %%s its name\n"
 	    "                        (default ipc://<run dir>/%%s.sock)\n"
 	    "  --state-dir DIR       each service's data in DIR/<name> (default\n"
-	    "                        $CLEAVE_STATE_DIR, else ~/.local/state/cleave)\n"
+	    "                        $CLEAVE_STATE_DIR, else .state in the checkout, as\n"
+	    "                        meshctl's)\n"
 	    "  --manifests DIR       the manifests each service's call policy comes from, as a\n"
 	    "                        service's does (default $CLEAVE_MANIFESTS, else svc/ in the\n"
 	    "                        checkout): the services call each other, and the edge\n"
@@ -94,8 +97,8 @@ static int monolith_parse(int argc, char **argv, monolith_opts *o)
 	};
 	char probe[256];
 	int opt;
-	o->run_dir = getenv("CLEAVE_RUN_DIR") ? getenv("CLEAVE_RUN_DIR") : "/tmp/cleave";
-	o->state = getenv("CLEAVE_STATE_DIR");
+	o->run_dir = rt_default_run_dir();
+	o->state = rt_default_state_dir();
 	o->manifests = getenv("CLEAVE_MANIFESTS") != NULL ? getenv("CLEAVE_MANIFESTS")
 							  : CLEAVE_SOURCE_DIR "/svc";
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -124,16 +127,15 @@ static int monolith_parse(int argc, char **argv, monolith_opts *o)
 		fprintf(stderr, "monolith: unexpected argument '%s' (see --help)\n", argv[optind]);
 		return 2;
 	}
-	if (o->state == NULL) {
-		const char *home = getenv("HOME");
-		snprintf(o->default_state, sizeof(o->default_state), "%s/.local/state/cleave",
-			 home ? home : "/tmp");
-		o->state = o->default_state;
-	}
 	if (o->pattern == NULL) {
 		snprintf(o->default_pattern, sizeof(o->default_pattern), "ipc://%s/%%s.sock",
 			 o->run_dir);
 		o->pattern = o->default_pattern;
+		if (rt_mkdirs(o->run_dir, 0700) != 0) {
+			fprintf(stderr, "monolith: cannot make %s: %s\n", o->run_dir,
+				strerror(errno));
+			return 1;
+		}
 	}
 	if (monolith_listen_url(probe, sizeof(probe), o->pattern, "x") != 0) {
 		fprintf(stderr, "monolith: --listen-pattern needs one %%s, not '%s'\n", o->pattern);

@@ -8,6 +8,22 @@
 #include "options.h"
 #include "resolve.h"
 
+const char *rt_default_state_dir(void)
+{
+	const char *env = getenv("CLEAVE_STATE_DIR");
+	return env != NULL && env[0] != '\0' ? env : CLEAVE_SOURCE_DIR "/.state";
+}
+
+const char *rt_default_run_dir(void)
+{
+	static char path[4096];
+	const char *env = getenv("CLEAVE_RUN_DIR");
+	if (env != NULL && env[0] != '\0')
+		return env;
+	snprintf(path, sizeof(path), "%s/run", rt_default_state_dir());
+	return path;
+}
+
 int rt_opts_init(rt_opts *o, const char *prog, const char *call_flag, const char *call_env)
 {
 	const char *sandbox = getenv("CLEAVE_SANDBOX");
@@ -15,7 +31,7 @@ int rt_opts_init(rt_opts *o, const char *prog, const char *call_flag, const char
 	o->prog = prog;
 	o->call_flag = call_flag;
 	o->call_env = call_env;
-	o->run_dir = getenv("CLEAVE_RUN_DIR") != NULL ? getenv("CLEAVE_RUN_DIR") : "/tmp/cleave";
+	o->run_dir = rt_default_run_dir();
 	o->resolve_interval_ms = RT_RESOLVE_INTERVAL_DEFAULT_MS;
 	if (sandbox != NULL && sandbox[0] != '\0' &&
 	    rt_sandbox_parse_mode(sandbox, &o->sandbox) != 0) {
@@ -248,7 +264,7 @@ void rt_opts_usage(const rt_opts *o, FILE *out, const rt_option *own, const char
 	    "again every --resolve-interval-ms");
 	snprintf(run_help, sizeof(run_help),
 		 "%s with no --%s is reached at ipc://DIR/<name>.sock (default $CLEAVE_RUN_DIR, "
-		 "else /tmp/cleave)",
+		 "else $CLEAVE_STATE_DIR/run, else the checkout's .state/run, as under meshctl)",
 		 callee_text, o->call_flag);
 	for (; own != NULL && own->name != NULL; own++)
 		usage_option(out, own->name, own->arg, own->help);

@@ -39,13 +39,24 @@ typedef struct rt_opts {
 	const char *call_env;  /* its variables' prefix, "CLEAVE_CALL_" or "CLEAVE_UPSTREAM_" */
 	const char *calls[RT_OPTS_MAX_CALLS]; /* each NAME=URL[,URL...] given */
 	int ncalls;
-	const char *run_dir;	 /* --run-dir, else $CLEAVE_RUN_DIR, else /tmp/cleave */
+	const char *run_dir;	 /* --run-dir, else rt_default_run_dir() */
 	int resolve_interval_ms; /* --resolve-interval-ms, else $CLEAVE_RESOLVE_INTERVAL_MS */
 	int resolve_interval_given;
 	const char *tls_cert, *tls_key, *tls_ca; /* flags; NULL: the environment's */
 	rt_sandbox_mode sandbox;		 /* --sandbox, else $CLEAVE_SANDBOX, else auto */
 	const char *check_help; /* --help's text for --check URL (rt_check_arg), or NULL */
 } rt_opts;
+
+/* rt_default_state_dir is where a mesh keeps its state when nothing says: $CLEAVE_STATE_DIR,
+ * else the checkout's .state (meshctl's default too). The string is static (or the
+ * environment's). */
+const char *rt_default_state_dir(void);
+
+/* rt_default_run_dir is where a mesh's sockets and target files are when nothing says:
+ * $CLEAVE_RUN_DIR, else <rt_default_state_dir()>/run, the directory meshctl uses: never a shared
+ * world-writable place such as /tmp, where another user could plant sockets first. The string
+ * is static (or the environment's). */
+const char *rt_default_run_dir(void);
 
 /* rt_opts_init fills o with the defaults and what the environment says, for program prog whose
  * NAME=URLS flag is --call_flag with variables call_env<NAME>. The strings are borrowed and must

@@ -19,9 +19,13 @@ int rt_targets_write(const char *path, const rt_target *targets, size_t n)
 	}
 	if ((f = fopen(tmp, "w")) == NULL)
 		return -1;
-	fprintf(f, "# cleave targets: one instance per line, URL active|draining\n");
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%s %s\n", targets[i].url, targets[i].draining ? "draining" : "active");
+	fprintf(f, "# cleave targets: one instance per line, URL active|draining [uid=N]\n");
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "%s %s", targets[i].url, targets[i].draining ? "draining" : "active");
+		if (targets[i].has_uid)
+			fprintf(f, " uid=%u", (unsigned)targets[i].uid);
+		fputc('\n', f);
+	}
 	if (fflush(f) != 0 || ferror(f)) {
 		saved = errno;
 		fclose(f);
@@ -39,15 +43,17 @@ int rt_targets_write(const char *path, const rt_target *targets, size_t n)
 	return 0;
 }
 
-/* parse_line reads "URL active|draining" into t. Returns 1 for a target, 0 for a blank or
- * comment line, -1 if malformed. */
+/* parse_line reads "URL active|draining [uid=N]" into t. Returns 1 for a target, 0 for a blank
+ * or comment line, -1 if malformed. */
 static int parse_line(char *line, rt_target *t)
 {
-	char *url, *state, *rest, *save = NULL;
+	char *url, *state, *uid, *rest, *save = NULL, *end;
+	unsigned long n;
 	url = strtok_r(line, " \t\r\n", &save);
 	if (url == NULL || url[0] == '#')
 		return 0;
 	state = strtok_r(NULL, " \t\r\n", &save);
+	uid = strtok_r(NULL, " \t\r\n", &save);
 	rest = strtok_r(NULL, " \t\r\n", &save);
 	if (strlen(url) >= sizeof(t->url) || rest != NULL)
 		return -1;
@@ -59,6 +65,16 @@ static int parse_line(char *line, rt_target *t)
 		t->draining = 1;
 	else
 		return -1;
+	if (uid != NULL) {
+		if (strncmp(uid, "uid=", 4) != 0 || uid[4] < '0' || uid[4] > '9')
+			return -1;
+		errno = 0;
+		n = strtoul(uid + 4, &end, 10);
+		if (errno != 0 || *end != '\0' || n >= (unsigned long)MESH_ANY_UID)
+			return -1;
+		t->has_uid = 1;
+		t->uid = (uid_t)n;
+	}
 	return 1;
 }
 
@@ -120,8 +136,15 @@ void rt_targets_apply(const rt_target *was, size_t nwas, const rt_target *now, s
 {
 	for (size_t i = 0; i < n; i++) {
 		const rt_target *old = find_target(was, nwas, now[i].url);
+		uid_t uid = now[i].has_uid ? now[i].uid : MESH_ANY_UID;
+		if (old != NULL && (old->has_uid != now[i].has_uid || old->uid != now[i].uid)) {
+			/* served by someone else now: the old connection goes, a new one is
+			 * checked against the new user */
+			mesh_client_undial(client, now[i].url);
+			old = NULL;
+		}
 		if (old == NULL)
-			mesh_client_dial(client, now[i].url);
+			mesh_client_dial_uid(client, now[i].url, uid);
 		if (now[i].draining && (old == NULL || !old->draining))
 			mesh_client_drain(client, now[i].url);
 	}

@@ -1,6 +1,8 @@
 /* targets.h: target files, the instance lists an operator (meshctl) publishes for callers.
  *
- * RUN/targets/<service> lists one instance per line: "URL active" or "URL draining". Writers
+ * RUN/targets/<service> lists one instance per line: "URL active" or "URL draining", then
+ * optionally "uid=N", the user who serves it (ipc:// callers refuse a server of any other
+ * user but root: a socket planted by someone else gets no call). Writers
  * replace the file atomically (write, then rename); readers poll it and bring a mesh client in
  * line: new instances are dialed, draining ones get no new calls, missing ones are closed. */
 #ifndef CLEAVE_RUNTIME_TARGETS_H
@@ -18,6 +20,8 @@
 typedef struct rt_target {
 	char url[RT_TARGET_URL_MAX];
 	int draining; /* 1: finish the calls it has, send it no new ones */
+	int has_uid;  /* 1: uid is who serves it */
+	uid_t uid;
 } rt_target;
 
 /* rt_targets_write replaces the file at path with the n targets. Returns 0, or -1 with errno
@@ -49,9 +53,10 @@ int rt_targets_watch_init(rt_targets_watch *w, const char *path);
 int rt_targets_sync(rt_targets_watch *w, mesh_client *client);
 
 /* rt_targets_apply brings client from the targets was[0..nwas) to now[0..n): dials those new
- * in now, drains those newly marked draining, undials those gone (on nng clients, which cannot
- * undial, they stay dialed). Both arrays stay the caller's. Called where client's calls may be
- * made (a loop client's loop thread). Shared by target files and resolved names (resolve.h). */
+ * in now (and, after undialing them, those whose uid changed), drains those newly marked draining,
+ * undials those gone (on nng clients, which cannot undial, they stay dialed). Both arrays stay the
+ * caller's. Called where client's calls may be made (a loop client's loop thread). Shared by target
+ * files and resolved names (resolve.h). */
 void rt_targets_apply(const rt_target *was, size_t nwas, const rt_target *now, size_t n,
 		      mesh_client *client);
 

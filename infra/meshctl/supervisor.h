@@ -14,6 +14,7 @@ typedef struct supervisor_opts {
 	const char *admin_listen; /* the edge's admin (metrics) address, or NULL */
 	int foreground;		  /* print every log line (access log included) on stdout */
 	int monolith;		  /* every service in one process (build/monolith), once each */
+	int allow_root;		  /* as root: without system users, run everything as root */
 	int ready_fd;		  /* written "ready <edge url>\n" once serving, then closed; -1 */
 } supervisor_opts;
 

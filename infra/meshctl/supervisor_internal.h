@@ -115,8 +115,9 @@ typedef struct supervisor {
 	int ready_sent;
 	int64_t started_us;
 	int unclean_stops; /* processes told to stop that did not exit 0 */
-	int as_users;	   /* root: each service and the edge run as their own system user */
+	int as_users;	   /* root: each process runs as its own system user */
 	sv_identity edge_as;
+	sv_identity mono_as; /* with --monolith, as root: cleave-monolith */
 	/* with --monolith: the one process every instance record points at */
 	pid_t mono_pid;
 	sv_output mono_out;
@@ -202,13 +203,15 @@ int sv_control_start(supervisor *sv);
 
 /* ---- sv_identity.c: system users, ownership, call policies ---------------------------------- */
 
-/* sv_identity_prepare decides whether the processes run as their own users (as root, when they
- * can reach their binaries): then it makes the edge's user and opens the state directories to
- * the users. Returns 0, or -1 after logging why the mesh cannot start. */
+/* sv_identity_prepare decides whether the processes run as their own users: always as root,
+ * unless they cannot (unreachable binaries, no useradd) and --allow-root says to run as root
+ * then. It makes the edge's (and the monolith's) user and opens the state directories to the
+ * users. Returns 0, or -1 after logging why the mesh cannot start. */
 int sv_identity_prepare(supervisor *sv);
 
-/* sv_identity_assign, as root, finds or makes s's system user cleave-<name> into s->as and gives
- * it its data directory (0700) and its socket directory. Returns 0, or -1 after logging why. */
+/* sv_identity_assign, as root, finds or makes s's system user cleave-<name> (with --monolith:
+ * the monolith's) into s->as and gives it s's data directory (0700) and socket directory.
+ * Returns 0, or -1 after logging why. */
 int sv_identity_assign(supervisor *sv, sv_service *s);
 
 /* sv_identity_write_policy writes manifest k's call policy to path (replaced atomically).

@@ -81,7 +81,10 @@ close_dir:
 int sv_identity_assign(supervisor *sv, sv_service *s)
 {
 	char data[PATH_MAX + 64];
-	if (sv_identity_ensure(sv, s->m->name, &s->as) != 0)
+	/* the monolith is one process: every service's files are its user's */
+	if (sv->opts->monolith)
+		s->as = sv->mono_as;
+	else if (sv_identity_ensure(sv, s->m->name, &s->as) != 0)
 		return -1;
 	/* its data directory (0700) and its socket directory, owned by its user */
 	snprintf(data, sizeof(data), "%s/%s", sv->paths->state, s->m->name);
@@ -112,44 +115,71 @@ static const char *sv_identity_unreachable(const char *path, char *out, size_t o
 	}
 }
 
+/* sv_identity_refuse logs why the processes cannot have their own users; with --allow-root that
+ * is only a warning and everything runs as root (returns 0), else the mesh does not start
+ * (returns -1). */
+static int sv_identity_refuse(supervisor *sv, const char *why)
+{
+	if (sv->opts->allow_root) {
+		sv_log(sv,
+		       "%s: with --allow-root, every process runs as root, with no identities "
+		       "from uids",
+		       why);
+		sv->as_users = 0;
+		return 0;
+	}
+	sv_log(sv,
+	       "%s; meshctl will not run the edge and the services as root (--allow-root "
+	       "would)",
+	       why);
+	return -1;
+}
+
 int sv_identity_prepare(supervisor *sv)
 {
 	const meshctl_paths *paths = sv->paths;
-	char err[512], bin_dir[PATH_MAX], parent[PATH_MAX];
+	char err[512], bin_dir[PATH_MAX], parent[PATH_MAX], why[3 * PATH_MAX];
 	if (meshctl_bin_path(bin_dir, sizeof(bin_dir), "") != 0)
 		snprintf(bin_dir, sizeof(bin_dir), "/");
-	sv->as_users = geteuid() == 0 && !sv->opts->monolith;
-	if (sv->as_users &&
-	    (sv_identity_unreachable(CLEAVE_SOURCE_DIR "/svc", err, sizeof(err)) != NULL ||
-	     sv_identity_unreachable(bin_dir, err, sizeof(err)) != NULL)) {
-		/* the users could not run the binaries or read the seeds */
-		sv_log(sv,
-		       "the service users cannot reach %s and %s (a directory above is not "
-		       "o+x): every process runs as root, with no identities from uids",
-		       bin_dir, CLEAVE_SOURCE_DIR "/svc");
-		sv->as_users = 0;
-	}
+	sv->as_users = geteuid() == 0;
 	if (!sv->as_users)
 		return 0;
+	/* the users must run the binaries, read the seeds and manifests */
+	if (sv_identity_unreachable(CLEAVE_SOURCE_DIR "/svc", err, sizeof(err)) != NULL ||
+	    sv_identity_unreachable(bin_dir, err, sizeof(err)) != NULL ||
+	    sv_identity_unreachable(sv->opts->manifests, err, sizeof(err)) != NULL) {
+		snprintf(why, sizeof(why),
+			 "the system users cannot reach %s (%s, %s and %s must be reachable: chmod "
+			 "o+x the directories above them)",
+			 err, bin_dir, CLEAVE_SOURCE_DIR "/svc", sv->opts->manifests);
+		return sv_identity_refuse(sv, why);
+	}
 	/* the state directory itself meshctl makes 0711; everything above must let users through */
 	snprintf(parent, sizeof(parent), "%s", paths->state);
 	if (strrchr(parent, '/') != NULL && strrchr(parent, '/') != parent)
 		*strrchr(parent, '/') = '\0';
 	if (sv_identity_unreachable(parent, err, sizeof(err)) != NULL) {
-		sv_log(sv,
-		       "as root, every service runs as its own user and must reach %s, but %s "
-		       "is not o+x: chmod o+x it, or choose another --state-dir",
-		       paths->state, err);
+		snprintf(why, sizeof(why),
+			 "as root, every process runs as its own user and must reach %s, but %s is "
+			 "not o+x: chmod o+x it, or choose another --state-dir",
+			 paths->state, err);
+		return sv_identity_refuse(sv, why);
+	}
+	if (sv_identity_ensure(sv, "edge", &sv->edge_as) != 0 ||
+	    (sv->opts->monolith && sv_identity_ensure(sv, "monolith", &sv->mono_as) != 0))
+		return sv_identity_refuse(sv, "the system users cannot be made");
+	if (chmod(paths->state, 0711) != 0 || chmod(paths->run, 0711) != 0 ||
+	    chmod(paths->targets, 0711) != 0 || chmod(paths->policy, 0711) != 0) {
+		sv_log(sv, "cannot prepare the state directory for the system users: %s",
+		       strerror(errno));
 		return -1;
 	}
-	if (sv_identity_ensure(sv, "edge", &sv->edge_as) != 0 || chmod(paths->state, 0711) != 0 ||
-	    chmod(paths->run, 0711) != 0 || chmod(paths->targets, 0711) != 0 ||
-	    chmod(paths->policy, 0711) != 0) {
-		sv_log(sv, "cannot prepare the state directory for the service users");
-		return -1;
-	}
-	sv_log(sv, "running as root: each service and the edge run as their own user "
-		   "(cleave-<name>), with no_new_privs");
+	if (sv->opts->monolith)
+		sv_log(sv, "running as root: the monolith runs as cleave-monolith and the edge as "
+			   "cleave-edge, with no_new_privs");
+	else
+		sv_log(sv, "running as root: each service and the edge run as their own user "
+			   "(cleave-<name>), with no_new_privs");
 	return 0;
 }
 

@@ -105,7 +105,7 @@ int64_t sv_process_backoff(int *crashes_in_row, int64_t started_us, int64_t now)
  * record at it. */
 static int sv_process_start_monolith(supervisor *sv)
 {
-	char bin[PATH_MAX], pattern[PATH_MAX + 16];
+	char bin[PATH_MAX], pattern[PATH_MAX + 32];
 	char *argv[] = {bin,
 			"--run-dir",
 			(char *)sv->paths->run,
@@ -113,14 +113,16 @@ static int sv_process_start_monolith(supervisor *sv)
 			(char *)sv->paths->state,
 			"--listen-pattern",
 			pattern,
+			"--manifests",
+			(char *)sv->opts->manifests,
 			NULL};
 	if (sv->mono_pid == 0) {
 		if (meshctl_bin_path(bin, sizeof(bin), "monolith") != 0 ||
-		    snprintf(pattern, sizeof(pattern), "ipc://%s/%%s-1.sock", sv->paths->run) >=
-			(int)sizeof(pattern))
+		    snprintf(pattern, sizeof(pattern), "ipc://%s/monolith/%%s-1.sock",
+			     sv->paths->run) >= (int)sizeof(pattern))
 			return -1;
-		sv->mono_pid = sv_process_launch(sv, argv, NULL, "the monolith", &sv->mono_out,
-						 "monolith", sv->mono_logfd);
+		sv->mono_pid = sv_process_launch(sv, argv, &sv->mono_as, "the monolith",
+						 &sv->mono_out, "monolith", sv->mono_logfd);
 		if (sv->mono_pid == 0)
 			return -1;
 		sv->mono_started_us = mesh_now_us();

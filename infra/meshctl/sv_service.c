@@ -31,6 +31,12 @@ static int sv_group_new(supervisor *sv, sv_service *s)
 	return 0;
 }
 
+/* sv_service_uid is the user s's instances run as: its own, or meshctl's. */
+static uid_t sv_service_uid(const sv_service *s)
+{
+	return s->as.valid ? s->as.uid : geteuid();
+}
+
 int sv_service_init(supervisor *sv, sv_service *s, size_t k)
 {
 	const manifest *m = sv->ms[k];
@@ -53,14 +59,13 @@ int sv_service_init(supervisor *sv, sv_service *s, size_t k)
 		return -1;
 	/* its sockets are in a directory of its own (as root, owned by its user): a sandboxed
 	 * service may make and remove entries there, and nowhere else in run/. The monolith (one
-	 * process, not sandboxed) listens at run/<name>-1.sock. */
-	if ((sv->opts->monolith ? snprintf(s->sock_dir, sizeof(s->sock_dir), "%s", sv->paths->run)
-				: snprintf(s->sock_dir, sizeof(s->sock_dir), "%s/%s",
-					   sv->paths->run, m->name)) >= (int)sizeof(s->sock_dir))
+	 * process) listens at run/monolith/<name>-1.sock. */
+	if (snprintf(s->sock_dir, sizeof(s->sock_dir), "%s/%s", sv->paths->run,
+		     sv->opts->monolith ? "monolith" : m->name) >= (int)sizeof(s->sock_dir))
 		return -1;
 	if (sv->as_users && sv_identity_assign(sv, s) != 0)
 		return -1;
-	if (!sv->as_users && !sv->opts->monolith && rt_mkdirs(s->sock_dir, 0755) != 0) {
+	if (!sv->as_users && rt_mkdirs(s->sock_dir, 0755) != 0) {
 		sv_log(sv, "cannot make %s: %s", s->sock_dir, strerror(errno));
 		return -1;
 	}
@@ -100,7 +105,7 @@ sv_instance *sv_service_add_instance(sv_service *s)
 	}
 	s->inst[s->n++] = in;
 	s->targets_dirty = 1;
-	mesh_client_dial(rt_group_client(s->group), in->url);
+	mesh_client_dial_uid(rt_group_client(s->group), in->url, sv_service_uid(s));
 	return in;
 }
 
@@ -127,6 +132,8 @@ void sv_service_publish_targets(supervisor *sv, sv_service *s)
 		memset(&t[i], 0, sizeof(t[i]));
 		snprintf(t[i].url, sizeof(t[i].url), "%s", s->inst[i]->url);
 		t[i].draining = s->inst[i]->draining;
+		t[i].has_uid = 1; /* its callers refuse a socket anyone else serves there */
+		t[i].uid = sv_service_uid(s);
 	}
 	if (rt_targets_write(s->targets_path, t, s->n) != 0)
 		sv_log(sv, "cannot write %s: %s", s->targets_path, strerror(errno));
@@ -153,8 +160,8 @@ void sv_service_free(supervisor *sv, sv_service *s)
 	unlink(s->targets_path);
 	if (s->policy_path[0] != '\0')
 		unlink(s->policy_path);
-	if (s->sock_dir[0] != '\0' && !sv->opts->monolith)
-		rmdir(s->sock_dir);
+	if (s->sock_dir[0] != '\0')
+		rmdir(s->sock_dir); /* the monolith's: once its last service is freed */
 	rt_group_free(s->group);
 	if (s->logfd >= 0)
 		close(s->logfd);

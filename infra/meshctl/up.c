@@ -26,7 +26,7 @@ static void up_usage(FILE *out)
 	fprintf(
 	    out,
 	    "usage: meshctl up [--port N | --listen ADDR:PORT] [--detach] [--state-dir DIR]\n"
-	    "                  [--manifests DIR] [--admin-port N] [--monolith]\n"
+	    "                  [--manifests DIR] [--admin-port N] [--monolith] [--allow-root]\n"
 	    "\n"
 	    "Starts every service of the manifests at its count, then the edge, and keeps them\n"
 	    "so: a crashed instance is restarted with exponential backoff (100 ms doubling to\n"
@@ -46,6 +46,10 @@ static void up_usage(FILE *out)
 	    "                      other in-process, behind the same edge: the forum before it\n"
 	    "                      was cleaved, for comparison (no scaling; its log lines:\n"
 	    "                      meshctl logs monolith)\n"
+	    "  --allow-root        as root, run every process as root when the system users\n"
+	    "                      (cleave-<name>) cannot be made or cannot reach the binaries;\n"
+	    "                      without it that is an error. As root every process runs as\n"
+	    "                      its own user: each service, the edge and the monolith\n"
 	    "  --help              this text\n");
 }
 
@@ -89,6 +93,7 @@ int cmd_up(int argc, char **argv)
 						 {"manifests", required_argument, NULL, 'm'},
 						 {"admin-port", required_argument, NULL, 'a'},
 						 {"monolith", no_argument, NULL, 'M'},
+						 {"allow-root", no_argument, NULL, 'R'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
 	char listen[128] = "127.0.0.1:8080", admin[64];
@@ -124,6 +129,9 @@ int cmd_up(int argc, char **argv)
 			break;
 		case 'M':
 			o.monolith = 1;
+			break;
+		case 'R':
+			o.allow_root = 1;
 			break;
 		case 's':
 			state = optarg;

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <protobuf-c/protobuf-c.h>
 
@@ -118,6 +119,17 @@ int mesh_client_new(mesh_client **out, const ProtobufCServiceDescriptor *service
  * reconnecting; calls are spread over every connected instance. url is copied.
  * Returns 0, EINVAL (a url this client cannot dial) or ENOMEM. */
 int mesh_client_dial(mesh_client *client, const char *url);
+
+/* MESH_ANY_UID: no expectation of who serves an instance. */
+#define MESH_ANY_UID ((uid_t)-1)
+
+/* mesh_client_dial_uid is mesh_client_dial for an instance that must be served by the user uid
+ * (or root), as an operator's target file says: on ipc:// the server's peer credentials are
+ * checked once connected, and a server running as anyone else gets no call (the connection is
+ * closed, logged once, and tried again later, as if nobody listened). Other transports prove
+ * no uid and ignore it (tls+tcp:// pins the server's certificate instead). MESH_ANY_UID is
+ * mesh_client_dial. */
+int mesh_client_dial_uid(mesh_client *client, const char *url, uid_t uid);
 
 /* mesh_client_service returns the client as a ProtobufCService to hand to protoc-c's generated
  * stubs (users__users__get(service, &req, closure, &ctx)). It belongs to the client.

@@ -613,6 +613,101 @@ START_TEST(test_cli_resolve_interval_flag_wins_over_its_variable)
 }
 END_TEST
 
+/* test_cli_plain_tcp_listen_needs_insecure: a service listening where other hosts reach it
+ * without TLS refuses to start, and names the flag; with --insecure it starts and says so. */
+START_TEST(test_cli_plain_tcp_listen_needs_insecure)
+{
+	char url[64], data[256], *out;
+	const char *args[] = {"--listen", url, "--data-dir", data, NULL};
+	const char *insecure_args[] = {"--listen", url, "--data-dir", data, "--insecure", NULL};
+	const char *loopback_args[] = {"--listen", url, "--data-dir", data, NULL};
+	proc p;
+	snprintf(data, sizeof(data), "%s/users", dir);
+	snprintf(url, sizeof(url), "tcp://0.0.0.0:%d", harness_free_port());
+	ck_assert_int_eq(run(NULL, "svc-users", args, &out), 2);
+	ck_assert_msg(strstr(out, "other hosts could call it without TLS") != NULL &&
+			  strstr(out, "--insecure") != NULL,
+		      "%s", out);
+	free(out);
+	/* the variable too */
+	{
+		const char *wrap[] = {"/usr/bin/env", "CLEAVE_INSECURE=1", NULL};
+		start(&p, "users_env", wrap, "svc-users", args, "serving", NULL, 0);
+		ck_assert_msg(log_has(&p, "is served without TLS to other hosts"), "log in %s",
+			      p.log);
+		stop(&p);
+	}
+	start(&p, "users_insecure", NULL, "svc-users", insecure_args, "serving", NULL, 0);
+	ck_assert_msg(log_has(&p, "--insecure: ") && log_has(&p, url), "log in %s", p.log);
+	stop(&p);
+	/* loopback reaches no other host: no flag needed */
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", harness_free_port());
+	start(&p, "users_loopback", NULL, "svc-users", loopback_args, "serving", NULL, 0);
+	ck_assert_msg(!log_has(&p, "--insecure"), "log in %s", p.log);
+	stop(&p);
+}
+END_TEST
+
+/* expect_planted_socket_refused serves users at an ipc:// socket as another user than the one
+ * the edge's target file names (as root: nobody, whom root's edge would otherwise trust; else
+ * this user, the file naming the next uid) and asserts the edge (on transport, "loop" or "nng")
+ * sends it nothing and says why; with the file naming the server's user, it is called. */
+static void expect_planted_socket_refused(const char *transport)
+{
+	char sock_dir[256], data[300], url[300], targets[256], file[300], base[128], line[512];
+	char want[160];
+	const char *nobody[] = {"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup",
+				"--clear-groups", NULL};
+	const char *users_args[] = {"--listen", url, "--data-dir", data, NULL};
+	const char *edge_args[] = {
+	    "--port",		"0",	   "--run-dir", dir, "--targets-dir", targets,
+	    "--mesh-transport", transport, NULL};
+	uid_t server_uid = geteuid() == 0 ? 65534 : geteuid();
+	char users_name[32], edge_name[32];
+	proc users, edge;
+	snprintf(users_name, sizeof(users_name), "users_planted_%s", transport);
+	snprintf(edge_name, sizeof(edge_name), "edge_planted_%s", transport);
+	snprintf(sock_dir, sizeof(sock_dir), "%s/planted-%s", dir, transport);
+	snprintf(data, sizeof(data), "%s/data", sock_dir);
+	snprintf(targets, sizeof(targets), "%s/targets-%s", dir, transport);
+	ck_assert_int_eq(chmod(dir, 0711), 0);
+	ck_assert_int_eq(mkdir(sock_dir, 0777), 0);
+	ck_assert_int_eq(chmod(sock_dir, 0777), 0);
+	ck_assert_int_eq(mkdir(targets, 0755), 0);
+	snprintf(url, sizeof(url), "ipc://%s/users.sock", sock_dir);
+	start(&users, users_name, geteuid() == 0 ? nobody : NULL, "svc-users", users_args,
+	      "serving", NULL, 0);
+	snprintf(file, sizeof(file), "%s/users", targets);
+	snprintf(line, sizeof(line), "%s active uid=%u\n", url, (unsigned)server_uid + 1);
+	write_file(file, line);
+	start_edge(&edge, edge_name, NULL, edge_args, base, sizeof(base));
+	snprintf(want, sizeof(want), "the server runs as uid %u, not %u", (unsigned)server_uid,
+		 (unsigned)server_uid + 1);
+	for (long long until = harness_now_ms() + 5000; !log_has(&edge, want); harness_sleep_ms(20))
+		ck_assert_msg(harness_now_ms() < until, "edge (%s) never said '%s' (log in %s)",
+			      transport, want, edge.log);
+	for (int i = 0; i < 5; i++)
+		expect_http("GET", base, "/api/users/1", NULL, 503, "UNAVAILABLE");
+	/* the operator's file names who really serves it: called */
+	snprintf(line, sizeof(line), "%s active uid=%u\n", url, (unsigned)server_uid);
+	{
+		char tmp[320]; /* replaced as meshctl does: a new file renamed over the old */
+		snprintf(tmp, sizeof(tmp), "%s.new", file);
+		write_file(tmp, line);
+		ck_assert_int_eq(rename(tmp, file), 0);
+	}
+	await_http("GET", base, "/api/users/1", NULL, 200, "\"username\":\"marceline\"");
+	stop(&edge);
+	stop(&users);
+}
+
+START_TEST(test_cli_planted_socket_gets_no_call)
+{
+	expect_planted_socket_refused("loop");
+	expect_planted_socket_refused("nng");
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -629,6 +724,8 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_cli_call_flag_wins_over_its_variable);
 	tcase_add_test(tc, test_cli_sandbox_flag_wins_over_its_variable);
 	tcase_add_test(tc, test_cli_resolve_interval_flag_wins_over_its_variable);
+	tcase_add_test(tc, test_cli_plain_tcp_listen_needs_insecure);
+	tcase_add_test(tc, test_cli_planted_socket_gets_no_call);
 	suite_add_tcase(s, tc);
 	return s;
 }

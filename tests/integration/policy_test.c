@@ -1,6 +1,7 @@
 /* policy_test.c: the service boundaries played by an attacker: calls the manifests do not allow
  * are denied by the callee (default deny), a claimed caller must match who the caller runs as,
  * and a service's user cannot open another service's data. */
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,9 @@
 
 #define MESHCTL CLEAVE_BUILD_DIR "/meshctl"
 
-static char dir[256], state[512], base[256], posts_address[512];
+static char dir[256], state[512], base[256], posts_address[512], users_address[512];
 static pid_t up_pid;
+static int monolith; /* the fixture runs meshctl up --monolith */
 
 /* run runs argv (NULL-terminated) as user (through setpriv; NULL: as this process) and returns
  * its exit status, with its output in *out (malloc'd) if out is not NULL. */
@@ -99,15 +101,18 @@ static size_t count_posts(void)
 static void mesh_setup(void)
 {
 	char log[600], line[512], *out = NULL;
-	char *up[] = {MESHCTL, "up", "--port", "0", "--state-dir", state, NULL};
+	char *up[] = {MESHCTL, "up", "--port", "0", "--state-dir", state, NULL, NULL};
 	char *status[] = {MESHCTL, "status", "--json", "--state-dir", state, NULL};
 	json_t *st, *in;
 	size_t i;
 	curl_global_init_once();
+	posts_address[0] = users_address[0] = base[0] = '\0';
 	if (harness_tmpdir(dir, sizeof(dir)) != 0 || chmod(dir, 0711) != 0)
 		return;
 	snprintf(state, sizeof(state), "%s/state", dir);
 	snprintf(log, sizeof(log), "%s/up.log", dir);
+	if (monolith)
+		up[6] = "--monolith";
 	up_pid = harness_spawn(up, log);
 	if (harness_wait_for_line(log, "the forum API is at ", line, sizeof(line), 20000) != 0)
 		return;
@@ -128,13 +133,22 @@ static void mesh_setup(void)
 	if (run(&out, NULL, status) == 0 && (st = json_loads(out, 0, NULL)) != NULL) {
 		json_array_foreach(st, i, in)
 		{
-			if (strcmp(json_string_value(json_object_get(in, "service")), "posts") == 0)
-				snprintf(posts_address, sizeof(posts_address), "%s",
-					 json_string_value(json_object_get(in, "address")));
+			const char *svc = json_string_value(json_object_get(in, "service"));
+			const char *address = json_string_value(json_object_get(in, "address"));
+			if (strcmp(svc, "posts") == 0)
+				snprintf(posts_address, sizeof(posts_address), "%s", address);
+			if (strcmp(svc, "users") == 0)
+				snprintf(users_address, sizeof(users_address), "%s", address);
 		}
 		json_decref(st);
 	}
 	free(out);
+}
+
+static void monolith_setup(void)
+{
+	monolith = 1;
+	mesh_setup();
 }
 
 static void mesh_teardown(void)
@@ -253,6 +267,190 @@ START_TEST(test_a_service_user_cannot_open_another_services_data)
 }
 END_TEST
 
+/* uid_of returns the real uid of process pid (from /proc), or -1. */
+static long uid_of(long pid)
+{
+	char path[64], *text, *at;
+	long uid = -1;
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	text = harness_read_file(path);
+	if (text != NULL && (at = strstr(text, "\nUid:")) != NULL)
+		uid = strtol(at + 5, NULL, 10);
+	free(text);
+	return uid;
+}
+
+/* user_uid returns the uid of user name, or -1. */
+static long user_uid(const char *name)
+{
+	struct passwd *pw = getpwnam(name);
+	return pw != NULL ? (long)pw->pw_uid : -1;
+}
+
+/* mesh_pids fills pids with the pid of each instance (status --json) and *edge with the edge's
+ * (status's text); returns how many instances. */
+static size_t mesh_pids(long pids[], const char *services[], size_t max, long *edge)
+{
+	char *out = NULL, *at;
+	char *json_argv[] = {MESHCTL, "status", "--json", "--state-dir", state, NULL};
+	char *text_argv[] = {MESHCTL, "status", "--state-dir", state, NULL};
+	json_t *st, *in;
+	size_t i, n = 0;
+	static char names[16][32];
+	ck_assert_int_eq(run(&out, NULL, json_argv), 0);
+	st = json_loads(out, 0, NULL);
+	ck_assert_ptr_nonnull(st);
+	json_array_foreach(st, i, in)
+	{
+		if (n == max)
+			break;
+		pids[n] = (long)json_integer_value(json_object_get(in, "pid"));
+		snprintf(names[n], sizeof(names[n]), "%s",
+			 json_string_value(json_object_get(in, "service")));
+		services[n] = names[n];
+		n++;
+	}
+	json_decref(st);
+	free(out);
+	ck_assert_int_eq(run(&out, NULL, text_argv), 0);
+	at = strstr(out, "edge: ");
+	ck_assert_msg(at != NULL && strstr(at, "(pid ") != NULL, "%s", out);
+	*edge = strtol(strstr(at, "(pid ") + 5, NULL, 10);
+	free(out);
+	return n;
+}
+
+/* test_every_process_runs_as_its_own_user: as root, each instance runs as cleave-<service> and
+ * the edge as cleave-edge, as the kernel says, not as root. */
+START_TEST(test_every_process_runs_as_its_own_user)
+{
+	long pids[16], edge;
+	const char *services[16];
+	size_t n;
+	if (geteuid() != 0) {
+		harness_skip("policy_test: users of their own need meshctl to run as root");
+		return;
+	}
+	ck_assert_msg(posts_address[0] != '\0', "the mesh did not start");
+	n = mesh_pids(pids, services, 16, &edge);
+	ck_assert_uint_ge(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		char user[64];
+		snprintf(user, sizeof(user), "cleave-%s", services[i]);
+		ck_assert_msg(user_uid(user) > 0, "no user %s", user);
+		ck_assert_msg(uid_of(pids[i]) == user_uid(user),
+			      "%s (pid %ld) runs as uid %ld, not %s", services[i], pids[i],
+			      uid_of(pids[i]), user);
+	}
+	ck_assert_msg(user_uid("cleave-edge") > 0 && uid_of(edge) == user_uid("cleave-edge"),
+		      "the edge (pid %ld) runs as uid %ld, not cleave-edge", edge, uid_of(edge));
+}
+END_TEST
+
+/* test_the_control_socket_admits_only_its_owner: nobody can neither scale nor stop the mesh,
+ * through meshctl or a raw call on the control socket; the mesh is unchanged after. */
+START_TEST(test_the_control_socket_admits_only_its_owner)
+{
+	char *out = NULL, sock[700];
+	char *scale[] = {MESHCTL, "scale", "users", "3", "--state-dir", state, NULL};
+	char *down[] = {MESHCTL, "down", "--state-dir", state, NULL};
+	char *raw[] = {
+	    MESHCTL,	 "call", "meshctl.Control.Scale", "{\"service\":\"users\",\"count\":3}",
+	    "--address", sock,	 "--timeout-ms",	  "2000",
+	    NULL};
+	long pids[16], edge, edge_after;
+	const char *services[16];
+	size_t before, after;
+	struct stat st;
+	if (geteuid() != 0) {
+		harness_skip("policy_test: running meshctl as another user needs root");
+		return;
+	}
+	ck_assert_msg(posts_address[0] != '\0', "the mesh did not start");
+	snprintf(sock, sizeof(sock), "ipc://%s/run/meshctl.sock", state);
+	ck_assert_int_eq(stat(sock + 6, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	before = mesh_pids(pids, services, 16, &edge);
+	ck_assert_int_ne(run(&out, "nobody", scale), 0);
+	free(out);
+	ck_assert_int_ne(run(&out, "nobody", down), 0);
+	free(out);
+	ck_assert_int_ne(run(&out, "nobody", raw), 0);
+	ck_assert_msg(strstr(out, "\"previous\"") == NULL, "%s", out);
+	free(out);
+	/* the service users, who can reach run/, fare no better */
+	ck_assert_int_ne(run(&out, "cleave-users", raw), 0);
+	free(out);
+	after = mesh_pids(pids, services, 16, &edge_after);
+	ck_assert_uint_eq(after, before);
+	ck_assert_int_eq(edge_after, edge);
+	ck_assert_int_eq(kill((pid_t)edge, 0), 0);
+	/* its owner (root) is still obeyed */
+	{
+		char *status[] = {MESHCTL, "status", "--state-dir", state, NULL};
+		ck_assert_int_eq(run(&out, NULL, status), 0);
+		free(out);
+	}
+}
+END_TEST
+
+/* test_the_monolith_runs_as_users_of_its_own: under meshctl up --monolith as root, the monolith
+ * runs as cleave-monolith and the edge as cleave-edge; the monolith answers its services' calls
+ * only as the manifests allow: the edge may create a user, threads (whose manifest calls only
+ * users.Get) may not, nor may nobody. */
+START_TEST(test_the_monolith_runs_as_users_of_its_own)
+{
+	long pids[16], edge;
+	const char *services[16];
+	char *out = NULL, url[300];
+	char *create[] = {
+	    MESHCTL,	 "call",	"users.Create", "{\"username\":\"forged\",\"name\":\"F\"}",
+	    "--address", users_address, "--as",		"threads",
+	    NULL};
+	char *get[] = {MESHCTL,	      "call", "users.Get", "{\"id\":1}", "--address",
+		       users_address, "--as", "threads",   NULL};
+	size_t n;
+	long users_before;
+	if (geteuid() != 0) {
+		harness_skip("policy_test: users of their own need meshctl to run as root");
+		return;
+	}
+	ck_assert_msg(users_address[0] != '\0', "the monolith did not start");
+	n = mesh_pids(pids, services, 16, &edge);
+	ck_assert_uint_ge(n, 3);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(uid_of(pids[i]) == user_uid("cleave-monolith"),
+			      "the monolith (pid %ld) runs as uid %ld, not cleave-monolith",
+			      pids[i], uid_of(pids[i]));
+	ck_assert_msg(user_uid("cleave-edge") > 0 && uid_of(edge) == user_uid("cleave-edge"),
+		      "the edge (pid %ld) runs as uid %ld, not cleave-edge", edge, uid_of(edge));
+	snprintf(url, sizeof(url), "%s/api/users", base);
+	users_before = http_get_array_length(url);
+	ck_assert_int_ge(users_before, 1);
+	/* as the threads service's user: it may read a user, not make one */
+	ck_assert_int_eq(run(&out, "cleave-threads", get), 0);
+	ck_assert_msg(strstr(out, "marceline") != NULL, "%s", out);
+	free(out);
+	ck_assert_int_eq(run(&out, "cleave-threads", create), 1);
+	ck_assert_msg(strstr(out, "PERMISSION_DENIED") != NULL, "%s", out);
+	free(out);
+	ck_assert_int_eq(run(&out, "nobody", create), 1);
+	ck_assert_msg(strstr(out, "PERMISSION_DENIED") != NULL, "%s", out);
+	free(out);
+	ck_assert_int_eq(http_get_array_length(url), users_before);
+	/* through the edge, whose route allows it */
+	{
+		const char *body = "{\"username\":\"through_edge\",\"name\":\"E\"}";
+		http_options o = {.body = body, .content_type = "application/json"};
+		http_response r;
+		ck_assert_int_eq(http_request("POST", url, &o, &r), 0);
+		ck_assert_int_eq(r.status, 201);
+		http_response_free(&r);
+	}
+	ck_assert_int_eq(http_get_array_length(url), users_before + 1);
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -262,6 +460,12 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_a_service_may_not_call_what_its_manifest_does_not_allow);
 	tcase_add_test(tc, test_a_claimed_caller_must_match_who_calls);
 	tcase_add_test(tc, test_a_service_user_cannot_open_another_services_data);
+	tcase_add_test(tc, test_every_process_runs_as_its_own_user);
+	tcase_add_test(tc, test_the_control_socket_admits_only_its_owner);
+	suite_add_tcase(s, tc);
+	tc = harness_tcase("monolith", 120);
+	tcase_add_unchecked_fixture(tc, monolith_setup, mesh_teardown);
+	tcase_add_test(tc, test_the_monolith_runs_as_users_of_its_own);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -307,6 +307,10 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 void harness_rmtree(const char *dir)
 {
+	if (getenv("CLEAVE_TEST_KEEP") != NULL && dir[0] != '\0') {
+		fprintf(stderr, "%s kept (CLEAVE_TEST_KEEP)\n", dir);
+		return;
+	}
 	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 

@@ -76,7 +76,8 @@ int harness_free_port6(void);
  * bytes). Returns 0 or -1. */
 int harness_tmpdir(char *out, size_t outlen);
 
-/* harness_rmtree removes dir and everything under it. */
+/* harness_rmtree removes dir and everything under it (not with CLEAVE_TEST_KEEP set: it says
+ * it kept it). */
 void harness_rmtree(const char *dir);
 
 /* harness_wait_for_line waits up to timeout_ms for a line containing needle to appear in the

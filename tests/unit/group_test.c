@@ -5,6 +5,7 @@
  * Two Echo servers run in the test process; waits are bounded polls. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <check.h>
@@ -181,6 +182,43 @@ START_TEST(test_group_refuses_what_it_cannot_dial)
 }
 END_TEST
 
+/* test_targets_file_carries_who_serves: the uid each line may name survives a write and a read;
+ * a line with a malformed uid, or anything after it, makes the file malformed. */
+START_TEST(test_targets_file_carries_who_serves)
+{
+	rt_target t[2] = {{.has_uid = 1, .uid = 4242}, {.draining = 1}}, *got = NULL;
+	size_t n = 0;
+	static const char *const bad[] = {"ipc:///x.sock active uid=",
+					  "ipc:///x.sock active uid=-1",
+					  "ipc:///x.sock active uid=12x",
+					  "ipc:///x.sock active user=12",
+					  "ipc:///x.sock active uid=99999999999",
+					  "ipc:///x.sock active uid=1 more"};
+	snprintf(t[0].url, sizeof(t[0].url), "%s", url_a);
+	snprintf(t[1].url, sizeof(t[1].url), "%s", url_b);
+	ck_assert_int_eq(rt_targets_write(targets, t, 2), 0);
+	ck_assert_int_eq(rt_targets_read(targets, &got, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(got[0].url, url_a);
+	ck_assert_int_eq(got[0].has_uid, 1);
+	ck_assert_uint_eq(got[0].uid, 4242);
+	ck_assert_int_eq(got[0].draining, 0);
+	ck_assert_int_eq(got[1].has_uid, 0);
+	ck_assert_int_eq(got[1].draining, 1);
+	free(got);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		FILE *f = fopen(targets, "w");
+		ck_assert_ptr_nonnull(f);
+		fprintf(f, "%s\n", bad[i]);
+		fclose(f);
+		got = NULL;
+		ck_assert_msg(rt_targets_read(targets, &got, &n) == -1 && errno == EINVAL,
+			      "'%s' was read", bad[i]);
+		free(got);
+	}
+}
+END_TEST
+
 static Suite *group_suite(void)
 {
 	Suite *s = suite_create("group");
@@ -191,6 +229,7 @@ static Suite *group_suite(void)
 	tcase_add_test(tc, test_group_follows_its_target_file_on_its_thread);
 	tcase_add_test(tc, test_group_dials_its_addresses_and_checks_them);
 	tcase_add_test(tc, test_group_refuses_what_it_cannot_dial);
+	tcase_add_test(tc, test_targets_file_carries_who_serves);
 	suite_add_tcase(s, tc);
 	return s;
 }
