@@ -41,7 +41,10 @@
 #include "sp.h"
 #include "tls.h"
 
-#define CL_READ_CHUNK	65536
+#define CL_READ_CHUNK 65536
+/* the most bytes one readable event takes from a plain socket: the input stays bounded by what
+ * is being parsed (a reply of at most max_reply bytes) and this, however fast the peer writes */
+#define CL_READ_BUDGET	(4 * CL_READ_CHUNK)
 #define CL_SLOT_BITS	20
 #define CL_MAX_SLOTS	(1u << CL_SLOT_BITS)
 #define CL_RETRY_MIN_MS 10
@@ -97,6 +100,7 @@ struct upconn {
 	char tls_error[256]; /* the last handshake failure reported, to report each once */
 	uid_t uid;	     /* ipc://: the user who must serve it (or root); MESH_ANY_UID */
 	meshi_bytes in;
+	uint64_t skip; /* bytes of a reply over max_reply still to drop as they come */
 	meshi_bytes out;
 	uint64_t out_base;   /* bytes of the stream written so far: where out's first byte is */
 	uint64_t pinned_end; /* TLS: out's bytes before this were handed to a write that must be
@@ -683,6 +687,7 @@ static void upconn_fail(upconn *u, const char *why)
 	meshi_client_loop *cl = u->cl;
 	upconn_disconnect(u);
 	u->in.start = u->in.len = 0;
+	u->skip = 0;
 	u->out.start = u->out.len = 0;
 	u->out_base = u->pinned_end = 0;
 	while (u->unsent_head != NULL) /* their calls end below */
@@ -788,18 +793,76 @@ static void upconn_report(upconn *u, const char *why)
 	fprintf(stderr, "mesh: %s at %s: %s\n", u->cl->service->name, u->url, why);
 }
 
-/* upconn_frame_too_long says whether the frame at the head of the connection's input announces
- * more than max_reply bytes. */
-static int upconn_frame_too_long(const upconn *u)
+/* upconn_recv reads what the plain socket has, up to CL_READ_BUDGET bytes (the loop reports the
+ * rest as readable again), as meshi_bytes_read_from does. */
+static int upconn_recv(upconn *u)
 {
+	int got = 0;
+	for (size_t total = 0; total < CL_READ_BUDGET;) {
+		uint8_t *p = meshi_bytes_reserve(&u->in, CL_READ_CHUNK);
+		ssize_t n;
+		if (p == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		n = recv(u->fd, p, CL_READ_CHUNK, 0);
+		if (n > 0) {
+			meshi_bytes_commit(&u->in, (size_t)n);
+			total += (size_t)n;
+			got = 1;
+			if (n < CL_READ_CHUNK)
+				return 1; /* a short read: the socket is drained */
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return got;
+		if (n == 0)
+			errno = 0;
+		return -1;
+	}
+	return got;
+}
+
+/* upconn_skip_long_reply starts dropping the reply at the head of the input when its frame
+ * announces more than max_reply bytes: its call (if still waiting) ends RESOURCE_EXHAUSTED
+ * and the rest of the frame is dropped as it comes, never held. Returns 1 if it did, 0 if the
+ * head is not yet whole enough to tell (or the call's closure tore the connection down: then
+ * u is no longer open), -1 if the frame is malformed. */
+static int upconn_skip_long_reply(upconn *u)
+{
+	meshi_client_loop *cl = u->cl;
 	size_t head = meshi_sp_frame_header_len(u->addr.framing);
-	const uint8_t *p = meshi_bytes_head(&u->in) + (u->addr.framing == SP_IPC ? 1 : 0);
+	const uint8_t *p = meshi_bytes_head(&u->in);
 	uint64_t len = 0;
+	loop_call *call;
 	if (u->in.len < head)
 		return 0;
-	for (int i = 0; i < 8; i++)
+	if (u->addr.framing == SP_IPC && p[0] != 1)
+		return -1;
+	for (size_t i = head - 8; i < head; i++)
 		len = len << 8 | p[i];
-	return len > u->cl->max_reply;
+	if (len <= cl->max_reply || len < 4)
+		return -1;
+	if (u->in.len < head + 4)
+		return 0;
+	call = slot_find(cl, meshi_sp_get_u32(p + head));
+	fprintf(stderr, "mesh: %s at %s: dropped a reply of %llu bytes (max_reply_bytes %zu)\n",
+		cl->service->name, u->url, (unsigned long long)len, cl->max_reply);
+	meshi_bytes_consume(&u->in, head + 4);
+	u->skip = len - 4;
+	if (call != NULL && call->conn == u) {
+		list_remove(&cl->deadline_head, &cl->deadline_tail, call);
+		call_set(call, MESH_RESOURCE_EXHAUSTED,
+			 "%s.%s: the reply of %llu bytes is over max_reply_bytes (%zu)",
+			 cl->service->name, cl->service->methods[call->method].name,
+			 (unsigned long long)len, cl->max_reply);
+		call_finish(cl, call, NULL, 0);
+		if (u->state != UP_OPEN)
+			return 0;
+	}
+	return 1;
 }
 
 /* upconn_read takes in what the instance sent: its greeting, then replies. */
@@ -808,8 +871,7 @@ static void upconn_read(upconn *u)
 	meshi_client_loop *cl = u->cl;
 	const uint8_t *payload;
 	size_t payload_len, consumed;
-	int rv = u->tls == NULL ? meshi_bytes_read_from(&u->in, u->fd)
-				: meshi_tls_conn_read(u->tls, &u->in);
+	int rv = u->tls == NULL ? upconn_recv(u) : meshi_tls_conn_read(u->tls, &u->in);
 	if (rv < 0) {
 		char why[300];
 		snprintf(why, sizeof(why), "%s",
@@ -848,10 +910,28 @@ static void upconn_read(upconn *u)
 		upconn_note(u);
 		check_start(u); /* at once: a fresh instance gets traffic within milliseconds */
 	}
-	while ((rv = meshi_sp_frame_next(meshi_bytes_head(&u->in), u->in.len, u->addr.framing,
-					 cl->max_reply, &payload, &payload_len, &consumed)) == 1) {
-		loop_call *call =
-		    payload_len >= 4 ? slot_find(cl, meshi_sp_get_u32(payload)) : NULL;
+	for (;;) {
+		loop_call *call;
+		if (u->skip > 0) { /* the rest of a reply too long to take */
+			size_t n = u->skip < u->in.len ? (size_t)u->skip : u->in.len;
+			meshi_bytes_consume(&u->in, n);
+			u->skip -= n;
+			if (u->skip > 0)
+				return;
+		}
+		rv = meshi_sp_frame_next(meshi_bytes_head(&u->in), u->in.len, u->addr.framing,
+					 cl->max_reply, &payload, &payload_len, &consumed);
+		if (rv == 0)
+			return;
+		if (rv < 0) {
+			rv = upconn_skip_long_reply(u);
+			if (rv < 0)
+				upconn_fail(u, "malformed frame");
+			if (rv <= 0)
+				return;
+			continue;
+		}
+		call = payload_len >= 4 ? slot_find(cl, meshi_sp_get_u32(payload)) : NULL;
 		/* A reply for a call that already ended (its deadline passed) is dropped. */
 		if (call != NULL && call->conn == u) {
 			list_remove(&cl->deadline_head, &cl->deadline_tail, call);
@@ -860,17 +940,6 @@ static void upconn_read(upconn *u)
 				return; /* the closure tore the connection down */
 		}
 		meshi_bytes_consume(&u->in, consumed);
-	}
-	if (rv < 0) {
-		char why[160];
-		if (upconn_frame_too_long(u))
-			snprintf(why, sizeof(why), "a reply of over %zu bytes (max_reply_bytes)",
-				 cl->max_reply);
-		else
-			snprintf(why, sizeof(why), "malformed frame");
-		fprintf(stderr, "mesh: %s at %s: %s: closing the connection\n", cl->service->name,
-			u->url, why);
-		upconn_fail(u, why);
 	}
 }
 

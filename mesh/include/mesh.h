@@ -106,9 +106,11 @@ typedef struct mesh_client_opts {
 	mesh_queue *queue;  /* without a loop: invoke returns at once, nng's threads carry the
 			     * call, and the closure runs from mesh_queue_drain(queue). With
 			     * neither, invoke blocks until the reply, carried by nng. */
-	/* the largest reply taken, in bytes of its SP message (the envelope and its payload); a
-	 * longer one closes the connection that carried it (its calls end MESH_UNAVAILABLE) and is
-	 * logged. Default MESH_MAX_REPLY_DEFAULT. */
+	/* the largest reply taken, in bytes of its SP message (the envelope and its payload). A
+	 * loop client ends the call of a longer one with MESH_RESOURCE_EXHAUSTED, logs it and drops
+	 * its bytes as they come (never holding them); the connection and its other calls go on.
+	 * On nng's threads, nng closes the connection that carried it: its calls end
+	 * MESH_UNAVAILABLE. Default MESH_MAX_REPLY_DEFAULT. */
 	size_t max_reply_bytes;
 	/* loop clients: the bytes of calls framed for one instance's connection and not yet
 	 * written to its socket (an instance that stops reading) past which a new call goes to

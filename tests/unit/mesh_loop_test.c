@@ -13,6 +13,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "echo.h"
+#include "envelope.h"
 #include "harness.h"
 #include "mesh.h"
 #include "mesh.pb-c.h"
@@ -658,29 +659,98 @@ START_TEST(test_loop_unsent_bytes_are_bounded)
 }
 END_TEST
 
-START_TEST(test_loop_reply_over_max_reply_bytes_closes_the_connection)
+/* raw_peer_read_calls reads n call frames the client sent p into ids (their SP request ids),
+ * turning the loop meanwhile. */
+static void raw_peer_read_calls(raw_peer *p, uint32_t *ids, int n)
 {
-	/* an 8-byte length of 5 MiB after the ipc type byte: over the 4 MiB default */
-	static const uint8_t huge[9] = {1, 0, 0, 0, 0, 0, 0x50, 0, 0};
+	uint8_t buf[65536];
+	size_t len = 0;
+	long long until = harness_now_ms() + 3000;
+	int got = 0;
+	while (got < n && harness_now_ms() < until) {
+		ssize_t k;
+		mesh_epoll_run(ep, 5);
+		k = recv(p->fd, buf + len, sizeof(buf) - len, MSG_DONTWAIT);
+		if (k > 0)
+			len += (size_t)k;
+		while (got < n && len >= 13) {
+			uint64_t flen = 0;
+			for (int i = 1; i < 9; i++)
+				flen = flen << 8 | buf[i];
+			if (len < 9 + flen)
+				break;
+			ids[got++] = (uint32_t)buf[9] << 24 | (uint32_t)buf[10] << 16 |
+				     (uint32_t)buf[11] << 8 | buf[12];
+			memmove(buf, buf + 9 + flen, len - 9 - flen);
+			len -= 9 + flen;
+		}
+	}
+	ck_assert_int_eq(got, n);
+}
+
+/* raw_peer_send writes len bytes to the client, turning the loop while its socket is full. */
+static void raw_peer_send(raw_peer *p, const uint8_t *data, size_t len)
+{
+	long long until = harness_now_ms() + 10000;
+	while (len > 0 && harness_now_ms() < until) {
+		ssize_t k = send(p->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (k > 0) {
+			data += k;
+			len -= (size_t)k;
+		}
+		mesh_epoll_run(ep, 0);
+	}
+	ck_assert_uint_eq(len, 0);
+}
+
+/* frame_header writes an ipc frame's header for a payload of len bytes and the request id. */
+static void frame_header(uint8_t h[13], uint64_t len, uint32_t id)
+{
+	h[0] = 1;
+	for (int i = 0; i < 8; i++)
+		h[1 + i] = (uint8_t)(len >> (56 - 8 * i));
+	h[9] = (uint8_t)(id >> 24);
+	h[10] = (uint8_t)(id >> 16);
+	h[11] = (uint8_t)(id >> 8);
+	h[12] = (uint8_t)id;
+}
+
+START_TEST(test_loop_reply_over_max_reply_bytes_fails_its_call_alone)
+{
+	enum { HUGE = 5 << 20 }; /* over the 4 MiB default */
 	raw_peer p;
 	mesh_client *c;
-	echo_result r;
-	char buf[4096];
-	long long until;
+	echo_result a, b;
+	uint32_t ids[2];
+	uint8_t h[13], *junk = calloc(1, HUGE), reply[256];
+	size_t payload_len,
+	    rlen = meshi_envelope_reply_size(MESH_NOT_FOUND, "fine", NULL, &payload_len);
 	raw_peer_listen(&p, "huge.sock");
 	c = raw_peer_connect(&p, (mesh_client_opts){0});
-	invoke_slow(c, 1, &r);
-	mesh_epoll_run(ep, 0);
-	until = harness_now_ms() + 2000;
-	while (recv(p.fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0 && harness_now_ms() < until)
-		harness_sleep_ms(5);
-	ck_assert_int_eq(write(p.fd, huge, sizeof(huge)), (ssize_t)sizeof(huge));
-	run_until(&r.called, 1, 2000);
-	ck_assert_int_eq(r.called, 1);
-	ck_assert_int_eq(r.rpc.status, MESH_UNAVAILABLE);
-	ck_assert_msg(strstr(r.rpc.message, "max_reply_bytes") != NULL, "%s", r.rpc.message);
+	invoke_slow(c, 1, &a);
+	invoke_slow(c, 2, &b);
+	raw_peer_read_calls(&p, ids, 2);
+	/* a's reply announces 5 MiB: a fails, the bytes are dropped as they come */
+	frame_header(h, (uint64_t)HUGE + 4, ids[0]);
+	raw_peer_send(&p, h, sizeof(h));
+	raw_peer_send(&p, junk, HUGE);
+	run_until(&a.called, 1, 2000);
+	ck_assert_int_eq(a.rpc.status, MESH_RESOURCE_EXHAUSTED);
+	ck_assert_msg(strstr(a.rpc.message, "max_reply_bytes") != NULL, "%s", a.rpc.message);
+	ck_assert_int_eq(b.called, 0);
+	/* the connection stays: b's reply, after the junk, is read */
+	ck_assert_uint_lt(rlen, sizeof(reply) - 13);
+	frame_header(reply, rlen + 4, ids[1]);
+	meshi_envelope_reply_write(reply + 13, MESH_NOT_FOUND, "fine", NULL, payload_len);
+	raw_peer_send(&p, reply, 13 + rlen);
+	run_until(&b.called, 1, 2000);
+	ck_assert_int_eq(b.rpc.status, MESH_NOT_FOUND);
+	ck_assert_str_eq(b.rpc.message, "fine");
+	ck_assert_int_eq(mesh_client_instances(c), 1);
+	ck_assert_int_eq(mesh_client_inflight(c), 0);
 	mesh_client_free(c);
 	raw_peer_close(&p);
+	free(junk);
 }
 END_TEST
 
@@ -703,7 +773,7 @@ static Suite *mesh_loop_suite(void)
 	tcase_add_test(tc, test_loop_cancel_after_sending_drops_the_late_reply);
 	tcase_add_test(tc, test_loop_cancel_of_a_call_that_failed_before_sending);
 	tcase_add_test(tc, test_loop_unsent_bytes_are_bounded);
-	tcase_add_test(tc, test_loop_reply_over_max_reply_bytes_closes_the_connection);
+	tcase_add_test(tc, test_loop_reply_over_max_reply_bytes_fails_its_call_alone);
 	tcase_add_test(tc, test_loop_over_tcp_and_spread_over_instances);
 	tcase_add_test(tc, test_loop_request_id_reaches_loop_and_nng_servers);
 	suite_add_tcase(s, tc);
