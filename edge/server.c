@@ -100,6 +100,7 @@ struct edge_server {
 	h2o_timeout_t accept_timeout;
 	h2o_timeout_entry_t accept_entry;
 	int64_t reset_logged_us; /* when a reset-budget close was last logged */
+	int64_t fds_logged_us;	 /* when a shortage of descriptors was last logged */
 	/* HTTP/1 clients that go away while their call is in flight: their sockets, in an epoll
 	 * set of their own watched for EPOLLRDHUP alone (h2o stops reading an HTTP/1 connection
 	 * while its request is served, so it cannot tell) */
@@ -115,7 +116,8 @@ typedef struct edge_call {
 	struct edge_call_guard *guard;
 	const route *route;
 	edge_conn *conn; /* the request's connection, or NULL */
-	int hup_fd;	 /* HTTP/1: its socket, watched in hup_fd's set; -1 when not */
+	int http2;
+	int hup_fd; /* HTTP/1: its socket, watched in hup_fd's set; -1 when not */
 	int64_t start_us;
 	/* a read's request (in the request's pool), kept to send it once more to another instance
 	 * when the first ends UNAVAILABLE (an instance lost mid-call); NULL for writes */
@@ -278,6 +280,19 @@ static void edge_hup_unwatch(edge_server *s, edge_call *call)
 	call->hup_fd = -1;
 }
 
+/* edge_conn_ending says whether the connection c is ending: its client closed it (or reset
+ * it), or the edge shut it down; h2o then disposes of every stream still open on it, which are
+ * no resets. */
+static int edge_conn_ending(const edge_conn *c)
+{
+	char byte;
+	ssize_t n;
+	if (c->shut)
+		return 1;
+	n = recv(h2o_socket_get_fd(c->sock), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 /* edge_conn_reset_spent charges the connection c (NULL: none) one reset of a request whose call
  * was in flight; one that has spent its budget is shut down, and h2o closes it as it reads the
  * end: its other streams are disposed of, their calls cancelled too. */
@@ -326,15 +341,22 @@ static void edge_call_guard_dispose(void *p)
 {
 	edge_call_guard *guard = p;
 	edge_call *call = guard->call;
+	edge_server *s;
 	edge_conn *conn;
+	int reset;
 	if (call == NULL)
 		return;
+	s = call->server;
 	conn = call->conn;
+	/* a stream reset by the client, rather than closed with its whole connection */
+	reset = call->http2 && conn != NULL && !edge_conn_ending(conn);
 	if (edge_call_abandon(call) != 0) {
 		call->req = NULL; /* not in flight: its closure frees it */
 		return;
 	}
-	edge_conn_reset_spent(call->server, conn);
+	/* call is freed */
+	if (reset)
+		edge_conn_reset_spent(s, conn);
 }
 
 /* edge_on_hangup runs when HTTP/1 clients whose calls are in flight went away: each call is
@@ -542,9 +564,19 @@ static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, cons
 	edge_call *call;
 	upstream *up;
 	h2o_socket_t *sock;
+	edge_conn *conn;
 	char why[256];
 	int owned;
 
+	sock = edge_socket(req);
+	conn = sock != NULL && sock->on_close.cb == edge_conn_on_close ? sock->on_close.data : NULL;
+	if (conn != NULL && conn->shut) {
+		/* the rest of what a connection shut for its resets had sent: no call for it */
+		edge_respond_error(s, req, r, 503, mesh_status_name(MESH_UNAVAILABLE),
+				   "this connection reset too many streams and is being closed",
+				   "edge", start_us);
+		return;
+	}
 	if (edge_idempotency_key(req, &key, why, sizeof(why)) != 0) {
 		edge_respond_error(s, req, r, 400, "INVALID_ARGUMENT", why, "edge", start_us);
 		return;
@@ -575,13 +607,12 @@ static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, cons
 		goto out_free_input;
 	}
 	client = upstream_client(up);
-	sock = edge_socket(req);
 	call->server = s;
 	call->req = req;
 	call->route = r;
-	call->conn =
-	    sock != NULL && sock->on_close.cb == edge_conn_on_close ? sock->on_close.data : NULL;
+	call->conn = conn;
 	call->hup_fd = -1;
+	call->http2 = req->version >= 0x200;
 	if (req->version < 0x200 && call->conn != NULL)
 		edge_hup_watch(s, call, sock);
 	call->start_us = start_us;
@@ -923,14 +954,20 @@ static void edge_on_accept(h2o_socket_t *listener, const char *err)
 		return;
 	}
 	if ((sock = h2o_evloop_socket_accept(listener)) == NULL) {
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+		int err = errno;
+		if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
 			/* the connection stays in the backlog, the listener readable: rest */
 			if (!s->paused_fds) {
 				s->paused_fds = 1;
 				s->overload.accept_paused[METRICS_PAUSE_FDS]++;
 				h2o_timeout_link(s->loop, &s->accept_timeout, &s->accept_entry);
-				fprintf(stderr, "edge: accept: %s: not accepting for %d ms\n",
-					strerror(errno), EDGE_ACCEPT_RETRY_MS);
+				if (mesh_now_us() - s->fds_logged_us >= 10000000) {
+					s->fds_logged_us = mesh_now_us();
+					fprintf(stderr,
+						"edge: accept: %s: resting %d ms between tries "
+						"(said at most every 10 s)\n",
+						strerror(err), EDGE_ACCEPT_RETRY_MS);
+				}
 			}
 			edge_listeners_update(s);
 		}
