@@ -43,6 +43,9 @@
  * connection that spends it all is closed (rapid reset, CVE-2023-44487). h2o's own limit of
  * concurrent streams per connection, 100, is the same number. */
 #define EDGE_RESET_BUDGET 100
+/* An HTTP/1 request's connection is watched for its client leaving once its call has been in
+ * flight this long (up to twice this): most calls end sooner, and cost no system call for it. */
+#define EDGE_HUP_DELAY_MS 20
 /* What a request shed at an upstream's max_inflight is told to wait, in seconds. */
 #define EDGE_RETRY_AFTER "1"
 #define EDGE_REQUEST_ID	 "x-request-id"
@@ -106,6 +109,9 @@ struct edge_server {
 	 * while its request is served, so it cannot tell) */
 	int hup_fd;
 	h2o_socket_t *hup_sock;
+	struct edge_call *hup_pending; /* HTTP/1 calls to watch at the next tick */
+	h2o_timeout_t hup_timeout;
+	h2o_timeout_entry_t hup_entry;
 };
 
 /* edge_call: one mesh call made for one request. */
@@ -117,7 +123,11 @@ typedef struct edge_call {
 	const route *route;
 	edge_conn *conn; /* the request's connection, or NULL */
 	int http2;
-	int hup_fd; /* HTTP/1: its socket, watched in hup_fd's set; -1 when not */
+	/* HTTP/1: its socket, to watch in the server's hup_fd set (-1: none); in the server's
+	 * hup_pending list until the next tick watches it (hup_watched) */
+	int hup_fd;
+	int hup_watched;
+	struct edge_call *hup_prev, *hup_next;
 	int64_t start_us;
 	/* a read's request (in the request's pool), kept to send it once more to another instance
 	 * when the first ends UNAVAILABLE (an instance lost mid-call); NULL for writes */
@@ -261,23 +271,59 @@ static int edge_answer_precondition(edge_server *s, h2o_req_t *req, const route 
 	return status != 0;
 }
 
-/* edge_hup_watch watches the HTTP/1 connection of call's request for its client going away
- * (EPOLLRDHUP: it closed or shut down its side; EPOLLHUP, EPOLLERR: it reset), while the call is
- * in flight. */
+/* edge_hup_watch has the HTTP/1 connection of call's request watched for its client going away
+ * (EPOLLRDHUP: it closed or shut down its side; EPOLLHUP, EPOLLERR: it reset) from the next tick
+ * of EDGE_HUP_DELAY_MS on, while the call is in flight. */
 static void edge_hup_watch(edge_server *s, edge_call *call, h2o_socket_t *sock)
 {
-	struct epoll_event ev = {.events = EPOLLRDHUP, .data.ptr = call};
-	int fd = h2o_socket_get_fd(sock);
-	call->hup_fd = -1;
-	if (s->hup_fd >= 0 && fd >= 0 && epoll_ctl(s->hup_fd, EPOLL_CTL_ADD, fd, &ev) == 0)
-		call->hup_fd = fd;
+	call->hup_fd = h2o_socket_get_fd(sock);
+	call->hup_watched = 0;
+	if (call->hup_fd < 0 || s->hup_fd < 0) {
+		call->hup_fd = -1;
+		return;
+	}
+	call->hup_prev = NULL;
+	call->hup_next = s->hup_pending;
+	if (s->hup_pending != NULL)
+		s->hup_pending->hup_prev = call;
+	s->hup_pending = call;
+	if (!h2o_timeout_is_linked(&s->hup_entry))
+		h2o_timeout_link(s->loop, &s->hup_timeout, &s->hup_entry);
+}
+
+/* edge_on_hup_tick watches the connections of the HTTP/1 calls still in flight. */
+static void edge_on_hup_tick(h2o_timeout_entry_t *entry)
+{
+	edge_server *s = (edge_server *)((char *)entry - offsetof(edge_server, hup_entry));
+	while (s->hup_pending != NULL) {
+		edge_call *call = s->hup_pending;
+		struct epoll_event ev = {.events = EPOLLRDHUP, .data.ptr = call};
+		s->hup_pending = call->hup_next;
+		call->hup_prev = call->hup_next = NULL;
+		if (epoll_ctl(s->hup_fd, EPOLL_CTL_ADD, call->hup_fd, &ev) == 0)
+			call->hup_watched = 1;
+		else
+			call->hup_fd = -1;
+	}
 }
 
 static void edge_hup_unwatch(edge_server *s, edge_call *call)
 {
-	if (call->hup_fd >= 0)
+	if (call->hup_fd < 0)
+		return;
+	if (call->hup_watched) {
 		epoll_ctl(s->hup_fd, EPOLL_CTL_DEL, call->hup_fd, NULL);
+	} else {
+		if (call->hup_prev != NULL)
+			call->hup_prev->hup_next = call->hup_next;
+		else
+			s->hup_pending = call->hup_next;
+		if (call->hup_next != NULL)
+			call->hup_next->hup_prev = call->hup_prev;
+		call->hup_prev = call->hup_next = NULL;
+	}
 	call->hup_fd = -1;
+	call->hup_watched = 0;
 }
 
 /* edge_conn_ending says whether the connection c is ending: its client closed it (or reset
@@ -1073,6 +1119,8 @@ int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, 
 	s->flush_entry.cb = edge_on_flush;
 	h2o_timeout_init(s->loop, &s->accept_timeout, EDGE_ACCEPT_RETRY_MS);
 	s->accept_entry.cb = edge_on_accept_retry;
+	h2o_timeout_init(s->loop, &s->hup_timeout, EDGE_HUP_DELAY_MS);
+	s->hup_entry.cb = edge_on_hup_tick;
 	s->hup_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->hup_fd < 0 || (s->hup_sock = edge_watch_fd(s, s->hup_fd, edge_on_hangup)) == NULL) {
 		snprintf(err, errlen, "cannot watch for clients going away: %s", strerror(errno));
@@ -1212,6 +1260,8 @@ void edge_server_free(edge_server *s)
 		h2o_timeout_unlink(&s->flush_entry);
 	if (h2o_timeout_is_linked(&s->accept_entry))
 		h2o_timeout_unlink(&s->accept_entry);
+	if (h2o_timeout_is_linked(&s->hup_entry))
+		h2o_timeout_unlink(&s->hup_entry);
 	if (s->hup_sock != NULL) {
 		h2o_socket_read_stop(s->hup_sock);
 		h2o_socket_close(s->hup_sock);
