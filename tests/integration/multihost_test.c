@@ -25,6 +25,17 @@ static const char *const host_binary[NHOSTS] = {"edge", "svc-users", "svc-thread
 
 #define RESOLVE_INTERVAL_MS "500"
 
+/* The edge's health checks of the services: every CHECK_INTERVAL, each with CHECK_TIMEOUT to be
+ * answered (an answer takes milliseconds; the margin is for a loaded machine). A host gone
+ * silent is unhealthy after two unanswered checks and taken for dead after three, 2 intervals
+ * and a timeout to 3 intervals and a timeout after its link went down: 3.4 to 4.6 s. The
+ * edge's deadline, EDGE_TIMEOUT_MS, is well past that, so that a read stuck on the silent host
+ * is retried on another before its deadline; clients wait CLIENT_TIMEOUT_MS, past it. */
+#define CHECK_INTERVAL	"1200ms"
+#define CHECK_TIMEOUT	"1s"
+#define EDGE_TIMEOUT_MS "10000"
+enum { CLIENT_TIMEOUT_MS = 15000 };
+
 /* the world the suite builds, torn down by cleanup() however the process ends */
 static struct {
 	int ready;	/* set up: the tests run */
@@ -156,8 +167,8 @@ static int write_resolv_conf(int h)
 	return fclose(f);
 }
 
-/* copy_manifest copies svc/<name>/manifest.yml with quick health checks, so a host gone
- * silent is noticed in well under a second. */
+/* copy_manifest copies svc/<name>/manifest.yml with the suite's health checks (CHECK_INTERVAL,
+ * CHECK_TIMEOUT), so a host gone silent is noticed within seconds. */
 static int copy_manifest(const char *name)
 {
 	char src[512], dst[256], line[1024];
@@ -174,9 +185,9 @@ static int copy_manifest(const char *name)
 	}
 	while (fgets(line, sizeof(line), in) != NULL) {
 		if (strncmp(line, "  interval:", 11) == 0)
-			fputs("  interval: 200ms\n", out);
+			fputs("  interval: " CHECK_INTERVAL "\n", out);
 		else if (strncmp(line, "  timeout:", 10) == 0)
-			fputs("  timeout: 100ms\n", out);
+			fputs("  timeout: " CHECK_TIMEOUT "\n", out);
 		else if (strncmp(line, "  healthy_threshold:", 20) == 0)
 			fputs("  healthy_threshold: 1\n", out);
 		else if (strncmp(line, "  unhealthy_threshold:", 22) == 0)
@@ -214,7 +225,7 @@ static pid_t start_host(int h)
 				"--manifests",
 				ns_manifests,
 				"--timeout-ms",
-				"3000",
+				EDGE_TIMEOUT_MS,
 				"--access-log",
 				"off",
 				NULL};
@@ -276,17 +287,17 @@ static long long get_calls(int h)
 {
 	char url[64], ip[32], msg[256];
 	/* "meshctl": the operator, whom the manifests' policy lets read Health's counters. */
-	mesh_client_opts o = {.caller = "meshctl", .timeout_ms = 1000};
+	mesh_client_opts o = {.caller = "meshctl", .timeout_ms = 5000};
 	Mesh__HealthRequest req = MESH__HEALTH_REQUEST__INIT;
 	ProtobufCMessage *out = NULL;
 	mesh_client *c;
-	long long n = -1;
+	long long n = -1, until = harness_now_ms() + 5000;
 	host_ip(h, ip, sizeof(ip));
 	snprintf(url, sizeof(url), "tcp://%s:7000", ip);
 	if (mesh_client_new(&c, &mesh__mesh__descriptor, &o) != 0)
 		return -1;
 	mesh_client_dial(c, url);
-	for (int i = 0; i < 200 && mesh_client_instances(c) == 0; i++)
+	while (mesh_client_instances(c) == 0 && harness_now_ms() < until)
 		harness_sleep_ms(5);
 	if (mesh_client_call(c, "Health", &req.base, &out, NULL, msg, sizeof(msg)) == MESH_OK) {
 		Mesh__HealthReply *r = (Mesh__HealthReply *)out;
@@ -567,7 +578,7 @@ static void *load_run(void *arg)
 		while (harness_now_ms() < due)
 			harness_sleep_ms(1);
 		sent = harness_now_ms();
-		status = get_status("/api/posts/1", 5000);
+		status = get_status("/api/posts/1", CLIENT_TIMEOUT_MS);
 		if (harness_now_ms() - sent > c->slowest)
 			c->slowest = harness_now_ms() - sent;
 		c->sent++;
