@@ -684,6 +684,81 @@ static int run_capture(const char *cmd, char *out, size_t outlen)
 	return WIFEXITED(rv) ? WEXITSTATUS(rv) : -1;
 }
 
+/* edge_connections returns how many TCP connections from the edge host posts2's port 7000 holds
+ * established, as posts2's namespace sees them (ss), or -1. */
+static int edge_connections_to_posts2(void)
+{
+	char cmd[400], out[4096], edge_ip[32];
+	int n = 0;
+	host_ip(H_EDGE, edge_ip, sizeof(edge_ip));
+	snprintf(cmd, sizeof(cmd),
+		 "%s netns exec %s ss -Htn state established '( sport = :7000 )' dst %s", T.ip,
+		 T.ns[H_POSTS2], edge_ip);
+	if (run_capture(cmd, out, sizeof(out)) != 0)
+		return -1;
+	for (const char *at = out; (at = strchr(at, '\n')) != NULL; at++)
+		n++;
+	return n;
+}
+
+/* test_name_losing_an_address_drains_and_closes_it: "posts" names posts1 and posts2; once it
+ * names posts1 only, the edge stops sending posts2 calls, lets the ones under way finish (no
+ * read fails while it happens) and closes its connection to posts2. */
+START_TEST(test_name_losing_an_address_drains_and_closes_it)
+{
+	load_client clients[LOAD_CLIENTS];
+	long long start, p2_calls, until;
+	int sent = 0, failed = 0, conns = -1;
+	long last_bad = 0;
+	if (!must_run() || on_nng("an address undialed (nng clients cannot undial)"))
+		return;
+	/* both in rotation, and the edge connected to posts2 */
+	ck_assert_int_eq(write_hosts(H_EDGE, 1, -1), 0);
+	until = harness_now_ms() + 10000;
+	while ((conns = edge_connections_to_posts2()) < 1 && harness_now_ms() < until) {
+		get_status("/api/posts/1", 3000);
+		harness_sleep_ms(50);
+	}
+	ck_assert_msg(conns >= 1, "the edge never connected to posts2 (ss says %d)", conns);
+	/* readers all along; "posts" loses posts2's address a little after they start */
+	start = harness_now_ms() + 20;
+	memset(clients, 0, sizeof(clients));
+	for (int i = 0; i < LOAD_CLIENTS; i++) {
+		clients[i].index = i;
+		clients[i].start = start;
+		ck_assert_int_eq(pthread_create(&clients[i].thread, NULL, load_run, &clients[i]),
+				 0);
+	}
+	while (harness_now_ms() < start + LOAD_DOWN_AT_MS)
+		harness_sleep_ms(1);
+	ck_assert_int_eq(write_hosts(H_EDGE, 0, -1), 0);
+	for (int i = 0; i < LOAD_CLIENTS; i++) {
+		pthread_join(clients[i].thread, NULL);
+		sent += clients[i].sent;
+		failed += clients[i].failed;
+		if (clients[i].failed > 0)
+			last_bad = clients[i].last_bad;
+	}
+	/* closed: within a few re-resolve intervals */
+	until = harness_now_ms() + 10000;
+	while ((conns = edge_connections_to_posts2()) != 0 && harness_now_ms() < until)
+		harness_sleep_ms(50);
+	printf("multihost_test: \"posts\" lost posts2's address under %d GETs: %d failed; the "
+	       "edge's connections to posts2 after: %d\n",
+	       sent, failed, conns);
+	ck_assert_msg(failed == 0, "%d of %d GETs failed (last status %ld)", failed, sent,
+		      last_bad);
+	ck_assert_msg(conns == 0, "the edge still holds %d connection(s) to posts2", conns);
+	/* and sends it nothing more */
+	p2_calls = get_calls(H_POSTS2);
+	ck_assert_int_ge(p2_calls, 0);
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(get_status("/api/posts/1", 3000), 200);
+	ck_assert_int_eq(get_calls(H_POSTS2), p2_calls);
+	ck_assert_int_eq(write_hosts(H_EDGE, 1, -1), 0);
+}
+END_TEST
+
 START_TEST(test_malformed_environment_is_refused)
 {
 	static const struct {
@@ -738,6 +813,7 @@ static Suite *multihost_suite(void)
 	tcase_add_test(tc, test_contract_suites_across_hosts);
 	tcase_add_test(tc, test_name_gaining_an_address_gets_calls);
 	tcase_add_test(tc, test_name_failing_to_resolve_keeps_its_addresses);
+	tcase_add_test(tc, test_name_losing_an_address_drains_and_closes_it);
 	tcase_add_test(tc, test_posts_host_down_fails_no_read);
 	tcase_add_test(tc, test_users_host_down_fails_only_users);
 	tcase_add_test(tc, test_every_process_stops_cleanly);
