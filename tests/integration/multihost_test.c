@@ -592,20 +592,19 @@ static void *load_run(void *arg)
 	return NULL;
 }
 
-START_TEST(test_posts_host_down_fails_no_read)
+/* load_totals: what a load's clients did, summed. */
+typedef struct load_totals {
+	int sent, failed;
+	long last_bad;
+	long long slowest;
+} load_totals;
+
+/* load_start starts LOAD_CLIENTS readers at clients (the caller's array), due to begin 20 ms
+ * from now, and returns once the load has run LOAD_DOWN_AT_MS: the moment to break something. */
+static void load_start(load_client clients[LOAD_CLIENTS])
 {
-	load_client clients[LOAD_CLIENTS];
-	long long start, p1_before, p2_before, p2_after, slowest = 0;
-	int sent = 0, failed = 0, down;
-	long last_bad = 0;
-	if (!must_run() || on_nng("a posts host cut under load"))
-		return;
-	/* both posts instances in rotation (the previous test added posts2) */
-	ck_assert_int_eq(write_hosts(H_EDGE, 1, -1), 0);
-	p1_before = get_calls(H_POSTS1);
-	p2_before = get_calls(H_POSTS2);
-	start = harness_now_ms() + 20;
-	memset(clients, 0, sizeof(clients));
+	long long start = harness_now_ms() + 20;
+	memset(clients, 0, sizeof(clients[0]) * LOAD_CLIENTS);
 	for (int i = 0; i < LOAD_CLIENTS; i++) {
 		clients[i].index = i;
 		clients[i].start = start;
@@ -614,26 +613,50 @@ START_TEST(test_posts_host_down_fails_no_read)
 	}
 	while (harness_now_ms() < start + LOAD_DOWN_AT_MS)
 		harness_sleep_ms(1);
-	down = link_set(H_POSTS1, "down"); /* no RST: its connections just go silent */
+}
+
+/* load_join waits for every client of a load_start and sums what they did. */
+static load_totals load_join(load_client clients[LOAD_CLIENTS])
+{
+	load_totals t = {0};
 	for (int i = 0; i < LOAD_CLIENTS; i++) {
 		pthread_join(clients[i].thread, NULL);
-		sent += clients[i].sent;
-		failed += clients[i].failed;
+		t.sent += clients[i].sent;
+		t.failed += clients[i].failed;
 		if (clients[i].failed > 0)
-			last_bad = clients[i].last_bad;
-		if (clients[i].slowest > slowest)
-			slowest = clients[i].slowest;
+			t.last_bad = clients[i].last_bad;
+		if (clients[i].slowest > t.slowest)
+			t.slowest = clients[i].slowest;
 	}
+	return t;
+}
+
+START_TEST(test_posts_host_down_fails_no_read)
+{
+	load_client clients[LOAD_CLIENTS];
+	load_totals t;
+	long long start, p1_before, p2_before, p2_after;
+	int down;
+	if (!must_run() || on_nng("a posts host cut under load"))
+		return;
+	/* both posts instances in rotation (the previous test added posts2) */
+	ck_assert_int_eq(write_hosts(H_EDGE, 1, -1), 0);
+	p1_before = get_calls(H_POSTS1);
+	p2_before = get_calls(H_POSTS2);
+	start = harness_now_ms();
+	load_start(clients);
+	down = link_set(H_POSTS1, "down"); /* no RST: its connections just go silent */
+	t = load_join(clients);
 	p2_after = get_calls(H_POSTS2);
 	printf("multihost_test: %d GETs from %d clients, posts1's link down %d ms in: %d failed, "
 	       "in %lld ms (slowest %lld ms); posts2 answered %lld\n",
-	       sent, LOAD_CLIENTS, LOAD_DOWN_AT_MS, failed, harness_now_ms() - start, slowest,
+	       t.sent, LOAD_CLIENTS, LOAD_DOWN_AT_MS, t.failed, harness_now_ms() - start, t.slowest,
 	       p2_after - p2_before);
 	ck_assert_int_eq(down, 0);
 	ck_assert_int_eq(link_set(H_POSTS1, "up"), 0);
-	ck_assert_int_eq(sent, LOAD_REQUESTS);
-	ck_assert_msg(failed == 0, "%d of %d GETs failed (last status %ld)", failed, sent,
-		      last_bad);
+	ck_assert_int_eq(t.sent, LOAD_REQUESTS);
+	ck_assert_msg(t.failed == 0, "%d of %d GETs failed (last status %ld)", t.failed, t.sent,
+		      t.last_bad);
 	ck_assert_int_gt(p2_after - p2_before, LOAD_REQUESTS / 2);
 	/* posts1 serves again once its link is back (bounded; not asserted: users' test next) */
 	for (int i = 0; i < 300 && get_calls(H_POSTS1) <= p1_before; i++) {
@@ -707,9 +730,9 @@ static int edge_connections_to_posts2(void)
 START_TEST(test_name_losing_an_address_drains_and_closes_it)
 {
 	load_client clients[LOAD_CLIENTS];
-	long long start, p2_calls, until;
-	int sent = 0, failed = 0, conns = -1;
-	long last_bad = 0;
+	load_totals t;
+	long long p2_calls, until;
+	int conns = -1;
 	if (!must_run() || on_nng("an address undialed (nng clients cannot undial)"))
 		return;
 	/* both in rotation, and the edge connected to posts2 */
@@ -721,33 +744,18 @@ START_TEST(test_name_losing_an_address_drains_and_closes_it)
 	}
 	ck_assert_msg(conns >= 1, "the edge never connected to posts2 (ss says %d)", conns);
 	/* readers all along; "posts" loses posts2's address a little after they start */
-	start = harness_now_ms() + 20;
-	memset(clients, 0, sizeof(clients));
-	for (int i = 0; i < LOAD_CLIENTS; i++) {
-		clients[i].index = i;
-		clients[i].start = start;
-		ck_assert_int_eq(pthread_create(&clients[i].thread, NULL, load_run, &clients[i]),
-				 0);
-	}
-	while (harness_now_ms() < start + LOAD_DOWN_AT_MS)
-		harness_sleep_ms(1);
+	load_start(clients);
 	ck_assert_int_eq(write_hosts(H_EDGE, 0, -1), 0);
-	for (int i = 0; i < LOAD_CLIENTS; i++) {
-		pthread_join(clients[i].thread, NULL);
-		sent += clients[i].sent;
-		failed += clients[i].failed;
-		if (clients[i].failed > 0)
-			last_bad = clients[i].last_bad;
-	}
+	t = load_join(clients);
 	/* closed: within a few re-resolve intervals */
 	until = harness_now_ms() + 10000;
 	while ((conns = edge_connections_to_posts2()) != 0 && harness_now_ms() < until)
 		harness_sleep_ms(50);
 	printf("multihost_test: \"posts\" lost posts2's address under %d GETs: %d failed; the "
 	       "edge's connections to posts2 after: %d\n",
-	       sent, failed, conns);
-	ck_assert_msg(failed == 0, "%d of %d GETs failed (last status %ld)", failed, sent,
-		      last_bad);
+	       t.sent, t.failed, conns);
+	ck_assert_msg(t.failed == 0, "%d of %d GETs failed (last status %ld)", t.failed, t.sent,
+		      t.last_bad);
 	ck_assert_msg(conns == 0, "the edge still holds %d connection(s) to posts2", conns);
 	/* and sends it nothing more */
 	p2_calls = get_calls(H_POSTS2);
