@@ -199,6 +199,9 @@ START_TEST(test_pages_limit_is_1_to_1000_and_0_is_the_default)
 	static long long ids[PAGE_MAX + 1];
 	static const char *const lists[] = {"/api/posts", "/api/posts/in-thread/1",
 					    "/api/posts/by-user/1", "/api/users", "/api/threads"};
+	static const char *const bad[] = {"/api/posts?limit=-1", "/api/posts?limit=abc",
+					  "/api/posts?limit=2147483648",
+					  "/api/posts?limit=1&limit=2"};
 	char next[512], path[128];
 	size_t n = 0;
 	http_response r, plain;
@@ -221,6 +224,18 @@ START_TEST(test_pages_limit_is_1_to_1000_and_0_is_the_default)
 	ck_assert_str_eq(next, "</api/posts?limit=0&after=100>; rel=\"next\"");
 	http_response_free(&r);
 	http_response_free(&plain);
+	/* an empty limit is 0 too */
+	n = 0;
+	ck_assert_uint_eq(get_page("/api/posts?limit=", ids, &n, PAGE_MAX + 1, next, sizeof(next)),
+			  PAGE_DEFAULT);
+	/* not a page size: 400 from the edge */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		get(bad[i], &r);
+		ck_assert_msg(r.status == 400 &&
+				  strstr(r.body, "\"code\":\"INVALID_ARGUMENT\"") != NULL,
+			      "%s: %ld %s", bad[i], r.status, r.body);
+		http_response_free(&r);
+	}
 	/* above the maximum: 400, on every list route */
 	for (size_t i = 0; i < sizeof(lists) / sizeof(*lists); i++) {
 		snprintf(path, sizeof(path), "%s?limit=1001", lists[i]);
