@@ -791,6 +791,70 @@ START_TEST(test_missing_or_wrong_files_stop_the_start_with_a_reason)
 }
 END_TEST
 
+/* set_pem_env sets variable to the text of the file name in the mesh's tls directory. */
+static void set_pem_env(const char *variable, const char *name)
+{
+	char path[300], *text;
+	text = harness_read_file(file_in(path, sizeof(path), tls, name));
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(setenv(variable, text, 1), 0);
+	free(text);
+}
+
+static void unset_pem_env(void)
+{
+	unsetenv("CLEAVE_TLS_CERT_PEM");
+	unsetenv("CLEAVE_TLS_KEY_PEM");
+	unsetenv("CLEAVE_TLS_CA_PEM");
+}
+
+START_TEST(test_pem_variables_stand_in_for_the_files)
+{
+	Mesh__HealthRequest health = MESH__HEALTH_REQUEST__INIT;
+	call_result r;
+	char url[64], data[300], policy[300], line[300], *out = NULL;
+	char *serve[] = {BIN("svc-users"), "--listen", url, "--data-dir", data,
+			 "--policy",	   policy,     NULL};
+	char *check[] = {BIN("svc-users"), "--check", url, NULL};
+	char *half[] = {BIN("svc-users"), "--listen", url, "--data-dir", data, NULL};
+	ck_assert_msg(base[0] != '\0', "the mesh did not start");
+	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", harness_free_port());
+	snprintf(data, sizeof(data), "%s/users-pem", dir);
+	snprintf(policy, sizeof(policy), "%s/users.policy", dir);
+	/* the text of the three files, as a secret store hands it out (Copilot's secrets:) */
+	set_pem_env("CLEAVE_TLS_CERT_PEM", "users.crt");
+	set_pem_env("CLEAVE_TLS_KEY_PEM", "users.key");
+	set_pem_env("CLEAVE_TLS_CA_PEM", "ca.crt");
+	ck_assert_int_gt(start(serve, "users-pem"), 0);
+	ck_assert_int_eq(wait_for("users-pem", "serving", line, sizeof(line)), 0);
+	/* the health check presents the same identity, from the same variables */
+	ck_assert_msg(run(&out, check) == 0, "%s", out);
+	free(out);
+	/* the server shows the certificate of the variable, and verifies its callers against the
+	 * CA of the variable: the edge's certificate answers, another CA's gets nothing */
+	ck_assert_int_eq(call_as_id(&r, tls, "edge", url, &mesh__mesh__descriptor, "Health",
+				    &health.base, "edge"),
+			 0);
+	ck_assert_msg(r.status == MESH_OK, "%d %s", r.status, r.message);
+	ck_assert_int_eq(call_as_id(&r, other, "edge", url, &mesh__mesh__descriptor, "Health",
+				    &health.base, "edge"),
+			 0);
+	ck_assert_msg(r.status != MESH_OK, "another CA's certificate was answered");
+	/* a key that is not the certificate's, named by its variable */
+	set_pem_env("CLEAVE_TLS_KEY_PEM", "posts.key");
+	ck_assert_int_eq(run(&out, half), 2);
+	ck_assert_msg(strstr(out, "CLEAVE_TLS_KEY_PEM does not match") != NULL, "%s", out);
+	free(out);
+	/* one of three is not TLS */
+	unset_pem_env();
+	set_pem_env("CLEAVE_TLS_CERT_PEM", "users.crt");
+	ck_assert_int_eq(run(&out, half), 2);
+	ck_assert_msg(strstr(out, "needs all three") != NULL, "%s", out);
+	free(out);
+	unset_pem_env();
+}
+END_TEST
+
 /* silent_peer_closed connects to port, sends nothing and says whether the server closed the
  * connection within timeout_s (a bounded wait, not a measurement). */
 static int silent_peer_closed(int port, int timeout_s)
@@ -932,6 +996,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, test_a_server_must_be_the_service_called);
 	tcase_add_test(tc, test_the_edge_serves_the_api_over_tls);
 	tcase_add_test(tc, test_missing_or_wrong_files_stop_the_start_with_a_reason);
+	tcase_add_test(tc, test_pem_variables_stand_in_for_the_files);
 	tcase_add_test(tc, test_a_silent_connection_is_closed);
 	tcase_add_test(tc, test_a_rotated_certificate_is_shown_after_a_restart);
 	suite_add_tcase(s, tc);
