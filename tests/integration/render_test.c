@@ -1202,8 +1202,9 @@ START_TEST(test_renders_pass_the_kubernetes_and_compose_validators)
 }
 END_TEST
 
-/* scan_tree fails on any file under path (recursively) that has a plain tcp:// address, or the
- * word insecure: every rendered call is mutual TLS, and nothing turns it off. */
+/* scan_tree fails on any file under path (recursively) that has a plain tcp:// address, the
+ * word insecure, or a policy mode: every rendered call is mutual TLS under an enforced policy
+ * (the manifests' own policy: key decides audit mode), and nothing turns either off. */
 static void scan_tree(const char *path)
 {
 	DIR *d = opendir(path);
@@ -1227,7 +1228,10 @@ static void scan_tree(const char *path)
 			ck_assert_msg(at - text >= 4 && strncmp(at - 4, "tls+", 4) == 0,
 				      "%s: a plain address: %.40s", sub, at);
 		for (at = text; *at != '\0'; at++)
-			ck_assert_msg(strncasecmp(at, "insecure", 8) != 0, "%s: %.60s", sub, at);
+			ck_assert_msg(strncasecmp(at, "insecure", 8) != 0 &&
+					  strncasecmp(at, "policy_mode", 11) != 0 &&
+					  strncasecmp(at, "policy-mode", 11) != 0,
+				      "%s: %.60s", sub, at);
 		free(text);
 	}
 	closedir(d);
