@@ -68,6 +68,7 @@ typedef struct manifest {
 	int cpu_millis;	      /* CPU in millicores, 1..64000 ("256" is a quarter of a core), or 0 if
 			       * not given */
 	int64_t memory_bytes; /* memory, written 512Mi or 1Gi, in bytes, or 0 if not given */
+	int policy_audit;     /* policy: audit (would-be denials logged, not enforced); 0: enforce */
 } manifest;
 
 /* manifest_load reads the manifest at path; optional keys left out take their defaults. Unknown

@@ -23,15 +23,47 @@ static fixture_mesh mesh;
 static int mesh_up;
 static atomic_int stop;
 
-/* writer_state: one writer's acknowledged writes. */
+/* writer_state: one writer's acknowledged writes. The counts are read by the test while the
+ * writer runs. */
 typedef struct writer_state {
 	int index;
 	long long ids[WRITES_MAX]; /* the id each write was acknowledged with; 0 if it never was */
-	int attempted;
-	int acknowledged;
-	int failed_attempts;	/* answers other than 201 along the way (the kills) */
-	char last_failure[512]; /* the last answer other than 201, for the report */
+	atomic_int attempted;
+	atomic_int acknowledged;
+	atomic_int failed_attempts; /* answers other than 201 along the way (the kills) */
+	char last_failure[512];	    /* the last answer other than 201, for the report */
 } writer_state;
+
+/* WAIT_MS bounds each wait for the writers: to get going, to see the killed service fail, to see
+ * the restarted one serve again. */
+enum { WAIT_MS = 20000 };
+
+/* failed_attempts sums the writers' failed attempts. */
+static int failed_attempts(writer_state *w)
+{
+	int n = 0;
+	for (int k = 0; k < WRITERS; k++)
+		n += atomic_load(&w[k].failed_attempts);
+	return n;
+}
+
+/* wait_each_acknowledged waits until every writer has had a write acknowledged past its count
+ * in since (WRITERS of them), for up to WAIT_MS; since is then updated. Returns 0, or -1. */
+static int wait_each_acknowledged(writer_state *w, int *since)
+{
+	long long until = harness_now_ms() + WAIT_MS;
+	int behind;
+	do {
+		behind = 0;
+		for (int k = 0; k < WRITERS; k++)
+			behind += atomic_load(&w[k].acknowledged) <= since[k];
+		if (behind > 0)
+			harness_sleep_ms(10);
+	} while (behind > 0 && harness_now_ms() < until);
+	for (int k = 0; k < WRITERS; k++)
+		since[k] = atomic_load(&w[k].acknowledged);
+	return behind == 0 ? 0 : -1;
+}
 
 static void mesh_setup(void)
 {
@@ -98,8 +130,7 @@ START_TEST(test_durability_kill9_during_concurrent_writes)
 {
 	writer_state *w = calloc(WRITERS, sizeof(*w));
 	pthread_t threads[WRITERS];
-	int failed = 0, acknowledged = 0, present = 0;
-	http_response r;
+	int failed = 0, acknowledged = 0, present = 0, since[WRITERS] = {0};
 	json_t *all, *item;
 	size_t i;
 	ck_assert(mesh_up);
@@ -108,16 +139,29 @@ START_TEST(test_durability_kill9_during_concurrent_writes)
 		w[k].index = k;
 		ck_assert_int_eq(pthread_create(&threads[k], NULL, writer, &w[k]), 0);
 	}
-	harness_sleep_ms(200);
+	/* every writer is writing */
+	ck_assert_msg(wait_each_acknowledged(w, since) == 0,
+		      "the writers had no write each acknowledged within %d s", WAIT_MS / 1000);
 	for (int kill_round = 0; kill_round < KILLS; kill_round++) {
 		pid_t users = fixture_pid(&mesh, "users");
+		int failed_before = failed_attempts(w);
+		long long until = harness_now_ms() + WAIT_MS;
 		ck_assert_int_gt(users, 0);
 		ck_assert_int_eq(kill(users, SIGKILL), 0);
 		ck_assert(harness_wait(users, 3000) != -1);
 		fixture_forget(&mesh, "users");
-		harness_sleep_ms(100);
+		/* the kill lands mid-run: a write fails while users is down */
+		while (failed_attempts(w) == failed_before && harness_now_ms() < until)
+			harness_sleep_ms(5);
+		ck_assert_msg(failed_attempts(w) > failed_before,
+			      "kill %d: no write failed within %d s", kill_round + 1,
+			      WAIT_MS / 1000);
 		ck_assert_int_gt(fixture_service_start(&mesh, "users"), 0);
-		harness_sleep_ms(300);
+		/* back in service: every writer gets a write through again */
+		ck_assert_msg(wait_each_acknowledged(w, since) == 0,
+			      "kill %d: the writers had no write each acknowledged within %d s of "
+			      "the restart",
+			      kill_round + 1, WAIT_MS / 1000);
 	}
 	atomic_store(&stop, 1);
 	for (int k = 0; k < WRITERS; k++) {
@@ -132,15 +176,13 @@ START_TEST(test_durability_kill9_during_concurrent_writes)
 	ck_assert_msg(failed > 0, "no write failed: the kills did not land mid-run");
 	ck_assert_msg(acknowledged > WRITERS * 10, "only %d writes acknowledged", acknowledged);
 
-	/* afterwards: every acknowledged write once, with its id, whole */
+	/* afterwards: every acknowledged write once, with its id, whole (every page of users) */
 	{
 		char url[128];
-		snprintf(url, sizeof(url), "%s/api/users", mesh.base);
-		ck_assert_int_eq(http_get(url, &r), 0);
+		snprintf(url, sizeof(url), "%s/api/users?limit=1000", mesh.base);
+		all = http_get_list(url);
 	}
-	ck_assert_int_eq(r.status, 200);
-	all = json_loads(r.body, 0, NULL);
-	ck_assert(json_is_array(all));
+	ck_assert_msg(all != NULL, "GET /api/users and its pages failed");
 	json_array_foreach(all, i, item)
 	{
 		const char *username = json_string_value(json_object_get(item, "username"));
@@ -168,7 +210,6 @@ START_TEST(test_durability_kill9_during_concurrent_writes)
 		"failed and were retried with their keys; all present once, whole\n",
 		acknowledged, WRITERS, KILLS, failed);
 	json_decref(all);
-	http_response_free(&r);
 	free(w);
 }
 END_TEST

@@ -25,6 +25,17 @@ static const char *const host_binary[NHOSTS] = {"edge", "svc-users", "svc-thread
 
 #define RESOLVE_INTERVAL_MS "500"
 
+/* The edge's health checks of the services: every CHECK_INTERVAL, each with CHECK_TIMEOUT to be
+ * answered (an answer takes milliseconds; the margin is for a loaded machine). A host gone
+ * silent is unhealthy after two unanswered checks and taken for dead after three, 2 intervals
+ * and a timeout to 3 intervals and a timeout after its link went down: 3.4 to 4.6 s. The
+ * edge's deadline, EDGE_TIMEOUT_MS, is well past that, so that a read stuck on the silent host
+ * is retried on another before its deadline; clients wait CLIENT_TIMEOUT_MS, past it. */
+#define CHECK_INTERVAL	"1200ms"
+#define CHECK_TIMEOUT	"1s"
+#define EDGE_TIMEOUT_MS "10000"
+enum { CLIENT_TIMEOUT_MS = 15000 };
+
 /* the world the suite builds, torn down by cleanup() however the process ends */
 static struct {
 	int ready;	/* set up: the tests run */
@@ -156,8 +167,8 @@ static int write_resolv_conf(int h)
 	return fclose(f);
 }
 
-/* copy_manifest copies svc/<name>/manifest.yml with quick health checks, so a host gone
- * silent is noticed in well under a second. */
+/* copy_manifest copies svc/<name>/manifest.yml with the suite's health checks (CHECK_INTERVAL,
+ * CHECK_TIMEOUT), so a host gone silent is noticed within seconds. */
 static int copy_manifest(const char *name)
 {
 	char src[512], dst[256], line[1024];
@@ -174,9 +185,9 @@ static int copy_manifest(const char *name)
 	}
 	while (fgets(line, sizeof(line), in) != NULL) {
 		if (strncmp(line, "  interval:", 11) == 0)
-			fputs("  interval: 200ms\n", out);
+			fputs("  interval: " CHECK_INTERVAL "\n", out);
 		else if (strncmp(line, "  timeout:", 10) == 0)
-			fputs("  timeout: 100ms\n", out);
+			fputs("  timeout: " CHECK_TIMEOUT "\n", out);
 		else if (strncmp(line, "  healthy_threshold:", 20) == 0)
 			fputs("  healthy_threshold: 1\n", out);
 		else if (strncmp(line, "  unhealthy_threshold:", 22) == 0)
@@ -214,7 +225,7 @@ static pid_t start_host(int h)
 				"--manifests",
 				ns_manifests,
 				"--timeout-ms",
-				"3000",
+				EDGE_TIMEOUT_MS,
 				"--access-log",
 				"off",
 				NULL};
@@ -276,17 +287,17 @@ static long long get_calls(int h)
 {
 	char url[64], ip[32], msg[256];
 	/* "meshctl": the operator, whom the manifests' policy lets read Health's counters. */
-	mesh_client_opts o = {.caller = "meshctl", .timeout_ms = 1000};
+	mesh_client_opts o = {.caller = "meshctl", .timeout_ms = 5000};
 	Mesh__HealthRequest req = MESH__HEALTH_REQUEST__INIT;
 	ProtobufCMessage *out = NULL;
 	mesh_client *c;
-	long long n = -1;
+	long long n = -1, until = harness_now_ms() + 5000;
 	host_ip(h, ip, sizeof(ip));
 	snprintf(url, sizeof(url), "tcp://%s:7000", ip);
 	if (mesh_client_new(&c, &mesh__mesh__descriptor, &o) != 0)
 		return -1;
 	mesh_client_dial(c, url);
-	for (int i = 0; i < 200 && mesh_client_instances(c) == 0; i++)
+	while (mesh_client_instances(c) == 0 && harness_now_ms() < until)
 		harness_sleep_ms(5);
 	if (mesh_client_call(c, "Health", &req.base, &out, NULL, msg, sizeof(msg)) == MESH_OK) {
 		Mesh__HealthReply *r = (Mesh__HealthReply *)out;
@@ -567,7 +578,7 @@ static void *load_run(void *arg)
 		while (harness_now_ms() < due)
 			harness_sleep_ms(1);
 		sent = harness_now_ms();
-		status = get_status("/api/posts/1", 5000);
+		status = get_status("/api/posts/1", CLIENT_TIMEOUT_MS);
 		if (harness_now_ms() - sent > c->slowest)
 			c->slowest = harness_now_ms() - sent;
 		c->sent++;
@@ -581,20 +592,19 @@ static void *load_run(void *arg)
 	return NULL;
 }
 
-START_TEST(test_posts_host_down_fails_no_read)
+/* load_totals: what a load's clients did, summed. */
+typedef struct load_totals {
+	int sent, failed;
+	long last_bad;
+	long long slowest;
+} load_totals;
+
+/* load_start starts LOAD_CLIENTS readers at clients (the caller's array), due to begin 20 ms
+ * from now, and returns once the load has run LOAD_DOWN_AT_MS: the moment to break something. */
+static void load_start(load_client clients[LOAD_CLIENTS])
 {
-	load_client clients[LOAD_CLIENTS];
-	long long start, p1_before, p2_before, p2_after, slowest = 0;
-	int sent = 0, failed = 0, down;
-	long last_bad = 0;
-	if (!must_run() || on_nng("a posts host cut under load"))
-		return;
-	/* both posts instances in rotation (the previous test added posts2) */
-	ck_assert_int_eq(write_hosts(H_EDGE, 1, -1), 0);
-	p1_before = get_calls(H_POSTS1);
-	p2_before = get_calls(H_POSTS2);
-	start = harness_now_ms() + 20;
-	memset(clients, 0, sizeof(clients));
+	long long start = harness_now_ms() + 20;
+	memset(clients, 0, sizeof(clients[0]) * LOAD_CLIENTS);
 	for (int i = 0; i < LOAD_CLIENTS; i++) {
 		clients[i].index = i;
 		clients[i].start = start;
@@ -603,26 +613,50 @@ START_TEST(test_posts_host_down_fails_no_read)
 	}
 	while (harness_now_ms() < start + LOAD_DOWN_AT_MS)
 		harness_sleep_ms(1);
-	down = link_set(H_POSTS1, "down"); /* no RST: its connections just go silent */
+}
+
+/* load_join waits for every client of a load_start and sums what they did. */
+static load_totals load_join(load_client clients[LOAD_CLIENTS])
+{
+	load_totals t = {0};
 	for (int i = 0; i < LOAD_CLIENTS; i++) {
 		pthread_join(clients[i].thread, NULL);
-		sent += clients[i].sent;
-		failed += clients[i].failed;
+		t.sent += clients[i].sent;
+		t.failed += clients[i].failed;
 		if (clients[i].failed > 0)
-			last_bad = clients[i].last_bad;
-		if (clients[i].slowest > slowest)
-			slowest = clients[i].slowest;
+			t.last_bad = clients[i].last_bad;
+		if (clients[i].slowest > t.slowest)
+			t.slowest = clients[i].slowest;
 	}
+	return t;
+}
+
+START_TEST(test_posts_host_down_fails_no_read)
+{
+	load_client clients[LOAD_CLIENTS];
+	load_totals t;
+	long long start, p1_before, p2_before, p2_after;
+	int down;
+	if (!must_run() || on_nng("a posts host cut under load"))
+		return;
+	/* both posts instances in rotation (the previous test added posts2) */
+	ck_assert_int_eq(write_hosts(H_EDGE, 1, -1), 0);
+	p1_before = get_calls(H_POSTS1);
+	p2_before = get_calls(H_POSTS2);
+	start = harness_now_ms();
+	load_start(clients);
+	down = link_set(H_POSTS1, "down"); /* no RST: its connections just go silent */
+	t = load_join(clients);
 	p2_after = get_calls(H_POSTS2);
 	printf("multihost_test: %d GETs from %d clients, posts1's link down %d ms in: %d failed, "
 	       "in %lld ms (slowest %lld ms); posts2 answered %lld\n",
-	       sent, LOAD_CLIENTS, LOAD_DOWN_AT_MS, failed, harness_now_ms() - start, slowest,
+	       t.sent, LOAD_CLIENTS, LOAD_DOWN_AT_MS, t.failed, harness_now_ms() - start, t.slowest,
 	       p2_after - p2_before);
 	ck_assert_int_eq(down, 0);
 	ck_assert_int_eq(link_set(H_POSTS1, "up"), 0);
-	ck_assert_int_eq(sent, LOAD_REQUESTS);
-	ck_assert_msg(failed == 0, "%d of %d GETs failed (last status %ld)", failed, sent,
-		      last_bad);
+	ck_assert_int_eq(t.sent, LOAD_REQUESTS);
+	ck_assert_msg(t.failed == 0, "%d of %d GETs failed (last status %ld)", t.failed, t.sent,
+		      t.last_bad);
 	ck_assert_int_gt(p2_after - p2_before, LOAD_REQUESTS / 2);
 	/* posts1 serves again once its link is back (bounded; not asserted: users' test next) */
 	for (int i = 0; i < 300 && get_calls(H_POSTS1) <= p1_before; i++) {
@@ -672,6 +706,66 @@ static int run_capture(const char *cmd, char *out, size_t outlen)
 	rv = pclose(p);
 	return WIFEXITED(rv) ? WEXITSTATUS(rv) : -1;
 }
+
+/* edge_connections returns how many TCP connections from the edge host posts2's port 7000 holds
+ * established, as posts2's namespace sees them (ss), or -1. */
+static int edge_connections_to_posts2(void)
+{
+	char cmd[400], out[4096], edge_ip[32];
+	int n = 0;
+	host_ip(H_EDGE, edge_ip, sizeof(edge_ip));
+	snprintf(cmd, sizeof(cmd),
+		 "%s netns exec %s ss -Htn state established '( sport = :7000 )' dst %s", T.ip,
+		 T.ns[H_POSTS2], edge_ip);
+	if (run_capture(cmd, out, sizeof(out)) != 0)
+		return -1;
+	for (const char *at = out; (at = strchr(at, '\n')) != NULL; at++)
+		n++;
+	return n;
+}
+
+/* test_name_losing_an_address_drains_and_closes_it: "posts" names posts1 and posts2; once it
+ * names posts1 only, the edge stops sending posts2 calls, lets the ones under way finish (no
+ * read fails while it happens) and closes its connection to posts2. */
+START_TEST(test_name_losing_an_address_drains_and_closes_it)
+{
+	load_client clients[LOAD_CLIENTS];
+	load_totals t;
+	long long p2_calls, until;
+	int conns = -1;
+	if (!must_run() || on_nng("an address undialed (nng clients cannot undial)"))
+		return;
+	/* both in rotation, and the edge connected to posts2 */
+	ck_assert_int_eq(write_hosts(H_EDGE, 1, -1), 0);
+	until = harness_now_ms() + 10000;
+	while ((conns = edge_connections_to_posts2()) < 1 && harness_now_ms() < until) {
+		get_status("/api/posts/1", 3000);
+		harness_sleep_ms(50);
+	}
+	ck_assert_msg(conns >= 1, "the edge never connected to posts2 (ss says %d)", conns);
+	/* readers all along; "posts" loses posts2's address a little after they start */
+	load_start(clients);
+	ck_assert_int_eq(write_hosts(H_EDGE, 0, -1), 0);
+	t = load_join(clients);
+	/* closed: within a few re-resolve intervals */
+	until = harness_now_ms() + 10000;
+	while ((conns = edge_connections_to_posts2()) != 0 && harness_now_ms() < until)
+		harness_sleep_ms(50);
+	printf("multihost_test: \"posts\" lost posts2's address under %d GETs: %d failed; the "
+	       "edge's connections to posts2 after: %d\n",
+	       t.sent, t.failed, conns);
+	ck_assert_msg(t.failed == 0, "%d of %d GETs failed (last status %ld)", t.failed, t.sent,
+		      t.last_bad);
+	ck_assert_msg(conns == 0, "the edge still holds %d connection(s) to posts2", conns);
+	/* and sends it nothing more */
+	p2_calls = get_calls(H_POSTS2);
+	ck_assert_int_ge(p2_calls, 0);
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(get_status("/api/posts/1", 3000), 200);
+	ck_assert_int_eq(get_calls(H_POSTS2), p2_calls);
+	ck_assert_int_eq(write_hosts(H_EDGE, 1, -1), 0);
+}
+END_TEST
 
 START_TEST(test_malformed_environment_is_refused)
 {
@@ -727,6 +821,7 @@ static Suite *multihost_suite(void)
 	tcase_add_test(tc, test_contract_suites_across_hosts);
 	tcase_add_test(tc, test_name_gaining_an_address_gets_calls);
 	tcase_add_test(tc, test_name_failing_to_resolve_keeps_its_addresses);
+	tcase_add_test(tc, test_name_losing_an_address_drains_and_closes_it);
 	tcase_add_test(tc, test_posts_host_down_fails_no_read);
 	tcase_add_test(tc, test_users_host_down_fails_only_users);
 	tcase_add_test(tc, test_every_process_stops_cleanly);

@@ -31,12 +31,21 @@ static char url_a[256], url_b[256], sick_flag[256];
 static mesh_epoll *ep;
 static pid_t children[MAX_CHILDREN];
 
-static const mesh_health_opts fast_checks = {
-    .interval_ms = 50,
-    .timeout_ms = 150,
+/* checks: health checks with margins that hold on a loaded machine: a check has a second to
+ * be answered (an answer takes milliseconds), and runs every CHECK_INTERVAL_MS. A hung instance
+ * is unhealthy after two timeouts, about 2 s, and taken for dead a timeout later. */
+enum { CHECK_INTERVAL_MS = 250, CHECK_TIMEOUT_MS = 1000 };
+static const mesh_health_opts checks = {
+    .interval_ms = CHECK_INTERVAL_MS,
+    .timeout_ms = CHECK_TIMEOUT_MS,
     .healthy_threshold = 2,
     .unhealthy_threshold = 2,
 };
+
+/* WAIT_MS bounds every wait for a state: several times the slowest change the tests expect (a
+ * hung instance taken for dead after three check timeouts). CALL_TIMEOUT_MS is the deadline of
+ * the tests' calls; a call is waited for past it. */
+enum { WAIT_MS = 10000, CALL_TIMEOUT_MS = 5000 };
 
 /* ---- instances in child processes ----------------------------------------------------------- */
 
@@ -191,7 +200,8 @@ static void teardown(void)
 
 static mesh_client *new_client(const mesh_health_opts *health)
 {
-	mesh_client_opts opts = {.caller = "lb", .loop = mesh_epoll_loop(ep), .timeout_ms = 2000};
+	mesh_client_opts opts = {
+	    .caller = "lb", .loop = mesh_epoll_loop(ep), .timeout_ms = CALL_TIMEOUT_MS};
 	mesh_client *c;
 	ck_assert_int_eq(mesh_client_new(&c, &sample__echo__descriptor, &opts), 0);
 	if (health != NULL)
@@ -244,8 +254,9 @@ static long long wait_state(mesh_client *c, const char *url, mesh_instance_state
 
 static void expect_state(mesh_client *c, const char *url, mesh_instance_state want)
 {
-	ck_assert_msg(wait_state(c, url, want, 3000) >= 0, "%s: %s, not %s after 3 s", url,
-		      mesh_instance_state_name(state_of(c, url)), mesh_instance_state_name(want));
+	ck_assert_msg(wait_state(c, url, want, WAIT_MS) >= 0, "%s: %s, not %s after %d s", url,
+		      mesh_instance_state_name(state_of(c, url)), mesh_instance_state_name(want),
+		      WAIT_MS / 1000);
 }
 
 /* run_for turns the loop for ms milliseconds. */
@@ -277,7 +288,7 @@ static void on_inner(const Sample__Inner *reply, void *closure_data)
 static void call_get(mesh_client *c, int64_t id, const char *label, echo_result *r)
 {
 	Sample__Inner in = SAMPLE__INNER__INIT;
-	long long until = harness_now_ms() + 5000;
+	long long until = harness_now_ms() + CALL_TIMEOUT_MS + 5000;
 	memset(r, 0, sizeof(*r));
 	in.id = id;
 	in.label = (char *)label;
@@ -346,7 +357,7 @@ static uint64_t server_calls(const char *url)
 	mesh_client_opts opts = {.loop = mesh_epoll_loop(ep)};
 	Mesh__HealthRequest in = MESH__HEALTH_REQUEST__INIT;
 	health_result h = {0};
-	long long until = harness_now_ms() + 3000;
+	long long until = harness_now_ms() + WAIT_MS;
 	mesh_client *c;
 	ck_assert_int_eq(mesh_client_new(&c, &mesh__mesh__descriptor, &opts), 0);
 	ck_assert_int_eq(mesh_client_dial(c, url), 0);
@@ -361,11 +372,29 @@ static uint64_t server_calls(const char *url)
 	return h.calls;
 }
 
+/* wait_checked turns the loop until the instance at url has answered n more calls than the
+ * server_calls that ask it (the client's health checks, when nothing else calls it), for up to
+ * WAIT_MS: n check rounds have passed. */
+static void wait_checked(const char *url, uint64_t n)
+{
+	long long until = harness_now_ms() + WAIT_MS;
+	uint64_t base = server_calls(url), asked = 0, calls;
+	do {
+		run_for(50);
+		calls = server_calls(url);
+		asked++;
+	} while (calls - base - asked < n && harness_now_ms() < until);
+	ck_assert_msg(calls - base - asked >= n, "%s answered %llu checks within %d s, not %llu",
+		      url, (unsigned long long)(calls - base - asked), WAIT_MS / 1000,
+		      (unsigned long long)n);
+}
+
 /* ---- tests ---------------------------------------------------------------------------------- */
 
 START_TEST(test_target_new_instance_healthy_and_served)
 {
-	mesh_health_opts slow_checks = {.interval_ms = 5000, .timeout_ms = 1000};
+	/* an interval far past the wait below: the first check is the one made on connecting */
+	mesh_health_opts slow_checks = {.interval_ms = 60000, .timeout_ms = CHECK_TIMEOUT_MS};
 	mesh_client *c = new_client(&slow_checks);
 	mesh_instance_info info;
 	echo_result r;
@@ -377,8 +406,8 @@ START_TEST(test_target_new_instance_healthy_and_served)
 	ck_assert_int_eq(r.rpc.status, MESH_UNAVAILABLE);
 	serve_echo(url_a);
 	/* the first check runs as soon as it connects, not an interval later */
-	took = wait_state(c, url_a, MESH_INSTANCE_HEALTHY, 2500);
-	ck_assert_msg(took >= 0, "not healthy within 2.5 s with a 5 s interval: %s",
+	took = wait_state(c, url_a, MESH_INSTANCE_HEALTHY, WAIT_MS);
+	ck_assert_msg(took >= 0, "not healthy within %d s with a 60 s interval: %s", WAIT_MS / 1000,
 		      mesh_instance_state_name(state_of(c, url_a)));
 	ck_assert_int_eq(mesh_client_instances(c), 1);
 	get_ok(c, 5);
@@ -392,8 +421,8 @@ START_TEST(test_target_new_instance_healthy_and_served)
 	ck_assert_int_eq(info.errors, 1);
 	ck_assert(info.since_us > 0 && info.since_us <= mesh_now_us());
 	/* the client's calls count, its checks do not */
-	ck_assert_int_eq(mesh_client_set_health(c, &fast_checks), 0);
-	run_for(300);
+	ck_assert_int_eq(mesh_client_set_health(c, &checks), 0);
+	wait_checked(url_a, 2);
 	ck_assert(info_of(c, url_a, &info));
 	ck_assert_int_eq(info.calls, 6);
 	ck_assert_int_eq(info.errors, 1);
@@ -415,7 +444,7 @@ END_TEST
 
 START_TEST(test_target_failing_checks_unhealthy_then_back)
 {
-	mesh_health_opts opts = fast_checks;
+	mesh_health_opts opts = checks;
 	mesh_client *c;
 	long long took;
 	uint64_t b_calls;
@@ -433,10 +462,12 @@ START_TEST(test_target_failing_checks_unhealthy_then_back)
 	b_calls = calls_of(c, url_b);
 	get_ok(c, 20);
 	ck_assert_int_eq(calls_of(c, url_b), b_calls); /* no call while a is healthy */
-	/* four passes in a row, three intervals apart, make it healthy again */
+	/* four passes in a row, three intervals apart, make it healthy again: not sooner */
 	set_sick(0);
-	took = wait_state(c, url_b, MESH_INSTANCE_HEALTHY, 3000);
-	ck_assert_msg(took >= 90, "healthy again after %lld ms: fewer than 4 passes?", took);
+	took = wait_state(c, url_b, MESH_INSTANCE_HEALTHY, WAIT_MS);
+	ck_assert_msg(took >= 0, "not healthy again within %d s", WAIT_MS / 1000);
+	ck_assert_msg(took >= 3 * CHECK_INTERVAL_MS - 10,
+		      "healthy again after %lld ms: fewer than 4 passes?", took);
 	get_ok(c, 20);
 	ck_assert_msg(calls_of(c, url_b) > b_calls, "b took no call once healthy again");
 	mesh_client_free(c);
@@ -445,7 +476,7 @@ END_TEST
 
 START_TEST(test_target_hung_instance_times_out_and_recovers)
 {
-	mesh_client *c = new_client(&fast_checks);
+	mesh_client *c = new_client(&checks);
 	pid_t b = serve_echo(url_b);
 	uint64_t b_calls;
 	serve_echo(url_a);
@@ -472,7 +503,7 @@ END_TEST
 
 START_TEST(test_target_fails_open_when_none_is_healthy)
 {
-	mesh_client *c = new_client(&fast_checks);
+	mesh_client *c = new_client(&checks);
 	echo_result r;
 	set_sick(1);
 	serve_fake(url_b);
@@ -507,7 +538,7 @@ END_TEST
 
 START_TEST(test_target_drain_stops_new_calls_and_lets_inflight_finish)
 {
-	mesh_client *c = new_client(&fast_checks);
+	mesh_client *c = new_client(&checks);
 	mesh_instance_info info;
 	echo_result slow;
 	const char *busy, *other;
@@ -537,8 +568,9 @@ START_TEST(test_target_drain_stops_new_calls_and_lets_inflight_finish)
 	ck_assert_int_eq(info.inflight, 0);
 	ck_assert_int_eq(info.calls, busy_calls + 1);
 	ck_assert_int_eq(state_of(c, other), MESH_INSTANCE_HEALTHY);
-	/* drained, it stays listed and connected, and takes nothing */
-	run_for(200);
+	/* drained, it stays listed, connected and draining, and takes nothing, while the other
+	 * instance is checked twice (it is not) */
+	wait_checked(other, 2);
 	ck_assert_int_eq(state_of(c, busy), MESH_INSTANCE_DRAINING);
 	ck_assert_int_eq(mesh_client_instances(c), 2);
 	get_ok(c, 5);
@@ -556,7 +588,7 @@ END_TEST
 
 START_TEST(test_target_undial_removes_after_inflight_completes)
 {
-	mesh_client *c = new_client(&fast_checks);
+	mesh_client *c = new_client(&checks);
 	mesh_instance_info info;
 	echo_result slow;
 	const char *busy, *other;
@@ -583,7 +615,9 @@ START_TEST(test_target_undial_removes_after_inflight_completes)
 	ck_assert_msg(!info_of(c, busy, &info), "still listed after its last call");
 	ck_assert_uint_eq(mesh_client_instance_info(c, NULL, 0), 1);
 	ck_assert_int_eq(mesh_client_instances(c), 1);
-	run_for(300);
+	/* two rounds of checks of the other instance: longer than a redial (its backoff is at
+	 * most 200 ms) would take */
+	wait_checked(other, 2);
 	ck_assert_uint_eq(mesh_client_instance_info(c, NULL, 0), 1);
 	ck_assert_int_eq(mesh_client_instances(c), 1);
 	ck_assert_int_eq(mesh_client_undial(c, busy), ENOENT);
@@ -596,8 +630,8 @@ START_TEST(test_target_undial_removes_after_inflight_completes)
 		call_get(c, 1, "x", &r);
 		ck_assert_int_eq(r.rpc.status, MESH_UNAVAILABLE);
 	}
-	run_for(50); /* the turn frees what was closed */
-	/* a url can be dialed again after it was removed */
+	/* a url can be dialed again after it was removed (the call above turned the loop, whose
+	 * turn frees what was closed before it runs a failed call's closure) */
 	ck_assert_int_eq(mesh_client_dial(c, busy), 0);
 	expect_state(c, busy, MESH_INSTANCE_HEALTHY);
 	get_ok(c, 3);
@@ -607,7 +641,7 @@ END_TEST
 
 START_TEST(test_target_lost_instance_down_then_starting_again)
 {
-	mesh_client *c = new_client(&fast_checks);
+	mesh_client *c = new_client(&checks);
 	pid_t b = serve_echo(url_b);
 	mesh_instance_info info;
 	int64_t healthy_since;
@@ -644,7 +678,7 @@ START_TEST(test_target_checks_off_keeps_plain_balancing)
 	expect_state(c, url_b, MESH_INSTANCE_HEALTHY);
 	ck_assert_int_eq(mesh_client_set_health(c, &bad), EINVAL);
 	/* checks on, then a hung instance is unhealthy; checks off, it is eligible again */
-	ck_assert_int_eq(mesh_client_set_health(c, &fast_checks), 0);
+	ck_assert_int_eq(mesh_client_set_health(c, &checks), 0);
 	ck_assert_int_eq(kill(b, SIGSTOP), 0);
 	expect_state(c, url_b, MESH_INSTANCE_UNHEALTHY);
 	ck_assert_int_eq(mesh_client_set_health(c, NULL), 0);
@@ -673,23 +707,25 @@ START_TEST(test_target_nng_client_reports_what_it_can)
 	serve_echo(url_a);
 	serve_echo(url_c);
 	ck_assert_int_eq(mesh_client_new(&c, &sample__echo__descriptor, NULL), 0);
-	ck_assert_int_eq(mesh_client_set_health(c, &fast_checks), ENOTSUP);
+	ck_assert_int_eq(mesh_client_set_health(c, &checks), ENOTSUP);
 	ck_assert_int_eq(mesh_client_dial(c, url_a), 0);
 	ck_assert_int_eq(mesh_client_dial(c, url_c), 0);
 	ck_assert_int_eq(mesh_client_dial(c, url_b), 0); /* nobody there */
 	ck_assert_int_eq(mesh_client_drain(c, url_a), ENOTSUP);
-	until = harness_now_ms() + 3000;
+	until = harness_now_ms() + WAIT_MS;
 	while (mesh_client_instances(c) < 2 && harness_now_ms() < until)
 		harness_sleep_ms(5);
 	ck_assert_int_eq(mesh_client_instances(c), 2);
 	/* undial closes a connected instance at once, and it is not redialed */
 	ck_assert_int_eq(mesh_client_undial(c, url_c), 0);
-	until = harness_now_ms() + 3000;
+	until = harness_now_ms() + WAIT_MS;
 	while (mesh_client_instances(c) > 1 && harness_now_ms() < until)
 		harness_sleep_ms(5);
 	ck_assert_int_eq(mesh_client_instances(c), 1);
 	ck_assert_int_eq(mesh_client_undial(c, url_c), ENOENT);
-	harness_sleep_ms(300);
+	/* not redialed: nothing to wait for, so a window of three times nng's longest reconnect
+	 * backoff (200 ms), in which a redial would have connected */
+	harness_sleep_ms(600);
 	ck_assert_int_eq(mesh_client_instances(c), 1);
 	ck_assert_uint_eq(mesh_client_instance_info(c, info, 2), 2);
 	ck_assert_str_eq(info[0].url, url_a);
@@ -697,7 +733,7 @@ START_TEST(test_target_nng_client_reports_what_it_can)
 	ck_assert_str_eq(info[1].url, url_b);
 	ck_assert_int_eq(info[1].state, MESH_INSTANCE_STARTING);
 	stop_child(children[0]);
-	until = harness_now_ms() + 3000;
+	until = harness_now_ms() + WAIT_MS;
 	do {
 		mesh_client_instance_info(c, info, 2);
 		if (info[0].state == MESH_INSTANCE_DOWN)

@@ -101,6 +101,19 @@ static void on_inner(const Sample__Inner *reply, void *closure_data)
 	}
 }
 
+/* get_label calls Echo.Get with label through c (blocking), carrying request_id (NULL: none). */
+static mesh_status get_label(mesh_client *c, const char *label, const char *request_id,
+			     echo_result *r)
+{
+	Sample__Inner in = SAMPLE__INNER__INIT;
+	memset(r, 0, sizeof(*r));
+	in.label = (char *)label;
+	r->rpc.request_id = request_id;
+	sample__echo__get(mesh_client_service(c), &in, on_inner, r);
+	ck_assert_int_eq(r->called, 1);
+	return r->rpc.status;
+}
+
 START_TEST(test_mesh_call_ok_through_generated_stub)
 {
 	mesh_client *c = connected_client(&sample__echo__descriptor, NULL);
@@ -139,7 +152,8 @@ END_TEST
 
 START_TEST(test_mesh_no_instance_fails_fast)
 {
-	mesh_client_opts opts = {.timeout_ms = 5000};
+	/* fast: well under the call's 10 s deadline, which it does not wait out */
+	mesh_client_opts opts = {.timeout_ms = 10000};
 	mesh_client *c;
 	Sample__Inner in = SAMPLE__INNER__INIT;
 	echo_result r = {0};
@@ -151,7 +165,8 @@ START_TEST(test_mesh_no_instance_fails_fast)
 	start = harness_now_ms();
 	sample__echo__get(mesh_client_service(c), &in, on_inner, &r);
 	ck_assert_int_eq(r.rpc.status, MESH_UNAVAILABLE);
-	ck_assert_msg(harness_now_ms() - start < 500, "took %lld ms", harness_now_ms() - start);
+	ck_assert_msg(harness_now_ms() - start < 3000, "took %lld ms of a 10 s deadline",
+		      harness_now_ms() - start);
 	mesh_client_free(c);
 }
 END_TEST
@@ -162,12 +177,14 @@ START_TEST(test_mesh_deadline_exceeded)
 	Sample__Inner in = SAMPLE__INNER__INIT;
 	echo_result r = {0};
 	long long start = harness_now_ms(), took;
-	in.id = 400; /* the method sleeps 400 ms */
-	r.rpc.deadline_us = mesh_now_us() + 100 * 1000;
+	/* the call ends at its deadline (200 ms), not with the reply (2.5 s): the bound between
+	 * them is generous on both sides */
+	in.id = 2500; /* the method sleeps 2.5 s */
+	r.rpc.deadline_us = mesh_now_us() + 200 * 1000;
 	sample__echo__slow(mesh_client_service(c), &in, on_inner, &r);
 	took = harness_now_ms() - start;
 	ck_assert_int_eq(r.rpc.status, MESH_DEADLINE_EXCEEDED);
-	ck_assert_msg(took >= 90 && took < 390, "took %lld ms", took);
+	ck_assert_msg(took >= 190 && took < 2000, "took %lld ms", took);
 	mesh_client_free(c);
 }
 END_TEST
@@ -509,7 +526,7 @@ START_TEST(test_mesh_lost_connection_is_unavailable_and_never_resent)
 	mesh_client *c;
 	mesh_client_opts opts = {.caller = "tester"};
 	pthread_t t;
-	echo_result *r;
+	echo_result *r, after;
 	long long until = harness_now_ms() + 3000;
 	/* An instance that takes the call and dies before answering: a bare nng REP socket. */
 	snprintf(doomed_url, sizeof(doomed_url), "ipc://%s/doomed.sock", dir);
@@ -534,7 +551,14 @@ START_TEST(test_mesh_lost_connection_is_unavailable_and_never_resent)
 	while (mesh_client_instances(c) == 0 && harness_now_ms() < until)
 		harness_sleep_ms(5);
 	ck_assert_int_eq(mesh_client_instances(c), 1);
-	harness_sleep_ms(300);
+	/* a call resent on the new connection would go out before one answered there, and the
+	 * server answers a connection's calls in order. The first connection counted may not last
+	 * (seen under ASan right after the nng socket at this address closed: it is dropped at
+	 * once), so calls are retried until one is answered. */
+	until = harness_now_ms() + 5000;
+	while (get_label(c, "after", NULL, &after) == MESH_UNAVAILABLE && harness_now_ms() < until)
+		harness_sleep_ms(5);
+	ck_assert_msg(after.rpc.status == MESH_OK, "%s", after.rpc.message);
 	ck_assert_int_eq(atomic_load(&echo_slow_started), 0);
 	mesh_client_free(c);
 }
@@ -582,19 +606,6 @@ START_TEST(test_mesh_calls_spread_over_instances)
 	mesh_server_free(second);
 }
 END_TEST
-
-/* get_label calls Echo.Get with label through c (blocking), carrying request_id (NULL: none). */
-static mesh_status get_label(mesh_client *c, const char *label, const char *request_id,
-			     echo_result *r)
-{
-	Sample__Inner in = SAMPLE__INNER__INIT;
-	memset(r, 0, sizeof(*r));
-	in.label = (char *)label;
-	r->rpc.request_id = request_id;
-	sample__echo__get(mesh_client_service(c), &in, on_inner, r);
-	ck_assert_int_eq(r->called, 1);
-	return r->rpc.status;
-}
 
 /* start_nng_server starts another echo server at where, served by nng's workers. */
 static mesh_server *start_nng_server(const char *where)
