@@ -68,7 +68,14 @@ int mesh_queue_drain(mesh_queue *q)
 	while (read(q->fd, &count, sizeof(count)) < 0 && errno == EINTR)
 		;
 	pthread_mutex_lock(&q->lock);
-	q->running = q->head;
+	if (q->running == NULL) {
+		q->running = q->head;
+	} else { /* a drain from inside a run: it runs the rest of the outer batch too */
+		meshi_queue_item **end = &q->running;
+		while (*end != NULL)
+			end = &(*end)->next;
+		*end = q->head;
+	}
 	q->head = NULL;
 	q->tail = &q->head;
 	pthread_mutex_unlock(&q->lock);

@@ -177,7 +177,8 @@ int mesh_client_cancel(mesh_client *client, mesh_rpc *rpc);
 /* mesh_client_instances returns how many instances are connected now. */
 int mesh_client_instances(const mesh_client *client);
 
-/* mesh_client_inflight returns how many calls have been invoked and not yet completed. */
+/* mesh_client_inflight returns how many calls have been invoked and not yet completed (nor
+ * cancelled). */
 int mesh_client_inflight(const mesh_client *client);
 
 /* ---- a client as a load balancer's target group --------------------------------------------- */
