@@ -203,6 +203,16 @@ START_TEST(test_meshctl_openapi_command_line)
 				      "of the method's request") != NULL,
 		      "%s", out);
 	free(out);
+	{ /* and the edge, which makes the document at start, does not start */
+		char *argv[] = {CLEAVE_BUILD_DIR "/edge", "--manifests", svc, "--port", "0",
+				"--access-log",		  "off",	 NULL};
+		ck_assert_int_eq(run(&out, 30000, argv), 1);
+		snprintf(want, sizeof(want), "edge: %s:", users);
+		ck_assert_msg(strstr(out, want) != NULL &&
+				  strstr(out, "fields: Get.nickname") != NULL,
+			      "%s", out);
+		free(out);
+	}
 	ck_assert_int_eq(generate(&out, none), 1);
 	ck_assert_ptr_nonnull(strstr(out, "no */manifest.yml found"));
 	free(out);
