@@ -92,13 +92,13 @@ static int fail(doc *d, const char *fmt, ...)
  * failed. */
 static void set(doc *d, json_t *obj, const char *key, json_t *value)
 {
-	if (value == NULL || obj == NULL || json_object_set_new(obj, key, value) != 0)
+	if (value == NULL || json_object_set_new(obj, key, value) != 0) /* takes value anyway */
 		d->schemas.failed = 1;
 }
 
 static void append(doc *d, json_t *array, json_t *value)
 {
-	if (value == NULL || array == NULL || json_array_append_new(array, value) != 0)
+	if (value == NULL || json_array_append_new(array, value) != 0) /* takes value anyway */
 		d->schemas.failed = 1;
 }
 
@@ -299,8 +299,7 @@ static json_t *success_response(doc *d, const manifest_route *mr,
 	json_t *schema, *r, *headers;
 	char what[512];
 	if (body != NULL) {
-		schema = json_pack("{s:s,s:o}", "type", "array", "items",
-				   openapi_schema_reply(&d->schemas, body->descriptor));
+		schema = openapi_schema_reply_field(&d->schemas, body);
 		snprintf(what, sizeof(what), "The reply's %s, a JSON array%s", body->name,
 			 mr->next != NULL ? ", in id order: one page" : "");
 	} else {
@@ -324,6 +323,34 @@ static json_t *success_response(doc *d, const manifest_route *mr,
 					  mr->next + 5, mr->next),
 			      "required", 0, "schema", "type", "string"));
 	return r;
+}
+
+/* describe_route writes what a route does, for its operation's description. */
+static void describe_route(char *out, size_t outlen, const ProtobufCServiceDescriptor *service,
+			   const manifest_route *mr, int nparams, int has_body)
+{
+	const char *from = nparams > 0 && mr->nquery > 0 ? "the path's and the query's parameters"
+			   : nparams > 0		 ? "the path's parameters"
+			   : mr->nquery > 0		 ? "the query's parameters"
+							 : NULL;
+	size_t n =
+	    (size_t)snprintf(out, outlen, "Calls %s/%s over the mesh", service->name, mr->rpc);
+	if (has_body && n < outlen)
+		n += (size_t)snprintf(out + n, outlen - n, "; the JSON body fills its request%s%s",
+				      from != NULL ? ", and " : "", from != NULL ? from : "");
+	else if (from != NULL && n < outlen)
+		n += (size_t)snprintf(out + n, outlen - n, ", its request filled from %s", from);
+	if (mr->next != NULL && n < outlen)
+		n += (size_t)snprintf(out + n, outlen - n,
+				      "; it answers a page: while more remain, `Link` points at "
+				      "the next (`%s` set to the reply's `%s`)",
+				      mr->next + 5, mr->next);
+	if (has_body && n < outlen)
+		n += (size_t)snprintf(out + n, outlen - n,
+				      "; an `Idempotency-Key` applies it at most once (the same "
+				      "key and body again: the first answer)");
+	if (n < outlen)
+		snprintf(out + n, outlen - n, ".");
 }
 
 /* add_route adds the operation of one route of m, served by method of service. */
@@ -353,6 +380,15 @@ static int add_route(doc *d, const manifest *m, const manifest_route *mr,
 	    !isdigit((unsigned char)status[2]))
 		return fail(d, "%s: status '%s' is not a success status (200 to 299)", where,
 			    status);
+	if (mr->next != NULL && strncmp(mr->next, "next_", 5) != 0)
+		return fail(d, "%s: next '%s' is not named next_<parameter>", where, mr->next);
+	if (mr->body != NULL) {
+		const ProtobufCFieldDescriptor *f =
+		    protobuf_c_message_descriptor_get_field_by_name(method->output, mr->body);
+		if (f == NULL || f->label != PROTOBUF_C_LABEL_REPEATED)
+			return fail(d, "%s: body '%s' is not a repeated field of %s", where,
+				    mr->body, method->output->name);
+	}
 	has_body =
 	    strcmp(lower, "post") == 0 || strcmp(lower, "put") == 0 || strcmp(lower, "patch") == 0;
 	nparams = path_params(mr->path, names, MAX_PARAMS);
@@ -399,17 +435,7 @@ static int add_route(doc *d, const manifest *m, const manifest_route *mr,
 	append(d, params, ref_to("#/components/parameters/", "X-Request-Id"));
 	if (has_body)
 		append(d, params, ref_to("#/components/parameters/", "Idempotency-Key"));
-	snprintf(description, sizeof(description), "Calls %s/%s over the mesh%s%s%s%s.",
-		 service->name, mr->rpc, has_body ? "; the JSON body fills its request" : "",
-		 nskip == 0 ? ""
-		 : has_body ? ", the path's and query's parameters their fields"
-			    : ", its request filled from the path's and query's parameters",
-		 mr->next != NULL ? "; a page of at most `limit` records with ids above `after`, "
-				    "`Link` pointing at the next one while more remain"
-				  : "",
-		 has_body ? "; an `Idempotency-Key` makes it apply at most once (repeated "
-			    "with the same body, the first answer comes back)"
-			  : "");
+	describe_route(description, sizeof(description), service, mr, nparams, has_body);
 	set(d, op, "description", json_string(description));
 	set(d, op, "operationId", operation_id(d, m->name, mr->rpc));
 	set(d, op, "parameters", params);
@@ -519,7 +545,7 @@ static void add_options(doc *d)
 		set(d, op, "tags", json_pack("[O]", tag));
 		set(d, op, "summary", text_printf("The methods of %s", path));
 		set(d, op, "description",
-		    text_printf("Another method than these is 405 METHOD_NOT_ALLOWED with the same "
+		    text_printf("Any other method is 405 METHOD_NOT_ALLOWED, with the same "
 				"Allow: %s.",
 				allow));
 		set(d, op, "operationId", operation_id(d, json_string_value(tag), id));

@@ -28,14 +28,14 @@ void openapi_schemas_fini(openapi_schemas *s)
 /* set sets obj[key] to value, taking value; a NULL value or a failure marks s failed. */
 static void set(openapi_schemas *s, json_t *obj, const char *key, json_t *value)
 {
-	if (value == NULL || obj == NULL || json_object_set_new(obj, key, value) != 0)
+	if (value == NULL || json_object_set_new(obj, key, value) != 0) /* takes value anyway */
 		s->failed = 1;
 }
 
 /* append appends value to array, taking value; a failure marks s failed. */
 static void append(openapi_schemas *s, json_t *array, json_t *value)
 {
-	if (value == NULL || array == NULL || json_array_append_new(array, value) != 0)
+	if (value == NULL || json_array_append_new(array, value) != 0) /* takes value anyway */
 		s->failed = 1;
 }
 
@@ -278,6 +278,12 @@ json_t *openapi_schema_reply(openapi_schemas *s, const ProtobufCMessageDescripto
 {
 	json_t *r = message_ref(s, desc, 0);
 	return s->failed ? (json_decref(r), NULL) : r;
+}
+
+json_t *openapi_schema_reply_field(openapi_schemas *s, const ProtobufCFieldDescriptor *f)
+{
+	json_t *schema = field_schema(s, f, 0);
+	return s->failed ? (json_decref(schema), NULL) : schema;
 }
 
 json_t *openapi_schema_request(openapi_schemas *s, const ProtobufCMessageDescriptor *desc,

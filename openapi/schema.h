@@ -31,24 +31,30 @@ void openapi_schemas_fini(openapi_schemas *s);
  * in replies; call it for every reply before asking for any schema, so names are settled. */
 void openapi_schemas_note_reply(openapi_schemas *s, const ProtobufCMessageDescriptor *desc);
 
-/* openapi_schema_reply returns a new {"$ref": ...} to desc's reply schema, adding it and what it
- * refers to to s, or NULL if memory ran out. desc is static (protoc-c's). */
+/* openapi_schema_reply returns a new {"$ref": ...} to desc's reply schema (the caller's, to
+ * json_decref), adding it and what it refers to to s, or NULL if memory ran out. desc is static
+ * (protoc-c's). */
 json_t *openapi_schema_reply(openapi_schemas *s, const ProtobufCMessageDescriptor *desc);
 
-/* openapi_schema_request returns a new {"$ref": ...} to the schema of desc, the request of m's
- * method rpc, as a JSON body: its fields but the nskip proto names of skip (those the path and
- * the query fill), with the rules m's fields: give rpc's. A body without every field is a
- * component of its own ("<name>.<rpc>Body"). Fails, returning NULL with a reason in err, when
+/* openapi_schema_reply_field returns a new schema (the caller's) of field f of a reply, as it is
+ * written (an array, for a repeated field), adding what it refers to to s; NULL if memory ran
+ * out. f is static (protoc-c's). */
+json_t *openapi_schema_reply_field(openapi_schemas *s, const ProtobufCFieldDescriptor *f);
+
+/* openapi_schema_request returns a new {"$ref": ...} (the caller's) to the schema of desc, the
+ * request of m's method rpc, as a JSON body: its fields but the nskip proto names of skip (those
+ * the path and the query fill), with the rules m's fields: give rpc's. A body without every field
+ * is a component of its own ("<name>.<rpc>Body"). Fails, returning NULL with a reason in err, when
  * another method's request of the same message made the component with other rules, or memory
  * runs out. m and skip stay the caller's. */
 json_t *openapi_schema_request(openapi_schemas *s, const ProtobufCMessageDescriptor *desc,
 			       const manifest *m, const char *rpc, const char *const *skip,
 			       size_t nskip, char *err, size_t errlen);
 
-/* openapi_schema_parameter returns a new schema of a path (in_path) or query parameter filling
- * the integer or string field f, as the edge reads one (a path's integer: decimal digits from 1
- * to the type's largest; a query's: from 0; a path's string: non-empty), narrowed by rule (NULL:
- * none). NULL if memory ran out. */
+/* openapi_schema_parameter returns a new schema (the caller's) of a path (in_path) or query
+ * parameter filling the integer or string field f, as the edge reads one (a path's integer:
+ * decimal digits from 1 to the type's largest; a query's: from 0; a path's string: non-empty),
+ * narrowed by rule (NULL: none). NULL if memory ran out. */
 json_t *openapi_schema_parameter(const ProtobufCFieldDescriptor *f, const manifest_field *rule,
 				 int in_path);
 

@@ -481,6 +481,17 @@ START_TEST(test_openapi_document_refuses)
 			  "  - {method: GET, path: /api/a, rpc: Get, status: 404}\n");
 	assert_refused(ms, 1, "status '404' is not a success status");
 	manifest_free(ms[0]);
+
+	ms[0] = load("a", "name: a\nservice: users.Users\nroutes:\n"
+			  "  - {method: GET, path: /api/a, rpc: List, body: next_after}\n");
+	assert_refused(ms, 1, "body 'next_after' is not a repeated field of users.ListUsersReply");
+	manifest_free(ms[0]);
+
+	ms[0] =
+	    load("a", "name: a\nservice: users.Users\nroutes:\n"
+		      "  - {method: GET, path: /api/a, rpc: List, query: [after], next: after}\n");
+	assert_refused(ms, 1, "next 'after' is not named next_<parameter>");
+	manifest_free(ms[0]);
 }
 END_TEST
 
@@ -505,6 +516,19 @@ START_TEST(test_openapi_routes_serve_the_document)
 	ck_assert_str_eq(r->content_type, "application/json; charset=utf-8");
 	ck_assert_str_eq(r->text, text);
 	ck_assert_uint_eq(allow, ROUTE_GET | ROUTE_HEAD | ROUTE_OPTIONS);
+	/* the edge's own texts are what the document says they are */
+	for (const char *const *p = (const char *const[]){"/", "/api", NULL}; *p != NULL; p++) {
+		json_t *doc = document(ms, n, NULL), *answer;
+		ck_assert_int_eq(route_path_parse(&path, *p, strlen(*p), scratch, sizeof(scratch)),
+				 0);
+		ck_assert_int_eq(route_table_match(&t, &path, ROUTE_GET, &r, &allow),
+				 ROUTE_MATCH_FOUND);
+		answer = at(at(at(json_object_get(doc, "paths"), *p, "get", "responses"), "200",
+			       "content", "text/plain"),
+			    "schema", "const", NULL);
+		ck_assert_str_eq(json_string_value(answer), r->text);
+		json_decref(doc);
+	}
 	free(text);
 	route_table_fini(&t);
 	manifest_free_all(ms, n);
