@@ -580,7 +580,8 @@ static int read_fields(yaml_ctx *y, yaml_node_t *node, manifest *m)
 static int read_manifest(yaml_ctx *y, manifest *m)
 {
 	yaml_node_t *root = yaml_document_get_root_node(&y->doc), *name_node = NULL;
-	int seen_count = 0, seen_health = 0, seen_delay = 0, seen_cpu = 0, seen_memory = 0;
+	int seen_count = 0, seen_health = 0, seen_delay = 0, seen_cpu = 0, seen_memory = 0,
+	    seen_policy = 0;
 	m->count = 1;
 	m->health = (manifest_healthcheck){.interval_ms = 5000,
 					   .timeout_ms = 2000,
@@ -628,6 +629,14 @@ static int read_manifest(yaml_ctx *y, manifest *m)
 			if (once(y, k, &seen_cpu) != 0 ||
 			    read_int(y, v, key, 1, 64000, &m->cpu_millis) != 0)
 				return -1;
+		} else if (strcmp(key, "policy") == 0) {
+			const char *mode =
+			    v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
+			if (once(y, k, &seen_policy) != 0)
+				return -1;
+			if (strcmp(mode, "audit") != 0 && strcmp(mode, "enforce") != 0)
+				return fail_at(y, v, "policy is enforce or audit, not '%s'", mode);
+			m->policy_audit = strcmp(mode, "audit") == 0;
 		} else if (strcmp(key, "memory") == 0) {
 			if (once(y, k, &seen_memory) != 0 ||
 			    read_size(y, v, key, &m->memory_bytes) != 0)
@@ -641,7 +650,7 @@ static int read_manifest(yaml_ctx *y, manifest *m)
 			return fail_at(y, k,
 				       "unknown key '%s' (known: name, service, routes, count, "
 				       "healthcheck, deregistration_delay, calls, cpu, memory, "
-				       "fields)",
+				       "policy, fields)",
 				       key);
 		}
 	}

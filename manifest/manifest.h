@@ -77,6 +77,7 @@ typedef struct manifest {
 	int cpu_millis;	      /* CPU in millicores, 1..64000 ("256" is a quarter of a core), or 0 if
 			       * not given */
 	int64_t memory_bytes; /* memory, written 512Mi or 1Gi, in bytes, or 0 if not given */
+	int policy_audit; /* policy: audit (would-be denials logged, not enforced); 0: enforce */
 	manifest_field *fields; /* fields:, in the order written; NULL if there is none */
 	size_t nfields;
 } manifest;

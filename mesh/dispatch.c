@@ -188,6 +188,7 @@ static void dispatch_health(meshi_server_call *call)
 		dispatch_closure(&reply.base, call);
 	} else {
 		reply.pid = getpid();
+		reply.policy_audit = mesh_policy_audits(s->policy);
 		reply.uptime_ms = (call->stats.start_ns / 1000 - s->started_us) / 1000;
 		if (meshi_stats_health(&s->stats, &reply) != 0) {
 			mesh_fail(call, MESH_RESOURCE_EXHAUSTED,
@@ -206,7 +207,7 @@ static void dispatch_health(meshi_server_call *call)
 static int dispatch_denied(meshi_server_call *call, const char *method)
 {
 	mesh_server *s = call->server;
-	char allowed[256];
+	char rule[320];
 	const char *who, *how;
 	int is_root;
 	if (dispatch_who(call, &who, &how, &is_root) != 0) {
@@ -218,14 +219,19 @@ static int dispatch_denied(meshi_server_call *call, const char *method)
 		dispatch_closure(NULL, call);
 		return 1;
 	}
-	if (is_root || meshi_policy_allows(s->policy, who, method))
+	if (is_root || mesh_policy_decide(s->policy, who, method, rule, sizeof(rule)))
 		return 0;
-	meshi_policy_callers(s->policy, method, allowed, sizeof(allowed));
+	if (mesh_policy_audits(s->policy)) {
+		call->stats.policy = MESHI_STATS_WOULD_DENY;
+		mesh_log(call, "audit: would deny %s.%s by %s%s (rule: %s); ran it",
+			 s->impl->descriptor->name, method, who, how, rule);
+		return 0;
+	}
+	call->stats.policy = MESHI_STATS_DENIED;
 	dispatch_fail(call, MESH_PERMISSION_DENIED, "%s may not call %s.%s", who,
 		      s->impl->descriptor->name, method);
-	mesh_log(call, "denied: %s.%s by %s%s (rule: default deny; allowed callers: %s%s)",
-		 s->impl->descriptor->name, method, who, how, allowed,
-		 s->policy == NULL ? ", the server has no policy" : "");
+	mesh_log(call, "denied: %s.%s by %s%s (rule: %s)", s->impl->descriptor->name, method, who,
+		 how, rule);
 	return 1;
 }
 

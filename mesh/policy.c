@@ -11,11 +11,13 @@
 typedef struct policy_rule {
 	char caller[MESHI_IDENTITY_MAX];
 	char method[MESHI_IDENTITY_MAX];
+	char why[128]; /* where the rule comes from, or "" */
 } policy_rule;
 
 struct mesh_policy {
 	policy_rule *rules;
 	size_t n;
+	int audit; /* log and count would-be denials, do not enforce them */
 };
 
 int mesh_policy_new(mesh_policy **out)
@@ -25,6 +27,12 @@ int mesh_policy_new(mesh_policy **out)
 }
 
 int mesh_policy_allow(mesh_policy *p, const char *caller, const char *method)
+{
+	return mesh_policy_allow_because(p, caller, method, NULL);
+}
+
+int mesh_policy_allow_because(mesh_policy *p, const char *caller, const char *method,
+			      const char *why)
 {
 	policy_rule *grown;
 	if (caller[0] == '\0' || method[0] == '\0' || strlen(caller) >= MESHI_IDENTITY_MAX ||
@@ -36,6 +44,7 @@ int mesh_policy_allow(mesh_policy *p, const char *caller, const char *method)
 	p->rules = grown;
 	snprintf(p->rules[p->n].caller, MESHI_IDENTITY_MAX, "%s", caller);
 	snprintf(p->rules[p->n].method, MESHI_IDENTITY_MAX, "%s", method);
+	snprintf(p->rules[p->n].why, sizeof(p->rules[p->n].why), "%s", why != NULL ? why : "");
 	p->n++;
 	return 0;
 }
@@ -57,10 +66,13 @@ int mesh_policy_load(const char *path, mesh_policy **out, char *err, size_t errl
 		return rv;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
-		char *hash = strchr(line, '#'), *caller, *method, *rest, *save = NULL;
+		char *hash = strchr(line, '#'), *caller, *method, *rest, *save = NULL, *why = NULL;
 		lineno++;
-		if (hash != NULL)
+		if (hash != NULL) {
 			*hash = '\0';
+			why = hash + 1 + strspn(hash + 1, " \t");
+			why[strcspn(why, "\r\n")] = '\0';
+		}
 		caller = strtok_r(line, " \t\r\n", &save);
 		if (caller == NULL)
 			continue;
@@ -71,7 +83,7 @@ int mesh_policy_load(const char *path, mesh_policy **out, char *err, size_t errl
 			rv = EINVAL;
 			goto fail;
 		}
-		if ((rv = mesh_policy_allow(p, caller, method)) != 0) {
+		if ((rv = mesh_policy_allow_because(p, caller, method, why)) != 0) {
 			snprintf(err, errlen, "%s:%d: %s", path, lineno,
 				 rv == ENOMEM ? "out of memory" : "a name over 63 bytes");
 			goto fail;
@@ -86,15 +98,47 @@ fail:
 	return rv;
 }
 
-int meshi_policy_allows(const mesh_policy *p, const char *caller, const char *method)
+/* policy_match returns the first rule of p letting caller call method, or NULL. */
+static const policy_rule *policy_match(const mesh_policy *p, const char *caller, const char *method)
 {
 	for (size_t i = 0; p != NULL && i < p->n; i++)
 		if ((strcmp(p->rules[i].caller, caller) == 0 ||
 		     strcmp(p->rules[i].caller, "*") == 0) &&
 		    (strcmp(p->rules[i].method, method) == 0 ||
 		     strcmp(p->rules[i].method, "*") == 0))
-			return 1;
+			return &p->rules[i];
+	return NULL;
+}
+
+int meshi_policy_allows(const mesh_policy *p, const char *caller, const char *method)
+{
+	return policy_match(p, caller, method) != NULL;
+}
+
+int mesh_policy_decide(const mesh_policy *p, const char *caller, const char *method, char *rule,
+		       size_t rulelen)
+{
+	const policy_rule *r = policy_match(p, caller, method);
+	char allowed[256];
+	if (r != NULL) {
+		snprintf(rule, rulelen, "%s %s%s%s", r->caller, r->method, r->why[0] ? " # " : "",
+			 r->why);
+		return 1;
+	}
+	meshi_policy_callers(p, method, allowed, sizeof(allowed));
+	snprintf(rule, rulelen, "default deny; allowed callers: %s%s", allowed,
+		 p == NULL ? ", the server has no policy" : "");
 	return 0;
+}
+
+void mesh_policy_set_audit(mesh_policy *p, int audit)
+{
+	p->audit = audit != 0;
+}
+
+int mesh_policy_audits(const mesh_policy *p)
+{
+	return p != NULL && p->audit;
 }
 
 void meshi_policy_callers(const mesh_policy *p, const char *method, char *out, size_t outlen)

@@ -24,14 +24,20 @@
  * samples are scaled to all calls that reached the implementation. */
 #define STATS_CPU_SAMPLE_WALL_NS 20000
 
+/* what the policy did to a call, for meshi_stats_call.policy */
+#define MESHI_STATS_DENIED     1
+#define MESHI_STATS_WOULD_DENY 2
+
 /* meshi_stats_slot: one method's counters in one shard. */
 typedef struct meshi_stats_slot {
 	_Atomic uint64_t buckets[MESH_LATENCY_BUCKETS]; /* calls by latency: their sum is calls */
 	_Atomic uint64_t errors;			/* calls answered with a status not OK */
-	_Atomic uint64_t max_ns;			/* the largest latency seen */
-	_Atomic uint64_t invoked;			/* calls that reached the implementation */
-	_Atomic uint64_t sampled;			/* of those, calls whose CPU was measured */
-	_Atomic uint64_t sampled_cpu_ns;		/* their thread CPU time */
+	_Atomic uint64_t denied;			/* of those, calls the policy denied */
+	_Atomic uint64_t would_deny;	 /* calls an audit-mode policy would have denied */
+	_Atomic uint64_t max_ns;	 /* the largest latency seen */
+	_Atomic uint64_t invoked;	 /* calls that reached the implementation */
+	_Atomic uint64_t sampled;	 /* of those, calls whose CPU was measured */
+	_Atomic uint64_t sampled_cpu_ns; /* their thread CPU time */
 	uint64_t unsampled_wall_ns; /* owner only: wall time of the calls since the last measured
 				     * one began, that one included */
 } meshi_stats_slot;
@@ -56,6 +62,7 @@ typedef struct meshi_stats_call {
 	int64_t start_ns;   /* the server started handling the call (CLOCK_MONOTONIC) */
 	int64_t replied_ns; /* the reply envelope was packed */
 	int invoked;	    /* the implementation ran */
+	int policy;	    /* MESHI_STATS_DENIED or MESHI_STATS_WOULD_DENY, else 0 */
 	int sampled;	    /* and its thread CPU time was measured */
 	int64_t cpu_ns;	    /* thread CPU time at its start, then spent in it */
 } meshi_stats_call;
@@ -97,6 +104,7 @@ static inline void meshi_stats_call_start(const meshi_stats *st, meshi_stats_cal
 	c->start_ns = meshi_stats_clock_ns(CLOCK_MONOTONIC);
 	c->replied_ns = c->start_ns;
 	c->invoked = 0;
+	c->policy = 0;
 	c->sampled = 0;
 	c->cpu_ns = 0;
 }

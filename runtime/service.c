@@ -23,6 +23,9 @@ struct rt_deps {
 	size_t n;
 };
 
+/* the policy's mode: as the manifest says (derived policies; enforce for a file), or forced */
+enum { POLICY_MODE_MANIFEST, POLICY_MODE_ENFORCE, POLICY_MODE_AUDIT };
+
 /* service_args: the command line. */
 typedef struct service_args {
 	const rt_service_def *def;
@@ -33,6 +36,7 @@ typedef struct service_args {
 	char *listen_env;      /* CLEAVE_LISTEN, cut at its commas into listen[] */
 	const char *policy;    /* the call policy's file, or NULL: derived from the manifests */
 	const char *manifests; /* where the manifests are */
+	int policy_mode;       /* POLICY_MODE_*: what --policy-mode or CLEAVE_POLICY_MODE says */
 	int insecure;	       /* may listen on other hosts without TLS */
 	mesh_policy *rules;    /* the policy in force; owned */
 	char data_dir[4096];
@@ -131,7 +135,7 @@ static const rt_option service_options[] = {
      "for several addresses)"},
     {"data-dir", "DIR", 'd',
      "the service's own data (mode 0700; default $CLEAVE_STATE_DIR/<name>, else "
-     "~/.local/state/cleave/<name>)"},
+     ".state/<name> in the checkout, as under meshctl)"},
     {"seed", "FILE", 's', "JSON array of records loaded on the first start only"},
     {"sync", "MODE", 'y',
      "normal (default): a commit survives any crash of the process; full: it also survives "
@@ -142,6 +146,11 @@ static const rt_option service_options[] = {
      "policy is derived from the manifests (--manifests): the edge calls what routes name, a "
      "service what its calls: lists, meshctl anything. Over tls+tcp:// a caller's CN is its "
      "proven identity; a plain tcp:// caller is 'anonymous'"},
+    {"policy-mode", "MODE", 'O',
+     "enforce: a call the policy does not allow is denied; audit: it is logged ('audit: would "
+     "deny ...' with the rule), counted in Health (would_deny) and run. Default: the "
+     "service's manifest's policy: key (enforce when it has none, or with --policy); also "
+     "CLEAVE_POLICY_MODE"},
     {"manifests", "DIR", 'M',
      "where DIR/<name>/manifest.yml are, to derive the policy from (default "
      "$CLEAVE_MANIFESTS, else svc/ in the checkout)"},
@@ -220,6 +229,14 @@ static int service_listen_env(const rt_service_def *def, service_args *a)
 	return -1;
 }
 
+/* service_policy_mode reads "enforce" or "audit" into a POLICY_MODE_; -1 for anything else. */
+static int service_policy_mode(const char *s)
+{
+	return strcmp(s, "enforce") == 0 ? POLICY_MODE_ENFORCE
+	       : strcmp(s, "audit") == 0 ? POLICY_MODE_AUDIT
+					 : -1;
+}
+
 /* service_option takes one of the service's own options into the service_args ctx points at.
  * Returns -1 to go on, else an exit status. */
 static int service_option(int opt, const char *arg, void *ctx)
@@ -255,6 +272,13 @@ static int service_option(int opt, const char *arg, void *ctx)
 	case 'M':
 		a->manifests = arg;
 		return -1;
+	case 'O':
+		if ((a->policy_mode = service_policy_mode(arg)) < 0) {
+			fprintf(stderr, "%s: --policy-mode is enforce or audit, not '%s'\n",
+				def->name, arg);
+			return 2;
+		}
+		return -1;
 	case 'I':
 		a->insecure = 1;
 		return -1;
@@ -289,6 +313,12 @@ static int service_parse(int argc, char **argv, const rt_service_def *def, servi
 							  : CLEAVE_SOURCE_DIR "/svc";
 	a->insecure =
 	    getenv("CLEAVE_INSECURE") != NULL && strcmp(getenv("CLEAVE_INSECURE"), "1") == 0;
+	if (getenv("CLEAVE_POLICY_MODE") != NULL && getenv("CLEAVE_POLICY_MODE")[0] != '\0' &&
+	    (a->policy_mode = service_policy_mode(getenv("CLEAVE_POLICY_MODE"))) < 0) {
+		fprintf(stderr, "%s: CLEAVE_POLICY_MODE is enforce or audit, not '%s'\n", def->name,
+			getenv("CLEAVE_POLICY_MODE"));
+		return 2;
+	}
 	if ((rv = rt_opts_init(&a->shared, def->name, "call", "CLEAVE_CALL_")) != 0)
 		return rv;
 	a->shared.check_help =
@@ -315,14 +345,9 @@ static int service_parse(int argc, char **argv, const rt_service_def *def, servi
 			def->name);
 		return 2;
 	}
-	if (a->data_dir[0] == '\0') {
-		const char *state = getenv("CLEAVE_STATE_DIR"), *home = getenv("HOME");
-		if (state != NULL)
-			snprintf(a->data_dir, sizeof(a->data_dir), "%s/%s", state, def->name);
-		else
-			snprintf(a->data_dir, sizeof(a->data_dir), "%s/.local/state/cleave/%s",
-				 home ? home : "/tmp", def->name);
-	}
+	if (a->data_dir[0] == '\0')
+		snprintf(a->data_dir, sizeof(a->data_dir), "%s/%s", rt_default_state_dir(),
+			 def->name);
 	a->env.data_dir = a->data_dir;
 	return -1;
 }
@@ -397,8 +422,7 @@ out_free:
 /* policy_rule is manifest_policy's emit: one rule into the mesh_policy ctx points at. */
 static void policy_rule(const char *caller, const char *method, const char *why, void *ctx)
 {
-	(void)why;
-	if (mesh_policy_allow(ctx, caller, method) != 0)
+	if (mesh_policy_allow_because(ctx, caller, method, why) != 0)
 		fprintf(stderr, "cannot allow %s %s\n", caller, method);
 }
 
@@ -421,9 +445,26 @@ int rt_service_policy(const char *manifests, const char *name, mesh_policy **out
 		k = n;
 	} else {
 		manifest_policy(ms, n, k, policy_rule, *out);
+		mesh_policy_set_audit(*out, ms[k]->policy_audit);
 	}
 	manifest_free_all(ms, n);
 	return k < n ? 0 : -1;
+}
+
+/* service_policy_set_mode applies --policy-mode (or CLEAVE_POLICY_MODE) to a->rules. */
+static void service_policy_set_mode(const rt_service_def *def, service_args *a)
+{
+	(void)def;
+	if (a->policy_mode != POLICY_MODE_MANIFEST)
+		mesh_policy_set_audit(a->rules, a->policy_mode == POLICY_MODE_AUDIT);
+}
+
+/* service_policy_audit_note is what the policy's start line adds in audit mode. */
+static const char *service_policy_audit_note(const service_args *a)
+{
+	return mesh_policy_audits(a->rules) ? " (AUDIT MODE: denials are logged and counted, not "
+					      "enforced)"
+					    : "";
 }
 
 /* service_policy loads the policy file, or derives the policy from the manifests, into
@@ -436,8 +477,9 @@ static int service_policy(const rt_service_def *def, service_args *a)
 			fprintf(stderr, "%s: %s\n", def->name, err);
 			return -1;
 		}
-		fprintf(stderr, "%s: calls are default-deny, allowed by %s\n", def->name,
-			a->policy);
+		service_policy_set_mode(def, a);
+		fprintf(stderr, "%s: calls are default-deny, allowed by %s%s\n", def->name,
+			a->policy, service_policy_audit_note(a));
 		return 0;
 	}
 	if (rt_service_policy(a->manifests, def->name, &a->rules, err, sizeof(err)) != 0) {
@@ -445,8 +487,9 @@ static int service_policy(const rt_service_def *def, service_args *a)
 			def->name, err);
 		return -1;
 	}
-	fprintf(stderr, "%s: calls are default-deny, allowed as the manifests in %s say\n",
-		def->name, a->manifests);
+	service_policy_set_mode(def, a);
+	fprintf(stderr, "%s: calls are default-deny, allowed as the manifests in %s say%s\n",
+		def->name, a->manifests, service_policy_audit_note(a));
 	return 0;
 }
 

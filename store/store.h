@@ -57,8 +57,9 @@ store_result store_open(store **out, const store_opts *opts, char *err, size_t e
 store_result store_get(store *s, int64_t id, ProtobufCMessage **row, char *err, size_t errlen);
 
 /* store_list reads rows in id order: those whose indexed field equals value (field NULL: all),
- * with ids above after, at most limit of them (0: no limit). Fills *rows (free with
- * store_rows_free). Returns STORE_OK or STORE_ERROR. */
+ * with ids above after, at most limit of them (0: no limit; a service's List never asks for
+ * that, see svc_check_page). Fills *rows (free with store_rows_free). Returns STORE_OK or
+ * STORE_ERROR. */
 store_result store_list(store *s, const char *field, int64_t value, int64_t after, int32_t limit,
 			store_rows *rows, char *err, size_t errlen);
 

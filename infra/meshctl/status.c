@@ -56,6 +56,7 @@ typedef struct method_total {
 	const char *service;
 	const char *method;
 	uint64_t calls, errors, p50, p99, cpu_us;
+	uint64_t denied, would_deny; /* by the call policy; in audit mode */
 } method_total;
 
 static method_total *find_total(method_total *t, size_t *n, const char *service, const char *method)
@@ -146,9 +147,11 @@ int cmd_status(int argc, char **argv)
 					print_json_string(ms->method);
 					printf(", \"requests\": %" PRIu64 ", \"errors\": %" PRIu64
 					       ", \"p50_us\": %" PRIu64 ", \"p99_us\": %" PRIu64
-					       ", \"cpu_us\": %" PRIu64 "}",
+					       ", \"cpu_us\": %" PRIu64 ", \"denied\": %" PRIu64
+					       ", \"would_deny\": %" PRIu64 "}",
 					       ms->calls, ms->errors, ms->latency_p50_us,
-					       ms->latency_p99_us, ms->cpu_us);
+					       ms->latency_p99_us, ms->cpu_us, ms->denied,
+					       ms->would_deny);
 				}
 				printf("]");
 			}
@@ -180,6 +183,8 @@ int cmd_status(int argc, char **argv)
 			t->calls += ms->calls;
 			t->errors += ms->errors;
 			t->cpu_us += ms->cpu_us;
+			t->denied += ms->denied;
+			t->would_deny += ms->would_deny;
 			/* across instances: the worst instance's quantiles */
 			if (ms->latency_p50_us > t->p50)
 				t->p50 = ms->latency_p50_us;
@@ -187,20 +192,27 @@ int cmd_status(int argc, char **argv)
 				t->p99 = ms->latency_p99_us;
 		}
 	}
-	printf("\n%-10s %-14s %10s %8s %9s %9s %12s\n", "SERVICE", "METHOD", "REQUESTS", "ERRORS",
-	       "P50", "P99", "CPU/REQUEST");
+	printf("\n%-10s %-14s %10s %8s %9s %9s %12s  %s\n", "SERVICE", "METHOD", "REQUESTS",
+	       "ERRORS", "P50", "P99", "CPU/REQUEST", "DENIED");
 	for (size_t i = 0; i < ntotals; i++) {
 		const method_total *t = &totals[i];
-		char p50[24], p99[24], cpu[24];
+		char p50[24], p99[24], cpu[24], denied[64];
 		snprintf(p50, sizeof(p50), "%" PRIu64 "us", t->p50);
 		snprintf(p99, sizeof(p99), "%" PRIu64 "us", t->p99);
 		if (t->calls > 0)
 			snprintf(cpu, sizeof(cpu), "%.1fus", (double)t->cpu_us / (double)t->calls);
 		else
 			snprintf(cpu, sizeof(cpu), "-");
-		printf("%-10s %-14s %10" PRIu64 " %8" PRIu64 " %9s %9s %12s\n", t->service,
+		/* denials are among the errors; would-be denials (audit mode) ran */
+		if (t->would_deny > 0)
+			snprintf(denied, sizeof(denied),
+				 "%" PRIu64 " (audit: %" PRIu64 " would be)", t->denied,
+				 t->would_deny);
+		else
+			snprintf(denied, sizeof(denied), "%" PRIu64, t->denied);
+		printf("%-10s %-14s %10" PRIu64 " %8" PRIu64 " %9s %9s %12s  %s\n", t->service,
 		       t->method, t->calls, t->errors, t->calls ? p50 : "-", t->calls ? p99 : "-",
-		       cpu);
+		       cpu, denied);
 	}
 	printf("\nedge: %s (pid %" PRId64 "); meshctl pid %" PRId64 "; state in %s\n",
 	       st->edge_url[0] ? st->edge_url : "starting", st->edge_pid, st->pid, st->state_dir);

@@ -152,6 +152,8 @@ int sv_process_start_instance(supervisor *sv, sv_instance *in)
 			(char *)sv->paths->run,
 			"--policy",
 			in->svc->policy_path,
+			"--policy-mode", /* the manifest's: its policy file does not say */
+			in->svc->m->policy_audit ? "audit" : "enforce",
 			NULL};
 	if (sv->opts->monolith)
 		return sv_process_start_monolith(sv);

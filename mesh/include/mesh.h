@@ -369,8 +369,30 @@ int mesh_policy_new(mesh_policy **out);
  * long) or ENOMEM. */
 int mesh_policy_allow(mesh_policy *p, const char *caller, const char *method);
 
+/* mesh_policy_allow_because is mesh_policy_allow with the rule's reason (NULL: none), copied
+ * (at most 127 bytes kept), which names the rule when it decides: "POST /api/posts". */
+int mesh_policy_allow_because(mesh_policy *p, const char *caller, const char *method,
+			      const char *why);
+
+/* mesh_policy_decide says whether caller may call method under p (NULL: the default, which
+ * allows nothing), and writes the rule that decided into rule (rulelen bytes): the first rule
+ * allowing it ("edge Create # POST /api/posts"), or "default deny; allowed callers: edge,
+ * meshctl". Health is not special here. Returns 1 (allowed) or 0 (denied). */
+int mesh_policy_decide(const mesh_policy *p, const char *caller, const char *method, char *rule,
+		       size_t rulelen);
+
+/* mesh_policy_set_audit puts p in audit mode (audit 1) or back in enforce mode (0): in audit
+ * mode a server whose policy would deny a call logs "audit: would deny ..." with the rule,
+ * counts it (Health's MethodStats.would_deny) and runs the call. A claim that does not match
+ * the caller's proven identity is denied in both modes: that is identity, not policy. */
+void mesh_policy_set_audit(mesh_policy *p, int audit);
+
+/* mesh_policy_audits says whether p is in audit mode. */
+int mesh_policy_audits(const mesh_policy *p);
+
 /* mesh_policy_load reads the policy file at path: one rule per line, "CALLER METHOD" ("edge
- * Get", "threads Get", "meshctl *"), '#' starting a comment. On success *out is the caller's, to
+ * Get", "threads Get", "meshctl *"), '#' starting a comment, which is the rule's reason when it
+ * follows one. On success *out is the caller's, to
  * free with mesh_policy_free. Returns 0, or an errno value with "path:line: reason" in err. */
 int mesh_policy_load(const char *path, mesh_policy **out, char *err, size_t errlen);
 
@@ -416,11 +438,12 @@ int64_t mesh_call_deadline(const void *closure_data);
 
 /* mesh_tls_configure sets this process's certificate, its private key and the CA bundle its
  * peers' certificates must be signed by, for every tls+tcp:// server and client the process
- * makes afterwards. A NULL argument falls back to the environment: CLEAVE_TLS_CERT,
- * CLEAVE_TLS_KEY, CLEAVE_TLS_CA. With none of the three given, TLS stays off and 0 is returned.
- * The files are read and checked now (the key matches the certificate; the bundle loads).
- * Paths are copied. Call it before making servers and clients, from one thread. Returns 0, or
- * an errno value with the reason in err.
+ * makes afterwards. A NULL argument falls back to the environment: the file named by
+ * CLEAVE_TLS_CERT, CLEAVE_TLS_KEY, CLEAVE_TLS_CA, else the PEM text of CLEAVE_TLS_CERT_PEM,
+ * CLEAVE_TLS_KEY_PEM, CLEAVE_TLS_CA_PEM (for secret stores that hand out variables). With none
+ * of the three given, TLS stays off and 0 is returned. The files are read and checked now (the
+ * key matches the certificate; the bundle loads); nothing is read later. Call it before making
+ * servers and clients, from one thread. Returns 0, or an errno value with the reason in err.
  *
  * Over tls+tcp:// both sides verify each other against the CA: a server requires a client
  * certificate, whose CN is the caller's proven identity (a claim that differs is denied); a

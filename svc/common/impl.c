@@ -261,7 +261,8 @@ static void svc_list(svc_state *st, const svc_plan *p, const ProtobufCMethodDesc
 	char err[256];
 	store_rows rows;
 	store_result r;
-	if (svc_check_page(closure_data, limit, after) != 0) {
+	/* never 0 past this: the store would read every row */
+	if (svc_check_page(closure_data, &limit, after) != 0) {
 		closure(NULL, closure_data);
 		return;
 	}

@@ -6,17 +6,20 @@
 #include "pbjson.h"
 #include "svc.h"
 
-int svc_check_page(void *closure_data, int32_t limit, int64_t after)
+int svc_check_page(void *closure_data, int32_t *limit, int64_t after)
 {
-	if (limit < 0 || limit > SVC_PAGE_MAX) {
+	if (*limit < 0 || *limit > SVC_PAGE_MAX) {
 		mesh_fail(closure_data, MESH_INVALID_ARGUMENT,
-			  "limit must be 1 to %d, not %" PRId32, SVC_PAGE_MAX, limit);
+			  "limit must be 1 to %d (0 or none: a page of %d), not %" PRId32,
+			  SVC_PAGE_MAX, SVC_PAGE_DEFAULT, *limit);
 		return -1;
 	}
 	if (after < 0) {
 		mesh_fail(closure_data, MESH_INVALID_ARGUMENT, "after must not be negative");
 		return -1;
 	}
+	if (*limit == 0)
+		*limit = SVC_PAGE_DEFAULT;
 	return 0;
 }
 

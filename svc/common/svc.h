@@ -12,7 +12,10 @@
 #include "service.h"
 #include "store.h"
 
-#define SVC_PAGE_MAX 1000
+/* A List's page: limit 0 (unset) means SVC_PAGE_DEFAULT rows, and no page holds more than
+ * SVC_PAGE_MAX, whoever calls (the edge or any other mesh caller). */
+#define SVC_PAGE_DEFAULT 100
+#define SVC_PAGE_MAX	 1000
 
 /* svc_prepare: what a standard Create does with its request before its row is stored: checks
  * it, and fills what the row holds beyond the request's fields (which row has already). Returns
@@ -39,8 +42,8 @@ typedef struct svc_spec {
  *   found", named after the row's message);
  * - List: a request of int32 limit, int64 after and at most one int64 field the store indexes,
  *   a reply of the repeated rows and int64 next_after: a page of the rows whose field equals the
- *   request's (every row without one), limit 1 to SVC_PAGE_MAX or 0 for no limit, ids above
- *   after, and the next page's after (0 on the last);
+ *   request's (every row without one), at most limit of them (1 to SVC_PAGE_MAX; 0 is
+ *   SVC_PAGE_DEFAULT), ids above after, and the next page's after (0 on the last);
  * - Create: a request of fields of the row, a reply of the row: the answer given before to the
  *   same idempotency key, else the request's fields as a new row, prepared by spec->prepare,
  *   whose stored form is the answer (ALREADY_EXISTS naming a unique field that clashes).
@@ -85,9 +88,10 @@ int64_t svc_count(ProtobufCService *impl);
 /* svc_close is a service's rt_service_def close: closes the store and frees impl. */
 void svc_close(ProtobufCService *impl);
 
-/* svc_check_page fails the call (INVALID_ARGUMENT) unless limit is 0 (none) or 1 to
- * SVC_PAGE_MAX and after is not negative. Returns 0 if the page is valid, -1 if it failed. */
-int svc_check_page(void *closure_data, int32_t limit, int64_t after);
+/* svc_check_page fails the call (INVALID_ARGUMENT) unless *limit is 0 (unset) or 1 to
+ * SVC_PAGE_MAX and after is not negative. On success it sets *limit (the caller's) to the page's
+ * size, SVC_PAGE_DEFAULT for 0. Returns 0 if the page is valid, -1 if it failed. */
+int svc_check_page(void *closure_data, int32_t *limit, int64_t after);
 
 /* svc_check_text fails the call (INVALID_ARGUMENT, naming field) unless text is valid UTF-8 of
  * min to max characters. Returns 0 or -1. */

@@ -75,11 +75,13 @@ static void expect_post(const char *path, const char *body, long status, const c
 	http_response_free(&r);
 }
 
-/* count_list returns how many items GET path (a list) answers. */
-static size_t count_list(const char *path)
+/* page_size returns how many items GET path (a list) answers on its one page, and copies the
+ * page's Link rel="next" target to next ("" on the last page). */
+static size_t page_size(const char *path, char *next, size_t nextlen)
 {
 	http_response r;
 	json_t *list;
+	char link[600];
 	size_t n;
 	get(path, &r);
 	ck_assert_int_eq(r.status, 200);
@@ -87,8 +89,30 @@ static size_t count_list(const char *path)
 	ck_assert_msg(json_is_array(list), "%s is not a list: %s", path, r.body);
 	n = json_array_size(list);
 	json_decref(list);
+	next[0] = '\0';
+	if (http_header(&r, "link", link, sizeof(link)) != NULL) {
+		ck_assert_msg(nextlen >= 512 && sscanf(link, "<%511[^>]>; rel=\"next\"", next) == 1,
+			      "Link: %s", link);
+		ck_assert_uint_gt(n, 0);
+	}
 	http_response_free(&r);
 	return n;
+}
+
+/* count_list returns how many items the list at path holds: its page and the pages its Links
+ * lead to (a list answers at most 100 items without a limit). */
+static size_t count_list(const char *path)
+{
+	char here[512], next[512];
+	size_t n = 0;
+	snprintf(here, sizeof(here), "%s", path);
+	for (int pages = 0;; pages++) {
+		ck_assert_msg(pages < 10000, "%s: no end to the pages", path);
+		n += page_size(here, next, sizeof(next));
+		if (next[0] == '\0')
+			return n;
+		snprintf(here, sizeof(here), "%s", next);
+	}
 }
 
 START_TEST(test_writes_create_user)
@@ -581,27 +605,34 @@ START_TEST(test_writes_idempotency_key_is_1_to_200_printable_ascii)
 }
 END_TEST
 
-START_TEST(test_writes_limit_0_is_no_limit)
+START_TEST(test_writes_limit_0_is_the_default_page)
 {
 	static const char *const lists[] = {"/api/users", "/api/threads", "/api/posts",
 					    "/api/posts/in-thread/2", "/api/posts/by-user/2"};
 	for (size_t i = 0; i < sizeof(lists) / sizeof(*lists); i++) {
-		char path[128], link[256];
-		http_response r;
+		char path[128], link[256], next[512], plain_next[512];
+		http_response r, plain;
+		size_t n, all = count_list(lists[i]);
 		/* the lowest N is a page of one */
 		snprintf(path, sizeof(path), "%s?limit=1", lists[i]);
-		ck_assert_uint_eq(count_list(path), 1);
-		get(path, &r);
-		ck_assert_msg(http_header(&r, "link", link, sizeof(link)) != NULL, "%s: no Link",
-			      path);
-		http_response_free(&r);
-		/* README, Pages: limit=0 is no limit, the whole list as without parameters */
+		ck_assert_uint_eq(page_size(path, next, sizeof(next)), 1);
+		ck_assert_msg(next[0] != '\0', "%s: no Link", path);
+		/* README, Pages: limit=0 is the default page of 100, as without parameters */
 		snprintf(path, sizeof(path), "%s?limit=0", lists[i]);
-		ck_assert_uint_eq(count_list(path), count_list(lists[i]));
+		n = page_size(path, next, sizeof(next));
+		ck_assert_uint_eq(n, all < 100 ? all : 100);
+		ck_assert_uint_eq(page_size(lists[i], plain_next, sizeof(plain_next)), n);
+		ck_assert_msg((next[0] != '\0') == (all > 100), "%s: Link %s with %zu items", path,
+			      next, all);
+		ck_assert_msg((plain_next[0] != '\0') == (all > 100), "%s: Link %s with %zu items",
+			      lists[i], plain_next, all);
 		get(path, &r);
-		ck_assert_msg(http_header(&r, "link", link, sizeof(link)) == NULL, "%s: Link %s",
-			      path, link);
+		get(lists[i], &plain);
+		ck_assert_str_eq(r.body, plain.body);
+		ck_assert_int_eq(http_header(&r, "link", link, sizeof(link)) != NULL,
+				 http_header(&plain, "link", link, sizeof(link)) != NULL);
 		http_response_free(&r);
+		http_response_free(&plain);
 	}
 }
 END_TEST
@@ -693,7 +724,7 @@ static Suite *writes_suite(void)
 	tcase_add_test(tc, test_writes_thread_title_is_1_to_200_characters);
 	tcase_add_test(tc, test_writes_post_text_is_1_to_10000_characters);
 	tcase_add_test(tc, test_writes_idempotency_key_is_1_to_200_printable_ascii);
-	tcase_add_test(tc, test_writes_limit_0_is_no_limit);
+	tcase_add_test(tc, test_writes_limit_0_is_the_default_page);
 	tcase_add_test(tc, test_writes_users_down_thread_create_is_503_and_stores_nothing);
 	tcase_add_test(tc, test_writes_everything_stops_cleanly); /* last: it stops the mesh */
 	suite_add_tcase(s, tc);

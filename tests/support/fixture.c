@@ -115,6 +115,15 @@ int fixture_mesh_start(fixture_mesh *m, const char *const *extra_edge_args)
 
 #define FIXTURE_MAX_EXTRA 4
 
+/* fixture_seed_of returns the seed file opts gives service name, or NULL for its own. */
+static const char *fixture_seed_of(const fixture_opts *opts, const char *name)
+{
+	for (size_t i = 0; i < opts->nseeds; i++)
+		if (strcmp(opts->seeds[i].name, name) == 0)
+			return opts->seeds[i].path;
+	return NULL;
+}
+
 int fixture_mesh_start_with(fixture_mesh *m, const fixture_opts *opts)
 {
 	char exe[512], log[256], line[512], access[256], report[4096];
@@ -125,9 +134,10 @@ int fixture_mesh_start_with(fixture_mesh *m, const fixture_opts *opts)
 	memset(m, 0, sizeof(*m));
 	if (fixture_external() != NULL) {
 		/* a mesh started elsewhere: nothing to start, nothing to stop */
-		if (opts->nextra > 0 || (opts->edge_args != NULL && opts->edge_args[0] != NULL)) {
-			fprintf(stderr, "fixture: CLEAVE_TEST_EDGE_URL cannot take edge options "
-					"or extra services\n");
+		if (opts->nextra > 0 || opts->nseeds > 0 ||
+		    (opts->edge_args != NULL && opts->edge_args[0] != NULL)) {
+			fprintf(stderr, "fixture: CLEAVE_TEST_EDGE_URL cannot take edge options, "
+					"seeds or extra services\n");
 			return -1;
 		}
 		const char *url = fixture_external(), *host = url + strlen("http://");
@@ -156,6 +166,10 @@ int fixture_mesh_start_with(fixture_mesh *m, const fixture_opts *opts)
 		fprintf(stderr, "fixture: at most %d extra services\n", FIXTURE_MAX_EXTRA);
 		return -1;
 	}
+	if (opts->nseeds > 0 && fixture_monolith()) {
+		fprintf(stderr, "fixture: the monolith loads its services' own seeds only\n");
+		return -1;
+	}
 	if (harness_tmpdir(m->dir, sizeof(m->dir)) != 0) {
 		perror("fixture: mkdtemp");
 		return -1;
@@ -172,7 +186,9 @@ int fixture_mesh_start_with(fixture_mesh *m, const fixture_opts *opts)
 			goto out_fail;
 	} else {
 		for (size_t i = 0; i < sizeof(fixture_services) / sizeof(*fixture_services); i++)
-			if (fixture_service_start(m, fixture_services[i]) < 0)
+			if (fixture_service_start_as(m, fixture_services[i], fixture_services[i],
+						     fixture_seed_of(opts, fixture_services[i])) <
+			    0)
 				goto out_fail;
 	}
 	for (size_t i = 0; i < opts->nextra; i++)

@@ -30,11 +30,20 @@ typedef struct fixture_extra {
 	const char *seed;   /* its --seed FILE, or NULL for the binary's own seed */
 } fixture_extra;
 
+/* fixture_seed: one of the three services seeded from a file of the test's own instead of
+ * svc/<name>/seed.json. */
+typedef struct fixture_seed {
+	const char *name; /* "posts" */
+	const char *path; /* its --seed FILE */
+} fixture_seed;
+
 /* fixture_opts: how fixture_mesh_start_with starts the mesh; zero for fixture_mesh_start's. */
 typedef struct fixture_opts {
 	const char *const *edge_args; /* more edge options, NULL-terminated, or NULL */
 	const fixture_extra *extra;   /* nextra more services */
 	size_t nextra;
+	const fixture_seed *seeds; /* nseeds of the three services' seeds replaced */
+	size_t nseeds;
 } fixture_opts;
 
 /* fixture_external returns $CLEAVE_TEST_EDGE_URL ("http://HOST:PORT", no trailing slash) when
@@ -51,9 +60,11 @@ const char *fixture_external(void);
  * there, and fails if extra_edge_args asks for anything. */
 int fixture_mesh_start(fixture_mesh *m, const char *const *extra_edge_args);
 
-/* fixture_mesh_start_with is fixture_mesh_start with opts->edge_args, and the opts->extra
- * services started after the three: the edge is given --upstream NAME=ipc://DIR/NAME.sock for
- * each (so opts->edge_args must name a --manifests directory with a manifest of each name). */
+/* fixture_mesh_start_with is fixture_mesh_start with opts->edge_args, the three services seeded
+ * as opts->seeds says (a mesh started elsewhere and the monolith cannot be: it fails), and the
+ * opts->extra services started after the three: the edge is given --upstream
+ * NAME=ipc://DIR/NAME.sock for each (so opts->edge_args must name a --manifests directory with
+ * a manifest of each name). opts and what it points at are borrowed for the call. */
 int fixture_mesh_start_with(fixture_mesh *m, const fixture_opts *opts);
 
 /* fixture_service_start starts (or restarts) service name ("users") on its socket.

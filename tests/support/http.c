@@ -133,19 +133,55 @@ const char *http_header(const http_response *r, const char *name, char *out, siz
 	return NULL;
 }
 
+/* http_origin_length returns how many bytes of url are its scheme and authority
+ * ("http://127.0.0.1:8080"), where a path from a Link goes. */
+static size_t http_origin_length(const char *url)
+{
+	const char *host = strstr(url, "://");
+	host = host != NULL ? host + 3 : url;
+	return (size_t)(host - url) + strcspn(host, "/?");
+}
+
+json_t *http_get_list(const char *url)
+{
+	json_t *all = json_array();
+	char here[2048], link[1024], next[1024];
+	size_t origin = http_origin_length(url);
+	if (strlen(url) >= sizeof(here)) {
+		json_decref(all);
+		return NULL;
+	}
+	memcpy(here, url, strlen(url) + 1);
+	for (int pages = 0; all != NULL && pages < 100000; pages++) {
+		http_response r;
+		json_t *body = NULL;
+		int ok = http_get(here, &r) == 0 && r.status == 200 &&
+			 (body = json_loads(r.body, 0, NULL)) != NULL && json_is_array(body) &&
+			 json_array_extend(all, body) == 0;
+		const char *has_next = ok ? http_header(&r, "link", link, sizeof(link)) : NULL;
+		json_decref(body);
+		http_response_free(&r);
+		if (!ok)
+			break;
+		if (has_next == NULL)
+			return all;
+		/* Link: <PATH>; rel="next", PATH on the same origin */
+		if (sscanf(link, "<%1000[^>]>; rel=\"next\"", next) != 1 || next[0] != '/')
+			break;
+		if (origin + strlen(next) >= sizeof(here))
+			break;
+		memcpy(here, url, origin);
+		memcpy(here + origin, next, strlen(next) + 1);
+	}
+	json_decref(all);
+	return NULL;
+}
+
 long http_get_array_length(const char *url)
 {
-	http_response r;
-	json_t *body;
-	long n = -1;
-	if (http_get(url, &r) != 0)
-		return -1;
-	if (r.status == 200 && (body = json_loads(r.body, 0, NULL)) != NULL) {
-		if (json_is_array(body))
-			n = (long)json_array_size(body);
-		json_decref(body);
-	}
-	http_response_free(&r);
+	json_t *all = http_get_list(url);
+	long n = all != NULL ? (long)json_array_size(all) : -1;
+	json_decref(all);
 	return n;
 }
 

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 /* http_response: what came back. */
 typedef struct http_response {
 	long status; /* 0 if the request failed at the transport */
@@ -39,8 +41,13 @@ int http_get(const char *url, http_response *out);
  * closes or timeout_ms passes. Returns the answer (malloc'd, NUL-terminated), or NULL. */
 char *http_raw(int port, const char *bytes, size_t len, int timeout_ms);
 
-/* http_get_array_length GETs url and returns the length of the JSON array it answers with, or
- * -1 if the request fails, the status is not 200 or the body is not an array. */
+/* http_get_list GETs the list at url and every page its Link rel="next" leads to, and returns
+ * the items of every page, in order, in one JSON array (the caller's, to json_decref); NULL if a
+ * request failed, a status was not 200, a body was not an array or a Link did not parse. */
+json_t *http_get_list(const char *url);
+
+/* http_get_array_length returns how many items the list at url holds over all its pages
+ * (http_get_list), or -1 if http_get_list failed. */
 long http_get_array_length(const char *url);
 
 /* http_raw_at is http_raw to ipv4:port (dotted quad, borrowed). */

@@ -690,6 +690,22 @@ START_TEST(test_manifest_run_keys_default)
 }
 END_TEST
 
+START_TEST(test_manifest_policy_mode)
+{
+	manifest *m = load_ok("name: x\nservice: users.Users\n");
+	ck_assert_int_eq(m->policy_audit, 0);
+	manifest_free(m);
+	m = load_ok("name: x\nservice: users.Users\npolicy: audit\n");
+	ck_assert_int_eq(m->policy_audit, 1);
+	manifest_free(m);
+	m = load_ok("name: x\nservice: users.Users\npolicy: enforce\n");
+	ck_assert_int_eq(m->policy_audit, 0);
+	manifest_free(m);
+	assert_key_fails("policy: lax\n", 3, "policy is enforce or audit, not 'lax'");
+	assert_key_fails("policy: audit\npolicy: audit\n", 4, "'policy' is given twice");
+}
+END_TEST
+
 START_TEST(test_manifest_run_keys_parsed)
 {
 	manifest *m = load_ok("name: x\n"		     /* 1 */
@@ -1521,6 +1537,7 @@ static Suite *manifest_suite(void)
 	tcase_add_test(run, test_manifest_bad_count);
 	tcase_add_test(run, test_manifest_bad_healthcheck);
 	tcase_add_test(run, test_manifest_bad_duration);
+	tcase_add_test(run, test_manifest_policy_mode);
 	tcase_add_test(run, test_manifest_bad_cpu_and_memory);
 	tcase_add_test(run, test_manifest_bad_calls_shape);
 	tcase_add_test(run, test_manifest_check_calls);
