@@ -1,6 +1,6 @@
 /* manifest_test.c: unit tests of service manifests: loading, checking against the registry, the
  * keys on running a service (count, healthcheck, deregistration_delay, calls, cpu, memory), routes'
- * split:, errors with file:line. */
+ * split:, the requests' fields:, errors with file:line. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
