@@ -185,6 +185,54 @@ static h2o_iovec_t edge_request_id(h2o_req_t *req)
 	return i >= 0 ? req->res.headers.entries[i].value : h2o_iovec_init(NULL, 0);
 }
 
+/* edge_413_filter: on the hosts' fallback path, where h2o answers a request before any handler
+ * runs, it makes h2o's own 413 (a body over EDGE_ENTITY_MAX) the JSON error every other answer
+ * is, with an X-Request-Id; h2o's other answers of its own stay as they are. */
+typedef struct edge_413_filter {
+	h2o_filter_t super;
+	edge_server *server;
+} edge_413_filter;
+
+/* edge_413_ostream: sends the JSON body instead of h2o's text. */
+typedef struct edge_413_ostream {
+	h2o_ostream_t super;
+	h2o_iovec_t body; /* in the request's pool; sent once */
+} edge_413_ostream;
+
+static void edge_413_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt,
+			  h2o_send_state_t state)
+{
+	edge_413_ostream *o = (edge_413_ostream *)self;
+	h2o_iovec_t body = o->body;
+	(void)bufs;
+	(void)bufcnt;
+	o->body = h2o_iovec_init(NULL, 0);
+	h2o_ostream_send_next(self, req, &body, body.len > 0 ? 1 : 0, state);
+}
+
+static void edge_413_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+	edge_server *s = ((edge_413_filter *)self)->server;
+	edge_413_ostream *o;
+	ssize_t i;
+	char why[96];
+	if (req->res.status != 413) {
+		h2o_setup_next_ostream(req, slot);
+		return;
+	}
+	pbjson_buf_reset(&s->body);
+	snprintf(why, sizeof(why), "the body is over %d bytes", EDGE_BODY_MAX);
+	transcode_error(&s->body, "PAYLOAD_TOO_LARGE", why);
+	o = (edge_413_ostream *)h2o_add_ostream(req, sizeof(*o), slot);
+	o->super.do_send = edge_413_send;
+	o->body = h2o_strdup(&req->pool, s->body.data, s->body.len);
+	req->res.content_length = o->body.len;
+	if ((i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1)) >= 0)
+		req->res.headers.entries[i].value = h2o_iovec_init(H2O_STRLIT(JSON_TYPE));
+	edge_request_id_begin(s, req, 0); /* none of its head is read */
+	h2o_setup_next_ostream(req, &o->super.next);
+}
+
 /* edge_respond answers req, which matched route r (NULL: none), and logs and counts it. */
 static void edge_respond(edge_server *s, h2o_req_t *req, const route *r, int status,
 			 const char *content_type, const char *body, size_t len,
@@ -1073,6 +1121,7 @@ static h2o_socket_t *edge_watch_fd(edge_server *s, int fd, h2o_socket_cb cb)
 int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, size_t errlen)
 {
 	edge_server *s = calloc(1, sizeof(*s));
+	edge_413_filter *f413;
 	edge_handler *handler;
 	sigset_t stop_signals;
 	int sfd;
@@ -1100,6 +1149,10 @@ int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, 
 	}
 	s->main_hosts[0] =
 	    h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+	f413 =
+	    (edge_413_filter *)h2o_create_filter(&s->main_hosts[0]->fallback_path, sizeof(*f413));
+	f413->super.on_setup_ostream = edge_413_setup;
+	f413->server = s;
 	handler = (edge_handler *)h2o_create_handler(
 	    h2o_config_register_path(s->main_hosts[0], "/", 0), sizeof(*handler));
 	handler->super.on_req = edge_on_req;

@@ -204,8 +204,8 @@ START_TEST(test_writes_media_type_and_size)
 	post("/api/users", "application/jsonp", "{\"username\":\"a\",\"name\":\"b\"}", NULL, &r);
 	ck_assert_int_eq(r.status, 415);
 	http_response_free(&r);
-	/* 64 KiB is the most a body may be: one byte more is the edge's JSON 413, more than that
-	 * h2o's own (plain text), sent before the body is read */
+	/* 64 KiB is the most a body may be: one byte more is read and refused, more than that is
+	 * refused by h2o before it is read, with the same JSON 413 */
 	for (size_t len = 64 * 1024; len <= 64 * 1024 + 1; len++) {
 		memset(big, ' ', len);
 		big[0] = '{';
@@ -227,6 +227,7 @@ START_TEST(test_writes_media_type_and_size)
 	big[70 * 1024 - 1] = '\0';
 	post("/api/users", "application/json", big, NULL, &r);
 	ck_assert_int_eq(r.status, 413);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"code\":\"PAYLOAD_TOO_LARGE\""));
 	http_response_free(&r);
 	free(big);
 }
