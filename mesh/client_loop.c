@@ -99,6 +99,7 @@ struct upconn {
 	meshi_tls_conn *tls; /* tls+tcp:// while connected (owned); NULL otherwise */
 	char tls_error[256]; /* the last handshake failure reported, to report each once */
 	uid_t uid;	     /* ipc://: the user who must serve it (or root); MESH_ANY_UID */
+	char refused[160];   /* why its server is refused, closed once greetings are exchanged */
 	meshi_bytes in;
 	uint64_t skip; /* bytes of a reply over max_reply still to drop as they come */
 	meshi_bytes out;
@@ -898,6 +899,12 @@ static void upconn_read(upconn *u)
 			return;
 		}
 		meshi_bytes_consume(&u->in, SP_HANDSHAKE_LEN);
+		if (u->refused[0] != '\0') {
+			char why[sizeof(u->refused)];
+			snprintf(why, sizeof(why), "%s", u->refused);
+			upconn_fail(u, why);
+			return;
+		}
 		u->state = UP_OPEN;
 		u->tls_error[0] = '\0'; /* a later failure is news again */
 		u->backoff_ms = CL_RETRY_MIN_MS;
@@ -978,28 +985,29 @@ static int upconn_handshake(upconn *u)
 	return upconn_greet(u) == 0 ? 1 : -1;
 }
 
-/* upconn_peer_refused checks, on ipc://, that the server just connected to runs as the user
- * the instance was dialed for (or root): else it drops the connection, says why once, and
- * tries again later. Returns 1 if refused. */
-static int upconn_peer_refused(upconn *u)
+/* upconn_check_peer checks, on ipc://, that the server just connected to runs as the user the
+ * instance was dialed for (or root); if not, it says why once and marks the connection refused:
+ * no call is ever sent on it, and it is closed (and tried again later) as soon as the greetings
+ * are exchanged. Closing at once would be simpler, but an nng 1.5.2 listener whose peer leaves
+ * in the middle of its SP negotiation stops accepting anyone (nng#1518, fixed in 1.6.0). */
+static void upconn_check_peer(upconn *u)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	char why[160];
+	u->refused[0] = '\0';
 	if (u->uid == MESH_ANY_UID || u->addr.path == NULL)
-		return 0;
+		return;
 	if (getsockopt(u->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
-		snprintf(why, sizeof(why), "cannot tell who serves it (%s)", strerror(errno));
+		snprintf(u->refused, sizeof(u->refused), "cannot tell who serves it (%s)",
+			 strerror(errno));
 	else if (cred.uid == u->uid || cred.uid == 0)
-		return 0;
+		return;
 	else
-		snprintf(why, sizeof(why),
+		snprintf(u->refused, sizeof(u->refused),
 			 "the server runs as uid %u, not %u: not calling it (a socket someone else "
 			 "planted?)",
 			 (unsigned)cred.uid, (unsigned)u->uid);
-	upconn_report(u, why);
-	upconn_fail(u, why);
-	return 1;
+	upconn_report(u, u->refused);
 }
 
 static void upconn_on_io(void *arg, int events)
@@ -1017,8 +1025,7 @@ static void upconn_on_io(void *arg, int events)
 			upconn_retry_later(u);
 			return;
 		}
-		if (upconn_peer_refused(u))
-			return;
+		upconn_check_peer(u);
 		if (u->addr.tls) {
 			const char *package = u->cl->service->package;
 			u->tls = meshi_tls_conn_new(

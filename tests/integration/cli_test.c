@@ -675,8 +675,19 @@ static void expect_planted_socket_refused(const char *transport)
 	ck_assert_int_eq(chmod(sock_dir, 0777), 0);
 	ck_assert_int_eq(mkdir(targets, 0755), 0);
 	snprintf(url, sizeof(url), "ipc://%s/users.sock", sock_dir);
-	start(&users, users_name, geteuid() == 0 ? nobody : NULL, "svc-users", users_args,
-	      "serving", NULL, 0);
+	/* the planted server on the loop transport whatever CLEAVE_MESH_TRANSPORT says: the test is
+	 * of the edge's two clients, and an nng 1.5.2 listener stops accepting once a peer leaves
+	 * mid-negotiation (nng#1518), which a refused connection may */
+	{
+		const char *was = getenv("CLEAVE_MESH_TRANSPORT");
+		char *saved = was != NULL ? strdup(was) : NULL;
+		unsetenv("CLEAVE_MESH_TRANSPORT");
+		start(&users, users_name, geteuid() == 0 ? nobody : NULL, "svc-users", users_args,
+		      "serving", NULL, 0);
+		if (saved != NULL)
+			setenv("CLEAVE_MESH_TRANSPORT", saved, 1);
+		free(saved);
+	}
 	snprintf(file, sizeof(file), "%s/users", targets);
 	snprintf(line, sizeof(line), "%s active uid=%u\n", url, (unsigned)server_uid + 1);
 	write_file(file, line);
