@@ -20,7 +20,7 @@ static const subcommand subcommands[] = {
     {"init", cmd_init, "scaffold a new service"},
     {"policy", cmd_policy, "who may call what: the call policy the manifests give"},
     {"certs", cmd_certs, "a development CA and certificates for mutual TLS (tls+tcp://)"},
-    {"render", cmd_render, "deployments (compose, kubernetes, copilot, ecs) from the manifests"},
+    {"render", cmd_render, "deployments (compose, kubernetes, ecs, copilot) from the manifests"},
 };
 
 static void usage(FILE *out)

@@ -154,7 +154,7 @@ static void render_usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: meshctl render compose|kubernetes|copilot|ecs [--out DIR] [--manifests DIR]\n"
+	    "usage: meshctl render compose|kubernetes|ecs|copilot [--out DIR] [--manifests DIR]\n"
 	    "                      [--image-prefix PREFIX] [--tag TAG] [--port N]\n"
 	    "                      [--edge-count N]\n"
 	    "\n"
@@ -169,16 +169,16 @@ static void render_usage(FILE *out)
 	    "               Service and NetworkPolicy. kustomization.yaml: those and a TLS\n"
 	    "               Secret per identity from meshctl certs' files; cert-manager/:\n"
 	    "               those and cert-manager Certificates instead\n"
-	    "  copilot      <name>/manifest.yml for AWS Copilot (no longer supported by AWS\n"
-	    "               since 2026-06-12; prefer ecs): the edge a Load Balanced Web\n"
-	    "               Service, each service a Backend Service on Service Connect;\n"
-	    "               certificates from SSM Parameter Store (secrets:)\n"
 	    "  ecs          template.yml, a CloudFormation template for Amazon ECS on Fargate:\n"
 	    "               per service a task definition, a service (its count), a Cloud Map\n"
 	    "               name resolving to every task, a security group open only to what\n"
 	    "               may call it, a log group and an execution role; the edge behind an\n"
 	    "               Application Load Balancer; certificates from SSM Parameter Store,\n"
 	    "               each service's optional store URL from Secrets Manager\n"
+	    "  copilot      <name>/manifest.yml for AWS Copilot (no longer supported by AWS\n"
+	    "               since 2026-06-12; prefer ecs): the edge a Load Balanced Web\n"
+	    "               Service, each service a Backend Service on Service Connect;\n"
+	    "               certificates from SSM Parameter Store (secrets:)\n"
 	    "\n"
 	    "Every target runs the mesh over mutual TLS (tls+tcp://, port 7000): each container\n"
 	    "presents its own identity's certificate (edge, or its manifest's name; meshctl certs\n"
@@ -278,7 +278,7 @@ int render_run(const char *target, const char *manifests, const render_opts *o, 
 		run = render_ecs;
 	else {
 		fprintf(stderr,
-			"meshctl render: no target '%s' (compose, kubernetes, copilot or ecs; see "
+			"meshctl render: no target '%s' (compose, kubernetes, ecs or copilot; see "
 			"meshctl render --help)\n",
 			target);
 		return 2;
@@ -392,7 +392,7 @@ int cmd_render(int argc, char **argv)
 	}
 	if (optind >= argc) {
 		fprintf(stderr,
-			"meshctl render: which target? compose, kubernetes, copilot or ecs\n");
+			"meshctl render: which target? compose, kubernetes, ecs or copilot\n");
 		render_usage(stderr);
 		return 2;
 	}

@@ -114,7 +114,7 @@ int render_kubernetes(const render_ctx *c, char *err, size_t errlen);
 int render_copilot(const render_ctx *c, char *err, size_t errlen);
 int render_ecs(const render_ctx *c, char *err, size_t errlen);
 
-/* render_run renders target ("compose", "kubernetes", "copilot" or "ecs") from the manifests in
+/* render_run renders target ("compose", "kubernetes", "ecs" or "copilot") from the manifests in
  * the directory manifests with the options o: into out_dir (made if missing; files there that
  * the render does not write are left alone), listing each file written on stdout when list is
  * true, or with out_dir NULL to stdout, each file after a '# ==> PATH <==' line. Warnings and

@@ -105,6 +105,8 @@ static int edge(const render_ctx *c, char *err, size_t errlen)
 	}
 	render_image(c, image, sizeof(image), "edge");
 	fprintf(f,
+		"# AWS ended the Copilot CLI's support on 2026-06-12: for a new deployment, use\n"
+		"# meshctl render ecs (a CloudFormation template) instead.\n"
 		"# The edge: the HTTP API behind a public Application Load Balancer. It calls the\n"
 		"# services over mutual TLS as the identity edge. Its certificate, key and the CA\n"
 		"# are SecureString parameters (secrets: below), from meshctl certs --dir tls:\n"
