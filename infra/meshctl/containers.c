@@ -33,23 +33,28 @@ typedef struct where {
 	char compose[PATH_MAX]; /* <state>/containers/compose.yml */
 	char record[PATH_MAX];	/* <state>/containers/project: "NAME PORT" of what is up */
 	char log[PATH_MAX];	/* <state>/containers/podman-compose.log */
-	char images[PATH_MAX];	/* <state>/images: podman's configuration, the build's logs */
-	char conf[PATH_MAX];	/* <state>/images/containers.conf */
+	char images[PATH_MAX];	/* the images' state: podman's configuration, the builds' logs */
+	char conf[PATH_MAX];	/* <images>/containers.conf */
 } where;
 
 #define FIT(buf, ...) (snprintf((buf), sizeof(buf), __VA_ARGS__) < (int)sizeof(buf))
 
+/* where_init fills w for the state directory state (NULL: the default). The images' state
+ * (podman's configuration, the image builds' logs and work) is $CLEAVE_IMAGES_STATE when set, as
+ * for infra/images/build, else <state>/images. */
 static int where_init(where *w, const char *state)
 {
-	return meshctl_paths_init(&w->paths, state) == 0 &&
-		       FIT(w->dir, "%s/containers", w->paths.state) &&
-		       FIT(w->tls, "%s/tls", w->dir) && FIT(w->compose, "%s/compose.yml", w->dir) &&
-		       FIT(w->record, "%s/project", w->dir) &&
-		       FIT(w->log, "%s/podman-compose.log", w->dir) &&
-		       FIT(w->images, "%s/images", w->paths.state) &&
-		       FIT(w->conf, "%s/containers.conf", w->images)
-		   ? 0
-		   : -1;
+	const char *images = getenv("CLEAVE_IMAGES_STATE");
+	bool ok = meshctl_paths_init(&w->paths, state) == 0 &&
+		  FIT(w->dir, "%s/containers", w->paths.state) && FIT(w->tls, "%s/tls", w->dir) &&
+		  FIT(w->compose, "%s/compose.yml", w->dir) &&
+		  FIT(w->record, "%s/project", w->dir) &&
+		  FIT(w->log, "%s/podman-compose.log", w->dir);
+	if (ok && images != NULL && images[0] != '\0')
+		ok = FIT(w->images, "%s", images);
+	else if (ok)
+		ok = FIT(w->images, "%s/images", w->paths.state);
+	return ok && FIT(w->conf, "%s/containers.conf", w->images) ? 0 : -1;
 }
 
 /* run runs argv (argv[0] looked up in PATH), its output appended to log (NULL: this process's),
@@ -174,7 +179,7 @@ static int ready_to_run(const char *cmd)
 }
 
 /* podman_env writes podman's configuration for this machine (infra/images/podman-env.sh) into
- * <state>/images/containers.conf and points CONTAINERS_CONF at it, for every podman command
+ * <images>/containers.conf and points CONTAINERS_CONF at it, for every podman command
  * started from here on. */
 static int podman_env(const where *w)
 {
