@@ -31,7 +31,7 @@ typedef struct where {
 	char dir[PATH_MAX];	/* <state>/containers: compose.yml, project, logs */
 	char tls[PATH_MAX];	/* <state>/containers/tls: the certificates */
 	char compose[PATH_MAX]; /* <state>/containers/compose.yml */
-	char record[PATH_MAX];	/* <state>/containers/project: "NAME PORT" of what is up */
+	char record[PATH_MAX];	/* <state>/containers/project: "NAME PORT" up last started */
 	char log[PATH_MAX];	/* <state>/containers/podman-compose.log */
 	char images[PATH_MAX];	/* the images' state: podman's configuration, the builds' logs */
 	char conf[PATH_MAX];	/* <images>/containers.conf */
@@ -539,7 +539,6 @@ int containers_down(const char *state, int volumes)
 			project);
 		return 1;
 	}
-	unlink(w.record);
 	{
 		char *ls[] = {"podman", "volume", "ls", "-q", "--filter", filter, NULL};
 		names(ls, out, sizeof(out));
