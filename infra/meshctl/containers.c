@@ -379,7 +379,10 @@ int containers_up(const containers_opts *o)
 		fprintf(stderr, "meshctl up: %s\n", err);
 		return 1;
 	}
-	if (rt_mkdirs(w.dir, 0700) != 0 || rt_mkdirs(w.images, 0700) != 0) {
+	/* the state directory as meshctl up makes it (0711: its services' users pass through),
+	 * what is the containers' inside it 0700 */
+	if (rt_mkdirs(w.paths.state, 0711) != 0 || rt_mkdirs(w.dir, 0700) != 0 ||
+	    rt_mkdirs(w.images, 0700) != 0) {
 		fprintf(stderr, "meshctl up: cannot make %s: %s\n", w.dir, strerror(errno));
 		goto out;
 	}
