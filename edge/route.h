@@ -40,7 +40,7 @@ typedef enum route_kind {
 } route_kind;
 
 struct route_split;
-struct rt_group;
+struct upstream;
 
 /* route: one method + path template, and what answers it. */
 typedef struct route {
@@ -52,6 +52,7 @@ typedef struct route {
 	char *source; /* where it was declared ("svc/users/manifest.yml:9"), for messages */
 	/* ROUTE_TEXT */
 	char *text;
+	const char *content_type; /* static; NULL: text/plain; charset=utf-8 */
 	/* ROUTE_RPC */
 	char *service_name; /* the manifest's name ("users"), for the access log */
 	const ProtobufCServiceDescriptor *service;
@@ -70,8 +71,8 @@ typedef struct route {
 	route_segment location[ROUTE_MAX_SEGMENTS];
 	size_t nlocation;
 	int has_location;
-	struct rt_group
-	    *upstream; /* the target group of the service (runtime/group.h); not owned */
+	struct upstream *upstream; /* the service's target group and bounds (upstream.h); not
+				    * owned */
 	size_t id; /* its slot in the table's ids, set by route_table_add (metrics count by it) */
 	/* NULL, or the share of its requests another target group serves (route_set_split) */
 	struct route_split *split;
