@@ -11,8 +11,8 @@ typedef struct subcommand {
 } subcommand;
 
 static const subcommand subcommands[] = {
-    {"up", cmd_up, "start every service at its manifest's count, then the edge"},
-    {"down", cmd_down, "stop a detached mesh"},
+    {"up", cmd_up, "start every service at its manifest's count, then the edge (or in containers)"},
+    {"down", cmd_down, "stop a detached mesh (or the containers)"},
     {"status", cmd_status, "instances, their health, and per-method cost"},
     {"scale", cmd_scale, "change a service's instance count while it serves"},
     {"logs", cmd_logs, "a service's log lines, tagged with their instance"},
@@ -20,7 +20,7 @@ static const subcommand subcommands[] = {
     {"init", cmd_init, "scaffold a new service"},
     {"policy", cmd_policy, "who may call what: the call policy the manifests give"},
     {"certs", cmd_certs, "a development CA and certificates for mutual TLS (tls+tcp://)"},
-    {"render", cmd_render, "deployments (compose, kubernetes, copilot) from the manifests"},
+    {"render", cmd_render, "deployments (compose, kubernetes, ecs, copilot) from the manifests"},
     {"openapi", cmd_openapi, "the API's OpenAPI 3.1 document, from the manifests"},
 };
 

@@ -1,4 +1,4 @@
-/* render.c: meshctl render: deployments (compose, Kubernetes, Copilot) rendered from the same
+/* render.c: meshctl render: deployments (compose, Kubernetes, Copilot, ECS) rendered from the same
  * svc/<name>/manifest.yml that meshctl up runs locally, plus the helpers the targets share. */
 #include <ctype.h>
 #include <errno.h>
@@ -154,7 +154,7 @@ static void render_usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: meshctl render compose|kubernetes|copilot [--out DIR] [--manifests DIR]\n"
+	    "usage: meshctl render compose|kubernetes|ecs|copilot [--out DIR] [--manifests DIR]\n"
 	    "                      [--image-prefix PREFIX] [--tag TAG] [--port N]\n"
 	    "                      [--edge-count N]\n"
 	    "\n"
@@ -169,7 +169,14 @@ static void render_usage(FILE *out)
 	    "               Service and NetworkPolicy. kustomization.yaml: those and a TLS\n"
 	    "               Secret per identity from meshctl certs' files; cert-manager/:\n"
 	    "               those and cert-manager Certificates instead\n"
-	    "  copilot      <name>/manifest.yml for AWS Copilot: the edge a Load Balanced Web\n"
+	    "  ecs          template.yml, a CloudFormation template for Amazon ECS on Fargate:\n"
+	    "               per service a task definition, a service (its count), a Cloud Map\n"
+	    "               name resolving to every task, a security group open only to what\n"
+	    "               may call it, a log group and an execution role; the edge behind an\n"
+	    "               Application Load Balancer; certificates from SSM Parameter Store,\n"
+	    "               each service's optional store URL from Secrets Manager\n"
+	    "  copilot      <name>/manifest.yml for AWS Copilot (no longer supported by AWS\n"
+	    "               since 2026-06-12; prefer ecs): the edge a Load Balanced Web\n"
 	    "               Service, each service a Backend Service on Service Connect;\n"
 	    "               certificates from SSM Parameter Store (secrets:)\n"
 	    "\n"
@@ -184,7 +191,9 @@ static void render_usage(FILE *out)
 	    "                        without it every file goes to stdout, each after a\n"
 	    "                        '# ==> PATH <==' line\n"
 	    "  --manifests DIR       where <name>/manifest.yml are (default svc/ in the checkout)\n"
-	    "  --image-prefix PREFIX images are PREFIX<name>:TAG (default localhost/cleave-)\n"
+	    "  --image-prefix PREFIX images are PREFIX<name>:TAG (default localhost/cleave-; for\n"
+	    "                        ecs the ImagePrefix parameter's default, none for "
+	    "localhost/)\n"
 	    "  --tag TAG             (default latest)\n"
 	    "  --port N              compose: the host port the edge is published on (default\n"
 	    "                        8080)\n"
@@ -207,8 +216,9 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 	return 0;
 }
 
-/* render_write writes the files of s under dir, making directories as needed, and lists them. */
-static int render_write(const render_set *s, const char *dir)
+/* render_write writes the files of s under dir, making directories as needed, and lists them
+ * when list is true. */
+static int render_write(const render_set *s, const char *dir, bool list)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		char path[4096], *slash;
@@ -238,7 +248,8 @@ static int render_write(const render_set *s, const char *dir)
 				strerror(errno));
 			return -1;
 		}
-		printf("%s\n", path);
+		if (list)
+			printf("%s\n", path);
 	}
 	return 0;
 }
@@ -246,6 +257,83 @@ static int render_write(const render_set *s, const char *dir)
 static int file_cmp(const void *a, const void *b)
 {
 	return strcmp((*(render_file *const *)a)->path, (*(render_file *const *)b)->path);
+}
+
+int render_run(const char *target, const char *manifests, const render_opts *o, const char *out_dir,
+	       bool list)
+{
+	int (*run)(const render_ctx *, char *, size_t);
+	render_set set = {0};
+	manifest **ms;
+	size_t n;
+	char err[512];
+	int rc;
+	if (strcmp(target, "compose") == 0)
+		run = render_compose;
+	else if (strcmp(target, "kubernetes") == 0)
+		run = render_kubernetes;
+	else if (strcmp(target, "copilot") == 0)
+		run = render_copilot;
+	else if (strcmp(target, "ecs") == 0)
+		run = render_ecs;
+	else {
+		fprintf(stderr,
+			"meshctl render: no target '%s' (compose, kubernetes, ecs or copilot; see "
+			"meshctl render --help)\n",
+			target);
+		return 2;
+	}
+	if (manifest_load_dir(manifests, &ms, &n, err, sizeof(err)) != 0 ||
+	    manifest_check_calls(ms, n, err, sizeof(err)) != 0 ||
+	    manifest_check_splits(ms, n, err, sizeof(err)) != 0) {
+		fprintf(stderr, "meshctl render: %s\n", err);
+		return 1;
+	}
+	if (n == 0) {
+		fprintf(stderr, "meshctl render: no <name>/manifest.yml in %s\n", manifests);
+		manifest_free_all(ms, n);
+		return 1;
+	}
+	/* a container's identity is its manifest's name; its callers pin the package it serves */
+	for (size_t k = 0; k < n; k++) {
+		const char *dot = strrchr(ms[k]->service, '.');
+		size_t len = dot != NULL ? (size_t)(dot - ms[k]->service) : 0;
+		if (len != strlen(ms[k]->name) || strncmp(ms[k]->service, ms[k]->name, len) != 0)
+			fprintf(stderr,
+				"meshctl render: warning: %s serves %s, so its callers want a "
+				"certificate with CN %.*s, and %s's identity is %s: give it that "
+				"certificate by hand\n",
+				ms[k]->name, ms[k]->service, (int)len, ms[k]->service, ms[k]->name,
+				ms[k]->name);
+	}
+	{
+		render_ctx c = {.ms = ms, .n = n, .o = o, .out = &set};
+		err[0] = '\0';
+		rc = run(&c, err, sizeof(err));
+	}
+	if (rc == 0 && render_set_close(&set) != 0) {
+		snprintf(err, sizeof(err), "out of memory");
+		rc = -1;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "meshctl render: %s\n", err);
+		render_set_free(&set);
+		manifest_free_all(ms, n);
+		return 1;
+	}
+	qsort(set.files, set.n, sizeof(*set.files), file_cmp);
+	if (out_dir != NULL) {
+		rc = render_write(&set, out_dir, list) == 0 ? 0 : 1;
+	} else {
+		for (size_t i = 0; i < set.n; i++) {
+			printf("# ==> %s <==\n", set.files[i]->path);
+			fwrite(set.files[i]->text, 1, set.files[i]->len, stdout);
+		}
+		rc = 0;
+	}
+	render_set_free(&set);
+	manifest_free_all(ms, n);
+	return rc;
 }
 
 int cmd_render(int argc, char **argv)
@@ -263,12 +351,7 @@ int cmd_render(int argc, char **argv)
 			 .port = RENDER_EDGE_PORT,
 			 .edge_count = 1};
 	const char *dir = CLEAVE_SOURCE_DIR "/svc", *out = NULL, *target;
-	int (*run)(const render_ctx *, char *, size_t);
-	render_set set = {0};
-	manifest **ms;
-	size_t n;
-	char err[512];
-	int opt, rc;
+	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -308,26 +391,14 @@ int cmd_render(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "meshctl render: which target? compose, kubernetes or copilot\n");
+		fprintf(stderr,
+			"meshctl render: which target? compose, kubernetes, ecs or copilot\n");
 		render_usage(stderr);
 		return 2;
 	}
 	target = argv[optind];
 	if (optind + 1 < argc) {
 		fprintf(stderr, "meshctl render: unexpected argument '%s'\n", argv[optind + 1]);
-		return 2;
-	}
-	if (strcmp(target, "compose") == 0)
-		run = render_compose;
-	else if (strcmp(target, "kubernetes") == 0)
-		run = render_kubernetes;
-	else if (strcmp(target, "copilot") == 0)
-		run = render_copilot;
-	else {
-		fprintf(stderr,
-			"meshctl render: no target '%s' (compose, kubernetes or copilot; see "
-			"meshctl render --help)\n",
-			target);
 		return 2;
 	}
 	if (o.tag[0] == '\0' || strpbrk(o.tag, " \t\n:/@") != NULL) {
@@ -339,55 +410,5 @@ int cmd_render(int argc, char **argv)
 			o.image_prefix);
 		return 2;
 	}
-	if (manifest_load_dir(dir, &ms, &n, err, sizeof(err)) != 0 ||
-	    manifest_check_calls(ms, n, err, sizeof(err)) != 0 ||
-	    manifest_check_splits(ms, n, err, sizeof(err)) != 0) {
-		fprintf(stderr, "meshctl render: %s\n", err);
-		return 1;
-	}
-	if (n == 0) {
-		fprintf(stderr, "meshctl render: no <name>/manifest.yml in %s\n", dir);
-		manifest_free_all(ms, n);
-		return 1;
-	}
-	/* a container's identity is its manifest's name; its callers pin the package it serves */
-	for (size_t k = 0; k < n; k++) {
-		const char *dot = strrchr(ms[k]->service, '.');
-		size_t len = dot != NULL ? (size_t)(dot - ms[k]->service) : 0;
-		if (len != strlen(ms[k]->name) || strncmp(ms[k]->service, ms[k]->name, len) != 0)
-			fprintf(stderr,
-				"meshctl render: warning: %s serves %s, so its callers want a "
-				"certificate with CN %.*s, and %s's identity is %s: give it that "
-				"certificate by hand\n",
-				ms[k]->name, ms[k]->service, (int)len, ms[k]->service, ms[k]->name,
-				ms[k]->name);
-	}
-	{
-		render_ctx c = {.ms = ms, .n = n, .o = &o, .out = &set};
-		err[0] = '\0';
-		rc = run(&c, err, sizeof(err));
-	}
-	if (rc == 0 && render_set_close(&set) != 0) {
-		snprintf(err, sizeof(err), "out of memory");
-		rc = -1;
-	}
-	if (rc != 0) {
-		fprintf(stderr, "meshctl render: %s\n", err);
-		render_set_free(&set);
-		manifest_free_all(ms, n);
-		return 1;
-	}
-	qsort(set.files, set.n, sizeof(*set.files), file_cmp);
-	if (out != NULL) {
-		rc = render_write(&set, out) == 0 ? 0 : 1;
-	} else {
-		for (size_t i = 0; i < set.n; i++) {
-			printf("# ==> %s <==\n", set.files[i]->path);
-			fwrite(set.files[i]->text, 1, set.files[i]->len, stdout);
-		}
-		rc = 0;
-	}
-	render_set_free(&set);
-	manifest_free_all(ms, n);
-	return rc;
+	return render_run(target, dir, &o, out, true);
 }

@@ -98,9 +98,28 @@ int64_t render_ceil_s(int64_t ms);
  * empty, not starting with '-' or '.'), else single-quoted. */
 void render_quote(FILE *f, const char *s);
 
+/* render_fargate_want says what manifest m asks for in Fargate's units: CPU units (1024 a vCPU,
+ * from its millicores, rounded up) and memory in MiB (rounded up); 0 for what it does not say
+ * (m NULL: the edge, which has no manifest: both 0). */
+void render_fargate_want(const manifest *m, int64_t *cpu_units, int64_t *mem_mib);
+
+/* render_fargate_fit picks the smallest valid Fargate task size (CPU units and MiB) with at least
+ * cpu_units and mem_mib, from Fargate's table of valid pairs. Returns 0, or -1 if none is that
+ * large (16 vCPU and 120 GiB at most). */
+int render_fargate_fit(int64_t cpu_units, int64_t mem_mib, int *cpu_out, int *mem_out);
+
 /* The targets: each adds its files to c->out. Returns 0, or -1 with a reason in err. */
 int render_compose(const render_ctx *c, char *err, size_t errlen);
 int render_kubernetes(const render_ctx *c, char *err, size_t errlen);
 int render_copilot(const render_ctx *c, char *err, size_t errlen);
+int render_ecs(const render_ctx *c, char *err, size_t errlen);
+
+/* render_run renders target ("compose", "kubernetes", "ecs" or "copilot") from the manifests in
+ * the directory manifests with the options o: into out_dir (made if missing; files there that
+ * the render does not write are left alone), listing each file written on stdout when list is
+ * true, or with out_dir NULL to stdout, each file after a '# ==> PATH <==' line. Warnings and
+ * errors go to stderr. Returns 0, 1 when it failed, 2 for an unknown target. */
+int render_run(const char *target, const char *manifests, const render_opts *o, const char *out_dir,
+	       bool list);
 
 #endif

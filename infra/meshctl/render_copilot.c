@@ -6,52 +6,13 @@
 
 #include "render.h"
 
-/* fargate_size: one Fargate CPU size and the memory sizes (MiB) it allows: min to max in steps
- * of step, or for 256 the three listed. */
-typedef struct fargate_size {
-	int cpu;
-	int min, max, step;
-} fargate_size;
-
-static const fargate_size fargate[] = {
-    {256, 512, 2048, 0},	  {512, 1024, 4096, 1024},   {1024, 2048, 8192, 1024},
-    {2048, 4096, 16384, 1024},	  {4096, 8192, 30720, 1024}, {8192, 16384, 61440, 4096},
-    {16384, 32768, 122880, 8192},
-};
-
-/* fargate_fit picks the smallest valid Fargate size with at least cpu units and mem MiB.
- * Returns 0, or -1 if none is that large. */
-static int fargate_fit(int64_t cpu, int64_t mem, int *cpu_out, int *mem_out)
-{
-	for (size_t i = 0; i < sizeof(fargate) / sizeof(fargate[0]); i++) {
-		const fargate_size *s = &fargate[i];
-		int64_t m;
-		if (s->cpu < cpu || s->max < mem)
-			continue;
-		if (s->step == 0) { /* 256: 512, 1024 or 2048 */
-			m = mem <= 512 ? 512 : mem <= 1024 ? 1024 : 2048;
-		} else {
-			m = mem <= s->min
-				? s->min
-				: s->min + (mem - s->min + s->step - 1) / s->step * s->step;
-		}
-		*cpu_out = s->cpu;
-		*mem_out = (int)m;
-		return 0;
-	}
-	return -1;
-}
-
 /* size writes cpu: and memory: for m (NULL: the edge, which has no manifest). */
 static int size(FILE *f, const manifest *m, char *err, size_t errlen)
 {
-	int64_t want_cpu = 0, want_mem = 0;
+	int64_t want_cpu, want_mem;
 	int cpu, mem;
-	if (m != NULL && m->cpu_millis > 0)
-		want_cpu = ((int64_t)m->cpu_millis * 1024 + 999) / 1000;
-	if (m != NULL && m->memory_bytes > 0)
-		want_mem = (m->memory_bytes + (1 << 20) - 1) >> 20;
-	if (fargate_fit(want_cpu, want_mem, &cpu, &mem) != 0) {
+	render_fargate_want(m, &want_cpu, &want_mem);
+	if (render_fargate_fit(want_cpu, want_mem, &cpu, &mem) != 0) {
 		snprintf(err, errlen,
 			 "%s: cpu: %d and memory: %lld MiB fit no Fargate task size (at most 16 "
 			 "vCPU, 120 GiB)",
@@ -144,6 +105,8 @@ static int edge(const render_ctx *c, char *err, size_t errlen)
 	}
 	render_image(c, image, sizeof(image), "edge");
 	fprintf(f,
+		"# AWS ended the Copilot CLI's support on 2026-06-12: for a new deployment, use\n"
+		"# meshctl render ecs (a CloudFormation template) instead.\n"
 		"# The edge: the HTTP API behind a public Application Load Balancer. It calls the\n"
 		"# services over mutual TLS as the identity edge. Its certificate, key and the CA\n"
 		"# are SecureString parameters (secrets: below), from meshctl certs --dir tls:\n"

@@ -1,4 +1,5 @@
-/* up.c: meshctl up (run the mesh, in the foreground or detached) and meshctl down. */
+/* up.c: meshctl up (run the mesh, in the foreground or detached, or in containers) and meshctl
+ * down. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -14,6 +15,7 @@
 #include "commands.h"
 #include "options.h"
 #include "process.h"
+#include "containers.h"
 #include "control.h"
 #include "meshctl.pb-c.h"
 #include "supervisor.h"
@@ -27,6 +29,8 @@ static void up_usage(FILE *out)
 	    out,
 	    "usage: meshctl up [--port N | --listen ADDR:PORT] [--detach] [--state-dir DIR]\n"
 	    "                  [--manifests DIR] [--admin-port N] [--monolith] [--allow-root]\n"
+	    "       meshctl up --containers [--port N] [--state-dir DIR] [--project NAME]\n"
+	    "                  [--tag TAG] [--build] [--wait SECONDS]\n"
 	    "\n"
 	    "Starts every service of the manifests at its count, then the edge, and keeps them\n"
 	    "so: a crashed instance is restarted with exponential backoff (100 ms doubling to\n"
@@ -50,7 +54,27 @@ static void up_usage(FILE *out)
 	    "                      (cleave-<name>) cannot be made or cannot reach the binaries;\n"
 	    "                      without it that is an error. As root every process runs as\n"
 	    "                      its own user: each service, the edge and the monolith\n"
-	    "  --help              this text\n");
+	    "  --help              this text\n"
+	    "\n"
+	    "With --containers (as root) it runs the forum in containers instead, with podman:\n"
+	    "builds the images that are missing (infra/images/build), writes podman's\n"
+	    "configuration for this machine (STATE/images/containers.conf, or in\n"
+	    "$CLEAVE_IMAGES_STATE as infra/images/build reads it), makes the\n"
+	    "certificates that are missing (meshctl certs into STATE/containers/tls, the\n"
+	    "containers' keys given to their user, uid 10001), renders compose.yml into\n"
+	    "STATE/containers/, runs podman-compose up -d under its project name, waits until\n"
+	    "the edge and every service answer through it, prints where the API is and exits.\n"
+	    "meshctl down --containers takes it down; the data stays in its volumes.\n"
+	    "\n"
+	    "  --containers        run the forum in containers (see above)\n"
+	    "  --port N            publish the edge on host port N (default 8080; 0 picks a free\n"
+	    "                      one)\n"
+	    "  --project NAME      the podman-compose project, prefix of the containers, networks\n"
+	    "                      and volumes (default cleave)\n"
+	    "  --tag TAG           the images' tag (default latest)\n"
+	    "  --build             run infra/images/build even when every image is there (after\n"
+	    "                      changing the sources; it reuses what did not change)\n"
+	    "  --wait SECONDS      how long to wait for the forum to answer (default 180)\n");
 }
 
 /* up_wait_ready reads the supervisor's "ready URL" line; returns 0 and prints where the API is,
@@ -94,9 +118,16 @@ int cmd_up(int argc, char **argv)
 						 {"admin-port", required_argument, NULL, 'a'},
 						 {"monolith", no_argument, NULL, 'M'},
 						 {"allow-root", no_argument, NULL, 'R'},
+						 {"containers", no_argument, NULL, 'C'},
+						 {"project", required_argument, NULL, 'P'},
+						 {"tag", required_argument, NULL, 'T'},
+						 {"build", no_argument, NULL, 'B'},
+						 {"wait", required_argument, NULL, 'W'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
 	char listen[128] = "127.0.0.1:8080", admin[64];
+	containers_opts co = {.project = "cleave", .tag = "latest", .port = 8080, .wait_s = 180};
+	int containers = 0, only_local = 0, only_containers = 0;
 	const char *state = NULL;
 	supervisor_opts o = {.listen = listen,
 			     .manifests = CLEAVE_SOURCE_DIR "/svc",
@@ -115,7 +146,42 @@ int cmd_up(int argc, char **argv)
 				return 2;
 			}
 			snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+			co.port = port;
 			break;
+		case 'C':
+			containers = 1;
+			break;
+		case 'P':
+			co.project = optarg;
+			only_containers = 1;
+			break;
+		case 'T':
+			if (optarg[0] == '\0' || strpbrk(optarg, " \t\n:/@'\"") != NULL) {
+				fprintf(stderr, "meshctl up: --tag '%s' is not an image tag\n",
+					optarg);
+				return 2;
+			}
+			co.tag = optarg;
+			only_containers = 1;
+			break;
+		case 'B':
+			co.build = 1;
+			only_containers = 1;
+			break;
+		case 'W': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || v < 1 || v > 3600) {
+				fprintf(stderr,
+					"meshctl up: --wait wants 1 to 3600 seconds, not "
+					"'%s'\n",
+					optarg);
+				return 2;
+			}
+			co.wait_s = (int)v;
+			only_containers = 1;
+			break;
+		}
 		case 'l':
 			if (strchr(optarg, ':') == NULL || strlen(optarg) >= sizeof(listen)) {
 				fprintf(stderr, "meshctl up: --listen wants ADDR:PORT, not '%s'\n",
@@ -123,15 +189,19 @@ int cmd_up(int argc, char **argv)
 				return 2;
 			}
 			snprintf(listen, sizeof(listen), "%s", optarg);
+			only_local = 1;
 			break;
 		case 'd':
 			detach = 1;
+			only_local = 1;
 			break;
 		case 'M':
 			o.monolith = 1;
+			only_local = 1;
 			break;
 		case 'R':
 			o.allow_root = 1;
+			only_local = 1;
 			break;
 		case 's':
 			state = optarg;
@@ -148,6 +218,7 @@ int cmd_up(int argc, char **argv)
 			}
 			snprintf(admin, sizeof(admin), "127.0.0.1:%d", port);
 			o.admin_listen = admin;
+			only_local = 1;
 			break;
 		case 'h':
 			up_usage(stdout);
@@ -161,6 +232,23 @@ int cmd_up(int argc, char **argv)
 		fprintf(stderr, "meshctl up: unexpected argument '%s' (see --help)\n",
 			argv[optind]);
 		return 2;
+	}
+	if (containers && only_local) {
+		fprintf(stderr,
+			"meshctl up: --listen, --detach, --monolith, --admin-port and "
+			"--allow-root are for the local mesh, not --containers (which always "
+			"runs detached, the edge published on --port)\n");
+		return 2;
+	}
+	if (!containers && only_containers) {
+		fprintf(stderr,
+			"meshctl up: --project, --tag, --build and --wait go with --containers\n");
+		return 2;
+	}
+	if (containers) {
+		co.state = state;
+		co.manifests = o.manifests;
+		return containers_up(&co);
 	}
 	if (meshctl_paths_init(&paths, state) != 0) {
 		fprintf(stderr, "meshctl up: the state directory's path is too long for sockets\n");
@@ -218,9 +306,36 @@ static void down_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: meshctl down [--state-dir DIR]\n"
+		"       meshctl down --containers [--volumes] [--state-dir DIR]\n"
 		"\n"
 		"Stops the detached mesh running from the state directory: the edge first (it\n"
-		"drains), then every service; waits until all have exited.\n");
+		"drains), then every service; waits until all have exited.\n"
+		"\n"
+		"  --containers  take down instead the containers meshctl up --containers started\n"
+		"                from the state directory (as root): podman-compose down, and the\n"
+		"                networks it leaves; their volumes, the services' data, are kept\n"
+		"                for the next meshctl up --containers\n"
+		"  --volumes     with --containers: remove the volumes too (the data is lost)\n"
+		"  --state-dir DIR  (default $CLEAVE_STATE_DIR, else .state/ in the checkout)\n"
+		"  --help        this text\n");
+}
+
+/* down_flags: what meshctl down's extra options chose. */
+typedef struct down_flags {
+	int containers, volumes;
+} down_flags;
+
+static int down_extra(int opt, const char *arg, void *ctx)
+{
+	down_flags *d = ctx;
+	(void)arg;
+	if (opt == 'C')
+		d->containers = 1;
+	else if (opt == 'V')
+		d->volumes = 1;
+	else
+		return -1;
+	return 0;
 }
 
 /* state_dir_option parses the --state-dir/--help options every other command shares.
@@ -261,13 +376,23 @@ int cmd_down(int argc, char **argv)
 	char message[MESH_MESSAGE_MAX];
 	long pid;
 	int64_t until;
-	int r = state_dir_option(argc, argv, &state, down_usage, "", NULL, NULL, NULL);
+	static const struct option extra[] = {{"containers", no_argument, NULL, 'C'},
+					      {"volumes", no_argument, NULL, 'V'},
+					      {NULL, 0, NULL, 0}};
+	down_flags flags = {0};
+	int r = state_dir_option(argc, argv, &state, down_usage, "", extra, down_extra, &flags);
 	if (r != 0)
 		return r == 1 ? 0 : 2;
 	if (optind < argc) {
 		fprintf(stderr, "meshctl down: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	if (flags.volumes && !flags.containers) {
+		fprintf(stderr, "meshctl down: --volumes goes with --containers\n");
+		return 2;
+	}
+	if (flags.containers)
+		return containers_down(state, flags.volumes);
 	if (meshctl_paths_init(&paths, state) != 0) {
 		fprintf(stderr, "meshctl down: bad state directory\n");
 		return 2;

@@ -582,6 +582,37 @@ START_TEST(test_help_and_bad_usage)
 	free(out);
 	ck_assert_int_eq(meshctl(&out, "frobnicate", NULL), 2);
 	free(out);
+	/* the containers' flags: documented, and only where they apply */
+	ck_assert_int_eq(meshctl(&out, "up", "--help", NULL), 0);
+	for (const char *const *f = (const char *const[]){"--containers", "--project", "--tag",
+							  "--build", "--wait", NULL};
+	     *f != NULL; f++)
+		ck_assert_msg(strstr(out, *f) != NULL, "up --help lacks %s", *f);
+	free(out);
+	ck_assert_int_eq(meshctl(&out, "down", "--help", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "--containers"));
+	ck_assert_ptr_nonnull(strstr(out, "--volumes"));
+	free(out);
+	ck_assert_int_eq(meshctl(&out, "up", "--containers", "--detach", NULL), 2);
+	ck_assert_ptr_nonnull(strstr(out, "not --containers"));
+	free(out);
+	ck_assert_int_eq(meshctl(&out, "up", "--project", "p", NULL), 2);
+	ck_assert_ptr_nonnull(strstr(out, "go with --containers"));
+	free(out);
+	ck_assert_int_eq(meshctl(&out, "up", "--containers", "--wait", "0", NULL), 2);
+	free(out);
+	ck_assert_int_eq(meshctl(&out, "up", "--containers", "--project", "-x", NULL), 2);
+	free(out);
+	ck_assert_int_eq(meshctl(&out, "down", "--volumes", NULL), 2);
+	free(out);
+	/* nothing was started in containers from this state directory (or, without root or
+	 * podman, it says what is missing): nothing to take down */
+	ck_assert_int_eq(meshctl(&out, "down", "--containers", NULL), 1);
+	ck_assert_msg(strstr(out, "no containers were started from") != NULL ||
+			  strstr(out, "run it as root") != NULL ||
+			  strstr(out, "is not installed") != NULL,
+		      "%s", out);
+	free(out);
 }
 END_TEST
 

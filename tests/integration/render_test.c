@@ -1,8 +1,9 @@
 /* render_test.c: meshctl render: the committed infra/deploy/ matches what the manifests render
  * (it fails with the diff and the command to regenerate), every rendered file is YAML, counts
- * become instances and replicas, calls: becomes exactly the NetworkPolicy's ingress, every pod
- * and container is locked down and health-checked, and the Kubernetes objects and compose file
- * pass the Kubernetes API's and the Compose specification's validators (tests/renders/). */
+ * become instances and replicas, calls: becomes exactly the NetworkPolicy's ingress and the ECS
+ * security groups' rules, every pod, container and task is locked down and health-checked, and
+ * the Kubernetes objects, the compose file and the ECS template pass the Kubernetes API's, the
+ * Compose specification's and the CloudFormation specification's validators (tests/renders/). */
 #include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,7 +20,8 @@
 
 #define MESHCTL CLEAVE_BUILD_DIR "/meshctl"
 
-static const char *const targets[] = {"compose", "kubernetes", "copilot"};
+static const char *const targets[] = {"compose", "kubernetes", "copilot", "ecs"};
+#define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 static char dir[256];
 
 /* run_for runs argv (NULL-terminated) for up to timeout_ms and returns its exit status (128 if
@@ -306,7 +308,7 @@ static void teardown(void)
 
 START_TEST(test_the_committed_deployments_match_the_manifests)
 {
-	for (size_t t = 0; t < 3; t++) {
+	for (size_t t = 0; t < NTARGETS; t++) {
 		char committed[512], fresh[512], *out = NULL;
 		char *diff[] = {"/usr/bin/diff", "-ru", committed, fresh, NULL};
 		int rc;
@@ -330,7 +332,7 @@ START_TEST(test_every_rendered_file_is_yaml_with_the_header)
 {
 	char m[512];
 	manifests(m, sizeof(m), "manifests");
-	for (size_t t = 0; t < 3; t++) {
+	for (size_t t = 0; t < NTARGETS; t++) {
 		char sub[64], outdir[600];
 		int n = 0;
 		/* the checkout's manifests, then ones with more instances and resources */
@@ -341,8 +343,8 @@ START_TEST(test_every_rendered_file_is_yaml_with_the_header)
 			n = 0;
 			check_tree(outdir, &n);
 			/* compose.yml; mesh/ (4 + kustomization), kustomization.yaml,
-			 * cert-manager/ (kustomization, certificates); 4 manifests */
-			ck_assert_int_eq(n, t == 0 ? 1 : t == 1 ? 8 : 4);
+			 * cert-manager/ (kustomization, certificates); 4 manifests; template.yml */
+			ck_assert_int_eq(n, t == 0 ? 1 : t == 1 ? 8 : t == 2 ? 4 : 1);
 		}
 	}
 }
@@ -364,7 +366,7 @@ START_TEST(test_bad_input_is_a_usage_error)
 	ck_assert_int_eq(run(NULL, port), 2);
 	ck_assert_int_eq(run(NULL, extra), 2);
 	ck_assert_int_eq(run(&out, help), 0);
-	ck_assert_ptr_nonnull(strstr(out, "usage: meshctl render compose|kubernetes|copilot"));
+	ck_assert_ptr_nonnull(strstr(out, "usage: meshctl render compose|kubernetes|ecs|copilot"));
 	free(out);
 	ck_assert_int_eq(run(&out, missing), 1);
 	ck_assert_msg(strstr(out, "/nonexistent") != NULL, "%s", out);
@@ -462,6 +464,21 @@ START_TEST(test_count_becomes_instances_and_replicas)
 	ck_assert_str_eq(str(&d.doc[0], root, "type"), "Backend Service");
 	ck_assert_str_eq(str(&d.doc[0], root, "network.connect"), "true");
 	ck_assert_str_eq(str(&d.doc[0], root, "image.healthcheck.interval"), "5s");
+	unload(&d);
+
+	/* ecs: posts the same Fargate size; users two tasks with a store URL, one without */
+	ck_assert_int_eq(render("ecs", "ecs", m, NULL), 0);
+	snprintf(path, sizeof(path), "%s/ecs/template.yml", dir);
+	ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
+	doc = &d.doc[0];
+	root = get(doc, yaml_document_get_root_node(doc), "Resources");
+	ck_assert_str_eq(str(doc, root, "PostsTaskDefinition.Properties.Cpu"), "512");
+	ck_assert_str_eq(str(doc, root, "PostsTaskDefinition.Properties.Memory"), "1024");
+	c = get(doc, root, "UsersService.Properties.DesiredCount.Fn::If");
+	ck_assert_str_eq((char *)item(doc, c, 0)->data.scalar.value, "UsersStore");
+	ck_assert_str_eq((char *)item(doc, c, 1)->data.scalar.value, "2");
+	ck_assert_str_eq((char *)item(doc, c, 2)->data.scalar.value, "1");
+	ck_assert_str_eq(str(doc, root, "ThreadsService.Properties.DesiredCount"), "1");
 	unload(&d);
 }
 END_TEST
@@ -599,6 +616,7 @@ typedef struct workload {
 	char check[160];     /* its health check's words, joined by commas */
 	long long prestop_s; /* what preStop sleeps: the manifest's deregistration_delay */
 	int retries;	     /* compose's retries: the manifest's unhealthy_threshold */
+	int count;	     /* the manifest's count (the edge: 1) */
 	bool edge;
 	char callees[256]; /* the variables naming what it calls, sorted, joined by commas:
 			    * CLEAVE_CALL_USERS, or the edge's CLEAVE_UPSTREAM_POSTS... */
@@ -633,6 +651,7 @@ static size_t workloads(const char *m, workload *w, size_t room)
 			    .check = "edge,--check,http://127.0.0.1:8080/",
 			    .prestop_s = 5,
 			    .retries = 2,
+			    .count = 1,
 			    .edge = true};
 	/* the edge calls what has routes or is a split's target (manifests are in name order, so
 	 * the variables sort) */
@@ -662,6 +681,7 @@ static size_t workloads(const char *m, workload *w, size_t room)
 			 ms[i]->name);
 		w[k].prestop_s = (long long)(ms[i]->deregistration_delay_ms + 999) / 1000;
 		w[k].retries = ms[i]->health.unhealthy_threshold;
+		w[k].count = ms[i]->count;
 		w[k].edge = false;
 	}
 	manifest_free_all(ms, n);
@@ -1136,6 +1156,371 @@ static void check_copilot(const char *m, const char *sub)
 	}
 }
 
+/* ecs_id writes the prefix of an ECS render's logical ids for identity name: "users_v2" ->
+ * "UsersV2". */
+static const char *ecs_id(char *out, size_t outlen, const char *name)
+{
+	size_t i = 0;
+	bool up = true;
+	for (; *name != '\0' && i + 1 < outlen; name++) {
+		if (!((*name >= 'a' && *name <= 'z') || (*name >= '0' && *name <= '9'))) {
+			up = true;
+			continue;
+		}
+		out[i++] = up && *name >= 'a' && *name <= 'z' ? (char)(*name - 'a' + 'A') : *name;
+		up = false;
+	}
+	out[i] = '\0';
+	return out;
+}
+
+/* fargate_pair says whether cpu and memory (MiB) are a task size Fargate runs (AWS's table of
+ * valid CPU and memory values). */
+static bool fargate_pair(long cpu, long mem)
+{
+	switch (cpu) {
+	case 256:
+		return mem == 512 || mem == 1024 || mem == 2048;
+	case 512:
+		return mem >= 1024 && mem <= 4096 && mem % 1024 == 0;
+	case 1024:
+		return mem >= 2048 && mem <= 8192 && mem % 1024 == 0;
+	case 2048:
+		return mem >= 4096 && mem <= 16384 && mem % 1024 == 0;
+	case 4096:
+		return mem >= 8192 && mem <= 30720 && mem % 1024 == 0;
+	case 8192:
+		return mem >= 16384 && mem <= 61440 && mem % 4096 == 0;
+	case 16384:
+		return mem >= 32768 && mem <= 122880 && mem % 8192 == 0;
+	default:
+		return false;
+	}
+}
+
+/* has_callee says whether w's callees (variables joined by commas) hold var. */
+static bool has_callee(const workload *w, const char *var)
+{
+	size_t len = strlen(var);
+	for (const char *at = strstr(w->callees, var); at != NULL; at = strstr(at + 1, var))
+		if ((at == w->callees || at[-1] == ',') && (at[len] == ',' || at[len] == '\0'))
+			return true;
+	return false;
+}
+
+/* callee_var writes the variable naming name among a caller's callees: prefix, then name upper
+ * cased ('-' -> '_'), as add_callee does. */
+static const char *callee_var(char *out, size_t outlen, const char *prefix, const char *name)
+{
+	workload tmp = {.callees = ""};
+	add_callee(&tmp, prefix, name);
+	snprintf(out, outlen, "%s", tmp.callees);
+	return out;
+}
+
+/* ecs_value is a template value as text: a scalar, or the text of its Fn::Sub; "" otherwise. */
+static const char *ecs_value(yaml_document_t *doc, yaml_node_t *v)
+{
+	if (v != NULL && v->type == YAML_SCALAR_NODE)
+		return (char *)v->data.scalar.value;
+	return str(doc, v, "Fn::Sub");
+}
+
+/* rules_of lists, sorted and joined by commas into out, the security groups named by the rules of
+ * type (AWS::EC2::SecurityGroupIngress or ...Egress) of group sg: their key other (the source or
+ * the destination), each on port; fails on a rule of sg that names no group or another port. */
+static void rules_of(yaml_document_t *doc, yaml_node_t *resources, const char *type, const char *sg,
+		     const char *other, const char *port, char *out, size_t outlen)
+{
+	const char *names[64];
+	size_t n = 0;
+	out[0] = '\0';
+	for (yaml_node_pair_t *p = resources->data.mapping.pairs.start;
+	     p < resources->data.mapping.pairs.top; p++) {
+		const char *id = (char *)yaml_document_get_node(doc, p->key)->data.scalar.value;
+		yaml_node_t *r = yaml_document_get_node(doc, p->value);
+		char path[96];
+		if (strcmp(str(doc, r, "Type"), type) != 0 ||
+		    strcmp(str(doc, r, "Properties.GroupId.Ref"), sg) != 0)
+			continue;
+		snprintf(path, sizeof(path), "Properties.%s.Ref", other);
+		ck_assert_msg(*str(doc, r, path) != '\0',
+			      "template.yml: %s: a rule of %s from no group", id, sg);
+		ck_assert_msg(get(doc, r, "Properties.CidrIp") == NULL, "template.yml: %s: a CIDR",
+			      id);
+		expect("template.yml", id, doc, r, "Properties.IpProtocol", "tcp");
+		expect("template.yml", id, doc, r, "Properties.FromPort", port);
+		expect("template.yml", id, doc, r, "Properties.ToPort", port);
+		ck_assert_uint_lt(n, 64);
+		names[n++] = str(doc, r, path);
+	}
+	qsort(names, n, sizeof(names[0]), by_string);
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + strlen(out), outlen - strlen(out), "%s%s", i ? "," : "", names[i]);
+}
+
+/* check_ecs_reach checks who may reach workload w of ws (n) and whom it may reach, by security
+ * group: in, exactly the edge's group when the edge sends it requests and the groups of the
+ * services whose calls: name it (the edge: the load balancer's), on its port; out, exactly the
+ * groups of what it calls on 7000, and by CIDR only HTTPS (the AWS APIs) and its store's port. */
+static void check_ecs_reach(yaml_document_t *doc, yaml_node_t *resources, const workload *ws,
+			    size_t n, const workload *w)
+{
+	char id[64], sg[96], var[256], want[512] = "", got[512], what[128];
+	const char *from[16];
+	size_t nfrom = 0;
+	yaml_node_t *group, *e;
+	ecs_id(id, sizeof(id), w->name);
+	snprintf(sg, sizeof(sg), "%sSecurityGroup", id);
+	snprintf(what, sizeof(what), "%.63s's security group", w->name);
+	group = key(doc, resources, sg);
+	ck_assert_msg(group != NULL, "template.yml: no %s", sg);
+	expect("template.yml", what, doc, group, "Type", "AWS::EC2::SecurityGroup");
+	expect_none("template.yml", what, doc, group, "Properties.SecurityGroupIngress");
+	/* in */
+	if (w->edge) {
+		snprintf(want, sizeof(want), "LoadBalancerSecurityGroup");
+	} else {
+		static char names[16][96];
+		for (size_t k = 0; k < n; k++) {
+			callee_var(var, sizeof(var),
+				   ws[k].edge ? "CLEAVE_UPSTREAM_" : "CLEAVE_CALL_", w->name);
+			if (!has_callee(&ws[k], var))
+				continue;
+			ecs_id(names[nfrom], sizeof(names[nfrom]), ws[k].name);
+			strcat(names[nfrom], "SecurityGroup");
+			from[nfrom] = names[nfrom];
+			nfrom++;
+		}
+		qsort(from, nfrom, sizeof(from[0]), by_string);
+		for (size_t i = 0; i < nfrom; i++)
+			snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%s",
+				 i ? "," : "", from[i]);
+	}
+	rules_of(doc, resources, "AWS::EC2::SecurityGroupIngress", sg, "SourceSecurityGroupId",
+		 w->edge ? "8080" : "7000", got, sizeof(got));
+	ck_assert_msg(strcmp(got, want) == 0, "template.yml: %s is reached from [%s], want [%s]",
+		      w->name, got, want);
+	/* out: to what it calls, by group; the rest only HTTPS and the store's port */
+	want[0] = '\0';
+	nfrom = 0;
+	{
+		static char names[16][96];
+		for (size_t k = 0; k < n; k++) {
+			if (ws[k].edge)
+				continue;
+			callee_var(var, sizeof(var), w->edge ? "CLEAVE_UPSTREAM_" : "CLEAVE_CALL_",
+				   ws[k].name);
+			if (!has_callee(w, var))
+				continue;
+			ecs_id(names[nfrom], sizeof(names[nfrom]), ws[k].name);
+			strcat(names[nfrom], "SecurityGroup");
+			from[nfrom] = names[nfrom];
+			nfrom++;
+		}
+	}
+	qsort(from, nfrom, sizeof(from[0]), by_string);
+	for (size_t i = 0; i < nfrom; i++)
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%s", i ? "," : "",
+			 from[i]);
+	rules_of(doc, resources, "AWS::EC2::SecurityGroupEgress", sg, "DestinationSecurityGroupId",
+		 "7000", got, sizeof(got));
+	ck_assert_msg(strcmp(got, want) == 0, "template.yml: %s reaches [%s], want [%s]", w->name,
+		      got, want);
+	for (size_t i = 0;
+	     (e = item(doc, get(doc, group, "Properties.SecurityGroupEgress"), i)) != NULL; i++) {
+		yaml_node_t *rule = get(doc, e, "Fn::If") ? item(doc, get(doc, e, "Fn::If"), 1) : e;
+		ck_assert_msg(get(doc, rule, "DestinationSecurityGroupId") == NULL,
+			      "template.yml: %s: a group in its own egress", what);
+		if (strcmp(str(doc, rule, "FromPort"), "443") == 0)
+			expect("template.yml", what, doc, rule, "ToPort", "443");
+		else
+			expect("template.yml", what, doc, rule, "FromPort.Ref", "StorePort");
+	}
+}
+
+/* check_ecs renders ecs from manifests m (NULL: the checkout's) into DIR/sub and checks, for the
+ * edge and every service: a Fargate task of a valid size, non-root (10001), a read-only root, no
+ * capabilities, its binary's health check, its logs to its own log group, the mesh's environment
+ * (tls+tcp:// to exactly what it calls, by Cloud Map name), its own identity's certificate and
+ * key and the CA from SSM; an ECS service of the manifest's count with no public IP, in its own
+ * security group reached only as calls: says (check_ecs_reach); a service found through Cloud
+ * Map, the edge in the load balancer's target group checked on /. And that nothing anywhere gets
+ * a public IP. */
+static void check_ecs(const char *m, const char *sub)
+{
+	const char *file = "template.yml";
+	char path[700], why[600], *text;
+	workload w[16];
+	size_t n = workloads(m, w, 16), services = 0;
+	yaml_docs d;
+	yaml_document_t *doc;
+	yaml_node_t *root, *resources;
+	ck_assert_int_eq(render("ecs", sub, m, NULL), 0);
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, file);
+	text = harness_read_file(path);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_msg(strstr(text, "ENABLED") == NULL, "%s: something is ENABLED", file);
+	free(text);
+	ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
+	doc = &d.doc[0];
+	root = yaml_document_get_root_node(doc);
+	resources = get(doc, root, "Resources");
+	ck_assert_msg(resources != NULL && resources->type == YAML_MAPPING_NODE, "%s: no Resources",
+		      file);
+	for (yaml_node_pair_t *p = resources->data.mapping.pairs.start;
+	     p < resources->data.mapping.pairs.top; p++) {
+		yaml_node_t *r = yaml_document_get_node(doc, p->value);
+		const char *id = (char *)yaml_document_get_node(doc, p->key)->data.scalar.value;
+		if (strcmp(str(doc, r, "Type"), "AWS::ECS::Service") != 0)
+			continue;
+		services++;
+		expect(file, id, doc, r,
+		       "Properties.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp",
+		       "DISABLED");
+		expect(file, id, doc, r, "Properties.LaunchType", "FARGATE");
+	}
+	ck_assert_uint_eq(services, n);
+	for (size_t k = 0; k < n; k++) {
+		char id[64], name[128], what[128], want[300];
+		const char *secrets[3] = {"CLEAVE_TLS_CERT_PEM", "CLEAVE_TLS_KEY_PEM",
+					  "CLEAVE_TLS_CA_PEM"};
+		yaml_node_t *task, *c, *svc, *v;
+		env e = {.n = 0};
+		size_t nsecrets = 0;
+		ecs_id(id, sizeof(id), w[k].name);
+		snprintf(name, sizeof(name), "%sTaskDefinition", id);
+		task = key(doc, resources, name);
+		ck_assert_msg(task != NULL, "%s: no %s", file, name);
+		snprintf(what, sizeof(what), "%s", name);
+		expect(file, what, doc, task, "Type", "AWS::ECS::TaskDefinition");
+		expect_list(file, what, doc, task, "Properties.RequiresCompatibilities", "FARGATE");
+		expect(file, what, doc, task, "Properties.NetworkMode", "awsvpc");
+		ck_assert_msg(fargate_pair(atol(str(doc, task, "Properties.Cpu")),
+					   atol(str(doc, task, "Properties.Memory"))),
+			      "%s: %s: cpu %s and memory %s are no Fargate size", file, what,
+			      str(doc, task, "Properties.Cpu"),
+			      str(doc, task, "Properties.Memory"));
+		ck_assert_ptr_null(item(doc, get(doc, task, "Properties.ContainerDefinitions"), 1));
+		c = item(doc, get(doc, task, "Properties.ContainerDefinitions"), 0);
+		ck_assert_msg(c != NULL, "%s: %s: no container", file, what);
+		snprintf(what, sizeof(what), "%.100s's container", name);
+		expect(file, what, doc, c, "User", "10001:10001");
+		expect(file, what, doc, c, "ReadonlyRootFilesystem", "true");
+		expect_none(file, what, doc, c, "Privileged");
+		expect_list(file, what, doc, c, "LinuxParameters.Capabilities.Drop", "ALL");
+		expect_none(file, what, doc, c, "LinuxParameters.Capabilities.Add");
+		snprintf(want, sizeof(want), "CMD,/usr/local/bin/%s", w[k].check);
+		expect_list(file, what, doc, c, "HealthCheck.Command", want);
+		snprintf(want, sizeof(want), "%d", w[k].retries);
+		expect(file, what, doc, c, "HealthCheck.Retries", want);
+		ck_assert_msg(atoi(str(doc, c, "HealthCheck.Interval")) >= 5 &&
+				  atoi(str(doc, c, "HealthCheck.Timeout")) >= 2,
+			      "%s: %s: check timings outside ECS's ranges", file, what);
+		expect(file, what, doc, c, "LogConfiguration.LogDriver", "awslogs");
+		snprintf(want, sizeof(want), "%sLogGroup", id);
+		expect(file, what, doc, c, "LogConfiguration.Options.awslogs-group.Ref", want);
+		expect(file, what, doc, key(doc, resources, want), "Type", "AWS::Logs::LogGroup");
+		/* the mesh's environment: names by Cloud Map, tls+tcp:// */
+		for (size_t i = 0; (v = item(doc, get(doc, c, "Environment"), i)) != NULL; i++) {
+			ck_assert_uint_lt(e.n, 64);
+			e.name[e.n] = str(doc, v, "Name");
+			e.value[e.n++] = ecs_value(doc, get(doc, v, "Value"));
+			ck_assert_msg(strncmp(e.name[e.n - 1], "CLEAVE_TLS_", 11) != 0,
+				      "%s: %s: %s is a variable, not a secret", file, what,
+				      e.name[e.n - 1]);
+		}
+		check_mesh_env(file, what, &w[k], &e);
+		for (size_t i = 0; i < e.n; i++) {
+			const char *at = strchr(e.value[i], '.');
+			if (strncmp(e.name[i], "CLEAVE_CALL_", 12) != 0 &&
+			    strncmp(e.name[i], "CLEAVE_UPSTREAM_", 16) != 0)
+				continue;
+			ck_assert_msg(at != NULL && strcmp(at, ".${ServiceDomain}:7000") == 0,
+				      "%s: %s: %s is %s, not a name of the namespace", file, what,
+				      e.name[i], e.value[i]);
+		}
+		/* its identity's certificate and key and the CA, from SSM; a store URL at most */
+		for (size_t i = 0; (v = item(doc, get(doc, c, "Secrets"), i)) != NULL; i++) {
+			if (get(doc, v, "Fn::If") != NULL) {
+				yaml_node_t *s = item(doc, get(doc, v, "Fn::If"), 1);
+				ck_assert_msg(!w[k].edge, "%s: %s: the edge has a store", file,
+					      what);
+				expect(file, what, doc, s, "Name", "CLEAVE_STORE_URL");
+				snprintf(want, sizeof(want), "%sStoreSecretArn", id);
+				expect(file, what, doc, s, "ValueFrom.Ref", want);
+				continue;
+			}
+			ck_assert_uint_lt(nsecrets, 3);
+			expect(file, what, doc, v, "Name", secrets[nsecrets]);
+			if (nsecrets < 2)
+				snprintf(want, sizeof(want), "${TlsParameterPath}/%.63s.%s",
+					 w[k].name, nsecrets == 0 ? "crt" : "key");
+			else
+				snprintf(want, sizeof(want), "${TlsParameterPath}/ca.crt");
+			ck_assert_msg(strlen(str(doc, v, "ValueFrom.Fn::Sub")) > strlen(want) &&
+					  strcmp(str(doc, v, "ValueFrom.Fn::Sub") +
+						     strlen(str(doc, v, "ValueFrom.Fn::Sub")) -
+						     strlen(want),
+						 want) == 0,
+				      "%s: %s: %s is %s, want ...%s", file, what, secrets[nsecrets],
+				      str(doc, v, "ValueFrom.Fn::Sub"), want);
+			nsecrets++;
+		}
+		ck_assert_uint_eq(nsecrets, 3);
+		/* the ECS service: its count, no public IP, its own group */
+		snprintf(name, sizeof(name), "%sService", id);
+		svc = key(doc, resources, name);
+		ck_assert_msg(svc != NULL, "%s: no %s", file, name);
+		snprintf(want, sizeof(want), "%sTaskDefinition", id);
+		expect(file, name, doc, svc, "Properties.TaskDefinition.Ref", want);
+		expect(file, name, doc, svc,
+		       "Properties.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp",
+		       "DISABLED");
+		snprintf(want, sizeof(want), "%sSecurityGroup", id);
+		v = item(doc,
+			 get(doc, svc,
+			     "Properties.NetworkConfiguration.AwsvpcConfiguration"
+			     ".SecurityGroups"),
+			 0);
+		expect(file, name, doc, v, "Ref", want);
+		if (w[k].edge) {
+			expect(file, name, doc, svc, "Properties.DesiredCount", "1");
+			v = item(doc, get(doc, svc, "Properties.LoadBalancers"), 0);
+			expect(file, name, doc, v, "TargetGroupArn.Ref", "EdgeTargetGroup");
+			expect(file, name, doc, v, "ContainerPort", "8080");
+			v = key(doc, resources, "EdgeTargetGroup");
+			expect(file, "EdgeTargetGroup", doc, v, "Properties.HealthCheckPath", "/");
+			expect(file, "EdgeTargetGroup", doc, v, "Properties.TargetType", "ip");
+			v = item(doc, get(doc, v, "Properties.TargetGroupAttributes"), 0);
+			expect(file, "EdgeTargetGroup", doc, v, "Key",
+			       "deregistration_delay.timeout_seconds");
+		} else {
+			if (w[k].count == 1) {
+				expect(file, name, doc, svc, "Properties.DesiredCount", "1");
+			} else {
+				/* the count with a store URL; one task on SQLite */
+				snprintf(want, sizeof(want), "%sStore,%d,1", id, w[k].count);
+				expect_list(file, name, doc, svc, "Properties.DesiredCount.Fn::If",
+					    want);
+			}
+			v = item(doc, get(doc, svc, "Properties.ServiceRegistries"), 0);
+			snprintf(want, sizeof(want), "%sDiscovery,Arn", id);
+			expect_list(file, name, doc, v, "RegistryArn.Fn::GetAtt", want);
+			snprintf(want, sizeof(want), "%sDiscovery", id);
+			v = key(doc, resources, want);
+			expect(file, want, doc, v, "Type", "AWS::ServiceDiscovery::Service");
+			expect(file, want, doc, v, "Properties.DnsConfig.RoutingPolicy",
+			       "MULTIVALUE");
+			expect(file, want, doc,
+			       item(doc, get(doc, v, "Properties.DnsConfig.DnsRecords"), 0), "Type",
+			       "A");
+		}
+		check_ecs_reach(doc, resources, w, n, &w[k]);
+	}
+	unload(&d);
+}
+
 START_TEST(test_kubernetes_pods_are_locked_down)
 {
 	char m[512];
@@ -1163,16 +1548,38 @@ START_TEST(test_copilot_tasks_have_read_only_roots_and_checks)
 }
 END_TEST
 
-/* The Kubernetes objects against the API's schemas, compose.yml against the Compose
- * specification's: tests/renders/validate.mjs, which installs its validators (npm ci) the first
- * time. Skipped only where node or npm is missing or the npm registry cannot be reached. */
-START_TEST(test_renders_pass_the_kubernetes_and_compose_validators)
+START_TEST(test_ecs_tasks_are_locked_down_and_reached_as_calls_say)
 {
-	char m[512], k[2][600], c[2][600], *out = NULL;
-	char *argv[] = {"/usr/bin/env", "node",	   CLEAVE_SOURCE_DIR "/tests/renders/validate.mjs",
-			"kubernetes",	k[0],	   "kubernetes",
-			k[1],		"compose", c[0],
-			"compose",	c[1],	   NULL};
+	char m[512];
+	manifests(m, sizeof(m), "manifests");
+	check_ecs(NULL, "e-checkout");
+	check_ecs(m, "e-changed"); /* with cpu:, memory: and two users */
+}
+END_TEST
+
+/* The Kubernetes objects against the API's schemas, compose.yml against the Compose
+ * specification's, the ECS template against the CloudFormation resource specification:
+ * tests/renders/validate.mjs, which installs its validators (npm ci) the first time. Skipped only
+ * where node or npm is missing or the npm registry cannot be reached. */
+START_TEST(test_renders_pass_their_validators)
+{
+	char m[512], k[2][600], c[2][600], e[2][600], *out = NULL;
+	char *argv[] = {"/usr/bin/env",
+			"node",
+			CLEAVE_SOURCE_DIR "/tests/renders/validate.mjs",
+			"kubernetes",
+			k[0],
+			"kubernetes",
+			k[1],
+			"compose",
+			c[0],
+			"compose",
+			c[1],
+			"ecs",
+			e[0],
+			"ecs",
+			e[1],
+			NULL};
 	int rc;
 	manifests(m, sizeof(m), "manifests");
 	for (int with = 0; with < 2; with++) {
@@ -1183,6 +1590,9 @@ START_TEST(test_renders_pass_the_kubernetes_and_compose_validators)
 		snprintf(sub, sizeof(sub), "c-%d", with);
 		ck_assert_int_eq(render("compose", sub, with ? m : NULL, NULL), 0);
 		snprintf(c[with], sizeof(c[with]), "%s/%s", dir, sub);
+		snprintf(sub, sizeof(sub), "e-%d", with);
+		ck_assert_int_eq(render("ecs", sub, with ? m : NULL, NULL), 0);
+		snprintf(e[with], sizeof(e[with]), "%s/%s", dir, sub);
 	}
 	rc = run_for(&out, 200000, argv);
 	if ((rc == 127 && strstr(out, "env: ") != NULL) || rc == 77) {
@@ -1241,7 +1651,7 @@ START_TEST(test_no_render_has_a_plain_address_or_insecure)
 {
 	char m[512];
 	manifests(m, sizeof(m), "manifests");
-	for (size_t t = 0; t < 3; t++)
+	for (size_t t = 0; t < NTARGETS; t++)
 		for (int with = 0; with < 2; with++) {
 			char sub[64], outdir[600];
 			snprintf(sub, sizeof(sub), "scan-%s-%d", targets[t], with);
@@ -1447,13 +1857,14 @@ static Suite *render_suite(void)
 	tcase_add_test(tc, test_kubernetes_pods_are_locked_down);
 	tcase_add_test(tc, test_compose_containers_are_locked_down);
 	tcase_add_test(tc, test_copilot_tasks_have_read_only_roots_and_checks);
+	tcase_add_test(tc, test_ecs_tasks_are_locked_down_and_reached_as_calls_say);
 	tcase_add_test(tc, test_no_render_has_a_plain_address_or_insecure);
 	tcase_add_test(tc, test_every_image_carries_every_manifest);
 	tcase_add_test(tc, test_kustomize_builds_the_secrets_both_ways);
 	suite_add_tcase(s, tc);
 	tc = harness_tcase("validators", 240); /* npm ci the first time */
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_renders_pass_the_kubernetes_and_compose_validators);
+	tcase_add_test(tc, test_renders_pass_their_validators);
 	suite_add_tcase(s, tc);
 	return s;
 }

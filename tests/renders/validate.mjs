@@ -3,9 +3,12 @@
 // those schemas allow but the API server's strict field validation (kubectl's default) refuses,
 // against kubernetes-models' types (TypeScript's excess property check); cert-manager's Issuers
 // and Certificates, which have no such model, by a check of their shape; compose.yml against the
-// Compose specification's JSON schema (the copy dclint ships, with ajv).
+// Compose specification's JSON schema (the copy dclint ships, with ajv); the ECS render's
+// CloudFormation template against the CloudFormation resource specification (@aws-cdk/cfnspec,
+// by cfn.mjs).
 //
-// usage: node tests/renders/validate.mjs TARGET DIR [TARGET DIR...]   (TARGET: kubernetes|compose)
+// usage: node tests/renders/validate.mjs TARGET DIR [TARGET DIR...]
+//        (TARGET: kubernetes|compose|ecs)
 //
 // Installs its pinned dependencies (package-lock.json) itself, once, into a cache outside the
 // checkout: $CLEAVE_RENDERS_CACHE, else $XDG_CACHE_HOME/cleave/renders, else
@@ -21,6 +24,8 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { cloudformation } from "./cfn.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SKIP = 77;
@@ -392,18 +397,32 @@ function compose(dir, req, YAML) {
   return docs.length;
 }
 
+// ecs validates dir/template.yml, read as CloudFormation reads YAML (version 1.1), against the
+// CloudFormation resource specification.
+function ecs(dir, req, YAML) {
+  const file = path.join(dir, "template.yml");
+  const docs = YAML.parseAllDocuments(fs.readFileSync(file, "utf8"), { version: "1.1" });
+  if (docs.length !== 1)
+    return problem(file, `${docs.length} YAML documents, not 1`), 0;
+  for (const e of docs[0].errors)
+    problem(file, `YAML: ${e.message}`);
+  if (docs[0].errors.length > 0)
+    return 0;
+  return cloudformation(file, docs[0].toJS(), req("@aws-cdk/cfnspec").specification(), problem);
+}
+
 const args = process.argv.slice(2);
-const targets = { kubernetes, compose };
+const targets = { kubernetes, compose, ecs };
 if (args.length === 0 || args.length % 2 !== 0 ||
   args.some((a, i) => i % 2 === 0 && !(a in targets)))
-  give_up(2, "usage: node validate.mjs kubernetes|compose DIR [kubernetes|compose DIR...]");
+  give_up(2, "usage: node validate.mjs kubernetes|compose|ecs DIR [kubernetes|compose|ecs DIR...]");
 const dir = cache_dir();
 install(dir);
 const req = createRequire(path.join(dir, "package.json"));
 const YAML = req("yaml");
 for (let i = 0; i < args.length; i += 2) {
   const n = targets[args[i]](args[i + 1], req, YAML);
-  console.log(`validate: ${args[i]} ${args[i + 1]}: ${n} document(s) checked`);
+  console.log(`validate: ${args[i]} ${args[i + 1]}: ${n} ${args[i] === "ecs" ? "resource" : "document"}(s) checked`);
 }
 strict_fields(dir, req);
 for (const p of problems)
