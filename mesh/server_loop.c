@@ -314,7 +314,8 @@ static int conn_flush(loop_thread *t, loop_conn *c)
 	if (c->out.len == 0) {
 		c->unsent_calls = 0;
 		c->stalled_us = 0;
-		meshi_bytes_trim(&c->out, LOOP_KEEP_BUFFER);
+		/* one that has not called yet keeps nothing: it may never call */
+		meshi_bytes_trim(&c->out, c->called ? LOOP_KEEP_BUFFER : 0);
 	} else if (c->out.len < before || c->stalled_us == 0) {
 		c->stalled_us = mesh_now_us(); /* the peer's clock starts (again) */
 	}
@@ -419,7 +420,7 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 		list_unlink(t, c);
 		list_append(t, c);
 	}
-	meshi_bytes_trim(&c->in, LOOP_KEEP_BUFFER);
+	meshi_bytes_trim(&c->in, c->called ? LOOP_KEEP_BUFFER : 0);
 	return served;
 }
 
@@ -482,12 +483,14 @@ static void conn_turn(loop_thread *t, loop_conn *c, uint32_t events)
 	}
 	reading = conn_can_read(t, c);
 	if ((events & (EPOLLIN | EPOLLHUP)) || c->tls_more) {
+		/* before its greeting, a connection is read 8 bytes at a time: one that never
+		 * calls holds a small buffer */
+		size_t max = c->greeted ? LOOP_READ_PER_TURN : SP_HANDSHAKE_LEN - c->in.len;
 		int rv = 0;
 		if (reading)
 			rv = c->tls == NULL
-				 ? meshi_bytes_read_max(&c->in, c->fd, LOOP_READ_PER_TURN)
-				 : meshi_tls_conn_read_max(c->tls, &c->in, LOOP_READ_PER_TURN,
-							   &c->tls_more);
+				 ? meshi_bytes_read_max(&c->in, c->fd, max)
+				 : meshi_tls_conn_read_max(c->tls, &c->in, max, &c->tls_more);
 		/* the caller went away, or an error; a hang-up while not reading: nobody is left
 		 * to take the replies */
 		if (rv < 0 || (!reading && (events & EPOLLHUP))) {
@@ -646,8 +649,9 @@ static void listener_on_event(loop_thread *t, loop_listener *l)
 	}
 }
 
-/* conns_sweep closes the connections past the idle timeout: no call completed since the accept
- * (the TLS handshake included), part of a call held, or replies not taken, that long. */
+/* conns_sweep frees the buffers of the connections with nothing in them, and closes those past
+ * the idle timeout: no call completed since the accept (the TLS handshake included), part of a
+ * call held, or replies not taken, that long. */
 static void conns_sweep(loop_thread *t, int64_t now)
 {
 	mesh_server *s = t->loop->server;
@@ -655,6 +659,9 @@ static void conns_sweep(loop_thread *t, int64_t now)
 	loop_conn *next;
 	for (loop_conn *c = t->conns; c != NULL; c = next) {
 		next = c->next;
+		/* an idle connection holds no buffer */
+		meshi_bytes_trim(&c->in, 0);
+		meshi_bytes_trim(&c->out, 0);
 		if (c->tls != NULL && !c->secured && now - c->accepted_us > idle_us) {
 			char why[64];
 			snprintf(why, sizeof(why), "no TLS handshake within %d s",
