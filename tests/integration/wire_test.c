@@ -3,9 +3,8 @@
  * pipelines calls and never reads, an oversize call, a slowloris peer on a tcp listener, and
  * 5000 idle connections. Each is bounded (the service's memory, its connections), and the
  * service keeps serving another client meanwhile. Peers are raw sockets speaking SP by hand. */
+#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,15 +12,14 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <check.h>
-#include <dirent.h>
 
 #include "harness.h"
 #include "mesh.h"
 #include "mesh.pb-c.h"
+#include "peer.h"
 #include "sp.h"
 
 /* how much the service's resident memory may grow under any one attack */
@@ -37,9 +35,6 @@ typedef struct svc {
 	int port;	/* its tcp listener, on 127.0.0.1 */
 	char log[256];
 } svc;
-
-static int loop_health(const char *url, int timeout_ms, Mesh__WireStats *wire, char *why,
-		       size_t whylen);
 
 /* svc_start starts svc-users on an ipc:// and a tcp:// address, on the loops or on nng, with
  * extra options (NULL-terminated, or NULL), and waits until it answers Health. */
@@ -77,9 +72,9 @@ static void svc_start(svc *s, int nng, const char *const *extra)
 	s->pid = harness_spawn(argv, s->log);
 	ck_assert_int_gt(s->pid, 0);
 	until = harness_now_ms() + 10000;
-	while (!loop_health(s->ipc, 1000, NULL, why, sizeof(why)) && harness_now_ms() < until)
+	while (!peer_health(s->ipc, 1000, NULL, why, sizeof(why)) && harness_now_ms() < until)
 		harness_sleep_ms(50);
-	ck_assert_msg(loop_health(s->ipc, 2000, NULL, why, sizeof(why)),
+	ck_assert_msg(peer_health(s->ipc, 2000, NULL, why, sizeof(why)),
 		      "svc-users (%s) did not start: %s", nng ? "nng" : "loops", why);
 }
 
@@ -121,71 +116,10 @@ static int svc_fds(const svc *s)
 	return n;
 }
 
-/* health_call: a Health call made by loop_health; the mesh_rpc comes first. */
-typedef struct health_call {
-	mesh_rpc rpc;
-	int done;
-	int has_wire;
-	Mesh__WireStats wire;
-} health_call;
-
-static void on_health(const Mesh__HealthReply *reply, void *data)
-{
-	health_call *h = data;
-	h->done = 1;
-	if (reply != NULL && reply->wire != NULL) {
-		h->has_wire = 1;
-		h->wire = *reply->wire;
-	}
-}
-
-/* loop_health calls Health at url as the operator ("meshctl", and root on ipc://) from a loop
- * client, another client than the peers (not nng's: nng 1.5.2's REQ side can wedge when servers
- * close its connections, README), within timeout_ms. Returns 1 with the service's wire counters
- * in *wire (when not NULL), or 0 with the reason in why. */
-static int loop_health(const char *url, int timeout_ms, Mesh__WireStats *wire, char *why,
-		       size_t whylen)
-{
-	mesh_epoll *ep;
-	mesh_client *c;
-	mesh_client_opts opts = {.caller = "meshctl", .timeout_ms = timeout_ms};
-	Mesh__HealthRequest in = MESH__HEALTH_REQUEST__INIT;
-	health_call h;
-	long long until = harness_now_ms() + timeout_ms;
-	int ok;
-	memset(&h, 0, sizeof(h));
-	ck_assert_int_eq(mesh_epoll_new(&ep), 0);
-	opts.loop = mesh_epoll_loop(ep);
-	ck_assert_int_eq(mesh_client_new(&c, &mesh__mesh__descriptor, &opts), 0);
-	ck_assert_int_eq(mesh_client_dial(c, url), 0);
-	while (mesh_client_instances(c) == 0 && harness_now_ms() < until)
-		mesh_epoll_run(ep, 10);
-	h.rpc.deadline_us = mesh_now_us() + (until - harness_now_ms()) * 1000;
-	if (mesh_client_instances(c) == 0) {
-		snprintf(why, whylen, "no connection to %s within %d ms", url, timeout_ms);
-		ok = 0;
-	} else {
-		mesh__mesh__health(mesh_client_service(c), &in, on_health, &h);
-		while (!h.done)
-			mesh_epoll_run(ep, 10);
-		ok = h.rpc.status == MESH_OK;
-		if (!ok)
-			snprintf(why, whylen, "Health: %s: %s", mesh_status_name(h.rpc.status),
-				 h.rpc.message);
-	}
-	mesh_client_free(c);
-	mesh_epoll_free(ep);
-	if (ok && wire != NULL) {
-		ck_assert_msg(h.has_wire, "Health gave no wire counters");
-		*wire = h.wire;
-	}
-	return ok;
-}
-
 /* svc_serves says whether another client gets an answer (Health) within timeout_ms. */
 static int svc_serves(const svc *s, int timeout_ms, char *why, size_t whylen)
 {
-	return loop_health(s->ipc, timeout_ms, NULL, why, whylen);
+	return peer_health(s->ipc, timeout_ms, NULL, why, whylen);
 }
 
 /* svc_serves_within says whether another client gets an answer within timeout_ms, calling
@@ -205,140 +139,16 @@ static int svc_serves_within(const svc *s, int timeout_ms, char *why, size_t why
 static void svc_wire(const svc *s, Mesh__WireStats *out)
 {
 	char why[512];
-	ck_assert_msg(loop_health(s->ipc, 5000, out, why, sizeof(why)), "%s", why);
+	ck_assert_msg(peer_health(s->ipc, 5000, out, why, sizeof(why)), "%s", why);
 }
 
-/* peer_ipc connects a raw peer to the service's ipc socket; peer_tcp to its tcp port. Both
- * return a non-blocking socket, or -1 (errno set) when the connection is not made at once. */
-static int peer_ipc(const svc *s)
+/* peer_reply_within says whether the greeting and one reply arrived on fd within timeout_ms. */
+static int peer_reply_within(int fd, meshi_sp_framing framing, int timeout_ms)
 {
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	memcpy(a.sun_path, s->sock, sizeof(s->sock));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		int err = errno;
-		close(fd);
-		errno = err;
-		return -1;
-	}
-	return fd;
-}
-
-static int peer_tcp(const svc *s)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)s->port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
-	return fd;
-}
-
-/* peer_send writes all of data (len bytes), waiting up to timeout_ms for room. Returns 0, or -1
- * if the connection failed or stayed full. */
-static int peer_send(int fd, const void *data, size_t len, int timeout_ms)
-{
-	const uint8_t *p = data;
-	long long until = harness_now_ms() + timeout_ms;
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return -1;
-		if (harness_now_ms() >= until)
-			return -1;
-		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-		poll(&pfd, 1, 50);
-	}
-	return 0;
-}
-
-/* peer_greet sends the SP greeting of a REQ socket. */
-static void peer_greet(int fd)
-{
-	uint8_t greeting[SP_HANDSHAKE_LEN];
-	meshi_sp_handshake(greeting, SP_PROTO_REQ);
-	ck_assert_int_eq(peer_send(fd, greeting, sizeof(greeting), 2000), 0);
-}
-
-/* health_frame writes into out (cap bytes) one framed mesh.Mesh/Health call with SP request id
- * id, whose payload is pad zero bytes (Health does not read it). Returns its length. */
-static size_t health_frame(uint8_t *out, size_t cap, meshi_sp_framing framing, uint32_t id,
-			   size_t pad)
-{
-	Mesh__Call call = MESH__CALL__INIT;
-	size_t body, head;
-	uint8_t *zeros = NULL;
-	call.service = "mesh.Mesh";
-	call.method = "Health";
-	call.caller = "peer";
-	call.timeout_us = 5000000;
-	if (pad > 0) {
-		zeros = calloc(1, pad);
-		ck_assert_ptr_nonnull(zeros);
-		call.payload.data = zeros;
-		call.payload.len = pad;
-	}
-	body = mesh__call__get_packed_size(&call);
-	head = meshi_sp_frame_header_len(framing);
-	ck_assert_uint_le(head + 4 + body, cap);
-	meshi_sp_frame_header(out, framing, 4 + body);
-	meshi_sp_put_u32(out + head, id | SP_REQUEST_ID_BIT);
-	mesh__call__pack(&call, out + head + 4);
-	free(zeros);
-	return head + 4 + body;
-}
-
-/* peer_closed waits up to timeout_ms for the server to close fd, reading (and dropping) what
- * it sends meanwhile. Returns 1 if it closed. */
-static int peer_closed(int fd, int timeout_ms)
-{
-	long long until = harness_now_ms() + timeout_ms;
-	uint8_t buf[65536];
-	while (harness_now_ms() < until) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		ssize_t n;
-		if (poll(&pfd, 1, 100) <= 0)
-			continue;
-		n = recv(fd, buf, sizeof(buf), 0);
-		if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE)))
-			return 1;
-	}
-	return 0;
-}
-
-/* peer_reply waits up to timeout_ms for the greeting and one reply frame on fd. Returns 1 if
- * both came. */
-static int peer_reply(int fd, meshi_sp_framing framing, int timeout_ms)
-{
-	long long until = harness_now_ms() + timeout_ms;
-	static uint8_t buf[1 << 16];
-	size_t len = 0;
-	while (harness_now_ms() < until) {
-		const uint8_t *payload;
-		size_t payload_len, consumed;
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		ssize_t n;
-		if (len >= SP_HANDSHAKE_LEN &&
-		    meshi_sp_frame_next(buf + SP_HANDSHAKE_LEN, len - SP_HANDSHAKE_LEN, framing,
-					sizeof(buf), &payload, &payload_len, &consumed) == 1)
-			return 1;
-		if (poll(&pfd, 1, 100) <= 0)
-			continue;
-		n = recv(fd, buf + len, sizeof(buf) - len, 0);
-		if (n <= 0 && !(n < 0 && errno == EAGAIN))
-			return 0;
-		if (n > 0)
-			len += (size_t)n;
-	}
-	return 0;
+	peer_reader r = {0};
+	int got = peer_read_replies(fd, &r, framing, 1, timeout_ms);
+	peer_reader_fini(&r);
+	return got == 1;
 }
 
 /* raise_fd_limit raises this process's descriptor limit (inherited by the service it starts)
@@ -379,11 +189,11 @@ static void greedy(int nng)
 		ck_assert(svc_serves(&s, 2000, why, sizeof(why)));
 	base = peak = svc_rss(&s);
 	for (uint32_t i = 0; i < BATCH; i++)
-		batch_len +=
-		    health_frame(batch + batch_len, sizeof(batch) - batch_len, SP_IPC, i + 1, 0);
-	fd = peer_ipc(&s);
+		batch_len += peer_health_frame(batch + batch_len, sizeof(batch) - batch_len, SP_IPC,
+					       i + 1, 0);
+	fd = peer_ipc(s.sock);
 	ck_assert_int_ge(fd, 0);
-	peer_greet(fd);
+	ck_assert_int_eq(peer_greet(fd), 0);
 	start = harness_now_ms();
 	while (harness_now_ms() - start < 3000) {
 		ssize_t n = send(fd, batch + off, batch_len - off, MSG_NOSIGNAL);
@@ -399,9 +209,9 @@ static void greedy(int nng)
 			/* nng closes a peer that takes no reply: it comes back */
 			closed++;
 			close(fd);
-			fd = peer_ipc(&s);
+			fd = peer_ipc(s.sock);
 			ck_assert_int_ge(fd, 0);
-			peer_greet(fd);
+			ck_assert_int_eq(peer_greet(fd), 0);
 			off = 0;
 		}
 		if (now >= next_rss) {
@@ -465,18 +275,18 @@ static void oversize(int nng)
 	ck_assert_ptr_nonnull(frame);
 	svc_start(&s, nng, NULL);
 
-	fd = peer_ipc(&s);
+	fd = peer_ipc(s.sock);
 	ck_assert_int_ge(fd, 0);
-	peer_greet(fd);
-	size_t len = health_frame(frame, ok + 64, SP_IPC, 1, ok);
+	ck_assert_int_eq(peer_greet(fd), 0);
+	size_t len = peer_health_frame(frame, ok + 64, SP_IPC, 1, ok);
 	ck_assert_int_eq(peer_send(fd, frame, len, 5000), 0);
-	ck_assert_msg(peer_reply(fd, SP_IPC, 10000), "%s: a 3 MiB call got no answer",
+	ck_assert_msg(peer_reply_within(fd, SP_IPC, 10000), "%s: a 3 MiB call got no answer",
 		      transport(nng));
 	close(fd);
 
-	fd = peer_ipc(&s);
+	fd = peer_ipc(s.sock);
 	ck_assert_int_ge(fd, 0);
-	peer_greet(fd);
+	ck_assert_int_eq(peer_greet(fd), 0);
 	/* the header announces 5 MiB: the loops close at once, nng once it read it */
 	len = meshi_sp_frame_header(head, SP_IPC, big);
 	ck_assert_int_eq(peer_send(fd, head, len, 2000), 0);
@@ -528,14 +338,15 @@ static void slowloris(int nng)
 	int fd, closed = 0;
 	Mesh__WireStats wire;
 	svc_start(&s, nng, args);
-	fd = peer_tcp(&s);
-	peer_greet(fd);
+	fd = peer_tcp(s.port);
+	ck_assert_int_eq(peer_greet(fd), 0);
 	if (!nng) {
-		len = health_frame(frame, sizeof(frame), SP_TCP, 1, 0);
+		len = peer_health_frame(frame, sizeof(frame), SP_TCP, 1, 0);
 		ck_assert_int_eq(peer_send(fd, frame, len, 2000), 0);
-		ck_assert_msg(peer_reply(fd, SP_TCP, 5000), "loops: the first call got no answer");
+		ck_assert_msg(peer_reply_within(fd, SP_TCP, 5000),
+			      "loops: the first call got no answer");
 	}
-	len = health_frame(frame, sizeof(frame), SP_TCP, 2, 100);
+	len = peer_health_frame(frame, sizeof(frame), SP_TCP, 2, 100);
 	start = harness_now_ms();
 	while (!closed && harness_now_ms() - start < 15000) {
 		if (at < len - 1) { /* never the last byte */
@@ -592,7 +403,7 @@ static void idle(int nng)
 	meshi_sp_handshake(greeting, SP_PROTO_REQ);
 	until = harness_now_ms() + 60000;
 	while (n < want && harness_now_ms() < until) {
-		int fd = peer_ipc(&s);
+		int fd = peer_ipc(s.sock);
 		if (fd < 0) {
 			/* the backlog is full: the service is at its cap, or accepting */
 			ck_assert_msg(errno == EAGAIN, "connect: %s", strerror(errno));
@@ -656,15 +467,15 @@ static void no_call(int nng)
 	int silent, greeted, caller;
 	Mesh__WireStats wire;
 	svc_start(&s, nng, args);
-	silent = peer_ipc(&s);
-	greeted = peer_ipc(&s);
-	caller = peer_ipc(&s);
+	silent = peer_ipc(s.sock);
+	greeted = peer_ipc(s.sock);
+	caller = peer_ipc(s.sock);
 	ck_assert(silent >= 0 && greeted >= 0 && caller >= 0);
-	peer_greet(greeted);
-	peer_greet(caller);
-	len = health_frame(frame, sizeof(frame), SP_IPC, 1, 0);
+	ck_assert_int_eq(peer_greet(greeted), 0);
+	ck_assert_int_eq(peer_greet(caller), 0);
+	len = peer_health_frame(frame, sizeof(frame), SP_IPC, 1, 0);
 	ck_assert_int_eq(peer_send(caller, frame, len, 2000), 0);
-	ck_assert(peer_reply(caller, SP_IPC, 5000));
+	ck_assert(peer_reply_within(caller, SP_IPC, 5000));
 	ck_assert_msg(peer_closed(greeted, 10000), "%s: a greeted connection without a call stayed",
 		      transport(nng));
 	if (!nng) /* nng ends a connection that never greets by its own handshake timeout */
