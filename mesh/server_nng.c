@@ -168,15 +168,18 @@ static void nng_worker_note(nng_worker *w, nng_pipe pipe)
 	pthread_mutex_unlock(&n->mu);
 }
 
-/* nng_close_pipe closes the connection pipe and forgets it, counting it in counter. */
+/* nng_close_pipe closes the connection pipe and forgets it, counting it in counter unless
+ * another worker closed it already (every worker waiting on it times out together). */
 static void nng_close_pipe(meshi_server_nng *n, nng_pipe pipe, _Atomic uint64_t *counter)
 {
 	nng_conn *e;
+	int known;
 	pthread_mutex_lock(&n->mu);
-	if ((e = conns_find(n, (uint32_t)nng_pipe_id(pipe))) != NULL)
+	if ((known = (e = conns_find(n, (uint32_t)nng_pipe_id(pipe))) != NULL))
 		conns_remove(n, e);
 	pthread_mutex_unlock(&n->mu);
-	meshi_count(counter, 1);
+	if (known)
+		meshi_count(counter, 1);
 	nng_pipe_close(pipe);
 }
 
