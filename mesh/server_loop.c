@@ -543,22 +543,20 @@ static void listeners_resume(loop_thread *t)
 	}
 }
 
-/* conn_evict makes room on l at its cap: it closes l's connection on this thread that has been
- * idle longest, if it completed no call for LOOP_EVICT_IDLE_US. Returns 1 if it closed one. */
-static int conn_evict(loop_thread *t, loop_listener *l)
+/* conn_evictable returns the connection to close to make room on l at its cap: l's connection
+ * on this thread that has been idle longest, if it completed no call for LOOP_EVICT_IDLE_US;
+ * else NULL. */
+static loop_conn *conn_evictable(loop_thread *t, loop_listener *l)
 {
 	int64_t now = mesh_now_us();
 	/* least recently active first: past the first one active too recently, all are */
 	for (loop_conn *c = t->conns; c != NULL; c = c->next) {
 		if (now - c->active_us < LOOP_EVICT_IDLE_US)
-			return 0;
-		if (c->listener == l) {
-			meshi_count(&t->loop->server->counters.evicted, 1);
-			conn_close(t, c);
-			return 1;
-		}
+			return NULL;
+		if (c->listener == l)
+			return c;
 	}
-	return 0;
+	return NULL;
 }
 
 /* conn_accept takes the connection fd accepted on l. */
@@ -624,13 +622,19 @@ static void listener_on_event(loop_thread *t, loop_listener *l)
 {
 	meshi_server_loop *loop = t->loop;
 	for (int n = 0; n < LOOP_ACCEPTS_PER_TURN; n++) {
+		loop_conn *evict = NULL;
 		int fd;
-		if (atomic_load(&l->conns) >= loop->server->opts.max_conns && !conn_evict(t, l)) {
+		if (atomic_load(&l->conns) >= loop->server->opts.max_conns &&
+		    (evict = conn_evictable(t, l)) == NULL) {
 			listener_pause(t, l);
 			return;
 		}
 		fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
+			if (evict != NULL) { /* room for the newcomer, now that there is one */
+				meshi_count(&loop->server->counters.evicted, 1);
+				conn_close(t, evict);
+			}
 			conn_accept(t, l, fd);
 			continue;
 		}

@@ -78,7 +78,7 @@ typedef struct nng_worker {
 /* nng_conn: what the server knows of one connection (pipe). */
 typedef struct nng_conn {
 	uint32_t id; /* the pipe's id; 0: a free slot */
-	int called;  /* it completed a call */
+	int called;  /* a call came on it */
 	int64_t accepted_us;
 	int64_t active_us; /* when it last completed a call (to NNG_NOTE_US), else accepted_us */
 } nng_conn;
@@ -148,8 +148,8 @@ static void conns_remove(meshi_server_nng *n, nng_conn *e)
 	meshi_count(&n->server->counters.connections, -1);
 }
 
-/* nng_worker_note notes that the connection pipe completed a call (at most every NNG_NOTE_US
- * per worker and connection, so a busy one costs no lock per call). */
+/* nng_worker_note notes that a call came on the connection pipe (at most every NNG_NOTE_US per
+ * worker and connection, so a busy one costs no lock per call). */
 static void nng_worker_note(nng_worker *w, nng_pipe pipe)
 {
 	meshi_server_nng *n = w->nng;
@@ -205,10 +205,10 @@ static void *nng_worker_main(void *arg)
 		nng_peer(pipe, &w->call);
 		if (n->server->opts.insecure)
 			w->call.peer_unproven = 0; /* its claim stands */
+		nng_worker_note(w, pipe); /* before a slow call: the idle timeout spares it */
 		rv = meshi_dispatch_call(n->server, &w->call, &sink.base, nng_msg_body(msg),
 					 nng_msg_len(msg));
 		nng_msg_free(msg);
-		nng_worker_note(w, pipe);
 		if (rv != 0)
 			continue; /* out of memory: the caller's deadline answers */
 		/* A peer that takes no reply (it pipelines calls and never reads) would hold this

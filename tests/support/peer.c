@@ -154,8 +154,10 @@ static int reader_take(peer_reader *r, meshi_sp_framing framing, int want)
 		at += consumed;
 		got++;
 	}
-	memmove(r->buf, r->buf + at, r->len - at);
-	r->len -= at;
+	if (at > 0) {
+		memmove(r->buf, r->buf + at, r->len - at);
+		r->len -= at;
+	}
 	return got;
 }
 
