@@ -229,7 +229,7 @@ static void dispatch_health(meshi_server_call *call)
 		wire.accepted = c.accepted;
 		wire.oversize_frames = c.oversize_frames;
 		wire.idle_closed = c.idle_closed;
-		wire.stalled_closed = c.stalled_closed;
+		wire.stalled = c.stalled;
 		wire.evicted = c.evicted;
 		wire.refused = c.refused;
 		wire.accept_pauses = c.accept_pauses;

@@ -109,7 +109,7 @@ void mesh_server_counters_read(const mesh_server *s, mesh_server_counters *out)
 	out->accepted = atomic_load_explicit(&c->accepted, memory_order_relaxed);
 	out->oversize_frames = atomic_load_explicit(&c->oversize_frames, memory_order_relaxed);
 	out->idle_closed = atomic_load_explicit(&c->idle_closed, memory_order_relaxed);
-	out->stalled_closed = atomic_load_explicit(&c->stalled_closed, memory_order_relaxed);
+	out->stalled = atomic_load_explicit(&c->stalled, memory_order_relaxed);
 	out->evicted = atomic_load_explicit(&c->evicted, memory_order_relaxed);
 	out->refused = atomic_load_explicit(&c->refused, memory_order_relaxed);
 	out->accept_pauses = atomic_load_explicit(&c->accept_pauses, memory_order_relaxed);

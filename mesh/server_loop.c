@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -653,6 +654,13 @@ static void listener_on_event(loop_thread *t, loop_listener *l)
 	}
 }
 
+/* conn_has_bytes says whether c's socket holds bytes not read yet: a call arriving. */
+static int conn_has_bytes(const loop_conn *c)
+{
+	int n = 0;
+	return ioctl(c->fd, FIONREAD, &n) == 0 && n > 0;
+}
+
 /* conns_sweep frees the buffers of the connections with nothing in them, and closes those past
  * the idle timeout: no call completed since the accept (the TLS handshake included), part of a
  * call held, or replies not taken, that long. */
@@ -672,9 +680,9 @@ static void conns_sweep(loop_thread *t, int64_t now)
 				 s->opts.idle_timeout_ms / 1000);
 			meshi_count(&s->counters.idle_closed, 1);
 			conn_refuse(t, c, why);
-		} else if (!c->called && now - c->accepted_us > idle_us) {
+		} else if (!c->called && now - c->accepted_us > idle_us && !conn_has_bytes(c)) {
 			/* not logged: a legitimate client that dialed and has not called yet is
-			 * closed too (it redials) */
+			 * closed too (it redials); one whose first call is arriving is spared */
 			meshi_count(&s->counters.idle_closed, 1);
 			conn_close(t, c);
 		} else if (c->partial_us != 0 && now - c->partial_us > idle_us) {
@@ -686,7 +694,7 @@ static void conns_sweep(loop_thread *t, int64_t now)
 			    c->in.len, s->opts.idle_timeout_ms);
 			conn_close(t, c);
 		} else if (c->stalled_us != 0 && now - c->stalled_us > idle_us) {
-			meshi_count(&s->counters.stalled_closed, 1);
+			meshi_count(&s->counters.stalled, 1);
 			meshi_ratelog_line(
 			    &t->loop->stall_log, s,
 			    "closed a connection whose peer took none of its replies "

@@ -4,9 +4,10 @@
  * max_frame (nng closes a connection sending more, without a word); a table of the connections
  * (pipes) holds max_conns at most, closing the one idle longest for a newcomer, or the newcomer;
  * a sweeper thread closes those that completed no call within idle_timeout_ms; and a reply its
- * peer does not take within NNG_SEND_STALL_MS closes the connection, as the worker sending it
- * waits meanwhile. nng itself reads one call per connection ahead of the workers, and sends
- * one reply per connection at a time, so a connection holds little. */
+ * peer does not take within NNG_SEND_STALL_MS (the worker sending it waits meanwhile) closes the
+ * connection. nng itself reads one call per
+ * connection ahead of the workers, and sends one reply per connection at a time, so a connection
+ * holds little. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -60,8 +61,6 @@ static void nng_peer(nng_pipe pipe, meshi_server_call *call)
 #define NNG_SWEEP_MS 1000
 /* at the cap, only a connection that completed no call this long may be closed for a new one */
 #define NNG_EVICT_IDLE_US 1000000
-/* a worker notes its connection's activity at most this often */
-#define NNG_NOTE_US 100000
 
 /* nng_worker: one call served at a time, on its own thread and nng context. */
 typedef struct nng_worker {
@@ -71,8 +70,6 @@ typedef struct nng_worker {
 	pthread_t thread;
 	int running;
 	meshi_server_call call;
-	uint32_t noted_pipe; /* the connection whose activity it noted last, and when */
-	int64_t noted_us;
 } nng_worker;
 
 /* nng_conn: what the server knows of one connection (pipe). */
@@ -80,7 +77,7 @@ typedef struct nng_conn {
 	uint32_t id; /* the pipe's id; 0: a free slot */
 	int called;  /* a call came on it */
 	int64_t accepted_us;
-	int64_t active_us; /* when it last completed a call (to NNG_NOTE_US), else accepted_us */
+	int64_t active_us; /* when a call last came on it, else accepted_us */
 } nng_conn;
 
 struct meshi_server_nng {
@@ -100,6 +97,7 @@ struct meshi_server_nng {
 	uint32_t *closing; /* the sweeper's list of connections to close (ncap) */
 	pthread_t sweeper;
 	int sweeping;
+	meshi_ratelog stall_log; /* a connection taking no reply */
 };
 
 static size_t conns_home(const meshi_server_nng *n, uint32_t id)
@@ -148,38 +146,37 @@ static void conns_remove(meshi_server_nng *n, nng_conn *e)
 	meshi_count(&n->server->counters.connections, -1);
 }
 
-/* nng_worker_note notes that a call came on the connection pipe (at most every NNG_NOTE_US per
- * worker and connection, so a busy one costs no lock per call). */
+/* nng_worker_note notes that a call came on the connection pipe. */
 static void nng_worker_note(nng_worker *w, nng_pipe pipe)
 {
 	meshi_server_nng *n = w->nng;
-	uint32_t id = (uint32_t)nng_pipe_id(pipe);
-	int64_t now = mesh_now_us();
 	nng_conn *e;
-	if (id == w->noted_pipe && now - w->noted_us < NNG_NOTE_US)
-		return;
-	w->noted_pipe = id;
-	w->noted_us = now;
 	pthread_mutex_lock(&n->mu);
-	if ((e = conns_find(n, id)) != NULL) {
+	if ((e = conns_find(n, (uint32_t)nng_pipe_id(pipe))) != NULL) {
 		e->called = 1;
-		e->active_us = now;
+		e->active_us = mesh_now_us();
 	}
 	pthread_mutex_unlock(&n->mu);
 }
 
-/* nng_close_pipe closes the connection pipe and forgets it, counting it in counter unless
- * another worker closed it already (every worker waiting on it times out together). */
-static void nng_close_pipe(meshi_server_nng *n, nng_pipe pipe, _Atomic uint64_t *counter)
+/* nng_worker_stalled closes the connection pipe, whose peer took no reply within
+ * NNG_SEND_STALL_MS, and forgets it; counted once, as every worker waiting on it times out
+ * together. */
+static void nng_worker_stalled(nng_worker *w, nng_pipe pipe)
 {
+	meshi_server_nng *n = w->nng;
 	nng_conn *e;
 	int known;
 	pthread_mutex_lock(&n->mu);
 	if ((known = (e = conns_find(n, (uint32_t)nng_pipe_id(pipe))) != NULL))
 		conns_remove(n, e);
 	pthread_mutex_unlock(&n->mu);
-	if (known)
-		meshi_count(counter, 1);
+	if (!known)
+		return;
+	meshi_count(&n->server->counters.stalled, 1);
+	meshi_ratelog_line(&n->stall_log, n->server,
+			   "closed a connection whose peer took no reply for %d ms",
+			   NNG_SEND_STALL_MS);
 	nng_pipe_close(pipe);
 }
 
@@ -205,23 +202,24 @@ static void *nng_worker_main(void *arg)
 		nng_peer(pipe, &w->call);
 		if (n->server->opts.insecure)
 			w->call.peer_unproven = 0; /* its claim stands */
-		nng_worker_note(w, pipe); /* before a slow call: the idle timeout spares it */
+		nng_worker_note(w, pipe); /* before a slow call runs: the idle timeout spares it */
 		rv = meshi_dispatch_call(n->server, &w->call, &sink.base, nng_msg_body(msg),
 					 nng_msg_len(msg));
 		nng_msg_free(msg);
 		if (rv != 0)
 			continue; /* out of memory: the caller's deadline answers */
 		/* A peer that takes no reply (it pipelines calls and never reads) would hold this
-		 * worker, then every other, in the send: it waits NNG_SEND_STALL_MS at most. */
+		 * worker, then every other, in the send: it waits NNG_SEND_STALL_MS at most, then
+		 * the connection is closed. (nng 1.5.2's reaper can then wait forever for that
+		 * connection's pending send or receive: README, "Bounds".) */
 		nng_aio_set_msg(w->aio, sink.msg);
 		nng_aio_set_timeout(w->aio, NNG_SEND_STALL_MS);
 		nng_ctx_send(w->ctx, w->aio);
 		nng_aio_wait(w->aio);
-		if ((rv = nng_aio_result(w->aio)) != 0) {
+		if ((rv = nng_aio_result(w->aio)) != 0)
 			nng_msg_free(sink.msg);
-			if (rv == NNG_ETIMEDOUT)
-				nng_close_pipe(n, pipe, &n->server->counters.stalled_closed);
-		}
+		if (rv == NNG_ETIMEDOUT)
+			nng_worker_stalled(w, pipe);
 	}
 	return NULL;
 }

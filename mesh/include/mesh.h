@@ -366,7 +366,7 @@ typedef struct mesh_server_counters {
 	uint64_t accepted;	  /* connections accepted */
 	uint64_t oversize_frames; /* connections closed for a call over max_frame (loops) */
 	uint64_t idle_closed;	  /* closed by idle_timeout_ms: no call, part of a call */
-	uint64_t stalled_closed;  /* closed because the peer took no reply for too long */
+	uint64_t stalled;	  /* closed because the peer took no reply for too long */
 	uint64_t evicted;	  /* closed at max_conns to make room for a new connection */
 	uint64_t refused;	  /* closed at once at max_conns (nng) */
 	uint64_t accept_pauses;	  /* accepting paused: at max_conns, or out of descriptors */

@@ -1,8 +1,8 @@
 /* mesh_wire_test.c: a server's bounds on its peers, in one process over ipc, on both transports
  * (event loops and nng): requests whose unpacking would cost too much (unknown fields), the
  * frame cap, replies that stop the reading of their connection and let it resume, a peer that
- * takes no reply, the connection cap making room, and accepting paused when the process is out
- * of descriptors. */
+ * takes no reply (loops; nng's is in wire_test, as closing it can wedge nng 1.5.2's reaper), the
+ * connection cap making room, and accepting paused when the process is out of descriptors. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -248,44 +248,43 @@ START_TEST(test_wire_unsent_replies_pause_reading_until_they_drain)
 }
 END_TEST
 
-/* no_reader: a peer that pipelines calls and takes no reply is closed: on the loops once it has
- * taken none for the idle timeout (500 ms here), on nng once a reply waited 1 s for it. */
-static void no_reader(int nng)
+/* pipeline_until writes calls (len bytes, again and again) to fd without reading, until the
+ * server closes it, for up to timeout_ms. Returns 1 if the server closed it. */
+static int pipeline_until(int fd, const uint8_t *calls, size_t len, int timeout_ms)
 {
-	mesh_server_opts opts = {.idle_timeout_ms = 500};
-	static uint8_t calls[1 << 16];
-	size_t len = 0, frame_len;
-	mesh_server_counters c;
-	long long until;
-	int fd, closed = 0;
-	start(nng, &opts);
-	frame_len = peer_health_frame(calls, sizeof(calls), SP_IPC, 1, 0);
-	while (len + frame_len <= sizeof(calls))
-		len += peer_health_frame(calls + len, frame_len, SP_IPC, 1, 0);
-	fd = connect_greeted();
-	until = harness_now_ms() + 15000;
-	while (!closed && harness_now_ms() < until) {
+	long long until = harness_now_ms() + timeout_ms;
+	size_t off = 0;
+	while (harness_now_ms() < until) {
 		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-		if (send(fd, calls, len, MSG_NOSIGNAL) < 0 && errno != EAGAIN)
-			closed = 1;
-		else
-			poll(&pfd, 1, 50);
+		ssize_t n = send(fd, calls + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN)
+			return 1;
+		if (n > 0) /* whole frames only, around and around */
+			off = (off + (size_t)n) % len;
+		poll(&pfd, 1, 50);
 	}
-	ck_assert_msg(closed, "%s: a peer that takes no reply was not closed", transport(nng));
-	close(fd);
-	mesh_server_counters_read(server, &c);
-	ck_assert_uint_eq(c.stalled_closed, 1);
+	/* the frame it is in the middle of, finished */
+	return off > 0 && peer_send(fd, calls + off, len - off, 5000) != 0;
 }
 
 START_TEST(test_wire_a_peer_that_takes_no_reply_is_closed_loops)
 {
-	no_reader(0);
-}
-END_TEST
-
-START_TEST(test_wire_a_peer_that_takes_no_reply_is_closed_nng)
-{
-	no_reader(1);
+	/* on the loops, once it has taken none of its replies for the idle timeout (500 ms) */
+	mesh_server_opts opts = {.idle_timeout_ms = 500};
+	static uint8_t calls[1 << 16];
+	size_t len = 0, frame_len;
+	mesh_server_counters c;
+	int fd;
+	start(0, &opts);
+	frame_len = peer_health_frame(calls, sizeof(calls), SP_IPC, 1, 0);
+	while (len + frame_len <= sizeof(calls))
+		len += peer_health_frame(calls + len, frame_len, SP_IPC, 1, 0);
+	fd = connect_greeted();
+	ck_assert_msg(pipeline_until(fd, calls, len, 15000),
+		      "loops: a peer that takes no reply was not closed");
+	close(fd);
+	mesh_server_counters_read(server, &c);
+	ck_assert_uint_eq(c.stalled, 1);
 }
 END_TEST
 
@@ -401,7 +400,6 @@ static Suite *mesh_wire_suite(void)
 	tcase_add_test(tc, test_wire_frame_cap_nng);
 	tcase_add_test(tc, test_wire_unsent_replies_pause_reading_until_they_drain);
 	tcase_add_test(tc, test_wire_a_peer_that_takes_no_reply_is_closed_loops);
-	tcase_add_test(tc, test_wire_a_peer_that_takes_no_reply_is_closed_nng);
 	tcase_add_test(tc, test_wire_connection_cap_makes_room_loops);
 	tcase_add_test(tc, test_wire_connection_cap_makes_room_nng);
 	tcase_add_test(tc, test_wire_out_of_descriptors_pauses_accepting);
