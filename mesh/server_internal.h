@@ -55,8 +55,8 @@ typedef struct meshi_server_nng meshi_server_nng;
 /* meshi_server_counters: mesh_server_counters, counted by every transport thread (relaxed
  * atomics: the events they count are rare, or cost far more than the count). */
 typedef struct meshi_server_counters {
-	_Atomic uint64_t connections, accepted, oversize_frames, idle_closed, stalled,
-	    evicted, refused, accept_pauses, reads_paused, costly_requests;
+	_Atomic uint64_t connections, accepted, oversize_frames, idle_closed, stalled, evicted,
+	    refused, accept_pauses, reads_paused, costly_requests;
 } meshi_server_counters;
 
 /* meshi_count adds n to counter c. */
