@@ -1,5 +1,6 @@
 /* bytes.c: the byte queue behind each connection's input and output. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -57,19 +58,26 @@ void meshi_bytes_consume(meshi_bytes *b, size_t n)
 
 int meshi_bytes_read_from(meshi_bytes *b, int fd)
 {
+	return meshi_bytes_read_max(b, fd, SIZE_MAX);
+}
+
+int meshi_bytes_read_max(meshi_bytes *b, int fd, size_t max)
+{
 	int got = 0;
-	for (;;) {
-		uint8_t *p = meshi_bytes_reserve(b, BYTES_READ_CHUNK);
+	while (max > 0) {
+		size_t want = max < BYTES_READ_CHUNK ? max : BYTES_READ_CHUNK;
+		uint8_t *p = meshi_bytes_reserve(b, want);
 		ssize_t n;
 		if (p == NULL) {
 			errno = ENOMEM;
 			return -1;
 		}
-		n = recv(fd, p, BYTES_READ_CHUNK, 0);
+		n = recv(fd, p, want, 0);
 		if (n > 0) {
 			meshi_bytes_commit(b, (size_t)n);
+			max -= (size_t)n;
 			got = 1;
-			if (n < BYTES_READ_CHUNK)
+			if ((size_t)n < want)
 				return 1; /* a short read: the socket is drained */
 			continue;
 		}
@@ -81,6 +89,13 @@ int meshi_bytes_read_from(meshi_bytes *b, int fd)
 			errno = 0;
 		return -1;
 	}
+	return got;
+}
+
+void meshi_bytes_trim(meshi_bytes *b, size_t keep)
+{
+	if (b->len == 0 && b->cap > keep)
+		meshi_bytes_fini(b);
 }
 
 int meshi_bytes_write_to(meshi_bytes *b, int fd)

@@ -36,6 +36,14 @@ void meshi_bytes_consume(meshi_bytes *b, size_t n);
  * (errno set; ENOMEM if the buffer could not grow). */
 int meshi_bytes_read_from(meshi_bytes *b, int fd);
 
+/* meshi_bytes_read_max is meshi_bytes_read_from reading at most max bytes (max > 0): a
+ * connection read in bounded bites. Returns as meshi_bytes_read_from does. */
+int meshi_bytes_read_max(meshi_bytes *b, int fd, size_t max);
+
+/* meshi_bytes_trim frees the buffer of an empty queue holding more than keep bytes of room, so a
+ * burst does not leave an idle connection holding its peak. */
+void meshi_bytes_trim(meshi_bytes *b, size_t keep);
+
 /* meshi_bytes_write_to sends what b holds to the non-blocking socket fd, consuming what was sent.
  * Returns 0 when all is sent, 1 if the socket is full (the rest waits), -1 on an error
  * (errno set). */

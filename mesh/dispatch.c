@@ -1,7 +1,9 @@
 /* dispatch.c: serving one call, whatever carried it: envelope, checks, method, reply, stats. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -45,13 +47,14 @@ const char *mesh_call_request_id(const void *closure_data)
 	return call->has_request_id ? call->request_id : NULL;
 }
 
-/* dispatch_vlog is mesh_log. */
-static void dispatch_vlog(const meshi_server_call *call, const char *fmt, va_list ap)
+/* dispatch_vlog is mesh_log, for the server named name (NULL: the program's name) and the
+ * request id id (NULL: none). */
+static void dispatch_vlog(const char *name, const char *id, const char *fmt, va_list ap)
 {
 	char line[DISPATCH_LOG_MAX];
-	const char *id = call != NULL && call->has_request_id ? call->request_id : "-";
-	const char *name = call != NULL ? call->server->opts.name : program_invocation_short_name;
-	int n = snprintf(line, sizeof(line) - 1, "%s: [%s] ", name, id);
+	int n =
+	    snprintf(line, sizeof(line) - 1, "%s: [%s] ",
+		     name != NULL ? name : program_invocation_short_name, id != NULL ? id : "-");
 	size_t len;
 	if (n < 0)
 		return;
@@ -69,10 +72,42 @@ static void dispatch_vlog(const meshi_server_call *call, const char *fmt, va_lis
 
 void mesh_log(const void *closure_data, const char *fmt, ...)
 {
+	const meshi_server_call *call = closure_data;
 	va_list ap;
 	va_start(ap, fmt);
-	dispatch_vlog(closure_data, fmt, ap);
+	dispatch_vlog(call != NULL ? call->server->opts.name : NULL,
+		      call != NULL && call->has_request_id ? call->request_id : NULL, fmt, ap);
 	va_end(ap);
+}
+
+void meshi_server_log(const mesh_server *server, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	dispatch_vlog(server->opts.name, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void meshi_ratelog_line(meshi_ratelog *r, const mesh_server *server, const char *fmt, ...)
+{
+	char line[DISPATCH_LOG_MAX / 2];
+	int64_t now = mesh_now_us(), last = atomic_load(&r->last_us);
+	uint64_t unlogged;
+	va_list ap;
+	if ((last != 0 && now - last < 1000000) ||
+	    !atomic_compare_exchange_strong(&r->last_us, &last, now)) {
+		atomic_fetch_add(&r->unlogged, 1);
+		return;
+	}
+	unlogged = atomic_exchange(&r->unlogged, 0);
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (unlogged > 0)
+		meshi_server_log(server, "%s (and %" PRIu64 " more since the last such line)", line,
+				 unlogged);
+	else
+		meshi_server_log(server, "%s", line);
 }
 
 int64_t mesh_call_deadline(const void *closure_data)
@@ -177,6 +212,7 @@ static void dispatch_health(meshi_server_call *call)
 {
 	mesh_server *s = call->server;
 	Mesh__HealthReply reply = MESH__HEALTH_REPLY__INIT;
+	Mesh__WireStats wire = MESH__WIRE_STATS__INIT;
 	const char *who, *how;
 	int is_root, detail;
 	meshi_stats_impl_begin(call->shard, &call->stats);
@@ -187,6 +223,19 @@ static void dispatch_health(meshi_server_call *call)
 	if (!detail) {
 		dispatch_closure(&reply.base, call);
 	} else {
+		mesh_server_counters c;
+		mesh_server_counters_read(s, &c);
+		wire.connections = c.connections;
+		wire.accepted = c.accepted;
+		wire.oversize_frames = c.oversize_frames;
+		wire.idle_closed = c.idle_closed;
+		wire.stalled = c.stalled;
+		wire.evicted = c.evicted;
+		wire.refused = c.refused;
+		wire.accept_pauses = c.accept_pauses;
+		wire.reads_paused = c.reads_paused;
+		wire.costly_requests = c.costly_requests;
+		reply.wire = &wire;
 		reply.pid = getpid();
 		reply.policy_audit = mesh_policy_audits(s->policy);
 		reply.uptime_ms = (call->stats.start_ns / 1000 - s->started_us) / 1000;
@@ -235,6 +284,42 @@ static int dispatch_denied(meshi_server_call *call, const char *method)
 	return 1;
 }
 
+/* dispatch_budget: the allocator a request is unpacked with. protobuf-c allocates, per field of
+ * the wire, a scanned-member record (~32 bytes, in slabs that double) and, per unknown field, a
+ * record (24 bytes) and a copy of its bytes, and keeps those unknown fields in the message: a
+ * payload of 2-byte fields (known and repeated, or unknown) takes 25 to 30 times its size to
+ * unpack. The budget bounds every allocation of one unpack together, unknown fields and all,
+ * to DISPATCH_UNPACK_SLACK + DISPATCH_UNPACK_FACTOR times the payload's size; past it the
+ * allocation fails and protobuf-c gives up (freeing what it took). Every allocation counts
+ * once, frees give nothing back: the bound is on the sum, which is above the peak. */
+typedef struct dispatch_budget {
+	ProtobufCAllocator base;
+	size_t left;
+	int exceeded;
+} dispatch_budget;
+
+/* 8 times: a packed repeated int64 of one-byte values is 8 bytes in memory per byte of wire;
+ * strings and bytes about 1 */
+#define DISPATCH_UNPACK_FACTOR 8
+#define DISPATCH_UNPACK_SLACK  ((size_t)64 << 10)
+
+static void *dispatch_budget_alloc(void *data, size_t size)
+{
+	dispatch_budget *b = data;
+	if (size > b->left) {
+		b->exceeded = 1;
+		return NULL;
+	}
+	b->left -= size;
+	return malloc(size);
+}
+
+static void dispatch_budget_free(void *data, void *p)
+{
+	(void)data;
+	free(p);
+}
+
 static int name_is(const char *s, size_t len, const char *name)
 {
 	return len == strlen(name) && memcmp(s, name, len) == 0;
@@ -249,6 +334,7 @@ static void dispatch_run(meshi_server_call *call, const uint8_t *data, size_t le
 	ProtobufCMessage *input;
 	char method_name[DISPATCH_NAME_MAX];
 	meshi_envelope_call env;
+	dispatch_budget budget = {.base = {dispatch_budget_alloc, dispatch_budget_free, &budget}};
 
 	if (meshi_envelope_call_read(&env, data, len) != 0) {
 		dispatch_fail(call, MESH_INVALID_ARGUMENT, "malformed call envelope");
@@ -324,7 +410,18 @@ static void dispatch_run(meshi_server_call *call, const uint8_t *data, size_t le
 	call->method_name = method->name;
 	if (dispatch_denied(call, method->name))
 		return;
-	input = protobuf_c_message_unpack(method->input, NULL, env.payload_len, env.payload);
+	budget.left = DISPATCH_UNPACK_SLACK + DISPATCH_UNPACK_FACTOR * env.payload_len;
+	input =
+	    protobuf_c_message_unpack(method->input, &budget.base, env.payload_len, env.payload);
+	if (input == NULL && budget.exceeded) {
+		meshi_count(&s->counters.costly_requests, 1);
+		dispatch_fail(call, MESH_INVALID_ARGUMENT,
+			      "%s.%s: the request of %zu bytes would take more than %zu to unpack "
+			      "(too many fields, unknown ones included)",
+			      desc->name, method_name, env.payload_len,
+			      DISPATCH_UNPACK_SLACK + DISPATCH_UNPACK_FACTOR * env.payload_len);
+		return;
+	}
 	if (input == NULL) {
 		dispatch_fail(call, MESH_INVALID_ARGUMENT, "%s.%s: malformed request payload",
 			      desc->name, method_name);
@@ -333,7 +430,7 @@ static void dispatch_run(meshi_server_call *call, const uint8_t *data, size_t le
 	meshi_stats_impl_begin(call->shard, &call->stats);
 	s->impl->invoke(s->impl, (unsigned)(method - desc->methods), input, dispatch_closure, call);
 	meshi_stats_impl_end(&call->stats);
-	protobuf_c_message_free_unpacked(input, NULL);
+	protobuf_c_message_free_unpacked(input, &budget.base);
 	if (!call->closed)
 		dispatch_fail(call, MESH_INTERNAL, "%s.%s returned without answering", desc->name,
 			      method_name);

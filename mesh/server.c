@@ -29,6 +29,17 @@ int mesh_server_new(mesh_server **out, ProtobufCService *impl, const mesh_server
 		s->opts = *opts;
 	if (s->opts.name == NULL)
 		s->opts.name = impl->descriptor->name;
+	/* the bounds' defaults: from here on every transport reads them from s->opts */
+	if (s->opts.max_frame == 0)
+		s->opts.max_frame = MESH_SERVER_MAX_FRAME;
+	if (s->opts.max_conns <= 0)
+		s->opts.max_conns = MESH_SERVER_MAX_CONNS;
+	if (s->opts.max_unsent == 0)
+		s->opts.max_unsent = MESH_SERVER_MAX_UNSENT;
+	if (s->opts.max_inflight <= 0)
+		s->opts.max_inflight = MESH_SERVER_MAX_INFLIGHT;
+	if (s->opts.idle_timeout_ms <= 0)
+		s->opts.idle_timeout_ms = MESH_SERVER_IDLE_TIMEOUT_MS;
 	s->started_us = mesh_now_us();
 	meshi_stats_init(&s->stats, impl->descriptor);
 	*out = s;
@@ -89,4 +100,19 @@ void mesh_server_free(mesh_server *s)
 	meshi_server_nng_free(s->nng);
 	meshi_stats_fini(&s->stats);
 	free(s);
+}
+
+void mesh_server_counters_read(const mesh_server *s, mesh_server_counters *out)
+{
+	const meshi_server_counters *c = &s->counters;
+	out->connections = atomic_load_explicit(&c->connections, memory_order_relaxed);
+	out->accepted = atomic_load_explicit(&c->accepted, memory_order_relaxed);
+	out->oversize_frames = atomic_load_explicit(&c->oversize_frames, memory_order_relaxed);
+	out->idle_closed = atomic_load_explicit(&c->idle_closed, memory_order_relaxed);
+	out->stalled = atomic_load_explicit(&c->stalled, memory_order_relaxed);
+	out->evicted = atomic_load_explicit(&c->evicted, memory_order_relaxed);
+	out->refused = atomic_load_explicit(&c->refused, memory_order_relaxed);
+	out->accept_pauses = atomic_load_explicit(&c->accept_pauses, memory_order_relaxed);
+	out->reads_paused = atomic_load_explicit(&c->reads_paused, memory_order_relaxed);
+	out->costly_requests = atomic_load_explicit(&c->costly_requests, memory_order_relaxed);
 }

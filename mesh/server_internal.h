@@ -2,6 +2,7 @@
 #ifndef CLEAVE_MESH_SERVER_INTERNAL_H
 #define CLEAVE_MESH_SERVER_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,35 @@ typedef struct meshi_server_call {
 typedef struct meshi_server_loop meshi_server_loop;
 typedef struct meshi_server_nng meshi_server_nng;
 
+/* meshi_server_counters: mesh_server_counters, counted by every transport thread (relaxed
+ * atomics: the events they count are rare, or cost far more than the count). */
+typedef struct meshi_server_counters {
+	_Atomic uint64_t connections, accepted, oversize_frames, idle_closed, stalled, evicted,
+	    refused, accept_pauses, reads_paused, costly_requests;
+} meshi_server_counters;
+
+/* meshi_count adds n to counter c. */
+static inline void meshi_count(_Atomic uint64_t *c, int64_t n)
+{
+	atomic_fetch_add_explicit(c, (uint64_t)n, memory_order_relaxed);
+}
+
+/* meshi_server_log writes one line as mesh_log does, for no call: "users: [-] ...". */
+void meshi_server_log(const mesh_server *server, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* meshi_ratelog: one kind of event logged at most once a second (a peer can cause it at will),
+ * the line saying how many were not logged since the last one. */
+typedef struct meshi_ratelog {
+	_Atomic int64_t last_us;
+	_Atomic uint64_t unlogged;
+} meshi_ratelog;
+
+/* meshi_ratelog_line logs fmt (printf's) as the server's line ("users: [-] ...") unless r
+ * logged one less than a second ago; then it only counts it. Any thread. */
+void meshi_ratelog_line(meshi_ratelog *r, const mesh_server *server, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 struct mesh_server {
 	ProtobufCService *impl;
 	mesh_server_opts opts;
@@ -61,6 +91,8 @@ struct mesh_server {
 	int started;
 	int stopped;
 	const mesh_policy *policy; /* borrowed; NULL: every call allowed */
+	meshi_server_counters counters;
+	meshi_ratelog oversize_log; /* "closed a connection: a call of N bytes..." */
 };
 
 /* meshi_dispatch_call serves the packed mesh.Call in data (len bytes) with call, writes the reply

@@ -1,11 +1,20 @@
 /* server_loop.c: the event-loop transport of a server: SP REP over ipc://, tcp:// and tls+tcp://
  * on epoll.
  *
- * Each loop thread reads every call a connection has sent, serves them in order, and writes all
- * their replies with one write: no hand-off between threads on the way. The wire is nng's, so
- * nng REQ sockets call these servers unchanged. On tls+tcp:// a connection first completes a
- * mutual TLS handshake (tls.h) on the loop; until then nothing of SP is read or written, and a
- * caller without a certificate signed by the mesh CA gets no answer at all. */
+ * Each loop thread reads the calls a connection has sent, serves them in order, and writes their
+ * replies with one write: no hand-off between threads on the way. The wire is nng's, so nng REQ
+ * sockets call these servers unchanged. On tls+tcp:// a connection first completes a mutual TLS
+ * handshake (tls.h) on the loop; until then nothing of SP is read or written, and a caller
+ * without a certificate signed by the mesh CA gets no answer at all.
+ *
+ * Every peer is held to the server's bounds (mesh_server_opts): a call over max_frame closes
+ * its connection; a connection is not read while max_unsent bytes or max_inflight calls of its
+ * replies wait to be sent (the kernel's buffers then stop its peer); at most
+ * LOOP_FRAMES_PER_TURN calls and LOOP_READ_PER_TURN bytes of one connection are handled before
+ * the others get their turn; each listener holds at most max_conns connections (then the one
+ * idle longest is closed to make room, or accepting pauses); and a connection is closed when it
+ * completes no call within idle_timeout_ms of its accept, holds part of a call that long, or
+ * its peer takes none of its replies that long. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,6 +25,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,10 +36,26 @@
 #include "sp.h"
 #include "tls.h"
 
-#define LOOP_MAX_FRAME (64u << 20)
-#define LOOP_EVENTS    64
-/* a tls+tcp:// connection still without a verified peer after this long is closed */
-#define LOOP_HANDSHAKE_US (10 * 1000000LL)
+#define LOOP_EVENTS 64
+/* calls served from one connection before the others get their turn */
+#define LOOP_FRAMES_PER_TURN 32
+/* bytes read from one connection in one turn */
+#define LOOP_READ_PER_TURN ((size_t)256 << 10)
+/* whole calls read ahead of serving them, at most (a call being read may make it more) */
+#define LOOP_READ_AHEAD ((size_t)256 << 10)
+/* replies written at once when the connection has more calls to serve in its next turn */
+#define LOOP_FLUSH_AT ((size_t)64 << 10)
+/* an empty buffer with more room than this is freed: a burst leaves no idle connection holding
+ * its peak */
+#define LOOP_KEEP_BUFFER ((size_t)64 << 10)
+/* new connections accepted per listener event, before the connections get their turn */
+#define LOOP_ACCEPTS_PER_TURN 64
+/* accepting paused (at the cap with none to evict, or out of descriptors) resumes after this */
+#define LOOP_PAUSE_MS 100
+/* how often connections are checked against the idle timeout */
+#define LOOP_SWEEP_MS 1000
+/* at the cap, only a connection that completed no call this long may be closed for a new one */
+#define LOOP_EVICT_IDLE_US 1000000
 enum { WATCH_LISTENER, WATCH_CONN, WATCH_WAKE };
 
 /* loop_watch: the first member of everything registered with epoll. */
@@ -40,9 +66,11 @@ typedef struct loop_watch {
 typedef struct loop_listener {
 	loop_watch watch;
 	int fd;
+	size_t index; /* in meshi_server_loop.listeners */
 	meshi_sp_framing framing;
 	int tls;	   /* tls+tcp:// */
 	char *unlink_path; /* the ipc socket file to remove at the end */
+	atomic_int conns;  /* its connections open now, on every thread */
 } loop_listener;
 
 typedef struct loop_thread loop_thread;
@@ -51,16 +79,28 @@ typedef struct loop_thread loop_thread;
 typedef struct loop_conn {
 	loop_watch watch;
 	int fd;
+	loop_listener *listener; /* where it was accepted */
 	meshi_sp_framing framing;
 	int greeted;	     /* the caller's greeting arrived and named REQ */
 	long peer_uid;	     /* SO_PEERCRED's uid for ipc://; -1 for tcp:// */
-	int writing;	     /* EPOLLOUT is armed */
+	uint32_t events;     /* what epoll reports of it now: EPOLLIN, EPOLLOUT */
 	meshi_tls_conn *tls; /* tls+tcp://: the TLS state (owned); NULL for plain streams */
 	int secured;	     /* tls+tcp://: the handshake is done, the peer verified */
-	int64_t accepted_us; /* tls+tcp://: when it was accepted, for the handshake's time limit */
+	int closed;	     /* closed, freed at the end of the loop turn */
+	int called;	     /* it completed a call: the idle timeout no longer applies */
+	int queued;	     /* on the thread's ready list */
+	int tls_more;	     /* a bounded TLS read left plaintext inside OpenSSL */
+	int paused;	     /* not read: its unsent replies are at a bound */
+	int unsent_calls;    /* replies in out since it was last empty */
+	int64_t accepted_us;
+	int64_t active_us;  /* when it last completed a call, else accepted_us */
+	int64_t partial_us; /* since when part of a call waits for the rest; 0: none does */
+	int64_t stalled_us; /* since when replies wait and the peer has taken none; 0: none */
 	meshi_bytes in;
 	meshi_bytes out;
+	/* the thread's connections, least recently active first; then its closed ones */
 	struct loop_conn *prev, *next;
+	struct loop_conn *ready_prev, *ready_next; /* the ready list */
 } loop_conn;
 
 /* conn_sink: writes a reply envelope straight into the connection's output, framed. */
@@ -78,11 +118,18 @@ struct loop_thread {
 	int wakefd;
 	pthread_t thread;
 	int running;
-	loop_conn *conns;
+	loop_conn *conns, *conns_tail; /* least recently active first */
+	int nconns;
+	loop_conn *ready, *ready_tail; /* connections with calls left for another turn */
+	int nready;
+	loop_conn *dead; /* closed this turn, to free once no event can name them */
 	meshi_server_call call;
 	conn_sink sink;
+	unsigned char *paused;	    /* per listener: this thread stopped watching it */
+	int npaused;		    /* listeners paused */
+	int64_t resume_us;	    /* when to watch them again */
+	int64_t swept_us;	    /* the last idle check */
 	int64_t refusal_logged_us;  /* when a refused tls+tcp connection was last logged */
-	int handshaking;	    /* tls+tcp:// connections whose handshake is not done */
 	unsigned refusals_unlogged; /* refused since, not logged */
 };
 
@@ -93,6 +140,9 @@ struct meshi_server_loop {
 	loop_thread *threads;
 	int nthreads;
 	atomic_int stopping;
+	meshi_ratelog accept_log;  /* accept failing for want of descriptors */
+	meshi_ratelog partial_log; /* a connection closed holding part of a call */
+	meshi_ratelog stall_log;   /* a connection closed with replies its peer does not take */
 };
 
 static uint8_t *conn_sink_reserve(meshi_dispatch_sink *sink, size_t n)
@@ -109,52 +159,221 @@ static uint8_t *conn_sink_reserve(meshi_dispatch_sink *sink, size_t n)
 	return p + head + s->backtrace_len;
 }
 
-static void conn_close(loop_thread *t, loop_conn *c)
+/* list_unlink takes c out of the thread's connections (least recently active first). */
+static void list_unlink(loop_thread *t, loop_conn *c)
 {
-	epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	if (c->tls != NULL && !c->secured)
-		t->handshaking--;
-	meshi_tls_conn_free(c->tls);
-	close(c->fd);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
 		t->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	meshi_bytes_fini(&c->in);
-	meshi_bytes_fini(&c->out);
-	free(c);
+	else
+		t->conns_tail = c->prev;
+	c->prev = c->next = NULL;
 }
 
-static int conn_set_events(loop_thread *t, loop_conn *c, int writing)
+/* list_append puts c last among the thread's connections: the most recently active. */
+static void list_append(loop_thread *t, loop_conn *c)
 {
-	struct epoll_event ev = {.events = EPOLLIN | (writing ? EPOLLOUT : 0), .data.ptr = c};
-	if (c->writing == writing)
+	c->prev = t->conns_tail;
+	c->next = NULL;
+	if (t->conns_tail != NULL)
+		t->conns_tail->next = c;
+	else
+		t->conns = c;
+	t->conns_tail = c;
+}
+
+/* ready_push puts c on the ready list: it has calls to serve in the next turn. */
+static void ready_push(loop_thread *t, loop_conn *c)
+{
+	if (c->queued)
+		return;
+	c->queued = 1;
+	c->ready_prev = t->ready_tail;
+	c->ready_next = NULL;
+	if (t->ready_tail != NULL)
+		t->ready_tail->ready_next = c;
+	else
+		t->ready = c;
+	t->ready_tail = c;
+	t->nready++;
+}
+
+/* ready_remove takes c off the ready list, if it is on it. */
+static void ready_remove(loop_thread *t, loop_conn *c)
+{
+	if (!c->queued)
+		return;
+	if (c->ready_prev != NULL)
+		c->ready_prev->ready_next = c->ready_next;
+	else
+		t->ready = c->ready_next;
+	if (c->ready_next != NULL)
+		c->ready_next->ready_prev = c->ready_prev;
+	else
+		t->ready_tail = c->ready_prev;
+	c->ready_prev = c->ready_next = NULL;
+	c->queued = 0;
+	t->nready--;
+}
+
+/* conn_close closes c now; its memory stays until conns_reap, as an event of this turn may still
+ * name it. */
+static void conn_close(loop_thread *t, loop_conn *c)
+{
+	if (c->closed)
+		return;
+	c->closed = 1;
+	epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	meshi_tls_conn_free(c->tls);
+	c->tls = NULL;
+	close(c->fd);
+	ready_remove(t, c);
+	list_unlink(t, c);
+	t->nconns--;
+	atomic_fetch_sub(&c->listener->conns, 1);
+	meshi_count(&t->loop->server->counters.connections, -1);
+	meshi_bytes_fini(&c->in);
+	meshi_bytes_fini(&c->out);
+	c->next = t->dead;
+	t->dead = c;
+}
+
+/* conns_reap frees the connections closed since the last call. */
+static void conns_reap(loop_thread *t)
+{
+	while (t->dead != NULL) {
+		loop_conn *c = t->dead;
+		t->dead = c->next;
+		free(c);
+	}
+}
+
+/* conn_out_full says whether c's unsent replies are at a bound: no call of it is served, and
+ * it is not read, until its peer takes some. */
+static int conn_out_full(const loop_thread *t, const loop_conn *c)
+{
+	const mesh_server_opts *o = &t->loop->server->opts;
+	return c->out.len >= o->max_unsent || c->unsent_calls >= o->max_inflight;
+}
+
+/* conn_frame_ready says whether c's input starts with a whole call (or a stream to give up on,
+ * which serving it finds out). */
+static int conn_frame_ready(const loop_thread *t, const loop_conn *c)
+{
+	const uint8_t *payload;
+	size_t payload_len, consumed;
+	if (!c->greeted)
+		return c->in.len >= SP_HANDSHAKE_LEN;
+	return meshi_sp_frame_next(meshi_bytes_head(&c->in), c->in.len, c->framing,
+				   t->loop->server->opts.max_frame, &payload, &payload_len,
+				   &consumed) != 0;
+}
+
+/* conn_can_read says whether c is to be read: its replies are not at a bound, and its input
+ * holds less than LOOP_READ_AHEAD or no whole call. */
+static int conn_can_read(const loop_thread *t, const loop_conn *c)
+{
+	if (conn_out_full(t, c))
 		return 0;
-	c->writing = writing;
+	return c->in.len < LOOP_READ_AHEAD || !conn_frame_ready(t, c);
+}
+
+/* conn_has_turn says whether c has work for another turn: a call to serve (its replies not at a
+ * bound), or plaintext left inside OpenSSL. */
+static int conn_has_turn(const loop_thread *t, const loop_conn *c)
+{
+	if (conn_out_full(t, c))
+		return 0;
+	return conn_frame_ready(t, c) || (c->tls_more && conn_can_read(t, c));
+}
+
+static int conn_set_events(loop_thread *t, loop_conn *c, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = c};
+	if (c->events == events)
+		return 0;
+	c->events = events;
 	return epoll_ctl(t->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
 /* conn_flush writes what the connection has to send. Returns 0, or -1 if it was closed. */
 static int conn_flush(loop_thread *t, loop_conn *c)
 {
-	int rv = c->tls == NULL ? meshi_bytes_write_to(&c->out, c->fd)
-				: meshi_tls_conn_write(c->tls, &c->out);
-	if (rv < 0 || conn_set_events(t, c, rv == 1) != 0) {
+	size_t before = c->out.len;
+	int rv;
+	if (before == 0)
+		return 0;
+	rv = c->tls == NULL ? meshi_bytes_write_to(&c->out, c->fd)
+			    : meshi_tls_conn_write(c->tls, &c->out);
+	if (rv < 0) {
+		conn_close(t, c);
+		return -1;
+	}
+	if (c->out.len == 0) {
+		c->unsent_calls = 0;
+		c->stalled_us = 0;
+		/* one that has not called yet keeps nothing: it may never call */
+		meshi_bytes_trim(&c->out, c->called ? LOOP_KEEP_BUFFER : 0);
+	} else if (c->out.len < before || c->stalled_us == 0) {
+		c->stalled_us = mesh_now_us(); /* the peer's clock starts (again) */
+	}
+	return 0;
+}
+
+/* conn_watch sets what epoll reports of c from its state, and the clocks of the idle timeout.
+ * Returns 0, or -1 if it closed c. */
+static int conn_watch(loop_thread *t, loop_conn *c)
+{
+	uint32_t events = 0;
+	int reading = conn_can_read(t, c);
+	if (reading)
+		events |= EPOLLIN;
+	if (c->out.len > 0)
+		events |= EPOLLOUT;
+	if (!reading && !c->paused && conn_out_full(t, c)) {
+		c->paused = 1;
+		meshi_count(&t->loop->server->counters.reads_paused, 1);
+	} else if (reading) {
+		c->paused = 0;
+	}
+	/* part of a call waits for its peer only while the peer may send it */
+	if (reading && c->greeted && c->in.len > 0 && !conn_frame_ready(t, c)) {
+		if (c->partial_us == 0)
+			c->partial_us = mesh_now_us();
+	} else {
+		c->partial_us = 0;
+	}
+	if (conn_set_events(t, c, events) != 0) {
 		conn_close(t, c);
 		return -1;
 	}
 	return 0;
 }
 
-/* conn_serve serves every whole call in the input. Returns 0, or -1 if it closed the
- * connection (a malformed stream). */
+/* conn_oversize closes c, whose peer sent the header of a call of size bytes, over the cap. */
+static void conn_oversize(loop_thread *t, loop_conn *c, size_t size)
+{
+	mesh_server *s = t->loop->server;
+	meshi_count(&s->counters.oversize_frames, 1);
+	meshi_ratelog_line(&s->oversize_log, s,
+			   "closed a connection that sent a call of %zu bytes (more than the %zu "
+			   "allowed)",
+			   size, s->opts.max_frame);
+	conn_close(t, c);
+}
+
+/* conn_serve serves the whole calls at the front of the input: at most LOOP_FRAMES_PER_TURN,
+ * and none once the replies are at a bound. Returns how many, or -1 if it closed the connection
+ * (a malformed stream, a call over the cap). */
 static int conn_serve(loop_thread *t, loop_conn *c)
 {
+	mesh_server *s = t->loop->server;
 	const uint8_t *payload;
 	size_t payload_len, consumed;
-	int rv;
+	int rv = 0, served = 0;
 	if (!c->greeted) {
 		if (c->in.len < SP_HANDSHAKE_LEN)
 			return 0;
@@ -165,8 +384,10 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 		meshi_bytes_consume(&c->in, SP_HANDSHAKE_LEN);
 		c->greeted = 1;
 	}
-	while ((rv = meshi_sp_frame_next(meshi_bytes_head(&c->in), c->in.len, c->framing,
-					 LOOP_MAX_FRAME, &payload, &payload_len, &consumed)) == 1) {
+	while (served < LOOP_FRAMES_PER_TURN && !conn_out_full(t, c) &&
+	       (rv = meshi_sp_frame_next(meshi_bytes_head(&c->in), c->in.len, c->framing,
+					 s->opts.max_frame, &payload, &payload_len, &consumed)) ==
+		   1) {
 		int backtrace = meshi_sp_rep_split(payload, payload_len);
 		/* A request without a request id is dropped, as nng's REP drops it. */
 		if (backtrace >= 0) {
@@ -175,18 +396,33 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 			t->sink.backtrace_len = (size_t)backtrace;
 			t->call.peer_uid = c->peer_uid;
 			t->call.peer_name = c->tls != NULL ? meshi_tls_conn_peer(c->tls) : NULL;
-			t->call.peer_unproven = c->framing == SP_TCP && c->tls == NULL &&
-						!t->loop->server->opts.insecure;
-			meshi_dispatch_call(t->loop->server, &t->call, &t->sink.base,
-					    payload + backtrace, payload_len - (size_t)backtrace);
+			t->call.peer_unproven =
+			    c->framing == SP_TCP && c->tls == NULL && !s->opts.insecure;
+			if (meshi_dispatch_call(s, &t->call, &t->sink.base, payload + backtrace,
+						payload_len - (size_t)backtrace) == 0)
+				c->unsent_calls++;
 		}
 		meshi_bytes_consume(&c->in, consumed);
+		served++;
+	}
+	if (rv == -2) {
+		conn_oversize(t, c, payload_len);
+		return -1;
 	}
 	if (rv < 0) {
 		conn_close(t, c);
 		return -1;
 	}
-	return 0;
+	if (served > 0) {
+		/* the least recently active connection is the first to go at the cap */
+		c->called = 1;
+		c->active_us = mesh_now_us();
+		c->partial_us = 0;
+		list_unlink(t, c);
+		list_append(t, c);
+	}
+	meshi_bytes_trim(&c->in, c->called ? LOOP_KEEP_BUFFER : 0);
+	return served;
 }
 
 /* conn_refuse closes a tls+tcp:// connection whose peer was not verified, and logs why: one
@@ -217,20 +453,27 @@ static int conn_handshake(loop_thread *t, loop_conn *c)
 		return -1;
 	}
 	if (rv == 0) {
-		if (conn_set_events(t, c, meshi_tls_conn_wants_write(c->tls)) != 0) {
+		if (conn_set_events(
+			t, c, EPOLLIN | (meshi_tls_conn_wants_write(c->tls) ? EPOLLOUT : 0)) != 0) {
 			conn_close(t, c);
 			return -1;
 		}
 		return 0;
 	}
 	c->secured = 1;
-	t->handshaking--;
 	return conn_flush(t, c) == 0 ? 1 : -1;
 }
 
-static void conn_on_event(loop_thread *t, loop_conn *c, uint32_t events)
+/* conn_turn gives c one turn: what its events ask (events 0: a turn from the ready list), then
+ * its calls served (LOOP_FRAMES_PER_TURN at most), their replies written, and what to watch
+ * next. */
+static void conn_turn(loop_thread *t, loop_conn *c, uint32_t events)
 {
-	int rv;
+	int served, reading;
+	if (events & EPOLLERR) {
+		conn_close(t, c);
+		return;
+	}
 	if (c->tls != NULL && !c->secured) {
 		if (conn_handshake(t, c) != 1)
 			return;
@@ -239,111 +482,283 @@ static void conn_on_event(loop_thread *t, loop_conn *c, uint32_t events)
 		if (conn_flush(t, c) != 0)
 			return;
 	}
-	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+	reading = conn_can_read(t, c);
+	if ((events & (EPOLLIN | EPOLLHUP)) || c->tls_more) {
+		/* before its greeting, a connection is read 8 bytes at a time: one that never
+		 * calls holds a small buffer */
+		size_t max = c->greeted ? LOOP_READ_PER_TURN : SP_HANDSHAKE_LEN - c->in.len;
+		int rv = 0;
+		if (reading)
+			rv = c->tls == NULL
+				 ? meshi_bytes_read_max(&c->in, c->fd, max)
+				 : meshi_tls_conn_read_max(c->tls, &c->in, max, &c->tls_more);
+		/* the caller went away, or an error; a hang-up while not reading: nobody is left
+		 * to take the replies */
+		if (rv < 0 || (!reading && (events & EPOLLHUP))) {
+			conn_close(t, c);
+			return;
+		}
+	}
+	if ((served = conn_serve(t, c)) < 0)
 		return;
-	rv = c->tls == NULL ? meshi_bytes_read_from(&c->in, c->fd)
-			    : meshi_tls_conn_read(c->tls, &c->in);
-	if (rv < 0) {
-		conn_close(t, c); /* the caller went away, or an error */
+	/* the replies go out at once, unless more calls are served in the next turn */
+	if (!conn_has_turn(t, c) || conn_out_full(t, c) || c->out.len >= LOOP_FLUSH_AT) {
+		if (conn_flush(t, c) != 0)
+			return;
+	}
+	if (conn_watch(t, c) != 0)
+		return;
+	if (conn_has_turn(t, c))
+		ready_push(t, c);
+}
+
+/* listener_pause stops this thread watching l for LOOP_PAUSE_MS: it is at its cap, or the
+ * process is out of descriptors, and a level-triggered listener would wake the loop at once. */
+static void listener_pause(loop_thread *t, loop_listener *l)
+{
+	if (t->paused[l->index])
+		return;
+	epoll_ctl(t->epfd, EPOLL_CTL_DEL, l->fd, NULL);
+	t->paused[l->index] = 1;
+	if (t->npaused++ == 0)
+		t->resume_us = mesh_now_us() + LOOP_PAUSE_MS * 1000;
+	meshi_count(&t->loop->server->counters.accept_pauses, 1);
+}
+
+/* listeners_resume watches again the listeners this thread paused. */
+static void listeners_resume(loop_thread *t)
+{
+	meshi_server_loop *loop = t->loop;
+	for (size_t k = 0; k < loop->nlisteners; k++) {
+		/* EPOLLEXCLUSIVE: one thread wakes per new connection */
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
+					 .data.ptr = loop->listeners[k]};
+		if (!t->paused[k])
+			continue;
+		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, loop->listeners[k]->fd, &ev) != 0) {
+			t->resume_us = mesh_now_us() + LOOP_PAUSE_MS * 1000; /* try again later */
+			continue;
+		}
+		t->paused[k] = 0;
+		t->npaused--;
+	}
+}
+
+/* conn_evictable returns the connection to close to make room on l at its cap: l's connection
+ * on this thread that has been idle longest, if it completed no call for LOOP_EVICT_IDLE_US;
+ * else NULL. */
+static loop_conn *conn_evictable(loop_thread *t, loop_listener *l)
+{
+	int64_t now = mesh_now_us();
+	/* least recently active first: past the first one active too recently, all are */
+	for (loop_conn *c = t->conns; c != NULL; c = c->next) {
+		if (now - c->active_us < LOOP_EVICT_IDLE_US)
+			return NULL;
+		if (c->listener == l)
+			return c;
+	}
+	return NULL;
+}
+
+/* conn_accept takes the connection fd accepted on l. */
+static void conn_accept(loop_thread *t, loop_listener *l, int fd)
+{
+	mesh_server *s = t->loop->server;
+	struct epoll_event ev = {.events = EPOLLIN};
+	uint8_t greeting[SP_HANDSHAKE_LEN];
+	loop_conn *c;
+	int one = 1;
+	if (l->framing == SP_TCP)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close(fd);
 		return;
 	}
-	if (conn_serve(t, c) != 0)
+	c->watch.kind = WATCH_CONN;
+	c->fd = fd;
+	c->listener = l;
+	c->framing = l->framing;
+	c->peer_uid = -1;
+	if (l->framing != SP_TCP) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+			c->peer_uid = (long)cred.uid;
+	}
+	if (s->opts.owner_only && (c->peer_uid < 0 || !meshi_uid_is_owner((uid_t)c->peer_uid))) {
+		close(fd); /* not this process's user, nor root: no word */
+		free(c);
 		return;
-	conn_flush(t, c);
+	}
+	if (l->tls && (c->tls = meshi_tls_conn_new(fd, 1, NULL)) == NULL) {
+		close(fd);
+		free(c);
+		return;
+	}
+	c->accepted_us = c->active_us = mesh_now_us();
+	c->events = ev.events;
+	ev.data.ptr = c;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		meshi_tls_conn_free(c->tls);
+		close(fd);
+		free(c);
+		return;
+	}
+	list_append(t, c);
+	t->nconns++;
+	atomic_fetch_add(&l->conns, 1);
+	meshi_count(&s->counters.connections, 1);
+	meshi_count(&s->counters.accepted, 1);
+	meshi_sp_handshake(greeting, SP_PROTO_REP);
+	if (meshi_bytes_append(&c->out, greeting, sizeof(greeting)) != 0)
+		conn_close(t, c);
+	else if (c->tls != NULL)
+		conn_handshake(t, c); /* the greeting goes out once the peer is verified */
+	else
+		conn_flush(t, c);
 }
 
 static void listener_on_event(loop_thread *t, loop_listener *l)
 {
-	for (;;) {
-		struct epoll_event ev = {.events = EPOLLIN};
-		uint8_t greeting[SP_HANDSHAKE_LEN];
-		loop_conn *c;
-		int one = 1;
-		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
-			return; /* EAGAIN (another thread took it), or an error to retry later */
-		if (l->framing == SP_TCP)
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c = calloc(1, sizeof(*c));
-		if (c == NULL) {
-			close(fd);
+	meshi_server_loop *loop = t->loop;
+	for (int n = 0; n < LOOP_ACCEPTS_PER_TURN; n++) {
+		loop_conn *evict = NULL;
+		int fd;
+		if (atomic_load(&l->conns) >= loop->server->opts.max_conns &&
+		    (evict = conn_evictable(t, l)) == NULL) {
+			listener_pause(t, l);
+			return;
+		}
+		fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			if (evict != NULL) { /* room for the newcomer, now that there is one */
+				meshi_count(&loop->server->counters.evicted, 1);
+				conn_close(t, evict);
+			}
+			conn_accept(t, l, fd);
 			continue;
 		}
-		c->watch.kind = WATCH_CONN;
-		c->fd = fd;
-		c->framing = l->framing;
-		c->peer_uid = -1;
-		if (l->framing != SP_TCP) {
-			struct ucred cred;
-			socklen_t len = sizeof(cred);
-			if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
-				c->peer_uid = (long)cred.uid;
-		}
-		if (t->loop->server->opts.owner_only &&
-		    (c->peer_uid < 0 || !meshi_uid_is_owner((uid_t)c->peer_uid))) {
-			close(fd); /* not this process's user, nor root: no word */
-			free(c);
+		if (errno == EINTR || errno == ECONNABORTED)
 			continue;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			/* the connection waits in the backlog; a level-triggered listener would
+			 * report it again at once */
+			meshi_ratelog_line(
+			    &loop->accept_log, loop->server,
+			    "cannot accept a connection: %s: accepting paused for %d ms",
+			    strerror(errno), LOOP_PAUSE_MS);
+			listener_pause(t, l);
 		}
-		if (l->tls && (c->tls = meshi_tls_conn_new(fd, 1, NULL)) == NULL) {
-			close(fd);
-			free(c);
-			continue;
-		}
-		c->accepted_us = mesh_now_us();
-		ev.data.ptr = c;
-		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-			meshi_tls_conn_free(c->tls);
-			close(fd);
-			free(c);
-			continue;
-		}
-		c->next = t->conns;
-		if (t->conns != NULL)
-			t->conns->prev = c;
-		t->conns = c;
-		if (c->tls != NULL)
-			t->handshaking++;
-		meshi_sp_handshake(greeting, SP_PROTO_REP);
-		if (meshi_bytes_append(&c->out, greeting, sizeof(greeting)) != 0)
-			conn_close(t, c);
-		else if (c->tls != NULL)
-			conn_handshake(t, c); /* the greeting goes out once the peer is verified */
-		else
-			conn_flush(t, c);
+		return; /* EAGAIN: another thread took it, or nothing is left */
 	}
 }
 
-/* handshakes_expire closes the tls+tcp:// connections that have not shown a verified
- * certificate within LOOP_HANDSHAKE_US of their accept: a silent or slow peer holds no TLS state
- * for long. */
-static void handshakes_expire(loop_thread *t)
+/* conn_has_bytes says whether c's socket holds bytes not read yet: a call arriving. */
+static int conn_has_bytes(const loop_conn *c)
 {
-	int64_t now = mesh_now_us();
+	int n = 0;
+	return ioctl(c->fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+/* conns_sweep frees the buffers of the connections with nothing in them, and closes those past
+ * the idle timeout: no call completed since the accept (the TLS handshake included), part of a
+ * call held, or replies not taken, that long. */
+static void conns_sweep(loop_thread *t, int64_t now)
+{
+	mesh_server *s = t->loop->server;
+	int64_t idle_us = (int64_t)s->opts.idle_timeout_ms * 1000;
 	loop_conn *next;
 	for (loop_conn *c = t->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->tls != NULL && !c->secured && now - c->accepted_us > LOOP_HANDSHAKE_US)
-			conn_refuse(t, c, "no TLS handshake within 10 s");
+		/* an idle connection holds no buffer */
+		meshi_bytes_trim(&c->in, 0);
+		meshi_bytes_trim(&c->out, 0);
+		if (c->tls != NULL && !c->secured && now - c->accepted_us > idle_us) {
+			char why[64];
+			snprintf(why, sizeof(why), "no TLS handshake within %d s",
+				 s->opts.idle_timeout_ms / 1000);
+			meshi_count(&s->counters.idle_closed, 1);
+			conn_refuse(t, c, why);
+		} else if (!c->called && now - c->accepted_us > idle_us && !conn_has_bytes(c)) {
+			/* not logged: a legitimate client that dialed and has not called yet is
+			 * closed too (it redials); one whose first call is arriving is spared */
+			meshi_count(&s->counters.idle_closed, 1);
+			conn_close(t, c);
+		} else if (c->partial_us != 0 && now - c->partial_us > idle_us) {
+			meshi_count(&s->counters.idle_closed, 1);
+			meshi_ratelog_line(
+			    &t->loop->partial_log, s,
+			    "closed a connection that held part of a call (%zu bytes) "
+			    "for %d ms",
+			    c->in.len, s->opts.idle_timeout_ms);
+			conn_close(t, c);
+		} else if (c->stalled_us != 0 && now - c->stalled_us > idle_us) {
+			meshi_count(&s->counters.stalled, 1);
+			meshi_ratelog_line(
+			    &t->loop->stall_log, s,
+			    "closed a connection whose peer took none of its replies "
+			    "(%zu bytes) for %d ms",
+			    c->out.len, s->opts.idle_timeout_ms);
+			conn_close(t, c);
+		}
 	}
+}
+
+/* loop_timeout returns how long epoll_wait may wait: not at all while connections have calls
+ * left, else until the next idle check or the listeners' resumption. */
+static int loop_timeout(const loop_thread *t, int64_t now)
+{
+	int timeout = -1;
+	if (t->ready != NULL)
+		return 0;
+	if (t->nconns > 0)
+		timeout = LOOP_SWEEP_MS;
+	if (t->npaused > 0) {
+		int64_t left_ms = (t->resume_us - now + 999) / 1000;
+		if (left_ms < 0)
+			left_ms = 0;
+		if (timeout < 0 || left_ms < timeout)
+			timeout = (int)left_ms;
+	}
+	return timeout;
 }
 
 static void *loop_thread_main(void *arg)
 {
 	loop_thread *t = arg;
 	struct epoll_event events[LOOP_EVENTS];
+	t->swept_us = mesh_now_us();
 	while (!atomic_load(&t->loop->stopping)) {
-		/* with handshakes under way, wake each second to end those past their time */
-		int n = epoll_wait(t->epfd, events, LOOP_EVENTS, t->handshaking > 0 ? 1000 : -1);
+		int n = epoll_wait(t->epfd, events, LOOP_EVENTS, loop_timeout(t, mesh_now_us()));
+		int turns = t->nready;
+		int64_t now;
 		for (int i = 0; i < n; i++) {
 			loop_watch *w = events[i].data.ptr;
-			if (w->kind == WATCH_CONN)
-				conn_on_event(t, (loop_conn *)w, events[i].events);
-			else if (w->kind == WATCH_LISTENER)
+			if (w->kind == WATCH_CONN) {
+				loop_conn *c = (loop_conn *)w;
+				if (c->closed)
+					continue;   /* by another's event this turn */
+				ready_remove(t, c); /* this is its turn */
+				conn_turn(t, c, events[i].events);
+			} else if (w->kind == WATCH_LISTENER) {
 				listener_on_event(t, (loop_listener *)w);
+			}
 		}
-		if (t->handshaking > 0)
-			handshakes_expire(t);
+		/* the connections that had calls left at the start of this turn, one turn each */
+		for (; turns > 0 && t->ready != NULL; turns--) {
+			loop_conn *c = t->ready;
+			ready_remove(t, c);
+			conn_turn(t, c, 0);
+		}
+		now = mesh_now_us();
+		if (t->npaused > 0 && now >= t->resume_us)
+			listeners_resume(t);
+		if (now - t->swept_us >= LOOP_SWEEP_MS * 1000) {
+			t->swept_us = now;
+			conns_sweep(t, now);
+		}
+		conns_reap(t);
 	}
 	return NULL;
 }
@@ -458,6 +873,7 @@ int meshi_server_loop_listen(meshi_server_loop *l, const char *url)
 	}
 	listener->watch.kind = WATCH_LISTENER;
 	listener->fd = fd;
+	listener->index = l->nlisteners;
 	listener->framing = a.framing;
 	listener->tls = a.tls;
 	l->listeners[l->nlisteners++] = listener;
@@ -468,6 +884,8 @@ int meshi_server_loop_start(meshi_server_loop *l)
 {
 	for (int i = 0; i < l->nthreads; i++) {
 		loop_thread *t = &l->threads[i];
+		if ((t->paused = calloc(l->nlisteners + 1, 1)) == NULL)
+			return ENOMEM;
 		for (size_t k = 0; k < l->nlisteners; k++) {
 			/* EPOLLEXCLUSIVE: one thread wakes per new connection */
 			struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
@@ -505,6 +923,7 @@ void meshi_server_loop_stop(meshi_server_loop *l)
 		t->running = 0;
 		while (t->conns != NULL)
 			conn_close(t, t->conns);
+		conns_reap(t);
 	}
 	for (size_t k = 0; k < l->nlisteners; k++) {
 		close(l->listeners[k]->fd);
@@ -523,6 +942,7 @@ void meshi_server_loop_free(meshi_server_loop *l)
 			close(l->threads[i].epfd);
 		if (l->threads[i].wakefd >= 0)
 			close(l->threads[i].wakefd);
+		free(l->threads[i].paused);
 	}
 	for (size_t k = 0; k < l->nlisteners; k++) {
 		free(l->listeners[k]->unlink_path);

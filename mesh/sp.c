@@ -1,4 +1,5 @@
 /* sp.c: SP handshake and framing as nng writes them, so nng peers and ours interoperate. */
+#include <stdint.h>
 #include <string.h>
 
 #include "sp.h"
@@ -61,8 +62,10 @@ int meshi_sp_frame_next(const uint8_t *data, size_t len, meshi_sp_framing framin
 		return -1;
 	for (size_t i = head - 8; i < head; i++)
 		size = size << 8 | data[i];
-	if (size > max)
-		return -1;
+	if (size > max) {
+		*payload_len = size > SIZE_MAX ? SIZE_MAX : (size_t)size;
+		return -2;
+	}
 	if (len - head < size)
 		return 0;
 	*payload = data + head;

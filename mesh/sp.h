@@ -33,7 +33,9 @@ size_t meshi_sp_frame_header(uint8_t *out, meshi_sp_framing framing, uint64_t le
 
 /* meshi_sp_frame_next finds the first whole frame in data (len bytes read from a stream). Returns 1
  * with *payload, *payload_len and *consumed (header + payload) set; 0 if more bytes are needed;
- * -1 if the stream is malformed or the payload is larger than max. */
+ * -1 if the stream is malformed; -2 if the header announces a payload larger than max (known as
+ * soon as the header is in, before the payload is read), with *payload_len set to its size
+ * (capped at SIZE_MAX). */
 int meshi_sp_frame_next(const uint8_t *data, size_t len, meshi_sp_framing framing, uint64_t max,
 			const uint8_t **payload, size_t *payload_len, size_t *consumed);
 

@@ -1,5 +1,6 @@
 /* tls.c: mutual TLS over OpenSSL for the loop transports: configuration, handshake, I/O. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -427,19 +428,32 @@ const char *meshi_tls_conn_peer(const meshi_tls_conn *t)
 
 int meshi_tls_conn_read(meshi_tls_conn *t, meshi_bytes *b)
 {
+	int more;
+	return meshi_tls_conn_read_max(t, b, SIZE_MAX, &more);
+}
+
+int meshi_tls_conn_read_max(meshi_tls_conn *t, meshi_bytes *b, size_t max, int *more)
+{
 	int got = 0;
+	*more = 0;
 	for (;;) {
-		uint8_t *p = meshi_bytes_reserve(b, TLS_READ_CHUNK);
+		size_t want = max < TLS_READ_CHUNK ? max : TLS_READ_CHUNK;
+		uint8_t *p;
 		int n;
-		if (p == NULL) {
+		if (want == 0) {
+			*more = 1; /* what OpenSSL holds waits for the next read */
+			return got;
+		}
+		if ((p = meshi_bytes_reserve(b, want)) == NULL) {
 			errno = ENOMEM;
 			return -1;
 		}
 		ERR_clear_error();
 		errno = 0;
-		n = SSL_read(t->ssl, p, TLS_READ_CHUNK);
+		n = SSL_read(t->ssl, p, (int)want);
 		if (n > 0) {
 			meshi_bytes_commit(b, (size_t)n);
+			max -= (size_t)n;
 			got = 1;
 			continue; /* until OpenSSL wants the socket: nothing stays buffered inside
 				   */

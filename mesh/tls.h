@@ -52,6 +52,11 @@ const char *meshi_tls_conn_peer(const meshi_tls_conn *t);
  */
 int meshi_tls_conn_read(meshi_tls_conn *t, meshi_bytes *b);
 
+/* meshi_tls_conn_read_max is meshi_tls_conn_read appending at most max bytes (max > 0). It may
+ * then leave plaintext inside OpenSSL that no event will announce: *more is set to 1 when it
+ * stopped at max, so the caller reads again soon. Returns as meshi_tls_conn_read. */
+int meshi_tls_conn_read_max(meshi_tls_conn *t, meshi_bytes *b, size_t max, int *more);
+
 /* meshi_tls_conn_write is meshi_bytes_write_to over TLS. Returns 0 when all is sent, 1 if the
  * socket is full, -1 on an error. */
 int meshi_tls_conn_write(meshi_tls_conn *t, meshi_bytes *b);

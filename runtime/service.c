@@ -162,6 +162,16 @@ static const rt_option service_options[] = {
     {"workers", "N", 'w',
      "nng worker threads serving other addresses (inproc://, ws://), or every address when "
      "CLEAVE_MESH_TRANSPORT=nng (default 8)"},
+    {"max-conns", "N", 'C',
+     "connections each listener holds at once, 1 to 1000000 (default 1024); at the cap the "
+     "one idle longest is closed for a newcomer, else accepting pauses"},
+    {"max-frame", "BYTES", 'F',
+     "the largest call accepted, 1024 to 1073741824 bytes (default 4194304); a larger one "
+     "closes its connection"},
+    {"idle-timeout-ms", "N", 'T',
+     "a connection that completes no call within N ms of its accept, holds part of a call "
+     "that long, or whose peer takes none of its replies that long, is closed; 100 to "
+     "3600000 (default 10000)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -174,7 +184,8 @@ static void service_usage(FILE *out, void *ctx)
 	    out,
 	    "usage: %s --listen URL [--listen URL]... [--data-dir DIR] [--seed FILE]\n"
 	    "          [--sync normal|full] [--call NAME=URLS]... [--run-dir DIR] [--loops N]\n"
-	    "          [--workers N] [--policy FILE] [--sandbox auto|on|off]\n"
+	    "          [--workers N] [--max-conns N] [--max-frame BYTES] [--idle-timeout-ms N]\n"
+	    "          [--policy FILE] [--sandbox auto|on|off]\n"
 	    "          [--resolve-interval-ms N]\n"
 	    "          [--tls-cert FILE --tls-key FILE --tls-ca FILE]\n"
 	    "\n"
@@ -201,6 +212,18 @@ static int service_parse_count(const char *s)
 	if (errno != 0 || *s == '\0' || *end != '\0' || n < 1 || n > 1024)
 		return -1;
 	return (int)n;
+}
+
+/* service_parse_long reads a number from min to max; returns -1 if s is not one. */
+static long long service_parse_long(const char *s, long long min, long long max)
+{
+	char *end;
+	long long n;
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || n < min || n > max)
+		return -1;
+	return n;
 }
 
 /* service_listen_env cuts CLEAVE_LISTEN into a->listen when no --listen was given. Returns -1
@@ -293,6 +316,34 @@ static int service_option(int opt, const char *arg, void *ctx)
 			a->server.workers = n;
 		else
 			a->server.loops = n;
+		return -1;
+	case 'C':
+		if ((a->server.max_conns = (int)service_parse_long(arg, 1, 1000000)) < 0) {
+			fprintf(stderr,
+				"%s: --max-conns wants a number from 1 to 1000000, not '%s'\n",
+				def->name, arg);
+			return 2;
+		}
+		return -1;
+	case 'F': {
+		long long n = service_parse_long(arg, 1024, 1LL << 30);
+		if (n < 0) {
+			fprintf(stderr,
+				"%s: --max-frame wants bytes from 1024 to 1073741824, not '%s'\n",
+				def->name, arg);
+			return 2;
+		}
+		a->server.max_frame = (size_t)n;
+		return -1;
+	}
+	case 'T':
+		if ((a->server.idle_timeout_ms = (int)service_parse_long(arg, 100, 3600000)) < 0) {
+			fprintf(stderr,
+				"%s: --idle-timeout-ms wants milliseconds from 100 to 3600000, not "
+				"'%s'\n",
+				def->name, arg);
+			return 2;
+		}
 		return -1;
 	default:
 		return 2;

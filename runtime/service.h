@@ -56,7 +56,8 @@ typedef struct rt_service_def {
 } rt_service_def;
 
 /* rt_service_main is a service's whole main(): it parses the command line (--listen URL...,
- * --data-dir DIR, --seed FILE, --sync, --call NAME=URLS, --run-dir, --loops, --workers,
+ * --data-dir DIR, --seed FILE, --sync, --call NAME=URLS, --run-dir, --loops, --workers, the
+ * server's bounds (--max-conns, --max-frame, --idle-timeout-ms),
  * --policy or --manifests, --insecure, --sandbox, TLS, --check, --help), opens the store, connects
  * to the services it calls, serves until SIGINT or SIGTERM, and returns the process's exit status.
  * def and argv stay the caller's. */

@@ -359,7 +359,56 @@ typedef struct mesh_server_opts {
 	 * name) is who it claims to be, not "anonymous": for a service whose every peer is
 	 * trusted by other means (--insecure) */
 	int insecure;
+
+	/* Bounds on what one peer can make the server hold (README, "Bounds"); 0 takes the
+	 * default. */
+	/* the largest call a peer may send, in bytes (its SP message: backtrace and mesh.Call);
+	 * a larger one closes the connection, with a log line (at most one a second). Default
+	 * MESH_SERVER_MAX_FRAME. On nng: NNG_OPT_RECVMAXSZ (nng closes it, without a word) */
+	size_t max_frame;
+	/* connections at once per listener (nng: per server). At the cap, the connection idle
+	 * longest (at least 1 s) is closed to make room for a new one; if every one was active
+	 * within the last second, accepting pauses (loops: for 100 ms; nng closes the newcomer).
+	 * Default MESH_SERVER_MAX_CONNS */
+	int max_conns;
+	/* a connection is not read while it has this many bytes of replies unsent...; default
+	 * MESH_SERVER_MAX_UNSENT (event loops) */
+	size_t max_unsent;
+	/* ...or this many calls read whose replies are not sent; default MESH_SERVER_MAX_INFLIGHT
+	 * (event loops) */
+	int max_inflight;
+	/* a connection that has completed no call this long after it was accepted (a TLS
+	 * handshake included), that holds part of a call this long (a peer dribbling bytes), or
+	 * whose peer takes none of its replies for this long, is closed. Default
+	 * MESH_SERVER_IDLE_TIMEOUT_MS. nng: only the first (no call), and replies not taken
+	 * within 1 s (a worker thread waits for them) */
+	int idle_timeout_ms;
 } mesh_server_opts;
+
+/* The defaults of mesh_server_opts' bounds. */
+#define MESH_SERVER_MAX_FRAME	    ((size_t)4 << 20) /* 4 MiB, gRPC's default receive limit */
+#define MESH_SERVER_MAX_CONNS	    1024
+#define MESH_SERVER_MAX_UNSENT	    ((size_t)1 << 20) /* 1 MiB */
+#define MESH_SERVER_MAX_INFLIGHT    128
+#define MESH_SERVER_IDLE_TIMEOUT_MS 10000
+
+/* mesh_server_counters: what a server's bounds have done since it started (every transport
+ * and listener together); Health reports them too (mesh.WireStats). */
+typedef struct mesh_server_counters {
+	uint64_t connections;	  /* open now */
+	uint64_t accepted;	  /* connections accepted */
+	uint64_t oversize_frames; /* connections closed for a call over max_frame (loops) */
+	uint64_t idle_closed;	  /* closed by idle_timeout_ms: no call, part of a call */
+	uint64_t stalled;	  /* closed because the peer took no reply for too long */
+	uint64_t evicted;	  /* closed at max_conns to make room for a new connection */
+	uint64_t refused;	  /* closed at once at max_conns (nng) */
+	uint64_t accept_pauses;	  /* accepting paused: at max_conns, or out of descriptors */
+	uint64_t reads_paused;	  /* a connection stopped being read: max_unsent, max_inflight */
+	uint64_t costly_requests; /* calls refused: unpacking them would cost too much memory */
+} mesh_server_counters;
+
+/* mesh_server_counters_read copies the server's counters into *out. Any thread. */
+void mesh_server_counters_read(const mesh_server *server, mesh_server_counters *out);
 
 /* mesh_server_new creates a server of impl, a service built with protoc-c's ..._INIT macro.
  * impl must outlive the server. Every method implementation is called on a worker thread, with a

@@ -9,8 +9,8 @@
 #include "server_internal.h"
 #include "sp.h"
 
-/* As server_loop.c's LOOP_MAX_FRAME. */
-#define MAX_FRAME (64u << 20)
+/* As a server's default frame cap (mesh_server_opts.max_frame). */
+#define MAX_FRAME MESH_SERVER_MAX_FRAME
 
 /* fuzz_sink: the reply envelope, in a buffer of exactly the size reserved (so that ASan sees a
  * write past it). */
