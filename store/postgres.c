@@ -317,16 +317,20 @@ static void quiet(void *arg, const PGresult *res)
 	(void)res;
 }
 
-/* conn_message copies libpq's last message about db to out, on one line. */
+/* conn_message copies libpq's last message about db to out after prefix, on one line. */
 static void conn_message(PGconn *db, const char *prefix, char *out, size_t outlen)
 {
 	const char *msg = db != NULL ? PQerrorMessage(db) : "out of memory";
-	size_t n = (size_t)snprintf(out, outlen, "%s%s", prefix, msg);
-	for (char *p = out; *p != '\0'; p++)
-		if (*p == '\n')
-			*p = ' ';
-	while (n > 0 && n < outlen && out[n - 1] == ' ')
-		out[--n] = '\0';
+	size_t n = (size_t)snprintf(out, outlen, "%s", prefix);
+	for (; *msg != '\0' && n + 1 < outlen; msg++) {
+		char ch = (unsigned char)*msg < 0x20 ? ' ' : *msg;
+		if (ch != ' ' || (n > 0 && out[n - 1] != ' '))
+			out[n++] = ch;
+	}
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	if (n < outlen)
+		out[n] = '\0';
 }
 
 static void conn_drop(pg_conn *c)
