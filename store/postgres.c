@@ -36,8 +36,7 @@ enum {
 enum {
 	ST_GET,	       /* the row of an id */
 	ST_INSERT,     /* a new row, returned */
-	ST_CLAIM,      /* records a key with id 0; a row back if it was not recorded yet */
-	ST_INSERT_KEY, /* a new row, returned, and its id set in its claimed key */
+	ST_INSERT_KEY, /* a new row and its key, the row returned; no row if the key was taken */
 	ST_KEY_GET,    /* a key's request and id */
 	ST_COUNT,
 	ST_LIST, /* every row, a page; ST_LIST + 1 + i: the rows of index i */
@@ -668,27 +667,27 @@ static int pg_statements(pg_store *s)
 	       cols, params, s->select_list);
 	if (pg_statement(s, ST_INSERT, sql, types, nc) != 0)
 		return -1;
-	/* a key is claimed first: a second claim of it waits for the first's transaction, and
-	 * finds it recorded once that commits */
-	if (pg_statement(
-		s, ST_CLAIM,
-		"INSERT INTO idempotency (method, key, request, id) VALUES ($1, $2, $3, 0) "
-		"ON CONFLICT DO NOTHING RETURNING 1",
-		(const Oid[]){PG_TEXT, PG_TEXT, PG_BYTEA}, 3) != 0)
+	/* one statement, so one transaction: the key is recorded with the row's id, taken from
+	 * the identity's sequence, and the row inserted only if the key was not recorded yet. A
+	 * second insert of the key waits for the first's transaction: then it does nothing if
+	 * that committed, and goes on if it rolled back. */
+	n = 0;
+	pg_add(sql, sizeof(sql), &n,
+	       "WITH k AS (INSERT INTO \"%s_idempotency\" (method, key, request, id) VALUES ($%d, "
+	       "$%d, $%d, nextval(pg_get_serial_sequence('\"%s\"', 'id'))) ON CONFLICT DO NOTHING "
+	       "RETURNING id) INSERT INTO \"%s\" (\"id\"%s%s) SELECT k.id%s%s FROM k RETURNING %s",
+	       sc->table, nc + 1, nc + 2, nc + 3, sc->table, sc->table, nc > 0 ? ", " : "", cols,
+	       nc > 0 ? ", " : "", params, s->select_list);
+	types[nc] = PG_TEXT;
+	types[nc + 1] = PG_TEXT;
+	types[nc + 2] = PG_BYTEA;
+	if (pg_statement(s, ST_INSERT_KEY, sql, types, nc + 3) != 0)
 		return -1;
 	n = 0;
 	pg_add(sql, sizeof(sql), &n,
-	       "WITH r AS (INSERT INTO \"%s\" (%s) VALUES (%s) RETURNING %s), k AS (UPDATE "
-	       "idempotency SET id = r.\"id\" FROM r WHERE method = $%d AND key = $%d) SELECT * "
-	       "FROM r",
-	       sc->table, cols, params, s->select_list, nc + 1, nc + 2);
-	types[nc] = PG_TEXT;
-	types[nc + 1] = PG_TEXT;
-	if (pg_statement(s, ST_INSERT_KEY, sql, types, nc + 2) != 0)
-		return -1;
-	if (pg_statement(s, ST_KEY_GET,
-			 "SELECT request, id FROM idempotency WHERE method = $1 AND key = $2",
-			 (const Oid[]){PG_TEXT, PG_TEXT}, 2) != 0)
+	       "SELECT request, id FROM \"%s_idempotency\" WHERE method = $1 AND key = $2",
+	       sc->table);
+	if (pg_statement(s, ST_KEY_GET, sql, (const Oid[]){PG_TEXT, PG_TEXT}, 2) != 0)
 		return -1;
 	n = 0;
 	pg_add(sql, sizeof(sql), &n, "SELECT count(*) FROM \"%s\"", sc->table);
@@ -832,11 +831,14 @@ static store_result schema_create(const pg_store *s, pg_conn *c, char *err, size
 		if (sc->unique[i])
 			pg_add(sql, sizeof(sql), &n, ", CONSTRAINT \"%s_%s_key\" UNIQUE (\"%s\")",
 			       sc->table, sc->columns[i]->name, sc->columns[i]->name);
-	pg_add(
-	    sql, sizeof(sql), &n,
-	    "); CREATE TABLE IF NOT EXISTS idempotency (method text NOT NULL, key text NOT NULL, "
-	    "request bytea NOT NULL, id bigint NOT NULL, PRIMARY KEY (method, key)); "
-	    "CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL);");
+	/* the keys and the seeded mark are the store's own, named after it, so that stores
+	 * that share a database (which each service should not) cannot mix them */
+	pg_add(sql, sizeof(sql), &n,
+	       "); CREATE TABLE IF NOT EXISTS \"%s_idempotency\" (method text NOT NULL, key text "
+	       "NOT NULL, request bytea NOT NULL, id bigint NOT NULL, PRIMARY KEY (method, key)); "
+	       "CREATE TABLE IF NOT EXISTS \"%s_meta\" (key text PRIMARY KEY, value text NOT "
+	       "NULL);",
+	       sc->table, sc->table);
 	for (size_t i = 0; i < sc->nindexes; i++)
 		pg_add(sql, sizeof(sql), &n,
 		       " CREATE INDEX IF NOT EXISTS \"%s_%s\" ON \"%s\" (\"%s\", \"id\");",
@@ -847,7 +849,9 @@ static store_result schema_create(const pg_store *s, pg_conn *c, char *err, size
 	}
 	if ((r = open_exec(c, sql, err, errlen)) != STORE_OK)
 		goto out_rollback;
-	if ((res = pg_sql(c, "SELECT 1 FROM meta WHERE key = 'seeded'", err, errlen)) == NULL)
+	n = 0;
+	pg_add(sql, sizeof(sql), &n, "SELECT 1 FROM \"%s_meta\" WHERE key = 'seeded'", sc->table);
+	if ((res = pg_sql(c, sql, err, errlen)) == NULL)
 		return STORE_UNAVAILABLE;
 	seeded = pg_ok(res) && PQntuples(res) > 0;
 	r = pg_ok(res) ? STORE_OK : pg_failed(res, err, errlen);
@@ -856,8 +860,10 @@ static store_result schema_create(const pg_store *s, pg_conn *c, char *err, size
 		goto out_rollback;
 	if (!seeded && s->seed != NULL && (r = seed_rows(s, c, err, errlen)) != STORE_OK)
 		goto out_rollback;
-	if (!seeded && (r = open_exec(c, "INSERT INTO meta (key, value) VALUES ('seeded', '1')",
-				      err, errlen)) != STORE_OK)
+	n = 0;
+	pg_add(sql, sizeof(sql), &n, "INSERT INTO \"%s_meta\" (key, value) VALUES ('seeded', '1')",
+	       sc->table);
+	if (!seeded && (r = open_exec(c, sql, err, errlen)) != STORE_OK)
 		goto out_rollback;
 	return open_exec(c, "COMMIT", err, errlen);
 
@@ -1170,45 +1176,55 @@ static store_result insert_plain(const pg_store *s, const ProtobufCMessage *row,
 	return STORE_UNAVAILABLE;
 }
 
-/* insert_keyed_once runs one transaction of a create with a key: claim the key (or find it),
- * insert, record the row's id with the key, commit. Returns STORE_OK (*created set, *replayed
- * set when the key was recorded before), a failure, or -1 to run it again (err says why). */
-static int insert_keyed_once(const pg_store *s, pg_conn *c, const ProtobufCMessage *row,
-			     const store_packed_key *pk, ProtobufCMessage **created, int *replayed,
-			     char *err, size_t errlen)
+/* insert_keyed runs a create with a key: the row and its key in one statement, or the row the
+ * key was recorded with before. A lost connection is answered again on a new one: the key
+ * makes that safe, whatever the first attempt did. */
+static store_result insert_keyed(const pg_store *s, const ProtobufCMessage *row,
+				 const store_packed_key *pk, ProtobufCMessage **created,
+				 int *replayed, char *err, size_t errlen)
 {
 	pg_params p = {.n = 0};
-	PGresult *res;
-	store_result r = STORE_OK;
-	int64_t id = 0;
-	int claimed, found;
-	if ((res = pg_sql(c, "BEGIN ISOLATION LEVEL READ COMMITTED", err, errlen)) == NULL)
-		return c->timed_out ? STORE_UNAVAILABLE : -1; /* nothing sent yet counts */
-	PQclear(res);
+	int lost = 0; /* a statement was sent, and its connection lost */
+	param_row(&p, s->schema, row);
 	param_text(&p, pk->key->method);
 	param_text(&p, pk->key->key);
 	param_bytes(&p, pk->request, pk->request_len);
-	/* until COMMIT is sent, a lost connection took the transaction with it: nothing was
-	 * written, so it is run again (on a new connection, or failing to make one) */
-	if ((res = pg_run(s, c, ST_CLAIM, &p, err, errlen)) == NULL)
-		return c->timed_out ? STORE_UNAVAILABLE : -1;
-	if (!pg_ok(res)) {
-		int again = pg_again(res) || strcmp(pg_sqlstate(res), "23505") == 0;
-		r = pg_failed(res, err, errlen);
+	for (int attempt = 0; attempt < PG_TRIES; attempt++) {
+		pg_conn *c = conn_get(s, err, errlen);
+		store_result r = STORE_OK;
+		int64_t id = 0;
+		PGresult *res;
+		int found;
+		if (c == NULL)
+			goto out_unavailable;
+		if ((res = pg_run(s, c, ST_INSERT_KEY, &p, err, errlen)) == NULL) {
+			lost = 1;
+			if (c->timed_out)
+				goto out_unavailable;
+			continue;
+		}
+		if (!pg_ok(res)) {
+			int again = pg_again(res);
+			r = insert_failed(s, res, err, errlen);
+			PQclear(res);
+			if (again)
+				continue;
+			return r;
+		}
+		if (PQntuples(res) == 1) {
+			*created = read_row(s->schema, res, 0, err, errlen);
+			PQclear(res);
+			return *created != NULL ? STORE_OK : STORE_ERROR;
+		}
 		PQclear(res);
-		tx_rollback(c);
-		return again ? -1 : (int)r;
-	}
-	claimed = PQntuples(res) > 0;
-	PQclear(res);
-	if (!claimed) {
-		/* recorded by a transaction that committed since: this statement sees it */
+		/* the key was recorded, by a transaction committed since: its answer */
 		found = key_lookup(s, c, pk, &id, &r, err, errlen);
-		tx_rollback(c);
+		if (found == -1 && r == STORE_UNAVAILABLE && !c->timed_out)
+			continue;
 		if (found == -1)
-			return (int)r;
+			return r;
 		if (found == 0)
-			return -1; /* gone again: claim it anew */
+			continue; /* gone again: insert it anew */
 		if (found == -2) {
 			snprintf(err, errlen, "Idempotency-Key '%s' was used with another request",
 				 pk->key->key);
@@ -1216,48 +1232,20 @@ static int insert_keyed_once(const pg_store *s, pg_conn *c, const ProtobufCMessa
 		}
 		*replayed = 1;
 		r = pg_get_row(s, id, created, err, errlen);
-		return r == STORE_NOT_FOUND ? STORE_ERROR : (int)r;
+		return r == STORE_NOT_FOUND ? STORE_ERROR : r;
 	}
-	p.n = 0;
-	param_row(&p, s->schema, row);
-	param_text(&p, pk->key->method);
-	param_text(&p, pk->key->key);
-	if ((res = pg_run(s, c, ST_INSERT_KEY, &p, err, errlen)) == NULL)
-		return c->timed_out ? STORE_UNAVAILABLE : -1;
-	if (!pg_ok(res)) {
-		int again = pg_again(res);
-		r = insert_failed(s, res, err, errlen);
-		PQclear(res);
-		tx_rollback(c);
-		return again ? -1 : (int)r;
+	if (!lost) {
+		size_t len = strlen(err);
+		snprintf(err + len, errlen - len, " (tried %d times)", PG_TRIES);
+		return STORE_UNAVAILABLE;
 	}
-	if (PQntuples(res) != 1 || (*created = read_row(s->schema, res, 0, err, errlen)) == NULL) {
-		if (PQntuples(res) != 1)
-			snprintf(err, errlen, "the insert returned no row");
-		PQclear(res);
-		tx_rollback(c);
-		return STORE_ERROR;
-	}
-	PQclear(res);
-	if ((res = pg_sql(c, "COMMIT", err, errlen)) == NULL) {
+out_unavailable:
+	if (lost) {
 		size_t len = strlen(err);
 		snprintf(err + len, errlen - len,
 			 "; the create's outcome is unknown: retry it with the same key");
-		r = STORE_UNAVAILABLE;
-	} else if (!pg_ok(res)) {
-		int again = pg_again(res);
-		r = pg_failed(res, err, errlen);
-		PQclear(res);
-		protobuf_c_message_free_unpacked(*created, NULL);
-		*created = NULL;
-		return again ? -1 : (int)r;
-	} else {
-		PQclear(res);
-		return STORE_OK;
 	}
-	protobuf_c_message_free_unpacked(*created, NULL);
-	*created = NULL;
-	return r;
+	return STORE_UNAVAILABLE;
 }
 
 static store_result pg_insert(void *impl, const ProtobufCMessage *row, const store_packed_key *pk,
@@ -1266,20 +1254,7 @@ static store_result pg_insert(void *impl, const ProtobufCMessage *row, const sto
 	const pg_store *s = impl;
 	if (pk == NULL)
 		return insert_plain(s, row, created, err, errlen);
-	for (int attempt = 0; attempt < PG_TRIES; attempt++) {
-		pg_conn *c = conn_get(s, err, errlen);
-		int r;
-		if (c == NULL)
-			return STORE_UNAVAILABLE;
-		r = insert_keyed_once(s, c, row, pk, created, replayed, err, errlen);
-		if (r >= 0)
-			return (store_result)r;
-	}
-	{
-		size_t len = strlen(err);
-		snprintf(err + len, errlen - len, " (tried %d times)", PG_TRIES);
-	}
-	return STORE_UNAVAILABLE;
+	return insert_keyed(s, row, pk, created, replayed, err, errlen);
 }
 
 static void pg_describe(const void *impl, char *out, size_t outlen)

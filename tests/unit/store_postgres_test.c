@@ -272,7 +272,7 @@ static void assert_seed_fails(const char *text, const char *needle)
 	/* the transaction made nothing: not even the table */
 	ck_assert_int_eq(pg_server_query(&server, dbname, "postgres", server.password,
 					 "SELECT count(*) FROM pg_tables WHERE tablename IN "
-					 "('users', 'meta', 'idempotency')",
+					 "('users', 'users_meta', 'users_idempotency')",
 					 count, sizeof(count), err, sizeof(err)),
 			 0);
 	ck_assert_str_eq(count, "0");
