@@ -889,6 +889,48 @@ START_TEST(test_store_postgres_roles_reach_their_own_database_only)
 }
 END_TEST
 
+START_TEST(test_store_postgres_schema_per_service_in_one_database)
+{
+	const char *const roles[] = {"users_s", "posts_s"};
+	char pw[2][33], url_of[2][512], err[512], out[64], sql[256];
+	store *s;
+	if (!need_server())
+		return;
+	/* one database, a schema per service that its role owns: "$user" comes first in the
+	 * default search_path, so each role's tables land in its own schema */
+	for (int i = 0; i < 2; i++) {
+		snprintf(pw[i], sizeof(pw[i]), "pw-%d-%d", i, (int)getpid());
+		snprintf(sql, sizeof(sql), "CREATE ROLE \"%s\" LOGIN PASSWORD '%s'", roles[i],
+			 pw[i]);
+		ck_assert_msg(pg_server_exec(&server, dbname, sql, err, sizeof(err)) == 0, "%s",
+			      err);
+		snprintf(sql, sizeof(sql), "CREATE SCHEMA \"%s\" AUTHORIZATION \"%s\"", roles[i],
+			 roles[i]);
+		ck_assert_msg(pg_server_exec(&server, dbname, sql, err, sizeof(err)) == 0, "%s",
+			      err);
+		pg_server_url(&server, dbname, roles[i], pw[i], 0, url_of[i], sizeof(url_of[i]));
+	}
+	s = open_users(url_of[0], NULL);
+	insert_ok(s, "schema-secret");
+	store_close(s);
+	ck_assert_int_eq(pg_server_query(&server, dbname, "postgres", server.password,
+					 "SELECT count(*) FROM users_s.users", out, sizeof(out),
+					 err, sizeof(err)),
+			 0);
+	ck_assert_str_eq(out, "1");
+	/* the other role connects to the same database, and cannot read them */
+	ck_assert_int_ne(pg_server_query(&server, dbname, roles[1], pw[1],
+					 "SELECT username FROM users_s.users", out, sizeof(out),
+					 err, sizeof(err)),
+			 0);
+	ck_assert_msg(strstr(err, "permission denied for schema") != NULL, "%s", err);
+	/* its own store of the same name is a table of its own schema */
+	s = open_users(url_of[1], NULL);
+	ck_assert_int_eq(store_count(s), 0);
+	store_close(s);
+}
+END_TEST
+
 static Suite *store_postgres_suite(void)
 {
 	Suite *s = suite_create("store_postgres");
@@ -906,6 +948,7 @@ static Suite *store_postgres_suite(void)
 	tcase_add_test(tc, test_store_postgres_threads_use_their_own_connections);
 	tcase_add_test(tc, test_store_postgres_restart_unavailable_then_back);
 	tcase_add_test(tc, test_store_postgres_roles_reach_their_own_database_only);
+	tcase_add_test(tc, test_store_postgres_schema_per_service_in_one_database);
 	suite_add_tcase(s, tc);
 	return s;
 }
