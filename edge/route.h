@@ -52,6 +52,7 @@ typedef struct route {
 	char *source; /* where it was declared ("svc/users/manifest.yml:9"), for messages */
 	/* ROUTE_TEXT */
 	char *text;
+	const char *content_type; /* static; NULL: text/plain; charset=utf-8 */
 	/* ROUTE_RPC */
 	char *service_name; /* the manifest's name ("users"), for the access log */
 	const ProtobufCServiceDescriptor *service;

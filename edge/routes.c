@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "openapi.h"
 #include "registry.h"
 #include "routes.h"
 
@@ -208,16 +209,21 @@ int routes_add_manifest(route_table *t, const manifest *m, char *err, size_t err
 	return 0;
 }
 
-/* routes_add_text adds a GET route the edge answers itself with text. */
-static int routes_add_text(route_table *t, const char *path, const char *text, char *err,
-			   size_t errlen)
+/* routes_add_text adds a GET route the edge answers itself with text (taken), of content_type
+ * (static; NULL: text/plain). */
+static int routes_add_text(route_table *t, const char *path, char *text, const char *content_type,
+			   char *err, size_t errlen)
 {
 	route *r = route_new();
-	if (r == NULL || route_template_parse(r, path, err, errlen) != 0 ||
-	    (r->text = strdup(text)) == NULL) {
+	if (r == NULL || text == NULL || route_template_parse(r, path, err, errlen) != 0) {
+		if (text == NULL)
+			snprintf(err, errlen, "out of memory");
+		free(text);
 		route_free(r);
 		return -1;
 	}
+	r->text = text;
+	r->content_type = content_type;
 	r->kind = ROUTE_TEXT;
 	r->method = ROUTE_GET;
 	if (route_table_add(t, r, err, errlen) != 0) {
@@ -229,14 +235,19 @@ static int routes_add_text(route_table *t, const char *path, const char *text, c
 
 int routes_build(route_table *t, manifest *const *ms, size_t n, char *err, size_t errlen)
 {
-	if (routes_add_text(t, "/", "Ready to receive requests", err, errlen) != 0 ||
-	    routes_add_text(t, "/api", "API ready to receive requests", err, errlen) != 0)
+	char *document;
+	size_t len;
+	if (routes_add_text(t, "/", strdup("Ready to receive requests"), NULL, err, errlen) != 0 ||
+	    routes_add_text(t, "/api", strdup("API ready to receive requests"), NULL, err,
+			    errlen) != 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (routes_add_manifest(t, ms[i], err, errlen) != 0)
 			return -1;
-	return manifest_check_calls(ms, n, err, errlen) != 0 ||
-		       manifest_check_splits(ms, n, err, errlen) != 0
-		   ? -1
-		   : 0;
+	if (manifest_check_calls(ms, n, err, errlen) != 0 ||
+	    manifest_check_splits(ms, n, err, errlen) != 0 ||
+	    openapi_document(ms, n, &document, &len, err, errlen) != 0)
+		return -1;
+	return routes_add_text(t, OPENAPI_PATH, document, "application/json; charset=utf-8", err,
+			       errlen);
 }

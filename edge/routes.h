@@ -17,8 +17,9 @@ int routes_add_manifest(route_table *t, const manifest *m, char *err, size_t err
 
 /* routes_build fills t as the edge serves it: GET / and GET /api answered by the edge, then
  * every route of the n manifests ms, whose calls: and split: are checked against each other
- * (manifest_check_calls, manifest_check_splits). ms stays the caller's. Returns 0, or -1 with a
- * reason in err (t then holds what was added, freed by route_table_fini). */
+ * (manifest_check_calls, manifest_check_splits), then GET OPENAPI_PATH, answered with their
+ * OpenAPI document (openapi_document, made once, here). ms stays the caller's. Returns 0, or -1
+ * with a reason in err (t then holds what was added, freed by route_table_fini). */
 int routes_build(route_table *t, manifest *const *ms, size_t n, char *err, size_t errlen);
 
 #endif

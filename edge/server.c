@@ -602,8 +602,9 @@ static int edge_on_req(h2o_handler_t *self, h2o_req_t *req)
 	}
 	if (r->kind == ROUTE_TEXT) {
 		if (!edge_answer_precondition(s, req, r, 1, "edge", start_us))
-			edge_respond(s, req, r, 200, TEXT_TYPE, r->text, strlen(r->text), "edge",
-				     start_us);
+			edge_respond(s, req, r, 200,
+				     r->content_type != NULL ? r->content_type : TEXT_TYPE, r->text,
+				     strlen(r->text), "edge", start_us);
 		return 0;
 	}
 	edge_call_start(s, req, r, &path, start_us);

@@ -31,10 +31,11 @@ CLEAVE_RUNTIME_PACKAGES="libnng1 libprotobuf-c1 libh2o-evloop0.13 libyaml-0-2 li
 CLEAVE_CONTAINER_PACKAGES="podman podman-compose runc debootstrap netavark aardvark-dns iptables
   catatonit"
 
-# What tests/renders/validate.mjs (run by integration/render_test) needs to install and run the
-# validators of the renders from npm: Node.js and npm. infra/test installs them only where the
-# node or npm command is missing, since a Node.js from elsewhere (NodeSource's nodejs bundles
-# npm) conflicts with Debian's npm.
+# What tests/renders/validate.mjs (run by integration/render_test) and tests/openapi/check.mjs
+# (run by integration/openapi_test) need to install and run their npm tools (the renders'
+# validators; the OpenAPI linter, client generator and tsc): Node.js and npm. infra/test installs
+# them only where the node or npm command is missing, since a Node.js from elsewhere
+# (NodeSource's nodejs bundles npm) conflicts with Debian's npm.
 CLEAVE_NODE_PACKAGES="nodejs npm"
 
 # cleave_missing_packages PACKAGE...: prints those not installed, space-separated.

@@ -439,6 +439,144 @@ static int read_split(yaml_ctx *y, const yaml_node_t *k, yaml_node_t *node, mani
 	return read_int(y, weight, "weight", 0, 100, &r->split_weight);
 }
 
+/* read_int64 reads a whole number, maybe negative, into *out. */
+static int read_int64(yaml_ctx *y, const yaml_node_t *node, const char *key, int64_t *out)
+{
+	const char *text = (const char *)node->data.scalar.value;
+	char got[64];
+	int64_t v = 0;
+	size_t sign = node->type == YAML_SCALAR_NODE && text[0] == '-';
+	if (node->type != YAML_SCALAR_NODE || node->data.scalar.length <= sign ||
+	    node->data.scalar.length > sign + 18 ||
+	    leading_number(text + sign, &v) != node->data.scalar.length - sign)
+		return fail_at(y, node, "'%s' wants a whole number (at most 18 digits), not %s",
+			       key, describe(node, got, sizeof(got)));
+	*out = sign ? -v : v;
+	return 0;
+}
+
+/* read_bool reads true or false into *out. */
+static int read_bool(yaml_ctx *y, const yaml_node_t *node, const char *key, int *out)
+{
+	char got[64];
+	const char *text = (const char *)node->data.scalar.value;
+	if (node->type != YAML_SCALAR_NODE ||
+	    (strcmp(text, "true") != 0 && strcmp(text, "false") != 0))
+		return fail_at(y, node, "'%s' wants true or false, not %s", key,
+			       describe(node, got, sizeof(got)));
+	*out = strcmp(text, "true") == 0;
+	return 0;
+}
+
+#define FIELD_KEYS "required, min_length, max_length, pattern, minimum, maximum, description"
+
+/* read_field_rule reads one field's rule, {required: true, max_length: 32, ...}, into f. */
+static int read_field_rule(yaml_ctx *y, yaml_node_t *node, manifest_field *f)
+{
+	static const char *const keys[] = {"required", "min_length", "max_length", "pattern",
+					   "minimum",  "maximum",    "description"};
+	int seen[sizeof(keys) / sizeof(keys[0])] = {0}, length;
+	f->min_length = f->max_length = -1;
+	if (node->type != YAML_MAPPING_NODE)
+		return fail_at(y, node,
+			       "fields: %s.%s wants a mapping of " FIELD_KEYS
+			       ", like {required: true, max_length: 100}",
+			       f->rpc, f->field);
+	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+	     pair < node->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(&y->doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(&y->doc, pair->value);
+		const char *key = key_text(k);
+		size_t i = 0;
+		int rv;
+		while (i < sizeof(keys) / sizeof(keys[0]) && strcmp(key, keys[i]) != 0)
+			i++;
+		if (i == sizeof(keys) / sizeof(keys[0]))
+			return fail_at(y, k, "unknown field rule '%s' (known: " FIELD_KEYS ")",
+				       key);
+		if (once(y, k, &seen[i]) != 0)
+			return -1;
+		switch (i) {
+		case 0:
+			rv = read_bool(y, v, key, &f->required);
+			break;
+		case 1:
+		case 2:
+			rv = read_int(y, v, key, 0, 1 << 30, &length);
+			*(i == 1 ? &f->min_length : &f->max_length) = length;
+			break;
+		case 3:
+			rv = scalar_dup(y, v, key, &f->pattern);
+			break;
+		case 4:
+			f->has_minimum = 1;
+			rv = read_int64(y, v, key, &f->minimum);
+			break;
+		case 5:
+			f->has_maximum = 1;
+			rv = read_int64(y, v, key, &f->maximum);
+			break;
+		default:
+			rv = scalar_dup(y, v, key, &f->description);
+			break;
+		}
+		if (rv != 0)
+			return -1;
+	}
+	if (f->min_length >= 0 && f->max_length >= 0 && f->min_length > f->max_length)
+		return fail_at(y, node, "fields: %s.%s: min_length %ld is over max_length %ld",
+			       f->rpc, f->field, f->min_length, f->max_length);
+	if (f->has_minimum && f->has_maximum && f->minimum > f->maximum)
+		return fail_at(y, node,
+			       "fields: %s.%s: minimum %" PRId64 " is over maximum %" PRId64,
+			       f->rpc, f->field, f->minimum, f->maximum);
+	return 0;
+}
+
+/* read_fields reads fields: a mapping of rpc to a mapping of field to its rule. */
+static int read_fields(yaml_ctx *y, yaml_node_t *node, manifest *m)
+{
+	size_t n = 0;
+	if (node->type != YAML_MAPPING_NODE)
+		return fail_at(y, node,
+			       "'fields' wants a mapping of rpc to its request's fields, like "
+			       "{Create: {name: {required: true, max_length: 100}}}");
+	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+	     pair < node->data.mapping.pairs.top; pair++) {
+		yaml_node_t *v = yaml_document_get_node(&y->doc, pair->value);
+		if (v->type != YAML_MAPPING_NODE)
+			return fail_at(
+			    y, v,
+			    "fields: %s wants a mapping of its request's fields to their "
+			    "rules",
+			    key_text(yaml_document_get_node(&y->doc, pair->key)));
+		n += (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+	}
+	m->fields = calloc(n + 1, sizeof(*m->fields));
+	if (m->fields == NULL)
+		return fail_at(y, node, "out of memory");
+	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+	     pair < node->data.mapping.pairs.top; pair++) {
+		yaml_node_t *rk = yaml_document_get_node(&y->doc, pair->key);
+		yaml_node_t *rv = yaml_document_get_node(&y->doc, pair->value);
+		for (yaml_node_pair_t *fp = rv->data.mapping.pairs.start;
+		     fp < rv->data.mapping.pairs.top; fp++) {
+			yaml_node_t *fk = yaml_document_get_node(&y->doc, fp->key);
+			manifest_field *f = &m->fields[m->nfields++];
+			f->line = (int)fk->start_mark.line + 1;
+			if (scalar_dup(y, rk, "fields", &f->rpc) != 0 ||
+			    scalar_dup(y, fk, "fields", &f->field) != 0)
+				return -1;
+			if (manifest_field_find(m, f->rpc, f->field) != f)
+				return fail_at(y, fk, "fields: %s.%s is given twice", f->rpc,
+					       f->field);
+			if (read_field_rule(y, yaml_document_get_node(&y->doc, fp->value), f) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 static int read_manifest(yaml_ctx *y, manifest *m)
 {
 	yaml_node_t *root = yaml_document_get_root_node(&y->doc), *name_node = NULL;
@@ -503,12 +641,17 @@ static int read_manifest(yaml_ctx *y, manifest *m)
 			if (once(y, k, &seen_memory) != 0 ||
 			    read_size(y, v, key, &m->memory_bytes) != 0)
 				return -1;
+		} else if (strcmp(key, "fields") == 0) {
+			if (m->fields != NULL)
+				return fail_at(y, k, "'fields' is given twice");
+			if (read_fields(y, v, m) != 0)
+				return -1;
 		} else {
-			return fail_at(
-			    y, k,
-			    "unknown key '%s' (known: name, service, routes, count, "
-			    "healthcheck, deregistration_delay, calls, cpu, memory, policy)",
-			    key);
+			return fail_at(y, k,
+				       "unknown key '%s' (known: name, service, routes, count, "
+				       "healthcheck, deregistration_delay, calls, cpu, memory, "
+				       "policy, fields)",
+				       key);
 		}
 	}
 	if (m->name == NULL || m->service == NULL)
@@ -734,6 +877,72 @@ int manifest_check_splits(manifest *const *ms, size_t n, char *err, size_t errle
 	return 0;
 }
 
+const manifest_field *manifest_field_find(const manifest *m, const char *rpc, const char *field)
+{
+	for (size_t i = 0; i < m->nfields; i++)
+		if (m->fields[i].rpc != NULL && m->fields[i].field != NULL &&
+		    strcmp(m->fields[i].rpc, rpc) == 0 && strcmp(m->fields[i].field, field) == 0)
+			return &m->fields[i];
+	return NULL;
+}
+
+static int is_integer_type(ProtobufCType type)
+{
+	switch (type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int manifest_check_fields(const manifest *m, char *err, size_t errlen)
+{
+	const ProtobufCServiceDescriptor *service = registry_find_service(m->service);
+	for (size_t i = 0; i < m->nfields; i++) {
+		const manifest_field *f = &m->fields[i];
+		const ProtobufCMethodDescriptor *method =
+		    service != NULL
+			? protobuf_c_service_descriptor_get_method_by_name(service, f->rpc)
+			: NULL;
+		const ProtobufCFieldDescriptor *fd =
+		    method != NULL
+			? protobuf_c_message_descriptor_get_field_by_name(method->input, f->field)
+			: NULL;
+		const char *why = NULL;
+		if (service == NULL)
+			why = "the manifest's service is not in proto/";
+		else if (method == NULL)
+			why = "no such method";
+		else if (fd == NULL)
+			why = "not a field of the method's request";
+		else if (fd->label == PROTOBUF_C_LABEL_REPEATED)
+			why = "a repeated field takes no rule";
+		else if ((f->min_length >= 0 || f->max_length >= 0 || f->pattern != NULL) &&
+			 fd->type != PROTOBUF_C_TYPE_STRING)
+			why = "min_length, max_length and pattern are for a string field";
+		else if ((f->has_minimum || f->has_maximum) && !is_integer_type(fd->type))
+			why = "minimum and maximum are for an integer field";
+		if (why != NULL) {
+			snprintf(err, errlen, "%s:%d: fields: %s.%s: %s%s%s%s", m->file, f->line,
+				 f->rpc, f->field, why, method != NULL ? " (" : "",
+				 method != NULL ? method->input->name : "",
+				 method != NULL ? ")" : "");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 mesh_health_opts manifest_health_opts(const manifest *m)
 {
 	return (mesh_health_opts){
@@ -800,6 +1009,13 @@ void manifest_free(manifest *m)
 		free(m->calls[i]);
 	free(m->calls);
 	free(m->calls_line);
+	for (size_t i = 0; i < m->nfields; i++) {
+		free(m->fields[i].rpc);
+		free(m->fields[i].field);
+		free(m->fields[i].description);
+		free(m->fields[i].pattern);
+	}
+	free(m->fields);
 	free(m->file);
 	free(m->name);
 	free(m->service);

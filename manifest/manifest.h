@@ -40,6 +40,23 @@ typedef struct manifest_healthcheck {
 	int line;		 /* line of healthcheck:, or 0 if there is none */
 } manifest_healthcheck;
 
+/* manifest_field: what one field of an rpc's request must be (fields: in the manifest), as the
+ * service checks it; the OpenAPI document shows it (openapi/). A field is named as in proto/
+ * ("created_by"), of the request message of the rpc, and may be filled from the body, the path
+ * or the query. */
+typedef struct manifest_field {
+	char *rpc;	   /* the method whose request holds the field, "Create" */
+	char *field;	   /* the field's proto name, "username" */
+	char *description; /* what it is, for the document, or NULL */
+	int required;	 /* must be given, and not its zero value (proto3 cannot tell them apart) */
+	long min_length; /* string: fewest characters (code points); -1: not declared */
+	long max_length; /* string: most characters; -1: not declared */
+	char *pattern;	 /* string: an ECMA-262 regular expression it matches, or NULL */
+	int has_minimum, has_maximum; /* integer: whether minimum and maximum are declared */
+	int64_t minimum, maximum;
+	int line;
+} manifest_field;
+
 /* manifest: one service's manifest. */
 typedef struct manifest {
 	char *file;    /* the path it was read from */
@@ -60,7 +77,9 @@ typedef struct manifest {
 	int cpu_millis;	      /* CPU in millicores, 1..64000 ("256" is a quarter of a core), or 0 if
 			       * not given */
 	int64_t memory_bytes; /* memory, written 512Mi or 1Gi, in bytes, or 0 if not given */
-	int policy_audit;     /* policy: audit (would-be denials logged, not enforced); 0: enforce */
+	int policy_audit; /* policy: audit (would-be denials logged, not enforced); 0: enforce */
+	manifest_field *fields; /* fields:, in the order written; NULL if there is none */
+	size_t nfields;
 } manifest;
 
 /* manifest_load reads the manifest at path; optional keys left out take their defaults. Unknown
@@ -83,6 +102,15 @@ int manifest_check_calls(manifest *const *ms, size_t n, char *err, size_t errlen
  * route's rpc with the same request and reply messages (the transcoding is the same).
  * Returns 0, or -1 with "file:line: split: reason" in err. */
 int manifest_check_splits(manifest *const *ms, size_t n, char *err, size_t errlen);
+
+/* manifest_check_fields checks every fields: entry of m against the protobuf registry: the rpc is
+ * a method of m's service, the field one of its request's (not repeated), lengths and pattern
+ * only on a string, minimum and maximum only on an integer. Returns 0, or -1 with
+ * "file:line: fields: reason" in err. */
+int manifest_check_fields(const manifest *m, char *err, size_t errlen);
+
+/* manifest_field_find returns m's rule of rpc's field (proto name), or NULL; it is m's. */
+const manifest_field *manifest_field_find(const manifest *m, const char *rpc, const char *field);
 
 /* manifest_health_opts returns m's healthcheck as the health checks of a target group. */
 mesh_health_opts manifest_health_opts(const manifest *m);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -52,12 +53,78 @@ static void tls_err_text(char *out, size_t outlen, const char *what)
 	ERR_clear_error();
 }
 
+/* tls_pem: one of the three inputs of mesh_tls_configure: where it came from (a file, or the
+ * variable that held it) and its PEM text (malloc'd). */
+typedef struct tls_pem {
+	const char *from;
+	char *text;
+} tls_pem;
+
+/* tls_no_password is the password callback of every PEM read: nothing is ever prompted for, so
+ * an encrypted key does not load. */
+static int tls_no_password(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return 0;
+}
+
+/* tls_use_chain makes the first certificate of pem the context's own and the rest its chain, as
+ * SSL_CTX_use_certificate_chain_file does with a file. Returns 1 or 0. */
+static int tls_use_chain(SSL_CTX *ctx, const char *pem)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	X509 *x = b != NULL ? PEM_read_bio_X509_AUX(b, NULL, tls_no_password, NULL) : NULL;
+	int ok = x != NULL && SSL_CTX_use_certificate(ctx, x) == 1;
+	X509_free(x);
+	while (ok && (x = PEM_read_bio_X509(b, NULL, tls_no_password, NULL)) != NULL)
+		if ((ok = SSL_CTX_add0_chain_cert(ctx, x)) != 1)
+			X509_free(x); /* else the context's */
+	BIO_free(b);
+	if (ok)
+		ERR_clear_error(); /* the end of the text */
+	return ok;
+}
+
+/* tls_use_key makes the key in pem the context's own. Returns 1 or 0. */
+static int tls_use_key(SSL_CTX *ctx, const char *pem)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *key = b != NULL ? PEM_read_bio_PrivateKey(b, NULL, tls_no_password, NULL) : NULL;
+	int ok = key != NULL && SSL_CTX_use_PrivateKey(ctx, key) == 1;
+	EVP_PKEY_free(key);
+	BIO_free(b);
+	return ok;
+}
+
+/* tls_use_cas trusts every certificate of pem (at least one) for verifying peers and, on a
+ * server, names them to clients as the CAs it accepts. Returns 1 or 0. */
+static int tls_use_cas(SSL_CTX *ctx, int server, const char *pem)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	X509 *x;
+	int n = 0, ok = b != NULL;
+	while (ok && (x = PEM_read_bio_X509(b, NULL, tls_no_password, NULL)) != NULL) {
+		ok = X509_STORE_add_cert(store, x) == 1 &&
+		     (!server || SSL_CTX_add_client_CA(ctx, x) == 1);
+		X509_free(x);
+		n++;
+	}
+	BIO_free(b);
+	if (ok && n > 0)
+		ERR_clear_error(); /* the end of the text */
+	return ok && n > 0;
+}
+
 /* tls_ctx_new makes a context that presents cert/key and verifies its peer against ca. */
-static SSL_CTX *tls_ctx_new(int server, const char *cert, const char *key, const char *ca,
+static SSL_CTX *tls_ctx_new(int server, const tls_pem *cert, const tls_pem *key, const tls_pem *ca,
 			    char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
-	char what[TLS_PATH_MAX + 64];
+	char what[2 * TLS_PATH_MAX + 64];
 	if (ctx == NULL) {
 		tls_err_text(err, errlen, "cannot make a TLS context");
 		return NULL;
@@ -74,27 +141,22 @@ static SSL_CTX *tls_ctx_new(int server, const char *cert, const char *key, const
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
 	if (server)
 		SSL_CTX_set_num_tickets(ctx, 0);
-	snprintf(what, sizeof(what), "certificate %s", cert);
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+	snprintf(what, sizeof(what), "certificate %s", cert->from);
+	if (tls_use_chain(ctx, cert->text) != 1)
 		goto fail;
-	snprintf(what, sizeof(what), "key %s", key);
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+	snprintf(what, sizeof(what), "key %s", key->from);
+	if (tls_use_key(ctx, key->text) != 1) {
 		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
-			snprintf(what, sizeof(what), "key %s does not match certificate %s", key,
-				 cert);
+			snprintf(what, sizeof(what), "key %s does not match certificate %s",
+				 key->from, cert->from);
 		goto fail;
 	}
-	snprintf(what, sizeof(what), "key %s does not match certificate %s", key, cert);
+	snprintf(what, sizeof(what), "key %s does not match certificate %s", key->from, cert->from);
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		goto fail;
-	snprintf(what, sizeof(what), "CA bundle %s", ca);
-	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)
+	snprintf(what, sizeof(what), "CA bundle %s", ca->from);
+	if (tls_use_cas(ctx, server, ca->text) != 1)
 		goto fail;
-	if (server) {
-		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca);
-		if (names != NULL)
-			SSL_CTX_set_client_CA_list(ctx, names);
-	}
 	ERR_clear_error();
 	return ctx;
 fail:
@@ -134,43 +196,64 @@ static char *tls_read_file(const char *path, char *err, size_t errlen)
 	return text;
 }
 
-int mesh_tls_configure(const char *cert, const char *key, const char *ca, char *err, size_t errlen)
+/* tls_pem_get fills p from the file flag names, else the file the variable env names, else the
+ * text of the variable env_pem (for platforms whose secret stores hand out variables, not
+ * files); p->text stays NULL when none is given. Returns 0, or EINVAL with a reason in err. */
+static int tls_pem_get(tls_pem *p, const char *flag, const char *env, const char *env_pem,
+		       char *err, size_t errlen)
 {
-	SSL_CTX *server, *client;
-	char *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL;
-	cert = tls_pick(cert, "CLEAVE_TLS_CERT");
-	key = tls_pick(key, "CLEAVE_TLS_KEY");
-	ca = tls_pick(ca, "CLEAVE_TLS_CA");
-	if (cert == NULL && key == NULL && ca == NULL)
-		return 0;
-	if (cert == NULL || key == NULL || ca == NULL) {
-		snprintf(err, errlen,
-			 "TLS needs all three of --tls-cert, --tls-key and --tls-ca (or "
-			 "CLEAVE_TLS_CERT, CLEAVE_TLS_KEY, CLEAVE_TLS_CA); %s is missing",
-			 cert == NULL  ? "the certificate"
-			 : key == NULL ? "the key"
-				       : "the CA");
-		return EINVAL;
-	}
-	if (strlen(cert) >= TLS_PATH_MAX || strlen(key) >= TLS_PATH_MAX ||
-	    strlen(ca) >= TLS_PATH_MAX) {
+	const char *path = tls_pick(flag, env), *text = tls_pick(NULL, env_pem);
+	p->from = path != NULL ? path : env_pem;
+	p->text = NULL;
+	if (path != NULL && strlen(path) >= TLS_PATH_MAX) {
 		snprintf(err, errlen, "a TLS file's path is too long");
 		return EINVAL;
 	}
-	if ((server = tls_ctx_new(1, cert, key, ca, err, errlen)) == NULL)
-		return EINVAL;
-	if ((client = tls_ctx_new(0, cert, key, ca, err, errlen)) == NULL) {
-		SSL_CTX_free(server);
-		return EINVAL;
+	if (path != NULL)
+		p->text = tls_read_file(path, err, errlen);
+	else if (text != NULL && (p->text = strdup(text)) == NULL)
+		snprintf(err, errlen, "out of memory");
+	return (path != NULL || text != NULL) && p->text == NULL ? EINVAL : 0;
+}
+
+/* tls_pem_free frees p's text, wiping it first (it may be a key). */
+static void tls_pem_free(tls_pem *p)
+{
+	if (p->text != NULL)
+		OPENSSL_cleanse(p->text, strlen(p->text));
+	free(p->text);
+	p->text = NULL;
+}
+
+int mesh_tls_configure(const char *cert, const char *key, const char *ca, char *err, size_t errlen)
+{
+	SSL_CTX *server = NULL, *client = NULL;
+	tls_pem pc, pk, pa;
+	int rv = EINVAL;
+	pk.text = pa.text = NULL;
+	if (tls_pem_get(&pc, cert, "CLEAVE_TLS_CERT", "CLEAVE_TLS_CERT_PEM", err, errlen) != 0 ||
+	    tls_pem_get(&pk, key, "CLEAVE_TLS_KEY", "CLEAVE_TLS_KEY_PEM", err, errlen) != 0 ||
+	    tls_pem_get(&pa, ca, "CLEAVE_TLS_CA", "CLEAVE_TLS_CA_PEM", err, errlen) != 0)
+		goto out_free_pems;
+	if (pc.text == NULL && pk.text == NULL && pa.text == NULL) {
+		rv = 0;
+		goto out_free_pems;
 	}
-	if ((cert_pem = tls_read_file(cert, err, errlen)) == NULL ||
-	    (key_pem = tls_read_file(key, err, errlen)) == NULL ||
-	    (ca_pem = tls_read_file(ca, err, errlen)) == NULL) {
-		free(cert_pem);
-		free(key_pem);
+	if (pc.text == NULL || pk.text == NULL || pa.text == NULL) {
+		snprintf(
+		    err, errlen,
+		    "TLS needs all three of --tls-cert, --tls-key and --tls-ca (or "
+		    "CLEAVE_TLS_CERT, CLEAVE_TLS_KEY, CLEAVE_TLS_CA, or their text in "
+		    "CLEAVE_TLS_CERT_PEM, CLEAVE_TLS_KEY_PEM, CLEAVE_TLS_CA_PEM); %s is missing",
+		    pc.text == NULL   ? "the certificate"
+		    : pk.text == NULL ? "the key"
+				      : "the CA");
+		goto out_free_pems;
+	}
+	if ((server = tls_ctx_new(1, &pc, &pk, &pa, err, errlen)) == NULL ||
+	    (client = tls_ctx_new(0, &pc, &pk, &pa, err, errlen)) == NULL) {
 		SSL_CTX_free(server);
-		SSL_CTX_free(client);
-		return EINVAL;
+		goto out_free_pems;
 	}
 	SSL_CTX_free(tls_server_ctx);
 	SSL_CTX_free(tls_client_ctx);
@@ -181,10 +264,16 @@ int mesh_tls_configure(const char *cert, const char *key, const char *ca, char *
 	free(tls_ca_pem);
 	tls_server_ctx = server;
 	tls_client_ctx = client;
-	tls_cert_pem = cert_pem;
-	tls_key_pem = key_pem;
-	tls_ca_pem = ca_pem;
+	/* kept for nng (mbed TLS), which is configured from the text */
+	tls_cert_pem = pc.text;
+	tls_key_pem = pk.text;
+	tls_ca_pem = pa.text;
 	return 0;
+out_free_pems:
+	tls_pem_free(&pc);
+	tls_pem_free(&pk);
+	tls_pem_free(&pa);
+	return rv;
 }
 
 int mesh_tls_enabled(void)

@@ -280,7 +280,9 @@ void rt_opts_usage(const rt_opts *o, FILE *out, const rt_option *own, const char
 	usage_option(out, "tls-key", "FILE", "its private key (default $CLEAVE_TLS_KEY)");
 	usage_option(out, "tls-ca", "FILE",
 		     "the CA bundle every peer's certificate must be signed by (default "
-		     "$CLEAVE_TLS_CA); a service's CN must be its name");
+		     "$CLEAVE_TLS_CA); a service's CN must be its name. Where a platform hands "
+		     "secrets out as variables, CLEAVE_TLS_CERT_PEM, CLEAVE_TLS_KEY_PEM and "
+		     "CLEAVE_TLS_CA_PEM may hold the PEM text itself (a file wins)");
 	usage_option(out, "sandbox", "MODE",
 		     "Landlock: once started, the process reaches only the files it needs (see "
 		     "below); TCP is not limited. auto (default): when the kernel supports it; on: "

@@ -15,6 +15,7 @@ int cmd_init(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_certs(int argc, char **argv);
 int cmd_render(int argc, char **argv);
+int cmd_openapi(int argc, char **argv);
 
 struct option;
 /* state_dir_option parses --state-dir and --help, which every command but up and init takes,

@@ -21,6 +21,7 @@ static const subcommand subcommands[] = {
     {"policy", cmd_policy, "who may call what: the call policy the manifests give"},
     {"certs", cmd_certs, "a development CA and certificates for mutual TLS (tls+tcp://)"},
     {"render", cmd_render, "deployments (compose, kubernetes, copilot) from the manifests"},
+    {"openapi", cmd_openapi, "the API's OpenAPI 3.1 document, from the manifests"},
 };
 
 static void usage(FILE *out)

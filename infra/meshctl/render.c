@@ -78,6 +78,11 @@ void render_env_name(char *out, size_t outlen, const char *name)
 	out[i] = '\0';
 }
 
+void render_url(char *out, size_t outlen, const char *host)
+{
+	snprintf(out, outlen, "tls+tcp://%s:%d", host, RENDER_SVC_PORT);
+}
+
 void render_image(const render_ctx *c, char *out, size_t outlen, const char *what)
 {
 	char dns[128];
@@ -158,12 +163,21 @@ static void render_usage(FILE *out)
 	    "\n"
 	    "  compose      compose.yml for podman-compose (or docker compose): one container\n"
 	    "               per instance, one network, a volume per service, the edge\n"
-	    "               published on the host\n"
-	    "  kubernetes   per service a Deployment, a headless Service, a\n"
+	    "               published on the host; certificates as compose secrets\n"
+	    "  kubernetes   mesh/: per service a Deployment, a headless Service, a\n"
 	    "               PersistentVolumeClaim and a NetworkPolicy; the edge's Deployment,\n"
-	    "               Service and NetworkPolicy; a kustomization.yaml\n"
+	    "               Service and NetworkPolicy. kustomization.yaml: those and a TLS\n"
+	    "               Secret per identity from meshctl certs' files; cert-manager/:\n"
+	    "               those and cert-manager Certificates instead\n"
 	    "  copilot      <name>/manifest.yml for AWS Copilot: the edge a Load Balanced Web\n"
-	    "               Service, each service a Backend Service on Service Connect\n"
+	    "               Service, each service a Backend Service on Service Connect;\n"
+	    "               certificates from SSM Parameter Store (secrets:)\n"
+	    "\n"
+	    "Every target runs the mesh over mutual TLS (tls+tcp://, port 7000): each container\n"
+	    "presents its own identity's certificate (edge, or its manifest's name; meshctl certs\n"
+	    "makes them), and each service allows only the calls the manifests in its image\n"
+	    "allow. The certificates are not in the output: each target says where it reads\n"
+	    "them from.\n"
 	    "\n"
 	    "  --out DIR             write the files into DIR (made if missing; files there that\n"
 	    "                        the render does not write are left alone) and list them;\n"
@@ -335,6 +349,18 @@ int cmd_render(int argc, char **argv)
 		fprintf(stderr, "meshctl render: no <name>/manifest.yml in %s\n", dir);
 		manifest_free_all(ms, n);
 		return 1;
+	}
+	/* a container's identity is its manifest's name; its callers pin the package it serves */
+	for (size_t k = 0; k < n; k++) {
+		const char *dot = strrchr(ms[k]->service, '.');
+		size_t len = dot != NULL ? (size_t)(dot - ms[k]->service) : 0;
+		if (len != strlen(ms[k]->name) || strncmp(ms[k]->service, ms[k]->name, len) != 0)
+			fprintf(stderr,
+				"meshctl render: warning: %s serves %s, so its callers want a "
+				"certificate with CN %.*s, and %s's identity is %s: give it that "
+				"certificate by hand\n",
+				ms[k]->name, ms[k]->service, (int)len, ms[k]->service, ms[k]->name,
+				ms[k]->name);
 	}
 	{
 		render_ctx c = {.ms = ms, .n = n, .o = &o, .out = &set};

@@ -1,9 +1,12 @@
 /* render_compose.c: meshctl render compose: a compose file (compose-spec, as podman-compose 1.0
- * and docker compose read it) running every manifest's instances and the edge on one host. */
+ * and docker compose read it) running every manifest's instances and the edge on one host, over
+ * mutual TLS with the certificates of meshctl certs as compose secrets. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "render.h"
+
+#define SECRETS "/run/secrets"
 
 /* reaches says whether manifest from calls to, directly or through others (seen: c->n bools). */
 static bool reaches(const render_ctx *c, size_t from, size_t to, bool *seen)
@@ -29,15 +32,35 @@ static bool cyclic(const render_ctx *c, size_t i, size_t j)
 	return r;
 }
 
-/* urls writes the tcp:// URL of every instance of manifest j, comma-separated. */
+/* urls writes the tls+tcp:// URL of every instance of manifest j, comma-separated. */
 static void urls(FILE *f, const render_ctx *c, size_t j)
 {
-	char dns[128];
+	char dns[128], host[160], url[200];
 	render_dns(dns, sizeof(dns), c->ms[j]->name);
 	fputc('\'', f);
-	for (int i = 1; i <= c->ms[j]->count; i++)
-		fprintf(f, "%stcp://%s-%d:%d", i > 1 ? "," : "", dns, i, RENDER_SVC_PORT);
+	for (int i = 1; i <= c->ms[j]->count; i++) {
+		snprintf(host, sizeof(host), "%s-%d", dns, i);
+		render_url(url, sizeof(url), host);
+		fprintf(f, "%s%s", i > 1 ? "," : "", url);
+	}
 	fputc('\'', f);
+}
+
+/* tls_env writes the environment naming identity id's certificate, key and the CA, where its
+ * secrets are mounted (compose mounts a secret at /run/secrets/<its name>). */
+static void tls_env(FILE *f, const char *id)
+{
+	fprintf(f,
+		"      CLEAVE_TLS_CERT: " SECRETS "/%s.crt\n"
+		"      CLEAVE_TLS_KEY: " SECRETS "/%s.key\n"
+		"      CLEAVE_TLS_CA: " SECRETS "/ca.crt\n",
+		id, id);
+}
+
+/* tls_secrets writes the secrets a container of identity id mounts: its own and the CA. */
+static void tls_secrets(FILE *f, const char *id)
+{
+	fprintf(f, "    secrets: [ca.crt, %s.crt, %s.key]  # read-only, in " SECRETS "/\n", id, id);
 }
 
 /* depends writes depends_on: every instance of the manifests deps (c->n bools) says. */
@@ -94,7 +117,10 @@ static void service(FILE *f, const render_ctx *c, size_t k, int inst, bool *deps
 	fprintf(f, "  %s-%d:\n", dns, inst);
 	fprintf(f, "    image: %s\n", image);
 	fprintf(f, "    environment:\n");
-	fprintf(f, "      CLEAVE_LISTEN: 'tcp://0.0.0.0:%d'\n", RENDER_SVC_PORT);
+	fprintf(f, "      CLEAVE_LISTEN: 'tls+tcp://0.0.0.0:%d'\n", RENDER_SVC_PORT);
+	fprintf(f, "      CLEAVE_MANIFESTS: %s  # its call policy: what they allow\n",
+		RENDER_MANIFESTS);
+	tls_env(f, m->name);
 	render_calls(c, k, deps);
 	for (size_t j = 0; j < c->n; j++) {
 		if (!deps[j])
@@ -104,8 +130,9 @@ static void service(FILE *f, const render_ctx *c, size_t k, int inst, bool *deps
 		urls(f, c, j);
 		fputc('\n', f);
 	}
+	tls_secrets(f, m->name);
 	fprintf(f, "    volumes:\n      - %s-data:%s\n", dns, RENDER_DATA_DIR);
-	healthcheck(f, bin, "tcp://127.0.0.1:7000", &m->health);
+	healthcheck(f, bin, "tls+tcp://127.0.0.1:7000", &m->health);
 	render_duration(d, sizeof(d), m->deregistration_delay_ms + 10000);
 	fprintf(f, "    stop_grace_period: %s  # deregistration_delay + 10s to drain\n", d);
 	if (m->cpu_millis > 0)
@@ -135,7 +162,17 @@ int render_compose(const render_ctx *c, char *err, size_t errlen)
 	    "# Every instance of a service is its own container, <name>-<i>, with its own\n"
 	    "# network name; callers list every instance of what they call (podman-compose 1.0\n"
 	    "# gives a container no other alias). The instances of a service share one volume,\n"
-	    "# as they share their data directory under meshctl up. Start it with\n"
+	    "# as they share their data directory under meshctl up.\n"
+	    "#\n"
+	    "# Every call is mutual TLS (tls+tcp://): each container proves its identity (edge,\n"
+	    "# or its service's name) with its own certificate, mounted as a compose secret, and\n"
+	    "# each service allows only what the manifests its image carries say (default deny).\n"
+	    "# The secrets are files this file does not hold. Make them first, next to it:\n"
+	    "#   meshctl certs --dir tls       # a CA, and NAME.crt, NAME.key per identity\n"
+	    "#   chown 10001:10001 tls/*.key   # mode 0600: the containers' user reads its key\n"
+	    "#                                 # (rootless podman: podman unshare chown ...)\n"
+	    "# ($CLEAVE_TLS_DIR names another directory.) Never commit them; ca.key stays out\n"
+	    "# of every container. Then start it with\n"
 	    "#   podman-compose -p cleave -f compose.yml up -d\n"
 	    "# (the health checks run through /bin/sh -c in podman-compose 1.0). The edge is\n"
 	    "# published on host port $CLEAVE_EDGE_PORT, else %d.\n"
@@ -145,6 +182,7 @@ int render_compose(const render_ctx *c, char *err, size_t errlen)
 	render_image(c, image, sizeof(image), "edge");
 	fprintf(f, "  edge:\n    image: %s\n", image);
 	fprintf(f, "    environment:\n");
+	tls_env(f, "edge");
 	for (size_t j = 0; j < c->n; j++) {
 		deps[j] = render_upstream(c, j);
 		if (!deps[j])
@@ -154,6 +192,7 @@ int render_compose(const render_ctx *c, char *err, size_t errlen)
 		urls(f, c, j);
 		fputc('\n', f);
 	}
+	tls_secrets(f, "edge");
 	/* the host port: $CLEAVE_EDGE_PORT when set (compose substitutes it), else --port */
 	fprintf(f, "    ports: ['${CLEAVE_EDGE_PORT:-%d}:%d']\n", c->o->port, RENDER_EDGE_PORT);
 	{
@@ -175,6 +214,15 @@ int render_compose(const render_ctx *c, char *err, size_t errlen)
 		char dns[128];
 		render_dns(dns, sizeof(dns), c->ms[k]->name);
 		fprintf(f, "  %s-data: {}\n", dns);
+	}
+	fprintf(f, "secrets:  # from meshctl certs --dir tls (see the top)\n"
+		   "  ca.crt:\n    file: ${CLEAVE_TLS_DIR:-./tls}/ca.crt\n");
+	for (size_t k = 0; k <= c->n; k++) {
+		const char *id = k == 0 ? "edge" : c->ms[k - 1]->name;
+		fprintf(f,
+			"  %s.crt:\n    file: ${CLEAVE_TLS_DIR:-./tls}/%s.crt\n"
+			"  %s.key:\n    file: ${CLEAVE_TLS_DIR:-./tls}/%s.key\n",
+			id, id, id, id);
 	}
 	free(deps);
 	return 0;

@@ -1,5 +1,6 @@
 /* render_copilot.c: meshctl render copilot: <name>/manifest.yml for AWS Copilot: the edge as a
- * Load Balanced Web Service, each service as a Backend Service on Service Connect. */
+ * Load Balanced Web Service, each service as a Backend Service on Service Connect; every call
+ * mutual TLS, each identity's certificate and key from SSM Parameter Store (secrets:). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +84,25 @@ static int size(FILE *f, const manifest *m, char *err, size_t errlen)
 	return 0;
 }
 
+/* SSM: the parameter of a secret called NAME, where copilot secret init puts it: per application
+ * and environment, filled in by Copilot. */
+#define SSM "/copilot/${COPILOT_APPLICATION_NAME}/${COPILOT_ENVIRONMENT_NAME}/secrets/"
+
+/* secrets writes secrets: the PEM text of identity id's certificate and key, and of the CA, from
+ * the parameters cleave-<id>-crt, cleave-<id>-key and cleave-ca-crt. ECS hands each to the task
+ * as a variable, which the binaries read (CLEAVE_TLS_*_PEM), so no file is written. */
+static void secrets(FILE *f, const char *id)
+{
+	char dns[128];
+	render_dns(dns, sizeof(dns), id);
+	fprintf(f,
+		"\nsecrets:  # mutual TLS: %s's certificate and key, the CA (PEM, from SSM)\n"
+		"  CLEAVE_TLS_CERT_PEM: " SSM "cleave-%s-crt\n"
+		"  CLEAVE_TLS_KEY_PEM: " SSM "cleave-%s-key\n"
+		"  CLEAVE_TLS_CA_PEM: " SSM "cleave-ca-crt\n",
+		id, dns, dns);
+}
+
 /* clamp writes "key: D" for the duration ms held within the range ECS allows, saying so when
  * it had to move. */
 static void clamp(FILE *f, const char *key, int64_t ms, int64_t lo, int64_t hi)
@@ -116,15 +136,24 @@ static int edge(const render_ctx *c, char *err, size_t errlen)
 					       .timeout_ms = 2000,
 					       .healthy_threshold = 2,
 					       .unhealthy_threshold = 2};
-	char image[512], env[128], dns[128];
+	char image[512], env[128], dns[128], url[200];
 	FILE *f = render_begin(c->out, "edge/manifest.yml");
 	if (f == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	render_image(c, image, sizeof(image), "edge");
-	fprintf(f, "# The edge: the HTTP API behind a public Application Load Balancer.\n"
-		   "name: edge\ntype: Load Balanced Web Service\n\n");
+	fprintf(f,
+		"# The edge: the HTTP API behind a public Application Load Balancer. It calls the\n"
+		"# services over mutual TLS as the identity edge. Its certificate, key and the CA\n"
+		"# are SecureString parameters (secrets: below), from meshctl certs --dir tls:\n"
+		"#   aws ssm put-parameter --type SecureString --name "
+		"/copilot/APP/ENV/secrets/NAME \\\n"
+		"#     --value file://tls/FILE --tags Key=copilot-application,Value=APP \\\n"
+		"#     Key=copilot-environment,Value=ENV\n"
+		"# for each NAME: cleave-ca-crt (ca.crt), and per identity (edge and every\n"
+		"# service) cleave-ID-crt (ID.crt) and cleave-ID-key (ID.key). ca.key stays out.\n"
+		"name: edge\ntype: Load Balanced Web Service\n\n");
 	fprintf(f,
 		"http:\n  path: '/'\n  healthcheck:  # the load balancer's check\n"
 		"    path: '/'\n    port: %d\n    success_codes: '200'\n"
@@ -149,8 +178,10 @@ static int edge(const render_ctx *c, char *err, size_t errlen)
 			continue;
 		render_env_name(env, sizeof(env), c->ms[j]->name);
 		render_dns(dns, sizeof(dns), c->ms[j]->name);
-		fprintf(f, "  CLEAVE_UPSTREAM_%s: 'tcp://%s:%d'\n", env, dns, RENDER_SVC_PORT);
+		render_url(url, sizeof(url), dns);
+		fprintf(f, "  CLEAVE_UPSTREAM_%s: '%s'\n", env, url);
 	}
+	secrets(f, "edge");
 	fprintf(f, "\nstorage:\n  readonly_fs: true\n");
 	return 0;
 }
@@ -170,14 +201,16 @@ static int service(const render_ctx *c, size_t k, char *err, size_t errlen)
 		return -1;
 	}
 	fprintf(f,
-		"# %s (%s): a Backend Service, reached as %s:%d through Service Connect.\n"
+		"# %s (%s): a Backend Service, reached as %s:%d through Service Connect,\n"
+		"# over mutual TLS as the identity %s (its secrets: see edge/manifest.yml); it\n"
+		"# allows only the calls the manifests in its image allow.\n"
 		"name: %s\ntype: Backend Service\n\n",
-		m->name, m->service, dns, RENDER_SVC_PORT, dns);
+		m->name, m->service, dns, RENDER_SVC_PORT, m->name, dns);
 	fprintf(f,
 		"image:\n  location: %s  # a registry ECS pulls from: --image-prefix\n"
 		"  port: %d\n",
 		image, RENDER_SVC_PORT);
-	container_check(f, bin, "tcp://127.0.0.1:7000", &m->health);
+	container_check(f, bin, "tls+tcp://127.0.0.1:7000", &m->health);
 	fputc('\n', f);
 	if (size(f, m, err, errlen) != 0)
 		return -1;
@@ -198,15 +231,19 @@ static int service(const render_ctx *c, size_t k, char *err, size_t errlen)
 		   "  rolling: recreate\n\n");
 	fprintf(f, "network:\n  connect: true  # Service Connect: reachable as %s:%d\n\n", dns,
 		RENDER_SVC_PORT);
-	fprintf(f, "variables:\n  CLEAVE_LISTEN: 'tcp://0.0.0.0:%d'\n", RENDER_SVC_PORT);
+	fprintf(f, "variables:\n  CLEAVE_LISTEN: 'tls+tcp://0.0.0.0:%d'\n", RENDER_SVC_PORT);
+	fprintf(f, "  CLEAVE_MANIFESTS: %s  # its call policy: what they allow\n",
+		RENDER_MANIFESTS);
 	for (size_t j = 0; j < c->n; j++) {
-		char to[128];
+		char to[128], url[200];
 		if (!render_called_by(c, k, j))
 			continue;
 		render_env_name(env, sizeof(env), c->ms[j]->name);
 		render_dns(to, sizeof(to), c->ms[j]->name);
-		fprintf(f, "  CLEAVE_CALL_%s: 'tcp://%s:%d'\n", env, to, RENDER_SVC_PORT);
+		render_url(url, sizeof(url), to);
+		fprintf(f, "  CLEAVE_CALL_%s: '%s'\n", env, url);
 	}
+	secrets(f, m->name);
 	fprintf(f,
 		"\nstorage:\n  readonly_fs: true\n  volumes:\n    data:  # a managed EFS file "
 		"system, kept across tasks\n      path: %s\n      read_only: false\n      efs:\n"

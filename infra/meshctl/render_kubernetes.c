@@ -1,12 +1,14 @@
 /* render_kubernetes.c: meshctl render kubernetes: per service a Deployment, a headless Service,
- * a PersistentVolumeClaim and a NetworkPolicy; the edge's Deployment, Service and NetworkPolicy;
- * a kustomization.yaml listing them. */
+ * a PersistentVolumeClaim and a NetworkPolicy; the edge's Deployment, Service and NetworkPolicy
+ * (mesh/); one TLS Secret per identity from meshctl certs' files (kustomization.yaml), or from
+ * cert-manager (cert-manager/). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "render.h"
 
-#define LABEL "app.kubernetes.io/name"
+#define LABEL	"app.kubernetes.io/name"
+#define TLS_DIR "/etc/cleave/tls" /* where a pod mounts its identity's Secret */
 
 static void meta(FILE *f, const char *kind, const char *api, const char *name, const char *app)
 {
@@ -35,7 +37,8 @@ static void probe_exec(FILE *f, const char *kind, const char *bin, const manifes
 	int64_t period = render_ceil_s(h->interval_ms), timeout = render_ceil_s(h->timeout_ms);
 	fprintf(f, "          %s:\n", kind);
 	fprintf(f,
-		"            exec:\n              command: [%s, --check, 'tcp://127.0.0.1:%d']\n",
+		"            exec:  # with the pod's own certificate (CLEAVE_TLS_*)\n"
+		"              command: [%s, --check, 'tls+tcp://127.0.0.1:%d']\n",
 		bin, RENDER_SVC_PORT);
 	if (liveness)
 		fprintf(f, "            initialDelaySeconds: %lld  # grace_period\n",
@@ -111,11 +114,46 @@ static void egress(FILE *f, const render_ctx *c, const bool *to)
 
 static void env_urls(FILE *f, const char *prefix, const char *name)
 {
-	char env[128], dns[128];
+	char env[128], dns[128], url[200];
 	render_env_name(env, sizeof(env), name);
 	render_dns(dns, sizeof(dns), name);
-	fprintf(f, "            - name: %s%s\n              value: 'tcp://%s:%d'\n", prefix, env,
-		dns, RENDER_SVC_PORT);
+	render_url(url, sizeof(url), dns);
+	fprintf(f, "            - name: %s%s\n              value: '%s'\n", prefix, env, url);
+}
+
+/* env_value writes one environment variable of a container. */
+static void env_value(FILE *f, const char *name, const char *value)
+{
+	fprintf(f, "            - name: %s\n              value: %s\n", name, value);
+}
+
+/* env_tls writes the variables naming the files of the identity's Secret, mounted at TLS_DIR
+ * (a kubernetes.io/tls Secret: tls.crt, tls.key, and ca.crt). */
+static void env_tls(FILE *f)
+{
+	env_value(f, "CLEAVE_TLS_CERT", TLS_DIR "/tls.crt");
+	env_value(f, "CLEAVE_TLS_KEY", TLS_DIR "/tls.key");
+	env_value(f, "CLEAVE_TLS_CA", TLS_DIR "/ca.crt");
+}
+
+/* tls_mount writes the read-only mount of the identity's Secret (in volumeMounts). */
+static void tls_mount(FILE *f)
+{
+	fprintf(f, "            - name: tls  # its identity: certificate, key, the CA\n"
+		   "              mountPath: " TLS_DIR "\n"
+		   "              readOnly: true\n");
+}
+
+/* tls_volume writes the volume of identity id's Secret, <id>-tls (in volumes). */
+static void tls_volume(FILE *f, const char *id)
+{
+	char dns[128];
+	render_dns(dns, sizeof(dns), id);
+	fprintf(
+	    f,
+	    "        - name: tls\n          secret:\n            secretName: %s-tls\n"
+	    "            defaultMode: 288  # 0440: root and the pod's group (fsGroup) read it\n",
+	    dns);
 }
 
 static int service(const render_ctx *c, size_t k, bool *to)
@@ -125,7 +163,7 @@ static int service(const render_ctx *c, size_t k, bool *to)
 	bool any = false;
 	FILE *f;
 	render_dns(dns, sizeof(dns), m->name);
-	snprintf(path, sizeof(path), "%s.yaml", dns);
+	snprintf(path, sizeof(path), "mesh/%s.yaml", dns);
 	render_image(c, image, sizeof(image), m->name);
 	snprintf(bin, sizeof(bin), "svc-%s", m->name);
 	f = render_begin(c->out, path);
@@ -174,8 +212,10 @@ static int service(const render_ctx *c, size_t k, bool *to)
 	fprintf(f, "      containers:\n        - name: %s\n          image: %s\n", dns, image);
 	fprintf(f, "          ports:\n            - name: mesh\n              containerPort: %d\n",
 		RENDER_SVC_PORT);
-	fprintf(f, "          env:\n            - name: CLEAVE_LISTEN\n"
-		   "              value: 'tcp://0.0.0.0:7000'\n");
+	fprintf(f, "          env:\n");
+	env_value(f, "CLEAVE_LISTEN", "'tls+tcp://0.0.0.0:7000'");
+	env_value(f, "CLEAVE_MANIFESTS", RENDER_MANIFESTS "  # its policy: what they allow");
+	env_tls(f);
 	render_calls(c, k, to);
 	for (size_t j = 0; j < c->n; j++)
 		if (to[j])
@@ -208,10 +248,14 @@ static int service(const render_ctx *c, size_t k, bool *to)
 	container_security(f);
 	fprintf(f,
 		"          volumeMounts:\n            - name: data\n              mountPath: %s\n"
-		"            - name: tmp\n              mountPath: /tmp\n"
+		"            - name: tmp\n              mountPath: /tmp\n",
+		RENDER_DATA_DIR);
+	tls_mount(f);
+	fprintf(f,
 		"      volumes:\n        - name: data\n          persistentVolumeClaim:\n"
 		"            claimName: %s-data\n        - name: tmp\n          emptyDir: {}\n",
-		RENDER_DATA_DIR, dns);
+		dns);
+	tls_volume(f, m->name);
 	/* who may reach it: the edge if it routes here, and the services whose calls: name it */
 	fprintf(f,
 		"---\n# Only the edge (for its routes) and what calls: names it reach %s; it "
@@ -249,7 +293,7 @@ static int service(const render_ctx *c, size_t k, bool *to)
 static int edge(const render_ctx *c, bool *to)
 {
 	char image[512];
-	FILE *f = render_begin(c->out, "edge.yaml");
+	FILE *f = render_begin(c->out, "mesh/edge.yaml");
 	if (f == NULL)
 		return -1;
 	render_image(c, image, sizeof(image), "edge");
@@ -274,6 +318,7 @@ static int edge(const render_ctx *c, bool *to)
 		"          ports:\n            - name: http\n              containerPort: %d\n",
 		image, RENDER_EDGE_PORT);
 	fprintf(f, "          env:\n");
+	env_tls(f);
 	for (size_t j = 0; j < c->n; j++) {
 		to[j] = render_upstream(c, j);
 		if (to[j])
@@ -291,9 +336,11 @@ static int edge(const render_ctx *c, bool *to)
 	    "                seconds: 5  # out of the load balancer first\n",
 	    RENDER_EDGE_PORT, RENDER_EDGE_PORT);
 	container_security(f);
-	fprintf(f,
-		"          volumeMounts:\n            - name: tmp\n              mountPath: /tmp\n"
-		"      volumes:\n        - name: tmp\n          emptyDir: {}\n");
+	fprintf(
+	    f, "          volumeMounts:\n            - name: tmp\n              mountPath: /tmp\n");
+	tls_mount(f);
+	fprintf(f, "      volumes:\n        - name: tmp\n          emptyDir: {}\n");
+	tls_volume(f, "edge");
 	fprintf(f, "---\n# Anyone may reach the edge's HTTP port; it reaches DNS and the services "
 		   "it routes to.\n");
 	meta(f, "NetworkPolicy", "networking.k8s.io/v1", "edge", "edge");
@@ -306,20 +353,22 @@ static int edge(const render_ctx *c, bool *to)
 	return 0;
 }
 
-int render_kubernetes(const render_ctx *c, char *err, size_t errlen)
+/* identity is the name of the i-th identity that runs in the cluster: the edge, then every
+ * service. */
+static const char *identity(const render_ctx *c, size_t i)
 {
-	bool *to = calloc(c->n, sizeof(*to));
-	FILE *f;
-	if (to == NULL || edge(c, to) != 0)
-		goto oom;
-	for (size_t k = 0; k < c->n; k++)
-		if (service(c, k, to) != 0)
-			goto oom;
-	f = render_begin(c->out, "kustomization.yaml");
+	return i == 0 ? "edge" : c->ms[i - 1]->name;
+}
+
+/* kustomize_mesh writes mesh/kustomization.yaml: every workload, no Secret. */
+static int kustomize_mesh(const render_ctx *c)
+{
+	FILE *f = render_begin(c->out, "mesh/kustomization.yaml");
 	if (f == NULL)
-		goto oom;
+		return -1;
 	fprintf(f,
-		"# kubectl apply -k DIR applies every object below, into the current namespace.\n"
+		"# The workloads, without their TLS Secrets: ../kustomization.yaml adds them from\n"
+		"# meshctl certs' files, ../cert-manager/ has cert-manager issue them.\n"
 		"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
 		"  - edge.yaml\n");
 	for (size_t k = 0; k < c->n; k++) {
@@ -327,6 +376,121 @@ int render_kubernetes(const render_ctx *c, char *err, size_t errlen)
 		render_dns(dns, sizeof(dns), c->ms[k]->name);
 		fprintf(f, "  - %s.yaml\n", dns);
 	}
+	return 0;
+}
+
+/* kustomize_files writes kustomization.yaml: the workloads and one Secret per identity made by
+ * kustomize from the files of meshctl certs --dir tls. */
+static int kustomize_files(const render_ctx *c)
+{
+	FILE *f = render_begin(c->out, "kustomization.yaml");
+	if (f == NULL)
+		return -1;
+	fprintf(
+	    f, "# kubectl apply -k DIR applies every object, into the current namespace. Every\n"
+	       "# call in the mesh is mutual TLS: each pod mounts its identity's Secret,\n"
+	       "# <name>-tls (a kubernetes.io/tls Secret: tls.crt, tls.key, ca.crt), made here\n"
+	       "# from files this directory does not hold. Make them first:\n"
+	       "#   meshctl certs --dir DIR/tls   # a CA, and NAME.crt, NAME.key per identity\n"
+	       "# and never commit them (ca.key is used by nothing here: keep it elsewhere).\n"
+	       "# Re-running meshctl certs NAME and applying again rotates NAME: its Secret gets\n"
+	       "# a new name (kustomize's hash), so its pods are replaced and load the new files.\n"
+	       "# With cert-manager instead: kubectl apply -k DIR/cert-manager.\n"
+	       "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
+	       "  - mesh\n"
+	       "generatorOptions:\n  labels:\n    app.kubernetes.io/part-of: cleave\n"
+	       "secretGenerator:\n");
+	for (size_t i = 0; i <= c->n; i++) {
+		char dns[128];
+		const char *id = identity(c, i);
+		render_dns(dns, sizeof(dns), id);
+		fprintf(f,
+			"  - name: %s-tls\n    type: kubernetes.io/tls\n    files:\n"
+			"      - tls.crt=tls/%s.crt\n      - tls.key=tls/%s.key\n"
+			"      - ca.crt=tls/ca.crt\n",
+			dns, id, id);
+	}
+	return 0;
+}
+
+/* cert_meta writes a cert-manager object's head. */
+static void cert_meta(FILE *f, const char *kind, const char *name)
+{
+	fprintf(f,
+		"apiVersion: cert-manager.io/v1\nkind: %s\nmetadata:\n  name: %s\n  labels:\n"
+		"    app.kubernetes.io/part-of: cleave\n",
+		kind, name);
+}
+
+/* cert_key writes a Certificate's private key: a new EC P-256 key each time it is issued, as
+ * meshctl certs makes. */
+static void cert_key(FILE *f)
+{
+	fprintf(f, "  privateKey:\n    algorithm: ECDSA\n    size: 256\n"
+		   "    rotationPolicy: Always\n");
+}
+
+/* kustomize_cert_manager writes cert-manager/: the workloads, and a CA issuer that issues one
+ * Certificate per identity, whose Secret has the name the pods mount. */
+static int kustomize_cert_manager(const render_ctx *c)
+{
+	FILE *f = render_begin(c->out, "cert-manager/kustomization.yaml");
+	if (f == NULL)
+		return -1;
+	fprintf(f,
+		"# kubectl apply -k DIR/cert-manager: the workloads, their TLS Secrets issued by\n"
+		"# cert-manager (installed in the cluster) from a CA of the namespace's own.\n"
+		"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
+		"  - ../mesh\n  - certificates.yaml\n");
+	f = render_begin(c->out, "cert-manager/certificates.yaml");
+	if (f == NULL)
+		return -1;
+	fprintf(
+	    f, "# The identities of the mesh from cert-manager: a self-signed CA (cleave-ca, its\n"
+	       "# key in the Secret cleave-ca of this namespace, like meshctl certs' ca.key), and\n"
+	       "# one Certificate per identity with commonName = the identity, issued by it into\n"
+	       "# the Secret <name>-tls the pods mount (tls.crt, tls.key, and ca.crt: the CA).\n"
+	       "# Renewed certificates are read when a pod starts: restart the identity's\n"
+	       "# Deployment after a renewal (kubectl rollout restart deployment/NAME), well\n"
+	       "# within renewBefore.\n");
+	cert_meta(f, "Issuer", "cleave-selfsigned");
+	fprintf(f, "spec:\n  selfSigned: {}\n---\n");
+	cert_meta(f, "Certificate", "cleave-ca");
+	fprintf(f, "spec:\n  isCA: true\n  commonName: cleave-mesh-ca\n  secretName: cleave-ca\n"
+		   "  duration: 87600h  # 10 years\n");
+	cert_key(f);
+	fprintf(f, "  issuerRef:\n    name: cleave-selfsigned\n    kind: Issuer\n"
+		   "    group: cert-manager.io\n---\n");
+	cert_meta(f, "Issuer", "cleave-ca");
+	fprintf(f, "spec:\n  ca:\n    secretName: cleave-ca\n");
+	for (size_t i = 0; i <= c->n; i++) {
+		char dns[128];
+		const char *id = identity(c, i);
+		render_dns(dns, sizeof(dns), id);
+		fprintf(f, "---\n# %s's identity: the CN its peers see\n", id);
+		cert_meta(f, "Certificate", dns);
+		fprintf(f,
+			"spec:\n  secretName: %s-tls\n  commonName: %s\n  dnsNames: [%s]\n"
+			"  duration: 8760h  # 365 days, as meshctl certs\n  renewBefore: 720h\n"
+			"  usages: [digital signature, server auth, client auth]\n",
+			dns, id, id);
+		cert_key(f);
+		fprintf(f, "  issuerRef:\n    name: cleave-ca\n    kind: Issuer\n"
+			   "    group: cert-manager.io\n");
+	}
+	return 0;
+}
+
+int render_kubernetes(const render_ctx *c, char *err, size_t errlen)
+{
+	bool *to = calloc(c->n, sizeof(*to));
+	if (to == NULL || edge(c, to) != 0)
+		goto oom;
+	for (size_t k = 0; k < c->n; k++)
+		if (service(c, k, to) != 0)
+			goto oom;
+	if (kustomize_mesh(c) != 0 || kustomize_files(c) != 0 || kustomize_cert_manager(c) != 0)
+		goto oom;
 	free(to);
 	return 0;
 oom:

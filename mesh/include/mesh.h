@@ -438,11 +438,12 @@ int64_t mesh_call_deadline(const void *closure_data);
 
 /* mesh_tls_configure sets this process's certificate, its private key and the CA bundle its
  * peers' certificates must be signed by, for every tls+tcp:// server and client the process
- * makes afterwards. A NULL argument falls back to the environment: CLEAVE_TLS_CERT,
- * CLEAVE_TLS_KEY, CLEAVE_TLS_CA. With none of the three given, TLS stays off and 0 is returned.
- * The files are read and checked now (the key matches the certificate; the bundle loads).
- * Paths are copied. Call it before making servers and clients, from one thread. Returns 0, or
- * an errno value with the reason in err.
+ * makes afterwards. A NULL argument falls back to the environment: the file named by
+ * CLEAVE_TLS_CERT, CLEAVE_TLS_KEY, CLEAVE_TLS_CA, else the PEM text of CLEAVE_TLS_CERT_PEM,
+ * CLEAVE_TLS_KEY_PEM, CLEAVE_TLS_CA_PEM (for secret stores that hand out variables). With none
+ * of the three given, TLS stays off and 0 is returned. The files are read and checked now (the
+ * key matches the certificate; the bundle loads); nothing is read later. Call it before making
+ * servers and clients, from one thread. Returns 0, or an errno value with the reason in err.
  *
  * Over tls+tcp:// both sides verify each other against the CA: a server requires a client
  * certificate, whose CN is the caller's proven identity (a claim that differs is denied); a

@@ -635,6 +635,26 @@ START_TEST(test_init_comments_builds_and_serves)
 	ck_assert_msg(r.status == 200, "GET /api/users/1: %ld %s", r.status, r.body);
 	http_response_free(&r);
 
+	/* the edge's OpenAPI document has the new routes, and the limits its manifest declares */
+	request(base, "GET", "/api/openapi.json", NULL, &r);
+	items = json_loads(r.body, 0, NULL);
+	ck_assert_msg(r.status == 200 && items != NULL, "GET /api/openapi.json: %ld", r.status);
+	ck_assert_ptr_nonnull(json_object_get(
+	    json_object_get(json_object_get(items, "paths"), "/api/comments/{id}"), "get"));
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(
+		json_object_get(
+		    json_object_get(
+			json_object_get(
+			    json_object_get(json_object_get(items, "components"), "schemas"),
+			    "comments.CreateCommentRequest"),
+			"properties"),
+		    "text"),
+		"maxLength")),
+	    1000);
+	json_decref(items);
+	http_response_free(&r);
+
 	stop_all(&p);
 }
 END_TEST

@@ -210,9 +210,28 @@ static void mesh_setup(void)
 		snprintf(admin, sizeof(admin), "%s/metrics", strstr(line, "http://"));
 }
 
+/* edge_reports waits up to ms for the edge's metrics to say the instance whose address ends in
+ * suffix is in state; returns 0, or -1 if they never did. */
+static int edge_reports(const char *suffix, const char *state, int ms)
+{
+	char want[256];
+	long long until = harness_now_ms() + ms;
+	snprintf(want, sizeof(want), "%s\",state=\"%s\"} 1", suffix, state);
+	do {
+		http_response r;
+		int seen =
+		    http_get(admin, &r) == 0 && r.status == 200 && strstr(r.body, want) != NULL;
+		http_response_free(&r);
+		if (seen)
+			return 0;
+		harness_sleep_ms(50);
+	} while (harness_now_ms() < until);
+	return -1;
+}
+
 /* edge_takes_out waits up to ms for the edge's metrics to show the instance whose address ends
  * with suffix ("posts-2.sock") out of rotation: unhealthy, or down (its connection dropped as
- * dead after its checks went unanswered). */
+ * dead after its checks went unanswered). Returns 0, or -1 if they never did. */
 static int edge_takes_out(const char *suffix, int ms)
 {
 	char unhealthy[256], down[256];
@@ -456,6 +475,10 @@ START_TEST(test_failing_health_checks_take_an_instance_out_of_rotation)
 	ck_assert_int_eq(wait_for("posts", 2, 2, 10000), 0);
 	hung = instance_pid("posts-2");
 	ck_assert_int_gt(hung, 0);
+	/* the edge checks on its own schedule: it must have posts-2 in rotation first (an instance
+	 * that never passed its checks stays "starting", never "unhealthy") */
+	ck_assert_msg(edge_reports("posts-2.sock", "healthy", 15000) == 0,
+		      "the edge never had posts-2 healthy");
 	/* a hung instance fails its checks (timeout 1 s, 2 in a row, every 2 s) */
 	ck_assert_int_eq(kill(hung, SIGSTOP), 0);
 	if (wait_state("posts-2", "unhealthy", 10000) != 0) {

@@ -204,22 +204,22 @@ static size_t count_posts(void)
 	return (size_t)n;
 }
 
-/* health_calls returns the calls the instance at url has answered (Health's count), asked with
- * the edge's certificate. */
-static uint64_t health_calls(const char *url)
+/* impostor_ipc: where the impostor also listens, for its counters */
+static char impostor_ipc[300];
+
+/* operator_health_calls returns the calls the instance at ipc_url has answered (Health's count),
+ * asked over ipc:// by this process (as root: the operator). */
+static uint64_t operator_health_calls(const char *ipc_url)
 {
-	Mesh__HealthRequest req = MESH__HEALTH_REQUEST__INIT;
-	Mesh__HealthReply *reply;
-	call_result r;
+	char *out = NULL, *at;
+	char *argv[] = {BIN("meshctl"),	 "call", "mesh.Mesh.Health", "{}", "--address",
+			(char *)ipc_url, NULL};
 	uint64_t calls;
-	ck_assert_int_eq(
-	    call_as_id(&r, tls, "edge", url, &mesh__mesh__descriptor, "Health", &req.base, "edge"),
-	    0);
-	ck_assert_msg(r.status == MESH_OK, "Health: %d %s", r.status, r.message);
-	reply = mesh__health_reply__unpack(NULL, r.outlen, r.out);
-	ck_assert_ptr_nonnull(reply);
-	calls = reply->calls;
-	mesh__health_reply__free_unpacked(reply, NULL);
+	ck_assert_int_eq(run(&out, argv), 0);
+	at = strstr(out, "\"calls\":");
+	ck_assert_msg(at != NULL, "Health said: %s", out);
+	calls = strtoull(at + 8, NULL, 10);
+	free(out);
 	return calls;
 }
 
@@ -336,9 +336,12 @@ static void mesh_setup(void)
 	{
 		char exe[256], data2[300];
 		char *argv[] = {
-		    exe,	   "--listen",	urls[P_IMPOSTOR], "--data-dir", data2, "--tls-cert",
-		    impostor_cert, "--tls-key", impostor_key,	  "--tls-ca",	ca,    "--call",
-		    call_u,	   "--call",	call_t,		  NULL};
+		    exe,   "--listen",	 urls[P_IMPOSTOR], "--listen",	impostor_ipc, "--data-dir",
+		    data2, "--tls-cert", impostor_cert,	   "--tls-key", impostor_key, "--tls-ca",
+		    ca,	   "--call",	 call_u,	   "--call",	call_t,	      NULL};
+		/* also on ipc://, where root (this test) is the operator and reads Health's
+		 * counters on either transport (nng's TLS proves no caller) */
+		snprintf(impostor_ipc, sizeof(impostor_ipc), "ipc://%s/impostor.sock", dir);
 		snprintf(exe, sizeof(exe), "%s", BIN("svc-posts"));
 		snprintf(data2, sizeof(data2), "%s/impostor", dir);
 		file_in(impostor_cert, sizeof(impostor_cert), tls, "users.crt");
@@ -666,8 +669,12 @@ START_TEST(test_a_server_must_be_the_service_called)
 			    "1500",	      NULL};
 	ck_assert_msg(base[0] != '\0', "the mesh did not start");
 	get.id = 1;
+	if (geteuid() != 0) {
+		harness_skip("tls_test: reading the impostor's counters needs the operator (root)");
+		return;
+	}
 	/* the impostor shows users' certificate, valid but not posts' */
-	before = health_calls(urls[P_IMPOSTOR]);
+	before = operator_health_calls(impostor_ipc);
 	ck_assert_int_eq(call_as_id(&r, tls, "edge", urls[P_IMPOSTOR], &posts__posts__descriptor,
 				    "Get", &get.base, "edge"),
 			 0);
@@ -679,7 +686,7 @@ START_TEST(test_a_server_must_be_the_service_called)
 	ck_assert_int_eq(run(&out, nng_call), 1);
 	free(out);
 	/* no call reached it: only the first Health is counted */
-	after = health_calls(urls[P_IMPOSTOR]);
+	after = operator_health_calls(impostor_ipc);
 	ck_assert_int_eq(after, before + 1);
 }
 END_TEST
@@ -788,6 +795,70 @@ START_TEST(test_missing_or_wrong_files_stop_the_start_with_a_reason)
 	unsetenv("CLEAVE_TLS_CA");
 	ck_assert_msg(strstr(out, "cannot listen on tls+tcp://192.0.2.1:1") != NULL, "%s", out);
 	free(out);
+}
+END_TEST
+
+/* set_pem_env sets variable to the text of the file name in the mesh's tls directory. */
+static void set_pem_env(const char *variable, const char *name)
+{
+	char path[300], *text;
+	text = harness_read_file(file_in(path, sizeof(path), tls, name));
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(setenv(variable, text, 1), 0);
+	free(text);
+}
+
+static void unset_pem_env(void)
+{
+	unsetenv("CLEAVE_TLS_CERT_PEM");
+	unsetenv("CLEAVE_TLS_KEY_PEM");
+	unsetenv("CLEAVE_TLS_CA_PEM");
+}
+
+START_TEST(test_pem_variables_stand_in_for_the_files)
+{
+	Mesh__HealthRequest health = MESH__HEALTH_REQUEST__INIT;
+	call_result r;
+	char url[64], data[300], policy[300], line[300], *out = NULL;
+	char *serve[] = {BIN("svc-users"), "--listen", url, "--data-dir", data,
+			 "--policy",	   policy,     NULL};
+	char *check[] = {BIN("svc-users"), "--check", url, NULL};
+	char *half[] = {BIN("svc-users"), "--listen", url, "--data-dir", data, NULL};
+	ck_assert_msg(base[0] != '\0', "the mesh did not start");
+	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", harness_free_port());
+	snprintf(data, sizeof(data), "%s/users-pem", dir);
+	snprintf(policy, sizeof(policy), "%s/users.policy", dir);
+	/* the text of the three files, as a secret store hands it out (Copilot's secrets:) */
+	set_pem_env("CLEAVE_TLS_CERT_PEM", "users.crt");
+	set_pem_env("CLEAVE_TLS_KEY_PEM", "users.key");
+	set_pem_env("CLEAVE_TLS_CA_PEM", "ca.crt");
+	ck_assert_int_gt(start(serve, "users-pem"), 0);
+	ck_assert_int_eq(wait_for("users-pem", "serving", line, sizeof(line)), 0);
+	/* the health check presents the same identity, from the same variables */
+	ck_assert_msg(run(&out, check) == 0, "%s", out);
+	free(out);
+	/* the server shows the certificate of the variable, and verifies its callers against the
+	 * CA of the variable: the edge's certificate answers, another CA's gets nothing */
+	ck_assert_int_eq(call_as_id(&r, tls, "edge", url, &mesh__mesh__descriptor, "Health",
+				    &health.base, "edge"),
+			 0);
+	ck_assert_msg(r.status == MESH_OK, "%d %s", r.status, r.message);
+	ck_assert_int_eq(call_as_id(&r, other, "edge", url, &mesh__mesh__descriptor, "Health",
+				    &health.base, "edge"),
+			 0);
+	ck_assert_msg(r.status != MESH_OK, "another CA's certificate was answered");
+	/* a key that is not the certificate's, named by its variable */
+	set_pem_env("CLEAVE_TLS_KEY_PEM", "posts.key");
+	ck_assert_int_eq(run(&out, half), 2);
+	ck_assert_msg(strstr(out, "CLEAVE_TLS_KEY_PEM does not match") != NULL, "%s", out);
+	free(out);
+	/* one of three is not TLS */
+	unset_pem_env();
+	set_pem_env("CLEAVE_TLS_CERT_PEM", "users.crt");
+	ck_assert_int_eq(run(&out, half), 2);
+	ck_assert_msg(strstr(out, "needs all three") != NULL, "%s", out);
+	free(out);
+	unset_pem_env();
 }
 END_TEST
 
@@ -932,6 +1003,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, test_a_server_must_be_the_service_called);
 	tcase_add_test(tc, test_the_edge_serves_the_api_over_tls);
 	tcase_add_test(tc, test_missing_or_wrong_files_stop_the_start_with_a_reason);
+	tcase_add_test(tc, test_pem_variables_stand_in_for_the_files);
 	tcase_add_test(tc, test_a_silent_connection_is_closed);
 	tcase_add_test(tc, test_a_rotated_certificate_is_shown_after_a_restart);
 	suite_add_tcase(s, tc);

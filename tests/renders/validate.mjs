@@ -1,7 +1,8 @@
 // validate.mjs: checks meshctl render's output with maintained validators: every Kubernetes
 // object against the Kubernetes API schemas (kubernetes-models), and for unknown fields, which
 // those schemas allow but the API server's strict field validation (kubectl's default) refuses,
-// against kubernetes-models' types (TypeScript's excess property check); compose.yml against the
+// against kubernetes-models' types (TypeScript's excess property check); cert-manager's Issuers
+// and Certificates, which have no such model, by a check of their shape; compose.yml against the
 // Compose specification's JSON schema (the copy dclint ships, with ajv).
 //
 // usage: node tests/renders/validate.mjs TARGET DIR [TARGET DIR...]   (TARGET: kubernetes|compose)
@@ -126,20 +127,101 @@ function ajv_problem(e) {
   return `${at}: ${e.message}`;
 }
 
-// kustomization checks kustomization.yaml, which kubernetes-models does not cover (it is
-// kustomize's, not the API's): its kind, and that it lists exactly the other files of dir.
+// The keys of a kustomization that meshctl renders, and of one of its secretGenerator entries.
+const KUSTOMIZATION_KEYS = ["apiVersion", "kind", "resources", "generatorOptions", "secretGenerator"];
+const GENERATOR_KEYS = ["name", "type", "files"];
+
+// kustomization checks one kustomization.yaml, which kubernetes-models does not cover (it is
+// kustomize's, not the API's): its kind and keys, that each resource is a file of its directory
+// or a directory holding a kustomization, and that each secretGenerator entry makes a
+// kubernetes.io/tls Secret from files under tls/. Returns the resources' paths, resolved.
 function kustomization(dir, file, doc) {
   const where = `${file}: Kustomization`;
-  const want = fs.readdirSync(dir).filter((f) => f.endsWith(".yaml") &&
-    f !== "kustomization.yaml").sort();
   if (doc.apiVersion !== "kustomize.config.k8s.io/v1beta1" || doc.kind !== "Kustomization")
     problem(where, `apiVersion/kind is ${doc.apiVersion}/${doc.kind}`);
   for (const k of Object.keys(doc))
-    if (!["apiVersion", "kind", "resources"].includes(k))
+    if (!KUSTOMIZATION_KEYS.includes(k))
       problem(where, `/${k}: not a key meshctl renders`);
-  const got = [...(doc.resources || [])].sort();
-  if (JSON.stringify(got) !== JSON.stringify(want))
-    problem(where, `/resources: lists ${got.join(", ")}, the directory has ${want.join(", ")}`);
+  const resources = (doc.resources || []).map((r) => path.resolve(dir, r));
+  resources.forEach((r, i) => {
+    const ok = fs.existsSync(r) && (fs.statSync(r).isFile() ||
+      fs.existsSync(path.join(r, "kustomization.yaml")));
+    if (!ok)
+      problem(where, `/resources/${i}: ${doc.resources[i]} is no file, nor a directory with a kustomization.yaml`);
+  });
+  (doc.secretGenerator || []).forEach((g, i) => {
+    const at = `/secretGenerator/${i}`;
+    for (const k of Object.keys(g))
+      if (!GENERATOR_KEYS.includes(k))
+        problem(where, `${at}/${k}: not a key meshctl renders`);
+    if (g.type !== "kubernetes.io/tls")
+      problem(where, `${at}/type: ${g.type}, not kubernetes.io/tls`);
+    const keys = (g.files || []).map((f) => String(f).split("=")[0]).sort();
+    if (JSON.stringify(keys) !== JSON.stringify(["ca.crt", "tls.crt", "tls.key"]))
+      problem(where, `${at}/files: makes ${keys.join(", ")}, not ca.crt, tls.crt, tls.key`);
+    for (const f of g.files || [])
+      if (!/^[a-z.]+=tls\/[A-Za-z0-9_.-]+\.(crt|key)$/.test(String(f)) || /ca\.key$/.test(String(f)))
+        problem(where, `${at}/files: '${f}' is not KEY=tls/FILE of meshctl certs (never ca.key)`);
+  });
+  return resources;
+}
+
+// cert-manager's kinds have no kubernetes-models model: a minimal check of what meshctl renders
+// of them (cert-manager.io/v1), with the values cert-manager accepts.
+const CERT_USAGES = ["signing", "digital signature", "content commitment", "key encipherment",
+  "key agreement", "data encipherment", "cert sign", "crl sign", "encipher only", "decipher only",
+  "any", "server auth", "client auth", "code signing", "email protection", "s/mime",
+  "ipsec end system", "ipsec tunnel", "ipsec user", "timestamping", "ocsp signing",
+  "microsoft sgc", "netscape sgc"];
+const CERT_SPEC = ["secretName", "commonName", "dnsNames", "duration", "renewBefore", "usages",
+  "privateKey", "issuerRef", "isCA"];
+const GO_DURATION = /^([0-9]+(\.[0-9]+)?(h|m|s|ms))+$/;
+
+function cert_manager(where, doc, issuers) {
+  const spec = doc.spec || {};
+  const known = (obj, keys, at) => {
+    for (const k of Object.keys(obj || {}))
+      if (!keys.includes(k))
+        problem(where, `${at}/${k}: not a field of cert-manager.io/v1 ${doc.kind}`);
+  };
+  if (doc.apiVersion !== "cert-manager.io/v1")
+    return problem(where, `apiVersion ${doc.apiVersion}, not cert-manager.io/v1`);
+  known(doc, ["apiVersion", "kind", "metadata", "spec"], "");
+  known(doc.metadata, ["name", "labels"], "/metadata");
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(doc.metadata?.name ?? ""))
+    problem(where, "/metadata/name: not a DNS label");
+  if (doc.kind === "Issuer") {
+    known(spec, ["selfSigned", "ca"], "/spec");
+    if (Object.keys(spec).length !== 1)
+      problem(where, "/spec: wants exactly one of selfSigned, ca");
+    if (spec.ca !== undefined && typeof spec.ca?.secretName !== "string")
+      problem(where, "/spec/ca/secretName: missing");
+    return;
+  }
+  if (doc.kind !== "Certificate")
+    return problem(where, `no kind ${doc.kind} in cert-manager.io/v1 (Issuer, Certificate)`);
+  known(spec, CERT_SPEC, "/spec");
+  if (typeof spec.secretName !== "string" || spec.secretName === "")
+    problem(where, "/spec/secretName: missing");
+  if (typeof spec.commonName !== "string" || spec.commonName.length < 1 || spec.commonName.length > 64)
+    problem(where, "/spec/commonName: wants 1 to 64 characters");
+  for (const k of ["duration", "renewBefore"])
+    if (spec[k] !== undefined && !GO_DURATION.test(String(spec[k])))
+      problem(where, `/spec/${k}: '${spec[k]}' is not a duration`);
+  for (const u of spec.usages || [])
+    if (!CERT_USAGES.includes(u))
+      problem(where, `/spec/usages: '${u}' is not a key usage`);
+  known(spec.privateKey, ["algorithm", "size", "rotationPolicy", "encoding"], "/spec/privateKey");
+  if (spec.privateKey && !["RSA", "ECDSA", "Ed25519"].includes(spec.privateKey.algorithm))
+    problem(where, `/spec/privateKey/algorithm: '${spec.privateKey.algorithm}'`);
+  if (spec.privateKey?.algorithm === "ECDSA" && ![256, 384, 521].includes(spec.privateKey.size))
+    problem(where, `/spec/privateKey/size: ${spec.privateKey.size} is no ECDSA size`);
+  known(spec.issuerRef, ["name", "kind", "group"], "/spec/issuerRef");
+  if (spec.issuerRef?.kind !== "Issuer" || spec.issuerRef?.group !== "cert-manager.io" ||
+    !issuers.has(spec.issuerRef?.name))
+    problem(where, `/spec/issuerRef: names no Issuer of this directory (${spec.issuerRef?.name})`);
+  if (!spec.isCA && !(spec.dnsNames || []).includes(spec.commonName))
+    problem(where, "/spec/dnsNames: lacks the commonName");
 }
 
 // Every Kubernetes object that has a model, for strict_fields: where it is (file, document, kind
@@ -185,18 +267,33 @@ function strict_fields(cache, req) {
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
-// kubernetes validates every document of every *.yaml in dir against the API's schema of its
-// apiVersion and kind, and keeps it for strict_fields.
+// secret_volumes collects the Secrets the pods of a Deployment mount.
+function secret_volumes(doc, into) {
+  for (const v of doc.spec?.template?.spec?.volumes || [])
+    if (v.secret?.secretName)
+      into.add(v.secret.secretName);
+}
+
+// kubernetes validates a rendered directory: every kustomization.yaml in it (the root's, and
+// those of its subdirectories), and every document of the files they list, Kubernetes objects
+// against the API's schema of their apiVersion and kind (kept for strict_fields), cert-manager's
+// by shape. Each kustomization that makes Secrets (a secretGenerator, or cert-manager
+// Certificates) must make exactly those its pods mount.
 function kubernetes(dir, req, YAML) {
   let n = 0;
-  for (const name of fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort()) {
-    const file = path.join(dir, name);
-    documents(file, YAML).forEach((doc, i) => {
+  const listed = new Set(), parsed = new Map();
+  // load parses a file's documents once, validating each the first time
+  const load = (file) => {
+    if (parsed.has(file))
+      return parsed.get(file);
+    const docs = documents(file, YAML);
+    const issuers = new Set(docs.filter((d) => d.kind === "Issuer").map((d) => d.metadata?.name));
+    docs.forEach((doc, i) => {
       const kind = `${doc.apiVersion}/${doc.kind}`;
       const where = `${file}: document ${i + 1} (${doc.kind} ${doc.metadata?.name ?? "?"})`;
       n++;
-      if (name === "kustomization.yaml")
-        return kustomization(dir, file, doc);
+      if (String(doc.apiVersion).startsWith("cert-manager.io/"))
+        return cert_manager(where, doc, issuers);
       let Model;
       try {
         Model = req(`kubernetes-models/${kind}`)[doc.kind];
@@ -213,7 +310,63 @@ function kubernetes(dir, req, YAML) {
           problem(where, ajv_problem(err));
       }
     });
-  }
+    parsed.set(file, docs);
+    return docs;
+  };
+  // build follows a kustomization and its resources: the Secrets its pods mount and those it
+  // makes
+  const build = (kdir) => {
+    const file = path.join(kdir, "kustomization.yaml");
+    const k = documents(file, YAML)[0] || {};
+    n++;
+    listed.add(file);
+    const out = { mounted: new Set(), made: new Set(), ca: new Set() };
+    for (const g of k.secretGenerator || [])
+      out.made.add(g.name);
+    for (const r of kustomization(kdir, file, k)) {
+      if (fs.existsSync(path.join(r, "kustomization.yaml"))) {
+        const sub = build(r);
+        sub.mounted.forEach((x) => out.mounted.add(x));
+        sub.made.forEach((x) => out.made.add(x));
+        sub.ca.forEach((x) => out.ca.add(x));
+        continue;
+      }
+      if (!fs.existsSync(r))
+        continue;
+      listed.add(r);
+      for (const doc of load(r)) {
+        if (doc.kind === "Deployment")
+          secret_volumes(doc, out.mounted);
+        if (doc.kind === "Certificate")
+          (doc.spec?.isCA ? out.ca : out.made).add(doc.spec?.secretName);
+      }
+    }
+    // the kustomizations that make Secrets must make what is mounted, and no more (a CA's own
+    // Secret aside)
+    if (out.made.size > 0) {
+      const want = [...out.mounted].sort();
+      const got = [...out.made].filter((x) => !out.ca.has(x)).sort();
+      if (JSON.stringify(want) !== JSON.stringify(got))
+        problem(`${file}: Kustomization`,
+          `makes the Secrets ${got.join(", ")}, its pods mount ${want.join(", ")}`);
+    }
+    return out;
+  };
+  const roots = [dir, ...fs.readdirSync(dir).map((d) => path.join(dir, d)).filter((d) =>
+    fs.statSync(d).isDirectory() && fs.existsSync(path.join(d, "kustomization.yaml")))];
+  for (const r of roots)
+    if (fs.existsSync(path.join(r, "kustomization.yaml")))
+      build(r);
+    else
+      problem(r, "no kustomization.yaml");
+  // every file of the tree is some kustomization's (certificates aside, nothing is left out)
+  const walk = (d) => fs.readdirSync(d).flatMap((f) => {
+    const p = path.join(d, f);
+    return fs.statSync(p).isDirectory() ? walk(p) : p.endsWith(".yaml") ? [p] : [];
+  });
+  for (const f of walk(dir))
+    if (!listed.has(f))
+      problem(f, "listed by no kustomization.yaml");
   if (n === 0)
     problem(dir, "no Kubernetes object");
   return n;

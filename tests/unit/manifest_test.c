@@ -1,6 +1,6 @@
 /* manifest_test.c: unit tests of service manifests: loading, checking against the registry, the
  * keys on running a service (count, healthcheck, deregistration_delay, calls, cpu, memory), routes'
- * split:, errors with file:line. */
+ * split:, the requests' fields:, errors with file:line. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -911,6 +911,116 @@ START_TEST(test_manifest_bad_calls_shape)
 }
 END_TEST
 
+/* ---- fields: what the requests' fields must be ------------------------------------------- */
+
+START_TEST(test_manifest_fields_parsed)
+{
+	manifest *m = load_ok("name: x\n"
+			      "service: users.Users\n"
+			      "fields:\n"
+			      "  Create:\n"
+			      "    username: {required: true, min_length: 1, max_length: 32,\n"
+			      "               pattern: '^[a-z]+$', description: who}\n"
+			      "    bio: {max_length: 0}\n"
+			      "  List:\n"
+			      "    after: {minimum: -5, maximum: 900000000000000000}\n");
+	const manifest_field *f;
+	char err[512] = "";
+	ck_assert_uint_eq(m->nfields, 3);
+	f = manifest_field_find(m, "Create", "username");
+	ck_assert_ptr_eq(f, &m->fields[0]);
+	ck_assert_int_eq(f->line, 5);
+	ck_assert_int_eq(f->required, 1);
+	ck_assert_int_eq(f->min_length, 1);
+	ck_assert_int_eq(f->max_length, 32);
+	ck_assert_str_eq(f->pattern, "^[a-z]+$");
+	ck_assert_str_eq(f->description, "who");
+	ck_assert(!f->has_minimum && !f->has_maximum);
+	f = manifest_field_find(m, "Create", "bio");
+	ck_assert_int_eq(f->required, 0);
+	ck_assert_int_eq(f->min_length, -1);
+	ck_assert_int_eq(f->max_length, 0);
+	ck_assert_ptr_null(f->pattern);
+	f = manifest_field_find(m, "List", "after");
+	ck_assert(f->has_minimum && f->has_maximum);
+	ck_assert_int_eq(f->minimum, -5);
+	ck_assert_int_eq(f->maximum, INT64_C(900000000000000000));
+	ck_assert_ptr_null(manifest_field_find(m, "List", "limit"));
+	ck_assert_ptr_null(manifest_field_find(m, "Get", "username"));
+	ck_assert_msg(manifest_check_fields(m, err, sizeof(err)) == 0, "%s", err);
+	manifest_free(m);
+}
+END_TEST
+
+START_TEST(test_manifest_fields_bad_shape)
+{
+	assert_key_fails("fields: [Create]\n", 3, "'fields' wants a mapping of rpc");
+	assert_key_fails("fields:\n  Create: [name]\n", 4, "fields: Create wants a mapping");
+	assert_key_fails("fields:\n  Create:\n    name: 3\n", 5,
+			 "fields: Create.name wants a mapping of required, min_length");
+	assert_key_fails("fields:\n  Create:\n    name: {size: 3}\n", 5,
+			 "unknown field rule 'size' (known: required, min_length");
+	assert_key_fails("fields:\n  Create:\n    name: {required: yes}\n", 5,
+			 "'required' wants true or false, not 'yes'");
+	assert_key_fails("fields:\n  Create:\n    name: {max_length: -1}\n", 5,
+			 "'max_length' wants a whole number from 0 to");
+	assert_key_fails("fields:\n  Create:\n    name: {minimum: 1.5}\n", 5,
+			 "'minimum' wants a whole number (at most 18 digits), not '1.5'");
+	assert_key_fails("fields:\n  Create:\n    name: {maximum: 1234567890123456789}\n", 5,
+			 "'maximum' wants a whole number (at most 18 digits)");
+	assert_key_fails("fields:\n  Create:\n    name: {min_length: 5, max_length: 4}\n", 5,
+			 "fields: Create.name: min_length 5 is over max_length 4");
+	assert_key_fails("fields:\n  Create:\n    name: {minimum: 5, maximum: -4}\n", 5,
+			 "fields: Create.name: minimum 5 is over maximum -4");
+	assert_key_fails("fields:\n  Create:\n    name: {pattern: ''}\n", 5,
+			 "'pattern' wants a non-empty string");
+	assert_key_fails("fields:\n  Create:\n    name: {required: true, required: false}\n", 5,
+			 "'required' is given twice");
+	assert_key_fails("fields:\n  Create:\n    name: {}\n  Create:\n    name: {}\n", 7,
+			 "fields: Create.name is given twice");
+	assert_key_fails("fields: {}\nfields: {}\n", 4, "'fields' is given twice");
+}
+END_TEST
+
+/* assert_fields_refused asserts the users.Users manifest with fields: rest loads, and
+ * manifest_check_fields refuses it at line 5 (the rule's), saying reason. */
+static void assert_fields_refused(const char *rest, const char *reason)
+{
+	char text[512], err[512] = "";
+	manifest *m;
+	snprintf(text, sizeof(text), "name: x\nservice: users.Users\nfields:\n%s", rest);
+	m = load_ok(text);
+	ck_assert_msg(manifest_check_fields(m, err, sizeof(err)) == -1, "accepted:\n%s", text);
+	assert_at(err, m->file, 5, reason);
+	manifest_free(m);
+}
+
+START_TEST(test_manifest_check_fields)
+{
+	char err[512] = "";
+	manifest *m;
+	assert_fields_refused("  Delete:\n    id: {required: true}\n",
+			      "fields: Delete.id: no such method");
+	assert_fields_refused("  Create:\n    email: {required: true}\n",
+			      "fields: Create.email: not a field of the method's request "
+			      "(users.CreateUserRequest)");
+	assert_fields_refused("  List:\n    limit: {max_length: 3}\n",
+			      "min_length, max_length and pattern are for a string field");
+	assert_fields_refused("  List:\n    limit: {pattern: '^1$'}\n",
+			      "min_length, max_length and pattern are for a string field");
+	assert_fields_refused("  Create:\n    name: {minimum: 3}\n",
+			      "minimum and maximum are for an integer field");
+	m = load_ok("name: x\nservice: users.Users\nfields:\n  Get:\n    id: {minimum: 1}\n"
+		    "  Create:\n    bio: {max_length: 9, pattern: a}\n");
+	ck_assert_msg(manifest_check_fields(m, err, sizeof(err)) == 0, "%s", err);
+	manifest_free(m);
+	m = load_ok("name: x\nservice: nope.Nope\nfields:\n  Get:\n    id: {minimum: 1}\n");
+	ck_assert_int_eq(manifest_check_fields(m, err, sizeof(err)), -1);
+	assert_at(err, m->file, 5, "the manifest's service is not in proto/");
+	manifest_free(m);
+}
+END_TEST
+
 /* load_three loads the manifests a (users.Users), b (threads.Threads) and c (posts.Posts) with
  * their text after name: and service:, into ms and their paths into paths. */
 static void load_three(const char *a, const char *b, const char *c, manifest **ms,
@@ -1432,6 +1542,9 @@ static Suite *manifest_suite(void)
 	tcase_add_test(run, test_manifest_bad_calls_shape);
 	tcase_add_test(run, test_manifest_check_calls);
 	tcase_add_test(run, test_manifest_check_calls_service_not_built);
+	tcase_add_test(run, test_manifest_fields_parsed);
+	tcase_add_test(run, test_manifest_fields_bad_shape);
+	tcase_add_test(run, test_manifest_check_fields);
 	suite_add_tcase(s, run);
 
 	tcase_add_checked_fixture(dir, tmpdir_setup, tmpdir_teardown);
