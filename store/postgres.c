@@ -1,36 +1,19 @@
-/* postgres.c: the PostgreSQL store backend over libpq: tables from the descriptor, a connection
- * per serving thread with bounded waits, reconnection, seeding under an advisory lock. */
-#include <endian.h>
-#include <errno.h>
-#include <poll.h>
+/* postgres.c: the PostgreSQL store backend: tables from the descriptor, made and seeded once
+ * under an advisory lock; a connection per serving thread (postgres_conn.c), made again after a
+ * restart; rows in binary (postgres_rows.c); idempotent creates in one statement. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include <libpq-fe.h>
 
 #include "backend.h"
+#include "postgres_conn.h"
+#include "postgres_rows.h"
 
-#define PG_SQL_MAX    8192
-#define PG_CONNECT_MS 5000 /* the longest a new connection may take */
-#define PG_WAIT_MS    5000 /* the longest a statement's answer may take */
-#define PG_RETRY_MS   250  /* after a failed connection, calls fail at once for this long */
-#define PG_TRIES      5	   /* times a transaction is run when it must be run again */
-#define PG_PARAMS_MAX (STORE_MAX_COLUMNS + 4)
-
-/* OIDs of the built-in types of the statements' parameters (PostgreSQL's pg_type.dat) */
-enum {
-	PG_BOOL = 16,
-	PG_BYTEA = 17,
-	PG_INT8 = 20,
-	PG_INT4 = 23,
-	PG_TEXT = 25,
-	PG_FLOAT4 = 700,
-	PG_FLOAT8 = 701,
-};
+#define PG_SQL_MAX  8192
+#define PG_RETRY_MS 250 /* after a failed connection, calls fail at once for this long */
+#define PG_TRIES    5	/* times a statement is run when it must be run again */
 
 /* the prepared statements of every connection */
 enum {
@@ -43,14 +26,6 @@ enum {
 	ST_N = ST_LIST + 1 + STORE_MAX_INDEXES,
 };
 
-/* pg_conn: one thread's connection, or why it has none. */
-typedef struct pg_conn {
-	PGconn *db;	     /* NULL while there is none */
-	int64_t retry_at_us; /* after a failed attempt, no new one before this */
-	char why[256];	     /* why the last attempt failed */
-	int timed_out;	     /* the last statement had no answer in time */
-} pg_conn;
-
 /* pg_store: the backend's state of one store. */
 typedef struct pg_store {
 	const store_schema *schema;
@@ -59,534 +34,38 @@ typedef struct pg_store {
 	pthread_key_t conn_key;
 	char app_name[STORE_NAME_MAX + 16];
 	char *sql[ST_N]; /* the statements' text, NULL for none */
-	Oid types[ST_N][PG_PARAMS_MAX];
+	Oid types[ST_N][PGROWS_PARAMS_MAX];
 	int ntypes[ST_N];
 	char names[ST_N][8];		  /* their names on the server: "s0", "s1"... */
 	char select_list[PG_SQL_MAX / 4]; /* "id", "username", ... */
 	char where[256];
 } pg_store;
 
-/* pg_params: the parameters of one statement, in binary format. */
-typedef struct pg_params {
-	const char *values[PG_PARAMS_MAX];
-	int lengths[PG_PARAMS_MAX];
-	int formats[PG_PARAMS_MAX];
-	uint64_t scratch[PG_PARAMS_MAX]; /* the big-endian numbers values point at */
-	int n;
-} pg_params;
-
-static int64_t pg_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* ---- parameters and rows in binary format ----------------------------------------------- */
-
-static void param_bytes(pg_params *p, const void *data, size_t len)
-{
-	p->values[p->n] = data != NULL ? data : "";
-	p->lengths[p->n] = (int)len;
-	p->formats[p->n] = 1;
-	p->n++;
-}
-
-static void param_null(pg_params *p)
-{
-	p->values[p->n] = NULL;
-	p->lengths[p->n] = 0;
-	p->formats[p->n] = 1;
-	p->n++;
-}
-
-static void param_int8(pg_params *p, int64_t v)
-{
-	p->scratch[p->n] = htobe64((uint64_t)v);
-	param_bytes(p, &p->scratch[p->n], 8);
-}
-
-static void param_int4(pg_params *p, uint32_t v)
-{
-	uint32_t be = htobe32(v);
-	memcpy(&p->scratch[p->n], &be, 4);
-	param_bytes(p, &p->scratch[p->n], 4);
-}
-
-static void param_text(pg_params *p, const char *text)
-{
-	param_bytes(p, text, text != NULL ? strlen(text) : 0);
-}
-
-/* param_row adds row's columns, as their kinds say. */
-static void param_row(pg_params *p, const store_schema *sc, const ProtobufCMessage *row)
-{
-	for (size_t i = 0; i < sc->ncolumns; i++) {
-		const void *m = store_column_cptr(sc, row, i);
-		switch (sc->kinds[i]) {
-		case STORE_COLUMN_TEXT:
-			param_text(p, *(char *const *)m);
-			break;
-		case STORE_COLUMN_BLOB: {
-			const ProtobufCBinaryData *b = m;
-			param_bytes(p, b->data, b->len);
-			break;
-		}
-		case STORE_COLUMN_FLOAT: {
-			uint32_t bits;
-			memcpy(&bits, m, 4);
-			param_int4(p, bits);
-			break;
-		}
-		case STORE_COLUMN_DOUBLE: {
-			uint64_t bits;
-			memcpy(&bits, m, 8);
-			param_int8(p, (int64_t)bits);
-			break;
-		}
-		case STORE_COLUMN_INT64:
-			param_int8(p, *(const int64_t *)m);
-			break;
-		case STORE_COLUMN_UINT32:
-			param_int8(p, (int64_t) * (const uint32_t *)m);
-			break;
-		case STORE_COLUMN_BOOL: {
-			static const char t = 1, f = 0;
-			param_bytes(p, *(const protobuf_c_boolean *)m ? &t : &f, 1);
-			break;
-		}
-		case STORE_COLUMN_INT32:
-			param_int4(p, (uint32_t) * (const int32_t *)m);
-			break;
-		}
-	}
-}
-
-static Oid column_oid(store_column_kind kind)
-{
-	switch (kind) {
-	case STORE_COLUMN_TEXT:
-		return PG_TEXT;
-	case STORE_COLUMN_BLOB:
-		return PG_BYTEA;
-	case STORE_COLUMN_FLOAT:
-		return PG_FLOAT4;
-	case STORE_COLUMN_DOUBLE:
-		return PG_FLOAT8;
-	case STORE_COLUMN_INT64:
-	case STORE_COLUMN_UINT32:
-		return PG_INT8;
-	case STORE_COLUMN_BOOL:
-		return PG_BOOL;
-	default:
-		return PG_INT4;
-	}
-}
-
-static const char *column_type(store_column_kind kind)
-{
-	switch (kind) {
-	case STORE_COLUMN_TEXT:
-		return "text";
-	case STORE_COLUMN_BLOB:
-		return "bytea";
-	case STORE_COLUMN_FLOAT:
-		return "real";
-	case STORE_COLUMN_DOUBLE:
-		return "double precision";
-	case STORE_COLUMN_INT64:
-	case STORE_COLUMN_UINT32:
-		return "bigint";
-	case STORE_COLUMN_BOOL:
-		return "boolean";
-	default:
-		return "integer";
-	}
-}
-
-/* value_int8 reads a binary bigint. */
-static int64_t value_int8(const char *v)
-{
-	uint64_t be;
-	memcpy(&be, v, 8);
-	return (int64_t)be64toh(be);
-}
-
-static uint32_t value_int4(const char *v)
-{
-	uint32_t be;
-	memcpy(&be, v, 4);
-	return be32toh(be);
-}
-
-/* read_row makes a message of result row r of res (id, then the columns), or NULL with the
- * reason in err. */
-static ProtobufCMessage *read_row(const store_schema *sc, const PGresult *res, int r, char *err,
-				  size_t errlen)
-{
-	ProtobufCMessage *row;
-	if ((size_t)PQnfields(res) != sc->ncolumns + 1 || PQgetlength(res, r, 0) != 8) {
-		snprintf(err, errlen, "table %s does not have the row's columns", sc->table);
-		return NULL;
-	}
-	if ((row = store_row_new(sc)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	store_row_set_id(sc, row, value_int8(PQgetvalue(res, r, 0)));
-	for (size_t i = 0; i < sc->ncolumns; i++) {
-		void *m = store_column_ptr(sc, row, i);
-		const char *v = PQgetvalue(res, r, (int)i + 1);
-		size_t len = (size_t)PQgetlength(res, r, (int)i + 1);
-		size_t want = 0;
-		switch (sc->kinds[i]) {
-		case STORE_COLUMN_TEXT:
-		case STORE_COLUMN_BLOB:
-			break;
-		case STORE_COLUMN_BOOL:
-			want = 1;
-			break;
-		case STORE_COLUMN_FLOAT:
-		case STORE_COLUMN_INT32:
-			want = 4;
-			break;
-		default:
-			want = 8;
-			break;
-		}
-		if (PQgetisnull(res, r, (int)i + 1) || (want != 0 && len != want)) {
-			snprintf(err, errlen, "%s.%s does not hold a %s", sc->table,
-				 sc->columns[i]->name, column_type(sc->kinds[i]));
-			protobuf_c_message_free_unpacked(row, NULL);
-			return NULL;
-		}
-		switch (sc->kinds[i]) {
-		case STORE_COLUMN_TEXT:
-		case STORE_COLUMN_BLOB: {
-			char *copy = malloc(len + 1);
-			if (copy == NULL) {
-				snprintf(err, errlen, "out of memory");
-				protobuf_c_message_free_unpacked(row, NULL);
-				return NULL;
-			}
-			memcpy(copy, v, len);
-			copy[len] = '\0';
-			if (sc->kinds[i] == STORE_COLUMN_TEXT) {
-				*(char **)m = copy;
-			} else {
-				((ProtobufCBinaryData *)m)->data = (uint8_t *)copy;
-				((ProtobufCBinaryData *)m)->len = len;
-			}
-			break;
-		}
-		case STORE_COLUMN_FLOAT: {
-			uint32_t bits = value_int4(v);
-			memcpy(m, &bits, 4);
-			break;
-		}
-		case STORE_COLUMN_DOUBLE: {
-			uint64_t bits = (uint64_t)value_int8(v);
-			memcpy(m, &bits, 8);
-			break;
-		}
-		case STORE_COLUMN_INT64:
-			*(int64_t *)m = value_int8(v);
-			break;
-		case STORE_COLUMN_UINT32:
-			*(uint32_t *)m = (uint32_t)value_int8(v);
-			break;
-		case STORE_COLUMN_BOOL:
-			*(protobuf_c_boolean *)m = v[0] != 0;
-			break;
-		case STORE_COLUMN_INT32:
-			*(int32_t *)m = (int32_t)value_int4(v);
-			break;
-		}
-	}
-	return row;
-}
-
-/* ---- connections ------------------------------------------------------------------------ */
-
-/* quiet is libpq's notice receiver: notices ("relation already exists, skipping") are not
- * errors, and the service's log is not theirs. */
-static void quiet(void *arg, const PGresult *res)
-{
-	(void)arg;
-	(void)res;
-}
-
-/* conn_message copies libpq's last message about db to out after prefix, on one line. */
-static void conn_message(PGconn *db, const char *prefix, char *out, size_t outlen)
-{
-	const char *msg = db != NULL ? PQerrorMessage(db) : "out of memory";
-	size_t n = (size_t)snprintf(out, outlen, "%s", prefix);
-	for (; *msg != '\0' && n + 1 < outlen; msg++) {
-		char ch = (unsigned char)*msg < 0x20 ? ' ' : *msg;
-		if (ch != ' ' || (n > 0 && out[n - 1] != ' '))
-			out[n++] = ch;
-	}
-	while (n > 0 && out[n - 1] == ' ')
-		n--;
-	if (n < outlen)
-		out[n] = '\0';
-}
-
-static void conn_drop(pg_conn *c)
-{
-	if (c->db != NULL)
-		PQfinish(c->db);
-	c->db = NULL;
-}
-
-static void conn_free(void *p)
-{
-	pg_conn *c = p;
-	if (c == NULL)
-		return;
-	conn_drop(c);
-	free(c);
-}
-
-/* pg_wait waits, up to PG_WAIT_MS, for the answer to what was sent on c: every result of it.
- * Returns the first failed result, else the last one (the caller's, to PQclear); or NULL when
- * the connection failed or the answer did not come in time: the connection is then dropped and
- * err says why (c->timed_out says which). */
-static PGresult *pg_wait(pg_conn *c, char *err, size_t errlen)
-{
-	int64_t deadline = pg_now_us() + (int64_t)PG_WAIT_MS * 1000;
-	PGresult *res = NULL, *r;
-	c->timed_out = 0;
-	for (;;) {
-		int flush = PQflush(c->db), n, left;
-		struct pollfd pfd;
-		if (flush < 0)
-			goto out_broken;
-		if (flush == 0 && !PQisBusy(c->db)) {
-			if ((r = PQgetResult(c->db)) == NULL)
-				break;
-			if (res != NULL && PQresultStatus(res) == PGRES_FATAL_ERROR) {
-				PQclear(r);
-			} else {
-				PQclear(res);
-				res = r;
-			}
-			continue;
-		}
-		left = (int)((deadline - pg_now_us()) / 1000);
-		if (left <= 0) {
-			c->timed_out = 1;
-			snprintf(err, errlen, "the database did not answer within %d ms",
-				 PG_WAIT_MS);
-			PQclear(res);
-			conn_drop(c);
-			return NULL;
-		}
-		pfd = (struct pollfd){.fd = PQsocket(c->db), .events = POLLIN};
-		if (flush == 1)
-			pfd.events |= POLLOUT;
-		n = poll(&pfd, 1, left);
-		if (n < 0 && errno != EINTR) {
-			snprintf(err, errlen, "poll: %s", strerror(errno));
-			PQclear(res);
-			conn_drop(c);
-			return NULL;
-		}
-		if (n > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)) != 0 &&
-		    PQconsumeInput(c->db) == 0)
-			goto out_broken;
-	}
-	if (PQstatus(c->db) != CONNECTION_BAD)
-		return res;
-out_broken:
-	if (res != NULL && PQresultStatus(res) == PGRES_FATAL_ERROR)
-		snprintf(err, errlen, "lost the database connection: %s",
-			 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) != NULL
-			     ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
-			     : "closed");
-	else
-		conn_message(c->db, "lost the database connection: ", err, errlen);
-	PQclear(res);
-	conn_drop(c);
-	return NULL;
-}
-
-/* pg_sql sends sql (no parameters, text results: several statements may be given) and waits
- * for its answer, as pg_wait. */
-static PGresult *pg_sql(pg_conn *c, const char *sql, char *err, size_t errlen)
-{
-	if (!PQsendQuery(c->db, sql)) {
-		conn_message(c->db, "lost the database connection: ", err, errlen);
-		conn_drop(c);
-		return NULL;
-	}
-	return pg_wait(c, err, errlen);
-}
-
-/* tx_rollback ends c's transaction: ROLLBACK, on a connection that is still there. */
-static void tx_rollback(pg_conn *c)
-{
-	char ignored[8];
-	PGresult *res;
-	if (c->db != NULL && (res = pg_sql(c, "ROLLBACK", ignored, sizeof(ignored))) != NULL)
-		PQclear(res);
-}
-
-/* pg_run runs prepared statement st with p's parameters (binary results) and waits for its
- * answer, as pg_wait. */
-static PGresult *pg_run(const pg_store *s, pg_conn *c, int st, const pg_params *p, char *err,
+/* pg_run runs prepared statement st with p's parameters and waits for its answer, as
+ * pgconn_wait. */
+static PGresult *pg_run(const pg_store *s, pgconn *c, int st, const pgrows_params *p, char *err,
 			size_t errlen)
 {
-	if (!PQsendQueryPrepared(c->db, s->names[st], p->n, p->values, p->lengths, p->formats, 1)) {
-		conn_message(c->db, "lost the database connection: ", err, errlen);
-		conn_drop(c);
-		return NULL;
-	}
-	return pg_wait(c, err, errlen);
-}
-
-/* pg_ok says whether res is a success (its status one of a command's or a query's). */
-static int pg_ok(const PGresult *res)
-{
-	ExecStatusType st = PQresultStatus(res);
-	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-}
-
-/* pg_sqlstate returns res's SQLSTATE, "" if none. */
-static const char *pg_sqlstate(const PGresult *res)
-{
-	const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	return code != NULL ? code : "";
-}
-
-/* pg_result_message copies res's message to out, on one line. */
-static void pg_result_message(const PGresult *res, char *out, size_t outlen)
-{
-	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	snprintf(out, outlen, "%s", msg != NULL ? msg : PQresStatus(PQresultStatus(res)));
-}
-
-/* pg_again says whether a failed statement's transaction may succeed when run again:
- * serialization failures and deadlocks. */
-static int pg_again(const PGresult *res)
-{
-	const char *code = pg_sqlstate(res);
-	return strcmp(code, "40001") == 0 || strcmp(code, "40P01") == 0;
-}
-
-/* pg_unavailable says whether a failed statement failed for the database's state rather than
- * for what it asked: its connection, a shutdown, no room for a connection, read-only. */
-static int pg_unavailable(const PGresult *res)
-{
-	const char *code = pg_sqlstate(res);
-	return strncmp(code, "08", 2) == 0 || strncmp(code, "57P", 3) == 0 ||
-	       strcmp(code, "53300") == 0 || strcmp(code, "25006") == 0;
-}
-
-/* pg_failed is the result of a failed statement res (not NULL), with err set. */
-static store_result pg_failed(const PGresult *res, char *err, size_t errlen)
-{
-	pg_result_message(res, err, errlen);
-	return pg_unavailable(res) ? STORE_UNAVAILABLE : STORE_ERROR;
+	return pgconn_run(c, s->names[st], p->n, p->values, p->lengths, p->formats, err, errlen);
 }
 
 /* conn_prepare prepares the statements of s on c. Returns 0, or -1 with err (c is dropped if
  * its connection failed). */
-static int conn_prepare(const pg_store *s, pg_conn *c, char *err, size_t errlen)
+static int conn_prepare(const pg_store *s, pgconn *c, char *err, size_t errlen)
 {
-	for (int st = 0; st < ST_N; st++) {
-		PGresult *res;
-		int ok;
-		if (s->sql[st] == NULL)
-			continue;
-		if (!PQsendPrepare(c->db, s->names[st], s->sql[st], s->ntypes[st], s->types[st])) {
-			conn_message(c->db, "", err, errlen);
-			conn_drop(c);
+	for (int st = 0; st < ST_N; st++)
+		if (s->sql[st] != NULL && pgconn_prepare(c, s->names[st], s->sql[st], s->ntypes[st],
+							 s->types[st], err, errlen) != 0)
 			return -1;
-		}
-		if ((res = pg_wait(c, err, errlen)) == NULL)
-			return -1;
-		ok = pg_ok(res);
-		if (!ok) {
-			char msg[256];
-			pg_result_message(res, msg, sizeof(msg));
-			snprintf(err, errlen, "%s (in: %.80s)", msg, s->sql[st]);
-		}
-		PQclear(res);
-		if (!ok)
-			return -1;
-	}
 	return 0;
-}
-
-/* conn_connect makes c's connection, within PG_CONNECT_MS, and prepares the statements unless
- * bare. Returns 0, or -1 with the reason in err. */
-static int conn_connect(const pg_store *s, pg_conn *c, int bare, char *err, size_t errlen)
-{
-	/* later keywords win: the URL's settings over the defaults before it, UTF-8 over both */
-	const char *const keys[] = {"fallback_application_name", "dbname", "client_encoding", NULL};
-	const char *const values[] = {s->app_name, s->url, "UTF8", NULL};
-	int64_t deadline = pg_now_us() + (int64_t)PG_CONNECT_MS * 1000;
-	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-	c->db = PQconnectStartParams(keys, values, 1);
-	if (c->db == NULL || PQstatus(c->db) == CONNECTION_BAD) {
-		conn_message(c->db, "cannot connect to the database: ", err, errlen);
-		conn_drop(c);
-		return -1;
-	}
-	while (st != PGRES_POLLING_OK) {
-		struct pollfd pfd = {.fd = PQsocket(c->db)};
-		int left = (int)((deadline - pg_now_us()) / 1000), n;
-		if (st == PGRES_POLLING_FAILED) {
-			conn_message(c->db, "cannot connect to the database: ", err, errlen);
-			conn_drop(c);
-			return -1;
-		}
-		if (left <= 0) {
-			snprintf(err, errlen, "cannot connect to the database within %d ms",
-				 PG_CONNECT_MS);
-			conn_drop(c);
-			return -1;
-		}
-		pfd.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
-		n = poll(&pfd, 1, left);
-		if (n < 0 && errno != EINTR) {
-			snprintf(err, errlen, "poll: %s", strerror(errno));
-			conn_drop(c);
-			return -1;
-		}
-		if (n > 0)
-			st = PQconnectPoll(c->db);
-	}
-	PQsetNoticeReceiver(c->db, quiet, NULL);
-	if (PQsetnonblocking(c->db, 1) != 0) {
-		conn_message(c->db, "", err, errlen);
-		conn_drop(c);
-		return -1;
-	}
-	if (!bare && conn_prepare(s, c, err, errlen) != 0) {
-		conn_drop(c);
-		return -1;
-	}
-	return 0;
-}
-
-/* conn_stale says whether c's idle connection may have been closed by the server (a restart, an
- * administrator ending it): an idle connection has nothing to read but such news, so anything
- * to read means a new connection, before anything is sent that could then be lost. */
-static int conn_stale(pg_conn *c)
-{
-	struct pollfd pfd = {.fd = PQsocket(c->db), .events = POLLIN};
-	return PQstatus(c->db) == CONNECTION_BAD || PQtransactionStatus(c->db) != PQTRANS_IDLE ||
-	       poll(&pfd, 1, 0) != 0;
 }
 
 /* conn_get returns the calling thread's connection, made (again) if it has none; NULL, with
  * err, when the database cannot be reached: then calls fail at once for PG_RETRY_MS before the
  * next attempt. */
-static pg_conn *conn_get(const pg_store *s, char *err, size_t errlen)
+static pgconn *conn_get(const pg_store *s, char *err, size_t errlen)
 {
-	pg_conn *c = pthread_getspecific(s->conn_key);
+	pgconn *c = pthread_getspecific(s->conn_key);
 	if (c == NULL) {
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
 			snprintf(err, errlen, "out of memory");
@@ -594,16 +73,18 @@ static pg_conn *conn_get(const pg_store *s, char *err, size_t errlen)
 		}
 		pthread_setspecific(s->conn_key, c);
 	}
-	if (c->db != NULL && conn_stale(c))
-		conn_drop(c);
+	if (c->db != NULL && pgconn_stale(c))
+		pgconn_drop(c);
 	if (c->db != NULL)
 		return c;
-	if (pg_now_us() < c->retry_at_us) {
+	if (pgconn_now_us() < c->retry_at_us) {
 		snprintf(err, errlen, "%s", c->why);
 		return NULL;
 	}
-	if (conn_connect(s, c, 0, c->why, sizeof(c->why)) != 0) {
-		c->retry_at_us = pg_now_us() + (int64_t)PG_RETRY_MS * 1000;
+	if (pgconn_open(c, s->url, s->app_name, c->why, sizeof(c->why)) != 0 ||
+	    conn_prepare(s, c, c->why, sizeof(c->why)) != 0) {
+		pgconn_drop(c);
+		c->retry_at_us = pgconn_now_us() + (int64_t)PG_RETRY_MS * 1000;
 		snprintf(err, errlen, "%s", c->why);
 		return NULL;
 	}
@@ -644,7 +125,7 @@ static int pg_statements(pg_store *s)
 {
 	const store_schema *sc = s->schema;
 	char sql[PG_SQL_MAX], cols[PG_SQL_MAX / 2] = "", params[PG_SQL_MAX / 4] = "";
-	Oid types[PG_PARAMS_MAX];
+	Oid types[PGROWS_PARAMS_MAX];
 	size_t n = 0, c = 0, p = 0;
 	int nc = (int)sc->ncolumns;
 	pg_add(s->select_list, sizeof(s->select_list), &n, "\"id\"");
@@ -653,7 +134,7 @@ static int pg_statements(pg_store *s)
 		       sc->columns[i]->name);
 		pg_add(cols, sizeof(cols), &c, "%s\"%s\"", i ? ", " : "", sc->columns[i]->name);
 		pg_add(params, sizeof(params), &p, "%s$%zu", i ? ", " : "", i + 1);
-		types[i] = column_oid(sc->kinds[i]);
+		types[i] = pgrows_oid(sc->kinds[i]);
 	}
 	if (n >= sizeof(s->select_list) || c >= sizeof(cols) || p >= sizeof(params))
 		return -1;
@@ -728,15 +209,15 @@ static int64_t pg_lock_key(const char *table)
 }
 
 /* open_exec runs sql in the transaction of the store's opening. Returns 0, or -1 with err. */
-static store_result open_exec(pg_conn *c, const char *sql, char *err, size_t errlen)
+static store_result open_exec(pgconn *c, const char *sql, char *err, size_t errlen)
 {
-	PGresult *res = pg_sql(c, sql, err, errlen);
+	PGresult *res = pgconn_sql(c, sql, err, errlen);
 	store_result r = STORE_OK;
 	char msg[256];
 	if (res == NULL)
 		return STORE_UNAVAILABLE;
-	if (!pg_ok(res)) {
-		r = pg_failed(res, msg, sizeof(msg));
+	if (!pgres_ok(res)) {
+		r = pgres_failed(res, msg, sizeof(msg));
 		snprintf(err, errlen, "%s (in: %.80s)", msg, sql);
 	}
 	PQclear(res);
@@ -745,12 +226,12 @@ static store_result open_exec(pg_conn *c, const char *sql, char *err, size_t err
 
 /* seed_rows inserts the seed's rows with their ids, in the open transaction, and moves the ids
  * the store assigns past them. */
-static store_result seed_rows(const pg_store *s, pg_conn *c, char *err, size_t errlen)
+static store_result seed_rows(const pg_store *s, pgconn *c, char *err, size_t errlen)
 {
 	const store_schema *sc = s->schema;
 	char sql[PG_SQL_MAX];
 	size_t n = 0, nrows;
-	Oid types[PG_PARAMS_MAX] = {PG_INT8};
+	Oid types[PGROWS_PARAMS_MAX] = {PG_INT8};
 	ProtobufCMessage **rows;
 	store_result r;
 	PGresult *res;
@@ -760,32 +241,30 @@ static store_result seed_rows(const pg_store *s, pg_conn *c, char *err, size_t e
 	       s->select_list);
 	for (size_t i = 0; i < sc->ncolumns; i++) {
 		pg_add(sql, sizeof(sql), &n, ", $%zu", i + 2);
-		types[i + 1] = column_oid(sc->kinds[i]);
+		types[i + 1] = pgrows_oid(sc->kinds[i]);
 	}
 	pg_add(sql, sizeof(sql), &n, ")");
-	if (!PQsendPrepare(c->db, "seed", sql, (int)sc->ncolumns + 1, types) ||
-	    (res = pg_wait(c, err, errlen)) == NULL) {
+	if (pgconn_prepare(c, "seed", sql, (int)sc->ncolumns + 1, types, err, errlen) != 0) {
 		store_seed_free(rows, 0, nrows);
-		return STORE_UNAVAILABLE;
+		return c->db != NULL ? STORE_ERROR : STORE_UNAVAILABLE;
 	}
-	r = pg_ok(res) ? STORE_OK : pg_failed(res, err, errlen);
-	PQclear(res);
+	r = STORE_OK;
 	for (size_t i = 0; i < nrows && r == STORE_OK; i++) {
-		pg_params p = {.n = 0};
+		pgrows_params p = {.n = 0};
 		long long id = (long long)store_row_id(sc, rows[i]);
-		param_int8(&p, id);
-		param_row(&p, sc, rows[i]);
-		if (!PQsendQueryPrepared(c->db, "seed", p.n, p.values, p.lengths, p.formats, 1) ||
-		    (res = pg_wait(c, err, errlen)) == NULL) {
+		pgrows_int8(&p, id);
+		pgrows_row(&p, sc, rows[i]);
+		if ((res = pgconn_run(c, "seed", p.n, p.values, p.lengths, p.formats, err,
+				      errlen)) == NULL) {
 			r = STORE_UNAVAILABLE;
 			break;
 		}
-		if (!pg_ok(res)) {
+		if (!pgres_ok(res)) {
 			char msg[256];
 			const char *field = store_schema_unique_field(
 			    sc, PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME));
-			r = pg_failed(res, msg, sizeof(msg));
-			if (strcmp(pg_sqlstate(res), "23505") == 0)
+			r = pgres_failed(res, msg, sizeof(msg));
+			if (strcmp(pgres_sqlstate(res), "23505") == 0)
 				snprintf(err, errlen,
 					 "%s: element %zu (id %lld): its %s is not unique", s->seed,
 					 i, id, field != NULL ? field : "a unique field");
@@ -810,7 +289,7 @@ static store_result seed_rows(const pg_store *s, pg_conn *c, char *err, size_t e
 /* schema_create makes the tables and indexes if missing, and seeds them if the store was never
  * seeded, in one transaction under an advisory lock: instances starting together, on any host,
  * make and seed them once. */
-static store_result schema_create(const pg_store *s, pg_conn *c, char *err, size_t errlen)
+static store_result schema_create(const pg_store *s, pgconn *c, char *err, size_t errlen)
 {
 	const store_schema *sc = s->schema;
 	char sql[PG_SQL_MAX];
@@ -825,7 +304,7 @@ static store_result schema_create(const pg_store *s, pg_conn *c, char *err, size
 	       (long long)pg_lock_key(sc->table), sc->table);
 	for (size_t i = 0; i < sc->ncolumns; i++)
 		pg_add(sql, sizeof(sql), &n, ", \"%s\" %s NOT NULL", sc->columns[i]->name,
-		       column_type(sc->kinds[i]));
+		       pgrows_type(sc->kinds[i]));
 	/* named as store_schema_unique_field reads them */
 	for (size_t i = 0; i < sc->ncolumns; i++)
 		if (sc->unique[i])
@@ -851,10 +330,10 @@ static store_result schema_create(const pg_store *s, pg_conn *c, char *err, size
 		goto out_rollback;
 	n = 0;
 	pg_add(sql, sizeof(sql), &n, "SELECT 1 FROM \"%s_meta\" WHERE key = 'seeded'", sc->table);
-	if ((res = pg_sql(c, sql, err, errlen)) == NULL)
+	if ((res = pgconn_sql(c, sql, err, errlen)) == NULL)
 		return STORE_UNAVAILABLE;
-	seeded = pg_ok(res) && PQntuples(res) > 0;
-	r = pg_ok(res) ? STORE_OK : pg_failed(res, err, errlen);
+	seeded = pgres_ok(res) && PQntuples(res) > 0;
+	r = pgres_ok(res) ? STORE_OK : pgres_failed(res, err, errlen);
 	PQclear(res);
 	if (r != STORE_OK)
 		goto out_rollback;
@@ -868,7 +347,7 @@ static store_result schema_create(const pg_store *s, pg_conn *c, char *err, size
 	return open_exec(c, "COMMIT", err, errlen);
 
 out_rollback:
-	tx_rollback(c);
+	pgconn_rollback(c);
 	return r;
 }
 
@@ -908,7 +387,7 @@ static store_result pg_open(void **impl, const store_schema *schema, const store
 			    char *err, size_t errlen)
 {
 	pg_store *s = calloc(1, sizeof(*s));
-	pg_conn *c;
+	pgconn *c;
 	store_result r;
 	char *msg = NULL;
 	PQconninfoOption *parsed;
@@ -935,7 +414,7 @@ static store_result pg_open(void **impl, const store_schema *schema, const store
 		pg_free(s);
 		return STORE_ERROR;
 	}
-	if (pthread_key_create(&s->conn_key, conn_free) != 0) {
+	if (pthread_key_create(&s->conn_key, pgconn_free) != 0) {
 		snprintf(err, errlen, "out of thread keys");
 		pg_free(s);
 		return STORE_ERROR;
@@ -945,7 +424,7 @@ static store_result pg_open(void **impl, const store_schema *schema, const store
 		r = STORE_ERROR;
 		goto out_key;
 	}
-	if (conn_connect(s, c, 1, err, errlen) != 0) {
+	if (pgconn_open(c, s->url, s->app_name, err, errlen) != 0) {
 		r = STORE_UNAVAILABLE;
 		goto out_conn;
 	}
@@ -960,7 +439,7 @@ static store_result pg_open(void **impl, const store_schema *schema, const store
 	return STORE_OK;
 
 out_conn:
-	conn_free(c);
+	pgconn_free(c);
 out_key:
 	pthread_key_delete(s->conn_key);
 	pg_free(s);
@@ -972,11 +451,11 @@ out_key:
 /* pg_read runs the read statement st with p on the thread's connection: once more on a new
  * connection if the first was found closed (a read is safe to repeat). On STORE_OK *res is the
  * result (the caller's, PQclear). */
-static store_result pg_read(const pg_store *s, int st, const pg_params *p, PGresult **res,
+static store_result pg_read(const pg_store *s, int st, const pgrows_params *p, PGresult **res,
 			    char *err, size_t errlen)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
-		pg_conn *c = conn_get(s, err, errlen);
+		pgconn *c = conn_get(s, err, errlen);
 		store_result r;
 		if (c == NULL)
 			return STORE_UNAVAILABLE;
@@ -985,9 +464,9 @@ static store_result pg_read(const pg_store *s, int st, const pg_params *p, PGres
 				return STORE_UNAVAILABLE;
 			continue;
 		}
-		if (pg_ok(*res))
+		if (pgres_ok(*res))
 			return STORE_OK;
-		r = pg_failed(*res, err, errlen);
+		r = pgres_failed(*res, err, errlen);
 		PQclear(*res);
 		*res = NULL;
 		return r;
@@ -998,16 +477,16 @@ static store_result pg_read(const pg_store *s, int st, const pg_params *p, PGres
 static store_result pg_get_row(const pg_store *s, int64_t id, ProtobufCMessage **row, char *err,
 			       size_t errlen)
 {
-	pg_params p = {.n = 0};
+	pgrows_params p = {.n = 0};
 	PGresult *res;
 	store_result r;
-	param_int8(&p, id);
+	pgrows_int8(&p, id);
 	if ((r = pg_read(s, ST_GET, &p, &res, err, errlen)) != STORE_OK)
 		return r;
 	r = STORE_NOT_FOUND;
 	if (PQntuples(res) > 0)
-		r = (*row = read_row(s->schema, res, 0, err, errlen)) != NULL ? STORE_OK
-									      : STORE_ERROR;
+		r = (*row = pgrows_read(s->schema, res, 0, err, errlen)) != NULL ? STORE_OK
+										 : STORE_ERROR;
 	PQclear(res);
 	return r;
 }
@@ -1021,18 +500,18 @@ static store_result pg_list(void *impl, int index, int64_t value, int64_t after,
 			    store_rows *rows, char *err, size_t errlen)
 {
 	const pg_store *s = impl;
-	pg_params p = {.n = 0};
+	pgrows_params p = {.n = 0};
 	PGresult *res;
 	store_result r;
 	int n;
 	if (index >= 0)
-		param_int8(&p, value);
-	param_int8(&p, after);
+		pgrows_int8(&p, value);
+	pgrows_int8(&p, after);
 	/* one row more than asked tells whether another page follows */
 	if (limit > 0)
-		param_int8(&p, (int64_t)limit + 1);
+		pgrows_int8(&p, (int64_t)limit + 1);
 	else
-		param_null(&p);
+		pgrows_null(&p);
 	if ((r = pg_read(s, ST_LIST + 1 + index, &p, &res, err, errlen)) != STORE_OK)
 		return r;
 	n = PQntuples(res);
@@ -1042,7 +521,7 @@ static store_result pg_list(void *impl, int index, int64_t value, int64_t after,
 			rows->next_after = store_row_id(s->schema, rows->items[rows->n - 1]);
 			break;
 		}
-		if ((row = read_row(s->schema, res, i, err, errlen)) == NULL ||
+		if ((row = pgrows_read(s->schema, res, i, err, errlen)) == NULL ||
 		    store_rows_append(rows, row) != 0) {
 			if (row != NULL)
 				snprintf(err, errlen, "out of memory");
@@ -1057,14 +536,14 @@ static store_result pg_list(void *impl, int index, int64_t value, int64_t after,
 
 static int64_t pg_count(void *impl)
 {
-	pg_params p = {.n = 0};
+	pgrows_params p = {.n = 0};
 	PGresult *res;
 	char err[256];
 	int64_t n = -1;
 	if (pg_read(impl, ST_COUNT, &p, &res, err, sizeof(err)) != STORE_OK)
 		return -1;
 	if (PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 8)
-		n = value_int8(PQgetvalue(res, 0, 0));
+		n = pgrows_int8_at(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return n;
 }
@@ -1073,23 +552,23 @@ static int64_t pg_count(void *impl)
 
 /* key_lookup reads key on c: 1 with *id if recorded with the same request, 0 if not recorded,
  * -2 if with another request; -1 on failure, with *r and err. */
-static int key_lookup(const pg_store *s, pg_conn *c, const store_packed_key *pk, int64_t *id,
+static int key_lookup(const pg_store *s, pgconn *c, const store_packed_key *pk, int64_t *id,
 		      store_result *r, char *err, size_t errlen)
 {
-	pg_params p = {.n = 0};
+	pgrows_params p = {.n = 0};
 	PGresult *res;
 	int found = 0;
-	param_text(&p, pk->key->method);
-	param_text(&p, pk->key->key);
+	pgrows_text(&p, pk->key->method);
+	pgrows_text(&p, pk->key->key);
 	if ((res = pg_run(s, c, ST_KEY_GET, &p, err, errlen)) == NULL) {
 		*r = STORE_UNAVAILABLE;
 		return -1;
 	}
-	if (!pg_ok(res)) {
-		*r = pg_failed(res, err, errlen);
+	if (!pgres_ok(res)) {
+		*r = pgres_failed(res, err, errlen);
 		found = -1;
 	} else if (PQntuples(res) > 0) {
-		*id = PQgetlength(res, 0, 1) == 8 ? value_int8(PQgetvalue(res, 0, 1)) : 0;
+		*id = PQgetlength(res, 0, 1) == 8 ? pgrows_int8_at(PQgetvalue(res, 0, 1)) : 0;
 		found = store_key_same(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0),
 				       pk->request, pk->request_len)
 			    ? 1
@@ -1105,7 +584,7 @@ static store_result pg_replay(void *impl, const store_packed_key *pk, ProtobufCM
 	const pg_store *s = impl;
 	store_result r = STORE_UNAVAILABLE;
 	for (int attempt = 0; attempt < 2; attempt++) {
-		pg_conn *c = conn_get(s, err, errlen);
+		pgconn *c = conn_get(s, err, errlen);
 		int64_t id = 0;
 		int found;
 		if (c == NULL)
@@ -1132,23 +611,23 @@ static store_result pg_replay(void *impl, const store_packed_key *pk, ProtobufCM
  * (STORE_EXISTS, err naming the field), or the failure. */
 static store_result insert_failed(const pg_store *s, const PGresult *res, char *err, size_t errlen)
 {
-	if (strcmp(pg_sqlstate(res), "23505") == 0) {
+	if (strcmp(pgres_sqlstate(res), "23505") == 0) {
 		const char *field = store_schema_unique_field(
 		    s->schema, PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME));
 		snprintf(err, errlen, "%s", field != NULL ? field : "a unique field");
 		return STORE_EXISTS;
 	}
-	return pg_failed(res, err, errlen);
+	return pgres_failed(res, err, errlen);
 }
 
 /* insert_plain inserts row on its own (one statement, its own transaction). */
 static store_result insert_plain(const pg_store *s, const ProtobufCMessage *row,
 				 ProtobufCMessage **created, char *err, size_t errlen)
 {
-	pg_params p = {.n = 0};
-	param_row(&p, s->schema, row);
+	pgrows_params p = {.n = 0};
+	pgrows_row(&p, s->schema, row);
 	for (int attempt = 0; attempt < PG_TRIES; attempt++) {
-		pg_conn *c = conn_get(s, err, errlen);
+		pgconn *c = conn_get(s, err, errlen);
 		PGresult *res;
 		store_result r = STORE_OK;
 		if (c == NULL)
@@ -1159,15 +638,15 @@ static store_result insert_plain(const pg_store *s, const ProtobufCMessage *row,
 			snprintf(err + len, errlen - len, "; the create's outcome is unknown");
 			return STORE_UNAVAILABLE;
 		}
-		if (!pg_ok(res) && pg_again(res)) {
+		if (!pgres_ok(res) && pgres_again(res)) {
 			PQclear(res);
 			continue;
 		}
-		if (!pg_ok(res))
+		if (!pgres_ok(res))
 			r = insert_failed(s, res, err, errlen);
 		else if (PQntuples(res) != 1)
 			snprintf(err, errlen, "the insert returned no row"), r = STORE_ERROR;
-		else if ((*created = read_row(s->schema, res, 0, err, errlen)) == NULL)
+		else if ((*created = pgrows_read(s->schema, res, 0, err, errlen)) == NULL)
 			r = STORE_ERROR;
 		PQclear(res);
 		return r;
@@ -1183,14 +662,14 @@ static store_result insert_keyed(const pg_store *s, const ProtobufCMessage *row,
 				 const store_packed_key *pk, ProtobufCMessage **created,
 				 int *replayed, char *err, size_t errlen)
 {
-	pg_params p = {.n = 0};
+	pgrows_params p = {.n = 0};
 	int lost = 0; /* a statement was sent, and its connection lost */
-	param_row(&p, s->schema, row);
-	param_text(&p, pk->key->method);
-	param_text(&p, pk->key->key);
-	param_bytes(&p, pk->request, pk->request_len);
+	pgrows_row(&p, s->schema, row);
+	pgrows_text(&p, pk->key->method);
+	pgrows_text(&p, pk->key->key);
+	pgrows_bytes(&p, pk->request, pk->request_len);
 	for (int attempt = 0; attempt < PG_TRIES; attempt++) {
-		pg_conn *c = conn_get(s, err, errlen);
+		pgconn *c = conn_get(s, err, errlen);
 		store_result r = STORE_OK;
 		int64_t id = 0;
 		PGresult *res;
@@ -1203,8 +682,8 @@ static store_result insert_keyed(const pg_store *s, const ProtobufCMessage *row,
 				goto out_unavailable;
 			continue;
 		}
-		if (!pg_ok(res)) {
-			int again = pg_again(res);
+		if (!pgres_ok(res)) {
+			int again = pgres_again(res);
 			r = insert_failed(s, res, err, errlen);
 			PQclear(res);
 			if (again)
@@ -1212,7 +691,7 @@ static store_result insert_keyed(const pg_store *s, const ProtobufCMessage *row,
 			return r;
 		}
 		if (PQntuples(res) == 1) {
-			*created = read_row(s->schema, res, 0, err, errlen);
+			*created = pgrows_read(s->schema, res, 0, err, errlen);
 			PQclear(res);
 			return *created != NULL ? STORE_OK : STORE_ERROR;
 		}
@@ -1266,7 +745,7 @@ static void pg_describe(const void *impl, char *out, size_t outlen)
 static void pg_close(void *impl)
 {
 	pg_store *s = impl;
-	conn_free(pthread_getspecific(s->conn_key));
+	pgconn_free(pthread_getspecific(s->conn_key));
 	pthread_setspecific(s->conn_key, NULL);
 	pthread_key_delete(s->conn_key);
 	pg_free(s);
