@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "access_log.h"
 #include "check_http.h"
@@ -29,6 +30,7 @@ typedef struct edge_args {
 	const char *targets_dir; /* instances from target files, or NULL */
 	long timeout_ms;
 	long client_timeout_ms;
+	long max_connections; /* 0: the default, EDGE_MAX_CONNECTIONS_DEFAULT */
 	const char *access_log;
 	int use_nng;	/* carry calls on nng's threads instead of the edge's loop */
 	rt_opts shared; /* what the services take too: --upstream, --run-dir, TLS, sandbox... */
@@ -52,6 +54,9 @@ static const rt_option edge_options[] = {
      "how long a client may take to send a request's headers and body (HTTP/1), or stay idle "
      "(HTTP/2), before its connection is closed (default 10000)"},
     {"access-log", "WHERE", 'a', "'-' for stdout (default), 'off', or a file to append to"},
+    {"max-connections", "N", 'c',
+     "connections the API's port holds open at most (default 4096, and never more than the "
+     "file descriptor limit leaves room for); at the cap it stops accepting until one closes"},
     {"mesh-transport", "T", 'x',
      "'loop' (default): calls travel on the edge's own event loop; 'nng': on nng's threads "
      "(slower; kept for comparison). $CLEAVE_MESH_TRANSPORT sets the default."},
@@ -70,7 +75,7 @@ static void usage(FILE *out, void *ctx)
 	    out,
 	    "usage: %s [--listen ADDR:PORT | --port N] [--manifests DIR] [--run-dir DIR]\n"
 	    "          [--upstream NAME=URL[,URL...]]... [--timeout-ms N] [--access-log WHERE]\n"
-	    "          [--client-timeout-ms N]\n"
+	    "          [--client-timeout-ms N] [--max-connections N]\n"
 	    "          [--mesh-transport loop|nng] [--admin-port N | --admin-listen ADDR:PORT]\n"
 	    "          [--resolve-interval-ms N]\n"
 	    "          [--tls-cert FILE --tls-key FILE --tls-ca FILE] [--sandbox auto|on|off]\n"
@@ -147,6 +152,18 @@ static int parse_option(int opt, const char *arg, void *ctx)
 	case 'a':
 		a->access_log = arg;
 		return -1;
+	case 'c': {
+		char *end;
+		errno = 0;
+		a->max_connections = strtol(arg, &end, 10);
+		if (errno != 0 || *arg == '\0' || *end != '\0' || a->max_connections < 1 ||
+		    a->max_connections > 1000000) {
+			fprintf(stderr, "edge: --max-connections wants 1 to 1000000, not '%s'\n",
+				arg);
+			return 2;
+		}
+		return -1;
+	}
 	case 'x':
 		if (strcmp(arg, "loop") != 0 && strcmp(arg, "nng") != 0) {
 			fprintf(stderr, "edge: --mesh-transport is 'loop' or 'nng', not '%s'\n",
@@ -206,7 +223,7 @@ static int check_upstream_names(const edge_args *a, manifest **ms, size_t nms, c
 
 /* point_routes points the routes of service name at its group g, and the split routes that send
  * it a share of theirs; says how many of each in note. */
-static void point_routes(route_table *routes, const char *name, rt_group *g, char *note,
+static void point_routes(route_table *routes, const char *name, upstream *g, char *note,
 			 size_t notelen)
 {
 	size_t nroutes = 0, nsplits = 0;
@@ -247,7 +264,7 @@ static int connect_upstreams(const edge_args *a, manifest **ms, size_t nms, rout
 		    .resolve_interval_ms = a->shared.resolve_interval_ms,
 		};
 		int bad;
-		rt_group *g;
+		upstream *g;
 		go.urls = rt_opts_urls(&a->shared, ms[i]->name, &bad, err, errlen);
 		if (bad)
 			return -1;
@@ -261,11 +278,12 @@ static int connect_upstreams(const edge_args *a, manifest **ms, size_t nms, rout
 				 ms[i]->name);
 			go.urls = fallback;
 		}
-		if ((g = upstream_set_add(ups, &go, err, errlen)) == NULL)
+		if ((g = upstream_set_add(ups, &go, ms[i]->max_inflight, err, errlen)) == NULL)
 			return -1;
 		point_routes(routes, ms[i]->name, g, note, sizeof(note));
-		fprintf(stderr, "edge: %s (%s) at %s, %s\n", ms[i]->name, ms[i]->service,
-			go.targets != NULL ? go.targets : go.urls, note);
+		fprintf(stderr, "edge: %s (%s) at %s, %s, at most %d calls in flight\n",
+			ms[i]->name, ms[i]->service, go.targets != NULL ? go.targets : go.urls,
+			note, ms[i]->max_inflight);
 	}
 	return 0;
 }
@@ -288,6 +306,41 @@ static int edge_sandbox(const edge_args *a, char *err, size_t errlen)
 	}
 	fprintf(stderr, "edge: %s\n", msg);
 	return 0;
+}
+
+/* EDGE_FD_RESERVE: descriptors kept apart from client connections: the listeners, the
+ * connections to every instance, the access log, the loop's own, DNS. */
+#define EDGE_FD_RESERVE 128
+
+/* connection_cap returns the connection cap: wanted (0: EDGE_MAX_CONNECTIONS_DEFAULT), after
+ * raising the soft limit on open files toward the hard one to make room for it, and lowered to
+ * what the limit leaves beside EDGE_FD_RESERVE (saying so). */
+static int connection_cap(long wanted)
+{
+	struct rlimit lim;
+	long cap = wanted > 0 ? wanted : EDGE_MAX_CONNECTIONS_DEFAULT;
+	if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
+		return (int)cap;
+	if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < (rlim_t)(cap + EDGE_FD_RESERVE)) {
+		struct rlimit raised = lim;
+		raised.rlim_cur =
+		    lim.rlim_max == RLIM_INFINITY || lim.rlim_max > (rlim_t)(cap + EDGE_FD_RESERVE)
+			? (rlim_t)(cap + EDGE_FD_RESERVE)
+			: lim.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			lim = raised;
+	}
+	if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < (rlim_t)(cap + EDGE_FD_RESERVE)) {
+		long room = (long)lim.rlim_cur - EDGE_FD_RESERVE;
+		if (room < 1)
+			room = 1;
+		fprintf(
+		    stderr,
+		    "edge: --max-connections %ld lowered to %ld: the limit on open files is %ld\n",
+		    cap, room, (long)lim.rlim_cur);
+		cap = room;
+	}
+	return (int)cap;
 }
 
 /* host_brackets returns the brackets an IPv6 host is written in, in a URL. */
@@ -331,6 +384,7 @@ int main(int argc, char **argv)
 				  .upstreams = &ups,
 				  .timeout_ms = args.timeout_ms,
 				  .client_timeout_ms = args.client_timeout_ms,
+				  .max_connections = connection_cap(args.max_connections),
 				  .drain_ms = 2000,
 				  .retry_reads = !args.use_nng};
 	if (edge_server_new(&edge, &opts, err, sizeof(err)) != 0)

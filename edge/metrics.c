@@ -1,5 +1,6 @@
 /* metrics.c: per-route request counters and duration histograms, and their Prometheus text. */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,10 +90,12 @@ static char *make_labels(const char *route_label, const char *service, const cha
 	return s;
 }
 
-int metrics_init(edge_metrics *m, const route_table *routes, const upstream_set *upstreams)
+int metrics_init(edge_metrics *m, const route_table *routes, const upstream_set *upstreams,
+		 const metrics_overload *overload)
 {
 	memset(m, 0, sizeof(*m));
 	m->upstreams = upstreams;
+	m->overload = overload;
 	memset(m->slot_of, METRICS_SLOT_OTHER, sizeof(m->slot_of));
 	for (unsigned k = 0; k < METRICS_SLOT_OTHER; k++)
 		m->slot_of[metrics_statuses[k]] = (uint8_t)k;
@@ -226,14 +229,79 @@ static void render_per_service(const edge_metrics *m, pbjson_buf *out, const cha
 {
 	family(out, name, "gauge", help);
 	for (size_t i = 0; m->upstreams != NULL && i < m->upstreams->n; i++) {
-		const rt_group *u = m->upstreams->items[i];
+		const upstream *u = m->upstreams->items[i];
 		put(out, name);
 		put(out, "{service=\"");
-		metrics_append_label_value(out, rt_group_name(u));
+		metrics_append_label_value(out, upstream_name(u));
 		put(out, "\"} ");
-		put_i64(out, value(rt_group_client(u)));
+		put_i64(out, value(upstream_client(u)));
 		put(out, "\n");
 	}
+}
+
+/* render_service_counter writes one sample per upstream, its count at offset (a uint64_t of
+ * upstream), labelled with the service and, if not NULL, extra (label="value"). */
+static void render_service_counter(const edge_metrics *m, pbjson_buf *out, const char *name,
+				   const char *extra, size_t offset)
+{
+	for (size_t i = 0; m->upstreams != NULL && i < m->upstreams->n; i++) {
+		const upstream *u = m->upstreams->items[i];
+		put(out, name);
+		put(out, "{service=\"");
+		metrics_append_label_value(out, upstream_name(u));
+		put(out, "\"");
+		if (extra != NULL) {
+			put(out, ",");
+			put(out, extra);
+		}
+		put(out, "} ");
+		put_u64(out, *(const uint64_t *)(const void *)((const char *)u + offset));
+		put(out, "\n");
+	}
+}
+
+/* render_overload writes what the edge shed, cancelled and paused to stay within its bounds. */
+static void render_overload(const edge_metrics *m, pbjson_buf *out)
+{
+	static const char *const pause_reason[METRICS_PAUSES] = {"connection_cap", "fd_limit"};
+	const metrics_overload *o = m->overload;
+	family(out, "cleave_shed_requests_total", "counter",
+	       "Requests answered 503 at once, without calling their service, by service and "
+	       "reason (inflight_cap: the service's max_inflight calls were in flight).");
+	render_service_counter(m, out, "cleave_shed_requests_total", "reason=\"inflight_cap\"",
+			       offsetof(upstream, shed));
+	family(out, "cleave_mesh_calls_cancelled_total", "counter",
+	       "Calls cancelled because their client went away before the answer (an HTTP/1 "
+	       "connection closed, an HTTP/2 stream reset), by service.");
+	render_service_counter(m, out, "cleave_mesh_calls_cancelled_total", NULL,
+			       offsetof(upstream, cancelled));
+	if (o == NULL)
+		return;
+	family(out, "cleave_http_connections", "gauge", "Connections open on the main port.");
+	put(out, "cleave_http_connections ");
+	put_i64(out, o->connections);
+	put(out, "\n");
+	family(out, "cleave_http_connections_max", "gauge",
+	       "The connection cap of the main port (--max-connections).");
+	put(out, "cleave_http_connections_max ");
+	put_i64(out, o->max_connections);
+	put(out, "\n");
+	family(out, "cleave_http_accept_paused_total", "counter",
+	       "Times the edge stopped accepting connections, by reason (connection_cap: at "
+	       "--max-connections; fd_limit: out of file descriptors).");
+	for (unsigned r = 0; r < METRICS_PAUSES; r++) {
+		put(out, "cleave_http_accept_paused_total{reason=\"");
+		put(out, pause_reason[r]);
+		put(out, "\"} ");
+		put_u64(out, o->accept_paused[r]);
+		put(out, "\n");
+	}
+	family(out, "cleave_http2_reset_closes_total", "counter",
+	       "HTTP/2 connections closed for resetting more streams with calls in flight than "
+	       "their reset budget allows (rapid reset, CVE-2023-44487).");
+	put(out, "cleave_http2_reset_closes_total ");
+	put_u64(out, o->reset_closes);
+	put(out, "\n");
 }
 
 /* render_instance_states writes one sample per instance of every target group: 1, labelled
@@ -244,11 +312,11 @@ static void render_instance_states(const edge_metrics *m, pbjson_buf *out)
 	family(out, "cleave_upstream_instance_state", "gauge",
 	       "Each instance of each service the edge sends to, labelled with its state.");
 	for (size_t i = 0; m->upstreams != NULL && i < m->upstreams->n; i++) {
-		const rt_group *u = m->upstreams->items[i];
-		size_t n = mesh_client_instance_info(rt_group_client(u), info, 64);
+		const upstream *u = m->upstreams->items[i];
+		size_t n = mesh_client_instance_info(upstream_client(u), info, 64);
 		for (size_t k = 0; k < n && k < 64; k++) {
 			put(out, "cleave_upstream_instance_state{service=\"");
-			metrics_append_label_value(out, rt_group_name(u));
+			metrics_append_label_value(out, upstream_name(u));
 			put(out, "\",address=\"");
 			metrics_append_label_value(out, info[k].url);
 			put(out, "\",state=\"");
@@ -299,6 +367,7 @@ int metrics_render(const edge_metrics *m, pbjson_buf *out)
 	render_per_service(m, out, "cleave_upstream_instances",
 			   "Instances of the service connected now.", mesh_client_instances);
 	render_instance_states(m, out);
+	render_overload(m, out);
 	render_process(out);
 	return out->failed ? -1 : 0;
 }

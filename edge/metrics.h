@@ -28,6 +28,18 @@ typedef struct metrics_route {
 	uint64_t sum_us;		      /* total duration, microseconds */
 } metrics_route;
 
+/* Why accepting paused: at the connection cap, or out of file descriptors (EMFILE, ENFILE). */
+enum { METRICS_PAUSE_CAP, METRICS_PAUSE_FDS, METRICS_PAUSES };
+
+/* metrics_overload: what the edge turned away or cut short to stay within its bounds, kept by the
+ * server whether or not metrics are on (per service in each upstream: shed, cancelled). */
+typedef struct metrics_overload {
+	int64_t connections;			/* open on the main port now */
+	int64_t max_connections;		/* the cap */
+	uint64_t accept_paused[METRICS_PAUSES]; /* times accepting paused, by why */
+	uint64_t reset_closes; /* HTTP/2 connections closed for resetting streams too fast */
+} metrics_overload;
+
 /* edge_metrics: every counter of one edge. It is updated and rendered on the edge's event-loop
  * thread only (the edge runs one), so counting takes no lock and no atomic. */
 typedef struct edge_metrics {
@@ -37,13 +49,15 @@ typedef struct edge_metrics {
 	size_t nroutes;
 	int64_t in_flight;		     /* requests begun and not yet answered */
 	const upstream_set *upstreams;	     /* borrowed, may be NULL: per-service gauges */
+	const metrics_overload *overload;    /* borrowed, may be NULL */
 	uint8_t slot_of[METRICS_STATUS_MAX]; /* status -> slot */
 } edge_metrics;
 
 /* metrics_init makes zeroed counters for every route of routes (borrowed; its routes must keep
- * their ids while m lives) and reads upstreams (borrowed, may be NULL, may fill later) when
- * rendering. Returns 0, or -1 if out of memory. */
-int metrics_init(edge_metrics *m, const route_table *routes, const upstream_set *upstreams);
+ * their ids while m lives) and reads upstreams and overload (borrowed, either may be NULL;
+ * upstreams may fill later) when rendering. Returns 0, or -1 if out of memory. */
+int metrics_init(edge_metrics *m, const route_table *routes, const upstream_set *upstreams,
+		 const metrics_overload *overload);
 
 /* metrics_request_begin counts a request arriving. */
 static inline void metrics_request_begin(edge_metrics *m)

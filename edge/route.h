@@ -40,7 +40,7 @@ typedef enum route_kind {
 } route_kind;
 
 struct route_split;
-struct rt_group;
+struct upstream;
 
 /* route: one method + path template, and what answers it. */
 typedef struct route {
@@ -71,8 +71,8 @@ typedef struct route {
 	route_segment location[ROUTE_MAX_SEGMENTS];
 	size_t nlocation;
 	int has_location;
-	struct rt_group
-	    *upstream; /* the target group of the service (runtime/group.h); not owned */
+	struct upstream *upstream; /* the service's target group and bounds (upstream.h); not
+				    * owned */
 	size_t id; /* its slot in the table's ids, set by route_table_add (metrics count by it) */
 	/* NULL, or the share of its requests another target group serves (route_set_split) */
 	struct route_split *split;

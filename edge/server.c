@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,13 +24,31 @@
 #include "transcode.h"
 #include "upstream.h"
 
-#define JSON_TYPE	"application/json; charset=utf-8"
-#define TEXT_TYPE	"text/plain; charset=utf-8"
-#define FLUSH_MS	100
-#define EDGE_BODY_MAX	65536	  /* bytes of a request body */
-#define EDGE_KEY_MAX	200	  /* bytes of an Idempotency-Key */
-#define EDGE_ENTITY_MAX (1 << 20) /* what h2o buffers at all; above, h2o answers 413 itself */
-#define EDGE_REQUEST_ID "x-request-id"
+#define JSON_TYPE     "application/json; charset=utf-8"
+#define TEXT_TYPE     "text/plain; charset=utf-8"
+#define FLUSH_MS      100
+#define EDGE_BODY_MAX 65536 /* bytes of a request body */
+#define EDGE_KEY_MAX  200   /* bytes of an Idempotency-Key */
+/* What h2o reads of a body at all: one byte over EDGE_BODY_MAX, so that a body of exactly 64 KiB
+ * passes in either framing (h2o refuses a chunked body once it holds max bytes, one with a
+ * Content-Length above max at once, unread), and a Content-Length of one byte over gets the
+ * edge's own JSON 413. Anything longer gets h2o's plain-text 413 (HTTP/1) or REFUSED_STREAM
+ * (HTTP/2) before more of it is read. */
+#define EDGE_ENTITY_MAX (EDGE_BODY_MAX + 1)
+/* After EMFILE or ENFILE on accept, the listeners rest this long before trying again (a
+ * level-triggered listener would otherwise spin on the connection it cannot take). */
+#define EDGE_ACCEPT_RETRY_MS 100
+/* An HTTP/2 connection's reset budget: each request whose client resets it (RST_STREAM) while
+ * its call is in flight costs one, each request answered gives one back, up to this; a
+ * connection that spends it all is closed (rapid reset, CVE-2023-44487). h2o's own limit of
+ * concurrent streams per connection, 100, is the same number. */
+#define EDGE_RESET_BUDGET 100
+/* An HTTP/1 request's connection is watched for its client leaving once its call has been in
+ * flight this long (up to twice this): most calls end sooner, and cost no system call for it. */
+#define EDGE_HUP_DELAY_MS 20
+/* What a request shed at an upstream's max_inflight is told to wait, in seconds. */
+#define EDGE_RETRY_AFTER "1"
+#define EDGE_REQUEST_ID	 "x-request-id"
 /* What the edge takes of a request's head. h2o 2.2 itself parses a head of up to
  * H2O_MAX_REQLEN (417792) bytes and H2O_MAX_HEADERS (100) header fields, both fixed when
  * libh2o was compiled: a longer head, or more fields, gets a 400 text/plain "Bad Request" and
@@ -41,6 +60,15 @@ typedef struct edge_handler {
 	h2o_handler_t super;
 	edge_server *server;
 } edge_handler;
+
+/* edge_conn: what the edge keeps of one connection of the main port, from its accept to its
+ * socket's close (h2o calls edge_conn_on_close then, after every request on it is disposed). */
+typedef struct edge_conn {
+	edge_server *server;
+	h2o_socket_t *sock; /* valid until the close */
+	int reset_budget;   /* see EDGE_RESET_BUDGET */
+	int shut;	    /* shut down for spending it */
+} edge_conn;
 
 struct edge_server {
 	h2o_globalconf_t config;
@@ -68,6 +96,22 @@ struct edge_server {
 	int inflight;
 	int stop_signal;
 	request_id_gen request_ids;
+	/* the connection cap and accept pauses */
+	metrics_overload overload;
+	int paused_fds;			 /* out of descriptors: accepting rests */
+	int main_reading, admin_reading; /* each listener is watched */
+	h2o_timeout_t accept_timeout;
+	h2o_timeout_entry_t accept_entry;
+	int64_t reset_logged_us; /* when a reset-budget close was last logged */
+	int64_t fds_logged_us;	 /* when a shortage of descriptors was last logged */
+	/* HTTP/1 clients that go away while their call is in flight: their sockets, in an epoll
+	 * set of their own watched for EPOLLRDHUP alone (h2o stops reading an HTTP/1 connection
+	 * while its request is served, so it cannot tell) */
+	int hup_fd;
+	h2o_socket_t *hup_sock;
+	struct edge_call *hup_pending; /* HTTP/1 calls to watch at the next tick */
+	h2o_timeout_t hup_timeout;
+	h2o_timeout_entry_t hup_entry;
 };
 
 /* edge_call: one mesh call made for one request. */
@@ -77,6 +121,13 @@ typedef struct edge_call {
 	h2o_req_t *req; /* NULL once h2o disposed of the request */
 	struct edge_call_guard *guard;
 	const route *route;
+	edge_conn *conn; /* the request's connection, or NULL */
+	int http2;
+	/* HTTP/1: its socket, to watch in the server's hup_fd set (-1: none); in the server's
+	 * hup_pending list until the next tick watches it (hup_watched) */
+	int hup_fd;
+	int hup_watched;
+	struct edge_call *hup_prev, *hup_next;
 	int64_t start_us;
 	/* a read's request (in the request's pool), kept to send it once more to another instance
 	 * when the first ends UNAVAILABLE (an instance lost mid-call); NULL for writes */
@@ -88,6 +139,10 @@ typedef struct edge_call {
 typedef struct edge_call_guard {
 	edge_call *call;
 } edge_call_guard;
+
+static h2o_socket_t *edge_socket(h2o_req_t *req);
+static void edge_conn_on_close(void *data);
+static void edge_on_accept(h2o_socket_t *listener, const char *err);
 
 /* edge_field returns the index of the request's first header field called name (len bytes,
  * lower case), or -1 if it has none or its Connection header field names it: a connection option
@@ -128,6 +183,54 @@ static h2o_iovec_t edge_request_id(h2o_req_t *req)
 {
 	ssize_t i = h2o_find_header_by_str(&req->res.headers, H2O_STRLIT(EDGE_REQUEST_ID), -1);
 	return i >= 0 ? req->res.headers.entries[i].value : h2o_iovec_init(NULL, 0);
+}
+
+/* edge_413_filter: on the hosts' fallback path, where h2o answers a request before any handler
+ * runs, it makes h2o's own 413 (a body over EDGE_ENTITY_MAX) the JSON error every other answer
+ * is, with an X-Request-Id; h2o's other answers of its own stay as they are. */
+typedef struct edge_413_filter {
+	h2o_filter_t super;
+	edge_server *server;
+} edge_413_filter;
+
+/* edge_413_ostream: sends the JSON body instead of h2o's text. */
+typedef struct edge_413_ostream {
+	h2o_ostream_t super;
+	h2o_iovec_t body; /* in the request's pool; sent once */
+} edge_413_ostream;
+
+static void edge_413_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt,
+			  h2o_send_state_t state)
+{
+	edge_413_ostream *o = (edge_413_ostream *)self;
+	h2o_iovec_t body = o->body;
+	(void)bufs;
+	(void)bufcnt;
+	o->body = h2o_iovec_init(NULL, 0);
+	h2o_ostream_send_next(self, req, &body, body.len > 0 ? 1 : 0, state);
+}
+
+static void edge_413_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+	edge_server *s = ((edge_413_filter *)self)->server;
+	edge_413_ostream *o;
+	ssize_t i;
+	char why[96];
+	if (req->res.status != 413) {
+		h2o_setup_next_ostream(req, slot);
+		return;
+	}
+	pbjson_buf_reset(&s->body);
+	snprintf(why, sizeof(why), "the body is over %d bytes", EDGE_BODY_MAX);
+	transcode_error(&s->body, "PAYLOAD_TOO_LARGE", why);
+	o = (edge_413_ostream *)h2o_add_ostream(req, sizeof(*o), slot);
+	o->super.do_send = edge_413_send;
+	o->body = h2o_strdup(&req->pool, s->body.data, s->body.len);
+	req->res.content_length = o->body.len;
+	if ((i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1)) >= 0)
+		req->res.headers.entries[i].value = h2o_iovec_init(H2O_STRLIT(JSON_TYPE));
+	edge_request_id_begin(s, req, 0); /* none of its head is read */
+	h2o_setup_next_ostream(req, &o->super.next);
 }
 
 /* edge_respond answers req, which matched route r (NULL: none), and logs and counts it. */
@@ -216,12 +319,165 @@ static int edge_answer_precondition(edge_server *s, h2o_req_t *req, const route 
 	return status != 0;
 }
 
-/* edge_call_guard_dispose runs when h2o frees the request's pool: the call must not touch it. */
+/* edge_hup_watch has the HTTP/1 connection of call's request watched for its client going away
+ * (EPOLLRDHUP: it closed or shut down its side; EPOLLHUP, EPOLLERR: it reset) from the next tick
+ * of EDGE_HUP_DELAY_MS on, while the call is in flight. */
+static void edge_hup_watch(edge_server *s, edge_call *call, h2o_socket_t *sock)
+{
+	call->hup_fd = h2o_socket_get_fd(sock);
+	call->hup_watched = 0;
+	if (call->hup_fd < 0 || s->hup_fd < 0) {
+		call->hup_fd = -1;
+		return;
+	}
+	call->hup_prev = NULL;
+	call->hup_next = s->hup_pending;
+	if (s->hup_pending != NULL)
+		s->hup_pending->hup_prev = call;
+	s->hup_pending = call;
+	if (!h2o_timeout_is_linked(&s->hup_entry))
+		h2o_timeout_link(s->loop, &s->hup_timeout, &s->hup_entry);
+}
+
+/* edge_on_hup_tick watches the connections of the HTTP/1 calls still in flight. */
+static void edge_on_hup_tick(h2o_timeout_entry_t *entry)
+{
+	edge_server *s = (edge_server *)((char *)entry - offsetof(edge_server, hup_entry));
+	while (s->hup_pending != NULL) {
+		edge_call *call = s->hup_pending;
+		struct epoll_event ev = {.events = EPOLLRDHUP, .data.ptr = call};
+		s->hup_pending = call->hup_next;
+		call->hup_prev = call->hup_next = NULL;
+		if (epoll_ctl(s->hup_fd, EPOLL_CTL_ADD, call->hup_fd, &ev) == 0)
+			call->hup_watched = 1;
+		else
+			call->hup_fd = -1;
+	}
+}
+
+static void edge_hup_unwatch(edge_server *s, edge_call *call)
+{
+	if (call->hup_fd < 0)
+		return;
+	if (call->hup_watched) {
+		epoll_ctl(s->hup_fd, EPOLL_CTL_DEL, call->hup_fd, NULL);
+	} else {
+		if (call->hup_prev != NULL)
+			call->hup_prev->hup_next = call->hup_next;
+		else
+			s->hup_pending = call->hup_next;
+		if (call->hup_next != NULL)
+			call->hup_next->hup_prev = call->hup_prev;
+		call->hup_prev = call->hup_next = NULL;
+	}
+	call->hup_fd = -1;
+	call->hup_watched = 0;
+}
+
+/* edge_conn_ending says whether the connection c is ending: its client closed it (or reset
+ * it), or the edge shut it down; h2o then disposes of every stream still open on it, which are
+ * no resets. */
+static int edge_conn_ending(const edge_conn *c)
+{
+	char byte;
+	ssize_t n;
+	if (c->shut)
+		return 1;
+	n = recv(h2o_socket_get_fd(c->sock), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* edge_conn_reset_spent charges the connection c (NULL: none) one reset of a request whose call
+ * was in flight; one that has spent its budget is shut down, and h2o closes it as it reads the
+ * end: its other streams are disposed of, their calls cancelled too. */
+static void edge_conn_reset_spent(edge_server *s, edge_conn *c)
+{
+	int64_t now;
+	if (c == NULL || c->shut || --c->reset_budget > 0)
+		return;
+	c->shut = 1;
+	shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
+	s->overload.reset_closes++;
+	now = mesh_now_us();
+	if (now - s->reset_logged_us >= 1000000) { /* a line a second at most, under attack */
+		s->reset_logged_us = now;
+		fprintf(
+		    stderr,
+		    "edge: closed an HTTP/2 connection that reset %d more streams with calls in "
+		    "flight than it let be answered (%llu such closes so far)\n",
+		    EDGE_RESET_BUDGET, (unsigned long long)s->overload.reset_closes);
+	}
+}
+
+/* edge_call_abandon ends call, whose client went away before its answer: the mesh call is
+ * cancelled (its slot freed at once, its closure never run; a call not yet written is never
+ * sent), counted, and call freed. Returns 0, or -1 if the call could not be cancelled (then
+ * nothing changed). */
+static int edge_call_abandon(edge_call *call)
+{
+	edge_server *s = call->server;
+	upstream *up = call->route->upstream;
+	if (mesh_client_cancel(upstream_client(up), &call->rpc) != 0)
+		return -1;
+	edge_hup_unwatch(s, call);
+	s->inflight--;
+	up->inflight--;
+	up->cancelled++;
+	if (s->metrics != NULL)
+		metrics_request_abandoned(s->metrics);
+	free(call);
+	return 0;
+}
+
+/* edge_call_guard_dispose runs when h2o frees the request's pool, before its answer when the
+ * client went away (HTTP/2: RST_STREAM, or the connection closed): the call is abandoned. */
 static void edge_call_guard_dispose(void *p)
 {
 	edge_call_guard *guard = p;
-	if (guard->call != NULL)
-		guard->call->req = NULL;
+	edge_call *call = guard->call;
+	edge_server *s;
+	edge_conn *conn;
+	int reset;
+	if (call == NULL)
+		return;
+	s = call->server;
+	conn = call->conn;
+	/* a stream reset by the client, rather than closed with its whole connection */
+	reset = call->http2 && conn != NULL && !edge_conn_ending(conn);
+	if (edge_call_abandon(call) != 0) {
+		call->req = NULL; /* not in flight: its closure frees it */
+		return;
+	}
+	/* call is freed */
+	if (reset)
+		edge_conn_reset_spent(s, conn);
+}
+
+/* edge_on_hangup runs when HTTP/1 clients whose calls are in flight went away: each call is
+ * abandoned, and its request ended on a socket shut down, so h2o closes the connection. */
+static void edge_on_hangup(h2o_socket_t *sock, const char *err)
+{
+	edge_server *s = sock->data;
+	struct epoll_event evs[64];
+	int n = epoll_wait(s->hup_fd, evs, 64, 0);
+	for (int i = 0; i < n; i++) {
+		edge_call *call = evs[i].data.ptr;
+		h2o_req_t *req = call->req;
+		int fd = call->hup_fd;
+		edge_hup_unwatch(s, call);
+		call->guard->call = NULL;
+		if (edge_call_abandon(call) != 0) {
+			call->guard->call = call;
+			continue;
+		}
+		/* nothing is sent to a client that left; h2o needs an answer to end the request */
+		shutdown(fd, SHUT_RDWR);
+		req->http1_is_persistent = 0;
+		req->res.status = 499;
+		req->res.reason = "Client Closed Request";
+		req->res.content_length = 0;
+		h2o_send_inline(req, "", 0);
+	}
 }
 
 /* edge_set_header adds a header whose value (len bytes) is copied into the request's pool. */
@@ -260,7 +516,9 @@ static void edge_call_done(const ProtobufCMessage *reply, void *closure_data)
 	edge_call *call = closure_data;
 	edge_server *s = call->server;
 	h2o_req_t *req = call->req;
+	upstream *up = call->route->upstream;
 	s->inflight--;
+	up->inflight--;
 	if (req == NULL) {
 		free(call); /* the client went away; its request is gone */
 		if (s->metrics != NULL)
@@ -269,17 +527,21 @@ static void edge_call_done(const ProtobufCMessage *reply, void *closure_data)
 	}
 	if (call->rpc.status == MESH_UNAVAILABLE && call->retry_input != NULL &&
 	    s->opts.retry_reads && mesh_now_us() < call->rpc.deadline_us &&
-	    mesh_client_instances(rt_group_client(call->route->upstream)) > 0) {
+	    mesh_client_instances(upstream_client(up)) > 0) {
 		/* a read is safe to repeat: once, on another instance that is connected */
 		ProtobufCMessage *input = call->retry_input;
-		mesh_client *client = rt_group_client(call->route->upstream);
+		mesh_client *client = upstream_client(up);
 		call->retry_input = NULL;
 		s->inflight++;
+		up->inflight++;
 		mesh_client_service(client)->invoke(mesh_client_service(client),
 						    call->route->method_index, input,
 						    edge_call_done, call);
 		return;
 	}
+	edge_hup_unwatch(s, call);
+	if (call->conn != NULL && call->conn->reset_budget < EDGE_RESET_BUDGET)
+		call->conn->reset_budget++; /* answered: the client is no rapid resetter */
 	call->guard->call = NULL;
 	if (call->rpc.status == MESH_OK) {
 		/* a read's preconditions need its answer: they apply to a 2xx only (13.2.1) */
@@ -394,9 +656,21 @@ static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, cons
 	ProtobufCMessage *input;
 	const char *key;
 	edge_call *call;
+	upstream *up;
+	h2o_socket_t *sock;
+	edge_conn *conn;
 	char why[256];
 	int owned;
 
+	sock = edge_socket(req);
+	conn = sock != NULL && sock->on_close.cb == edge_conn_on_close ? sock->on_close.data : NULL;
+	if (conn != NULL && conn->shut) {
+		/* the rest of what a connection shut for its resets had sent: no call for it */
+		edge_respond_error(s, req, r, 503, mesh_status_name(MESH_UNAVAILABLE),
+				   "this connection reset too many streams and is being closed",
+				   "edge", start_us);
+		return;
+	}
 	if (edge_idempotency_key(req, &key, why, sizeof(why)) != 0) {
 		edge_respond_error(s, req, r, 400, "INVALID_ARGUMENT", why, "edge", start_us);
 		return;
@@ -412,10 +686,29 @@ static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, cons
 	}
 	if (r->split != NULL) /* the other group's copy of the route, for a share of requests */
 		r = route_split_pick(r);
-	client = rt_group_client(r->upstream);
+	up = r->upstream;
+	if (up->inflight >= up->max_inflight) {
+		/* shed: the service has all the calls it may have; say so at once */
+		snprintf(why, sizeof(why),
+			 "%s: %d calls in flight, the most it takes (max_inflight); try again",
+			 r->service_name, up->inflight);
+		up->shed++;
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+			       H2O_STRLIT(EDGE_RETRY_AFTER));
+		edge_respond_error(s, req, r, 503, mesh_status_name(MESH_UNAVAILABLE), why,
+				   r->service_name, start_us);
+		free(call);
+		goto out_free_input;
+	}
+	client = upstream_client(up);
 	call->server = s;
 	call->req = req;
 	call->route = r;
+	call->conn = conn;
+	call->hup_fd = -1;
+	call->http2 = req->version >= 0x200;
+	if (req->version < 0x200 && call->conn != NULL)
+		edge_hup_watch(s, call, sock);
 	call->start_us = start_us;
 	call->rpc.deadline_us = start_us + s->opts.timeout_ms * 1000;
 	call->rpc.idempotency_key = key;
@@ -426,6 +719,7 @@ static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, cons
 	    h2o_mem_alloc_shared(&req->pool, sizeof(*call->guard), edge_call_guard_dispose);
 	call->guard->call = call;
 	s->inflight++;
+	up->inflight++;
 	/* The input is packed before invoke returns. */
 	mesh_client_service(client)->invoke(mesh_client_service(client), r->method_index, input,
 					    edge_call_done, call);
@@ -697,15 +991,98 @@ static int edge_on_admin_req(h2o_handler_t *self, h2o_req_t *req)
 	return 0;
 }
 
+/* edge_listeners_update watches each listener, or stops, as the connection cap and a shortage
+ * of descriptors say: the main port takes connections while fewer than max_connections are
+ * open; neither port does while accepting rests after EMFILE. Connections not taken wait in
+ * the kernel's backlog. */
+static void edge_listeners_update(edge_server *s)
+{
+	int main_on = !s->paused_fds && s->overload.connections < s->overload.max_connections;
+	int admin_on = !s->paused_fds;
+	if (s->listener != NULL && main_on != s->main_reading) {
+		if (main_on) {
+			h2o_socket_read_start(s->listener, edge_on_accept);
+		} else {
+			h2o_socket_read_stop(s->listener);
+			if (!s->paused_fds)
+				s->overload.accept_paused[METRICS_PAUSE_CAP]++;
+		}
+		s->main_reading = main_on;
+	}
+	if (s->admin_listener != NULL && admin_on != s->admin_reading) {
+		if (admin_on)
+			h2o_socket_read_start(s->admin_listener, edge_on_accept);
+		else
+			h2o_socket_read_stop(s->admin_listener);
+		s->admin_reading = admin_on;
+	}
+}
+
+/* edge_on_accept_retry ends the rest after a shortage of descriptors. */
+static void edge_on_accept_retry(h2o_timeout_entry_t *entry)
+{
+	edge_server *s = (edge_server *)((char *)entry - offsetof(edge_server, accept_entry));
+	s->paused_fds = 0;
+	edge_listeners_update(s);
+}
+
+/* edge_conn_on_close runs once a main-port connection's socket is closed and disposed. */
+static void edge_conn_on_close(void *data)
+{
+	edge_conn *c = data;
+	edge_server *s = c->server;
+	s->overload.connections--;
+	free(c);
+	edge_listeners_update(s);
+}
+
 static void edge_on_accept(h2o_socket_t *listener, const char *err)
 {
 	edge_server *s = listener->data;
+	int main_port = listener == s->listener;
 	h2o_socket_t *sock;
+	edge_conn *c = NULL;
 	if (err != NULL)
 		return;
-	if ((sock = h2o_evloop_socket_accept(listener)) == NULL)
+	if (main_port && s->overload.connections >= s->overload.max_connections) {
+		edge_listeners_update(s);
 		return;
-	h2o_accept(listener == s->admin_listener ? &s->admin_accept_ctx : &s->accept_ctx, sock);
+	}
+	if ((sock = h2o_evloop_socket_accept(listener)) == NULL) {
+		int err = errno;
+		if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+			/* the connection stays in the backlog, the listener readable: rest */
+			if (!s->paused_fds) {
+				s->paused_fds = 1;
+				s->overload.accept_paused[METRICS_PAUSE_FDS]++;
+				h2o_timeout_link(s->loop, &s->accept_timeout, &s->accept_entry);
+				if (mesh_now_us() - s->fds_logged_us >= 10000000) {
+					s->fds_logged_us = mesh_now_us();
+					fprintf(stderr,
+						"edge: accept: %s: resting %d ms between tries "
+						"(said at most every 10 s)\n",
+						strerror(err), EDGE_ACCEPT_RETRY_MS);
+				}
+			}
+			edge_listeners_update(s);
+		}
+		return;
+	}
+	if (main_port) {
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			h2o_socket_close(sock);
+			return;
+		}
+		c->server = s;
+		c->sock = sock;
+		c->reset_budget = EDGE_RESET_BUDGET;
+		sock->on_close.cb = edge_conn_on_close;
+		sock->on_close.data = c;
+		s->overload.connections++;
+		if (s->overload.connections >= s->overload.max_connections)
+			edge_listeners_update(s); /* at the cap: no more until one closes */
+	}
+	h2o_accept(main_port ? &s->accept_ctx : &s->admin_accept_ctx, sock);
 }
 
 static void edge_on_queue(h2o_socket_t *sock, const char *err)
@@ -744,6 +1121,7 @@ static h2o_socket_t *edge_watch_fd(edge_server *s, int fd, h2o_socket_cb cb)
 int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, size_t errlen)
 {
 	edge_server *s = calloc(1, sizeof(*s));
+	edge_413_filter *f413;
 	edge_handler *handler;
 	sigset_t stop_signals;
 	int sfd;
@@ -752,6 +1130,9 @@ int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, 
 		return -1;
 	}
 	s->opts = *opts;
+	s->hup_fd = -1;
+	s->overload.max_connections =
+	    opts->max_connections > 0 ? opts->max_connections : EDGE_MAX_CONNECTIONS_DEFAULT;
 	request_id_gen_init(&s->request_ids);
 	pbjson_buf_init(&s->body);
 	pbjson_buf_init(&s->header);
@@ -768,6 +1149,10 @@ int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, 
 	}
 	s->main_hosts[0] =
 	    h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+	f413 =
+	    (edge_413_filter *)h2o_create_filter(&s->main_hosts[0]->fallback_path, sizeof(*f413));
+	f413->super.on_setup_ostream = edge_413_setup;
+	f413->server = s;
 	handler = (edge_handler *)h2o_create_handler(
 	    h2o_config_register_path(s->main_hosts[0], "/", 0), sizeof(*handler));
 	handler->super.on_req = edge_on_req;
@@ -786,6 +1171,16 @@ int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, 
 	s->admin_accept_ctx.hosts = s->admin_hosts;
 	h2o_timeout_init(s->loop, &s->flush_timeout, FLUSH_MS);
 	s->flush_entry.cb = edge_on_flush;
+	h2o_timeout_init(s->loop, &s->accept_timeout, EDGE_ACCEPT_RETRY_MS);
+	s->accept_entry.cb = edge_on_accept_retry;
+	h2o_timeout_init(s->loop, &s->hup_timeout, EDGE_HUP_DELAY_MS);
+	s->hup_entry.cb = edge_on_hup_tick;
+	s->hup_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->hup_fd < 0 || (s->hup_sock = edge_watch_fd(s, s->hup_fd, edge_on_hangup)) == NULL) {
+		snprintf(err, errlen, "cannot watch for clients going away: %s", strerror(errno));
+		*out = s;
+		return -1;
+	}
 
 	rt_stop_signals(&stop_signals);
 	s->mesh_loop = h2o_mesh_loop_new(s->loop);
@@ -861,6 +1256,7 @@ int edge_server_listen(edge_server *s, const char *host, int port, int *bound_po
 		       size_t errlen)
 {
 	s->listener = edge_listen_on(s, host, port, bound_port, err, errlen);
+	s->main_reading = s->listener != NULL;
 	return s->listener != NULL ? 0 : -1;
 }
 
@@ -869,7 +1265,8 @@ int edge_server_listen_admin(edge_server *s, const char *host, int port, int *bo
 {
 	if (s->metrics == NULL) {
 		if ((s->metrics = malloc(sizeof(*s->metrics))) == NULL ||
-		    metrics_init(s->metrics, s->opts.routes, s->opts.upstreams) != 0) {
+		    metrics_init(s->metrics, s->opts.routes, s->opts.upstreams, &s->overload) !=
+			0) {
 			free(s->metrics);
 			s->metrics = NULL;
 			snprintf(err, errlen, "out of memory");
@@ -877,6 +1274,7 @@ int edge_server_listen_admin(edge_server *s, const char *host, int port, int *bo
 		}
 	}
 	s->admin_listener = edge_listen_on(s, host, port, bound_port, err, errlen);
+	s->admin_reading = s->admin_listener != NULL;
 	return s->admin_listener != NULL ? 0 : -1;
 }
 
@@ -914,6 +1312,16 @@ void edge_server_free(edge_server *s)
 		return;
 	if (h2o_timeout_is_linked(&s->flush_entry))
 		h2o_timeout_unlink(&s->flush_entry);
+	if (h2o_timeout_is_linked(&s->accept_entry))
+		h2o_timeout_unlink(&s->accept_entry);
+	if (h2o_timeout_is_linked(&s->hup_entry))
+		h2o_timeout_unlink(&s->hup_entry);
+	if (s->hup_sock != NULL) {
+		h2o_socket_read_stop(s->hup_sock);
+		h2o_socket_close(s->hup_sock);
+	}
+	if (s->hup_fd >= 0)
+		close(s->hup_fd);
 	if (s->queue_sock != NULL) {
 		h2o_socket_read_stop(s->queue_sock);
 		h2o_socket_close(s->queue_sock);

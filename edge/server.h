@@ -12,6 +12,9 @@
 
 typedef struct edge_server edge_server;
 
+/* EDGE_MAX_CONNECTIONS_DEFAULT: edge_server_opts.max_connections when zero. */
+#define EDGE_MAX_CONNECTIONS_DEFAULT 4096
+
 /* edge_server_opts: what the server answers with and how. */
 typedef struct edge_server_opts {
 	const route_table *routes;     /* borrowed; must outlive the server */
@@ -23,6 +26,9 @@ typedef struct edge_server_opts {
 	/* how long a client may take to send a request (HTTP/1) or stay idle (HTTP/2) before its
 	 * connection is closed; 0: h2o's default (10 s) */
 	int64_t client_timeout_ms;
+	/* connections the main port holds open at most (0: EDGE_MAX_CONNECTIONS_DEFAULT); at the
+	 * cap it stops accepting until one closes, the others waiting in the listen backlog */
+	int max_connections;
 	/* send a read (GET) once more when its instance is lost mid-call and another is connected:
 	 * for clients whose instance count is exact at once (the loop transport; nng reports a
 	 * lost connection after the call has failed) */

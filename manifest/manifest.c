@@ -581,8 +581,9 @@ static int read_manifest(yaml_ctx *y, manifest *m)
 {
 	yaml_node_t *root = yaml_document_get_root_node(&y->doc), *name_node = NULL;
 	int seen_count = 0, seen_health = 0, seen_delay = 0, seen_cpu = 0, seen_memory = 0,
-	    seen_policy = 0;
+	    seen_policy = 0, seen_inflight = 0;
 	m->count = 1;
+	m->max_inflight = MANIFEST_MAX_INFLIGHT_DEFAULT;
 	m->health = (manifest_healthcheck){.interval_ms = 5000,
 					   .timeout_ms = 2000,
 					   .healthy_threshold = 2,
@@ -625,6 +626,11 @@ static int read_manifest(yaml_ctx *y, manifest *m)
 				return fail_at(y, k, "'calls' is given twice");
 			if (read_calls(y, v, m) != 0)
 				return -1;
+		} else if (strcmp(key, "max_inflight") == 0) {
+			if (once(y, k, &seen_inflight) != 0 ||
+			    read_int(y, v, key, 1, MANIFEST_MAX_INFLIGHT_MAX, &m->max_inflight) !=
+				0)
+				return -1;
 		} else if (strcmp(key, "cpu") == 0) {
 			if (once(y, k, &seen_cpu) != 0 ||
 			    read_int(y, v, key, 1, 64000, &m->cpu_millis) != 0)
@@ -647,11 +653,12 @@ static int read_manifest(yaml_ctx *y, manifest *m)
 			if (read_fields(y, v, m) != 0)
 				return -1;
 		} else {
-			return fail_at(y, k,
-				       "unknown key '%s' (known: name, service, routes, count, "
-				       "healthcheck, deregistration_delay, calls, cpu, memory, "
-				       "policy, fields)",
-				       key);
+			return fail_at(
+			    y, k,
+			    "unknown key '%s' (known: name, service, routes, count, "
+			    "healthcheck, deregistration_delay, max_inflight, calls, cpu, "
+			    "memory, policy, fields)",
+			    key);
 		}
 	}
 	if (m->name == NULL || m->service == NULL)

@@ -1,5 +1,6 @@
 /* manifest.h: a service's manifest (svc/<name>/manifest.yml): its name, service and routes, how
- * many instances run and how they are checked, what it may call and what it may use. */
+ * many instances run and how they are checked, how many calls the edge keeps in flight to it,
+ * what it may call and what it may use. */
 #ifndef CLEAVE_MANIFEST_H
 #define CLEAVE_MANIFEST_H
 
@@ -40,6 +41,10 @@ typedef struct manifest_healthcheck {
 	int line;		 /* line of healthcheck:, or 0 if there is none */
 } manifest_healthcheck;
 
+/* MANIFEST_MAX_INFLIGHT_DEFAULT: a manifest's max_inflight when it gives none. */
+#define MANIFEST_MAX_INFLIGHT_DEFAULT 256
+#define MANIFEST_MAX_INFLIGHT_MAX     65536
+
 /* manifest_field: what one field of an rpc's request must be (fields: in the manifest), as the
  * service checks it; the OpenAPI document shows it (openapi/). A field is named as in proto/
  * ("created_by"), of the request message of the rpc, and may be filled from the body, the path
@@ -74,6 +79,9 @@ typedef struct manifest {
 			  * name, method one of its service's); NULL if there is no calls: */
 	int *calls_line; /* line of each entry of calls */
 	size_t ncalls;
+	int max_inflight;     /* the edge's calls in flight to the service (every instance) past
+			       * which it answers a request 503 at once; 1..65536, default
+			       * MANIFEST_MAX_INFLIGHT_DEFAULT */
 	int cpu_millis;	      /* CPU in millicores, 1..64000 ("256" is a quarter of a core), or 0 if
 			       * not given */
 	int64_t memory_bytes; /* memory, written 512Mi or 1Gi, in bytes, or 0 if not given */

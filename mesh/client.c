@@ -48,6 +48,10 @@ typedef struct client_call {
 	struct client_call *next_free;
 	atomic_int active;	/* invoked and not yet completed */
 	atomic_int no_instance; /* cancelled because the last instance went away */
+	/* mesh_client_cancel ended it for its caller: no closure runs, the rpc is not touched;
+	 * written and read on the thread that drains the queue, and read by nng's thread (an
+	 * abandoned call receives no reply) */
+	atomic_int cancelled;
 	/* the current call */
 	unsigned method;
 	ProtobufCClosure closure;
@@ -269,9 +273,19 @@ static void client_call_complete(client_call *call)
 {
 	mesh_rpc *rpc = call->closure_data;
 	mesh_client *c = call->client;
+	atomic_store(&call->active, 0);
+	if (atomic_load(&call->cancelled)) {
+		/* its caller has gone: it left the in-flight count when cancelled */
+		if (call->output != NULL) {
+			protobuf_c_message_free_unpacked(call->output, NULL);
+			call->output = NULL;
+		}
+		client_call_put(call);
+		return;
+	}
+	meshi_rpc_forget(rpc);
 	rpc->status = call->status;
 	memcpy(rpc->message, call->message, sizeof(rpc->message));
-	atomic_store(&call->active, 0);
 	call->closure(call->output, call->closure_data);
 	if (call->output != NULL) {
 		protobuf_c_message_free_unpacked(call->output, NULL);
@@ -291,8 +305,11 @@ static void client_early_run(meshi_queue_item *item)
 {
 	meshi_rpc_early *early = (meshi_rpc_early *)item;
 	mesh_client *c = early->owner;
+	ProtobufCClosure closure = early->closure;
+	mesh_rpc *rpc = meshi_rpc_of_early(early);
 	atomic_fetch_sub(&c->inflight, 1);
-	early->closure(NULL, meshi_rpc_of_early(early));
+	meshi_rpc_forget(rpc);
+	closure(NULL, rpc);
 }
 
 /* client_fail_early hands a call that failed with no call object (its status set in rpc) to
@@ -399,6 +416,10 @@ static int client_call_step(client_call *call)
 			client_call_set_nng_error(call, rv, "sending");
 			return 1;
 		}
+		if (atomic_load(&call->cancelled)) {
+			client_call_set(call, MESH_CANCELLED, "cancelled by the caller");
+			return 1; /* sent, but nobody waits for the reply: nng drops it */
+		}
 		call->state = CALL_RECEIVING;
 		nng_aio_set_timeout(call->aio, client_call_remaining_ms(call));
 		nng_ctx_recv(call->ctx, call->aio);
@@ -466,6 +487,8 @@ static void client_invoke(ProtobufCService *service, unsigned method_index,
 		return;
 	}
 	atomic_fetch_add(&c->inflight, 1);
+	atomic_store(&call->cancelled, 0);
+	meshi_rpc_hold(rpc, call);
 	call->method = method_index;
 	call->closure = closure;
 	call->closure_data = closure_data;
@@ -535,6 +558,10 @@ int mesh_client_new(mesh_client **out, const ProtobufCServiceDescriptor *service
 		goto out_free;
 	c->caller_len = strlen(c->caller);
 	c->timeout_us = (o.timeout_ms > 0 ? o.timeout_ms : 5000) * 1000;
+	if (o.max_reply_bytes == 0)
+		o.max_reply_bytes = MESH_MAX_REPLY_DEFAULT;
+	if (o.max_unsent_bytes == 0)
+		o.max_unsent_bytes = MESH_MAX_UNSENT_DEFAULT;
 	c->queue = o.queue;
 	atomic_init(&c->next_trace, ((uint64_t)getpid() << 40) ^ (uint64_t)mesh_now_us());
 	pthread_mutex_init(&c->lock, NULL);
@@ -542,7 +569,8 @@ int mesh_client_new(mesh_client **out, const ProtobufCServiceDescriptor *service
 	pthread_mutex_init(&c->pipe_lock, NULL);
 	atomic_init(&c->last_pipe_event_us, mesh_now_us());
 	if (o.loop != NULL) {
-		rv = meshi_client_loop_new(&c->loop, service, c->caller, c->timeout_us, o.loop);
+		rv = meshi_client_loop_new(&c->loop, service, c->caller, c->timeout_us,
+					   o.max_reply_bytes, o.max_unsent_bytes, o.loop);
 		if (rv != 0)
 			goto out_free;
 		*out = c;
@@ -557,7 +585,7 @@ int mesh_client_new(mesh_client **out, const ProtobufCServiceDescriptor *service
 	if ((rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
 	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 10)) != 0 ||
 	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 200)) != 0 ||
-	    (rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, 0)) != 0 ||
+	    (rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, o.max_reply_bytes)) != 0 ||
 	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, client_pipe_check, c)) != 0 ||
 	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, client_pipe_event, c)) != 0 ||
 	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, client_pipe_event, c)) != 0) {
@@ -621,6 +649,32 @@ int mesh_client_dial_uid(mesh_client *c, const char *url, uid_t uid)
 ProtobufCService *mesh_client_service(mesh_client *c)
 {
 	return &c->base;
+}
+
+int mesh_client_cancel(mesh_client *c, mesh_rpc *rpc)
+{
+	client_call *call;
+	if (c->loop != NULL)
+		return meshi_client_loop_cancel(c->loop, rpc);
+	if (c->queue == NULL)
+		return ENOTSUP;
+	if (meshi_rpc_is_early(rpc)) {
+		/* its closure waits in the queue: take it out before the caller frees rpc */
+		if (meshi_queue_remove(c->queue, &meshi_rpc_early_of(rpc)->item) != 0)
+			return ENOENT;
+		atomic_fetch_sub(&c->inflight, 1);
+		meshi_rpc_forget(rpc);
+		return 0;
+	}
+	call = meshi_rpc_held(rpc);
+	if (call == NULL || call->client != c || call->closure_data != rpc ||
+	    !atomic_load(&call->active) || atomic_load(&call->cancelled))
+		return ENOENT;
+	atomic_store(&call->cancelled, 1);
+	meshi_rpc_forget(rpc);
+	atomic_fetch_sub(&c->inflight, 1);
+	nng_aio_cancel(call->aio); /* its completion still comes, to the queue, and ends quietly */
+	return 0;
 }
 
 int mesh_client_instances(const mesh_client *c)

@@ -41,8 +41,10 @@
 #include "sp.h"
 #include "tls.h"
 
-#define CL_READ_CHUNK	65536
-#define CL_MAX_FRAME	(256u << 20)
+#define CL_READ_CHUNK 65536
+/* the most bytes one readable event takes from a plain socket: the input stays bounded by what
+ * is being parsed (a reply of at most max_reply bytes) and this, however fast the peer writes */
+#define CL_READ_BUDGET	(4 * CL_READ_CHUNK)
 #define CL_SLOT_BITS	20
 #define CL_MAX_SLOTS	(1u << CL_SLOT_BITS)
 #define CL_RETRY_MIN_MS 10
@@ -67,13 +69,23 @@ typedef struct loop_call {
 	uint32_t generation;
 	int health; /* a health check: no caller, no closure, not in the caller's counts */
 	unsigned method;
+	/* NULL for a health check, and for a call cancelled after it was sent (a zombie): it keeps
+	 * its slot, so no other call takes its request id, until its reply or deadline comes, and
+	 * then ends without a word */
 	ProtobufCClosure closure;
-	void *closure_data; /* points at the caller's mesh_rpc */
+	void *closure_data; /* points at the caller's mesh_rpc; NULL for a zombie */
 	int64_t deadline_us;
 	upconn *conn; /* the connection it went out on, or NULL */
 	mesh_status status;
 	char message[MESH_MESSAGE_MAX];
 	struct loop_call *prev, *next; /* in the deadline list, or the failed list */
+	/* while its frame waits in conn's output, not one byte of it written (unsent is 1): where
+	 * the frame starts in the connection's byte stream, its length, and its place among the
+	 * connection's other unsent calls, in frame order; cancelling it takes the frame out */
+	int unsent;
+	uint64_t frame_at;
+	size_t frame_len;
+	struct loop_call *unsent_prev, *unsent_next;
 } loop_call;
 
 /* upconn: the connection to one instance. */
@@ -88,8 +100,13 @@ struct upconn {
 	char tls_error[256]; /* the last handshake failure reported, to report each once */
 	uid_t uid;	     /* ipc://: the user who must serve it (or root); MESH_ANY_UID */
 	meshi_bytes in;
+	uint64_t skip; /* bytes of a reply over max_reply still to drop as they come */
 	meshi_bytes out;
-	int dirty; /* has output to write this turn */
+	uint64_t out_base;   /* bytes of the stream written so far: where out's first byte is */
+	uint64_t pinned_end; /* TLS: out's bytes before this were handed to a write that must be
+			      * retried with them, so they cannot be taken out */
+	loop_call *unsent_head, *unsent_tail; /* calls whose frames are wholly unsent */
+	int dirty;			      /* has output to write this turn */
 	upconn *next_dirty;
 	int inflight; /* the caller's calls on it (health checks are not counted) */
 	mesh_timer *retry;
@@ -117,6 +134,8 @@ struct meshi_client_loop {
 	const char *caller;
 	size_t caller_len;
 	int64_t timeout_us;
+	size_t max_reply;  /* the largest reply frame taken */
+	size_t max_unsent; /* output a connection may hold before new calls go elsewhere */
 	uint64_t next_trace;
 	mesh_loop *loop;
 	upconn **conns;
@@ -289,20 +308,89 @@ static void deadline_arm(meshi_client_loop *cl)
 				 due > now ? (int)((due - now + 999) / 1000) : 0);
 }
 
-/* upconn_frame frames the call env (input as its payload) with SP request id into the
- * connection's output, written at the end of the turn. Returns 0, or -1 if memory ran out. */
-static int upconn_frame(upconn *u, uint32_t id, const meshi_envelope_call *env,
-			const ProtobufCMessage *input)
+/* ---- the calls waiting in a connection's output ---------------------------------------------- */
+
+static void unsent_unlink(upconn *u, loop_call *call)
+{
+	if (call->unsent_prev != NULL)
+		call->unsent_prev->unsent_next = call->unsent_next;
+	else
+		u->unsent_head = call->unsent_next;
+	if (call->unsent_next != NULL)
+		call->unsent_next->unsent_prev = call->unsent_prev;
+	else
+		u->unsent_tail = call->unsent_prev;
+	call->unsent_prev = call->unsent_next = NULL;
+	call->unsent = 0;
+}
+
+static void unsent_append(upconn *u, loop_call *call)
+{
+	call->unsent = 1;
+	call->unsent_next = NULL;
+	call->unsent_prev = u->unsent_tail;
+	if (u->unsent_tail != NULL)
+		u->unsent_tail->unsent_next = call;
+	else
+		u->unsent_head = call;
+	u->unsent_tail = call;
+}
+
+/* unsent_written drops from the unsent calls those of which a byte has now been written. */
+static void unsent_written(upconn *u)
+{
+	while (u->unsent_head != NULL && u->unsent_head->frame_at < u->out_base)
+		unsent_unlink(u, u->unsent_head);
+}
+
+/* unsent_take_out removes the frame of call, which has not one byte written, from the
+ * connection's output, so it is never sent, if no write still holds it (TLS); the frames after
+ * it move up. Returns 1 if it did. */
+static int unsent_take_out(upconn *u, loop_call *call)
+{
+	size_t off;
+	uint8_t *at;
+	if (!call->unsent || call->frame_at < u->pinned_end)
+		return 0;
+	off = (size_t)(call->frame_at - u->out_base);
+	at = meshi_bytes_head(&u->out) + off;
+	memmove(at, at + call->frame_len, u->out.len - off - call->frame_len);
+	u->out.len -= call->frame_len;
+	if (u->out.len == 0)
+		u->out.start = 0;
+	for (loop_call *later = call->unsent_next; later != NULL; later = later->unsent_next)
+		later->frame_at -= call->frame_len;
+	unsent_unlink(u, call);
+	return 1;
+}
+
+/* frame_len_max returns the most bytes a call whose envelope takes size bytes may take framed:
+ * the longest SP header and the request id. */
+static size_t frame_len_max(size_t size)
+{
+	return 9 + 4 + size;
+}
+
+/* upconn_frame frames the call env (input as its payload, size bytes with the envelope,
+ * payload_len of them the payload: meshi_envelope_call_size) with call's SP request id into the
+ * connection's output, written at the end of the turn; a caller's call is noted as unsent.
+ * Returns 0, or -1 if memory ran out. */
+static int upconn_frame(upconn *u, loop_call *call, const meshi_envelope_call *env,
+			const ProtobufCMessage *input, size_t size, size_t payload_len)
 {
 	meshi_client_loop *cl = u->cl;
-	size_t payload_len, size = meshi_envelope_call_size(env, input, &payload_len);
 	size_t head = meshi_sp_frame_header_len(u->addr.framing);
 	uint8_t *p = meshi_bytes_reserve(&u->out, head + 4 + size);
 	if (p == NULL)
 		return -1;
 	meshi_sp_frame_header(p, u->addr.framing, 4 + size);
-	meshi_sp_put_u32(p + head, id);
+	meshi_sp_put_u32(p + head, call->id);
 	meshi_envelope_call_write(p + head + 4, env, input, payload_len);
+	if (!call->health) {
+		call->frame_at = u->out_base + u->out.len;
+		call->frame_len = head + 4 + size;
+		unsent_append(u, call);
+	}
 	meshi_bytes_commit(&u->out, head + 4 + size);
 	if (!u->dirty) {
 		u->dirty = 1;
@@ -332,6 +420,7 @@ static void check_start(upconn *u)
 	Mesh__HealthRequest req = MESH__HEALTH_REQUEST__INIT;
 	const char *service = mesh__mesh__descriptor.name;
 	meshi_envelope_call env;
+	size_t size, payload_len;
 	loop_call *call;
 	int64_t now;
 	if (!health_on(cl) || u->state != UP_OPEN || u->draining || u->check != NULL)
@@ -358,7 +447,8 @@ static void check_start(upconn *u)
 	    .caller = cl->caller,
 	    .caller_len = cl->caller_len,
 	};
-	if (upconn_frame(u, call->id, &env, &req.base) != 0) {
+	size = meshi_envelope_call_size(&env, &req.base, &payload_len);
+	if (upconn_frame(u, call, &env, &req.base, size, payload_len) != 0) {
 		slot_release(cl, call);
 		check_schedule(u);
 		return;
@@ -476,6 +566,17 @@ static void call_finish(meshi_client_loop *cl, loop_call *call, const uint8_t *r
 		check_finish(cl, call, reply, len);
 		return;
 	}
+	if (u != NULL && call->unsent)
+		unsent_unlink(u, call);
+	if (call->closure == NULL) {
+		/* cancelled after it was sent: its reply, or its end, goes nowhere */
+		u->inflight--;
+		call->conn = NULL;
+		slot_release(cl, call);
+		if (u->removing && u->inflight == 0 && !u->gone)
+			upconn_close(u);
+		return;
+	}
 	if (reply != NULL) {
 		meshi_envelope_reply r;
 		if (meshi_envelope_reply_read(&r, reply, len) != 0) {
@@ -509,6 +610,7 @@ static void call_finish(meshi_client_loop *cl, loop_call *call, const uint8_t *r
 	call->conn = NULL;
 	slot_release(cl, call);
 	cl->inflight--;
+	meshi_rpc_forget(rpc);
 	if (u != NULL && u->removing && u->inflight == 0 && !u->gone)
 		upconn_close(u); /* undialed, and its last call is done */
 	call->closure(output, call->closure_data);
@@ -524,13 +626,27 @@ static void call_fail_later(meshi_client_loop *cl, loop_call *call)
 	turn_arm(cl);
 }
 
+/* early_run ends an early failure whose turn came: its closure runs. */
+static void early_run(meshi_queue_item *item)
+{
+	meshi_rpc_early *early = (meshi_rpc_early *)item;
+	meshi_client_loop *cl = early->owner;
+	mesh_rpc *rpc = meshi_rpc_of_early(early);
+	ProtobufCClosure closure = early->closure;
+	cl->inflight--;
+	meshi_rpc_forget(rpc);
+	closure(NULL, rpc);
+}
+
 /* call_fail_early ends a call that got no slot (its status set in rpc): kept in rpc's reserved
  * words, its closure runs after this turn, like call_fail_later's. */
 static void call_fail_early(meshi_client_loop *cl, ProtobufCClosure closure, mesh_rpc *rpc)
 {
 	meshi_rpc_early *early = meshi_rpc_early_of(rpc);
 	early->closure = closure;
+	early->item.run = early_run; /* never NULL: marks the rpc's state as an early failure */
 	early->item.next = NULL;
+	early->owner = cl;
 	*cl->early_tail = &early->item;
 	cl->early_tail = &early->item.next;
 	cl->inflight++;
@@ -571,7 +687,11 @@ static void upconn_fail(upconn *u, const char *why)
 	meshi_client_loop *cl = u->cl;
 	upconn_disconnect(u);
 	u->in.start = u->in.len = 0;
+	u->skip = 0;
 	u->out.start = u->out.len = 0;
+	u->out_base = u->pinned_end = 0;
+	while (u->unsent_head != NULL) /* their calls end below */
+		unsent_unlink(u, u->unsent_head);
 	upconn_retry_later(u);
 	upconn_note(u);
 	for (size_t i = 0; i < cl->nslots && u->inflight > 0; i++) {
@@ -647,14 +767,19 @@ static int upconn_fd_error(int fd)
 /* upconn_flush writes the connection's output. Returns 0, or -1 if the connection failed. */
 static int upconn_flush(upconn *u)
 {
+	size_t before = u->out.len;
 	int rv = u->tls == NULL ? meshi_bytes_write_to(&u->out, u->fd)
 				: meshi_tls_conn_write(u->tls, &u->out);
-	if (rv == 1)
-		u->cl->loop->ops->want_write(u->cl->loop, u->watch);
 	if (rv < 0) {
 		upconn_fail(u, strerror(errno));
 		return -1;
 	}
+	u->out_base += before - u->out.len;
+	/* TLS: a write that would block must be retried with the bytes it was given */
+	u->pinned_end = u->tls != NULL && rv == 1 ? u->out_base + u->out.len : u->out_base;
+	unsent_written(u);
+	if (rv == 1)
+		u->cl->loop->ops->want_write(u->cl->loop, u->watch);
 	return 0;
 }
 
@@ -668,14 +793,85 @@ static void upconn_report(upconn *u, const char *why)
 	fprintf(stderr, "mesh: %s at %s: %s\n", u->cl->service->name, u->url, why);
 }
 
+/* upconn_recv reads what the plain socket has, up to CL_READ_BUDGET bytes (the loop reports the
+ * rest as readable again), as meshi_bytes_read_from does. */
+static int upconn_recv(upconn *u)
+{
+	int got = 0;
+	for (size_t total = 0; total < CL_READ_BUDGET;) {
+		uint8_t *p = meshi_bytes_reserve(&u->in, CL_READ_CHUNK);
+		ssize_t n;
+		if (p == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		n = recv(u->fd, p, CL_READ_CHUNK, 0);
+		if (n > 0) {
+			meshi_bytes_commit(&u->in, (size_t)n);
+			total += (size_t)n;
+			got = 1;
+			if (n < CL_READ_CHUNK)
+				return 1; /* a short read: the socket is drained */
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return got;
+		if (n == 0)
+			errno = 0;
+		return -1;
+	}
+	return got;
+}
+
+/* upconn_skip_long_reply starts dropping the reply at the head of the input when its frame
+ * announces more than max_reply bytes: its call (if still waiting) ends RESOURCE_EXHAUSTED
+ * and the rest of the frame is dropped as it comes, never held. Returns 1 if it did, 0 if the
+ * head is not yet whole enough to tell (or the call's closure tore the connection down: then
+ * u is no longer open), -1 if the frame is malformed. */
+static int upconn_skip_long_reply(upconn *u)
+{
+	meshi_client_loop *cl = u->cl;
+	size_t head = meshi_sp_frame_header_len(u->addr.framing);
+	const uint8_t *p = meshi_bytes_head(&u->in);
+	uint64_t len = 0;
+	loop_call *call;
+	if (u->in.len < head)
+		return 0;
+	if (u->addr.framing == SP_IPC && p[0] != 1)
+		return -1;
+	for (size_t i = head - 8; i < head; i++)
+		len = len << 8 | p[i];
+	if (len <= cl->max_reply || len < 4)
+		return -1;
+	if (u->in.len < head + 4)
+		return 0;
+	call = slot_find(cl, meshi_sp_get_u32(p + head));
+	fprintf(stderr, "mesh: %s at %s: dropped a reply of %llu bytes (max_reply_bytes %zu)\n",
+		cl->service->name, u->url, (unsigned long long)len, cl->max_reply);
+	meshi_bytes_consume(&u->in, head + 4);
+	u->skip = len - 4;
+	if (call != NULL && call->conn == u) {
+		list_remove(&cl->deadline_head, &cl->deadline_tail, call);
+		call_set(call, MESH_RESOURCE_EXHAUSTED,
+			 "%s.%s: the reply of %llu bytes is over max_reply_bytes (%zu)",
+			 cl->service->name, cl->service->methods[call->method].name,
+			 (unsigned long long)len, cl->max_reply);
+		call_finish(cl, call, NULL, 0);
+		if (u->state != UP_OPEN)
+			return 0;
+	}
+	return 1;
+}
+
 /* upconn_read takes in what the instance sent: its greeting, then replies. */
 static void upconn_read(upconn *u)
 {
 	meshi_client_loop *cl = u->cl;
 	const uint8_t *payload;
 	size_t payload_len, consumed;
-	int rv = u->tls == NULL ? meshi_bytes_read_from(&u->in, u->fd)
-				: meshi_tls_conn_read(u->tls, &u->in);
+	int rv = u->tls == NULL ? upconn_recv(u) : meshi_tls_conn_read(u->tls, &u->in);
 	if (rv < 0) {
 		char why[300];
 		snprintf(why, sizeof(why), "%s",
@@ -714,10 +910,28 @@ static void upconn_read(upconn *u)
 		upconn_note(u);
 		check_start(u); /* at once: a fresh instance gets traffic within milliseconds */
 	}
-	while ((rv = meshi_sp_frame_next(meshi_bytes_head(&u->in), u->in.len, u->addr.framing,
-					 CL_MAX_FRAME, &payload, &payload_len, &consumed)) == 1) {
-		loop_call *call =
-		    payload_len >= 4 ? slot_find(cl, meshi_sp_get_u32(payload)) : NULL;
+	for (;;) {
+		loop_call *call;
+		if (u->skip > 0) { /* the rest of a reply too long to take */
+			size_t n = u->skip < u->in.len ? (size_t)u->skip : u->in.len;
+			meshi_bytes_consume(&u->in, n);
+			u->skip -= n;
+			if (u->skip > 0)
+				return;
+		}
+		rv = meshi_sp_frame_next(meshi_bytes_head(&u->in), u->in.len, u->addr.framing,
+					 cl->max_reply, &payload, &payload_len, &consumed);
+		if (rv == 0)
+			return;
+		if (rv < 0) {
+			rv = upconn_skip_long_reply(u);
+			if (rv < 0)
+				upconn_fail(u, "malformed frame");
+			if (rv <= 0)
+				return;
+			continue;
+		}
+		call = payload_len >= 4 ? slot_find(cl, meshi_sp_get_u32(payload)) : NULL;
 		/* A reply for a call that already ended (its deadline passed) is dropped. */
 		if (call != NULL && call->conn == u) {
 			list_remove(&cl->deadline_head, &cl->deadline_tail, call);
@@ -727,8 +941,6 @@ static void upconn_read(upconn *u)
 		}
 		meshi_bytes_consume(&u->in, consumed);
 	}
-	if (rv < 0)
-		upconn_fail(u, "malformed frame");
 }
 
 /* upconn_greet queues the SP greeting: the connection (and TLS, if any) is up. Returns 0, or
@@ -905,12 +1117,11 @@ static void on_turn(void *arg)
 		call_finish(cl, call, NULL, 0);
 	}
 	while (cl->early_head != NULL) {
-		meshi_rpc_early *early = (meshi_rpc_early *)cl->early_head;
-		cl->early_head = early->item.next;
+		meshi_queue_item *item = cl->early_head;
+		cl->early_head = item->next;
 		if (cl->early_head == NULL)
 			cl->early_tail = &cl->early_head;
-		cl->inflight--;
-		early->closure(NULL, meshi_rpc_of_early(early));
+		item->run(item);
 	}
 }
 
@@ -935,14 +1146,20 @@ static void on_deadline(void *arg)
 
 /* pick_conn returns the HEALTHY open connection with the fewest calls in flight; failing open
  * when none is, any open one that is not draining; or NULL. Without health checks every open
- * connection is HEALTHY. */
-static upconn *pick_conn(meshi_client_loop *cl)
+ * connection is HEALTHY. A connection whose output already holds bytes and would hold more
+ * than max_unsent with need more is passed over (*full counts those). */
+static upconn *pick_conn(meshi_client_loop *cl, size_t need, int *full)
 {
 	upconn *best = NULL, *fallback = NULL;
+	*full = 0;
 	for (size_t k = 0; k < cl->nconns; k++) {
 		upconn *u = cl->conns[(cl->next_conn + k) % cl->nconns];
 		if (u->state != UP_OPEN || u->draining)
 			continue;
+		if (u->out.len > 0 && u->out.len + need > cl->max_unsent) {
+			(*full)++;
+			continue;
+		}
 		if (u->health == MESH_INSTANCE_HEALTHY) {
 			if (best == NULL || u->inflight < best->inflight)
 				best = u;
@@ -966,7 +1183,9 @@ void meshi_client_loop_invoke(meshi_client_loop *cl, unsigned method_index,
 	int64_t now = mesh_now_us();
 	loop_call *call = slot_take(cl);
 	meshi_envelope_call env;
+	size_t size, payload_len;
 	upconn *u;
+	int full;
 
 	if (call == NULL) {
 		rpc->status = MESH_RESOURCE_EXHAUSTED;
@@ -981,16 +1200,12 @@ void meshi_client_loop_invoke(meshi_client_loop *cl, unsigned method_index,
 	call->closure = closure;
 	call->closure_data = closure_data;
 	call->conn = NULL;
+	call->unsent = 0;
+	meshi_rpc_hold(rpc, call);
 	call->deadline_us = rpc->deadline_us != 0 ? rpc->deadline_us : now + cl->timeout_us;
 	if (call->deadline_us <= now) {
 		call_set(call, MESH_DEADLINE_EXCEEDED, "%s.%s: deadline passed before sending",
 			 cl->service->name, method->name);
-		call_fail_later(cl, call);
-		return;
-	}
-	u = pick_conn(cl);
-	if (u == NULL) {
-		call_set(call, MESH_UNAVAILABLE, "%s: no instance is connected", cl->service->name);
 		call_fail_later(cl, call);
 		return;
 	}
@@ -1008,7 +1223,23 @@ void meshi_client_loop_invoke(meshi_client_loop *cl, unsigned method_index,
 	    .request_id = rpc->request_id,
 	    .request_id_len = rpc->request_id ? strlen(rpc->request_id) : 0,
 	};
-	if (upconn_frame(u, call->id, &env, input) != 0) {
+	size = meshi_envelope_call_size(&env, input, &payload_len);
+	u = pick_conn(cl, frame_len_max(size), &full);
+	if (u == NULL && full > 0) {
+		call_set(
+		    call, MESH_UNAVAILABLE,
+		    "%s: shed: %d instance%s %zu bytes of calls not yet taken (max_unsent_bytes)",
+		    cl->service->name, full, full == 1 ? " holds over" : "s hold over each",
+		    cl->max_unsent);
+		call_fail_later(cl, call);
+		return;
+	}
+	if (u == NULL) {
+		call_set(call, MESH_UNAVAILABLE, "%s: no instance is connected", cl->service->name);
+		call_fail_later(cl, call);
+		return;
+	}
+	if (upconn_frame(u, call, &env, input, size, payload_len) != 0) {
 		call_set(call, MESH_RESOURCE_EXHAUSTED, "%s: out of memory", cl->service->name);
 		call_fail_later(cl, call);
 		return;
@@ -1019,8 +1250,54 @@ void meshi_client_loop_invoke(meshi_client_loop *cl, unsigned method_index,
 	deadline_arm(cl);
 }
 
+int meshi_client_loop_cancel(meshi_client_loop *cl, mesh_rpc *rpc)
+{
+	loop_call *call;
+	upconn *u;
+	if (meshi_rpc_is_early(rpc)) {
+		meshi_queue_item *item = &meshi_rpc_early_of(rpc)->item;
+		for (meshi_queue_item **p = &cl->early_head; *p != NULL; p = &(*p)->next) {
+			if (*p != item)
+				continue;
+			*p = item->next;
+			if (cl->early_tail == &item->next)
+				cl->early_tail = p;
+			cl->inflight--;
+			meshi_rpc_forget(rpc);
+			return 0;
+		}
+		return ENOENT;
+	}
+	call = meshi_rpc_held(rpc);
+	if (call == NULL || call->id == 0 || call->health || call->closure == NULL ||
+	    call->closure_data != rpc)
+		return ENOENT;
+	u = call->conn;
+	meshi_rpc_forget(rpc);
+	cl->inflight--;
+	if (u == NULL) { /* ended before it was sent; its closure was still to run */
+		list_remove(&cl->failed_head, &cl->failed_tail, call);
+		slot_release(cl, call);
+		return 0;
+	}
+	if (unsent_take_out(u, call)) { /* never sent: nothing will answer it */
+		list_remove(&cl->deadline_head, &cl->deadline_tail, call);
+		u->inflight--;
+		call->conn = NULL;
+		slot_release(cl, call);
+		if (u->removing && u->inflight == 0 && !u->gone)
+			upconn_close(u);
+		return 0;
+	}
+	/* sent, or partly: it keeps its slot (and request id) until its reply or deadline */
+	call->closure = NULL;
+	call->closure_data = NULL;
+	return 0;
+}
+
 int meshi_client_loop_new(meshi_client_loop **out, const ProtobufCServiceDescriptor *service,
-			  const char *caller, int64_t timeout_us, mesh_loop *loop)
+			  const char *caller, int64_t timeout_us, size_t max_reply,
+			  size_t max_unsent, mesh_loop *loop)
 {
 	meshi_client_loop *cl = calloc(1, sizeof(*cl));
 	if (cl == NULL)
@@ -1029,6 +1306,8 @@ int meshi_client_loop_new(meshi_client_loop **out, const ProtobufCServiceDescrip
 	cl->caller = caller;
 	cl->caller_len = strlen(caller);
 	cl->timeout_us = timeout_us;
+	cl->max_reply = max_reply;
+	cl->max_unsent = max_unsent;
 	cl->loop = loop;
 	cl->early_tail = &cl->early_head;
 	cl->next_trace = (uint64_t)mesh_now_us() << 8;

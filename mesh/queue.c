@@ -14,6 +14,9 @@ struct mesh_queue {
 	meshi_queue_item *head; /* oldest first */
 	meshi_queue_item **tail;
 	int fd; /* eventfd, readable while items wait */
+	/* the batch mesh_queue_drain is running, from the next item to run: the draining thread's
+	 * alone */
+	meshi_queue_item *running;
 };
 
 int mesh_queue_new(mesh_queue **out)
@@ -65,17 +68,46 @@ int mesh_queue_drain(mesh_queue *q)
 	while (read(q->fd, &count, sizeof(count)) < 0 && errno == EINTR)
 		;
 	pthread_mutex_lock(&q->lock);
-	item = q->head;
+	if (q->running == NULL) {
+		q->running = q->head;
+	} else { /* a drain from inside a run: it runs the rest of the outer batch too */
+		meshi_queue_item **end = &q->running;
+		while (*end != NULL)
+			end = &(*end)->next;
+		*end = q->head;
+	}
 	q->head = NULL;
 	q->tail = &q->head;
 	pthread_mutex_unlock(&q->lock);
-	while (item != NULL) {
-		meshi_queue_item *next = item->next;
+	while ((item = q->running) != NULL) {
+		q->running = item->next; /* before it runs: a run may remove items after it */
 		item->run(item);
-		item = next;
 		n++;
 	}
 	return n;
+}
+
+int meshi_queue_remove(mesh_queue *q, meshi_queue_item *item)
+{
+	meshi_queue_item **p;
+	for (p = &q->running; *p != NULL; p = &(*p)->next) {
+		if (*p == item) {
+			*p = item->next;
+			return 0;
+		}
+	}
+	pthread_mutex_lock(&q->lock);
+	for (p = &q->head; *p != NULL; p = &(*p)->next) {
+		if (*p != item)
+			continue;
+		*p = item->next;
+		if (q->tail == &item->next)
+			q->tail = p;
+		pthread_mutex_unlock(&q->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return -1;
 }
 
 void mesh_queue_free(mesh_queue *q)

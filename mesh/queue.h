@@ -14,4 +14,10 @@ typedef struct meshi_queue_item {
  * poster's memory and must stay valid until its run function is called. */
 void meshi_queue_post(mesh_queue *queue, meshi_queue_item *item);
 
+/* meshi_queue_remove takes item out of the queue before it runs, so its memory may go (a
+ * cancelled call's). Called on the thread that drains the queue, also from inside an item's run
+ * (the items of the batch being drained are found too). Returns 0, or -1 if item is not
+ * waiting (it ran, or is running). */
+int meshi_queue_remove(mesh_queue *queue, meshi_queue_item *item);
+
 #endif

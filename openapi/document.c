@@ -51,8 +51,8 @@ static const edge_answer edge_answers[] = {
      "used before with another body",
      NULL},
     {"PayloadTooLarge", "413",
-     "PAYLOAD_TOO_LARGE: the body is over 64 KiB (above 1 MiB h2o answers a plain-text 413 "
-     "over HTTP/1.1, and refuses the stream over HTTP/2)",
+     "PAYLOAD_TOO_LARGE: the body is over 64 KiB; no more of it is read (one announced so by "
+     "Content-Length is answered before any is sent; over HTTP/2 the stream is refused)",
      NULL},
     {"UnsupportedMediaType", "415", "UNSUPPORTED_MEDIA_TYPE: the body is not application/json",
      NULL},

@@ -106,7 +106,26 @@ typedef struct mesh_client_opts {
 	mesh_queue *queue;  /* without a loop: invoke returns at once, nng's threads carry the
 			     * call, and the closure runs from mesh_queue_drain(queue). With
 			     * neither, invoke blocks until the reply, carried by nng. */
+	/* the largest reply taken, in bytes of its SP message (the envelope and its payload). A
+	 * loop client ends the call of a longer one with MESH_RESOURCE_EXHAUSTED, logs it and drops
+	 * its bytes as they come (never holding them); the connection and its other calls go on.
+	 * On nng's threads, nng closes the connection that carried it: its calls end
+	 * MESH_UNAVAILABLE. Default MESH_MAX_REPLY_DEFAULT. */
+	size_t max_reply_bytes;
+	/* loop clients: the bytes of calls framed for one instance's connection and not yet
+	 * written to its socket (an instance that stops reading) past which a new call goes to
+	 * another instance, or, when every instance is that far behind, ends at once with
+	 * MESH_UNAVAILABLE. A call is always taken by a connection with nothing unsent, however
+	 * large. Health checks are not held to it. Default MESH_MAX_UNSENT_DEFAULT. */
+	size_t max_unsent_bytes;
 } mesh_client_opts;
+
+/* MESH_MAX_REPLY_DEFAULT: mesh_client_opts.max_reply_bytes when zero (gRPC's default largest
+ * message, 4 MiB). */
+#define MESH_MAX_REPLY_DEFAULT ((size_t)4 << 20)
+
+/* MESH_MAX_UNSENT_DEFAULT: mesh_client_opts.max_unsent_bytes when zero, 1 MiB. */
+#define MESH_MAX_UNSENT_DEFAULT ((size_t)1 << 20)
 
 /* mesh_client_new creates a client of the service described by service, with no instance yet.
  * service must outlive the client (generated descriptors are static); opts is copied and may be
@@ -142,10 +161,24 @@ int mesh_client_dial_uid(mesh_client *client, const char *url, uid_t uid);
  * MESH_DEADLINE_EXCEEDED. */
 ProtobufCService *mesh_client_service(mesh_client *client);
 
+/* mesh_client_cancel ends the call whose closure_data is rpc, invoked on client and not yet
+ * completed, and its closure never runs: once it returns 0, rpc and whatever the closure would
+ * have used are the caller's again (to free). The call leaves mesh_client_inflight at once. On a
+ * loop client, a call still waiting in its connection's output (invoked in this turn of the
+ * loop, or held back by a full socket) is taken out of it and never sent; one already sent may
+ * still be carried out by the instance, which is not told, and its reply is dropped when it
+ * comes. On a client with a queue, nng's context abandons the call the same way. Call it on the
+ * loop's thread (loop clients) or the thread that drains the client's queue. Returns 0; ENOENT
+ * if rpc is not a call of client in flight (its closure ran or is running: cancelling a call
+ * from its own closure is ENOENT); ENOTSUP on a blocking client, whose calls end before
+ * invoke returns. */
+int mesh_client_cancel(mesh_client *client, mesh_rpc *rpc);
+
 /* mesh_client_instances returns how many instances are connected now. */
 int mesh_client_instances(const mesh_client *client);
 
-/* mesh_client_inflight returns how many calls have been invoked and not yet completed. */
+/* mesh_client_inflight returns how many calls have been invoked and not yet completed (nor
+ * cancelled). */
 int mesh_client_inflight(const mesh_client *client);
 
 /* ---- a client as a load balancer's target group --------------------------------------------- */

@@ -65,9 +65,11 @@ static void run_until(int want, int timeout_ms)
 		h2o_evloop_run(evloop, 10);
 }
 
-static mesh_client *connected(void)
+/* connected_with returns a client with max_unsent (0: the default) connected to the server. */
+static mesh_client *connected_with(size_t max_unsent)
 {
-	mesh_client_opts opts = {.caller = "h2o", .loop = h2o_mesh_loop_get(adapter)};
+	mesh_client_opts opts = {
+	    .caller = "h2o", .loop = h2o_mesh_loop_get(adapter), .max_unsent_bytes = max_unsent};
 	mesh_client *c;
 	long long until = harness_now_ms() + 5000;
 	ck_assert_int_eq(mesh_client_new(&c, &sample__echo__descriptor, &opts), 0);
@@ -76,6 +78,11 @@ static mesh_client *connected(void)
 		h2o_evloop_run(evloop, 10);
 	ck_assert_int_eq(mesh_client_instances(c), 1);
 	return c;
+}
+
+static mesh_client *connected(void)
+{
+	return connected_with(0);
 }
 
 START_TEST(test_h2o_loop_calls_complete_on_the_loop)
@@ -102,7 +109,8 @@ START_TEST(test_h2o_loop_survives_full_socket_buffers)
 	 * turn, far past a unix socket's buffer, so writes hit EAGAIN and continue when the loop
 	 * reports the socket writable. The window is refilled as calls complete, so no call waits
 	 * behind thousands of others: each has CALL_DEADLINE_MS of its own, and the whole run
-	 * RUN_MS. */
+	 * RUN_MS. The output bound (max_unsent_bytes, 1 MiB by default) is raised past a
+	 * window's worth: no call is shed here. */
 	enum {
 		CALLS = 20000,
 		LABEL = 4096,
@@ -110,7 +118,7 @@ START_TEST(test_h2o_loop_survives_full_socket_buffers)
 		CALL_DEADLINE_MS = 10000,
 		RUN_MS = 60000,
 	};
-	mesh_client *c = connected();
+	mesh_client *c = connected_with((size_t)128 << 20);
 	result *r = calloc(CALLS, sizeof(*r));
 	char *label = malloc(LABEL + 1);
 	long long until = harness_now_ms() + RUN_MS;

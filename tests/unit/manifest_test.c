@@ -1,6 +1,6 @@
 /* manifest_test.c: unit tests of service manifests: loading, checking against the registry, the
- * keys on running a service (count, healthcheck, deregistration_delay, calls, cpu, memory), routes'
- * split:, the requests' fields:, errors with file:line. */
+ * keys on running a service (count, healthcheck, deregistration_delay, max_inflight, calls, cpu,
+ * memory), routes' split:, the requests' fields:, errors with file:line. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -648,7 +648,7 @@ START_TEST(test_manifest_duplicate_route_across_manifests)
 }
 END_TEST
 
-/* ---- count, healthcheck, deregistration_delay, calls, cpu, memory --------------------------- */
+/* ---- count, healthcheck, deregistration_delay, max_inflight, calls, cpu, memory ------------- */
 
 START_TEST(test_manifest_run_keys_default)
 {
@@ -666,6 +666,7 @@ START_TEST(test_manifest_run_keys_default)
 	ck_assert_uint_eq(m->ncalls, 0);
 	ck_assert_int_eq(m->cpu_millis, 0);
 	ck_assert_int_eq(m->memory_bytes, 0);
+	ck_assert_int_eq(m->max_inflight, 256);
 	manifest_free(m);
 
 	/* a healthcheck: with some keys keeps the defaults of the others */
@@ -763,6 +764,13 @@ START_TEST(test_manifest_run_keys_parsed)
 	ck_assert_int_eq(m->memory_bytes, INT64_C(1) << 30);
 	manifest_free(m);
 
+	m = load_ok("name: x\nservice: users.Users\nmax_inflight: 1\n");
+	ck_assert_int_eq(m->max_inflight, 1);
+	manifest_free(m);
+	m = load_ok("name: x\nservice: users.Users\nmax_inflight: 65536\n");
+	ck_assert_int_eq(m->max_inflight, 65536);
+	manifest_free(m);
+
 	m = load_ok("name: x\nservice: users.Users\ncpu: 1\nmemory: 1Ki\n");
 	ck_assert_int_eq(m->cpu_millis, 1);
 	ck_assert_int_eq(m->memory_bytes, 1024);
@@ -785,6 +793,19 @@ START_TEST(test_manifest_bad_count)
 	assert_key_fails("count:\n  - 1\n", 4,
 			 "'count' wants a whole number from 1 to 64, not a list");
 	assert_key_fails("count: 1\ncount: 2\n", 4, "'count' is given twice");
+}
+END_TEST
+
+START_TEST(test_manifest_bad_max_inflight)
+{
+	assert_key_fails("max_inflight: 0\n", 3,
+			 "'max_inflight' wants a whole number from 1 to 65536, not '0'");
+	assert_key_fails("max_inflight: 65537\n", 3,
+			 "'max_inflight' wants a whole number from 1 to 65536, not '65537'");
+	assert_key_fails("max_inflight: -5\n", 3, "'max_inflight' wants a whole number");
+	assert_key_fails("max_inflight: lots\n", 3, "'max_inflight' wants a whole number");
+	assert_key_fails("max_inflight: {}\n", 3, "'max_inflight' wants a whole number");
+	assert_key_fails("max_inflight: 5\nmax_inflight: 6\n", 4, "'max_inflight' is given twice");
 }
 END_TEST
 
@@ -1535,6 +1556,7 @@ static Suite *manifest_suite(void)
 	tcase_add_test(run, test_manifest_run_keys_default);
 	tcase_add_test(run, test_manifest_run_keys_parsed);
 	tcase_add_test(run, test_manifest_bad_count);
+	tcase_add_test(run, test_manifest_bad_max_inflight);
 	tcase_add_test(run, test_manifest_bad_healthcheck);
 	tcase_add_test(run, test_manifest_bad_duration);
 	tcase_add_test(run, test_manifest_policy_mode);

@@ -1,14 +1,19 @@
 /* mesh_loop_test.c: libmesh's event-loop client on mesh_epoll, against loop and nng servers. */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "echo.h"
+#include "envelope.h"
 #include "harness.h"
 #include "mesh.h"
 #include "mesh.pb-c.h"
@@ -56,18 +61,28 @@ static void run_until(const int *flag, int want, int timeout_ms)
 		mesh_epoll_run(ep, 10);
 }
 
-static mesh_client *loop_client(const ProtobufCServiceDescriptor *desc, const char *where)
+/* loop_client_with returns a client of desc on the loop with opts (caller and loop set here)
+ * connected to where. */
+static mesh_client *loop_client_with(const ProtobufCServiceDescriptor *desc, const char *where,
+				     mesh_client_opts opts)
 {
-	mesh_client_opts opts = {
-	    .caller = "looper", .loop = mesh_epoll_loop(ep), .timeout_ms = CALL_TIMEOUT_MS};
 	mesh_client *c;
 	long long until = harness_now_ms() + 5000;
+	opts.caller = "looper";
+	opts.loop = mesh_epoll_loop(ep);
+	if (opts.timeout_ms == 0)
+		opts.timeout_ms = CALL_TIMEOUT_MS;
 	ck_assert_int_eq(mesh_client_new(&c, desc, &opts), 0);
 	ck_assert_int_eq(mesh_client_dial(c, where), 0);
 	while (mesh_client_instances(c) == 0 && harness_now_ms() < until)
 		mesh_epoll_run(ep, 10);
 	ck_assert_int_eq(mesh_client_instances(c), 1);
 	return c;
+}
+
+static mesh_client *loop_client(const ProtobufCServiceDescriptor *desc, const char *where)
+{
+	return loop_client_with(desc, where, (mesh_client_opts){0});
 }
 
 typedef struct echo_result {
@@ -158,7 +173,8 @@ START_TEST(test_loop_survives_full_socket_buffers)
 	/* 5000 calls of 8 KiB, WINDOW of them in flight at a time: 2 MiB written in one turn, so
 	 * writes hit EAGAIN and resume when mesh_epoll reports the socket writable. The window is
 	 * refilled as calls complete, so no call waits behind thousands of others: each has
-	 * CALL_DEADLINE_MS of its own, and the whole run RUN_MS. */
+	 * CALL_DEADLINE_MS of its own, and the whole run RUN_MS. The output bound
+	 * (max_unsent_bytes, 1 MiB by default) is raised past a window's worth: none is shed. */
 	enum {
 		CALLS = 5000,
 		LABEL = 8192,
@@ -166,7 +182,8 @@ START_TEST(test_loop_survives_full_socket_buffers)
 		CALL_DEADLINE_MS = 10000,
 		RUN_MS = 20000,
 	};
-	mesh_client *c = loop_client(&sample__echo__descriptor, url);
+	mesh_client *c = loop_client_with(&sample__echo__descriptor, url,
+					  (mesh_client_opts){.max_unsent_bytes = (size_t)64 << 20});
 	echo_result *r = calloc(CALLS, sizeof(*r));
 	char *label = malloc(LABEL + 1);
 	long long until = harness_now_ms() + RUN_MS;
@@ -436,6 +453,348 @@ START_TEST(test_loop_request_id_reaches_loop_and_nng_servers)
 }
 END_TEST
 
+/* ---- cancelling calls ----------------------------------------------------------------------- */
+
+/* invoke_slow invokes Echo.Slow (the method sleeps id milliseconds) into r. */
+static void invoke_slow(mesh_client *c, int64_t id, echo_result *r)
+{
+	Sample__Inner in = SAMPLE__INNER__INIT;
+	memset(r, 0, sizeof(*r));
+	in.id = id;
+	sample__echo__slow(mesh_client_service(c), &in, on_inner, r);
+}
+
+/* turn_for turns the loop for ms milliseconds. */
+static void turn_for(int ms)
+{
+	long long until = harness_now_ms() + ms;
+	while (harness_now_ms() < until)
+		mesh_epoll_run(ep, 10);
+}
+
+START_TEST(test_loop_cancel_before_sending_never_sends)
+{
+	mesh_client *c = loop_client(&sample__echo__descriptor, url);
+	echo_result r, after;
+	invoke_slow(c, 50, &r);
+	ck_assert_int_eq(mesh_client_inflight(c), 1);
+	/* in the same turn: the frame still waits in the connection's output */
+	ck_assert_int_eq(mesh_client_cancel(c, &r.rpc), 0);
+	ck_assert_int_eq(mesh_client_inflight(c), 0);
+	ck_assert_int_eq(mesh_client_cancel(c, &r.rpc), ENOENT);
+	turn_for(300);
+	ck_assert_int_eq(r.called, 0);
+	ck_assert_int_eq(atomic_load(&echo_slow_started), 0); /* it never went out */
+	call_get(c, 5, "next", &after);
+	ck_assert_int_eq(after.rpc.status, MESH_OK);
+	ck_assert_int_eq(after.id, 5);
+	mesh_client_free(c);
+}
+END_TEST
+
+START_TEST(test_loop_cancel_takes_one_frame_out_of_many)
+{
+	enum { CALLS = 9 };
+	mesh_client *c = loop_client(&sample__echo__descriptor, url);
+	echo_result r[CALLS];
+	int before = completed;
+	for (int i = 0; i < CALLS; i++) {
+		Sample__Inner in = SAMPLE__INNER__INIT;
+		char label[16];
+		memset(&r[i], 0, sizeof(r[i]));
+		snprintf(label, sizeof(label), "c%d", i);
+		in.id = 100 + i;
+		in.label = label;
+		sample__echo__get(mesh_client_service(c), &in, on_inner, &r[i]);
+	}
+	/* the first, one in the middle and the last frames of the turn */
+	ck_assert_int_eq(mesh_client_cancel(c, &r[0].rpc), 0);
+	ck_assert_int_eq(mesh_client_cancel(c, &r[4].rpc), 0);
+	ck_assert_int_eq(mesh_client_cancel(c, &r[CALLS - 1].rpc), 0);
+	ck_assert_int_eq(mesh_client_inflight(c), CALLS - 3);
+	run_until(&completed, before + CALLS - 3, 5000);
+	turn_for(100);
+	for (int i = 0; i < CALLS; i++) {
+		char want[32];
+		if (i == 0 || i == 4 || i == CALLS - 1) {
+			ck_assert_int_eq(r[i].called, 0);
+			continue;
+		}
+		snprintf(want, sizeof(want), "echo:c%d:looper", i);
+		ck_assert_int_eq(r[i].called, 1);
+		ck_assert_int_eq(r[i].rpc.status, MESH_OK);
+		ck_assert_int_eq(r[i].id, 100 + i);
+		ck_assert_str_eq(r[i].label, want);
+	}
+	ck_assert_int_eq(mesh_client_inflight(c), 0);
+	mesh_client_free(c);
+}
+END_TEST
+
+START_TEST(test_loop_cancel_after_sending_drops_the_late_reply)
+{
+	enum { AFTER = 50 };
+	mesh_client *c = loop_client(&sample__echo__descriptor, url);
+	mesh_instance_info info;
+	echo_result r, *after = calloc(AFTER, sizeof(*after));
+	long long until;
+	int before;
+	invoke_slow(c, 200, &r);
+	until = harness_now_ms() + 3000;
+	while (atomic_load(&echo_slow_started) == 0 && harness_now_ms() < until)
+		mesh_epoll_run(ep, 10);
+	ck_assert_int_eq(atomic_load(&echo_slow_started), 1); /* it went out */
+	ck_assert_int_eq(mesh_client_cancel(c, &r.rpc), 0);
+	ck_assert_int_eq(mesh_client_inflight(c), 0); /* its slot is the caller's no more */
+	ck_assert_int_eq(mesh_client_cancel(c, &r.rpc), ENOENT);
+	memset(&r, 0xa5, sizeof(r)); /* the caller may reuse or free it now */
+	/* calls made while the cancelled one is served get their own answers, then its reply
+	 * comes and goes nowhere */
+	before = completed;
+	for (int i = 0; i < AFTER; i++) {
+		Sample__Inner in = SAMPLE__INNER__INIT;
+		char label[16];
+		snprintf(label, sizeof(label), "a%d", i);
+		in.id = 1000 + i;
+		in.label = label;
+		sample__echo__get(mesh_client_service(c), &in, on_inner, &after[i]);
+	}
+	run_until(&completed, before + AFTER, 5000);
+	turn_for(100);
+	ck_assert_int_eq(completed, before + AFTER);
+	for (int i = 0; i < AFTER; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "echo:a%d:looper", i);
+		ck_assert_int_eq(after[i].called, 1);
+		ck_assert_int_eq(after[i].rpc.status, MESH_OK);
+		ck_assert_str_eq(after[i].label, want);
+	}
+	ck_assert_int_eq(mesh_client_inflight(c), 0);
+	ck_assert_uint_eq(mesh_client_instance_info(c, &info, 1), 1);
+	ck_assert_int_eq(info.inflight, 0); /* the cancelled call's reply came and was dropped */
+	free(after);
+	mesh_client_free(c);
+}
+END_TEST
+
+START_TEST(test_loop_cancel_of_a_call_that_failed_before_sending)
+{
+	mesh_client_opts opts = {.loop = mesh_epoll_loop(ep)};
+	mesh_client *c;
+	echo_result r, done_r;
+	char nowhere[300];
+	snprintf(nowhere, sizeof(nowhere), "ipc://%s/nobody.sock", dir);
+	ck_assert_int_eq(mesh_client_new(&c, &sample__echo__descriptor, &opts), 0);
+	ck_assert_int_eq(mesh_client_dial(c, nowhere), 0);
+	invoke_slow(c, 1, &r); /* UNAVAILABLE, its closure due after this turn */
+	ck_assert_int_eq(mesh_client_cancel(c, &r.rpc), 0);
+	ck_assert_int_eq(mesh_client_inflight(c), 0);
+	turn_for(100);
+	ck_assert_int_eq(r.called, 0);
+	/* one not cancelled still ends, and cancelling it afterwards is too late */
+	call_get(c, 1, "x", &done_r);
+	ck_assert_int_eq(done_r.rpc.status, MESH_UNAVAILABLE);
+	ck_assert_int_eq(mesh_client_cancel(c, &done_r.rpc), ENOENT);
+	mesh_client_free(c);
+}
+END_TEST
+
+/* raw_peer: an SP REP peer made by hand on an ipc socket, to misbehave. */
+typedef struct raw_peer {
+	char url[256];
+	int listen_fd;
+	int fd;
+} raw_peer;
+
+static void raw_peer_listen(raw_peer *p, const char *name)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	ck_assert_int_lt(snprintf(a.sun_path, sizeof(a.sun_path), "%.60s/%.40s", dir, name),
+			 (int)sizeof(a.sun_path));
+	snprintf(p->url, sizeof(p->url), "ipc://%s", a.sun_path);
+	p->fd = -1;
+	p->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	ck_assert_int_ge(p->listen_fd, 0);
+	ck_assert_int_eq(bind(p->listen_fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(p->listen_fd, 4), 0);
+}
+
+/* raw_peer_connect dials p with a new loop client (opts) and, turning the loop, accepts it and
+ * greets it as REP; the peer reads nothing more unless told to. */
+static mesh_client *raw_peer_connect(raw_peer *p, mesh_client_opts opts)
+{
+	static const uint8_t rep_greeting[8] = {0, 'S', 'P', 0, 0, 0x31, 0, 0};
+	uint8_t greeting[8];
+	long long until = harness_now_ms() + 3000;
+	mesh_client *c;
+	opts.loop = mesh_epoll_loop(ep);
+	ck_assert_int_eq(mesh_client_new(&c, &sample__echo__descriptor, &opts), 0);
+	ck_assert_int_eq(mesh_client_dial(c, p->url), 0);
+	while (p->fd < 0 && harness_now_ms() < until) {
+		mesh_epoll_run(ep, 10);
+		p->fd = accept(p->listen_fd, NULL, NULL);
+	}
+	ck_assert_int_ge(p->fd, 0);
+	ck_assert_int_eq(write(p->fd, rep_greeting, sizeof(rep_greeting)), 8);
+	while (mesh_client_instances(c) == 0 && harness_now_ms() < until)
+		mesh_epoll_run(ep, 10);
+	ck_assert_int_eq(mesh_client_instances(c), 1);
+	ck_assert_int_eq(recv(p->fd, greeting, sizeof(greeting), MSG_DONTWAIT), 8);
+	return c;
+}
+
+static void raw_peer_close(raw_peer *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	close(p->listen_fd);
+}
+
+START_TEST(test_loop_unsent_bytes_are_bounded)
+{
+	/* an instance that takes no more bytes: calls fill its socket, then its connection's
+	 * output up to max_unsent_bytes; past that, calls end at once, UNAVAILABLE, shed */
+	enum { CALLS = 200, LABEL = 16384, BOUND = 256 << 10 };
+	raw_peer p;
+	mesh_client *c;
+	echo_result *r = calloc(CALLS, sizeof(*r));
+	char *label = malloc(LABEL + 1);
+	int taken = 0, shed = 0;
+	raw_peer_listen(&p, "deaf.sock");
+	c = raw_peer_connect(&p, (mesh_client_opts){.max_unsent_bytes = BOUND});
+	memset(label, 'u', LABEL);
+	label[LABEL] = '\0';
+	for (int i = 0; i < CALLS; i++) {
+		Sample__Inner in = SAMPLE__INNER__INIT;
+		in.id = i + 1;
+		in.label = label;
+		sample__echo__get(mesh_client_service(c), &in, on_inner, &r[i]);
+		mesh_epoll_run(ep, 0); /* each turn writes what the socket takes */
+	}
+	turn_for(100);
+	for (int i = 0; i < CALLS; i++) {
+		if (r[i].called == 0) {
+			taken++;
+			continue;
+		}
+		ck_assert_int_eq(r[i].rpc.status, MESH_UNAVAILABLE);
+		ck_assert_msg(strstr(r[i].rpc.message, "max_unsent_bytes") != NULL, "%s",
+			      r[i].rpc.message);
+		shed++;
+	}
+	/* what the kernel took, and the bound: about 20 calls of 16 KiB, not 200 */
+	ck_assert_msg(taken > 0 && taken < CALLS / 2, "%d calls taken, %d shed", taken, shed);
+	ck_assert_int_eq(mesh_client_inflight(c), taken);
+	/* the calls still waiting in the output are taken back out when cancelled */
+	for (int i = 0; i < CALLS; i++)
+		if (r[i].called == 0)
+			ck_assert_int_eq(mesh_client_cancel(c, &r[i].rpc), 0);
+	ck_assert_int_eq(mesh_client_inflight(c), 0);
+	turn_for(50);
+	for (int i = 0; i < CALLS; i++)
+		ck_assert_int_le(r[i].called, 1);
+	mesh_client_free(c);
+	raw_peer_close(&p);
+	free(label);
+	free(r);
+}
+END_TEST
+
+/* raw_peer_read_calls reads n call frames the client sent p into ids (their SP request ids),
+ * turning the loop meanwhile. */
+static void raw_peer_read_calls(raw_peer *p, uint32_t *ids, int n)
+{
+	uint8_t buf[65536];
+	size_t len = 0;
+	long long until = harness_now_ms() + 3000;
+	int got = 0;
+	while (got < n && harness_now_ms() < until) {
+		ssize_t k;
+		mesh_epoll_run(ep, 5);
+		k = recv(p->fd, buf + len, sizeof(buf) - len, MSG_DONTWAIT);
+		if (k > 0)
+			len += (size_t)k;
+		while (got < n && len >= 13) {
+			uint64_t flen = 0;
+			for (int i = 1; i < 9; i++)
+				flen = flen << 8 | buf[i];
+			if (len < 9 + flen)
+				break;
+			ids[got++] = (uint32_t)buf[9] << 24 | (uint32_t)buf[10] << 16 |
+				     (uint32_t)buf[11] << 8 | buf[12];
+			memmove(buf, buf + 9 + flen, len - 9 - flen);
+			len -= 9 + flen;
+		}
+	}
+	ck_assert_int_eq(got, n);
+}
+
+/* raw_peer_send writes len bytes to the client, turning the loop while its socket is full. */
+static void raw_peer_send(raw_peer *p, const uint8_t *data, size_t len)
+{
+	long long until = harness_now_ms() + 10000;
+	while (len > 0 && harness_now_ms() < until) {
+		ssize_t k = send(p->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (k > 0) {
+			data += k;
+			len -= (size_t)k;
+		}
+		mesh_epoll_run(ep, 0);
+	}
+	ck_assert_uint_eq(len, 0);
+}
+
+/* frame_header writes an ipc frame's header for a payload of len bytes and the request id. */
+static void frame_header(uint8_t h[13], uint64_t len, uint32_t id)
+{
+	h[0] = 1;
+	for (int i = 0; i < 8; i++)
+		h[1 + i] = (uint8_t)(len >> (56 - 8 * i));
+	h[9] = (uint8_t)(id >> 24);
+	h[10] = (uint8_t)(id >> 16);
+	h[11] = (uint8_t)(id >> 8);
+	h[12] = (uint8_t)id;
+}
+
+START_TEST(test_loop_reply_over_max_reply_bytes_fails_its_call_alone)
+{
+	enum { HUGE = 5 << 20 }; /* over the 4 MiB default */
+	raw_peer p;
+	mesh_client *c;
+	echo_result a, b;
+	uint32_t ids[2];
+	uint8_t h[13], *junk = calloc(1, HUGE), reply[256];
+	size_t payload_len,
+	    rlen = meshi_envelope_reply_size(MESH_NOT_FOUND, "fine", NULL, &payload_len);
+	raw_peer_listen(&p, "huge.sock");
+	c = raw_peer_connect(&p, (mesh_client_opts){0});
+	invoke_slow(c, 1, &a);
+	invoke_slow(c, 2, &b);
+	raw_peer_read_calls(&p, ids, 2);
+	/* a's reply announces 5 MiB: a fails, the bytes are dropped as they come */
+	frame_header(h, (uint64_t)HUGE + 4, ids[0]);
+	raw_peer_send(&p, h, sizeof(h));
+	raw_peer_send(&p, junk, HUGE);
+	run_until(&a.called, 1, 2000);
+	ck_assert_int_eq(a.rpc.status, MESH_RESOURCE_EXHAUSTED);
+	ck_assert_msg(strstr(a.rpc.message, "max_reply_bytes") != NULL, "%s", a.rpc.message);
+	ck_assert_int_eq(b.called, 0);
+	/* the connection stays: b's reply, after the junk, is read */
+	ck_assert_uint_lt(rlen, sizeof(reply) - 13);
+	frame_header(reply, rlen + 4, ids[1]);
+	meshi_envelope_reply_write(reply + 13, MESH_NOT_FOUND, "fine", NULL, payload_len);
+	raw_peer_send(&p, reply, 13 + rlen);
+	run_until(&b.called, 1, 2000);
+	ck_assert_int_eq(b.rpc.status, MESH_NOT_FOUND);
+	ck_assert_str_eq(b.rpc.message, "fine");
+	ck_assert_int_eq(mesh_client_instances(c), 1);
+	ck_assert_int_eq(mesh_client_inflight(c), 0);
+	mesh_client_free(c);
+	raw_peer_close(&p);
+	free(junk);
+}
+END_TEST
+
 static Suite *mesh_loop_suite(void)
 {
 	Suite *s = suite_create("mesh_loop");
@@ -450,6 +809,12 @@ static Suite *mesh_loop_suite(void)
 	tcase_add_test(tc, test_loop_past_deadline_is_not_sent);
 	tcase_add_test(tc, test_loop_lost_connection_is_unavailable_and_never_resent);
 	tcase_add_test(tc, test_loop_client_talks_to_an_nng_server);
+	tcase_add_test(tc, test_loop_cancel_before_sending_never_sends);
+	tcase_add_test(tc, test_loop_cancel_takes_one_frame_out_of_many);
+	tcase_add_test(tc, test_loop_cancel_after_sending_drops_the_late_reply);
+	tcase_add_test(tc, test_loop_cancel_of_a_call_that_failed_before_sending);
+	tcase_add_test(tc, test_loop_unsent_bytes_are_bounded);
+	tcase_add_test(tc, test_loop_reply_over_max_reply_bytes_fails_its_call_alone);
 	tcase_add_test(tc, test_loop_over_tcp_and_spread_over_instances);
 	tcase_add_test(tc, test_loop_request_id_reaches_loop_and_nng_servers);
 	suite_add_tcase(s, tc);

@@ -1,5 +1,6 @@
 /* mesh_test.c: libmesh's server and clients, in one process over ipc: status, deadlines, resends.
  */
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,6 +19,7 @@
 #include "harness.h"
 #include "mesh.h"
 #include "mesh.pb-c.h"
+#include "queue.h"
 #include "sample.pb-c.h"
 
 static char dir[128];
@@ -398,6 +400,114 @@ START_TEST(test_mesh_async_closures_run_on_the_draining_thread)
 }
 END_TEST
 
+/* drain_for drains q for ms milliseconds; returns how many closures ran. */
+static int drain_for(mesh_queue *q, int ms)
+{
+	long long until = harness_now_ms() + ms;
+	int n = 0;
+	while (harness_now_ms() < until) {
+		struct pollfd p = {.fd = mesh_queue_fd(q), .events = POLLIN};
+		if (poll(&p, 1, 10) == 1)
+			n += mesh_queue_drain(q);
+	}
+	return n;
+}
+
+START_TEST(test_mesh_cancel_on_a_queue_client)
+{
+	mesh_queue *q;
+	mesh_client *c, *blocking;
+	echo_result sent = {0}, done_r = {0}, after = {0};
+	Sample__Inner in = SAMPLE__INNER__INIT;
+	long long until;
+	ck_assert_int_eq(mesh_queue_new(&q), 0);
+	c = connected_client(&sample__echo__descriptor, q);
+	/* sent and being served: cancelled, its reply never reaches the closure */
+	in.id = 200;
+	sample__echo__slow(mesh_client_service(c), &in, on_inner, &sent);
+	until = harness_now_ms() + 3000;
+	while (atomic_load(&echo_slow_started) == 0 && harness_now_ms() < until)
+		harness_sleep_ms(2);
+	ck_assert_int_eq(atomic_load(&echo_slow_started), 1);
+	ck_assert_int_eq(mesh_client_cancel(c, &sent.rpc), 0);
+	ck_assert_int_eq(mesh_client_inflight(c), 0);
+	ck_assert_int_eq(mesh_client_cancel(c, &sent.rpc), ENOENT);
+	/* completed, its closure waiting in the queue: cancelled, it never runs */
+	in.id = 7;
+	in.label = "x";
+	sample__echo__get(mesh_client_service(c), &in, on_inner, &done_r);
+	{
+		struct pollfd p = {.fd = mesh_queue_fd(q), .events = POLLIN};
+		ck_assert_int_eq(poll(&p, 1, 3000), 1); /* posted */
+	}
+	ck_assert_int_eq(mesh_client_cancel(c, &done_r.rpc), 0);
+	drain_for(q, 400); /* the slow one's reply comes meanwhile */
+	ck_assert_int_eq(sent.called, 0);
+	ck_assert_int_eq(done_r.called, 0);
+	ck_assert_int_eq(mesh_client_inflight(c), 0);
+	/* the client goes on */
+	in.id = 8;
+	sample__echo__get(mesh_client_service(c), &in, on_inner, &after);
+	until = harness_now_ms() + 3000;
+	while (after.called == 0 && harness_now_ms() < until)
+		drain_for(q, 10);
+	ck_assert_int_eq(after.rpc.status, MESH_OK);
+	ck_assert_int_eq(after.id, 8);
+	ck_assert_int_eq(mesh_client_cancel(c, &after.rpc), ENOENT); /* its closure ran */
+	mesh_client_free(c);
+	mesh_queue_free(q);
+	/* a blocking client's calls end inside invoke: nothing to cancel */
+	blocking = connected_client(&sample__echo__descriptor, NULL);
+	ck_assert_int_eq(mesh_client_cancel(blocking, &after.rpc), ENOTSUP);
+	mesh_client_free(blocking);
+}
+END_TEST
+
+/* queued: a queue item that counts its runs and may remove another item when it runs. */
+typedef struct queued {
+	meshi_queue_item item;
+	int runs;
+	mesh_queue *q;
+	struct queued *victim;
+} queued;
+
+static void queued_run(meshi_queue_item *item)
+{
+	queued *x = (queued *)item;
+	x->runs++;
+	if (x->victim != NULL)
+		ck_assert_int_eq(meshi_queue_remove(x->q, &x->victim->item), 0);
+}
+
+START_TEST(test_mesh_queue_remove_takes_an_item_out)
+{
+	mesh_queue *q;
+	queued x[4];
+	ck_assert_int_eq(mesh_queue_new(&q), 0);
+	memset(x, 0, sizeof(x));
+	for (int i = 0; i < 4; i++) {
+		x[i].item.run = queued_run;
+		x[i].q = q;
+		meshi_queue_post(q, &x[i].item);
+	}
+	x[0].victim = &x[2]; /* removed from the batch being drained, by an earlier item */
+	ck_assert_int_eq(meshi_queue_remove(q, &x[3].item), 0); /* the tail, still posted */
+	ck_assert_int_eq(meshi_queue_remove(q, &x[3].item), -1);
+	ck_assert_int_eq(mesh_queue_drain(q), 2);
+	ck_assert_int_eq(x[0].runs, 1);
+	ck_assert_int_eq(x[1].runs, 1);
+	ck_assert_int_eq(x[2].runs, 0);
+	ck_assert_int_eq(x[3].runs, 0);
+	ck_assert_int_eq(meshi_queue_remove(q, &x[0].item), -1); /* it ran */
+	/* the tail moved back: a new post still lands */
+	x[0].victim = NULL;
+	meshi_queue_post(q, &x[1].item);
+	ck_assert_int_eq(mesh_queue_drain(q), 1);
+	ck_assert_int_eq(x[1].runs, 2);
+	mesh_queue_free(q);
+}
+END_TEST
+
 static void *call_slow(void *arg)
 {
 	mesh_client *c = arg;
@@ -648,6 +758,8 @@ static Suite *mesh_suite(void)
 	tcase_add_test(tc, test_mesh_request_id_reaches_the_server);
 	tcase_add_test(tc, test_mesh_client_call_inherits_the_request_id);
 	tcase_add_test(tc, test_mesh_log_lines_carry_the_request_id);
+	tcase_add_test(tc, test_mesh_cancel_on_a_queue_client);
+	tcase_add_test(tc, test_mesh_queue_remove_takes_an_item_out);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -97,7 +97,7 @@ START_TEST(test_metrics_counts_by_route_and_status)
 	const route *get = add_route(ROUTE_GET, "/api/fakes/{id}", "fa\"ke");
 	const route *root = add_route(ROUTE_GET, "/", NULL);
 	const char *t;
-	ck_assert_int_eq(metrics_init(&metrics, &table, NULL), 0);
+	ck_assert_int_eq(metrics_init(&metrics, &table, NULL, NULL), 0);
 	for (int i = 0; i < 3; i++) {
 		metrics_request_begin(&metrics);
 		metrics_request_end(&metrics, get, 200, 10);
@@ -145,7 +145,7 @@ START_TEST(test_metrics_split_route_counts_the_group_used)
 	ck_assert_int_eq(route_set_split(r, "fake_v2", 50, err, sizeof(err)), 0);
 	ck_assert_msg(route_table_add(&table, r, err, sizeof(err)) == 0, "%s", err);
 	after = add_route(ROUTE_GET, "/", NULL);
-	ck_assert_int_eq(metrics_init(&metrics, &table, NULL), 0);
+	ck_assert_int_eq(metrics_init(&metrics, &table, NULL, NULL), 0);
 	for (int i = 0; i < 4; i++) {
 		metrics_request_begin(&metrics);
 		metrics_request_end(&metrics, route_split_pick(r), 200, 10);
@@ -185,7 +185,7 @@ START_TEST(test_metrics_every_edge_status_has_its_own_counter)
 					    412, 413, 414, 415, 421, 431, 503};
 	char want[160];
 	const char *t;
-	ck_assert_int_eq(metrics_init(&metrics, &table, NULL), 0);
+	ck_assert_int_eq(metrics_init(&metrics, &table, NULL, NULL), 0);
 	for (int st = MESH_OK; st <= MESH_UNAUTHENTICATED; st++)
 		metrics_request_end(&metrics, get, http_status_for((mesh_status)st), 1);
 	for (size_t i = 0; i < sizeof(edge_statuses) / sizeof(*edge_statuses); i++)
@@ -211,7 +211,7 @@ START_TEST(test_metrics_histogram_buckets_are_cumulative)
 	const route *get = add_route(ROUTE_GET, "/x", NULL);
 	char line[256];
 	const char *t;
-	ck_assert_int_eq(metrics_init(&metrics, &table, NULL), 0);
+	ck_assert_int_eq(metrics_init(&metrics, &table, NULL, NULL), 0);
 	metrics_request_end(&metrics, get, 200, 50);
 	metrics_request_end(&metrics, get, 200, 100);
 	metrics_request_end(&metrics, get, 200, 101);
@@ -239,7 +239,7 @@ END_TEST
 START_TEST(test_metrics_in_flight_gauge)
 {
 	const route *get = add_route(ROUTE_GET, "/x", NULL);
-	ck_assert_int_eq(metrics_init(&metrics, &table, NULL), 0);
+	ck_assert_int_eq(metrics_init(&metrics, &table, NULL, NULL), 0);
 	metrics_request_begin(&metrics);
 	metrics_request_begin(&metrics);
 	metrics_request_begin(&metrics);
@@ -267,7 +267,7 @@ START_TEST(test_metrics_every_family_has_help_and_type)
 	char line[128];
 	const char *t, *at;
 	add_route(ROUTE_GET, "/x", NULL);
-	ck_assert_int_eq(metrics_init(&metrics, &table, NULL), 0);
+	ck_assert_int_eq(metrics_init(&metrics, &table, NULL, NULL), 0);
 	t = render();
 	for (size_t i = 0; i < sizeof(families) / sizeof(*families); i++) {
 		snprintf(line, sizeof(line), "# TYPE %s %s", families[i][0], families[i][1]);
