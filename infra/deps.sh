@@ -1,10 +1,17 @@
 # infra/deps.sh: sourced by infra/up and infra/test; installs the Debian packages cleave needs.
 # usage: cleave_require_packages PACKAGE...   (installs what is missing when root, else explains)
 
-# iproute2: ip(8), with which tests/integration/multihost_test makes its network namespaces
+# iproute2: ip(8), with which tests/integration/multihost_test makes its network namespaces;
+# libpq-dev: the PostgreSQL store's client library (store/postgres.c)
 CLEAVE_BUILD_PACKAGES="gcc make cmake pkg-config libssl-dev libh2o-evloop-dev libnng-dev
-  libprotobuf-c-dev protobuf-c-compiler libyaml-dev libjansson-dev libsqlite3-dev check
+  libprotobuf-c-dev protobuf-c-compiler libyaml-dev libjansson-dev libsqlite3-dev libpq-dev check
   libcurl4-openssl-dev iproute2"
+
+# What the PostgreSQL suites (unit/store_postgres_test, postgres/*, integration/postgres*_test)
+# run: a real server of Debian's packages (initdb, postgres under /usr/lib/postgresql/N/bin),
+# started by the tests themselves. infra/test installs it when root; otherwise, where it is
+# missing, those suites skip and say so.
+CLEAVE_TEST_PACKAGES="postgresql"
 
 # What tests/fuzz/run needs (infra/test's "fuzz (short)" step): clang, its libFuzzer runtime
 # (libclang_rt.fuzzer-x86_64.a: libclang-rt-14-dev on Debian 12, which clang only recommends)
@@ -14,7 +21,7 @@ CLEAVE_FUZZ_PACKAGES="clang libclang-rt-dev llvm"
 # What the container images' runtime stage holds besides Debian's minbase: the shared libraries
 # edge and svc-* link (ldd), by their Debian 12 package names; their own dependencies follow.
 CLEAVE_RUNTIME_PACKAGES="libnng1 libprotobuf-c1 libh2o-evloop0.13 libyaml-0-2 libsqlite3-0
-  libjansson4 libssl3"
+  libpq5 libjansson4 libssl3"
 
 # What infra/images/build and tests/containers/run (infra/test's "containers" step) need:
 # podman with runc (crun fails on hybrid cgroups), podman-compose, and debootstrap for the

@@ -69,7 +69,10 @@ static void monolith_usage(FILE *out, const char *argv0)
 	    "                        service's does (default $CLEAVE_MANIFESTS, else svc/ in the\n"
 	    "                        checkout): the services call each other, and the edge\n"
 	    "                        calls them, only as the manifests allow\n"
-	    "  --help                this text\n");
+	    "  --help                this text\n"
+	    "\n"
+	    "A service keeps its data in PostgreSQL when CLEAVE_STORE_URL_<NAME> (NAME\n"
+	    "upper-cased: CLEAVE_STORE_URL_USERS) names its database (see svc-<name> --help).\n");
 }
 
 /* monolith_listen_url expands pattern's single %s with name into out. Returns 0 or -1. */
@@ -160,7 +163,12 @@ static int monolith_open(monolith_service *s, const monolith_opts *o)
 		fprintf(stderr, "%s: out of memory\n", def->name);
 		return -1;
 	}
-	s->env = (rt_service_env){.data_dir = s->data, .seed = def->default_seed, .deps = s->deps};
+	/* each service's own database when CLEAVE_STORE_URL_<NAME> names one: one URL for all
+	 * would mix their tables */
+	s->env = (rt_service_env){.store_url = rt_store_url(def->name, NULL, 0),
+				  .data_dir = s->data,
+				  .seed = def->default_seed,
+				  .deps = s->deps};
 	if ((rv = rt_mkdirs(s->data, 0700)) != 0) {
 		fprintf(stderr, "%s: cannot make %s: %s\n", def->name, s->data, strerror(rv));
 		return -1;

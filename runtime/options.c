@@ -301,6 +301,85 @@ void rt_opts_usage(const rt_opts *o, FILE *out, const rt_option *own, const char
 		o->call_env, o->call_flag, o->call_env);
 }
 
+const char *rt_store_url(const char *name, const char *flag, int generic)
+{
+	char var[160];
+	size_t at = (size_t)snprintf(var, sizeof(var), "CLEAVE_STORE_URL_");
+	const char *env;
+	if (flag != NULL)
+		return flag;
+	for (const char *p = name; *p != '\0' && at + 1 < sizeof(var); p++)
+		var[at++] = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
+	var[at] = '\0';
+	if ((env = getenv(var)) != NULL && env[0] != '\0')
+		return env;
+	if (generic && (env = getenv("CLEAVE_STORE_URL")) != NULL && env[0] != '\0')
+		return env;
+	return NULL;
+}
+
+/* redact_value replaces the value that starts at v (quoted with ' or up to a space, '&' or the
+ * end) with "***" in out, whose first n bytes are copied; returns where the value ends. */
+static const char *redact_value(const char *v, char *out, size_t outlen, size_t *n)
+{
+	const char *end = v;
+	if (*end == '\'') {
+		for (end++; *end != '\0' && *end != '\''; end++)
+			if (*end == '\\' && end[1] != '\0')
+				end++;
+		if (*end == '\'')
+			end++;
+	} else {
+		end += strcspn(end, " &");
+	}
+	if (*n < outlen)
+		*n += (size_t)snprintf(out + *n, outlen - *n, "***");
+	return end;
+}
+
+void rt_url_redact(const char *url, char *out, size_t outlen)
+{
+	const char *p = url, *scheme = strstr(url, "://");
+	size_t n = 0;
+	if (outlen == 0)
+		return;
+	out[0] = '\0';
+	if (scheme != NULL) {
+		const char *auth = scheme + 3, *end = auth + strcspn(auth, "/?"), *at = NULL;
+		for (const char *q = auth; q < end; q++)
+			if (*q == '@')
+				at = q;
+		if (at != NULL) {
+			const char *colon = memchr(auth, ':', (size_t)(at - auth));
+			if (colon != NULL) {
+				n += (size_t)snprintf(out, outlen, "%.*s:***", (int)(colon - url),
+						      url);
+				p = at;
+			}
+		}
+	}
+	while (*p != '\0' && n + 1 < outlen) {
+		if (strncmp(p, "password", 8) == 0 && (p == url || strchr(" ?&", p[-1]) != NULL)) {
+			const char *v = p + 8;
+			while (*v == ' ')
+				v++;
+			if (*v == '=') {
+				for (v++; *v == ' '; v++)
+					;
+				n += (size_t)snprintf(out + n, outlen - n, "password=");
+				if (n >= outlen)
+					break;
+				p = redact_value(v, out, outlen, &n);
+				continue;
+			}
+		}
+		out[n++] = *p++;
+		out[n] = '\0';
+	}
+	if (n >= outlen)
+		out[outlen - 1] = '\0';
+}
+
 int rt_parse_port(const char *s, int *out)
 {
 	char *end;

@@ -110,6 +110,17 @@ int rt_opts_call_is(const rt_opts *o, int i, const char *name);
  * service", "a service") is the program's. */
 void rt_opts_usage(const rt_opts *o, FILE *out, const rt_option *own, const char *callee_text);
 
+/* rt_store_url returns where the service called name keeps its data: flag (its --store) when
+ * given, else $CLEAVE_STORE_URL_<NAME> (NAME upper-cased, other characters than letters and
+ * digits '_'), else $CLEAVE_STORE_URL when generic is set (a process of one service); NULL when
+ * none is set: the embedded store in its data directory. The result is flag or points into the
+ * environment. */
+const char *rt_store_url(const char *name, const char *flag, int generic);
+
+/* rt_url_redact copies url to out (outlen bytes) with every password in it replaced by "***":
+ * a URI's user:password@, and password=... in its query or in libpq's key=value form. */
+void rt_url_redact(const char *url, char *out, size_t outlen);
+
 /* rt_parse_port reads a TCP port, 0 to 65535, into *out. Returns 0, or -1 for anything else. */
 int rt_parse_port(const char *s, int *out);
 

@@ -1,5 +1,6 @@
 /* service.c: the main() every service executable shares: options, store, the services it
  * calls, serving until a stop signal. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,10 @@ typedef struct service_args {
 	int insecure;	       /* may listen on other hosts without TLS */
 	mesh_policy *rules;    /* the policy in force; owned */
 	char data_dir[4096];
+	const char *store_flag;	 /* --store URL, or NULL */
+	char store_env_name[64]; /* the service's name as in CLEAVE_STORE_URL_<NAME> */
+	/* where the data is, for messages: the data dir, or the store's URL without passwords */
+	char store_where[4200];
 	rt_service_env env;
 	mesh_server_opts server;
 	rt_sandbox_paths sandbox_paths; /* what the sandbox's spec points into */
@@ -136,6 +141,11 @@ static const rt_option service_options[] = {
     {"data-dir", "DIR", 'd',
      "the service's own data (mode 0700; default $CLEAVE_STATE_DIR/<name>, else "
      ".state/<name> in the checkout, as under meshctl)"},
+    {"store", "URL", 'S',
+     "where the data is: postgres://USER:PASSWORD@HOST:PORT/DB (or postgresql://, or libpq's "
+     "'key=value ...') for PostgreSQL, a database and role of this service's own; sqlite: or "
+     "none for the embedded SQLite store in --data-dir (the default). Also "
+     "CLEAVE_STORE_URL_<NAME>, then CLEAVE_STORE_URL"},
     {"seed", "FILE", 's', "JSON array of records loaded on the first start only"},
     {"sync", "MODE", 'y',
      "normal (default): a commit survives any crash of the process; full: it also survives "
@@ -182,10 +192,11 @@ static void service_usage(FILE *out, void *ctx)
 	const rt_service_def *def = a->def;
 	fprintf(
 	    out,
-	    "usage: %s --listen URL [--listen URL]... [--data-dir DIR] [--seed FILE]\n"
-	    "          [--sync normal|full] [--call NAME=URLS]... [--run-dir DIR] [--loops N]\n"
-	    "          [--workers N] [--max-conns N] [--max-frame BYTES] [--idle-timeout-ms N]\n"
-	    "          [--policy FILE] [--sandbox auto|on|off]\n"
+	    "usage: %s --listen URL [--listen URL]... [--data-dir DIR] [--store URL]\n"
+	    "          [--seed FILE] [--sync normal|full] [--call NAME=URLS]... [--run-dir DIR]\n"
+	    "          [--loops N] [--workers N] [--max-conns N] [--max-frame BYTES]\n"
+	    "          [--idle-timeout-ms N] [--policy FILE] [--policy-mode enforce|audit]\n"
+	    "          [--sandbox auto|on|off]\n"
 	    "          [--resolve-interval-ms N]\n"
 	    "          [--tls-cert FILE --tls-key FILE --tls-ca FILE]\n"
 	    "\n"
@@ -196,10 +207,12 @@ static void service_usage(FILE *out, void *ctx)
 	rt_opts_usage(&a->shared, out, service_options, "a called service");
 	fprintf(out,
 		"  CLEAVE_LISTEN=URL[,URL...]  like --listen\n"
+		"  CLEAVE_STORE_URL_%s=URL, else CLEAVE_STORE_URL=URL  like --store\n"
 		"\n"
 		"Under the sandbox, once the store is open, the process reaches only its data dir\n"
 		"(read-write), the seed, the policy, the run dir's targets and system paths\n"
-		"(read-only).\n");
+		"(read-only): files a PostgreSQL URL names (sslrootcert...) belong there too.\n",
+		a->store_env_name);
 }
 
 /* service_parse_count reads a thread count of 1..1024; returns -1 if s is not one. */
@@ -278,6 +291,9 @@ static int service_option(int opt, const char *arg, void *ctx)
 		return -1;
 	case 'd':
 		snprintf(a->data_dir, sizeof(a->data_dir), "%s", arg);
+		return -1;
+	case 'S':
+		a->store_flag = arg;
 		return -1;
 	case 's':
 		a->env.seed = arg;
@@ -359,6 +375,10 @@ static int service_parse(int argc, char **argv, const rt_service_def *def, servi
 	int rv;
 	a->def = def;
 	a->argv0 = argv[0];
+	for (size_t i = 0; def->name[i] != '\0' && i + 1 < sizeof(a->store_env_name); i++)
+		a->store_env_name[i] = isalnum((unsigned char)def->name[i])
+					   ? (char)toupper((unsigned char)def->name[i])
+					   : '_';
 	a->env.seed = def->default_seed;
 	a->manifests = getenv("CLEAVE_MANIFESTS") != NULL ? getenv("CLEAVE_MANIFESTS")
 							  : CLEAVE_SOURCE_DIR "/svc";
@@ -400,6 +420,11 @@ static int service_parse(int argc, char **argv, const rt_service_def *def, servi
 		snprintf(a->data_dir, sizeof(a->data_dir), "%s/%s", rt_default_state_dir(),
 			 def->name);
 	a->env.data_dir = a->data_dir;
+	a->env.store_url = rt_store_url(def->name, a->store_flag, 1);
+	if (a->env.store_url != NULL && strcmp(a->env.store_url, "sqlite:") != 0)
+		rt_url_redact(a->env.store_url, a->store_where, sizeof(a->store_where));
+	else
+		snprintf(a->store_where, sizeof(a->store_where), "%s", a->data_dir);
 	return -1;
 }
 
@@ -462,7 +487,8 @@ static int service_serve(const rt_service_def *def, service_args *a, ProtobufCSe
 	}
 	for (int i = 0; i < a->nlisten; i++)
 		fprintf(stderr, "%s: serving %s on %s (%lld records in %s)\n", def->name,
-			def->service->name, a->listen[i], (long long)def->count(impl), a->data_dir);
+			def->service->name, a->listen[i], (long long)def->count(impl),
+			a->store_where);
 	fprintf(stderr, "%s: %s, stopping\n", def->name, strsignal(rt_stop_signals_wait(stop)));
 	status = 0;
 out_free:
@@ -609,7 +635,7 @@ int rt_service_main(int argc, char **argv, const rt_service_def *def)
 	}
 	a->env.deps = deps;
 	if (def->open(&a->env, &impl, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s: cannot open the store in %s: %s\n", def->name, a->data_dir,
+		fprintf(stderr, "%s: cannot open the store in %s: %s\n", def->name, a->store_where,
 			err);
 		goto out_free_deps;
 	}

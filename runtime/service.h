@@ -28,6 +28,9 @@ mesh_client *rt_deps_client(const rt_deps *deps, const char *name);
 
 /* rt_service_env: where a service keeps its data, and how it reaches the others. */
 typedef struct rt_service_env {
+	/* where its store is: a PostgreSQL URL (store.h's store_opts.url), or NULL for the
+	 * embedded SQLite store in data_dir */
+	const char *store_url;
 	const char *data_dir; /* the service's own directory (made with mode 0700) */
 	const char *seed;     /* seed file, loaded on the first start only */
 	int sync_full;	      /* --sync full: fsync every commit */
@@ -56,8 +59,8 @@ typedef struct rt_service_def {
 } rt_service_def;
 
 /* rt_service_main is a service's whole main(): it parses the command line (--listen URL...,
- * --data-dir DIR, --seed FILE, --sync, --call NAME=URLS, --run-dir, --loops, --workers, the
- * server's bounds (--max-conns, --max-frame, --idle-timeout-ms),
+ * --data-dir DIR, --store URL, --seed FILE, --sync, --call NAME=URLS, --run-dir, --loops,
+ * --workers, the server's bounds (--max-conns, --max-frame, --idle-timeout-ms),
  * --policy or --manifests, --insecure, --sandbox, TLS, --check, --help), opens the store, connects
  * to the services it calls, serves until SIGINT or SIGTERM, and returns the process's exit status.
  * def and argv stay the caller's. */

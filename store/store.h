@@ -1,5 +1,5 @@
-/* store.h: a service's own data: one SQLite database (WAL) whose table rows are protobuf messages.
- */
+/* store.h: a service's own data: a table whose rows are protobuf messages, in an embedded SQLite
+ * database (WAL) or in a PostgreSQL database the service owns. */
 #ifndef CLEAVE_STORE_H
 #define CLEAVE_STORE_H
 
@@ -15,21 +15,30 @@ typedef enum store_result {
 	STORE_NOT_FOUND, /* no such row, or no record of the idempotency key */
 	STORE_EXISTS,	 /* a unique field already holds the value; err names the field */
 	STORE_CONFLICT,	 /* the idempotency key was used before with another request */
-	STORE_ERROR,	 /* SQLite failed; err says how */
+	STORE_ERROR,	 /* the database failed; err says how */
+	/* the database cannot be reached now (PostgreSQL down, restarting, out of reach): nothing
+	 * was written, except when the connection was lost while a commit was on its way, whose
+	 * outcome is then unknown (err says so); a create retried with its idempotency key is
+	 * safe either way */
+	STORE_UNAVAILABLE,
 } store_result;
 
 /* store_opts: what a store holds and where. */
 typedef struct store_opts {
-	const char *dir;  /* the service's data directory, made with mode 0700 if missing */
-	const char *name; /* the table, and the file DIR/NAME.db */
+	/* where: NULL, "" or "sqlite:" for SQLite in dir; a PostgreSQL connection URI
+	 * (postgres://... or postgresql://...) or libpq "key=value ..." string for PostgreSQL */
+	const char *url;
+	const char *dir; /* the service's data directory (SQLite), made with mode 0700 if missing */
+	const char *name; /* the table (letters, digits, '_'), and SQLite's file DIR/NAME.db */
 	/* the row type: its scalar fields are the columns, its int64 field "id" the key that the
 	 * store assigns */
 	const ProtobufCMessageDescriptor *row;
 	const char *const *unique;  /* NULL-terminated fields whose values must be unique */
 	const char *const *indexes; /* NULL-terminated int64 fields that lists filter by */
 	const char *seed;	    /* JSON array of rows loaded on the first start only; or NULL */
-	int sync_full; /* fsync every commit (survives power loss); otherwise commits survive any
-			* crash of the process, and fsync happens at checkpoints */
+	int sync_full; /* SQLite: fsync every commit (survives power loss); otherwise commits
+			* survive any crash of the process, and fsync happens at checkpoints.
+			* PostgreSQL: its own settings decide (synchronous_commit) */
 } store_opts;
 
 /* store_rows: one page of rows. */
@@ -47,8 +56,13 @@ typedef struct store_key {
 } store_key;
 
 /* store_open opens (creating and seeding on the first start) the store described by opts, whose
- * strings and arrays must outlive it. Several processes may open the same store. On success
- * *out is the caller's, to free with store_close. Returns STORE_OK or STORE_ERROR (err). */
+ * strings and arrays must outlive it. Several processes may open the same store at once, on one
+ * host (SQLite) or several (PostgreSQL): the first seeds it, once. On success *out is the
+ * caller's, to free with store_close. Returns STORE_OK, STORE_ERROR or STORE_UNAVAILABLE (err).
+ *
+ * Every other call works on the calling thread's own connection, made on its first use (and,
+ * for PostgreSQL, made again once the database is back after a restart); any of them may
+ * return STORE_UNAVAILABLE besides the results it names. */
 store_result store_open(store **out, const store_opts *opts, char *err, size_t errlen);
 
 /* store_get reads the row whose id is id into *row: a new message, the caller's, to free with
@@ -82,6 +96,14 @@ store_result store_replay(store *s, const store_key *key, ProtobufCMessage **cre
 
 /* store_count returns how many rows the table holds, or -1 on error. */
 int64_t store_count(store *s);
+
+/* store_describe writes where the store is into out, without secrets: "sqlite DIR/NAME.db",
+ * "postgres database D as user U on HOST:PORT". */
+void store_describe(const store *s, char *out, size_t outlen);
+
+/* store_url_kind says which backend url chooses: 0 SQLite, 1 PostgreSQL, -1 neither (a scheme
+ * the store does not know). */
+int store_url_kind(const char *url);
 
 /* store_close closes the calling thread's connection and frees the store; other threads must
  * be done with it. */

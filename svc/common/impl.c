@@ -176,6 +176,18 @@ static void svc_fail_store(void *closure_data, store_result r, const char *err,
 	case STORE_NOT_FOUND:
 		mesh_fail(closure_data, MESH_NOT_FOUND, "%s", err);
 		break;
+	case STORE_UNAVAILABLE:
+		/* the database's address and state are the operator's: logged, not answered */
+		mesh_log(closure_data, "store %s: database unavailable: %s", op, err);
+		if (strstr(err, "outcome is unknown") != NULL)
+			mesh_fail(closure_data, MESH_UNAVAILABLE,
+				  "the store lost its database during the create, whose outcome is "
+				  "unknown: retry it with the same Idempotency-Key");
+		else
+			mesh_fail(closure_data, MESH_UNAVAILABLE,
+				  "the store's database is unavailable%s; try again",
+				  strcmp(op, "insert") == 0 ? ": nothing was written" : "");
+		break;
 	default:
 		mesh_log(closure_data, "store %s failed: %s", op, err);
 		mesh_fail(closure_data, MESH_INTERNAL, "store: %s", err);
@@ -360,6 +372,7 @@ int svc_open(const rt_service_env *env, const svc_spec *spec, ProtobufCService *
 	dot = strrchr(opts.row->name, '.');
 	snprintf(st->what, sizeof(st->what), "%s", dot != NULL ? dot + 1 : opts.row->name);
 	st->what[0] = (char)tolower((unsigned char)st->what[0]);
+	opts.url = env->store_url;
 	opts.dir = env->data_dir;
 	opts.seed = env->seed;
 	opts.sync_full = env->sync_full;

@@ -58,6 +58,61 @@ const char *fixture_external(void)
 	return v != NULL && *v != '\0' ? v : NULL;
 }
 
+int fixture_postgres(void)
+{
+	const char *v = getenv("CLEAVE_TEST_STORE");
+	return v != NULL && strcmp(v, "postgres") == 0;
+}
+
+const fixture_store *fixture_store_of(const fixture_mesh *m, const char *name)
+{
+	for (int i = 0; i < m->nstores; i++)
+		if (strcmp(m->stores[i].name, name) == 0)
+			return &m->stores[i];
+	return NULL;
+}
+
+/* fixture_store_url returns service name's --store URL, giving it a database and role on the
+ * mesh's server the first time; NULL after a message on stderr. */
+static const char *fixture_store_url(fixture_mesh *m, const char *name)
+{
+	const fixture_store *known = fixture_store_of(m, name);
+	fixture_store *st;
+	char err[512];
+	if (known != NULL)
+		return known->url;
+	if (m->nstores == FIXTURE_MAX_PROCS)
+		return NULL;
+	st = &m->stores[m->nstores];
+	snprintf(st->name, sizeof(st->name), "%s", name);
+	if (pg_server_provision(&m->pg, name, 0, st->password, st->url, sizeof(st->url), err,
+				sizeof(err)) != 0) {
+		fprintf(stderr, "fixture: cannot give %s a database: %s\n", name, err);
+		return NULL;
+	}
+	m->nstores++;
+	return st->url;
+}
+
+/* fixture_pg_start starts the mesh's PostgreSQL server. Returns 0, or -1 after a message; ends
+ * the process as skipped where PostgreSQL is not installed. */
+static int fixture_pg_start(fixture_mesh *m)
+{
+	char err[1024];
+	if (pg_server_find(m->pg.bin, sizeof(m->pg.bin), err, sizeof(err)) != 0) {
+		printf("skipped: CLEAVE_TEST_STORE=postgres: %s\n", err);
+		fflush(stdout);
+		harness_rmtree(m->dir);
+		exit(HARNESS_EXIT_SKIPPED);
+	}
+	if (pg_server_start(&m->pg, NULL, 0, err, sizeof(err)) != 0) {
+		fprintf(stderr, "fixture: cannot start PostgreSQL: %s\n", err);
+		return -1;
+	}
+	m->pg_up = 1;
+	return 0;
+}
+
 int fixture_monolith(void)
 {
 	const char *v = getenv("CLEAVE_TEST_MONOLITH");
@@ -68,19 +123,27 @@ pid_t fixture_service_start_as(fixture_mesh *m, const char *name, const char *bi
 			       const char *seed)
 {
 	char exe[512], url[256], log[256], data[256];
-	int slot = fixture_slot(m, name);
+	int slot = fixture_slot(m, name), argc = 7;
+	const char *store = NULL;
 	if (slot < 0)
+		return -1;
+	if (m->pg_up && (store = fixture_store_url(m, name)) == NULL)
 		return -1;
 	snprintf(exe, sizeof(exe), "%s/svc-%s", CLEAVE_BUILD_DIR, binary);
 	snprintf(url, sizeof(url), "ipc://%s/%s.sock", m->dir, name);
 	snprintf(data, sizeof(data), "%s/data/%s", m->dir, name);
 	fixture_log_path(m, name, log, sizeof(log));
 	/* the data directory outlives restarts: a restarted service finds its data again */
-	char *argv[10] = {exe, "--listen", url, "--data-dir", data, "--run-dir", m->dir, NULL};
+	char *argv[12] = {exe, "--listen", url, "--data-dir", data, "--run-dir", m->dir, NULL};
 	if (seed != NULL) {
-		argv[7] = "--seed";
-		argv[8] = (char *)seed;
+		argv[argc++] = "--seed";
+		argv[argc++] = (char *)seed;
 	}
+	if (store != NULL) {
+		argv[argc++] = "--store";
+		argv[argc++] = (char *)store;
+	}
+	argv[argc] = NULL;
 	m->pids[slot] = harness_spawn(argv, log);
 	return m->pids[slot];
 }
@@ -173,6 +236,21 @@ int fixture_mesh_start_with(fixture_mesh *m, const fixture_opts *opts)
 	if (harness_tmpdir(m->dir, sizeof(m->dir)) != 0) {
 		perror("fixture: mkdtemp");
 		return -1;
+	}
+	if (fixture_postgres() && fixture_pg_start(m) != 0)
+		goto out_fail;
+	if (fixture_monolith() && m->pg_up) {
+		/* the monolith finds each service's database in CLEAVE_STORE_URL_<NAME> */
+		for (size_t i = 0; i < sizeof(fixture_services) / sizeof(*fixture_services); i++) {
+			const char *store = fixture_store_url(m, fixture_services[i]);
+			char var[64];
+			size_t k = (size_t)snprintf(var, sizeof(var), "CLEAVE_STORE_URL_");
+			for (const char *p = fixture_services[i]; *p != '\0'; p++)
+				var[k++] = (char)(*p - 'a' + 'A');
+			var[k] = '\0';
+			if (store == NULL || setenv(var, store, 1) != 0)
+				goto out_fail;
+		}
 	}
 	if (fixture_monolith()) {
 		/* CLEAVE_TEST_MONOLITH=1: every service in one process, at the same addresses */
@@ -284,6 +362,17 @@ int fixture_mesh_stop(fixture_mesh *m, char *report, size_t reportlen)
 			fixture_log_path(m, m->names[i], log, sizeof(log));
 			append_tail(report, reportlen, log);
 		}
+	}
+	if (m->pg_up) {
+		/* after the services: a fast shutdown, which a server in order takes */
+		if (pg_server_stop(&m->pg, SIGINT, 10000) != 0) {
+			size_t used = strlen(report);
+			bad = 1;
+			snprintf(report + used, reportlen - used,
+				 "postgres: needed more than a fast shutdown\n");
+		}
+		pg_server_remove(&m->pg);
+		m->pg_up = 0;
 	}
 	if (bad)
 		harness_note_unclean("the mesh", report);

@@ -5,7 +5,17 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "pg.h"
+
 #define FIXTURE_MAX_PROCS 8
+
+/* fixture_store: where one service keeps its data when the mesh runs on PostgreSQL: a database
+ * and role of its own, as fixture_postgres() asks. */
+typedef struct fixture_store {
+	char name[32];	   /* the service's name, its database's and its role's */
+	char password[33]; /* its role's */
+	char url[400];	   /* its --store URL, over the server's unix socket */
+} fixture_store;
 
 /* fixture_mesh: one running mesh in its own directory (sockets, logs). */
 typedef struct fixture_mesh {
@@ -20,6 +30,12 @@ typedef struct fixture_mesh {
 	 */
 	int admin_port;
 	char admin_base[64]; /* "http://127.0.0.1:ADMIN_PORT" as the edge printed it, or "" */
+	/* with fixture_postgres(): the server, started first and stopped last, and each
+	 * service's database */
+	pg_server pg;
+	int pg_up;
+	fixture_store stores[FIXTURE_MAX_PROCS];
+	int nstores;
 } fixture_mesh;
 
 /* fixture_extra: one more service started before the edge: another instance of a service binary
@@ -67,6 +83,17 @@ int fixture_mesh_start(fixture_mesh *m, const char *const *extra_edge_args);
  * a manifest of each name). opts and what it points at are borrowed for the call. */
 int fixture_mesh_start_with(fixture_mesh *m, const fixture_opts *opts);
 
+/* fixture_postgres says whether CLEAVE_TEST_STORE=postgres asks for services that keep their
+ * data in PostgreSQL: the fixture starts a server (tests/support/pg.h) in a directory of its own,
+ * gives each service a database and role of its own and its --store URL, and stops the server
+ * after the services. Where PostgreSQL is not installed, fixture_mesh_start_with ends the suite
+ * as skipped (HARNESS_EXIT_SKIPPED), saying so. */
+int fixture_postgres(void);
+
+/* fixture_store_of returns where service name keeps its data under fixture_postgres(), or
+ * NULL (SQLite, or no such service). It belongs to m. */
+const fixture_store *fixture_store_of(const fixture_mesh *m, const char *name);
+
 /* fixture_service_start starts (or restarts) service name ("users") on its socket.
  * Returns its pid, or -1. */
 pid_t fixture_service_start(fixture_mesh *m, const char *name);
@@ -95,9 +122,10 @@ void fixture_admin_url(const fixture_mesh *m, const char *path, char *out, size_
 /* fixture_log_path writes the path of name's log file (stdout and stderr) into out. */
 void fixture_log_path(const fixture_mesh *m, const char *name, char *out, size_t outlen);
 
-/* fixture_mesh_stop sends SIGTERM to every process (the edge first), reaps them and removes the
- * directory. Returns 0 if every one exited with status 0; otherwise -1 with each bad exit and
- * the tail of its log in report. */
+/* fixture_mesh_stop sends SIGTERM to every process (the edge first), reaps them, stops the
+ * PostgreSQL server if one was started (a fast shutdown) and removes the directories. Returns 0 if
+ * every one exited with status 0; otherwise -1 with each bad exit and the tail of its log in
+ * report. */
 int fixture_mesh_stop(fixture_mesh *m, char *report, size_t reportlen);
 
 #endif
