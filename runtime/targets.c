@@ -143,7 +143,9 @@ void rt_targets_apply(const rt_target *was, size_t nwas, const rt_target *now, s
 			mesh_client_undial(client, now[i].url);
 			old = NULL;
 		}
-		if (old == NULL)
+		/* new, or back in service after draining (a dial revives a draining instance):
+		 * a reader may see draining and then active again without the removal between */
+		if (old == NULL || (old->draining && !now[i].draining))
 			mesh_client_dial_uid(client, now[i].url, uid);
 		if (now[i].draining && (old == NULL || !old->draining))
 			mesh_client_drain(client, now[i].url);

@@ -210,6 +210,30 @@ static void mesh_setup(void)
 		snprintf(admin, sizeof(admin), "%s/metrics", strstr(line, "http://"));
 }
 
+/* edge_states writes into out what the edge's metrics say of each instance of service (its
+ * instance_state lines whose value is 1), or why it could not tell; returns out. */
+static const char *edge_states(const char *service, char *out, size_t outlen)
+{
+	http_response r;
+	char prefix[128];
+	snprintf(prefix, sizeof(prefix), "cleave_upstream_instance_state{service=\"%s\"", service);
+	out[0] = '\0';
+	if (http_get(admin, &r) != 0 || r.status != 200) {
+		snprintf(out, outlen, "no metrics: %s", r.error);
+		http_response_free(&r);
+		return out;
+	}
+	for (const char *at = r.body; (at = strstr(at, prefix)) != NULL; at++) {
+		int len = (int)strcspn(at, "\n");
+		if (len > 2 && strncmp(at + len - 2, " 1", 2) == 0)
+			snprintf(out + strlen(out), outlen - strlen(out), "%.*s; ", len, at);
+	}
+	if (out[0] == '\0')
+		snprintf(out, outlen, "no instance of %s listed", service);
+	http_response_free(&r);
+	return out;
+}
+
 /* edge_reports waits up to ms for the edge's metrics to say the instance whose address ends in
  * suffix is in state; returns 0, or -1 if they never did. */
 static int edge_reports(const char *suffix, const char *state, int ms)
@@ -477,8 +501,11 @@ START_TEST(test_failing_health_checks_take_an_instance_out_of_rotation)
 	ck_assert_int_gt(hung, 0);
 	/* the edge checks on its own schedule: it must have posts-2 in rotation first (an instance
 	 * that never passed its checks stays "starting", never "unhealthy") */
-	ck_assert_msg(edge_reports("posts-2.sock", "healthy", 15000) == 0,
-		      "the edge never had posts-2 healthy");
+	if (edge_reports("posts-2.sock", "healthy", 15000) != 0) {
+		char said[2048];
+		ck_abort_msg("the edge never had posts-2 healthy: %s",
+			     edge_states("posts", said, sizeof(said)));
+	}
 	/* a hung instance fails its checks (timeout 1 s, 2 in a row, every 2 s) */
 	ck_assert_int_eq(kill(hung, SIGSTOP), 0);
 	if (wait_state("posts-2", "unhealthy", 10000) != 0) {
@@ -487,20 +514,10 @@ START_TEST(test_failing_health_checks_take_an_instance_out_of_rotation)
 	}
 	/* the edge checks on its own schedule: until it too sees it unhealthy */
 	if (edge_takes_out("posts-2.sock", 10000) != 0) {
-		http_response r;
+		char said[2048];
 		kill(hung, SIGCONT);
-		char said[2048] = "";
-		http_get(admin, &r);
-		/* what the edge says of each posts instance: its lines with the value 1 */
-		for (const char *at = r.status == 200 ? r.body : "";
-		     (at = strstr(at, "cleave_upstream_instance_state{service=\"posts\"")) != NULL;
-		     at++) {
-			int len = (int)strcspn(at, "\n");
-			if (len > 2 && strncmp(at + len - 2, " 1", 2) == 0)
-				snprintf(said + strlen(said), sizeof(said) - strlen(said), "%.*s; ",
-					 len, at);
-		}
-		ck_abort_msg("the edge did not take posts-2 out: %s", said[0] ? said : r.error);
+		ck_abort_msg("the edge did not take posts-2 out: %s",
+			     edge_states("posts", said, sizeof(said)));
 	}
 	load_start(&l, "/api/posts/1");
 	waited = load_wait(&l, 30, 10000);

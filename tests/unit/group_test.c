@@ -116,6 +116,10 @@ START_TEST(test_group_follows_its_target_file_on_a_loop)
 	publish(0, 1, 1);
 	ck_assert(wait_state(ep, g, url_a, -1));
 	ck_assert_int_eq(state_of(g, url_b), MESH_INSTANCE_DRAINING);
+	/* draining, then active again (a scale down and up again read without the removal
+	 * between): back in service */
+	publish(0, 1, 0);
+	ck_assert(wait_state(ep, g, url_b, MESH_INSTANCE_HEALTHY));
 	rt_group_free(g);
 	mesh_epoll_free(ep);
 }
