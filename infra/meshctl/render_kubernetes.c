@@ -81,8 +81,8 @@ static void container_security(FILE *f)
 }
 
 /* egress writes the egress rules: DNS anywhere in the cluster, then port 7000 of the pods of
- * every manifest to[] says. */
-static void egress(FILE *f, const render_ctx *c, const bool *to)
+ * every manifest to[] says, and with store, PostgreSQL's port. */
+static void egress(FILE *f, const render_ctx *c, const bool *to, bool store)
 {
 	bool any = false;
 	fprintf(f, "  egress:\n"
@@ -109,6 +109,15 @@ static void egress(FILE *f, const render_ctx *c, const bool *to)
 	if (any)
 		fprintf(f, "      ports:\n        - protocol: TCP\n          port: %d\n",
 			RENDER_SVC_PORT);
+	if (store)
+		fprintf(
+		    f,
+		    "    # its PostgreSQL store, wherever it is. Narrow it to the database with a\n"
+		    "    # to: (an ipBlock of a managed database's addresses; a namespaceSelector\n"
+		    "    # and podSelector of the database's pods, e.g. cnpg.io/cluster: NAME for\n"
+		    "    # CloudNativePG), and change the port if the store URLs name another.\n"
+		    "    - ports:\n        - protocol: TCP\n          port: %d\n",
+		    RENDER_STORE_PORT);
 }
 
 static void env_urls(FILE *f, const char *prefix, const char *name)
@@ -155,6 +164,33 @@ static void tls_volume(FILE *f, const char *id)
 	    dns);
 }
 
+/* placement writes where the replicas of app go: with SQLite, onto the node of the first (its
+ * volume's); with PostgreSQL, spread over the nodes. */
+static void placement(FILE *f, const char *app, bool postgres)
+{
+	if (postgres)
+		fprintf(f,
+			"      topologySpreadConstraints:  # replicas over the nodes, as evenly as "
+			"they allow\n"
+			"        - maxSkew: 1\n"
+			"          topologyKey: kubernetes.io/hostname\n"
+			"          whenUnsatisfiable: ScheduleAnyway  # never left pending for it\n"
+			"          labelSelector:\n"
+			"            matchLabels:\n"
+			"              " LABEL ": %s\n",
+			app);
+	else
+		fprintf(f,
+			"      affinity:  # every replica on the node of the volume\n"
+			"        podAffinity:\n"
+			"          requiredDuringSchedulingIgnoredDuringExecution:\n"
+			"            - labelSelector:\n"
+			"                matchLabels:\n"
+			"                  " LABEL ": %s\n"
+			"              topologyKey: kubernetes.io/hostname\n",
+			app);
+}
+
 static int service(const render_ctx *c, size_t k, bool *to)
 {
 	const manifest *m = c->ms[k];
@@ -170,20 +206,35 @@ static int service(const render_ctx *c, size_t k, bool *to)
 		return -1;
 	fprintf(f, "# %s (%s): its data, its DNS name, its pods, who may reach them.\n", m->name,
 		m->service);
-	fprintf(f,
-		"#\n# The data: a SQLite store in WAL mode, which every replica shares (as the "
-		"instances\n# of meshctl up share their data directory). WAL needs its processes "
-		"on one host,\n# so the replicas are scheduled onto the node of the first "
-		"(podAffinity) and share\n# one ReadWriteOnce claim; durable across restarts and "
-		"rescheduling. (emptyDir\n# would lose the data with the pod, and a StatefulSet "
-		"would give each replica\n# its own diverging copy.)\n");
-	snprintf(claim, sizeof(claim), "%s-data", dns);
-	meta(f, "PersistentVolumeClaim", "v1", claim, dns);
-	fprintf(f, "spec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n"
-		   "      storage: 1Gi\n");
+	if (c->o->store_postgres) {
+		fprintf(
+		    f,
+		    "#\n# The data: a PostgreSQL store, a database and role of its own, whose URL "
+		    "the pods\n# read from the Secret %s-store (key url; ../store/ makes it from "
+		    "store/%s.url).\n# The replicas share nothing on disk: they run on any node, "
+		    "spread over the nodes\n# (topologySpreadConstraints), and the data directory "
+		    "is an emptyDir that\n# holds nothing lasting.\n",
+		    dns, m->name);
+	} else {
+		fprintf(
+		    f,
+		    "#\n# The data: a SQLite store in WAL mode, which every replica shares (as the "
+		    "instances\n# of meshctl up share their data directory). WAL needs its "
+		    "processes on one host,\n# so the replicas are scheduled onto the node of the "
+		    "first (podAffinity) and share\n# one ReadWriteOnce claim; durable across "
+		    "restarts and rescheduling. (emptyDir\n# would lose the data with the pod, and "
+		    "a "
+		    "StatefulSet would give each replica\n# its own diverging copy. Replicas on "
+		    "any "
+		    "node: a PostgreSQL store, meshctl\n# render kubernetes --store postgres.)\n");
+		snprintf(claim, sizeof(claim), "%s-data", dns);
+		meta(f, "PersistentVolumeClaim", "v1", claim, dns);
+		fprintf(f, "spec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n"
+			   "      storage: 1Gi\n---\n");
+	}
 	/* its DNS name: a headless Service resolves to every ready pod's address; callers dial
 	 * each and balance over them themselves */
-	fprintf(f, "---\n# %s resolves to every ready pod; callers dial each address.\n", dns);
+	fprintf(f, "# %s resolves to every ready pod; callers dial each address.\n", dns);
 	meta(f, "Service", "v1", dns, dns);
 	fprintf(f,
 		"spec:\n  clusterIP: None\n  selector:\n    " LABEL ": %s\n  ports:\n"
@@ -199,21 +250,21 @@ static int service(const render_ctx *c, size_t k, bool *to)
 	fprintf(f, "      terminationGracePeriodSeconds: %lld  # deregistration_delay + 30s\n",
 		(long long)render_ceil_s(m->deregistration_delay_ms) + 30);
 	pod_security(f);
-	fprintf(f,
-		"      affinity:  # every replica on the node of the volume\n"
-		"        podAffinity:\n"
-		"          requiredDuringSchedulingIgnoredDuringExecution:\n"
-		"            - labelSelector:\n"
-		"                matchLabels:\n"
-		"                  " LABEL ": %s\n"
-		"              topologyKey: kubernetes.io/hostname\n",
-		dns);
+	placement(f, dns, c->o->store_postgres);
 	fprintf(f, "      containers:\n        - name: %s\n          image: %s\n", dns, image);
 	fprintf(f, "          ports:\n            - name: mesh\n              containerPort: %d\n",
 		RENDER_SVC_PORT);
 	fprintf(f, "          env:\n");
 	env_value(f, "CLEAVE_LISTEN", "'tls+tcp://0.0.0.0:7000'");
 	env_value(f, "CLEAVE_MANIFESTS", RENDER_MANIFESTS "  # its policy: what they allow");
+	if (c->o->store_postgres)
+		fprintf(f,
+			"            - name: CLEAVE_STORE_URL  # its PostgreSQL database\n"
+			"              valueFrom:\n"
+			"                secretKeyRef:\n"
+			"                  name: %s-store\n"
+			"                  key: url\n",
+			dns);
 	env_tls(f);
 	render_calls(c, k, to);
 	for (size_t j = 0; j < c->n; j++)
@@ -250,10 +301,15 @@ static int service(const render_ctx *c, size_t k, bool *to)
 		"            - name: tmp\n              mountPath: /tmp\n",
 		RENDER_DATA_DIR);
 	tls_mount(f);
-	fprintf(f,
-		"      volumes:\n        - name: data\n          persistentVolumeClaim:\n"
-		"            claimName: %s-data\n        - name: tmp\n          emptyDir: {}\n",
-		dns);
+	if (c->o->store_postgres)
+		fprintf(f, "      volumes:\n        - name: data  # the data is in PostgreSQL\n"
+			   "          emptyDir: {}\n");
+	else
+		fprintf(f,
+			"      volumes:\n        - name: data\n          persistentVolumeClaim:\n"
+			"            claimName: %s-data\n",
+			dns);
+	fprintf(f, "        - name: tmp\n          emptyDir: {}\n");
 	tls_volume(f, m->name);
 	/* who may reach it: the edge if it routes here, and the services whose calls: name it */
 	fprintf(f,
@@ -285,7 +341,7 @@ static int service(const render_ctx *c, size_t k, bool *to)
 			RENDER_SVC_PORT);
 	else
 		fprintf(f, "  ingress: []\n");
-	egress(f, c, to);
+	egress(f, c, to, c->o->store_postgres);
 	return 0;
 }
 
@@ -348,7 +404,7 @@ static int edge(const render_ctx *c, bool *to)
 		"  policyTypes: [Ingress, Egress]\n  ingress:\n    - ports:\n"
 		"        - protocol: TCP\n          port: %d\n",
 		RENDER_EDGE_PORT);
-	egress(f, c, to);
+	egress(f, c, to, false);
 	return 0;
 }
 

@@ -47,11 +47,15 @@ static int kustomize_files(const render_ctx *c)
 	       "# and never commit them (ca.key is used by nothing here: keep it elsewhere).\n"
 	       "# Re-running meshctl certs NAME and applying again rotates NAME: its Secret gets\n"
 	       "# a new name (kustomize's hash), so its pods are replaced and load the new files.\n"
-	       "# With cert-manager instead: kubectl apply -k DIR/cert-manager.\n"
-	       "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
-	       "  - mesh\n"
-	       "generatorOptions:\n  labels:\n    app.kubernetes.io/part-of: cleave\n"
-	       "secretGenerator:\n");
+	       "# With cert-manager instead: kubectl apply -k DIR/cert-manager.\n");
+	if (c->o->store_postgres)
+		fprintf(f, "# Each service's PostgreSQL store URL is a Secret too: see store/.\n");
+	fprintf(f, "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
+		   "  - mesh\n");
+	if (c->o->store_postgres)
+		fprintf(f, "  - store\n");
+	fprintf(f, "generatorOptions:\n  labels:\n    app.kubernetes.io/part-of: cleave\n"
+		   "secretGenerator:\n");
 	for (size_t i = 0; i <= c->n; i++) {
 		char dns[128];
 		const char *id = identity(c, i);
@@ -93,7 +97,8 @@ static int kustomize_cert_manager(const render_ctx *c)
 		"# kubectl apply -k DIR/cert-manager: the workloads, their TLS Secrets issued by\n"
 		"# cert-manager (installed in the cluster) from a CA of the namespace's own.\n"
 		"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
-		"  - ../mesh\n  - certificates.yaml\n");
+		"  - ../mesh\n%s  - certificates.yaml\n",
+		c->o->store_postgres ? "  - ../store  # the store URLs' Secrets\n" : "");
 	f = render_begin(c->out, "cert-manager/certificates.yaml");
 	if (f == NULL)
 		return -1;
@@ -133,9 +138,44 @@ static int kustomize_cert_manager(const render_ctx *c)
 	return 0;
 }
 
+/* kustomize_store writes store/kustomization.yaml: a Secret per service, <name>-store, whose key
+ * url is the service's PostgreSQL URL, made by kustomize from store/<name>.url. */
+static int kustomize_store(const render_ctx *c)
+{
+	FILE *f = render_begin(c->out, "store/kustomization.yaml");
+	if (f == NULL)
+		return -1;
+	fprintf(
+	    f,
+	    "# Each service's PostgreSQL store: a Secret <name>-store whose key url its pods read\n"
+	    "# as CLEAVE_STORE_URL, made here from a file this directory does not hold,\n"
+	    "# store/<name>.url: the URL alone, without a newline, for a database and role of\n"
+	    "# the service's own (README, Stores):\n"
+	    "#   printf '%%s' 'postgresql://posts:PASSWORD@db.example:%d/posts?sslmode=require' "
+	    "\\\n"
+	    "#     >store/posts.url\n"
+	    "# (sslmode=verify-full also checks the server's name: it wants the server's CA in\n"
+	    "# the pods, under /etc, e.g. a ConfigMap mounted there, named by sslrootcert=.)\n"
+	    "# Never commit them. Changing one and applying again rolls the service's pods\n"
+	    "# onto it (kustomize's hash in the Secret's name).\n"
+	    "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+	    "generatorOptions:\n  labels:\n    app.kubernetes.io/part-of: cleave\n"
+	    "secretGenerator:\n",
+	    RENDER_STORE_PORT);
+	for (size_t k = 0; k < c->n; k++) {
+		char dns[128];
+		render_dns(dns, sizeof(dns), c->ms[k]->name);
+		fprintf(f, "  - name: %s-store\n    type: Opaque\n    files:\n      - url=%s.url\n",
+			dns, c->ms[k]->name);
+	}
+	return 0;
+}
+
 int render_kustomizations(const render_ctx *c)
 {
 	if (kustomize_mesh(c) != 0 || kustomize_files(c) != 0 || kustomize_cert_manager(c) != 0)
+		return -1;
+	if (c->o->store_postgres && kustomize_store(c) != 0)
 		return -1;
 	return 0;
 }
