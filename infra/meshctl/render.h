@@ -19,6 +19,8 @@
 /* where the images carry every manifest: a service derives its call policy from them */
 #define RENDER_MANIFESTS  "/usr/local/share/cleave/svc"
 #define RENDER_STORE_PORT 5432 /* PostgreSQL's: the services' stores */
+/* compose.postgres.yml's database: its compose service, DNS name and image ("postgres") */
+#define RENDER_COMPOSE_DB "postgres"
 
 /* render_opts: what the command line chose. Strings are argv's. */
 typedef struct render_opts {

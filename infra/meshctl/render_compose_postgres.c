@@ -5,11 +5,11 @@
 
 #include "render.h"
 
-#define DB_HOST	 "postgres" /* the database's compose service: its DNS name on the network */
+#define DB_HOST	 RENDER_COMPOSE_DB
 #define DB_DATA	 "/var/lib/postgresql/data"
 #define STORE	 "${CLEAVE_STORE_DIR:-./store}"
 #define SECRETS	 "/run/secrets"
-#define DB_IMAGE "postgres" /* the image of infra/images/Containerfile.postgres */
+#define DB_IMAGE RENDER_COMPOSE_DB /* the image of infra/images/Containerfile.postgres */
 
 static void header(FILE *f, const render_ctx *c)
 {
