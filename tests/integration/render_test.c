@@ -52,16 +52,31 @@ static int run(char **out, char *const argv[])
 	return run_for(out, 30000, argv);
 }
 
+/* render_store runs meshctl render target --out DIR/sub [--store store] [--manifests m]; returns
+ * its exit status. */
+static int render_store(const char *target, const char *sub, const char *manifests,
+			const char *store, char **out)
+{
+	char outdir[512];
+	char *argv[9] = {MESHCTL, "render", (char *)target, "--out", outdir};
+	size_t i = 5;
+	snprintf(outdir, sizeof(outdir), "%s/%s", dir, sub);
+	if (store != NULL) {
+		argv[i++] = "--store";
+		argv[i++] = (char *)store;
+	}
+	if (manifests != NULL) {
+		argv[i++] = "--manifests";
+		argv[i++] = (char *)manifests;
+	}
+	argv[i] = NULL;
+	return run(out, argv);
+}
+
 /* render runs meshctl render target --out DIR/sub [--manifests m]; returns its exit status. */
 static int render(const char *target, const char *sub, const char *manifests, char **out)
 {
-	char outdir[512];
-	char *argv[] = {MESHCTL, "render",	(char *)target,	   "--out",
-			outdir,	 "--manifests", (char *)manifests, NULL};
-	snprintf(outdir, sizeof(outdir), "%s/%s", dir, sub);
-	if (manifests == NULL)
-		argv[5] = NULL;
-	return run(out, argv);
+	return render_store(target, sub, manifests, NULL, out);
 }
 
 /* yaml_docs: every document of one YAML file. */
@@ -306,23 +321,28 @@ static void teardown(void)
 	dir[0] = '\0';
 }
 
+/* Every target's render is committed in infra/deploy/<target>, and Kubernetes with PostgreSQL
+ * stores (--store postgres) in infra/deploy/kubernetes-postgres. */
 START_TEST(test_the_committed_deployments_match_the_manifests)
 {
-	for (size_t t = 0; t < NTARGETS; t++) {
+	for (size_t t = 0; t <= NTARGETS; t++) {
+		const char *target = t < NTARGETS ? targets[t] : "kubernetes";
+		const char *store = t < NTARGETS ? NULL : "postgres";
+		const char *where = t < NTARGETS ? targets[t] : "kubernetes-postgres";
 		char committed[512], fresh[512], *out = NULL;
 		char *diff[] = {"/usr/bin/diff", "-ru", committed, fresh, NULL};
 		int rc;
 		snprintf(committed, sizeof(committed), "%s/infra/deploy/%s", CLEAVE_SOURCE_DIR,
-			 targets[t]);
-		snprintf(fresh, sizeof(fresh), "%s/%s", dir, targets[t]);
-		ck_assert_int_eq(render(targets[t], targets[t], NULL, NULL), 0);
+			 where);
+		snprintf(fresh, sizeof(fresh), "%s/%s", dir, where);
+		ck_assert_int_eq(render_store(target, where, NULL, store, NULL), 0);
 		rc = run(&out, diff);
 		ck_assert_msg(rc == 0,
 			      "infra/deploy/%s differs from what the manifests render:\n%s\n"
 			      "Regenerate it with (in the checkout):\n"
-			      "  rm -rf infra/deploy/%s && build/meshctl render %s --out "
+			      "  rm -rf infra/deploy/%s && build/meshctl render %s%s --out "
 			      "infra/deploy/%s\n",
-			      targets[t], out, targets[t], targets[t], targets[t]);
+			      where, out, where, target, store ? " --store postgres" : "", where);
 		free(out);
 	}
 }
@@ -342,10 +362,22 @@ START_TEST(test_every_rendered_file_is_yaml_with_the_header)
 			snprintf(outdir, sizeof(outdir), "%s/%s", dir, sub);
 			n = 0;
 			check_tree(outdir, &n);
-			/* compose.yml; mesh/ (4 + kustomization), kustomization.yaml,
-			 * cert-manager/ (kustomization, certificates); 4 manifests; template.yml */
-			ck_assert_int_eq(n, t == 0 ? 1 : t == 1 ? 8 : t == 2 ? 4 : 1);
+			/* compose.yml, compose.postgres.yml; mesh/ (4 + kustomization),
+			 * kustomization.yaml, cert-manager/ (kustomization, certificates); 4
+			 * manifests; template.yml */
+			ck_assert_int_eq(n, t == 0 ? 2 : t == 1 ? 8 : t == 2 ? 4 : 1);
 		}
+	}
+	/* kubernetes --store postgres: the same and store/kustomization.yaml */
+	for (int with = 0; with < 2; with++) {
+		char sub[64], outdir[600];
+		int n = 0;
+		snprintf(sub, sizeof(sub), "kubernetes-postgres-%d", with);
+		ck_assert_int_eq(render_store("kubernetes", sub, with ? m : NULL, "postgres", NULL),
+				 0);
+		snprintf(outdir, sizeof(outdir), "%s/%s", dir, sub);
+		check_tree(outdir, &n);
+		ck_assert_int_eq(n, 9);
 	}
 }
 END_TEST
@@ -371,6 +403,19 @@ START_TEST(test_bad_input_is_a_usage_error)
 	ck_assert_int_eq(run(&out, missing), 1);
 	ck_assert_msg(strstr(out, "/nonexistent") != NULL, "%s", out);
 	free(out);
+	/* --store is sqlite or postgres, and postgres is kubernetes' alone: compose renders
+	 * compose.postgres.yml anyway, the ECS template takes store URLs as parameters */
+	ck_assert_int_eq(render_store("kubernetes", "s0", NULL, "mysql", &out), 2);
+	ck_assert_msg(strstr(out, "'mysql'") != NULL, "%s", out);
+	free(out);
+	ck_assert_int_eq(render_store("compose", "s1", NULL, "postgres", &out), 2);
+	ck_assert_msg(strstr(out, "compose.postgres.yml") != NULL, "%s", out);
+	free(out);
+	ck_assert_int_eq(render_store("ecs", "s2", NULL, "postgres", &out), 2);
+	ck_assert_msg(strstr(out, "StoreSecretArn") != NULL, "%s", out);
+	free(out);
+	ck_assert_int_eq(render_store("copilot", "s3", NULL, "postgres", NULL), 2);
+	ck_assert_int_eq(render_store("kubernetes", "s4", NULL, "sqlite", NULL), 0);
 }
 END_TEST
 
@@ -913,7 +958,7 @@ static void check_container(const char *file, const workload *w, yaml_document_t
 /* check_secrets_made checks that both ways of running the render in DIR/sub make each identity
  * of w (n) its Secret, <identity>-tls: kustomization.yaml from meshctl certs' files,
  * cert-manager/ by a Certificate whose commonName is the identity, from the mesh's own CA. */
-static void check_secrets_made(const char *sub, const workload *w, size_t n)
+static void check_secrets_made(const char *sub, const workload *w, size_t n, bool pg)
 {
 	char path[700], why[600], want[300], secret[96], dns[64];
 	yaml_docs d;
@@ -923,7 +968,8 @@ static void check_secrets_made(const char *sub, const workload *w, size_t n)
 	ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
 	doc = &d.doc[0];
 	root = yaml_document_get_root_node(doc);
-	expect_list("kustomization.yaml", "Kustomization", doc, root, "resources", "mesh");
+	expect_list("kustomization.yaml", "Kustomization", doc, root, "resources",
+		    pg ? "mesh,store" : "mesh");
 	for (size_t k = 0; k < n; k++) {
 		bool found = false;
 		snprintf(secret, sizeof(secret), "%s-tls", dns_of(dns, sizeof(dns), w[k].name));
@@ -946,7 +992,7 @@ static void check_secrets_made(const char *sub, const workload *w, size_t n)
 	ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
 	expect_list("cert-manager/kustomization.yaml", "Kustomization", &d.doc[0],
 		    yaml_document_get_root_node(&d.doc[0]), "resources",
-		    "../mesh,certificates.yaml");
+		    pg ? "../mesh,../store,certificates.yaml" : "../mesh,certificates.yaml");
 	unload(&d);
 	snprintf(path, sizeof(path), "%s/%s/cert-manager/certificates.yaml", dir, sub);
 	ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
@@ -970,11 +1016,128 @@ static void check_secrets_made(const char *sub, const workload *w, size_t n)
 	unload(&d);
 }
 
-/* check_pods renders kubernetes from manifests m (NULL: the checkout's) into DIR/sub and checks
- * every workload's Service (a service's headless, the edge's a load balancer) and pods: run as
- * uid and gid 10001, never root, with the runtime's seccomp profile and no service account
- * token, every container locked down (check_container). */
-static void check_pods(const char *m, const char *sub)
+/* check_store_secrets checks DIR/sub/store/kustomization.yaml (kubernetes --store postgres): a
+ * Secret <name>-store per service of w (n), its key url from the file <name>.url, no more. */
+static void check_store_secrets(const char *sub, const workload *w, size_t n)
+{
+	const char *file = "store/kustomization.yaml";
+	char path[700], why[600], want[200], dns[64];
+	size_t made = 0;
+	yaml_docs d;
+	yaml_document_t *doc;
+	yaml_node_t *root, *g;
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, file);
+	ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
+	doc = &d.doc[0];
+	root = yaml_document_get_root_node(doc);
+	expect_none(file, "Kustomization", doc, root, "resources");
+	for (size_t k = 0; k < n; k++) {
+		bool found = false;
+		if (w[k].edge)
+			continue;
+		made++;
+		snprintf(want, sizeof(want), "%s-store", dns_of(dns, sizeof(dns), w[k].name));
+		for (size_t i = 0; (g = item(doc, get(doc, root, "secretGenerator"), i)) != NULL;
+		     i++) {
+			if (strcmp(str(doc, g, "name"), want) != 0)
+				continue;
+			found = true;
+			expect(file, want, doc, g, "type", "Opaque");
+			snprintf(want, sizeof(want), "url=%.63s.url", w[k].name);
+			expect_list(file, w[k].name, doc, g, "files", want);
+			break;
+		}
+		ck_assert_msg(found, "%s: no Secret %s-store for %s", file, dns, w[k].name);
+	}
+	ck_assert_ptr_null(item(doc, get(doc, root, "secretGenerator"), made)); /* no more */
+	unload(&d);
+}
+
+/* check_store_objects checks where workload w's objects in d (its file of mesh/) keep its
+ * data. SQLite (pg false): a service's replicas share a claim, <name>-data, mounted at
+ * /var/lib/cleave, all on one node (podAffinity); no store URL, no egress to PostgreSQL.
+ * PostgreSQL (pg true): no claim and no affinity; the replicas are the manifest's count, spread
+ * over the nodes (topologySpreadConstraints by hostname, never left pending for it); the data
+ * directory an emptyDir; CLEAVE_STORE_URL from the key url of the Secret <name>-store; the
+ * NetworkPolicy lets it reach PostgreSQL's port. The edge has none of it either way. */
+static void check_store_objects(const char *file, const workload *w, yaml_docs *d, bool pg)
+{
+	char what[96], want[96], dns[64];
+	bool service = !w->edge, egress = false, data = false;
+	size_t urls = 0;
+	yaml_document_t *doc;
+	yaml_node_t *root, *pod, *v, *c, *rule;
+	dns_of(dns, sizeof(dns), w->name);
+	snprintf(what, sizeof(what), "%.63s", w->name);
+	root = find(d, "PersistentVolumeClaim", &doc);
+	ck_assert_msg((root != NULL) == (service && !pg), "%s: %s: %s claim", file, what,
+		      root != NULL ? "a" : "no");
+	root = find(d, "Deployment", &doc);
+	ck_assert_ptr_nonnull(root);
+	pod = get(doc, root, "spec.template.spec");
+	if (service) {
+		snprintf(want, sizeof(want), "%d", w->count);
+		expect(file, what, doc, root, "spec.replicas", want);
+	}
+	if (service && !pg)
+		ck_assert_msg(get(doc, pod, "affinity.podAffinity") != NULL,
+			      "%s: %s: its replicas are not kept on the claim's node", file, what);
+	if (pg)
+		expect_none(file, what, doc, pod, "affinity");
+	if (service && pg) {
+		v = item(doc, get(doc, pod, "topologySpreadConstraints"), 0);
+		ck_assert_msg(v != NULL, "%s: %s: no topologySpreadConstraints", file, what);
+		expect(file, what, doc, v, "topologyKey", "kubernetes.io/hostname");
+		expect(file, what, doc, v, "maxSkew", "1");
+		expect(file, what, doc, v, "whenUnsatisfiable", "ScheduleAnyway");
+		v = key(doc, get(doc, v, "labelSelector.matchLabels"), "app.kubernetes.io/name");
+		ck_assert_msg(v != NULL && strcmp((char *)v->data.scalar.value, dns) == 0,
+			      "%s: %s: the spread does not select its own pods", file, what);
+	}
+	for (size_t i = 0; (v = item(doc, get(doc, pod, "volumes"), i)) != NULL; i++) {
+		if (strcmp(str(doc, v, "name"), "data") != 0)
+			continue;
+		data = true;
+		if (pg) {
+			ck_assert_msg(get(doc, v, "emptyDir") != NULL,
+				      "%s: %s: data not an emptyDir", file, what);
+			expect_none(file, what, doc, v, "persistentVolumeClaim");
+		} else {
+			snprintf(want, sizeof(want), "%s-data", dns);
+			expect(file, what, doc, v, "persistentVolumeClaim.claimName", want);
+		}
+	}
+	ck_assert_msg(data == service, "%s: %s: %s data volume", file, what, data ? "a" : "no");
+	for (size_t i = 0; (c = item(doc, get(doc, pod, "containers"), i)) != NULL; i++)
+		for (size_t j = 0; (v = item(doc, get(doc, c, "env"), j)) != NULL; j++) {
+			if (strcmp(str(doc, v, "name"), "CLEAVE_STORE_URL") != 0)
+				continue;
+			urls++;
+			expect_none(file, what, doc, v, "value"); /* never in the object itself */
+			snprintf(want, sizeof(want), "%s-store", dns);
+			expect(file, what, doc, v, "valueFrom.secretKeyRef.name", want);
+			expect(file, what, doc, v, "valueFrom.secretKeyRef.key", "url");
+		}
+	ck_assert_msg(urls == (service && pg ? 1u : 0u), "%s: %s: %zu store URLs", file, what,
+		      urls);
+	root = find(d, "NetworkPolicy", &doc);
+	ck_assert_ptr_nonnull(root);
+	for (size_t r = 0; (rule = item(doc, get(doc, root, "spec.egress"), r)) != NULL; r++)
+		for (size_t i = 0; (v = item(doc, get(doc, rule, "ports"), i)) != NULL; i++)
+			if (strcmp(str(doc, v, "port"), "5432") == 0) {
+				egress = true;
+				expect(file, what, doc, v, "protocol", "TCP");
+			}
+	ck_assert_msg(egress == (service && pg), "%s: %s: %s egress to PostgreSQL (5432)", file,
+		      what, egress ? "an" : "no");
+}
+
+/* check_pods renders kubernetes from manifests m (NULL: the checkout's) into DIR/sub, with
+ * PostgreSQL stores if pg, and checks every workload's Service (a service's headless, the
+ * edge's a load balancer) and pods: run as uid and gid 10001, never root, with the runtime's
+ * seccomp profile and no service account token, every container locked down (check_container),
+ * its data where the store says (check_store_objects). */
+static void check_pods(const char *m, const char *sub, bool pg)
 {
 	static const char *const pod_wants[][2] = {
 	    {"spec.template.spec.securityContext.runAsNonRoot", "true"},
@@ -986,7 +1149,7 @@ static void check_pods(const char *m, const char *sub)
 	};
 	workload w[16];
 	size_t n = workloads(m, w, 16);
-	ck_assert_int_eq(render("kubernetes", sub, m, NULL), 0);
+	ck_assert_int_eq(render_store("kubernetes", sub, m, pg ? "postgres" : NULL, NULL), 0);
 	for (size_t k = 0; k < n; k++) {
 		char path[700], file[96], what[96], why[600];
 		yaml_docs d;
@@ -1012,9 +1175,12 @@ static void check_pods(const char *m, const char *sub)
 			      "%s: %s: no container", file, what);
 		for (size_t i = 0; (c = item(doc, get(doc, pod, "containers"), i)) != NULL; i++)
 			check_container(file, &w[k], doc, pod, c);
+		check_store_objects(file, &w[k], &d, pg);
 		unload(&d);
 	}
-	check_secrets_made(sub, w, n);
+	check_secrets_made(sub, w, n, pg);
+	if (pg)
+		check_store_secrets(sub, w, n);
 }
 
 /* of_workload is the workload whose container compose service name is: "edge", or
@@ -1525,8 +1691,19 @@ START_TEST(test_kubernetes_pods_are_locked_down)
 {
 	char m[512];
 	manifests(m, sizeof(m), "manifests");
-	check_pods(NULL, "k-checkout");
-	check_pods(m, "k-changed"); /* with resources: and replicas */
+	check_pods(NULL, "k-checkout", false);
+	check_pods(m, "k-changed", false); /* with resources: and replicas */
+}
+END_TEST
+
+/* With PostgreSQL stores the pods are as locked down, and share nothing on a node: no claim,
+ * no affinity, the replicas spread, each service's store URL from its Secret. */
+START_TEST(test_kubernetes_with_postgres_spreads_replicas_and_reads_store_secrets)
+{
+	char m[512];
+	manifests(m, sizeof(m), "manifests");
+	check_pods(NULL, "kp-checkout", true);
+	check_pods(m, "kp-changed", true); /* users: two replicas */
 }
 END_TEST
 
@@ -1855,6 +2032,7 @@ static Suite *render_suite(void)
 	tc = harness_tcase("properties", 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_kubernetes_pods_are_locked_down);
+	tcase_add_test(tc, test_kubernetes_with_postgres_spreads_replicas_and_reads_store_secrets);
 	tcase_add_test(tc, test_compose_containers_are_locked_down);
 	tcase_add_test(tc, test_copilot_tasks_have_read_only_roots_and_checks);
 	tcase_add_test(tc, test_ecs_tasks_are_locked_down_and_reached_as_calls_say);
