@@ -1734,29 +1734,22 @@ START_TEST(test_ecs_tasks_are_locked_down_and_reached_as_calls_say)
 }
 END_TEST
 
-/* The Kubernetes objects against the API's schemas, compose.yml against the Compose
- * specification's, the ECS template against the CloudFormation resource specification:
- * tests/renders/validate.mjs, which installs its validators (npm ci) the first time. Skipped only
- * where node or npm is missing or the npm registry cannot be reached. */
+/* The Kubernetes objects (SQLite's and PostgreSQL's renders) against the API's schemas,
+ * compose.yml and compose.postgres.yml (alone and merged) against the Compose specification's, the
+ * ECS template against the CloudFormation resource specification: tests/renders/validate.mjs, which
+ * installs its validators (npm ci) the first time. Skipped only where node or npm is missing or the
+ * npm registry cannot be reached. */
 START_TEST(test_renders_pass_their_validators)
 {
-	char m[512], k[2][600], c[2][600], e[2][600], *out = NULL;
-	char *argv[] = {"/usr/bin/env",
-			"node",
-			CLEAVE_SOURCE_DIR "/tests/renders/validate.mjs",
-			"kubernetes",
-			k[0],
-			"kubernetes",
-			k[1],
-			"compose",
-			c[0],
-			"compose",
-			c[1],
-			"ecs",
-			e[0],
-			"ecs",
-			e[1],
-			NULL};
+	char m[512], k[2][600], kp[2][600], c[2][600], e[2][600], *out = NULL;
+	char *argv[] = {
+	    "/usr/bin/env", "node",	  CLEAVE_SOURCE_DIR "/tests/renders/validate.mjs",
+	    "kubernetes",   k[0],	  "kubernetes",
+	    k[1],	    "kubernetes", kp[0],
+	    "kubernetes",   kp[1],	  "compose",
+	    c[0],	    "compose",	  c[1],
+	    "ecs",	    e[0],	  "ecs",
+	    e[1],	    NULL};
 	int rc;
 	manifests(m, sizeof(m), "manifests");
 	for (int with = 0; with < 2; with++) {
@@ -1764,6 +1757,10 @@ START_TEST(test_renders_pass_their_validators)
 		snprintf(sub, sizeof(sub), "k-%d", with);
 		ck_assert_int_eq(render("kubernetes", sub, with ? m : NULL, NULL), 0);
 		snprintf(k[with], sizeof(k[with]), "%s/%s", dir, sub);
+		snprintf(sub, sizeof(sub), "kp-%d", with);
+		ck_assert_int_eq(render_store("kubernetes", sub, with ? m : NULL, "postgres", NULL),
+				 0);
+		snprintf(kp[with], sizeof(kp[with]), "%s/%s", dir, sub);
 		snprintf(sub, sizeof(sub), "c-%d", with);
 		ck_assert_int_eq(render("compose", sub, with ? m : NULL, NULL), 0);
 		snprintf(c[with], sizeof(c[with]), "%s/%s", dir, sub);
@@ -1956,6 +1953,121 @@ START_TEST(test_kustomize_builds_the_secrets_both_ways)
 }
 END_TEST
 
+/* base64 writes the base64 of text (as a Secret's data holds it) into out. */
+static void base64(char *out, size_t outlen, const char *text)
+{
+	static const char abc[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t len = strlen(text), o = 0;
+	for (size_t i = 0; i < len && o + 5 < outlen; i += 3) {
+		unsigned v = (unsigned char)text[i] << 16;
+		v |= i + 1 < len ? (unsigned)(unsigned char)text[i + 1] << 8 : 0;
+		v |= i + 2 < len ? (unsigned char)text[i + 2] : 0;
+		out[o++] = abc[(v >> 18) & 63];
+		out[o++] = abc[(v >> 12) & 63];
+		out[o++] = i + 1 < len ? abc[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < len ? abc[v & 63] : '=';
+	}
+	out[o] = '\0';
+}
+
+/* With PostgreSQL stores both ways build too (kubectl kustomize, offline): from the files
+ * store/<name>.url, an Opaque Secret per service holding its URL under url, which the service's
+ * pods (and only they) read as CLEAVE_STORE_URL by its generated name; no claim anywhere.
+ * Skipped without kubectl. */
+START_TEST(test_kustomize_builds_the_store_secrets)
+{
+	static const char *const names[] = {"posts", "threads", "users"};
+	char out_dir[512], tls_dir[600], cm[600], built[700], path[700], *out = NULL;
+	char *certs[] = {MESHCTL, "certs", "--dir", tls_dir, NULL};
+	char *files[] = {"/usr/bin/env", "kubectl", "kustomize", out_dir, "--output", built, NULL};
+	char *managed[] = {"/usr/bin/env", "kubectl", "kustomize", cm, "--output", built, NULL};
+	char made[3][128] = {"", "", ""};
+	int rc;
+	ck_assert_int_eq(render_store("kubernetes", "kp", NULL, "postgres", NULL), 0);
+	snprintf(out_dir, sizeof(out_dir), "%s/kp", dir);
+	snprintf(tls_dir, sizeof(tls_dir), "%s/tls", out_dir);
+	snprintf(cm, sizeof(cm), "%s/cert-manager", out_dir);
+	snprintf(built, sizeof(built), "%s/built.yaml", dir);
+	ck_assert_int_eq(run(NULL, certs), 0);
+	for (size_t i = 0; i < 3; i++) {
+		char url[256];
+		snprintf(path, sizeof(path), "%s/store/%s.url", out_dir, names[i]);
+		snprintf(url, sizeof(url), "postgresql://%s:pw-%zu@db.example:5432/%s", names[i], i,
+			 names[i]);
+		write_file(path, url);
+	}
+	for (int way = 0; way < 2; way++) {
+		yaml_docs d;
+		char why[600];
+		int secrets = 0, deployments = 0;
+		rc = run(&out, way == 0 ? files : managed);
+		if (rc == 127 && strstr(out, "env: ") != NULL) {
+			harness_skip("kustomize: kubectl is not installed");
+			free(out);
+			return;
+		}
+		ck_assert_msg(rc == 0, "kubectl kustomize %s: %s", way == 0 ? out_dir : cm, out);
+		free(out);
+		ck_assert_msg(load(built, &d, why, sizeof(why)) == 0, "%s", why);
+		for (int i = 0; i < d.n; i++) {
+			yaml_document_t *doc = &d.doc[i];
+			yaml_node_t *root = yaml_document_get_root_node(doc), *c, *v;
+			const char *kind = str(doc, root, "kind");
+			const char *name = str(doc, root, "metadata.name");
+			size_t urls = 0;
+			ck_assert_msg(strcmp(kind, "PersistentVolumeClaim") != 0, "a claim: %s",
+				      name);
+			if (strcmp(kind, "Secret") == 0 &&
+			    strcmp(str(doc, root, "type"), "Opaque") == 0)
+				for (size_t k = 0; k < 3; k++) {
+					char want[256], url[256];
+					snprintf(want, sizeof(want), "%s-store-", names[k]);
+					if (strncmp(name, want, strlen(want)) != 0)
+						continue;
+					secrets++;
+					snprintf(made[k], sizeof(made[k]), "%s", name);
+					snprintf(url, sizeof(url),
+						 "postgresql://%s:pw-%zu@db.example:5432/%s",
+						 names[k], k, names[k]);
+					base64(want, sizeof(want), url);
+					ck_assert_str_eq(str(doc, root, "data.url"), want);
+				}
+			if (strcmp(kind, "Deployment") != 0)
+				continue;
+			deployments++;
+			for (size_t j = 0;
+			     (c = item(doc, get(doc, root, "spec.template.spec.containers"), j)) !=
+			     NULL;
+			     j++)
+				for (size_t e = 0; (v = item(doc, get(doc, c, "env"), e)) != NULL;
+				     e++) {
+					char want[128];
+					if (strcmp(str(doc, v, "name"), "CLEAVE_STORE_URL") != 0)
+						continue;
+					urls++;
+					snprintf(want, sizeof(want), "%s-store-", name);
+					ck_assert_msg(
+					    strncmp(str(doc, v, "valueFrom.secretKeyRef.name"),
+						    want, strlen(want)) == 0,
+					    "Deployment %s reads its store URL from %s", name,
+					    str(doc, v, "valueFrom.secretKeyRef.name"));
+					for (size_t k = 0; k < 3; k++)
+						if (strcmp(name, names[k]) == 0)
+							ck_assert_str_eq(
+							    str(doc, v,
+								"valueFrom.secretKeyRef.name"),
+							    made[k]);
+				}
+			ck_assert_int_eq(urls, strcmp(name, "edge") == 0 ? 0 : 1);
+		}
+		ck_assert_int_eq(secrets, 3);
+		ck_assert_int_eq(deployments, 4);
+		unload(&d);
+	}
+}
+END_TEST
+
 /* fargate renders copilot with posts' cpu: and memory: set as given (memory NULL: none) and
  * returns meshctl's exit status, the rendered cpu and memory in cpu_out and mem_out. */
 static int fargate(const char *m, const char *cpu, const char *memory, char *cpu_out, char *mem_out,
@@ -2039,6 +2151,7 @@ static Suite *render_suite(void)
 	tcase_add_test(tc, test_no_render_has_a_plain_address_or_insecure);
 	tcase_add_test(tc, test_every_image_carries_every_manifest);
 	tcase_add_test(tc, test_kustomize_builds_the_secrets_both_ways);
+	tcase_add_test(tc, test_kustomize_builds_the_store_secrets);
 	suite_add_tcase(s, tc);
 	tc = harness_tcase("validators", 240); /* npm ci the first time */
 	tcase_add_checked_fixture(tc, setup, teardown);
