@@ -1269,6 +1269,75 @@ static void check_compose(const char *m, const char *sub)
 	unload(&d);
 }
 
+/* check_compose_postgres checks DIR/sub/compose.postgres.yml (rendered by check_compose, from
+ * manifests m): the database's container, postgres, of the image infra/images/build makes,
+ * locked down like the others, not published, its data on a volume, health-checked, given each
+ * service's store file as a secret; every instance of every service (the edge none) reads its
+ * URL from its service's store file and starts once the database is healthy; nothing else. */
+static void check_compose_postgres(const char *m, const char *sub)
+{
+	const char *file = "compose.postgres.yml", *what = "service postgres";
+	char path[700], why[600], want[300], stores[256] = "", names[256] = "";
+	workload w[16];
+	size_t n = workloads(m, w, 16), instances = 0, want_instances = 0;
+	yaml_docs d;
+	yaml_document_t *doc;
+	yaml_node_t *root, *services, *db, *secrets;
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, file);
+	ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_int_eq(d.n, 1);
+	doc = &d.doc[0];
+	root = yaml_document_get_root_node(doc);
+	services = get(doc, root, "services");
+	for (size_t k = 0; k < n; k++)
+		if (!w[k].edge) {
+			snprintf(stores + strlen(stores), sizeof(stores) - strlen(stores),
+				 "%s%.63s.store", stores[0] ? "," : "", w[k].name);
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%.63s",
+				 names[0] ? " " : "", w[k].name);
+			want_instances += (size_t)w[k].count;
+		}
+	db = key(doc, services, "postgres");
+	ck_assert_msg(db != NULL, "%s: no service postgres", file);
+	expect(file, what, doc, db, "image", "localhost/cleave-postgres:latest");
+	expect(file, what, doc, db, "read_only", "true");
+	expect_list(file, what, doc, db, "cap_drop", "ALL");
+	expect_none(file, what, doc, db, "cap_add");
+	expect_none(file, what, doc, db, "privileged");
+	expect_none(file, what, doc, db, "ports"); /* the project's network only */
+	expect_none(file, what, doc, db, "user");  /* the image's USER 10001:10001 */
+	expect_list(file, what, doc, db, "security_opt", "no-new-privileges");
+	expect_list(file, what, doc, db, "volumes", "postgres-data:/var/lib/postgresql/data");
+	expect_list(file, what, doc, db, "healthcheck.test",
+		    "CMD,pg_isready,-q,-h,127.0.0.1,-p,5432");
+	expect_list(file, what, doc, db, "secrets", stores);
+	expect(file, what, doc, db, "environment.CLEAVE_STORES", names);
+	ck_assert_ptr_nonnull(key(doc, get(doc, root, "volumes"), "postgres-data"));
+	secrets = get(doc, root, "secrets");
+	for (yaml_node_pair_t *p = services->data.mapping.pairs.start;
+	     p < services->data.mapping.pairs.top; p++) {
+		const char *name = (char *)yaml_document_get_node(doc, p->key)->data.scalar.value;
+		yaml_node_t *svc = yaml_document_get_node(doc, p->value);
+		const workload *wl = of_workload(w, n, name);
+		char at[96];
+		if (strcmp(name, "postgres") == 0)
+			continue;
+		snprintf(at, sizeof(at), "service %s", name);
+		ck_assert_msg(wl != NULL && !wl->edge, "%s: %s: not an instance of a service", file,
+			      at);
+		instances++;
+		snprintf(want, sizeof(want), "${CLEAVE_STORE_DIR:-./store}/%.63s.env", wl->name);
+		expect_list(file, at, doc, svc, "env_file", want);
+		expect(file, at, doc, svc, "depends_on.postgres.condition", "service_healthy");
+		expect_none(file, at, doc, svc, "image"); /* all else is compose.yml's */
+		expect_none(file, at, doc, svc, "environment");
+		snprintf(at, sizeof(at), "%.63s.store", wl->name);
+		expect(file, at, doc, key(doc, secrets, at), "file", want);
+	}
+	ck_assert_uint_eq(instances, want_instances);
+	unload(&d);
+}
+
 /* check_copilot renders copilot from manifests m (NULL: the checkout's) into DIR/sub and checks
  * every workload's manifest: a read-only root, the container's health check, the edge's load
  * balancer checking /, a service's data volume owned by uid and gid 10001. */
@@ -1713,6 +1782,8 @@ START_TEST(test_compose_containers_are_locked_down)
 	manifests(m, sizeof(m), "manifests");
 	check_compose(NULL, "c-checkout");
 	check_compose(m, "c-changed"); /* with cpus:, mem_limit: and two users */
+	check_compose_postgres(NULL, "c-checkout");
+	check_compose_postgres(m, "c-changed");
 }
 END_TEST
 
