@@ -26,15 +26,14 @@
 
 /* TLS 1.2's suites: ECDHE key exchange and AEAD ciphers only, the ones HTTP/2 allows (RFC 7540
  * 9.2.2); TLS 1.3 has OpenSSL's defaults, all of them AEAD. */
-#define HTTPS_CIPHERS_TLS12                                                                       \
-	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                              \
-	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                              \
+#define HTTPS_CIPHERS_TLS12                                                                        \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                               \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                               \
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 /* https_alpn: what ALPN offers, in the server's order of preference; h2o's handshake hands a
  * connection that picked h2 to HTTP/2, any other (or none) to HTTP/1.1. */
-static const h2o_iovec_t https_alpn[] = {
-    {H2O_STRLIT("h2")}, {H2O_STRLIT("http/1.1")}, {NULL, 0}};
+static const h2o_iovec_t https_alpn[] = {{H2O_STRLIT("h2")}, {H2O_STRLIT("http/1.1")}, {NULL, 0}};
 
 /* https_stamp: what stat says of one file; a change in any field is a change of the file. */
 typedef struct https_stamp {
@@ -47,9 +46,9 @@ typedef struct https_stamp {
 
 struct edge_https {
 	char *cert_path, *key_path;
-	SSL_CTX *ctx;	   /* in use; this reference is h's */
-	char about[256];   /* edge_https_describe of ctx */
-	https_stamp seen[2]; /* cert, key at the last look */
+	SSL_CTX *ctx;	      /* in use; this reference is h's */
+	char about[256];      /* edge_https_describe of ctx */
+	https_stamp seen[2];  /* cert, key at the last look */
 	https_stamp tried[2]; /* what was last loaded, or refused */
 	h2o_evloop_t *loop;
 	h2o_timeout_t poll_timeout;
@@ -93,8 +92,8 @@ static void https_ssl_error(char *err, size_t errlen, const char *what)
 
 /* https_read_file reads the regular file at path (at most HTTPS_FILE_MAX bytes) into a new
  * buffer: *out is the caller's, to wipe and free. Returns 0, or -1 with the reason in err. */
-static int https_read_file(const char *path, const char *what, char **out, size_t *len,
-			   char *err, size_t errlen)
+static int https_read_file(const char *path, const char *what, char **out, size_t *len, char *err,
+			   size_t errlen)
 {
 	struct stat sb;
 	size_t got = 0;
@@ -161,7 +160,8 @@ static void https_about(X509 *x, char *out, size_t outlen)
 {
 	X509_NAME *subject = X509_get_subject_name(x);
 	int at = subject != NULL ? X509_NAME_get_index_by_NID(subject, NID_commonName, -1) : -1;
-	ASN1_STRING *cn = at >= 0 ? X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at)) : NULL;
+	ASN1_STRING *cn =
+	    at >= 0 ? X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at)) : NULL;
 	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
 	char *serial = bn != NULL ? BN_bn2hex(bn) : NULL;
 	char until[32];
@@ -177,8 +177,8 @@ static void https_about(X509 *x, char *out, size_t outlen)
 /* https_use_chain puts the PEM chain (the server's certificate, then its intermediates) of
  * path, len bytes at pem, into ctx, and describes the certificate in about. Returns 0, or -1
  * with the reason in err. */
-static int https_use_chain(SSL_CTX *ctx, const char *path, const char *pem, size_t len,
-			   char *about, size_t aboutlen, char *err, size_t errlen)
+static int https_use_chain(SSL_CTX *ctx, const char *path, const char *pem, size_t len, char *about,
+			   size_t aboutlen, char *err, size_t errlen)
 {
 	BIO *bio = BIO_new_mem_buf(pem, (int)len);
 	X509 *leaf, *x;
@@ -243,8 +243,8 @@ static int https_use_key(SSL_CTX *ctx, const char *path, const char *pem, size_t
 		return -1;
 	}
 	if ((key = PEM_read_bio_PrivateKey(bio, NULL, https_no_passphrase, NULL)) == NULL) {
-		snprintf(what, sizeof(what),
-			 "the key %.80s holds no unencrypted PEM private key", path);
+		snprintf(what, sizeof(what), "the key %.80s holds no unencrypted PEM private key",
+			 path);
 		https_ssl_error(err, errlen, what);
 		goto out_free_bio;
 	}

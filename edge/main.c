@@ -94,18 +94,17 @@ static void usage(FILE *out, void *ctx)
 	    "\n",
 	    a->argv0);
 	rt_opts_usage(&a->shared, out, edge_options, "a service");
-	fprintf(
-	    out,
-	    "  CLEAVE_MESH_TRANSPORT=loop|nng: as above\n"
-	    "  CLEAVE_HTTPS_CERT, CLEAVE_HTTPS_KEY: as --https-cert, --https-key (the API\n"
-	    "    listener's certificate for clients; CLEAVE_TLS_* are the mesh identity's)\n"
-	    "\n"
-	    "Under the sandbox, once the manifests are read, the edge may read only system "
-	    "paths,\n"
-	    "--targets-dir and the directories of the HTTPS certificate and key, and write no "
-	    "file.\n"
-	    "Stops on SIGINT or SIGTERM, after the calls in flight finish (at most 2 s). With\n"
-	    "HTTPS, SIGHUP loads the certificate and key again.\n");
+	fprintf(out,
+		"  CLEAVE_MESH_TRANSPORT=loop|nng: as above\n"
+		"  CLEAVE_HTTPS_CERT, CLEAVE_HTTPS_KEY: as --https-cert, --https-key (the API\n"
+		"    listener's certificate for clients; CLEAVE_TLS_* are the mesh identity's)\n"
+		"\n"
+		"Under the sandbox, once the manifests are read, the edge may read only system "
+		"paths,\n"
+		"--targets-dir and the directories of the HTTPS certificate and key, and write no "
+		"file.\n"
+		"Stops on SIGINT or SIGTERM, after the calls in flight finish (at most 2 s). With\n"
+		"HTTPS, SIGHUP loads the certificate and key again.\n");
 }
 
 /* parse_ms reads milliseconds from 1 to one hour for the option named name. */
@@ -227,8 +226,9 @@ static int parse_args(int argc, char **argv, edge_args *a)
 	if (a->https_key != NULL && a->https_key[0] == '\0')
 		a->https_key = NULL;
 	if ((a->https_cert == NULL) != (a->https_key == NULL)) {
-		fprintf(stderr, "edge: --https-cert and --https-key (or $CLEAVE_HTTPS_CERT and "
-				"$CLEAVE_HTTPS_KEY) go together: %s is missing\n",
+		fprintf(stderr,
+			"edge: --https-cert and --https-key (or $CLEAVE_HTTPS_CERT and "
+			"$CLEAVE_HTTPS_KEY) go together: %s is missing\n",
 			a->https_cert == NULL ? "the certificate" : "the key");
 		return 2;
 	}
@@ -462,7 +462,8 @@ int main(int argc, char **argv)
 				      sizeof(err)) != 0))
 		goto out_free_upstreams;
 	fprintf(stderr, "edge: listening on %s://%s%s%s:%d (mesh calls on %s)\n",
-		https != NULL ? "https" : "http", host_bracket(args.host, 1), args.host, host_bracket(args.host, 0), port,
+		https != NULL ? "https" : "http", host_bracket(args.host, 1), args.host,
+		host_bracket(args.host, 0), port,
 		args.use_nng ? "nng's threads" : "the edge's loop");
 	if (args.admin_port >= 0)
 		fprintf(stderr, "edge: admin on http://%s%s%s:%d\n",
