@@ -302,6 +302,13 @@ START_TEST(test_status_lists_every_instance_healthy)
 		ck_assert_str_eq(json_string_value(json_object_get(in, "state")), "healthy");
 		ck_assert_int_eq(json_integer_value(json_object_get(in, "restarts")), 0);
 		ck_assert_int_eq(kill((pid_t)json_integer_value(json_object_get(in, "pid")), 0), 0);
+		/* its connections and their bounds at work: the edge's and meshctl's at least */
+		ck_assert(json_is_object(json_object_get(in, "wire")));
+		ck_assert_int_ge(
+		    json_integer_value(json_object_get(json_object_get(in, "wire"), "connections")),
+		    1);
+		ck_assert(json_is_integer(
+		    json_object_get(json_object_get(in, "wire"), "oversize_frames")));
 	}
 	json_decref(st);
 	/* the table form names each instance and the methods called so far */
