@@ -217,8 +217,9 @@ static int parse_args(int argc, char **argv, edge_args *a)
 	if ((rv = rt_opts_init(&a->shared, "edge", "upstream", "CLEAVE_UPSTREAM_")) != 0)
 		return rv;
 	a->shared.check_help =
-	    "alone: GET URL (e.g. http://127.0.0.1:8080/); exit 0 if it answers 200 within 2 s, "
-	    "else 1 with the reason (health checks)";
+	    "alone: GET URL (e.g. http://127.0.0.1:8080/, or https://: over TLS, its certificate "
+	    "not verified); exit 0 if it answers 200 within 2 s, else 1 with the reason (health "
+	    "checks)";
 	if ((rv = rt_opts_parse_args(&a->shared, argc, argv, &args)) >= 0)
 		return rv;
 	if (a->https_cert != NULL && a->https_cert[0] == '\0')
