@@ -25,6 +25,8 @@ typedef struct render_opts {
 	const char *tag;	  /* "latest" */
 	int port;		  /* compose: the host port the edge is published on */
 	int edge_count;		  /* instances of the edge */
+	const char *https_cert;	  /* compose: the edge serves HTTPS with this certificate */
+	const char *https_key;	  /* chain and key, host paths (absolute); both NULL: HTTP */
 } render_opts;
 
 /* render_file: one rendered file: its path relative to the output directory and its text,
