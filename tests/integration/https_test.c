@@ -239,6 +239,22 @@ START_TEST(test_https_answers_the_api_over_http11)
 	ck_assert_msg(r.status == 200, "admin port over cleartext: %ld (%s)", r.status, r.error);
 	ck_assert_ptr_nonnull(strstr(r.body, "cleave_http_requests_total"));
 	http_response_free(&r);
+	/* edge --check https:// (the containers' health check) handshakes and reads the status;
+	 * http:// to the HTTPS port gets no answer */
+	for (int tls = 1; tls >= 0; tls--) {
+		char exe[256], log[300];
+		char *argv[] = {exe, "--check", url, NULL};
+		int status;
+		snprintf(exe, sizeof(exe), "%s/edge", CLEAVE_BUILD_DIR);
+		snprintf(url, sizeof(url), "%s://127.0.0.1:%d/", tls ? "https" : "http", edge.port);
+		snprintf(log, sizeof(log), "%s/check-%d.log", mesh.dir, tls);
+		pid_t pid = harness_spawn(argv, log);
+		ck_assert_int_gt(pid, 0);
+		if ((status = harness_wait(pid, 10000)) == -1)
+			status = harness_stop(pid, SIGKILL, 1000);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == (tls ? 0 : 1),
+			      "edge --check %s: status %d", url, status);
+	}
 	/* under Landlock the edge may read the certificate's directory, which the log names */
 	if (harness_wait_for_line(edge.log, "sandbox: landlock", line, sizeof(line), 10) == 0)
 		ck_assert_msg(strstr(line, live) != NULL, "the sandbox does not name %s: %s", live,
