@@ -41,7 +41,8 @@ static int check_parse(const char *url, check_url *u, char *out, size_t outlen)
 	size_t n;
 	u->tls = strncmp(p, "https://", 8) == 0;
 	if (!u->tls && strncmp(p, "http://", 7) != 0) {
-		snprintf(out, outlen, "'%s' is not an http(s)://HOST:PORT/PATH URL", url);
+		snprintf(out, outlen, "'%s' is not an http://HOST:PORT/PATH URL (nor https://)",
+			 url);
 		return -1;
 	}
 	p += u->tls ? 8 : 7;
