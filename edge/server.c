@@ -68,6 +68,7 @@ typedef struct edge_conn {
 	h2o_socket_t *sock; /* valid until the close */
 	int reset_budget;   /* see EDGE_RESET_BUDGET */
 	int shut;	    /* shut down for spending it */
+	SSL_CTX *ssl_ctx;   /* the TLS context it was accepted with (a reference), or NULL */
 } edge_conn;
 
 struct edge_server {
@@ -797,19 +798,27 @@ static void edge_origin_form(h2o_req_t *req, size_t path_at)
 	req->query_at = query != NULL ? (size_t)(query - path.base) : SIZE_MAX;
 }
 
+/* edge_req_tls says whether req came over TLS. */
+static int edge_req_tls(h2o_req_t *req)
+{
+	h2o_socket_t *sock = edge_socket(req);
+	return sock != NULL && sock->ssl != NULL;
+}
+
 /* edge_target_answered reads req's request-target (conform_target): an origin form goes on, an
  * absolute form goes on in origin form (edge_origin_form), "OPTIONS *" is answered 204 with the
- * server's Allow, and any other target, or an https one (the edge has no TLS, so a request for
- * an https resource is misdirected, RFC 9110 7.4; HTTP/2 names it in :scheme) is refused. Returns
- * 1 if req was answered, else 0. */
+ * server's Allow, and any other target is refused, as is a request for an https resource that
+ * did not come over TLS (misdirected, RFC 9110 7.4: an https target, or HTTP/2's :scheme https;
+ * over TLS h2o makes every HTTP/1 request's scheme https). Returns 1 if req was answered, else
+ * 0. */
 static int edge_target_answered(edge_server *s, h2o_req_t *req, unsigned method, int64_t start_us)
 {
 	size_t path_at = 0;
-	int status = 400;
+	int status = 400, tls = edge_req_tls(req);
 	char why[128];
-	switch (req->input.scheme == &H2O_URL_SCHEME_HTTPS
+	switch (req->input.scheme == &H2O_URL_SCHEME_HTTPS && !tls
 		    ? CONFORM_BAD
-		    : conform_target(req->path.base, req->path.len, &path_at, &status, why,
+		    : conform_target(req->path.base, req->path.len, tls, &path_at, &status, why,
 				     sizeof(why))) {
 	case CONFORM_ORIGIN:
 		return 0;
@@ -825,7 +834,7 @@ static int edge_target_answered(edge_server *s, h2o_req_t *req, unsigned method,
 		snprintf(why, sizeof(why), "the request-target * is for OPTIONS only");
 		break;
 	case CONFORM_BAD:
-		if (req->input.scheme == &H2O_URL_SCHEME_HTTPS) {
+		if (req->input.scheme == &H2O_URL_SCHEME_HTTPS && !tls) {
 			status = 421;
 			snprintf(why, sizeof(why),
 				 "https is not served here: this connection has no TLS");
@@ -948,7 +957,7 @@ static int edge_on_admin_req(h2o_handler_t *self, h2o_req_t *req)
 		return 0;
 	}
 	switch (
-	    conform_target(req->path.base, req->path.len, &path_at, &status, why, sizeof(why))) {
+	    conform_target(req->path.base, req->path.len, 0, &path_at, &status, why, sizeof(why))) {
 	case CONFORM_ABSOLUTE:
 		edge_origin_form(req, path_at);
 		break;
@@ -1032,6 +1041,7 @@ static void edge_conn_on_close(void *data)
 	edge_conn *c = data;
 	edge_server *s = c->server;
 	s->overload.connections--;
+	SSL_CTX_free(c->ssl_ctx); /* its SSL object, freed by now, held one of its own */
 	free(c);
 	edge_listeners_update(s);
 }
@@ -1076,6 +1086,13 @@ static void edge_on_accept(h2o_socket_t *listener, const char *err)
 		c->server = s;
 		c->sock = sock;
 		c->reset_budget = EDGE_RESET_BUDGET;
+		if (s->opts.https != NULL) {
+			/* h2o makes the connection's SSL object when its first bytes arrive, from
+			 * the context it was given now: the reference keeps that context alive
+			 * until then, whatever reload comes first */
+			c->ssl_ctx = edge_https_ctx(s->opts.https);
+			s->accept_ctx.ssl_ctx = c->ssl_ctx;
+		}
 		sock->on_close.cb = edge_conn_on_close;
 		sock->on_close.data = c;
 		s->overload.connections++;
@@ -1173,6 +1190,10 @@ int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, 
 	s->flush_entry.cb = edge_on_flush;
 	h2o_timeout_init(s->loop, &s->accept_timeout, EDGE_ACCEPT_RETRY_MS);
 	s->accept_entry.cb = edge_on_accept_retry;
+	if (opts->https != NULL && edge_https_watch(opts->https, s->loop, err, errlen) != 0) {
+		*out = s;
+		return -1;
+	}
 	h2o_timeout_init(s->loop, &s->hup_timeout, EDGE_HUP_DELAY_MS);
 	s->hup_entry.cb = edge_on_hup_tick;
 	s->hup_fd = epoll_create1(EPOLL_CLOEXEC);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "access_log.h"
+#include "https.h"
 #include "mesh.h"
 #include "route.h"
 #include "upstream.h"
@@ -33,6 +34,9 @@ typedef struct edge_server_opts {
 	 * for clients whose instance count is exact at once (the loop transport; nng reports a
 	 * lost connection after the call has failed) */
 	int retry_reads;
+	/* the main port's TLS (borrowed; must outlive the server), or NULL for cleartext HTTP; the
+	 * server watches its files on the loop. The admin port is always cleartext. */
+	edge_https *https;
 } edge_server_opts;
 
 /* edge_server_new creates the server on a new event loop. On success *out is the caller's, to

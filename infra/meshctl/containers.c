@@ -291,18 +291,18 @@ static bool answers(const char *url)
 /* wait_ready waits up to wait_s for the edge to answer / and, for each manifest the edge routes
  * to, its first GET route without a parameter (so that every service answers through it).
  * Returns 0, or -1 naming what did not answer. */
-static int wait_ready(manifest *const *ms, size_t n, int port, int wait_s)
+static int wait_ready(manifest *const *ms, size_t n, const char *scheme, int port, int wait_s)
 {
 	char urls[65][300];
 	size_t nurls = 0;
 	time_t until = time(NULL) + wait_s;
-	snprintf(urls[nurls++], sizeof(urls[0]), "http://127.0.0.1:%d/", port);
+	snprintf(urls[nurls++], sizeof(urls[0]), "%s://127.0.0.1:%d/", scheme, port);
 	for (size_t k = 0; k < n && nurls < 65; k++)
 		for (size_t r = 0; r < ms[k]->nroutes; r++)
 			if (strcmp(ms[k]->routes[r].method, "GET") == 0 &&
 			    strchr(ms[k]->routes[r].path, '{') == NULL) {
-				snprintf(urls[nurls++], sizeof(urls[0]), "http://127.0.0.1:%d%s",
-					 port, ms[k]->routes[r].path);
+				snprintf(urls[nurls++], sizeof(urls[0]), "%s://127.0.0.1:%d%s",
+					 scheme, port, ms[k]->routes[r].path);
 				break;
 			}
 	for (size_t i = 0; i < nurls; i++) {
@@ -392,7 +392,12 @@ int containers_up(const containers_opts *o)
 	char err[512], project[64];
 	int port = o->port, rc = 1, old_port;
 	bool old_postgres;
-	render_opts ro = {.image_prefix = "localhost/cleave-", .tag = o->tag, .edge_count = 1};
+	render_opts ro = {.image_prefix = "localhost/cleave-",
+			  .tag = o->tag,
+			  .edge_count = 1,
+			  .https_cert = o->https_cert,
+			  .https_key = o->https_key};
+	const char *scheme = o->https_cert != NULL ? "https" : "http";
 	FILE *f;
 	if (!valid_project(o->project)) {
 		fprintf(stderr,
@@ -407,14 +412,38 @@ int containers_up(const containers_opts *o)
 	}
 	if (ready_to_run("up") != 0)
 		return 1;
+	/* the edge's container reads them as its user, through their directories mounted as they
+	 * are (compose cannot mount a single file so that a replaced file is seen) */
+	for (int i = 0; o->https_cert != NULL && i < 2; i++) {
+		const char *file = i == 0 ? o->https_cert : o->https_key;
+		int e = meshctl_readable_as(file, RENDER_UID, RENDER_UID);
+		if (strpbrk(file, "'\"$:\n\\") != NULL) {
+			fprintf(stderr,
+				"meshctl up: %s: a path with quotes, '$', ':' or '\\' cannot be "
+				"mounted by compose\n",
+				file);
+			return 2;
+		}
+		if (e != 0) {
+			fprintf(
+			    stderr,
+			    "meshctl up: the edge's container runs as uid %d, which cannot read "
+			    "%s (%s): give it read access (chown %d FILE, or chgrp and chmod "
+			    "g+r), and o+x to the directories above it\n",
+			    RENDER_UID, file, strerror(e), RENDER_UID);
+			return 1;
+		}
+	}
 	if (manifest_load_dir(o->manifests, &ms, &n, err, sizeof(err)) != 0) {
 		fprintf(stderr, "meshctl up: %s\n", err);
 		return 1;
 	}
 	/* the state directory as meshctl up makes it (0711: its services' users pass through),
-	 * what is the containers' inside it 0700 */
+	 * what is the containers' inside it 0700; the images' folder (by default the checkout's
+	 * .state/images, whose parents rt_mkdirs makes with its mode) 0711, so that a .state it
+	 * makes first still lets the local mesh's users through */
 	if (rt_mkdirs(w.paths.state, 0711) != 0 || rt_mkdirs(w.dir, 0700) != 0 ||
-	    rt_mkdirs(w.images, 0700) != 0) {
+	    rt_mkdirs(w.images, 0711) != 0) {
 		fprintf(stderr, "meshctl up: cannot make %s: %s\n", w.dir, strerror(errno));
 		goto out;
 	}
@@ -488,7 +517,7 @@ int containers_up(const containers_opts *o)
 			goto out;
 		}
 	}
-	if (wait_ready(ms, n, port, o->wait_s) != 0) {
+	if (wait_ready(ms, n, scheme, port, o->wait_s) != 0) {
 		fprintf(
 		    stderr,
 		    "meshctl up: the containers run (project %s) but the forum does not answer; "
@@ -498,11 +527,11 @@ int containers_up(const containers_opts *o)
 		goto out;
 	}
 	printf("meshctl: the forum runs in containers (project %s); the API is at "
-	       "http://127.0.0.1:%d/api\n"
+	       "%s://127.0.0.1:%d/api\n"
 	       "meshctl: meshctl down --containers stops it (its data stays in its volumes; "
 	       "--volumes removes them too)\n"
 	       "meshctl: podman by hand: CONTAINERS_CONF=%s podman ps\n",
-	       o->project, port, w.conf);
+	       o->project, scheme, port, w.conf);
 	if (o->postgres)
 		printf("meshctl: the stores are PostgreSQL databases in the container %s "
 		       "(their URLs in %s/); psql: CONTAINERS_CONF=%s podman exec -it "

@@ -6,14 +6,16 @@
 /* containers_opts: what meshctl up's command line chose for the containers. Strings are argv's
  * (or literals). */
 typedef struct containers_opts {
-	const char *state;     /* --state-dir, or NULL for the default */
-	const char *manifests; /* where <name>/manifest.yml are */
-	const char *project;   /* the podman-compose project name */
-	const char *tag;       /* the images' tag */
-	int port;	       /* the host port of the edge; 0: a free one */
-	int build;	       /* run infra/images/build even when every image is there */
-	int wait_s;	       /* how long to wait for the forum to answer */
-	int postgres;	       /* the stores in PostgreSQL: compose.postgres.yml merged too */
+	const char *state;	/* --state-dir, or NULL for the default */
+	const char *manifests;	/* where <name>/manifest.yml are */
+	const char *project;	/* the podman-compose project name */
+	const char *tag;	/* the images' tag */
+	int port;		/* the host port of the edge; 0: a free one */
+	int build;		/* run infra/images/build even when every image is there */
+	int wait_s;		/* how long to wait for the forum to answer */
+	int postgres;		/* the stores in PostgreSQL: compose.postgres.yml merged too */
+	const char *https_cert; /* the edge serves HTTPS with this certificate chain and key */
+	const char *https_key;	/* (absolute paths), or both NULL: HTTP */
 } containers_opts;
 
 /* containers_up brings the forum up in containers: builds the images that are missing

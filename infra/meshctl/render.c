@@ -157,6 +157,7 @@ static void render_usage(FILE *out)
 	    "usage: meshctl render compose|kubernetes|ecs|copilot [--out DIR] [--manifests DIR]\n"
 	    "                      [--image-prefix PREFIX] [--tag TAG] [--port N]\n"
 	    "                      [--edge-count N] [--store sqlite|postgres]\n"
+	    "                      [--https-cert FILE --https-key FILE]\n"
 	    "\n"
 	    "Renders a deployment of the mesh from the manifests that meshctl up runs locally:\n"
 	    "the same services, counts, health checks, calls and resources.\n"
@@ -208,6 +209,14 @@ static void render_usage(FILE *out)
 	    "                        postgres (a PostgreSQL database per service, its URL from\n"
 	    "                        a Secret). compose renders both (compose.postgres.yml);\n"
 	    "                        ecs takes a store URL per service as a parameter\n"
+	    "  --https-cert FILE, --https-key FILE\n"
+	    "                        compose: the edge serves HTTPS with this PEM certificate\n"
+	    "                        chain and key (absolute paths on the host), their\n"
+	    "                        directories mounted read-only into it so that a renewed\n"
+	    "                        pair is loaded without a restart; its user (uid 10001)\n"
+	    "                        must read both. ecs and copilot serve HTTPS at the load\n"
+	    "                        balancer (ecs: the CertificateArn parameter); kubernetes\n"
+	    "                        leaves it to an Ingress or load balancer in front\n"
 	    "  --help                this text\n"
 	    "\n"
 	    "The output is deterministic (no timestamps, services in name order), so a\n"
@@ -278,6 +287,13 @@ int render_run(const char *target, const char *manifests, const render_opts *o, 
 	size_t n;
 	char err[512];
 	int rc;
+	if ((o->https_cert != NULL || o->https_key != NULL) && strcmp(target, "compose") != 0) {
+		fprintf(stderr,
+			"meshctl render: --https-cert and --https-key are for compose: %s serves "
+			"HTTPS at what is in front of the edge (see --help)\n",
+			target);
+		return 2;
+	}
 	if (strcmp(target, "compose") == 0)
 		run = render_compose;
 	else if (strcmp(target, "kubernetes") == 0)
@@ -365,6 +381,8 @@ int cmd_render(int argc, char **argv)
 						 {"port", required_argument, NULL, 'p'},
 						 {"edge-count", required_argument, NULL, 'e'},
 						 {"store", required_argument, NULL, 's'},
+						 {"https-cert", required_argument, NULL, 'E'},
+						 {"https-key", required_argument, NULL, 'K'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
 	render_opts o = {.image_prefix = "localhost/cleave-",
@@ -412,6 +430,12 @@ int cmd_render(int argc, char **argv)
 			}
 			o.store_postgres = strcmp(optarg, "postgres") == 0;
 			break;
+		case 'E':
+			o.https_cert = optarg;
+			break;
+		case 'K':
+			o.https_key = optarg;
+			break;
 		case 'h':
 			render_usage(stdout);
 			return 0;
@@ -434,6 +458,21 @@ int cmd_render(int argc, char **argv)
 	if (o.tag[0] == '\0' || strpbrk(o.tag, " \t\n:/@") != NULL) {
 		fprintf(stderr, "meshctl render: --tag '%s' is not an image tag\n", o.tag);
 		return 2;
+	}
+	if ((o.https_cert == NULL) != (o.https_key == NULL)) {
+		fprintf(stderr, "meshctl render: --https-cert and --https-key go together\n");
+		return 2;
+	}
+	for (int i = 0; o.https_cert != NULL && i < 2; i++) {
+		const char *file = i == 0 ? o.https_cert : o.https_key;
+		if (file[0] != '/' || strpbrk(file, "'\"$:\n\\") != NULL ||
+		    strrchr(file, '/')[1] == '\0') {
+			fprintf(stderr,
+				"meshctl render: --https-%s '%s' is not an absolute path of a file "
+				"without quotes, '$', ':' or '\\' (a compose volume names it)\n",
+				i == 0 ? "cert" : "key", file);
+			return 2;
+		}
 	}
 	if (strpbrk(o.image_prefix, " \t\n'\"") != NULL) {
 		fprintf(stderr, "meshctl render: --image-prefix '%s' has blanks or quotes\n",

@@ -29,6 +29,8 @@ typedef struct render_opts {
 	int port;		  /* compose: the host port the edge is published on */
 	int edge_count;		  /* instances of the edge */
 	bool store_postgres;	  /* kubernetes: each service's store is a PostgreSQL database */
+	const char *https_cert;	  /* compose: the edge serves HTTPS with this certificate */
+	const char *https_key;	  /* chain and key, host paths (absolute); both NULL: HTTP */
 } render_opts;
 
 /* render_file: one rendered file: its path relative to the output directory and its text,

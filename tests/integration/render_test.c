@@ -1337,6 +1337,88 @@ static void check_compose_postgres(const char *m, const char *sub)
 	ck_assert_uint_eq(instances, want_instances);
 	unload(&d);
 }
+/* test_compose_serves_https_with_a_pair: meshctl render compose --https-cert/--https-key gives
+ * the edge (only) the pair's directories read-only, CLEAVE_HTTPS_* naming the files inside, and a
+ * health check over https; a pair in two directories is two mounts; the other targets, a
+ * relative path and one option alone are usage errors. */
+START_TEST(test_compose_serves_https_with_a_pair)
+{
+	static const struct {
+		const char *cert, *key, *want_cert, *want_key, *mounts;
+	} cases[] = {
+	    {"/etc/cleave/https/fullchain.pem", "/etc/cleave/https/privkey.pem",
+	     "/run/https/fullchain.pem", "/run/https/privkey.pem",
+	     "/etc/cleave/https:/run/https:ro"},
+	    {"/srv/certs/edge.crt", "/srv/keys/edge.key", "/run/https/cert/edge.crt",
+	     "/run/https/key/edge.key",
+	     "/srv/certs:/run/https/cert:ro,/srv/keys:/run/https/key:ro"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char outdir[512], path[600], why[600];
+		char *argv[] = {MESHCTL,
+				"render",
+				"compose",
+				"--out",
+				outdir,
+				"--https-cert",
+				(char *)cases[i].cert,
+				"--https-key",
+				(char *)cases[i].key,
+				NULL};
+		yaml_docs d;
+		yaml_document_t *doc;
+		yaml_node_t *services, *edge;
+		env e;
+		snprintf(outdir, sizeof(outdir), "%s/https-%zu", dir, i);
+		ck_assert_int_eq(run(NULL, argv), 0);
+		snprintf(path, sizeof(path), "%s/compose.yml", outdir);
+		ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
+		doc = &d.doc[0];
+		services = get(doc, yaml_document_get_root_node(doc), "services");
+		edge = key(doc, services, "edge");
+		ck_assert_ptr_nonnull(edge);
+		env_of_mapping(&e, doc, get(doc, edge, "environment"));
+		expect_env("compose.yml", "edge", &e, "CLEAVE_HTTPS_CERT", cases[i].want_cert);
+		expect_env("compose.yml", "edge", &e, "CLEAVE_HTTPS_KEY", cases[i].want_key);
+		/* the mesh identity is unchanged */
+		expect_env("compose.yml", "edge", &e, "CLEAVE_TLS_CERT", "/run/secrets/edge.crt");
+		expect_list("compose.yml", "edge", doc, edge, "volumes", cases[i].mounts);
+		expect_list("compose.yml", "edge", doc, edge, "healthcheck.test",
+			    "CMD,edge,--check,https://127.0.0.1:8080/");
+		expect("compose.yml", "edge", doc, edge, "read_only", "true");
+		for (yaml_node_pair_t *p = services->data.mapping.pairs.start;
+		     p < services->data.mapping.pairs.top; p++) {
+			yaml_node_t *svc = yaml_document_get_node(doc, p->value);
+			const char *name =
+			    (char *)yaml_document_get_node(doc, p->key)->data.scalar.value;
+			if (strcmp(name, "edge") == 0)
+				continue;
+			env_of_mapping(&e, doc, get(doc, svc, "environment"));
+			ck_assert_msg(env_get(&e, "CLEAVE_HTTPS_CERT") == NULL,
+				      "compose.yml: %s has CLEAVE_HTTPS_CERT", name);
+		}
+		unload(&d);
+	}
+	{
+		char *out = NULL;
+		char *ecs[] = {MESHCTL,	   "render",	  "ecs",      "--https-cert",
+			       "/a/c.pem", "--https-key", "/a/k.pem", NULL};
+		char *rel[] = {MESHCTL, "render",      "compose",  "--https-cert",
+			       "c.pem", "--https-key", "/a/k.pem", NULL};
+		char *colon[] = {MESHCTL,      "render",      "compose",  "--https-cert",
+				 "/a:b/c.pem", "--https-key", "/a/k.pem", NULL};
+		char *alone[] = {MESHCTL, "render", "compose", "--https-cert", "/a/c.pem", NULL};
+		ck_assert_int_eq(run(&out, ecs), 2);
+		ck_assert_msg(strstr(out, "are for compose") != NULL, "%s", out);
+		free(out);
+		ck_assert_int_eq(run(NULL, rel), 2);
+		ck_assert_int_eq(run(NULL, colon), 2);
+		ck_assert_int_eq(run(&out, alone), 2);
+		ck_assert_msg(strstr(out, "go together") != NULL, "%s", out);
+		free(out);
+	}
+}
+END_TEST
 
 /* check_copilot renders copilot from manifests m (NULL: the checkout's) into DIR/sub and checks
  * every workload's manifest: a read-only root, the container's health check, the edge's load
@@ -1833,8 +1915,25 @@ START_TEST(test_renders_pass_their_validators)
 				 0);
 		snprintf(kp[with], sizeof(kp[with]), "%s/%s", dir, sub);
 		snprintf(sub, sizeof(sub), "c-%d", with);
-		ck_assert_int_eq(render("compose", sub, with ? m : NULL, NULL), 0);
 		snprintf(c[with], sizeof(c[with]), "%s/%s", dir, sub);
+		if (with) {
+			/* the changed manifests, the edge serving HTTPS */
+			char *https[] = {MESHCTL,
+					 "render",
+					 "compose",
+					 "--out",
+					 c[with],
+					 "--manifests",
+					 m,
+					 "--https-cert",
+					 "/etc/cleave/https/fullchain.pem",
+					 "--https-key",
+					 "/etc/cleave/https/privkey.pem",
+					 NULL};
+			ck_assert_int_eq(run(NULL, https), 0);
+		} else {
+			ck_assert_int_eq(render("compose", sub, NULL, NULL), 0);
+		}
 		snprintf(sub, sizeof(sub), "e-%d", with);
 		ck_assert_int_eq(render("ecs", sub, with ? m : NULL, NULL), 0);
 		snprintf(e[with], sizeof(e[with]), "%s/%s", dir, sub);
@@ -2217,6 +2316,7 @@ static Suite *render_suite(void)
 	tcase_add_test(tc, test_kubernetes_pods_are_locked_down);
 	tcase_add_test(tc, test_kubernetes_with_postgres_spreads_replicas_and_reads_store_secrets);
 	tcase_add_test(tc, test_compose_containers_are_locked_down);
+	tcase_add_test(tc, test_compose_serves_https_with_a_pair);
 	tcase_add_test(tc, test_copilot_tasks_have_read_only_roots_and_checks);
 	tcase_add_test(tc, test_ecs_tasks_are_locked_down_and_reached_as_calls_say);
 	tcase_add_test(tc, test_no_render_has_a_plain_address_or_insecure);
