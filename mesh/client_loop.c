@@ -137,7 +137,6 @@ struct meshi_client_loop {
 	int64_t timeout_us;
 	size_t max_reply;  /* the largest reply frame taken */
 	size_t max_unsent; /* output a connection may hold before new calls go elsewhere */
-	uint64_t next_trace;
 	mesh_loop *loop;
 	upconn **conns;
 	size_t nconns;
@@ -444,7 +443,6 @@ static void check_start(upconn *u)
 	    .method = "Health",
 	    .method_len = strlen("Health"),
 	    .timeout_us = call->deadline_us - now,
-	    .trace_id = cl->next_trace++,
 	    .caller = cl->caller,
 	    .caller_len = cl->caller_len,
 	};
@@ -1222,7 +1220,6 @@ void meshi_client_loop_invoke(meshi_client_loop *cl, unsigned method_index,
 	    .method = method->name,
 	    .method_len = strlen(method->name),
 	    .timeout_us = call->deadline_us - now,
-	    .trace_id = rpc->trace_id != 0 ? rpc->trace_id : cl->next_trace++,
 	    .caller = cl->caller,
 	    .caller_len = cl->caller_len,
 	    .idempotency_key = rpc->idempotency_key,
@@ -1230,6 +1227,7 @@ void meshi_client_loop_invoke(meshi_client_loop *cl, unsigned method_index,
 	    .request_id = rpc->request_id,
 	    .request_id_len = rpc->request_id ? strlen(rpc->request_id) : 0,
 	};
+	meshi_envelope_call_trace(&env, &rpc->trace);
 	size = meshi_envelope_call_size(&env, input, &payload_len);
 	u = pick_conn(cl, frame_len_max(size), &full);
 	if (u == NULL && full > 0) {
@@ -1317,7 +1315,6 @@ int meshi_client_loop_new(meshi_client_loop **out, const ProtobufCServiceDescrip
 	cl->max_unsent = max_unsent;
 	cl->loop = loop;
 	cl->early_tail = &cl->early_head;
-	cl->next_trace = (uint64_t)mesh_now_us() << 8;
 	cl->turn = loop->ops->timer_new(loop, on_turn, cl);
 	cl->deadline = loop->ops->timer_new(loop, on_deadline, cl);
 	if (cl->turn == NULL || cl->deadline == NULL) {
