@@ -59,6 +59,18 @@ typedef struct method_total {
 	uint64_t denied, would_deny; /* by the call policy; in audit mode */
 } method_total;
 
+/* print_json_wire prints an instance's connection bounds at work as a "wire" member. */
+static void print_json_wire(const Mesh__WireStats *w)
+{
+	printf(", \"wire\": {\"connections\": %" PRIu64 ", \"accepted\": %" PRIu64
+	       ", \"oversize_frames\": %" PRIu64 ", \"idle_closed\": %" PRIu64
+	       ", \"stalled\": %" PRIu64 ", \"evicted\": %" PRIu64 ", \"refused\": %" PRIu64
+	       ", \"accept_pauses\": %" PRIu64 ", \"reads_paused\": %" PRIu64
+	       ", \"costly_requests\": %" PRIu64 "}",
+	       w->connections, w->accepted, w->oversize_frames, w->idle_closed, w->stalled,
+	       w->evicted, w->refused, w->accept_pauses, w->reads_paused, w->costly_requests);
+}
+
 static method_total *find_total(method_total *t, size_t *n, const char *service, const char *method)
 {
 	for (size_t i = 0; i < *n; i++)
@@ -154,6 +166,8 @@ int cmd_status(int argc, char **argv)
 					       ms->would_deny);
 				}
 				printf("]");
+				if (h->wire != NULL)
+					print_json_wire(h->wire);
 			}
 			printf("}");
 		}
@@ -213,6 +227,27 @@ int cmd_status(int argc, char **argv)
 		printf("%-10s %-14s %10" PRIu64 " %8" PRIu64 " %9s %9s %12s  %s\n", t->service,
 		       t->method, t->calls, t->errors, t->calls ? p50 : "-", t->calls ? p99 : "-",
 		       cpu, denied);
+	}
+	{
+		int header = 0;
+		for (size_t i = 0; i < st->n_instances; i++) {
+			const Mesh__WireStats *w = health[i] != NULL ? health[i]->wire : NULL;
+			if (w == NULL || w->oversize_frames + w->idle_closed + w->stalled +
+						 w->evicted + w->refused + w->accept_pauses +
+						 w->reads_paused + w->costly_requests ==
+					     0)
+				continue;
+			if (!header)
+				printf("\nbounds at work (connections closed or held back):\n");
+			header = 1;
+			printf("%s-%d: %" PRIu64 " oversize, %" PRIu64 " idle, %" PRIu64
+			       " stalled, %" PRIu64 " evicted, %" PRIu64 " refused, %" PRIu64
+			       " accept pauses, %" PRIu64 " reads paused, %" PRIu64
+			       " too costly to unpack\n",
+			       st->instances[i]->service, st->instances[i]->index,
+			       w->oversize_frames, w->idle_closed, w->stalled, w->evicted,
+			       w->refused, w->accept_pauses, w->reads_paused, w->costly_requests);
+		}
 	}
 	printf("\nedge: %s (pid %" PRId64 "); meshctl pid %" PRId64 "; state in %s\n",
 	       st->edge_url[0] ? st->edge_url : "starting", st->edge_pid, st->pid, st->state_dir);

@@ -302,6 +302,13 @@ START_TEST(test_status_lists_every_instance_healthy)
 		ck_assert_str_eq(json_string_value(json_object_get(in, "state")), "healthy");
 		ck_assert_int_eq(json_integer_value(json_object_get(in, "restarts")), 0);
 		ck_assert_int_eq(kill((pid_t)json_integer_value(json_object_get(in, "pid")), 0), 0);
+		/* its connections and their bounds at work: the edge's and meshctl's at least */
+		ck_assert(json_is_object(json_object_get(in, "wire")));
+		ck_assert_int_ge(
+		    json_integer_value(json_object_get(json_object_get(in, "wire"), "connections")),
+		    1);
+		ck_assert(json_is_integer(
+		    json_object_get(json_object_get(in, "wire"), "oversize_frames")));
 	}
 	json_decref(st);
 	/* the table form names each instance and the methods called so far */
@@ -667,16 +674,21 @@ START_TEST(test_monolith_serves_every_route_from_one_process)
 	}
 	json_decref(st);
 	/* the same API through the same edge, creates checking users and threads in-process */
-	snprintf(url, sizeof(url), "%s/api/users/1", base);
-	/* the edge connects on its own schedule (with nng, a little after meshctl saw health) */
-	for (long long until = harness_now_ms() + 5000;; harness_sleep_ms(20)) {
-		ck_assert_int_eq(http_get(url, &r), 0);
-		if (r.status == 200 || harness_now_ms() > until)
-			break;
+	/* the edge connects to each service on its own schedule (with nng, a little after meshctl
+	 * saw health, and to each upstream separately): every one answers before the create */
+	for (i = 0; i < 3; i++) {
+		static const char *const paths[] = {"/api/users/1", "/api/threads/1",
+						    "/api/posts/1"};
+		snprintf(url, sizeof(url), "%s%s", base, paths[i]);
+		for (long long until = harness_now_ms() + 10000;; harness_sleep_ms(20)) {
+			ck_assert_int_eq(http_get(url, &r), 0);
+			if (r.status == 200 || harness_now_ms() > until)
+				break;
+			http_response_free(&r);
+		}
+		ck_assert_msg(r.status == 200, "GET %s answered %ld", paths[i], (long)r.status);
 		http_response_free(&r);
 	}
-	ck_assert_int_eq(r.status, 200);
-	http_response_free(&r);
 	snprintf(url, sizeof(url), "%s/api/posts", base);
 	ck_assert_int_eq(http_request("POST", url, &post, &r), 0);
 	ck_assert_int_eq(r.status, 201);
