@@ -844,6 +844,11 @@ mesh_status mesh_client_call(mesh_client *c, const char *method, const ProtobufC
 			 m == NULL ? "no such method" : "not a blocking client");
 		return m == NULL ? MESH_UNIMPLEMENTED : MESH_INTERNAL;
 	}
+	if (parent != NULL && mesh_call_cancelled(parent)) {
+		snprintf(message, message_len, "%s.%s: not sent: the call it serves was cancelled",
+			 c->base.descriptor->name, method);
+		return MESH_CANCELLED;
+	}
 	if (parent != NULL) {
 		cc.rpc.deadline_us = mesh_call_child_deadline(parent);
 		cc.rpc.request_id = mesh_call_request_id(parent);

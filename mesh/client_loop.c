@@ -401,6 +401,30 @@ static int upconn_frame(upconn *u, loop_call *call, const meshi_envelope_call *e
 	return 0;
 }
 
+/* upconn_cancel_frame queues on u a mesh.Mesh/Cancel under id, the SP request id of a call already
+ * (or partly) sent on u, which its caller gave up (mesh.proto: Mesh.Cancel). A cleave server
+ * answers it nothing; it only frees the instance of work nobody waits for, so a Cancel that
+ * cannot be queued (out of memory) is not sent. */
+static void upconn_cancel_frame(upconn *u, uint32_t id)
+{
+	meshi_client_loop *cl = u->cl;
+	size_t head = meshi_sp_frame_header_len(u->addr.framing),
+	       size = meshi_envelope_cancel_size();
+	uint8_t *p = meshi_bytes_reserve(&u->out, head + 4 + size);
+	if (p == NULL)
+		return;
+	meshi_sp_frame_header(p, u->addr.framing, 4 + size);
+	meshi_sp_put_u32(p + head, id);
+	meshi_envelope_cancel_write(p + head + 4);
+	meshi_bytes_commit(&u->out, head + 4 + size);
+	if (!u->dirty) {
+		u->dirty = 1;
+		u->next_dirty = cl->dirty;
+		cl->dirty = u;
+	}
+	turn_arm(cl);
+}
+
 /* ---- health checks -------------------------------------------------------------------------- */
 
 /* check_schedule arms the instance's next check, an interval after the last one started. */
@@ -1294,9 +1318,12 @@ int meshi_client_loop_cancel(meshi_client_loop *cl, mesh_rpc *rpc)
 			upconn_close(u);
 		return 0;
 	}
-	/* sent, or partly: it keeps its slot (and request id) until its reply or deadline */
+	/* sent, or partly: it keeps its slot (and request id) until its reply or deadline; the
+	 * instance is told, so it skips the call if it has not started it */
 	call->closure = NULL;
 	call->closure_data = NULL;
+	if (u->state == UP_OPEN && !u->gone)
+		upconn_cancel_frame(u, call->id);
 	return 0;
 }
 

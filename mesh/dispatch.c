@@ -1,7 +1,6 @@
 /* dispatch.c: serving one call, whatever carried it: envelope, checks, method, reply, stats. */
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,27 +154,6 @@ int mesh_call_trace(const void *closure_data, mesh_trace *out)
 int mesh_call_cancelled(const void *closure_data)
 {
 	return ((const meshi_server_call *)closure_data)->cancelled;
-}
-
-mesh_wait_result mesh_call_wait(void *closure_data, int fd, int64_t until_us)
-{
-	meshi_server_call *call = closure_data;
-	if (call->cancelled)
-		return MESH_WAIT_CANCELLED;
-	if (call->wait != NULL)
-		return call->wait(call, fd, until_us);
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int64_t left = until_us != 0 ? until_us - mesh_now_us() : -1;
-		int rv;
-		if (until_us != 0 && left <= 0)
-			return MESH_WAIT_TIMEOUT;
-		rv = poll(&p, 1, left < 0 ? -1 : (int)((left + 999) / 1000));
-		if (rv > 0)
-			return MESH_WAIT_READY;
-		if (rv < 0 && errno != EINTR)
-			return MESH_WAIT_READY; /* nothing to wait with: let the caller look */
-	}
 }
 
 /* dispatch_closure is the closure of every method: it writes the reply envelope. */

@@ -49,10 +49,7 @@ typedef struct meshi_server_call {
 	 * then; 0: from when dispatch began), and whether its caller already cancelled it (a
 	 * Cancel for it waits behind it: it is answered CANCELLED unrun) */
 	int64_t arrived_us;
-	int cancelled; /* and set once the caller cancels it while it runs (mesh_call_wait) */
-	/* the transport's mesh_call_wait, which also watches the call's connection for its Cancel;
-	 * NULL: the transport cannot tell, fd alone is waited for. Set with the transport. */
-	mesh_wait_result (*wait)(struct meshi_server_call *call, int fd, int64_t until_us);
+	int cancelled;
 	int uncounted; /* a Cancel: neither answered nor counted */
 	/* the call's W3C trace context, and the span the server opened for it */
 	int has_trace;

@@ -561,27 +561,11 @@ int mesh_call_trace(const void *closure_data, mesh_trace *out);
 
 /* mesh_call_cancelled says whether the caller of the call identified by closure_data cancelled
  * it (a mesh.Mesh/Cancel for it came on its connection, or the connection closed), as far as the
- * server has read: before the call started, or while it waited in mesh_call_wait. Its answer
- * goes nowhere, so the implementation should do no more work (a store write) and answer at once
- * (mesh_fail with MESH_CANCELLED). It reads a flag: no system call. */
+ * server has read. A call cancelled before it started is answered CANCELLED without running;
+ * for one running, its answer goes nowhere, so the implementation should do no more work (a
+ * store write) and answer at once (mesh_fail with MESH_CANCELLED). It reads a flag: no system
+ * call. */
 int mesh_call_cancelled(const void *closure_data);
-
-/* mesh_wait_result: how mesh_call_wait ended. */
-typedef enum mesh_wait_result {
-	MESH_WAIT_READY,     /* fd is readable */
-	MESH_WAIT_CANCELLED, /* the call's caller cancelled it */
-	MESH_WAIT_TIMEOUT,   /* until_us passed */
-} mesh_wait_result;
-
-/* mesh_call_wait waits, on the thread serving the call identified by closure_data (from inside its
- * implementation), until fd is readable, the caller cancels the call, or until_us passes
- * (mesh_now_us clock; 0: no limit). On the event-loop transport (ipc://, tcp://, tls+tcp://) the
- * call's connection is read meanwhile: a mesh.Mesh/Cancel for the call, or the connection closed
- * by its caller, cancels it (mesh_call_cancelled says so from then on), and the other calls read
- * wait their turn. nng's transport cannot tell: there it waits for fd alone. fd stays the
- * caller's. For an implementation that waits on something (another service's answer) before it
- * answers. */
-mesh_wait_result mesh_call_wait(void *closure_data, int fd, int64_t until_us);
 
 /* ---- mutual TLS (tls+tcp://) ---------------------------------------------------------------- */
 

@@ -106,10 +106,10 @@ static char *log_lines(void (*fn)(access_log *))
 
 static void write_three(access_log *log)
 {
-	access_log_write(log, "GET", 3, "/api/users/1", 12, 200, "users", 412, "9f86d081884c7d65",
-			 16);
-	access_log_write(log, "POST", 4, "/api/posts", 10, 400, "posts", 1500, "a\nb", 3);
-	access_log_write(log, "GET", 3, "/", 1, 200, "edge", 5, NULL, 0);
+	access_log_write(log, "GET", 3, "/api/users/1", 12, 200, "users", 412,
+			 "4bf92f3577b34da6a3ce929d0e0e4736", "9f86d081884c7d65", 16);
+	access_log_write(log, "POST", 4, "/api/posts", 10, 400, "posts", 1500, NULL, "a\nb", 3);
+	access_log_write(log, "GET", 3, "/", 1, 200, "edge", 5, NULL, NULL, 0);
 }
 
 START_TEST(test_access_log_line_ends_with_the_request_id)
@@ -119,9 +119,10 @@ START_TEST(test_access_log_line_ends_with_the_request_id)
 	ck_assert_int_eq(
 	    regcomp(&re,
 		    "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
-		    "GET /api/users/1 200 users 0\\.412ms \\[9f86d081884c7d65\\]\n"
-		    "[0-9T:.Z-]{24} POST /api/posts 400 posts 1\\.500ms \\[a\\?b\\]\n"
-		    "[0-9T:.Z-]{24} GET / 200 edge 0\\.005ms \\[-\\]\n$",
+		    "GET /api/users/1 200 users 0\\.412ms trace=4bf92f3577b34da6a3ce929d0e0e4736 "
+		    "\\[9f86d081884c7d65\\]\n"
+		    "[0-9T:.Z-]{24} POST /api/posts 400 posts 1\\.500ms trace=- \\[a\\?b\\]\n"
+		    "[0-9T:.Z-]{24} GET / 200 edge 0\\.005ms trace=- \\[-\\]\n$",
 		    REG_EXTENDED),
 	    0);
 	ck_assert_msg(regexec(&re, text, 0, NULL, 0) == 0, "unexpected log:\n%s", text);

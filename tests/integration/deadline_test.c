@@ -1,0 +1,275 @@
+/* deadline_test.c: deadlines and cancellation end to end: the Request-Timeout header and its
+ * bounds (400 on a bad value), a 504 naming the hop that ran out (a stopped service), and a
+ * cancel carried from a client that went away to the service, which skips the call unrun. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "fixture.h"
+#include "harness.h"
+#include "http.h"
+#include "mesh.h"
+#include "mesh.pb-c.h"
+
+#define MAX_TIMEOUT_MS 1500 /* the edge's --max-timeout-ms in this suite */
+
+static fixture_mesh mesh;
+static int mesh_up;
+
+static void mesh_setup(void)
+{
+	static const char *const args[] = {"--admin-port", "0", "--max-timeout-ms", "1500", NULL};
+	if (fixture_external() != NULL || fixture_monolith())
+		return; /* each test skips */
+	mesh_up = fixture_mesh_start(&mesh, args) == 0 && mesh.admin_port > 0;
+}
+
+static void mesh_teardown(void)
+{
+	char report[8192];
+	if (mesh_up && fixture_mesh_stop(&mesh, report, sizeof(report)) != 0)
+		harness_note_unclean("the mesh", report);
+	mesh_up = 0;
+}
+
+/* own_mesh skips the test where the suite cannot stop one service: a mesh started elsewhere,
+ * or the monolith. */
+static void own_mesh(void)
+{
+	if (fixture_external() != NULL || fixture_monolith())
+		harness_skip("needs its own mesh of one process per service (it stops one)");
+	ck_assert_msg(mesh_up, "the mesh did not start");
+}
+
+/* request sends method to path with body (JSON; NULL: none) and a Request-Timeout of timeout
+ * (NULL: none), and fills r; the client waits 10 s at most, far past every bound here. */
+static void request(const char *method, const char *path, const char *body, const char *timeout,
+		    http_response *r)
+{
+	char url[256], header[128];
+	const char *headers[] = {header, NULL};
+	http_options o = {.timeout_ms = 10000};
+	ck_assert_msg(mesh_up, "the mesh did not start");
+	if (body != NULL) {
+		o.body = body;
+		o.content_type = "application/json";
+	}
+	if (timeout != NULL) {
+		snprintf(header, sizeof(header), "Request-Timeout: %s", timeout);
+		o.headers = headers;
+	}
+	fixture_url(&mesh, path, url, sizeof(url));
+	ck_assert_msg(http_request(method, url, &o, r) == 0, "%s %s: %s", method, path, r->error);
+}
+
+/* signal_service sends sig to service name. */
+static void signal_service(const char *name, int sig)
+{
+	pid_t pid = fixture_pid(&mesh, name);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(kill(pid, sig), 0);
+}
+
+START_TEST(test_request_timeout_values)
+{
+	static const char *const good[] = {"2", "250ms", "1.5s", "0.25", " 3s ", "99999999"};
+	static const char *const bad[] = {"abc",   "0",		"0ms", "0.0004", "1.2345", "-1",
+					  "1.5ms", "123456789", "2 s", "1e3",	 "5m"};
+	http_response r;
+	own_mesh();
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+		request("GET", "/api/users/1", NULL, good[i], &r);
+		ck_assert_msg(r.status == 200, "'%s': %ld %s", good[i], r.status, r.body);
+		http_response_free(&r);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		request("GET", "/api/users/1", NULL, bad[i], &r);
+		ck_assert_msg(r.status == 400, "'%s': %ld %s", bad[i], r.status, r.body);
+		ck_assert_msg(
+		    strncmp(r.body, "{\"code\":\"INVALID_ARGUMENT\",\"message\":\"Request-Timeout ",
+			    54) == 0,
+		    "'%s': %s", bad[i], r.body);
+		http_response_free(&r);
+	}
+	{ /* given twice */
+		const char *headers[] = {"Request-Timeout: 1s", "Request-Timeout: 2s", NULL};
+		http_options o = {.headers = headers};
+		char url[256];
+		fixture_url(&mesh, "/api/users/1", url, sizeof(url));
+		ck_assert_int_eq(http_request("GET", url, &o, &r), 0);
+		ck_assert_msg(r.status == 400, "%ld %s", r.status, r.body);
+		ck_assert_ptr_nonnull(strstr(r.body, "Request-Timeout is given more than once"));
+		http_response_free(&r);
+	}
+}
+END_TEST
+
+START_TEST(test_504_names_the_service_that_ran_out)
+{
+	/* posts stopped: its own call runs out, and the answer names it */
+	http_response r;
+	own_mesh();
+	signal_service("posts", SIGSTOP);
+	request("GET", "/api/posts/1", NULL, "300ms", &r);
+	signal_service("posts", SIGCONT);
+	ck_assert_msg(r.status == 504, "%ld %s", r.status, r.body);
+	ck_assert_msg(strstr(r.body, "\"code\":\"DEADLINE_EXCEEDED\"") != NULL &&
+			  strstr(r.body, "posts.Posts") != NULL,
+		      "%s", r.body);
+	http_response_free(&r);
+}
+END_TEST
+
+START_TEST(test_504_names_the_nested_hop_that_ran_out)
+{
+	/* users stopped: posts's check of the author runs out first (a nested call ends before its
+	 * parent), and posts answers in time with the hop that ran out */
+	http_response r;
+	own_mesh();
+	signal_service("users", SIGSTOP);
+	request("POST", "/api/posts", "{\"thread\":1,\"text\":\"Late\",\"user\":1}", "500ms", &r);
+	signal_service("users", SIGCONT);
+	ck_assert_msg(r.status == 504, "%ld %s", r.status, r.body);
+	ck_assert_msg(strstr(r.body, "\"code\":\"DEADLINE_EXCEEDED\"") != NULL &&
+			  strstr(r.body, "checking user 1: users.Users") != NULL,
+		      "not posts's answer naming users: %s", r.body);
+	http_response_free(&r);
+}
+END_TEST
+
+START_TEST(test_the_global_maximum_bounds_a_longer_request_timeout)
+{
+	/* an hour asked for, MAX_TIMEOUT_MS given: the stopped service's request ends in a 504
+	 * well before the client's 10 s */
+	http_response r;
+	own_mesh();
+	signal_service("threads", SIGSTOP);
+	request("GET", "/api/threads/1", NULL, "3600", &r);
+	signal_service("threads", SIGCONT);
+	ck_assert_msg(r.status == 504, "%ld %s (%.1f s)", r.status, r.body, r.seconds);
+	http_response_free(&r);
+	/* no header on a route without a timeout: the edge's default (5 s) cut to the maximum */
+	signal_service("threads", SIGSTOP);
+	request("GET", "/api/threads/1", NULL, NULL, &r);
+	signal_service("threads", SIGCONT);
+	ck_assert_msg(r.status == 504, "%ld %s", r.status, r.body);
+	http_response_free(&r);
+}
+END_TEST
+
+/* metric returns the value of the sample name on the edge's /metrics, or -1 if there is none. */
+static double metric(const char *name)
+{
+	http_response r;
+	char url[256];
+	double v = -1;
+	size_t n = strlen(name);
+	fixture_admin_url(&mesh, "/metrics", url, sizeof(url));
+	ck_assert_int_eq(http_get(url, &r), 0);
+	for (const char *line = r.body; line != NULL && *line != '\0';) {
+		if (strncmp(line, name, n) == 0 && line[n] == ' ') {
+			v = strtod(line + n + 1, NULL);
+			break;
+		}
+		line = strchr(line, '\n');
+		if (line != NULL)
+			line++;
+	}
+	http_response_free(&r);
+	return v;
+}
+
+/* method_stats fills *calls and *cancelled with posts's counters of method, asking it Health as
+ * the operator does; returns 0, or -1 if it does not answer. */
+static int method_stats(const char *method, long long *calls, long long *cancelled)
+{
+	mesh_client_opts o = {.caller = "meshctl", .timeout_ms = 5000};
+	Mesh__HealthRequest req = MESH__HEALTH_REQUEST__INIT;
+	ProtobufCMessage *out = NULL;
+	char url[256], msg[256];
+	long long until = harness_now_ms() + 5000;
+	mesh_client *c;
+	int rv = -1;
+	snprintf(url, sizeof(url), "ipc://%s/posts.sock", mesh.dir);
+	if (mesh_client_new(&c, &mesh__mesh__descriptor, &o) != 0)
+		return -1;
+	mesh_client_dial(c, url);
+	while (mesh_client_instances(c) == 0 && harness_now_ms() < until)
+		harness_sleep_ms(5);
+	*calls = *cancelled = 0;
+	if (mesh_client_call(c, "Health", &req.base, &out, NULL, msg, sizeof(msg)) == MESH_OK) {
+		Mesh__HealthReply *h = (Mesh__HealthReply *)out;
+		for (size_t i = 0; i < h->n_methods; i++)
+			if (strcmp(h->methods[i]->method, method) == 0) {
+				*calls = (long long)h->methods[i]->calls;
+				*cancelled = (long long)h->methods[i]->cancelled;
+			}
+		protobuf_c_message_free_unpacked(out, NULL);
+		rv = 0;
+	}
+	mesh_client_free(c);
+	return rv;
+}
+
+START_TEST(test_a_cancel_reaches_the_service)
+{
+	/* posts stopped, two requests wait in its connection; the second's client goes away, the
+	 * edge sends its Cancel after it; posts, let go, serves the first and skips the second */
+	static const char first[] = "GET /api/posts/1 HTTP/1.1\r\nHost: t\r\n\r\n";
+	static const char second[] = "GET /api/posts/2 HTTP/1.1\r\nHost: t\r\n\r\n";
+	const char *cancel = "cleave_mesh_calls_cancelled_total{service=\"posts\"}";
+	long long calls0, cancelled0, calls, cancelled, until;
+	double cancelled_at_edge;
+	int a, b;
+	char *answer;
+	own_mesh();
+	ck_assert_msg(mesh_up, "the mesh did not start");
+	ck_assert_int_eq(method_stats("Get", &calls0, &cancelled0), 0);
+	cancelled_at_edge = metric(cancel);
+	signal_service("posts", SIGSTOP);
+	a = http_raw_connect("127.0.0.1", mesh.port);
+	b = http_raw_connect("127.0.0.1", mesh.port);
+	ck_assert(a >= 0 && b >= 0);
+	http_raw_send(a, first, sizeof(first) - 1);
+	http_raw_send(b, second, sizeof(second) - 1);
+	harness_sleep_ms(100); /* both calls sent to posts */
+	close(b);
+	until = harness_now_ms() + 5000;
+	while (metric(cancel) <= cancelled_at_edge && harness_now_ms() < until)
+		harness_sleep_ms(10);
+	signal_service("posts", SIGCONT);
+	ck_assert_msg(metric(cancel) > cancelled_at_edge, "the edge did not cancel the call");
+	answer = http_raw_read(a, 5000, "\r\n\r\n", NULL, NULL);
+	close(a);
+	ck_assert_msg(strncmp(answer, "HTTP/1.1 200", 12) == 0, "%s", answer);
+	free(answer);
+	ck_assert_int_eq(method_stats("Get", &calls, &cancelled), 0);
+	ck_assert_msg(calls == calls0 + 2 && cancelled == cancelled0 + 1,
+		      "posts counted %lld more Get calls, %lld of them cancelled", calls - calls0,
+		      cancelled - cancelled0);
+}
+END_TEST
+
+static Suite *deadline_suite(void)
+{
+	Suite *s = suite_create("deadline");
+	TCase *tc = tcase_create("deadline");
+	tcase_add_unchecked_fixture(tc, mesh_setup, mesh_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_request_timeout_values);
+	tcase_add_test(tc, test_504_names_the_service_that_ran_out);
+	tcase_add_test(tc, test_504_names_the_nested_hop_that_ran_out);
+	tcase_add_test(tc, test_the_global_maximum_bounds_a_longer_request_timeout);
+	tcase_add_test(tc, test_a_cancel_reaches_the_service);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return harness_run_suite(deadline_suite(), 1);
+}
