@@ -55,13 +55,15 @@ static void dispatch_vlog(const char *name, const char *id, const meshi_server_c
 			  const char *fmt, va_list ap)
 {
 	char line[DISPATCH_LOG_MAX];
-	char trace[2 * MESH_TRACE_ID_LEN + 1], span[2 * MESH_SPAN_ID_LEN + 1];
+	char trace[2 * MESH_TRACE_ID_LEN + 1], span[2 * MESH_SPAN_ID_LEN + 1],
+	    parent[2 * MESH_SPAN_ID_LEN + 1];
 	int n = call != NULL && call->has_trace
-		    ? snprintf(line, sizeof(line) - 1, "%s: [%s] trace=%s span=%s ",
+		    ? snprintf(line, sizeof(line) - 1, "%s: [%s] trace=%s span=%s parent=%s ",
 			       name != NULL ? name : program_invocation_short_name,
 			       id != NULL ? id : "-",
 			       mesh_trace_hex(call->trace.trace_id, MESH_TRACE_ID_LEN, trace),
-			       mesh_trace_hex(call->span_id, MESH_SPAN_ID_LEN, span))
+			       mesh_trace_hex(call->span_id, MESH_SPAN_ID_LEN, span),
+			       mesh_trace_hex(call->trace.parent_id, MESH_SPAN_ID_LEN, parent))
 		    : snprintf(line, sizeof(line) - 1, "%s: [%s] ",
 			       name != NULL ? name : program_invocation_short_name,
 			       id != NULL ? id : "-");
@@ -181,9 +183,10 @@ static void dispatch_closure(const ProtobufCMessage *output, void *closure_data)
 	meshi_envelope_reply_write(p, call->status, call->message, output, payload_len);
 	call->written = 1;
 	meshi_stats_call_replied(&call->stats);
-	/* the server's own failures, and the dependencies it could not reach: an operator's
-	 * business (the caller's mistakes are the caller's) */
-	if (call->status == MESH_INTERNAL || call->status == MESH_UNAVAILABLE)
+	/* the server's own failures, the dependencies it could not reach, and the calls that ran
+	 * out of time: an operator's business (the caller's mistakes are the caller's) */
+	if (call->status == MESH_INTERNAL || call->status == MESH_UNAVAILABLE ||
+	    call->status == MESH_DEADLINE_EXCEEDED)
 		mesh_log(call, "%s answered %s: %s",
 			 call->method_name != NULL ? call->method_name : "a call",
 			 mesh_status_name(call->status), call->message);
