@@ -133,6 +133,7 @@ typedef struct edge_call {
 	int hup_watched;
 	struct edge_call *hup_prev, *hup_next;
 	int64_t start_us;
+	int64_t budget_ms; /* its deadline: start_us plus this (edge_call_budget) */
 	/* a read's request (in the request's pool), kept to send it once more to another instance
 	 * when the first ends UNAVAILABLE (an instance lost mid-call); NULL for writes */
 	ProtobufCMessage *retry_input;
@@ -584,6 +585,14 @@ static void edge_call_done(const ProtobufCMessage *reply, void *closure_data)
 		    !edge_answer_precondition(s, req, call->route, 1, call->route->service_name,
 					      call->start_us))
 			edge_answer_reply(s, req, call, reply);
+	} else if (call->rpc.status == MESH_DEADLINE_EXCEEDED) {
+		/* the message names the hop that ran out; the budget it had is the edge's to say */
+		char why[MESH_MESSAGE_MAX + 64];
+		snprintf(why, sizeof(why), "%s (the request's deadline: %lld ms)", call->rpc.message,
+			 (long long)call->budget_ms);
+		edge_respond_error(s, req, call->route, http_status_for(call->rpc.status),
+				   mesh_status_name(call->rpc.status), why,
+				   call->route->service_name, call->start_us);
 	} else {
 		edge_respond_error(s, req, call->route, http_status_for(call->rpc.status),
 				   mesh_status_name(call->rpc.status), call->rpc.message,
@@ -774,6 +783,7 @@ static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, cons
 		edge_hup_watch(s, call, sock);
 	call->start_us = start_us;
 	call->rpc.deadline_us = start_us + budget_ms * 1000;
+	call->budget_ms = budget_ms;
 	trace = edge_trace(req);
 	if (trace.len != TRACEPARENT_LEN ||
 	    traceparent_parse(trace.base, trace.len, &call->rpc.trace) != 0)

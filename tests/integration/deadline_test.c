@@ -3,6 +3,7 @@
  * cancel carried from a client that went away to the service, which skips the call unrun. */
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,16 +16,54 @@
 #include "mesh.h"
 #include "mesh.pb-c.h"
 
-#define MAX_TIMEOUT_MS 1500 /* the edge's --max-timeout-ms in this suite */
+/* the edge's --max-timeout-ms in this suite, and the timeout: its copy of the manifests gives
+ * GET /api/threads/{id} */
+#define MAX_TIMEOUT	   "1500"
+#define THREAD_GET_TIMEOUT "700"
 
 static fixture_mesh mesh;
 static int mesh_up;
+static char manifests[256]; /* the manifests the edge reads: the checkout's, one route changed */
+
+/* copy_manifest writes the checkout's svc/name/manifest.yml under manifests/name/, with the first
+ * occurrence of from (NULL: none) replaced by to. Returns 0 or -1. */
+static int copy_manifest(const char *name, const char *from, const char *to)
+{
+	char path[512];
+	char *text, *at;
+	FILE *f;
+	snprintf(path, sizeof(path), "%s/svc/%s/manifest.yml", CLEAVE_SOURCE_DIR, name);
+	if ((text = harness_read_file(path)) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", manifests, name);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%s/manifest.yml", manifests, name);
+	if ((f = fopen(path, "w")) == NULL) {
+		free(text);
+		return -1;
+	}
+	at = from != NULL ? strstr(text, from) : NULL;
+	if (at != NULL)
+		fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	else
+		fputs(text, f);
+	free(text);
+	return fclose(f) == 0 && (from == NULL || at != NULL) ? 0 : -1;
+}
 
 static void mesh_setup(void)
 {
-	static const char *const args[] = {"--admin-port", "0", "--max-timeout-ms", "1500", NULL};
+	static const char *const args[] = {
+	    "--admin-port", "0", "--max-timeout-ms", MAX_TIMEOUT, "--manifests", manifests, NULL};
 	if (fixture_external() != NULL || fixture_monolith())
 		return; /* each test skips */
+	if (harness_tmpdir(manifests, sizeof(manifests)) != 0 ||
+	    copy_manifest("users", NULL, NULL) != 0 || copy_manifest("posts", NULL, NULL) != 0 ||
+	    copy_manifest("threads", "    rpc: Get\n",
+			  "    rpc: Get\n    timeout: " THREAD_GET_TIMEOUT "ms\n") != 0) {
+		fprintf(stderr, "deadline_test: cannot copy the manifests to %s\n", manifests);
+		return;
+	}
 	mesh_up = fixture_mesh_start(&mesh, args) == 0 && mesh.admin_port > 0;
 }
 
@@ -34,6 +73,8 @@ static void mesh_teardown(void)
 	if (mesh_up && fixture_mesh_stop(&mesh, report, sizeof(report)) != 0)
 		harness_note_unclean("the mesh", report);
 	mesh_up = 0;
+	if (manifests[0] != '\0')
+		harness_rmtree(manifests);
 }
 
 /* own_mesh skips the test where the suite cannot stop one service: a mesh started elsewhere,
@@ -118,7 +159,8 @@ START_TEST(test_504_names_the_service_that_ran_out)
 	signal_service("posts", SIGCONT);
 	ck_assert_msg(r.status == 504, "%ld %s", r.status, r.body);
 	ck_assert_msg(strstr(r.body, "\"code\":\"DEADLINE_EXCEEDED\"") != NULL &&
-			  strstr(r.body, "posts.Posts") != NULL,
+			  strstr(r.body, "posts.Posts") != NULL &&
+			  strstr(r.body, "(the request's deadline: 300 ms)") != NULL,
 		      "%s", r.body);
 	http_response_free(&r);
 }
@@ -148,16 +190,40 @@ START_TEST(test_the_global_maximum_bounds_a_longer_request_timeout)
 	http_response r;
 	own_mesh();
 	signal_service("threads", SIGSTOP);
-	request("GET", "/api/threads/1", NULL, "3600", &r);
+	request("GET", "/api/threads", NULL, "3600", &r);
 	signal_service("threads", SIGCONT);
-	ck_assert_msg(r.status == 504, "%ld %s (%.1f s)", r.status, r.body, r.seconds);
+	ck_assert_msg(r.status == 504 && strstr(r.body, "deadline: " MAX_TIMEOUT " ms)") != NULL,
+		      "%ld %s (%.1f s)", r.status, r.body, r.seconds);
 	http_response_free(&r);
 	/* no header on a route without a timeout: the edge's default (5 s) cut to the maximum */
 	signal_service("threads", SIGSTOP);
-	request("GET", "/api/threads/1", NULL, NULL, &r);
+	request("GET", "/api/threads", NULL, NULL, &r);
 	signal_service("threads", SIGCONT);
-	ck_assert_msg(r.status == 504, "%ld %s", r.status, r.body);
+	ck_assert_msg(r.status == 504 && strstr(r.body, "deadline: " MAX_TIMEOUT " ms)") != NULL,
+		      "%ld %s", r.status, r.body);
 	http_response_free(&r);
+}
+END_TEST
+
+START_TEST(test_a_route_timeout_bounds_the_request)
+{
+	/* GET /api/threads/{id} has a timeout of its own: it is the default, and the most a
+	 * Request-Timeout gets; a shorter one stands */
+	static const struct {
+		const char *asked, *given;
+	} cases[] = {{NULL, THREAD_GET_TIMEOUT}, {"3600", THREAD_GET_TIMEOUT}, {"250ms", "250"}};
+	http_response r;
+	char want[64];
+	own_mesh();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		signal_service("threads", SIGSTOP);
+		request("GET", "/api/threads/1", NULL, cases[i].asked, &r);
+		signal_service("threads", SIGCONT);
+		snprintf(want, sizeof(want), "(the request's deadline: %s ms)", cases[i].given);
+		ck_assert_msg(r.status == 504 && strstr(r.body, want) != NULL, "%s: %ld %s",
+			      cases[i].asked != NULL ? cases[i].asked : "none", r.status, r.body);
+		http_response_free(&r);
+	}
 }
 END_TEST
 
@@ -264,6 +330,7 @@ static Suite *deadline_suite(void)
 	tcase_add_test(tc, test_504_names_the_service_that_ran_out);
 	tcase_add_test(tc, test_504_names_the_nested_hop_that_ran_out);
 	tcase_add_test(tc, test_the_global_maximum_bounds_a_longer_request_timeout);
+	tcase_add_test(tc, test_a_route_timeout_bounds_the_request);
 	tcase_add_test(tc, test_a_cancel_reaches_the_service);
 	suite_add_tcase(s, tc);
 	return s;
