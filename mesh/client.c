@@ -360,8 +360,10 @@ static void client_call_set_nng_error(client_call *call, int rv, const char *dur
 	const char *service = call->client->base.descriptor->name;
 	switch (rv) {
 	case NNG_ETIMEDOUT:
-		client_call_set(call, MESH_DEADLINE_EXCEEDED, "%s: deadline exceeded while %s",
-				service, during);
+		/* the hop that ran out, by method: a 504 says where the time went */
+		client_call_set(call, MESH_DEADLINE_EXCEEDED, "%s.%s: deadline exceeded while %s",
+				service, call->client->base.descriptor->methods[call->method].name,
+				during);
 		break;
 	case NNG_ECLOSED:
 	case NNG_ECANCELED:

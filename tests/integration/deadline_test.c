@@ -77,13 +77,16 @@ static void mesh_teardown(void)
 		harness_rmtree(manifests);
 }
 
-/* own_mesh skips the test where the suite cannot stop one service: a mesh started elsewhere,
- * or the monolith. */
-static void own_mesh(void)
+/* own_mesh returns 1, or skips the test (0: it returns at once) where the suite cannot stop one
+ * service: a mesh started elsewhere, or the monolith. */
+static int own_mesh(void)
 {
-	if (fixture_external() != NULL || fixture_monolith())
+	if (fixture_external() != NULL || fixture_monolith()) {
 		harness_skip("needs its own mesh of one process per service (it stops one)");
+		return 0;
+	}
 	ck_assert_msg(mesh_up, "the mesh did not start");
+	return 1;
 }
 
 /* request sends method to path with body (JSON; NULL: none) and a Request-Timeout of timeout
@@ -107,12 +110,13 @@ static void request(const char *method, const char *path, const char *body, cons
 	ck_assert_msg(http_request(method, url, &o, r) == 0, "%s %s: %s", method, path, r->error);
 }
 
-/* signal_service sends sig to service name. */
+/* signal_service stops (SIGSTOP: every thread stopped when it returns) or continues (SIGCONT)
+ * service name. */
 static void signal_service(const char *name, int sig)
 {
 	pid_t pid = fixture_pid(&mesh, name);
 	ck_assert_int_gt(pid, 0);
-	ck_assert_int_eq(kill(pid, sig), 0);
+	ck_assert_int_eq(sig == SIGSTOP ? harness_freeze(pid) : harness_thaw(pid), 0);
 }
 
 START_TEST(test_request_timeout_values)
@@ -121,7 +125,8 @@ START_TEST(test_request_timeout_values)
 	static const char *const bad[] = {"abc",   "0",		"0ms", "0.0004", "1.2345", "-1",
 					  "1.5ms", "123456789", "2 s", "1e3",	 "5m"};
 	http_response r;
-	own_mesh();
+	if (!own_mesh())
+		return;
 	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
 		request("GET", "/api/users/1", NULL, good[i], &r);
 		ck_assert_msg(r.status == 200, "'%s': %ld %s", good[i], r.status, r.body);
@@ -153,7 +158,8 @@ START_TEST(test_504_names_the_service_that_ran_out)
 {
 	/* posts stopped: its own call runs out, and the answer names it */
 	http_response r;
-	own_mesh();
+	if (!own_mesh())
+		return;
 	signal_service("posts", SIGSTOP);
 	request("GET", "/api/posts/1", NULL, "300ms", &r);
 	signal_service("posts", SIGCONT);
@@ -171,13 +177,15 @@ START_TEST(test_504_names_the_nested_hop_that_ran_out)
 	/* users stopped: posts's check of the author runs out first (a nested call ends before its
 	 * parent), and posts answers in time with the hop that ran out */
 	http_response r;
-	own_mesh();
+	if (!own_mesh())
+		return;
 	signal_service("users", SIGSTOP);
 	request("POST", "/api/posts", "{\"thread\":1,\"text\":\"Late\",\"user\":1}", "500ms", &r);
 	signal_service("users", SIGCONT);
 	ck_assert_msg(r.status == 504, "%ld %s", r.status, r.body);
 	ck_assert_msg(strstr(r.body, "\"code\":\"DEADLINE_EXCEEDED\"") != NULL &&
-			  strstr(r.body, "checking user 1: users.Users") != NULL,
+			  strstr(r.body, "checking user 1: users.Users.Get: deadline exceeded") !=
+			      NULL,
 		      "not posts's answer naming users: %s", r.body);
 	http_response_free(&r);
 }
@@ -188,7 +196,8 @@ START_TEST(test_the_global_maximum_bounds_a_longer_request_timeout)
 	/* an hour asked for, MAX_TIMEOUT_MS given: the stopped service's request ends in a 504
 	 * well before the client's 10 s */
 	http_response r;
-	own_mesh();
+	if (!own_mesh())
+		return;
 	signal_service("threads", SIGSTOP);
 	request("GET", "/api/threads", NULL, "3600", &r);
 	signal_service("threads", SIGCONT);
@@ -214,7 +223,8 @@ START_TEST(test_a_route_timeout_bounds_the_request)
 	} cases[] = {{NULL, THREAD_GET_TIMEOUT}, {"3600", THREAD_GET_TIMEOUT}, {"250ms", "250"}};
 	http_response r;
 	char want[64];
-	own_mesh();
+	if (!own_mesh())
+		return;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		signal_service("threads", SIGSTOP);
 		request("GET", "/api/threads/1", NULL, cases[i].asked, &r);
@@ -292,8 +302,16 @@ START_TEST(test_a_cancel_reaches_the_service)
 	double cancelled_at_edge;
 	int a, b;
 	char *answer;
-	own_mesh();
-	ck_assert_msg(mesh_up, "the mesh did not start");
+	const char *transport = getenv("CLEAVE_MESH_TRANSPORT");
+	if (!own_mesh())
+		return;
+	if (transport != NULL && strcmp(transport, "nng") == 0) {
+		harness_skip(
+		    "CLEAVE_MESH_TRANSPORT=nng: nng's client abandons a call without telling "
+		    "the service, and nng's workers cannot find the call a Cancel names "
+		    "(README, Deadlines and cancellation)");
+		return;
+	}
 	ck_assert_int_eq(method_stats("Get", &calls0, &cancelled0), 0);
 	cancelled_at_edge = metric(cancel);
 	signal_service("posts", SIGSTOP);
