@@ -55,10 +55,16 @@ out_invalid:
 
 void traceparent_format(const mesh_trace *t, char out[TRACEPARENT_LEN + 1])
 {
-	char trace[2 * MESH_TRACE_ID_LEN + 1], span[2 * MESH_SPAN_ID_LEN + 1];
-	snprintf(out, TRACEPARENT_LEN + 1, "00-%s-%s-%02x",
-		 mesh_trace_hex(t->trace_id, MESH_TRACE_ID_LEN, trace),
-		 mesh_trace_hex(t->parent_id, MESH_SPAN_ID_LEN, span), t->flags);
+	/* by hand, not snprintf: it runs for every request */
+	static const char digits[] = "0123456789abcdef";
+	memcpy(out, "00-", 3);
+	mesh_trace_hex(t->trace_id, MESH_TRACE_ID_LEN, out + 3);
+	out[35] = '-';
+	mesh_trace_hex(t->parent_id, MESH_SPAN_ID_LEN, out + 36);
+	out[52] = '-';
+	out[53] = digits[t->flags >> 4];
+	out[54] = digits[t->flags & 15];
+	out[55] = '\0';
 }
 
 void trace_gen_init(trace_gen *g)
