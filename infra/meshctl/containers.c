@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "containers.h"
+#include "containers_store.h"
 #include "manifest.h"
 #include "paths.h"
 #include "process.h"
@@ -31,7 +32,9 @@ typedef struct where {
 	char dir[PATH_MAX];	/* <state>/containers: compose.yml, project, logs */
 	char tls[PATH_MAX];	/* <state>/containers/tls: the certificates */
 	char compose[PATH_MAX]; /* <state>/containers/compose.yml */
-	char record[PATH_MAX];	/* <state>/containers/project: "NAME PORT" up last started */
+	char pg[PATH_MAX];	/* <state>/containers/compose.postgres.yml, merged over it */
+	char store[PATH_MAX];	/* <state>/containers/store: <name>.env, each service's URL */
+	char record[PATH_MAX];	/* <state>/containers/project: "NAME PORT STORE" up last started */
 	char log[PATH_MAX];	/* <state>/containers/podman-compose.log */
 	char images[PATH_MAX];	/* the images' state: podman's configuration, the builds' logs */
 	char conf[PATH_MAX];	/* <images>/containers.conf */
@@ -48,7 +51,8 @@ static int where_init(where *w, const char *state)
 	bool ok = meshctl_paths_init(&w->paths, state) == 0 &&
 		  FIT(w->dir, "%s/containers", w->paths.state) && FIT(w->tls, "%s/tls", w->dir) &&
 		  FIT(w->compose, "%s/compose.yml", w->dir) &&
-		  FIT(w->record, "%s/project", w->dir) &&
+		  FIT(w->pg, "%s/compose.postgres.yml", w->dir) &&
+		  FIT(w->store, "%s/store", w->dir) && FIT(w->record, "%s/project", w->dir) &&
 		  FIT(w->log, "%s/podman-compose.log", w->dir);
 	if (ok && images != NULL && images[0] != '\0')
 		ok = FIT(w->images, "%s", images);
@@ -198,13 +202,17 @@ static int podman_env(const where *w)
 	return setenv("CONTAINERS_CONF", w->conf, 1);
 }
 
-/* images_missing says whether the image of the edge or of a manifest is missing (tag tag). */
-static bool images_missing(manifest *const *ms, size_t n, const char *tag)
+/* images_missing says whether the image of the edge or of a manifest, or with postgres the
+ * database's, is missing (tag tag). */
+static bool images_missing(manifest *const *ms, size_t n, const char *tag, bool postgres)
 {
-	for (size_t k = 0; k <= n; k++) {
+	for (size_t k = 0; k <= n + (postgres ? 1 : 0); k++) {
 		char dns[128], image[256], out[256];
 		char *argv[] = {"podman", "image", "exists", image, NULL};
-		render_dns(dns, sizeof(dns), k == n ? "edge" : ms[k]->name);
+		render_dns(dns, sizeof(dns),
+			   k == n  ? "edge"
+			   : k > n ? RENDER_COMPOSE_DB
+				   : ms[k]->name);
 		snprintf(image, sizeof(image), "localhost/cleave-%s:%s", dns, tag);
 		if (capture(argv, out, sizeof(out)) != 0)
 			return true;
@@ -311,18 +319,20 @@ static int wait_ready(manifest *const *ms, size_t n, int port, int wait_s)
 	return 0;
 }
 
-/* record_read reads the project and port of what is up from w->record. Returns 0 or -1. */
-static int record_read(const where *w, char *project, size_t len, int *port)
+/* record_read reads the project and port of what is up from w->record, and in *postgres whether
+ * its stores are PostgreSQL (a record without the store: SQLite). Returns 0 or -1. */
+static int record_read(const where *w, char *project, size_t len, int *port, bool *postgres)
 {
 	FILE *f = fopen(w->record, "r");
-	char fmt[32];
-	int ok;
+	char fmt[32], store[16] = "";
+	int got;
 	if (f == NULL)
 		return -1;
-	snprintf(fmt, sizeof(fmt), "%%%zus %%d", len - 1);
-	ok = fscanf(f, fmt, project, port) == 2;
+	snprintf(fmt, sizeof(fmt), "%%%zus %%d %%15s", len - 1);
+	got = fscanf(f, fmt, project, port, store);
 	fclose(f);
-	return ok ? 0 : -1;
+	*postgres = got == 3 && strcmp(store, "postgres") == 0;
+	return got >= 2 ? 0 : -1;
 }
 
 /* project_running says whether a container of project exists. */
@@ -334,14 +344,35 @@ static bool project_running(const char *project)
 	return capture(argv, out, sizeof(out)) == 0 && out[0] != '\0';
 }
 
-/* compose_env sets what compose.yml reads when podman-compose runs it: where the certificates
- * are, the edge's host port. */
+/* compose_env sets what the compose files read when podman-compose runs them: where the
+ * certificates and the store files are, the edge's host port. */
 static void compose_env(const where *w, int port)
 {
 	char p[16];
 	snprintf(p, sizeof(p), "%d", port);
 	setenv("CLEAVE_TLS_DIR", w->tls, 1);
+	setenv("CLEAVE_STORE_DIR", w->store, 1);
 	setenv("CLEAVE_EDGE_PORT", p, 1);
+}
+
+/* compose_argv fills argv (10 slots) with podman-compose -p project -f compose.yml [-f
+ * compose.postgres.yml] and then cmd, arg (NULL ends early). */
+static void compose_argv(char **argv, const where *w, const char *project, bool postgres,
+			 const char *cmd, const char *arg)
+{
+	size_t i = 0;
+	argv[i++] = "podman-compose";
+	argv[i++] = "-p";
+	argv[i++] = (char *)project;
+	argv[i++] = "-f";
+	argv[i++] = (char *)w->compose;
+	if (postgres) {
+		argv[i++] = "-f";
+		argv[i++] = (char *)w->pg;
+	}
+	argv[i++] = (char *)cmd;
+	argv[i++] = (char *)arg;
+	argv[i] = NULL;
 }
 
 /* valid_project says whether name may be a podman-compose project (its containers' prefix). */
@@ -360,6 +391,7 @@ int containers_up(const containers_opts *o)
 	size_t n = 0;
 	char err[512], project[64];
 	int port = o->port, rc = 1, old_port;
+	bool old_postgres;
 	render_opts ro = {.image_prefix = "localhost/cleave-", .tag = o->tag, .edge_count = 1};
 	FILE *f;
 	if (!valid_project(o->project)) {
@@ -388,7 +420,8 @@ int containers_up(const containers_opts *o)
 	}
 	if (podman_env(&w) != 0)
 		goto out;
-	if (record_read(&w, project, sizeof(project), &old_port) == 0 && project_running(project)) {
+	if (record_read(&w, project, sizeof(project), &old_port, &old_postgres) == 0 &&
+	    project_running(project)) {
 		fprintf(stderr,
 			"meshctl up: the forum already runs in containers from %s (project %s, "
 			"http://127.0.0.1:%d/api); meshctl down --containers first\n",
@@ -402,7 +435,7 @@ int containers_up(const containers_opts *o)
 			o->project);
 		goto out;
 	}
-	if (o->build || images_missing(ms, n, o->tag)) {
+	if (o->build || images_missing(ms, n, o->tag, o->postgres)) {
 		char tag[160];
 		char *argv[] = {CLEAVE_SOURCE_DIR "/infra/images/build", "--tag", tag, NULL};
 		snprintf(tag, sizeof(tag), "%s", o->tag);
@@ -420,6 +453,10 @@ int containers_up(const containers_opts *o)
 		fprintf(stderr, "meshctl up: the certificates could not be made in %s\n", w.tls);
 		goto out;
 	}
+	if (o->postgres && containers_store_files(w.store, ms, n) != 0) {
+		fprintf(stderr, "meshctl up: the store files could not be made in %s\n", w.store);
+		goto out;
+	}
 	if (port == 0 && (port = free_port()) <= 0) {
 		fprintf(stderr, "meshctl up: no free port found\n");
 		goto out;
@@ -428,17 +465,21 @@ int containers_up(const containers_opts *o)
 	if (render_run("compose", o->manifests, &ro, w.dir, false) != 0)
 		goto out;
 	f = fopen(w.record, "w");
-	if (f == NULL || fprintf(f, "%s %d\n", o->project, port) < 0 || fclose(f) != 0) {
+	if (f == NULL ||
+	    fprintf(f, "%s %d %s\n", o->project, port, o->postgres ? "postgres" : "sqlite") < 0 ||
+	    fclose(f) != 0) {
 		fprintf(stderr, "meshctl up: cannot write %s\n", w.record);
 		goto out;
 	}
 	compose_env(&w, port);
-	printf("meshctl: starting the containers (podman-compose -p %s up -d; its log: %s)\n",
-	       o->project, w.log);
+	printf("meshctl: starting the containers (podman-compose -p %s up -d%s; its log: %s)\n",
+	       o->project,
+	       o->postgres ? ", with compose.postgres.yml: a PostgreSQL database per service" : "",
+	       w.log);
 	fflush(stdout);
 	{
-		char *argv[] = {
-		    "podman-compose", "-p", (char *)o->project, "-f", w.compose, "up", "-d", NULL};
+		char *argv[10];
+		compose_argv(argv, &w, o->project, o->postgres, "up", "-d");
 		if (run(argv, w.log, COMPOSE_TIMEOUT_S) != 0) {
 			fprintf(stderr,
 				"meshctl up: podman-compose up failed; see %s. meshctl down "
@@ -462,6 +503,11 @@ int containers_up(const containers_opts *o)
 	       "--volumes removes them too)\n"
 	       "meshctl: podman by hand: CONTAINERS_CONF=%s podman ps\n",
 	       o->project, port, w.conf);
+	if (o->postgres)
+		printf("meshctl: the stores are PostgreSQL databases in the container %s "
+		       "(their URLs in %s/); psql: CONTAINERS_CONF=%s podman exec -it "
+		       "%s_%s_1 psql -h /tmp -d NAME\n",
+		       RENDER_COMPOSE_DB, w.store, w.conf, o->project, RENDER_COMPOSE_DB);
 	rc = 0;
 out:
 	manifest_free_all(ms, n);
@@ -480,13 +526,14 @@ int containers_down(const char *state, int volumes)
 	where w;
 	char project[64], filter[200], out[8192], *save = NULL;
 	int port, rc = 0;
+	bool postgres;
 	if (where_init(&w, state) != 0) {
 		fprintf(stderr, "meshctl down: bad state directory\n");
 		return 2;
 	}
 	if (ready_to_run("down") != 0)
 		return 1;
-	if (record_read(&w, project, sizeof(project), &port) != 0) {
+	if (record_read(&w, project, sizeof(project), &port, &postgres) != 0) {
 		fprintf(stderr,
 			"meshctl down: no containers were started from %s (meshctl up "
 			"--containers starts them)\n",
@@ -498,8 +545,8 @@ int containers_down(const char *state, int volumes)
 	compose_env(&w, port);
 	snprintf(filter, sizeof(filter), LABEL "%s", project);
 	{
-		char *argv[] = {"podman-compose",      "-p", project, "-f", w.compose, "down",
-				volumes ? "-v" : NULL, NULL};
+		char *argv[10];
+		compose_argv(argv, &w, project, postgres, "down", volumes ? "-v" : NULL);
 		if (run(argv, w.log, COMPOSE_TIMEOUT_S) != 0)
 			fprintf(stderr,
 				"meshctl down: podman-compose down failed (see %s); "

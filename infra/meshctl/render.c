@@ -156,19 +156,24 @@ static void render_usage(FILE *out)
 	    out,
 	    "usage: meshctl render compose|kubernetes|ecs|copilot [--out DIR] [--manifests DIR]\n"
 	    "                      [--image-prefix PREFIX] [--tag TAG] [--port N]\n"
-	    "                      [--edge-count N]\n"
+	    "                      [--edge-count N] [--store sqlite|postgres]\n"
 	    "\n"
 	    "Renders a deployment of the mesh from the manifests that meshctl up runs locally:\n"
 	    "the same services, counts, health checks, calls and resources.\n"
 	    "\n"
 	    "  compose      compose.yml for podman-compose (or docker compose): one container\n"
 	    "               per instance, one network, a volume per service, the edge\n"
-	    "               published on the host; certificates as compose secrets\n"
+	    "               published on the host; certificates as compose secrets.\n"
+	    "               compose.postgres.yml, merged over it (-f compose.yml -f\n"
+	    "               compose.postgres.yml): a PostgreSQL container with a database\n"
+	    "               and role per service, each service's URL from store/<name>.env\n"
 	    "  kubernetes   mesh/: per service a Deployment, a headless Service, a\n"
 	    "               PersistentVolumeClaim and a NetworkPolicy; the edge's Deployment,\n"
 	    "               Service and NetworkPolicy. kustomization.yaml: those and a TLS\n"
 	    "               Secret per identity from meshctl certs' files; cert-manager/:\n"
-	    "               those and cert-manager Certificates instead\n"
+	    "               those and cert-manager Certificates instead. With --store\n"
+	    "               postgres: no claim, replicas spread over nodes, each service's\n"
+	    "               store URL from a Secret (store/: from store/<name>.url)\n"
 	    "  ecs          template.yml, a CloudFormation template for Amazon ECS on Fargate:\n"
 	    "               per service a task definition, a service (its count), a Cloud Map\n"
 	    "               name resolving to every task, a security group open only to what\n"
@@ -198,6 +203,11 @@ static void render_usage(FILE *out)
 	    "  --port N              compose: the host port the edge is published on (default\n"
 	    "                        8080)\n"
 	    "  --edge-count N        instances of the edge, 1 to 64 (default 1)\n"
+	    "  --store KIND          kubernetes: where the services keep their data: sqlite\n"
+	    "                        (default; on a claim, every replica on its node) or\n"
+	    "                        postgres (a PostgreSQL database per service, its URL from\n"
+	    "                        a Secret). compose renders both (compose.postgres.yml);\n"
+	    "                        ecs takes a store URL per service as a parameter\n"
 	    "  --help                this text\n"
 	    "\n"
 	    "The output is deterministic (no timestamps, services in name order), so a\n"
@@ -283,6 +293,16 @@ int render_run(const char *target, const char *manifests, const render_opts *o, 
 			target);
 		return 2;
 	}
+	if (o->store_postgres && run != render_kubernetes) {
+		fprintf(stderr, "meshctl render: --store postgres is for kubernetes: %s\n",
+			run == render_compose
+			    ? "compose renders compose.postgres.yml beside compose.yml, to merge "
+			      "over it (-f compose.yml -f compose.postgres.yml)"
+			: run == render_ecs ? "the ecs template takes each service's store URL as "
+					      "its <Name>StoreSecretArn parameter"
+					    : "copilot renders SQLite stores only");
+		return 2;
+	}
 	if (manifest_load_dir(manifests, &ms, &n, err, sizeof(err)) != 0 ||
 	    manifest_check_calls(ms, n, err, sizeof(err)) != 0 ||
 	    manifest_check_splits(ms, n, err, sizeof(err)) != 0) {
@@ -344,6 +364,7 @@ int cmd_render(int argc, char **argv)
 						 {"tag", required_argument, NULL, 't'},
 						 {"port", required_argument, NULL, 'p'},
 						 {"edge-count", required_argument, NULL, 'e'},
+						 {"store", required_argument, NULL, 's'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
 	render_opts o = {.image_prefix = "localhost/cleave-",
@@ -381,6 +402,15 @@ int cmd_render(int argc, char **argv)
 					optarg);
 				return 2;
 			}
+			break;
+		case 's':
+			if (strcmp(optarg, "sqlite") != 0 && strcmp(optarg, "postgres") != 0) {
+				fprintf(stderr,
+					"meshctl render: --store: '%s' is not sqlite or postgres\n",
+					optarg);
+				return 2;
+			}
+			o.store_postgres = strcmp(optarg, "postgres") == 0;
 			break;
 		case 'h':
 			render_usage(stdout);

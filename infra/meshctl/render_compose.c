@@ -176,6 +176,10 @@ int render_compose(const render_ctx *c, char *err, size_t errlen)
 	    "#   podman-compose -p cleave -f compose.yml up -d\n"
 	    "# (the health checks run through /bin/sh -c in podman-compose 1.0). The edge is\n"
 	    "# published on host port $CLEAVE_EDGE_PORT, else %d.\n"
+	    "#\n"
+	    "# Each service keeps its data in SQLite on its volume; with compose.postgres.yml\n"
+	    "# merged over this file (-f compose.yml -f compose.postgres.yml), in a database of\n"
+	    "# its own in a PostgreSQL container instead.\n"
 	    "name: cleave\n"
 	    "services:\n",
 	    c->o->port);
@@ -225,5 +229,5 @@ int render_compose(const render_ctx *c, char *err, size_t errlen)
 			id, id, id, id);
 	}
 	free(deps);
-	return 0;
+	return render_compose_postgres(c, err, errlen);
 }

@@ -11,8 +11,7 @@
 
 #include "supervisor_internal.h"
 
-#define SV_STOP_GRACE_US  5000000LL  /* SIGTERM, then SIGKILL after this */
-#define SV_STABLE_US	  10000000LL /* up this long: the next crash starts a new series */
+#define SV_STOP_GRACE_US  5000000LL /* SIGTERM, then SIGKILL after this */
 #define SV_BACKOFF_MIN_MS 100
 #define SV_BACKOFF_MAX_MS 10000
 

@@ -30,7 +30,7 @@ static void up_usage(FILE *out)
 	    "usage: meshctl up [--port N | --listen ADDR:PORT] [--detach] [--state-dir DIR]\n"
 	    "                  [--manifests DIR] [--admin-port N] [--monolith] [--allow-root]\n"
 	    "       meshctl up --containers [--port N] [--state-dir DIR] [--project NAME]\n"
-	    "                  [--tag TAG] [--build] [--wait SECONDS]\n"
+	    "                  [--tag TAG] [--build] [--wait SECONDS] [--store sqlite|postgres]\n"
 	    "\n"
 	    "Starts every service of the manifests at its count, then the edge, and keeps them\n"
 	    "so: a crashed instance is restarted with exponential backoff (100 ms doubling to\n"
@@ -74,7 +74,13 @@ static void up_usage(FILE *out)
 	    "  --tag TAG           the images' tag (default latest)\n"
 	    "  --build             run infra/images/build even when every image is there (after\n"
 	    "                      changing the sources; it reuses what did not change)\n"
-	    "  --wait SECONDS      how long to wait for the forum to answer (default 180)\n");
+	    "  --wait SECONDS      how long to wait for the forum to answer (default 180)\n"
+	    "  --store KIND        where the services keep their data: sqlite (default; each\n"
+	    "                      service's volume) or postgres: a PostgreSQL container (the\n"
+	    "                      image cleave-postgres) with a database and role per service\n"
+	    "                      (compose.postgres.yml merged over compose.yml; each\n"
+	    "                      service's URL, with a random password, in\n"
+	    "                      STATE/containers/store/<name>.env); its data on a volume too\n");
 }
 
 /* up_wait_ready reads the supervisor's "ready URL" line; returns 0 and prints where the API is,
@@ -123,6 +129,7 @@ int cmd_up(int argc, char **argv)
 						 {"tag", required_argument, NULL, 'T'},
 						 {"build", no_argument, NULL, 'B'},
 						 {"wait", required_argument, NULL, 'W'},
+						 {"store", required_argument, NULL, 'S'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
 	char listen[128] = "127.0.0.1:8080", admin[64];
@@ -182,6 +189,16 @@ int cmd_up(int argc, char **argv)
 			only_containers = 1;
 			break;
 		}
+		case 'S':
+			if (strcmp(optarg, "sqlite") != 0 && strcmp(optarg, "postgres") != 0) {
+				fprintf(stderr,
+					"meshctl up: --store wants sqlite or postgres, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			co.postgres = strcmp(optarg, "postgres") == 0;
+			only_containers = 1;
+			break;
 		case 'l':
 			if (strchr(optarg, ':') == NULL || strlen(optarg) >= sizeof(listen)) {
 				fprintf(stderr, "meshctl up: --listen wants ADDR:PORT, not '%s'\n",
@@ -242,7 +259,9 @@ int cmd_up(int argc, char **argv)
 	}
 	if (!containers && only_containers) {
 		fprintf(stderr,
-			"meshctl up: --project, --tag, --build and --wait go with --containers\n");
+			"meshctl up: --project, --tag, --build, --wait and --store go with "
+			"--containers (locally, each service's store is CLEAVE_STORE_URL_<NAME>: "
+			"README, Stores)\n");
 		return 2;
 	}
 	if (containers) {
