@@ -588,8 +588,8 @@ static void edge_call_done(const ProtobufCMessage *reply, void *closure_data)
 	} else if (call->rpc.status == MESH_DEADLINE_EXCEEDED) {
 		/* the message names the hop that ran out; the budget it had is the edge's to say */
 		char why[MESH_MESSAGE_MAX + 64];
-		snprintf(why, sizeof(why), "%s (the request's deadline: %lld ms)", call->rpc.message,
-			 (long long)call->budget_ms);
+		snprintf(why, sizeof(why), "%s (the request's deadline: %lld ms)",
+			 call->rpc.message, (long long)call->budget_ms);
 		edge_respond_error(s, req, call->route, http_status_for(call->rpc.status),
 				   mesh_status_name(call->rpc.status), why,
 				   call->route->service_name, call->start_us);

@@ -652,14 +652,15 @@ static json_t *components(doc *d)
 		"required", 0, "schema", "type", "string", "minLength", 1, "maxLength", 128,
 		"pattern", "^[A-Za-z0-9._:-]+$"));
 	set(d, json_object_get(c, "parameters"), "traceparent",
-	    json_pack("{s:s,s:s,s:s,s:b,s:{s:s,s:s}}", "name", "traceparent", "in", "header",
-		      "description",
-		      "A W3C trace context (https://www.w3.org/TR/trace-context/): the request "
-		      "continues its trace; without a valid one the edge starts a trace. Every mesh "
-		      "call carries it, and the access log and the services' log lines name the "
-		      "trace id",
-		      "required", 0, "schema", "type", "string", "pattern",
-		      "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$"));
+	    json_pack(
+		"{s:s,s:s,s:s,s:b,s:{s:s,s:s}}", "name", "traceparent", "in", "header",
+		"description",
+		"A W3C trace context (https://www.w3.org/TR/trace-context/): the request "
+		"continues its trace; without a valid one the edge starts a trace. Every mesh "
+		"call carries it, and the access log and the services' log lines name the "
+		"trace id",
+		"required", 0, "schema", "type", "string", "pattern",
+		"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$"));
 	set(d, json_object_get(c, "parameters"), "Request-Timeout",
 	    json_pack("{s:s,s:s,s:s,s:b,s:{s:s,s:s}}", "name", "Request-Timeout", "in", "header",
 		      "description",

@@ -529,12 +529,12 @@ const char *mesh_call_request_id(const void *closure_data);
  * of the call identified by closure_data in brackets ("[-]" without one), its trace context if it
  * has one (the W3C trace id, the span the server opened for the call and the caller's span), then
  * fmt (printf's): "posts: [9f86d081884c7d65] trace=4bf92f3577b34da6a3ce929d0e0e4736
- * span=b7ad6b7169203331 parent=00f067aa0ba902b7 user 99 does not exist". Control characters are written as '?', so
- * a line cannot forge others; a line is cut at 1 KiB, and written with one write(2), so lines
- * of concurrent calls do not mix. It costs a system call: for calls that fail for a reason an
- * operator should see, never on the path of a successful call. The runtime itself logs every
- * call answered MESH_INTERNAL, MESH_UNAVAILABLE or MESH_DEADLINE_EXCEEDED, with its method and
- * message. */
+ * span=b7ad6b7169203331 parent=00f067aa0ba902b7 user 99 does not exist". Control characters are
+ * written as '?', so a line cannot forge others; a line is cut at 1 KiB, and written with one
+ * write(2), so lines of concurrent calls do not mix. It costs a system call: for calls that fail
+ * for a reason an operator should see, never on the path of a successful call. The runtime itself
+ * logs every call answered MESH_INTERNAL, MESH_UNAVAILABLE or MESH_DEADLINE_EXCEEDED, with its
+ * method and message. */
 void mesh_log(const void *closure_data, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* mesh_call_deadline returns the absolute deadline (mesh_now_us clock) of the call identified by
