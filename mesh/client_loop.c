@@ -1163,7 +1163,13 @@ static void on_deadline(void *arg)
 	while (cl->deadline_head != NULL && cl->deadline_head->deadline_us <= now) {
 		loop_call *call = cl->deadline_head;
 		const char *method = cl->service->methods[call->method].name;
+		upconn *u = call->conn;
 		list_remove(&cl->deadline_head, &cl->deadline_tail, call);
+		/* nobody waits for it any more: one not yet written is never sent, and the
+		 * instance is told of one sent, so it skips it if it has not started it */
+		if (!call->health && call->closure != NULL && u != NULL && u->state == UP_OPEN &&
+		    !u->gone && !unsent_take_out(u, call))
+			upconn_cancel_frame(u, call->id);
 		call_set(call, MESH_DEADLINE_EXCEEDED,
 			 "%s.%s: deadline exceeded while waiting for "
 			 "the reply",

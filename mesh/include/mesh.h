@@ -187,9 +187,10 @@ ProtobufCService *mesh_client_service(mesh_client *client);
  * have used are the caller's again (to free). The call leaves mesh_client_inflight at once. On a
  * loop client, a call still waiting in its connection's output (invoked in this turn of the
  * loop, or held back by a full socket) is taken out of it and never sent; for one already sent,
- * a mesh.Mesh/Cancel follows it on its connection (mesh.proto): a cleave instance that has not
- * started it answers it CANCELLED unrun, one running it is told (mesh_call_cancelled), and any
- * reply is dropped when it comes. On a client with a queue, nng's context abandons the call: the
+ * a mesh.Mesh/Cancel follows it on its connection (mesh.proto): a cleave instance that reads it
+ * before starting the call answers the call CANCELLED unrun (one already running carries on),
+ * and any reply is dropped when it comes. A loop client does the same for a call whose deadline
+ * passes. On a client with a queue, nng's context abandons the call: the
  * instance is not told and carries it out. Call it on the
  * loop's thread (loop clients) or the thread that drains the client's queue. Returns 0; ENOENT
  * if rpc is not a call of client in flight (its closure ran or is running: cancelling a call
