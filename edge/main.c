@@ -30,6 +30,7 @@ typedef struct edge_args {
 	const char *manifests;
 	const char *targets_dir; /* instances from target files, or NULL */
 	long timeout_ms;
+	long max_timeout_ms;
 	long client_timeout_ms;
 	long max_connections; /* 0: the default, EDGE_MAX_CONNECTIONS_DEFAULT */
 	const char *access_log;
@@ -53,7 +54,12 @@ static const rt_option edge_options[] = {
     {"targets-dir", "DIR", 'T',
      "a service with a target file DIR/<name> (written by meshctl) is reached at the instances "
      "it lists, followed as it changes"},
-    {"timeout-ms", "N", 't', "deadline of each call to a service (default 5000)"},
+    {"timeout-ms", "N", 't',
+     "deadline of a request with no Request-Timeout, on a route with no timeout: in its "
+     "manifest (default 5000)"},
+    {"max-timeout-ms", "N", 'M',
+     "the longest deadline a Request-Timeout or a route's timeout may give (default 60000); "
+     "a longer one is cut to it"},
     {"client-timeout-ms", "N", 'C',
      "how long a client may take to send a request's headers and body (HTTP/1), or stay idle "
      "(HTTP/2), before its connection is closed (default 10000)"},
@@ -84,7 +90,7 @@ static void usage(FILE *out, void *ctx)
 	    out,
 	    "usage: %s [--listen ADDR:PORT | --port N] [--manifests DIR] [--run-dir DIR]\n"
 	    "          [--upstream NAME=URL[,URL...]]... [--timeout-ms N] [--access-log WHERE]\n"
-	    "          [--client-timeout-ms N] [--max-connections N]\n"
+	    "          [--max-timeout-ms N] [--client-timeout-ms N] [--max-connections N]\n"
 	    "          [--mesh-transport loop|nng] [--admin-port N | --admin-listen ADDR:PORT]\n"
 	    "          [--resolve-interval-ms N] [--https-cert FILE --https-key FILE]\n"
 	    "          [--tls-cert FILE --tls-key FILE --tls-ca FILE] [--sandbox auto|on|off]\n"
@@ -159,6 +165,8 @@ static int parse_option(int opt, const char *arg, void *ctx)
 		return -1;
 	case 't':
 		return parse_ms("timeout-ms", arg, &a->timeout_ms) == 0 ? -1 : 2;
+	case 'M':
+		return parse_ms("max-timeout-ms", arg, &a->max_timeout_ms) == 0 ? -1 : 2;
 	case 'C':
 		return parse_ms("client-timeout-ms", arg, &a->client_timeout_ms) == 0 ? -1 : 2;
 	case 'a':
@@ -209,6 +217,7 @@ static int parse_args(int argc, char **argv, edge_args *a)
 	a->admin_port = -1;
 	a->manifests = CLEAVE_SOURCE_DIR "/svc";
 	a->timeout_ms = 5000;
+	a->max_timeout_ms = 60000;
 	a->client_timeout_ms = 10000;
 	a->access_log = "-";
 	a->https_cert = getenv("CLEAVE_HTTPS_CERT");
@@ -436,7 +445,10 @@ int main(int argc, char **argv)
 	opts = (edge_server_opts){.routes = &routes,
 				  .log = &log,
 				  .upstreams = &ups,
-				  .timeout_ms = args.timeout_ms,
+				  .timeout_ms = args.timeout_ms < args.max_timeout_ms
+						    ? args.timeout_ms
+						    : args.max_timeout_ms,
+				  .max_timeout_ms = args.max_timeout_ms,
 				  .client_timeout_ms = args.client_timeout_ms,
 				  .max_connections = connection_cap(args.max_connections),
 				  .drain_ms = 2000,

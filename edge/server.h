@@ -22,8 +22,12 @@ typedef struct edge_server_opts {
 	access_log *log;	       /* borrowed */
 	mesh_queue *queue;	       /* borrowed: the queue the upstream clients complete on */
 	const upstream_set *upstreams; /* borrowed, may fill later: the gauges of /metrics */
-	int64_t timeout_ms;	       /* deadline of each mesh call */
-	int64_t drain_ms;	       /* how long a stop waits for calls in flight */
+	/* the deadline of a request (its mesh call's budget, which every hop spends from): its
+	 * Request-Timeout header, else its route's timeout (manifest), else timeout_ms; and never
+	 * more than its route's timeout nor max_timeout_ms */
+	int64_t timeout_ms;
+	int64_t max_timeout_ms;
+	int64_t drain_ms; /* how long a stop waits for calls in flight */
 	/* how long a client may take to send a request (HTTP/1) or stay idle (HTTP/2) before its
 	 * connection is closed; 0: h2o's default (10 s) */
 	int64_t client_timeout_ms;
