@@ -58,7 +58,8 @@ static int render_store(const char *target, const char *sub, const char *manifes
 			const char *store, char **out)
 {
 	char outdir[512];
-	char *argv[9] = {MESHCTL, "render", (char *)target, "--out", outdir};
+	char *argv[10] = {MESHCTL, "render", (char *)target, "--out",
+			  outdir}; /* 5 + 2 + 2 + NULL */
 	size_t i = 5;
 	snprintf(outdir, sizeof(outdir), "%s/%s", dir, sub);
 	if (store != NULL) {
