@@ -2,6 +2,7 @@
  * the standard Get, List and Create its store answers, and the state they share. */
 #include <ctype.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,17 +30,46 @@ typedef struct svc_plan {
 	const ProtobufCFieldDescriptor *next;  /* SVC_LIST: the reply's next_after */
 } svc_plan;
 
+typedef struct svc_batch svc_batch;
+
 /* svc_state: what an implementation carries besides its methods, just before them in memory
  * (the methods' service argument points at the protobuf-c struct, which must come first). */
 typedef struct svc_state {
 	store *store;
 	const rt_deps *deps;
-	svc_plan *plans;     /* one per method of the service */
-	svc_prepare prepare; /* what a standard Create does first, or NULL */
-	char what[64];	     /* the row's name in messages, "user" for users.User */
+	svc_plan *plans;	      /* one per method of the service */
+	svc_prepare prepare;	      /* what a standard Create does first, or NULL */
+	char what[64];		      /* the row's name in messages, "user" for users.User */
+	pthread_mutex_t batches_lock; /* batches */
+	svc_batch *batches;	      /* one per event-loop thread that served a Create */
 } svc_state;
 
 #define SVC_MESSAGE_MAX 256 /* bytes of a List's reply or a Create's row, built on the stack */
+
+/* svc_pending: a Create deferred until its batch commits: its row (borrowing the request's
+ * strings, which stay valid until the call is answered) and its call. */
+typedef struct svc_pending {
+	union {
+		max_align_t align;
+		char bytes[SVC_MESSAGE_MAX];
+	} row;
+	store_key key;
+	int has_key;
+	ProtobufCClosure closure;
+	void *closure_data;
+} svc_pending;
+
+/* svc_batch: the Creates one event-loop thread took in this turn of its loop, committed together
+ * by a timer due at once (it runs at the end of the turn). Only that thread touches it. */
+struct svc_batch {
+	mesh_loop *loop;
+	mesh_timer *timer; /* the loop's: freed with it */
+	svc_state *st;
+	svc_pending *pending;
+	store_insert_item *items;
+	size_t n, cap;
+	svc_batch *next; /* in svc_state.batches */
+};
 
 #define SVC_HEADER                                                                                 \
 	((sizeof(svc_state) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) *                 \
@@ -294,6 +324,91 @@ static void svc_list(svc_state *st, const svc_plan *p, const ProtobufCMethodDesc
 	store_rows_free(&rows);
 }
 
+/* svc_batch_commit commits a loop thread's batch of Creates in one transaction, then answers
+ * each: the stored row, or why it was not stored. */
+static void svc_batch_commit(void *arg)
+{
+	svc_batch *b = arg;
+	char err[256];
+	size_t n = b->n;
+	b->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		b->items[i].row = (const ProtobufCMessage *)b->pending[i].row.bytes;
+		b->items[i].key = b->pending[i].has_key ? &b->pending[i].key : NULL;
+	}
+	store_insert_many(b->st->store, b->items, n, err, sizeof(err));
+	for (size_t i = 0; i < n; i++) {
+		store_insert_item *it = &b->items[i];
+		svc_pending *p = &b->pending[i];
+		if (it->result != STORE_OK) {
+			svc_fail_store(p->closure_data, it->result, it->err, it->row, "insert");
+			p->closure(NULL, p->closure_data);
+			continue;
+		}
+		p->closure(it->created, p->closure_data);
+		protobuf_c_message_free_unpacked(it->created, NULL);
+		it->created = NULL;
+	}
+}
+
+/* svc_batch_of returns the batch of the loop thread serving the call, made on its first Create;
+ * NULL if memory ran out. */
+static svc_batch *svc_batch_of(svc_state *st, mesh_loop *loop)
+{
+	svc_batch *b;
+	pthread_mutex_lock(&st->batches_lock);
+	for (b = st->batches; b != NULL && b->loop != loop; b = b->next)
+		;
+	if (b == NULL && (b = calloc(1, sizeof(*b))) != NULL) {
+		b->loop = loop;
+		b->st = st;
+		if ((b->timer = loop->ops->timer_new(loop, svc_batch_commit, b)) == NULL) {
+			free(b);
+			b = NULL;
+		} else {
+			b->next = st->batches;
+			st->batches = b;
+		}
+	}
+	pthread_mutex_unlock(&st->batches_lock);
+	return b;
+}
+
+/* svc_batch_add defers the call and puts its row in its thread's batch, committed at the end of
+ * the loop's turn. Returns 0, or -1 if it cannot (no loop, out of memory): the caller inserts
+ * the row itself. */
+static int svc_batch_add(svc_state *st, void *closure_data, const ProtobufCMessage *request,
+			 const ProtobufCMessage *row, ProtobufCClosure closure)
+{
+	mesh_loop *loop = mesh_call_loop(closure_data);
+	svc_batch *b;
+	svc_pending *p;
+	if (loop == NULL || (b = svc_batch_of(st, loop)) == NULL)
+		return -1;
+	if (b->n == b->cap) {
+		size_t cap = b->cap > 0 ? 2 * b->cap : 64;
+		svc_pending *pending = realloc(b->pending, cap * sizeof(*pending));
+		store_insert_item *items;
+		if (pending == NULL)
+			return -1;
+		b->pending = pending;
+		if ((items = realloc(b->items, cap * sizeof(*items))) == NULL)
+			return -1;
+		b->items = items;
+		b->cap = cap;
+	}
+	if (mesh_call_defer(closure_data) != 0)
+		return -1;
+	p = &b->pending[b->n];
+	memcpy(p->row.bytes, row, row->descriptor->sizeof_message);
+	p->has_key = svc_key(&p->key, closure_data, request) != NULL;
+	p->closure = closure;
+	p->closure_data = closure_data;
+	if (b->n++ == 0)
+		loop->ops->timer_arm(loop, b->timer, 0);
+	return 0;
+}
+
 /* svc_create answers a Create: an earlier answer to the same idempotency key, or a new row of
  * the request's fields (borrowed from it), prepared (st->prepare), then stored. */
 static void svc_create(svc_state *st, ProtobufCService *service,
@@ -319,6 +434,9 @@ static void svc_create(svc_state *st, ProtobufCService *service,
 		closure(NULL, closure_data);
 		return;
 	}
+	/* on an event-loop thread, with the other Creates of this turn: one commit for all */
+	if (svc_batch_add(st, closure_data, input, (ProtobufCMessage *)row.bytes, closure) == 0)
+		return;
 	svc_insert(st->store, closure_data, input, (ProtobufCMessage *)row.bytes, closure);
 }
 
@@ -369,6 +487,7 @@ int svc_open(const rt_service_env *env, const svc_spec *spec, ProtobufCService *
 	service->invoke = svc_invoke;
 	service->destroy = NULL;
 	st->prepare = spec->prepare;
+	pthread_mutex_init(&st->batches_lock, NULL);
 	dot = strrchr(opts.row->name, '.');
 	snprintf(st->what, sizeof(st->what), "%s", dot != NULL ? dot + 1 : opts.row->name);
 	st->what[0] = (char)tolower((unsigned char)st->what[0]);
@@ -408,6 +527,15 @@ void svc_close(ProtobufCService *impl)
 	if (impl == NULL)
 		return;
 	st = svc_state_of(impl);
+	/* the server is gone, every batch answered; the timers were its loops' */
+	while (st->batches != NULL) {
+		svc_batch *b = st->batches;
+		st->batches = b->next;
+		free(b->pending);
+		free(b->items);
+		free(b);
+	}
+	pthread_mutex_destroy(&st->batches_lock);
 	store_close(st->store);
 	free(st->plans);
 	free(st);
