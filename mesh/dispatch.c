@@ -129,10 +129,10 @@ int mesh_call_defer(void *closure_data)
 {
 	meshi_server_call *call = closure_data;
 	int rv;
+	if (call->deferred && !call->closed)
+		return 0; /* already: the method's answer is awaited */
 	if (call->closed || call->returned)
 		return EINVAL;
-	if (call->deferred)
-		return 0;
 	if (call->sink->defer == NULL)
 		return ENOTSUP;
 	if ((rv = call->sink->defer(call->sink, call)) == 0)

@@ -559,7 +559,8 @@ void *mesh_call_context(const void *closure_data);
  * connection is gone by then, the reply is dropped. A deferred call counts against the
  * connection's max_inflight. Returns ENOTSUP where the call cannot wait (nng's workers, a
  * route of more than SP's hops): the method answers before it returns, as always; EINVAL if
- * the call was answered already. */
+ * the call was answered already. Deferring a deferred call again (after the method returned
+ * too) returns 0. */
 int mesh_call_defer(void *closure_data);
 
 /* ---- mutual TLS (tls+tcp://) ---------------------------------------------------------------- */
