@@ -36,6 +36,7 @@
 
 #include "addr.h"
 #include "bytes.h"
+#include "envelope.h"
 #include "evloop.h"
 #include "server_internal.h"
 #include "sp.h"
@@ -57,6 +58,9 @@
 #define LOOP_ACCEPTS_PER_TURN 64
 /* accepting paused (at the cap with none to evict, or out of descriptors) resumes after this */
 #define LOOP_PAUSE_MS 100
+/* a call that took this long is followed by a read of its connection before the next call is
+ * served, so the Cancels its caller sent meanwhile are seen */
+#define LOOP_SLOW_CALL_NS 1000000
 /* how often connections are checked against the idle timeout */
 #define LOOP_SWEEP_MS 1000
 /* at the cap, only a connection that completed no call this long may be closed for a new one */
@@ -343,6 +347,7 @@ static void conn_close(loop_thread *t, loop_conn *c)
 		sv->prev = sv->next = NULL;
 		sv->sink.conn = NULL;
 		sv->call.peer_name = NULL; /* the TLS state's, freed below */
+		sv->call.cancelled = 1;	   /* nobody is left to answer (mesh_call_cancelled) */
 	}
 	c->deferred = 0;
 	epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, NULL);
@@ -484,6 +489,42 @@ static void conn_oversize(loop_thread *t, loop_conn *c, size_t size)
 	conn_close(t, c);
 }
 
+/* conn_cancel_behind says whether c's input, from offset from on, holds a mesh.Mesh/Cancel under
+ * the backtrace bt (bt_len bytes: the SP request id of a call before it); any Cancel at all if
+ * bt is NULL. */
+static int conn_cancel_behind(const loop_thread *t, const loop_conn *c, size_t from,
+			      const uint8_t *bt, size_t bt_len)
+{
+	const uint8_t *p = meshi_bytes_head(&c->in) + from,
+		      *end = meshi_bytes_head(&c->in) + c->in.len;
+	const uint8_t *payload;
+	size_t payload_len, consumed;
+	while (p < end && meshi_sp_frame_next(p, (size_t)(end - p), c->framing,
+					      t->loop->server->opts.max_frame, &payload,
+					      &payload_len, &consumed) == 1) {
+		int b = meshi_sp_rep_split(payload, payload_len);
+		if (b >= 0 && meshi_envelope_is_cancel(payload + b, payload_len - (size_t)b) &&
+		    (bt == NULL || ((size_t)b == bt_len && memcmp(payload, bt, bt_len) == 0)))
+			return 1;
+		p += consumed;
+	}
+	return 0;
+}
+
+/* conn_read_more reads what c's peer sent while a slow call ran (if c may be read), so the
+ * Cancels among it are seen before the calls they name are served. Returns 0, or -1 if the peer
+ * went away or an error came (the connection is to be closed). */
+static int conn_read_more(loop_thread *t, loop_conn *c)
+{
+	if (!conn_can_read(t, c))
+		return 0;
+	return (c->tls == NULL
+		    ? meshi_bytes_read_max(&c->in, c->fd, LOOP_READ_PER_TURN)
+		    : meshi_tls_conn_read_max(c->tls, &c->in, LOOP_READ_PER_TURN, &c->tls_more)) < 0
+		   ? -1
+		   : 0;
+}
+
 /* conn_serve serves the whole calls at the front of the input: at most LOOP_FRAMES_PER_TURN,
  * and none once the replies are at a bound. Returns how many, or -1 if it closed the connection
  * (a malformed stream, a call over the cap). */
@@ -492,7 +533,7 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 	mesh_server *s = t->loop->server;
 	const uint8_t *payload;
 	size_t payload_len, consumed;
-	int rv = 0, served = 0;
+	int rv = 0, served = 0, cancels;
 	if (!c->greeted) {
 		if (c->in.len < SP_HANDSHAKE_LEN)
 			return 0;
@@ -503,11 +544,13 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 		meshi_bytes_consume(&c->in, SP_HANDSHAKE_LEN);
 		c->greeted = 1;
 	}
+	/* a call whose Cancel waits behind it is answered CANCELLED unrun (dispatch) */
+	cancels = conn_cancel_behind(t, c, 0, NULL, 0);
 	while (served < LOOP_FRAMES_PER_TURN && !conn_out_full(t, c) &&
 	       (rv = meshi_sp_frame_next(meshi_bytes_head(&c->in), c->in.len, c->framing,
 					 s->opts.max_frame, &payload, &payload_len, &consumed)) ==
 		   1) {
-		int backtrace = meshi_sp_rep_split(payload, payload_len);
+		int backtrace = meshi_sp_rep_split(payload, payload_len), slow = 0;
 		/* A request without a request id is dropped, as nng's REP drops it. */
 		loop_served *sv;
 		if (backtrace >= 0 && (sv = served_get(t)) != NULL) {
@@ -519,9 +562,14 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 			sv->call.peer_name = c->tls != NULL ? meshi_tls_conn_peer(c->tls) : NULL;
 			sv->call.peer_unproven =
 			    c->framing == SP_TCP && c->tls == NULL && !s->opts.insecure;
+			sv->call.arrived_us = 0;
+			sv->call.cancelled = cancels && conn_cancel_behind(t, c, consumed, payload,
+									   (size_t)backtrace);
 			done =
 			    meshi_dispatch_call(s, &sv->call, &sv->sink.base, payload + backtrace,
 						payload_len - (size_t)backtrace);
+			slow = done != 1 && sv->call.stats.replied_ns - sv->call.stats.start_ns >=
+						LOOP_SLOW_CALL_NS;
 			if (done == 1) { /* answered later: kept with its connection */
 				sv->next = c->deferred_head;
 				if (sv->next != NULL)
@@ -537,6 +585,13 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 		}
 		meshi_bytes_consume(&c->in, consumed);
 		served++;
+		if (slow) {
+			if (conn_read_more(t, c) != 0) {
+				conn_close(t, c);
+				return -1;
+			}
+			cancels = conn_cancel_behind(t, c, 0, NULL, 0);
+		}
 	}
 	if (rv == -2) {
 		conn_oversize(t, c, payload_len);

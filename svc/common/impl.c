@@ -557,8 +557,10 @@ static int svc_checks_async(svc_state *st, const ProtobufCMessage *input,
 		ProtobufCMessage *get;
 		k->op = op;
 		k->id = svc_check_id_of(c, input);
-		k->rpc.deadline_us = mesh_call_deadline(closure_data);
+		/* as mesh_client_call does on a call's behalf */
+		k->rpc.deadline_us = mesh_call_child_deadline(closure_data);
 		k->rpc.request_id = mesh_call_request_id(closure_data);
+		mesh_call_trace(closure_data, &k->rpc.trace);
 		get = svc_get_request(c, req.bytes, k->id);
 		if (m == NULL || get == NULL) {
 			/* a spec's mistake: this check fails, after the others are back */
