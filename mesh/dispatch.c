@@ -128,6 +128,42 @@ int64_t mesh_call_deadline(const void *closure_data)
 	return ((const meshi_server_call *)closure_data)->deadline_us;
 }
 
+mesh_loop *mesh_call_loop(const void *closure_data)
+{
+	return ((const meshi_server_call *)closure_data)->loop;
+}
+
+void *mesh_call_context(const void *closure_data)
+{
+	return ((const meshi_server_call *)closure_data)->context;
+}
+
+int mesh_call_defer(void *closure_data)
+{
+	meshi_server_call *call = closure_data;
+	int rv;
+	if (call->deferred && !call->closed)
+		return 0; /* already: the method's answer is awaited */
+	if (call->closed || call->returned)
+		return EINVAL;
+	if (call->sink->defer == NULL)
+		return ENOTSUP;
+	if ((rv = call->sink->defer(call->sink, call)) == 0)
+		call->deferred = 1;
+	return rv;
+}
+
+/* dispatch_deferred_end ends a deferred call whose closure ran after its method returned: it is
+ * counted, its request freed, and the transport takes it back. */
+static void dispatch_deferred_end(meshi_server_call *call)
+{
+	call->stats.cancelled = call->cancelled;
+	meshi_stats_call_end(call->shard, &call->stats, call->status != MESH_OK);
+	protobuf_c_message_free_unpacked(call->input, NULL); /* malloc'd, as the budget does */
+	call->input = NULL;
+	call->sink->done(call->sink, call);
+}
+
 int64_t mesh_call_child_deadline(const void *closure_data)
 {
 	int64_t deadline = mesh_call_deadline(closure_data), margin;
@@ -178,6 +214,8 @@ static void dispatch_closure(const ProtobufCMessage *output, void *closure_data)
 	p = call->sink->reserve(call->sink, size);
 	if (p == NULL) {
 		meshi_stats_call_replied(&call->stats);
+		if (call->deferred && call->returned)
+			dispatch_deferred_end(call);
 		return;
 	}
 	meshi_envelope_reply_write(p, call->status, call->message, output, payload_len);
@@ -190,6 +228,8 @@ static void dispatch_closure(const ProtobufCMessage *output, void *closure_data)
 		mesh_log(call, "%s answered %s: %s",
 			 call->method_name != NULL ? call->method_name : "a call",
 			 mesh_status_name(call->status), call->message);
+	if (call->deferred && call->returned)
+		dispatch_deferred_end(call);
 }
 
 /* dispatch_fail ends the call with status, before or instead of running the method. */
@@ -512,6 +552,11 @@ static void dispatch_run(meshi_server_call *call, const uint8_t *data, size_t le
 	meshi_stats_impl_begin(call->shard, &call->stats);
 	s->impl->invoke(s->impl, (unsigned)(method - desc->methods), input, dispatch_closure, call);
 	meshi_stats_impl_end(&call->stats);
+	call->returned = 1;
+	if (call->deferred && !call->closed) {
+		call->input = input; /* the method answers later, reading it */
+		return;
+	}
 	protobuf_c_message_free_unpacked(input, &budget.base);
 	if (!call->closed)
 		dispatch_fail(call, MESH_INTERNAL, "%s.%s returned without answering", desc->name,
@@ -526,6 +571,9 @@ int meshi_dispatch_call(mesh_server *s, meshi_server_call *call, meshi_dispatch_
 	call->closed = 0;
 	call->failed = 0;
 	call->written = 0;
+	call->deferred = 0;
+	call->returned = 0;
+	call->input = NULL;
 	call->status = MESH_OK;
 	call->message[0] = '\0';
 	call->caller[0] = '\0';
@@ -538,6 +586,8 @@ int meshi_dispatch_call(mesh_server *s, meshi_server_call *call, meshi_dispatch_
 	call->uncounted = 0;
 	meshi_stats_call_start(&s->stats, &call->stats);
 	dispatch_run(call, data, len);
+	if (call->deferred && !call->closed)
+		return 1; /* counted when it ends (dispatch_deferred_end) */
 	call->stats.cancelled = call->cancelled;
 	if (!call->uncounted)
 		meshi_stats_call_end(call->shard, &call->stats, call->status != MESH_OK);

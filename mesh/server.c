@@ -62,6 +62,11 @@ int mesh_server_listen(mesh_server *s, const char *url)
 	return meshi_server_loop_listen(s->loop, url);
 }
 
+int mesh_server_uses_workers(const mesh_server *s)
+{
+	return s->nng != NULL;
+}
+
 int mesh_server_start(mesh_server *s)
 {
 	int rv;

@@ -13,21 +13,35 @@
 #define SERVER_CALLER_MAX 128
 #define SERVER_KEY_MAX	  256
 
+typedef struct meshi_server_call meshi_server_call;
+
 /* meshi_dispatch_sink: where a transport wants the reply envelope written. */
 typedef struct meshi_dispatch_sink {
-	/* reserve returns room for n bytes of reply envelope, or NULL if memory ran out; it is
-	 * called at most once per call. */
+	/* reserve returns room for n bytes of reply envelope, or NULL if memory ran out (or the
+	 * caller is gone); it is called at most once per call. */
 	uint8_t *(*reserve)(struct meshi_dispatch_sink *sink, size_t n);
+	/* defer keeps what the reply of call needs once its dispatch returns (mesh_call_defer):
+	 * returns 0, or ENOTSUP where the transport cannot (NULL: never) */
+	int (*defer)(struct meshi_dispatch_sink *sink, meshi_server_call *call);
+	/* done: the deferred call ended after its dispatch returned (its reply written through
+	 * reserve, or dropped); the transport takes call back */
+	void (*done)(struct meshi_dispatch_sink *sink, meshi_server_call *call);
 } meshi_dispatch_sink;
 
 /* meshi_server_call: the call being served; its address is the closure_data implementations see.
  * Each transport thread owns one and serves one call at a time with it. */
-typedef struct meshi_server_call {
+struct meshi_server_call {
 	mesh_server *server;
 	meshi_dispatch_sink *sink;
-	int closed;  /* the closure was called */
-	int failed;  /* mesh_fail was called */
-	int written; /* the reply went to the sink */
+	int closed;   /* the closure was called */
+	int failed;   /* mesh_fail was called */
+	int written;  /* the reply went to the sink */
+	int deferred; /* mesh_call_defer: the closure may be called after the method returns */
+	int returned; /* the method returned */
+	/* a deferred call's request, kept until its closure is called; else NULL */
+	ProtobufCMessage *input;
+	mesh_loop *loop; /* the loop of the thread serving it; NULL on nng's workers */
+	void *context;	 /* that thread's mesh_server_opts.thread_start context */
 	mesh_status status;
 	char message[MESH_MESSAGE_MAX];
 	char caller[SERVER_CALLER_MAX];
@@ -58,7 +72,7 @@ typedef struct meshi_server_call {
 	uint64_t span_seed; /* the thread's generator of span ids (splitmix64); 0: not seeded */
 	meshi_stats_shard *shard; /* the thread's counters, made with the transport */
 	meshi_stats_call stats;	  /* what is measured of this call */
-} meshi_server_call;
+};
 
 typedef struct meshi_server_loop meshi_server_loop;
 typedef struct meshi_server_nng meshi_server_nng;
@@ -109,7 +123,8 @@ struct mesh_server {
 /* meshi_dispatch_call serves the packed mesh.Call in data (len bytes) with call, writes the reply
  * envelope through sink, and counts the call in call->shard. The transport sets call's
  * arrived_us and cancelled first. Returns 0 if a reply was written, -1 if none could be (memory
- * ran out: the caller's deadline answers) or none is due (a mesh.Mesh/Cancel). */
+ * ran out: the caller's deadline answers) or none is due (a mesh.Mesh/Cancel), 1 if the method
+ * deferred it (the transport keeps call until sink's done). */
 int meshi_dispatch_call(mesh_server *server, meshi_server_call *call, meshi_dispatch_sink *sink,
 			const uint8_t *data, size_t len);
 

@@ -14,7 +14,11 @@
  * the others get their turn; each listener holds at most max_conns connections (then the one
  * idle longest is closed to make room, or accepting pauses); and a connection is closed when it
  * completes no call within idle_timeout_ms of its accept, holds part of a call that long, or
- * its peer takes none of its replies that long. */
+ * its peer takes none of its replies that long.
+ *
+ * Each thread is also a mesh_loop (evloop.h) for the clients an implementation calls other
+ * services with, so a method can defer its answer (mesh_call_defer) while its calls are out:
+ * the thread serves other calls meanwhile, and writes the reply when the method gives it. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -33,6 +37,7 @@
 #include "addr.h"
 #include "bytes.h"
 #include "envelope.h"
+#include "evloop.h"
 #include "server_internal.h"
 #include "sp.h"
 #include "tls.h"
@@ -60,7 +65,13 @@
 #define LOOP_SWEEP_MS 1000
 /* at the cap, only a connection that completed no call this long may be closed for a new one */
 #define LOOP_EVICT_IDLE_US 1000000
-enum { WATCH_LISTENER, WATCH_CONN, WATCH_WAKE };
+/* the SP hops of a deferred call's route kept with it (a direct caller's is one) */
+#define LOOP_BACKTRACE_MAX (4 * SP_MAX_HOPS)
+/* calls kept for reuse per thread, once served */
+#define LOOP_SPARE_CALLS 64
+/* a thread's loop turns while it waits for thread_ready, at most this long each */
+#define LOOP_READY_TURN_MS 10
+enum { WATCH_LISTENER, WATCH_CONN, WATCH_WAKE, WATCH_CLIENT };
 
 /* loop_watch: the first member of everything registered with epoll. */
 typedef struct loop_watch {
@@ -78,6 +89,7 @@ typedef struct loop_listener {
 } loop_listener;
 
 typedef struct loop_thread loop_thread;
+typedef struct loop_served loop_served;
 
 /* loop_conn: one caller's connection. */
 typedef struct loop_conn {
@@ -85,17 +97,21 @@ typedef struct loop_conn {
 	int fd;
 	loop_listener *listener; /* where it was accepted */
 	meshi_sp_framing framing;
-	int greeted;	     /* the caller's greeting arrived and named REQ */
-	long peer_uid;	     /* SO_PEERCRED's uid for ipc://; -1 for tcp:// */
-	uint32_t events;     /* what epoll reports of it now: EPOLLIN, EPOLLOUT */
-	meshi_tls_conn *tls; /* tls+tcp://: the TLS state (owned); NULL for plain streams */
-	int secured;	     /* tls+tcp://: the handshake is done, the peer verified */
-	int closed;	     /* closed, freed at the end of the loop turn */
-	int called;	     /* it completed a call: the idle timeout no longer applies */
-	int queued;	     /* on the thread's ready list */
-	int tls_more;	     /* a bounded TLS read left plaintext inside OpenSSL */
-	int paused;	     /* not read: its unsent replies are at a bound */
-	int unsent_calls;    /* replies in out since it was last empty */
+	int greeted;		    /* the caller's greeting arrived and named REQ */
+	long peer_uid;		    /* SO_PEERCRED's uid for ipc://; -1 for tcp:// */
+	uint32_t events;	    /* what epoll reports of it now: EPOLLIN, EPOLLOUT */
+	meshi_tls_conn *tls;	    /* tls+tcp://: the TLS state (owned); NULL for plain streams */
+	int secured;		    /* tls+tcp://: the handshake is done, the peer verified */
+	int closed;		    /* closed, freed at the end of the loop turn */
+	int called;		    /* it completed a call: the idle timeout no longer applies */
+	int queued;		    /* on the thread's ready list */
+	int tls_more;		    /* a bounded TLS read left plaintext inside OpenSSL */
+	int paused;		    /* not read: its unsent replies are at a bound */
+	int unsent_calls;	    /* replies in out since it was last empty */
+	int deferred;		    /* calls read whose methods answer later */
+	loop_served *deferred_head; /* those calls */
+	int dirty; /* a deferred reply waits in out: flush at the end of the turn */
+	struct loop_conn *next_dirty;
 	int64_t accepted_us;
 	int64_t active_us;  /* when it last completed a call, else accepted_us */
 	int64_t partial_us; /* since when part of a call waits for the rest; 0: none does */
@@ -110,10 +126,19 @@ typedef struct loop_conn {
 /* conn_sink: writes a reply envelope straight into the connection's output, framed. */
 typedef struct conn_sink {
 	meshi_dispatch_sink base;
-	loop_conn *conn;
+	loop_conn *conn; /* NULL once a deferred call's connection is gone */
 	const uint8_t *backtrace;
 	size_t backtrace_len;
 } conn_sink;
+
+/* loop_served: a call a thread serves, with its sink; kept until its reply is written. */
+struct loop_served {
+	meshi_server_call call; /* first: its address is the call's closure_data */
+	conn_sink sink;
+	loop_thread *t;
+	uint8_t backtrace[LOOP_BACKTRACE_MAX]; /* a deferred call's own copy */
+	loop_served *prev, *next;	       /* its connection's deferred calls; spares */
+};
 
 struct loop_thread {
 	meshi_server_loop *loop;
@@ -126,9 +151,17 @@ struct loop_thread {
 	int nconns;
 	loop_conn *ready, *ready_tail; /* connections with calls left for another turn */
 	int nready;
-	loop_conn *dead; /* closed this turn, to free once no event can name them */
-	meshi_server_call call;
-	conn_sink sink;
+	loop_conn *dead;  /* closed this turn, to free once no event can name them */
+	loop_conn *dirty; /* with deferred replies to write at the end of the turn */
+	meshi_evloop ev;  /* the thread's loop for clients (mesh_call_loop) */
+	void *context;	  /* mesh_server_opts.thread_start's */
+	meshi_stats_shard *shard;
+	loop_served *spares; /* calls to serve with */
+	int nspares;
+	int deferred;		    /* deferred calls of every connection */
+	pthread_mutex_t ready_lock; /* started, for meshi_server_loop_start */
+	pthread_cond_t ready_cond;
+	int started;		    /* 1: serving; -1: failed to start */
 	unsigned char *paused;	    /* per listener: this thread stopped watching it */
 	int npaused;		    /* listeners paused */
 	int64_t resume_us;	    /* when to watch them again */
@@ -153,14 +186,91 @@ static uint8_t *conn_sink_reserve(meshi_dispatch_sink *sink, size_t n)
 {
 	conn_sink *s = (conn_sink *)sink;
 	loop_conn *c = s->conn;
-	size_t head = meshi_sp_frame_header_len(c->framing);
-	uint8_t *p = meshi_bytes_reserve(&c->out, head + s->backtrace_len + n);
+	size_t head;
+	uint8_t *p;
+	if (c == NULL)
+		return NULL; /* a deferred call whose caller is gone: the reply is dropped */
+	head = meshi_sp_frame_header_len(c->framing);
+	p = meshi_bytes_reserve(&c->out, head + s->backtrace_len + n);
 	if (p == NULL)
 		return NULL;
 	meshi_sp_frame_header(p, c->framing, s->backtrace_len + n);
 	memcpy(p + head, s->backtrace, s->backtrace_len);
 	meshi_bytes_commit(&c->out, head + s->backtrace_len + n);
 	return p + head + s->backtrace_len;
+}
+
+/* conn_sink_defer keeps a copy of the call's route: the input it points into is consumed once
+ * the dispatch returns. */
+static int conn_sink_defer(meshi_dispatch_sink *sink, meshi_server_call *call)
+{
+	conn_sink *s = (conn_sink *)sink;
+	loop_served *sv = (loop_served *)call;
+	if (s->backtrace_len > sizeof(sv->backtrace))
+		return ENOTSUP;
+	memcpy(sv->backtrace, s->backtrace, s->backtrace_len);
+	s->backtrace = sv->backtrace;
+	return 0;
+}
+
+static void served_release(loop_thread *t, loop_served *sv);
+static void conn_mark_dirty(loop_thread *t, loop_conn *c);
+
+/* conn_sink_done takes back a deferred call once its reply is written (or dropped): its
+ * connection is flushed at the end of the turn. */
+static void conn_sink_done(meshi_dispatch_sink *sink, meshi_server_call *call)
+{
+	conn_sink *s = (conn_sink *)sink;
+	loop_served *sv = (loop_served *)call;
+	loop_thread *t = sv->t;
+	loop_conn *c = s->conn;
+	t->deferred--;
+	if (c != NULL) {
+		if (sv->prev != NULL)
+			sv->prev->next = sv->next;
+		else
+			c->deferred_head = sv->next;
+		if (sv->next != NULL)
+			sv->next->prev = sv->prev;
+		c->deferred--;
+		if (call->written)
+			c->unsent_calls++;
+		conn_mark_dirty(t, c);
+	}
+	served_release(t, sv);
+}
+
+/* served_get returns a call to serve with: a spare, or a new one (NULL if memory ran out). */
+static loop_served *served_get(loop_thread *t)
+{
+	loop_served *sv = t->spares;
+	if (sv != NULL) {
+		t->spares = sv->next;
+		t->nspares--;
+	} else if ((sv = calloc(1, sizeof(*sv))) == NULL) {
+		return NULL;
+	}
+	sv->t = t;
+	sv->prev = sv->next = NULL;
+	sv->sink.base.reserve = conn_sink_reserve;
+	sv->sink.base.defer = conn_sink_defer;
+	sv->sink.base.done = conn_sink_done;
+	sv->call.shard = t->shard;
+	sv->call.loop = &t->ev.base;
+	sv->call.context = t->context;
+	return sv;
+}
+
+/* served_release keeps sv as a spare, or frees it past LOOP_SPARE_CALLS. */
+static void served_release(loop_thread *t, loop_served *sv)
+{
+	if (t->nspares >= LOOP_SPARE_CALLS) {
+		free(sv);
+		return;
+	}
+	sv->next = t->spares;
+	t->spares = sv;
+	t->nspares++;
 }
 
 /* list_unlink takes c out of the thread's connections (least recently active first). */
@@ -230,6 +340,16 @@ static void conn_close(loop_thread *t, loop_conn *c)
 	if (c->closed)
 		return;
 	c->closed = 1;
+	/* its deferred calls end later with nowhere to answer */
+	while (c->deferred_head != NULL) {
+		loop_served *sv = c->deferred_head;
+		c->deferred_head = sv->next;
+		sv->prev = sv->next = NULL;
+		sv->sink.conn = NULL;
+		sv->call.peer_name = NULL; /* the TLS state's, freed below */
+		sv->call.cancelled = 1;	   /* nobody is left to answer (mesh_call_cancelled) */
+	}
+	c->deferred = 0;
 	epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	meshi_tls_conn_free(c->tls);
 	c->tls = NULL;
@@ -260,7 +380,7 @@ static void conns_reap(loop_thread *t)
 static int conn_out_full(const loop_thread *t, const loop_conn *c)
 {
 	const mesh_server_opts *o = &t->loop->server->opts;
-	return c->out.len >= o->max_unsent || c->unsent_calls >= o->max_inflight;
+	return c->out.len >= o->max_unsent || c->unsent_calls + c->deferred >= o->max_inflight;
 }
 
 /* conn_frame_ready says whether c's input starts with a whole call (or a stream to give up on,
@@ -430,27 +550,42 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 	       (rv = meshi_sp_frame_next(meshi_bytes_head(&c->in), c->in.len, c->framing,
 					 s->opts.max_frame, &payload, &payload_len, &consumed)) ==
 		   1) {
-		int backtrace = meshi_sp_rep_split(payload, payload_len);
+		int backtrace = meshi_sp_rep_split(payload, payload_len), slow = 0;
 		/* A request without a request id is dropped, as nng's REP drops it. */
-		if (backtrace >= 0) {
-			t->sink.conn = c;
-			t->sink.backtrace = payload;
-			t->sink.backtrace_len = (size_t)backtrace;
-			t->call.peer_uid = c->peer_uid;
-			t->call.peer_name = c->tls != NULL ? meshi_tls_conn_peer(c->tls) : NULL;
-			t->call.peer_unproven =
+		loop_served *sv;
+		if (backtrace >= 0 && (sv = served_get(t)) != NULL) {
+			int done;
+			sv->sink.conn = c;
+			sv->sink.backtrace = payload;
+			sv->sink.backtrace_len = (size_t)backtrace;
+			sv->call.peer_uid = c->peer_uid;
+			sv->call.peer_name = c->tls != NULL ? meshi_tls_conn_peer(c->tls) : NULL;
+			sv->call.peer_unproven =
 			    c->framing == SP_TCP && c->tls == NULL && !s->opts.insecure;
-			t->call.arrived_us = 0;
-			t->call.cancelled = cancels && conn_cancel_behind(t, c, consumed, payload,
-									  (size_t)backtrace);
-			if (meshi_dispatch_call(s, &t->call, &t->sink.base, payload + backtrace,
-						payload_len - (size_t)backtrace) == 0)
-				c->unsent_calls++;
+			sv->call.arrived_us = 0;
+			sv->call.cancelled = cancels && conn_cancel_behind(t, c, consumed, payload,
+									   (size_t)backtrace);
+			done =
+			    meshi_dispatch_call(s, &sv->call, &sv->sink.base, payload + backtrace,
+						payload_len - (size_t)backtrace);
+			slow = done != 1 && sv->call.stats.replied_ns - sv->call.stats.start_ns >=
+						LOOP_SLOW_CALL_NS;
+			if (done == 1) { /* answered later: kept with its connection */
+				sv->next = c->deferred_head;
+				if (sv->next != NULL)
+					sv->next->prev = sv;
+				c->deferred_head = sv;
+				c->deferred++;
+				t->deferred++;
+			} else {
+				if (done == 0)
+					c->unsent_calls++;
+				served_release(t, sv);
+			}
 		}
 		meshi_bytes_consume(&c->in, consumed);
 		served++;
-		if (backtrace >= 0 &&
-		    t->call.stats.replied_ns - t->call.stats.start_ns >= LOOP_SLOW_CALL_NS) {
+		if (slow) {
 			if (conn_read_more(t, c) != 0) {
 				conn_close(t, c);
 				return -1;
@@ -563,6 +698,31 @@ static void conn_turn(loop_thread *t, loop_conn *c, uint32_t events)
 		return;
 	if (conn_has_turn(t, c))
 		ready_push(t, c);
+}
+
+/* conn_mark_dirty lists c for conns_flush_dirty: a deferred reply went into its output. */
+static void conn_mark_dirty(loop_thread *t, loop_conn *c)
+{
+	if (c->dirty || c->closed)
+		return;
+	c->dirty = 1;
+	c->next_dirty = t->dirty;
+	t->dirty = c;
+}
+
+/* conns_flush_dirty writes the deferred replies given this turn, one write per connection, and
+ * lets the connections read again that their deferred calls held at a bound. */
+static void conns_flush_dirty(loop_thread *t)
+{
+	while (t->dirty != NULL) {
+		loop_conn *c = t->dirty;
+		t->dirty = c->next_dirty;
+		c->dirty = 0;
+		if (c->closed || conn_flush(t, c) != 0 || conn_watch(t, c) != 0)
+			continue;
+		if (conn_has_turn(t, c))
+			ready_push(t, c);
+	}
 }
 
 /* listener_pause stops this thread watching l for LOOP_PAUSE_MS: it is at its cap, or the
@@ -777,13 +937,95 @@ static int loop_timeout(const loop_thread *t, int64_t now)
 	return timeout;
 }
 
+/* loop_ready_wait turns the thread's loop for its clients alone (their sockets and timers)
+ * until thread_ready says the thread may serve. Returns 0, or -1 if the server stops first. */
+static int loop_ready_wait(loop_thread *t)
+{
+	const mesh_server_opts *o = &t->loop->server->opts;
+	struct epoll_event events[LOOP_EVENTS];
+	while (o->thread_ready != NULL && !o->thread_ready(o->thread_arg, t->context)) {
+		int n;
+		if (atomic_load(&t->loop->stopping))
+			return -1;
+		n = epoll_wait(t->epfd, events, LOOP_EVENTS,
+			       meshi_evloop_timeout(&t->ev, LOOP_READY_TURN_MS));
+		for (int i = 0; i < n; i++) {
+			loop_watch *w = events[i].data.ptr;
+			if (w->kind == WATCH_CLIENT)
+				meshi_evloop_event(&t->ev, w, events[i].events);
+		}
+		meshi_evloop_run_timers(&t->ev);
+		meshi_evloop_reap(&t->ev);
+	}
+	return 0;
+}
+
+/* loop_watch_listeners registers every listener with the thread's epoll. Returns 0 or errno. */
+static int loop_watch_listeners(loop_thread *t)
+{
+	meshi_server_loop *l = t->loop;
+	for (size_t k = 0; k < l->nlisteners; k++) {
+		/* EPOLLEXCLUSIVE: one thread wakes per new connection */
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
+					 .data.ptr = l->listeners[k]};
+		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, l->listeners[k]->fd, &ev) != 0)
+			return errno;
+	}
+	return 0;
+}
+
+/* loop_set_ready tells meshi_server_loop_start how the thread started: 1 serving, -1 failed. */
+static void loop_set_ready(loop_thread *t, int ready)
+{
+	pthread_mutex_lock(&t->ready_lock);
+	t->started = ready;
+	pthread_cond_broadcast(&t->ready_cond);
+	pthread_mutex_unlock(&t->ready_lock);
+}
+
+/* loop_drain turns the loop for the clients of the deferred calls left, until they are answered
+ * or MESH_SERVER_DRAIN_MS passed; no new call is read. */
+static void loop_drain(loop_thread *t)
+{
+	struct epoll_event events[LOOP_EVENTS];
+	int64_t until = mesh_now_us() + (int64_t)MESH_SERVER_DRAIN_MS * 1000;
+	if (t->deferred == 0)
+		return;
+	/* the wake-up and the listeners would report at every turn */
+	epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->wakefd, NULL);
+	for (size_t k = 0; k < t->loop->nlisteners; k++)
+		epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->loop->listeners[k]->fd, NULL);
+	while (t->deferred > 0 && mesh_now_us() < until) {
+		int n = epoll_wait(t->epfd, events, LOOP_EVENTS,
+				   meshi_evloop_timeout(&t->ev, LOOP_READY_TURN_MS));
+		for (int i = 0; i < n; i++) {
+			loop_watch *w = events[i].data.ptr;
+			if (w->kind == WATCH_CLIENT)
+				meshi_evloop_event(&t->ev, w, events[i].events);
+		}
+		meshi_evloop_run_timers(&t->ev);
+		conns_flush_dirty(t);
+		conns_reap(t);
+		meshi_evloop_reap(&t->ev);
+	}
+}
+
 static void *loop_thread_main(void *arg)
 {
 	loop_thread *t = arg;
+	const mesh_server_opts *o = &t->loop->server->opts;
 	struct epoll_event events[LOOP_EVENTS];
+	if (o->thread_start != NULL)
+		t->context = o->thread_start(o->thread_arg, &t->ev.base);
+	if (loop_ready_wait(t) != 0 || loop_watch_listeners(t) != 0) {
+		loop_set_ready(t, -1);
+		goto out;
+	}
+	loop_set_ready(t, 1);
 	t->swept_us = mesh_now_us();
 	while (!atomic_load(&t->loop->stopping)) {
-		int n = epoll_wait(t->epfd, events, LOOP_EVENTS, loop_timeout(t, mesh_now_us()));
+		int n = epoll_wait(t->epfd, events, LOOP_EVENTS,
+				   meshi_evloop_timeout(&t->ev, loop_timeout(t, mesh_now_us())));
 		int turns = t->nready;
 		int64_t now;
 		for (int i = 0; i < n; i++) {
@@ -796,6 +1038,8 @@ static void *loop_thread_main(void *arg)
 				conn_turn(t, c, events[i].events);
 			} else if (w->kind == WATCH_LISTENER) {
 				listener_on_event(t, (loop_listener *)w);
+			} else if (w->kind == WATCH_CLIENT) {
+				meshi_evloop_event(&t->ev, w, events[i].events);
 			}
 		}
 		/* the connections that had calls left at the start of this turn, one turn each */
@@ -804,6 +1048,10 @@ static void *loop_thread_main(void *arg)
 			ready_remove(t, c);
 			conn_turn(t, c, 0);
 		}
+		/* the clients' timers (a deferred call's work due at the end of the turn among
+		 * them), then the replies deferred calls gave */
+		meshi_evloop_run_timers(&t->ev);
+		conns_flush_dirty(t);
 		now = mesh_now_us();
 		if (t->npaused > 0 && now >= t->resume_us)
 			listeners_resume(t);
@@ -812,7 +1060,14 @@ static void *loop_thread_main(void *arg)
 			conns_sweep(t, now);
 		}
 		conns_reap(t);
+		meshi_evloop_reap(&t->ev);
 	}
+	loop_drain(t);
+out:
+	if (o->thread_stop != NULL)
+		o->thread_stop(o->thread_arg, t->context);
+	conns_flush_dirty(t);
+	meshi_evloop_reap(&t->ev);
 	return NULL;
 }
 
@@ -836,9 +1091,10 @@ int meshi_server_loop_new(meshi_server_loop **out, mesh_server *server)
 		loop_thread *t = &l->threads[i];
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &t->wake};
 		t->wake.kind = WATCH_WAKE;
-		t->sink.base.reserve = conn_sink_reserve;
-		t->call.shard = meshi_stats_shard_new(&server->stats);
-		if (t->call.shard == NULL) {
+		t->shard = meshi_stats_shard_new(&server->stats);
+		pthread_mutex_init(&t->ready_lock, NULL);
+		pthread_cond_init(&t->ready_cond, NULL);
+		if (t->shard == NULL) {
 			meshi_server_loop_free(l);
 			return ENOMEM;
 		}
@@ -850,6 +1106,7 @@ int meshi_server_loop_new(meshi_server_loop **out, mesh_server *server)
 			meshi_server_loop_free(l);
 			return err;
 		}
+		meshi_evloop_init(&t->ev, t->epfd, WATCH_CLIENT);
 	}
 	*out = l;
 	return 0;
@@ -935,17 +1192,11 @@ int meshi_server_loop_listen(meshi_server_loop *l, const char *url)
 
 int meshi_server_loop_start(meshi_server_loop *l)
 {
+	int failed = 0;
 	for (int i = 0; i < l->nthreads; i++) {
 		loop_thread *t = &l->threads[i];
 		if ((t->paused = calloc(l->nlisteners + 1, 1)) == NULL)
 			return ENOMEM;
-		for (size_t k = 0; k < l->nlisteners; k++) {
-			/* EPOLLEXCLUSIVE: one thread wakes per new connection */
-			struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
-						 .data.ptr = l->listeners[k]};
-			if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, l->listeners[k]->fd, &ev) != 0)
-				return errno;
-		}
 	}
 	for (int i = 0; i < l->nthreads; i++) {
 		int err =
@@ -955,6 +1206,19 @@ int meshi_server_loop_start(meshi_server_loop *l)
 			return err;
 		}
 		l->threads[i].running = 1;
+	}
+	/* each thread serves once its clients are ready (thread_ready) */
+	for (int i = 0; i < l->nthreads; i++) {
+		loop_thread *t = &l->threads[i];
+		pthread_mutex_lock(&t->ready_lock);
+		while (t->started == 0)
+			pthread_cond_wait(&t->ready_cond, &t->ready_lock);
+		failed |= t->started < 0;
+		pthread_mutex_unlock(&t->ready_lock);
+	}
+	if (failed) {
+		meshi_server_loop_stop(l);
+		return EIO;
 	}
 	return 0;
 }
@@ -977,6 +1241,12 @@ void meshi_server_loop_stop(meshi_server_loop *l)
 		while (t->conns != NULL)
 			conn_close(t, t->conns);
 		conns_reap(t);
+		while (t->spares != NULL) {
+			loop_served *sv = t->spares;
+			t->spares = sv->next;
+			free(sv);
+		}
+		t->nspares = 0;
 	}
 	for (size_t k = 0; k < l->nlisteners; k++) {
 		close(l->listeners[k]->fd);
@@ -996,6 +1266,9 @@ void meshi_server_loop_free(meshi_server_loop *l)
 		if (l->threads[i].wakefd >= 0)
 			close(l->threads[i].wakefd);
 		free(l->threads[i].paused);
+		meshi_evloop_fini(&l->threads[i].ev);
+		pthread_mutex_destroy(&l->threads[i].ready_lock);
+		pthread_cond_destroy(&l->threads[i].ready_cond);
 	}
 	for (size_t k = 0; k < l->nlisteners; k++) {
 		free(l->listeners[k]->unlink_path);

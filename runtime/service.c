@@ -22,6 +22,8 @@ struct rt_deps {
 	const rt_dependency *calls[RT_SERVICE_MAX_CALLS];
 	rt_group *groups[RT_SERVICE_MAX_CALLS];
 	size_t n;
+	mesh_loop *loop;    /* the clients' loop, or NULL: blocking clients */
+	int64_t created_us; /* when it was made, for rt_deps_ready */
 };
 
 /* the policy's mode: as the manifest says (derived policies; enforce for a file), or forced */
@@ -60,8 +62,34 @@ mesh_client *rt_deps_client(const rt_deps *deps, const char *name)
 
 int rt_deps_new(rt_deps **out)
 {
-	*out = calloc(1, sizeof(**out));
-	return *out != NULL ? 0 : ENOMEM;
+	return rt_deps_new_on(out, NULL);
+}
+
+int rt_deps_new_on(rt_deps **out, mesh_loop *loop)
+{
+	if ((*out = calloc(1, sizeof(**out))) == NULL)
+		return ENOMEM;
+	(*out)->loop = loop;
+	(*out)->created_us = mesh_now_us();
+	return 0;
+}
+
+int rt_deps_ready(const rt_deps *deps, int wait_ms)
+{
+	if (deps == NULL || mesh_now_us() - deps->created_us >= (int64_t)wait_ms * 1000)
+		return 1;
+	for (size_t i = 0; i < deps->n; i++)
+		if (mesh_client_instances(rt_group_client(deps->groups[i])) == 0)
+			return 0;
+	return 1;
+}
+
+int rt_deps_inflight(const rt_deps *deps)
+{
+	int n = 0;
+	for (size_t i = 0; deps != NULL && i < deps->n; i++)
+		n += mesh_client_inflight(rt_group_client(deps->groups[i]));
+	return n;
 }
 
 int rt_deps_connect(rt_deps *deps, const char *prog, const char *caller, const rt_dependency *calls,
@@ -74,7 +102,7 @@ int rt_deps_connect(rt_deps *deps, const char *prog, const char *caller, const r
 		    .name = d->name,
 		    .service = d->service,
 		    .log_prefix = prog,
-		    .client = {.caller = caller},
+		    .client = {.caller = caller, .loop = deps->loop},
 		    .urls = urls != NULL ? urls(d->name, ctx) : NULL,
 		    .resolve_interval_ms = resolve_interval_ms,
 		};
@@ -96,6 +124,8 @@ int rt_deps_connect(rt_deps *deps, const char *prog, const char *caller, const r
 			return -1;
 		}
 		deps->calls[deps->n++] = d;
+		if (deps->loop != NULL)
+			continue; /* a loop thread's own clients: the blocking ones said where */
 		if (go.targets != NULL)
 			fprintf(stderr, "%s: calls %s at the instances in %s\n", prog, d->name,
 				go.targets);
@@ -460,6 +490,42 @@ static const char *service_call_urls(const char *name, void *ctx)
 	return rt_opts_urls(&a->shared, name, &bad, err, sizeof(err));
 }
 
+/* service_thread_start is the server's thread_start: a loop thread's own clients of the
+ * services this one calls, on its loop (mesh_call_context), so that its calls to them are made
+ * without blocking it. NULL (the blocking clients serve) for a service that calls none or if they
+ * cannot be made. */
+static void *service_thread_start(void *arg, mesh_loop *loop)
+{
+	service_args *a = arg;
+	const rt_service_def *def = a->def;
+	rt_deps *deps;
+	if (def->calls == NULL || def->calls[0].name == NULL || rt_deps_new_on(&deps, loop) != 0)
+		return NULL;
+	if (rt_deps_connect(deps, def->name, def->name, def->calls, a->shared.run_dir,
+			    a->shared.resolve_interval_ms, service_call_urls, a) != 0) {
+		rt_deps_free(deps);
+		return NULL;
+	}
+	return deps;
+}
+
+/* service_thread_ready is the server's thread_ready: the thread's clients are connected, or had
+ * as long as the blocking ones had. */
+static int service_thread_ready(void *arg, void *context)
+{
+	(void)arg;
+	return rt_deps_ready(context, SERVICE_DEP_WAIT_MS);
+}
+
+/* service_thread_stop is the server's thread_stop: frees the thread's clients, unless a call is
+ * still out on them after the drain (a callee that does not answer): the process is ending. */
+static void service_thread_stop(void *arg, void *context)
+{
+	(void)arg;
+	if (rt_deps_inflight(context) == 0)
+		rt_deps_free(context);
+}
+
 /* service_serve makes the server of impl, loads the policy, listens and serves until a stop
  * signal. Returns the exit status. */
 static int service_serve(const rt_service_def *def, service_args *a, ProtobufCService *impl,
@@ -469,6 +535,10 @@ static int service_serve(const rt_service_def *def, service_args *a, ProtobufCSe
 	int rv, status = 1;
 	a->server.name = def->name;
 	a->server.insecure = a->insecure;
+	a->server.thread_start = service_thread_start;
+	a->server.thread_ready = service_thread_ready;
+	a->server.thread_stop = service_thread_stop;
+	a->server.thread_arg = a;
 	if ((rv = mesh_server_new(&server, impl, &a->server)) != 0) {
 		fprintf(stderr, "%s: cannot create the server: %s\n", def->name, strerror(rv));
 		return 1;

@@ -22,8 +22,9 @@ typedef struct rt_dependency {
 /* rt_deps: a blocking client of each service a service calls, made by the runtime. */
 typedef struct rt_deps rt_deps;
 
-/* rt_deps_client returns the blocking client of dependency name (mesh_client_call), or NULL if
- * the service does not call name. It belongs to deps; any thread may call through it. */
+/* rt_deps_client returns the client of dependency name, or NULL if the service does not call
+ * name. It belongs to deps. A blocking client's (rt_deps_new) calls may be made from any thread
+ * (mesh_client_call); an asynchronous one's (rt_deps_new_on) from its loop's thread alone. */
 mesh_client *rt_deps_client(const rt_deps *deps, const char *name);
 
 /* rt_service_env: where a service keeps its data, and how it reaches the others. */
@@ -34,8 +35,9 @@ typedef struct rt_service_env {
 	const char *data_dir; /* the service's own directory (made with mode 0700) */
 	const char *seed;     /* seed file, loaded on the first start only */
 	int sync_full;	      /* --sync full: fsync every commit */
-	/* the clients of the services it calls: connected once the store is open, kept until
-	 * the service is closed. Borrowed. */
+	/* the blocking clients of the services it calls: connected once the store is open, kept
+	 * until the service is closed. Borrowed. A call served on an event-loop thread also finds
+	 * that thread's asynchronous clients in mesh_call_context (an rt_deps; NULL if none). */
 	const rt_deps *deps;
 } rt_service_env;
 
@@ -82,6 +84,17 @@ int rt_check_main(const char *name, int argc, char **argv);
 /* rt_deps_new makes an empty set of clients, to hand to a service's open before they are
  * connected. On success *out is the caller's, to free with rt_deps_free. Returns 0 or ENOMEM. */
 int rt_deps_new(rt_deps **out);
+
+/* rt_deps_new_on is rt_deps_new for clients on loop (mesh_client_opts.loop): asynchronous
+ * clients, whose functions are loop's thread's; rt_deps_connect then logs nothing. */
+int rt_deps_new_on(rt_deps **out, mesh_loop *loop);
+
+/* rt_deps_ready says whether every client of deps has a connected instance, or wait_ms passed
+ * since deps was made (NULL: ready). */
+int rt_deps_ready(const rt_deps *deps, int wait_ms);
+
+/* rt_deps_inflight returns how many calls are out on deps' clients (NULL: 0). */
+int rt_deps_inflight(const rt_deps *deps);
 
 /* rt_deps_connect adds to deps a client of each service of calls (ending with {NULL, NULL};
  * borrowed, it must outlive deps), claiming caller (copied). urls(name, ctx) says where each

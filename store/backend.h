@@ -28,6 +28,11 @@ typedef struct store_backend {
 	/* insert: key is NULL for none */
 	store_result (*insert)(void *impl, const ProtobufCMessage *row, const store_packed_key *key,
 			       ProtobufCMessage **created, int *replayed, char *err, size_t errlen);
+	/* insert_many: store_insert_many's items, their keys packed (item->packed); NULL: the
+	 * backend has none, and each item is inserted on its own. On a result other than STORE_OK
+	 * nothing was committed, and the items' created rows are freed by the caller */
+	store_result (*insert_many)(void *impl, store_insert_item *items, size_t n, char *err,
+				    size_t errlen);
 	store_result (*replay)(void *impl, const store_packed_key *key, ProtobufCMessage **created,
 			       char *err, size_t errlen);
 	int64_t (*count)(void *impl);

@@ -565,6 +565,57 @@ static store_result sqlite_replay(void *impl, const store_packed_key *pk,
 	return sqlite_get(s, id, created, err, errlen) == STORE_OK ? STORE_OK : STORE_ERROR;
 }
 
+/* insert_one adds row (and records pk with it) in the open transaction: STORE_OK with *id, or
+ * with *replayed = 1 and the id recorded with the key; else what failed, and nothing of the
+ * insert must be kept (the caller rolls back). */
+static store_result insert_one(sqlite_store *s, sqlite_conn *c, const ProtobufCMessage *row,
+			       const store_packed_key *pk, int64_t *id, int *replayed, char *err,
+			       size_t errlen)
+{
+	int rc;
+	if (pk != NULL) {
+		int found = idem_lookup(c, pk, id, err, errlen);
+		if (found == -2) {
+			snprintf(err, errlen, "Idempotency-Key '%s' was used with another request",
+				 pk->key->key);
+			return STORE_CONFLICT;
+		}
+		if (found < 0)
+			return STORE_ERROR;
+		if (found == 1) {
+			*replayed = 1;
+			return STORE_OK;
+		}
+	}
+	bind_row(s->schema, c->insert, row, 1);
+	rc = sqlite3_step(c->insert);
+	sqlite3_reset(c->insert);
+	if (rc != SQLITE_DONE) {
+		if (is_unique_failure(c->db)) {
+			snprintf(err, errlen, "%s", unique_field(c->db));
+			return STORE_EXISTS;
+		}
+		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
+		return STORE_ERROR;
+	}
+	*id = sqlite3_last_insert_rowid(c->db);
+	if (pk != NULL) {
+		sqlite3_bind_text(c->idem_put, 1, pk->key->method, -1, SQLITE_STATIC);
+		sqlite3_bind_text(c->idem_put, 2, pk->key->key, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(c->idem_put, 3,
+				  pk->request_len > 0 ? (const void *)pk->request : "",
+				  (int)pk->request_len, SQLITE_STATIC);
+		sqlite3_bind_int64(c->idem_put, 4, *id);
+		rc = sqlite3_step(c->idem_put);
+		sqlite3_reset(c->idem_put);
+		if (rc != SQLITE_DONE) {
+			snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
+			return STORE_ERROR;
+		}
+	}
+	return STORE_OK;
+}
+
 static store_result sqlite_insert(void *impl, const ProtobufCMessage *row,
 				  const store_packed_key *pk, ProtobufCMessage **created,
 				  int *replayed, char *err, size_t errlen)
@@ -572,65 +623,58 @@ static store_result sqlite_insert(void *impl, const ProtobufCMessage *row,
 	sqlite_store *s = impl;
 	sqlite_conn *c = conn_get(s, err, errlen);
 	int64_t id = 0;
-	int rc;
+	store_result r;
 	if (c == NULL)
 		return STORE_ERROR;
 	/* IMMEDIATE: take the write lock first, so the key check and the insert are atomic
 	 * against every other writer, in this process or another. */
 	if (sql_exec(c->db, "BEGIN IMMEDIATE", err, errlen) != 0)
 		return STORE_ERROR;
-	if (pk != NULL) {
-		int found = idem_lookup(c, pk, &id, err, errlen);
-		if (found != 0) {
-			sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-			if (found == -2) {
-				snprintf(err, errlen,
-					 "Idempotency-Key '%s' was used with another request",
-					 pk->key->key);
-				return STORE_CONFLICT;
-			}
-			if (found < 0)
-				return STORE_ERROR;
-			*replayed = 1;
-			return sqlite_get(s, id, created, err, errlen) == STORE_OK ? STORE_OK
-										   : STORE_ERROR;
-		}
-	}
-	bind_row(s->schema, c->insert, row, 1);
-	rc = sqlite3_step(c->insert);
-	sqlite3_reset(c->insert);
-	if (rc != SQLITE_DONE) {
-		store_result r = STORE_ERROR;
-		if (is_unique_failure(c->db)) {
-			snprintf(err, errlen, "%s", unique_field(c->db));
-			r = STORE_EXISTS;
-		} else {
-			snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
-		}
+	r = insert_one(s, c, row, pk, &id, replayed, err, errlen);
+	if (r != STORE_OK || *replayed) {
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-		return r;
+		if (r != STORE_OK)
+			return r;
+	} else if (sql_exec(c->db, "COMMIT", err, errlen) != 0) {
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+		return STORE_ERROR;
 	}
-	id = sqlite3_last_insert_rowid(c->db);
-	if (pk != NULL) {
-		sqlite3_bind_text(c->idem_put, 1, pk->key->method, -1, SQLITE_STATIC);
-		sqlite3_bind_text(c->idem_put, 2, pk->key->key, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(c->idem_put, 3,
-				  pk->request_len > 0 ? (const void *)pk->request : "",
-				  (int)pk->request_len, SQLITE_STATIC);
-		sqlite3_bind_int64(c->idem_put, 4, id);
-		rc = sqlite3_step(c->idem_put);
-		sqlite3_reset(c->idem_put);
-		if (rc != SQLITE_DONE) {
-			snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
-			sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-			return STORE_ERROR;
+	return sqlite_get(s, id, created, err, errlen) == STORE_OK ? STORE_OK : STORE_ERROR;
+}
+
+/* sqlite_insert_many is insert for n items in one transaction, each in a savepoint of its own
+ * (one that fails leaves the others), committed once: one fsync for all of them. */
+static store_result sqlite_insert_many(void *impl, store_insert_item *items, size_t n, char *err,
+				       size_t errlen)
+{
+	sqlite_store *s = impl;
+	sqlite_conn *c = conn_get(s, err, errlen);
+	if (c == NULL)
+		return STORE_ERROR;
+	if (sql_exec(c->db, "BEGIN IMMEDIATE", err, errlen) != 0)
+		return STORE_ERROR;
+	for (size_t i = 0; i < n; i++) {
+		store_insert_item *it = &items[i];
+		int64_t id = 0;
+		if (sql_exec(c->db, "SAVEPOINT one", it->err, sizeof(it->err)) != 0) {
+			it->result = STORE_ERROR;
+			continue;
 		}
+		it->result = insert_one(s, c, it->row, it->packed, &id, &it->replayed, it->err,
+					sizeof(it->err));
+		if (it->result != STORE_OK)
+			sqlite3_exec(c->db, "ROLLBACK TO one", NULL, NULL, NULL);
+		sqlite3_exec(c->db, "RELEASE one", NULL, NULL, NULL);
+		/* read inside the transaction: its own writes are visible */
+		if (it->result == STORE_OK &&
+		    sqlite_get(s, id, &it->created, it->err, sizeof(it->err)) != STORE_OK)
+			it->result = STORE_ERROR;
 	}
 	if (sql_exec(c->db, "COMMIT", err, errlen) != 0) {
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 		return STORE_ERROR;
 	}
-	return sqlite_get(s, id, created, err, errlen) == STORE_OK ? STORE_OK : STORE_ERROR;
+	return STORE_OK;
 }
 
 static int64_t sqlite_count(void *impl)
@@ -667,6 +711,7 @@ const store_backend store_sqlite_backend = {
     .get = sqlite_get,
     .list = sqlite_list,
     .insert = sqlite_insert,
+    .insert_many = sqlite_insert_many,
     .replay = sqlite_replay,
     .count = sqlite_count,
     .describe = sqlite_describe,

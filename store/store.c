@@ -120,6 +120,61 @@ store_result store_insert(store *s, const ProtobufCMessage *row, const store_key
 	return r;
 }
 
+store_result store_insert_many(store *s, store_insert_item *items, size_t n, char *err,
+			       size_t errlen)
+{
+	store_packed_key *pks = calloc(n > 0 ? n : 1, sizeof(*pks));
+	uint8_t **requests = calloc(n > 0 ? n : 1, sizeof(*requests));
+	store_result r = STORE_OK;
+	if (pks == NULL || requests == NULL) {
+		snprintf(err, errlen, "out of memory");
+		r = STORE_ERROR;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		items[i].created = NULL;
+		items[i].replayed = 0;
+		items[i].result = STORE_ERROR;
+		items[i].err[0] = '\0';
+		items[i].packed = NULL;
+		if (items[i].key == NULL)
+			continue;
+		pks[i].key = items[i].key;
+		if (store_key_pack(items[i].key, &requests[i], &pks[i].request_len) != 0) {
+			snprintf(err, errlen, "out of memory");
+			r = STORE_ERROR;
+			goto out;
+		}
+		pks[i].request = requests[i];
+		items[i].packed = &pks[i];
+	}
+	if (s->backend->insert_many == NULL) {
+		for (size_t i = 0; i < n; i++)
+			items[i].result = s->backend->insert(s->impl, items[i].row, items[i].packed,
+							     &items[i].created, &items[i].replayed,
+							     items[i].err, sizeof(items[i].err));
+		goto out;
+	}
+	r = s->backend->insert_many(s->impl, items, n, err, errlen);
+out:
+	if (r != STORE_OK) {
+		for (size_t i = 0; i < n; i++) {
+			if (items[i].created != NULL)
+				protobuf_c_message_free_unpacked(items[i].created, NULL);
+			items[i].created = NULL;
+			items[i].result = STORE_ERROR;
+			snprintf(items[i].err, sizeof(items[i].err), "%s", err);
+		}
+	}
+	for (size_t i = 0; requests != NULL && i < n; i++)
+		free(requests[i]);
+	for (size_t i = 0; i < n; i++)
+		items[i].packed = NULL;
+	free(requests);
+	free(pks);
+	return r;
+}
+
 int64_t store_count(store *s)
 {
 	return s->backend->count(s->impl);

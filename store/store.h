@@ -88,6 +88,25 @@ void store_rows_free(store_rows *rows);
 store_result store_insert(store *s, const ProtobufCMessage *row, const store_key *key,
 			  ProtobufCMessage **created, int *replayed, char *err, size_t errlen);
 
+/* store_insert_item: one insert of store_insert_many. */
+typedef struct store_insert_item {
+	const ProtobufCMessage *row;	 /* in, borrowed: as store_insert's */
+	const store_key *key;		 /* in, borrowed: NULL for none */
+	store_result result;		 /* out: as store_insert's */
+	ProtobufCMessage *created;	 /* out: the stored row, the caller's (free it) */
+	int replayed;			 /* out */
+	char err[256];			 /* out: the reason of a result other than STORE_OK */
+	struct store_packed_key *packed; /* the store's, while it works */
+} store_insert_item;
+
+/* store_insert_many does store_insert for each of n items, committed together: SQLite makes one
+ * transaction of them (one fsync; an item that fails, a clash or a conflicting key, leaves the
+ * others), other backends insert each on its own. Each item's outcome is in the item. If the
+ * commit fails, it returns STORE_ERROR (err) and no item was stored: every item's result is then
+ * STORE_ERROR and its created NULL. Returns STORE_OK otherwise. */
+store_result store_insert_many(store *s, store_insert_item *items, size_t n, char *err,
+			       size_t errlen);
+
 /* store_replay looks key up without writing: STORE_OK with *created set (the caller's) if it was
  * recorded with the same request, STORE_NOT_FOUND if it was not, STORE_CONFLICT if it was with
  * another request, STORE_ERROR. */

@@ -407,7 +407,26 @@ typedef struct mesh_server_opts {
 	 * MESH_SERVER_IDLE_TIMEOUT_MS. nng: only the first (no call), and replies not taken
 	 * within 1 s (a worker thread waits for them) */
 	int idle_timeout_ms;
+
+	/* Per-thread hooks, for implementations that call other services from the thread serving
+	 * the call, on its own loop (event-loop threads only: nng's workers run none of them). */
+	/* thread_start runs on each loop thread before it serves a call, with the thread's loop
+	 * (to make clients on: mesh_client_opts.loop); it returns the thread's context, which
+	 * mesh_call_context gives back for every call that thread serves (NULL is allowed) */
+	void *(*thread_start)(void *arg, mesh_loop *loop);
+	/* thread_ready, if set, is asked after each turn of the thread's loop (its clients'
+	 * sockets and timers only) until it returns nonzero: only then does the thread serve
+	 * calls, and mesh_server_start return. Time for the thread's clients to connect. */
+	int (*thread_ready)(void *arg, void *context);
+	/* thread_stop runs on the thread as it stops: it takes no new call, and its deferred
+	 * calls were answered or MESH_SERVER_DRAIN_MS passed. It must end those left (their
+	 * closures called; the replies are dropped) and free what thread_start made. */
+	void (*thread_stop)(void *arg, void *context);
+	void *thread_arg; /* given to each hook; borrowed, it must outlive the server */
 } mesh_server_opts;
+
+/* MESH_SERVER_DRAIN_MS: how long a stopping loop thread waits for its deferred calls. */
+#define MESH_SERVER_DRAIN_MS 2000
 
 /* The defaults of mesh_server_opts' bounds. */
 #define MESH_SERVER_MAX_FRAME	    ((size_t)4 << 20) /* 4 MiB, gRPC's default receive limit */
@@ -436,18 +455,25 @@ void mesh_server_counters_read(const mesh_server *server, mesh_server_counters *
 
 /* mesh_server_new creates a server of impl, a service built with protoc-c's ..._INIT macro.
  * impl must outlive the server. Every method implementation is called on a worker thread, with a
- * closure_data that identifies the call; it must call the closure before it returns, with the
- * reply (which stays the implementation's: it is packed at once) or with NULL after mesh_fail.
+ * closure_data that identifies the call; it must call the closure before it returns (unless it
+ * deferred the call: mesh_call_defer), with the reply (which stays the implementation's: it is
+ * packed at once) or with NULL after mesh_fail.
  * Health (mesh.Mesh) is answered by the server itself, with what each method has cost. opts may be
  * NULL. On success *out is the caller's, to free with mesh_server_free. Returns 0 or ENOMEM. */
 int mesh_server_new(mesh_server **out, ProtobufCService *impl, const mesh_server_opts *opts);
+
+/* mesh_server_uses_workers says whether an address given to mesh_server_listen is served by
+ * nng's workers (CLEAVE_MESH_TRANSPORT=nng, or a scheme the loops do not speak): calls served
+ * there have no loop (mesh_call_loop is NULL) and are answered before their method returns. */
+int mesh_server_uses_workers(const mesh_server *server);
 
 /* mesh_server_listen starts listening on url (ipc://path, tcp://host:port); call it once per
  * address. url is copied. Returns 0, EINVAL (not a url it can serve, or tls+tcp:// without
  * mesh_tls_configure), EADDRINUSE, or another errno value. */
 int mesh_server_listen(mesh_server *server, const char *url);
 
-/* mesh_server_start starts the workers. Returns 0 or an errno value. */
+/* mesh_server_start starts the workers and loop threads, and returns once every loop thread
+ * serves (see thread_ready). Returns 0 or an errno value. */
 int mesh_server_start(mesh_server *server);
 
 /* mesh_server_stop closes the listeners and waits for the workers to finish their calls. */
@@ -543,6 +569,27 @@ void mesh_log(const void *closure_data, const char *fmt, ...) __attribute__((for
  * from when its transport read the call, so time spent waiting behind other calls is spent from
  * it; a call whose deadline passed before it started is answered DEADLINE_EXCEEDED unrun. */
 int64_t mesh_call_deadline(const void *closure_data);
+
+/* mesh_call_loop returns the event loop of the thread serving the call identified by
+ * closure_data, on which a client's closures run on that thread (mesh_client_opts.loop), or NULL
+ * when nng's workers serve it. */
+mesh_loop *mesh_call_loop(const void *closure_data);
+
+/* mesh_call_context returns the context mesh_server_opts.thread_start made for the thread serving
+ * the call identified by closure_data, or NULL (no hook, or nng's workers). */
+void *mesh_call_context(const void *closure_data);
+
+/* mesh_call_defer lets the implementation answer the call identified by closure_data after it
+ * returns. On an event-loop thread it returns 0: the method may then return without calling the
+ * closure, and calls it later, once, on the same thread (from a callback of mesh_call_loop's
+ * loop: a client's closure, a timer). Until then closure_data and the method's input stay
+ * valid, and mesh_fail, mesh_log and the mesh_call_ functions work on it. If the caller's
+ * connection is gone by then, the reply is dropped. A deferred call counts against the
+ * connection's max_inflight. Returns ENOTSUP where the call cannot wait (nng's workers, a
+ * route of more than SP's hops): the method answers before it returns, as always; EINVAL if
+ * the call was answered already. Deferring a deferred call again (after the method returned
+ * too) returns 0. */
+int mesh_call_defer(void *closure_data);
 
 /* MESH_CHILD_MARGIN_MIN_US, MESH_CHILD_MARGIN_MAX_US: a call made on another's behalf ends this
  * much before the other's deadline (a tenth of the time left, within these bounds), so the

@@ -2,6 +2,7 @@
  * the standard Get, List and Create its store answers, and the state they share. */
 #include <ctype.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,17 +30,47 @@ typedef struct svc_plan {
 	const ProtobufCFieldDescriptor *next;  /* SVC_LIST: the reply's next_after */
 } svc_plan;
 
+typedef struct svc_batch svc_batch;
+
 /* svc_state: what an implementation carries besides its methods, just before them in memory
  * (the methods' service argument points at the protobuf-c struct, which must come first). */
 typedef struct svc_state {
 	store *store;
 	const rt_deps *deps;
-	svc_plan *plans;     /* one per method of the service */
-	svc_prepare prepare; /* what a standard Create does first, or NULL */
-	char what[64];	     /* the row's name in messages, "user" for users.User */
+	svc_plan *plans;	 /* one per method of the service */
+	svc_prepare prepare;	 /* what a standard Create does first, or NULL */
+	const svc_check *checks; /* what a standard Create checks exists (svc_check), or NULL */
+	char what[64];		 /* the row's name in messages, "user" for users.User */
+	pthread_mutex_t batches_lock; /* batches */
+	svc_batch *batches;	      /* one per event-loop thread that served a Create */
 } svc_state;
 
 #define SVC_MESSAGE_MAX 256 /* bytes of a List's reply or a Create's row, built on the stack */
+
+/* svc_pending: a Create deferred until its batch commits: its row (borrowing the request's
+ * strings, which stay valid until the call is answered) and its call. */
+typedef struct svc_pending {
+	union {
+		max_align_t align;
+		char bytes[SVC_MESSAGE_MAX];
+	} row;
+	store_key key;
+	int has_key;
+	ProtobufCClosure closure;
+	void *closure_data;
+} svc_pending;
+
+/* svc_batch: the Creates one event-loop thread took in this turn of its loop, committed together
+ * by a timer due at once (it runs at the end of the turn). Only that thread touches it. */
+struct svc_batch {
+	mesh_loop *loop;
+	mesh_timer *timer; /* the loop's: freed with it */
+	svc_state *st;
+	svc_pending *pending;
+	store_insert_item *items;
+	size_t n, cap;
+	svc_batch *next; /* in svc_state.batches */
+};
 
 #define SVC_HEADER                                                                                 \
 	((sizeof(svc_state) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) *                 \
@@ -294,8 +325,266 @@ static void svc_list(svc_state *st, const svc_plan *p, const ProtobufCMethodDesc
 	store_rows_free(&rows);
 }
 
+/* svc_batch_commit commits a loop thread's batch of Creates in one transaction, then answers
+ * each: the stored row, or why it was not stored. */
+static void svc_batch_commit(void *arg)
+{
+	svc_batch *b = arg;
+	char err[256];
+	size_t n = b->n;
+	b->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		b->items[i].row = (const ProtobufCMessage *)b->pending[i].row.bytes;
+		b->items[i].key = b->pending[i].has_key ? &b->pending[i].key : NULL;
+	}
+	store_insert_many(b->st->store, b->items, n, err, sizeof(err));
+	for (size_t i = 0; i < n; i++) {
+		store_insert_item *it = &b->items[i];
+		svc_pending *p = &b->pending[i];
+		if (it->result != STORE_OK) {
+			svc_fail_store(p->closure_data, it->result, it->err, it->row, "insert");
+			p->closure(NULL, p->closure_data);
+			continue;
+		}
+		p->closure(it->created, p->closure_data);
+		protobuf_c_message_free_unpacked(it->created, NULL);
+		it->created = NULL;
+	}
+}
+
+/* svc_batch_of returns the batch of the loop thread serving the call, made on its first Create;
+ * NULL if memory ran out. */
+static svc_batch *svc_batch_of(svc_state *st, mesh_loop *loop)
+{
+	svc_batch *b;
+	pthread_mutex_lock(&st->batches_lock);
+	for (b = st->batches; b != NULL && b->loop != loop; b = b->next)
+		;
+	if (b == NULL && (b = calloc(1, sizeof(*b))) != NULL) {
+		b->loop = loop;
+		b->st = st;
+		if ((b->timer = loop->ops->timer_new(loop, svc_batch_commit, b)) == NULL) {
+			free(b);
+			b = NULL;
+		} else {
+			b->next = st->batches;
+			st->batches = b;
+		}
+	}
+	pthread_mutex_unlock(&st->batches_lock);
+	return b;
+}
+
+/* svc_batch_add defers the call and puts its row in its thread's batch, committed at the end of
+ * the loop's turn. Returns 0, or -1 if it cannot (no loop, out of memory): the caller inserts
+ * the row itself. */
+static int svc_batch_add(svc_state *st, void *closure_data, const ProtobufCMessage *request,
+			 const ProtobufCMessage *row, ProtobufCClosure closure)
+{
+	mesh_loop *loop = mesh_call_loop(closure_data);
+	svc_batch *b;
+	svc_pending *p;
+	if (loop == NULL || (b = svc_batch_of(st, loop)) == NULL)
+		return -1;
+	if (b->n == b->cap) {
+		size_t cap = b->cap > 0 ? 2 * b->cap : 64;
+		svc_pending *pending = realloc(b->pending, cap * sizeof(*pending));
+		store_insert_item *items;
+		if (pending == NULL)
+			return -1;
+		b->pending = pending;
+		if ((items = realloc(b->items, cap * sizeof(*items))) == NULL)
+			return -1;
+		b->items = items;
+		b->cap = cap;
+	}
+	if (mesh_call_defer(closure_data) != 0)
+		return -1;
+	p = &b->pending[b->n];
+	memcpy(p->row.bytes, row, row->descriptor->sizeof_message);
+	p->has_key = svc_key(&p->key, closure_data, request) != NULL;
+	p->closure = closure;
+	p->closure_data = closure_data;
+	if (b->n++ == 0)
+		loop->ops->timer_arm(loop, b->timer, 0);
+	return 0;
+}
+
+/* svc_check_id_of returns the id the request's field of check holds (0 if there is no such
+ * int64 field). */
+static int64_t svc_check_id_of(const svc_check *check, const ProtobufCMessage *input)
+{
+	const ProtobufCFieldDescriptor *f =
+	    svc_field(input->descriptor, check->field, PROTOBUF_C_TYPE_INT64);
+	return f != NULL ? *(const int64_t *)((const char *)input + f->offset) : 0;
+}
+
+/* svc_get_request fills buf (SVC_MESSAGE_MAX bytes) with check's Get request for id; returns
+ * it, or NULL if the request is not one int64 id. */
+static ProtobufCMessage *svc_get_request(const svc_check *check, void *buf, int64_t id)
+{
+	const ProtobufCFieldDescriptor *f =
+	    svc_field(check->get_request, "id", PROTOBUF_C_TYPE_INT64);
+	if (f == NULL || check->get_request->sizeof_message > SVC_MESSAGE_MAX)
+		return NULL;
+	check->get_request->message_init(buf);
+	*(int64_t *)((char *)buf + f->offset) = id;
+	return buf;
+}
+
+/* svc_checks_blocking makes the checks of st one after the other with the blocking clients.
+ * Returns 0 if every record exists, -1 after mesh_fail. */
+static int svc_checks_blocking(svc_state *st, const ProtobufCMessage *input, void *closure_data)
+{
+	for (const svc_check *c = st->checks; c != NULL && c->field != NULL; c++) {
+		union {
+			max_align_t align;
+			char bytes[SVC_MESSAGE_MAX];
+		} req;
+		int64_t id = svc_check_id_of(c, input);
+		ProtobufCMessage *get = svc_get_request(c, req.bytes, id);
+		if (get == NULL) {
+			mesh_fail(closure_data, MESH_INTERNAL, "cannot check %s", c->what);
+			return -1;
+		}
+		if (svc_check_exists(closure_data, st->deps, c->dependency, c->what, id, get) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+typedef struct svc_create_op svc_create_op;
+
+/* svc_check_call: one check in flight on a loop thread's client. */
+typedef struct svc_check_call {
+	mesh_rpc rpc; /* first: the closure_data of the call */
+	svc_create_op *op;
+	int64_t id;
+	int done;
+} svc_check_call;
+
+/* svc_create_op: a Create whose checks are out; deferred, it is answered once they are back. */
+struct svc_create_op {
+	svc_state *st;
+	const ProtobufCMessage *input; /* the call's, valid until it is answered */
+	ProtobufCClosure closure;
+	void *closure_data;
+	union {
+		max_align_t align;
+		char bytes[SVC_MESSAGE_MAX];
+	} row;
+	int outstanding; /* checks not back yet */
+	svc_check_call calls[SVC_MAX_CHECKS];
+};
+
+/* svc_check_done is a check's closure: once every check of the Create is back, the first that
+ * failed (in the spec's order) answers it, else its row joins the turn's batch. */
+static void svc_check_done(const ProtobufCMessage *reply, void *closure_data)
+{
+	svc_check_call *call = closure_data;
+	svc_create_op *op = call->op;
+	svc_state *st = op->st;
+	(void)reply;
+	call->done = 1;
+	if (--op->outstanding > 0)
+		return;
+	for (int i = 0; st->checks[i].field != NULL; i++) {
+		const svc_check *c = &st->checks[i];
+		svc_check_call *k = &op->calls[i];
+		if (k->rpc.status == MESH_OK)
+			continue;
+		/* as svc_check_exists answers */
+		mesh_log(op->closure_data, "check failed: %s %" PRId64 ": %s.Get answered %s: %s",
+			 c->what, k->id, c->dependency, mesh_status_name(k->rpc.status),
+			 k->rpc.message);
+		if (k->rpc.status == MESH_NOT_FOUND)
+			mesh_fail(op->closure_data, MESH_FAILED_PRECONDITION,
+				  "%s %" PRId64 " does not exist", c->what, k->id);
+		else
+			mesh_fail(op->closure_data, k->rpc.status, "checking %s %" PRId64 ": %s",
+				  c->what, k->id, k->rpc.message);
+		op->closure(NULL, op->closure_data);
+		free(op);
+		return;
+	}
+	if (svc_batch_add(st, op->closure_data, op->input, (ProtobufCMessage *)op->row.bytes,
+			  op->closure) != 0)
+		svc_insert(st->store, op->closure_data, op->input,
+			   (ProtobufCMessage *)op->row.bytes, op->closure);
+	free(op);
+}
+
+/* svc_checks_async starts the checks of st at once on the serving loop thread's own clients, and
+ * defers the call: svc_check_done goes on. Returns 0 if it did, -1 if it cannot (not on a loop
+ * thread with clients, out of memory): nothing was started, the caller checks blocking. */
+static int svc_checks_async(svc_state *st, const ProtobufCMessage *input,
+			    const ProtobufCMessage *row, ProtobufCClosure closure,
+			    void *closure_data)
+{
+	const rt_deps *deps = mesh_call_context(closure_data);
+	ProtobufCService *clients[SVC_MAX_CHECKS];
+	union {
+		max_align_t align;
+		char bytes[SVC_MESSAGE_MAX];
+	} req;
+	svc_create_op *op;
+	int n = 0;
+	if (deps == NULL)
+		return -1;
+	for (; st->checks[n].field != NULL; n++) {
+		mesh_client *c = rt_deps_client(deps, st->checks[n].dependency);
+		if (n == SVC_MAX_CHECKS || c == NULL)
+			return -1;
+		clients[n] = mesh_client_service(c);
+	}
+	if ((op = calloc(1, sizeof(*op))) == NULL)
+		return -1;
+	if (mesh_call_defer(closure_data) != 0) {
+		free(op);
+		return -1;
+	}
+	op->st = st;
+	op->input = input;
+	op->closure = closure;
+	op->closure_data = closure_data;
+	memcpy(op->row.bytes, row, row->descriptor->sizeof_message);
+	op->outstanding = n;
+	for (int i = 0; i < n; i++) {
+		const svc_check *c = &st->checks[i];
+		svc_check_call *k = &op->calls[i];
+		const ProtobufCMethodDescriptor *m =
+		    protobuf_c_service_descriptor_get_method_by_name(clients[i]->descriptor, "Get");
+		ProtobufCMessage *get;
+		k->op = op;
+		k->id = svc_check_id_of(c, input);
+		/* as mesh_client_call does on a call's behalf */
+		k->rpc.deadline_us = mesh_call_child_deadline(closure_data);
+		k->rpc.request_id = mesh_call_request_id(closure_data);
+		mesh_call_trace(closure_data, &k->rpc.trace);
+		get = svc_get_request(c, req.bytes, k->id);
+		if (m == NULL || get == NULL) {
+			/* a spec's mistake: this check fails, after the others are back */
+			k->rpc.status = MESH_INTERNAL;
+			snprintf(k->rpc.message, sizeof(k->rpc.message), "no Get to call");
+			if (--op->outstanding == 0) {
+				op->outstanding = 1;
+				svc_check_done(NULL, k);
+				return 0;
+			}
+			continue;
+		}
+		/* the closure runs on this thread from a later callback, never within invoke */
+		clients[i]->invoke(clients[i], (unsigned)(m - clients[i]->descriptor->methods), get,
+				   svc_check_done, &k->rpc);
+	}
+	return 0;
+}
+
 /* svc_create answers a Create: an earlier answer to the same idempotency key, or a new row of
- * the request's fields (borrowed from it), prepared (st->prepare), then stored. */
+ * the request's fields (borrowed from it), prepared (st->prepare), its records checked
+ * (st->checks), then stored. On an event-loop thread the call is deferred: the checks go out at
+ * once without blocking the thread, and the row is committed with the other Creates of the
+ * loop's turn (svc_batch_add). */
 static void svc_create(svc_state *st, ProtobufCService *service,
 		       const ProtobufCMessageDescriptor *row_type, const ProtobufCMessage *input,
 		       ProtobufCClosure closure, void *closure_data)
@@ -319,6 +608,18 @@ static void svc_create(svc_state *st, ProtobufCService *service,
 		closure(NULL, closure_data);
 		return;
 	}
+	if (st->checks != NULL && st->checks[0].field != NULL) {
+		if (svc_checks_async(st, input, (ProtobufCMessage *)row.bytes, closure,
+				     closure_data) == 0)
+			return;
+		if (svc_checks_blocking(st, input, closure_data) != 0) {
+			closure(NULL, closure_data);
+			return;
+		}
+	}
+	/* on an event-loop thread, with the other Creates of this turn: one commit for all */
+	if (svc_batch_add(st, closure_data, input, (ProtobufCMessage *)row.bytes, closure) == 0)
+		return;
 	svc_insert(st->store, closure_data, input, (ProtobufCMessage *)row.bytes, closure);
 }
 
@@ -369,6 +670,8 @@ int svc_open(const rt_service_env *env, const svc_spec *spec, ProtobufCService *
 	service->invoke = svc_invoke;
 	service->destroy = NULL;
 	st->prepare = spec->prepare;
+	st->checks = spec->checks;
+	pthread_mutex_init(&st->batches_lock, NULL);
 	dot = strrchr(opts.row->name, '.');
 	snprintf(st->what, sizeof(st->what), "%s", dot != NULL ? dot + 1 : opts.row->name);
 	st->what[0] = (char)tolower((unsigned char)st->what[0]);
@@ -408,6 +711,15 @@ void svc_close(ProtobufCService *impl)
 	if (impl == NULL)
 		return;
 	st = svc_state_of(impl);
+	/* the server is gone, every batch answered; the timers were its loops' */
+	while (st->batches != NULL) {
+		svc_batch *b = st->batches;
+		st->batches = b->next;
+		free(b->pending);
+		free(b->items);
+		free(b);
+	}
+	pthread_mutex_destroy(&st->batches_lock);
 	store_close(st->store);
 	free(st->plans);
 	free(st);

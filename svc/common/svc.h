@@ -24,6 +24,21 @@
 typedef int (*svc_prepare)(ProtobufCService *service, const ProtobufCMessage *input,
 			   ProtobufCMessage *row, void *closure_data);
 
+/* svc_check: a record of another service that a standard Create's request names and that must
+ * exist: the request's int64 field (its id) is looked up with dependency's Get, whose request is
+ * get_request (one int64 field, id). The checks of a Create are made after its prepare, all at
+ * once when the call is served on an event-loop thread (its thread's own clients: the thread
+ * serves other calls meanwhile), one after the other otherwise (the blocking clients); the first
+ * failing in the spec's order answers, as svc_check_exists says. */
+typedef struct svc_check {
+	const char *field;	/* the Create request's field holding the id, "created_by" */
+	const char *what;	/* the record's name in messages, "user" */
+	const char *dependency; /* the service to ask, "users" */
+	const ProtobufCMessageDescriptor *get_request;
+} svc_check;
+
+#define SVC_MAX_CHECKS 4
+
 /* svc_spec: what a service is made of. */
 typedef struct svc_spec {
 	const ProtobufCServiceDescriptor *service; /* its protobuf service */
@@ -31,7 +46,10 @@ typedef struct svc_spec {
 	 * ..._BASE_INIT, then the methods; NULL ones are the store's), or NULL for none */
 	const ProtobufCService *methods;
 	svc_prepare prepare; /* what a standard Create does first, or NULL */
-	store_opts store;    /* its store (dir, seed and sync come from the environment) */
+	/* the records a standard Create's request names that must exist, ending with a NULL
+	 * field (at most SVC_MAX_CHECKS); NULL for none */
+	const svc_check *checks;
+	store_opts store; /* its store (dir, seed and sync come from the environment) */
 } svc_spec;
 
 /* svc_open is a service's rt_service_def open: it makes the implementation the runtime serves,
@@ -63,6 +81,28 @@ int svc_open(const rt_service_env *env, const svc_spec *spec, ProtobufCService *
 	{                                                                                          \
 		static const svc_spec spec = {.service = (service_),                               \
 					      .prepare = (prepare_),                               \
+					      .store = {.name = #svc_, __VA_ARGS__}};              \
+		return svc_open(env, &spec, impl, err, errlen);                                    \
+	}                                                                                          \
+	const rt_service_def svc_##_def = {                                                        \
+	    .name = #svc_,                                                                         \
+	    .service = (service_),                                                                 \
+	    .default_seed = CLEAVE_SOURCE_DIR "/svc/" #svc_ "/seed.json",                          \
+	    .calls = (calls_),                                                                     \
+	    .open = svc_##_open,                                                                   \
+	    .count = svc_count,                                                                    \
+	    .close = svc_close,                                                                    \
+	}
+
+/* SVC_DEFINE_CHECKED is SVC_DEFINE for a service whose Create checks records of others exist
+ * (checks_: an svc_check array, see svc_check). */
+#define SVC_DEFINE_CHECKED(svc_, service_, calls_, prepare_, checks_, ...)                         \
+	static int svc_##_open(const rt_service_env *env, ProtobufCService **impl, char *err,      \
+			       size_t errlen)                                                      \
+	{                                                                                          \
+		static const svc_spec spec = {.service = (service_),                               \
+					      .prepare = (prepare_),                               \
+					      .checks = (checks_),                                 \
 					      .store = {.name = #svc_, __VA_ARGS__}};              \
 		return svc_open(env, &spec, impl, err, errlen);                                    \
 	}                                                                                          \

@@ -1,4 +1,5 @@
 /* echo.c: sample.Echo, the service libmesh's suites serve and call. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,53 @@ static void echo_forward_get(void *closure_data, const char *what, char *label, 
 		protobuf_c_message_free_unpacked(out, NULL);
 }
 
+/* echo_later: a Get deferred (mesh_call_defer), answered from a timer on the call's loop. */
+typedef struct echo_later {
+	Sample__Inner_Closure closure;
+	void *closure_data;
+	mesh_loop *loop;
+	mesh_timer *timer;
+	int64_t id;
+	char label[128];
+} echo_later;
+
+static void echo_later_answer(void *arg)
+{
+	echo_later *l = arg;
+	Sample__Inner reply = SAMPLE__INNER__INIT;
+	reply.id = l->id;
+	reply.label = l->label;
+	l->closure(&reply, l->closure_data);
+	l->loop->ops->timer_free(l->loop, l->timer);
+	free(l);
+}
+
+/* echo_defer answers "later:<caller>" from a timer due in ms_ ms on the call's loop, or, where
+ * the call cannot be deferred, "now:<errno>" at once. */
+static void echo_defer(const Sample__Inner *input, Sample__Inner_Closure closure,
+		       void *closure_data, int ms)
+{
+	Sample__Inner reply = SAMPLE__INNER__INIT;
+	mesh_loop *loop = mesh_call_loop(closure_data);
+	echo_later *l = calloc(1, sizeof(*l));
+	char label[64];
+	int rv = loop == NULL ? ENOTSUP : l == NULL ? ENOMEM : mesh_call_defer(closure_data);
+	if (rv == 0 && (l->timer = loop->ops->timer_new(loop, echo_later_answer, l)) != NULL) {
+		l->closure = closure;
+		l->closure_data = closure_data;
+		l->loop = loop;
+		l->id = input->id;
+		snprintf(l->label, sizeof(l->label), "later:%s", mesh_call_caller(closure_data));
+		loop->ops->timer_arm(loop, l->timer, ms);
+		return;
+	}
+	free(l);
+	snprintf(label, sizeof(label), "now:%d", rv);
+	reply.id = input->id;
+	reply.label = label;
+	closure(&reply, closure_data);
+}
+
 static void echo_get(Sample__Echo_Service *service, const Sample__Inner *input,
 		     Sample__Inner_Closure closure, void *closure_data)
 {
@@ -58,6 +106,10 @@ static void echo_get(Sample__Echo_Service *service, const Sample__Inner *input,
 	}
 	if (strncmp(input->label, "log:", 4) == 0)
 		mesh_log(closure_data, "%s", input->label + 4);
+	if (strncmp(input->label, "defer:", 6) == 0) {
+		echo_defer(input, closure, closure_data, atoi(input->label + 6));
+		return;
+	}
 	if (strcmp(input->label, "request-id") == 0) {
 		snprintf(special, sizeof(special), "rid:%s", id != NULL ? id : "(none)");
 		reply.label = special;

@@ -12,7 +12,9 @@
  * its thread's CPU time. Get's label may also ask for: "request-id": the reply's label is
  * "rid:<the call's request id>" ("rid:(none)"); "forward": "fwd:" and the label of a
  * "request-id" Get made through echo_forward with mesh_client_call on the call's behalf (or
- * "fwd:<STATUS>"); "log:TEXT": mesh_log(TEXT), then the usual answer. */
+ * "fwd:<STATUS>"); "log:TEXT": mesh_log(TEXT), then the usual answer; "defer:MS": the call is
+ * deferred (mesh_call_defer) and answered "later:<caller>" from a timer due in MS ms on its
+ * loop, or, where it cannot be (nng's workers), "now:<errno value>" at once. */
 extern Sample__Echo_Service echo_service;
 
 /* echo_server_new makes a server of echo_service (mesh_server_new; opts may be NULL) that lets

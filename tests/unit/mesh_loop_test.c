@@ -344,6 +344,83 @@ START_TEST(test_loop_client_talks_to_an_nng_server)
 }
 END_TEST
 
+/* A loop server's method may defer its answer: the thread serves the connection's other calls
+ * meanwhile, and each deferred call is answered once, later, to its own caller; nng's workers
+ * cannot defer (ENOTSUP, answered at once). */
+START_TEST(test_loop_server_defers_answers)
+{
+	enum { CALLS = 300 };
+	char nng_url[sizeof(url)];
+	mesh_server *nng_server;
+	mesh_client *c = loop_client(&sample__echo__descriptor, url), *n;
+	echo_result *r = calloc(CALLS, sizeof(*r));
+	int before = completed;
+	char want[32];
+	for (int i = 0; i < CALLS; i++) {
+		Sample__Inner in = SAMPLE__INNER__INIT;
+		in.id = 1000 + i;
+		/* deferred to a timer 50 ms away, to the end of the turn, or answered at once */
+		in.label = (char *)(i % 3 == 0 ? "defer:50" : i % 3 == 1 ? "defer:0" : "now");
+		sample__echo__get(mesh_client_service(c), &in, on_inner, &r[i]);
+	}
+	run_until(&completed, before + CALLS, WAIT_MS);
+	for (int i = 0; i < CALLS; i++) {
+		ck_assert_int_eq(r[i].called, 1);
+		ck_assert_int_eq(r[i].rpc.status, MESH_OK);
+		ck_assert_int_eq(r[i].id, 1000 + i);
+		ck_assert_str_eq(r[i].label, i % 3 == 2 ? "echo:now:looper" : "later:looper");
+	}
+	ck_assert_int_eq(mesh_client_inflight(c), 0);
+	mesh_client_free(c);
+	free(r);
+
+	snprintf(nng_url, sizeof(nng_url), "ipc://%s/nng.sock", dir);
+	setenv("CLEAVE_MESH_TRANSPORT", "nng", 1);
+	start_server_at(&nng_server, nng_url);
+	unsetenv("CLEAVE_MESH_TRANSPORT");
+	n = loop_client(&sample__echo__descriptor, nng_url);
+	{
+		echo_result one;
+		call_get(n, 7, "defer:0", &one);
+		ck_assert_int_eq(one.rpc.status, MESH_OK);
+		snprintf(want, sizeof(want), "now:%d", ENOTSUP);
+		ck_assert_str_eq(one.label, want);
+	}
+	mesh_client_free(n);
+	mesh_server_free(nng_server);
+}
+END_TEST
+
+/* A deferred call whose caller goes away is answered into nothing, and the server goes on. */
+START_TEST(test_loop_server_deferred_reply_to_a_closed_connection_is_dropped)
+{
+	mesh_client *c = loop_client(&sample__echo__descriptor, url);
+	echo_result r[4], ok;
+	memset(r, 0, sizeof(r));
+	for (int i = 0; i < 4; i++) {
+		Sample__Inner in = SAMPLE__INNER__INIT;
+		in.id = 1000 + i;
+		in.label = (char *)"defer:200";
+		sample__echo__get(mesh_client_service(c), &in, on_inner, &r[i]);
+	}
+	for (int i = 0; i < 5; i++)
+		mesh_epoll_run(ep, 10); /* the calls go out */
+	mesh_client_cancel(c, &r[0].rpc);
+	mesh_client_cancel(c, &r[1].rpc);
+	mesh_client_cancel(c, &r[2].rpc);
+	mesh_client_cancel(c, &r[3].rpc);
+	mesh_client_free(c); /* closes the connection; the server's timers fire later */
+	harness_sleep_ms(300);
+	c = loop_client(&sample__echo__descriptor, url);
+	call_get(c, 5, "defer:0", &ok);
+	ck_assert_int_eq(ok.rpc.status, MESH_OK);
+	ck_assert_str_eq(ok.label, "later:looper");
+	call_get(c, 6, "plain", &ok);
+	ck_assert_str_eq(ok.label, "echo:plain:looper");
+	mesh_client_free(c);
+}
+END_TEST
+
 /* health_calls: the closure_data of Health calls; the mesh_rpc comes first. */
 typedef struct health_calls {
 	mesh_rpc rpc;
@@ -803,6 +880,8 @@ static Suite *mesh_loop_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_loop_call_ok_and_status);
 	tcase_add_test(tc, test_loop_many_calls_pipelined);
+	tcase_add_test(tc, test_loop_server_defers_answers);
+	tcase_add_test(tc, test_loop_server_deferred_reply_to_a_closed_connection_is_dropped);
 	tcase_add_test(tc, test_loop_survives_full_socket_buffers);
 	tcase_add_test(tc, test_loop_no_instance_fails_fast);
 	tcase_add_test(tc, test_loop_deadline_exceeded_and_late_reply_dropped);

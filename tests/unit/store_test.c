@@ -665,6 +665,80 @@ START_TEST(test_store_insert_key_repeat_replays)
 }
 END_TEST
 
+/* store_insert_many: one transaction, each item's own outcome: new rows, a clash, a key used
+ * twice in the batch (the second replays the first), a key used with another request, and a
+ * key recorded before the batch. */
+START_TEST(test_store_insert_many_each_item_its_outcome)
+{
+	char seed[256], err[512] = "";
+	Users__CreateUserRequest req[6];
+	Users__User rows[6];
+	store_key keys[6];
+	store_insert_item items[6];
+	const char *names[6] = {"bob", "seed2", "carol", "carol", "dave", "erin"};
+	const char *key_text[6] = {NULL, NULL, "kc", "kc", "kc", "k0"};
+	const char *req_name[6] = {"bob", "seed2", "carol", "carol", "dave", "zed"};
+	int64_t id0, ids[16];
+	int replayed;
+	store *s;
+	write_users_seed("users.json", 1, 3, seed, sizeof(seed));
+	s = open_users(seed);
+	ck_assert_int_eq(
+	    insert_keyed(s, "Create", "k0", "zed", "zed", &id0, &replayed, err, sizeof(err)),
+	    STORE_OK);
+	memset(items, 0, sizeof(items));
+	for (int i = 0; i < 6; i++) {
+		Users__CreateUserRequest r = USERS__CREATE_USER_REQUEST__INIT;
+		req[i] = r;
+		req[i].username = (char *)req_name[i];
+		req[i].name = (char *)"Keyed";
+		rows[i] = users_row(names[i], "Keyed", "");
+		keys[i] = (store_key){"Create", key_text[i], &req[i].base};
+		items[i].row = &rows[i].base;
+		items[i].key = key_text[i] != NULL ? &keys[i] : NULL;
+	}
+	ck_assert_int_eq(store_insert_many(s, items, 6, err, sizeof(err)), STORE_OK);
+	/* bob: new */
+	ck_assert_int_eq(items[0].result, STORE_OK);
+	ck_assert_int_eq(items[0].replayed, 0);
+	ck_assert_str_eq(((Users__User *)items[0].created)->username, "bob");
+	/* seed2: taken */
+	ck_assert_int_eq(items[1].result, STORE_EXISTS);
+	ck_assert_ptr_null(items[1].created);
+	ck_assert_msg(strstr(items[1].err, "username") != NULL, "%s", items[1].err);
+	/* carol twice under kc: one row, the second the first's replay */
+	ck_assert_int_eq(items[2].result, STORE_OK);
+	ck_assert_int_eq(items[2].replayed, 0);
+	ck_assert_int_eq(items[3].result, STORE_OK);
+	ck_assert_int_eq(items[3].replayed, 1);
+	ck_assert_int_eq(((Users__User *)items[3].created)->id,
+			 ((Users__User *)items[2].created)->id);
+	/* kc with another request */
+	ck_assert_int_eq(items[4].result, STORE_CONFLICT);
+	ck_assert_ptr_null(items[4].created);
+	/* k0, recorded before: its row, not erin */
+	ck_assert_int_eq(items[5].result, STORE_OK);
+	ck_assert_int_eq(items[5].replayed, 1);
+	ck_assert_int_eq(((Users__User *)items[5].created)->id, id0);
+	for (int i = 0; i < 6; i++)
+		if (items[i].created != NULL)
+			protobuf_c_message_free_unpacked(items[i].created, NULL);
+	/* 3 seeded, zed, bob, carol */
+	ck_assert_int_eq(store_count(s), 6);
+	ck_assert_uint_eq(list_ids(s, NULL, 0, 0, 0, ids, 16, NULL), 6);
+	store_close(s);
+
+	/* committed: all of it outlives the process */
+	s = open_users(seed);
+	ck_assert_int_eq(store_count(s), 6);
+	ck_assert_int_eq(
+	    insert_keyed(s, "Create", "kc", "carol", "carol", &id0, &replayed, err, sizeof(err)),
+	    STORE_OK);
+	ck_assert_int_eq(replayed, 1);
+	store_close(s);
+}
+END_TEST
+
 START_TEST(test_store_insert_key_other_request_conflicts)
 {
 	char seed[256], err[512] = "";
@@ -1754,6 +1828,7 @@ static Suite *store_suite(void)
 	add_tmpdir_fixtures(keys);
 	tcase_add_test(keys, test_store_insert_key_first_use_stores);
 	tcase_add_test(keys, test_store_insert_key_repeat_replays);
+	tcase_add_test(keys, test_store_insert_many_each_item_its_outcome);
 	tcase_add_test(keys, test_store_insert_key_other_request_conflicts);
 	tcase_add_test(keys, test_store_insert_key_per_method);
 	tcase_add_test(keys, test_store_replay_looks_up_without_writing);
