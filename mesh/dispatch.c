@@ -189,6 +189,25 @@ int mesh_call_trace(const void *closure_data, mesh_trace *out)
 	return 1;
 }
 
+int mesh_call_on_cancel(void *closure_data, void (*fn)(void *arg), void *arg)
+{
+	meshi_server_call *call = closure_data;
+	if (fn != NULL && (!call->deferred || call->closed))
+		return EINVAL;
+	call->on_cancel = fn;
+	call->on_cancel_arg = arg;
+	return 0;
+}
+
+void meshi_call_cancel(meshi_server_call *call)
+{
+	void (*fn)(void *arg) = call->on_cancel;
+	call->cancelled = 1;
+	call->on_cancel = NULL;
+	if (fn != NULL && !call->closed)
+		fn(call->on_cancel_arg);
+}
+
 int mesh_call_cancelled(const void *closure_data)
 {
 	return ((const meshi_server_call *)closure_data)->cancelled;
@@ -584,6 +603,8 @@ int meshi_dispatch_call(mesh_server *s, meshi_server_call *call, meshi_dispatch_
 	call->deadline_us = 0;
 	call->has_trace = 0;
 	call->uncounted = 0;
+	call->on_cancel = NULL;
+	call->on_cancel_arg = NULL;
 	meshi_stats_call_start(&s->stats, &call->stats);
 	dispatch_run(call, data, len);
 	if (call->deferred && !call->closed)

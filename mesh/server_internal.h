@@ -65,6 +65,10 @@ struct meshi_server_call {
 	int64_t arrived_us;
 	int cancelled;
 	int uncounted; /* a Cancel: neither answered nor counted */
+	/* mesh_call_on_cancel's hook of a deferred call (NULL: none), run once by
+	 * meshi_call_cancel */
+	void (*on_cancel)(void *arg);
+	void *on_cancel_arg;
 	/* the call's W3C trace context, and the span the server opened for it */
 	int has_trace;
 	mesh_trace trace; /* parent_id: the caller's span */
@@ -73,6 +77,11 @@ struct meshi_server_call {
 	meshi_stats_shard *shard; /* the thread's counters, made with the transport */
 	meshi_stats_call stats;	  /* what is measured of this call */
 };
+
+/* meshi_call_cancel marks call cancelled by its caller (a Cancel naming it came, or its
+ * connection closed) and runs its mesh_call_on_cancel hook, once, if it has one. The transport
+ * calls it on the call's thread for a deferred call not yet answered. */
+void meshi_call_cancel(meshi_server_call *call);
 
 typedef struct meshi_server_loop meshi_server_loop;
 typedef struct meshi_server_nng meshi_server_nng;

@@ -347,7 +347,9 @@ static void conn_close(loop_thread *t, loop_conn *c)
 		sv->prev = sv->next = NULL;
 		sv->sink.conn = NULL;
 		sv->call.peer_name = NULL; /* the TLS state's, freed below */
-		sv->call.cancelled = 1;	   /* nobody is left to answer (mesh_call_cancelled) */
+		/* nobody is left to answer (mesh_call_cancelled); its hook may end it now (sv is
+		 * released then, and not touched again here) */
+		meshi_call_cancel(&sv->call);
 	}
 	c->deferred = 0;
 	epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, NULL);
@@ -511,6 +513,18 @@ static int conn_cancel_behind(const loop_thread *t, const loop_conn *c, size_t f
 	return 0;
 }
 
+/* conn_cancel_deferred cancels c's deferred call whose SP request id is bt (bt_len bytes), if
+ * one waits: a Cancel naming it came while it ran (meshi_call_cancel). */
+static void conn_cancel_deferred(loop_conn *c, const uint8_t *bt, size_t bt_len)
+{
+	for (loop_served *sv = c->deferred_head; sv != NULL; sv = sv->next)
+		if (sv->sink.backtrace_len == bt_len && memcmp(sv->backtrace, bt, bt_len) == 0) {
+			if (!sv->call.cancelled)
+				meshi_call_cancel(&sv->call); /* may end sv: nothing after */
+			return;
+		}
+}
+
 /* conn_read_more reads what c's peer sent while a slow call ran (if c may be read), so the
  * Cancels among it are seen before the calls they name are served. Returns 0, or -1 if the peer
  * went away or an error came (the connection is to be closed). */
@@ -553,6 +567,9 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 		int backtrace = meshi_sp_rep_split(payload, payload_len), slow = 0;
 		/* A request without a request id is dropped, as nng's REP drops it. */
 		loop_served *sv;
+		if (backtrace >= 0 && c->deferred_head != NULL &&
+		    meshi_envelope_is_cancel(payload + backtrace, payload_len - (size_t)backtrace))
+			conn_cancel_deferred(c, payload, (size_t)backtrace);
 		if (backtrace >= 0 && (sv = served_get(t)) != NULL) {
 			int done;
 			sv->sink.conn = c;

@@ -618,6 +618,16 @@ int mesh_call_trace(const void *closure_data, mesh_trace *out);
  * call. */
 int mesh_call_cancelled(const void *closure_data);
 
+/* mesh_call_on_cancel gives the deferred call identified by closure_data (mesh_call_defer) a
+ * hook: fn(arg) runs once, on the call's thread from the server's loop, if the call's caller
+ * cancels it before it is answered (a mesh.Mesh/Cancel naming it is read, or its connection
+ * closes); mesh_call_cancelled is 1 by then. fn stops the work the call waits on (its own
+ * nested calls: mesh_client_cancel) and may answer the call, with MESH_CANCELLED: that answer
+ * is counted as cancelled, and is dropped if the connection is gone. fn NULL removes the hook:
+ * do so before answering by another path. arg stays the implementation's. Returns 0, or EINVAL
+ * if the call is not deferred or was answered already. */
+int mesh_call_on_cancel(void *closure_data, void (*fn)(void *arg), void *arg);
+
 /* ---- mutual TLS (tls+tcp://) ---------------------------------------------------------------- */
 
 /* mesh_tls_configure sets this process's certificate, its private key and the CA bundle its

@@ -475,7 +475,39 @@ struct svc_create_op {
 	} row;
 	int outstanding; /* checks not back yet */
 	svc_check_call calls[SVC_MAX_CHECKS];
+	mesh_client *clients[SVC_MAX_CHECKS]; /* the loop thread's, each check's (borrowed) */
 };
+
+/* svc_create_op_cancelled answers op's Create CANCELLED (its caller cancelled it) and frees op;
+ * no check of it is out any more. */
+static void svc_create_op_cancelled(svc_create_op *op)
+{
+	mesh_call_on_cancel(op->closure_data, NULL, NULL);
+	mesh_log(op->closure_data, "cancelled by its caller while it checked its records");
+	mesh_fail(op->closure_data, MESH_CANCELLED,
+		  "cancelled by its caller while it checked its records");
+	op->closure(NULL, op->closure_data);
+	free(op);
+}
+
+/* svc_create_cancel is a deferred Create's mesh_call_on_cancel hook: its caller gave up, so the
+ * checks still out are cancelled (each dependency is told, if it has not started them) and, once
+ * none is out, the Create is answered CANCELLED; a check that cannot be taken back (its closure
+ * runs) finishes it instead. */
+static void svc_create_cancel(void *arg)
+{
+	svc_create_op *op = arg;
+	for (int i = 0; op->st->checks[i].field != NULL; i++) {
+		svc_check_call *k = &op->calls[i];
+		if (k->done || op->clients[i] == NULL ||
+		    mesh_client_cancel(op->clients[i], &k->rpc) != 0)
+			continue;
+		k->done = 1;
+		op->outstanding--;
+	}
+	if (op->outstanding == 0)
+		svc_create_op_cancelled(op);
+}
 
 /* svc_check_done is a check's closure: once every check of the Create is back, the first that
  * failed (in the spec's order) answers it, else its row joins the turn's batch. */
@@ -488,6 +520,11 @@ static void svc_check_done(const ProtobufCMessage *reply, void *closure_data)
 	call->done = 1;
 	if (--op->outstanding > 0)
 		return;
+	if (mesh_call_cancelled(op->closure_data)) {
+		svc_create_op_cancelled(op);
+		return;
+	}
+	mesh_call_on_cancel(op->closure_data, NULL, NULL);
 	for (int i = 0; st->checks[i].field != NULL; i++) {
 		const svc_check *c = &st->checks[i];
 		svc_check_call *k = &op->calls[i];
@@ -549,6 +586,7 @@ static int svc_checks_async(svc_state *st, const ProtobufCMessage *input,
 	op->closure_data = closure_data;
 	memcpy(op->row.bytes, row, row->descriptor->sizeof_message);
 	op->outstanding = n;
+	mesh_call_on_cancel(closure_data, svc_create_cancel, op);
 	for (int i = 0; i < n; i++) {
 		const svc_check *c = &st->checks[i];
 		svc_check_call *k = &op->calls[i];
@@ -556,6 +594,7 @@ static int svc_checks_async(svc_state *st, const ProtobufCMessage *input,
 		    protobuf_c_service_descriptor_get_method_by_name(clients[i]->descriptor, "Get");
 		ProtobufCMessage *get;
 		k->op = op;
+		k->done = 1; /* until it is invoked: nothing to cancel */
 		k->id = svc_check_id_of(c, input);
 		/* as mesh_client_call does on a call's behalf */
 		k->rpc.deadline_us = mesh_call_child_deadline(closure_data);
@@ -574,6 +613,8 @@ static int svc_checks_async(svc_state *st, const ProtobufCMessage *input,
 			continue;
 		}
 		/* the closure runs on this thread from a later callback, never within invoke */
+		k->done = 0;
+		op->clients[i] = rt_deps_client(deps, c->dependency);
 		clients[i]->invoke(clients[i], (unsigned)(m - clients[i]->descriptor->methods), get,
 				   svc_check_done, &k->rpc);
 	}

@@ -1,6 +1,7 @@
 /* deadline_test.c: deadlines and cancellation end to end: the Request-Timeout header and its
  * bounds (400 on a bad value), a 504 naming the hop that ran out (a stopped service), and a
- * cancel carried from a client that went away to the service, which skips the call unrun. */
+ * cancel carried from a client that went away to the service, which skips the call unrun or,
+ * for a create waiting on its checks, cancels them. */
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -51,10 +52,11 @@ static int copy_manifest(const char *name, const char *from, const char *to)
 	return fclose(f) == 0 && (from == NULL || at != NULL) ? 0 : -1;
 }
 
-static void mesh_setup(void)
+/* mesh_start starts the suite's mesh, the edge's --max-timeout-ms max_timeout. */
+static void mesh_start(const char *max_timeout)
 {
-	static const char *const args[] = {
-	    "--admin-port", "0", "--max-timeout-ms", MAX_TIMEOUT, "--manifests", manifests, NULL};
+	const char *const args[] = {
+	    "--admin-port", "0", "--max-timeout-ms", max_timeout, "--manifests", manifests, NULL};
 	if (fixture_external() != NULL || fixture_monolith())
 		return; /* each test skips */
 	if (harness_tmpdir(manifests, sizeof(manifests)) != 0 ||
@@ -65,6 +67,18 @@ static void mesh_setup(void)
 		return;
 	}
 	mesh_up = fixture_mesh_start(&mesh, args) == 0 && mesh.admin_port > 0;
+}
+
+static void mesh_setup(void)
+{
+	mesh_start(MAX_TIMEOUT);
+}
+
+/* mesh_setup_long: a mesh whose requests may wait a minute, so that a call ended by its cancel
+ * and not by its deadline is told apart by far */
+static void mesh_setup_long(void)
+{
+	mesh_start("60000");
 }
 
 static void mesh_teardown(void)
@@ -154,7 +168,14 @@ START_TEST(test_request_timeout_values)
 }
 END_TEST
 
-static int method_stats(const char *method, long long *calls, long long *cancelled);
+static int service_stats(const char *service, const char *method, long long *calls,
+			 long long *cancelled);
+
+/* method_stats: service_stats of posts. */
+static int method_stats(const char *method, long long *calls, long long *cancelled)
+{
+	return service_stats("posts", method, calls, cancelled);
+}
 
 /* loop_transport says whether the edge's calls travel on its loop transport, which tells a service
  * of the calls it gives up (nng's client does not). */
@@ -281,9 +302,10 @@ static double metric(const char *name)
 	return v;
 }
 
-/* method_stats fills *calls and *cancelled with posts's counters of method, asking it Health as
- * the operator does; returns 0, or -1 if it does not answer. */
-static int method_stats(const char *method, long long *calls, long long *cancelled)
+/* service_stats fills *calls and *cancelled with service's counters of method, asking it Health
+ * as the operator does; returns 0, or -1 if it does not answer. */
+static int service_stats(const char *service, const char *method, long long *calls,
+			 long long *cancelled)
 {
 	mesh_client_opts o = {.caller = "meshctl", .timeout_ms = 5000};
 	Mesh__HealthRequest req = MESH__HEALTH_REQUEST__INIT;
@@ -292,7 +314,7 @@ static int method_stats(const char *method, long long *calls, long long *cancell
 	long long until = harness_now_ms() + 5000;
 	mesh_client *c;
 	int rv = -1;
-	snprintf(url, sizeof(url), "ipc://%s/posts.sock", mesh.dir);
+	snprintf(url, sizeof(url), "ipc://%s/%s.sock", mesh.dir, service);
 	if (mesh_client_new(&c, &mesh__mesh__descriptor, &o) != 0)
 		return -1;
 	mesh_client_dial(c, url);
@@ -359,6 +381,82 @@ START_TEST(test_a_cancel_reaches_the_service)
 }
 END_TEST
 
+/* unread_at says whether a connection to service's socket holds bytes the (stopped) service has
+ * not read, as ss(8) shows the connections it accepted. */
+static int unread_at(const char *service)
+{
+	char path[300], line[1024];
+	int found = 0;
+	FILE *ss;
+	snprintf(path, sizeof(path), "%s/%s.sock ", mesh.dir, service);
+	if ((ss = popen("ss -x -H 2>/dev/null", "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), ss) != NULL) {
+		char type[16], state[16];
+		unsigned long recv_q;
+		if (strstr(line, path) != NULL &&
+		    sscanf(line, "%15s %15s %lu", type, state, &recv_q) == 3 && recv_q > 0)
+			found = 1;
+	}
+	pclose(ss);
+	return found;
+}
+
+START_TEST(test_a_cancel_stops_the_nested_calls_of_a_running_create)
+{
+	/* users stopped: a create waits in posts for its check of the author; its client goes
+	 * away; posts, told by the edge's Cancel, cancels its own call to users (which, let go,
+	 * skips it) and answers CANCELLED at once: within 10 s, where the deadline is 40 s */
+	static const char body[] = "{\"thread\":1,\"text\":\"Abandoned\",\"user\":1}";
+	char request[512];
+	long long creates0, cancelled0, creates, cancelled, gets0, gets_cancelled0, gets,
+	    gets_cancelled, until;
+	int fd, n;
+	if (!own_mesh())
+		return;
+	if (!loop_transport()) {
+		harness_skip(
+		    "CLEAVE_MESH_TRANSPORT=nng: the services' calls run on nng's workers, "
+		    "which answer before they return (README, Deadlines and cancellation)");
+		return;
+	}
+	ck_assert_int_eq(method_stats("Create", &creates0, &cancelled0), 0);
+	ck_assert_int_eq(service_stats("users", "Get", &gets0, &gets_cancelled0), 0);
+	signal_service("users", SIGSTOP);
+	n = snprintf(request, sizeof(request),
+		     "POST /api/posts HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+		     "Request-Timeout: 40s\r\nContent-Length: %zu\r\n\r\n%s",
+		     sizeof(body) - 1, body);
+	fd = http_raw_connect("127.0.0.1", mesh.port);
+	ck_assert(fd >= 0);
+	http_raw_send(fd, request, (size_t)n);
+	/* the create reached posts, and its check of the author reached users, unread */
+	until = harness_now_ms() + 5000;
+	while (!unread_at("users") && harness_now_ms() < until)
+		harness_sleep_ms(10);
+	ck_assert_msg(unread_at("users"), "posts's check of the author did not reach users");
+	close(fd);
+	/* posts answered the create CANCELLED: counted so (a deadline would not be) */
+	until = harness_now_ms() + 10000;
+	do
+		ck_assert_int_eq(method_stats("Create", &creates, &cancelled), 0);
+	while (cancelled == cancelled0 && harness_now_ms() < until && (harness_sleep_ms(10), 1));
+	signal_service("users", SIGCONT);
+	ck_assert_msg(creates == creates0 + 1 && cancelled == cancelled0 + 1,
+		      "posts counted %lld more Create calls, %lld of them cancelled",
+		      creates - creates0, cancelled - cancelled0);
+	/* users, let go, finds its Get cancelled behind it and skips it */
+	until = harness_now_ms() + 10000;
+	do
+		ck_assert_int_eq(service_stats("users", "Get", &gets, &gets_cancelled), 0);
+	while (gets_cancelled == gets_cancelled0 && harness_now_ms() < until &&
+	       (harness_sleep_ms(10), 1));
+	ck_assert_msg(gets == gets0 + 1 && gets_cancelled == gets_cancelled0 + 1,
+		      "users counted %lld more Get calls, %lld of them cancelled", gets - gets0,
+		      gets_cancelled - gets_cancelled0);
+}
+END_TEST
+
 static Suite *deadline_suite(void)
 {
 	Suite *s = suite_create("deadline");
@@ -371,6 +469,11 @@ static Suite *deadline_suite(void)
 	tcase_add_test(tc, test_the_global_maximum_bounds_a_longer_request_timeout);
 	tcase_add_test(tc, test_a_route_timeout_bounds_the_request);
 	tcase_add_test(tc, test_a_cancel_reaches_the_service);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("cancel");
+	tcase_add_unchecked_fixture(tc, mesh_setup_long, mesh_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_a_cancel_stops_the_nested_calls_of_a_running_create);
 	suite_add_tcase(s, tc);
 	return s;
 }
