@@ -188,7 +188,8 @@ ProtobufCService *mesh_client_service(mesh_client *client);
  * loop client, a call still waiting in its connection's output (invoked in this turn of the
  * loop, or held back by a full socket) is taken out of it and never sent; for one already sent,
  * a mesh.Mesh/Cancel follows it on its connection (mesh.proto): a cleave instance that reads it
- * before starting the call answers the call CANCELLED unrun (one already running carries on),
+ * before starting the call answers the call CANCELLED unrun (for one deferred, its
+ * mesh_call_on_cancel hook runs; other running work carries on),
  * and any reply is dropped when it comes. A loop client does the same for a call whose deadline
  * passes. On a client with a queue, nng's context abandons the call: the
  * instance is not told and carries it out. Call it on the
