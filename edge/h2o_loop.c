@@ -3,6 +3,7 @@
  * h2o 2.2 timeouts have fixed durations, so a timer goes into the longest of a few fixed
  * durations that is not longer than asked: it may fire early, never late, and libmesh checks
  * the clock when it fires. */
+#include <poll.h>
 #include <stdlib.h>
 
 #include <h2o.h>
@@ -13,22 +14,37 @@
 static const int bucket_ms[] = {0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000};
 #define NBUCKETS (sizeof(bucket_ms) / sizeof(bucket_ms[0]))
 
+/* The most sockets h2o_mesh_loop_poll looks at in one poll(2); more are taken in turns. */
+#define POLL_MAX 64
+
+typedef struct watch_handle watch_handle;
+
 struct h2o_mesh_loop {
 	mesh_loop base; /* first: the ops get the wrapper back from it */
 	h2o_evloop_t *loop;
 	h2o_timeout_t buckets[NBUCKETS];
+	watch_handle *watched;	 /* every socket watched, for h2o_mesh_loop_poll */
+	watch_handle *unwatched; /* unwatched while a poll ran its callbacks: freed after it */
+	int polling;
+	int in_cb;	  /* a mesh callback runs: a poll now would re-enter its client */
+	size_t poll_next; /* where the next poll starts when more than POLL_MAX are watched */
 };
 
 /* watch_handle: one socket watched for a mesh client. */
-typedef struct watch_handle {
+struct watch_handle {
+	h2o_mesh_loop *l;
 	h2o_socket_t *sock;
+	int fd;
 	void (*cb)(void *arg, int events);
 	void *arg;
 	int write_pending;
-} watch_handle;
+	int gone; /* unwatched during a poll; on the unwatched list */
+	watch_handle *prev, *next;
+};
 
 struct mesh_timer {
 	h2o_timeout_entry_t entry; /* first: h2o hands it back */
+	h2o_mesh_loop *l;
 	void (*cb)(void *arg);
 	void *arg;
 };
@@ -36,14 +52,20 @@ struct mesh_timer {
 static void on_readable(h2o_socket_t *sock, const char *err)
 {
 	watch_handle *h = sock->data;
+	h2o_mesh_loop *l = h->l;
+	l->in_cb++;
 	h->cb(h->arg, MESH_IO_READ); /* errors show up in the client's own recv */
+	l->in_cb--;
 }
 
 static void on_writable(h2o_socket_t *sock, const char *err)
 {
 	watch_handle *h = sock->data;
+	h2o_mesh_loop *l = h->l;
 	h->write_pending = 0;
+	l->in_cb++;
 	h->cb(h->arg, MESH_IO_WRITE);
+	l->in_cb--;
 }
 
 static void *loop_watch(mesh_loop *loop, int fd, void (*cb)(void *, int), void *arg)
@@ -52,11 +74,17 @@ static void *loop_watch(mesh_loop *loop, int fd, void (*cb)(void *, int), void *
 	watch_handle *h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return NULL;
+	h->l = l;
 	h->cb = cb;
 	h->arg = arg;
+	h->fd = fd;
 	h->sock = h2o_evloop_socket_create(l->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
 	h->sock->data = h;
 	h2o_socket_read_start(h->sock, on_readable);
+	h->next = l->watched;
+	if (l->watched != NULL)
+		l->watched->prev = h;
+	l->watched = h;
 	return h;
 }
 
@@ -71,17 +99,34 @@ static void loop_want_write(mesh_loop *loop, void *handle)
 
 static void loop_unwatch(mesh_loop *loop, void *handle)
 {
+	h2o_mesh_loop *l = (h2o_mesh_loop *)loop;
 	watch_handle *h = handle;
 	h2o_socket_read_stop(h->sock);
 	h->sock->data = NULL;
 	h2o_socket_close(h->sock); /* closes the fd; h2o frees the socket once it is safe */
+	if (h->prev != NULL)
+		h->prev->next = h->next;
+	else
+		l->watched = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
+	if (l->polling) { /* the poll may still hold it: freed when the poll ends */
+		h->gone = 1;
+		h->prev = NULL;
+		h->next = l->unwatched;
+		l->unwatched = h;
+		return;
+	}
 	free(h);
 }
 
 static void on_timeout(h2o_timeout_entry_t *entry)
 {
 	mesh_timer *t = (mesh_timer *)entry;
+	h2o_mesh_loop *l = t->l;
+	l->in_cb++;
 	t->cb(t->arg);
+	l->in_cb--;
 }
 
 static mesh_timer *loop_timer_new(mesh_loop *loop, void (*cb)(void *), void *arg)
@@ -90,6 +135,7 @@ static mesh_timer *loop_timer_new(mesh_loop *loop, void (*cb)(void *), void *arg
 	if (t == NULL)
 		return NULL;
 	t->entry.cb = on_timeout;
+	t->l = (h2o_mesh_loop *)loop;
 	t->cb = cb;
 	t->arg = arg;
 	return t;
@@ -119,6 +165,46 @@ static void loop_timer_free(mesh_loop *loop, mesh_timer *t)
 }
 
 static const mesh_loop_ops h2o_ops = MESH_LOOP_OPS_INIT(loop_);
+
+int h2o_mesh_loop_poll(h2o_mesh_loop *l)
+{
+	struct pollfd fds[POLL_MAX];
+	watch_handle *hs[POLL_MAX];
+	size_t n = 0, total = 0, skip;
+	int ran = 0;
+	if (l == NULL || l->polling || l->in_cb > 0 || l->watched == NULL)
+		return 0;
+	for (watch_handle *h = l->watched; h != NULL; h = h->next)
+		total++;
+	skip = total > POLL_MAX ? l->poll_next % total : 0;
+	for (watch_handle *h = l->watched; h != NULL && n < POLL_MAX; h = h->next) {
+		if (skip > 0) {
+			skip--;
+			continue;
+		}
+		hs[n] = h;
+		fds[n++] = (struct pollfd){.fd = h->fd, .events = POLLIN};
+	}
+	l->poll_next += n;
+	if (poll(fds, n, 0) <= 0)
+		return 0;
+	l->polling = 1;
+	l->in_cb++;
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i].revents == 0 || hs[i]->gone)
+			continue;
+		hs[i]->cb(hs[i]->arg, MESH_IO_READ);
+		ran++;
+	}
+	l->in_cb--;
+	l->polling = 0;
+	while (l->unwatched != NULL) {
+		watch_handle *h = l->unwatched;
+		l->unwatched = h->next;
+		free(h);
+	}
+	return ran;
+}
 
 h2o_mesh_loop *h2o_mesh_loop_new(h2o_evloop_t *loop)
 {

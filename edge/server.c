@@ -46,6 +46,12 @@
 /* An HTTP/1 request's connection is watched for its client leaving once its call has been in
  * flight this long (up to twice this): most calls end sooner, and cost no system call for it. */
 #define EDGE_HUP_DELAY_MS 20
+/* Between two turns of h2o's loop, the edge reads what the services have sent (so that their
+ * calls' slots are free again) once it has taken this many requests since it last did.
+ * h2o reports at most 256 sockets a turn, and a busy socket once per round of every ready one:
+ * with thousands of ready client connections, the services' few sockets would wait a whole
+ * round, holding every slot (the goodput of a full upstream would be max_inflight a round). */
+#define EDGE_POLL_REQUESTS 16
 /* What a request shed at an upstream's max_inflight is told to wait, in seconds. */
 #define EDGE_RETRY_AFTER "1"
 #define EDGE_REQUEST_ID	 "x-request-id"
@@ -94,6 +100,7 @@ struct edge_server {
 	edge_metrics *metrics; /* NULL: not counting (no admin listener) */
 	pbjson_buf metrics_text;
 	int inflight;
+	int polled_requests; /* requests taken since the services' sockets were last read */
 	int stop_signal;
 	request_id_gen request_ids;
 	/* the connection cap and accept pauses */
@@ -647,6 +654,14 @@ static ProtobufCMessage *edge_request_input(edge_server *s, h2o_req_t *req, cons
 	return input;
 }
 
+/* edge_poll_upstreams reads, without waiting, what the services' sockets hold, and ends the
+ * calls it answers (h2o_mesh_loop_poll). */
+static void edge_poll_upstreams(edge_server *s)
+{
+	s->polled_requests = 0;
+	h2o_mesh_loop_poll(s->mesh_loop);
+}
+
 /* edge_call_start makes req's mesh call for route r, whose parameters are in path; its closure,
  * edge_call_done, answers req. Answers req itself if the request is refused first. */
 static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, const route_path *path,
@@ -687,6 +702,10 @@ static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, cons
 	if (r->split != NULL) /* the other group's copy of the route, for a share of requests */
 		r = route_split_pick(r);
 	up = r->upstream;
+	if (up->inflight >= up->max_inflight) {
+		/* before shedding, take the replies already waiting: they free slots */
+		edge_poll_upstreams(s);
+	}
 	if (up->inflight >= up->max_inflight) {
 		/* shed: the service has all the calls it may have; say so at once */
 		snprintf(why, sizeof(why),
@@ -853,6 +872,7 @@ static int edge_on_req(h2o_handler_t *self, h2o_req_t *req)
 	int head_ok = edge_head_conforms(req, why, sizeof(why));
 
 	edge_request_id_begin(s, req, head_ok); /* no field of a refused head is read */
+	s->polled_requests++;
 	if (s->metrics != NULL)
 		metrics_request_begin(s->metrics);
 	if (edge_head_too_large(s, req, start_us))
@@ -1281,8 +1301,11 @@ int edge_server_listen_admin(edge_server *s, const char *host, int port, int *bo
 int edge_server_run(edge_server *s)
 {
 	int64_t until;
-	while (s->stop_signal == 0)
+	while (s->stop_signal == 0) {
 		h2o_evloop_run(s->loop, INT32_MAX);
+		if (s->polled_requests >= EDGE_POLL_REQUESTS)
+			edge_poll_upstreams(s);
+	}
 	/* Stop taking connections, then give the calls in flight their time. */
 	if (s->listener != NULL) {
 		h2o_socket_read_stop(s->listener);
