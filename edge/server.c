@@ -15,6 +15,7 @@
 #include <h2o/socket/evloop.h>
 
 #include "conform.h"
+#include "h2_tune.h"
 #include "h2o_loop.h"
 #include "http_status.h"
 #include "metrics.h"
@@ -873,6 +874,7 @@ static int edge_on_req(h2o_handler_t *self, h2o_req_t *req)
 
 	edge_request_id_begin(s, req, head_ok); /* no field of a refused head is read */
 	s->polled_requests++;
+	h2_tune_no_response_index(req);
 	if (s->metrics != NULL)
 		metrics_request_begin(s->metrics);
 	if (edge_head_too_large(s, req, start_us))
