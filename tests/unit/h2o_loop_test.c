@@ -150,6 +150,51 @@ START_TEST(test_h2o_loop_survives_full_socket_buffers)
 }
 END_TEST
 
+static int polled_in_closure;
+
+static void on_inner_polling(const Sample__Inner *reply, void *closure_data)
+{
+	on_inner(reply, closure_data);
+	polled_in_closure = h2o_mesh_loop_poll(adapter); /* refused: this is a client's callback */
+}
+
+START_TEST(test_h2o_loop_poll_takes_replies_between_turns)
+{
+	/* The edge reads replies between client events with h2o_mesh_loop_poll, without a turn of
+	 * the loop: a call is written in one turn; its reply, left in the socket, is taken by the
+	 * poll alone. A turn that already read the reply (the echo server can be that quick) is
+	 * tried again with another call. */
+	mesh_client *c = connected();
+	result r[20];
+	int tried = 0;
+	memset(r, 0, sizeof(r));
+	done = 0;
+	ck_assert_int_eq(h2o_mesh_loop_poll(adapter), 0); /* nothing to read */
+	for (; tried < 20; tried++) {
+		Sample__Inner in = SAMPLE__INNER__INIT;
+		in.id = 100 + tried;
+		in.label = "poll";
+		sample__echo__get(mesh_client_service(c), &in, on_inner_polling, &r[tried]);
+		h2o_evloop_run(evloop, 0); /* writes the call */
+		if (done == tried + 1)
+			continue; /* that turn read the reply too */
+		ck_assert_int_eq(done, tried);
+		harness_sleep_ms(200); /* the reply is in the socket now */
+		ck_assert_int_eq(h2o_mesh_loop_poll(adapter), 1);
+		ck_assert_int_eq(done, tried + 1);
+		break;
+	}
+	ck_assert_msg(tried < 20, "every turn read its reply at once");
+	ck_assert_int_eq(r[tried].rpc.status, MESH_OK);
+	ck_assert_int_eq(r[tried].id, 100 + tried);
+	ck_assert_int_eq(polled_in_closure, 0);
+	ck_assert_int_eq(h2o_mesh_loop_poll(adapter), 0);
+	ck_assert_int_eq(mesh_client_inflight(c), 0);
+	mesh_client_free(c);
+	ck_assert_int_eq(h2o_mesh_loop_poll(adapter), 0); /* no socket watched any more */
+}
+END_TEST
+
 static Suite *h2o_loop_suite(void)
 {
 	Suite *s = suite_create("h2o_loop");
@@ -158,6 +203,7 @@ static Suite *h2o_loop_suite(void)
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_h2o_loop_calls_complete_on_the_loop);
 	tcase_add_test(tc, test_h2o_loop_survives_full_socket_buffers);
+	tcase_add_test(tc, test_h2o_loop_poll_takes_replies_between_turns);
 	suite_add_tcase(s, tc);
 	return s;
 }
