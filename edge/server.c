@@ -1,5 +1,6 @@
 /* server.c: h2o request handling: match a route, answer it or call its service, reply as JSON. */
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -53,6 +54,12 @@
  * with thousands of ready client connections, the services' few sockets would wait a whole
  * round, holding every slot (the goodput of a full upstream would be max_inflight a round). */
 #define EDGE_POLL_REQUESTS 16
+/* How often, while it serves requests, the edge gives the free pages of its heap back to the
+ * system (malloc_trim walks the heap and releases every free page, not only the top). Under
+ * load h2o's short-lived allocations (an HTTP/2 connection's 80 KiB write buffer per flush, a
+ * request's pool chunks) land all over the heap, and the pages they touched stay resident
+ * once freed: with thousands of HTTP/2 connections, 8 to 10 MB more than the edge holds. */
+#define EDGE_TRIM_MS 250
 /* What a request shed at an upstream's max_inflight is told to wait, in seconds. */
 #define EDGE_RETRY_AFTER "1"
 #define EDGE_REQUEST_ID	 "x-request-id"
@@ -102,6 +109,7 @@ struct edge_server {
 	pbjson_buf metrics_text;
 	int inflight;
 	int polled_requests; /* requests taken since the services' sockets were last read */
+	int trim_requests;   /* requests taken since the heap was last trimmed */
 	int stop_signal;
 	request_id_gen request_ids;
 	/* the connection cap and accept pauses */
@@ -874,6 +882,7 @@ static int edge_on_req(h2o_handler_t *self, h2o_req_t *req)
 
 	edge_request_id_begin(s, req, head_ok); /* no field of a refused head is read */
 	s->polled_requests++;
+	s->trim_requests++;
 	h2_tune_no_response_index(req);
 	if (s->metrics != NULL)
 		metrics_request_begin(s->metrics);
@@ -1302,11 +1311,18 @@ int edge_server_listen_admin(edge_server *s, const char *host, int port, int *bo
 
 int edge_server_run(edge_server *s)
 {
-	int64_t until;
+	int64_t until, trimmed_us = mesh_now_us(), now_us;
 	while (s->stop_signal == 0) {
-		h2o_evloop_run(s->loop, INT32_MAX);
+		/* idle since the last trim: nothing new to give back, so no need to wake */
+		h2o_evloop_run(s->loop, s->trim_requests > 0 ? EDGE_TRIM_MS : INT32_MAX);
 		if (s->polled_requests >= EDGE_POLL_REQUESTS)
 			edge_poll_upstreams(s);
+		now_us = mesh_now_us();
+		if (s->trim_requests > 0 && now_us - trimmed_us >= EDGE_TRIM_MS * 1000) {
+			malloc_trim(0);
+			s->trim_requests = 0;
+			trimmed_us = now_us;
+		}
 	}
 	/* Stop taking connections, then give the calls in flight their time. */
 	if (s->listener != NULL) {
