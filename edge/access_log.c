@@ -46,7 +46,7 @@ static void put_safe(FILE *out, const char *s, size_t len)
 
 void access_log_write(access_log *log, const char *method, size_t method_len, const char *path,
 		      size_t path_len, int status, const char *service, int64_t duration_us,
-		      const char *request_id, size_t request_id_len)
+		      const char *trace, const char *request_id, size_t request_id_len)
 {
 	struct timespec now;
 	struct tm tm;
@@ -60,7 +60,8 @@ void access_log_write(access_log *log, const char *method, size_t method_len, co
 	put_safe(log->out, method, method_len);
 	fputc(' ', log->out);
 	put_safe(log->out, path, path_len);
-	fprintf(log->out, " %d %s %.3fms [", status, service, (double)duration_us / 1000.0);
+	fprintf(log->out, " %d %s %.3fms trace=%.32s [", status, service,
+		(double)duration_us / 1000.0, trace != NULL ? trace : "-");
 	if (request_id_len > 0)
 		put_safe(log->out, request_id, request_id_len);
 	else

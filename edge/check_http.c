@@ -1,4 +1,5 @@
-/* check_http.c: `edge --check URL`: GET URL over a plain socket, exit 0 on 200 (health checks). */
+/* check_http.c: `edge --check URL`: GET URL over a plain socket or TLS, exit 0 on 200 (health
+ * checks). */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -11,12 +12,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "check_http.h"
 #include "mesh.h"
 #include "options.h"
 
-/* check_url: a parsed http:// URL. */
+/* check_url: a parsed http:// or https:// URL. */
 typedef struct check_url {
+	int tls; /* https:// */
 	char host[256];
 	char port[8];
 	char path[1024];
@@ -34,11 +39,13 @@ static int check_parse(const char *url, check_url *u, char *out, size_t outlen)
 {
 	const char *p = url, *end;
 	size_t n;
-	if (strncmp(p, "http://", 7) != 0) {
-		snprintf(out, outlen, "'%s' is not an http://HOST:PORT/PATH URL", url);
+	u->tls = strncmp(p, "https://", 8) == 0;
+	if (!u->tls && strncmp(p, "http://", 7) != 0) {
+		snprintf(out, outlen, "'%s' is not an http://HOST:PORT/PATH URL (nor https://)",
+			 url);
 		return -1;
 	}
-	p += 7;
+	p += u->tls ? 8 : 7;
 	if (*p == '[') { /* [IPv6] */
 		end = strchr(p, ']');
 		if (end == NULL) {
@@ -59,7 +66,7 @@ static int check_parse(const char *url, check_url *u, char *out, size_t outlen)
 	memcpy(u->host, p, n);
 	u->host[n] = '\0';
 	p = end;
-	snprintf(u->port, sizeof(u->port), "80");
+	snprintf(u->port, sizeof(u->port), u->tls ? "443" : "80");
 	if (*p == ':') {
 		char *e;
 		long port;
@@ -148,52 +155,159 @@ static int check_connect(const check_url *u, int64_t deadline, char *out, size_t
 	return fd;
 }
 
-int edge_check_get(const char *url, int timeout_ms, char *out, size_t outlen)
-{
-	int64_t deadline = check_now_ms() + timeout_ms;
-	check_url u;
-	char req[1400], resp[512];
-	size_t reqlen, sent = 0, got = 0;
-	int fd, status;
+/* check_conn: one connection of a check: the socket, and its TLS session for https://. */
+typedef struct check_conn {
+	int fd;
+	SSL_CTX *ctx;
+	SSL *ssl;
+} check_conn;
 
-	if (check_parse(url, &u, out, outlen) != 0)
-		return -2;
-	if ((fd = check_connect(&u, deadline, out, outlen)) < 0)
+static void check_close(check_conn *c)
+{
+	SSL_free(c->ssl);
+	SSL_CTX_free(c->ctx);
+	close(c->fd);
+}
+
+/* check_tls_wait waits as SSL's last result rv asks (want read or write); returns 1 to retry,
+ * 0 on timeout or a failure. */
+static int check_tls_wait(check_conn *c, int rv, int64_t deadline)
+{
+	int e = SSL_get_error(c->ssl, rv);
+	if (e == SSL_ERROR_WANT_READ)
+		return check_wait(c->fd, POLLIN, deadline) > 0;
+	if (e == SSL_ERROR_WANT_WRITE)
+		return check_wait(c->fd, POLLOUT, deadline) > 0;
+	return 0;
+}
+
+/* check_tls_start makes the TLS handshake on c->fd before deadline. The server's certificate is
+ * not verified: a health check asks whether this listener answers, not who it is (and the
+ * container's own address is rarely a name in it). Returns 0, or -1 with the reason in out. */
+static int check_tls_start(check_conn *c, const check_url *u, int64_t deadline, char *out,
+			   size_t outlen)
+{
+	int rv;
+	c->ctx = SSL_CTX_new(TLS_client_method());
+	if (c->ctx == NULL || SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION) != 1 ||
+	    (c->ssl = SSL_new(c->ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1 ||
+	    SSL_set_tlsext_host_name(c->ssl, u->host) != 1) {
+		snprintf(out, outlen, "cannot set up TLS");
 		return -1;
-	reqlen = (size_t)snprintf(req, sizeof(req),
-				  "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: cleave-check\r\n\r\n",
-				  u.path, u.host);
-	while (sent < reqlen) {
-		ssize_t n = send(fd, req + sent, reqlen - sent, MSG_NOSIGNAL);
+	}
+	SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+	while ((rv = SSL_connect(c->ssl)) != 1)
+		if (!check_tls_wait(c, rv, deadline)) {
+			unsigned long e = ERR_get_error();
+			char reason[160] = "timed out or closed";
+			if (e != 0)
+				ERR_error_string_n(e, reason, sizeof(reason));
+			snprintf(out, outlen, "TLS handshake with %s port %s failed: %s", u->host,
+				 u->port, reason);
+			return -1;
+		}
+	return 0;
+}
+
+/* check_send writes len bytes of buf before deadline; returns 0 or -1 (errno, or ETIMEDOUT). */
+static int check_send(check_conn *c, const char *buf, size_t len, int64_t deadline)
+{
+	size_t sent = 0;
+	while (sent < len) {
+		if (c->ssl != NULL) {
+			int n = SSL_write(c->ssl, buf + sent, (int)(len - sent));
+			if (n > 0)
+				sent += (size_t)n;
+			else if (!check_tls_wait(c, n, deadline)) {
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			continue;
+		}
+		ssize_t n = send(c->fd, buf + sent, len - sent, MSG_NOSIGNAL);
 		if (n > 0) {
 			sent += (size_t)n;
 			continue;
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EINTR) &&
-		    check_wait(fd, POLLOUT, deadline) > 0)
+		    check_wait(c->fd, POLLOUT, deadline) > 0)
 			continue;
+		if (n >= 0 || errno == EAGAIN)
+			errno = ETIMEDOUT;
+		return -1;
+	}
+	return 0;
+}
+
+/* check_recv reads up to len bytes before deadline; returns how many, 0 at the end of the
+ * stream, or -1 (errno, or ETIMEDOUT). */
+static ssize_t check_recv(check_conn *c, char *buf, size_t len, int64_t deadline)
+{
+	for (;;) {
+		if (c->ssl != NULL) {
+			int n = SSL_read(c->ssl, buf, (int)len);
+			if (n > 0)
+				return n;
+			if (SSL_get_error(c->ssl, n) == SSL_ERROR_ZERO_RETURN)
+				return 0;
+			if (!check_tls_wait(c, n, deadline)) {
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			continue;
+		}
+		ssize_t n = recv(c->fd, buf, len, 0);
+		if (n >= 0)
+			return n;
+		if ((errno == EAGAIN || errno == EINTR) && check_wait(c->fd, POLLIN, deadline) > 0)
+			continue;
+		if (errno == EAGAIN)
+			errno = ETIMEDOUT;
+		return -1;
+	}
+}
+
+int edge_check_get(const char *url, int timeout_ms, char *out, size_t outlen)
+{
+	int64_t deadline = check_now_ms() + timeout_ms;
+	check_url u;
+	check_conn c = {.fd = -1};
+	char req[1400], resp[512];
+	size_t reqlen, got = 0;
+	int status;
+
+	if (check_parse(url, &u, out, outlen) != 0)
+		return -2;
+	if ((c.fd = check_connect(&u, deadline, out, outlen)) < 0)
+		return -1;
+	if (u.tls && check_tls_start(&c, &u, deadline, out, outlen) != 0) {
+		check_close(&c);
+		return -1;
+	}
+	reqlen = (size_t)snprintf(req, sizeof(req),
+				  "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: cleave-check\r\n\r\n",
+				  u.path, u.host);
+	if (check_send(&c, req, reqlen, deadline) != 0) {
 		snprintf(out, outlen, "sending the request to %s: %s", url,
-			 n < 0 && errno != EAGAIN ? strerror(errno) : "timed out");
-		close(fd);
+			 errno == ETIMEDOUT ? "timed out" : strerror(errno));
+		check_close(&c);
 		return -1;
 	}
 	/* the status line is all we need: read until its end, EOF, or the deadline */
 	while (got < sizeof(resp) - 1 && memchr(resp, '\n', got) == NULL) {
-		ssize_t n = recv(fd, resp + got, sizeof(resp) - 1 - got, 0);
+		ssize_t n = check_recv(&c, resp + got, sizeof(resp) - 1 - got, deadline);
 		if (n > 0) {
 			got += (size_t)n;
 			continue;
 		}
 		if (n == 0)
 			break;
-		if ((errno == EAGAIN || errno == EINTR) && check_wait(fd, POLLIN, deadline) > 0)
-			continue;
 		snprintf(out, outlen, "no answer from %s within %d ms%s%s", url, timeout_ms,
-			 errno == EAGAIN ? "" : ": ", errno == EAGAIN ? "" : strerror(errno));
-		close(fd);
+			 errno == ETIMEDOUT ? "" : ": ", errno == ETIMEDOUT ? "" : strerror(errno));
+		check_close(&c);
 		return -1;
 	}
-	close(fd);
+	check_close(&c);
 	resp[got] = '\0';
 	resp[strcspn(resp, "\r\n")] = '\0';
 	if (got == 0) {

@@ -9,7 +9,9 @@
 #define EDGE_CHECK_TIMEOUT_MS 2000
 
 /* edge_check_get does GET url (http://HOST[:PORT][/PATH]; HOST a name, an IPv4 address or an
- * [IPv6] one) over HTTP/1.0 and reads the status line, all within timeout_ms. Returns the HTTP
+ * [IPv6] one; https:// over TLS 1.2 or later, the server's certificate not verified: a check of
+ * a listener's health, not of its identity) over HTTP/1.0 and reads the status line, all within
+ * timeout_ms. Returns the HTTP
  * status (100..599) with a summary in out, -1 with the reason in out, or -2 if url is not such
  * a URL. url is borrowed; out is the caller's (outlen bytes). */
 int edge_check_get(const char *url, int timeout_ms, char *out, size_t outlen);

@@ -199,8 +199,8 @@ int conform_head_check(const conform_request *r, char *why, size_t whylen)
 	return -1;
 }
 
-conform_form conform_target(const char *target, size_t len, size_t *path_at, int *status, char *why,
-			    size_t whylen)
+conform_form conform_target(const char *target, size_t len, int tls, size_t *path_at, int *status,
+			    char *why, size_t whylen)
 {
 	size_t scheme_len = 0, start, end, host_len;
 	int https;
@@ -239,7 +239,7 @@ conform_form conform_target(const char *target, size_t len, size_t *path_at, int
 		snprintf(why, whylen, "the request-target's host is empty or invalid");
 		return CONFORM_BAD;
 	}
-	if (https) {
+	if (https && !tls) {
 		*status = 421;
 		snprintf(why, whylen, "https is not served here: this connection has no TLS");
 		return CONFORM_BAD;

@@ -38,14 +38,14 @@ int conform_host_valid(const char *value, size_t len);
  * the reason in why if it must be refused. */
 int conform_head_check(const conform_request *r, char *why, size_t whylen);
 
-/* conform_target reads a request-target (len bytes). For the absolute form it sets *path_at to
- * where the path starts (len, or the offset of '?', for an empty path, which means "/"), and
- * checks it is an http URI with a valid, non-empty host and no userinfo (RFC 9110 4.2.1, 4.2.4).
- * An https URI is refused with *status 421: the edge serves no TLS, and a request for an https
- * resource must be rejected unless it came over TLS (RFC 9110 7.4); every other refusal is
- * *status 400. On CONFORM_BAD why says why. */
-conform_form conform_target(const char *target, size_t len, size_t *path_at, int *status, char *why,
-			    size_t whylen);
+/* conform_target reads a request-target (len bytes) of a request that came over TLS or not (tls).
+ * For the absolute form it sets *path_at to where the path starts (len, or the offset of '?',
+ * for an empty path, which means "/"), and checks it is an http or https URI with a valid,
+ * non-empty host and no userinfo (RFC 9110 4.2.1, 4.2.4). Without tls an https URI is refused
+ * with *status 421: a request for an https resource must be rejected unless it came over TLS
+ * (RFC 9110 7.4); every other refusal is *status 400. On CONFORM_BAD why says why. */
+conform_form conform_target(const char *target, size_t len, int tls, size_t *path_at, int *status,
+			    char *why, size_t whylen);
 
 /* conform_etag_list says what an If-Match or If-None-Match field value (len bytes) holds:
  * 0: nothing but empty list elements and whitespace, 1: "*", 2: a list of entity tags. */

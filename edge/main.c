@@ -12,6 +12,7 @@
 
 #include "access_log.h"
 #include "check_http.h"
+#include "https.h"
 #include "manifest.h"
 #include "options.h"
 #include "process.h"
@@ -29,9 +30,13 @@ typedef struct edge_args {
 	const char *manifests;
 	const char *targets_dir; /* instances from target files, or NULL */
 	long timeout_ms;
+	long max_timeout_ms;
 	long client_timeout_ms;
 	long max_connections; /* 0: the default, EDGE_MAX_CONNECTIONS_DEFAULT */
 	const char *access_log;
+	/* the API listener's certificate chain and key (--https-cert, --https-key, else
+	 * $CLEAVE_HTTPS_CERT, $CLEAVE_HTTPS_KEY); both NULL: cleartext HTTP */
+	const char *https_cert, *https_key;
 	int use_nng;	/* carry calls on nng's threads instead of the edge's loop */
 	rt_opts shared; /* what the services take too: --upstream, --run-dir, TLS, sandbox... */
 	const char *argv0;
@@ -49,7 +54,12 @@ static const rt_option edge_options[] = {
     {"targets-dir", "DIR", 'T',
      "a service with a target file DIR/<name> (written by meshctl) is reached at the instances "
      "it lists, followed as it changes"},
-    {"timeout-ms", "N", 't', "deadline of each call to a service (default 5000)"},
+    {"timeout-ms", "N", 't',
+     "deadline of a request with no Request-Timeout, on a route with no timeout: in its "
+     "manifest (default 5000)"},
+    {"max-timeout-ms", "N", 'M',
+     "the longest deadline a Request-Timeout or a route's timeout may give (default 60000); "
+     "a longer one is cut to it"},
     {"client-timeout-ms", "N", 'C',
      "how long a client may take to send a request's headers and body (HTTP/1), or stay idle "
      "(HTTP/2), before its connection is closed (default 10000)"},
@@ -63,7 +73,12 @@ static const rt_option edge_options[] = {
     {"admin-port", "N", 'P',
      "serve GET /metrics (Prometheus text format) on 127.0.0.1:N, a listener apart from the "
      "API's (default: none; 0 picks a free port). Requests are counted only when it is on."},
-    {"admin-listen", "ADDR:PORT", 'L', "same, on another address"},
+    {"admin-listen", "ADDR:PORT", 'L', "same, on another address (always cleartext HTTP)"},
+    {"https-cert", "FILE", 'E',
+     "serve the API over HTTPS (TLS 1.2 and 1.3, ALPN h2 and http/1.1) with this PEM "
+     "certificate chain, the server's certificate first (default $CLEAVE_HTTPS_CERT); reloaded "
+     "when it or the key changes, or on SIGHUP. Not the mesh identity of --tls-cert"},
+    {"https-key", "FILE", 'K', "its unencrypted PEM private key (default $CLEAVE_HTTPS_KEY)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -75,9 +90,9 @@ static void usage(FILE *out, void *ctx)
 	    out,
 	    "usage: %s [--listen ADDR:PORT | --port N] [--manifests DIR] [--run-dir DIR]\n"
 	    "          [--upstream NAME=URL[,URL...]]... [--timeout-ms N] [--access-log WHERE]\n"
-	    "          [--client-timeout-ms N] [--max-connections N]\n"
+	    "          [--max-timeout-ms N] [--client-timeout-ms N] [--max-connections N]\n"
 	    "          [--mesh-transport loop|nng] [--admin-port N | --admin-listen ADDR:PORT]\n"
-	    "          [--resolve-interval-ms N]\n"
+	    "          [--resolve-interval-ms N] [--https-cert FILE --https-key FILE]\n"
 	    "          [--tls-cert FILE --tls-key FILE --tls-ca FILE] [--sandbox auto|on|off]\n"
 	    "\n"
 	    "The cleave edge: answers the forum's HTTP API by calling its services over the "
@@ -85,14 +100,17 @@ static void usage(FILE *out, void *ctx)
 	    "\n",
 	    a->argv0);
 	rt_opts_usage(&a->shared, out, edge_options, "a service");
-	fprintf(
-	    out,
-	    "  CLEAVE_MESH_TRANSPORT=loop|nng: as above\n"
-	    "\n"
-	    "Under the sandbox, once the manifests are read, the edge may read only system "
-	    "paths\n"
-	    "and --targets-dir, and write no file. Stops on SIGINT or SIGTERM, after the calls\n"
-	    "in flight finish (at most 2 s).\n");
+	fprintf(out,
+		"  CLEAVE_MESH_TRANSPORT=loop|nng: as above\n"
+		"  CLEAVE_HTTPS_CERT, CLEAVE_HTTPS_KEY: as --https-cert, --https-key (the API\n"
+		"    listener's certificate for clients; CLEAVE_TLS_* are the mesh identity's)\n"
+		"\n"
+		"Under the sandbox, once the manifests are read, the edge may read only system "
+		"paths,\n"
+		"--targets-dir and the directories of the HTTPS certificate and key, and write no "
+		"file.\n"
+		"Stops on SIGINT or SIGTERM, after the calls in flight finish (at most 2 s). With\n"
+		"HTTPS, SIGHUP loads the certificate and key again.\n");
 }
 
 /* parse_ms reads milliseconds from 1 to one hour for the option named name. */
@@ -147,10 +165,18 @@ static int parse_option(int opt, const char *arg, void *ctx)
 		return -1;
 	case 't':
 		return parse_ms("timeout-ms", arg, &a->timeout_ms) == 0 ? -1 : 2;
+	case 'M':
+		return parse_ms("max-timeout-ms", arg, &a->max_timeout_ms) == 0 ? -1 : 2;
 	case 'C':
 		return parse_ms("client-timeout-ms", arg, &a->client_timeout_ms) == 0 ? -1 : 2;
 	case 'a':
 		a->access_log = arg;
+		return -1;
+	case 'E':
+		a->https_cert = arg;
+		return -1;
+	case 'K':
+		a->https_key = arg;
 		return -1;
 	case 'c': {
 		char *end;
@@ -191,16 +217,31 @@ static int parse_args(int argc, char **argv, edge_args *a)
 	a->admin_port = -1;
 	a->manifests = CLEAVE_SOURCE_DIR "/svc";
 	a->timeout_ms = 5000;
+	a->max_timeout_ms = 60000;
 	a->client_timeout_ms = 10000;
 	a->access_log = "-";
+	a->https_cert = getenv("CLEAVE_HTTPS_CERT");
+	a->https_key = getenv("CLEAVE_HTTPS_KEY");
 	a->use_nng = transport != NULL && strcmp(transport, "nng") == 0;
 	if ((rv = rt_opts_init(&a->shared, "edge", "upstream", "CLEAVE_UPSTREAM_")) != 0)
 		return rv;
 	a->shared.check_help =
-	    "alone: GET URL (e.g. http://127.0.0.1:8080/); exit 0 if it answers 200 within 2 s, "
-	    "else 1 with the reason (health checks)";
+	    "alone: GET URL (e.g. http://127.0.0.1:8080/, or https://: over TLS, its certificate "
+	    "not verified); exit 0 if it answers 200 within 2 s, else 1 with the reason (health "
+	    "checks)";
 	if ((rv = rt_opts_parse_args(&a->shared, argc, argv, &args)) >= 0)
 		return rv;
+	if (a->https_cert != NULL && a->https_cert[0] == '\0')
+		a->https_cert = NULL;
+	if (a->https_key != NULL && a->https_key[0] == '\0')
+		a->https_key = NULL;
+	if ((a->https_cert == NULL) != (a->https_key == NULL)) {
+		fprintf(stderr,
+			"edge: --https-cert and --https-key (or $CLEAVE_HTTPS_CERT and "
+			"$CLEAVE_HTTPS_KEY) go together: %s is missing\n",
+			a->https_cert == NULL ? "the certificate" : "the key");
+		return 2;
+	}
 	return rt_opts_finish(&a->shared, NULL, 0) == 0 ? -1 : 2;
 }
 
@@ -293,13 +334,17 @@ static int connect_upstreams(const edge_args *a, manifest **ms, size_t nms, rout
  * are loaded, and before any thread starts (Landlock before ABI 8 restricts only the calling
  * thread and those it creates later). The edge writes no file by path afterwards (the access
  * log is an open descriptor), so nothing is writable; it reads only the target files, the
- * system paths (DNS, /proc for /metrics) and nothing else: a compromised edge cannot reach any
+ * directories of the HTTPS certificate and key (reloaded, and replaced by renaming), the system
+ * paths (DNS, /proc for /metrics) and nothing else: a compromised edge cannot reach any
  * service's data. Returns 0 to go on, else -1 with the reason in err. */
 static int edge_sandbox(const edge_args *a, char *err, size_t errlen)
 {
+	static rt_sandbox_paths paths; /* large; used once */
+	const char *https_files[] = {a->https_cert, a->https_key};
 	rt_sandbox_spec spec;
 	char msg[1024];
-	rt_sandbox_edge_spec(&spec, a->targets_dir);
+	rt_sandbox_edge_spec(&spec, &paths, a->targets_dir, https_files,
+			     a->https_cert != NULL ? 2 : 0);
 	if (rt_sandbox_apply(&spec, a->shared.sandbox, msg, sizeof(msg)) < 0) {
 		snprintf(err, errlen, "%.400s", msg);
 		return -1;
@@ -358,6 +403,7 @@ int main(int argc, char **argv)
 	upstream_set ups = {0};
 	mesh_queue *queue = NULL;
 	mesh_client_opts copts = {.caller = "edge"};
+	edge_https *https = NULL;
 	access_log log;
 	edge_server_opts opts;
 	sigset_t stop_signals;
@@ -370,6 +416,13 @@ int main(int argc, char **argv)
 		return rv;
 	/* Only the loop's signalfd may take SIGINT and SIGTERM: block them before any thread. */
 	rt_stop_signals_block(&stop_signals);
+	if (args.https_cert != NULL) {
+		/* and SIGHUP, which reloads the certificate (without HTTPS it stops the edge) */
+		sigset_t hup;
+		sigemptyset(&hup);
+		sigaddset(&hup, SIGHUP);
+		pthread_sigmask(SIG_BLOCK, &hup, NULL);
+	}
 
 	route_table_init(&routes);
 	if (access_log_open(&log, args.access_log, err, sizeof(err)) != 0)
@@ -377,16 +430,30 @@ int main(int argc, char **argv)
 	if (manifest_load_dir(args.manifests, &ms, &nms, err, sizeof(err)) != 0 ||
 	    routes_build(&routes, ms, nms, err, sizeof(err)) != 0)
 		goto out_free_manifests;
+	if (args.https_cert != NULL) {
+		char about[256];
+		if (edge_https_new(&https, args.https_cert, args.https_key, err, sizeof(err)) != 0)
+			goto out_free_manifests;
+		edge_https_describe(https, about, sizeof(about));
+		fprintf(stderr,
+			"edge: https: serving %s from %s (key %s), TLS 1.2 and 1.3, ALPN h2 and "
+			"http/1.1; reloaded when the files change or on SIGHUP\n",
+			about, args.https_cert, args.https_key);
+	}
 	if (edge_sandbox(&args, err, sizeof(err)) != 0)
 		goto out_free_manifests;
 	opts = (edge_server_opts){.routes = &routes,
 				  .log = &log,
 				  .upstreams = &ups,
-				  .timeout_ms = args.timeout_ms,
+				  .timeout_ms = args.timeout_ms < args.max_timeout_ms
+						    ? args.timeout_ms
+						    : args.max_timeout_ms,
+				  .max_timeout_ms = args.max_timeout_ms,
 				  .client_timeout_ms = args.client_timeout_ms,
 				  .max_connections = connection_cap(args.max_connections),
 				  .drain_ms = 2000,
-				  .retry_reads = !args.use_nng};
+				  .retry_reads = !args.use_nng,
+				  .https = https};
 	if (edge_server_new(&edge, &opts, err, sizeof(err)) != 0)
 		goto out_free_server;
 	copts.timeout_ms = args.timeout_ms;
@@ -407,8 +474,9 @@ int main(int argc, char **argv)
 	     edge_server_listen_admin(edge, args.admin_host, args.admin_port, &admin_port, err,
 				      sizeof(err)) != 0))
 		goto out_free_upstreams;
-	fprintf(stderr, "edge: listening on http://%s%s%s:%d (mesh calls on %s)\n",
-		host_bracket(args.host, 1), args.host, host_bracket(args.host, 0), port,
+	fprintf(stderr, "edge: listening on %s://%s%s%s:%d (mesh calls on %s)\n",
+		https != NULL ? "https" : "http", host_bracket(args.host, 1), args.host,
+		host_bracket(args.host, 0), port,
 		args.use_nng ? "nng's threads" : "the edge's loop");
 	if (args.admin_port >= 0)
 		fprintf(stderr, "edge: admin on http://%s%s%s:%d\n",
@@ -430,6 +498,7 @@ out_free_server:
 	edge_server_free(edge);
 	mesh_queue_free(queue);
 out_free_manifests:
+	edge_https_free(https);
 	manifest_free_all(ms, nms);
 	route_table_fini(&routes);
 	access_log_close(&log);

@@ -59,7 +59,8 @@ typedef struct route {
 	unsigned method_index;
 	/* the reply field sent as the body (a bare array); NULL: the whole reply */
 	const ProtobufCFieldDescriptor *body_field;
-	int status;   /* HTTP status of a success: 200, or 201 for a create */
+	int status;	    /* HTTP status of a success: 200, or 201 for a create */
+	int64_t timeout_ms; /* the manifest's timeout: the most a request may take; 0: none */
 	int has_body; /* the request's JSON body fills the request message (POST, PUT, PATCH) */
 	route_query query[ROUTE_MAX_QUERY];
 	size_t nquery;

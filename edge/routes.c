@@ -44,6 +44,7 @@ static int route_add_extras(const manifest_route *mr, const ProtobufCMethodDescr
 			    route *r, char *why, size_t whylen)
 {
 	r->status = 200;
+	r->timeout_ms = mr->timeout_ms;
 	if (mr->status != NULL) {
 		char *end;
 		long status = strtol(mr->status, &end, 10);

@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "process.h"
 #include "request_id.h"
+#include "traceparent.h"
 #include "server.h"
 #include "transcode.h"
 #include "upstream.h"
@@ -61,8 +62,10 @@
  * once freed: with thousands of HTTP/2 connections, 8 to 10 MB more than the edge holds. */
 #define EDGE_TRIM_MS 250
 /* What a request shed at an upstream's max_inflight is told to wait, in seconds. */
-#define EDGE_RETRY_AFTER "1"
-#define EDGE_REQUEST_ID	 "x-request-id"
+#define EDGE_RETRY_AFTER     "1"
+#define EDGE_REQUEST_ID	     "x-request-id"
+#define EDGE_TRACEPARENT     "traceparent"
+#define EDGE_REQUEST_TIMEOUT "request-timeout"
 /* What the edge takes of a request's head. h2o 2.2 itself parses a head of up to
  * H2O_MAX_REQLEN (417792) bytes and H2O_MAX_HEADERS (100) header fields, both fixed when
  * libh2o was compiled: a longer head, or more fields, gets a 400 text/plain "Bad Request" and
@@ -82,6 +85,7 @@ typedef struct edge_conn {
 	h2o_socket_t *sock; /* valid until the close */
 	int reset_budget;   /* see EDGE_RESET_BUDGET */
 	int shut;	    /* shut down for spending it */
+	SSL_CTX *ssl_ctx;   /* the TLS context it was accepted with (a reference), or NULL */
 } edge_conn;
 
 struct edge_server {
@@ -112,6 +116,7 @@ struct edge_server {
 	int trim_requests;   /* requests taken since the heap was last trimmed */
 	int stop_signal;
 	request_id_gen request_ids;
+	trace_gen traces;
 	/* the connection cap and accept pauses */
 	metrics_overload overload;
 	int paused_fds;			 /* out of descriptors: accepting rests */
@@ -145,6 +150,7 @@ typedef struct edge_call {
 	int hup_watched;
 	struct edge_call *hup_prev, *hup_next;
 	int64_t start_us;
+	int64_t budget_ms; /* its deadline: start_us plus this (edge_call_budget) */
 	/* a read's request (in the request's pool), kept to send it once more to another instance
 	 * when the first ends UNAVAILABLE (an instance lost mid-call); NULL for writes */
 	ProtobufCMessage *retry_input;
@@ -191,6 +197,35 @@ static void edge_request_id_begin(edge_server *s, h2o_req_t *req, int trusted)
 	}
 	h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT(EDGE_REQUEST_ID), 0, NULL,
 			      id.base, id.len);
+}
+
+/* edge_trace_begin gives req its trace context: the trace of its traceparent if that is one
+ * valid header (and trusted: not from a head the edge refuses), else a new trace (sampled); and
+ * a new span of the edge's own, the parent of the call's. It puts the traceparent naming that
+ * span in the response now, so every answer carries it. */
+static void edge_trace_begin(edge_server *s, h2o_req_t *req, int trusted)
+{
+	ssize_t i = trusted ? edge_field(req, H2O_STRLIT(EDGE_TRACEPARENT)) : -1;
+	mesh_trace t;
+	char *value;
+	if (i < 0 || h2o_find_header_by_str(&req->headers, H2O_STRLIT(EDGE_TRACEPARENT), i) >= 0 ||
+	    traceparent_parse(req->headers.entries[i].value.base, req->headers.entries[i].value.len,
+			      &t) != 0) {
+		trace_gen_trace_id(&s->traces, t.trace_id);
+		t.flags = 1;
+	}
+	trace_gen_span_id(&s->traces, t.parent_id);
+	value = h2o_mem_alloc_pool(&req->pool, TRACEPARENT_LEN + 1);
+	traceparent_format(&t, value);
+	h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT(EDGE_TRACEPARENT), 0, NULL,
+			      value, TRACEPARENT_LEN);
+}
+
+/* edge_trace returns the traceparent edge_trace_begin gave req's answer (empty: none). */
+static h2o_iovec_t edge_trace(h2o_req_t *req)
+{
+	ssize_t i = h2o_find_header_by_str(&req->res.headers, H2O_STRLIT(EDGE_TRACEPARENT), -1);
+	return i >= 0 ? req->res.headers.entries[i].value : h2o_iovec_init(NULL, 0);
 }
 
 /* edge_request_id returns the id edge_request_id_begin gave req, NUL-terminated in the
@@ -246,6 +281,7 @@ static void edge_413_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **s
 	if ((i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1)) >= 0)
 		req->res.headers.entries[i].value = h2o_iovec_init(H2O_STRLIT(JSON_TYPE));
 	edge_request_id_begin(s, req, 0); /* none of its head is read */
+	edge_trace_begin(s, req, 0);
 	h2o_setup_next_ostream(req, &o->super.next);
 }
 
@@ -263,9 +299,10 @@ static void edge_respond(edge_server *s, h2o_req_t *req, const route *r, int sta
 	 * have to be the 200's); h2o then sends no body framing, and neither has a body. */
 	req->res.content_length = status == 204 || status == 304 ? SIZE_MAX : len;
 	if (s->opts.log->out != NULL) { /* no clock read per request when logging is off */
-		h2o_iovec_t id = edge_request_id(req);
+		h2o_iovec_t id = edge_request_id(req), trace = edge_trace(req);
 		access_log_write(s->opts.log, req->method.base, req->method.len, req->path.base,
-				 req->path.len, status, service, mesh_now_us() - start_us, id.base,
+				 req->path.len, status, service, mesh_now_us() - start_us,
+				 trace.len == TRACEPARENT_LEN ? trace.base + 3 : NULL, id.base,
 				 id.len);
 		if (!h2o_timeout_is_linked(&s->flush_entry))
 			h2o_timeout_link(s->loop, &s->flush_timeout, &s->flush_entry);
@@ -565,6 +602,14 @@ static void edge_call_done(const ProtobufCMessage *reply, void *closure_data)
 		    !edge_answer_precondition(s, req, call->route, 1, call->route->service_name,
 					      call->start_us))
 			edge_answer_reply(s, req, call, reply);
+	} else if (call->rpc.status == MESH_DEADLINE_EXCEEDED) {
+		/* the message names the hop that ran out; the budget it had is the edge's to say */
+		char why[MESH_MESSAGE_MAX + 64];
+		snprintf(why, sizeof(why), "%s (the request's deadline: %lld ms)",
+			 call->rpc.message, (long long)call->budget_ms);
+		edge_respond_error(s, req, call->route, http_status_for(call->rpc.status),
+				   mesh_status_name(call->rpc.status), why,
+				   call->route->service_name, call->start_us);
 	} else {
 		edge_respond_error(s, req, call->route, http_status_for(call->rpc.status),
 				   mesh_status_name(call->rpc.status), call->rpc.message,
@@ -671,6 +716,31 @@ static void edge_poll_upstreams(edge_server *s)
 	h2o_mesh_loop_poll(s->mesh_loop);
 }
 
+/* edge_call_budget sets *ms to the time req may take for its answer on route r: its
+ * Request-Timeout, else r's timeout, else the server's default; and never more than r's timeout
+ * nor the server's maximum. Returns 0, or -1 with the reason in why (a malformed value, or two). */
+static int edge_call_budget(edge_server *s, h2o_req_t *req, const route *r, int64_t *ms, char *why,
+			    size_t whylen)
+{
+	ssize_t i = edge_field(req, H2O_STRLIT(EDGE_REQUEST_TIMEOUT));
+	*ms = r->timeout_ms > 0 ? r->timeout_ms : s->opts.timeout_ms;
+	if (i >= 0) {
+		if (h2o_find_header_by_str(&req->headers, H2O_STRLIT(EDGE_REQUEST_TIMEOUT), i) >=
+		    0) {
+			snprintf(why, whylen, "Request-Timeout is given more than once");
+			return -1;
+		}
+		if (request_timeout_parse(req->headers.entries[i].value.base,
+					  req->headers.entries[i].value.len, ms, why, whylen) != 0)
+			return -1;
+	}
+	if (r->timeout_ms > 0 && *ms > r->timeout_ms)
+		*ms = r->timeout_ms;
+	if (s->opts.max_timeout_ms > 0 && *ms > s->opts.max_timeout_ms)
+		*ms = s->opts.max_timeout_ms;
+	return 0;
+}
+
 /* edge_call_start makes req's mesh call for route r, whose parameters are in path; its closure,
  * edge_call_done, answers req. Answers req itself if the request is refused first. */
 static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, const route_path *path,
@@ -684,7 +754,9 @@ static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, cons
 	h2o_socket_t *sock;
 	edge_conn *conn;
 	char why[256];
+	int64_t budget_ms;
 	int owned;
+	h2o_iovec_t trace;
 
 	sock = edge_socket(req);
 	conn = sock != NULL && sock->on_close.cb == edge_conn_on_close ? sock->on_close.data : NULL;
@@ -695,7 +767,8 @@ static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, cons
 				   "edge", start_us);
 		return;
 	}
-	if (edge_idempotency_key(req, &key, why, sizeof(why)) != 0) {
+	if (edge_idempotency_key(req, &key, why, sizeof(why)) != 0 ||
+	    edge_call_budget(s, req, r, &budget_ms, why, sizeof(why)) != 0) {
 		edge_respond_error(s, req, r, 400, "INVALID_ARGUMENT", why, "edge", start_us);
 		return;
 	}
@@ -738,7 +811,12 @@ static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, cons
 	if (req->version < 0x200 && call->conn != NULL)
 		edge_hup_watch(s, call, sock);
 	call->start_us = start_us;
-	call->rpc.deadline_us = start_us + s->opts.timeout_ms * 1000;
+	call->rpc.deadline_us = start_us + budget_ms * 1000;
+	call->budget_ms = budget_ms;
+	trace = edge_trace(req);
+	if (trace.len != TRACEPARENT_LEN ||
+	    traceparent_parse(trace.base, trace.len, &call->rpc.trace) != 0)
+		memset(&call->rpc.trace, 0, sizeof(call->rpc.trace));
 	call->rpc.idempotency_key = key;
 	call->rpc.request_id = edge_request_id(req).base;
 	if (!owned && !r->has_body)
@@ -825,19 +903,27 @@ static void edge_origin_form(h2o_req_t *req, size_t path_at)
 	req->query_at = query != NULL ? (size_t)(query - path.base) : SIZE_MAX;
 }
 
+/* edge_req_tls says whether req came over TLS. */
+static int edge_req_tls(h2o_req_t *req)
+{
+	h2o_socket_t *sock = edge_socket(req);
+	return sock != NULL && sock->ssl != NULL;
+}
+
 /* edge_target_answered reads req's request-target (conform_target): an origin form goes on, an
  * absolute form goes on in origin form (edge_origin_form), "OPTIONS *" is answered 204 with the
- * server's Allow, and any other target, or an https one (the edge has no TLS, so a request for
- * an https resource is misdirected, RFC 9110 7.4; HTTP/2 names it in :scheme) is refused. Returns
- * 1 if req was answered, else 0. */
+ * server's Allow, and any other target is refused, as is a request for an https resource that
+ * did not come over TLS (misdirected, RFC 9110 7.4: an https target, or HTTP/2's :scheme https;
+ * over TLS h2o makes every HTTP/1 request's scheme https). Returns 1 if req was answered, else
+ * 0. */
 static int edge_target_answered(edge_server *s, h2o_req_t *req, unsigned method, int64_t start_us)
 {
 	size_t path_at = 0;
-	int status = 400;
+	int status = 400, tls = edge_req_tls(req);
 	char why[128];
-	switch (req->input.scheme == &H2O_URL_SCHEME_HTTPS
+	switch (req->input.scheme == &H2O_URL_SCHEME_HTTPS && !tls
 		    ? CONFORM_BAD
-		    : conform_target(req->path.base, req->path.len, &path_at, &status, why,
+		    : conform_target(req->path.base, req->path.len, tls, &path_at, &status, why,
 				     sizeof(why))) {
 	case CONFORM_ORIGIN:
 		return 0;
@@ -853,7 +939,7 @@ static int edge_target_answered(edge_server *s, h2o_req_t *req, unsigned method,
 		snprintf(why, sizeof(why), "the request-target * is for OPTIONS only");
 		break;
 	case CONFORM_BAD:
-		if (req->input.scheme == &H2O_URL_SCHEME_HTTPS) {
+		if (req->input.scheme == &H2O_URL_SCHEME_HTTPS && !tls) {
 			status = 421;
 			snprintf(why, sizeof(why),
 				 "https is not served here: this connection has no TLS");
@@ -881,6 +967,7 @@ static int edge_on_req(h2o_handler_t *self, h2o_req_t *req)
 	int head_ok = edge_head_conforms(req, why, sizeof(why));
 
 	edge_request_id_begin(s, req, head_ok); /* no field of a refused head is read */
+	edge_trace_begin(s, req, head_ok);
 	s->polled_requests++;
 	s->trim_requests++;
 	h2_tune_no_response_index(req);
@@ -979,7 +1066,7 @@ static int edge_on_admin_req(h2o_handler_t *self, h2o_req_t *req)
 		return 0;
 	}
 	switch (
-	    conform_target(req->path.base, req->path.len, &path_at, &status, why, sizeof(why))) {
+	    conform_target(req->path.base, req->path.len, 0, &path_at, &status, why, sizeof(why))) {
 	case CONFORM_ABSOLUTE:
 		edge_origin_form(req, path_at);
 		break;
@@ -1063,6 +1150,7 @@ static void edge_conn_on_close(void *data)
 	edge_conn *c = data;
 	edge_server *s = c->server;
 	s->overload.connections--;
+	SSL_CTX_free(c->ssl_ctx); /* its SSL object, freed by now, held one of its own */
 	free(c);
 	edge_listeners_update(s);
 }
@@ -1107,6 +1195,13 @@ static void edge_on_accept(h2o_socket_t *listener, const char *err)
 		c->server = s;
 		c->sock = sock;
 		c->reset_budget = EDGE_RESET_BUDGET;
+		if (s->opts.https != NULL) {
+			/* h2o makes the connection's SSL object when its first bytes arrive, from
+			 * the context it was given now: the reference keeps that context alive
+			 * until then, whatever reload comes first */
+			c->ssl_ctx = edge_https_ctx(s->opts.https);
+			s->accept_ctx.ssl_ctx = c->ssl_ctx;
+		}
 		sock->on_close.cb = edge_conn_on_close;
 		sock->on_close.data = c;
 		s->overload.connections++;
@@ -1165,6 +1260,7 @@ int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, 
 	s->overload.max_connections =
 	    opts->max_connections > 0 ? opts->max_connections : EDGE_MAX_CONNECTIONS_DEFAULT;
 	request_id_gen_init(&s->request_ids);
+	trace_gen_init(&s->traces);
 	pbjson_buf_init(&s->body);
 	pbjson_buf_init(&s->header);
 	pbjson_buf_init(&s->metrics_text);
@@ -1204,6 +1300,10 @@ int edge_server_new(edge_server **out, const edge_server_opts *opts, char *err, 
 	s->flush_entry.cb = edge_on_flush;
 	h2o_timeout_init(s->loop, &s->accept_timeout, EDGE_ACCEPT_RETRY_MS);
 	s->accept_entry.cb = edge_on_accept_retry;
+	if (opts->https != NULL && edge_https_watch(opts->https, s->loop, err, errlen) != 0) {
+		*out = s;
+		return -1;
+	}
 	h2o_timeout_init(s->loop, &s->hup_timeout, EDGE_HUP_DELAY_MS);
 	s->hup_entry.cb = edge_on_hup_tick;
 	s->hup_fd = epoll_create1(EPOLL_CLOEXEC);

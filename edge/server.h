@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "access_log.h"
+#include "https.h"
 #include "mesh.h"
 #include "route.h"
 #include "upstream.h"
@@ -21,8 +22,12 @@ typedef struct edge_server_opts {
 	access_log *log;	       /* borrowed */
 	mesh_queue *queue;	       /* borrowed: the queue the upstream clients complete on */
 	const upstream_set *upstreams; /* borrowed, may fill later: the gauges of /metrics */
-	int64_t timeout_ms;	       /* deadline of each mesh call */
-	int64_t drain_ms;	       /* how long a stop waits for calls in flight */
+	/* the deadline of a request (its mesh call's budget, which every hop spends from): its
+	 * Request-Timeout header, else its route's timeout (manifest), else timeout_ms; and never
+	 * more than its route's timeout nor max_timeout_ms */
+	int64_t timeout_ms;
+	int64_t max_timeout_ms;
+	int64_t drain_ms; /* how long a stop waits for calls in flight */
 	/* how long a client may take to send a request (HTTP/1) or stay idle (HTTP/2) before its
 	 * connection is closed; 0: h2o's default (10 s) */
 	int64_t client_timeout_ms;
@@ -33,6 +38,9 @@ typedef struct edge_server_opts {
 	 * for clients whose instance count is exact at once (the loop transport; nng reports a
 	 * lost connection after the call has failed) */
 	int retry_reads;
+	/* the main port's TLS (borrowed; must outlive the server), or NULL for cleartext HTTP; the
+	 * server watches its files on the loop. The admin port is always cleartext. */
+	edge_https *https;
 } edge_server_opts;
 
 /* edge_server_new creates the server on a new event loop. On success *out is the caller's, to

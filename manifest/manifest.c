@@ -78,6 +78,8 @@ static int read_query(yaml_ctx *y, yaml_node_t *node, manifest_route *r)
 }
 
 static int read_split(yaml_ctx *y, const yaml_node_t *k, yaml_node_t *node, manifest_route *r);
+static int read_duration(yaml_ctx *y, const yaml_node_t *node, const char *key, int64_t min_ms,
+			 int64_t max_ms, int64_t *out_ms);
 
 static int read_route(yaml_ctx *y, yaml_node_t *node, manifest_route *r)
 {
@@ -107,10 +109,16 @@ static int read_route(yaml_ctx *y, yaml_node_t *node, manifest_route *r)
 				return -1;
 			continue;
 		}
+		if (strcmp(key, "timeout") == 0) {
+			if (read_duration(y, v, key, 1, MANIFEST_ROUTE_TIMEOUT_MAX_MS,
+					  &r->timeout_ms) != 0)
+				return -1;
+			continue;
+		}
 		if (slot == NULL)
 			return fail_at(y, k,
 				       "unknown route key '%s' (known: method, path, rpc, body, "
-				       "status, location, query, next, split)",
+				       "status, location, query, next, split, timeout)",
 				       key);
 		if (scalar_dup(y, v, key, slot) != 0)
 			return -1;

@@ -26,8 +26,15 @@ typedef struct manifest_route {
 	char *split_service; /* NAME, or NULL if there is no split: */
 	int split_weight;
 	int split_line; /* line of the split's service */
+	/* timeout: the most a request of the route may wait for its answer, a duration of 1ms to
+	 * MANIFEST_ROUTE_TIMEOUT_MAX_MS; a Request-Timeout asking for more is cut to it. 0: not
+	 * given (the edge's default and maximum apply) */
+	int64_t timeout_ms;
 	int line;
 } manifest_route;
+
+/* MANIFEST_ROUTE_TIMEOUT_MAX_MS: the longest route timeout: a manifest may give. */
+#define MANIFEST_ROUTE_TIMEOUT_MAX_MS 3600000
 
 /* manifest_healthcheck: the healthcheck: mapping, with the defaults of the keys it leaves out
  * (all of them when there is no healthcheck:). Durations are written 500ms, 5s, 2m or 1h, and are

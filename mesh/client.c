@@ -80,7 +80,6 @@ struct mesh_client {
 	client_dialer *dialers;
 	size_t ndialers;
 	int64_t last_redial_us;
-	atomic_uint_fast64_t next_trace;
 	pthread_mutex_t lock; /* guards the pool */
 	int closing;	      /* mesh_client_free has begun: pipe events leave the calls alone */
 	client_call *free_calls;
@@ -361,8 +360,10 @@ static void client_call_set_nng_error(client_call *call, int rv, const char *dur
 	const char *service = call->client->base.descriptor->name;
 	switch (rv) {
 	case NNG_ETIMEDOUT:
-		client_call_set(call, MESH_DEADLINE_EXCEEDED, "%s: deadline exceeded while %s",
-				service, during);
+		/* the hop that ran out, by method: a 504 says where the time went */
+		client_call_set(call, MESH_DEADLINE_EXCEEDED, "%s.%s: deadline exceeded while %s",
+				service, call->client->base.descriptor->methods[call->method].name,
+				during);
 		break;
 	case NNG_ECLOSED:
 	case NNG_ECANCELED:
@@ -516,7 +517,6 @@ static void client_invoke(ProtobufCService *service, unsigned method_index,
 	    .method = method->name,
 	    .method_len = strlen(method->name),
 	    .timeout_us = call->deadline_us - now,
-	    .trace_id = rpc->trace_id != 0 ? rpc->trace_id : atomic_fetch_add(&c->next_trace, 1),
 	    .caller = c->caller,
 	    .caller_len = c->caller_len,
 	    .idempotency_key = rpc->idempotency_key,
@@ -524,6 +524,7 @@ static void client_invoke(ProtobufCService *service, unsigned method_index,
 	    .request_id = rpc->request_id,
 	    .request_id_len = rpc->request_id ? strlen(rpc->request_id) : 0,
 	};
+	meshi_envelope_call_trace(&env, &rpc->trace);
 	rv = meshi_envelope_call_pack(&msg, &env, input);
 	if (rv != 0) {
 		client_call_set(call, MESH_INTERNAL, "%s.%s: cannot pack the call: %s",
@@ -563,7 +564,6 @@ int mesh_client_new(mesh_client **out, const ProtobufCServiceDescriptor *service
 	if (o.max_unsent_bytes == 0)
 		o.max_unsent_bytes = MESH_MAX_UNSENT_DEFAULT;
 	c->queue = o.queue;
-	atomic_init(&c->next_trace, ((uint64_t)getpid() << 40) ^ (uint64_t)mesh_now_us());
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->dial_lock, NULL);
 	pthread_mutex_init(&c->pipe_lock, NULL);
@@ -846,8 +846,16 @@ mesh_status mesh_client_call(mesh_client *c, const char *method, const ProtobufC
 			 m == NULL ? "no such method" : "not a blocking client");
 		return m == NULL ? MESH_UNIMPLEMENTED : MESH_INTERNAL;
 	}
-	cc.rpc.deadline_us = parent != NULL ? mesh_call_deadline(parent) : 0;
-	cc.rpc.request_id = parent != NULL ? mesh_call_request_id(parent) : NULL;
+	if (parent != NULL && mesh_call_cancelled(parent)) {
+		snprintf(message, message_len, "%s.%s: not sent: the call it serves was cancelled",
+			 c->base.descriptor->name, method);
+		return MESH_CANCELLED;
+	}
+	if (parent != NULL) {
+		cc.rpc.deadline_us = mesh_call_child_deadline(parent);
+		cc.rpc.request_id = mesh_call_request_id(parent);
+		mesh_call_trace(parent, &cc.rpc.trace);
+	}
 	c->base.invoke(&c->base, (unsigned)(m - c->base.descriptor->methods), input,
 		       call_copy_closure, &cc);
 	if (cc.rpc.status == MESH_OK && output != NULL)

@@ -137,7 +137,6 @@ struct meshi_client_loop {
 	int64_t timeout_us;
 	size_t max_reply;  /* the largest reply frame taken */
 	size_t max_unsent; /* output a connection may hold before new calls go elsewhere */
-	uint64_t next_trace;
 	mesh_loop *loop;
 	upconn **conns;
 	size_t nconns;
@@ -402,6 +401,30 @@ static int upconn_frame(upconn *u, loop_call *call, const meshi_envelope_call *e
 	return 0;
 }
 
+/* upconn_cancel_frame queues on u a mesh.Mesh/Cancel under id, the SP request id of a call already
+ * (or partly) sent on u, which its caller gave up (mesh.proto: Mesh.Cancel). A cleave server
+ * answers it nothing; it only frees the instance of work nobody waits for, so a Cancel that
+ * cannot be queued (out of memory) is not sent. */
+static void upconn_cancel_frame(upconn *u, uint32_t id)
+{
+	meshi_client_loop *cl = u->cl;
+	size_t head = meshi_sp_frame_header_len(u->addr.framing),
+	       size = meshi_envelope_cancel_size();
+	uint8_t *p = meshi_bytes_reserve(&u->out, head + 4 + size);
+	if (p == NULL)
+		return;
+	meshi_sp_frame_header(p, u->addr.framing, 4 + size);
+	meshi_sp_put_u32(p + head, id);
+	meshi_envelope_cancel_write(p + head + 4);
+	meshi_bytes_commit(&u->out, head + 4 + size);
+	if (!u->dirty) {
+		u->dirty = 1;
+		u->next_dirty = cl->dirty;
+		cl->dirty = u;
+	}
+	turn_arm(cl);
+}
+
 /* ---- health checks -------------------------------------------------------------------------- */
 
 /* check_schedule arms the instance's next check, an interval after the last one started. */
@@ -444,7 +467,6 @@ static void check_start(upconn *u)
 	    .method = "Health",
 	    .method_len = strlen("Health"),
 	    .timeout_us = call->deadline_us - now,
-	    .trace_id = cl->next_trace++,
 	    .caller = cl->caller,
 	    .caller_len = cl->caller_len,
 	};
@@ -1141,7 +1163,13 @@ static void on_deadline(void *arg)
 	while (cl->deadline_head != NULL && cl->deadline_head->deadline_us <= now) {
 		loop_call *call = cl->deadline_head;
 		const char *method = cl->service->methods[call->method].name;
+		upconn *u = call->conn;
 		list_remove(&cl->deadline_head, &cl->deadline_tail, call);
+		/* nobody waits for it any more: one not yet written is never sent, and the
+		 * instance is told of one sent, so it skips it if it has not started it */
+		if (!call->health && call->closure != NULL && u != NULL && u->state == UP_OPEN &&
+		    !u->gone && !unsent_take_out(u, call))
+			upconn_cancel_frame(u, call->id);
 		call_set(call, MESH_DEADLINE_EXCEEDED,
 			 "%s.%s: deadline exceeded while waiting for "
 			 "the reply",
@@ -1222,7 +1250,6 @@ void meshi_client_loop_invoke(meshi_client_loop *cl, unsigned method_index,
 	    .method = method->name,
 	    .method_len = strlen(method->name),
 	    .timeout_us = call->deadline_us - now,
-	    .trace_id = rpc->trace_id != 0 ? rpc->trace_id : cl->next_trace++,
 	    .caller = cl->caller,
 	    .caller_len = cl->caller_len,
 	    .idempotency_key = rpc->idempotency_key,
@@ -1230,6 +1257,7 @@ void meshi_client_loop_invoke(meshi_client_loop *cl, unsigned method_index,
 	    .request_id = rpc->request_id,
 	    .request_id_len = rpc->request_id ? strlen(rpc->request_id) : 0,
 	};
+	meshi_envelope_call_trace(&env, &rpc->trace);
 	size = meshi_envelope_call_size(&env, input, &payload_len);
 	u = pick_conn(cl, frame_len_max(size), &full);
 	if (u == NULL && full > 0) {
@@ -1296,9 +1324,12 @@ int meshi_client_loop_cancel(meshi_client_loop *cl, mesh_rpc *rpc)
 			upconn_close(u);
 		return 0;
 	}
-	/* sent, or partly: it keeps its slot (and request id) until its reply or deadline */
+	/* sent, or partly: it keeps its slot (and request id) until its reply or deadline; the
+	 * instance is told, so it skips the call if it has not started it */
 	call->closure = NULL;
 	call->closure_data = NULL;
+	if (u->state == UP_OPEN && !u->gone)
+		upconn_cancel_frame(u, call->id);
 	return 0;
 }
 
@@ -1317,7 +1348,6 @@ int meshi_client_loop_new(meshi_client_loop **out, const ProtobufCServiceDescrip
 	cl->max_unsent = max_unsent;
 	cl->loop = loop;
 	cl->early_tail = &cl->early_head;
-	cl->next_trace = (uint64_t)mesh_now_us() << 8;
 	cl->turn = loop->ops->timer_new(loop, on_turn, cl);
 	cl->deadline = loop->ops->timer_new(loop, on_deadline, cl);
 	if (cl->turn == NULL || cl->deadline == NULL) {

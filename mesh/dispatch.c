@@ -10,6 +10,7 @@
 #include "envelope.h"
 #include "mesh.pb-c.h"
 #include "server_internal.h"
+#include "trace.h"
 
 #define DISPATCH_NAME_MAX 128
 #define DISPATCH_LOG_MAX  1024 /* bytes of a mesh_log line, its newline included */
@@ -47,14 +48,25 @@ const char *mesh_call_request_id(const void *closure_data)
 	return call->has_request_id ? call->request_id : NULL;
 }
 
-/* dispatch_vlog is mesh_log, for the server named name (NULL: the program's name) and the
- * request id id (NULL: none). */
-static void dispatch_vlog(const char *name, const char *id, const char *fmt, va_list ap)
+/* dispatch_vlog is mesh_log, for the server named name (NULL: the program's name), the request
+ * id id (NULL: none) and the call (NULL: none), whose trace id and span it names if it has a
+ * trace. */
+static void dispatch_vlog(const char *name, const char *id, const meshi_server_call *call,
+			  const char *fmt, va_list ap)
 {
 	char line[DISPATCH_LOG_MAX];
-	int n =
-	    snprintf(line, sizeof(line) - 1, "%s: [%s] ",
-		     name != NULL ? name : program_invocation_short_name, id != NULL ? id : "-");
+	char trace[2 * MESH_TRACE_ID_LEN + 1], span[2 * MESH_SPAN_ID_LEN + 1],
+	    parent[2 * MESH_SPAN_ID_LEN + 1];
+	int n = call != NULL && call->has_trace
+		    ? snprintf(line, sizeof(line) - 1, "%s: [%s] trace=%s span=%s parent=%s ",
+			       name != NULL ? name : program_invocation_short_name,
+			       id != NULL ? id : "-",
+			       mesh_trace_hex(call->trace.trace_id, MESH_TRACE_ID_LEN, trace),
+			       mesh_trace_hex(call->span_id, MESH_SPAN_ID_LEN, span),
+			       mesh_trace_hex(call->trace.parent_id, MESH_SPAN_ID_LEN, parent))
+		    : snprintf(line, sizeof(line) - 1, "%s: [%s] ",
+			       name != NULL ? name : program_invocation_short_name,
+			       id != NULL ? id : "-");
 	size_t len;
 	if (n < 0)
 		return;
@@ -76,7 +88,8 @@ void mesh_log(const void *closure_data, const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	dispatch_vlog(call != NULL ? call->server->opts.name : NULL,
-		      call != NULL && call->has_request_id ? call->request_id : NULL, fmt, ap);
+		      call != NULL && call->has_request_id ? call->request_id : NULL, call, fmt,
+		      ap);
 	va_end(ap);
 }
 
@@ -84,7 +97,7 @@ void meshi_server_log(const mesh_server *server, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	dispatch_vlog(server->opts.name, NULL, fmt, ap);
+	dispatch_vlog(server->opts.name, NULL, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -115,6 +128,36 @@ int64_t mesh_call_deadline(const void *closure_data)
 	return ((const meshi_server_call *)closure_data)->deadline_us;
 }
 
+int64_t mesh_call_child_deadline(const void *closure_data)
+{
+	int64_t deadline = mesh_call_deadline(closure_data), margin;
+	if (deadline == 0)
+		return 0;
+	margin = (deadline - mesh_now_us()) / 10;
+	if (margin < MESH_CHILD_MARGIN_MIN_US)
+		margin = MESH_CHILD_MARGIN_MIN_US;
+	if (margin > MESH_CHILD_MARGIN_MAX_US)
+		margin = MESH_CHILD_MARGIN_MAX_US;
+	return deadline - margin > 0 ? deadline - margin : 1;
+}
+
+int mesh_call_trace(const void *closure_data, mesh_trace *out)
+{
+	const meshi_server_call *call = closure_data;
+	memset(out, 0, sizeof(*out));
+	if (!call->has_trace)
+		return 0;
+	memcpy(out->trace_id, call->trace.trace_id, sizeof(out->trace_id));
+	memcpy(out->parent_id, call->span_id, sizeof(out->parent_id));
+	out->flags = call->trace.flags;
+	return 1;
+}
+
+int mesh_call_cancelled(const void *closure_data)
+{
+	return ((const meshi_server_call *)closure_data)->cancelled;
+}
+
 /* dispatch_closure is the closure of every method: it writes the reply envelope. */
 static void dispatch_closure(const ProtobufCMessage *output, void *closure_data)
 {
@@ -140,9 +183,10 @@ static void dispatch_closure(const ProtobufCMessage *output, void *closure_data)
 	meshi_envelope_reply_write(p, call->status, call->message, output, payload_len);
 	call->written = 1;
 	meshi_stats_call_replied(&call->stats);
-	/* the server's own failures, and the dependencies it could not reach: an operator's
-	 * business (the caller's mistakes are the caller's) */
-	if (call->status == MESH_INTERNAL || call->status == MESH_UNAVAILABLE)
+	/* the server's own failures, the dependencies it could not reach, and the calls that ran
+	 * out of time: an operator's business (the caller's mistakes are the caller's) */
+	if (call->status == MESH_INTERNAL || call->status == MESH_UNAVAILABLE ||
+	    call->status == MESH_DEADLINE_EXCEEDED)
 		mesh_log(call, "%s answered %s: %s",
 			 call->method_name != NULL ? call->method_name : "a call",
 			 mesh_status_name(call->status), call->message);
@@ -325,6 +369,25 @@ static int name_is(const char *s, size_t len, const char *name)
 	return len == strlen(name) && memcmp(s, name, len) == 0;
 }
 
+/* dispatch_trace takes the trace context of env, a W3C trace id of 16 bytes not all zero (else
+ * the call has none), and opens the call's own span. */
+static void dispatch_trace(meshi_server_call *call, const meshi_envelope_call *env)
+{
+	call->has_trace = 0;
+	if (env->trace_id_len != MESH_TRACE_ID_LEN)
+		return;
+	memcpy(call->trace.trace_id, env->trace_id, MESH_TRACE_ID_LEN);
+	if (!mesh_trace_valid(&call->trace))
+		return;
+	if (env->parent_id_len == MESH_SPAN_ID_LEN)
+		memcpy(call->trace.parent_id, env->parent_id, MESH_SPAN_ID_LEN);
+	else
+		memset(call->trace.parent_id, 0, MESH_SPAN_ID_LEN);
+	call->trace.flags = (uint8_t)env->trace_flags;
+	meshi_span_new(&call->span_seed, call->span_id);
+	call->has_trace = 1;
+}
+
 /* dispatch_run decodes the envelope, checks it and runs the method. */
 static void dispatch_run(meshi_server_call *call, const uint8_t *data, size_t len)
 {
@@ -338,6 +401,13 @@ static void dispatch_run(meshi_server_call *call, const uint8_t *data, size_t le
 
 	if (meshi_envelope_call_read(&env, data, len) != 0) {
 		dispatch_fail(call, MESH_INVALID_ARGUMENT, "malformed call envelope");
+		return;
+	}
+	if (name_is(env.service, env.service_len, MESHI_CANCEL_SERVICE) &&
+	    name_is(env.method, env.method_len, MESHI_CANCEL_METHOD)) {
+		/* the call it names was served before it, in the connection's order (a Cancel
+		 * for a call still waiting is found by its transport first): nothing to answer */
+		call->uncounted = 1;
 		return;
 	}
 	/* The call counts under its method as soon as that is known: refused, it is an error of
@@ -380,18 +450,24 @@ static void dispatch_run(meshi_server_call *call, const uint8_t *data, size_t le
 		call->idempotency_key[env.idempotency_key_len] = '\0';
 		call->has_idempotency_key = 1;
 	}
-	if (env.timeout_us < 0) {
+	dispatch_trace(call, &env);
+	{
+		/* the budget counts from when the transport read the call (mesh_now_us()'s
+		 * clock, as the stats' start); a timeout past the end of that clock (any int64
+		 * comes off the wire) is no overflow but the clock's end */
+		int64_t from =
+		    call->arrived_us != 0 ? call->arrived_us : call->stats.start_ns / 1000;
+		call->deadline_us = env.timeout_us <= 0			? 0
+				    : env.timeout_us > INT64_MAX - from ? INT64_MAX
+									: from + env.timeout_us;
+	}
+	if (env.timeout_us < 0 ||
+	    (call->deadline_us != 0 && call->deadline_us <= call->stats.start_ns / 1000)) {
 		dispatch_fail(call, MESH_DEADLINE_EXCEEDED,
 			      "%.*s.%.*s: deadline passed before the call started",
 			      (int)env.service_len, env.service, (int)env.method_len, env.method);
 		return;
 	}
-	/* the clock read when the call started is mesh_now_us()'s clock; a timeout past the end of
-	 * that clock (any int64 comes off the wire) is no overflow but the clock's end */
-	call->deadline_us = env.timeout_us <= 0 ? 0
-			    : env.timeout_us > INT64_MAX - call->stats.start_ns / 1000
-				? INT64_MAX
-				: call->stats.start_ns / 1000 + env.timeout_us;
 	if (call->stats.slot == meshi_stats_health_slot(&s->stats)) {
 		call->method_name = "Health";
 		dispatch_health(call);
@@ -408,6 +484,12 @@ static void dispatch_run(meshi_server_call *call, const uint8_t *data, size_t le
 		return;
 	}
 	call->method_name = method->name;
+	if (call->cancelled) {
+		dispatch_fail(call, MESH_CANCELLED,
+			      "%s.%s: cancelled by its caller before it started", desc->name,
+			      method_name);
+		return;
+	}
 	if (dispatch_denied(call, method->name))
 		return;
 	budget.left = DISPATCH_UNPACK_SLACK + DISPATCH_UNPACK_FACTOR * env.payload_len;
@@ -452,8 +534,12 @@ int meshi_dispatch_call(mesh_server *s, meshi_server_call *call, meshi_dispatch_
 	call->method_name = NULL;
 	call->identity[0] = '\0';
 	call->deadline_us = 0;
+	call->has_trace = 0;
+	call->uncounted = 0;
 	meshi_stats_call_start(&s->stats, &call->stats);
 	dispatch_run(call, data, len);
-	meshi_stats_call_end(call->shard, &call->stats, call->status != MESH_OK);
+	call->stats.cancelled = call->cancelled;
+	if (!call->uncounted)
+		meshi_stats_call_end(call->shard, &call->stats, call->status != MESH_OK);
 	return call->written ? 0 : -1;
 }

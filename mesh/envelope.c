@@ -84,9 +84,9 @@ size_t meshi_envelope_call_size(const meshi_envelope_call *call, const ProtobufC
 	*payload_len = input != NULL ? protobuf_c_message_get_packed_size(input) : 0;
 	return field_len_size(1, call->service_len) + field_len_size(2, call->method_len) +
 	       field_len_size(3, *payload_len) + field_varint_size(4, (uint64_t)call->timeout_us) +
-	       field_varint_size(5, call->trace_id) + field_len_size(6, call->caller_len) +
-	       field_len_size(7, call->idempotency_key_len) +
-	       field_len_size(8, call->request_id_len);
+	       field_len_size(6, call->caller_len) + field_len_size(7, call->idempotency_key_len) +
+	       field_len_size(8, call->request_id_len) + field_len_size(9, call->trace_id_len) +
+	       field_len_size(10, call->parent_id_len) + field_varint_size(11, call->trace_flags);
 }
 
 uint8_t *meshi_envelope_call_write(uint8_t *p, const meshi_envelope_call *call,
@@ -96,10 +96,39 @@ uint8_t *meshi_envelope_call_write(uint8_t *p, const meshi_envelope_call *call,
 	p = field_len_put(p, 2, call->method, call->method_len);
 	p = field_message_put(p, 3, input, payload_len);
 	p = field_varint_put(p, 4, (uint64_t)call->timeout_us);
-	p = field_varint_put(p, 5, call->trace_id);
 	p = field_len_put(p, 6, call->caller, call->caller_len);
 	p = field_len_put(p, 7, call->idempotency_key, call->idempotency_key_len);
-	return field_len_put(p, 8, call->request_id, call->request_id_len);
+	p = field_len_put(p, 8, call->request_id, call->request_id_len);
+	p = field_len_put(p, 9, call->trace_id, call->trace_id_len);
+	p = field_len_put(p, 10, call->parent_id, call->parent_id_len);
+	return field_varint_put(p, 11, call->trace_flags);
+}
+
+void meshi_envelope_call_trace(meshi_envelope_call *call, const mesh_trace *t)
+{
+	if (t == NULL || !mesh_trace_valid(t)) {
+		call->trace_id = call->parent_id = NULL;
+		call->trace_id_len = call->parent_id_len = 0;
+		call->trace_flags = 0;
+		return;
+	}
+	call->trace_id = t->trace_id;
+	call->trace_id_len = MESH_TRACE_ID_LEN;
+	call->parent_id = t->parent_id;
+	call->parent_id_len = MESH_SPAN_ID_LEN;
+	call->trace_flags = t->flags;
+}
+
+size_t meshi_envelope_cancel_size(void)
+{
+	return field_len_size(1, sizeof(MESHI_CANCEL_SERVICE) - 1) +
+	       field_len_size(2, sizeof(MESHI_CANCEL_METHOD) - 1);
+}
+
+uint8_t *meshi_envelope_cancel_write(uint8_t *p)
+{
+	p = field_len_put(p, 1, MESHI_CANCEL_SERVICE, sizeof(MESHI_CANCEL_SERVICE) - 1);
+	return field_len_put(p, 2, MESHI_CANCEL_METHOD, sizeof(MESHI_CANCEL_METHOD) - 1);
 }
 
 int meshi_envelope_call_pack(nng_msg **out, const meshi_envelope_call *call,
@@ -207,8 +236,6 @@ int meshi_envelope_call_read(meshi_envelope_call *call, const uint8_t *data, siz
 			call->payload_len = f.len;
 		} else if (f.type == WIRE_VARINT && f.number == 4) {
 			call->timeout_us = (int64_t)f.varint;
-		} else if (f.type == WIRE_VARINT && f.number == 5) {
-			call->trace_id = f.varint;
 		} else if (f.type == WIRE_LEN && f.number == 6) {
 			call->caller = (const char *)f.data;
 			call->caller_len = f.len;
@@ -218,9 +245,27 @@ int meshi_envelope_call_read(meshi_envelope_call *call, const uint8_t *data, siz
 		} else if (f.type == WIRE_LEN && f.number == 8) {
 			call->request_id = (const char *)f.data;
 			call->request_id_len = f.len;
+		} else if (f.type == WIRE_LEN && f.number == 9) {
+			call->trace_id = f.data;
+			call->trace_id_len = f.len;
+		} else if (f.type == WIRE_LEN && f.number == 10) {
+			call->parent_id = f.data;
+			call->parent_id_len = f.len;
+		} else if (f.type == WIRE_VARINT && f.number == 11) {
+			call->trace_flags = (uint32_t)f.varint;
 		}
 	}
 	return rv;
+}
+
+int meshi_envelope_is_cancel(const uint8_t *data, size_t len)
+{
+	static const uint8_t prefix[] =
+	    "\x0a\x09" MESHI_CANCEL_SERVICE "\x12\x06" MESHI_CANCEL_METHOD;
+	_Static_assert(sizeof(MESHI_CANCEL_SERVICE) - 1 == 9 &&
+			   sizeof(MESHI_CANCEL_METHOD) - 1 == 6,
+		       "the prefix's lengths are the names'");
+	return len >= sizeof(prefix) - 1 && memcmp(data, prefix, sizeof(prefix) - 1) == 0;
 }
 
 int meshi_envelope_reply_read(meshi_envelope_reply *reply, const uint8_t *data, size_t len)

@@ -17,14 +17,29 @@ typedef struct meshi_envelope_call {
 	const uint8_t *payload; /* packed request, when read */
 	size_t payload_len;
 	int64_t timeout_us;
-	uint64_t trace_id;
 	const char *caller;
 	size_t caller_len;
 	const char *idempotency_key;
 	size_t idempotency_key_len;
 	const char *request_id;
 	size_t request_id_len;
+	/* the W3C trace context: trace_id (MESH_TRACE_ID_LEN bytes) and parent_id
+	 * (MESH_SPAN_ID_LEN bytes) point into someone else's memory; NULL, or another length when
+	 * read, is none */
+	const uint8_t *trace_id;
+	size_t trace_id_len;
+	const uint8_t *parent_id;
+	size_t parent_id_len;
+	uint32_t trace_flags;
 } meshi_envelope_call;
+
+/* meshi_envelope_call_trace points call's trace fields at t's (none if t is NULL or names no
+ * trace); t must outlive call. */
+void meshi_envelope_call_trace(meshi_envelope_call *call, const mesh_trace *t);
+
+/* MESHI_CANCEL_SERVICE, MESHI_CANCEL_METHOD: what a Cancel names (mesh.proto, Mesh.Cancel). */
+#define MESHI_CANCEL_SERVICE "mesh.Mesh"
+#define MESHI_CANCEL_METHOD  "Cancel"
 
 /* meshi_envelope_reply: the fields of a mesh.Reply; strings point into someone else's memory. */
 typedef struct meshi_envelope_reply {
@@ -71,6 +86,16 @@ int meshi_envelope_reply_pack(nng_msg **out, mesh_status status, const char *mes
 /* meshi_envelope_call_read parses a mesh.Call from data; the fields of *call point into data, which
  * stays the caller's. Returns 0, or -1 if data is not a well-formed mesh.Call. */
 int meshi_envelope_call_read(meshi_envelope_call *call, const uint8_t *data, size_t len);
+
+/* meshi_envelope_is_cancel says whether data (len bytes, a mesh.Call) names mesh.Mesh/Cancel, by
+ * its first two fields alone, as meshi_envelope_call_write writes them: cheap enough to look at
+ * every call waiting behind the one being served. */
+int meshi_envelope_is_cancel(const uint8_t *data, size_t len);
+
+/* meshi_envelope_cancel_size returns the packed size of a Cancel's mesh.Call, which
+ * meshi_envelope_cancel_write writes at p (with room for it) and returns the end of. */
+size_t meshi_envelope_cancel_size(void);
+uint8_t *meshi_envelope_cancel_write(uint8_t *p);
 
 /* meshi_envelope_reply_read parses a mesh.Reply from data; the fields of *reply point into data,
  * which stays the caller's. Returns 0, or -1 if data is not a well-formed mesh.Reply. */

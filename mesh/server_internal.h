@@ -45,6 +45,17 @@ typedef struct meshi_server_call {
 	 * trusted and it is "anonymous" */
 	int peer_unproven;
 	int64_t deadline_us;
+	/* set by the transport before each call: when it read the call (its budget counts from
+	 * then; 0: from when dispatch began), and whether its caller already cancelled it (a
+	 * Cancel for it waits behind it: it is answered CANCELLED unrun) */
+	int64_t arrived_us;
+	int cancelled;
+	int uncounted; /* a Cancel: neither answered nor counted */
+	/* the call's W3C trace context, and the span the server opened for it */
+	int has_trace;
+	mesh_trace trace; /* parent_id: the caller's span */
+	uint8_t span_id[MESH_SPAN_ID_LEN];
+	uint64_t span_seed; /* the thread's generator of span ids (splitmix64); 0: not seeded */
 	meshi_stats_shard *shard; /* the thread's counters, made with the transport */
 	meshi_stats_call stats;	  /* what is measured of this call */
 } meshi_server_call;
@@ -96,8 +107,9 @@ struct mesh_server {
 };
 
 /* meshi_dispatch_call serves the packed mesh.Call in data (len bytes) with call, writes the reply
- * envelope through sink, and counts the call in call->shard. Returns 0 if a reply was written, -1
- * if none could be (memory ran out: the caller's deadline answers). */
+ * envelope through sink, and counts the call in call->shard. The transport sets call's
+ * arrived_us and cancelled first. Returns 0 if a reply was written, -1 if none could be (memory
+ * ran out: the caller's deadline answers) or none is due (a mesh.Mesh/Cancel). */
 int meshi_dispatch_call(mesh_server *server, meshi_server_call *call, meshi_dispatch_sink *sink,
 			const uint8_t *data, size_t len);
 

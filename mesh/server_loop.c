@@ -32,6 +32,7 @@
 
 #include "addr.h"
 #include "bytes.h"
+#include "envelope.h"
 #include "server_internal.h"
 #include "sp.h"
 #include "tls.h"
@@ -52,6 +53,9 @@
 #define LOOP_ACCEPTS_PER_TURN 64
 /* accepting paused (at the cap with none to evict, or out of descriptors) resumes after this */
 #define LOOP_PAUSE_MS 100
+/* a call that took this long is followed by a read of its connection before the next call is
+ * served, so the Cancels its caller sent meanwhile are seen */
+#define LOOP_SLOW_CALL_NS 1000000
 /* how often connections are checked against the idle timeout */
 #define LOOP_SWEEP_MS 1000
 /* at the cap, only a connection that completed no call this long may be closed for a new one */
@@ -365,6 +369,42 @@ static void conn_oversize(loop_thread *t, loop_conn *c, size_t size)
 	conn_close(t, c);
 }
 
+/* conn_cancel_behind says whether c's input, from offset from on, holds a mesh.Mesh/Cancel under
+ * the backtrace bt (bt_len bytes: the SP request id of a call before it); any Cancel at all if
+ * bt is NULL. */
+static int conn_cancel_behind(const loop_thread *t, const loop_conn *c, size_t from,
+			      const uint8_t *bt, size_t bt_len)
+{
+	const uint8_t *p = meshi_bytes_head(&c->in) + from,
+		      *end = meshi_bytes_head(&c->in) + c->in.len;
+	const uint8_t *payload;
+	size_t payload_len, consumed;
+	while (p < end && meshi_sp_frame_next(p, (size_t)(end - p), c->framing,
+					      t->loop->server->opts.max_frame, &payload,
+					      &payload_len, &consumed) == 1) {
+		int b = meshi_sp_rep_split(payload, payload_len);
+		if (b >= 0 && meshi_envelope_is_cancel(payload + b, payload_len - (size_t)b) &&
+		    (bt == NULL || ((size_t)b == bt_len && memcmp(payload, bt, bt_len) == 0)))
+			return 1;
+		p += consumed;
+	}
+	return 0;
+}
+
+/* conn_read_more reads what c's peer sent while a slow call ran (if c may be read), so the
+ * Cancels among it are seen before the calls they name are served. Returns 0, or -1 if the peer
+ * went away or an error came (the connection is to be closed). */
+static int conn_read_more(loop_thread *t, loop_conn *c)
+{
+	if (!conn_can_read(t, c))
+		return 0;
+	return (c->tls == NULL
+		    ? meshi_bytes_read_max(&c->in, c->fd, LOOP_READ_PER_TURN)
+		    : meshi_tls_conn_read_max(c->tls, &c->in, LOOP_READ_PER_TURN, &c->tls_more)) < 0
+		   ? -1
+		   : 0;
+}
+
 /* conn_serve serves the whole calls at the front of the input: at most LOOP_FRAMES_PER_TURN,
  * and none once the replies are at a bound. Returns how many, or -1 if it closed the connection
  * (a malformed stream, a call over the cap). */
@@ -373,7 +413,7 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 	mesh_server *s = t->loop->server;
 	const uint8_t *payload;
 	size_t payload_len, consumed;
-	int rv = 0, served = 0;
+	int rv = 0, served = 0, cancels;
 	if (!c->greeted) {
 		if (c->in.len < SP_HANDSHAKE_LEN)
 			return 0;
@@ -384,6 +424,8 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 		meshi_bytes_consume(&c->in, SP_HANDSHAKE_LEN);
 		c->greeted = 1;
 	}
+	/* a call whose Cancel waits behind it is answered CANCELLED unrun (dispatch) */
+	cancels = conn_cancel_behind(t, c, 0, NULL, 0);
 	while (served < LOOP_FRAMES_PER_TURN && !conn_out_full(t, c) &&
 	       (rv = meshi_sp_frame_next(meshi_bytes_head(&c->in), c->in.len, c->framing,
 					 s->opts.max_frame, &payload, &payload_len, &consumed)) ==
@@ -398,12 +440,23 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 			t->call.peer_name = c->tls != NULL ? meshi_tls_conn_peer(c->tls) : NULL;
 			t->call.peer_unproven =
 			    c->framing == SP_TCP && c->tls == NULL && !s->opts.insecure;
+			t->call.arrived_us = 0;
+			t->call.cancelled = cancels && conn_cancel_behind(t, c, consumed, payload,
+									  (size_t)backtrace);
 			if (meshi_dispatch_call(s, &t->call, &t->sink.base, payload + backtrace,
 						payload_len - (size_t)backtrace) == 0)
 				c->unsent_calls++;
 		}
 		meshi_bytes_consume(&c->in, consumed);
 		served++;
+		if (backtrace >= 0 &&
+		    t->call.stats.replied_ns - t->call.stats.start_ns >= LOOP_SLOW_CALL_NS) {
+			if (conn_read_more(t, c) != 0) {
+				conn_close(t, c);
+				return -1;
+			}
+			cancels = conn_cancel_behind(t, c, 0, NULL, 0);
+		}
 	}
 	if (rv == -2) {
 		conn_oversize(t, c, payload_len);

@@ -203,11 +203,15 @@ static void *nng_worker_main(void *arg)
 		if (n->server->opts.insecure)
 			w->call.peer_unproven = 0; /* its claim stands */
 		nng_worker_note(w, pipe); /* before a slow call runs: the idle timeout spares it */
+		/* nng reads a call ahead of the worker: its budget counts from now. A Cancel
+		 * cannot find the call it names here (another worker may serve it): unanswered */
+		w->call.arrived_us = mesh_now_us();
+		w->call.cancelled = 0;
 		rv = meshi_dispatch_call(n->server, &w->call, &sink.base, nng_msg_body(msg),
 					 nng_msg_len(msg));
 		nng_msg_free(msg);
 		if (rv != 0)
-			continue; /* out of memory: the caller's deadline answers */
+			continue; /* a Cancel, or out of memory: the caller's deadline answers */
 		/* A peer that takes no reply (it pipelines calls and never reads) would hold this
 		 * worker, then every other, in the send: it waits NNG_SEND_STALL_MS at most, then
 		 * the connection is closed. (nng 1.5.2's reaper can then wait forever for that

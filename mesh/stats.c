@@ -81,6 +81,8 @@ void meshi_stats_call_end(meshi_stats_shard *sh, const meshi_stats_call *c, int 
 		stat_add(&s->denied, 1, memory_order_relaxed);
 	else if (c->policy == MESHI_STATS_WOULD_DENY)
 		stat_add(&s->would_deny, 1, memory_order_relaxed);
+	if (c->cancelled && error)
+		stat_add(&s->cancelled, 1, memory_order_relaxed);
 	/* release: a reader that sees this error sees its call in the buckets */
 	if (error)
 		stat_add(&s->errors, 1, memory_order_release);
@@ -90,7 +92,7 @@ void meshi_stats_call_end(meshi_stats_shard *sh, const meshi_stats_call *c, int 
 typedef struct stats_sum {
 	uint64_t calls;
 	uint64_t errors;
-	uint64_t denied, would_deny;
+	uint64_t denied, would_deny, cancelled;
 	uint64_t buckets[MESH_LATENCY_BUCKETS];
 	uint64_t max_ns;
 	double cpu_ns; /* estimated: each shard's samples scaled to its invoked calls */
@@ -111,6 +113,7 @@ static void stats_sum_slot(meshi_stats *st, size_t slot, stats_sum *out)
 		out->errors += errors;
 		out->denied += atomic_load_explicit(&s->denied, memory_order_relaxed);
 		out->would_deny += atomic_load_explicit(&s->would_deny, memory_order_relaxed);
+		out->cancelled += atomic_load_explicit(&s->cancelled, memory_order_relaxed);
 		for (size_t b = 0; b < MESH_LATENCY_BUCKETS; b++) {
 			uint64_t n = atomic_load_explicit(&s->buckets[b], memory_order_relaxed);
 			out->buckets[b] += n;
@@ -198,6 +201,7 @@ int meshi_stats_health(meshi_stats *st, Mesh__HealthReply *reply)
 		m->errors = sum.errors;
 		m->denied = sum.denied;
 		m->would_deny = sum.would_deny;
+		m->cancelled = sum.cancelled;
 		m->latency_p50_us = stats_quantile_us(&sum, 50);
 		m->latency_p99_us = stats_quantile_us(&sum, 99);
 		m->cpu_us = (uint64_t)(sum.cpu_ns / 1000 + 0.5);

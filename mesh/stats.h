@@ -34,6 +34,7 @@ typedef struct meshi_stats_slot {
 	_Atomic uint64_t errors;			/* calls answered with a status not OK */
 	_Atomic uint64_t denied;			/* of those, calls the policy denied */
 	_Atomic uint64_t would_deny;	 /* calls an audit-mode policy would have denied */
+	_Atomic uint64_t cancelled;	 /* of the errors, calls their caller cancelled */
 	_Atomic uint64_t max_ns;	 /* the largest latency seen */
 	_Atomic uint64_t invoked;	 /* calls that reached the implementation */
 	_Atomic uint64_t sampled;	 /* of those, calls whose CPU was measured */
@@ -63,6 +64,7 @@ typedef struct meshi_stats_call {
 	int64_t replied_ns; /* the reply envelope was packed */
 	int invoked;	    /* the implementation ran */
 	int policy;	    /* MESHI_STATS_DENIED or MESHI_STATS_WOULD_DENY, else 0 */
+	int cancelled;	    /* its caller cancelled it */
 	int sampled;	    /* and its thread CPU time was measured */
 	int64_t cpu_ns;	    /* thread CPU time at its start, then spent in it */
 } meshi_stats_call;
@@ -105,6 +107,7 @@ static inline void meshi_stats_call_start(const meshi_stats *st, meshi_stats_cal
 	c->replied_ns = c->start_ns;
 	c->invoked = 0;
 	c->policy = 0;
+	c->cancelled = 0;
 	c->sampled = 0;
 	c->cpu_ns = 0;
 }

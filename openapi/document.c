@@ -63,7 +63,10 @@ static const edge_answer edge_answers[] = {
      "Retry-After may say when to try again); other routes are unaffected",
      "Retry-After"},
     {"GatewayTimeout", "504",
-     "DEADLINE_EXCEEDED: the service did not answer within the edge's call deadline", NULL},
+     "DEADLINE_EXCEEDED: the request's deadline (Request-Timeout, bounded by the route's "
+     "timeout and the edge's maximum) passed; the message names the hop that ran out, the "
+     "service the edge called or one it called in turn",
+     NULL},
     {"Error", "default",
      "Any other error, with the same JSON body: 412 PRECONDITION_FAILED (If-Match, "
      "If-None-Match), 414 URI_TOO_LONG, 421 MISDIRECTED_REQUEST, 431 "
@@ -158,17 +161,19 @@ static json_t *response(doc *d, json_t *description, const char *media, json_t *
 	json_t *r = json_object(), *headers = json_object();
 	set(d, r, "description", description);
 	set(d, headers, "X-Request-Id", ref_to("#/components/headers/", "X-Request-Id"));
+	set(d, headers, "traceparent", ref_to("#/components/headers/", "traceparent"));
 	set(d, r, "headers", headers);
 	if (schema != NULL)
 		set(d, r, "content", json_pack("{s:{s:o}}", media, "schema", schema));
 	return r;
 }
 
-/* common_parameters returns the parameters every operation takes (X-Request-Id). */
+/* common_parameters returns the parameters every operation takes (X-Request-Id, traceparent). */
 static json_t *common_parameters(doc *d)
 {
 	json_t *params = json_array();
 	append(d, params, ref_to("#/components/parameters/", "X-Request-Id"));
+	append(d, params, ref_to("#/components/parameters/", "traceparent"));
 	return params;
 }
 
@@ -349,6 +354,10 @@ static void describe_route(char *out, size_t outlen, const ProtobufCServiceDescr
 		n += (size_t)snprintf(out + n, outlen - n,
 				      "; an `Idempotency-Key` applies it at most once (the same "
 				      "key and body again: the first answer)");
+	if (mr->timeout_ms > 0 && n < outlen)
+		n += (size_t)snprintf(out + n, outlen - n,
+				      "; its deadline is at most %lld ms (the route's timeout)",
+				      (long long)mr->timeout_ms);
 	if (n < outlen)
 		snprintf(out + n, outlen - n, ".");
 }
@@ -433,6 +442,8 @@ static int add_route(doc *d, const manifest *m, const manifest_route *mr,
 		append(d, params, parameter(d, m, mr->rpc, mr->query[i], f, 0));
 	}
 	append(d, params, ref_to("#/components/parameters/", "X-Request-Id"));
+	append(d, params, ref_to("#/components/parameters/", "traceparent"));
+	append(d, params, ref_to("#/components/parameters/", "Request-Timeout"));
 	if (has_body)
 		append(d, params, ref_to("#/components/parameters/", "Idempotency-Key"));
 	describe_route(description, sizeof(description), service, mr, nparams, has_body);
@@ -615,6 +626,7 @@ static json_t *components(doc *d)
 			? json_string(a->description)
 			: text_printf("%s: %s", a->status, a->description));
 		set(d, h, "X-Request-Id", ref_to("#/components/headers/", "X-Request-Id"));
+		set(d, h, "traceparent", ref_to("#/components/headers/", "traceparent"));
 		if (a->header != NULL)
 			set(d, h, a->header, ref_to("#/components/headers/", a->header));
 		set(d, r, "headers", h);
@@ -639,6 +651,31 @@ static json_t *components(doc *d)
 		"access log line and travels with the mesh calls",
 		"required", 0, "schema", "type", "string", "minLength", 1, "maxLength", 128,
 		"pattern", "^[A-Za-z0-9._:-]+$"));
+	set(d, json_object_get(c, "parameters"), "traceparent",
+	    json_pack(
+		"{s:s,s:s,s:s,s:b,s:{s:s,s:s}}", "name", "traceparent", "in", "header",
+		"description",
+		"A W3C trace context (https://www.w3.org/TR/trace-context/): the request "
+		"continues its trace; without a valid one the edge starts a trace. Every mesh "
+		"call carries it, and the access log and the services' log lines name the "
+		"trace id",
+		"required", 0, "schema", "type", "string", "pattern",
+		"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$"));
+	set(d, json_object_get(c, "parameters"), "Request-Timeout",
+	    json_pack("{s:s,s:s,s:s,s:b,s:{s:s,s:s}}", "name", "Request-Timeout", "in", "header",
+		      "description",
+		      "The request's deadline, which every hop of the mesh spends from: whole "
+		      "milliseconds ending in ms (250ms), or seconds with up to 3 decimals (2, "
+		      "1.5s); at least 1 ms, cut to the route's timeout and to the edge's maximum "
+		      "(--max-timeout-ms). A malformed value is 400; past the deadline, 504",
+		      "required", 0, "schema", "type", "string", "pattern",
+		      "^[0-9]{1,8}(ms|(\\.[0-9]{1,3})?s?)$"));
+	set(d, headers, "traceparent",
+	    json_pack("{s:s,s:b,s:{s:s,s:s}}", "description",
+		      "The request's trace (the one its traceparent named, else one the edge "
+		      "started) and the edge's span of it",
+		      "required", 1, "schema", "type", "string", "pattern",
+		      "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"));
 	set(d, headers, "Retry-After",
 	    json_pack("{s:s,s:{s:s,s:i}}", "description",
 		      "Seconds to wait before trying again, when the edge sheds load", "schema",
@@ -669,7 +706,9 @@ static json_t *info(void)
 	    "up to 2^53). A request's body is one JSON object; an unknown field, a wrong type or a "
 	    "duplicate key is 400. Limits on fields are those the services check, as their "
 	    "manifests declare them (fields:).\n\n"
-	    "Every answer carries X-Request-Id. HEAD answers like GET without the body. OPTIONS on "
+	    "Every answer carries X-Request-Id and a W3C traceparent (the request's trace, or a "
+	    "new one). A Request-Timeout header sets the request's deadline, which every hop of "
+	    "the mesh spends from. HEAD answers like GET without the body. OPTIONS on "
 	    "a path listed here is 204 with Allow, its methods; another method is 405 "
 	    "METHOD_NOT_ALLOWED with the same Allow, and a path not listed is 404 NOT_FOUND, both "
 	    "with the Error body. Paths are case-sensitive and a trailing slash is ignored; "

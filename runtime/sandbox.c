@@ -340,9 +340,41 @@ void rt_sandbox_service_spec(rt_sandbox_spec *spec, rt_sandbox_paths *paths, con
 	}
 }
 
-void rt_sandbox_edge_spec(rt_sandbox_spec *spec, const char *targets_dir)
+/* sandbox_dir_of writes the directory path is in to out ("." for a bare name). */
+static void sandbox_dir_of(const char *path, char *out, size_t outlen)
 {
+	char *slash;
+	snprintf(out, outlen, "%s", path);
+	if ((slash = strrchr(out, '/')) == NULL)
+		snprintf(out, outlen, ".");
+	else if (slash == out)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+}
+
+void rt_sandbox_edge_spec(rt_sandbox_spec *spec, rt_sandbox_paths *paths, const char *targets_dir,
+			  const char *const *watched, size_t nwatched)
+{
+	size_t ndirs = 0;
 	memset(spec, 0, sizeof(*spec));
 	if (targets_dir != NULL)
 		spec->read_only[spec->nread_only++] = targets_dir;
+	for (size_t i = 0; i < nwatched && i < RT_SANDBOX_MAX_WATCHED; i++) {
+		char real[PATH_MAX], dir[4096];
+		const char *candidates[2] = {watched[i], realpath(watched[i], real)};
+		for (size_t c = 0; c < 2; c++) {
+			int known = 0;
+			if (candidates[c] == NULL)
+				continue;
+			sandbox_dir_of(candidates[c], dir, sizeof(dir));
+			for (size_t k = 0; k < ndirs; k++)
+				known |= strcmp(paths->watched_dirs[k], dir) == 0;
+			if (known)
+				continue;
+			snprintf(paths->watched_dirs[ndirs], sizeof(paths->watched_dirs[0]), "%s",
+				 dir);
+			spec->read_only[spec->nread_only++] = paths->watched_dirs[ndirs++];
+		}
+	}
 }

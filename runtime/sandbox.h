@@ -29,10 +29,17 @@ typedef struct rt_sandbox_spec {
 	size_t nsocket_dirs;
 } rt_sandbox_spec;
 
-/* rt_sandbox_paths: the paths a service's spec points into, kept while the spec is used. */
+/* RT_SANDBOX_MAX_WATCHED: files whose directories an edge spec allows reading (the HTTPS
+ * certificate and key) */
+#define RT_SANDBOX_MAX_WATCHED 2
+
+/* rt_sandbox_paths: the paths a service's or the edge's spec points into, kept while the spec is
+ * used. */
 typedef struct rt_sandbox_paths {
 	char targets[4200];
 	char sock_dirs[RT_SANDBOX_MAX_PATHS][4096];
+	/* the directory of each watched file as named, and of its real path */
+	char watched_dirs[2 * RT_SANDBOX_MAX_WATCHED][4096];
 } rt_sandbox_paths;
 
 /* rt_sandbox_service_spec fills spec with what a service may reach once its store is open
@@ -47,9 +54,14 @@ void rt_sandbox_service_spec(rt_sandbox_spec *spec, rt_sandbox_paths *paths, con
 			     const char *const *listen, int nlisten);
 
 /* rt_sandbox_edge_spec fills spec with what the edge may reach once its manifests are read
- * (edge/main.c applies it): the target files in targets_dir (may be NULL) read-only, and
- * nothing to write. targets_dir is borrowed. */
-void rt_sandbox_edge_spec(rt_sandbox_spec *spec, const char *targets_dir);
+ * (edge/main.c applies it): read-only, the target files in targets_dir (may be NULL) and the
+ * directories of watched[0..nwatched) (at most RT_SANDBOX_MAX_WATCHED files it loads again as
+ * they change: the HTTPS certificate and key), both the directory each is named in and that of
+ * its real path (a symbolic link's target), since a file replaced by renaming a new one over it,
+ * or a link switched to a new target, is a new file there; nothing to write. The strings are
+ * borrowed; paths holds the ones made here, and both must outlive spec's use. */
+void rt_sandbox_edge_spec(rt_sandbox_spec *spec, rt_sandbox_paths *paths, const char *targets_dir,
+			  const char *const *watched, size_t nwatched);
 
 /* rt_sandbox_parse_mode reads "auto", "on" or "off" into *out. Returns 0, or -1 for anything
  * else. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "containers.h"
+#include "containers_store.h"
 #include "manifest.h"
 #include "paths.h"
 #include "process.h"
@@ -31,7 +32,9 @@ typedef struct where {
 	char dir[PATH_MAX];	/* <state>/containers: compose.yml, project, logs */
 	char tls[PATH_MAX];	/* <state>/containers/tls: the certificates */
 	char compose[PATH_MAX]; /* <state>/containers/compose.yml */
-	char record[PATH_MAX];	/* <state>/containers/project: "NAME PORT" up last started */
+	char pg[PATH_MAX];	/* <state>/containers/compose.postgres.yml, merged over it */
+	char store[PATH_MAX];	/* <state>/containers/store: <name>.env, each service's URL */
+	char record[PATH_MAX];	/* <state>/containers/project: "NAME PORT STORE" up last started */
 	char log[PATH_MAX];	/* <state>/containers/podman-compose.log */
 	char images[PATH_MAX];	/* the images' state: podman's configuration, the builds' logs */
 	char conf[PATH_MAX];	/* <images>/containers.conf */
@@ -48,7 +51,8 @@ static int where_init(where *w, const char *state)
 	bool ok = meshctl_paths_init(&w->paths, state) == 0 &&
 		  FIT(w->dir, "%s/containers", w->paths.state) && FIT(w->tls, "%s/tls", w->dir) &&
 		  FIT(w->compose, "%s/compose.yml", w->dir) &&
-		  FIT(w->record, "%s/project", w->dir) &&
+		  FIT(w->pg, "%s/compose.postgres.yml", w->dir) &&
+		  FIT(w->store, "%s/store", w->dir) && FIT(w->record, "%s/project", w->dir) &&
 		  FIT(w->log, "%s/podman-compose.log", w->dir);
 	if (ok && images != NULL && images[0] != '\0')
 		ok = FIT(w->images, "%s", images);
@@ -198,13 +202,17 @@ static int podman_env(const where *w)
 	return setenv("CONTAINERS_CONF", w->conf, 1);
 }
 
-/* images_missing says whether the image of the edge or of a manifest is missing (tag tag). */
-static bool images_missing(manifest *const *ms, size_t n, const char *tag)
+/* images_missing says whether the image of the edge or of a manifest, or with postgres the
+ * database's, is missing (tag tag). */
+static bool images_missing(manifest *const *ms, size_t n, const char *tag, bool postgres)
 {
-	for (size_t k = 0; k <= n; k++) {
+	for (size_t k = 0; k <= n + (postgres ? 1 : 0); k++) {
 		char dns[128], image[256], out[256];
 		char *argv[] = {"podman", "image", "exists", image, NULL};
-		render_dns(dns, sizeof(dns), k == n ? "edge" : ms[k]->name);
+		render_dns(dns, sizeof(dns),
+			   k == n  ? "edge"
+			   : k > n ? RENDER_COMPOSE_DB
+				   : ms[k]->name);
 		snprintf(image, sizeof(image), "localhost/cleave-%s:%s", dns, tag);
 		if (capture(argv, out, sizeof(out)) != 0)
 			return true;
@@ -283,18 +291,18 @@ static bool answers(const char *url)
 /* wait_ready waits up to wait_s for the edge to answer / and, for each manifest the edge routes
  * to, its first GET route without a parameter (so that every service answers through it).
  * Returns 0, or -1 naming what did not answer. */
-static int wait_ready(manifest *const *ms, size_t n, int port, int wait_s)
+static int wait_ready(manifest *const *ms, size_t n, const char *scheme, int port, int wait_s)
 {
 	char urls[65][300];
 	size_t nurls = 0;
 	time_t until = time(NULL) + wait_s;
-	snprintf(urls[nurls++], sizeof(urls[0]), "http://127.0.0.1:%d/", port);
+	snprintf(urls[nurls++], sizeof(urls[0]), "%s://127.0.0.1:%d/", scheme, port);
 	for (size_t k = 0; k < n && nurls < 65; k++)
 		for (size_t r = 0; r < ms[k]->nroutes; r++)
 			if (strcmp(ms[k]->routes[r].method, "GET") == 0 &&
 			    strchr(ms[k]->routes[r].path, '{') == NULL) {
-				snprintf(urls[nurls++], sizeof(urls[0]), "http://127.0.0.1:%d%s",
-					 port, ms[k]->routes[r].path);
+				snprintf(urls[nurls++], sizeof(urls[0]), "%s://127.0.0.1:%d%s",
+					 scheme, port, ms[k]->routes[r].path);
 				break;
 			}
 	for (size_t i = 0; i < nurls; i++) {
@@ -311,18 +319,20 @@ static int wait_ready(manifest *const *ms, size_t n, int port, int wait_s)
 	return 0;
 }
 
-/* record_read reads the project and port of what is up from w->record. Returns 0 or -1. */
-static int record_read(const where *w, char *project, size_t len, int *port)
+/* record_read reads the project and port of what is up from w->record, and in *postgres whether
+ * its stores are PostgreSQL (a record without the store: SQLite). Returns 0 or -1. */
+static int record_read(const where *w, char *project, size_t len, int *port, bool *postgres)
 {
 	FILE *f = fopen(w->record, "r");
-	char fmt[32];
-	int ok;
+	char fmt[32], store[16] = "";
+	int got;
 	if (f == NULL)
 		return -1;
-	snprintf(fmt, sizeof(fmt), "%%%zus %%d", len - 1);
-	ok = fscanf(f, fmt, project, port) == 2;
+	snprintf(fmt, sizeof(fmt), "%%%zus %%d %%15s", len - 1);
+	got = fscanf(f, fmt, project, port, store);
 	fclose(f);
-	return ok ? 0 : -1;
+	*postgres = got == 3 && strcmp(store, "postgres") == 0;
+	return got >= 2 ? 0 : -1;
 }
 
 /* project_running says whether a container of project exists. */
@@ -334,14 +344,35 @@ static bool project_running(const char *project)
 	return capture(argv, out, sizeof(out)) == 0 && out[0] != '\0';
 }
 
-/* compose_env sets what compose.yml reads when podman-compose runs it: where the certificates
- * are, the edge's host port. */
+/* compose_env sets what the compose files read when podman-compose runs them: where the
+ * certificates and the store files are, the edge's host port. */
 static void compose_env(const where *w, int port)
 {
 	char p[16];
 	snprintf(p, sizeof(p), "%d", port);
 	setenv("CLEAVE_TLS_DIR", w->tls, 1);
+	setenv("CLEAVE_STORE_DIR", w->store, 1);
 	setenv("CLEAVE_EDGE_PORT", p, 1);
+}
+
+/* compose_argv fills argv (10 slots) with podman-compose -p project -f compose.yml [-f
+ * compose.postgres.yml] and then cmd, arg (NULL ends early). */
+static void compose_argv(char **argv, const where *w, const char *project, bool postgres,
+			 const char *cmd, const char *arg)
+{
+	size_t i = 0;
+	argv[i++] = "podman-compose";
+	argv[i++] = "-p";
+	argv[i++] = (char *)project;
+	argv[i++] = "-f";
+	argv[i++] = (char *)w->compose;
+	if (postgres) {
+		argv[i++] = "-f";
+		argv[i++] = (char *)w->pg;
+	}
+	argv[i++] = (char *)cmd;
+	argv[i++] = (char *)arg;
+	argv[i] = NULL;
 }
 
 /* valid_project says whether name may be a podman-compose project (its containers' prefix). */
@@ -360,7 +391,13 @@ int containers_up(const containers_opts *o)
 	size_t n = 0;
 	char err[512], project[64];
 	int port = o->port, rc = 1, old_port;
-	render_opts ro = {.image_prefix = "localhost/cleave-", .tag = o->tag, .edge_count = 1};
+	bool old_postgres;
+	render_opts ro = {.image_prefix = "localhost/cleave-",
+			  .tag = o->tag,
+			  .edge_count = 1,
+			  .https_cert = o->https_cert,
+			  .https_key = o->https_key};
+	const char *scheme = o->https_cert != NULL ? "https" : "http";
 	FILE *f;
 	if (!valid_project(o->project)) {
 		fprintf(stderr,
@@ -375,20 +412,45 @@ int containers_up(const containers_opts *o)
 	}
 	if (ready_to_run("up") != 0)
 		return 1;
+	/* the edge's container reads them as its user, through their directories mounted as they
+	 * are (compose cannot mount a single file so that a replaced file is seen) */
+	for (int i = 0; o->https_cert != NULL && i < 2; i++) {
+		const char *file = i == 0 ? o->https_cert : o->https_key;
+		int e = meshctl_readable_as(file, RENDER_UID, RENDER_UID);
+		if (strpbrk(file, "'\"$:\n\\") != NULL) {
+			fprintf(stderr,
+				"meshctl up: %s: a path with quotes, '$', ':' or '\\' cannot be "
+				"mounted by compose\n",
+				file);
+			return 2;
+		}
+		if (e != 0) {
+			fprintf(
+			    stderr,
+			    "meshctl up: the edge's container runs as uid %d, which cannot read "
+			    "%s (%s): give it read access (chown %d FILE, or chgrp and chmod "
+			    "g+r), and o+x to the directories above it\n",
+			    RENDER_UID, file, strerror(e), RENDER_UID);
+			return 1;
+		}
+	}
 	if (manifest_load_dir(o->manifests, &ms, &n, err, sizeof(err)) != 0) {
 		fprintf(stderr, "meshctl up: %s\n", err);
 		return 1;
 	}
 	/* the state directory as meshctl up makes it (0711: its services' users pass through),
-	 * what is the containers' inside it 0700 */
+	 * what is the containers' inside it 0700; the images' folder (by default the checkout's
+	 * .state/images, whose parents rt_mkdirs makes with its mode) 0711, so that a .state it
+	 * makes first still lets the local mesh's users through */
 	if (rt_mkdirs(w.paths.state, 0711) != 0 || rt_mkdirs(w.dir, 0700) != 0 ||
-	    rt_mkdirs(w.images, 0700) != 0) {
+	    rt_mkdirs(w.images, 0711) != 0) {
 		fprintf(stderr, "meshctl up: cannot make %s: %s\n", w.dir, strerror(errno));
 		goto out;
 	}
 	if (podman_env(&w) != 0)
 		goto out;
-	if (record_read(&w, project, sizeof(project), &old_port) == 0 && project_running(project)) {
+	if (record_read(&w, project, sizeof(project), &old_port, &old_postgres) == 0 &&
+	    project_running(project)) {
 		fprintf(stderr,
 			"meshctl up: the forum already runs in containers from %s (project %s, "
 			"http://127.0.0.1:%d/api); meshctl down --containers first\n",
@@ -402,7 +464,7 @@ int containers_up(const containers_opts *o)
 			o->project);
 		goto out;
 	}
-	if (o->build || images_missing(ms, n, o->tag)) {
+	if (o->build || images_missing(ms, n, o->tag, o->postgres)) {
 		char tag[160];
 		char *argv[] = {CLEAVE_SOURCE_DIR "/infra/images/build", "--tag", tag, NULL};
 		snprintf(tag, sizeof(tag), "%s", o->tag);
@@ -420,6 +482,10 @@ int containers_up(const containers_opts *o)
 		fprintf(stderr, "meshctl up: the certificates could not be made in %s\n", w.tls);
 		goto out;
 	}
+	if (o->postgres && containers_store_files(w.store, ms, n) != 0) {
+		fprintf(stderr, "meshctl up: the store files could not be made in %s\n", w.store);
+		goto out;
+	}
 	if (port == 0 && (port = free_port()) <= 0) {
 		fprintf(stderr, "meshctl up: no free port found\n");
 		goto out;
@@ -428,17 +494,21 @@ int containers_up(const containers_opts *o)
 	if (render_run("compose", o->manifests, &ro, w.dir, false) != 0)
 		goto out;
 	f = fopen(w.record, "w");
-	if (f == NULL || fprintf(f, "%s %d\n", o->project, port) < 0 || fclose(f) != 0) {
+	if (f == NULL ||
+	    fprintf(f, "%s %d %s\n", o->project, port, o->postgres ? "postgres" : "sqlite") < 0 ||
+	    fclose(f) != 0) {
 		fprintf(stderr, "meshctl up: cannot write %s\n", w.record);
 		goto out;
 	}
 	compose_env(&w, port);
-	printf("meshctl: starting the containers (podman-compose -p %s up -d; its log: %s)\n",
-	       o->project, w.log);
+	printf("meshctl: starting the containers (podman-compose -p %s up -d%s; its log: %s)\n",
+	       o->project,
+	       o->postgres ? ", with compose.postgres.yml: a PostgreSQL database per service" : "",
+	       w.log);
 	fflush(stdout);
 	{
-		char *argv[] = {
-		    "podman-compose", "-p", (char *)o->project, "-f", w.compose, "up", "-d", NULL};
+		char *argv[10];
+		compose_argv(argv, &w, o->project, o->postgres, "up", "-d");
 		if (run(argv, w.log, COMPOSE_TIMEOUT_S) != 0) {
 			fprintf(stderr,
 				"meshctl up: podman-compose up failed; see %s. meshctl down "
@@ -447,7 +517,7 @@ int containers_up(const containers_opts *o)
 			goto out;
 		}
 	}
-	if (wait_ready(ms, n, port, o->wait_s) != 0) {
+	if (wait_ready(ms, n, scheme, port, o->wait_s) != 0) {
 		fprintf(
 		    stderr,
 		    "meshctl up: the containers run (project %s) but the forum does not answer; "
@@ -457,11 +527,16 @@ int containers_up(const containers_opts *o)
 		goto out;
 	}
 	printf("meshctl: the forum runs in containers (project %s); the API is at "
-	       "http://127.0.0.1:%d/api\n"
+	       "%s://127.0.0.1:%d/api\n"
 	       "meshctl: meshctl down --containers stops it (its data stays in its volumes; "
 	       "--volumes removes them too)\n"
 	       "meshctl: podman by hand: CONTAINERS_CONF=%s podman ps\n",
-	       o->project, port, w.conf);
+	       o->project, scheme, port, w.conf);
+	if (o->postgres)
+		printf("meshctl: the stores are PostgreSQL databases in the container %s "
+		       "(their URLs in %s/); psql: CONTAINERS_CONF=%s podman exec -it "
+		       "%s_%s_1 psql -h /tmp -d NAME\n",
+		       RENDER_COMPOSE_DB, w.store, w.conf, o->project, RENDER_COMPOSE_DB);
 	rc = 0;
 out:
 	manifest_free_all(ms, n);
@@ -480,13 +555,14 @@ int containers_down(const char *state, int volumes)
 	where w;
 	char project[64], filter[200], out[8192], *save = NULL;
 	int port, rc = 0;
+	bool postgres;
 	if (where_init(&w, state) != 0) {
 		fprintf(stderr, "meshctl down: bad state directory\n");
 		return 2;
 	}
 	if (ready_to_run("down") != 0)
 		return 1;
-	if (record_read(&w, project, sizeof(project), &port) != 0) {
+	if (record_read(&w, project, sizeof(project), &port, &postgres) != 0) {
 		fprintf(stderr,
 			"meshctl down: no containers were started from %s (meshctl up "
 			"--containers starts them)\n",
@@ -498,8 +574,8 @@ int containers_down(const char *state, int volumes)
 	compose_env(&w, port);
 	snprintf(filter, sizeof(filter), LABEL "%s", project);
 	{
-		char *argv[] = {"podman-compose",      "-p", project, "-f", w.compose, "down",
-				volumes ? "-v" : NULL, NULL};
+		char *argv[10];
+		compose_argv(argv, &w, project, postgres, "down", volumes ? "-v" : NULL);
 		if (run(argv, w.log, COMPOSE_TIMEOUT_S) != 0)
 			fprintf(stderr,
 				"meshctl down: podman-compose down failed (see %s); "

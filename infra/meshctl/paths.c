@@ -4,8 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "paths.h"
@@ -46,4 +49,33 @@ int meshctl_bin_path(char *out, size_t outlen, const char *name)
 		return -1;
 	self[n] = '\0';
 	return snprintf(out, outlen, "%s/%s", dirname(self), name) < (int)outlen ? 0 : -1;
+}
+
+int meshctl_abs_path(char *out, size_t outlen, const char *path)
+{
+	char cwd[PATH_MAX];
+	if (path[0] == '/')
+		return snprintf(out, outlen, "%s", path) < (int)outlen ? 0 : -1;
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return -1;
+	return snprintf(out, outlen, "%s/%s", cwd, path) < (int)outlen ? 0 : -1;
+}
+
+int meshctl_readable_as(const char *path, uid_t uid, gid_t gid)
+{
+	int status;
+	pid_t pid = fork();
+	if (pid < 0)
+		return errno;
+	if (pid == 0) {
+		int fd;
+		if (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
+			_exit(EPERM);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		_exit(fd >= 0 ? 0 : errno < 256 ? errno : EIO);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
 }

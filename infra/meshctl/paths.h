@@ -26,4 +26,15 @@ int meshctl_paths_init(meshctl_paths *p, const char *dir);
  * found next to the running meshctl. Returns 0 or -1. */
 int meshctl_bin_path(char *out, size_t outlen, const char *name);
 
+/* meshctl_abs_path writes path into out made absolute against the working directory, symbolic
+ * links left as they are (a certificate's link replaced on renewal is seen as a change). Returns
+ * 0, or -1 if it does not fit. */
+int meshctl_abs_path(char *out, size_t outlen, const char *path);
+
+/* meshctl_readable_as says whether the user uid (group gid, no other groups) can open path for
+ * reading, by trying it in a child process of those ids (directories on the way, modes, ACLs:
+ * all as the kernel decides). Call it as root, before any other child may be waited for.
+ * Returns 0, or the errno that open gave (EACCES, ENOENT...). */
+int meshctl_readable_as(const char *path, uid_t uid, gid_t gid);
+
 #endif

@@ -156,19 +156,25 @@ static void render_usage(FILE *out)
 	    out,
 	    "usage: meshctl render compose|kubernetes|ecs|copilot [--out DIR] [--manifests DIR]\n"
 	    "                      [--image-prefix PREFIX] [--tag TAG] [--port N]\n"
-	    "                      [--edge-count N]\n"
+	    "                      [--edge-count N] [--store sqlite|postgres]\n"
+	    "                      [--https-cert FILE --https-key FILE]\n"
 	    "\n"
 	    "Renders a deployment of the mesh from the manifests that meshctl up runs locally:\n"
 	    "the same services, counts, health checks, calls and resources.\n"
 	    "\n"
 	    "  compose      compose.yml for podman-compose (or docker compose): one container\n"
 	    "               per instance, one network, a volume per service, the edge\n"
-	    "               published on the host; certificates as compose secrets\n"
+	    "               published on the host; certificates as compose secrets.\n"
+	    "               compose.postgres.yml, merged over it (-f compose.yml -f\n"
+	    "               compose.postgres.yml): a PostgreSQL container with a database\n"
+	    "               and role per service, each service's URL from store/<name>.env\n"
 	    "  kubernetes   mesh/: per service a Deployment, a headless Service, a\n"
 	    "               PersistentVolumeClaim and a NetworkPolicy; the edge's Deployment,\n"
 	    "               Service and NetworkPolicy. kustomization.yaml: those and a TLS\n"
 	    "               Secret per identity from meshctl certs' files; cert-manager/:\n"
-	    "               those and cert-manager Certificates instead\n"
+	    "               those and cert-manager Certificates instead. With --store\n"
+	    "               postgres: no claim, replicas spread over nodes, each service's\n"
+	    "               store URL from a Secret (store/: from store/<name>.url)\n"
 	    "  ecs          template.yml, a CloudFormation template for Amazon ECS on Fargate:\n"
 	    "               per service a task definition, a service (its count), a Cloud Map\n"
 	    "               name resolving to every task, a security group open only to what\n"
@@ -198,6 +204,19 @@ static void render_usage(FILE *out)
 	    "  --port N              compose: the host port the edge is published on (default\n"
 	    "                        8080)\n"
 	    "  --edge-count N        instances of the edge, 1 to 64 (default 1)\n"
+	    "  --store KIND          kubernetes: where the services keep their data: sqlite\n"
+	    "                        (default; on a claim, every replica on its node) or\n"
+	    "                        postgres (a PostgreSQL database per service, its URL from\n"
+	    "                        a Secret). compose renders both (compose.postgres.yml);\n"
+	    "                        ecs takes a store URL per service as a parameter\n"
+	    "  --https-cert FILE, --https-key FILE\n"
+	    "                        compose: the edge serves HTTPS with this PEM certificate\n"
+	    "                        chain and key (absolute paths on the host), their\n"
+	    "                        directories mounted read-only into it so that a renewed\n"
+	    "                        pair is loaded without a restart; its user (uid 10001)\n"
+	    "                        must read both. ecs and copilot serve HTTPS at the load\n"
+	    "                        balancer (ecs: the CertificateArn parameter); kubernetes\n"
+	    "                        leaves it to an Ingress or load balancer in front\n"
 	    "  --help                this text\n"
 	    "\n"
 	    "The output is deterministic (no timestamps, services in name order), so a\n"
@@ -268,6 +287,13 @@ int render_run(const char *target, const char *manifests, const render_opts *o, 
 	size_t n;
 	char err[512];
 	int rc;
+	if ((o->https_cert != NULL || o->https_key != NULL) && strcmp(target, "compose") != 0) {
+		fprintf(stderr,
+			"meshctl render: --https-cert and --https-key are for compose: %s serves "
+			"HTTPS at what is in front of the edge (see --help)\n",
+			target);
+		return 2;
+	}
 	if (strcmp(target, "compose") == 0)
 		run = render_compose;
 	else if (strcmp(target, "kubernetes") == 0)
@@ -281,6 +307,16 @@ int render_run(const char *target, const char *manifests, const render_opts *o, 
 			"meshctl render: no target '%s' (compose, kubernetes, ecs or copilot; see "
 			"meshctl render --help)\n",
 			target);
+		return 2;
+	}
+	if (o->store_postgres && run != render_kubernetes) {
+		fprintf(stderr, "meshctl render: --store postgres is for kubernetes: %s\n",
+			run == render_compose
+			    ? "compose renders compose.postgres.yml beside compose.yml, to merge "
+			      "over it (-f compose.yml -f compose.postgres.yml)"
+			: run == render_ecs ? "the ecs template takes each service's store URL as "
+					      "its <Name>StoreSecretArn parameter"
+					    : "copilot renders SQLite stores only");
 		return 2;
 	}
 	if (manifest_load_dir(manifests, &ms, &n, err, sizeof(err)) != 0 ||
@@ -344,6 +380,9 @@ int cmd_render(int argc, char **argv)
 						 {"tag", required_argument, NULL, 't'},
 						 {"port", required_argument, NULL, 'p'},
 						 {"edge-count", required_argument, NULL, 'e'},
+						 {"store", required_argument, NULL, 's'},
+						 {"https-cert", required_argument, NULL, 'E'},
+						 {"https-key", required_argument, NULL, 'K'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
 	render_opts o = {.image_prefix = "localhost/cleave-",
@@ -382,6 +421,21 @@ int cmd_render(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 's':
+			if (strcmp(optarg, "sqlite") != 0 && strcmp(optarg, "postgres") != 0) {
+				fprintf(stderr,
+					"meshctl render: --store: '%s' is not sqlite or postgres\n",
+					optarg);
+				return 2;
+			}
+			o.store_postgres = strcmp(optarg, "postgres") == 0;
+			break;
+		case 'E':
+			o.https_cert = optarg;
+			break;
+		case 'K':
+			o.https_key = optarg;
+			break;
 		case 'h':
 			render_usage(stdout);
 			return 0;
@@ -404,6 +458,21 @@ int cmd_render(int argc, char **argv)
 	if (o.tag[0] == '\0' || strpbrk(o.tag, " \t\n:/@") != NULL) {
 		fprintf(stderr, "meshctl render: --tag '%s' is not an image tag\n", o.tag);
 		return 2;
+	}
+	if ((o.https_cert == NULL) != (o.https_key == NULL)) {
+		fprintf(stderr, "meshctl render: --https-cert and --https-key go together\n");
+		return 2;
+	}
+	for (int i = 0; o.https_cert != NULL && i < 2; i++) {
+		const char *file = i == 0 ? o.https_cert : o.https_key;
+		if (file[0] != '/' || strpbrk(file, "'\"$:\n\\") != NULL ||
+		    strrchr(file, '/')[1] == '\0') {
+			fprintf(stderr,
+				"meshctl render: --https-%s '%s' is not an absolute path of a file "
+				"without quotes, '$', ':' or '\\' (a compose volume names it)\n",
+				i == 0 ? "cert" : "key", file);
+			return 2;
+		}
 	}
 	if (strpbrk(o.image_prefix, " \t\n'\"") != NULL) {
 		fprintf(stderr, "meshctl render: --image-prefix '%s' has blanks or quotes\n",

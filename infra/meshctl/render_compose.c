@@ -6,7 +6,27 @@
 
 #include "render.h"
 
-#define SECRETS "/run/secrets"
+#define SECRETS	  "/run/secrets"
+#define HTTPS_DIR "/run/https" /* where the edge's container sees the HTTPS files' directories */
+
+/* https_paths splits the host paths of the HTTPS certificate and key into their directories
+ * (dir[0], dir[1]) and writes where the edge's container sees each file (in_box[0], [1]): both
+ * in HTTPS_DIR when they share a directory, else HTTPS_DIR/cert and HTTPS_DIR/key. Returns how
+ * many directories to mount (1 or 2). */
+static int https_paths(const render_opts *o, char dir[2][512], char in_box[2][600])
+{
+	const char *files[] = {o->https_cert, o->https_key};
+	int same;
+	for (int i = 0; i < 2; i++) {
+		size_t len = (size_t)(strrchr(files[i], '/') - files[i]);
+		snprintf(dir[i], 512, "%.*s", (int)len, len == 0 ? "/" : files[i]);
+	}
+	same = strcmp(dir[0], dir[1]) == 0;
+	for (int i = 0; i < 2; i++)
+		snprintf(in_box[i], 600, HTTPS_DIR "%s%s", same ? "" : (i == 0 ? "/cert" : "/key"),
+			 strrchr(files[i], '/'));
+	return same ? 1 : 2;
+}
 
 /* reaches says whether manifest from calls to, directly or through others (seen: c->n bools). */
 static bool reaches(const render_ctx *c, size_t from, size_t to, bool *seen)
@@ -176,6 +196,10 @@ int render_compose(const render_ctx *c, char *err, size_t errlen)
 	    "#   podman-compose -p cleave -f compose.yml up -d\n"
 	    "# (the health checks run through /bin/sh -c in podman-compose 1.0). The edge is\n"
 	    "# published on host port $CLEAVE_EDGE_PORT, else %d.\n"
+	    "#\n"
+	    "# Each service keeps its data in SQLite on its volume; with compose.postgres.yml\n"
+	    "# merged over this file (-f compose.yml -f compose.postgres.yml), in a database of\n"
+	    "# its own in a PostgreSQL container instead.\n"
 	    "name: cleave\n"
 	    "services:\n",
 	    c->o->port);
@@ -183,6 +207,16 @@ int render_compose(const render_ctx *c, char *err, size_t errlen)
 	fprintf(f, "  edge:\n    image: %s\n", image);
 	fprintf(f, "    environment:\n");
 	tls_env(f, "edge");
+	if (c->o->https_cert != NULL) {
+		char dir[2][512], in_box[2][600];
+		https_paths(c->o, dir, in_box);
+		fprintf(f,
+			"      # HTTPS for clients (--https-cert/--https-key), the pair loaded\n"
+			"      # again when the files change or on SIGHUP\n"
+			"      CLEAVE_HTTPS_CERT: %s\n"
+			"      CLEAVE_HTTPS_KEY: %s\n",
+			in_box[0], in_box[1]);
+	}
 	for (size_t j = 0; j < c->n; j++) {
 		deps[j] = render_upstream(c, j);
 		if (!deps[j])
@@ -193,6 +227,15 @@ int render_compose(const render_ctx *c, char *err, size_t errlen)
 		fputc('\n', f);
 	}
 	tls_secrets(f, "edge");
+	if (c->o->https_cert != NULL) {
+		char dir[2][512], in_box[2][600];
+		int ndirs = https_paths(c->o, dir, in_box);
+		fprintf(f, "    volumes:  # their directories, read-only: uid 10001 must read the "
+			   "files\n");
+		for (int i = 0; i < ndirs; i++)
+			fprintf(f, "      - '%s:" HTTPS_DIR "%s:ro'\n", dir[i],
+				ndirs == 1 ? "" : (i == 0 ? "/cert" : "/key"));
+	}
 	/* the host port: $CLEAVE_EDGE_PORT when set (compose substitutes it), else --port */
 	fprintf(f, "    ports: ['${CLEAVE_EDGE_PORT:-%d}:%d']\n", c->o->port, RENDER_EDGE_PORT);
 	{
@@ -201,7 +244,10 @@ int render_compose(const render_ctx *c, char *err, size_t errlen)
 					  .healthy_threshold = 2,
 					  .unhealthy_threshold = 2,
 					  .grace_period_ms = 0};
-		healthcheck(f, "edge", "http://127.0.0.1:8080/", &h);
+		healthcheck(f, "edge",
+			    c->o->https_cert != NULL ? "https://127.0.0.1:8080/"
+						     : "http://127.0.0.1:8080/",
+			    &h);
 	}
 	fprintf(f, "    stop_grace_period: 15s\n");
 	depends(f, c, deps);
@@ -225,5 +271,5 @@ int render_compose(const render_ctx *c, char *err, size_t errlen)
 			id, id, id, id);
 	}
 	free(deps);
-	return 0;
+	return render_compose_postgres(c, err, errlen);
 }

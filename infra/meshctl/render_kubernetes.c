@@ -1,7 +1,6 @@
 /* render_kubernetes.c: meshctl render kubernetes: per service a Deployment, a headless Service,
- * a PersistentVolumeClaim and a NetworkPolicy; the edge's Deployment, Service and NetworkPolicy
- * (mesh/); one TLS Secret per identity from meshctl certs' files (kustomization.yaml), or from
- * cert-manager (cert-manager/). */
+ * a PersistentVolumeClaim (SQLite) and a NetworkPolicy; the edge's Deployment, Service and
+ * NetworkPolicy (mesh/); the kustomizations are render_kustomize.c's. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,8 +81,8 @@ static void container_security(FILE *f)
 }
 
 /* egress writes the egress rules: DNS anywhere in the cluster, then port 7000 of the pods of
- * every manifest to[] says. */
-static void egress(FILE *f, const render_ctx *c, const bool *to)
+ * every manifest to[] says, and with store, PostgreSQL's port. */
+static void egress(FILE *f, const render_ctx *c, const bool *to, bool store)
 {
 	bool any = false;
 	fprintf(f, "  egress:\n"
@@ -110,6 +109,15 @@ static void egress(FILE *f, const render_ctx *c, const bool *to)
 	if (any)
 		fprintf(f, "      ports:\n        - protocol: TCP\n          port: %d\n",
 			RENDER_SVC_PORT);
+	if (store)
+		fprintf(
+		    f,
+		    "    # its PostgreSQL store, wherever it is. Narrow it to the database with a\n"
+		    "    # to: (an ipBlock of a managed database's addresses; a namespaceSelector\n"
+		    "    # and podSelector of the database's pods, e.g. cnpg.io/cluster: NAME for\n"
+		    "    # CloudNativePG), and change the port if the store URLs name another.\n"
+		    "    - ports:\n        - protocol: TCP\n          port: %d\n",
+		    RENDER_STORE_PORT);
 }
 
 static void env_urls(FILE *f, const char *prefix, const char *name)
@@ -156,6 +164,33 @@ static void tls_volume(FILE *f, const char *id)
 	    dns);
 }
 
+/* placement writes where the replicas of app go: with SQLite, onto the node of the first (its
+ * volume's); with PostgreSQL, spread over the nodes. */
+static void placement(FILE *f, const char *app, bool postgres)
+{
+	if (postgres)
+		fprintf(f,
+			"      topologySpreadConstraints:  # replicas over the nodes, as evenly as "
+			"they allow\n"
+			"        - maxSkew: 1\n"
+			"          topologyKey: kubernetes.io/hostname\n"
+			"          whenUnsatisfiable: ScheduleAnyway  # never left pending for it\n"
+			"          labelSelector:\n"
+			"            matchLabels:\n"
+			"              " LABEL ": %s\n",
+			app);
+	else
+		fprintf(f,
+			"      affinity:  # every replica on the node of the volume\n"
+			"        podAffinity:\n"
+			"          requiredDuringSchedulingIgnoredDuringExecution:\n"
+			"            - labelSelector:\n"
+			"                matchLabels:\n"
+			"                  " LABEL ": %s\n"
+			"              topologyKey: kubernetes.io/hostname\n",
+			app);
+}
+
 static int service(const render_ctx *c, size_t k, bool *to)
 {
 	const manifest *m = c->ms[k];
@@ -171,20 +206,35 @@ static int service(const render_ctx *c, size_t k, bool *to)
 		return -1;
 	fprintf(f, "# %s (%s): its data, its DNS name, its pods, who may reach them.\n", m->name,
 		m->service);
-	fprintf(f,
-		"#\n# The data: a SQLite store in WAL mode, which every replica shares (as the "
-		"instances\n# of meshctl up share their data directory). WAL needs its processes "
-		"on one host,\n# so the replicas are scheduled onto the node of the first "
-		"(podAffinity) and share\n# one ReadWriteOnce claim; durable across restarts and "
-		"rescheduling. (emptyDir\n# would lose the data with the pod, and a StatefulSet "
-		"would give each replica\n# its own diverging copy.)\n");
-	snprintf(claim, sizeof(claim), "%s-data", dns);
-	meta(f, "PersistentVolumeClaim", "v1", claim, dns);
-	fprintf(f, "spec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n"
-		   "      storage: 1Gi\n");
+	if (c->o->store_postgres) {
+		fprintf(
+		    f,
+		    "#\n# The data: a PostgreSQL store, a database and role of its own, whose URL "
+		    "the pods\n# read from the Secret %s-store (key url; ../store/ makes it from "
+		    "store/%s.url).\n# The replicas share nothing on disk: they run on any node, "
+		    "spread over the nodes\n# (topologySpreadConstraints), and the data directory "
+		    "is an emptyDir that\n# holds nothing lasting.\n",
+		    dns, m->name);
+	} else {
+		fprintf(
+		    f,
+		    "#\n# The data: a SQLite store in WAL mode, which every replica shares (as the "
+		    "instances\n# of meshctl up share their data directory). WAL needs its "
+		    "processes on one host,\n# so the replicas are scheduled onto the node of the "
+		    "first (podAffinity) and share\n# one ReadWriteOnce claim; durable across "
+		    "restarts and rescheduling. (emptyDir\n# would lose the data with the pod, and "
+		    "a "
+		    "StatefulSet would give each replica\n# its own diverging copy. Replicas on "
+		    "any "
+		    "node: a PostgreSQL store, meshctl\n# render kubernetes --store postgres.)\n");
+		snprintf(claim, sizeof(claim), "%s-data", dns);
+		meta(f, "PersistentVolumeClaim", "v1", claim, dns);
+		fprintf(f, "spec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n"
+			   "      storage: 1Gi\n---\n");
+	}
 	/* its DNS name: a headless Service resolves to every ready pod's address; callers dial
 	 * each and balance over them themselves */
-	fprintf(f, "---\n# %s resolves to every ready pod; callers dial each address.\n", dns);
+	fprintf(f, "# %s resolves to every ready pod; callers dial each address.\n", dns);
 	meta(f, "Service", "v1", dns, dns);
 	fprintf(f,
 		"spec:\n  clusterIP: None\n  selector:\n    " LABEL ": %s\n  ports:\n"
@@ -200,21 +250,21 @@ static int service(const render_ctx *c, size_t k, bool *to)
 	fprintf(f, "      terminationGracePeriodSeconds: %lld  # deregistration_delay + 30s\n",
 		(long long)render_ceil_s(m->deregistration_delay_ms) + 30);
 	pod_security(f);
-	fprintf(f,
-		"      affinity:  # every replica on the node of the volume\n"
-		"        podAffinity:\n"
-		"          requiredDuringSchedulingIgnoredDuringExecution:\n"
-		"            - labelSelector:\n"
-		"                matchLabels:\n"
-		"                  " LABEL ": %s\n"
-		"              topologyKey: kubernetes.io/hostname\n",
-		dns);
+	placement(f, dns, c->o->store_postgres);
 	fprintf(f, "      containers:\n        - name: %s\n          image: %s\n", dns, image);
 	fprintf(f, "          ports:\n            - name: mesh\n              containerPort: %d\n",
 		RENDER_SVC_PORT);
 	fprintf(f, "          env:\n");
 	env_value(f, "CLEAVE_LISTEN", "'tls+tcp://0.0.0.0:7000'");
 	env_value(f, "CLEAVE_MANIFESTS", RENDER_MANIFESTS "  # its policy: what they allow");
+	if (c->o->store_postgres)
+		fprintf(f,
+			"            - name: CLEAVE_STORE_URL  # its PostgreSQL database\n"
+			"              valueFrom:\n"
+			"                secretKeyRef:\n"
+			"                  name: %s-store\n"
+			"                  key: url\n",
+			dns);
 	env_tls(f);
 	render_calls(c, k, to);
 	for (size_t j = 0; j < c->n; j++)
@@ -251,10 +301,15 @@ static int service(const render_ctx *c, size_t k, bool *to)
 		"            - name: tmp\n              mountPath: /tmp\n",
 		RENDER_DATA_DIR);
 	tls_mount(f);
-	fprintf(f,
-		"      volumes:\n        - name: data\n          persistentVolumeClaim:\n"
-		"            claimName: %s-data\n        - name: tmp\n          emptyDir: {}\n",
-		dns);
+	if (c->o->store_postgres)
+		fprintf(f, "      volumes:\n        - name: data  # the data is in PostgreSQL\n"
+			   "          emptyDir: {}\n");
+	else
+		fprintf(f,
+			"      volumes:\n        - name: data\n          persistentVolumeClaim:\n"
+			"            claimName: %s-data\n",
+			dns);
+	fprintf(f, "        - name: tmp\n          emptyDir: {}\n");
 	tls_volume(f, m->name);
 	/* who may reach it: the edge if it routes here, and the services whose calls: name it */
 	fprintf(f,
@@ -286,7 +341,7 @@ static int service(const render_ctx *c, size_t k, bool *to)
 			RENDER_SVC_PORT);
 	else
 		fprintf(f, "  ingress: []\n");
-	egress(f, c, to);
+	egress(f, c, to, c->o->store_postgres);
 	return 0;
 }
 
@@ -349,135 +404,7 @@ static int edge(const render_ctx *c, bool *to)
 		"  policyTypes: [Ingress, Egress]\n  ingress:\n    - ports:\n"
 		"        - protocol: TCP\n          port: %d\n",
 		RENDER_EDGE_PORT);
-	egress(f, c, to);
-	return 0;
-}
-
-/* identity is the name of the i-th identity that runs in the cluster: the edge, then every
- * service. */
-static const char *identity(const render_ctx *c, size_t i)
-{
-	return i == 0 ? "edge" : c->ms[i - 1]->name;
-}
-
-/* kustomize_mesh writes mesh/kustomization.yaml: every workload, no Secret. */
-static int kustomize_mesh(const render_ctx *c)
-{
-	FILE *f = render_begin(c->out, "mesh/kustomization.yaml");
-	if (f == NULL)
-		return -1;
-	fprintf(f,
-		"# The workloads, without their TLS Secrets: ../kustomization.yaml adds them from\n"
-		"# meshctl certs' files, ../cert-manager/ has cert-manager issue them.\n"
-		"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
-		"  - edge.yaml\n");
-	for (size_t k = 0; k < c->n; k++) {
-		char dns[128];
-		render_dns(dns, sizeof(dns), c->ms[k]->name);
-		fprintf(f, "  - %s.yaml\n", dns);
-	}
-	return 0;
-}
-
-/* kustomize_files writes kustomization.yaml: the workloads and one Secret per identity made by
- * kustomize from the files of meshctl certs --dir tls. */
-static int kustomize_files(const render_ctx *c)
-{
-	FILE *f = render_begin(c->out, "kustomization.yaml");
-	if (f == NULL)
-		return -1;
-	fprintf(
-	    f, "# kubectl apply -k DIR applies every object, into the current namespace. Every\n"
-	       "# call in the mesh is mutual TLS: each pod mounts its identity's Secret,\n"
-	       "# <name>-tls (a kubernetes.io/tls Secret: tls.crt, tls.key, ca.crt), made here\n"
-	       "# from files this directory does not hold. Make them first:\n"
-	       "#   meshctl certs --dir DIR/tls   # a CA, and NAME.crt, NAME.key per identity\n"
-	       "# and never commit them (ca.key is used by nothing here: keep it elsewhere).\n"
-	       "# Re-running meshctl certs NAME and applying again rotates NAME: its Secret gets\n"
-	       "# a new name (kustomize's hash), so its pods are replaced and load the new files.\n"
-	       "# With cert-manager instead: kubectl apply -k DIR/cert-manager.\n"
-	       "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
-	       "  - mesh\n"
-	       "generatorOptions:\n  labels:\n    app.kubernetes.io/part-of: cleave\n"
-	       "secretGenerator:\n");
-	for (size_t i = 0; i <= c->n; i++) {
-		char dns[128];
-		const char *id = identity(c, i);
-		render_dns(dns, sizeof(dns), id);
-		fprintf(f,
-			"  - name: %s-tls\n    type: kubernetes.io/tls\n    files:\n"
-			"      - tls.crt=tls/%s.crt\n      - tls.key=tls/%s.key\n"
-			"      - ca.crt=tls/ca.crt\n",
-			dns, id, id);
-	}
-	return 0;
-}
-
-/* cert_meta writes a cert-manager object's head. */
-static void cert_meta(FILE *f, const char *kind, const char *name)
-{
-	fprintf(f,
-		"apiVersion: cert-manager.io/v1\nkind: %s\nmetadata:\n  name: %s\n  labels:\n"
-		"    app.kubernetes.io/part-of: cleave\n",
-		kind, name);
-}
-
-/* cert_key writes a Certificate's private key: a new EC P-256 key each time it is issued, as
- * meshctl certs makes. */
-static void cert_key(FILE *f)
-{
-	fprintf(f, "  privateKey:\n    algorithm: ECDSA\n    size: 256\n"
-		   "    rotationPolicy: Always\n");
-}
-
-/* kustomize_cert_manager writes cert-manager/: the workloads, and a CA issuer that issues one
- * Certificate per identity, whose Secret has the name the pods mount. */
-static int kustomize_cert_manager(const render_ctx *c)
-{
-	FILE *f = render_begin(c->out, "cert-manager/kustomization.yaml");
-	if (f == NULL)
-		return -1;
-	fprintf(f,
-		"# kubectl apply -k DIR/cert-manager: the workloads, their TLS Secrets issued by\n"
-		"# cert-manager (installed in the cluster) from a CA of the namespace's own.\n"
-		"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
-		"  - ../mesh\n  - certificates.yaml\n");
-	f = render_begin(c->out, "cert-manager/certificates.yaml");
-	if (f == NULL)
-		return -1;
-	fprintf(
-	    f, "# The identities of the mesh from cert-manager: a self-signed CA (cleave-ca, its\n"
-	       "# key in the Secret cleave-ca of this namespace, like meshctl certs' ca.key), and\n"
-	       "# one Certificate per identity with commonName = the identity, issued by it into\n"
-	       "# the Secret <name>-tls the pods mount (tls.crt, tls.key, and ca.crt: the CA).\n"
-	       "# Renewed certificates are read when a pod starts: restart the identity's\n"
-	       "# Deployment after a renewal (kubectl rollout restart deployment/NAME), well\n"
-	       "# within renewBefore.\n");
-	cert_meta(f, "Issuer", "cleave-selfsigned");
-	fprintf(f, "spec:\n  selfSigned: {}\n---\n");
-	cert_meta(f, "Certificate", "cleave-ca");
-	fprintf(f, "spec:\n  isCA: true\n  commonName: cleave-mesh-ca\n  secretName: cleave-ca\n"
-		   "  duration: 87600h  # 10 years\n");
-	cert_key(f);
-	fprintf(f, "  issuerRef:\n    name: cleave-selfsigned\n    kind: Issuer\n"
-		   "    group: cert-manager.io\n---\n");
-	cert_meta(f, "Issuer", "cleave-ca");
-	fprintf(f, "spec:\n  ca:\n    secretName: cleave-ca\n");
-	for (size_t i = 0; i <= c->n; i++) {
-		char dns[128];
-		const char *id = identity(c, i);
-		render_dns(dns, sizeof(dns), id);
-		fprintf(f, "---\n# %s's identity: the CN its peers see\n", id);
-		cert_meta(f, "Certificate", dns);
-		fprintf(f,
-			"spec:\n  secretName: %s-tls\n  commonName: %s\n  dnsNames: [%s]\n"
-			"  duration: 8760h  # 365 days, as meshctl certs\n  renewBefore: 720h\n"
-			"  usages: [digital signature, server auth, client auth]\n",
-			dns, id, id);
-		cert_key(f);
-		fprintf(f, "  issuerRef:\n    name: cleave-ca\n    kind: Issuer\n"
-			   "    group: cert-manager.io\n");
-	}
+	egress(f, c, to, false);
 	return 0;
 }
 
@@ -489,7 +416,7 @@ int render_kubernetes(const render_ctx *c, char *err, size_t errlen)
 	for (size_t k = 0; k < c->n; k++)
 		if (service(c, k, to) != 0)
 			goto oom;
-	if (kustomize_mesh(c) != 0 || kustomize_files(c) != 0 || kustomize_cert_manager(c) != 0)
+	if (render_kustomizations(c) != 0)
 		goto oom;
 	free(to);
 	return 0;

@@ -57,6 +57,7 @@ typedef struct method_total {
 	const char *method;
 	uint64_t calls, errors, p50, p99, cpu_us;
 	uint64_t denied, would_deny; /* by the call policy; in audit mode */
+	uint64_t cancelled;	     /* by their callers (mesh.Mesh/Cancel) */
 } method_total;
 
 /* print_json_wire prints an instance's connection bounds at work as a "wire" member. */
@@ -160,10 +161,11 @@ int cmd_status(int argc, char **argv)
 					printf(", \"requests\": %" PRIu64 ", \"errors\": %" PRIu64
 					       ", \"p50_us\": %" PRIu64 ", \"p99_us\": %" PRIu64
 					       ", \"cpu_us\": %" PRIu64 ", \"denied\": %" PRIu64
-					       ", \"would_deny\": %" PRIu64 "}",
+					       ", \"would_deny\": %" PRIu64
+					       ", \"cancelled\": %" PRIu64 "}",
 					       ms->calls, ms->errors, ms->latency_p50_us,
 					       ms->latency_p99_us, ms->cpu_us, ms->denied,
-					       ms->would_deny);
+					       ms->would_deny, ms->cancelled);
 				}
 				printf("]");
 				if (h->wire != NULL)
@@ -199,6 +201,7 @@ int cmd_status(int argc, char **argv)
 			t->cpu_us += ms->cpu_us;
 			t->denied += ms->denied;
 			t->would_deny += ms->would_deny;
+			t->cancelled += ms->cancelled;
 			/* across instances: the worst instance's quantiles */
 			if (ms->latency_p50_us > t->p50)
 				t->p50 = ms->latency_p50_us;
@@ -227,6 +230,20 @@ int cmd_status(int argc, char **argv)
 		printf("%-10s %-14s %10" PRIu64 " %8" PRIu64 " %9s %9s %12s  %s\n", t->service,
 		       t->method, t->calls, t->errors, t->calls ? p50 : "-", t->calls ? p99 : "-",
 		       cpu, denied);
+	}
+	{
+		/* of the errors, calls their callers gave up: answered CANCELLED unrun */
+		int header = 0;
+		for (size_t i = 0; i < ntotals; i++) {
+			if (totals[i].cancelled == 0)
+				continue;
+			printf("%s%s.%s %" PRIu64,
+			       header ? ", " : "\ncancelled by their callers: ", totals[i].service,
+			       totals[i].method, totals[i].cancelled);
+			header = 1;
+		}
+		if (header)
+			printf("\n");
 	}
 	{
 		int header = 0;

@@ -43,6 +43,17 @@ static void sv_scale(supervisor *sv, sv_service *s, int64_t now)
 	}
 }
 
+/* sv_failed_as_before says whether a process that ended while the mesh stopped only failed again
+ * as it has in its crash loop (an exit status other than 0, after SV_CRASH_LOOP crashes in a row
+ * and before its latest start became a stable run):
+ * it was (re)starting, not serving, and its failure was already reported, so it is not counted as
+ * a process that stopped uncleanly. A signal (a sanitizer abort, a kill) still counts. */
+static int sv_failed_as_before(int status, int crashes_in_row, int64_t started_us, int64_t now)
+{
+	return crashes_in_row >= SV_CRASH_LOOP && now - started_us < SV_STABLE_US &&
+	       WIFEXITED(status) && WEXITSTATUS(status) != 0;
+}
+
 /* sv_reaped handles the exit of pid. */
 static void sv_reaped(supervisor *sv, pid_t pid, int status, int64_t now)
 {
@@ -52,7 +63,12 @@ static void sv_reaped(supervisor *sv, pid_t pid, int status, int64_t now)
 	if (pid == sv->edge_pid) {
 		sv_output_close(sv, &sv->edge_out);
 		sv->edge_pid = 0;
-		if (sv->phase != SV_RUNNING && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+		if (sv->phase != SV_RUNNING &&
+		    sv_failed_as_before(status, sv->edge_crashes, sv->edge_started_us, now)) {
+			sv_log(sv, "the edge exited (%s) while stopping, as in its crash loop",
+			       how);
+		} else if (sv->phase != SV_RUNNING &&
+			   !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
 			sv_log(sv, "the edge stopped uncleanly (%s)", how);
 			sv->unclean_stops++;
 		}
@@ -101,7 +117,13 @@ static void sv_reaped(supervisor *sv, pid_t pid, int status, int64_t now)
 			in->pid = 0;
 			snprintf(in->last_exit, sizeof(in->last_exit), "%s", how);
 			if (in->draining || sv->phase != SV_RUNNING) {
-				if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+				if (sv_failed_as_before(status, in->crashes_in_row, in->started_us,
+							now)) {
+					sv_log(sv,
+					       "%s-%d exited (%s) while stopping, as in its crash "
+					       "loop",
+					       s->m->name, in->index, how);
+				} else if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
 					sv_log(sv, "%s-%d stopped uncleanly (%s)", s->m->name,
 					       in->index, how);
 					sv->unclean_stops++;

@@ -12,6 +12,8 @@ typedef struct supervisor_opts {
 	const char *listen;	  /* the edge's HTTP address, "127.0.0.1:8080" */
 	const char *manifests;	  /* directory of <name>/manifest.yml */
 	const char *admin_listen; /* the edge's admin (metrics) address, or NULL */
+	const char *https_cert;	  /* the edge serves HTTPS with this certificate chain and */
+	const char *https_key;	  /* key (absolute paths; both NULL: cleartext HTTP) */
 	int foreground;		  /* print every log line (access log included) on stdout */
 	int monolith;		  /* every service in one process (build/monolith), once each */
 	int allow_root;		  /* as root: without system users, run everything as root */

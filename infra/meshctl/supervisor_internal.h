@@ -19,6 +19,7 @@
 #define SV_MAX_INSTANCES 64
 #define SV_SLOTS	 (2 * SV_MAX_INSTANCES) /* active plus draining */
 #define SV_CRASH_LOOP	 3			/* crashes in a row reported as a crash loop */
+#define SV_STABLE_US	 10000000LL /* up this long: the next crash starts a new series */
 
 struct supervisor;
 

@@ -168,6 +168,20 @@ int sv_identity_prepare(supervisor *sv)
 	if (sv_identity_ensure(sv, "edge", &sv->edge_as) != 0 ||
 	    (sv->opts->monolith && sv_identity_ensure(sv, "monolith", &sv->mono_as) != 0))
 		return sv_identity_refuse(sv, "the system users cannot be made");
+	/* the edge reads its HTTPS certificate and key as cleave-edge, and again on each reload */
+	for (int i = 0; sv->opts->https_cert != NULL && i < 2; i++) {
+		const char *file = i == 0 ? sv->opts->https_cert : sv->opts->https_key;
+		int e = meshctl_readable_as(file, sv->edge_as.uid, sv->edge_as.gid);
+		if (e != 0) {
+			sv_log(
+			    sv,
+			    "the edge runs as %s, which cannot read %s (%s): give it read access, "
+			    "e.g. chgrp %s FILE && chmod g+r FILE, and o+x to the directories "
+			    "above it",
+			    sv->edge_as.user, file, strerror(e), sv->edge_as.user);
+			return -1;
+		}
+	}
 	if (chmod(paths->state, 0711) != 0 || chmod(paths->run, 0711) != 0 ||
 	    chmod(paths->targets, 0711) != 0 || chmod(paths->policy, 0711) != 0) {
 		sv_log(sv, "cannot prepare the state directory for the system users: %s",

@@ -47,7 +47,8 @@ static void sv_output_line(sv_output *o, const char *line, size_t len)
 		fflush(stdout);
 	}
 	if (o == &o->sv->edge_out && o->sv->edge_url[0] == '\0') {
-		const char *at = memmem(line, len, "listening on http://", 20);
+		/* "listening on http://..." or, with CLEAVE_HTTPS_CERT, "https://..." */
+		const char *at = memmem(line, len, "listening on http", 17);
 		if (at != NULL) {
 			size_t skip = (size_t)(at - line) + 13, k = 0;
 			while (skip + k < len && line[skip + k] != ' ' &&

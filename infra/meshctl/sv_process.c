@@ -11,8 +11,7 @@
 
 #include "supervisor_internal.h"
 
-#define SV_STOP_GRACE_US  5000000LL  /* SIGTERM, then SIGKILL after this */
-#define SV_STABLE_US	  10000000LL /* up this long: the next crash starts a new series */
+#define SV_STOP_GRACE_US  5000000LL /* SIGTERM, then SIGKILL after this */
 #define SV_BACKOFF_MIN_MS 100
 #define SV_BACKOFF_MAX_MS 10000
 
@@ -176,7 +175,7 @@ int sv_process_start_instance(supervisor *sv, sv_instance *in)
 int sv_process_start_edge(supervisor *sv)
 {
 	char bin[PATH_MAX], manifests[PATH_MAX], targets[PATH_MAX];
-	char *argv[16];
+	char *argv[20];
 	int argc = 0;
 	if (meshctl_bin_path(bin, sizeof(bin), "edge") != 0)
 		return -1;
@@ -196,6 +195,13 @@ int sv_process_start_edge(supervisor *sv)
 	if (sv->opts->admin_listen != NULL) {
 		argv[argc++] = "--admin-listen";
 		argv[argc++] = (char *)sv->opts->admin_listen;
+	}
+	if (sv->opts->https_cert != NULL) {
+		/* over $CLEAVE_HTTPS_CERT/_KEY, which the edge would otherwise inherit */
+		argv[argc++] = "--https-cert";
+		argv[argc++] = (char *)sv->opts->https_cert;
+		argv[argc++] = "--https-key";
+		argv[argc++] = (char *)sv->opts->https_key;
 	}
 	argv[argc] = NULL;
 	sv->edge_pid = sv_process_launch(sv, argv, &sv->edge_as, "the edge", &sv->edge_out, "edge",

@@ -29,8 +29,10 @@ static void up_usage(FILE *out)
 	    out,
 	    "usage: meshctl up [--port N | --listen ADDR:PORT] [--detach] [--state-dir DIR]\n"
 	    "                  [--manifests DIR] [--admin-port N] [--monolith] [--allow-root]\n"
+	    "                  [--https-cert FILE --https-key FILE]\n"
 	    "       meshctl up --containers [--port N] [--state-dir DIR] [--project NAME]\n"
-	    "                  [--tag TAG] [--build] [--wait SECONDS]\n"
+	    "                  [--tag TAG] [--build] [--wait SECONDS] [--store sqlite|postgres]\n"
+	    "                  [--https-cert FILE --https-key FILE]\n"
 	    "\n"
 	    "Starts every service of the manifests at its count, then the edge, and keeps them\n"
 	    "so: a crashed instance is restarted with exponential backoff (100 ms doubling to\n"
@@ -54,6 +56,12 @@ static void up_usage(FILE *out)
 	    "                      (cleave-<name>) cannot be made or cannot reach the binaries;\n"
 	    "                      without it that is an error. As root every process runs as\n"
 	    "                      its own user: each service, the edge and the monolith\n"
+	    "  --https-cert FILE   serve the API over HTTPS instead of HTTP (TLS 1.2 and 1.3,\n"
+	    "                      ALPN h2 and http/1.1) with this PEM certificate chain (the\n"
+	    "                      server's first); the edge loads it again when the files\n"
+	    "                      change. Default $CLEAVE_HTTPS_CERT (the edge reads it)\n"
+	    "  --https-key FILE    its unencrypted PEM key (default $CLEAVE_HTTPS_KEY). As root\n"
+	    "                      the edge's user, cleave-edge, must be able to read both\n"
 	    "  --help              this text\n"
 	    "\n"
 	    "With --containers (as root) it runs the forum in containers instead, with podman:\n"
@@ -74,7 +82,18 @@ static void up_usage(FILE *out)
 	    "  --tag TAG           the images' tag (default latest)\n"
 	    "  --build             run infra/images/build even when every image is there (after\n"
 	    "                      changing the sources; it reuses what did not change)\n"
-	    "  --wait SECONDS      how long to wait for the forum to answer (default 180)\n");
+	    "  --wait SECONDS      how long to wait for the forum to answer (default 180)\n"
+	    "  --store KIND        where the services keep their data: sqlite (default; each\n"
+	    "                      service's volume) or postgres: a PostgreSQL container (the\n"
+	    "                      image cleave-postgres) with a database and role per service\n"
+	    "                      (compose.postgres.yml merged over compose.yml; each\n"
+	    "                      service's URL, with a random password, in\n"
+	    "                      STATE/containers/store/<name>.env); its data on a volume too\n"
+	    "  --https-cert FILE, --https-key FILE\n"
+	    "                      the edge serves HTTPS on --port: their directories are\n"
+	    "                      mounted read-only into the edge's container (so a renewed\n"
+	    "                      pair is loaded without a restart); its user, uid 10001,\n"
+	    "                      must be able to read both\n");
 }
 
 /* up_wait_ready reads the supervisor's "ready URL" line; returns 0 and prints where the API is,
@@ -123,9 +142,13 @@ int cmd_up(int argc, char **argv)
 						 {"tag", required_argument, NULL, 'T'},
 						 {"build", no_argument, NULL, 'B'},
 						 {"wait", required_argument, NULL, 'W'},
+						 {"store", required_argument, NULL, 'S'},
+						 {"https-cert", required_argument, NULL, 'E'},
+						 {"https-key", required_argument, NULL, 'K'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
-	char listen[128] = "127.0.0.1:8080", admin[64];
+	char listen[128] = "127.0.0.1:8080", admin[64], cert[PATH_MAX], key[PATH_MAX];
+	const char *https_cert = NULL, *https_key = NULL;
 	containers_opts co = {.project = "cleave", .tag = "latest", .port = 8080, .wait_s = 180};
 	int containers = 0, only_local = 0, only_containers = 0;
 	const char *state = NULL;
@@ -182,6 +205,16 @@ int cmd_up(int argc, char **argv)
 			only_containers = 1;
 			break;
 		}
+		case 'S':
+			if (strcmp(optarg, "sqlite") != 0 && strcmp(optarg, "postgres") != 0) {
+				fprintf(stderr,
+					"meshctl up: --store wants sqlite or postgres, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			co.postgres = strcmp(optarg, "postgres") == 0;
+			only_containers = 1;
+			break;
 		case 'l':
 			if (strchr(optarg, ':') == NULL || strlen(optarg) >= sizeof(listen)) {
 				fprintf(stderr, "meshctl up: --listen wants ADDR:PORT, not '%s'\n",
@@ -220,6 +253,12 @@ int cmd_up(int argc, char **argv)
 			o.admin_listen = admin;
 			only_local = 1;
 			break;
+		case 'E':
+			https_cert = optarg;
+			break;
+		case 'K':
+			https_key = optarg;
+			break;
 		case 'h':
 			up_usage(stdout);
 			return 0;
@@ -242,8 +281,35 @@ int cmd_up(int argc, char **argv)
 	}
 	if (!containers && only_containers) {
 		fprintf(stderr,
-			"meshctl up: --project, --tag, --build and --wait go with --containers\n");
+			"meshctl up: --project, --tag, --build, --wait and --store go with "
+			"--containers (locally, each service's store is CLEAVE_STORE_URL_<NAME>: "
+			"README, Stores)\n");
 		return 2;
+	}
+	if ((https_cert == NULL) != (https_key == NULL)) {
+		fprintf(stderr, "meshctl up: --https-cert and --https-key go together\n");
+		return 2;
+	}
+	if (https_cert != NULL) {
+		/* absolute: the edge runs elsewhere (another directory, a container) */
+		const char *files[] = {https_cert, https_key};
+		char *abs[] = {cert, key};
+		for (int i = 0; i < 2; i++) {
+			FILE *f;
+			if (files[i][0] == '\0' ||
+			    meshctl_abs_path(abs[i], PATH_MAX, files[i]) != 0) {
+				fprintf(stderr, "meshctl up: bad path '%s'\n", files[i]);
+				return 2;
+			}
+			if ((f = fopen(abs[i], "r")) == NULL) {
+				fprintf(stderr, "meshctl up: cannot read %s: %s\n", abs[i],
+					strerror(errno));
+				return 1;
+			}
+			fclose(f);
+		}
+		o.https_cert = co.https_cert = cert;
+		o.https_key = co.https_key = key;
 	}
 	if (containers) {
 		co.state = state;

@@ -66,6 +66,26 @@ extern const uint64_t mesh_latency_bounds_us[MESH_LATENCY_BUCKETS];
  * call with a longer one (MESH_INVALID_ARGUMENT). */
 #define MESH_REQUEST_ID_MAX 128
 
+/* MESH_TRACE_ID_LEN, MESH_SPAN_ID_LEN: the bytes of a W3C trace-id and of a span id (the W3C
+ * parent-id). */
+#define MESH_TRACE_ID_LEN 16
+#define MESH_SPAN_ID_LEN  8
+
+/* mesh_trace: a W3C trace context (https://www.w3.org/TR/trace-context/) as a call carries it:
+ * mesh.Call's trace_id, parent_id and trace_flags. */
+typedef struct mesh_trace {
+	uint8_t trace_id[MESH_TRACE_ID_LEN]; /* the trace; all zero: the call has none */
+	uint8_t parent_id[MESH_SPAN_ID_LEN]; /* the span of the caller that makes the call */
+	uint8_t flags;			     /* trace-flags; bit 0: sampled */
+} mesh_trace;
+
+/* mesh_trace_valid says whether t names a trace: its trace id is not all zero. */
+int mesh_trace_valid(const mesh_trace *t);
+
+/* mesh_trace_hex writes id (len bytes) as 2 * len lowercase hex digits and a NUL into out, which
+ * has room for them; returns out. */
+char *mesh_trace_hex(const uint8_t *id, size_t len, char *out);
+
 /* mesh_rpc: the side channel of one call. protoc-c's closures carry no status, so the
  * closure_data a caller passes to a mesh client's invoke (or to a generated stub) must point at a
  * mesh_rpc, usually the first member of the caller's own context. The caller sets the inputs;
@@ -73,8 +93,9 @@ extern const uint64_t mesh_latency_bounds_us[MESH_LATENCY_BUCKETS];
 typedef struct mesh_rpc {
 	/* in: absolute deadline on mesh_now_us()'s clock; 0 means the client's default timeout */
 	int64_t deadline_us;
-	/* in: trace id carried through every hop; 0 lets the client pick one */
-	uint64_t trace_id;
+	/* in: the trace context the call carries (a trace id of zeros: none), copied into the call
+	 * before invoke returns: the trace, the caller's own span as parent_id, and the flags */
+	mesh_trace trace;
 	/* in: a create carrying a key is applied at most once per key; NULL for none. Borrowed:
 	 * it is copied into the call before invoke returns. */
 	const char *idempotency_key;
@@ -165,9 +186,12 @@ ProtobufCService *mesh_client_service(mesh_client *client);
  * completed, and its closure never runs: once it returns 0, rpc and whatever the closure would
  * have used are the caller's again (to free). The call leaves mesh_client_inflight at once. On a
  * loop client, a call still waiting in its connection's output (invoked in this turn of the
- * loop, or held back by a full socket) is taken out of it and never sent; one already sent may
- * still be carried out by the instance, which is not told, and its reply is dropped when it
- * comes. On a client with a queue, nng's context abandons the call the same way. Call it on the
+ * loop, or held back by a full socket) is taken out of it and never sent; for one already sent,
+ * a mesh.Mesh/Cancel follows it on its connection (mesh.proto): a cleave instance that reads it
+ * before starting the call answers the call CANCELLED unrun (one already running carries on),
+ * and any reply is dropped when it comes. A loop client does the same for a call whose deadline
+ * passes. On a client with a queue, nng's context abandons the call: the
+ * instance is not told and carries it out. Call it on the
  * loop's thread (loop clients) or the thread that drains the client's queue. Returns 0; ENOENT
  * if rpc is not a call of client in flight (its closure ran or is running: cancelling a call
  * from its own closure is ENOENT); ENOTSUP on a blocking client, whose calls end before
@@ -503,18 +527,49 @@ const char *mesh_call_idempotency_key(const void *closure_data);
 const char *mesh_call_request_id(const void *closure_data);
 
 /* mesh_log writes one line to stderr: the server's name (mesh_server_opts.name), the request id
- * of the call identified by closure_data in brackets ("[-]" without one), then fmt (printf's):
- * "posts: [9f86d081884c7d65] user 99 does not exist". Control characters are written as '?', so
- * a line cannot forge others; a line is cut at 1 KiB, and written with one write(2), so lines
- * of concurrent calls do not mix. It costs a system call: for calls that fail for a reason an
- * operator should see, never on the path of a successful call. The runtime itself logs every
- * call answered MESH_INTERNAL or MESH_UNAVAILABLE, with its method and message. */
+ * of the call identified by closure_data in brackets ("[-]" without one), its trace context if it
+ * has one (the W3C trace id, the span the server opened for the call and the caller's span), then
+ * fmt (printf's): "posts: [9f86d081884c7d65] trace=4bf92f3577b34da6a3ce929d0e0e4736
+ * span=b7ad6b7169203331 parent=00f067aa0ba902b7 user 99 does not exist". Control characters are
+ * written as '?', so a line cannot forge others; a line is cut at 1 KiB, and written with one
+ * write(2), so lines of concurrent calls do not mix. It costs a system call: for calls that fail
+ * for a reason an operator should see, never on the path of a successful call. The runtime itself
+ * logs every call answered MESH_INTERNAL, MESH_UNAVAILABLE or MESH_DEADLINE_EXCEEDED, with its
+ * method and message. */
 void mesh_log(const void *closure_data, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* mesh_call_deadline returns the absolute deadline (mesh_now_us clock) of the call identified by
- * closure_data, or 0 if it has none; set it in the mesh_rpc of calls made on the call's behalf so
- * the deadline shrinks at each hop. */
+ * closure_data, or 0 if it has none. A server counts the call's budget (mesh.Call.timeout_us)
+ * from when its transport read the call, so time spent waiting behind other calls is spent from
+ * it; a call whose deadline passed before it started is answered DEADLINE_EXCEEDED unrun. */
 int64_t mesh_call_deadline(const void *closure_data);
+
+/* MESH_CHILD_MARGIN_MIN_US, MESH_CHILD_MARGIN_MAX_US: a call made on another's behalf ends this
+ * much before the other's deadline (a tenth of the time left, within these bounds), so the
+ * other still has time to answer (with DEADLINE_EXCEEDED naming the hop that ran out) before its
+ * own caller gives up on it. */
+#define MESH_CHILD_MARGIN_MIN_US 1000
+#define MESH_CHILD_MARGIN_MAX_US 20000
+
+/* mesh_call_child_deadline returns the deadline to give the calls made on behalf of the call
+ * identified by closure_data (the mesh_rpc's deadline_us): its own deadline less the margin
+ * above, so a nested call never outlives its parent; 0 if the call has none. A deadline already
+ * too close gives a time already past: the nested call then fails at once, unsent. */
+int64_t mesh_call_child_deadline(const void *closure_data);
+
+/* mesh_call_trace fills *out with the trace context to give the calls made on behalf of the call
+ * identified by closure_data (the mesh_rpc's trace): the call's trace id and flags, and as
+ * parent_id the span the server opened for the call, a fresh id of its own (so every hop is a new
+ * span of the same trace). Returns 1, or 0 with *out all zero if the call carries no trace. */
+int mesh_call_trace(const void *closure_data, mesh_trace *out);
+
+/* mesh_call_cancelled says whether the caller of the call identified by closure_data cancelled
+ * it (a mesh.Mesh/Cancel for it came on its connection, or the connection closed), as far as the
+ * server has read. A call cancelled before it started is answered CANCELLED without running;
+ * for one running, its answer goes nowhere, so the implementation should do no more work (a
+ * store write) and answer at once (mesh_fail with MESH_CANCELLED). It reads a flag: no system
+ * call. */
+int mesh_call_cancelled(const void *closure_data);
 
 /* ---- mutual TLS (tls+tcp://) ---------------------------------------------------------------- */
 
@@ -550,7 +605,8 @@ int mesh_check(const char *url, int timeout_ms, char *out, size_t outlen);
 
 /* mesh_client_call calls method (by name) of client's service with input and waits, however
  * the client was made to deliver. parent is the closure_data of the call being served, whose
- * deadline and request id this call inherits (NULL: the client's default timeout, no id). On
+ * request id, trace (a new span of it) and deadline (less a margin: mesh_call_child_deadline)
+ * this call inherits (NULL: the client's default timeout, no id, no trace). On
  * MESH_OK, if output is not NULL, *output is the reply, the caller's, to free with
  * protobuf_c_message_free_unpacked(o, NULL). Otherwise message holds the reason. Only for blocking
  * clients. */

@@ -66,7 +66,11 @@ static void protoc_agrees_call(const meshi_envelope_call *c, const uint8_t *data
 		   "payload differs from protoc-c's");
 	FUZZ_CHECK(m->timeout_us == c->timeout_us, "timeout %lld, protoc-c's %lld",
 		   (long long)c->timeout_us, (long long)m->timeout_us);
-	FUZZ_CHECK(m->trace_id == c->trace_id, "trace id differs from protoc-c's");
+	FUZZ_CHECK(
+	    same_bytes(m->trace_id.data, m->trace_id.len, c->trace_id, c->trace_id_len) &&
+		same_bytes(m->parent_id.data, m->parent_id.len, c->parent_id, c->parent_id_len) &&
+		m->trace_flags == c->trace_flags,
+	    "trace context differs from protoc-c's");
 	mesh__call__free_unpacked(m, NULL);
 }
 
@@ -96,14 +100,17 @@ static void check_call(const uint8_t *data, size_t size)
 	end = append_payload(end, c.payload, c.payload_len);
 	FUZZ_CHECK(meshi_envelope_call_read(&again, buf, (size_t)(end - buf)) == 0,
 		   "its own envelope does not read");
-	FUZZ_CHECK(same_bytes(again.service, again.service_len, c.service, c.service_len) &&
-		       same_bytes(again.method, again.method_len, c.method, c.method_len) &&
-		       same_bytes(again.payload, again.payload_len, c.payload, c.payload_len) &&
-		       again.timeout_us == c.timeout_us && again.trace_id == c.trace_id &&
-		       same_bytes(again.caller, again.caller_len, c.caller, c.caller_len) &&
-		       same_bytes(again.idempotency_key, again.idempotency_key_len,
-				  c.idempotency_key, c.idempotency_key_len),
-		   "a call read, written and read again differs");
+	FUZZ_CHECK(
+	    same_bytes(again.service, again.service_len, c.service, c.service_len) &&
+		same_bytes(again.method, again.method_len, c.method, c.method_len) &&
+		same_bytes(again.payload, again.payload_len, c.payload, c.payload_len) &&
+		again.timeout_us == c.timeout_us && again.trace_flags == c.trace_flags &&
+		same_bytes(again.trace_id, again.trace_id_len, c.trace_id, c.trace_id_len) &&
+		same_bytes(again.parent_id, again.parent_id_len, c.parent_id, c.parent_id_len) &&
+		same_bytes(again.caller, again.caller_len, c.caller, c.caller_len) &&
+		same_bytes(again.idempotency_key, again.idempotency_key_len, c.idempotency_key,
+			   c.idempotency_key_len),
+	    "a call read, written and read again differs");
 	free(buf);
 }
 

@@ -15,6 +15,7 @@
 
 #include "harness.h"
 #include "http.h"
+#include "https.h"
 
 #define MESHCTL CLEAVE_BUILD_DIR "/meshctl"
 
@@ -915,6 +916,69 @@ START_TEST(test_up_detach_then_down)
 }
 END_TEST
 
+/* test_up_https_then_down: meshctl up --https-cert/--https-key runs the edge over HTTPS (HTTP/2
+ * by ALPN, HTTP/1.1), which meshctl says and status shows; as root the edge's own user must be
+ * able to read the key, or up refuses with the reason and starts nothing. */
+START_TEST(test_up_https_then_down)
+{
+	const char *names[] = {"localhost", NULL};
+	char tls[600], crt[700], key[700], *out = NULL, url[300], *at;
+	http_response r;
+	snprintf(tls, sizeof(tls), "%s/tls", dir);
+	snprintf(crt, sizeof(crt), "%s/localhost.crt", tls);
+	snprintf(key, sizeof(key), "%s/localhost.key", tls);
+	ck_assert_int_eq(https_certs(tls, names), 0);
+	ck_assert_int_eq(chmod(tls, 0711), 0);
+	/* one without the other is a usage error */
+	ck_assert_int_eq(meshctl(&out, "up", "--port", "0", "--https-cert", crt, NULL), 2);
+	ck_assert_msg(strstr(out, "go together") != NULL, "up said: %s", out);
+	free(out);
+	if (geteuid() == 0) {
+		char log[700], *text;
+		/* the key is root's, mode 0600: cleave-edge cannot read it */
+		ck_assert_int_eq(meshctl(&out, "up", "--detach", "--port", "0", "--https-cert", crt,
+					 "--https-key", key, NULL),
+				 1);
+		free(out);
+		snprintf(log, sizeof(log), "%s/logs/meshctl.log", state);
+		text = harness_read_file(log);
+		ck_assert_msg(text != NULL &&
+				  strstr(text, "cleave-edge, which cannot read") != NULL &&
+				  strstr(text, key) != NULL,
+			      "meshctl.log: %s", text != NULL ? text : "(none)");
+		free(text);
+		ck_assert_int_eq(detached_pid(), 0);
+		ck_assert_int_eq(chmod(key, 0644), 0);
+	}
+	ck_assert_int_eq(meshctl(&out, "up", "--detach", "--port", "0", "--https-cert", crt,
+				 "--https-key", key, NULL),
+			 0);
+	ck_assert_msg((at = strstr(out, "https://127.0.0.1:")) != NULL, "up --detach said: %s",
+		      out);
+	/* https://127.0.0.1:PORT/api: the certificate names localhost */
+	snprintf(url, sizeof(url), "https://localhost:%d/api/users/1",
+		 atoi(at + strlen("https://127.0.0.1:")));
+	free(out);
+	ck_assert_int_eq(wait_for("users", 1, 1, 10000), 0);
+	for (int http2 = 1; http2 >= 0; http2--) {
+		char ca[700];
+		http_options o = {.ca_file = ca, .http2 = http2};
+		snprintf(ca, sizeof(ca), "%s/ca.crt", tls);
+		http_request("GET", url, &o, &r);
+		ck_assert_msg(r.status == 200, "GET %s: %ld (%s)", url, r.status, r.error);
+		ck_assert_int_eq(r.version, http2 ? 2 : 11);
+		ck_assert_ptr_nonnull(strstr(r.body, "marceline"));
+		http_response_free(&r);
+	}
+	ck_assert_int_eq(meshctl(&out, "status", NULL), 0);
+	ck_assert_msg(strstr(out, "edge: https://127.0.0.1:") != NULL, "status: %s", out);
+	free(out);
+	ck_assert_int_eq(meshctl(&out, "down", NULL), 0);
+	free(out);
+	ck_assert_int_eq(detached_pid(), 0);
+}
+END_TEST
+
 START_TEST(test_up_exits_1_when_a_child_stops_uncleanly)
 {
 	char log[600], line[512];
@@ -1004,6 +1068,7 @@ static Suite *meshctl_suite(void)
 	tc = harness_tcase("lifecycle", 90);
 	tcase_add_checked_fixture(tc, lifecycle_setup, lifecycle_teardown);
 	tcase_add_test(tc, test_up_detach_then_down);
+	tcase_add_test(tc, test_up_https_then_down);
 	tcase_add_test(tc, test_up_as_root_needs_its_users_or_allow_root);
 	tcase_add_test(tc, test_up_exits_1_when_a_child_stops_uncleanly);
 	tcase_add_test(tc, test_a_crashing_service_backs_off_to_10_s);

@@ -52,16 +52,32 @@ static int run(char **out, char *const argv[])
 	return run_for(out, 30000, argv);
 }
 
+/* render_store runs meshctl render target --out DIR/sub [--store store] [--manifests m]; returns
+ * its exit status. */
+static int render_store(const char *target, const char *sub, const char *manifests,
+			const char *store, char **out)
+{
+	char outdir[512];
+	char *argv[10] = {MESHCTL, "render", (char *)target, "--out",
+			  outdir}; /* 5 + 2 + 2 + NULL */
+	size_t i = 5;
+	snprintf(outdir, sizeof(outdir), "%s/%s", dir, sub);
+	if (store != NULL) {
+		argv[i++] = "--store";
+		argv[i++] = (char *)store;
+	}
+	if (manifests != NULL) {
+		argv[i++] = "--manifests";
+		argv[i++] = (char *)manifests;
+	}
+	argv[i] = NULL;
+	return run(out, argv);
+}
+
 /* render runs meshctl render target --out DIR/sub [--manifests m]; returns its exit status. */
 static int render(const char *target, const char *sub, const char *manifests, char **out)
 {
-	char outdir[512];
-	char *argv[] = {MESHCTL, "render",	(char *)target,	   "--out",
-			outdir,	 "--manifests", (char *)manifests, NULL};
-	snprintf(outdir, sizeof(outdir), "%s/%s", dir, sub);
-	if (manifests == NULL)
-		argv[5] = NULL;
-	return run(out, argv);
+	return render_store(target, sub, manifests, NULL, out);
 }
 
 /* yaml_docs: every document of one YAML file. */
@@ -306,23 +322,28 @@ static void teardown(void)
 	dir[0] = '\0';
 }
 
+/* Every target's render is committed in infra/deploy/<target>, and Kubernetes with PostgreSQL
+ * stores (--store postgres) in infra/deploy/kubernetes-postgres. */
 START_TEST(test_the_committed_deployments_match_the_manifests)
 {
-	for (size_t t = 0; t < NTARGETS; t++) {
+	for (size_t t = 0; t <= NTARGETS; t++) {
+		const char *target = t < NTARGETS ? targets[t] : "kubernetes";
+		const char *store = t < NTARGETS ? NULL : "postgres";
+		const char *where = t < NTARGETS ? targets[t] : "kubernetes-postgres";
 		char committed[512], fresh[512], *out = NULL;
 		char *diff[] = {"/usr/bin/diff", "-ru", committed, fresh, NULL};
 		int rc;
 		snprintf(committed, sizeof(committed), "%s/infra/deploy/%s", CLEAVE_SOURCE_DIR,
-			 targets[t]);
-		snprintf(fresh, sizeof(fresh), "%s/%s", dir, targets[t]);
-		ck_assert_int_eq(render(targets[t], targets[t], NULL, NULL), 0);
+			 where);
+		snprintf(fresh, sizeof(fresh), "%s/%s", dir, where);
+		ck_assert_int_eq(render_store(target, where, NULL, store, NULL), 0);
 		rc = run(&out, diff);
 		ck_assert_msg(rc == 0,
 			      "infra/deploy/%s differs from what the manifests render:\n%s\n"
 			      "Regenerate it with (in the checkout):\n"
-			      "  rm -rf infra/deploy/%s && build/meshctl render %s --out "
+			      "  rm -rf infra/deploy/%s && build/meshctl render %s%s --out "
 			      "infra/deploy/%s\n",
-			      targets[t], out, targets[t], targets[t], targets[t]);
+			      where, out, where, target, store ? " --store postgres" : "", where);
 		free(out);
 	}
 }
@@ -342,10 +363,22 @@ START_TEST(test_every_rendered_file_is_yaml_with_the_header)
 			snprintf(outdir, sizeof(outdir), "%s/%s", dir, sub);
 			n = 0;
 			check_tree(outdir, &n);
-			/* compose.yml; mesh/ (4 + kustomization), kustomization.yaml,
-			 * cert-manager/ (kustomization, certificates); 4 manifests; template.yml */
-			ck_assert_int_eq(n, t == 0 ? 1 : t == 1 ? 8 : t == 2 ? 4 : 1);
+			/* compose.yml, compose.postgres.yml; mesh/ (4 + kustomization),
+			 * kustomization.yaml, cert-manager/ (kustomization, certificates); 4
+			 * manifests; template.yml */
+			ck_assert_int_eq(n, t == 0 ? 2 : t == 1 ? 8 : t == 2 ? 4 : 1);
 		}
+	}
+	/* kubernetes --store postgres: the same and store/kustomization.yaml */
+	for (int with = 0; with < 2; with++) {
+		char sub[64], outdir[600];
+		int n = 0;
+		snprintf(sub, sizeof(sub), "kubernetes-postgres-%d", with);
+		ck_assert_int_eq(render_store("kubernetes", sub, with ? m : NULL, "postgres", NULL),
+				 0);
+		snprintf(outdir, sizeof(outdir), "%s/%s", dir, sub);
+		check_tree(outdir, &n);
+		ck_assert_int_eq(n, 9);
 	}
 }
 END_TEST
@@ -371,6 +404,19 @@ START_TEST(test_bad_input_is_a_usage_error)
 	ck_assert_int_eq(run(&out, missing), 1);
 	ck_assert_msg(strstr(out, "/nonexistent") != NULL, "%s", out);
 	free(out);
+	/* --store is sqlite or postgres, and postgres is kubernetes' alone: compose renders
+	 * compose.postgres.yml anyway, the ECS template takes store URLs as parameters */
+	ck_assert_int_eq(render_store("kubernetes", "s0", NULL, "mysql", &out), 2);
+	ck_assert_msg(strstr(out, "'mysql'") != NULL, "%s", out);
+	free(out);
+	ck_assert_int_eq(render_store("compose", "s1", NULL, "postgres", &out), 2);
+	ck_assert_msg(strstr(out, "compose.postgres.yml") != NULL, "%s", out);
+	free(out);
+	ck_assert_int_eq(render_store("ecs", "s2", NULL, "postgres", &out), 2);
+	ck_assert_msg(strstr(out, "StoreSecretArn") != NULL, "%s", out);
+	free(out);
+	ck_assert_int_eq(render_store("copilot", "s3", NULL, "postgres", NULL), 2);
+	ck_assert_int_eq(render_store("kubernetes", "s4", NULL, "sqlite", NULL), 0);
 }
 END_TEST
 
@@ -913,7 +959,7 @@ static void check_container(const char *file, const workload *w, yaml_document_t
 /* check_secrets_made checks that both ways of running the render in DIR/sub make each identity
  * of w (n) its Secret, <identity>-tls: kustomization.yaml from meshctl certs' files,
  * cert-manager/ by a Certificate whose commonName is the identity, from the mesh's own CA. */
-static void check_secrets_made(const char *sub, const workload *w, size_t n)
+static void check_secrets_made(const char *sub, const workload *w, size_t n, bool pg)
 {
 	char path[700], why[600], want[300], secret[96], dns[64];
 	yaml_docs d;
@@ -923,7 +969,8 @@ static void check_secrets_made(const char *sub, const workload *w, size_t n)
 	ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
 	doc = &d.doc[0];
 	root = yaml_document_get_root_node(doc);
-	expect_list("kustomization.yaml", "Kustomization", doc, root, "resources", "mesh");
+	expect_list("kustomization.yaml", "Kustomization", doc, root, "resources",
+		    pg ? "mesh,store" : "mesh");
 	for (size_t k = 0; k < n; k++) {
 		bool found = false;
 		snprintf(secret, sizeof(secret), "%s-tls", dns_of(dns, sizeof(dns), w[k].name));
@@ -946,7 +993,7 @@ static void check_secrets_made(const char *sub, const workload *w, size_t n)
 	ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
 	expect_list("cert-manager/kustomization.yaml", "Kustomization", &d.doc[0],
 		    yaml_document_get_root_node(&d.doc[0]), "resources",
-		    "../mesh,certificates.yaml");
+		    pg ? "../mesh,../store,certificates.yaml" : "../mesh,certificates.yaml");
 	unload(&d);
 	snprintf(path, sizeof(path), "%s/%s/cert-manager/certificates.yaml", dir, sub);
 	ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
@@ -970,11 +1017,128 @@ static void check_secrets_made(const char *sub, const workload *w, size_t n)
 	unload(&d);
 }
 
-/* check_pods renders kubernetes from manifests m (NULL: the checkout's) into DIR/sub and checks
- * every workload's Service (a service's headless, the edge's a load balancer) and pods: run as
- * uid and gid 10001, never root, with the runtime's seccomp profile and no service account
- * token, every container locked down (check_container). */
-static void check_pods(const char *m, const char *sub)
+/* check_store_secrets checks DIR/sub/store/kustomization.yaml (kubernetes --store postgres): a
+ * Secret <name>-store per service of w (n), its key url from the file <name>.url, no more. */
+static void check_store_secrets(const char *sub, const workload *w, size_t n)
+{
+	const char *file = "store/kustomization.yaml";
+	char path[700], why[600], want[200], dns[64];
+	size_t made = 0;
+	yaml_docs d;
+	yaml_document_t *doc;
+	yaml_node_t *root, *g;
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, file);
+	ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
+	doc = &d.doc[0];
+	root = yaml_document_get_root_node(doc);
+	expect_none(file, "Kustomization", doc, root, "resources");
+	for (size_t k = 0; k < n; k++) {
+		bool found = false;
+		if (w[k].edge)
+			continue;
+		made++;
+		snprintf(want, sizeof(want), "%s-store", dns_of(dns, sizeof(dns), w[k].name));
+		for (size_t i = 0; (g = item(doc, get(doc, root, "secretGenerator"), i)) != NULL;
+		     i++) {
+			if (strcmp(str(doc, g, "name"), want) != 0)
+				continue;
+			found = true;
+			expect(file, want, doc, g, "type", "Opaque");
+			snprintf(want, sizeof(want), "url=%.63s.url", w[k].name);
+			expect_list(file, w[k].name, doc, g, "files", want);
+			break;
+		}
+		ck_assert_msg(found, "%s: no Secret %s-store for %s", file, dns, w[k].name);
+	}
+	ck_assert_ptr_null(item(doc, get(doc, root, "secretGenerator"), made)); /* no more */
+	unload(&d);
+}
+
+/* check_store_objects checks where workload w's objects in d (its file of mesh/) keep its
+ * data. SQLite (pg false): a service's replicas share a claim, <name>-data, mounted at
+ * /var/lib/cleave, all on one node (podAffinity); no store URL, no egress to PostgreSQL.
+ * PostgreSQL (pg true): no claim and no affinity; the replicas are the manifest's count, spread
+ * over the nodes (topologySpreadConstraints by hostname, never left pending for it); the data
+ * directory an emptyDir; CLEAVE_STORE_URL from the key url of the Secret <name>-store; the
+ * NetworkPolicy lets it reach PostgreSQL's port. The edge has none of it either way. */
+static void check_store_objects(const char *file, const workload *w, yaml_docs *d, bool pg)
+{
+	char what[96], want[96], dns[64];
+	bool service = !w->edge, egress = false, data = false;
+	size_t urls = 0;
+	yaml_document_t *doc;
+	yaml_node_t *root, *pod, *v, *c, *rule;
+	dns_of(dns, sizeof(dns), w->name);
+	snprintf(what, sizeof(what), "%.63s", w->name);
+	root = find(d, "PersistentVolumeClaim", &doc);
+	ck_assert_msg((root != NULL) == (service && !pg), "%s: %s: %s claim", file, what,
+		      root != NULL ? "a" : "no");
+	root = find(d, "Deployment", &doc);
+	ck_assert_ptr_nonnull(root);
+	pod = get(doc, root, "spec.template.spec");
+	if (service) {
+		snprintf(want, sizeof(want), "%d", w->count);
+		expect(file, what, doc, root, "spec.replicas", want);
+	}
+	if (service && !pg)
+		ck_assert_msg(get(doc, pod, "affinity.podAffinity") != NULL,
+			      "%s: %s: its replicas are not kept on the claim's node", file, what);
+	if (pg)
+		expect_none(file, what, doc, pod, "affinity");
+	if (service && pg) {
+		v = item(doc, get(doc, pod, "topologySpreadConstraints"), 0);
+		ck_assert_msg(v != NULL, "%s: %s: no topologySpreadConstraints", file, what);
+		expect(file, what, doc, v, "topologyKey", "kubernetes.io/hostname");
+		expect(file, what, doc, v, "maxSkew", "1");
+		expect(file, what, doc, v, "whenUnsatisfiable", "ScheduleAnyway");
+		v = key(doc, get(doc, v, "labelSelector.matchLabels"), "app.kubernetes.io/name");
+		ck_assert_msg(v != NULL && strcmp((char *)v->data.scalar.value, dns) == 0,
+			      "%s: %s: the spread does not select its own pods", file, what);
+	}
+	for (size_t i = 0; (v = item(doc, get(doc, pod, "volumes"), i)) != NULL; i++) {
+		if (strcmp(str(doc, v, "name"), "data") != 0)
+			continue;
+		data = true;
+		if (pg) {
+			ck_assert_msg(get(doc, v, "emptyDir") != NULL,
+				      "%s: %s: data not an emptyDir", file, what);
+			expect_none(file, what, doc, v, "persistentVolumeClaim");
+		} else {
+			snprintf(want, sizeof(want), "%s-data", dns);
+			expect(file, what, doc, v, "persistentVolumeClaim.claimName", want);
+		}
+	}
+	ck_assert_msg(data == service, "%s: %s: %s data volume", file, what, data ? "a" : "no");
+	for (size_t i = 0; (c = item(doc, get(doc, pod, "containers"), i)) != NULL; i++)
+		for (size_t j = 0; (v = item(doc, get(doc, c, "env"), j)) != NULL; j++) {
+			if (strcmp(str(doc, v, "name"), "CLEAVE_STORE_URL") != 0)
+				continue;
+			urls++;
+			expect_none(file, what, doc, v, "value"); /* never in the object itself */
+			snprintf(want, sizeof(want), "%s-store", dns);
+			expect(file, what, doc, v, "valueFrom.secretKeyRef.name", want);
+			expect(file, what, doc, v, "valueFrom.secretKeyRef.key", "url");
+		}
+	ck_assert_msg(urls == (service && pg ? 1u : 0u), "%s: %s: %zu store URLs", file, what,
+		      urls);
+	root = find(d, "NetworkPolicy", &doc);
+	ck_assert_ptr_nonnull(root);
+	for (size_t r = 0; (rule = item(doc, get(doc, root, "spec.egress"), r)) != NULL; r++)
+		for (size_t i = 0; (v = item(doc, get(doc, rule, "ports"), i)) != NULL; i++)
+			if (strcmp(str(doc, v, "port"), "5432") == 0) {
+				egress = true;
+				expect(file, what, doc, v, "protocol", "TCP");
+			}
+	ck_assert_msg(egress == (service && pg), "%s: %s: %s egress to PostgreSQL (5432)", file,
+		      what, egress ? "an" : "no");
+}
+
+/* check_pods renders kubernetes from manifests m (NULL: the checkout's) into DIR/sub, with
+ * PostgreSQL stores if pg, and checks every workload's Service (a service's headless, the
+ * edge's a load balancer) and pods: run as uid and gid 10001, never root, with the runtime's
+ * seccomp profile and no service account token, every container locked down (check_container),
+ * its data where the store says (check_store_objects). */
+static void check_pods(const char *m, const char *sub, bool pg)
 {
 	static const char *const pod_wants[][2] = {
 	    {"spec.template.spec.securityContext.runAsNonRoot", "true"},
@@ -986,7 +1150,7 @@ static void check_pods(const char *m, const char *sub)
 	};
 	workload w[16];
 	size_t n = workloads(m, w, 16);
-	ck_assert_int_eq(render("kubernetes", sub, m, NULL), 0);
+	ck_assert_int_eq(render_store("kubernetes", sub, m, pg ? "postgres" : NULL, NULL), 0);
 	for (size_t k = 0; k < n; k++) {
 		char path[700], file[96], what[96], why[600];
 		yaml_docs d;
@@ -1012,9 +1176,12 @@ static void check_pods(const char *m, const char *sub)
 			      "%s: %s: no container", file, what);
 		for (size_t i = 0; (c = item(doc, get(doc, pod, "containers"), i)) != NULL; i++)
 			check_container(file, &w[k], doc, pod, c);
+		check_store_objects(file, &w[k], &d, pg);
 		unload(&d);
 	}
-	check_secrets_made(sub, w, n);
+	check_secrets_made(sub, w, n, pg);
+	if (pg)
+		check_store_secrets(sub, w, n);
 }
 
 /* of_workload is the workload whose container compose service name is: "edge", or
@@ -1102,6 +1269,157 @@ static void check_compose(const char *m, const char *sub)
 		}
 	unload(&d);
 }
+
+/* check_compose_postgres checks DIR/sub/compose.postgres.yml (rendered by check_compose, from
+ * manifests m): the database's container, postgres, of the image infra/images/build makes,
+ * locked down like the others, not published, its data on a volume, health-checked, given each
+ * service's store file as a secret; every instance of every service (the edge none) reads its
+ * URL from its service's store file and starts once the database is healthy; nothing else. */
+static void check_compose_postgres(const char *m, const char *sub)
+{
+	const char *file = "compose.postgres.yml", *what = "service postgres";
+	char path[700], why[600], want[300], stores[256] = "", names[256] = "";
+	workload w[16];
+	size_t n = workloads(m, w, 16), instances = 0, want_instances = 0;
+	yaml_docs d;
+	yaml_document_t *doc;
+	yaml_node_t *root, *services, *db, *secrets;
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, file);
+	ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_int_eq(d.n, 1);
+	doc = &d.doc[0];
+	root = yaml_document_get_root_node(doc);
+	services = get(doc, root, "services");
+	for (size_t k = 0; k < n; k++)
+		if (!w[k].edge) {
+			snprintf(stores + strlen(stores), sizeof(stores) - strlen(stores),
+				 "%s%.63s.store", stores[0] ? "," : "", w[k].name);
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%.63s",
+				 names[0] ? " " : "", w[k].name);
+			want_instances += (size_t)w[k].count;
+		}
+	db = key(doc, services, "postgres");
+	ck_assert_msg(db != NULL, "%s: no service postgres", file);
+	expect(file, what, doc, db, "image", "localhost/cleave-postgres:latest");
+	expect(file, what, doc, db, "read_only", "true");
+	expect_list(file, what, doc, db, "cap_drop", "ALL");
+	expect_none(file, what, doc, db, "cap_add");
+	expect_none(file, what, doc, db, "privileged");
+	expect_none(file, what, doc, db, "ports"); /* the project's network only */
+	expect_none(file, what, doc, db, "user");  /* the image's USER 10001:10001 */
+	expect_list(file, what, doc, db, "security_opt", "no-new-privileges");
+	expect_list(file, what, doc, db, "volumes", "postgres-data:/var/lib/postgresql/data");
+	expect_list(file, what, doc, db, "healthcheck.test",
+		    "CMD,pg_isready,-q,-h,127.0.0.1,-p,5432");
+	expect_list(file, what, doc, db, "secrets", stores);
+	expect(file, what, doc, db, "environment.CLEAVE_STORES", names);
+	ck_assert_ptr_nonnull(key(doc, get(doc, root, "volumes"), "postgres-data"));
+	secrets = get(doc, root, "secrets");
+	for (yaml_node_pair_t *p = services->data.mapping.pairs.start;
+	     p < services->data.mapping.pairs.top; p++) {
+		const char *name = (char *)yaml_document_get_node(doc, p->key)->data.scalar.value;
+		yaml_node_t *svc = yaml_document_get_node(doc, p->value);
+		const workload *wl = of_workload(w, n, name);
+		char at[96];
+		if (strcmp(name, "postgres") == 0)
+			continue;
+		snprintf(at, sizeof(at), "service %s", name);
+		ck_assert_msg(wl != NULL && !wl->edge, "%s: %s: not an instance of a service", file,
+			      at);
+		instances++;
+		snprintf(want, sizeof(want), "${CLEAVE_STORE_DIR:-./store}/%.63s.env", wl->name);
+		expect_list(file, at, doc, svc, "env_file", want);
+		expect(file, at, doc, svc, "depends_on.postgres.condition", "service_healthy");
+		expect_none(file, at, doc, svc, "image"); /* all else is compose.yml's */
+		expect_none(file, at, doc, svc, "environment");
+		snprintf(at, sizeof(at), "%.63s.store", wl->name);
+		expect(file, at, doc, key(doc, secrets, at), "file", want);
+	}
+	ck_assert_uint_eq(instances, want_instances);
+	unload(&d);
+}
+/* test_compose_serves_https_with_a_pair: meshctl render compose --https-cert/--https-key gives
+ * the edge (only) the pair's directories read-only, CLEAVE_HTTPS_* naming the files inside, and a
+ * health check over https; a pair in two directories is two mounts; the other targets, a
+ * relative path and one option alone are usage errors. */
+START_TEST(test_compose_serves_https_with_a_pair)
+{
+	static const struct {
+		const char *cert, *key, *want_cert, *want_key, *mounts;
+	} cases[] = {
+	    {"/etc/cleave/https/fullchain.pem", "/etc/cleave/https/privkey.pem",
+	     "/run/https/fullchain.pem", "/run/https/privkey.pem",
+	     "/etc/cleave/https:/run/https:ro"},
+	    {"/srv/certs/edge.crt", "/srv/keys/edge.key", "/run/https/cert/edge.crt",
+	     "/run/https/key/edge.key",
+	     "/srv/certs:/run/https/cert:ro,/srv/keys:/run/https/key:ro"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char outdir[512], path[600], why[600];
+		char *argv[] = {MESHCTL,
+				"render",
+				"compose",
+				"--out",
+				outdir,
+				"--https-cert",
+				(char *)cases[i].cert,
+				"--https-key",
+				(char *)cases[i].key,
+				NULL};
+		yaml_docs d;
+		yaml_document_t *doc;
+		yaml_node_t *services, *edge;
+		env e;
+		snprintf(outdir, sizeof(outdir), "%s/https-%zu", dir, i);
+		ck_assert_int_eq(run(NULL, argv), 0);
+		snprintf(path, sizeof(path), "%s/compose.yml", outdir);
+		ck_assert_msg(load(path, &d, why, sizeof(why)) == 0, "%s", why);
+		doc = &d.doc[0];
+		services = get(doc, yaml_document_get_root_node(doc), "services");
+		edge = key(doc, services, "edge");
+		ck_assert_ptr_nonnull(edge);
+		env_of_mapping(&e, doc, get(doc, edge, "environment"));
+		expect_env("compose.yml", "edge", &e, "CLEAVE_HTTPS_CERT", cases[i].want_cert);
+		expect_env("compose.yml", "edge", &e, "CLEAVE_HTTPS_KEY", cases[i].want_key);
+		/* the mesh identity is unchanged */
+		expect_env("compose.yml", "edge", &e, "CLEAVE_TLS_CERT", "/run/secrets/edge.crt");
+		expect_list("compose.yml", "edge", doc, edge, "volumes", cases[i].mounts);
+		expect_list("compose.yml", "edge", doc, edge, "healthcheck.test",
+			    "CMD,edge,--check,https://127.0.0.1:8080/");
+		expect("compose.yml", "edge", doc, edge, "read_only", "true");
+		for (yaml_node_pair_t *p = services->data.mapping.pairs.start;
+		     p < services->data.mapping.pairs.top; p++) {
+			yaml_node_t *svc = yaml_document_get_node(doc, p->value);
+			const char *name =
+			    (char *)yaml_document_get_node(doc, p->key)->data.scalar.value;
+			if (strcmp(name, "edge") == 0)
+				continue;
+			env_of_mapping(&e, doc, get(doc, svc, "environment"));
+			ck_assert_msg(env_get(&e, "CLEAVE_HTTPS_CERT") == NULL,
+				      "compose.yml: %s has CLEAVE_HTTPS_CERT", name);
+		}
+		unload(&d);
+	}
+	{
+		char *out = NULL;
+		char *ecs[] = {MESHCTL,	   "render",	  "ecs",      "--https-cert",
+			       "/a/c.pem", "--https-key", "/a/k.pem", NULL};
+		char *rel[] = {MESHCTL, "render",      "compose",  "--https-cert",
+			       "c.pem", "--https-key", "/a/k.pem", NULL};
+		char *colon[] = {MESHCTL,      "render",      "compose",  "--https-cert",
+				 "/a:b/c.pem", "--https-key", "/a/k.pem", NULL};
+		char *alone[] = {MESHCTL, "render", "compose", "--https-cert", "/a/c.pem", NULL};
+		ck_assert_int_eq(run(&out, ecs), 2);
+		ck_assert_msg(strstr(out, "are for compose") != NULL, "%s", out);
+		free(out);
+		ck_assert_int_eq(run(NULL, rel), 2);
+		ck_assert_int_eq(run(NULL, colon), 2);
+		ck_assert_int_eq(run(&out, alone), 2);
+		ck_assert_msg(strstr(out, "go together") != NULL, "%s", out);
+		free(out);
+	}
+}
+END_TEST
 
 /* check_copilot renders copilot from manifests m (NULL: the checkout's) into DIR/sub and checks
  * every workload's manifest: a read-only root, the container's health check, the edge's load
@@ -1525,8 +1843,19 @@ START_TEST(test_kubernetes_pods_are_locked_down)
 {
 	char m[512];
 	manifests(m, sizeof(m), "manifests");
-	check_pods(NULL, "k-checkout");
-	check_pods(m, "k-changed"); /* with resources: and replicas */
+	check_pods(NULL, "k-checkout", false);
+	check_pods(m, "k-changed", false); /* with resources: and replicas */
+}
+END_TEST
+
+/* With PostgreSQL stores the pods are as locked down, and share nothing on a node: no claim,
+ * no affinity, the replicas spread, each service's store URL from its Secret. */
+START_TEST(test_kubernetes_with_postgres_spreads_replicas_and_reads_store_secrets)
+{
+	char m[512];
+	manifests(m, sizeof(m), "manifests");
+	check_pods(NULL, "kp-checkout", true);
+	check_pods(m, "kp-changed", true); /* users: two replicas */
 }
 END_TEST
 
@@ -1536,6 +1865,8 @@ START_TEST(test_compose_containers_are_locked_down)
 	manifests(m, sizeof(m), "manifests");
 	check_compose(NULL, "c-checkout");
 	check_compose(m, "c-changed"); /* with cpus:, mem_limit: and two users */
+	check_compose_postgres(NULL, "c-checkout");
+	check_compose_postgres(m, "c-changed");
 }
 END_TEST
 
@@ -1557,29 +1888,22 @@ START_TEST(test_ecs_tasks_are_locked_down_and_reached_as_calls_say)
 }
 END_TEST
 
-/* The Kubernetes objects against the API's schemas, compose.yml against the Compose
- * specification's, the ECS template against the CloudFormation resource specification:
- * tests/renders/validate.mjs, which installs its validators (npm ci) the first time. Skipped only
- * where node or npm is missing or the npm registry cannot be reached. */
+/* The Kubernetes objects (SQLite's and PostgreSQL's renders) against the API's schemas,
+ * compose.yml and compose.postgres.yml (alone and merged) against the Compose specification's, the
+ * ECS template against the CloudFormation resource specification: tests/renders/validate.mjs, which
+ * installs its validators (npm ci) the first time. Skipped only where node or npm is missing or the
+ * npm registry cannot be reached. */
 START_TEST(test_renders_pass_their_validators)
 {
-	char m[512], k[2][600], c[2][600], e[2][600], *out = NULL;
-	char *argv[] = {"/usr/bin/env",
-			"node",
-			CLEAVE_SOURCE_DIR "/tests/renders/validate.mjs",
-			"kubernetes",
-			k[0],
-			"kubernetes",
-			k[1],
-			"compose",
-			c[0],
-			"compose",
-			c[1],
-			"ecs",
-			e[0],
-			"ecs",
-			e[1],
-			NULL};
+	char m[512], k[2][600], kp[2][600], c[2][600], e[2][600], *out = NULL;
+	char *argv[] = {
+	    "/usr/bin/env", "node",	  CLEAVE_SOURCE_DIR "/tests/renders/validate.mjs",
+	    "kubernetes",   k[0],	  "kubernetes",
+	    k[1],	    "kubernetes", kp[0],
+	    "kubernetes",   kp[1],	  "compose",
+	    c[0],	    "compose",	  c[1],
+	    "ecs",	    e[0],	  "ecs",
+	    e[1],	    NULL};
 	int rc;
 	manifests(m, sizeof(m), "manifests");
 	for (int with = 0; with < 2; with++) {
@@ -1587,9 +1911,30 @@ START_TEST(test_renders_pass_their_validators)
 		snprintf(sub, sizeof(sub), "k-%d", with);
 		ck_assert_int_eq(render("kubernetes", sub, with ? m : NULL, NULL), 0);
 		snprintf(k[with], sizeof(k[with]), "%s/%s", dir, sub);
+		snprintf(sub, sizeof(sub), "kp-%d", with);
+		ck_assert_int_eq(render_store("kubernetes", sub, with ? m : NULL, "postgres", NULL),
+				 0);
+		snprintf(kp[with], sizeof(kp[with]), "%s/%s", dir, sub);
 		snprintf(sub, sizeof(sub), "c-%d", with);
-		ck_assert_int_eq(render("compose", sub, with ? m : NULL, NULL), 0);
 		snprintf(c[with], sizeof(c[with]), "%s/%s", dir, sub);
+		if (with) {
+			/* the changed manifests, the edge serving HTTPS */
+			char *https[] = {MESHCTL,
+					 "render",
+					 "compose",
+					 "--out",
+					 c[with],
+					 "--manifests",
+					 m,
+					 "--https-cert",
+					 "/etc/cleave/https/fullchain.pem",
+					 "--https-key",
+					 "/etc/cleave/https/privkey.pem",
+					 NULL};
+			ck_assert_int_eq(run(NULL, https), 0);
+		} else {
+			ck_assert_int_eq(render("compose", sub, NULL, NULL), 0);
+		}
 		snprintf(sub, sizeof(sub), "e-%d", with);
 		ck_assert_int_eq(render("ecs", sub, with ? m : NULL, NULL), 0);
 		snprintf(e[with], sizeof(e[with]), "%s/%s", dir, sub);
@@ -1779,6 +2124,121 @@ START_TEST(test_kustomize_builds_the_secrets_both_ways)
 }
 END_TEST
 
+/* base64 writes the base64 of text (as a Secret's data holds it) into out. */
+static void base64(char *out, size_t outlen, const char *text)
+{
+	static const char abc[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t len = strlen(text), o = 0;
+	for (size_t i = 0; i < len && o + 5 < outlen; i += 3) {
+		unsigned v = (unsigned char)text[i] << 16;
+		v |= i + 1 < len ? (unsigned)(unsigned char)text[i + 1] << 8 : 0;
+		v |= i + 2 < len ? (unsigned char)text[i + 2] : 0;
+		out[o++] = abc[(v >> 18) & 63];
+		out[o++] = abc[(v >> 12) & 63];
+		out[o++] = i + 1 < len ? abc[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < len ? abc[v & 63] : '=';
+	}
+	out[o] = '\0';
+}
+
+/* With PostgreSQL stores both ways build too (kubectl kustomize, offline): from the files
+ * store/<name>.url, an Opaque Secret per service holding its URL under url, which the service's
+ * pods (and only they) read as CLEAVE_STORE_URL by its generated name; no claim anywhere.
+ * Skipped without kubectl. */
+START_TEST(test_kustomize_builds_the_store_secrets)
+{
+	static const char *const names[] = {"posts", "threads", "users"};
+	char out_dir[512], tls_dir[600], cm[600], built[700], path[700], *out = NULL;
+	char *certs[] = {MESHCTL, "certs", "--dir", tls_dir, NULL};
+	char *files[] = {"/usr/bin/env", "kubectl", "kustomize", out_dir, "--output", built, NULL};
+	char *managed[] = {"/usr/bin/env", "kubectl", "kustomize", cm, "--output", built, NULL};
+	char made[3][128] = {"", "", ""};
+	int rc;
+	ck_assert_int_eq(render_store("kubernetes", "kp", NULL, "postgres", NULL), 0);
+	snprintf(out_dir, sizeof(out_dir), "%s/kp", dir);
+	snprintf(tls_dir, sizeof(tls_dir), "%s/tls", out_dir);
+	snprintf(cm, sizeof(cm), "%s/cert-manager", out_dir);
+	snprintf(built, sizeof(built), "%s/built.yaml", dir);
+	ck_assert_int_eq(run(NULL, certs), 0);
+	for (size_t i = 0; i < 3; i++) {
+		char url[256];
+		snprintf(path, sizeof(path), "%s/store/%s.url", out_dir, names[i]);
+		snprintf(url, sizeof(url), "postgresql://%s:pw-%zu@db.example:5432/%s", names[i], i,
+			 names[i]);
+		write_file(path, url);
+	}
+	for (int way = 0; way < 2; way++) {
+		yaml_docs d;
+		char why[600];
+		int secrets = 0, deployments = 0;
+		rc = run(&out, way == 0 ? files : managed);
+		if (rc == 127 && strstr(out, "env: ") != NULL) {
+			harness_skip("kustomize: kubectl is not installed");
+			free(out);
+			return;
+		}
+		ck_assert_msg(rc == 0, "kubectl kustomize %s: %s", way == 0 ? out_dir : cm, out);
+		free(out);
+		ck_assert_msg(load(built, &d, why, sizeof(why)) == 0, "%s", why);
+		for (int i = 0; i < d.n; i++) {
+			yaml_document_t *doc = &d.doc[i];
+			yaml_node_t *root = yaml_document_get_root_node(doc), *c, *v;
+			const char *kind = str(doc, root, "kind");
+			const char *name = str(doc, root, "metadata.name");
+			size_t urls = 0;
+			ck_assert_msg(strcmp(kind, "PersistentVolumeClaim") != 0, "a claim: %s",
+				      name);
+			if (strcmp(kind, "Secret") == 0 &&
+			    strcmp(str(doc, root, "type"), "Opaque") == 0)
+				for (size_t k = 0; k < 3; k++) {
+					char want[256], url[256];
+					snprintf(want, sizeof(want), "%s-store-", names[k]);
+					if (strncmp(name, want, strlen(want)) != 0)
+						continue;
+					secrets++;
+					snprintf(made[k], sizeof(made[k]), "%s", name);
+					snprintf(url, sizeof(url),
+						 "postgresql://%s:pw-%zu@db.example:5432/%s",
+						 names[k], k, names[k]);
+					base64(want, sizeof(want), url);
+					ck_assert_str_eq(str(doc, root, "data.url"), want);
+				}
+			if (strcmp(kind, "Deployment") != 0)
+				continue;
+			deployments++;
+			for (size_t j = 0;
+			     (c = item(doc, get(doc, root, "spec.template.spec.containers"), j)) !=
+			     NULL;
+			     j++)
+				for (size_t e = 0; (v = item(doc, get(doc, c, "env"), e)) != NULL;
+				     e++) {
+					char want[128];
+					if (strcmp(str(doc, v, "name"), "CLEAVE_STORE_URL") != 0)
+						continue;
+					urls++;
+					snprintf(want, sizeof(want), "%s-store-", name);
+					ck_assert_msg(
+					    strncmp(str(doc, v, "valueFrom.secretKeyRef.name"),
+						    want, strlen(want)) == 0,
+					    "Deployment %s reads its store URL from %s", name,
+					    str(doc, v, "valueFrom.secretKeyRef.name"));
+					for (size_t k = 0; k < 3; k++)
+						if (strcmp(name, names[k]) == 0)
+							ck_assert_str_eq(
+							    str(doc, v,
+								"valueFrom.secretKeyRef.name"),
+							    made[k]);
+				}
+			ck_assert_int_eq(urls, strcmp(name, "edge") == 0 ? 0 : 1);
+		}
+		ck_assert_int_eq(secrets, 3);
+		ck_assert_int_eq(deployments, 4);
+		unload(&d);
+	}
+}
+END_TEST
+
 /* fargate renders copilot with posts' cpu: and memory: set as given (memory NULL: none) and
  * returns meshctl's exit status, the rendered cpu and memory in cpu_out and mem_out. */
 static int fargate(const char *m, const char *cpu, const char *memory, char *cpu_out, char *mem_out,
@@ -1855,12 +2315,15 @@ static Suite *render_suite(void)
 	tc = harness_tcase("properties", 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_kubernetes_pods_are_locked_down);
+	tcase_add_test(tc, test_kubernetes_with_postgres_spreads_replicas_and_reads_store_secrets);
 	tcase_add_test(tc, test_compose_containers_are_locked_down);
+	tcase_add_test(tc, test_compose_serves_https_with_a_pair);
 	tcase_add_test(tc, test_copilot_tasks_have_read_only_roots_and_checks);
 	tcase_add_test(tc, test_ecs_tasks_are_locked_down_and_reached_as_calls_say);
 	tcase_add_test(tc, test_no_render_has_a_plain_address_or_insecure);
 	tcase_add_test(tc, test_every_image_carries_every_manifest);
 	tcase_add_test(tc, test_kustomize_builds_the_secrets_both_ways);
+	tcase_add_test(tc, test_kustomize_builds_the_store_secrets);
 	suite_add_tcase(s, tc);
 	tc = harness_tcase("validators", 240); /* npm ci the first time */
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -211,9 +211,13 @@ START_TEST(test_request_id_in_the_failed_check_of_posts)
 	ck_assert_str_eq(id, "post-by-nobody.1");
 	ck_assert_msg(log_line("posts", "[post-by-nobody.1]", line, sizeof(line)) == 0,
 		      "no line of posts with the request id");
-	ck_assert_str_eq(line,
-			 "posts: [post-by-nobody.1] check failed: user 999: users.Get answered "
-			 "NOT_FOUND: user 999 not found");
+	/* the id, then the trace context (trace_test checks it), then the text */
+	ck_assert_msg(strncmp(line, "posts: [post-by-nobody.1] trace=", 32) == 0, "%s", line);
+	ck_assert_msg(strstr(line,
+			     " check failed: user 999: users.Get answered NOT_FOUND: user 999 "
+			     "not found") != NULL &&
+			  strcmp(line + strlen(line) - 18, "user 999 not found") == 0,
+		      "%s", line);
 	expect_access_line(id, "POST /api/posts 400 posts ");
 	/* and with an id the edge made */
 	send_request("POST", "/api/posts", body, NULL, 0, &r);
@@ -221,9 +225,10 @@ START_TEST(test_request_id_in_the_failed_check_of_posts)
 	response_id(&r, id, sizeof(id));
 	http_response_free(&r);
 	ck_assert(is_generated(id));
-	snprintf(needle, sizeof(needle), "posts: [%s] check failed: user 999", id);
+	snprintf(needle, sizeof(needle), "posts: [%s] trace=", id);
 	ck_assert_msg(log_line("posts", needle, line, sizeof(line)) == 0, "no '%s' in posts' log",
 		      needle);
+	ck_assert_msg(strstr(line, " check failed: user 999") != NULL, "%s", line);
 	/* a successful create logs nothing */
 	send_request("POST", "/api/posts", "{\"thread\":1,\"text\":\"Quiet\",\"user\":1}",
 		     "X-Request-Id: quiet-create", 0, &r);
@@ -250,15 +255,13 @@ START_TEST(test_request_id_in_the_unavailable_answer_of_posts)
 	ck_assert_msg(r.status == 503, "%ld %s", r.status, r.body);
 	http_response_free(&r);
 	expect_access_line("users-down-7", "POST /api/posts 503 posts ");
-	ck_assert(log_line("posts",
-			   "posts: [users-down-7] check failed: user 1: users.Get answered "
-			   "UNAVAILABLE: ",
-			   line, sizeof(line)) == 0);
-	ck_assert_msg(log_line("posts",
-			       "posts: [users-down-7] Create answered UNAVAILABLE: checking "
-			       "user 1: ",
-			       line, sizeof(line)) == 0,
+	ck_assert(log_line("posts", "check failed: user 1: users.Get answered UNAVAILABLE: ", line,
+			   sizeof(line)) == 0);
+	ck_assert_msg(strncmp(line, "posts: [users-down-7] trace=", 28) == 0, "%s", line);
+	ck_assert_msg(log_line("posts", "Create answered UNAVAILABLE: checking user 1: ", line,
+			       sizeof(line)) == 0,
 		      "the runtime did not log the UNAVAILABLE answer");
+	ck_assert_msg(strncmp(line, "posts: [users-down-7] trace=", 28) == 0, "%s", line);
 	/* users back, for a clean stop */
 	ck_assert_int_gt(fixture_service_start(&mesh, "users"), 0);
 	for (int i = 0; i < 300; i++) {

@@ -2,8 +2,9 @@
 // object against the Kubernetes API schemas (kubernetes-models), and for unknown fields, which
 // those schemas allow but the API server's strict field validation (kubectl's default) refuses,
 // against kubernetes-models' types (TypeScript's excess property check); cert-manager's Issuers
-// and Certificates, which have no such model, by a check of their shape; compose.yml against the
-// Compose specification's JSON schema (the copy dclint ships, with ajv); the ECS render's
+// and Certificates, which have no such model, by a check of their shape; compose.yml (and
+// compose.postgres.yml, alone and merged over it) against the Compose specification's JSON
+// schema (the copy dclint ships, with ajv); the ECS render's
 // CloudFormation template against the CloudFormation resource specification (@aws-cdk/cfnspec,
 // by cfn.mjs).
 //
@@ -139,7 +140,9 @@ const GENERATOR_KEYS = ["name", "type", "files"];
 // kustomization checks one kustomization.yaml, which kubernetes-models does not cover (it is
 // kustomize's, not the API's): its kind and keys, that each resource is a file of its directory
 // or a directory holding a kustomization, and that each secretGenerator entry makes a
-// kubernetes.io/tls Secret from files under tls/. Returns the resources' paths, resolved.
+// kubernetes.io/tls Secret from files under tls/, or (store/, with PostgreSQL stores) an Opaque
+// Secret <name>-store whose one key, url, is the file <name>.url beside the kustomization.
+// Returns the resources' paths, resolved.
 function kustomization(dir, file, doc) {
   const where = `${file}: Kustomization`;
   if (doc.apiVersion !== "kustomize.config.k8s.io/v1beta1" || doc.kind !== "Kustomization")
@@ -159,6 +162,14 @@ function kustomization(dir, file, doc) {
     for (const k of Object.keys(g))
       if (!GENERATOR_KEYS.includes(k))
         problem(where, `${at}/${k}: not a key meshctl renders`);
+    const store = /^([a-z0-9]([a-z0-9-]*[a-z0-9])?)-store$/.exec(String(g.name));
+    if (store && g.type === "Opaque") {
+      const files = (g.files || []).map(String);
+      if (files.length !== 1 || !/^url=[A-Za-z0-9_.-]+\.url$/.test(files[0]) ||
+        files[0].replace(/_/g, "-") !== `url=${store[1]}.url`)
+        problem(where, `${at}/files: [${files.join(", ")}], not [url=${store[1]}.url]`);
+      return;
+    }
     if (g.type !== "kubernetes.io/tls")
       problem(where, `${at}/type: ${g.type}, not kubernetes.io/tls`);
     const keys = (g.files || []).map((f) => String(f).split("=")[0]).sort();
@@ -272,18 +283,29 @@ function strict_fields(cache, req) {
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
-// secret_volumes collects the Secrets the pods of a Deployment mount.
-function secret_volumes(doc, into) {
-  for (const v of doc.spec?.template?.spec?.volumes || [])
+// pod_secrets collects the Secrets the pods of a Deployment use: those they mount, and those
+// their containers' variables come from (a store URL's secretKeyRef, an envFrom).
+function pod_secrets(doc, into) {
+  const pod = doc.spec?.template?.spec || {};
+  for (const v of pod.volumes || [])
     if (v.secret?.secretName)
       into.add(v.secret.secretName);
+  for (const c of [...(pod.initContainers || []), ...(pod.containers || [])]) {
+    for (const e of c.env || [])
+      if (e.valueFrom?.secretKeyRef?.name)
+        into.add(e.valueFrom.secretKeyRef.name);
+    for (const e of c.envFrom || [])
+      if (e.secretRef?.name)
+        into.add(e.secretRef.name);
+  }
 }
 
 // kubernetes validates a rendered directory: every kustomization.yaml in it (the root's, and
 // those of its subdirectories), and every document of the files they list, Kubernetes objects
 // against the API's schema of their apiVersion and kind (kept for strict_fields), cert-manager's
 // by shape. Each kustomization that makes Secrets (a secretGenerator, or cert-manager
-// Certificates) must make exactly those its pods mount.
+// Certificates) and has pods must make exactly those its pods use (one that only makes Secrets,
+// such as store/, is checked with the kustomizations that include it).
 function kubernetes(dir, req, YAML) {
   let n = 0;
   const listed = new Set(), parsed = new Map();
@@ -325,7 +347,7 @@ function kubernetes(dir, req, YAML) {
     const k = documents(file, YAML)[0] || {};
     n++;
     listed.add(file);
-    const out = { mounted: new Set(), made: new Set(), ca: new Set() };
+    const out = { mounted: new Set(), made: new Set(), ca: new Set(), pods: false };
     for (const g of k.secretGenerator || [])
       out.made.add(g.name);
     for (const r of kustomization(kdir, file, k)) {
@@ -334,26 +356,29 @@ function kubernetes(dir, req, YAML) {
         sub.mounted.forEach((x) => out.mounted.add(x));
         sub.made.forEach((x) => out.made.add(x));
         sub.ca.forEach((x) => out.ca.add(x));
+        out.pods ||= sub.pods;
         continue;
       }
       if (!fs.existsSync(r))
         continue;
       listed.add(r);
       for (const doc of load(r)) {
-        if (doc.kind === "Deployment")
-          secret_volumes(doc, out.mounted);
+        if (doc.kind === "Deployment") {
+          out.pods = true;
+          pod_secrets(doc, out.mounted);
+        }
         if (doc.kind === "Certificate")
           (doc.spec?.isCA ? out.ca : out.made).add(doc.spec?.secretName);
       }
     }
-    // the kustomizations that make Secrets must make what is mounted, and no more (a CA's own
-    // Secret aside)
-    if (out.made.size > 0) {
+    // the kustomizations that make Secrets must make what their pods use, and no more (a CA's
+    // own Secret aside)
+    if (out.made.size > 0 && out.pods) {
       const want = [...out.mounted].sort();
       const got = [...out.made].filter((x) => !out.ca.has(x)).sort();
       if (JSON.stringify(want) !== JSON.stringify(got))
         problem(`${file}: Kustomization`,
-          `makes the Secrets ${got.join(", ")}, its pods mount ${want.join(", ")}`);
+          `makes the Secrets ${got.join(", ")}, its pods use ${want.join(", ")}`);
     }
     return out;
   };
@@ -377,7 +402,24 @@ function kubernetes(dir, req, YAML) {
   return n;
 }
 
-// compose validates dir/compose.yml against the Compose specification.
+// compose_merge is over merged onto base as compose merges files given with -f: mappings key
+// by key, sequences appended, anything else replaced (enough for what the renders merge).
+function compose_merge(base, over) {
+  if (Array.isArray(base) && Array.isArray(over))
+    return [...base, ...over];
+  if (base && over && typeof base === "object" && typeof over === "object" &&
+    !Array.isArray(base) && !Array.isArray(over)) {
+    const out = { ...base };
+    for (const [k, v] of Object.entries(over))
+      out[k] = k in base ? compose_merge(base[k], v) : v;
+    return out;
+  }
+  return over;
+}
+
+// compose validates dir/compose.yml against the Compose specification; and where the render
+// made one, dir/compose.postgres.yml, alone and merged over compose.yml, which must then run
+// the same containers plus the database (it adds to them, never one of its own).
 function compose(dir, req, YAML) {
   const Ajv = req("ajv");
   const schema = JSON.parse(fs.readFileSync(path.join(
@@ -385,16 +427,32 @@ function compose(dir, req, YAML) {
   delete schema.$schema; /* draft-07, ajv's own, named by an address ajv does not know */
   const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
   const valid = ajv.compile(schema);
-  const file = path.join(dir, "compose.yml");
-  const docs = documents(file, YAML);
-  if (docs.length !== 1)
-    problem(file, `${docs.length} YAML documents, not 1`);
-  docs.forEach((doc) => {
+  const check = (what, doc) => {
     if (!valid(doc))
       for (const e of valid.errors)
-        problem(`${file}: compose file`, ajv_problem(e));
-  });
-  return docs.length;
+        problem(`${what}: compose file`, ajv_problem(e));
+  };
+  const one = (file) => {
+    const docs = documents(file, YAML);
+    if (docs.length !== 1)
+      problem(file, `${docs.length} YAML documents, not 1`);
+    docs.forEach((doc) => check(file, doc));
+    return docs;
+  };
+  const file = path.join(dir, "compose.yml");
+  const base = one(file);
+  const over_file = path.join(dir, "compose.postgres.yml");
+  if (!fs.existsSync(over_file))
+    return base.length;
+  const over = one(over_file);
+  if (base.length !== 1 || over.length !== 1)
+    return base.length + over.length;
+  const merged = compose_merge(base[0], over[0]);
+  check(`${file} + ${over_file} (merged)`, merged);
+  for (const name of Object.keys(over[0].services || {}))
+    if (!(name in (base[0].services || {})) && !over[0].services[name].image)
+      problem(over_file, `service ${name} is in no compose.yml and has no image`);
+  return base.length + over.length + 1;
 }
 
 // ecs validates dir/template.yml, read as CloudFormation reads YAML (version 1.1), against the

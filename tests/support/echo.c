@@ -12,15 +12,29 @@
 atomic_int echo_slow_started;
 mesh_client *echo_forward;
 
-/* echo_forward_get calls Get with label "request-id" through echo_forward on behalf of the call,
- * and writes "fwd:<its label>" (or "fwd:<STATUS>") to label. */
-static void echo_forward_get(void *closure_data, char *label, size_t len)
+/* echo_trace writes "trace:<trace id>:<the span the server opened for the call>" (or
+ * "trace:(none)") of the call to label. */
+static void echo_trace(void *closure_data, char *label, size_t len)
+{
+	mesh_trace t;
+	char trace[2 * MESH_TRACE_ID_LEN + 1], span[2 * MESH_SPAN_ID_LEN + 1];
+	if (!mesh_call_trace(closure_data, &t)) {
+		snprintf(label, len, "trace:(none)");
+		return;
+	}
+	snprintf(label, len, "trace:%s:%s", mesh_trace_hex(t.trace_id, MESH_TRACE_ID_LEN, trace),
+		 mesh_trace_hex(t.parent_id, MESH_SPAN_ID_LEN, span));
+}
+
+/* echo_forward_get calls Get with label what ("request-id", "trace") through echo_forward on
+ * behalf of the call, and writes "fwd:<its label>" (or "fwd:<STATUS>") to label. */
+static void echo_forward_get(void *closure_data, const char *what, char *label, size_t len)
 {
 	Sample__Inner in = SAMPLE__INNER__INIT;
 	ProtobufCMessage *out = NULL;
 	char message[MESH_MESSAGE_MAX];
 	mesh_status st;
-	in.label = "request-id";
+	in.label = (char *)what;
 	st = mesh_client_call(echo_forward, "Get", &in.base, &out, closure_data, message,
 			      sizeof(message));
 	if (st == MESH_OK)
@@ -36,7 +50,7 @@ static void echo_get(Sample__Echo_Service *service, const Sample__Inner *input,
 {
 	Sample__Inner reply = SAMPLE__INNER__INIT;
 	const char *id = mesh_call_request_id(closure_data);
-	char label[128], special[MESH_REQUEST_ID_MAX + 32];
+	char label[128], special[MESH_REQUEST_ID_MAX + 256];
 	if (input->id == 404) {
 		mesh_fail(closure_data, MESH_NOT_FOUND, "no %lld", (long long)input->id);
 		closure(NULL, closure_data);
@@ -47,8 +61,17 @@ static void echo_get(Sample__Echo_Service *service, const Sample__Inner *input,
 	if (strcmp(input->label, "request-id") == 0) {
 		snprintf(special, sizeof(special), "rid:%s", id != NULL ? id : "(none)");
 		reply.label = special;
+	} else if (strcmp(input->label, "trace") == 0) {
+		echo_trace(closure_data, special, sizeof(special));
+		reply.label = special;
 	} else if (strcmp(input->label, "forward") == 0 && echo_forward != NULL) {
-		echo_forward_get(closure_data, special, sizeof(special));
+		echo_forward_get(closure_data, "request-id", special, sizeof(special));
+		reply.label = special;
+	} else if (strcmp(input->label, "forward-trace") == 0 && echo_forward != NULL) {
+		char own[80];
+		echo_trace(closure_data, own, sizeof(own));
+		echo_forward_get(closure_data, "trace", label, sizeof(label));
+		snprintf(special, sizeof(special), "%s|%s", own, label);
 		reply.label = special;
 	} else {
 		snprintf(label, sizeof(label), "echo:%s:%s", input->label,

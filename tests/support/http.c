@@ -52,11 +52,26 @@ void curl_global_init_once(void)
 	done = 1;
 }
 
+/* http_tls_options sets what o says of TLS on curl, for an https:// URL: the CA bundle, the
+ * address to resolve the host to (*resolve keeps the list, to free after the transfer) and the
+ * HTTP version ALPN asks for. */
+static void http_tls_options(CURL *curl, const http_options *o, struct curl_slist **resolve)
+{
+	if (o->ca_file != NULL)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, o->ca_file);
+	if (o->resolve != NULL) {
+		*resolve = curl_slist_append(*resolve, o->resolve);
+		curl_easy_setopt(curl, CURLOPT_RESOLVE, *resolve);
+	}
+	curl_easy_setopt(curl, CURLOPT_HTTP_VERSION,
+			 o->http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+}
+
 int http_request(const char *method, const char *url, const http_options *opts, http_response *out)
 {
 	http_options o = opts != NULL ? *opts : (http_options){0};
 	growing body = {0}, headers = {0};
-	struct curl_slist *list = NULL;
+	struct curl_slist *list = NULL, *list_resolve = NULL;
 	char type_line[256];
 	CURLcode rc;
 	CURL *curl = curl_easy_init();
@@ -89,8 +104,12 @@ int http_request(const char *method, const char *url, const http_options *opts, 
 		list = curl_slist_append(list, *h);
 	if (list != NULL)
 		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-	curl_easy_setopt(curl, CURLOPT_HTTP_VERSION,
-			 o.http2 ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE : CURL_HTTP_VERSION_1_1);
+	if (strncmp(url, "https://", 8) == 0)
+		http_tls_options(curl, &o, &list_resolve);
+	else
+		curl_easy_setopt(curl, CURLOPT_HTTP_VERSION,
+				 o.http2 ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+					 : CURL_HTTP_VERSION_1_1);
 	rc = curl_easy_perform(curl);
 	if (rc == CURLE_OK) {
 		long version = 0;
@@ -106,6 +125,7 @@ int http_request(const char *method, const char *url, const http_options *opts, 
 	out->headers = headers.data != NULL ? headers.data : strdup("");
 	curl_slist_free_all(list);
 	curl_easy_cleanup(curl);
+	curl_slist_free_all(list_resolve);
 	return rc == CURLE_OK ? 0 : -1;
 }
 

@@ -24,6 +24,13 @@ typedef struct http_options {
 	int http2;		    /* use HTTP/2 with prior knowledge */
 	long timeout_ms;	    /* default 5000 */
 	const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL */
+	/* https:// URLs: the CA bundle the server's certificate must chain to (NULL: the
+	 * system's), and "HOST:PORT:ADDRESS" to reach HOST at ADDRESS (curl --resolve), so a
+	 * certificate for HOST is checked while connecting to 127.0.0.1; over https http2 asks
+	 * for HTTP/2 by ALPN (h2, else http/1.1), not by prior knowledge, and without http2 ALPN
+	 * offers http/1.1 alone */
+	const char *ca_file;
+	const char *resolve;
 } http_options;
 
 /* curl_global_init_once initialises libcurl; call it before starting threads that make

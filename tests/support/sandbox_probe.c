@@ -159,7 +159,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: --edge wants TARGETS_DIR\n", argv[0]);
 			return 2;
 		}
-		rt_sandbox_edge_spec(&spec, argv[2]);
+		rt_sandbox_edge_spec(&spec, &paths, argv[2], NULL, 0);
 		first = 3;
 	} else {
 		spec.data_dir = argv[1];

@@ -103,14 +103,15 @@ START_TEST(test_conform_head_not_this_request)
 }
 END_TEST
 
-/* expect_target asserts conform_target's form of target, and for CONFORM_ABSOLUTE where the path
- * starts, for CONFORM_BAD the status. */
-static void expect_target(const char *target, conform_form form, size_t path_at, int status)
+/* expect_target_over asserts conform_target's form of target, over TLS or not, and for
+ * CONFORM_ABSOLUTE where the path starts, for CONFORM_BAD the status. */
+static void expect_target_over(int tls, const char *target, conform_form form, size_t path_at,
+			       int status)
 {
 	size_t at = 0;
 	int st = 0;
 	char why[128] = "";
-	conform_form got = conform_target(target, strlen(target), &at, &st, why, sizeof(why));
+	conform_form got = conform_target(target, strlen(target), tls, &at, &st, why, sizeof(why));
 	ck_assert_msg(got == form, "%s: form %d, want %d (%s)", target, got, form, why);
 	if (form == CONFORM_ABSOLUTE)
 		ck_assert_uint_eq(at, path_at);
@@ -118,6 +119,12 @@ static void expect_target(const char *target, conform_form form, size_t path_at,
 		ck_assert_int_eq(st, status);
 		ck_assert(why[0] != '\0');
 	}
+}
+
+/* expect_target is expect_target_over for a request over cleartext. */
+static void expect_target(const char *target, conform_form form, size_t path_at, int status)
+{
+	expect_target_over(0, target, form, path_at, status);
 }
 
 START_TEST(test_conform_targets)
@@ -144,6 +151,20 @@ START_TEST(test_conform_targets)
 }
 END_TEST
 
+START_TEST(test_conform_targets_over_tls)
+{
+	/* RFC 9110 7.4: over TLS an https resource is served; the rest is judged as without */
+	expect_target_over(1, "https://a/api", CONFORM_ABSOLUTE, 9, 0);
+	expect_target_over(1, "HTTPS://a:443/api?x", CONFORM_ABSOLUTE, 13, 0);
+	expect_target_over(1, "https://a", CONFORM_ABSOLUTE, 9, 0);
+	expect_target_over(1, "http://a/api", CONFORM_ABSOLUTE, 8, 0);
+	expect_target_over(1, "/api", CONFORM_ORIGIN, 0, 0);
+	expect_target_over(1, "https:///api", CONFORM_BAD, 0, 400);
+	expect_target_over(1, "https://u@a/api", CONFORM_BAD, 0, 400);
+	expect_target_over(1, "ftp://a/api", CONFORM_BAD, 0, 400);
+}
+END_TEST
+
 START_TEST(test_conform_etag_lists)
 {
 	ck_assert_int_eq(conform_etag_list("", 0), 0);
@@ -167,6 +188,7 @@ static Suite *conform_suite(void)
 	tcase_add_test(tc, test_conform_head_framing);
 	tcase_add_test(tc, test_conform_head_not_this_request);
 	tcase_add_test(tc, test_conform_targets);
+	tcase_add_test(tc, test_conform_targets_over_tls);
 	tcase_add_test(tc, test_conform_etag_lists);
 	suite_add_tcase(s, tc);
 	return s;

@@ -25,21 +25,47 @@ static int str_eq(const char *s, size_t len, const char *want)
 	ck_assert_msg(str_eq((s), (len), (want)), "'%.*s' is not '%s'", (int)(len),                \
 		      (s) != NULL ? (const char *)(s) : "", (want))
 
-/* call_of returns a call with the given fields and no payload. */
+/* trace_bytes, parent_bytes: the trace context of the last call_of made with a trace seed. */
+static uint8_t trace_bytes[MESH_TRACE_ID_LEN];
+static const uint8_t parent_bytes[MESH_SPAN_ID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8};
+
+/* call_of returns a call with the given fields and no payload; a trace seed not 0 gives it a
+ * trace (trace_bytes, made from the seed; parent_bytes; flags 1). */
 static meshi_envelope_call call_of(const char *service, const char *method, int64_t timeout_us,
-				   uint64_t trace_id, const char *caller)
+				   uint64_t trace_seed, const char *caller)
 {
 	meshi_envelope_call c;
 	memset(&c, 0, sizeof(c));
+	if (trace_seed != 0) {
+		for (int i = 0; i < 8; i++)
+			trace_bytes[i] = (uint8_t)(trace_seed >> (56 - 8 * i));
+		memset(trace_bytes + 8, 0x5a, 8);
+		c.trace_id = trace_bytes;
+		c.trace_id_len = MESH_TRACE_ID_LEN;
+		c.parent_id = parent_bytes;
+		c.parent_id_len = MESH_SPAN_ID_LEN;
+		c.trace_flags = 1;
+	}
 	c.service = service;
 	c.service_len = service != NULL ? strlen(service) : 0;
 	c.method = method;
 	c.method_len = method != NULL ? strlen(method) : 0;
 	c.timeout_us = timeout_us;
-	c.trace_id = trace_id;
 	c.caller = caller;
 	c.caller_len = caller != NULL ? strlen(caller) : 0;
 	return c;
+}
+
+/* want_trace sets m's trace fields as call_of's with a trace seed not 0 (none for 0). */
+static void want_trace(Mesh__Call *m, uint64_t trace_seed)
+{
+	if (trace_seed == 0)
+		return;
+	m->trace_id.data = trace_bytes;
+	m->trace_id.len = MESH_TRACE_ID_LEN;
+	m->parent_id.data = (uint8_t *)parent_bytes;
+	m->parent_id.len = MESH_SPAN_ID_LEN;
+	m->trace_flags = 1;
 }
 
 /* packed returns msg packed by protoc-c's code, malloc'd, with its length in *len. */
@@ -77,7 +103,11 @@ START_TEST(test_envelope_call_pack_round_trip)
 	ck_assert_str_eq(got->service, "users.Users");
 	ck_assert_str_eq(got->method, "Get");
 	ck_assert_int_eq(got->timeout_us, 1500000);
-	ck_assert_uint_eq(got->trace_id, 0xdeadbeefcafef00dULL);
+	ck_assert_uint_eq(got->trace_id.len, MESH_TRACE_ID_LEN);
+	ck_assert_mem_eq(got->trace_id.data, trace_bytes, MESH_TRACE_ID_LEN);
+	ck_assert_uint_eq(got->parent_id.len, MESH_SPAN_ID_LEN);
+	ck_assert_mem_eq(got->parent_id.data, parent_bytes, MESH_SPAN_ID_LEN);
+	ck_assert_uint_eq(got->trace_flags, 1);
 	ck_assert_str_eq(got->caller, "edge");
 	ck_assert_str_eq(got->request_id, "0123456789abcdef");
 	want_payload = packed(&req.base, &want_len);
@@ -114,7 +144,7 @@ START_TEST(test_envelope_call_pack_matches_protoc_bytes)
 		want.service = "users.Users";
 		want.method = "Get";
 		want.timeout_us = timeouts[i];
-		want.trace_id = i * 1000003;
+		want_trace(&want, i * 1000003);
 		want.caller = "svc-posts";
 		if (i % 2 == 1) { /* the string fields after caller, too */
 			c.idempotency_key = want.idempotency_key = "k-7f1c2a";
@@ -183,7 +213,8 @@ START_TEST(test_envelope_call_pack_empty_fields)
 	ck_assert_str_eq(got->method, "List");
 	ck_assert_uint_eq(got->payload.len, 0);
 	ck_assert_int_eq(got->timeout_us, 0);
-	ck_assert_uint_eq(got->trace_id, 0);
+	ck_assert_uint_eq(got->trace_id.len, 0);
+	ck_assert_uint_eq(got->parent_id.len, 0);
 	ck_assert_str_eq(got->caller, "");
 	ck_assert_str_eq(got->request_id, "");
 	mesh__call__free_unpacked(got, NULL);
@@ -215,7 +246,10 @@ START_TEST(test_envelope_call_read_protoc_bytes)
 	call.payload.data = payload;
 	call.payload.len = payload_len;
 	call.timeout_us = -1;
-	call.trace_id = UINT64_MAX;
+	memset(trace_bytes, 0xff, sizeof(trace_bytes));
+	call.trace_id.data = trace_bytes;
+	call.trace_id.len = MESH_TRACE_ID_LEN;
+	call.trace_flags = 3;
 	call.caller = "edge";
 	call.idempotency_key = "key-1";
 	call.request_id = "9f86d081884c7d65";
@@ -230,7 +264,10 @@ START_TEST(test_envelope_call_read_protoc_bytes)
 	ck_assert(got.request_id >= (const char *)data &&
 		  got.request_id + got.request_id_len <= (const char *)data + len);
 	ck_assert_int_eq(got.timeout_us, -1);
-	ck_assert_uint_eq(got.trace_id, UINT64_MAX);
+	ck_assert_uint_eq(got.trace_id_len, MESH_TRACE_ID_LEN);
+	ck_assert_mem_eq(got.trace_id, trace_bytes, MESH_TRACE_ID_LEN);
+	ck_assert_ptr_null(got.parent_id);
+	ck_assert_uint_eq(got.trace_flags, 3);
 	ck_assert_uint_eq(got.payload_len, payload_len);
 	ck_assert_mem_eq(got.payload, payload, payload_len);
 	/* fields point into data */
@@ -252,7 +289,9 @@ START_TEST(test_envelope_call_read_empty)
 	ck_assert_ptr_null(got.payload);
 	ck_assert_uint_eq(got.payload_len, 0);
 	ck_assert_int_eq(got.timeout_us, 0);
-	ck_assert_uint_eq(got.trace_id, 0);
+	ck_assert_ptr_null(got.trace_id);
+	ck_assert_uint_eq(got.trace_id_len, 0);
+	ck_assert_uint_eq(got.trace_flags, 0);
 	ck_assert_ptr_null(got.caller);
 	ck_assert_ptr_null(got.idempotency_key);
 	ck_assert_ptr_null(got.request_id);
@@ -320,7 +359,7 @@ START_TEST(test_envelope_call_request_id_both_ways)
 	want.service = "posts.Posts";
 	want.method = "Create";
 	want.timeout_us = 5000000;
-	want.trace_id = 77;
+	want_trace(&want, 77);
 	want.caller = "edge";
 	want.request_id = longest;
 	want_bytes = packed(&want.base, &want_len);

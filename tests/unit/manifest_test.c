@@ -1134,6 +1134,45 @@ START_TEST(test_manifest_check_calls_service_not_built)
 }
 END_TEST
 
+/* ---- a route's timeout: -----------------------------------------------------------------------
+ */
+
+START_TEST(test_manifest_route_timeout)
+{
+	char err[1024] = "";
+	route_table t;
+	manifest *m = load_ok("name: users\n"
+			      "service: users.Users\n"
+			      "routes:\n"
+			      "  - method: GET\n"
+			      "    path: /api/users/{id}\n"
+			      "    rpc: Get\n"
+			      "    timeout: 1500ms\n"
+			      "  - {method: GET, path: /api/users, rpc: List, timeout: 1h,\n"
+			      "     split: {service: users_v2, weight: 10}}\n"
+			      "  - {method: POST, path: /api/users, rpc: Create}\n");
+	ck_assert_int_eq(m->routes[0].timeout_ms, 1500);
+	ck_assert_int_eq(m->routes[1].timeout_ms, 3600000);
+	ck_assert_int_eq(m->routes[2].timeout_ms, 0); /* none: the edge's default and maximum */
+	route_table_init(&t);
+	ck_assert_msg(routes_add_manifest(&t, m, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(t.routes[0]->timeout_ms, 1500);
+	ck_assert_int_eq(t.routes[1]->timeout_ms, 3600000);
+	ck_assert_int_eq(t.routes[1]->split->alt.timeout_ms, 3600000); /* the other group's too */
+	ck_assert_int_eq(t.routes[2]->timeout_ms, 0);
+	route_table_fini(&t);
+	manifest_free(m);
+	assert_key_fails("routes:\n  - {method: GET, path: /x, rpc: Get, timeout: 5}\n", 4,
+			 "'timeout' wants a unit");
+	assert_key_fails("routes:\n  - {method: GET, path: /x, rpc: Get, timeout: 0ms}\n", 4,
+			 "'timeout'");
+	assert_key_fails("routes:\n  - {method: GET, path: /x, rpc: Get, timeout: 2h}\n", 4,
+			 "'timeout'");
+	assert_key_fails("routes:\n  - {method: GET, path: /x, rpc: Get, timeout: soon}\n", 4,
+			 "'timeout' wants a duration");
+}
+END_TEST
+
 /* ---- split: -------------------------------------------------------------------------------- */
 
 START_TEST(test_manifest_split_parsed)
@@ -1546,6 +1585,7 @@ static Suite *manifest_suite(void)
 
 	tcase_add_checked_fixture(split, tmpdir_setup, tmpdir_teardown);
 	tcase_add_test(split, test_manifest_split_parsed);
+	tcase_add_test(split, test_manifest_route_timeout);
 	tcase_add_test(split, test_manifest_split_bad_weight);
 	tcase_add_test(split, test_manifest_split_bad_shape);
 	tcase_add_test(split, test_manifest_check_splits);

@@ -688,6 +688,59 @@ START_TEST(test_mesh_client_call_inherits_the_request_id)
 }
 END_TEST
 
+START_TEST(test_mesh_trace_reaches_every_hop_as_a_new_span)
+{
+	/* a call with a trace: the server sees the trace and opens a span of its own; a call it
+	 * makes on the call's behalf carries the same trace to a server that opens another span */
+	static const mesh_trace given = {
+	    .trace_id = {0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d,
+			 0x0e, 0x0e, 0x47, 0x36},
+	    .parent_id = {0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7},
+	    .flags = 1};
+	char url2[sizeof(url)], first_span[17];
+	mesh_server *second;
+	mesh_client *c;
+	Sample__Inner in = SAMPLE__INNER__INIT;
+	echo_result r;
+	long long until = harness_now_ms() + 5000;
+	snprintf(url2, sizeof(url2), "ipc://%s/echo3.sock", dir);
+	second = start_nng_server(url2);
+	ck_assert_int_eq(mesh_client_new(&echo_forward, &sample__echo__descriptor, NULL), 0);
+	ck_assert_int_eq(mesh_client_dial(echo_forward, url2), 0);
+	while (mesh_client_instances(echo_forward) == 0 && harness_now_ms() < until)
+		harness_sleep_ms(2);
+	c = connected_client(&sample__echo__descriptor, NULL);
+	/* none given: none seen, none passed on */
+	ck_assert_int_eq(get_label(c, "trace", NULL, &r), MESH_OK);
+	ck_assert_str_eq(r.label, "trace:(none)");
+	ck_assert_int_eq(get_label(c, "forward-trace", NULL, &r), MESH_OK);
+	ck_assert_str_eq(r.label, "trace:(none)|fwd:trace:(none)");
+	/* given */
+	memset(&r, 0, sizeof(r));
+	in.label = "forward-trace";
+	r.rpc.trace = given;
+	sample__echo__get(mesh_client_service(c), &in, on_inner, &r);
+	ck_assert_int_eq(r.rpc.status, MESH_OK);
+	/* trace:T:S1|fwd:trace:T:S2 */
+	ck_assert_msg(
+	    strncmp(r.label, "trace:4bf92f3577b34da6a3ce929d0e0e4736:", 39) == 0 &&
+		strlen(r.label) == 39 + 16 + 5 + 39 + 16 &&
+		strncmp(r.label + 55, "|fwd:trace:4bf92f3577b34da6a3ce929d0e0e4736:", 44) == 0,
+	    "%s", r.label);
+	memcpy(first_span, r.label + 39, 16);
+	first_span[16] = '\0';
+	ck_assert_msg(strcmp(first_span, "00f067aa0ba902b7") != 0 &&
+			  strcmp(first_span, "0000000000000000") != 0 &&
+			  strcmp(r.label + 99, first_span) != 0 &&
+			  strcmp(r.label + 99, "0000000000000000") != 0,
+		      "every hop opens a span of its own: %s", r.label);
+	mesh_client_free(c);
+	mesh_client_free(echo_forward);
+	echo_forward = NULL;
+	mesh_server_free(second);
+}
+END_TEST
+
 /* stderr_to sends this process's stderr to a new file in dir; returns the saved stderr. */
 static int stderr_to(const char *path)
 {
@@ -757,6 +810,7 @@ static Suite *mesh_suite(void)
 	tcase_add_test(tc, test_mesh_calls_spread_over_instances);
 	tcase_add_test(tc, test_mesh_request_id_reaches_the_server);
 	tcase_add_test(tc, test_mesh_client_call_inherits_the_request_id);
+	tcase_add_test(tc, test_mesh_trace_reaches_every_hop_as_a_new_span);
 	tcase_add_test(tc, test_mesh_log_lines_carry_the_request_id);
 	tcase_add_test(tc, test_mesh_cancel_on_a_queue_client);
 	tcase_add_test(tc, test_mesh_queue_remove_takes_an_item_out);

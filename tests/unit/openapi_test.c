@@ -385,8 +385,17 @@ START_TEST(test_openapi_document_of_the_forum)
 		    "\"minimum\":1}},\"required\":[\"title\",\"createdBy\"],"
 		    "\"additionalProperties\":false}",
 		    "threads.CreateThreadRequest");
-	assert_json(json_array_get(at(p, "/api/threads", "post", "parameters"), 1),
-		    "{\"$ref\":\"#/components/parameters/Idempotency-Key\"}", "Idempotency-Key");
+	assert_json(at(p, "/api/threads", "post", "parameters"),
+		    "[{\"$ref\":\"#/components/parameters/X-Request-Id\"},"
+		    "{\"$ref\":\"#/components/parameters/traceparent\"},"
+		    "{\"$ref\":\"#/components/parameters/Request-Timeout\"},"
+		    "{\"$ref\":\"#/components/parameters/Idempotency-Key\"}]",
+		    "a create's headers");
+	/* every answer carries traceparent */
+	ck_assert_ptr_nonnull(at(at(op, "responses", "201", "headers"), "traceparent", NULL, NULL));
+	ck_assert_ptr_nonnull(at(at(doc, "components", "responses", "GatewayTimeout"), "headers",
+				 "traceparent", NULL));
+	ck_assert_ptr_nonnull(at(doc, "components", "parameters", "Request-Timeout"));
 
 	/* the edge's own: text, and this document; the Allow of every path */
 	assert_json(at(at(p, "/", "get", "responses"), "200", "content", NULL),
