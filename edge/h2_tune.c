@@ -6,6 +6,11 @@
 
 #include "h2_tune.h"
 
+/* The fields read here are h2o's internals: checked against 2.2 alone (Debian 12's 2.2.5). */
+#if H2O_VERSION_MAJOR != 2 || H2O_VERSION_MINOR != 2
+#error "edge/h2_tune.c reads h2o 2.2's HTTP/2 connection; check its fields against this h2o"
+#endif
+
 void h2_tune_no_response_index(h2o_req_t *req)
 {
 	h2o_http2_conn_t *conn;
