@@ -4,12 +4,16 @@
  * durations that is not longer than asked: it may fire early, never late, and libmesh checks
  * the clock when it fires.
  *
- * The reply pump: h2o stops reading an HTTP/1.1 connection while its request is answered, and
- * the next turn's first step applies that to epoll (EPOLL_CTL_DEL), to be undone (EPOLL_CTL_ADD)
- * in the turn that sends the answer: two system calls per proxied request, which a request
- * answered within its own turn does not pay. So when a client's turn timer (a 0 ms timer: the
- * calls of the turn written out) fires, the pump waits a little (LOOP_PUMP_WAIT_US at most) for
- * the replies on the clients' sockets and hands them over in the same turn. */
+ * Replies are taken between h2o's events too (loop_poll), in two cases:
+ * - h2o_mesh_loop_poll, which the edge calls while it serves thousands of connections: h2o's loop
+ *   reports a busy socket once per round of every ready one, far too seldom for a service's
+ *   replies, whose calls hold its max_inflight slots until they are read.
+ * - The reply pump: h2o stops reading an HTTP/1.1 connection while its request is answered, and
+ *   the next turn's first step applies that to epoll (EPOLL_CTL_DEL), to be undone
+ *   (EPOLL_CTL_ADD) in the turn that sends the answer: two system calls per proxied request,
+ *   which a request answered within its own turn does not pay. So when a client's turn timer (a
+ *   0 ms timer: the calls of the turn written out) fires, the pump waits a little
+ *   (LOOP_PUMP_WAIT_US at most) for the replies and hands them over in the same turn. */
 #include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -23,31 +27,42 @@
 static const int bucket_ms[] = {0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000};
 #define NBUCKETS (sizeof(bucket_ms) / sizeof(bucket_ms[0]))
 
-/* how long the reply pump waits, and for how many sockets at most */
-#define LOOP_PUMP_WAIT_US 100
-#define LOOP_PUMP_MAX	  64
+/* The most sockets h2o_mesh_loop_poll looks at in one poll(2); more are taken in turns. */
+#define POLL_MAX 64
 
-/* watch_handle: one socket watched for a mesh client. */
-typedef struct watch_handle {
-	h2o_socket_t *sock;
-	int fd;
-	void (*cb)(void *arg, int events);
-	void *arg;
-	int write_pending;
-	struct watch_handle *prev, *next; /* the loop's */
-} watch_handle;
+/* how long the reply pump waits; it runs only while at most POLL_MAX sockets are watched */
+#define LOOP_PUMP_WAIT_US 100
+
+typedef struct watch_handle watch_handle;
 
 struct h2o_mesh_loop {
 	mesh_loop base; /* first: the ops get the wrapper back from it */
 	h2o_evloop_t *loop;
 	h2o_timeout_t buckets[NBUCKETS];
-	watch_handle *handles;
-	int nhandles;
+	watch_handle *watched;	 /* every socket watched, for h2o_mesh_loop_poll */
+	watch_handle *unwatched; /* unwatched while a poll ran its callbacks: freed after it */
+	int polling;
+	int in_cb;	  /* a mesh callback runs: a poll now would re-enter its client */
+	size_t poll_next; /* where the next poll starts when more than POLL_MAX are watched */
+	size_t nwatched;
 	h2o_timeout_entry_t pump; /* in buckets[0], after the turn timers */
+};
+
+/* watch_handle: one socket watched for a mesh client. */
+struct watch_handle {
+	h2o_mesh_loop *l;
+	h2o_socket_t *sock;
+	int fd;
+	void (*cb)(void *arg, int events);
+	void *arg;
+	int write_pending;
+	int gone; /* unwatched during a poll; on the unwatched list */
+	watch_handle *prev, *next;
 };
 
 struct mesh_timer {
 	h2o_timeout_entry_t entry; /* first: h2o hands it back */
+	h2o_mesh_loop *l;
 	void (*cb)(void *arg);
 	void *arg;
 };
@@ -55,14 +70,20 @@ struct mesh_timer {
 static void on_readable(h2o_socket_t *sock, const char *err)
 {
 	watch_handle *h = sock->data;
+	h2o_mesh_loop *l = h->l;
+	l->in_cb++;
 	h->cb(h->arg, MESH_IO_READ); /* errors show up in the client's own recv */
+	l->in_cb--;
 }
 
 static void on_writable(h2o_socket_t *sock, const char *err)
 {
 	watch_handle *h = sock->data;
+	h2o_mesh_loop *l = h->l;
 	h->write_pending = 0;
+	l->in_cb++;
 	h->cb(h->arg, MESH_IO_WRITE);
+	l->in_cb--;
 }
 
 static void *loop_watch(mesh_loop *loop, int fd, void (*cb)(void *, int), void *arg)
@@ -71,17 +92,18 @@ static void *loop_watch(mesh_loop *loop, int fd, void (*cb)(void *, int), void *
 	watch_handle *h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return NULL;
+	h->l = l;
 	h->cb = cb;
 	h->arg = arg;
 	h->fd = fd;
 	h->sock = h2o_evloop_socket_create(l->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
 	h->sock->data = h;
 	h2o_socket_read_start(h->sock, on_readable);
-	h->next = l->handles;
-	if (h->next != NULL)
-		h->next->prev = h;
-	l->handles = h;
-	l->nhandles++;
+	h->next = l->watched;
+	if (l->watched != NULL)
+		l->watched->prev = h;
+	l->watched = h;
+	l->nwatched++;
 	return h;
 }
 
@@ -98,23 +120,33 @@ static void loop_unwatch(mesh_loop *loop, void *handle)
 {
 	h2o_mesh_loop *l = (h2o_mesh_loop *)loop;
 	watch_handle *h = handle;
-	if (h->prev != NULL)
-		h->prev->next = h->next;
-	else
-		l->handles = h->next;
-	if (h->next != NULL)
-		h->next->prev = h->prev;
-	l->nhandles--;
 	h2o_socket_read_stop(h->sock);
 	h->sock->data = NULL;
 	h2o_socket_close(h->sock); /* closes the fd; h2o frees the socket once it is safe */
+	if (h->prev != NULL)
+		h->prev->next = h->next;
+	else
+		l->watched = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
+	l->nwatched--;
+	if (l->polling) { /* the poll may still hold it: freed when the poll ends */
+		h->gone = 1;
+		h->prev = NULL;
+		h->next = l->unwatched;
+		l->unwatched = h;
+		return;
+	}
 	free(h);
 }
 
 static void on_timeout(h2o_timeout_entry_t *entry)
 {
 	mesh_timer *t = (mesh_timer *)entry;
+	h2o_mesh_loop *l = t->l;
+	l->in_cb++;
 	t->cb(t->arg);
+	l->in_cb--;
 }
 
 static mesh_timer *loop_timer_new(mesh_loop *loop, void (*cb)(void *), void *arg)
@@ -123,6 +155,7 @@ static mesh_timer *loop_timer_new(mesh_loop *loop, void (*cb)(void *), void *arg
 	if (t == NULL)
 		return NULL;
 	t->entry.cb = on_timeout;
+	t->l = (h2o_mesh_loop *)loop;
 	t->cb = cb;
 	t->arg = arg;
 	return t;
@@ -138,37 +171,10 @@ static void loop_timer_arm(mesh_loop *loop, mesh_timer *t, int ms)
 		h2o_timeout_unlink(&t->entry);
 	h2o_timeout_link(l->loop, &l->buckets[b], &t->entry);
 	/* a turn's calls go out: the pump follows them */
-	if (b == 0 && l->nhandles > 0 && l->nhandles <= LOOP_PUMP_MAX) {
+	if (b == 0 && l->nwatched > 0 && l->nwatched <= POLL_MAX) {
 		if (h2o_timeout_is_linked(&l->pump))
 			h2o_timeout_unlink(&l->pump);
 		h2o_timeout_link(l->loop, &l->buckets[0], &l->pump);
-	}
-}
-
-/* on_pump waits at most LOOP_PUMP_WAIT_US for replies on the clients' sockets, and hands those
- * readable to their clients now, in this turn. */
-static void on_pump(h2o_timeout_entry_t *entry)
-{
-	h2o_mesh_loop *l = (h2o_mesh_loop *)((char *)entry - offsetof(h2o_mesh_loop, pump));
-	struct pollfd fds[LOOP_PUMP_MAX];
-	watch_handle *hs[LOOP_PUMP_MAX];
-	struct timespec wait = {0, LOOP_PUMP_WAIT_US * 1000};
-	nfds_t n = 0;
-	for (watch_handle *h = l->handles; h != NULL && n < LOOP_PUMP_MAX; h = h->next) {
-		fds[n] = (struct pollfd){.fd = h->fd, .events = POLLIN};
-		hs[n++] = h;
-	}
-	if (n == 0 || ppoll(fds, n, &wait, NULL) <= 0)
-		return;
-	for (nfds_t i = 0; i < n; i++) {
-		/* a callback may unwatch another handle: only those still watched are called */
-		watch_handle *h;
-		if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
-			continue;
-		for (h = l->handles; h != NULL && h != hs[i]; h = h->next)
-			;
-		if (h != NULL)
-			h->cb(h->arg, MESH_IO_READ);
 	}
 }
 
@@ -185,6 +191,62 @@ static void loop_timer_free(mesh_loop *loop, mesh_timer *t)
 }
 
 static const mesh_loop_ops h2o_ops = MESH_LOOP_OPS_INIT(loop_);
+
+/* loop_poll has the clients of the watched sockets with something to read (waiting wait_us at
+ * most for one) read it now; returns how many sockets it had read. See h2o_mesh_loop_poll. */
+static int loop_poll(h2o_mesh_loop *l, long wait_us)
+{
+	struct timespec wait = {0, wait_us * 1000};
+	struct pollfd fds[POLL_MAX];
+	watch_handle *hs[POLL_MAX];
+	size_t n = 0, total = 0, skip;
+	int ran = 0;
+	if (l == NULL || l->polling || l->in_cb > 0 || l->watched == NULL)
+		return 0;
+	for (watch_handle *h = l->watched; h != NULL; h = h->next)
+		total++;
+	skip = total > POLL_MAX ? l->poll_next % total : 0;
+	for (watch_handle *h = l->watched; h != NULL && n < POLL_MAX; h = h->next) {
+		if (skip > 0) {
+			skip--;
+			continue;
+		}
+		hs[n] = h;
+		fds[n++] = (struct pollfd){.fd = h->fd, .events = POLLIN};
+	}
+	l->poll_next += n;
+	if (ppoll(fds, n, &wait, NULL) <= 0)
+		return 0;
+	l->polling = 1;
+	l->in_cb++;
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i].revents == 0 || hs[i]->gone)
+			continue;
+		hs[i]->cb(hs[i]->arg, MESH_IO_READ);
+		ran++;
+	}
+	l->in_cb--;
+	l->polling = 0;
+	while (l->unwatched != NULL) {
+		watch_handle *h = l->unwatched;
+		l->unwatched = h->next;
+		free(h);
+	}
+	return ran;
+}
+
+int h2o_mesh_loop_poll(h2o_mesh_loop *l)
+{
+	return loop_poll(l, 0);
+}
+
+/* on_pump waits at most LOOP_PUMP_WAIT_US for replies on the clients' sockets, and hands those
+ * readable to their clients now, in this turn. */
+static void on_pump(h2o_timeout_entry_t *entry)
+{
+	loop_poll((h2o_mesh_loop *)((char *)entry - offsetof(h2o_mesh_loop, pump)),
+		  LOOP_PUMP_WAIT_US);
+}
 
 h2o_mesh_loop *h2o_mesh_loop_new(h2o_evloop_t *loop)
 {

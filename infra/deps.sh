@@ -10,8 +10,9 @@ CLEAVE_BUILD_PACKAGES="gcc make cmake pkg-config libssl-dev libh2o-evloop-dev li
 # What the PostgreSQL suites (unit/store_postgres_test, postgres/*, integration/postgres*_test)
 # run: a real server of Debian's packages (initdb, postgres under /usr/lib/postgresql/N/bin),
 # started by the tests themselves. infra/test installs it when root; otherwise, where it is
-# missing, those suites skip and say so.
-CLEAVE_TEST_PACKAGES="postgresql"
+# missing, those suites skip and say so. nghttp2-client: nghttp, with which
+# integration/request_id_test reads many HTTP/2 answers of one connection field by field.
+CLEAVE_TEST_PACKAGES="postgresql nghttp2-client"
 
 # What tests/fuzz/run needs (infra/test's "fuzz (short)" step): clang, its libFuzzer runtime
 # (libclang_rt.fuzzer-x86_64.a: libclang-rt-14-dev on Debian 12, which clang only recommends)

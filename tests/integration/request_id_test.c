@@ -276,6 +276,74 @@ START_TEST(test_request_id_in_the_unavailable_answer_of_posts)
 }
 END_TEST
 
+START_TEST(test_request_id_http2_one_connection)
+{
+	/* Many answers multiplexed on one HTTP/2 connection, each with an X-Request-Id of its
+	 * own: the edge's HPACK encoder keeps no table (h2_tune.c) while the client's decoder
+	 * indexes what it is told to; every field must still decode as sent. nghttp (Debian's
+	 * nghttp2-client) sends every URL on one connection and prints each field it decodes
+	 * ("[  0.001] recv (stream_id=13) x-request-id: ..."); libcurl 7.88 does not reuse an
+	 * HTTP/2 connection with prior knowledge. */
+	enum { TIMES = 10, N = 4 * TIMES };
+	static const char *const paths[] = {"/api/users/1", "/api/users/999", "/api/nothing-here",
+					    "/api/posts/in-thread/2"};
+	char cmd[4 * 160 + 64], line[512], url[160], ids[N][64];
+	char status[N][8], type[N][64];
+	int nids = 0, ok = 0, rc;
+	size_t len;
+	FILE *f;
+	ck_assert_msg(mesh_up, "the mesh did not start");
+	len = (size_t)snprintf(cmd, sizeof(cmd), "nghttp -nv -m %d", TIMES); /* each URL 10 times */
+	for (int i = 0; i < 4; i++) {
+		fixture_url(&mesh, paths[i], url, sizeof(url));
+		len += (size_t)snprintf(cmd + len, sizeof(cmd) - len, " '%s'", url);
+	}
+	snprintf(cmd + len, sizeof(cmd) - len, " 2>&1");
+	memset(status, 0, sizeof(status));
+	memset(type, 0, sizeof(type));
+	ck_assert_ptr_nonnull(f = popen(cmd, "r"));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned sid;
+		char name[64], value[256];
+		const char *p = strstr(line, "recv (stream_id=");
+		int k;
+		if (p == NULL ||
+		    sscanf(p, "recv (stream_id=%u) %63[^:]: %255[^\n]", &sid, name, value) != 3) {
+			/* pseudo-header fields start with a colon */
+			if (p == NULL || sscanf(p, "recv (stream_id=%u) :%63[^:]: %255[^\n]", &sid,
+						name, value) != 3)
+				continue;
+			memmove(name + 1, name, strlen(name) + 1);
+			name[0] = ':';
+		}
+		/* nghttp opens stream 13 first (1 to 11 carry its priority tree) */
+		k = ((int)sid - 13) / 2;
+		ck_assert_msg(sid >= 13 && sid % 2 == 1 && k < N, "stream %u", sid);
+		if (strcmp(name, ":status") == 0)
+			snprintf(status[k], sizeof(status[k]), "%s", value);
+		else if (strcmp(name, "content-type") == 0)
+			snprintf(type[k], sizeof(type[k]), "%s", value);
+		else if (strcmp(name, "x-request-id") == 0) {
+			ck_assert_msg(is_generated(value), "stream %u: x-request-id '%s'", sid,
+				      value);
+			for (int j = 0; j < nids; j++)
+				ck_assert_str_ne(ids[j], value);
+			snprintf(ids[nids++], sizeof(ids[0]), "%s", value);
+		}
+	}
+	rc = pclose(f);
+	ck_assert_msg(rc == 0, "nghttp exited %d (is nghttp2-client installed?)", rc);
+	ck_assert_int_eq(nids, N);
+	for (int i = 0; i < N; i++) {
+		ck_assert_msg(strcmp(status[i], "200") == 0 || strcmp(status[i], "404") == 0,
+			      "stream %d: status '%s'", 13 + 2 * i, status[i]);
+		ok += strcmp(status[i], "200") == 0;
+		ck_assert_str_eq(type[i], "application/json; charset=utf-8");
+	}
+	ck_assert_int_eq(ok, 2 * TIMES);
+}
+END_TEST
+
 START_TEST(test_request_id_everything_stops_cleanly)
 {
 	char report[8192];
@@ -295,6 +363,7 @@ static Suite *request_id_suite(void)
 	tcase_add_test(tc, test_request_id_malformed_is_replaced);
 	tcase_add_test(tc, test_request_id_in_the_failed_check_of_posts);
 	tcase_add_test(tc, test_request_id_in_the_unavailable_answer_of_posts);
+	tcase_add_test(tc, test_request_id_http2_one_connection);
 	tcase_add_test(tc, test_request_id_everything_stops_cleanly); /* last: it stops the mesh */
 	suite_add_tcase(s, tc);
 	return s;

@@ -150,6 +150,44 @@ START_TEST(test_h2o_loop_survives_full_socket_buffers)
 }
 END_TEST
 
+static int polled_in_closure;
+
+static void on_inner_polling(const Sample__Inner *reply, void *closure_data)
+{
+	on_inner(reply, closure_data);
+	polled_in_closure = h2o_mesh_loop_poll(adapter); /* refused: this is a client's callback */
+}
+
+START_TEST(test_h2o_loop_poll_takes_replies_between_turns)
+{
+	/* The edge reads replies between client events with h2o_mesh_loop_poll, without a turn of
+	 * the loop: a call is written in one turn; its reply, which comes after the turn's reply
+	 * pump gave up waiting (Slow answers 500 ms later), is left in the socket and taken by the
+	 * poll alone. */
+	mesh_client *c = connected();
+	Sample__Inner in = SAMPLE__INNER__INIT;
+	result r;
+	memset(&r, 0, sizeof(r));
+	done = 0;
+	ck_assert_int_eq(h2o_mesh_loop_poll(adapter), 0); /* nothing to read */
+	in.id = 500;
+	in.label = "poll";
+	sample__echo__slow(mesh_client_service(c), &in, on_inner_polling, &r);
+	h2o_evloop_run(evloop, 0); /* writes the call; the pump waits 100 us at most */
+	ck_assert_int_eq(done, 0);
+	harness_sleep_ms(1500); /* the reply is in the socket now */
+	ck_assert_int_eq(h2o_mesh_loop_poll(adapter), 1);
+	ck_assert_int_eq(done, 1);
+	ck_assert_int_eq(r.rpc.status, MESH_OK);
+	ck_assert_int_eq(r.id, 500);
+	ck_assert_int_eq(polled_in_closure, 0);
+	ck_assert_int_eq(h2o_mesh_loop_poll(adapter), 0);
+	ck_assert_int_eq(mesh_client_inflight(c), 0);
+	mesh_client_free(c);
+	ck_assert_int_eq(h2o_mesh_loop_poll(adapter), 0); /* no socket watched any more */
+}
+END_TEST
+
 static Suite *h2o_loop_suite(void)
 {
 	Suite *s = suite_create("h2o_loop");
@@ -158,6 +196,7 @@ static Suite *h2o_loop_suite(void)
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_h2o_loop_calls_complete_on_the_loop);
 	tcase_add_test(tc, test_h2o_loop_survives_full_socket_buffers);
+	tcase_add_test(tc, test_h2o_loop_poll_takes_replies_between_turns);
 	suite_add_tcase(s, tc);
 	return s;
 }
