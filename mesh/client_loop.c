@@ -1154,6 +1154,22 @@ static void on_turn(void *arg)
 	}
 }
 
+/* upconn_try_flush writes what u's output holds now, on a plain socket, so that a Cancel goes out
+ * before the caller of its call learns the call ended (and answers its own caller, who may let a
+ * stopped instance run again at once); what cannot be written, or any error, is left to the
+ * turn's flush (upconn_flush), which handles it. TLS connections wait for the turn. */
+static void upconn_try_flush(upconn *u)
+{
+	size_t before = u->out.len;
+	if (u->tls != NULL || u->out.len == 0)
+		return;
+	if (meshi_bytes_write_to(&u->out, u->fd) < 0)
+		return;
+	u->out_base += before - u->out.len;
+	u->pinned_end = u->out_base;
+	unsent_written(u);
+}
+
 /* on_deadline ends every call whose deadline has passed. */
 static void on_deadline(void *arg)
 {
@@ -1168,8 +1184,10 @@ static void on_deadline(void *arg)
 		/* nobody waits for it any more: one not yet written is never sent, and the
 		 * instance is told of one sent, so it skips it if it has not started it */
 		if (!call->health && call->closure != NULL && u != NULL && u->state == UP_OPEN &&
-		    !u->gone && !unsent_take_out(u, call))
+		    !u->gone && !unsent_take_out(u, call)) {
 			upconn_cancel_frame(u, call->id);
+			upconn_try_flush(u);
+		}
 		call_set(call, MESH_DEADLINE_EXCEEDED,
 			 "%s.%s: deadline exceeded while waiting for "
 			 "the reply",

@@ -745,6 +745,27 @@ static void capped_start(capped *e, int max_connections)
 	ck_assert_msg(
 	    harness_wait_for_line(e->log, "listening on http://", line, sizeof(line), 10000) == 0,
 	    "the capped edge did not start");
+	/* its connection to users is up (with nng it is dialed after the edge listens) */
+	for (long long until = harness_now_ms() + 10000;; harness_sleep_ms(20)) {
+		static const char req[] =
+		    "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+		char *answer = http_raw(e->admin_port, req, sizeof(req) - 1, 3000), *at, *eol;
+		int healthy = 0;
+		at = answer != NULL
+			 ? strstr(answer, "cleave_upstream_instance_state{service=\"users\"")
+			 : NULL;
+		if (at != NULL) {
+			eol = strchr(at, '\n');
+			healthy =
+			    (eol == NULL || (size_t)(eol - at) > strlen("state=\"healthy\"")) &&
+			    strstr(at, "state=\"healthy\"") != NULL &&
+			    (eol == NULL || strstr(at, "state=\"healthy\"") < eol);
+		}
+		free(answer);
+		if (healthy)
+			break;
+		ck_assert_msg(harness_now_ms() < until, "the capped edge did not reach users");
+	}
 }
 
 /* capped_metric is metric() on the capped edge's admin port. */
