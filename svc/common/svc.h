@@ -76,23 +76,7 @@ int svc_open(const rt_service_env *env, const svc_spec *spec, ProtobufCService *
  * what a Create does first (or NULL), and the rest the store's options as designated
  * initializers (.row = ..., .unique = ...). */
 #define SVC_DEFINE(svc_, service_, calls_, prepare_, ...)                                          \
-	static int svc_##_open(const rt_service_env *env, ProtobufCService **impl, char *err,      \
-			       size_t errlen)                                                      \
-	{                                                                                          \
-		static const svc_spec spec = {.service = (service_),                               \
-					      .prepare = (prepare_),                               \
-					      .store = {.name = #svc_, __VA_ARGS__}};              \
-		return svc_open(env, &spec, impl, err, errlen);                                    \
-	}                                                                                          \
-	const rt_service_def svc_##_def = {                                                        \
-	    .name = #svc_,                                                                         \
-	    .service = (service_),                                                                 \
-	    .default_seed = CLEAVE_SOURCE_DIR "/svc/" #svc_ "/seed.json",                          \
-	    .calls = (calls_),                                                                     \
-	    .open = svc_##_open,                                                                   \
-	    .count = svc_count,                                                                    \
-	    .close = svc_close,                                                                    \
-	}
+	SVC_DEFINE_CHECKED(svc_, service_, calls_, prepare_, NULL, __VA_ARGS__)
 
 /* SVC_DEFINE_CHECKED is SVC_DEFINE for a service whose Create checks records of others exist
  * (checks_: an svc_check array, see svc_check). */
