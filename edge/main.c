@@ -485,6 +485,9 @@ int main(int argc, char **argv)
 	rv = edge_server_run(edge);
 	fprintf(stderr, "edge: %s, stopped\n", strsignal(rv));
 	status = 0;
+	/* everything is answered: only freeing is left, which nng can hang (rt_stop_deadline) */
+	rt_stop_deadline("edge", 2000);
+	rt_stop_stage("closing the upstreams' clients");
 	if (edge_server_inflight(edge) > 0) {
 		fprintf(stderr, "edge: %d calls still in flight at exit\n",
 			edge_server_inflight(edge));
@@ -494,6 +497,7 @@ int main(int argc, char **argv)
 
 out_free_upstreams:
 	upstream_set_fini(&ups);
+	rt_stop_stage("freeing the server");
 out_free_server:
 	edge_server_free(edge);
 	mesh_queue_free(queue);
