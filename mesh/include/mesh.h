@@ -597,7 +597,7 @@ int mesh_call_defer(void *closure_data);
  * other still has time to answer (with DEADLINE_EXCEEDED naming the hop that ran out) before its
  * own caller gives up on it. */
 #define MESH_CHILD_MARGIN_MIN_US 1000
-#define MESH_CHILD_MARGIN_MAX_US 20000
+#define MESH_CHILD_MARGIN_MAX_US 100000
 
 /* mesh_call_child_deadline returns the deadline to give the calls made on behalf of the call
  * identified by closure_data (the mesh_rpc's deadline_us): its own deadline less the margin
