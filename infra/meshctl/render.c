@@ -369,47 +369,41 @@ int render_run(const char *target, const char *manifests, const render_opts *o, 
 	return rc;
 }
 
+/* int_option sets *out to arg, a number from 1 to hi. Returns 0, or -1 after saying on stderr
+ * that --name's arg is not one. */
+static int int_option(const char *name, const char *arg, int hi, int *out)
+{
+	if (parse_int(arg, 1, hi, out) == 0)
+		return 0;
+	fprintf(stderr, "meshctl render: --%s: '%s' is not 1 to %d\n", name, arg, hi);
+	return -1;
+}
+
 /* render_option takes one of render's own options (opt, its argument arg) into ctx, the
  * render_opts being filled; arg is argv's and stays referenced. Returns 0, or -1 after saying on
  * stderr why arg is bad. */
 static int render_option(int opt, const char *arg, void *ctx)
 {
 	render_opts *o = ctx;
-	switch (opt) {
-	case 'i':
-		o->image_prefix = arg;
-		break;
-	case 't':
-		o->tag = arg;
-		break;
-	case 'p':
-		if (parse_int(arg, 1, 65535, &o->port) != 0) {
-			fprintf(stderr, "meshctl render: --port: '%s' is not 1 to 65535\n", arg);
-			return -1;
-		}
-		break;
-	case 'e':
-		if (parse_int(arg, 1, 64, &o->edge_count) != 0) {
-			fprintf(stderr, "meshctl render: --edge-count: '%s' is not 1 to 64\n", arg);
-			return -1;
-		}
-		break;
-	case 's':
+	if (opt == 'p')
+		return int_option("port", arg, 65535, &o->port);
+	if (opt == 'e')
+		return int_option("edge-count", arg, 64, &o->edge_count);
+	if (opt == 's') {
 		if (strcmp(arg, "sqlite") != 0 && strcmp(arg, "postgres") != 0) {
 			fprintf(stderr, "meshctl render: --store: '%s' is not sqlite or postgres\n",
 				arg);
 			return -1;
 		}
 		o->store_postgres = strcmp(arg, "postgres") == 0;
-		break;
-	case 'E':
+	} else if (opt == 'i') {
+		o->image_prefix = arg;
+	} else if (opt == 't') {
+		o->tag = arg;
+	} else if (opt == 'E') {
 		o->https_cert = arg;
-		break;
-	case 'K':
+	} else if (opt == 'K') {
 		o->https_key = arg;
-		break;
-	default:
-		return -1; /* not in the table cmd_render gives */
 	}
 	return 0;
 }
