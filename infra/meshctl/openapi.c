@@ -1,12 +1,12 @@
 /* openapi.c: meshctl openapi: the OpenAPI 3.1 document of the API, from the manifests. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "commands.h"
+#include "manifests_cli.h"
 #include "openapi.h"
 
 static void openapi_usage(FILE *out)
@@ -56,42 +56,19 @@ static int write_file(const char *path, const char *text, size_t len)
 
 int cmd_openapi(int argc, char **argv)
 {
-	static const struct option longopts[] = {{"out", required_argument, NULL, 'o'},
-						 {"manifests", required_argument, NULL, 'm'},
-						 {"help", no_argument, NULL, 'h'},
-						 {NULL, 0, NULL, 0}};
 	const char *dir = CLEAVE_SOURCE_DIR "/svc", *out = NULL;
 	manifest **ms;
 	size_t n, len;
 	char err[512], *text;
-	int opt, rc = 0;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'o':
-			out = optarg;
-			break;
-		case 'm':
-			dir = optarg;
-			break;
-		case 'h':
-			openapi_usage(stdout);
-			return 0;
-		default:
-			openapi_usage(stderr);
-			return 2;
-		}
-	}
+	int rc = manifests_cli_options(argc, argv, &out, &dir, openapi_usage, NULL, NULL, NULL);
+	if (rc != 0)
+		return rc == 1 ? 0 : 2;
 	if (optind < argc) {
 		fprintf(stderr, "meshctl openapi: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	if (manifest_load_dir(dir, &ms, &n, err, sizeof(err)) != 0 ||
-	    manifest_check_calls(ms, n, err, sizeof(err)) != 0 ||
-	    manifest_check_splits(ms, n, err, sizeof(err)) != 0) {
-		fprintf(stderr, "meshctl openapi: %s\n", err);
+	if (manifests_cli_load("openapi", dir, &ms, &n) != 0)
 		return 1;
-	}
 	if (openapi_document(ms, n, &text, &len, err, sizeof(err)) != 0) {
 		fprintf(stderr, "meshctl openapi: %s\n", err);
 		manifest_free_all(ms, n);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "manifests_cli.h"
 #include "paths.h"
 #include "process.h"
 #include "render.h"
@@ -319,12 +320,8 @@ int render_run(const char *target, const char *manifests, const render_opts *o, 
 					    : "copilot renders SQLite stores only");
 		return 2;
 	}
-	if (manifest_load_dir(manifests, &ms, &n, err, sizeof(err)) != 0 ||
-	    manifest_check_calls(ms, n, err, sizeof(err)) != 0 ||
-	    manifest_check_splits(ms, n, err, sizeof(err)) != 0) {
-		fprintf(stderr, "meshctl render: %s\n", err);
+	if (manifests_cli_load("render", manifests, &ms, &n) != 0)
 		return 1;
-	}
 	if (n == 0) {
 		fprintf(stderr, "meshctl render: no <name>/manifest.yml in %s\n", manifests);
 		manifest_free_all(ms, n);
@@ -372,78 +369,64 @@ int render_run(const char *target, const char *manifests, const render_opts *o, 
 	return rc;
 }
 
+/* int_option sets *out to arg, a number from 1 to hi. Returns 0, or -1 after saying on stderr
+ * that --name's arg is not one. */
+static int int_option(const char *name, const char *arg, int hi, int *out)
+{
+	if (parse_int(arg, 1, hi, out) == 0)
+		return 0;
+	fprintf(stderr, "meshctl render: --%s: '%s' is not 1 to %d\n", name, arg, hi);
+	return -1;
+}
+
+/* render_option takes one of render's own options (opt, its argument arg) into ctx, the
+ * render_opts being filled; arg is argv's and stays referenced. Returns 0, or -1 after saying on
+ * stderr why arg is bad. */
+static int render_option(int opt, const char *arg, void *ctx)
+{
+	render_opts *o = ctx;
+	if (opt == 'p')
+		return int_option("port", arg, 65535, &o->port);
+	if (opt == 'e')
+		return int_option("edge-count", arg, 64, &o->edge_count);
+	if (opt == 's') {
+		if (strcmp(arg, "sqlite") != 0 && strcmp(arg, "postgres") != 0) {
+			fprintf(stderr, "meshctl render: --store: '%s' is not sqlite or postgres\n",
+				arg);
+			return -1;
+		}
+		o->store_postgres = strcmp(arg, "postgres") == 0;
+	} else if (opt == 'i') {
+		o->image_prefix = arg;
+	} else if (opt == 't') {
+		o->tag = arg;
+	} else if (opt == 'E') {
+		o->https_cert = arg;
+	} else if (opt == 'K') {
+		o->https_key = arg;
+	}
+	return 0;
+}
+
 int cmd_render(int argc, char **argv)
 {
-	static const struct option longopts[] = {{"out", required_argument, NULL, 'o'},
-						 {"manifests", required_argument, NULL, 'm'},
-						 {"image-prefix", required_argument, NULL, 'i'},
-						 {"tag", required_argument, NULL, 't'},
-						 {"port", required_argument, NULL, 'p'},
-						 {"edge-count", required_argument, NULL, 'e'},
-						 {"store", required_argument, NULL, 's'},
-						 {"https-cert", required_argument, NULL, 'E'},
-						 {"https-key", required_argument, NULL, 'K'},
-						 {"help", no_argument, NULL, 'h'},
-						 {NULL, 0, NULL, 0}};
+	static const struct option extra[] = {{"image-prefix", required_argument, NULL, 'i'},
+					      {"tag", required_argument, NULL, 't'},
+					      {"port", required_argument, NULL, 'p'},
+					      {"edge-count", required_argument, NULL, 'e'},
+					      {"store", required_argument, NULL, 's'},
+					      {"https-cert", required_argument, NULL, 'E'},
+					      {"https-key", required_argument, NULL, 'K'},
+					      {NULL, 0, NULL, 0}};
 	render_opts o = {.image_prefix = "localhost/cleave-",
 			 .tag = "latest",
 			 .port = RENDER_EDGE_PORT,
 			 .edge_count = 1};
 	const char *dir = CLEAVE_SOURCE_DIR "/svc", *out = NULL, *target;
-	int opt;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'o':
-			out = optarg;
-			break;
-		case 'm':
-			dir = optarg;
-			break;
-		case 'i':
-			o.image_prefix = optarg;
-			break;
-		case 't':
-			o.tag = optarg;
-			break;
-		case 'p':
-			if (parse_int(optarg, 1, 65535, &o.port) != 0) {
-				fprintf(stderr, "meshctl render: --port: '%s' is not 1 to 65535\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'e':
-			if (parse_int(optarg, 1, 64, &o.edge_count) != 0) {
-				fprintf(stderr,
-					"meshctl render: --edge-count: '%s' is not 1 to 64\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 's':
-			if (strcmp(optarg, "sqlite") != 0 && strcmp(optarg, "postgres") != 0) {
-				fprintf(stderr,
-					"meshctl render: --store: '%s' is not sqlite or postgres\n",
-					optarg);
-				return 2;
-			}
-			o.store_postgres = strcmp(optarg, "postgres") == 0;
-			break;
-		case 'E':
-			o.https_cert = optarg;
-			break;
-		case 'K':
-			o.https_key = optarg;
-			break;
-		case 'h':
-			render_usage(stdout);
-			return 0;
-		default:
-			render_usage(stderr);
-			return 2;
-		}
-	}
+	int r =
+	    manifests_cli_options(argc, argv, &out, &dir, render_usage, extra, render_option, &o);
+	if (r != 0)
+		return r == 1 ? 0 : 2;
 	if (optind >= argc) {
 		fprintf(stderr,
 			"meshctl render: which target? compose, kubernetes, ecs or copilot\n");

@@ -12,6 +12,7 @@
 	"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${TlsParameterPath}/"
 #define STOP_TIMEOUT_MAX 120 /* Fargate's longest stopTimeout, in seconds */
 #define EDGE_DEREG_MIN_S 5   /* the edge's request deadline (--timeout-ms 5000): none outlives it */
+#define TLS_PARAMS	 3   /* a task's TLS parameters: its certificate and key, the CA's */
 #define DNS_TTL_S	 5   /* the callers re-resolve every 5 s (CLEAVE_RESOLVE_INTERVAL_MS) */
 
 /* workload: the edge or one manifest's service, with what the template names it. */
@@ -69,6 +70,24 @@ static void sub(FILE *f, int indent, const char *key, const char *text)
 static void ref(FILE *f, int indent, const char *key, const char *target)
 {
 	fprintf(f, "%*s%s:\n%*sRef: %s\n", indent, "", key, indent + 2, "", target);
+}
+
+/* resource writes the head of the resource <id><kind> of the CloudFormation type: its name, its
+ * Type, then attrs when not NULL (whole lines: Condition, DependsOn), then "Properties:". */
+static void resource(FILE *f, const char *id, const char *kind, const char *type, const char *attrs)
+{
+	fprintf(f, "  %s%s:\n    Type: %s\n%s    Properties:\n", id, kind, type,
+		attrs != NULL ? attrs : "");
+}
+
+/* tls_arn writes into out the ARN of TLS parameter i (0 to TLS_PARAMS - 1) of identity name: 0
+ * its certificate, 1 its key, 2 the CA's certificate. */
+static void tls_arn(char *out, size_t outlen, const char *name, int i)
+{
+	if (i < 2)
+		snprintf(out, outlen, SSM_ARN "%s.%s", name, i == 0 ? "crt" : "key");
+	else
+		snprintf(out, outlen, SSM_ARN "ca.crt");
 }
 
 /* the edge's load balancer: its target group's deregistration delay, in seconds */
@@ -134,6 +153,18 @@ static void header(FILE *f, const render_ctx *c)
 	for (size_t k = 0; k < c->n; k++)
 		fprintf(f, "%s%s", k == 0 ? " " : k + 1 == c->n ? " and " : ", ", c->ms[k]->name);
 	fprintf(f, ", over mutual TLS'\n\n");
+}
+
+/* param_given writes the condition <id><kind>: true when the parameter param is not empty. */
+static void param_given(FILE *f, const char *id, const char *kind, const char *param)
+{
+	fprintf(f,
+		"  %s%s:\n"
+		"    Fn::Not:\n"
+		"      - Fn::Equals:\n"
+		"          - Ref: %s\n"
+		"          - ''\n",
+		id, kind, param);
 }
 
 static void parameters(FILE *f, const render_ctx *c)
@@ -221,24 +252,38 @@ static void parameters(FILE *f, const render_ctx *c)
 		    "lost with it'\n",
 		    w.id, w.name);
 	}
-	fprintf(f, "\nConditions:\n"
-		   "  Https:\n"
-		   "    Fn::Not:\n"
-		   "      - Fn::Equals:\n"
-		   "          - Ref: CertificateArn\n"
-		   "          - ''\n");
+	fprintf(f, "\nConditions:\n");
+	param_given(f, "Https", "", "CertificateArn");
 	for (size_t k = 0; k < c->n; k++) {
 		workload w;
+		char param[96];
 		workload_init(&w, c, k, false);
-		fprintf(f,
-			"  %sStore:\n"
-			"    Fn::Not:\n"
-			"      - Fn::Equals:\n"
-			"          - Ref: %sStoreSecretArn\n"
-			"          - ''\n",
-			w.id, w.id);
+		snprintf(param, sizeof(param), "%sStoreSecretArn", w.id);
+		param_given(f, w.id, "Store", param);
 	}
 	fputc('\n', f);
+}
+
+/* listener writes a listener of the load balancer, forwarding to the edge's target group: on 80
+ * (HTTP), or with https on 443 (HTTPS, with the CertificateArn parameter: only when given). */
+static void listener(FILE *f, bool https)
+{
+	resource(f, https ? "Https" : "Http", "Listener", "AWS::ElasticLoadBalancingV2::Listener",
+		 https ? "    Condition: Https\n" : NULL);
+	ref(f, 6, "LoadBalancerArn", "LoadBalancer");
+	if (https)
+		fprintf(f, "      Port: 443\n"
+			   "      Protocol: HTTPS\n"
+			   "      SslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06\n"
+			   "      Certificates:\n"
+			   "        - CertificateArn:\n"
+			   "            Ref: CertificateArn\n");
+	else
+		fprintf(f, "      Port: 80\n"
+			   "      Protocol: HTTP\n");
+	fprintf(f, "      DefaultActions:\n"
+		   "        - Type: forward\n");
+	ref(f, 10, "TargetGroupArn", "EdgeTargetGroup");
 }
 
 /* load_balancer writes the cluster, the namespace and the edge's load balancer: its security
@@ -248,17 +293,14 @@ static void load_balancer(FILE *f, const render_ctx *c)
 	fprintf(f, "Resources:\n"
 		   "  Cluster:\n"
 		   "    Type: AWS::ECS::Cluster\n\n");
-	fprintf(f, "  # <name>.ServiceDomain answers an A record per healthy task of the service\n"
-		   "  Namespace:\n"
-		   "    Type: AWS::ServiceDiscovery::PrivateDnsNamespace\n"
-		   "    Properties:\n");
+	fprintf(f,
+		"  # <name>.ServiceDomain answers an A record per healthy task of the service\n");
+	resource(f, "Namespace", "", "AWS::ServiceDiscovery::PrivateDnsNamespace", NULL);
 	ref(f, 6, "Name", "ServiceDomain");
 	ref(f, 6, "Vpc", "VpcId");
 	fprintf(f, "      Description: 'cleave: the names the mesh calls'\n\n");
-	fprintf(f, "  LoadBalancerSecurityGroup:\n"
-		   "    Type: AWS::EC2::SecurityGroup\n"
-		   "    Properties:\n"
-		   "      GroupDescription: 'cleave load balancer: HTTP and HTTPS from ClientCidr, "
+	resource(f, "LoadBalancer", "SecurityGroup", "AWS::EC2::SecurityGroup", NULL);
+	fprintf(f, "      GroupDescription: 'cleave load balancer: HTTP and HTTPS from ClientCidr, "
 		   "to the edge'\n");
 	ref(f, 6, "VpcId", "VpcId");
 	fprintf(f, "      SecurityGroupIngress:\n"
@@ -281,10 +323,8 @@ static void load_balancer(FILE *f, const render_ctx *c)
 		RENDER_EDGE_PORT, RENDER_EDGE_PORT);
 	ref(f, 10, "DestinationSecurityGroupId", "EdgeSecurityGroup");
 	fprintf(f, "          Description: 'to the edge'\n\n");
-	fprintf(f, "  LoadBalancer:\n"
-		   "    Type: AWS::ElasticLoadBalancingV2::LoadBalancer\n"
-		   "    Properties:\n"
-		   "      Type: application\n");
+	resource(f, "LoadBalancer", "", "AWS::ElasticLoadBalancingV2::LoadBalancer", NULL);
+	fprintf(f, "      Type: application\n");
 	ref(f, 6, "Scheme", "LoadBalancerScheme");
 	ref(f, 6, "Subnets", "PublicSubnets");
 	fprintf(f, "      SecurityGroups:\n"
@@ -292,11 +332,9 @@ static void load_balancer(FILE *f, const render_ctx *c)
 		   "      LoadBalancerAttributes:\n"
 		   "        - Key: routing.http.drop_invalid_header_fields.enabled\n"
 		   "          Value: 'true'\n\n");
+	fprintf(f, "  # the edge's tasks, checked on / (200: Ready to receive requests)\n");
+	resource(f, "Edge", "TargetGroup", "AWS::ElasticLoadBalancingV2::TargetGroup", NULL);
 	fprintf(f,
-		"  # the edge's tasks, checked on / (200: Ready to receive requests)\n"
-		"  EdgeTargetGroup:\n"
-		"    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n"
-		"    Properties:\n"
 		"      TargetType: ip\n"
 		"      Protocol: HTTP\n"
 		"      Port: %d\n",
@@ -317,20 +355,10 @@ static void load_balancer(FILE *f, const render_ctx *c)
 		"        - Key: deregistration_delay.timeout_seconds\n"
 		"          Value: '%lld'\n\n",
 		(long long)edge_dereg_s(c));
-	fprintf(f, "  HttpListener:\n"
-		   "    Type: AWS::ElasticLoadBalancingV2::Listener\n"
-		   "    Properties:\n");
-	ref(f, 6, "LoadBalancerArn", "LoadBalancer");
-	fprintf(f, "      Port: 80\n"
-		   "      Protocol: HTTP\n"
-		   "      DefaultActions:\n"
-		   "        - Type: forward\n");
-	ref(f, 10, "TargetGroupArn", "EdgeTargetGroup");
-	fprintf(f, "\n  # with a certificate, every HTTP request is sent to HTTPS\n"
-		   "  HttpsRedirect:\n"
-		   "    Type: AWS::ElasticLoadBalancingV2::ListenerRule\n"
-		   "    Condition: Https\n"
-		   "    Properties:\n");
+	listener(f, false);
+	fprintf(f, "\n  # with a certificate, every HTTP request is sent to HTTPS\n");
+	resource(f, "Https", "Redirect", "AWS::ElasticLoadBalancingV2::ListenerRule",
+		 "    Condition: Https\n");
 	ref(f, 6, "ListenerArn", "HttpListener");
 	fprintf(f, "      Priority: 1\n"
 		   "      Conditions:\n"
@@ -343,20 +371,7 @@ static void load_balancer(FILE *f, const render_ctx *c)
 		   "            Protocol: HTTPS\n"
 		   "            Port: '443'\n"
 		   "            StatusCode: HTTP_301\n\n");
-	fprintf(f, "  HttpsListener:\n"
-		   "    Type: AWS::ElasticLoadBalancingV2::Listener\n"
-		   "    Condition: Https\n"
-		   "    Properties:\n");
-	ref(f, 6, "LoadBalancerArn", "LoadBalancer");
-	fprintf(f, "      Port: 443\n"
-		   "      Protocol: HTTPS\n"
-		   "      SslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06\n"
-		   "      Certificates:\n");
-	fprintf(f, "        - CertificateArn:\n"
-		   "            Ref: CertificateArn\n");
-	fprintf(f, "      DefaultActions:\n"
-		   "        - Type: forward\n");
-	ref(f, 10, "TargetGroupArn", "EdgeTargetGroup");
+	listener(f, true);
 	fputc('\n', f);
 }
 
@@ -364,11 +379,7 @@ static void load_balancer(FILE *f, const render_ctx *c)
 static void log_group(FILE *f, const workload *w)
 {
 	char name[128];
-	fprintf(f,
-		"  %sLogGroup:\n"
-		"    Type: AWS::Logs::LogGroup\n"
-		"    Properties:\n",
-		w->id);
+	resource(f, w->id, "LogGroup", "AWS::Logs::LogGroup", NULL);
 	snprintf(name, sizeof(name), "/ecs/${AWS::StackName}/%s", w->dns);
 	sub(f, 6, "LogGroupName", name);
 	ref(f, 6, "RetentionInDays", "LogRetentionDays");
@@ -381,10 +392,8 @@ static void log_group(FILE *f, const workload *w)
 static void execution_role(FILE *f, const workload *w)
 {
 	char arn[256];
+	resource(f, w->id, "ExecutionRole", "AWS::IAM::Role", NULL);
 	fprintf(f,
-		"  %sExecutionRole:\n"
-		"    Type: AWS::IAM::Role\n"
-		"    Properties:\n"
 		"      Description: '%s: pulls its image, reads its TLS parameters%s, writes its "
 		"logs'\n"
 		"      AssumeRolePolicyDocument:\n"
@@ -418,13 +427,9 @@ static void execution_role(FILE *f, const workload *w)
 		"                Effect: Allow\n"
 		"                Action: ssm:GetParameters\n"
 		"                Resource:\n",
-		w->id, w->name, w->m != NULL ? " and store URL" : "", w->id);
-	for (int i = 0; i < 3; i++) {
-		if (i < 2)
-			snprintf(arn, sizeof(arn), SSM_ARN "%s.%s", w->name,
-				 i == 0 ? "crt" : "key");
-		else
-			snprintf(arn, sizeof(arn), SSM_ARN "ca.crt");
+		w->name, w->m != NULL ? " and store URL" : "", w->id);
+	for (int i = 0; i < TLS_PARAMS; i++) {
+		tls_arn(arn, sizeof(arn), w->name, i);
 		fprintf(f, "                  - Fn::Sub: ");
 		render_quote(f, arn);
 		fputc('\n', f);
@@ -449,12 +454,9 @@ static void execution_role(FILE *f, const workload *w)
  * store's port; the mesh port to its callees by their rules. */
 static void security_group(FILE *f, const workload *w)
 {
-	fprintf(f,
-		"  %sSecurityGroup:\n"
-		"    Type: AWS::EC2::SecurityGroup\n"
-		"    Properties:\n"
-		"      GroupDescription: 'cleave %s: reached only by what may call it'\n",
-		w->id, w->name);
+	resource(f, w->id, "SecurityGroup", "AWS::EC2::SecurityGroup", NULL);
+	fprintf(f, "      GroupDescription: 'cleave %s: reached only by what may call it'\n",
+		w->name);
 	ref(f, 6, "VpcId", "VpcId");
 	fprintf(f,
 		"      SecurityGroupEgress:\n"
@@ -478,41 +480,37 @@ static void security_group(FILE *f, const workload *w)
 	fputc('\n', f);
 }
 
+/* sg_rule writes the resource <id><kind>, one security group rule of the given type (ingress or
+ * egress): group's rule for tcp port, from or to the group peer (peer_key says which way). */
+static void sg_rule(FILE *f, const char *id, const char *kind, const char *type, const char *group,
+		    const char *peer_key, const char *peer, int port, const char *why)
+{
+	resource(f, id, kind, type, NULL);
+	ref(f, 6, "GroupId", group);
+	ref(f, 6, peer_key, peer);
+	fprintf(f,
+		"      IpProtocol: tcp\n"
+		"      FromPort: %d\n"
+		"      ToPort: %d\n"
+		"      Description: '%s'\n",
+		port, port, why);
+}
+
 /* rule writes the pair of rules letting from reach to's port: to's ingress and from's egress.
  * from_sg is from's security group (another than a workload's: the load balancer's). */
 static void rule(FILE *f, const char *to_id, const char *from_id, const char *from_sg, int port,
 		 const char *why)
 {
-	char sg[96];
-	fprintf(f,
-		"  %sFrom%s:\n"
-		"    Type: AWS::EC2::SecurityGroupIngress\n"
-		"    Properties:\n",
-		to_id, from_id);
+	char sg[96], kind[96];
 	snprintf(sg, sizeof(sg), "%sSecurityGroup", to_id);
-	ref(f, 6, "GroupId", sg);
-	ref(f, 6, "SourceSecurityGroupId", from_sg);
-	fprintf(f,
-		"      IpProtocol: tcp\n"
-		"      FromPort: %d\n"
-		"      ToPort: %d\n"
-		"      Description: '%s'\n",
-		port, port, why);
+	snprintf(kind, sizeof(kind), "From%s", from_id);
+	sg_rule(f, to_id, kind, "AWS::EC2::SecurityGroupIngress", sg, "SourceSecurityGroupId",
+		from_sg, port, why);
 	if (strcmp(from_sg, "LoadBalancerSecurityGroup") == 0)
 		return; /* its egress is in its group */
-	fprintf(f,
-		"  %sTo%s:\n"
-		"    Type: AWS::EC2::SecurityGroupEgress\n"
-		"    Properties:\n",
-		from_id, to_id);
-	ref(f, 6, "GroupId", from_sg);
-	ref(f, 6, "DestinationSecurityGroupId", sg);
-	fprintf(f,
-		"      IpProtocol: tcp\n"
-		"      FromPort: %d\n"
-		"      ToPort: %d\n"
-		"      Description: '%s'\n",
-		port, port, why);
+	snprintf(kind, sizeof(kind), "To%s", to_id);
+	sg_rule(f, from_id, kind, "AWS::EC2::SecurityGroupEgress", from_sg,
+		"DestinationSecurityGroupId", sg, port, why);
 }
 
 /* rules writes who may reach service w: the edge when it sends it requests, and each service
@@ -554,10 +552,10 @@ static void discovery(FILE *f, const workload *w)
 {
 	fprintf(f,
 		"  # %s.ServiceDomain: every healthy task's address (up to 8 an answer), which\n"
-		"  # its callers dial each, re-resolving every 5s\n"
-		"  %sDiscovery:\n"
-		"    Type: AWS::ServiceDiscovery::Service\n"
-		"    Properties:\n"
+		"  # its callers dial each, re-resolving every 5s\n",
+		w->dns);
+	resource(f, w->id, "Discovery", "AWS::ServiceDiscovery::Service", NULL);
+	fprintf(f,
 		"      Name: %s\n"
 		"      NamespaceId:\n"
 		"        Fn::GetAtt: [Namespace, Id]\n"
@@ -568,7 +566,7 @@ static void discovery(FILE *f, const workload *w)
 		"            TTL: %d\n"
 		"      HealthCheckCustomConfig:  # the container's health check\n"
 		"        FailureThreshold: 1\n\n",
-		w->dns, w->id, w->dns, DNS_TTL_S);
+		w->dns, DNS_TTL_S);
 }
 
 /* health_check writes the container's health check: its binary's --check, with ECS's ranges. */
@@ -618,11 +616,7 @@ static int task_definition(FILE *f, const render_ctx *c, const workload *w, char
 			 w->m->file, w->m->cpu_millis, (long long)want_mem);
 		return -1;
 	}
-	fprintf(f,
-		"  %sTaskDefinition:\n"
-		"    Type: AWS::ECS::TaskDefinition\n"
-		"    Properties:\n",
-		w->id);
+	resource(f, w->id, "TaskDefinition", "AWS::ECS::TaskDefinition", NULL);
 	snprintf(text, sizeof(text), "${AWS::StackName}-%s", w->dns);
 	sub(f, 6, "Family", text);
 	fprintf(f, "      RequiresCompatibilities: [FARGATE]\n"
@@ -693,15 +687,11 @@ static int task_definition(FILE *f, const render_ctx *c, const workload *w, char
 	}
 	fprintf(f, "          Secrets:  # mutual TLS: %s's certificate and key, the CA (PEM)\n",
 		w->name);
-	for (int i = 0; i < 3; i++) {
-		static const char *const vars[] = {"CLEAVE_TLS_CERT_PEM", "CLEAVE_TLS_KEY_PEM",
-						   "CLEAVE_TLS_CA_PEM"};
+	for (int i = 0; i < TLS_PARAMS; i++) {
+		static const char *const vars[TLS_PARAMS] = {
+		    "CLEAVE_TLS_CERT_PEM", "CLEAVE_TLS_KEY_PEM", "CLEAVE_TLS_CA_PEM"};
 		char arn[256];
-		if (i < 2)
-			snprintf(arn, sizeof(arn), SSM_ARN "%s.%s", w->name,
-				 i == 0 ? "crt" : "key");
-		else
-			snprintf(arn, sizeof(arn), SSM_ARN "ca.crt");
+		tls_arn(arn, sizeof(arn), w->name, i);
 		fprintf(f, "            - Name: %s\n", vars[i]);
 		sub(f, 14, "ValueFrom", arn);
 	}
@@ -744,14 +734,10 @@ static int task_definition(FILE *f, const render_ctx *c, const workload *w, char
  * group. */
 static void service(FILE *f, const render_ctx *c, const workload *w)
 {
-	fprintf(f,
-		"  %sService:\n"
-		"    Type: AWS::ECS::Service\n",
-		w->id);
-	if (w->m == NULL)
-		fprintf(f, "    DependsOn: HttpListener  # its target group must have a load "
-			   "balancer first\n");
-	fprintf(f, "    Properties:\n");
+	resource(f, w->id, "Service", "AWS::ECS::Service",
+		 w->m == NULL ? "    DependsOn: HttpListener  # its target group must have a load "
+				"balancer first\n"
+			      : NULL);
 	ref(f, 6, "Cluster", "Cluster");
 	fprintf(f,
 		"      TaskDefinition:\n"
