@@ -38,7 +38,6 @@ typedef struct pg_store {
 	int ntypes[ST_N];
 	char names[ST_N][8];		  /* their names on the server: "s0", "s1"... */
 	char select_list[PG_SQL_MAX / 4]; /* "id", "username", ... */
-	char where[256];
 } pg_store;
 
 /* pg_run runs prepared statement st with p's parameters and waits for its answer, as
@@ -351,8 +350,9 @@ out_rollback:
 	return r;
 }
 
-/* pg_where describes the store from its URL: its database, user and host, no password. */
-static void pg_where(pg_store *s)
+/* pg_where describes the store from its URL into where (wherelen bytes): its database, user and
+ * host, no password. */
+static void pg_where(const pg_store *s, char *where, size_t wherelen)
 {
 	char *msg = NULL;
 	PQconninfoOption *opts = PQconninfoParse(s->url, &msg);
@@ -369,9 +369,9 @@ static void pg_where(pg_store *s)
 		else if (strcmp(o->keyword, "port") == 0)
 			port = o->val;
 	}
-	snprintf(s->where, sizeof(s->where), "postgres database %s as %s on %s%s%s",
-		 db[0] ? db : "(default)", user[0] ? user : "(default)",
-		 host[0] ? host : "the default socket", port[0] ? ":" : "", port);
+	snprintf(where, wherelen, "postgres database %s as %s on %s%s%s", db[0] ? db : "(default)",
+		 user[0] ? user : "(default)", host[0] ? host : "the default socket",
+		 port[0] ? ":" : "", port);
 	PQconninfoFree(opts);
 	PQfreemem(msg);
 }
@@ -384,17 +384,15 @@ static void pg_free(pg_store *s)
 }
 
 static store_result pg_open(void **impl, const store_schema *schema, const store_opts *opts,
-			    char *err, size_t errlen)
+			    char *where, size_t wherelen, char *err, size_t errlen)
 {
 	pg_store *s = calloc(1, sizeof(*s));
 	pgconn *c;
 	store_result r;
 	char *msg = NULL;
 	PQconninfoOption *parsed;
-	if (s == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return STORE_ERROR;
-	}
+	if (s == NULL)
+		return store_no_memory(err, errlen);
 	s->schema = schema;
 	s->url = opts->url;
 	s->seed = opts->seed;
@@ -408,7 +406,6 @@ static store_result pg_open(void **impl, const store_schema *schema, const store
 		return STORE_ERROR;
 	}
 	PQconninfoFree(parsed);
-	pg_where(s);
 	if (pg_statements(s) != 0) {
 		snprintf(err, errlen, "the statements of %s are too long", schema->table);
 		pg_free(s);
@@ -420,8 +417,7 @@ static store_result pg_open(void **impl, const store_schema *schema, const store
 		return STORE_ERROR;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		r = STORE_ERROR;
+		r = store_no_memory(err, errlen);
 		goto out_key;
 	}
 	if (pgconn_open(c, s->url, s->app_name, err, errlen) != 0) {
@@ -435,6 +431,7 @@ static store_result pg_open(void **impl, const store_schema *schema, const store
 		goto out_conn;
 	}
 	pthread_setspecific(s->conn_key, c);
+	pg_where(s, where, wherelen);
 	*impl = s;
 	return STORE_OK;
 
@@ -596,11 +593,8 @@ static store_result pg_replay(void *impl, const store_packed_key *pk, ProtobufCM
 			return r;
 		if (found == 0)
 			return STORE_NOT_FOUND;
-		if (found == -2) {
-			snprintf(err, errlen, "Idempotency-Key '%s' was used with another request",
-				 pk->key->key);
-			return STORE_CONFLICT;
-		}
+		if (found == -2)
+			return store_key_conflict(pk, err, errlen);
 		r = pg_get_row(s, id, created, err, errlen);
 		return r == STORE_NOT_FOUND ? STORE_ERROR : r;
 	}
@@ -704,11 +698,8 @@ static store_result insert_keyed(const pg_store *s, const ProtobufCMessage *row,
 			return r;
 		if (found == 0)
 			continue; /* gone again: insert it anew */
-		if (found == -2) {
-			snprintf(err, errlen, "Idempotency-Key '%s' was used with another request",
-				 pk->key->key);
-			return STORE_CONFLICT;
-		}
+		if (found == -2)
+			return store_key_conflict(pk, err, errlen);
 		*replayed = 1;
 		r = pg_get_row(s, id, created, err, errlen);
 		return r == STORE_NOT_FOUND ? STORE_ERROR : r;
@@ -736,28 +727,12 @@ static store_result pg_insert(void *impl, const ProtobufCMessage *row, const sto
 	return insert_keyed(s, row, pk, created, replayed, err, errlen);
 }
 
-static void pg_describe(const void *impl, char *out, size_t outlen)
-{
-	const pg_store *s = impl;
-	snprintf(out, outlen, "%s", s->where);
-}
-
 static void pg_close(void *impl)
 {
 	pg_store *s = impl;
-	pgconn_free(pthread_getspecific(s->conn_key));
-	pthread_setspecific(s->conn_key, NULL);
-	pthread_key_delete(s->conn_key);
+	store_conn_key_close(s->conn_key, pgconn_free);
 	pg_free(s);
 }
 
-const store_backend store_postgres_backend = {
-    .open = pg_open,
-    .get = pg_get,
-    .list = pg_list,
-    .insert = pg_insert,
-    .replay = pg_replay,
-    .count = pg_count,
-    .describe = pg_describe,
-    .close = pg_close,
-};
+/* no insert_many: each item is inserted on its own */
+const store_backend store_postgres_backend = {STORE_BACKEND_OPS(pg)};

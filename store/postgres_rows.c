@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "postgres_rows.h"
 
 void pgrows_bytes(pgrows_params *p, const void *data, size_t len)
@@ -211,17 +212,14 @@ ProtobufCMessage *pgrows_read(const store_schema *sc, const PGresult *res, int r
 			memcpy(m, &bits, 8);
 			break;
 		}
-		case STORE_COLUMN_INT64:
-			*(int64_t *)m = pgrows_int8_at(v);
-			break;
-		case STORE_COLUMN_UINT32:
-			*(uint32_t *)m = (uint32_t)pgrows_int8_at(v);
-			break;
 		case STORE_COLUMN_BOOL:
-			*(protobuf_c_boolean *)m = v[0] != 0;
+			store_column_set_int(sc, row, i, v[0]);
 			break;
 		case STORE_COLUMN_INT32:
-			*(int32_t *)m = (int32_t)pgrows_int4_at(v);
+			store_column_set_int(sc, row, i, (int32_t)pgrows_int4_at(v));
+			break;
+		default: /* bigint: int64 and uint32 */
+			store_column_set_int(sc, row, i, pgrows_int8_at(v));
 			break;
 		}
 	}

@@ -228,17 +228,8 @@ static void bind_row(const store_schema *sc, sqlite3_stmt *st, const ProtobufCMe
 		case STORE_COLUMN_DOUBLE:
 			sqlite3_bind_double(st, p, *(const double *)m);
 			break;
-		case STORE_COLUMN_INT64:
-			sqlite3_bind_int64(st, p, *(const int64_t *)m);
-			break;
-		case STORE_COLUMN_UINT32:
-			sqlite3_bind_int64(st, p, *(const uint32_t *)m);
-			break;
-		case STORE_COLUMN_BOOL:
-			sqlite3_bind_int(st, p, *(const protobuf_c_boolean *)m ? 1 : 0);
-			break;
-		case STORE_COLUMN_INT32:
-			sqlite3_bind_int(st, p, *(const int32_t *)m);
+		default: /* the integers, and a bool as 1 or 0 */
+			sqlite3_bind_int64(st, p, store_column_int(sc, row, i));
 			break;
 		}
 	}
@@ -287,17 +278,8 @@ static ProtobufCMessage *read_row(const store_schema *sc, sqlite3_stmt *st)
 		case STORE_COLUMN_DOUBLE:
 			*(double *)m = sqlite3_column_double(st, col);
 			break;
-		case STORE_COLUMN_INT64:
-			*(int64_t *)m = sqlite3_column_int64(st, col);
-			break;
-		case STORE_COLUMN_UINT32:
-			*(uint32_t *)m = (uint32_t)sqlite3_column_int64(st, col);
-			break;
-		case STORE_COLUMN_BOOL:
-			*(protobuf_c_boolean *)m = sqlite3_column_int(st, col) != 0;
-			break;
-		case STORE_COLUMN_INT32:
-			*(int32_t *)m = sqlite3_column_int(st, col);
+		default: /* the integers, and a bool as 1 or 0 */
+			store_column_set_int(sc, row, i, sqlite3_column_int64(st, col));
 			break;
 		}
 	}
@@ -408,15 +390,13 @@ out_rollback:
 }
 
 static store_result sqlite_open(void **impl, const store_schema *schema, const store_opts *opts,
-				char *err, size_t errlen)
+				char *where, size_t wherelen, char *err, size_t errlen)
 {
 	sqlite_store *s = calloc(1, sizeof(*s));
 	sqlite_conn *c;
 	size_t n;
-	if (s == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return STORE_ERROR;
-	}
+	if (s == NULL)
+		return store_no_memory(err, errlen);
 	s->schema = schema;
 	s->sync_full = opts->sync_full;
 	s->seed = opts->seed;
@@ -446,6 +426,7 @@ static store_result sqlite_open(void **impl, const store_schema *schema, const s
 		goto out_key;
 	}
 	pthread_setspecific(s->conn_key, c);
+	snprintf(where, wherelen, "sqlite %s", s->path);
 	*impl = s;
 	return STORE_OK;
 
@@ -517,16 +498,17 @@ static store_result sqlite_list(void *impl, int index, int64_t value, int64_t af
 out_oom:
 	sqlite3_reset(st);
 	store_rows_free(rows);
-	snprintf(err, errlen, "out of memory");
-	return STORE_ERROR;
+	return store_no_memory(err, errlen);
 }
 
-/* idem_lookup finds key: 1 and *id if recorded with the same request, 0 if not recorded, -2 if
- * recorded with another request, -1 on error. */
-static int idem_lookup(sqlite_conn *c, const store_packed_key *pk, int64_t *id, char *err,
-		       size_t errlen)
+/* idem_lookup finds key pk (borrowed): STORE_OK with *id if it was recorded with the same
+ * request, STORE_NOT_FOUND if it was not recorded; STORE_CONFLICT (recorded with another request)
+ * or STORE_ERROR (the lookup failed), err saying which. */
+static store_result idem_lookup(sqlite_conn *c, const store_packed_key *pk, int64_t *id, char *err,
+				size_t errlen)
 {
-	int rc, found = 0;
+	store_result r = STORE_NOT_FOUND;
+	int rc;
 	sqlite3_bind_text(c->idem_get, 1, pk->key->method, -1, SQLITE_STATIC);
 	sqlite3_bind_text(c->idem_get, 2, pk->key->key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(c->idem_get);
@@ -534,13 +516,15 @@ static int idem_lookup(sqlite_conn *c, const store_packed_key *pk, int64_t *id, 
 		const void *req = sqlite3_column_blob(c->idem_get, 0);
 		size_t len = (size_t)sqlite3_column_bytes(c->idem_get, 0);
 		*id = sqlite3_column_int64(c->idem_get, 1);
-		found = store_key_same(req, len, pk->request, pk->request_len) ? 1 : -2;
+		r = store_key_same(req, len, pk->request, pk->request_len)
+			? STORE_OK
+			: store_key_conflict(pk, err, errlen);
 	} else if (rc != SQLITE_DONE) {
 		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
-		found = -1;
+		r = STORE_ERROR;
 	}
 	sqlite3_reset(c->idem_get);
-	return found;
+	return r;
 }
 
 static store_result sqlite_replay(void *impl, const store_packed_key *pk,
@@ -549,19 +533,9 @@ static store_result sqlite_replay(void *impl, const store_packed_key *pk,
 	sqlite_store *s = impl;
 	sqlite_conn *c = conn_get(s, err, errlen);
 	int64_t id = 0;
-	int found;
-	if (c == NULL)
-		return STORE_ERROR;
-	found = idem_lookup(c, pk, &id, err, errlen);
-	if (found == 0)
-		return STORE_NOT_FOUND;
-	if (found == -2) {
-		snprintf(err, errlen, "Idempotency-Key '%s' was used with another request",
-			 pk->key->key);
-		return STORE_CONFLICT;
-	}
-	if (found < 0)
-		return STORE_ERROR;
+	store_result r = c != NULL ? idem_lookup(c, pk, &id, err, errlen) : STORE_ERROR;
+	if (r != STORE_OK)
+		return r; /* not recorded, recorded with another request, or failed */
 	return sqlite_get(s, id, created, err, errlen) == STORE_OK ? STORE_OK : STORE_ERROR;
 }
 
@@ -574,18 +548,11 @@ static store_result insert_one(sqlite_store *s, sqlite_conn *c, const ProtobufCM
 {
 	int rc;
 	if (pk != NULL) {
-		int found = idem_lookup(c, pk, id, err, errlen);
-		if (found == -2) {
-			snprintf(err, errlen, "Idempotency-Key '%s' was used with another request",
-				 pk->key->key);
-			return STORE_CONFLICT;
-		}
-		if (found < 0)
-			return STORE_ERROR;
-		if (found == 1) {
-			*replayed = 1;
-			return STORE_OK;
-		}
+		store_result r = idem_lookup(c, pk, id, err, errlen);
+		if (r == STORE_OK)
+			*replayed = 1; /* recorded before: *id is its row */
+		if (r != STORE_NOT_FOUND)
+			return r;
 	}
 	bind_row(s->schema, c->insert, row, 1);
 	rc = sqlite3_step(c->insert);
@@ -691,29 +658,14 @@ static int64_t sqlite_count(void *impl)
 	return n;
 }
 
-static void sqlite_describe(const void *impl, char *out, size_t outlen)
-{
-	const sqlite_store *s = impl;
-	snprintf(out, outlen, "sqlite %s", s->path);
-}
-
 static void sqlite_close(void *impl)
 {
 	sqlite_store *s = impl;
-	conn_free(pthread_getspecific(s->conn_key));
-	pthread_setspecific(s->conn_key, NULL);
-	pthread_key_delete(s->conn_key);
+	store_conn_key_close(s->conn_key, conn_free);
 	free(s);
 }
 
 const store_backend store_sqlite_backend = {
-    .open = sqlite_open,
-    .get = sqlite_get,
-    .list = sqlite_list,
-    .insert = sqlite_insert,
+    STORE_BACKEND_OPS(sqlite),
     .insert_many = sqlite_insert_many,
-    .replay = sqlite_replay,
-    .count = sqlite_count,
-    .describe = sqlite_describe,
-    .close = sqlite_close,
 };

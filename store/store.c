@@ -9,7 +9,8 @@
 struct store {
 	store_schema schema;
 	const store_backend *backend;
-	void *impl; /* the backend's */
+	void *impl;	       /* the backend's */
+	char where[4096 + 64]; /* store_describe's answer, from the backend's open */
 };
 
 int store_url_kind(const char *url)
@@ -47,7 +48,7 @@ store_result store_open(store **out, const store_opts *opts, char *err, size_t e
 		return STORE_ERROR;
 	}
 	s->backend = kind == 1 ? &store_postgres_backend : &store_sqlite_backend;
-	r = s->backend->open(&s->impl, &s->schema, opts, err, errlen);
+	r = s->backend->open(&s->impl, &s->schema, opts, s->where, sizeof(s->where), err, errlen);
 	if (r != STORE_OK) {
 		free(s);
 		return r;
@@ -182,7 +183,7 @@ int64_t store_count(store *s)
 
 void store_describe(const store *s, char *out, size_t outlen)
 {
-	s->backend->describe(s->impl, out, outlen);
+	snprintf(out, outlen, "%s", s->where);
 }
 
 void store_close(store *s)
