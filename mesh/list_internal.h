@@ -35,10 +35,17 @@ static inline void meshi_list_insert_after(meshi_list *list, meshi_link *after, 
 		list->head = link;
 }
 
-/* meshi_list_append puts link, on no list, last on list. */
+/* meshi_list_append puts link, on no list, last on list (meshi_list_insert_after after the tail,
+ * with the branch that cannot be taken left out: a connection is moved last on every call). */
 static inline void meshi_list_append(meshi_list *list, meshi_link *link)
 {
-	meshi_list_insert_after(list, list->tail, link);
+	link->prev = list->tail;
+	link->next = NULL;
+	if (list->tail != NULL)
+		list->tail->next = link;
+	else
+		list->head = link;
+	list->tail = link;
 }
 
 /* meshi_list_prepend puts link, on no list, first on list. */
