@@ -37,14 +37,14 @@
 #include "bytes.h"
 #include "client_internal.h"
 #include "envelope.h"
+#include "list_internal.h"
 #include "mesh.pb-c.h"
 #include "sp.h"
 #include "tls.h"
 
-#define CL_READ_CHUNK 65536
 /* the most bytes one readable event takes from a plain socket: the input stays bounded by what
  * is being parsed (a reply of at most max_reply bytes) and this, however fast the peer writes */
-#define CL_READ_BUDGET	(4 * CL_READ_CHUNK)
+#define CL_READ_BUDGET	((size_t)256 << 10)
 #define CL_SLOT_BITS	20
 #define CL_MAX_SLOTS	(1u << CL_SLOT_BITS)
 #define CL_RETRY_MIN_MS 10
@@ -78,14 +78,14 @@ typedef struct loop_call {
 	upconn *conn; /* the connection it went out on, or NULL */
 	mesh_status status;
 	char message[MESH_MESSAGE_MAX];
-	struct loop_call *prev, *next; /* in the deadline list, or the failed list */
+	meshi_link link; /* in the deadline list, or the failed list */
 	/* while its frame waits in conn's output, not one byte of it written (unsent is 1): where
 	 * the frame starts in the connection's byte stream, its length, and its place among the
 	 * connection's other unsent calls, in frame order; cancelling it takes the frame out */
 	int unsent;
 	uint64_t frame_at;
 	size_t frame_len;
-	struct loop_call *unsent_prev, *unsent_next;
+	meshi_link unsent_link;
 } loop_call;
 
 /* upconn: the connection to one instance. */
@@ -103,13 +103,13 @@ struct upconn {
 	meshi_bytes in;
 	uint64_t skip; /* bytes of a reply over max_reply still to drop as they come */
 	meshi_bytes out;
-	uint64_t out_base;   /* bytes of the stream written so far: where out's first byte is */
-	uint64_t pinned_end; /* TLS: out's bytes before this were handed to a write that must be
-			      * retried with them, so they cannot be taken out */
-	loop_call *unsent_head, *unsent_tail; /* calls whose frames are wholly unsent */
-	int dirty;			      /* has output to write this turn */
-	upconn *next_dirty;
-	int inflight; /* the caller's calls on it (health checks are not counted) */
+	uint64_t out_base;	/* bytes of the stream written so far: where out's first byte is */
+	uint64_t pinned_end;	/* TLS: out's bytes before this were handed to a write that must be
+				 * retried with them, so they cannot be taken out */
+	meshi_list unsent;	/* calls whose frames are wholly unsent (loop_call.unsent_link) */
+	int dirty;		/* has output to write this turn */
+	meshi_slink dirty_link; /* on the client's dirty stack */
+	int inflight;		/* the caller's calls on it (health checks are not counted) */
 	mesh_timer *retry;
 	int backoff_ms;
 	/* the target group */
@@ -147,10 +147,10 @@ struct meshi_client_loop {
 	size_t nslots;
 	uint32_t *free_slots;
 	size_t nfree;
-	loop_call *deadline_head, *deadline_tail;   /* in flight, soonest deadline first */
-	loop_call *failed_head, *failed_tail;	    /* ended before sending, closure still to run */
+	meshi_list deadlines; /* in flight, soonest deadline first (loop_call.link) */
+	meshi_list failed;    /* ended before sending, closure still to run (loop_call.link) */
 	meshi_queue_item *early_head, **early_tail; /* ended with no slot, closure still to run */
-	upconn *dirty;
+	meshi_stack dirty;    /* connections with output to write this turn (upconn.dirty_link) */
 	mesh_timer *turn;     /* after this turn's events: write, and run failed closures */
 	mesh_timer *deadline; /* at the soonest deadline */
 	int turn_armed;
@@ -251,55 +251,28 @@ static loop_call *slot_find(meshi_client_loop *cl, uint32_t id)
 	return cl->slots[index];
 }
 
-static void list_remove(loop_call **head, loop_call **tail, loop_call *call)
+/* call_of returns the call whose link in the deadline or the failed list is at link (not NULL). */
+static inline loop_call *call_of(meshi_link *link)
 {
-	if (call->prev != NULL)
-		call->prev->next = call->next;
-	else
-		*head = call->next;
-	if (call->next != NULL)
-		call->next->prev = call->prev;
-	else
-		*tail = call->prev;
-	call->prev = call->next = NULL;
-}
-
-static void list_append(loop_call **head, loop_call **tail, loop_call *call)
-{
-	call->next = NULL;
-	call->prev = *tail;
-	if (*tail != NULL)
-		(*tail)->next = call;
-	else
-		*head = call;
-	*tail = call;
+	return MESHI_CONTAINER(link, loop_call, link);
 }
 
 /* deadline_insert keeps the list ordered; calls mostly arrive in deadline order, so the walk
  * from the tail is short. */
 static void deadline_insert(meshi_client_loop *cl, loop_call *call)
 {
-	loop_call *after = cl->deadline_tail;
-	while (after != NULL && after->deadline_us > call->deadline_us)
+	meshi_link *after = cl->deadlines.tail;
+	while (after != NULL && call_of(after)->deadline_us > call->deadline_us)
 		after = after->prev;
-	call->prev = after;
-	call->next = after != NULL ? after->next : cl->deadline_head;
-	if (call->next != NULL)
-		call->next->prev = call;
-	else
-		cl->deadline_tail = call;
-	if (after != NULL)
-		after->next = call;
-	else
-		cl->deadline_head = call;
+	meshi_list_insert_after(&cl->deadlines, after, &call->link);
 }
 
 static void deadline_arm(meshi_client_loop *cl)
 {
 	int64_t due, now;
-	if (cl->deadline_head == NULL)
+	if (cl->deadlines.head == NULL)
 		return;
-	due = cl->deadline_head->deadline_us;
+	due = call_of(cl->deadlines.head)->deadline_us;
 	if (cl->deadline_armed_us != 0 && cl->deadline_armed_us <= due)
 		return;
 	now = mesh_now_us();
@@ -310,37 +283,32 @@ static void deadline_arm(meshi_client_loop *cl)
 
 /* ---- the calls waiting in a connection's output ---------------------------------------------- */
 
+/* unsent_of returns the call whose link among the unsent calls is at link (not NULL). */
+static inline loop_call *unsent_of(meshi_link *link)
+{
+	return MESHI_CONTAINER(link, loop_call, unsent_link);
+}
+
+/* unsent_unlink takes call, whose frame is wholly unsent, off u's unsent calls. */
 static void unsent_unlink(upconn *u, loop_call *call)
 {
-	if (call->unsent_prev != NULL)
-		call->unsent_prev->unsent_next = call->unsent_next;
-	else
-		u->unsent_head = call->unsent_next;
-	if (call->unsent_next != NULL)
-		call->unsent_next->unsent_prev = call->unsent_prev;
-	else
-		u->unsent_tail = call->unsent_prev;
-	call->unsent_prev = call->unsent_next = NULL;
+	meshi_list_unlink(&u->unsent, &call->unsent_link);
 	call->unsent = 0;
 }
 
+/* unsent_append puts call, whose frame was just put last in u's output, last among its unsent
+ * calls. */
 static void unsent_append(upconn *u, loop_call *call)
 {
 	call->unsent = 1;
-	call->unsent_next = NULL;
-	call->unsent_prev = u->unsent_tail;
-	if (u->unsent_tail != NULL)
-		u->unsent_tail->unsent_next = call;
-	else
-		u->unsent_head = call;
-	u->unsent_tail = call;
+	meshi_list_append(&u->unsent, &call->unsent_link);
 }
 
 /* unsent_written drops from the unsent calls those of which a byte has now been written. */
 static void unsent_written(upconn *u)
 {
-	while (u->unsent_head != NULL && u->unsent_head->frame_at < u->out_base)
-		unsent_unlink(u, u->unsent_head);
+	while (u->unsent.head != NULL && unsent_of(u->unsent.head)->frame_at < u->out_base)
+		unsent_unlink(u, unsent_of(u->unsent.head));
 }
 
 /* unsent_take_out removes the frame of call, which has not one byte written, from the
@@ -358,8 +326,8 @@ static int unsent_take_out(upconn *u, loop_call *call)
 	u->out.len -= call->frame_len;
 	if (u->out.len == 0)
 		u->out.start = 0;
-	for (loop_call *later = call->unsent_next; later != NULL; later = later->unsent_next)
-		later->frame_at -= call->frame_len;
+	for (meshi_link *later = call->unsent_link.next; later != NULL; later = later->next)
+		unsent_of(later)->frame_at -= call->frame_len;
 	unsent_unlink(u, call);
 	return 1;
 }
@@ -371,6 +339,18 @@ static size_t frame_len_max(size_t size)
 	return 9 + 4 + size;
 }
 
+/* upconn_mark_dirty lists u for on_turn, which writes its output at the end of the turn: a frame
+ * went into it. */
+static void upconn_mark_dirty(upconn *u)
+{
+	meshi_client_loop *cl = u->cl;
+	if (!u->dirty) {
+		u->dirty = 1;
+		meshi_stack_push(&cl->dirty, &u->dirty_link);
+	}
+	turn_arm(cl);
+}
+
 /* upconn_frame frames the call env (input as its payload, size bytes with the envelope,
  * payload_len of them the payload: meshi_envelope_call_size) with call's SP request id into the
  * connection's output, written at the end of the turn; a caller's call is noted as unsent.
@@ -378,7 +358,6 @@ static size_t frame_len_max(size_t size)
 static int upconn_frame(upconn *u, loop_call *call, const meshi_envelope_call *env,
 			const ProtobufCMessage *input, size_t size, size_t payload_len)
 {
-	meshi_client_loop *cl = u->cl;
 	size_t head = meshi_sp_frame_header_len(u->addr.framing);
 	uint8_t *p = meshi_bytes_reserve(&u->out, head + 4 + size);
 	if (p == NULL)
@@ -392,12 +371,7 @@ static int upconn_frame(upconn *u, loop_call *call, const meshi_envelope_call *e
 		unsent_append(u, call);
 	}
 	meshi_bytes_commit(&u->out, head + 4 + size);
-	if (!u->dirty) {
-		u->dirty = 1;
-		u->next_dirty = cl->dirty;
-		cl->dirty = u;
-	}
-	turn_arm(cl);
+	upconn_mark_dirty(u);
 	return 0;
 }
 
@@ -407,7 +381,6 @@ static int upconn_frame(upconn *u, loop_call *call, const meshi_envelope_call *e
  * cannot be queued (out of memory) is not sent. */
 static void upconn_cancel_frame(upconn *u, uint32_t id)
 {
-	meshi_client_loop *cl = u->cl;
 	size_t head = meshi_sp_frame_header_len(u->addr.framing),
 	       size = meshi_envelope_cancel_size();
 	uint8_t *p = meshi_bytes_reserve(&u->out, head + 4 + size);
@@ -417,12 +390,7 @@ static void upconn_cancel_frame(upconn *u, uint32_t id)
 	meshi_sp_put_u32(p + head, id);
 	meshi_envelope_cancel_write(p + head + 4);
 	meshi_bytes_commit(&u->out, head + 4 + size);
-	if (!u->dirty) {
-		u->dirty = 1;
-		u->next_dirty = cl->dirty;
-		cl->dirty = u;
-	}
-	turn_arm(cl);
+	upconn_mark_dirty(u);
 }
 
 /* ---- health checks -------------------------------------------------------------------------- */
@@ -502,7 +470,7 @@ static void check_cancel(upconn *u)
 	cl->loop->ops->timer_stop(cl->loop, u->check_timer);
 	if (call == NULL)
 		return;
-	list_remove(&cl->deadline_head, &cl->deadline_tail, call);
+	meshi_list_unlink(&cl->deadlines, &call->link);
 	call->conn = NULL;
 	slot_release(cl, call);
 	u->check = NULL;
@@ -645,7 +613,7 @@ static void call_finish(meshi_client_loop *cl, loop_call *call, const uint8_t *r
  * inside invoke. */
 static void call_fail_later(meshi_client_loop *cl, loop_call *call)
 {
-	list_append(&cl->failed_head, &cl->failed_tail, call);
+	meshi_list_append(&cl->failed, &call->link);
 	turn_arm(cl);
 }
 
@@ -713,15 +681,15 @@ static void upconn_fail(upconn *u, const char *why)
 	u->skip = 0;
 	u->out.start = u->out.len = 0;
 	u->out_base = u->pinned_end = 0;
-	while (u->unsent_head != NULL) /* their calls end below */
-		unsent_unlink(u, u->unsent_head);
+	while (u->unsent.head != NULL) /* their calls end below */
+		unsent_unlink(u, unsent_of(u->unsent.head));
 	upconn_retry_later(u);
 	upconn_note(u);
 	for (size_t i = 0; i < cl->nslots && u->inflight > 0; i++) {
 		loop_call *call = cl->slots[i];
 		if (call->id == 0 || call->conn != u)
 			continue;
-		list_remove(&cl->deadline_head, &cl->deadline_tail, call);
+		meshi_list_unlink(&cl->deadlines, &call->link);
 		call_set(call, MESH_UNAVAILABLE, "%s: connection to %s lost (%s)",
 			 cl->service->name, u->url, why);
 		call_finish(cl, call, NULL, 0);
@@ -816,38 +784,6 @@ static void upconn_report(upconn *u, const char *why)
 	fprintf(stderr, "mesh: %s at %s: %s\n", u->cl->service->name, u->url, why);
 }
 
-/* upconn_recv reads what the plain socket has, up to CL_READ_BUDGET bytes (the loop reports the
- * rest as readable again), as meshi_bytes_read_from does. */
-static int upconn_recv(upconn *u)
-{
-	int got = 0;
-	for (size_t total = 0; total < CL_READ_BUDGET;) {
-		uint8_t *p = meshi_bytes_reserve(&u->in, CL_READ_CHUNK);
-		ssize_t n;
-		if (p == NULL) {
-			errno = ENOMEM;
-			return -1;
-		}
-		n = recv(u->fd, p, CL_READ_CHUNK, 0);
-		if (n > 0) {
-			meshi_bytes_commit(&u->in, (size_t)n);
-			total += (size_t)n;
-			got = 1;
-			if (n < CL_READ_CHUNK)
-				return 1; /* a short read: the socket is drained */
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return got;
-		if (n == 0)
-			errno = 0;
-		return -1;
-	}
-	return got;
-}
-
 /* upconn_skip_long_reply starts dropping the reply at the head of the input when its frame
  * announces more than max_reply bytes: its call (if still waiting) ends RESOURCE_EXHAUSTED
  * and the rest of the frame is dropped as it comes, never held. Returns 1 if it did, 0 if the
@@ -876,7 +812,7 @@ static int upconn_skip_long_reply(upconn *u)
 	meshi_bytes_consume(&u->in, head + 4);
 	u->skip = len - 4;
 	if (call != NULL && call->conn == u) {
-		list_remove(&cl->deadline_head, &cl->deadline_tail, call);
+		meshi_list_unlink(&cl->deadlines, &call->link);
 		call_set(call, MESH_RESOURCE_EXHAUSTED,
 			 "%s.%s: the reply of %llu bytes is over max_reply_bytes (%zu)",
 			 cl->service->name, cl->service->methods[call->method].name,
@@ -894,7 +830,10 @@ static void upconn_read(upconn *u)
 	meshi_client_loop *cl = u->cl;
 	const uint8_t *payload;
 	size_t payload_len, consumed;
-	int rv = u->tls == NULL ? upconn_recv(u) : meshi_tls_conn_read(u->tls, &u->in);
+	/* a plain socket is read up to CL_READ_BUDGET bytes: the loop reports the rest as readable
+	 * again */
+	int rv = u->tls == NULL ? meshi_bytes_read_max(&u->in, u->fd, CL_READ_BUDGET)
+				: meshi_tls_conn_read(u->tls, &u->in);
 	if (rv < 0) {
 		char why[300];
 		snprintf(why, sizeof(why), "%s",
@@ -963,7 +902,7 @@ static void upconn_read(upconn *u)
 		call = payload_len >= 4 ? slot_find(cl, meshi_sp_get_u32(payload)) : NULL;
 		/* A reply for a call that already ended (its deadline passed) is dropped. */
 		if (call != NULL && call->conn == u) {
-			list_remove(&cl->deadline_head, &cl->deadline_tail, call);
+			meshi_list_unlink(&cl->deadlines, &call->link);
 			call_finish(cl, call, payload + 4, payload_len - 4);
 			if (u->state != UP_OPEN)
 				return; /* the closure tore the connection down */
@@ -1112,12 +1051,8 @@ static void reap(meshi_client_loop *cl)
 			cl->conns[kept++] = u;
 			continue;
 		}
-		for (upconn **p = &cl->dirty; u->dirty && *p != NULL; p = &(*p)->next_dirty) {
-			if (*p == u) {
-				*p = u->next_dirty;
-				break;
-			}
-		}
+		if (u->dirty)
+			meshi_stack_remove(&cl->dirty, &u->dirty_link);
 		upconn_free(cl, u);
 	}
 	cl->nconns = kept;
@@ -1131,18 +1066,17 @@ static void on_turn(void *arg)
 {
 	meshi_client_loop *cl = arg;
 	cl->turn_armed = 0;
-	while (cl->dirty != NULL) {
-		upconn *u = cl->dirty;
-		cl->dirty = u->next_dirty;
+	for (meshi_slink *dirty; (dirty = meshi_stack_pop(&cl->dirty)) != NULL;) {
+		upconn *u = MESHI_CONTAINER(dirty, upconn, dirty_link);
 		u->dirty = 0;
 		if (u->state == UP_OPEN)
 			upconn_flush(u);
 	}
 	if (cl->ngone > 0)
 		reap(cl);
-	while (cl->failed_head != NULL) {
-		loop_call *call = cl->failed_head;
-		list_remove(&cl->failed_head, &cl->failed_tail, call);
+	while (cl->failed.head != NULL) {
+		loop_call *call = call_of(cl->failed.head);
+		meshi_list_unlink(&cl->failed, &call->link);
 		call_finish(cl, call, NULL, 0);
 	}
 	while (cl->early_head != NULL) {
@@ -1176,11 +1110,11 @@ static void on_deadline(void *arg)
 	meshi_client_loop *cl = arg;
 	int64_t now = mesh_now_us();
 	cl->deadline_armed_us = 0;
-	while (cl->deadline_head != NULL && cl->deadline_head->deadline_us <= now) {
-		loop_call *call = cl->deadline_head;
+	while (cl->deadlines.head != NULL && call_of(cl->deadlines.head)->deadline_us <= now) {
+		loop_call *call = call_of(cl->deadlines.head);
 		const char *method = cl->service->methods[call->method].name;
 		upconn *u = call->conn;
-		list_remove(&cl->deadline_head, &cl->deadline_tail, call);
+		meshi_list_unlink(&cl->deadlines, &call->link);
 		/* nobody waits for it any more: one not yet written is never sent, and the
 		 * instance is told of one sent, so it skips it if it has not started it */
 		if (!call->health && call->closure != NULL && u != NULL && u->state == UP_OPEN &&
@@ -1329,12 +1263,12 @@ int meshi_client_loop_cancel(meshi_client_loop *cl, mesh_rpc *rpc)
 	meshi_rpc_forget(rpc);
 	cl->inflight--;
 	if (u == NULL) { /* ended before it was sent; its closure was still to run */
-		list_remove(&cl->failed_head, &cl->failed_tail, call);
+		meshi_list_unlink(&cl->failed, &call->link);
 		slot_release(cl, call);
 		return 0;
 	}
 	if (unsent_take_out(u, call)) { /* never sent: nothing will answer it */
-		list_remove(&cl->deadline_head, &cl->deadline_tail, call);
+		meshi_list_unlink(&cl->deadlines, &call->link);
 		u->inflight--;
 		call->conn = NULL;
 		slot_release(cl, call);

@@ -38,6 +38,7 @@
 #include "bytes.h"
 #include "envelope.h"
 #include "evloop.h"
+#include "list_internal.h"
 #include "server_internal.h"
 #include "sp.h"
 #include "tls.h"
@@ -97,30 +98,30 @@ typedef struct loop_conn {
 	int fd;
 	loop_listener *listener; /* where it was accepted */
 	meshi_sp_framing framing;
-	int greeted;		    /* the caller's greeting arrived and named REQ */
-	long peer_uid;		    /* SO_PEERCRED's uid for ipc://; -1 for tcp:// */
-	uint32_t events;	    /* what epoll reports of it now: EPOLLIN, EPOLLOUT */
-	meshi_tls_conn *tls;	    /* tls+tcp://: the TLS state (owned); NULL for plain streams */
-	int secured;		    /* tls+tcp://: the handshake is done, the peer verified */
-	int closed;		    /* closed, freed at the end of the loop turn */
-	int called;		    /* it completed a call: the idle timeout no longer applies */
-	int queued;		    /* on the thread's ready list */
-	int tls_more;		    /* a bounded TLS read left plaintext inside OpenSSL */
-	int paused;		    /* not read: its unsent replies are at a bound */
-	int unsent_calls;	    /* replies in out since it was last empty */
-	int deferred;		    /* calls read whose methods answer later */
-	loop_served *deferred_head; /* those calls */
-	int dirty; /* a deferred reply waits in out: flush at the end of the turn */
-	struct loop_conn *next_dirty;
+	int greeted;		   /* the caller's greeting arrived and named REQ */
+	long peer_uid;		   /* SO_PEERCRED's uid for ipc://; -1 for tcp:// */
+	uint32_t events;	   /* what epoll reports of it now: EPOLLIN, EPOLLOUT */
+	meshi_tls_conn *tls;	   /* tls+tcp://: the TLS state (owned); NULL for plain streams */
+	int secured;		   /* tls+tcp://: the handshake is done, the peer verified */
+	int closed;		   /* closed, freed at the end of the loop turn */
+	int called;		   /* it completed a call: the idle timeout no longer applies */
+	int queued;		   /* on the thread's ready list */
+	int tls_more;		   /* a bounded TLS read left plaintext inside OpenSSL */
+	int paused;		   /* not read: its unsent replies are at a bound */
+	int unsent_calls;	   /* replies in out since it was last empty */
+	int deferred;		   /* calls read whose methods answer later */
+	meshi_list deferred_calls; /* those calls (loop_served.link), the latest first */
+	int dirty;		   /* a deferred reply waits in out: flush at the end of the turn */
+	meshi_slink dirty_link;	   /* on the thread's dirty stack */
 	int64_t accepted_us;
 	int64_t active_us;  /* when it last completed a call, else accepted_us */
 	int64_t partial_us; /* since when part of a call waits for the rest; 0: none does */
 	int64_t stalled_us; /* since when replies wait and the peer has taken none; 0: none */
 	meshi_bytes in;
 	meshi_bytes out;
-	/* the thread's connections, least recently active first; then its closed ones */
-	struct loop_conn *prev, *next;
-	struct loop_conn *ready_prev, *ready_next; /* the ready list */
+	meshi_link link;       /* in the thread's connections, least recently active first */
+	meshi_link ready_link; /* in the thread's ready list */
+	meshi_slink dead_link; /* closed: on the thread's stack of those to free */
 } loop_conn;
 
 /* conn_sink: writes a reply envelope straight into the connection's output, framed. */
@@ -137,7 +138,8 @@ struct loop_served {
 	conn_sink sink;
 	loop_thread *t;
 	uint8_t backtrace[LOOP_BACKTRACE_MAX]; /* a deferred call's own copy */
-	loop_served *prev, *next;	       /* its connection's deferred calls; spares */
+	meshi_link link;		       /* deferred: in its connection's deferred calls */
+	meshi_slink spare_link;		       /* once served: on the thread's spares */
 };
 
 struct loop_thread {
@@ -147,16 +149,16 @@ struct loop_thread {
 	int wakefd;
 	pthread_t thread;
 	int running;
-	loop_conn *conns, *conns_tail; /* least recently active first */
+	meshi_list conns; /* its connections (loop_conn.link), least recently active first */
 	int nconns;
-	loop_conn *ready, *ready_tail; /* connections with calls left for another turn */
+	meshi_list ready; /* connections with calls left for another turn (loop_conn.ready_link) */
 	int nready;
-	loop_conn *dead;  /* closed this turn, to free once no event can name them */
-	loop_conn *dirty; /* with deferred replies to write at the end of the turn */
-	meshi_evloop ev;  /* the thread's loop for clients (mesh_call_loop) */
-	void *context;	  /* mesh_server_opts.thread_start's */
+	meshi_stack dead;  /* closed this turn, to free once no event can name them */
+	meshi_stack dirty; /* with deferred replies to write at the end of the turn */
+	meshi_evloop ev;   /* the thread's loop for clients (mesh_call_loop) */
+	void *context;	   /* mesh_server_opts.thread_start's */
 	meshi_stats_shard *shard;
-	loop_served *spares; /* calls to serve with */
+	meshi_stack spares; /* calls to serve with (loop_served.spare_link) */
 	int nspares;
 	int deferred;		    /* deferred calls of every connection */
 	pthread_mutex_t ready_lock; /* started, for meshi_server_loop_start */
@@ -226,12 +228,7 @@ static void conn_sink_done(meshi_dispatch_sink *sink, meshi_server_call *call)
 	loop_conn *c = s->conn;
 	t->deferred--;
 	if (c != NULL) {
-		if (sv->prev != NULL)
-			sv->prev->next = sv->next;
-		else
-			c->deferred_head = sv->next;
-		if (sv->next != NULL)
-			sv->next->prev = sv->prev;
+		meshi_list_unlink(&c->deferred_calls, &sv->link);
 		c->deferred--;
 		if (call->written)
 			c->unsent_calls++;
@@ -243,15 +240,15 @@ static void conn_sink_done(meshi_dispatch_sink *sink, meshi_server_call *call)
 /* served_get returns a call to serve with: a spare, or a new one (NULL if memory ran out). */
 static loop_served *served_get(loop_thread *t)
 {
-	loop_served *sv = t->spares;
-	if (sv != NULL) {
-		t->spares = sv->next;
+	meshi_slink *spare = meshi_stack_pop(&t->spares);
+	loop_served *sv;
+	if (spare != NULL) {
+		sv = MESHI_CONTAINER(spare, loop_served, spare_link);
 		t->nspares--;
 	} else if ((sv = calloc(1, sizeof(*sv))) == NULL) {
 		return NULL;
 	}
 	sv->t = t;
-	sv->prev = sv->next = NULL;
 	sv->sink.base.reserve = conn_sink_reserve;
 	sv->sink.base.defer = conn_sink_defer;
 	sv->sink.base.done = conn_sink_done;
@@ -268,35 +265,14 @@ static void served_release(loop_thread *t, loop_served *sv)
 		free(sv);
 		return;
 	}
-	sv->next = t->spares;
-	t->spares = sv;
+	meshi_stack_push(&t->spares, &sv->spare_link);
 	t->nspares++;
 }
 
-/* list_unlink takes c out of the thread's connections (least recently active first). */
-static void list_unlink(loop_thread *t, loop_conn *c)
+/* conn_of returns the connection whose link (in the thread's connections) is at link, or NULL. */
+static inline loop_conn *conn_of(meshi_link *link)
 {
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		t->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	else
-		t->conns_tail = c->prev;
-	c->prev = c->next = NULL;
-}
-
-/* list_append puts c last among the thread's connections: the most recently active. */
-static void list_append(loop_thread *t, loop_conn *c)
-{
-	c->prev = t->conns_tail;
-	c->next = NULL;
-	if (t->conns_tail != NULL)
-		t->conns_tail->next = c;
-	else
-		t->conns = c;
-	t->conns_tail = c;
+	return link != NULL ? MESHI_CONTAINER(link, loop_conn, link) : NULL;
 }
 
 /* ready_push puts c on the ready list: it has calls to serve in the next turn. */
@@ -305,13 +281,7 @@ static void ready_push(loop_thread *t, loop_conn *c)
 	if (c->queued)
 		return;
 	c->queued = 1;
-	c->ready_prev = t->ready_tail;
-	c->ready_next = NULL;
-	if (t->ready_tail != NULL)
-		t->ready_tail->ready_next = c;
-	else
-		t->ready = c;
-	t->ready_tail = c;
+	meshi_list_append(&t->ready, &c->ready_link);
 	t->nready++;
 }
 
@@ -320,15 +290,7 @@ static void ready_remove(loop_thread *t, loop_conn *c)
 {
 	if (!c->queued)
 		return;
-	if (c->ready_prev != NULL)
-		c->ready_prev->ready_next = c->ready_next;
-	else
-		t->ready = c->ready_next;
-	if (c->ready_next != NULL)
-		c->ready_next->ready_prev = c->ready_prev;
-	else
-		t->ready_tail = c->ready_prev;
-	c->ready_prev = c->ready_next = NULL;
+	meshi_list_unlink(&t->ready, &c->ready_link);
 	c->queued = 0;
 	t->nready--;
 }
@@ -341,10 +303,9 @@ static void conn_close(loop_thread *t, loop_conn *c)
 		return;
 	c->closed = 1;
 	/* its deferred calls end later with nowhere to answer */
-	while (c->deferred_head != NULL) {
-		loop_served *sv = c->deferred_head;
-		c->deferred_head = sv->next;
-		sv->prev = sv->next = NULL;
+	while (c->deferred_calls.head != NULL) {
+		loop_served *sv = MESHI_CONTAINER(c->deferred_calls.head, loop_served, link);
+		meshi_list_unlink(&c->deferred_calls, &sv->link);
 		sv->sink.conn = NULL;
 		sv->call.peer_name = NULL; /* the TLS state's, freed below */
 		/* nobody is left to answer (mesh_call_cancelled); its hook may end it now (sv is
@@ -357,24 +318,21 @@ static void conn_close(loop_thread *t, loop_conn *c)
 	c->tls = NULL;
 	close(c->fd);
 	ready_remove(t, c);
-	list_unlink(t, c);
+	meshi_list_unlink(&t->conns, &c->link);
 	t->nconns--;
 	atomic_fetch_sub(&c->listener->conns, 1);
 	meshi_count(&t->loop->server->counters.connections, -1);
 	meshi_bytes_fini(&c->in);
 	meshi_bytes_fini(&c->out);
-	c->next = t->dead;
-	t->dead = c;
+	meshi_stack_push(&t->dead, &c->dead_link);
 }
 
 /* conns_reap frees the connections closed since the last call. */
 static void conns_reap(loop_thread *t)
 {
-	while (t->dead != NULL) {
-		loop_conn *c = t->dead;
-		t->dead = c->next;
-		free(c);
-	}
+	meshi_slink *dead;
+	while ((dead = meshi_stack_pop(&t->dead)) != NULL)
+		free(MESHI_CONTAINER(dead, loop_conn, dead_link));
 }
 
 /* conn_out_full says whether c's unsent replies are at a bound: no call of it is served, and
@@ -517,12 +475,14 @@ static int conn_cancel_behind(const loop_thread *t, const loop_conn *c, size_t f
  * one waits: a Cancel naming it came while it ran (meshi_call_cancel). */
 static void conn_cancel_deferred(loop_conn *c, const uint8_t *bt, size_t bt_len)
 {
-	for (loop_served *sv = c->deferred_head; sv != NULL; sv = sv->next)
+	for (meshi_link *l = c->deferred_calls.head; l != NULL; l = l->next) {
+		loop_served *sv = MESHI_CONTAINER(l, loop_served, link);
 		if (sv->sink.backtrace_len == bt_len && memcmp(sv->backtrace, bt, bt_len) == 0) {
 			if (!sv->call.cancelled)
 				meshi_call_cancel(&sv->call); /* may end sv: nothing after */
 			return;
 		}
+	}
 }
 
 /* conn_read_more reads what c's peer sent while a slow call ran (if c may be read), so the
@@ -567,7 +527,7 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 		int backtrace = meshi_sp_rep_split(payload, payload_len), slow = 0;
 		/* A request without a request id is dropped, as nng's REP drops it. */
 		loop_served *sv;
-		if (backtrace >= 0 && c->deferred_head != NULL &&
+		if (backtrace >= 0 && c->deferred_calls.head != NULL &&
 		    meshi_envelope_is_cancel(payload + backtrace, payload_len - (size_t)backtrace))
 			conn_cancel_deferred(c, payload, (size_t)backtrace);
 		if (backtrace >= 0 && (sv = served_get(t)) != NULL) {
@@ -588,10 +548,7 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 			slow = done != 1 && sv->call.stats.replied_ns - sv->call.stats.start_ns >=
 						LOOP_SLOW_CALL_NS;
 			if (done == 1) { /* answered later: kept with its connection */
-				sv->next = c->deferred_head;
-				if (sv->next != NULL)
-					sv->next->prev = sv;
-				c->deferred_head = sv;
+				meshi_list_prepend(&c->deferred_calls, &sv->link);
 				c->deferred++;
 				t->deferred++;
 			} else {
@@ -623,8 +580,8 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 		c->called = 1;
 		c->active_us = mesh_now_us();
 		c->partial_us = 0;
-		list_unlink(t, c);
-		list_append(t, c);
+		meshi_list_unlink(&t->conns, &c->link);
+		meshi_list_append(&t->conns, &c->link);
 	}
 	meshi_bytes_trim(&c->in, c->called ? LOOP_KEEP_BUFFER : 0);
 	return served;
@@ -723,17 +680,16 @@ static void conn_mark_dirty(loop_thread *t, loop_conn *c)
 	if (c->dirty || c->closed)
 		return;
 	c->dirty = 1;
-	c->next_dirty = t->dirty;
-	t->dirty = c;
+	meshi_stack_push(&t->dirty, &c->dirty_link);
 }
 
 /* conns_flush_dirty writes the deferred replies given this turn, one write per connection, and
  * lets the connections read again that their deferred calls held at a bound. */
 static void conns_flush_dirty(loop_thread *t)
 {
-	while (t->dirty != NULL) {
-		loop_conn *c = t->dirty;
-		t->dirty = c->next_dirty;
+	meshi_slink *dirty;
+	while ((dirty = meshi_stack_pop(&t->dirty)) != NULL) {
+		loop_conn *c = MESHI_CONTAINER(dirty, loop_conn, dirty_link);
 		c->dirty = 0;
 		if (c->closed || conn_flush(t, c) != 0 || conn_watch(t, c) != 0)
 			continue;
@@ -781,7 +737,7 @@ static loop_conn *conn_evictable(loop_thread *t, loop_listener *l)
 {
 	int64_t now = mesh_now_us();
 	/* least recently active first: past the first one active too recently, all are */
-	for (loop_conn *c = t->conns; c != NULL; c = c->next) {
+	for (loop_conn *c = conn_of(t->conns.head); c != NULL; c = conn_of(c->link.next)) {
 		if (now - c->active_us < LOOP_EVICT_IDLE_US)
 			return NULL;
 		if (c->listener == l)
@@ -835,7 +791,7 @@ static void conn_accept(loop_thread *t, loop_listener *l, int fd)
 		free(c);
 		return;
 	}
-	list_append(t, c);
+	meshi_list_append(&t->conns, &c->link);
 	t->nconns++;
 	atomic_fetch_add(&l->conns, 1);
 	meshi_count(&s->counters.connections, 1);
@@ -891,6 +847,19 @@ static int conn_has_bytes(const loop_conn *c)
 	return ioctl(c->fd, FIONREAD, &n) == 0 && n > 0;
 }
 
+/* conn_close_timed_out closes c, which held bytes (of a call, or of replies) past the idle
+ * timeout: counted in *counter, and logged through log (at most once a second) as a connection
+ * closed that is what why says. */
+static void conn_close_timed_out(loop_thread *t, loop_conn *c, _Atomic uint64_t *counter,
+				 meshi_ratelog *log, const char *why, size_t bytes)
+{
+	mesh_server *s = t->loop->server;
+	meshi_count(counter, 1);
+	meshi_ratelog_line(log, s, "closed a connection %s (%zu bytes) for %d ms", why, bytes,
+			   s->opts.idle_timeout_ms);
+	conn_close(t, c);
+}
+
 /* conns_sweep frees the buffers of the connections with nothing in them, and closes those past
  * the idle timeout: no call completed since the accept (the TLS handshake included), part of a
  * call held, or replies not taken, that long. */
@@ -899,8 +868,8 @@ static void conns_sweep(loop_thread *t, int64_t now)
 	mesh_server *s = t->loop->server;
 	int64_t idle_us = (int64_t)s->opts.idle_timeout_ms * 1000;
 	loop_conn *next;
-	for (loop_conn *c = t->conns; c != NULL; c = next) {
-		next = c->next;
+	for (loop_conn *c = conn_of(t->conns.head); c != NULL; c = next) {
+		next = conn_of(c->link.next);
 		/* an idle connection holds no buffer */
 		meshi_bytes_trim(&c->in, 0);
 		meshi_bytes_trim(&c->out, 0);
@@ -916,21 +885,11 @@ static void conns_sweep(loop_thread *t, int64_t now)
 			meshi_count(&s->counters.idle_closed, 1);
 			conn_close(t, c);
 		} else if (c->partial_us != 0 && now - c->partial_us > idle_us) {
-			meshi_count(&s->counters.idle_closed, 1);
-			meshi_ratelog_line(
-			    &t->loop->partial_log, s,
-			    "closed a connection that held part of a call (%zu bytes) "
-			    "for %d ms",
-			    c->in.len, s->opts.idle_timeout_ms);
-			conn_close(t, c);
+			conn_close_timed_out(t, c, &s->counters.idle_closed, &t->loop->partial_log,
+					     "that held part of a call", c->in.len);
 		} else if (c->stalled_us != 0 && now - c->stalled_us > idle_us) {
-			meshi_count(&s->counters.stalled, 1);
-			meshi_ratelog_line(
-			    &t->loop->stall_log, s,
-			    "closed a connection whose peer took none of its replies "
-			    "(%zu bytes) for %d ms",
-			    c->out.len, s->opts.idle_timeout_ms);
-			conn_close(t, c);
+			conn_close_timed_out(t, c, &s->counters.stalled, &t->loop->stall_log,
+					     "whose peer took none of its replies", c->out.len);
 		}
 	}
 }
@@ -940,7 +899,7 @@ static void conns_sweep(loop_thread *t, int64_t now)
 static int loop_timeout(const loop_thread *t, int64_t now)
 {
 	int timeout = -1;
-	if (t->ready != NULL)
+	if (t->ready.head != NULL)
 		return 0;
 	if (t->nconns > 0)
 		timeout = LOOP_SWEEP_MS;
@@ -954,24 +913,30 @@ static int loop_timeout(const loop_thread *t, int64_t now)
 	return timeout;
 }
 
+/* loop_clients_turn turns the thread's loop once for its clients alone: their socket events
+ * (waited for LOOP_READY_TURN_MS at most), then their timers due. */
+static void loop_clients_turn(loop_thread *t)
+{
+	struct epoll_event events[LOOP_EVENTS];
+	int n = epoll_wait(t->epfd, events, LOOP_EVENTS,
+			   meshi_evloop_timeout(&t->ev, LOOP_READY_TURN_MS));
+	for (int i = 0; i < n; i++) {
+		loop_watch *w = events[i].data.ptr;
+		if (w->kind == WATCH_CLIENT)
+			meshi_evloop_event(&t->ev, w, events[i].events);
+	}
+	meshi_evloop_run_timers(&t->ev);
+}
+
 /* loop_ready_wait turns the thread's loop for its clients alone (their sockets and timers)
  * until thread_ready says the thread may serve. Returns 0, or -1 if the server stops first. */
 static int loop_ready_wait(loop_thread *t)
 {
 	const mesh_server_opts *o = &t->loop->server->opts;
-	struct epoll_event events[LOOP_EVENTS];
 	while (o->thread_ready != NULL && !o->thread_ready(o->thread_arg, t->context)) {
-		int n;
 		if (atomic_load(&t->loop->stopping))
 			return -1;
-		n = epoll_wait(t->epfd, events, LOOP_EVENTS,
-			       meshi_evloop_timeout(&t->ev, LOOP_READY_TURN_MS));
-		for (int i = 0; i < n; i++) {
-			loop_watch *w = events[i].data.ptr;
-			if (w->kind == WATCH_CLIENT)
-				meshi_evloop_event(&t->ev, w, events[i].events);
-		}
-		meshi_evloop_run_timers(&t->ev);
+		loop_clients_turn(t);
 		meshi_evloop_reap(&t->ev);
 	}
 	return 0;
@@ -1004,7 +969,6 @@ static void loop_set_ready(loop_thread *t, int ready)
  * or MESH_SERVER_DRAIN_MS passed; no new call is read. */
 static void loop_drain(loop_thread *t)
 {
-	struct epoll_event events[LOOP_EVENTS];
 	int64_t until = mesh_now_us() + (int64_t)MESH_SERVER_DRAIN_MS * 1000;
 	if (t->deferred == 0)
 		return;
@@ -1013,14 +977,7 @@ static void loop_drain(loop_thread *t)
 	for (size_t k = 0; k < t->loop->nlisteners; k++)
 		epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->loop->listeners[k]->fd, NULL);
 	while (t->deferred > 0 && mesh_now_us() < until) {
-		int n = epoll_wait(t->epfd, events, LOOP_EVENTS,
-				   meshi_evloop_timeout(&t->ev, LOOP_READY_TURN_MS));
-		for (int i = 0; i < n; i++) {
-			loop_watch *w = events[i].data.ptr;
-			if (w->kind == WATCH_CLIENT)
-				meshi_evloop_event(&t->ev, w, events[i].events);
-		}
-		meshi_evloop_run_timers(&t->ev);
+		loop_clients_turn(t);
 		conns_flush_dirty(t);
 		conns_reap(t);
 		meshi_evloop_reap(&t->ev);
@@ -1060,8 +1017,8 @@ static void *loop_thread_main(void *arg)
 			}
 		}
 		/* the connections that had calls left at the start of this turn, one turn each */
-		for (; turns > 0 && t->ready != NULL; turns--) {
-			loop_conn *c = t->ready;
+		for (; turns > 0 && t->ready.head != NULL; turns--) {
+			loop_conn *c = MESHI_CONTAINER(t->ready.head, loop_conn, ready_link);
 			ready_remove(t, c);
 			conn_turn(t, c, 0);
 		}
@@ -1255,14 +1212,11 @@ void meshi_server_loop_stop(meshi_server_loop *l)
 		if (t->running)
 			pthread_join(t->thread, NULL);
 		t->running = 0;
-		while (t->conns != NULL)
-			conn_close(t, t->conns);
+		while (t->conns.head != NULL)
+			conn_close(t, conn_of(t->conns.head));
 		conns_reap(t);
-		while (t->spares != NULL) {
-			loop_served *sv = t->spares;
-			t->spares = sv->next;
-			free(sv);
-		}
+		for (meshi_slink *spare; (spare = meshi_stack_pop(&t->spares)) != NULL;)
+			free(MESHI_CONTAINER(spare, loop_served, spare_link));
 		t->nspares = 0;
 	}
 	for (size_t k = 0; k < l->nlisteners; k++) {
