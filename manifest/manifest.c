@@ -186,6 +186,7 @@ typedef struct key_spec key_spec;
 typedef int (*key_reader)(yaml_ctx *y, const key_spec *spec, const yaml_node_t *k,
 			  const yaml_node_t *v, void *obj);
 
+/* key_spec: one key of a mapping, how its value is read and where it goes. */
 struct key_spec {
 	const char *key;
 	key_reader read;  /* NULL: the value is only noted in read_mapping's given[] */
@@ -193,7 +194,8 @@ struct key_spec {
 	int64_t min, max; /* the range of a number or a duration */
 };
 
-#define NKEYS(specs) (sizeof(specs) / sizeof((specs)[0]))
+/* COUNT: how many elements a static array has. */
+#define COUNT(array) (sizeof(array) / sizeof((array)[0]))
 
 /* member returns where spec's value goes in obj. */
 static void *member(void *obj, const key_spec *spec)
@@ -269,7 +271,7 @@ static int as_duration(yaml_ctx *y, const key_spec *s, const yaml_node_t *k, con
 	char got[64], limit[32];
 	int64_t ms = 0;
 	(void)k;
-	switch (read_amount(v, duration_units, NKEYS(duration_units), s->max, &ms)) {
+	switch (read_amount(v, duration_units, COUNT(duration_units), s->max, &ms)) {
 	case 1:
 		return fail_at(y, v, "'%s' wants a unit: %s is not a duration (" DURATION_FORMS ")",
 			       s->key, describe(v, got, sizeof(got)));
@@ -299,7 +301,7 @@ static int as_size(yaml_ctx *y, const key_spec *s, const yaml_node_t *k, const y
 	char got[64];
 	int64_t bytes = 0;
 	(void)k;
-	switch (read_amount(v, size_units, NKEYS(size_units), INT64_MAX, &bytes)) {
+	switch (read_amount(v, size_units, COUNT(size_units), INT64_MAX, &bytes)) {
 	case 1:
 		return fail_at(y, v, "'%s' wants a unit: %s is not a size (" SIZE_FORMS ")", s->key,
 			       describe(v, got, sizeof(got)));
@@ -348,8 +350,7 @@ static int as_bool(yaml_ctx *y, const key_spec *s, const yaml_node_t *k, const y
 	return 0;
 }
 
-/* ---- routes: ----------------------------------------------------------------------------------
- */
+/* ---- routes: --------------------------------------------------------------------------------- */
 
 /* read_query reads a route's query: a list of parameter names, into the route obj. */
 static int read_query(yaml_ctx *y, const key_spec *s, const yaml_node_t *k, const yaml_node_t *node,
@@ -384,7 +385,7 @@ static int read_split(yaml_ctx *y, const key_spec *s, const yaml_node_t *k, cons
 		      void *obj)
 {
 	manifest_route *r = obj;
-	const yaml_node_t *given[NKEYS(split_keys)] = {NULL};
+	const yaml_node_t *given[COUNT(split_keys)] = {NULL};
 	const yaml_node_t *service, *weight;
 	(void)s, (void)k;
 	r->split_line = line_of(node);
@@ -392,7 +393,7 @@ static int read_split(yaml_ctx *y, const key_spec *s, const yaml_node_t *k, cons
 		return fail_at(y, node,
 			       "'split' wants a mapping {service: NAME, weight: PERCENT}, like "
 			       "{service: users_v2, weight: 10}");
-	if (read_mapping(y, node, "split key", split_keys, NKEYS(split_keys), r, given) != 0)
+	if (read_mapping(y, node, "split key", split_keys, COUNT(split_keys), r, given) != 0)
 		return -1;
 	service = given[0];
 	weight = given[1];
@@ -426,11 +427,11 @@ static const key_spec route_keys[] = {
 
 static int read_route(yaml_ctx *y, const yaml_node_t *node, manifest_route *r)
 {
-	const yaml_node_t *given[NKEYS(route_keys)] = {NULL};
+	const yaml_node_t *given[COUNT(route_keys)] = {NULL};
 	r->line = line_of(node);
 	if (node->type != YAML_MAPPING_NODE)
 		return fail_at(y, node, "each route is a mapping with method, path, rpc and body");
-	if (read_mapping(y, node, "route key", route_keys, NKEYS(route_keys), r, given) != 0)
+	if (read_mapping(y, node, "route key", route_keys, COUNT(route_keys), r, given) != 0)
 		return -1;
 	if (r->method == NULL || r->path == NULL || r->rpc == NULL)
 		return fail_at(y, node, "a route needs method, path and rpc");
@@ -456,12 +457,11 @@ static int read_routes(yaml_ctx *y, const key_spec *s, const yaml_node_t *k,
 	return 0;
 }
 
-/* ---- healthcheck: -----------------------------------------------------------------------------
- */
+/* ---- healthcheck: ---------------------------------------------------------------------------- */
 
 enum { HEALTH_INTERVAL, HEALTH_TIMEOUT };
 
-/* health_keys: the keys of healthcheck:, in order of the enum above first. */
+/* health_keys: the keys of healthcheck:, those the enum names first. */
 static const key_spec health_keys[] = {
     [HEALTH_INTERVAL] = {"interval", as_duration, offsetof(manifest_healthcheck, interval_ms), 1,
 			 DURATION_MAX_MS},
@@ -478,8 +478,7 @@ static int read_healthcheck(yaml_ctx *y, const key_spec *s, const yaml_node_t *k
 			    const yaml_node_t *node, void *obj)
 {
 	manifest_healthcheck *h = &((manifest *)obj)->health;
-	const yaml_node_t *given[NKEYS(health_keys)] = {NULL};
-	const yaml_node_t *interval = NULL, *timeout = NULL;
+	const yaml_node_t *given[COUNT(health_keys)] = {NULL}, *interval, *timeout;
 	char timeout_text[32], interval_text[32];
 	(void)s;
 	h->line = line_of(k);
@@ -487,7 +486,7 @@ static int read_healthcheck(yaml_ctx *y, const key_spec *s, const yaml_node_t *k
 		return fail_at(y, node,
 			       "'healthcheck' wants a mapping with interval, timeout, "
 			       "healthy_threshold, unhealthy_threshold and grace_period");
-	if (read_mapping(y, node, "healthcheck key", health_keys, NKEYS(health_keys), h, given) !=
+	if (read_mapping(y, node, "healthcheck key", health_keys, COUNT(health_keys), h, given) !=
 	    0)
 		return -1;
 	interval = given[HEALTH_INTERVAL];
@@ -502,8 +501,7 @@ static int read_healthcheck(yaml_ctx *y, const key_spec *s, const yaml_node_t *k
 	return 0;
 }
 
-/* ---- calls: -----------------------------------------------------------------------------------
- */
+/* ---- calls: ---------------------------------------------------------------------------------- */
 
 /* is_call shapes a calls: entry: a manifest name, one dot and a protobuf method name. */
 static int is_call(const char *call)
@@ -556,8 +554,7 @@ static int read_calls(yaml_ctx *y, const key_spec *s, const yaml_node_t *k, cons
 	return 0;
 }
 
-/* ---- fields: ----------------------------------------------------------------------------------
- */
+/* ---- fields: --------------------------------------------------------------------------------- */
 
 #define FIELD_KEYS "required, min_length, max_length, pattern, minimum, maximum, description"
 
@@ -577,14 +574,14 @@ static const key_spec rule_keys[] = {
 /* read_field_rule reads one field's rule, {required: true, max_length: 32, ...}, into f. */
 static int read_field_rule(yaml_ctx *y, const yaml_node_t *node, manifest_field *f)
 {
-	const yaml_node_t *given[NKEYS(rule_keys)] = {NULL};
+	const yaml_node_t *given[COUNT(rule_keys)] = {NULL};
 	f->min_length = f->max_length = -1;
 	if (node->type != YAML_MAPPING_NODE)
 		return fail_at(y, node,
 			       "fields: %s.%s wants a mapping of " FIELD_KEYS
 			       ", like {required: true, max_length: 100}",
 			       f->rpc, f->field);
-	if (read_mapping(y, node, "field rule", rule_keys, NKEYS(rule_keys), f, given) != 0)
+	if (read_mapping(y, node, "field rule", rule_keys, COUNT(rule_keys), f, given) != 0)
 		return -1;
 	f->has_minimum = given[RULE_MINIMUM] != NULL;
 	f->has_maximum = given[RULE_MAXIMUM] != NULL;
@@ -646,8 +643,7 @@ static int read_fields(yaml_ctx *y, const key_spec *s, const yaml_node_t *k,
 	return 0;
 }
 
-/* ---- the manifest -----------------------------------------------------------------------------
- */
+/* ---- the manifest ---------------------------------------------------------------------------- */
 
 /* read_policy reads policy: enforce or audit into the manifest obj. */
 static int read_policy(yaml_ctx *y, const key_spec *s, const yaml_node_t *k, const yaml_node_t *v,
@@ -682,7 +678,7 @@ static const key_spec manifest_keys[] = {
 static int read_manifest(yaml_ctx *y, manifest *m)
 {
 	yaml_node_t *root = yaml_document_get_root_node(&y->doc);
-	const yaml_node_t *given[NKEYS(manifest_keys)] = {NULL}, *name_node;
+	const yaml_node_t *given[COUNT(manifest_keys)] = {NULL}, *name_node;
 	m->count = 1;
 	m->max_inflight = MANIFEST_MAX_INFLIGHT_DEFAULT;
 	m->health = (manifest_healthcheck){.interval_ms = 5000,
@@ -692,7 +688,7 @@ static int read_manifest(yaml_ctx *y, manifest *m)
 	m->deregistration_delay_ms = 5000;
 	if (root == NULL || root->type != YAML_MAPPING_NODE)
 		return fail_at(y, root, "a manifest is a mapping with name, service and routes");
-	if (read_mapping(y, root, "key", manifest_keys, NKEYS(manifest_keys), m, given) != 0)
+	if (read_mapping(y, root, "key", manifest_keys, COUNT(manifest_keys), m, given) != 0)
 		return -1;
 	if (m->name == NULL || m->service == NULL)
 		return fail_at(y, root, "a manifest needs name and service");
