@@ -210,24 +210,23 @@ int routes_add_manifest(route_table *t, const manifest *m, char *err, size_t err
 	return 0;
 }
 
-/* routes_add_text adds a GET route the edge answers itself with text (taken), of content_type
- * (static; NULL: text/plain). */
+/* routes_add_text adds a GET route the edge answers itself with text (taken; NULL: it was out of
+ * memory), of content_type (static; NULL: text/plain). */
 static int routes_add_text(route_table *t, const char *path, char *text, const char *content_type,
 			   char *err, size_t errlen)
 {
-	route *r = route_new();
-	if (r == NULL || text == NULL || route_template_parse(r, path, err, errlen) != 0) {
-		if (text == NULL)
-			snprintf(err, errlen, "out of memory");
+	route *r = text != NULL ? route_new() : NULL;
+	if (r == NULL) {
+		snprintf(err, errlen, "out of memory");
 		free(text);
-		route_free(r);
 		return -1;
 	}
-	r->text = text;
-	r->content_type = content_type;
-	r->kind = ROUTE_TEXT;
-	r->method = ROUTE_GET;
-	if (route_table_add(t, r, err, errlen) != 0) {
+	*r = (route){.kind = ROUTE_TEXT,
+		     .method = ROUTE_GET,
+		     .text = text, /* the route's from here, freed with it */
+		     .content_type = content_type};
+	if (route_template_parse(r, path, err, errlen) != 0 ||
+	    route_table_add(t, r, err, errlen) != 0) {
 		route_free(r);
 		return -1;
 	}

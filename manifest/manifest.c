@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,13 +38,12 @@ static int fail_at(yaml_ctx *y, const yaml_node_t *node, const char *fmt, ...)
 	return -1;
 }
 
-/* scalar_dup copies a scalar node's text into *out; fails if node is not a non-empty scalar. */
+/* scalar_dup copies a scalar node's text into *out (the caller's, to free); fails if node is not
+ * a non-empty scalar. */
 static int scalar_dup(yaml_ctx *y, const yaml_node_t *node, const char *key, char **out)
 {
 	if (node->type != YAML_SCALAR_NODE || node->data.scalar.length == 0)
 		return fail_at(y, node, "'%s' wants a non-empty string", key);
-	if (*out != NULL)
-		return fail_at(y, node, "'%s' is given twice", key);
 	*out = strndup((const char *)node->data.scalar.value, node->data.scalar.length);
 	if (*out == NULL)
 		return fail_at(y, node, "out of memory");
@@ -55,96 +55,26 @@ static const char *key_text(const yaml_node_t *node)
 	return node->type == YAML_SCALAR_NODE ? (const char *)node->data.scalar.value : "?";
 }
 
-/* read_query reads a route's query: a list of parameter names. */
-static int read_query(yaml_ctx *y, yaml_node_t *node, manifest_route *r)
+/* line_of returns the 1-based line node starts on. */
+static int line_of(const yaml_node_t *node)
 {
-	size_t n;
-	if (r->query != NULL)
-		return fail_at(y, node, "'query' is given twice");
-	if (node->type != YAML_SEQUENCE_NODE)
-		return fail_at(y, node, "'query' wants a list of parameter names");
-	n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
-	r->query = calloc(n + 1, sizeof(*r->query));
-	if (r->query == NULL)
-		return fail_at(y, node, "out of memory");
-	for (yaml_node_item_t *item = node->data.sequence.items.start;
-	     item < node->data.sequence.items.top; item++) {
-		if (scalar_dup(y, yaml_document_get_node(&y->doc, *item), "query",
-			       &r->query[r->nquery]) != 0)
-			return -1;
-		r->nquery++;
-	}
-	return 0;
+	return (int)node->start_mark.line + 1;
 }
 
-static int read_split(yaml_ctx *y, const yaml_node_t *k, yaml_node_t *node, manifest_route *r);
-static int read_duration(yaml_ctx *y, const yaml_node_t *node, const char *key, int64_t min_ms,
-			 int64_t max_ms, int64_t *out_ms);
-
-static int read_route(yaml_ctx *y, yaml_node_t *node, manifest_route *r)
+/* alloc_items checks that node is a sequence (else fails with wants) and returns a zeroed array
+ * of one more element of size than it has items, the caller's to free; NULL if it failed. */
+static void *alloc_items(yaml_ctx *y, const yaml_node_t *node, const char *wants, size_t size)
 {
-	r->line = (int)node->start_mark.line + 1;
-	if (node->type != YAML_MAPPING_NODE)
-		return fail_at(y, node, "each route is a mapping with method, path, rpc and body");
-	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
-	     pair < node->data.mapping.pairs.top; pair++) {
-		yaml_node_t *k = yaml_document_get_node(&y->doc, pair->key);
-		yaml_node_t *v = yaml_document_get_node(&y->doc, pair->value);
-		const char *key = key_text(k);
-		char **slot = strcmp(key, "method") == 0     ? &r->method
-			      : strcmp(key, "path") == 0     ? &r->path
-			      : strcmp(key, "rpc") == 0	     ? &r->rpc
-			      : strcmp(key, "body") == 0     ? &r->body
-			      : strcmp(key, "status") == 0   ? &r->status
-			      : strcmp(key, "location") == 0 ? &r->location
-			      : strcmp(key, "next") == 0     ? &r->next
-							     : NULL;
-		if (strcmp(key, "query") == 0) {
-			if (read_query(y, v, r) != 0)
-				return -1;
-			continue;
-		}
-		if (strcmp(key, "split") == 0) {
-			if (read_split(y, k, v, r) != 0)
-				return -1;
-			continue;
-		}
-		if (strcmp(key, "timeout") == 0) {
-			if (read_duration(y, v, key, 1, MANIFEST_ROUTE_TIMEOUT_MAX_MS,
-					  &r->timeout_ms) != 0)
-				return -1;
-			continue;
-		}
-		if (slot == NULL)
-			return fail_at(y, k,
-				       "unknown route key '%s' (known: method, path, rpc, body, "
-				       "status, location, query, next, split, timeout)",
-				       key);
-		if (scalar_dup(y, v, key, slot) != 0)
-			return -1;
+	void *items;
+	if (node->type != YAML_SEQUENCE_NODE) {
+		fail_at(y, node, "%s", wants);
+		return NULL;
 	}
-	if (r->method == NULL || r->path == NULL || r->rpc == NULL)
-		return fail_at(y, node, "a route needs method, path and rpc");
-	return 0;
-}
-
-static int read_routes(yaml_ctx *y, yaml_node_t *node, manifest *m)
-{
-	size_t n;
-	if (node->type != YAML_SEQUENCE_NODE)
-		return fail_at(y, node, "'routes' wants a list of routes");
-	n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
-	m->routes = calloc(n + 1, sizeof(*m->routes));
-	if (m->routes == NULL)
-		return fail_at(y, node, "out of memory");
-	for (yaml_node_item_t *item = node->data.sequence.items.start;
-	     item < node->data.sequence.items.top; item++) {
-		m->nroutes++;
-		if (read_route(y, yaml_document_get_node(&y->doc, *item),
-			       &m->routes[m->nroutes - 1]) != 0)
-			return -1;
-	}
-	return 0;
+	items = calloc(
+	    (size_t)(node->data.sequence.items.top - node->data.sequence.items.start) + 1, size);
+	if (items == NULL)
+		fail_at(y, node, "out of memory");
+	return items;
 }
 
 /* describe writes what node holds for an error message: its text in quotes, or its kind. */
@@ -167,15 +97,6 @@ static size_t leading_number(const char *text, int64_t *out)
 	for (; text[i] >= '0' && text[i] <= '9'; i++)
 		*out = i < 18 ? *out * 10 + (text[i] - '0') : INT64_MAX;
 	return i;
-}
-
-/* once fails if the key k was already seen in its mapping, and notes that it was. */
-static int once(yaml_ctx *y, const yaml_node_t *k, int *seen)
-{
-	if (*seen)
-		return fail_at(y, k, "'%s' is given twice", key_text(k));
-	*seen = 1;
-	return 0;
 }
 
 /* read_int reads a whole number from min to max into *out. */
@@ -252,104 +173,202 @@ static const char *format_ms(int64_t ms, char *buf, size_t len)
 	return buf;
 }
 
-/* read_duration reads a duration (500ms, 5s, 2m, 1h) from min_ms to max_ms into *out_ms. */
-static int read_duration(yaml_ctx *y, const yaml_node_t *node, const char *key, int64_t min_ms,
-			 int64_t max_ms, int64_t *out_ms)
+/* ---- keys of a mapping, read by a table ------------------------------------------------------
+ * Each mapping of a manifest (the top level, a route, healthcheck:, a route's split:, a field's
+ * rule) is a table of key_spec: a key, the reader of its value and where in the object being read
+ * (a manifest, a route, a healthcheck or a field rule) the value goes. read_mapping matches the
+ * keys against the table; a reader converts one value. */
+
+typedef struct key_spec key_spec;
+
+/* key_reader reads v, the value of spec's key k, into obj, the object the table describes (not
+ * taken). Strings it copies are obj's, freed with the manifest. Returns 0 or -1 with y's err. */
+typedef int (*key_reader)(yaml_ctx *y, const key_spec *spec, const yaml_node_t *k,
+			  const yaml_node_t *v, void *obj);
+
+/* key_spec: one key of a mapping, how its value is read and where it goes. */
+struct key_spec {
+	const char *key;
+	key_reader read;  /* NULL: the value is only noted in read_mapping's given[] */
+	size_t offset;	  /* where in obj the value goes (readers of one member of obj) */
+	int64_t min, max; /* the range of a number or a duration */
+};
+
+/* COUNT: how many elements a static array has. */
+#define COUNT(array) (sizeof(array) / sizeof((array)[0]))
+
+/* member returns where spec's value goes in obj. */
+static void *member(void *obj, const key_spec *spec)
 {
-	char got[64], limit[32];
-	int64_t ms = 0;
-	switch (read_amount(node, duration_units,
-			    sizeof(duration_units) / sizeof(duration_units[0]), max_ms, &ms)) {
-	case 1:
-		return fail_at(y, node,
-			       "'%s' wants a unit: %s is not a duration (" DURATION_FORMS ")", key,
-			       describe(node, got, sizeof(got)));
-	case 2:
-		return fail_at(y, node, "'%s' wants a duration, " DURATION_FORMS ", not %s", key,
-			       describe(node, got, sizeof(got)));
-	case 3:
-		return fail_at(y, node, "'%s' is at most %s, not %s", key,
-			       format_ms(max_ms, limit, sizeof(limit)),
-			       describe(node, got, sizeof(got)));
-	}
-	if (ms < min_ms && min_ms == 1)
-		return fail_at(y, node, "'%s' must be more than 0, not %s", key,
-			       describe(node, got, sizeof(got)));
-	if (ms < min_ms)
-		return fail_at(y, node, "'%s' must be at least %s, not %s", key,
-			       format_ms(min_ms, limit, sizeof(limit)),
-			       describe(node, got, sizeof(got)));
-	*out_ms = ms;
-	return 0;
+	return (char *)obj + spec->offset;
 }
 
-/* read_size reads a size in bytes (512Mi, 1Gi) into *out, more than 0. */
-static int read_size(yaml_ctx *y, const yaml_node_t *node, const char *key, int64_t *out)
+/* read_mapping reads every key of the mapping node with its reader from specs (nspecs of them)
+ * into obj, and notes each key's value node in given[] (nspecs of them, NULL at first; the nodes
+ * are the document's). A key not in specs fails "unknown WHAT 'key' (known: ...)", a key given
+ * twice "'key' is given twice". The caller checks that node is a mapping. */
+static int read_mapping(yaml_ctx *y, const yaml_node_t *node, const char *what,
+			const key_spec *specs, size_t nspecs, void *obj, const yaml_node_t **given)
 {
-	char got[64];
-	int64_t bytes = 0;
-	switch (read_amount(node, size_units, sizeof(size_units) / sizeof(size_units[0]), INT64_MAX,
-			    &bytes)) {
-	case 1:
-		return fail_at(y, node, "'%s' wants a unit: %s is not a size (" SIZE_FORMS ")", key,
-			       describe(node, got, sizeof(got)));
-	case 2:
-		return fail_at(y, node, "'%s' wants a size, " SIZE_FORMS ", not %s", key,
-			       describe(node, got, sizeof(got)));
-	case 3:
-		return fail_at(y, node, "'%s' %s is too large", key,
-			       describe(node, got, sizeof(got)));
-	}
-	if (bytes == 0)
-		return fail_at(y, node, "'%s' must be more than 0", key);
-	*out = bytes;
-	return 0;
-}
-
-/* read_healthcheck reads the healthcheck: mapping; line is the key's. */
-static int read_healthcheck(yaml_ctx *y, yaml_node_t *node, int line, manifest_healthcheck *h)
-{
-	static const char *const keys[] = {"interval", "timeout", "healthy_threshold",
-					   "unhealthy_threshold", "grace_period"};
-	yaml_node_t *given[sizeof(keys) / sizeof(keys[0])] = {NULL};
-	char timeout[32], interval[32];
-	h->line = line;
-	if (node->type != YAML_MAPPING_NODE)
-		return fail_at(y, node,
-			       "'healthcheck' wants a mapping with interval, timeout, "
-			       "healthy_threshold, unhealthy_threshold and grace_period");
 	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
 	     pair < node->data.mapping.pairs.top; pair++) {
-		yaml_node_t *k = yaml_document_get_node(&y->doc, pair->key);
-		yaml_node_t *v = yaml_document_get_node(&y->doc, pair->value);
+		const yaml_node_t *k = yaml_document_get_node(&y->doc, pair->key);
+		const yaml_node_t *v = yaml_document_get_node(&y->doc, pair->value);
 		const char *key = key_text(k);
 		size_t i = 0;
-		int rv;
-		while (i < sizeof(keys) / sizeof(keys[0]) && strcmp(key, keys[i]) != 0)
+		while (i < nspecs && strcmp(key, specs[i].key) != 0)
 			i++;
-		if (i == sizeof(keys) / sizeof(keys[0]))
-			return fail_at(y, k,
-				       "unknown healthcheck key '%s' (known: interval, timeout, "
-				       "healthy_threshold, unhealthy_threshold, grace_period)",
-				       key);
+		if (i == nspecs) {
+			char known[256];
+			size_t used = 0;
+			for (size_t j = 0; j < nspecs && used < sizeof(known); j++)
+				used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s",
+							 j == 0 ? "" : ", ", specs[j].key);
+			return fail_at(y, k, "unknown %s '%s' (known: %s)", what, key, known);
+		}
 		if (given[i] != NULL)
 			return fail_at(y, k, "'%s' is given twice", key);
 		given[i] = v;
-		rv = i == 0   ? read_duration(y, v, key, 1, DURATION_MAX_MS, &h->interval_ms)
-		     : i == 1 ? read_duration(y, v, key, 1, DURATION_MAX_MS, &h->timeout_ms)
-		     : i == 2 ? read_int(y, v, key, 1, 10, &h->healthy_threshold)
-		     : i == 3 ? read_int(y, v, key, 1, 10, &h->unhealthy_threshold)
-			      : read_duration(y, v, key, 0, DURATION_MAX_MS, &h->grace_period_ms);
-		if (rv != 0)
+		if (specs[i].read != NULL && specs[i].read(y, &specs[i], k, v, obj) != 0)
 			return -1;
 	}
-	if (h->timeout_ms >= h->interval_ms)
-		return fail_at(y, given[1] != NULL ? given[1] : given[0],
-			       "'timeout' (%s%s) must be less than 'interval' (%s%s)",
-			       format_ms(h->timeout_ms, timeout, sizeof(timeout)),
-			       given[1] != NULL ? "" : ", the default",
-			       format_ms(h->interval_ms, interval, sizeof(interval)),
-			       given[0] != NULL ? "" : ", the default");
+	return 0;
+}
+
+/* as_string reads a non-empty string into a char * member. */
+static int as_string(yaml_ctx *y, const key_spec *s, const yaml_node_t *k, const yaml_node_t *v,
+		     void *obj)
+{
+	(void)k;
+	return scalar_dup(y, v, s->key, member(obj, s));
+}
+
+/* as_int reads a whole number from min to max into an int member. */
+static int as_int(yaml_ctx *y, const key_spec *s, const yaml_node_t *k, const yaml_node_t *v,
+		  void *obj)
+{
+	(void)k;
+	return read_int(y, v, s->key, (int)s->min, (int)s->max, member(obj, s));
+}
+
+/* as_length reads a whole number from min to max into a long member. */
+static int as_length(yaml_ctx *y, const key_spec *s, const yaml_node_t *k, const yaml_node_t *v,
+		     void *obj)
+{
+	int length;
+	(void)k;
+	if (read_int(y, v, s->key, (int)s->min, (int)s->max, &length) != 0)
+		return -1;
+	*(long *)member(obj, s) = length;
+	return 0;
+}
+
+/* as_duration reads a duration (500ms, 5s, 2m, 1h) from min to max ms into an int64_t member,
+ * in ms. */
+static int as_duration(yaml_ctx *y, const key_spec *s, const yaml_node_t *k, const yaml_node_t *v,
+		       void *obj)
+{
+	char got[64], limit[32];
+	int64_t ms = 0;
+	(void)k;
+	switch (read_amount(v, duration_units, COUNT(duration_units), s->max, &ms)) {
+	case 1:
+		return fail_at(y, v, "'%s' wants a unit: %s is not a duration (" DURATION_FORMS ")",
+			       s->key, describe(v, got, sizeof(got)));
+	case 2:
+		return fail_at(y, v, "'%s' wants a duration, " DURATION_FORMS ", not %s", s->key,
+			       describe(v, got, sizeof(got)));
+	case 3:
+		return fail_at(y, v, "'%s' is at most %s, not %s", s->key,
+			       format_ms(s->max, limit, sizeof(limit)),
+			       describe(v, got, sizeof(got)));
+	}
+	if (ms < s->min && s->min == 1)
+		return fail_at(y, v, "'%s' must be more than 0, not %s", s->key,
+			       describe(v, got, sizeof(got)));
+	if (ms < s->min)
+		return fail_at(y, v, "'%s' must be at least %s, not %s", s->key,
+			       format_ms(s->min, limit, sizeof(limit)),
+			       describe(v, got, sizeof(got)));
+	*(int64_t *)member(obj, s) = ms;
+	return 0;
+}
+
+/* as_size reads a size in bytes (512Mi, 1Gi), more than 0, into an int64_t member. */
+static int as_size(yaml_ctx *y, const key_spec *s, const yaml_node_t *k, const yaml_node_t *v,
+		   void *obj)
+{
+	char got[64];
+	int64_t bytes = 0;
+	(void)k;
+	switch (read_amount(v, size_units, COUNT(size_units), INT64_MAX, &bytes)) {
+	case 1:
+		return fail_at(y, v, "'%s' wants a unit: %s is not a size (" SIZE_FORMS ")", s->key,
+			       describe(v, got, sizeof(got)));
+	case 2:
+		return fail_at(y, v, "'%s' wants a size, " SIZE_FORMS ", not %s", s->key,
+			       describe(v, got, sizeof(got)));
+	case 3:
+		return fail_at(y, v, "'%s' %s is too large", s->key, describe(v, got, sizeof(got)));
+	}
+	if (bytes == 0)
+		return fail_at(y, v, "'%s' must be more than 0", s->key);
+	*(int64_t *)member(obj, s) = bytes;
+	return 0;
+}
+
+/* as_int64 reads a whole number, maybe negative, into an int64_t member. */
+static int as_int64(yaml_ctx *y, const key_spec *s, const yaml_node_t *k, const yaml_node_t *v,
+		    void *obj)
+{
+	const char *text = (const char *)v->data.scalar.value;
+	char got[64];
+	int64_t n = 0;
+	size_t sign = v->type == YAML_SCALAR_NODE && text[0] == '-';
+	(void)k;
+	if (v->type != YAML_SCALAR_NODE || v->data.scalar.length <= sign ||
+	    v->data.scalar.length > sign + 18 ||
+	    leading_number(text + sign, &n) != v->data.scalar.length - sign)
+		return fail_at(y, v, "'%s' wants a whole number (at most 18 digits), not %s",
+			       s->key, describe(v, got, sizeof(got)));
+	*(int64_t *)member(obj, s) = sign ? -n : n;
+	return 0;
+}
+
+/* as_bool reads true or false into an int member. */
+static int as_bool(yaml_ctx *y, const key_spec *s, const yaml_node_t *k, const yaml_node_t *v,
+		   void *obj)
+{
+	char got[64];
+	const char *text = (const char *)v->data.scalar.value;
+	(void)k;
+	if (v->type != YAML_SCALAR_NODE ||
+	    (strcmp(text, "true") != 0 && strcmp(text, "false") != 0))
+		return fail_at(y, v, "'%s' wants true or false, not %s", s->key,
+			       describe(v, got, sizeof(got)));
+	*(int *)member(obj, s) = strcmp(text, "true") == 0;
+	return 0;
+}
+
+/* ---- routes: --------------------------------------------------------------------------------- */
+
+/* read_query reads a route's query: a list of parameter names, into the route obj. */
+static int read_query(yaml_ctx *y, const key_spec *s, const yaml_node_t *k, const yaml_node_t *node,
+		      void *obj)
+{
+	manifest_route *r = obj;
+	(void)s, (void)k;
+	r->query =
+	    alloc_items(y, node, "'query' wants a list of parameter names", sizeof(*r->query));
+	if (r->query == NULL)
+		return -1;
+	for (yaml_node_item_t *item = node->data.sequence.items.start;
+	     item < node->data.sequence.items.top; item++) {
+		if (scalar_dup(y, yaml_document_get_node(&y->doc, *item), "query",
+			       &r->query[r->nquery]) != 0)
+			return -1;
+		r->nquery++;
+	}
 	return 0;
 }
 
@@ -357,6 +376,132 @@ static int is_name_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
+
+/* split_keys: the keys of a route's split:, read after both are there. */
+static const key_spec split_keys[] = {{"service", NULL, 0, 0, 0}, {"weight", NULL, 0, 0, 0}};
+
+/* read_split reads a route's split: {service: NAME, weight: 0 to 100} into the route obj. */
+static int read_split(yaml_ctx *y, const key_spec *s, const yaml_node_t *k, const yaml_node_t *node,
+		      void *obj)
+{
+	manifest_route *r = obj;
+	const yaml_node_t *given[COUNT(split_keys)] = {NULL};
+	const yaml_node_t *service, *weight;
+	(void)s, (void)k;
+	r->split_line = line_of(node);
+	if (node->type != YAML_MAPPING_NODE)
+		return fail_at(y, node,
+			       "'split' wants a mapping {service: NAME, weight: PERCENT}, like "
+			       "{service: users_v2, weight: 10}");
+	if (read_mapping(y, node, "split key", split_keys, COUNT(split_keys), r, given) != 0)
+		return -1;
+	service = given[0];
+	weight = given[1];
+	if (service == NULL || weight == NULL)
+		return fail_at(y, node, "'split' needs service and weight");
+	if (scalar_dup(y, service, "service", &r->split_service) != 0)
+		return -1;
+	r->split_line = line_of(service);
+	for (const char *c = r->split_service; *c; c++)
+		if (!is_name_char(*c))
+			return fail_at(y, service,
+				       "split: service '%.64s' is not a manifest name ([a-z0-9_-])",
+				       r->split_service);
+	return read_int(y, weight, "weight", 0, 100, &r->split_weight);
+}
+
+/* route_keys: the keys of one route. */
+static const key_spec route_keys[] = {
+    {"method", as_string, offsetof(manifest_route, method), 0, 0},
+    {"path", as_string, offsetof(manifest_route, path), 0, 0},
+    {"rpc", as_string, offsetof(manifest_route, rpc), 0, 0},
+    {"body", as_string, offsetof(manifest_route, body), 0, 0},
+    {"status", as_string, offsetof(manifest_route, status), 0, 0},
+    {"location", as_string, offsetof(manifest_route, location), 0, 0},
+    {"query", read_query, 0, 0, 0},
+    {"next", as_string, offsetof(manifest_route, next), 0, 0},
+    {"split", read_split, 0, 0, 0},
+    {"timeout", as_duration, offsetof(manifest_route, timeout_ms), 1,
+     MANIFEST_ROUTE_TIMEOUT_MAX_MS},
+};
+
+static int read_route(yaml_ctx *y, const yaml_node_t *node, manifest_route *r)
+{
+	const yaml_node_t *given[COUNT(route_keys)] = {NULL};
+	r->line = line_of(node);
+	if (node->type != YAML_MAPPING_NODE)
+		return fail_at(y, node, "each route is a mapping with method, path, rpc and body");
+	if (read_mapping(y, node, "route key", route_keys, COUNT(route_keys), r, given) != 0)
+		return -1;
+	if (r->method == NULL || r->path == NULL || r->rpc == NULL)
+		return fail_at(y, node, "a route needs method, path and rpc");
+	return 0;
+}
+
+/* read_routes reads routes: a list of routes, into the manifest obj. */
+static int read_routes(yaml_ctx *y, const key_spec *s, const yaml_node_t *k,
+		       const yaml_node_t *node, void *obj)
+{
+	manifest *m = obj;
+	(void)s, (void)k;
+	m->routes = alloc_items(y, node, "'routes' wants a list of routes", sizeof(*m->routes));
+	if (m->routes == NULL)
+		return -1;
+	for (yaml_node_item_t *item = node->data.sequence.items.start;
+	     item < node->data.sequence.items.top; item++) {
+		m->nroutes++;
+		if (read_route(y, yaml_document_get_node(&y->doc, *item),
+			       &m->routes[m->nroutes - 1]) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- healthcheck: ---------------------------------------------------------------------------- */
+
+enum { HEALTH_INTERVAL, HEALTH_TIMEOUT };
+
+/* health_keys: the keys of healthcheck:, those the enum names first. */
+static const key_spec health_keys[] = {
+    [HEALTH_INTERVAL] = {"interval", as_duration, offsetof(manifest_healthcheck, interval_ms), 1,
+			 DURATION_MAX_MS},
+    [HEALTH_TIMEOUT] = {"timeout", as_duration, offsetof(manifest_healthcheck, timeout_ms), 1,
+			DURATION_MAX_MS},
+    {"healthy_threshold", as_int, offsetof(manifest_healthcheck, healthy_threshold), 1, 10},
+    {"unhealthy_threshold", as_int, offsetof(manifest_healthcheck, unhealthy_threshold), 1, 10},
+    {"grace_period", as_duration, offsetof(manifest_healthcheck, grace_period_ms), 0,
+     DURATION_MAX_MS},
+};
+
+/* read_healthcheck reads the healthcheck: mapping into the manifest obj's health; k is its key. */
+static int read_healthcheck(yaml_ctx *y, const key_spec *s, const yaml_node_t *k,
+			    const yaml_node_t *node, void *obj)
+{
+	manifest_healthcheck *h = &((manifest *)obj)->health;
+	const yaml_node_t *given[COUNT(health_keys)] = {NULL}, *interval, *timeout;
+	char timeout_text[32], interval_text[32];
+	(void)s;
+	h->line = line_of(k);
+	if (node->type != YAML_MAPPING_NODE)
+		return fail_at(y, node,
+			       "'healthcheck' wants a mapping with interval, timeout, "
+			       "healthy_threshold, unhealthy_threshold and grace_period");
+	if (read_mapping(y, node, "healthcheck key", health_keys, COUNT(health_keys), h, given) !=
+	    0)
+		return -1;
+	interval = given[HEALTH_INTERVAL];
+	timeout = given[HEALTH_TIMEOUT];
+	if (h->timeout_ms >= h->interval_ms)
+		return fail_at(y, timeout != NULL ? timeout : interval,
+			       "'timeout' (%s%s) must be less than 'interval' (%s%s)",
+			       format_ms(h->timeout_ms, timeout_text, sizeof(timeout_text)),
+			       timeout != NULL ? "" : ", the default",
+			       format_ms(h->interval_ms, interval_text, sizeof(interval_text)),
+			       interval != NULL ? "" : ", the default");
+	return 0;
+}
+
+/* ---- calls: ---------------------------------------------------------------------------------- */
 
 /* is_call shapes a calls: entry: a manifest name, one dot and a protobuf method name. */
 static int is_call(const char *call)
@@ -377,17 +522,18 @@ static int is_call(const char *call)
 	return 1;
 }
 
-/* read_calls reads calls: a list of service.method the service may call. */
-static int read_calls(yaml_ctx *y, yaml_node_t *node, manifest *m)
+#define CALLS_WANTS "'calls' wants a list of service.method, like [users.Get]"
+
+/* read_calls reads calls: a list of service.method the service may call, into the manifest
+ * obj. */
+static int read_calls(yaml_ctx *y, const key_spec *s, const yaml_node_t *k, const yaml_node_t *node,
+		      void *obj)
 {
-	size_t n;
-	if (node->type != YAML_SEQUENCE_NODE)
-		return fail_at(y, node, "'calls' wants a list of service.method, like [users.Get]");
-	n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
-	m->calls = calloc(n + 1, sizeof(*m->calls));
-	m->calls_line = calloc(n + 1, sizeof(*m->calls_line));
-	if (m->calls == NULL || m->calls_line == NULL)
-		return fail_at(y, node, "out of memory");
+	manifest *m = obj;
+	(void)s, (void)k;
+	if ((m->calls = alloc_items(y, node, CALLS_WANTS, sizeof(*m->calls))) == NULL ||
+	    (m->calls_line = alloc_items(y, node, CALLS_WANTS, sizeof(*m->calls_line))) == NULL)
+		return -1;
 	for (yaml_node_item_t *item = node->data.sequence.items.start;
 	     item < node->data.sequence.items.top; item++) {
 		yaml_node_t *v = yaml_document_get_node(&y->doc, *item);
@@ -395,7 +541,7 @@ static int read_calls(yaml_ctx *y, yaml_node_t *node, manifest *m)
 		if (scalar_dup(y, v, "calls", &m->calls[m->ncalls]) != 0)
 			return -1;
 		call = m->calls[m->ncalls];
-		m->calls_line[m->ncalls++] = (int)v->start_mark.line + 1;
+		m->calls_line[m->ncalls++] = line_of(v);
 		if (!is_call(call))
 			return fail_at(y, v,
 				       "calls: '%.64s' is not service.method (a manifest name, one "
@@ -408,129 +554,37 @@ static int read_calls(yaml_ctx *y, yaml_node_t *node, manifest *m)
 	return 0;
 }
 
-/* read_split reads a route's split: {service: NAME, weight: 0 to 100}; k is the key. */
-static int read_split(yaml_ctx *y, const yaml_node_t *k, yaml_node_t *node, manifest_route *r)
-{
-	yaml_node_t *service = NULL, *weight = NULL;
-	if (r->split_line != 0)
-		return fail_at(y, k, "'split' is given twice");
-	r->split_line = (int)node->start_mark.line + 1;
-	if (node->type != YAML_MAPPING_NODE)
-		return fail_at(y, node,
-			       "'split' wants a mapping {service: NAME, weight: PERCENT}, like "
-			       "{service: users_v2, weight: 10}");
-	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
-	     pair < node->data.mapping.pairs.top; pair++) {
-		yaml_node_t *sk = yaml_document_get_node(&y->doc, pair->key);
-		yaml_node_t *sv = yaml_document_get_node(&y->doc, pair->value);
-		const char *key = key_text(sk);
-		yaml_node_t **slot = strcmp(key, "service") == 0  ? &service
-				     : strcmp(key, "weight") == 0 ? &weight
-								  : NULL;
-		if (slot == NULL)
-			return fail_at(y, sk, "unknown split key '%s' (known: service, weight)",
-				       key);
-		if (*slot != NULL)
-			return fail_at(y, sk, "'%s' is given twice", key);
-		*slot = sv;
-	}
-	if (service == NULL || weight == NULL)
-		return fail_at(y, node, "'split' needs service and weight");
-	if (scalar_dup(y, service, "service", &r->split_service) != 0)
-		return -1;
-	r->split_line = (int)service->start_mark.line + 1;
-	for (const char *c = r->split_service; *c; c++)
-		if (!is_name_char(*c))
-			return fail_at(y, service,
-				       "split: service '%.64s' is not a manifest name ([a-z0-9_-])",
-				       r->split_service);
-	return read_int(y, weight, "weight", 0, 100, &r->split_weight);
-}
-
-/* read_int64 reads a whole number, maybe negative, into *out. */
-static int read_int64(yaml_ctx *y, const yaml_node_t *node, const char *key, int64_t *out)
-{
-	const char *text = (const char *)node->data.scalar.value;
-	char got[64];
-	int64_t v = 0;
-	size_t sign = node->type == YAML_SCALAR_NODE && text[0] == '-';
-	if (node->type != YAML_SCALAR_NODE || node->data.scalar.length <= sign ||
-	    node->data.scalar.length > sign + 18 ||
-	    leading_number(text + sign, &v) != node->data.scalar.length - sign)
-		return fail_at(y, node, "'%s' wants a whole number (at most 18 digits), not %s",
-			       key, describe(node, got, sizeof(got)));
-	*out = sign ? -v : v;
-	return 0;
-}
-
-/* read_bool reads true or false into *out. */
-static int read_bool(yaml_ctx *y, const yaml_node_t *node, const char *key, int *out)
-{
-	char got[64];
-	const char *text = (const char *)node->data.scalar.value;
-	if (node->type != YAML_SCALAR_NODE ||
-	    (strcmp(text, "true") != 0 && strcmp(text, "false") != 0))
-		return fail_at(y, node, "'%s' wants true or false, not %s", key,
-			       describe(node, got, sizeof(got)));
-	*out = strcmp(text, "true") == 0;
-	return 0;
-}
+/* ---- fields: --------------------------------------------------------------------------------- */
 
 #define FIELD_KEYS "required, min_length, max_length, pattern, minimum, maximum, description"
 
+enum { RULE_MINIMUM = 4, RULE_MAXIMUM = 5 };
+
+/* rule_keys: the keys of one field's rule, FIELD_KEYS. */
+static const key_spec rule_keys[] = {
+    {"required", as_bool, offsetof(manifest_field, required), 0, 0},
+    {"min_length", as_length, offsetof(manifest_field, min_length), 0, 1 << 30},
+    {"max_length", as_length, offsetof(manifest_field, max_length), 0, 1 << 30},
+    {"pattern", as_string, offsetof(manifest_field, pattern), 0, 0},
+    [RULE_MINIMUM] = {"minimum", as_int64, offsetof(manifest_field, minimum), 0, 0},
+    [RULE_MAXIMUM] = {"maximum", as_int64, offsetof(manifest_field, maximum), 0, 0},
+    {"description", as_string, offsetof(manifest_field, description), 0, 0},
+};
+
 /* read_field_rule reads one field's rule, {required: true, max_length: 32, ...}, into f. */
-static int read_field_rule(yaml_ctx *y, yaml_node_t *node, manifest_field *f)
+static int read_field_rule(yaml_ctx *y, const yaml_node_t *node, manifest_field *f)
 {
-	static const char *const keys[] = {"required", "min_length", "max_length", "pattern",
-					   "minimum",  "maximum",    "description"};
-	int seen[sizeof(keys) / sizeof(keys[0])] = {0}, length;
+	const yaml_node_t *given[COUNT(rule_keys)] = {NULL};
 	f->min_length = f->max_length = -1;
 	if (node->type != YAML_MAPPING_NODE)
 		return fail_at(y, node,
 			       "fields: %s.%s wants a mapping of " FIELD_KEYS
 			       ", like {required: true, max_length: 100}",
 			       f->rpc, f->field);
-	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
-	     pair < node->data.mapping.pairs.top; pair++) {
-		yaml_node_t *k = yaml_document_get_node(&y->doc, pair->key);
-		yaml_node_t *v = yaml_document_get_node(&y->doc, pair->value);
-		const char *key = key_text(k);
-		size_t i = 0;
-		int rv;
-		while (i < sizeof(keys) / sizeof(keys[0]) && strcmp(key, keys[i]) != 0)
-			i++;
-		if (i == sizeof(keys) / sizeof(keys[0]))
-			return fail_at(y, k, "unknown field rule '%s' (known: " FIELD_KEYS ")",
-				       key);
-		if (once(y, k, &seen[i]) != 0)
-			return -1;
-		switch (i) {
-		case 0:
-			rv = read_bool(y, v, key, &f->required);
-			break;
-		case 1:
-		case 2:
-			rv = read_int(y, v, key, 0, 1 << 30, &length);
-			*(i == 1 ? &f->min_length : &f->max_length) = length;
-			break;
-		case 3:
-			rv = scalar_dup(y, v, key, &f->pattern);
-			break;
-		case 4:
-			f->has_minimum = 1;
-			rv = read_int64(y, v, key, &f->minimum);
-			break;
-		case 5:
-			f->has_maximum = 1;
-			rv = read_int64(y, v, key, &f->maximum);
-			break;
-		default:
-			rv = scalar_dup(y, v, key, &f->description);
-			break;
-		}
-		if (rv != 0)
-			return -1;
-	}
+	if (read_mapping(y, node, "field rule", rule_keys, COUNT(rule_keys), f, given) != 0)
+		return -1;
+	f->has_minimum = given[RULE_MINIMUM] != NULL;
+	f->has_maximum = given[RULE_MAXIMUM] != NULL;
 	if (f->min_length >= 0 && f->max_length >= 0 && f->min_length > f->max_length)
 		return fail_at(y, node, "fields: %s.%s: min_length %ld is over max_length %ld",
 			       f->rpc, f->field, f->min_length, f->max_length);
@@ -541,10 +595,14 @@ static int read_field_rule(yaml_ctx *y, yaml_node_t *node, manifest_field *f)
 	return 0;
 }
 
-/* read_fields reads fields: a mapping of rpc to a mapping of field to its rule. */
-static int read_fields(yaml_ctx *y, yaml_node_t *node, manifest *m)
+/* read_fields reads fields: a mapping of rpc to a mapping of field to its rule, into the
+ * manifest obj. */
+static int read_fields(yaml_ctx *y, const key_spec *s, const yaml_node_t *k,
+		       const yaml_node_t *node, void *obj)
 {
+	manifest *m = obj;
 	size_t n = 0;
+	(void)s, (void)k;
 	if (node->type != YAML_MAPPING_NODE)
 		return fail_at(y, node,
 			       "'fields' wants a mapping of rpc to its request's fields, like "
@@ -571,7 +629,7 @@ static int read_fields(yaml_ctx *y, yaml_node_t *node, manifest *m)
 		     fp < rv->data.mapping.pairs.top; fp++) {
 			yaml_node_t *fk = yaml_document_get_node(&y->doc, fp->key);
 			manifest_field *f = &m->fields[m->nfields++];
-			f->line = (int)fk->start_mark.line + 1;
+			f->line = line_of(fk);
 			if (scalar_dup(y, rk, "fields", &f->rpc) != 0 ||
 			    scalar_dup(y, fk, "fields", &f->field) != 0)
 				return -1;
@@ -585,11 +643,42 @@ static int read_fields(yaml_ctx *y, yaml_node_t *node, manifest *m)
 	return 0;
 }
 
+/* ---- the manifest ---------------------------------------------------------------------------- */
+
+/* read_policy reads policy: enforce or audit into the manifest obj. */
+static int read_policy(yaml_ctx *y, const key_spec *s, const yaml_node_t *k, const yaml_node_t *v,
+		       void *obj)
+{
+	const char *mode = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
+	(void)s, (void)k;
+	if (strcmp(mode, "audit") != 0 && strcmp(mode, "enforce") != 0)
+		return fail_at(y, v, "policy is enforce or audit, not '%s'", mode);
+	((manifest *)obj)->policy_audit = strcmp(mode, "audit") == 0;
+	return 0;
+}
+
+enum { MANIFEST_NAME, MANIFEST_SERVICE };
+
+/* manifest_keys: the keys of a manifest. */
+static const key_spec manifest_keys[] = {
+    [MANIFEST_NAME] = {"name", as_string, offsetof(manifest, name), 0, 0},
+    [MANIFEST_SERVICE] = {"service", as_string, offsetof(manifest, service), 0, 0},
+    {"routes", read_routes, 0, 0, 0},
+    {"count", as_int, offsetof(manifest, count), 1, 64},
+    {"healthcheck", read_healthcheck, 0, 0, 0},
+    {"deregistration_delay", as_duration, offsetof(manifest, deregistration_delay_ms), 0, 300000},
+    {"max_inflight", as_int, offsetof(manifest, max_inflight), 1, MANIFEST_MAX_INFLIGHT_MAX},
+    {"calls", read_calls, 0, 0, 0},
+    {"cpu", as_int, offsetof(manifest, cpu_millis), 1, 64000},
+    {"memory", as_size, offsetof(manifest, memory_bytes), 0, 0},
+    {"policy", read_policy, 0, 0, 0},
+    {"fields", read_fields, 0, 0, 0},
+};
+
 static int read_manifest(yaml_ctx *y, manifest *m)
 {
-	yaml_node_t *root = yaml_document_get_root_node(&y->doc), *name_node = NULL;
-	int seen_count = 0, seen_health = 0, seen_delay = 0, seen_cpu = 0, seen_memory = 0,
-	    seen_policy = 0, seen_inflight = 0;
+	yaml_node_t *root = yaml_document_get_root_node(&y->doc);
+	const yaml_node_t *given[COUNT(manifest_keys)] = {NULL}, *name_node;
 	m->count = 1;
 	m->max_inflight = MANIFEST_MAX_INFLIGHT_DEFAULT;
 	m->health = (manifest_healthcheck){.interval_ms = 5000,
@@ -599,78 +688,12 @@ static int read_manifest(yaml_ctx *y, manifest *m)
 	m->deregistration_delay_ms = 5000;
 	if (root == NULL || root->type != YAML_MAPPING_NODE)
 		return fail_at(y, root, "a manifest is a mapping with name, service and routes");
-	for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
-	     pair < root->data.mapping.pairs.top; pair++) {
-		yaml_node_t *k = yaml_document_get_node(&y->doc, pair->key);
-		yaml_node_t *v = yaml_document_get_node(&y->doc, pair->value);
-		const char *key = key_text(k);
-		if (strcmp(key, "name") == 0) {
-			name_node = v;
-			if (scalar_dup(y, v, key, &m->name) != 0)
-				return -1;
-		} else if (strcmp(key, "service") == 0) {
-			m->service_line = (int)v->start_mark.line + 1;
-			if (scalar_dup(y, v, key, &m->service) != 0)
-				return -1;
-		} else if (strcmp(key, "routes") == 0) {
-			if (m->routes != NULL)
-				return fail_at(y, k, "'routes' is given twice");
-			if (read_routes(y, v, m) != 0)
-				return -1;
-		} else if (strcmp(key, "count") == 0) {
-			if (once(y, k, &seen_count) != 0 ||
-			    read_int(y, v, key, 1, 64, &m->count) != 0)
-				return -1;
-		} else if (strcmp(key, "healthcheck") == 0) {
-			if (once(y, k, &seen_health) != 0 ||
-			    read_healthcheck(y, v, (int)k->start_mark.line + 1, &m->health) != 0)
-				return -1;
-		} else if (strcmp(key, "deregistration_delay") == 0) {
-			if (once(y, k, &seen_delay) != 0 ||
-			    read_duration(y, v, key, 0, 300000, &m->deregistration_delay_ms) != 0)
-				return -1;
-		} else if (strcmp(key, "calls") == 0) {
-			if (m->calls != NULL)
-				return fail_at(y, k, "'calls' is given twice");
-			if (read_calls(y, v, m) != 0)
-				return -1;
-		} else if (strcmp(key, "max_inflight") == 0) {
-			if (once(y, k, &seen_inflight) != 0 ||
-			    read_int(y, v, key, 1, MANIFEST_MAX_INFLIGHT_MAX, &m->max_inflight) !=
-				0)
-				return -1;
-		} else if (strcmp(key, "cpu") == 0) {
-			if (once(y, k, &seen_cpu) != 0 ||
-			    read_int(y, v, key, 1, 64000, &m->cpu_millis) != 0)
-				return -1;
-		} else if (strcmp(key, "policy") == 0) {
-			const char *mode =
-			    v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
-			if (once(y, k, &seen_policy) != 0)
-				return -1;
-			if (strcmp(mode, "audit") != 0 && strcmp(mode, "enforce") != 0)
-				return fail_at(y, v, "policy is enforce or audit, not '%s'", mode);
-			m->policy_audit = strcmp(mode, "audit") == 0;
-		} else if (strcmp(key, "memory") == 0) {
-			if (once(y, k, &seen_memory) != 0 ||
-			    read_size(y, v, key, &m->memory_bytes) != 0)
-				return -1;
-		} else if (strcmp(key, "fields") == 0) {
-			if (m->fields != NULL)
-				return fail_at(y, k, "'fields' is given twice");
-			if (read_fields(y, v, m) != 0)
-				return -1;
-		} else {
-			return fail_at(
-			    y, k,
-			    "unknown key '%s' (known: name, service, routes, count, "
-			    "healthcheck, deregistration_delay, max_inflight, calls, cpu, "
-			    "memory, policy, fields)",
-			    key);
-		}
-	}
+	if (read_mapping(y, root, "key", manifest_keys, COUNT(manifest_keys), m, given) != 0)
+		return -1;
 	if (m->name == NULL || m->service == NULL)
 		return fail_at(y, root, "a manifest needs name and service");
+	m->service_line = line_of(given[MANIFEST_SERVICE]);
+	name_node = given[MANIFEST_NAME];
 	for (const char *c = m->name; *c; c++)
 		if (!is_name_char(*c))
 			return fail_at(y, name_node, "name '%s' may hold only [a-z0-9_-]", m->name);

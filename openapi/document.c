@@ -76,6 +76,37 @@ static const edge_answer edge_answers[] = {
      NULL},
 };
 
+/* The request headers every operation takes, components.parameters (never required): name,
+ * what it does, its value's most characters (and at least 1; 0: no length declared), and a
+ * pattern its value matches. */
+static const struct edge_parameter {
+	const char *name;
+	const char *description;
+	int max_length;
+	const char *pattern;
+} edge_parameters[] = {
+    {"Idempotency-Key",
+     "Applies a create at most once: the same key and body again give the first answer (same "
+     "id, same Location); the same key with another body is 409 ABORTED. Kept with the data, "
+     "across restarts and instances",
+     200, "^[!-~]+$"},
+    {"X-Request-Id",
+     "The request's id, kept if well formed (else the edge makes one); it ends the access log "
+     "line and travels with the mesh calls",
+     128, "^[A-Za-z0-9._:-]+$"},
+    {"traceparent",
+     "A W3C trace context (https://www.w3.org/TR/trace-context/): the request continues its "
+     "trace; without a valid one the edge starts a trace. Every mesh call carries it, and the "
+     "access log and the services' log lines name the trace id",
+     0, "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$"},
+    {"Request-Timeout",
+     "The request's deadline, which every hop of the mesh spends from: whole milliseconds "
+     "ending in ms (250ms), or seconds with up to 3 decimals (2, 1.5s); at least 1 ms, cut to "
+     "the route's timeout and to the edge's maximum (--max-timeout-ms). A malformed value is "
+     "400; past the deadline, 504",
+     0, "^[0-9]{1,8}(ms|(\\.[0-9]{1,3})?s?)$"},
+};
+
 static const char *const method_order[] = {"get",     "put",  "post",  "delete",
 					   "options", "head", "patch", "trace"};
 
@@ -123,6 +154,28 @@ static json_t *text_printf(const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	return json_string(buf);
+}
+
+/* string_schema returns the schema of a string: with minLength 1 and maxLength max_length if
+ * max_length is not 0, and with pattern if it is not NULL. */
+static json_t *string_schema(doc *d, int max_length, const char *pattern)
+{
+	json_t *schema = json_pack("{s:s}", "type", "string");
+	if (max_length != 0) {
+		set(d, schema, "minLength", json_integer(1));
+		set(d, schema, "maxLength", json_integer(max_length));
+	}
+	if (pattern != NULL)
+		set(d, schema, "pattern", json_string(pattern));
+	return schema;
+}
+
+/* response_header returns a header of an answer: its description and schema (both taken) and
+ * whether every answer has it. */
+static json_t *response_header(json_t *description, int required, json_t *schema)
+{
+	return json_pack("{s:o,s:b,s:o}", "description", description, "required", required,
+			 "schema", schema);
 }
 
 /* add_operation puts op at path and method; a second operation there is an error. */
@@ -316,17 +369,16 @@ static json_t *success_response(doc *d, const manifest_route *mr,
 	headers = json_object_get(r, "headers");
 	if (mr->location != NULL)
 		set(d, headers, "Location",
-		    json_pack("{s:o,s:b,s:{s:s,s:s}}", "description",
-			      text_printf("Where the new record is: %s", mr->location), "required",
-			      1, "schema", "type", "string", "format", "uri-reference"));
+		    response_header(
+			text_printf("Where the new record is: %s", mr->location), 1,
+			json_pack("{s:s,s:s}", "type", "string", "format", "uri-reference")));
 	if (mr->next != NULL)
 		set(d, headers, "Link",
-		    json_pack("{s:o,s:b,s:{s:s}}", "description",
-			      text_printf("While more remain: the next page, `<PATH?QUERY>; "
-					  "rel=\"next\"`, the request's path and query with %s "
-					  "set to the reply's %s",
-					  mr->next + 5, mr->next),
-			      "required", 0, "schema", "type", "string"));
+		    response_header(text_printf("While more remain: the next page, `<PATH?QUERY>; "
+						"rel=\"next\"`, the request's path and query with "
+						"%s set to the reply's %s",
+						mr->next + 5, mr->next),
+				    0, string_schema(d, 0, NULL)));
 	return r;
 }
 
@@ -533,7 +585,8 @@ static void add_options(doc *d)
 	json_object_foreach(d->paths, path, item)
 	{
 		char allow[128] = "", id[256];
-		json_t *op = json_object(), *responses = json_object(), *tag = NULL, *r;
+		json_t *op = json_object(), *responses = json_object(), *tag = NULL, *r,
+		       *allow_header;
 		size_t n = 0;
 		for (size_t i = 0; i < sizeof(allow_order) / sizeof(allow_order[0]); i++) {
 			json_t *own = json_object_get(item, i == 1 ? "get" : allow_order[i]);
@@ -562,10 +615,10 @@ static void add_options(doc *d)
 		set(d, op, "operationId", operation_id(d, json_string_value(tag), id));
 		set(d, op, "parameters", common_parameters(d));
 		r = response(d, json_string("The path's methods, in Allow"), NULL, NULL);
-		set(d, json_object_get(r, "headers"), "Allow",
-		    json_pack("{s:s,s:b,s:{s:s},s:s}", "description",
-			      "The methods of the path, as in a 405", "required", 1, "schema",
-			      "type", "string", "example", allow));
+		allow_header = response_header(json_string("The methods of the path, as in a 405"),
+					       1, string_schema(d, 0, NULL));
+		set(d, allow_header, "example", json_string(allow));
+		set(d, json_object_get(r, "headers"), "Allow", allow_header);
 		set(d, responses, "204", r);
 		set(d, responses, "400", ref_to(RESPONSE_REF, "BadRequest"));
 		set(d, responses, "default", ref_to(RESPONSE_REF, "Error"));
@@ -599,6 +652,7 @@ static json_t *sorted_paths(doc *d)
 static json_t *components(doc *d)
 {
 	json_t *c = json_object(), *responses = json_object(), *headers = json_object();
+	json_t *parameters = json_object();
 	json_t *error = json_pack(
 	    "{s:s,s:s,s:[ss],s:{s:{s:s,s:s},s:{s:s,s:s}}}", "type", "object", "description",
 	    "Every error the edge or a service answers, the edge's own 404 and 405 included",
@@ -613,6 +667,7 @@ static json_t *components(doc *d)
 		json_decref(c);
 		json_decref(responses);
 		json_decref(headers);
+		json_decref(parameters);
 		fail(d, "a protobuf message is called Error, the name of the error schema");
 		return NULL;
 	}
@@ -636,56 +691,27 @@ static json_t *components(doc *d)
 	}
 	set(d, c, "responses", sorted(d, responses));
 	json_decref(responses);
-	set(d, c, "parameters",
-	    json_pack(
-		"{s:{s:s,s:s,s:s,s:b,s:{s:s,s:i,s:i,s:s}},"
-		"s:{s:s,s:s,s:s,s:b,s:{s:s,s:i,s:i,s:s}}}",
-		"Idempotency-Key", "name", "Idempotency-Key", "in", "header", "description",
-		"Applies a create at most once: the same key and body again give the first "
-		"answer (same id, same Location); the same key with another body is 409 "
-		"ABORTED. Kept with the data, across restarts and instances",
-		"required", 0, "schema", "type", "string", "minLength", 1, "maxLength", 200,
-		"pattern", "^[!-~]+$", "X-Request-Id", "name", "X-Request-Id", "in", "header",
-		"description",
-		"The request's id, kept if well formed (else the edge makes one); it ends the "
-		"access log line and travels with the mesh calls",
-		"required", 0, "schema", "type", "string", "minLength", 1, "maxLength", 128,
-		"pattern", "^[A-Za-z0-9._:-]+$"));
-	set(d, json_object_get(c, "parameters"), "traceparent",
-	    json_pack(
-		"{s:s,s:s,s:s,s:b,s:{s:s,s:s}}", "name", "traceparent", "in", "header",
-		"description",
-		"A W3C trace context (https://www.w3.org/TR/trace-context/): the request "
-		"continues its trace; without a valid one the edge starts a trace. Every mesh "
-		"call carries it, and the access log and the services' log lines name the "
-		"trace id",
-		"required", 0, "schema", "type", "string", "pattern",
-		"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$"));
-	set(d, json_object_get(c, "parameters"), "Request-Timeout",
-	    json_pack("{s:s,s:s,s:s,s:b,s:{s:s,s:s}}", "name", "Request-Timeout", "in", "header",
-		      "description",
-		      "The request's deadline, which every hop of the mesh spends from: whole "
-		      "milliseconds ending in ms (250ms), or seconds with up to 3 decimals (2, "
-		      "1.5s); at least 1 ms, cut to the route's timeout and to the edge's maximum "
-		      "(--max-timeout-ms). A malformed value is 400; past the deadline, 504",
-		      "required", 0, "schema", "type", "string", "pattern",
-		      "^[0-9]{1,8}(ms|(\\.[0-9]{1,3})?s?)$"));
+	for (size_t i = 0; i < sizeof(edge_parameters) / sizeof(edge_parameters[0]); i++) {
+		const struct edge_parameter *p = &edge_parameters[i];
+		set(d, parameters, p->name,
+		    json_pack("{s:s,s:s,s:s,s:b,s:o}", "name", p->name, "in", "header",
+			      "description", p->description, "required", 0, "schema",
+			      string_schema(d, p->max_length, p->pattern)));
+	}
+	set(d, c, "parameters", parameters);
 	set(d, headers, "traceparent",
-	    json_pack("{s:s,s:b,s:{s:s,s:s}}", "description",
-		      "The request's trace (the one its traceparent named, else one the edge "
-		      "started) and the edge's span of it",
-		      "required", 1, "schema", "type", "string", "pattern",
-		      "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"));
+	    response_header(json_string("The request's trace (the one its traceparent named, else "
+					"one the edge started) and the edge's span of it"),
+			    1, string_schema(d, 0, "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")));
 	set(d, headers, "Retry-After",
 	    json_pack("{s:s,s:{s:s,s:i}}", "description",
 		      "Seconds to wait before trying again, when the edge sheds load", "schema",
 		      "type", "integer", "minimum", 0));
 	set(d, headers, "X-Request-Id",
-	    json_pack(
-		"{s:s,s:b,s:{s:s}}", "description",
-		"The request's X-Request-Id if it was well formed, else one the edge made (16 "
-		"lowercase hex digits)",
-		"required", 1, "schema", "type", "string"));
+	    response_header(
+		json_string("The request's X-Request-Id if it was well formed, else one "
+			    "the edge made (16 lowercase hex digits)"),
+		1, string_schema(d, 0, NULL)));
 	set(d, c, "headers", headers);
 	return c;
 }
