@@ -181,8 +181,8 @@ static ssize_t edge_field(h2o_req_t *req, const char *name, size_t len)
 
 /* edge_request_id_begin gives req its request id, its X-Request-Id if that is well formed (and
  * trusted: not from a head the edge refuses), else a new one, and puts it in the response's
- * X-Request-Id now, so every answer carries it. */
-static void edge_request_id_begin(edge_server *s, h2o_req_t *req, int trusted)
+ * X-Request-Id now, so every answer carries it. Returns the id, NUL-terminated in req's pool. */
+static const char *edge_request_id_begin(edge_server *s, h2o_req_t *req, int trusted)
 {
 	ssize_t i = trusted ? edge_field(req, H2O_STRLIT(EDGE_REQUEST_ID)) : -1;
 	h2o_iovec_t id;
@@ -197,13 +197,15 @@ static void edge_request_id_begin(edge_server *s, h2o_req_t *req, int trusted)
 	}
 	h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT(EDGE_REQUEST_ID), 0, NULL,
 			      id.base, id.len);
+	return id.base;
 }
 
 /* edge_trace_begin gives req its trace context: the trace of its traceparent if that is one
  * valid header (and trusted: not from a head the edge refuses), else a new trace (sampled); and
  * a new span of the edge's own, the parent of the call's. It puts the traceparent naming that
- * span in the response now, so every answer carries it. */
-static void edge_trace_begin(edge_server *s, h2o_req_t *req, int trusted)
+ * span in the response now, so every answer carries it, and in *out (the caller's), which the
+ * call takes: not read back from the header. */
+static void edge_trace_begin(edge_server *s, h2o_req_t *req, int trusted, mesh_trace *out)
 {
 	ssize_t i = trusted ? edge_field(req, H2O_STRLIT(EDGE_TRACEPARENT)) : -1;
 	mesh_trace t;
@@ -219,6 +221,7 @@ static void edge_trace_begin(edge_server *s, h2o_req_t *req, int trusted)
 	traceparent_format(&t, value);
 	h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT(EDGE_TRACEPARENT), 0, NULL,
 			      value, TRACEPARENT_LEN);
+	*out = t;
 }
 
 /* edge_trace returns the traceparent edge_trace_begin gave req's answer (empty: none). */
@@ -265,6 +268,7 @@ static void edge_413_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **s
 {
 	edge_server *s = ((edge_413_filter *)self)->server;
 	edge_413_ostream *o;
+	mesh_trace trace;
 	ssize_t i;
 	char why[96];
 	if (req->res.status != 413) {
@@ -281,7 +285,7 @@ static void edge_413_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **s
 	if ((i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1)) >= 0)
 		req->res.headers.entries[i].value = h2o_iovec_init(H2O_STRLIT(JSON_TYPE));
 	edge_request_id_begin(s, req, 0); /* none of its head is read */
-	edge_trace_begin(s, req, 0);
+	edge_trace_begin(s, req, 0, &trace);
 	h2o_setup_next_ostream(req, &o->super.next);
 }
 
@@ -742,9 +746,11 @@ static int edge_call_budget(edge_server *s, h2o_req_t *req, const route *r, int6
 }
 
 /* edge_call_start makes req's mesh call for route r, whose parameters are in path; its closure,
- * edge_call_done, answers req. Answers req itself if the request is refused first. */
+ * edge_call_done, answers req. Answers req itself if the request is refused first. The call
+ * copies trace; request_id is borrowed (req's pool: the envelope is packed before invoke returns).
+ */
 static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, const route_path *path,
-			    int64_t start_us)
+			    const mesh_trace *trace, const char *request_id, int64_t start_us)
 {
 	mesh_client *client;
 	ProtobufCMessage *input;
@@ -756,7 +762,6 @@ static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, cons
 	char why[256];
 	int64_t budget_ms;
 	int owned;
-	h2o_iovec_t trace;
 
 	sock = edge_socket(req);
 	conn = sock != NULL && sock->on_close.cb == edge_conn_on_close ? sock->on_close.data : NULL;
@@ -813,12 +818,9 @@ static void edge_call_start(edge_server *s, h2o_req_t *req, const route *r, cons
 	call->start_us = start_us;
 	call->rpc.deadline_us = start_us + budget_ms * 1000;
 	call->budget_ms = budget_ms;
-	trace = edge_trace(req);
-	if (trace.len != TRACEPARENT_LEN ||
-	    traceparent_parse(trace.base, trace.len, &call->rpc.trace) != 0)
-		memset(&call->rpc.trace, 0, sizeof(call->rpc.trace));
+	call->rpc.trace = *trace;
 	call->rpc.idempotency_key = key;
-	call->rpc.request_id = edge_request_id(req).base;
+	call->rpc.request_id = request_id;
 	if (!owned && !r->has_body)
 		call->retry_input = input;
 	call->guard =
@@ -963,11 +965,14 @@ static int edge_on_req(h2o_handler_t *self, h2o_req_t *req)
 	const route *r = NULL;
 	unsigned allow = 0;
 	route_path path;
+	mesh_trace trace;
+	const char *request_id;
 	char why[320];
 	int head_ok = edge_head_conforms(req, why, sizeof(why));
 
-	edge_request_id_begin(s, req, head_ok); /* no field of a refused head is read */
-	edge_trace_begin(s, req, head_ok);
+	request_id =
+	    edge_request_id_begin(s, req, head_ok); /* no field of a refused head is read */
+	edge_trace_begin(s, req, head_ok, &trace);
 	s->polled_requests++;
 	s->trim_requests++;
 	h2_tune_no_response_index(req);
@@ -1019,7 +1024,7 @@ static int edge_on_req(h2o_handler_t *self, h2o_req_t *req)
 				     strlen(r->text), "edge", start_us);
 		return 0;
 	}
-	edge_call_start(s, req, r, &path, start_us);
+	edge_call_start(s, req, r, &path, &trace, request_id, start_us);
 	return 0;
 }
 
