@@ -435,10 +435,11 @@ static int name_is(const char *s, size_t len, const char *name)
  * (cut to fit), NUL-terminated: what snprintf "%.*s" does, without its cost on every call. */
 static void copy_name(char *out, size_t outlen, const char *s, size_t len)
 {
-	size_t n = len > 0 ? strnlen(s, len) : 0;
+	size_t n = len > 0 ? strnlen(s, len) : 0; /* s may be NULL when len is 0 */
 	if (n >= outlen)
 		n = outlen - 1;
-	memcpy(out, s, n);
+	if (n > 0)
+		memcpy(out, s, n);
 	out[n] = '\0';
 }
 
