@@ -269,16 +269,49 @@ void harness_describe_status(int wait_status, char *out, size_t outlen)
 		snprintf(out, outlen, "status %d", wait_status);
 }
 
-/* free_port binds an ephemeral port on addr (family's loopback) and returns it, or -1. */
+/* bind_probe binds addr (family's loopback, port set) and says whether the port was free. No
+ * SO_REUSEADDR: a port a connection still holds (TIME_WAIT) counts as taken. */
+static int bind_probe(struct sockaddr *addr, socklen_t len, int family)
+{
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+	if (fd < 0)
+		return 0;
+	ok = bind(fd, addr, len) == 0;
+	close(fd);
+	return ok;
+}
+
+/* ephemeral_low reads the first port the kernel hands to outgoing connections (32768 unless
+ * set otherwise), or 32768. */
+static int ephemeral_low(void)
+{
+	char *text = harness_read_file("/proc/sys/net/ipv4/ip_local_port_range");
+	int low = text != NULL ? atoi(text) : 0;
+	free(text);
+	return low > 0 ? low : 32768;
+}
+
+/* free_port returns a port that binds on addr now, or -1. It is drawn at random below the
+ * ephemeral range: a port the kernel picked from that range (bind to port 0) may be handed a
+ * moment later to an outgoing connection of a test running beside this one, before the process
+ * meant to listen on it has bound it, and that process then fails to start (a flake seen in
+ * tls_test). Ports below the range are taken only by explicit binds. */
 static int free_port(struct sockaddr *addr, socklen_t len, int family)
 {
-	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
-	if (fd >= 0 && bind(fd, addr, len) == 0 && getsockname(fd, addr, &len) == 0)
-		port = family == AF_INET ? ntohs(((struct sockaddr_in *)addr)->sin_port)
-					 : ntohs(((struct sockaddr_in6 *)addr)->sin6_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
+	static unsigned seed;
+	int low = 20000, high = ephemeral_low();
+	if (seed == 0)
+		seed = (unsigned)getpid() * 2654435761u ^ (unsigned)harness_now_ms();
+	for (int tries = 0; high - low > 100 && tries < 200; tries++) {
+		int port = low + (int)(rand_r(&seed) % (unsigned)(high - low));
+		if (family == AF_INET)
+			((struct sockaddr_in *)addr)->sin_port = htons((uint16_t)port);
+		else
+			((struct sockaddr_in6 *)addr)->sin6_port = htons((uint16_t)port);
+		if (bind_probe(addr, len, family))
+			return port;
+	}
+	return -1;
 }
 
 int harness_free_port(void)
@@ -340,6 +373,20 @@ char *harness_read_file(const char *path)
 	return data;
 }
 
+/* print_tail says on stderr that path never showed needle, with its last lines: why a process
+ * did not start is in its log, which the test's teardown removes. */
+static void print_tail(const char *path, const char *needle, int timeout_ms)
+{
+	char *text = harness_read_file(path);
+	size_t n = text != NULL ? strlen(text) : 0;
+	const char *from = text != NULL && n > 2000 ? text + n - 2000 : text;
+	fprintf(stderr, "harness: no line with \"%s\" in %s after %d ms; %s\n%s", needle, path,
+		timeout_ms, text == NULL ? "no such file" : "it ends:", from != NULL ? from : "");
+	if (n > 0 && text[n - 1] != '\n')
+		fputc('\n', stderr);
+	free(text);
+}
+
 int harness_wait_for_line(const char *path, const char *needle, char *out, size_t outlen,
 			  int timeout_ms)
 {
@@ -360,6 +407,7 @@ int harness_wait_for_line(const char *path, const char *needle, char *out, size_
 		free(text);
 		harness_sleep_ms(10);
 	} while (harness_now_ms() < until);
+	print_tail(path, needle, timeout_ms);
 	return -1;
 }
 

@@ -65,8 +65,8 @@ TCase *harness_tcase(const char *name, int timeout_s);
 /* harness_describe_status writes "exit 0", "exit 66" or "signal 9" for a wait status. */
 void harness_describe_status(int wait_status, char *out, size_t outlen);
 
-/* harness_free_port returns a TCP port on 127.0.0.1 that nothing listens on now (the kernel's
- * pick), or -1. */
+/* harness_free_port returns a TCP port on 127.0.0.1 that nothing holds now, drawn at random
+ * below the kernel's ephemeral range (where no outgoing connection takes it meanwhile), or -1. */
 int harness_free_port(void);
 
 /* harness_free_port6 is harness_free_port on [::1]; -1 also when there is no IPv6 loopback. */
