@@ -499,6 +499,15 @@ static int conn_read_more(loop_thread *t, loop_conn *c)
 		   : 0;
 }
 
+/* thread_batch tells the server's batch hook (mesh_server_opts.batch) that t begins (begins 1)
+ * or ends serving the calls read together from one connection. */
+static void thread_batch(loop_thread *t, int begins)
+{
+	const mesh_server_opts *o = &t->loop->server->opts;
+	if (o->batch != NULL)
+		o->batch(o->thread_arg, t->context, begins);
+}
+
 /* conn_serve serves the whole calls at the front of the input: at most LOOP_FRAMES_PER_TURN,
  * and none once the replies are at a bound. Returns how many, or -1 if it closed the connection
  * (a malformed stream, a call over the cap). */
@@ -560,6 +569,9 @@ static int conn_serve(loop_thread *t, loop_conn *c)
 		meshi_bytes_consume(&c->in, consumed);
 		served++;
 		if (slow) {
+			/* what is read now may have been sent after the batch's snapshot */
+			thread_batch(t, 0);
+			thread_batch(t, 1);
 			if (conn_read_more(t, c) != 0) {
 				conn_close(t, c);
 				return -1;
@@ -661,7 +673,10 @@ static void conn_turn(loop_thread *t, loop_conn *c, uint32_t events)
 			return;
 		}
 	}
-	if ((served = conn_serve(t, c)) < 0)
+	thread_batch(t, 1);
+	served = conn_serve(t, c);
+	thread_batch(t, 0);
+	if (served < 0)
 		return;
 	/* the replies go out at once, unless more calls are served in the next turn */
 	if (!conn_has_turn(t, c) || conn_out_full(t, c) || c->out.len >= LOOP_FLUSH_AT) {

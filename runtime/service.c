@@ -49,6 +49,7 @@ typedef struct service_args {
 	char store_where[4200];
 	rt_service_env env;
 	mesh_server_opts server;
+	ProtobufCService *impl;		/* what def->open made, while it serves; borrowed */
 	rt_sandbox_paths sandbox_paths; /* what the sandbox's spec points into */
 } service_args;
 
@@ -526,6 +527,14 @@ static void service_thread_stop(void *arg, void *context)
 		rt_deps_free(context);
 }
 
+/* service_batch is the server's batch hook: the service's read_batch. */
+static void service_batch(void *arg, void *context, int begins)
+{
+	service_args *a = arg;
+	(void)context;
+	a->def->read_batch(a->impl, begins);
+}
+
 /* service_serve makes the server of impl, loads the policy, listens and serves until a stop
  * signal. Returns the exit status. */
 static int service_serve(const rt_service_def *def, service_args *a, ProtobufCService *impl,
@@ -538,6 +547,8 @@ static int service_serve(const rt_service_def *def, service_args *a, ProtobufCSe
 	a->server.thread_start = service_thread_start;
 	a->server.thread_ready = service_thread_ready;
 	a->server.thread_stop = service_thread_stop;
+	a->server.batch = def->read_batch != NULL ? service_batch : NULL;
+	a->impl = impl;
 	a->server.thread_arg = a;
 	if ((rv = mesh_server_new(&server, impl, &a->server)) != 0) {
 		fprintf(stderr, "%s: cannot create the server: %s\n", def->name, strerror(rv));

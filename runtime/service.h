@@ -56,6 +56,9 @@ typedef struct rt_service_def {
 	int (*open)(const rt_service_env *env, ProtobufCService **impl, char *err, size_t errlen);
 	/* count returns how many records the store holds, for the start-up line */
 	int64_t (*count)(ProtobufCService *impl);
+	/* read_batch, if set, is told when a loop thread begins (on 1) and ends (on 0) serving the
+	 * calls it read together (mesh_server_opts.batch), whose reads may share a snapshot */
+	void (*read_batch)(ProtobufCService *impl, int on);
 	/* close closes the store and frees impl, once no call is being served */
 	void (*close)(ProtobufCService *impl);
 } rt_service_def;

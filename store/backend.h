@@ -39,6 +39,8 @@ typedef struct store_backend {
 	store_result (*replay)(void *impl, const store_packed_key *key, ProtobufCMessage **created,
 			       char *err, size_t errlen);
 	int64_t (*count)(void *impl);
+	/* read_batch: store_read_batch's; NULL: the backend's reads are each their own */
+	void (*read_batch)(void *impl, int on);
 	/* close closes the calling thread's connection and frees impl */
 	void (*close)(void *impl);
 } store_backend;

@@ -176,6 +176,12 @@ out:
 	return r;
 }
 
+void store_read_batch(store *s, int on)
+{
+	if (s->backend->read_batch != NULL)
+		s->backend->read_batch(s->impl, on);
+}
+
 int64_t store_count(store *s)
 {
 	return s->backend->count(s->impl);

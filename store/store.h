@@ -113,6 +113,15 @@ store_result store_insert_many(store *s, store_insert_item *items, size_t n, cha
 store_result store_replay(store *s, const store_key *key, ProtobufCMessage **created, char *err,
 			  size_t errlen);
 
+/* store_read_batch with on set makes the calling thread's reads (store_get, store_list,
+ * store_count, store_replay) share one snapshot, taken at the first of them, until
+ * store_read_batch(s, 0) ends it: for the calls a server read together, all sent before the batch
+ * began, which see every write acknowledged before they were sent. The shared snapshot saves
+ * each read its own locks (SQLite: a WAL read transaction's). A write by the thread ends the
+ * snapshot first (the next read takes a new one), and a failed read ends it. Outside a batch,
+ * and on a backend without snapshots to share (PostgreSQL), every read is its own. */
+void store_read_batch(store *s, int on);
+
 /* store_count returns how many rows the table holds, or -1 on error. */
 int64_t store_count(store *s);
 

@@ -423,6 +423,10 @@ typedef struct mesh_server_opts {
 	 * calls were answered or MESH_SERVER_DRAIN_MS passed. It must end those left (their
 	 * closures called; the replies are dropped) and free what thread_start made. */
 	void (*thread_stop)(void *arg, void *context);
+	/* batch, if set, runs on a loop thread before (begins 1) and after (begins 0) it serves
+	 * the calls it read together from one connection. Each of them was sent before the batch
+	 * began, so their reads may share one snapshot (store_read_batch). */
+	void (*batch)(void *arg, void *context, int begins);
 	void *thread_arg; /* given to each hook; borrowed, it must outlive the server */
 } mesh_server_opts;
 

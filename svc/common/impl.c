@@ -746,6 +746,11 @@ int64_t svc_count(ProtobufCService *impl)
 	return store_count(svc_store(impl));
 }
 
+void svc_read_batch(ProtobufCService *impl, int on)
+{
+	store_read_batch(svc_store(impl), on);
+}
+
 void svc_close(ProtobufCService *impl)
 {
 	svc_state *st;

@@ -97,6 +97,7 @@ int svc_open(const rt_service_env *env, const svc_spec *spec, ProtobufCService *
 	    .calls = (calls_),                                                                     \
 	    .open = svc_##_open,                                                                   \
 	    .count = svc_count,                                                                    \
+	    .read_batch = svc_read_batch,                                                          \
 	    .close = svc_close,                                                                    \
 	}
 
@@ -108,6 +109,9 @@ const rt_deps *svc_deps(const void *service);
 
 /* svc_count is a service's rt_service_def count: the rows its store holds. */
 int64_t svc_count(ProtobufCService *impl);
+
+/* svc_read_batch is a service's rt_service_def read_batch: store_read_batch on its store. */
+void svc_read_batch(ProtobufCService *impl, int on);
 
 /* svc_close is a service's rt_service_def close: closes the store and frees impl. */
 void svc_close(ProtobufCService *impl);

@@ -481,6 +481,52 @@ START_TEST(test_store_get_miss_is_not_found)
 }
 END_TEST
 
+/* A batch's reads share the snapshot of its first read: a row another instance (a second store
+ * on the same files: another process's connection) commits meanwhile is seen only once the batch
+ * ends, or once a write of the batch's own thread ends the snapshot. Outside a batch every read
+ * is fresh. */
+START_TEST(test_store_read_batch_shares_one_snapshot)
+{
+	char seed[256], err[512] = "";
+	ProtobufCMessage *msg = NULL;
+	store *a, *b;
+	int64_t late, later, own;
+	write_users_seed("users.json", 1, 3, seed, sizeof(seed));
+	a = open_users(seed);
+	b = open_users(seed);
+	/* outside a batch: b's insert is seen at once */
+	late = insert_user(b, "late", "Late", "");
+	ck_assert_int_eq(store_count(a), 4);
+	assert_user(a, late, "late", "Late", "");
+
+	store_read_batch(a, 1);
+	ck_assert_int_eq(store_count(a), 4); /* the snapshot is taken here */
+	later = insert_user(b, "later", "Later", "");
+	ck_assert_int_eq(store_count(a), 4);
+	ck_assert_int_eq(store_get(a, later, &msg, err, sizeof(err)), STORE_NOT_FOUND);
+	{
+		int64_t ids[10];
+		ck_assert_uint_eq(list_ids(a, NULL, 0, 0, 10, ids, 10, NULL), 4);
+	}
+	/* a write of the batch's thread ends the snapshot: it and the reads after it see all */
+	own = insert_user(a, "own", "Own", "");
+	ck_assert_int_eq(store_count(a), 6);
+	assert_user(a, later, "later", "Later", "");
+	insert_user(b, "last", "Last", "");
+	ck_assert_int_eq(store_count(a), 6); /* a new snapshot, taken after "own" */
+	store_read_batch(a, 0);
+	ck_assert_int_eq(store_count(a), 7);
+	assert_user(a, own, "own", "Own", "");
+	/* a batch ended with no read leaves nothing open: b still writes */
+	store_read_batch(a, 1);
+	store_read_batch(a, 0);
+	insert_user(b, "after", "After", "");
+	ck_assert_int_eq(store_count(a), 8);
+	store_close(a);
+	store_close(b);
+}
+END_TEST
+
 /* ---- insert --------------------------------------------------------------------------------- */
 
 START_TEST(test_store_insert_assigns_ids_after_seed)
@@ -1823,6 +1869,7 @@ static Suite *store_suite(void)
 	tcase_add_test(rw, test_store_insert_after_sparse_seed_uses_highest_id);
 	tcase_add_test(rw, test_store_insert_unique_clash_is_exists);
 	tcase_add_test(rw, test_store_count);
+	tcase_add_test(rw, test_store_read_batch_shares_one_snapshot);
 	suite_add_tcase(s, rw);
 
 	add_tmpdir_fixtures(keys);
