@@ -571,6 +571,11 @@ static int service_serve(const rt_service_def *def, service_args *a, ProtobufCSe
 			def->service->name, a->listen[i], (long long)def->count(impl),
 			a->store_where);
 	fprintf(stderr, "%s: %s, stopping\n", def->name, strsignal(rt_stop_signals_wait(stop)));
+	/* once the server has stopped, every call is answered: only freeing is left, which nng
+	 * can hang (rt_stop_deadline), as the edge's */
+	mesh_server_stop(server);
+	rt_stop_deadline(def->name, 2000);
+	rt_stop_stage("freeing the server");
 	status = 0;
 out_free:
 	mesh_server_free(server);
@@ -726,8 +731,10 @@ int rt_service_main(int argc, char **argv, const rt_service_def *def)
 		goto out_close;
 	rt_deps_wait(deps, def->name, SERVICE_DEP_WAIT_MS);
 	status = service_serve(def, a, impl, &stop);
+	rt_stop_stage("closing the store");
 out_close:
 	def->close(impl);
+	rt_stop_stage("closing the clients");
 out_free_deps:
 	rt_deps_free(deps);
 out_free_args:
