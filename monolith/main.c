@@ -185,12 +185,25 @@ static int monolith_open(monolith_service *s, const monolith_opts *o)
 	return 0;
 }
 
+/* monolith_batch is the server's batch hook: the service's read_batch (mesh_server_opts.batch),
+ * on the loop threads that serve the edge. */
+static void monolith_batch(void *arg, void *context, int begins)
+{
+	monolith_service *s = arg;
+	(void)context;
+	s->def->read_batch(s->impl, begins);
+}
+
 /* monolith_serve serves s on inproc://<name> for the others and on the pattern for the edge.
  * Returns 0 or -1 after a message. */
 static int monolith_serve(monolith_service *s, const monolith_opts *o)
 {
 	const rt_service_def *def = s->def;
-	const mesh_server_opts opts = {.name = def->name};
+	const mesh_server_opts opts = {
+	    .name = def->name,
+	    .batch = def->read_batch != NULL ? monolith_batch : NULL,
+	    .thread_arg = s,
+	};
 	char inproc[256], url[4400];
 	int rv;
 	snprintf(inproc, sizeof(inproc), "inproc://%s", def->name);

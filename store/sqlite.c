@@ -222,8 +222,11 @@ static void read_end(sqlite_conn *c)
 	if (!c->reading)
 		return;
 	c->reading = 0;
-	if (!sqlite3_get_autocommit(c->db))
-		sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+	/* a read transaction commits nothing; should COMMIT fail, ROLLBACK still ends it, so
+	 * that no later write finds a transaction open */
+	if (!sqlite3_get_autocommit(c->db) &&
+	    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* bind_row binds row's columns to st's parameters first, first + 1, ... */
